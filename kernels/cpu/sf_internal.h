@@ -1,0 +1,73 @@
+/* Helpers shared by the CPU kernel families (not part of the ABI). */
+#ifndef SF_INTERNAL_H
+#define SF_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "staticflow.h"
+
+/* Work below this many elements runs on one thread: forking costs more. */
+#define SF_PARALLEL_MIN 32768
+
+/* Record an error message on the call and return its status code. */
+static inline int sf_fail(sf_call *c, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->msg, SF_MSG_LEN, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static inline int64_t sf_numel(const sf_tensor *t)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
+    return n;
+}
+
+/* Rows of a view: every dim but the last. A 0-d tensor is one row of one. */
+static inline int64_t sf_rows(const sf_tensor *t)
+{
+    int64_t n = 1;
+    for (int i = 0; i + 1 < t->ndim; i++) n *= t->shape[i];
+    return n;
+}
+
+static inline int64_t sf_row_len(const sf_tensor *t)
+{
+    return t->ndim ? t->shape[t->ndim - 1] : 1;
+}
+
+static inline int64_t sf_inner_stride(const sf_tensor *t)
+{
+    return t->ndim ? t->strides[t->ndim - 1] : 1;
+}
+
+/* Element offset of the first element of row `row` of view t, where rows are
+ * numbered in C order over shape[0..ndim-1) of `like` (a tensor of the same
+ * shape, usually the output). */
+static inline int64_t sf_row_offset(const sf_tensor *t, const sf_tensor *like, int64_t row)
+{
+    int64_t off = 0;
+    for (int d = like->ndim - 2; d >= 0; d--) {
+        int64_t n = like->shape[d];
+        off += (row % n) * t->strides[d];
+        row /= n;
+    }
+    return off;
+}
+
+/* True when the view is dense C order. */
+static inline int sf_is_contiguous(const sf_tensor *t)
+{
+    int64_t expect = 1;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        if (t->shape[d] != 1 && t->strides[d] != expect) return 0;
+        expect *= t->shape[d];
+    }
+    return 1;
+}
+
+#endif

@@ -1,0 +1,159 @@
+/* staticflow kernel ABI.
+ *
+ * Every kernel, hand-written or generated, CPU or GPU, has one signature:
+ *
+ *     int sf_<device>_<op>_<dtype>(sf_call *call);
+ *
+ * It reads the tensors in call->in, writes the caller-allocated tensors in
+ * call->out, and returns SF_OK, or an error code after writing a message into
+ * call->msg. A kernel never allocates, prints, exits or aborts.
+ *
+ * This header is also the cffi cdef: it holds only declarations cffi can
+ * parse (no #include in the cdef part, no macros with arguments).
+ */
+#ifndef STATICFLOW_H
+#define STATICFLOW_H
+#ifndef SF_CDEF
+#include <stdint.h>
+#endif
+
+#define SF_MAX_DIMS 8
+#define SF_MAX_ATTRS 16
+#define SF_MSG_LEN 256
+
+/* dtype codes are TensorFlow's DataType enum values */
+enum {
+    SF_FLOAT32 = 1,
+    SF_FLOAT64 = 2,
+    SF_INT32 = 3,
+    SF_UINT8 = 4,
+    SF_INT64 = 9,
+    SF_BOOL = 10,
+    SF_FLOAT16 = 19
+};
+
+/* status codes (mirror staticflow.errors: 3 = InvalidArgument, 11 = OutOfRange, 13 = Internal) */
+enum {
+    SF_OK = 0,
+    SF_ERR_INVALID_ARGUMENT = 3,
+    SF_ERR_OUT_OF_RANGE = 11,
+    SF_ERR_UNIMPLEMENTED = 12,
+    SF_ERR_INTERNAL = 13
+};
+
+/* A strided view of memory. data points at element [0, ..., 0]; strides are
+ * counted in elements (not bytes) and may be 0 (broadcast) or negative. */
+typedef struct sf_tensor {
+    void *data;
+    int32_t dtype;
+    int32_t ndim;
+    int64_t shape[SF_MAX_DIMS];
+    int64_t strides[SF_MAX_DIMS];
+} sf_tensor;
+
+/* One kernel invocation. The meaning of iattr/fattr is fixed per kernel
+ * family and documented next to the family's declarations below. */
+typedef struct sf_call {
+    int32_t n_in;
+    int32_t n_out;
+    sf_tensor *in;
+    sf_tensor *out;
+    int64_t iattr[SF_MAX_ATTRS];
+    double fattr[SF_MAX_ATTRS];
+    void *workspace;
+    int64_t workspace_size;
+    char msg[SF_MSG_LEN];
+} sf_call;
+
+typedef int (*sf_kernel)(sf_call *call);
+
+/* The executor: runs calls[0..n) in order through fns[0..n). Returns -1 when
+ * all succeeded, else the index of the first failing call (whose msg and the
+ * returned status in *status tell why). */
+int64_t sf_run_plan(sf_kernel *fns, sf_call *calls, int64_t n, int *status);
+
+/* Every kernel a library holds, by name, so Python finds kernels by the names
+ * the op registry declares and can check that none is missing. */
+typedef struct sf_kernel_entry {
+    const char *name;
+    sf_kernel fn;
+} sf_kernel_entry;
+
+const sf_kernel_entry *sf_cpu_kernel_table(int64_t *count);
+
+/* Number of threads the kernels may use (OpenMP); 0 keeps the default. */
+void sf_set_num_threads(int n);
+int sf_get_num_threads(void);
+
+/* ---------------------------------------------------------------------------
+ * Kernel families. Names are sf_cpu_<op>_<dtype> with dtype one of float32,
+ * float64, int32, int64, bool, uint8. "view" means any strides (0 and
+ * negative included); out tensors are views too (usually contiguous). Python
+ * coalesces dims and moves axes before the call, so kernels see few dims.
+ *
+ * elementwise.c
+ *   unary     in[0] -> out[0], same shape.
+ *             float32/float64: neg reciprocal exp expm1 log log1p sqrt rsqrt
+ *               square abs sign floor ceil round(half to even) sin cos erf
+ *               relu sigmoid tanh
+ *             int32/int64: neg square abs sign relu
+ *             bool: logical_not
+ *   binary    in[0], in[1] broadcast views of out[0]'s shape -> out[0].
+ *             float32/float64: add sub mul div floordiv mod(floor mod, sign of
+ *               divisor) pow maximum minimum squared_difference
+ *             int32/int64: add sub mul floordiv mod pow maximum minimum
+ *               squared_difference (division or mod by zero, and a negative
+ *               exponent, return SF_ERR_INVALID_ARGUMENT)
+ *             compare, out bool: less less_equal greater greater_equal equal
+ *               not_equal for float32 float64 int32 int64; equal not_equal bool
+ *             bool: logical_and logical_or
+ *   select    sf_cpu_select_<dt>: in[0] bool cond, in[1] x, in[2] y, views
+ *             broadcast to out[0]'s shape; out = cond ? x : y.
+ *   cast      sf_cpu_cast_<src>_<dst>: in[0] -> out[0]; float to int truncates
+ *             toward zero, saturating, NaN -> 0; to bool is x != 0.
+ *   addn      sf_cpu_addn_<dt>: n_in views of out[0]'s shape summed.
+ *
+ * array.c
+ *   copy      sf_cpu_copy_<dt>: in[0] view -> out[0] view of the same shape
+ *             (transpose, slice, strided slice, tile, broadcast, concat and
+ *             split pieces, pad interiors, fill from a 0-stride scalar).
+ *   gather    sf_cpu_gather_<dt>: in[0] params [outer, n, inner] contiguous,
+ *             in[1] indices [m] int32 or int64, out[0] [outer, m, inner].
+ *             An index outside [0, n) returns SF_ERR_INVALID_ARGUMENT naming
+ *             it: "indices[5] = 9 is not in [0, 4)".
+ *   one_hot   sf_cpu_one_hot_<dt>: in[0] indices [outer, inner] int32/int64,
+ *             in[1] on value and in[2] off value (0-d, out dtype),
+ *             out[0] [outer, depth, inner]; indices outside [0, depth) give
+ *             a row of off values.
+ *
+ * linalg.c
+ *   matmul    sf_cpu_matmul_<dt> (float32/float64 on BLAS, int32/int64 loops):
+ *             in[0] a [batch..., r, c], in[1] b, out[0] [batch..., M, N]
+ *             contiguous; iattr[0] transpose_a, iattr[1] transpose_b. Batch
+ *             dims of a and b have out's ndim and may have stride 0.
+ *
+ * reduce.c
+ *   reduce    sf_cpu_reduce_{sum,mean,max,min,prod}_<dt> (float32 float64
+ *             int32 int64), sf_cpu_reduce_{all,any}_bool: in[0] view whose
+ *             last iattr[0] dims are reduced, out[0] contiguous with the kept
+ *             dims. Empty reductions give the identity (max: lowest value,
+ *             mean: NaN for floats, 0 for ints).
+ *   argmax    sf_cpu_{argmax,argmin}_<dt>: in[0] view, its last dim reduced;
+ *             out[0] int32 or int64 (by out[0].dtype); first index wins ties.
+ *
+ * nn.c
+ *   softmax   sf_cpu_{softmax,log_softmax}_<dt> float32/float64: in[0] [n, c]
+ *             contiguous, over the last dim, max-subtracted for stability.
+ * ------------------------------------------------------------------------- */
+
+#ifndef SF_CDEF
+/* Each kernel family file (kernels/cpu/<family>.c) exposes its entries here;
+ * kernels/cpu/executor.c joins them into sf_cpu_kernel_table. */
+int64_t sf_cpu_elementwise_entries(const sf_kernel_entry **out);
+int64_t sf_cpu_array_entries(const sf_kernel_entry **out);
+int64_t sf_cpu_linalg_entries(const sf_kernel_entry **out);
+int64_t sf_cpu_reduce_entries(const sf_kernel_entry **out);
+int64_t sf_cpu_nn_entries(const sf_kernel_entry **out);
+#endif
+
+#endif
