@@ -1,0 +1,1 @@
+"""Bindings of the compiled kernel libraries (the only package that imports cffi)."""

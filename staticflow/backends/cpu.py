@@ -1,0 +1,127 @@
+"""The CPU kernel library: kernel lookup by name and calls through the ABI.
+
+The library is `staticflow.backends._sf_cpu`, built by cffi from
+``kernels/`` (see ``_build_cpu.py``). Kernels are found through the C kernel
+table, so the op registry can check that every kernel it names exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+try:
+    from staticflow.backends._sf_cpu import ffi, lib
+except ImportError as e:  # pragma: no cover - only without a build
+    raise ImportError(
+        "staticflow's C kernel library is not built; run `pip install -e .` "
+        "(or `make install`) in the source tree"
+    ) from e
+
+MAX_DIMS = lib.SF_MAX_DIMS
+MAX_ATTRS = lib.SF_MAX_ATTRS
+
+# TensorFlow DataType enum values, as used by the ABI
+_DTYPE_CODES = {
+    np.dtype(np.float32): 1,
+    np.dtype(np.float64): 2,
+    np.dtype(np.int32): 3,
+    np.dtype(np.uint8): 4,
+    np.dtype(np.int64): 9,
+    np.dtype(np.bool_): 10,
+    np.dtype(np.float16): 19,
+}
+
+
+class KernelError(RuntimeError):
+    """A kernel returned a non-zero status; `code` is the status, str() the message."""
+
+    def __init__(self, code: int, message: str, kernel: str = ""):
+        super().__init__(message)
+        self.code = code
+        self.kernel = kernel
+
+
+@lru_cache(maxsize=None)
+def kernel_table() -> dict[str, object]:
+    """Name -> function pointer of every kernel in the library."""
+    count = ffi.new("int64_t *")
+    entries = lib.sf_cpu_kernel_table(count)
+    return {ffi.string(entries[i].name).decode(): entries[i].fn for i in range(count[0])}
+
+
+def kernel(name: str):
+    """The function pointer of kernel `name`; KeyError names a missing one."""
+    try:
+        return kernel_table()[name]
+    except KeyError:
+        raise KeyError(f"the CPU kernel library has no kernel {name!r}") from None
+
+
+def dtype_code(dtype) -> int:
+    return _DTYPE_CODES[np.dtype(dtype)]
+
+
+def fill_tensor(rec, data_ptr, dtype, shape: Sequence[int], strides: Sequence[int]) -> None:
+    """Fill an sf_tensor record; strides in elements."""
+    if len(shape) > MAX_DIMS:
+        raise ValueError(f"kernels take at most {MAX_DIMS} dims, got shape {tuple(shape)}")
+    rec.data = data_ptr
+    rec.dtype = dtype_code(dtype)
+    rec.ndim = len(shape)
+    for i, (n, s) in enumerate(zip(shape, strides)):
+        rec.shape[i] = n
+        rec.strides[i] = s
+
+
+def array_record(rec, a: np.ndarray) -> None:
+    """Describe numpy array `a` (any strides) in sf_tensor record `rec`."""
+    item = a.itemsize
+    strides = [s // item for s in a.strides]
+    ptr = ffi.cast("void *", a.__array_interface__["data"][0])
+    fill_tensor(rec, ptr, a.dtype, a.shape, strides)
+
+
+def call_kernel(
+    name: str,
+    inputs: Sequence[np.ndarray],
+    outputs: Sequence[np.ndarray],
+    iattr: Sequence[int] = (),
+    fattr: Sequence[float] = (),
+) -> None:
+    """Call kernel `name` once on numpy arrays (used by tests and tools).
+
+    Outputs are written in place; a failing kernel raises KernelError with
+    the kernel's message.
+    """
+    fn = kernel(name)
+    ins = ffi.new("sf_tensor[]", max(len(inputs), 1))
+    outs = ffi.new("sf_tensor[]", max(len(outputs), 1))
+    for i, a in enumerate(inputs):
+        array_record(ins[i], a)
+    for i, a in enumerate(outputs):
+        if not a.flags.writeable:
+            raise ValueError(f"output {i} of {name} is read-only")
+        array_record(outs[i], a)
+    call = ffi.new("sf_call *")
+    call.n_in, call.n_out = len(inputs), len(outputs)
+    setattr(call, "in", ins)  # `in` is a Python keyword
+    call.out = outs
+    for i, v in enumerate(iattr):
+        call.iattr[i] = int(v)
+    for i, v in enumerate(fattr):
+        call.fattr[i] = float(v)
+    status = fn(call)
+    if status != 0:
+        raise KernelError(status, ffi.string(call.msg).decode(errors="replace"), name)
+
+
+def set_num_threads(n: int) -> None:
+    """Threads the kernels may use (0 restores the default)."""
+    lib.sf_set_num_threads(int(n))
+
+
+def get_num_threads() -> int:
+    return int(lib.sf_get_num_threads())
