@@ -1,0 +1,1 @@
+"""Graphs, operations, tensors, dtypes and shapes; GraphDef (de)serialization."""

@@ -1,0 +1,3 @@
+"""sf.io: reading and writing graphs (and, later, exchange formats)."""
+
+from staticflow.framework.graph_io import read_graph, write_graph  # noqa: F401

@@ -1,0 +1,191 @@
+"""Creating operations from registry declarations (TF's op_def_library).
+
+`apply_op` converts inputs, resolves type attrs, fills attr defaults, names
+the op inside the current name scope, runs the shape function and reports
+any mismatch with the op, its inputs' shapes and the user's source line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from staticflow.framework import dtypes
+from staticflow.framework import ops as fops
+from staticflow.framework.tensor_shape import TensorShape, as_shape
+from staticflow.ops import registry
+
+_CONST_FOLD_LIMIT = 4096  # elements: bigger constants are not folded at construction
+
+
+def _graph_of(inputs) -> fops.Graph:
+    for x in inputs:
+        if isinstance(x, (list, tuple)):
+            for y in x:
+                if isinstance(y, fops.Tensor):
+                    return y.graph
+        elif isinstance(x, fops.Tensor):
+            return x.graph
+    return fops.get_default_graph()
+
+
+def _check_graph(g: fops.Graph, t: fops.Tensor, op_type: str) -> None:
+    if t.graph is not g:
+        raise ValueError(f"{op_type}: Tensor {t.name} must be from the same graph as the other inputs.")
+
+
+def _fmt_shapes(shapes) -> str:
+    return ", ".join(str(s) for s in shapes)
+
+
+def apply_op(op_type: str, inputs: list, attrs: dict | None = None, name: str | None = None,
+             loc=None, exact_name: bool = False, extra_attrs: dict | None = None,
+             device: str | None = None) -> fops.Operation:
+    """Create an op of registered type `op_type` in the inputs' (or default) graph.
+
+    `exact_name` uses `name` as the full op name (import); `extra_attrs` keeps
+    attrs staticflow does not declare (as AttrValue protos) so they round-trip.
+    """
+    d = registry.get(op_type)
+    attrs = dict(attrs or {})
+    loc = loc or fops.user_frame()
+    if len(inputs) != len(d.inputs):
+        raise TypeError(f"{op_type} takes {len(d.inputs)} inputs ({', '.join(a.name for a in d.inputs)}), "
+                        f"got {len(inputs)}")
+    g = _graph_of(inputs)
+    # 1. type attrs from tensor inputs
+    for arg, x in zip(d.inputs, inputs):
+        if arg.type_attr is None:
+            continue
+        xs = x if arg.number_attr else [x]
+        for y in xs:
+            if isinstance(y, fops.Tensor) and arg.type_attr not in attrs:
+                attrs[arg.type_attr] = y.dtype
+    # 2. convert the rest
+    flat: list[fops.Tensor] = []
+    for arg, x in zip(d.inputs, inputs):
+        xs = list(x) if arg.number_attr else [x]
+        if arg.number_attr:
+            if not isinstance(x, (list, tuple)):
+                raise TypeError(f"{op_type}: input {arg.name} must be a list of tensors")
+            attrs[arg.number_attr] = len(xs)
+        want = arg.dtype or (attrs.get(arg.type_attr) if arg.type_attr else None)
+        for y in xs:
+            if isinstance(y, fops.Tensor):
+                _check_graph(g, y, op_type)
+                t = y
+            else:
+                with g.as_default():
+                    t = fops.convert_to_tensor(y, dtype=want) if want is not None else \
+                        fops.convert_to_tensor(y)
+                if arg.type_attr and arg.type_attr not in attrs:
+                    attrs[arg.type_attr] = t.dtype
+            if want is not None and t.dtype != want:
+                raise TypeError(
+                    f"{op_type} op '{name or op_type}': input {arg.name} has dtype {t.dtype.name}, "
+                    f"expected {want.name} (to match the other inputs). Defined at "
+                    f"{fops.format_location(loc)}")
+            flat.append(t)
+    # 3. attr defaults and checks
+    for a in d.attrs:
+        if a.name not in attrs:
+            if a.default is registry.REQUIRED:
+                raise TypeError(f"{op_type}: missing required attr {a.name!r}")
+            attrs[a.name] = a.default
+        if a.kind == "type":
+            attrs[a.name] = dtypes.as_dtype(attrs[a.name])
+            if a.allowed is not None and attrs[a.name] not in a.allowed:
+                allowed = ", ".join(t.name for t in a.allowed)
+                raise TypeError(
+                    f"{op_type} op '{name or op_type}': {a.name}={attrs[a.name].name} is not allowed "
+                    f"(allowed: {allowed}). Defined at {fops.format_location(loc)}")
+        elif a.kind == "shape":
+            attrs[a.name] = as_shape(attrs[a.name])
+    unknown = set(attrs) - {a.name for a in d.attrs}
+    if unknown:
+        raise TypeError(f"{op_type}: unknown attrs {sorted(unknown)}")
+    # 4. name, outputs, shapes
+    out_dtypes = output_dtypes(d, attrs)
+    if exact_name:
+        if name in g._ops:
+            raise ValueError(f"an operation named {name!r} already exists in the graph")
+        op_name = name
+        g._names_in_use[name.lower()] = max(1, g._names_in_use.get(name.lower(), 0))
+    else:
+        op_name = g.unique_name(name or op_type)
+    controls = [c for c in g._current_control_inputs()]
+    op = fops.Operation(g, op_name, op_type, flat, attrs, out_dtypes, controls,
+                        g._current_device() if device is None else device, loc)
+    op._extra_attrs = dict(extra_attrs or {})
+    infer_shapes(op)
+    g._add_op(op)
+    return op
+
+
+def output_dtypes(d: registry.OpDef, attrs: dict) -> list[dtypes.DType]:
+    out = []
+    for arg in d.outputs:
+        dt = arg.dtype if arg.dtype is not None else dtypes.as_dtype(attrs[arg.type_attr])
+        n = attrs[arg.number_attr] if arg.number_attr else 1
+        out.extend([dt] * n)
+    return out
+
+
+def infer_shapes(op: fops.Operation, strict: bool = True) -> None:
+    """Run the op's shape function; a failure names op, input shapes and source line."""
+    d = registry.get(op.type)
+    ctx = registry.ShapeContext(d, op.name, [t.shape for t in op.inputs], [t.dtype for t in op.inputs],
+                                op._attrs, lambda i: constant_value(op.inputs[i]))
+    try:
+        shapes = d.shape_fn(ctx)
+    except (ValueError, IndexError) as e:
+        raise ValueError(
+            f"{op.type} op '{op.name}': {e}. Input shapes: [{_fmt_shapes(ctx.input_shapes)}]. "
+            f"Defined at {fops.format_location(op.location)}") from None
+    if len(shapes) != len(op.outputs):
+        raise RuntimeError(f"shape function of {op.type} returned {len(shapes)} shapes for "
+                           f"{len(op.outputs)} outputs")
+    for t, s in zip(op.outputs, shapes):
+        t._shape = as_shape(s)
+
+
+def constant_value(t: fops.Tensor):
+    """The value of `t` if it is known without running (constants, known shapes), else None."""
+    if t._const_value is not fops._UNSET:
+        return t._const_value
+    value = None
+    op = t.op
+    d = registry.lookup(op.type)
+    if d is not None and not d.stateful and not d.random and op.type != "Placeholder" \
+            and op.type != "PlaceholderWithDefault":
+        if op.type == "Const":
+            value = op.get_attr("value")
+        elif d.static and op.inputs and all(s.shape.is_fully_defined() for s in op.inputs) \
+                and op.type in ("Shape", "Size", "Rank"):
+            value = d.ref([np.empty(s.shape.as_tuple(), s.dtype.np) for s in op.inputs], op._attrs)[0]
+        elif op.inputs and (d.elementwise or d.static or op.type in _FOLDABLE):
+            vals = [constant_value(x) for x in op.inputs]
+            if all(v is not None and np.size(v) <= _CONST_FOLD_LIMIT for v in vals):
+                try:
+                    value = run_reference(d, vals, op._attrs)[t.value_index]
+                except Exception:
+                    value = None
+    t._const_value = value
+    return value
+
+
+_FOLDABLE = {"Pack", "Cast", "Identity", "StridedSlice", "Slice", "ConcatV2", "Reshape", "ExpandDims",
+             "Squeeze", "Fill", "Range", "Prod", "Sum", "GatherV2", "Unpack"}
+
+
+def run_reference(d: registry.OpDef, values: list, attrs: dict) -> list[np.ndarray]:
+    """Run the op's NumPy reference, returning one array per output with the declared dtype."""
+    out = d.ref([np.asarray(v) for v in values], attrs)
+    if not isinstance(out, (list, tuple)):
+        out = [out]
+    dts = output_dtypes(d, attrs)
+    return [np.asarray(o, dtype=dt.np) if dt is not dtypes.string else np.asarray(o, dtype=object)
+            for o, dt in zip(out, dts)]
+
+
+def shape_of(t: fops.Tensor) -> TensorShape:
+    return t.shape

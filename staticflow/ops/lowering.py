@@ -1,0 +1,205 @@
+"""How an op becomes kernel calls: strided views over abstract buffers.
+
+An op's `lower(ctx)` sees concrete shapes and describes its work as calls
+of ABI kernels on `View`s: strided windows into its inputs, outputs,
+plan constants or scratch buffers. Transposes, slices, broadcasts and tiles
+are just views, so one copy kernel serves them all. The planner later binds
+each view's buffer to an address; nothing here touches memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from staticflow.framework import dtypes
+from staticflow.ops import registry
+
+
+def contiguous_strides(shape) -> tuple[int, ...]:
+    strides, acc = [], 1
+    for n in reversed(shape):
+        strides.append(acc)
+        acc *= max(int(n), 1)
+    return tuple(reversed(strides))
+
+
+@dataclass(frozen=True)
+class View:
+    """A strided window (strides in elements) into buffer `src` at `offset`.
+
+    src is ("in", i), ("out", j), ("const", k) or ("scratch", k).
+    """
+
+    src: tuple
+    dtype: dtypes.DType
+    shape: tuple
+    strides: tuple
+    offset: int = 0
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def is_contiguous(self) -> bool:
+        exp = 1
+        for n, s in zip(reversed(self.shape), reversed(self.strides)):
+            if n != 1 and s != exp:
+                return False
+            exp *= n
+        return True
+
+    def with_(self, shape, strides, offset=None) -> View:
+        return View(self.src, self.dtype, tuple(int(x) for x in shape), tuple(int(x) for x in strides),
+                    self.offset if offset is None else int(offset))
+
+    def reshape(self, shape) -> View:
+        if not self.is_contiguous():
+            raise ValueError("reshape of a non-contiguous view")
+        shape = tuple(int(x) for x in shape)
+        return self.with_(shape, contiguous_strides(shape))
+
+    def transpose(self, perm) -> View:
+        return self.with_([self.shape[p] for p in perm], [self.strides[p] for p in perm])
+
+    def broadcast_to(self, shape) -> View:
+        """NumPy broadcasting as 0 strides; shape must be broadcast-compatible."""
+        shape = tuple(int(x) for x in shape)
+        lead = len(shape) - self.ndim
+        if lead < 0:
+            raise ValueError(f"cannot broadcast {self.shape} to {shape}")
+        strides = [0] * lead
+        for i, (n, s) in enumerate(zip(self.shape, self.strides)):
+            tgt = shape[lead + i]
+            if n == tgt:
+                strides.append(s if n != 1 else 0)
+            elif n == 1:
+                strides.append(0)
+            else:
+                raise ValueError(f"cannot broadcast {self.shape} to {shape}")
+        return self.with_(shape, strides)
+
+    def slice(self, begin, size, step=None) -> View:
+        """Window from index `begin` with `size` elements per dim, every `step`-th."""
+        step = step or [1] * self.ndim
+        off = self.offset + sum(b * s for b, s in zip(begin, self.strides))
+        return self.with_(size, [s * k for s, k in zip(self.strides, step)], off)
+
+    def insert_axis(self, axis: int) -> View:
+        shape, strides = list(self.shape), list(self.strides)
+        shape.insert(axis, 1)
+        strides.insert(axis, 0)
+        return self.with_(shape, strides)
+
+
+def coalesce(views: list[View]) -> list[View]:
+    """Drop size-1 dims and merge dims that are contiguous in every view.
+
+    All views must have one shape; the result is the same elements in the same
+    order, with as few dims as possible (so kernels loop over fewer dims).
+    """
+    shape = views[0].shape
+    keep = [d for d in range(len(shape)) if shape[d] != 1]
+    if any(n == 0 for n in shape):
+        return [v.with_((0,), (1,)) for v in views]
+    dims = [[shape[d] for d in keep]]
+    strides = [[v.strides[d] for d in keep] for v in views]
+    out_shape, out_strides = [], [[] for _ in views]
+    for i, n in enumerate(dims[0]):
+        if out_shape and all(st[-1] == s[i] * n for st, s in zip(out_strides, strides)):
+            out_shape[-1] *= n
+            for st, s in zip(out_strides, strides):
+                st[-1] = s[i]
+            continue
+        out_shape.append(n)
+        for st, s in zip(out_strides, strides):
+            st.append(s[i])
+    return [v.with_(out_shape, st) for v, st in zip(views, out_strides)]
+
+
+@dataclass
+class KernelCall:
+    symbol: str
+    ins: list[View]
+    outs: list[View]
+    iattr: tuple = ()
+    fattr: tuple = ()
+    workspace: int = 0
+
+
+@dataclass
+class LowerContext:
+    """Everything a lowering function knows about one op at planning time."""
+
+    opdef: registry.OpDef
+    name: str
+    attrs: dict
+    in_shapes: list[tuple]
+    in_dtypes: list[dtypes.DType]
+    out_shapes: list[tuple]
+    out_dtypes: list[dtypes.DType]
+    values: list  # host values of inputs (np arrays) or None
+    calls: list[KernelCall] = field(default_factory=list)
+    aliases: dict[int, int] = field(default_factory=dict)
+    consts: list[np.ndarray] = field(default_factory=list)
+    scratch: list[tuple] = field(default_factory=list)
+
+    def inp(self, i: int) -> View:
+        shape = self.in_shapes[i]
+        return View(("in", i), self.in_dtypes[i], tuple(shape), contiguous_strides(shape))
+
+    def out(self, j: int) -> View:
+        shape = self.out_shapes[j]
+        return View(("out", j), self.out_dtypes[j], tuple(shape), contiguous_strides(shape))
+
+    def const(self, value, dtype: dtypes.DType) -> View:
+        arr = np.ascontiguousarray(np.asarray(value, dtype=dtype.np))
+        self.consts.append(arr)
+        return View(("const", len(self.consts) - 1), dtype, arr.shape, contiguous_strides(arr.shape))
+
+    def scratch_buffer(self, shape, dtype: dtypes.DType) -> View:
+        self.scratch.append((tuple(shape), dtype))
+        return View(("scratch", len(self.scratch) - 1), dtype, tuple(shape), contiguous_strides(shape))
+
+    def kernel(self, base: str, *dts: dtypes.DType) -> str:
+        sym = registry.kernel_name(base, *(dts or (self.in_dtypes[0],)))
+        if sym not in self.opdef.kernels:
+            raise RuntimeError(f"op {self.opdef.name} lowers to {sym}, which it does not declare in kernels")
+        return sym
+
+    def call(self, symbol: str, ins, outs, iattr=(), fattr=(), workspace: int = 0) -> None:
+        if symbol not in self.opdef.kernels:
+            raise RuntimeError(f"op {self.opdef.name} calls {symbol}, which it does not declare in kernels")
+        self.calls.append(KernelCall(symbol, list(ins), list(outs), tuple(iattr), tuple(fattr), workspace))
+
+    def alias(self, out_index: int, in_index: int) -> None:
+        """Output `out_index` is input `in_index`'s buffer (same bytes, no copy)."""
+        self.aliases[out_index] = in_index
+
+    def copy(self, src: View, dst: View) -> None:
+        """Copy view src into view dst (same shape), skipping empty copies."""
+        if src.shape != dst.shape:
+            raise ValueError(f"copy between shapes {src.shape} and {dst.shape}")
+        if dst.size == 0:
+            return
+        s, d = coalesce([src, dst])
+        self.call(registry.kernel_name("copy", dst.dtype), [s], [d])
+
+    def elementwise(self, base: str, dtype: dtypes.DType | None = None, iattr=(), fattr=()) -> None:
+        """One kernel over all inputs broadcast to output 0's shape."""
+        out = self.out(0)
+        if out.size == 0:
+            return
+        ins = [self.inp(i).broadcast_to(out.shape) for i in range(len(self.in_shapes))]
+        views = coalesce(ins + [out])
+        sym = registry.kernel_name(base, dtype or self.in_dtypes[0])
+        self.call(sym, views[:-1], views[-1:], iattr, fattr)
+
+
+COPY_DTYPES = (dtypes.float32, dtypes.float64, dtypes.int32, dtypes.int64, dtypes.bool_, dtypes.uint8)
+COPY_KERNELS = registry.kernels_for(["copy"], COPY_DTYPES)

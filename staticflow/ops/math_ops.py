@@ -1,0 +1,960 @@
+"""Math ops: elementwise arithmetic, comparisons, casts, matrix products, reductions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from staticflow.framework import dtypes
+from staticflow.framework import ops as fops
+from staticflow.framework.tensor_shape import TensorShape, broadcast_shapes, unknown_shape
+from staticflow.ops import builder, casegen, registry
+from staticflow.ops.lowering import coalesce, contiguous_strides
+from staticflow.ops.registry import Arg, Attr, Case, op
+
+D = dtypes
+F = D.FLOATS
+I = D.INTS  # noqa: E741
+FI = F + I
+IDX_T = (D.int32, D.int64)
+_rand = casegen.rand
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+# ---------------------------------------------------------------------------
+# unary elementwise
+# ---------------------------------------------------------------------------
+def _away_from_zero(rng, shape, t):
+    x = casegen.rand(rng, shape, t, 0.3, 2.0)
+    return np.where(rng.random(shape) < 0.5, -x, x).astype(t.np)
+
+
+_UNARY = [
+    # TF name, kernel, reference, dtypes, input generator
+    ("Neg", "neg", np.negative, FI, _rand),
+    ("Reciprocal", "reciprocal", lambda x: np.reciprocal(x), F, _away_from_zero),
+    ("Exp", "exp", np.exp, F, _rand),
+    ("Expm1", "expm1", np.expm1, F, _rand),
+    ("Log", "log", np.log, F, casegen.positive),
+    ("Log1p", "log1p", np.log1p, F, lambda rng, s, t: _rand(rng, s, t, -0.5, 2.0)),
+    ("Sqrt", "sqrt", np.sqrt, F, casegen.positive),
+    ("Rsqrt", "rsqrt", lambda x: 1 / np.sqrt(x), F, casegen.positive),
+    ("Square", "square", np.square, FI, _rand),
+    ("Abs", "abs", np.abs, FI, _away_from_zero),
+    ("Sign", "sign", np.sign, FI, _away_from_zero),
+    ("Floor", "floor", np.floor, F, _rand),
+    ("Ceil", "ceil", np.ceil, F, _rand),
+    ("Round", "round", np.round, F, lambda rng, s, t: (np.round(_rand(rng, s, t) * 4) / 4).astype(t.np)),
+    ("Sin", "sin", np.sin, F, _rand),
+    ("Cos", "cos", np.cos, F, _rand),
+    ("Erf", "erf", _erf, F, _rand),
+    ("Relu", "relu", lambda x: np.maximum(x, 0), FI, _away_from_zero),
+    ("Sigmoid", "sigmoid", lambda x: 1 / (1 + np.exp(-x.astype(np.float64))), F, _rand),
+    ("Tanh", "tanh", np.tanh, F, _rand),
+    ("LogicalNot", "logical_not", np.logical_not, (D.bool_,), _rand),
+]
+_NONDIFF = {"Sign", "Floor", "Ceil", "Round", "LogicalNot"}
+
+
+def _unary_lower(base):
+    return lambda ctx: ctx.elementwise(base)
+
+
+def _unary_ref(fn):
+    return lambda ins, a: np.asarray(fn(ins[0])).astype(ins[0].dtype)
+
+
+for _name, _base, _fn, _dts, _gen in _UNARY:
+    op(name=_name, inputs=[Arg("x", type_attr="T")], outputs=[Arg("y", type_attr="T")],
+       attrs=[Attr("T", "type", allowed=_dts)], shape_fn=lambda c: [c.shape(0)], ref=_unary_ref(_fn),
+       lower=_unary_lower(_base), kernels=registry.kernels_for([_base], _dts), elementwise=True,
+       differentiable=_name not in _NONDIFF,
+       cases=(lambda gen, dts, nd: lambda rng: [
+           Case((gen(rng, s, t),), grad=t.is_floating and not nd) for t in dts for s in casegen.UNARY_SHAPES
+       ])(_gen, _dts, _name in _NONDIFF),
+       doc=f"Elementwise {_base}.")
+
+
+# ---------------------------------------------------------------------------
+# binary elementwise (NumPy broadcasting)
+# ---------------------------------------------------------------------------
+def _nonzero(rng, shape, t):
+    return _away_from_zero(rng, shape, t) if t.is_floating else \
+        (rng.integers(1, 5, size=shape) * rng.choice([-1, 1], size=shape)).astype(t.np)
+
+
+def _small_exp(rng, shape, t):
+    return _rand(rng, shape, t, -2.0, 2.0) if t.is_floating else rng.integers(0, 4, size=shape).astype(t.np)
+
+
+def _pos_or_int(rng, shape, t):
+    return casegen.positive(rng, shape, t) if t.is_floating else _rand(rng, shape, t)
+
+
+def _int_pow(x, y):
+    if np.any(y < 0):
+        raise ValueError("Integers to negative integer powers are not allowed")
+    return np.power(x, y)
+
+
+def _pow(x, y):
+    return np.power(x, y) if x.dtype.kind == "f" else _int_pow(x, y)
+
+
+def _floordiv(x, y):
+    if x.dtype.kind in "iu" and np.any(y == 0):
+        raise ZeroDivisionError("Integer division by zero")
+    return np.floor_divide(x, y)
+
+
+def _floormod(x, y):
+    if x.dtype.kind in "iu" and np.any(y == 0):
+        raise ZeroDivisionError("Integer division by zero")
+    return np.mod(x, y)
+
+
+_CMP = D.NUMERIC
+_BINARY = [
+    # TF name, kernel, reference, dtypes, (x generator, y generator), output dtype (None: same)
+    ("AddV2", "add", np.add, FI, (_rand, _rand), None),
+    ("Add", "add", np.add, FI, (_rand, _rand), None),
+    ("Sub", "sub", np.subtract, FI, (_rand, _rand), None),
+    ("Mul", "mul", np.multiply, FI, (_rand, _rand), None),
+    ("RealDiv", "div", np.true_divide, F, (_rand, _nonzero), None),
+    ("Div", "div", np.true_divide, F, (_rand, _nonzero), None),
+    ("FloorDiv", "floordiv", _floordiv, FI, (_rand, _nonzero), None),
+    ("FloorMod", "mod", _floormod, FI, (_rand, _nonzero), None),
+    ("Pow", "pow", _pow, FI, (_pos_or_int, _small_exp), None),
+    ("Maximum", "maximum", np.maximum, FI, (_rand, _rand), None),
+    ("Minimum", "minimum", np.minimum, FI, (_rand, _rand), None),
+    ("SquaredDifference", "squared_difference", lambda x, y: np.square(x - y), FI, (_rand, _rand), None),
+    ("Less", "less", np.less, _CMP, (_rand, _rand), D.bool_),
+    ("LessEqual", "less_equal", np.less_equal, _CMP, (_rand, _rand), D.bool_),
+    ("Greater", "greater", np.greater, _CMP, (_rand, _rand), D.bool_),
+    ("GreaterEqual", "greater_equal", np.greater_equal, _CMP, (_rand, _rand), D.bool_),
+    ("Equal", "equal", np.equal, _CMP + (D.bool_,), (_rand, _rand), D.bool_),
+    ("NotEqual", "not_equal", np.not_equal, _CMP + (D.bool_,), (_rand, _rand), D.bool_),
+    ("LogicalAnd", "logical_and", np.logical_and, (D.bool_,), (_rand, _rand), D.bool_),
+    ("LogicalOr", "logical_or", np.logical_or, (D.bool_,), (_rand, _rand), D.bool_),
+]
+_BINARY_NONDIFF = {"FloorDiv", "FloorMod", "Less", "LessEqual", "Greater", "GreaterEqual", "Equal",
+                   "NotEqual", "LogicalAnd", "LogicalOr"}
+
+
+def _binary_shape(c):
+    return [broadcast_shapes(c.shape(0), c.shape(1))]
+
+
+def _binary_ref(fn):
+    def ref(ins, a):
+        with np.errstate(all="ignore"):
+            return fn(ins[0], ins[1])
+    return ref
+
+
+def _binary_cases(gens, dts, nd):
+    gx, gy = gens
+
+    def cases(rng):
+        out = []
+        for t in dts:
+            for sx, sy in casegen.BINARY_SHAPES:
+                x, y = gx(rng, sx, t), gy(rng, sy, t)
+                out.append(Case((x, y), grad=t.is_floating and not nd))
+        return out
+    return cases
+
+
+for _name, _base, _fn, _dts, _gens, _odt in _BINARY:
+    _attrs = [Attr("T", "type", allowed=_dts)]
+    if _name in ("Equal", "NotEqual"):
+        _attrs.append(Attr("incompatible_shape_error", "bool", True))
+    op(name=_name, inputs=[Arg("x", type_attr="T"), Arg("y", type_attr="T")],
+       outputs=[Arg("z", dtype=_odt) if _odt else Arg("z", type_attr="T")],
+       attrs=_attrs, shape_fn=_binary_shape, ref=_binary_ref(_fn),
+       lower=_unary_lower(_base), kernels=registry.kernels_for([_base], _dts), elementwise=True,
+       differentiable=_name not in _BINARY_NONDIFF,
+       cases=_binary_cases(_gens, _dts, _name in _BINARY_NONDIFF),
+       doc=f"Elementwise {_base} with NumPy broadcasting.")
+
+
+# ---------------------------------------------------------------------------
+# Cast, Select, AddN
+# ---------------------------------------------------------------------------
+_CAST_T = (D.float32, D.float64, D.int32, D.int64, D.bool_, D.uint8)
+
+
+def _cast_lower(ctx):
+    src, dst = ctx.in_dtypes[0], ctx.out_dtypes[0]
+    if src is dst:
+        ctx.alias(0, 0)
+        return
+    out = ctx.out(0)
+    if out.size:
+        ctx.call(registry.kernel_name("cast", src, dst), [ctx.inp(0)], [out])
+
+
+def _cast_ref(ins, a):
+    x = ins[0]
+    dst = a["DstT"]
+    if dst is D.bool_:
+        return x != 0
+    if x.dtype.kind == "f" and dst.is_integer:
+        info = np.iinfo(dst.np)
+        with np.errstate(invalid="ignore"):
+            y = np.trunc(np.nan_to_num(x, nan=0.0))
+            return np.clip(y, info.min, info.max).astype(dst.np)
+    return x.astype(dst.np)
+
+
+op(name="Cast", inputs=[Arg("x", type_attr="SrcT")], outputs=[Arg("y", type_attr="DstT")],
+   attrs=[Attr("SrcT", "type", allowed=_CAST_T), Attr("DstT", "type", allowed=_CAST_T),
+          Attr("Truncate", "bool", False)],
+   shape_fn=lambda c: [c.shape(0)], ref=_cast_ref, lower=_cast_lower, elementwise=True,
+   kernels=tuple(registry.kernel_name("cast", s, d) for s in _CAST_T for d in _CAST_T if s is not d),
+   cases=lambda rng: [Case((_rand(rng, sh, s) * (3 if s.is_floating else 1),), {"DstT": d},
+                           grad=s.is_floating and d.is_floating)
+                      for s in _CAST_T for d in _CAST_T for sh in [(), (2, 3)]],
+   doc="Converts to DstT (floats to ints truncate toward zero).")
+
+
+def _select_shape(c):
+    cs, ts, es = c.input_shapes
+    s = ts.merge_with(es)
+    if cs.ndims is not None and s.ndims is not None and cs.ndims != s.ndims:
+        if not (cs.ndims == 1 and s.ndims >= 1 and cs.is_compatible_with(TensorShape([s.as_tuple()[0]]))):
+            raise ValueError(f"condition of shape {cs} must match the shape of x {s} or be a vector "
+                             f"of its first dimension")
+    elif cs.ndims is not None and s.ndims is not None:
+        s = s.merge_with(cs)
+    return [s]
+
+
+def _select_lower(ctx):
+    out = ctx.out(0)
+    if out.size == 0:
+        return
+    cond = ctx.inp(0)
+    if cond.ndim == 1 and out.ndim > 1:
+        cond = cond.with_([cond.shape[0]] + [1] * (out.ndim - 1), [1] + [0] * (out.ndim - 1))
+    views = coalesce([cond.broadcast_to(out.shape), ctx.inp(1).broadcast_to(out.shape),
+                      ctx.inp(2).broadcast_to(out.shape), out])
+    ctx.call(ctx.kernel("select", ctx.in_dtypes[1]), views[:3], views[3:])
+
+
+def _select_ref(ins, a):
+    c, t, e = ins
+    if c.ndim == 1 and t.ndim > 1:
+        c = c.reshape((-1,) + (1,) * (t.ndim - 1))
+    return np.where(c, t, e)
+
+
+def _select_cases(rng):
+    out = []
+    for t in _CAST_T:
+        out.append(Case((_rand(rng, (2, 3), D.bool_), _rand(rng, (2, 3), t), _rand(rng, (2, 3), t)),
+                        grad=t.is_floating))
+    out.append(Case((_rand(rng, (4,), D.bool_), _rand(rng, (4, 2)), _rand(rng, (4, 2)))))
+    return out
+
+
+op(name="Select", inputs=[Arg("condition", dtype=D.bool_), Arg("t", type_attr="T"), Arg("e", type_attr="T")],
+   outputs=[Arg("output", type_attr="T")], attrs=[Attr("T", "type", allowed=_CAST_T)],
+   shape_fn=_select_shape, ref=_select_ref, lower=_select_lower, elementwise=True,
+   kernels=registry.kernels_for(["select"], _CAST_T), cases=_select_cases,
+   doc="Picks from t where condition holds, else from e (TF1 where).")
+
+
+def _selectv2_shape(c):
+    return [broadcast_shapes(broadcast_shapes(c.shape(0), c.shape(1)), c.shape(2))]
+
+
+op(name="SelectV2", inputs=[Arg("condition", dtype=D.bool_), Arg("t", type_attr="T"), Arg("e", type_attr="T")],
+   outputs=[Arg("output", type_attr="T")], attrs=[Attr("T", "type", allowed=_CAST_T)],
+   shape_fn=_selectv2_shape, ref=lambda ins, a: np.where(*ins), lower=_select_lower, elementwise=True,
+   kernels=registry.kernels_for(["select"], _CAST_T),
+   cases=lambda rng: [Case((_rand(rng, (3, 1), D.bool_), _rand(rng, (1, 4)), _rand(rng, ()))),
+                      Case((_rand(rng, (), D.bool_), _rand(rng, (2,), D.int64), _rand(rng, (2,), D.int64)),
+                           grad=False)],
+   doc="Picks from t where condition holds, else from e, all broadcast.")
+
+
+def _addn_shape(c):
+    s = TensorShape(None)
+    for x in c.input_shapes:
+        try:
+            s = s.merge_with(x)
+        except ValueError:
+            raise ValueError(f"AddN inputs must all have one shape, got {[str(x) for x in c.input_shapes]}") \
+                from None
+    return [s]
+
+
+def _addn_lower(ctx):
+    out = ctx.out(0)
+    if out.size == 0:
+        return
+    if len(ctx.in_shapes) == 1:
+        ctx.alias(0, 0)
+        return
+    views = coalesce([ctx.inp(i) for i in range(len(ctx.in_shapes))] + [out])
+    ctx.call(ctx.kernel("addn"), views[:-1], views[-1:])
+
+
+op(name="AddN", inputs=[Arg("inputs", type_attr="T", number_attr="N")], outputs=[Arg("sum", type_attr="T")],
+   attrs=[Attr("N", "int"), Attr("T", "type", allowed=FI)],
+   shape_fn=_addn_shape, ref=lambda ins, a: np.sum(np.stack(ins), axis=0).astype(ins[0].dtype),
+   lower=_addn_lower, kernels=registry.kernels_for(["addn"], FI), elementwise=True,
+   cases=lambda rng: [Case(([_rand(rng, (3, 4), t) for _ in range(n)],), grad=t.is_floating)
+                      for t in FI for n in (1, 2, 4)],
+   doc="Sum of N tensors of one shape.")
+
+
+# ---------------------------------------------------------------------------
+# MatMul, BatchMatMul
+# ---------------------------------------------------------------------------
+def _mm_dims(sa, sb, ta, tb):
+    m, ka = (sa[1], sa[0]) if ta else (sa[0], sa[1])
+    kb, n = (sb[1], sb[0]) if tb else (sb[0], sb[1])
+    return m, ka, kb, n
+
+
+def _matmul_shape(c):
+    a, b = c.shape(0).with_rank(2), c.shape(1).with_rank(2)
+    m, ka, kb, n = _mm_dims(a.as_tuple(), b.as_tuple(), c.attrs["transpose_a"], c.attrs["transpose_b"])
+    if ka is not None and kb is not None and ka != kb:
+        raise ValueError(f"Dimensions must be equal, but are {ka} and {kb} (inner dimensions of the product, "
+                         f"transpose_a={c.attrs['transpose_a']}, transpose_b={c.attrs['transpose_b']})")
+    return [TensorShape([m, n])]
+
+
+def _matmul_lower(ctx):
+    out = ctx.out(0)
+    if out.size == 0:
+        return
+    ctx.call(ctx.kernel("matmul"), [ctx.inp(0), ctx.inp(1)], [out],
+             iattr=(int(ctx.attrs["transpose_a"]), int(ctx.attrs["transpose_b"])))
+
+
+def _mm_ref(a, b, ta, tb):
+    a = np.swapaxes(a, -1, -2) if ta else a
+    b = np.swapaxes(b, -1, -2) if tb else b
+    if a.dtype.kind in "iu":
+        return np.matmul(a, b)
+    return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(a.dtype)
+
+
+def _mm_cases(rng):
+    out = []
+    for t in FI:
+        for ta in (False, True):
+            for tb in (False, True):
+                sa = (4, 3) if ta else (3, 4)
+                sb = (5, 4) if tb else (4, 5)
+                out.append(Case((_rand(rng, sa, t), _rand(rng, sb, t)), {"transpose_a": ta, "transpose_b": tb},
+                                grad=t.is_floating))
+    out.append(Case((_rand(rng, (0, 3)), _rand(rng, (3, 2)))))
+    out.append(Case((_rand(rng, (2, 0)), _rand(rng, (0, 2)))))
+    out.append(Case((_rand(rng, (65, 130)), _rand(rng, (130, 33))), rtol=1e-4))
+    return out
+
+
+op(name="MatMul", inputs=[Arg("a", type_attr="T"), Arg("b", type_attr="T")],
+   outputs=[Arg("product", type_attr="T")],
+   attrs=[Attr("transpose_a", "bool", False), Attr("transpose_b", "bool", False),
+          Attr("T", "type", allowed=FI)],
+   shape_fn=_matmul_shape, ref=lambda ins, a: _mm_ref(ins[0], ins[1], a["transpose_a"], a["transpose_b"]),
+   lower=_matmul_lower, kernels=registry.kernels_for(["matmul"], FI), cases=_mm_cases,
+   doc="Matrix product of two matrices (BLAS on the CPU).")
+
+
+def _bmm_shape(c, broadcast):
+    a, b = c.shape(0), c.shape(1)
+    if a.ndims is None or b.ndims is None:
+        return [TensorShape(None)]
+    if a.ndims < 2 or b.ndims < 2:
+        raise ValueError(f"batch matmul needs inputs of rank >= 2, got {a} and {b}")
+    m, ka, kb, n = _mm_dims(a.as_tuple()[-2:], b.as_tuple()[-2:], c.attrs["adj_x"], c.attrs["adj_y"])
+    if ka is not None and kb is not None and ka != kb:
+        raise ValueError(f"Dimensions must be equal, but are {ka} and {kb} (inner dimensions of the product)")
+    if broadcast:
+        batch = broadcast_shapes(a[:-2], b[:-2])
+    else:
+        if a.ndims != b.ndims:
+            raise ValueError(f"BatchMatMul inputs must have one rank, got {a} and {b}")
+        batch = a[:-2].merge_with(b[:-2])
+    return [batch.concatenate([m, n])]
+
+
+def _bmm_lower(ctx):
+    out = ctx.out(0)
+    if out.size == 0:
+        return
+    batch = out.shape[:-2]
+    views = []
+    for i in (0, 1):
+        v = ctx.inp(i)
+        mat = v.shape[-2:]
+        bv = v.with_(v.shape[:-2], v.strides[:-2]).broadcast_to(batch)
+        views.append(v.with_(bv.shape + mat, bv.strides + v.strides[-2:]))
+    ctx.call(ctx.kernel("matmul"), views, [out], iattr=(int(ctx.attrs["adj_x"]), int(ctx.attrs["adj_y"])))
+
+
+def _bmm_cases(rng):
+    out = [Case((_rand(rng, (2, 3, 4), t), _rand(rng, (2, 4, 5), t)), grad=t.is_floating) for t in FI]
+    out.append(Case((_rand(rng, (2, 4, 3)), _rand(rng, (2, 5, 4))), {"adj_x": True, "adj_y": True}))
+    return out
+
+
+def _bmm_bcast_cases(rng):
+    return _bmm_cases(rng) + [Case((_rand(rng, (3, 1, 2, 4)), _rand(rng, (2, 4, 5)))),
+                              Case((_rand(rng, (2, 3)), _rand(rng, (4, 3, 2))))]
+
+
+for _name, _bc in (("BatchMatMul", False), ("BatchMatMulV2", True)):
+    op(name=_name, inputs=[Arg("x", type_attr="T"), Arg("y", type_attr="T")],
+       outputs=[Arg("output", type_attr="T")],
+       attrs=[Attr("T", "type", allowed=FI), Attr("adj_x", "bool", False), Attr("adj_y", "bool", False)],
+       shape_fn=(lambda bc: lambda c: _bmm_shape(c, bc))(_bc),
+       ref=lambda ins, a: _mm_ref(ins[0], ins[1], a["adj_x"], a["adj_y"]),
+       lower=_bmm_lower, kernels=registry.kernels_for(["matmul"], FI),
+       cases=_bmm_bcast_cases if _bc else _bmm_cases,
+       doc="Batched matrix product" + (" with broadcast batch dimensions." if _bc else "."))
+
+
+# ---------------------------------------------------------------------------
+# reductions
+# ---------------------------------------------------------------------------
+def _norm_axes(v, rank) -> list[int]:
+    axes = [int(a) for a in np.asarray(v).reshape(-1)]
+    out = []
+    for a in axes:
+        if not -rank <= a < rank:
+            raise ValueError(f"Invalid reduction dimension {a} for input with {rank} dimensions")
+        out.append(a + rank if a < 0 else a)
+    return sorted(set(out))
+
+
+def _reduce_shape(c):
+    s, v = c.shape(0), c.value(1)
+    keep = c.attrs["keep_dims"]
+    if s.ndims is None:
+        return [TensorShape(None)]
+    if v is None:
+        return [unknown_shape(s.ndims) if keep else TensorShape(None)]
+    axes = _norm_axes(v, s.ndims)
+    dims = s.as_tuple()
+    if keep:
+        return [TensorShape([1 if i in axes else d for i, d in enumerate(dims)])]
+    return [TensorShape([d for i, d in enumerate(dims) if i not in axes])]
+
+
+def _merge_group(shape, strides):
+    """Merge adjacent dims of one group that are contiguous with each other."""
+    out_s, out_t = [], []
+    for n, s in zip(shape, strides):
+        if n == 1:
+            continue
+        if out_s and out_t[-1] == s * n:
+            out_s[-1] *= n
+            out_t[-1] = s
+        else:
+            out_s.append(n)
+            out_t.append(s)
+    return out_s, out_t
+
+
+def reduce_view(x, axes):
+    """x's view with kept dims first and reduced dims last, each group merged."""
+    kept = [i for i in range(x.ndim) if i not in axes]
+    ks, kt = _merge_group([x.shape[i] for i in kept], [x.strides[i] for i in kept])
+    rs, rt = _merge_group([x.shape[i] for i in axes], [x.strides[i] for i in axes])
+    return x.with_(ks + rs, kt + rt), len(rs)
+
+
+def _reduce_lower(base):
+    def lower(ctx):
+        x = ctx.inp(0)
+        axes = _norm_axes(ctx.values[1], x.ndim)
+        out = ctx.out(0)
+        if out.size == 0:
+            return
+        v, nred = reduce_view(x, axes)
+        kept = int(np.prod(v.shape[:v.ndim - nred], dtype=np.int64))
+        o = out.reshape([kept] if v.ndim - nred else [])
+        if v.ndim - nred > 1:
+            o = out.with_(v.shape[:v.ndim - nred], contiguous_strides(v.shape[:v.ndim - nred]))
+        ctx.call(ctx.kernel(f"reduce_{base}"), [v], [o], iattr=(nred,))
+    return lower
+
+
+def _reduce_ref(fn):
+    def ref(ins, a):
+        x = ins[0]
+        axes = tuple(_norm_axes(ins[1], x.ndim))
+        with np.errstate(all="ignore"):
+            if fn is np.mean and x.dtype.kind in "iu":
+                n = int(np.prod([x.shape[i] for i in axes], dtype=np.int64))
+                s = np.sum(x, axis=axes, keepdims=a["keep_dims"])
+                y = s // n if n else np.zeros_like(s)
+                y = np.where((s % n != 0) & (s < 0), y + 1, y) if n else y  # truncate toward zero
+            elif fn in (np.max, np.min) and x.size == 0:
+                init = (-np.inf if fn is np.max else np.inf) if x.dtype.kind == "f" else \
+                    (np.iinfo(x.dtype).min if fn is np.max else np.iinfo(x.dtype).max)
+                y = fn(x, axis=axes, keepdims=a["keep_dims"], initial=init)
+            else:
+                y = fn(x.astype(np.float64) if x.dtype == np.float32 else x, axis=axes, keepdims=a["keep_dims"])
+        return np.asarray(y).astype(x.dtype)
+    return ref
+
+
+def _reduce_cases(dts, gen=_rand):
+    def cases(rng):
+        out = []
+        for t in dts:
+            for shape, axes in [((3, 4), [1]), ((3, 4), [0]), ((2, 3, 4), [0, 2]), ((2, 3, 4), [-1]),
+                                ((5,), [0]), ((2, 3), []), ((0, 3), [0])]:
+                for keep in (False, True):
+                    out.append(Case((gen(rng, shape, t), np.array(axes, np.int32)), {"keep_dims": keep},
+                                    grad=t.is_floating))
+        out.append(Case((gen(rng, (3, 200, 70), dts[0]), np.array([1], np.int64)), {"keep_dims": False},
+                        grad=False, rtol=1e-4))
+        return out
+    return cases
+
+
+def _prod_gen(rng, shape, t):
+    x = _rand(rng, shape, t, 0.5, 1.5) if t.is_floating else rng.integers(-2, 3, size=shape).astype(t.np)
+    return x
+
+
+_REDUCTIONS = [("Sum", "sum", np.sum, FI, _rand), ("Mean", "mean", np.mean, FI, _rand),
+               ("Max", "max", np.max, FI, _rand), ("Min", "min", np.min, FI, _rand),
+               ("Prod", "prod", np.prod, FI, _prod_gen),
+               ("All", "all", np.all, (D.bool_,), _rand), ("Any", "any", np.any, (D.bool_,), _rand)]
+
+for _name, _base, _fn, _dts, _gen in _REDUCTIONS:
+    op(name=_name, inputs=[Arg("input", type_attr="T"), Arg("reduction_indices", type_attr="Tidx", host=True)],
+       outputs=[Arg("output", type_attr="T")],
+       attrs=[Attr("keep_dims", "bool", False), Attr("T", "type", allowed=_dts),
+              Attr("Tidx", "type", D.int32, allowed=IDX_T)],
+       shape_fn=_reduce_shape, ref=_reduce_ref(_fn), lower=_reduce_lower(_base),
+       kernels=registry.kernels_for([f"reduce_{_base}"], _dts), differentiable=_dts != (D.bool_,),
+       cases=_reduce_cases(_dts, _gen), doc=f"Reduces with {_base} over the given axes.")
+
+
+def _arg_shape(c):
+    s, v = c.shape(0), c.value(1)
+    if s.ndims is None:
+        return [TensorShape(None)]
+    if v is None:
+        return [unknown_shape(s.ndims - 1)]
+    axis = _norm_axes(v, s.ndims)
+    dims = s.as_tuple()
+    return [TensorShape([d for i, d in enumerate(dims) if i not in axis])]
+
+
+def _arg_lower(base):
+    def lower(ctx):
+        x = ctx.inp(0)
+        axis = _norm_axes(ctx.values[1], x.ndim)[0]
+        if ctx.in_shapes[0][axis] == 0:
+            raise ValueError(f"{ctx.opdef.name} of an empty dimension {axis}")
+        out = ctx.out(0)
+        if out.size == 0:
+            return
+        perm = [i for i in range(x.ndim) if i != axis] + [axis]
+        ctx.call(ctx.kernel(base), [x.transpose(perm)], [out])
+    return lower
+
+
+def _arg_ref(fn):
+    def ref(ins, a):
+        x = ins[0]
+        axis = _norm_axes(ins[1], x.ndim)[0]
+        if x.shape[axis] == 0:
+            raise ValueError("Reduction axis is empty")
+        return fn(x, axis=axis).astype(a["output_type"].np)
+    return ref
+
+
+for _name, _base, _fn in (("ArgMax", "argmax", np.argmax), ("ArgMin", "argmin", np.argmin)):
+    op(name=_name, inputs=[Arg("input", type_attr="T"), Arg("dimension", type_attr="Tidx", host=True)],
+       outputs=[Arg("output", type_attr="output_type")],
+       attrs=[Attr("T", "type", allowed=FI), Attr("Tidx", "type", D.int32, allowed=IDX_T),
+              Attr("output_type", "type", D.int64, allowed=IDX_T)],
+       shape_fn=_arg_shape, ref=_arg_ref(_fn), lower=_arg_lower(_base),
+       kernels=registry.kernels_for([_base], FI), differentiable=False,
+       cases=(lambda: lambda rng: [Case((_rand(rng, s, t), np.int32(ax)), {"output_type": ot}, grad=False)
+                                   for t in FI for ot in IDX_T for s, ax in [((3, 5), 1), ((3, 5), 0),
+                                                                          ((2, 3, 4), 1), ((7,), 0)]])(),
+       doc=f"Index of the {_base[3:]} along an axis.")
+
+
+# ---------------------------------------------------------------------------
+# Python wrappers
+# ---------------------------------------------------------------------------
+def _bin(op_type, x, y, name=None):
+    """Binary op with TF1's conversion: a Python value takes the tensor's dtype."""
+    if not isinstance(x, fops.Tensor) and isinstance(y, fops.Tensor):
+        x = fops.convert_to_tensor(x, dtype=y.dtype) if _convertible(x, y.dtype) else x
+    elif isinstance(x, fops.Tensor) and not isinstance(y, fops.Tensor):
+        y = fops.convert_to_tensor(y, dtype=x.dtype) if _convertible(y, x.dtype) else y
+    return builder.apply_op(op_type, [x, y], None, name).outputs[0]
+
+
+def _convertible(value, dt) -> bool:
+    if hasattr(value, "_as_graph_element") or isinstance(value, fops.Operation):
+        return False
+    for cls, _ in fops._conversion_functions:
+        if isinstance(value, cls):
+            return False
+    arr = np.asarray(value)
+    if arr.dtype.kind == "f" and not dt.is_floating:
+        raise TypeError(f"Cannot convert {value!r} to a tensor of dtype {dt.name}")
+    if arr.dtype.kind == "b" and dt is not D.bool_:
+        raise TypeError(f"Cannot convert {value!r} to a tensor of dtype {dt.name}")
+    return True
+
+
+def _un(op_type, x, name=None):
+    return builder.apply_op(op_type, [x], None, name).outputs[0]
+
+
+def add(x, y, name=None):
+    return _bin("AddV2", x, y, name)
+
+
+def subtract(x, y, name=None):
+    return _bin("Sub", x, y, name)
+
+
+def multiply(x, y, name=None):
+    return _bin("Mul", x, y, name)
+
+
+def realdiv(x, y, name=None):
+    return _bin("RealDiv", x, y, name)
+
+
+def divide(x, y, name=None):
+    """x / y (TF2 name of truediv)."""
+    return truediv(x, y, name)
+
+
+def truediv(x, y, name=None):
+    """x / y; integer tensors are first cast to float64 (TF's truediv)."""
+    if not isinstance(x, fops.Tensor) and not isinstance(y, fops.Tensor):
+        x = fops.convert_to_tensor(x)
+    tx = x if isinstance(x, fops.Tensor) else None
+    ty = y if isinstance(y, fops.Tensor) else None
+    dt = (tx or ty).dtype
+    if dt.is_integer:
+        x = cast(x, D.float64) if tx is not None else np.float64(x)
+        y = cast(y, D.float64) if ty is not None else np.float64(y)
+    return _bin("RealDiv", x, y, name)
+
+
+def div(x, y, name=None):
+    """TF1 div: floor division for integers, true division for floats."""
+    t = x if isinstance(x, fops.Tensor) else fops.convert_to_tensor(x)
+    return _bin("FloorDiv" if t.dtype.is_integer else "RealDiv", t, y, name)
+
+
+def floordiv(x, y, name=None):
+    return _bin("FloorDiv", x, y, name)
+
+
+def floormod(x, y, name=None):
+    return _bin("FloorMod", x, y, name)
+
+
+def pow(x, y, name=None):  # noqa: A001 - TF's name
+    return _bin("Pow", x, y, name)
+
+
+def maximum(x, y, name=None):
+    return _bin("Maximum", x, y, name)
+
+
+def minimum(x, y, name=None):
+    return _bin("Minimum", x, y, name)
+
+
+def squared_difference(x, y, name=None):
+    return _bin("SquaredDifference", x, y, name)
+
+
+def less(x, y, name=None):
+    return _bin("Less", x, y, name)
+
+
+def less_equal(x, y, name=None):
+    return _bin("LessEqual", x, y, name)
+
+
+def greater(x, y, name=None):
+    return _bin("Greater", x, y, name)
+
+
+def greater_equal(x, y, name=None):
+    return _bin("GreaterEqual", x, y, name)
+
+
+def equal(x, y, name=None):
+    return _bin("Equal", x, y, name)
+
+
+def not_equal(x, y, name=None):
+    return _bin("NotEqual", x, y, name)
+
+
+def logical_and(x, y, name=None):
+    return _bin("LogicalAnd", x, y, name)
+
+
+def logical_or(x, y, name=None):
+    return _bin("LogicalOr", x, y, name)
+
+
+def logical_not(x, name=None):
+    return _un("LogicalNot", x, name)
+
+
+def logical_xor(x, y, name="LogicalXor"):
+    return logical_and(logical_or(x, y), logical_not(logical_and(x, y)), name=name)
+
+
+def negative(x, name=None):
+    return _un("Neg", x, name)
+
+
+def reciprocal(x, name=None):
+    return _un("Reciprocal", x, name)
+
+
+def exp(x, name=None):
+    return _un("Exp", x, name)
+
+
+def expm1(x, name=None):
+    return _un("Expm1", x, name)
+
+
+def log(x, name=None):
+    return _un("Log", x, name)
+
+
+def log1p(x, name=None):
+    return _un("Log1p", x, name)
+
+
+def sqrt(x, name=None):
+    return _un("Sqrt", x, name)
+
+
+def rsqrt(x, name=None):
+    return _un("Rsqrt", x, name)
+
+
+def square(x, name=None):
+    return _un("Square", x, name)
+
+
+def abs(x, name=None):  # noqa: A001 - TF's name
+    return _un("Abs", x, name)
+
+
+def sign(x, name=None):
+    return _un("Sign", x, name)
+
+
+def floor(x, name=None):
+    return _un("Floor", x, name)
+
+
+def ceil(x, name=None):
+    return _un("Ceil", x, name)
+
+
+def round(x, name=None):  # noqa: A001 - TF's name
+    return _un("Round", x, name)
+
+
+def sin(x, name=None):
+    return _un("Sin", x, name)
+
+
+def cos(x, name=None):
+    return _un("Cos", x, name)
+
+
+def erf(x, name=None):
+    return _un("Erf", x, name)
+
+
+def sigmoid(x, name=None):
+    return _un("Sigmoid", x, name)
+
+
+def tanh(x, name=None):
+    return _un("Tanh", x, name)
+
+
+def cast(x, dtype, name=None):
+    """Converts x to dtype (a no-op when it already has it)."""
+    dt = D.as_dtype(dtype)
+    x = fops.convert_to_tensor(x) if not isinstance(x, fops.Tensor) else x
+    if x.dtype == dt:
+        return x
+    return builder.apply_op("Cast", [x], {"DstT": dt}, name).outputs[0]
+
+
+def to_float(x, name="ToFloat"):
+    return cast(x, D.float32, name)
+
+
+def to_int32(x, name="ToInt32"):
+    return cast(x, D.int32, name)
+
+
+def to_int64(x, name="ToInt64"):
+    return cast(x, D.int64, name)
+
+
+def add_n(inputs, name=None):
+    inputs = list(inputs)
+    if not inputs:
+        raise ValueError("add_n needs at least one input")
+    return builder.apply_op("AddN", [inputs], None, name).outputs[0]
+
+
+def where(condition, x=None, y=None, name=None):
+    """TF1 where(condition, x, y): elementwise choice (condition may be a row vector)."""
+    if x is None or y is None:
+        raise ValueError("where(condition) without x and y (coordinates of true elements) is not supported: "
+                         "its output shape depends on the data")
+    x, y = _same_dtype(x, y)
+    return builder.apply_op("Select", [condition, x, y], None, name).outputs[0]
+
+
+def where_v2(condition, x=None, y=None, name=None):
+    if x is None or y is None:
+        raise ValueError("where_v2 needs x and y")
+    x, y = _same_dtype(x, y)
+    return builder.apply_op("SelectV2", [condition, x, y], None, name).outputs[0]
+
+
+def _same_dtype(x, y):
+    if isinstance(x, fops.Tensor) and not isinstance(y, fops.Tensor):
+        y = fops.convert_to_tensor(y, dtype=x.dtype)
+    elif isinstance(y, fops.Tensor) and not isinstance(x, fops.Tensor):
+        x = fops.convert_to_tensor(x, dtype=y.dtype)
+    return x, y
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
+           a_is_sparse=False, b_is_sparse=False, name=None):
+    """Matrix product; inputs of rank > 2 are batches (broadcast batch dims)."""
+    ta, tb = transpose_a or adjoint_a, transpose_b or adjoint_b
+    a = a if isinstance(a, fops.Tensor) else fops.convert_to_tensor(a)
+    b = b if isinstance(b, fops.Tensor) else fops.convert_to_tensor(b, dtype=a.dtype)
+    if (a.shape.ndims or 2) == 2 and (b.shape.ndims or 2) == 2 and a.shape.ndims is not None \
+            and b.shape.ndims is not None:
+        return builder.apply_op("MatMul", [a, b], {"transpose_a": ta, "transpose_b": tb}, name).outputs[0]
+    return builder.apply_op("BatchMatMulV2", [a, b], {"adj_x": ta, "adj_y": tb}, name).outputs[0]
+
+
+def _reduce(op_type, input_tensor, axis, keepdims, name, reduction_indices, keep_dims, default_name):
+    if axis is None:
+        axis = reduction_indices
+    if keepdims is None:
+        keepdims = bool(keep_dims) if keep_dims is not None else False
+    x = input_tensor if isinstance(input_tensor, fops.Tensor) else fops.convert_to_tensor(input_tensor)
+    if axis is None:
+        if x.shape.ndims is not None:
+            axis = np.arange(x.shape.ndims, dtype=np.int32)
+        else:
+            from staticflow.ops import array_ops
+
+            axis = array_ops.range_(0, array_ops.rank(x))
+    return builder.apply_op(op_type, [x, axis], {"keep_dims": bool(keepdims)}, name or default_name).outputs[0]
+
+
+def _reducer(op_type, default_name):
+    def fn(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
+        return _reduce(op_type, input_tensor, axis, keepdims, name, reduction_indices, keep_dims, default_name)
+    fn.__name__ = default_name
+    fn.__doc__ = f"Reduces with {op_type} over `axis` (all axes when None); TF1 aliases accepted."
+    return fn
+
+
+reduce_sum = _reducer("Sum", "Sum")
+reduce_mean = _reducer("Mean", "Mean")
+reduce_max = _reducer("Max", "Max")
+reduce_min = _reducer("Min", "Min")
+reduce_prod = _reducer("Prod", "Prod")
+reduce_all = _reducer("All", "All")
+reduce_any = _reducer("Any", "Any")
+
+
+def argmax(input, axis=None, name=None, dimension=None, output_type=D.int64):
+    axis = dimension if axis is None else axis
+    return builder.apply_op("ArgMax", [input, 0 if axis is None else axis],
+                            {"output_type": D.as_dtype(output_type)}, name).outputs[0]
+
+
+def argmin(input, axis=None, name=None, dimension=None, output_type=D.int64):
+    axis = dimension if axis is None else axis
+    return builder.apply_op("ArgMin", [input, 0 if axis is None else axis],
+                            {"output_type": D.as_dtype(output_type)}, name).outputs[0]
+
+
+# ---------------------------------------------------------------------------
+# operators on Tensor
+# ---------------------------------------------------------------------------
+def _rev(fn):
+    return lambda self, other: fn(other, self)
+
+
+def _tensor_truediv(x, y):
+    return truediv(x, y)
+
+
+def _install_operators() -> None:
+    from staticflow.ops import array_ops
+
+    T = fops.Tensor
+    T.__add__ = lambda s, o: add(s, o)
+    T.__radd__ = _rev(add)
+    T.__sub__ = lambda s, o: subtract(s, o)
+    T.__rsub__ = _rev(subtract)
+    T.__mul__ = lambda s, o: multiply(s, o)
+    T.__rmul__ = _rev(multiply)
+    T.__truediv__ = lambda s, o: _tensor_truediv(s, o)
+    T.__rtruediv__ = _rev(_tensor_truediv)
+    T.__floordiv__ = lambda s, o: floordiv(s, o)
+    T.__rfloordiv__ = _rev(floordiv)
+    T.__mod__ = lambda s, o: floormod(s, o)
+    T.__rmod__ = _rev(floormod)
+    T.__pow__ = lambda s, o: pow(s, o)
+    T.__rpow__ = _rev(pow)
+    T.__matmul__ = lambda s, o: matmul(s, o)
+    T.__rmatmul__ = _rev(matmul)
+    T.__neg__ = lambda s: negative(s)
+    T.__abs__ = lambda s: abs(s)
+    T.__lt__ = lambda s, o: less(s, o)
+    T.__le__ = lambda s, o: less_equal(s, o)
+    T.__gt__ = lambda s, o: greater(s, o)
+    T.__ge__ = lambda s, o: greater_equal(s, o)
+    T.__and__ = lambda s, o: logical_and(s, o)
+    T.__rand__ = _rev(logical_and)
+    T.__or__ = lambda s, o: logical_or(s, o)
+    T.__ror__ = _rev(logical_or)
+    T.__xor__ = lambda s, o: logical_xor(s, o)
+    T.__invert__ = lambda s: logical_not(s)
+    T.__getitem__ = array_ops.getitem
+
+
+_install_operators()

@@ -1,0 +1,185 @@
+"""The op registry: everything staticflow knows about an op, in one declaration.
+
+An `OpDef` holds the op's TensorFlow name, its inputs, outputs and attrs, a
+shape function, a NumPy reference (the test oracle and the constant folder),
+how it lowers to kernels, its flags (elementwise, stateful, random, in-place
+candidates) and its test cases. Passes, the planner, the exporters and the
+generated tests read these records; nothing else keeps lists of op names.
+The gradient slot is filled by `staticflow.autodiff`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from staticflow.framework import dtypes
+from staticflow.framework.tensor_shape import TensorShape, as_shape
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED = _Required()
+
+
+@dataclass(frozen=True)
+class Arg:
+    """An input or output. Its dtype is fixed (`dtype`) or named by a type attr.
+
+    `number_attr` makes it a list of that many tensors of one type; `host`
+    means its value is needed while planning (shapes, axes, sizes), so it
+    must be computable from constants, shapes and feeds; `ref` means the op
+    writes into it (a variable): "write" overwrites it, "update" reads then
+    writes it.
+    """
+
+    name: str
+    type_attr: str | None = None
+    dtype: dtypes.DType | None = None
+    number_attr: str | None = None
+    host: bool = False
+    ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Attr:
+    """An attribute: kind is one of type, int, float, bool, string, shape,
+    tensor, list(int), list(float), list(type), list(shape), list(string)."""
+
+    name: str
+    kind: str
+    default: Any = REQUIRED
+    allowed: tuple | None = None
+
+
+@dataclass(frozen=True)
+class Case:
+    """One test case: input arrays, attrs, and whether to check gradients."""
+
+    inputs: tuple
+    attrs: dict = field(default_factory=dict)
+    grad: bool = True
+    rtol: float | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    inputs: tuple[Arg, ...]
+    outputs: tuple[Arg, ...]
+    attrs: tuple[Attr, ...] = ()
+    shape_fn: Callable | None = None
+    ref: Callable | None = None
+    lower: Callable | None = None
+    kernels: tuple[str, ...] = ()
+    cases: Callable[[np.random.Generator], list[Case]] | None = None
+    doc: str = ""
+    elementwise: bool = False
+    stateful: bool = False
+    random: bool = False
+    static: bool = False
+    differentiable: bool = True
+    inplace: tuple[tuple[int, int], ...] = ()
+
+    def attr(self, name: str) -> Attr:
+        for a in self.attrs:
+            if a.name == name:
+                return a
+        raise KeyError(f"op {self.name} has no attr {name!r}")
+
+
+_REGISTRY: dict[str, OpDef] = {}
+# gradient functions, filled by staticflow.autodiff: op name -> fn or None
+GRADIENTS: dict[str, Callable | None] = {}
+
+
+def register(opdef: OpDef) -> OpDef:
+    if opdef.name in _REGISTRY:
+        raise ValueError(f"op {opdef.name} is registered twice")
+    names = [a.name for a in opdef.attrs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"op {opdef.name} declares an attr twice")
+    for arg in opdef.inputs + opdef.outputs:
+        for ref in (arg.type_attr, arg.number_attr):
+            if ref is not None and ref not in names:
+                raise ValueError(f"op {opdef.name}: arg {arg.name} names undeclared attr {ref!r}")
+    _REGISTRY[opdef.name] = opdef
+    return opdef
+
+
+def op(**kwargs) -> OpDef:
+    """Declare and register an op (keyword arguments of OpDef)."""
+    kwargs["inputs"] = tuple(kwargs.get("inputs", ()))
+    kwargs["outputs"] = tuple(kwargs.get("outputs", ()))
+    kwargs["attrs"] = tuple(kwargs.get("attrs", ()))
+    kwargs["kernels"] = tuple(kwargs.get("kernels", ()))
+    return register(OpDef(**kwargs))
+
+
+def get(name: str) -> OpDef:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"staticflow has no op {name!r}") from None
+
+
+def lookup(name: str) -> OpDef | None:
+    return _REGISTRY.get(name)
+
+
+def all_ops() -> list[OpDef]:
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def kernel_name(base: str, *dts: dtypes.DType, device: str = "cpu") -> str:
+    """`sf_<device>_<base>_<dtype>...`, the ABI's kernel naming."""
+    return "_".join([f"sf_{device}_{base}"] + [d.name for d in dts])
+
+
+def kernels_for(bases: Sequence[str], dts: Sequence[dtypes.DType]) -> tuple[str, ...]:
+    return tuple(kernel_name(b, d) for b in bases for d in dts)
+
+
+class ShapeContext:
+    """What a shape function sees: input shapes, dtypes, attrs and known values."""
+
+    def __init__(self, opdef: OpDef, name: str, shapes, in_dtypes, attrs, values):
+        self.opdef = opdef
+        self.name = name
+        self.input_shapes = [as_shape(s) for s in shapes]
+        self.input_dtypes = list(in_dtypes)
+        self.attrs = attrs
+        self._values = values
+
+    def value(self, i: int):
+        """Input i's value when known before running (a constant, a shape), else None."""
+        return self._values(i)
+
+    def shape(self, i: int) -> TensorShape:
+        return self.input_shapes[i]
+
+
+def validate(available_kernels: set[str] | None = None) -> list[str]:
+    """Problems with the registry: missing pieces, kernels the library lacks."""
+    problems = []
+    for d in all_ops():
+        if d.shape_fn is None:
+            problems.append(f"{d.name}: no shape function")
+        if d.ref is None:
+            problems.append(f"{d.name}: no NumPy reference")
+        if d.lower is None and not d.static:
+            problems.append(f"{d.name}: neither a lowering nor static")
+        if d.cases is None:
+            problems.append(f"{d.name}: no test cases")
+        if available_kernels is not None:
+            for k in d.kernels:
+                if k not in available_kernels:
+                    problems.append(f"{d.name}: kernel {k} is missing from the library")
+    return problems

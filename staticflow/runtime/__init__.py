@@ -1,0 +1,1 @@
+"""Session, plans, the executor, and the NumPy reference evaluator."""

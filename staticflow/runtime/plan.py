@@ -1,0 +1,458 @@
+"""Plans: the part of a graph one `Session.run` signature needs, ready to execute.
+
+Building a plan (prune, shapes with the concrete feed shapes, values needed
+while planning, lowering to kernel calls, buffer assignment) is separate from
+executing it. Every intermediate lives in one arena at an offset chosen from
+its lifetime, so a run allocates nothing; variables live in the session's
+persistent storage; constants in the plan. The kernel calls are prebuilt C
+records, so executing is one call into C (`sf_run_plan`), or a Python walk of
+the same records for debugging.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from staticflow.framework import dtypes, errors
+from staticflow.framework import ops as fops
+from staticflow.framework.tensor_shape import TensorShape
+from staticflow.ops import builder, registry
+from staticflow.ops.lowering import KernelCall, LowerContext, View
+from staticflow.runtime.graph_walk import prune, toposort
+
+ALIGN = 64
+
+
+def where(op: fops.Operation) -> str:
+    return f"\n\t [[node {op.name} ({op.type}) defined at {fops.format_location(op.location)}]]"
+
+
+@dataclass(eq=False)
+class Buffer:
+    """A storage unit: an arena slot, a constant, a variable's storage, or a feed slot."""
+
+    kind: str  # "arena" | "const" | "var"
+    nbytes: int
+    array: np.ndarray | None = None  # const / var storage
+    var: str | None = None
+    start: int = 0  # first step that writes it (-1: before the run)
+    end: int = -1  # last step that reads it
+    offset: int = -1  # arena offset
+
+
+@dataclass
+class Loc:
+    """Where a tensor lives: a buffer, a byte offset into it, a shape and dtype."""
+
+    buf: Buffer
+    byte_offset: int
+    shape: tuple
+    dtype: dtypes.DType
+
+
+@dataclass
+class Step:
+    op: fops.Operation
+    calls: list  # (KernelCall, [(Loc, View)] inputs, [(Loc, View)] outputs)
+
+
+@dataclass
+class PlanStats:
+    arena_bytes: int = 0
+    intermediate_bytes: int = 0
+    peak_bytes: int = 0
+    kernel_calls: int = 0
+    steps: int = 0
+
+
+@dataclass(eq=False)
+class Plan:
+    fetches: list  # per fetch leaf: Loc, or ("feed", tensor), or None for ops
+    feeds: list  # (tensor, Loc)
+    steps: list[Step]
+    var_reads: list[str]  # variables read before any write in this plan
+    var_writes: list[str]
+    value_feeds: dict  # tensor -> value the plan was specialized on
+    consts: list = field(default_factory=list)
+    stats: PlanStats = field(default_factory=PlanStats)
+    arena: np.ndarray | None = None
+    c_fns: object = None
+    c_calls: object = None
+    c_records: object = None
+    call_steps: list = field(default_factory=list)
+    shapes: dict = field(default_factory=dict)
+
+
+class PlanningError(Exception):
+    pass
+
+
+class _Planner:
+    def __init__(self, graph, fetch_tensors, target_ops, feeds: dict, variables):
+        self.graph = graph
+        self.fetch_tensors = fetch_tensors
+        self.target_ops = target_ops
+        self.feeds = feeds  # Tensor -> np.ndarray
+        self.variables = variables  # VariableStore
+        self.shapes: dict[fops.Tensor, tuple] = {}
+        self.static: dict[fops.Tensor, np.ndarray] = {}
+        self.value_feeds: dict = {}
+        self.locs: dict[fops.Tensor, Loc] = {}
+        self.buffers: list[Buffer] = []
+
+    # --- values needed while planning -------------------------------------------------
+    def static_value(self, t: fops.Tensor, why: str) -> np.ndarray:
+        if t in self.static:
+            return self.static[t]
+        if t in self.feeds:
+            v = self.feeds[t]
+            self.value_feeds[t] = v
+        else:
+            op = t.op
+            d = registry.get(op.type)
+            if op.type == "Const":
+                v = np.asarray(op.get_attr("value"))
+            elif op.type in ("Shape", "Size", "Rank"):
+                x = op.inputs[0]
+                v = d.ref([np.empty(self.shapes[x], x.dtype.np)], op._attrs)
+                v = np.asarray(v if not isinstance(v, list) else v[0], dtype=t.dtype.np)
+            elif d.stateful or d.random or op.type in ("Placeholder", "VariableV2"):
+                raise errors.InvalidArgumentError(
+                    None, op,
+                    f"The value of {t.name} is needed before the run starts ({why}), but it comes from "
+                    f"{op.type} op '{op.name}', whose value is only known while the graph runs. Compute "
+                    f"shape arguments from constants, sf.shape() or fed values." + where(op))
+            else:
+                vals = [self.static_value(x, why) for x in op.inputs]
+                v = builder.run_reference(d, vals, op._attrs)[t.value_index]
+        self.static[t] = v
+        return v
+
+    # --- shapes -----------------------------------------------------------------------------
+    def infer(self, op: fops.Operation) -> None:
+        d = registry.get(op.type)
+        if op.type == "VariableV2":
+            s = op.get_attr("shape")
+            if not s.is_fully_defined():
+                raise errors.InvalidArgumentError(None, op, f"variable {op.name} has shape {s}, which is not "
+                                                  "fully defined" + where(op))
+            shapes = [s]
+        else:
+            host = {i for i, a in enumerate(_flat_args(d.inputs, op)) if a.host}
+
+            def value(i):
+                if i in host:
+                    return self.static_value(op.inputs[i], f"input {i} of {op.type} op '{op.name}'")
+                t = op.inputs[i]
+                if t.op.type == "Const":
+                    return t.op.get_attr("value")
+                return None
+
+            ctx = registry.ShapeContext(d, op.name, [self.shapes[t] for t in op.inputs],
+                                        [t.dtype for t in op.inputs], op._attrs, value)
+            try:
+                shapes = d.shape_fn(ctx)
+            except (ValueError, IndexError) as e:
+                ins = ", ".join(str(TensorShape(self.shapes[t])) for t in op.inputs)
+                raise errors.InvalidArgumentError(
+                    None, op, f"{op.type} op '{op.name}': {e}. Input shapes: [{ins}]" + where(op)) from None
+        for t, s in zip(op.outputs, shapes):
+            if t in self.feeds:
+                continue
+            if not s.is_fully_defined():
+                raise errors.InternalError(None, op, f"shape of {t.name} is {s} after planning" + where(op))
+            self.shapes[t] = tuple(s.as_list())
+
+    # --- buffers ----------------------------------------------------------------------------
+    def new_arena(self, shape, dt: dtypes.DType, step: int) -> Loc:
+        n = int(np.prod(shape, dtype=np.int64)) * dt.size
+        b = Buffer("arena", n, start=step, end=step)
+        self.buffers.append(b)
+        return Loc(b, 0, tuple(shape), dt)
+
+    def const_loc(self, arr: np.ndarray, dt: dtypes.DType) -> Loc:
+        arr = np.ascontiguousarray(np.asarray(arr, dtype=dt.np))
+        b = Buffer("const", arr.nbytes, array=arr)
+        self.buffers.append(b)
+        return Loc(b, 0, arr.shape, dt)
+
+    def use(self, loc: Loc, step: int) -> None:
+        if loc.buf.kind == "arena":
+            loc.buf.end = max(loc.buf.end, step)
+
+
+def _flat_args(args, op):
+    """Input Args repeated for list inputs, aligned with op.inputs."""
+    out = []
+    for a in args:
+        n = op.get_attr(a.number_attr) if a.number_attr else 1
+        out.extend([a] * n)
+    return out
+
+
+def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan:
+    """Plan the run that computes fetch_tensors and runs target_ops given feeds."""
+    p = _Planner(graph, fetch_tensors, target_ops, feeds, variables)
+    fed = set(feeds)
+    order = toposort(prune(fetch_tensors, target_ops, fed), fed)
+    for t, v in feeds.items():
+        p.shapes[t] = v.shape
+
+    steps: list[Step] = []
+    feed_locs = []
+    for t, v in feeds.items():
+        loc = p.new_arena(v.shape, t.dtype, -1)
+        p.locs[t] = loc
+        feed_locs.append((t, loc))
+
+    var_reads, var_writes = [], []
+
+    def read_var(loc):
+        if loc.buf.kind == "var" and loc.buf.var not in var_writes and loc.buf.var not in var_reads:
+            var_reads.append(loc.buf.var)
+
+    for op in order:
+        d = registry.lookup(op.type)
+        if d is None:
+            raise errors.UnimplementedError(None, op, f"staticflow has no op {op.type!r}" + where(op))
+        if op.type == "Placeholder" and op.outputs[0] not in fed:
+            dims = op.get_attr("shape")
+            raise errors.InvalidArgumentError(
+                None, op,
+                f"You must feed a value for placeholder tensor '{op.name}' with dtype "
+                f"{op.get_attr('dtype').name} and shape {dims}" + where(op))
+        p.infer(op)
+        step_index = len(steps)
+        live_outs = [t for t in op.outputs if t not in fed]
+        if op.type == "VariableV2":
+            t = op.outputs[0]
+            if t not in fed:
+                arr = variables.storage(op)
+                b = Buffer("var", arr.nbytes, array=arr, var=op.name)
+                p.buffers.append(b)
+                p.locs[t] = Loc(b, 0, arr.shape, t.dtype)
+            continue
+        if d.static:
+            for t in live_outs:
+                p.locs[t] = p.const_loc(p.static_value(t, "a constant"), t.dtype)
+            continue
+        # a regular op: lower to kernel calls
+        in_locs = [p.locs[t] for t in op.inputs]
+        values = []
+        for i, a in enumerate(_flat_args(d.inputs, op)):
+            values.append(p.static_value(op.inputs[i], f"input {i} of {op.type} op '{op.name}'")
+                          if a.host else None)
+        out_shapes = [p.shapes.get(t) if t not in fed else p.shapes[t] for t in op.outputs]
+        ctx = LowerContext(d, op.name, op._attrs, [loc.shape for loc in in_locs],
+                           [t.dtype for t in op.inputs], out_shapes, [t.dtype for t in op.outputs], values)
+        try:
+            d.lower(ctx)
+        except (ValueError, IndexError) as e:
+            raise errors.InvalidArgumentError(None, op, f"{op.type} op '{op.name}': {e}" + where(op)) from None
+        # outputs: aliases or fresh arena slots
+        out_locs = []
+        for j, t in enumerate(op.outputs):
+            if j in ctx.aliases and t not in fed:
+                src = in_locs[ctx.aliases[j]]
+                if src.buf.kind == "var" and not _writes_ref(d, op, ctx.aliases[j]):
+                    # a read of a variable is a snapshot: copy it out of the storage
+                    loc = p.new_arena(out_shapes[j], t.dtype, step_index)
+                    src_view = ctx.inp(ctx.aliases[j]).reshape(out_shapes[j])
+                    if src_view.size:
+                        ctx.calls.append(KernelCall(registry.kernel_name("copy", t.dtype), [src_view],
+                                                    [ctx.out(j)]))
+                else:
+                    loc = Loc(src.buf, src.byte_offset, tuple(out_shapes[j]), t.dtype)
+            else:
+                loc = p.new_arena(out_shapes[j], t.dtype, step_index)
+            out_locs.append(loc)
+            if t not in fed:
+                p.locs[t] = loc
+        const_locs = [p.const_loc(c, dtypes.as_dtype(c.dtype)) for c in ctx.consts]
+        scratch_locs = [p.new_arena(s, dt, step_index) for s, dt in ctx.scratch]
+        # variable access bookkeeping
+        for i, (a, loc) in enumerate(zip(_flat_args(d.inputs, op), in_locs)):
+            if a.ref:
+                if loc.buf.kind != "var":
+                    raise errors.InvalidArgumentError(
+                        None, op, f"input {i} of {op.type} op '{op.name}' must be a variable" + where(op))
+                if a.ref == "update":
+                    read_var(loc)
+                if loc.buf.var not in var_writes:
+                    var_writes.append(loc.buf.var)
+            else:
+                read_var(loc)
+            p.use(loc, step_index)
+        resolved = []
+        for call in ctx.calls:
+            resolved.append((call, [_resolve(v, in_locs, out_locs, const_locs, scratch_locs) for v in call.ins],
+                             [_resolve(v, in_locs, out_locs, const_locs, scratch_locs) for v in call.outs]))
+        steps.append(Step(op, resolved))
+
+    # fetches
+    fetch_locs = []
+    end = len(steps)
+    for t in fetch_tensors:
+        if t in fed:
+            fetch_locs.append(("feed", t))
+            continue
+        loc = p.locs[t]
+        read_var(loc)
+        p.use(loc, end)
+        fetch_locs.append(loc)
+
+    plan = Plan(fetch_locs, feed_locs, steps, var_reads, var_writes, dict(p.value_feeds))
+    plan.shapes = dict(p.shapes)
+    _assign_arena(p.buffers, plan.stats)
+    plan.stats.steps = len(steps)
+    _materialize(plan, p.buffers)
+    return plan
+
+
+def _writes_ref(d: registry.OpDef, op, input_index: int) -> bool:
+    args = _flat_args(d.inputs, op)
+    return bool(args[input_index].ref)
+
+
+def _resolve(v: View, in_locs, out_locs, const_locs, scratch_locs):
+    kind, i = v.src
+    loc = {"in": in_locs, "out": out_locs, "const": const_locs, "scratch": scratch_locs}[kind][i]
+    return loc, v
+
+
+def _assign_arena(buffers: list[Buffer], stats: PlanStats) -> None:
+    """Pack arena buffers by offset so that buffers alive at the same time never overlap.
+
+    Greedy by size (largest first), each at the lowest offset that fits beside
+    the already placed buffers whose lifetimes intersect its own.
+    """
+    arena = [b for b in buffers if b.kind == "arena"]
+    placed: list[Buffer] = []
+    top = 0
+    for b in sorted(arena, key=lambda b: (-b.nbytes, b.start)):
+        size = _round(b.nbytes)
+        clashes = sorted((o.offset, o.offset + _round(o.nbytes)) for o in placed
+                         if not (o.end < b.start or b.end < o.start))
+        off = 0
+        for lo, hi in clashes:
+            if off + size <= lo:
+                break
+            off = max(off, hi)
+        b.offset = off
+        placed.append(b)
+        top = max(top, off + size)
+    stats.arena_bytes = top
+    stats.intermediate_bytes = sum(_round(b.nbytes) for b in arena)
+    events: dict[int, int] = {}
+    for b in arena:
+        events[b.start] = events.get(b.start, 0) + _round(b.nbytes)
+        events[b.end + 1] = events.get(b.end + 1, 0) - _round(b.nbytes)
+    live = peak = 0
+    for k in sorted(events):
+        live += events[k]
+        peak = max(peak, live)
+    stats.peak_bytes = peak
+
+
+def _round(n: int) -> int:
+    return max(ALIGN, (n + ALIGN - 1) // ALIGN * ALIGN)
+
+
+def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
+    """Allocate the arena and build the C call records."""
+    from staticflow.backends import cpu
+
+    ffi = cpu.ffi
+    raw = np.empty(plan.stats.arena_bytes + ALIGN, np.uint8)
+    base = raw.__array_interface__["data"][0]
+    shift = (-base) % ALIGN
+    plan.arena = raw[shift:shift + plan.stats.arena_bytes]
+    arena_base = base + shift
+    plan.consts = [b.array for b in buffers if b.kind == "const"]
+
+    def address(loc: Loc, v: View) -> int:
+        b = loc.buf
+        start = arena_base + b.offset if b.kind == "arena" else b.array.__array_interface__["data"][0]
+        return start + loc.byte_offset + v.offset * v.dtype.size
+
+    calls = [(s_i, c) for s_i, s in enumerate(plan.steps) for c in s.calls]
+    n = len(calls)
+    n_rec = sum(len(ins) + len(outs) for _, (_, ins, outs) in calls)
+    plan.c_fns = ffi.new("sf_kernel[]", max(n, 1))
+    plan.c_calls = ffi.new("sf_call[]", max(n, 1))
+    plan.c_records = ffi.new("sf_tensor[]", max(n_rec, 1))
+    plan.call_steps = []
+    r = 0
+    for k, (s_i, (kc, ins, outs)) in enumerate(calls):
+        plan.c_fns[k] = cpu.kernel(kc.symbol)
+        call = plan.c_calls[k]
+        call.n_in, call.n_out = len(ins), len(outs)
+        setattr(call, "in", plan.c_records + r)
+        for loc, v in ins:
+            cpu.fill_tensor(plan.c_records[r], ffi.cast("void *", address(loc, v)), v.dtype.np, v.shape, v.strides)
+            r += 1
+        call.out = plan.c_records + r
+        for loc, v in outs:
+            cpu.fill_tensor(plan.c_records[r], ffi.cast("void *", address(loc, v)), v.dtype.np, v.shape, v.strides)
+            r += 1
+        for i, x in enumerate(kc.iattr):
+            call.iattr[i] = int(x)
+        for i, x in enumerate(kc.fattr):
+            call.fattr[i] = float(x)
+        plan.call_steps.append(s_i)
+    plan.stats.kernel_calls = n
+
+    # fetch/feed views over the arena
+    def arena_view(loc: Loc) -> np.ndarray:
+        b = loc.buf
+        nbytes = int(np.prod(loc.shape, dtype=np.int64)) * loc.dtype.size
+        if b.kind == "arena":
+            raw_b = plan.arena[b.offset + loc.byte_offset: b.offset + loc.byte_offset + nbytes]
+        else:
+            raw_b = b.array.reshape(-1).view(np.uint8)[loc.byte_offset: loc.byte_offset + nbytes]
+        return raw_b.view(loc.dtype.np).reshape(loc.shape)
+
+    plan.feeds = [(t, arena_view(loc)) for t, loc in plan.feeds]
+    plan.fetches = [f if isinstance(f, tuple) else arena_view(f) for f in plan.fetches]
+
+
+def execute(plan: Plan, feeds: dict, variables, mode: str = "c") -> list:
+    """Run a plan: copy feeds in, run every kernel call, copy fetches out."""
+    from staticflow.backends import cpu
+
+    for name in plan.var_reads:
+        if not variables.is_initialized(name):
+            op = variables.op(name)
+            raise errors.FailedPreconditionError(
+                None, op, f"Attempting to use uninitialized value {name}" + where(op))
+    for t, view in plan.feeds:
+        np.copyto(view, feeds[t], casting="unsafe")
+    n = plan.stats.kernel_calls
+    if n:
+        if mode == "c":
+            status = cpu.ffi.new("int *")
+            failed = cpu.lib.sf_run_plan(plan.c_fns, plan.c_calls, n, status)
+            code = status[0]
+        else:
+            failed, code = -1, 0
+            for k in range(n):
+                code = plan.c_fns[k](plan.c_calls + k)
+                if code:
+                    failed = k
+                    break
+        if failed >= 0:
+            op = plan.steps[plan.call_steps[failed]].op
+            msg = cpu.ffi.string(plan.c_calls[failed].msg).decode(errors="replace")
+            # writes that happened before the failure stand, as in TF; mark them
+            raise errors.error_class(code)(None, op, f"{msg}" + where(op))
+    for name in plan.var_writes:
+        variables.mark_initialized(name)
+    out = []
+    for f in plan.fetches:
+        if isinstance(f, tuple):
+            out.append(feeds[f[1]])
+        else:
+            out.append(np.array(f, copy=True))
+    return out

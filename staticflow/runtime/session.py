@@ -1,0 +1,281 @@
+"""Session: runs (parts of) a graph, caching one plan per run signature."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Mapping
+
+import numpy as np
+
+
+from staticflow.framework import ops as fops
+from staticflow.runtime import plan as plan_mod
+
+
+class VariableStore:
+    """Persistent storage of a session's variables (stable addresses for plans)."""
+
+    def __init__(self, graph: fops.Graph):
+        self._graph = graph
+        self._arrays: dict[str, np.ndarray] = {}
+        self._initialized: set[str] = set()
+
+    def storage(self, op: fops.Operation) -> np.ndarray:
+        a = self._arrays.get(op.name)
+        if a is None:
+            shape = op.get_attr("shape").as_list()
+            a = np.zeros(shape, dtype=op.get_attr("dtype").np)
+            self._arrays[op.name] = a
+        return a
+
+    def is_initialized(self, name: str) -> bool:
+        return name in self._initialized
+
+    def mark_initialized(self, name: str) -> None:
+        self._initialized.add(name)
+
+    def op(self, name: str) -> fops.Operation:
+        return self._graph.get_operation_by_name(name)
+
+    def names(self) -> list[str]:
+        return list(self._arrays)
+
+
+class _FetchMapper:
+    """Flattens a fetch structure to graph elements and rebuilds it from values."""
+
+    def __init__(self, graph: fops.Graph, fetches):
+        self.leaves: list = []
+        self.template = self._walk(graph, fetches)
+
+    def _walk(self, graph, f):
+        if isinstance(f, (list, tuple)) and not hasattr(f, "_fields"):
+            return (type(f), [self._walk(graph, x) for x in f])
+        if hasattr(f, "_fields") and isinstance(f, tuple):  # namedtuple
+            return ("namedtuple", type(f), [self._walk(graph, x) for x in f])
+        if isinstance(f, Mapping):
+            return ("dict", type(f), [(k, self._walk(graph, v)) for k, v in f.items()])
+        if f is None:
+            raise TypeError("Fetch argument None has invalid type <class 'NoneType'>")
+        el = self._element(graph, f)
+        self.leaves.append(el)
+        return ("leaf", len(self.leaves) - 1)
+
+    @staticmethod
+    def _element(graph, f):
+        if hasattr(f, "value") and hasattr(f, "initializer") and callable(getattr(f, "value")):
+            f = f.value()  # a Variable fetches its value
+        try:
+            return graph.as_graph_element(f)
+        except (KeyError, ValueError) as e:
+            raise ValueError(f"Fetch argument {f!r} cannot be interpreted as a Tensor. ({e})") from None
+        except TypeError as e:
+            raise TypeError(f"Fetch argument {f!r} has invalid type {type(f)}, must be a string, Tensor or "
+                            f"Operation. ({e})") from None
+
+    def build(self, values):
+        def go(t):
+            kind = t[0]
+            if kind == "leaf":
+                return values[t[1]]
+            if kind == "namedtuple":
+                return t[1](*[go(x) for x in t[2]])
+            if kind == "dict":
+                d = t[1]() if t[1] not in (dict,) else {}
+                for k, v in t[2]:
+                    d[k] = go(v)
+                return d
+            cls, items = t
+            return cls(go(x) for x in items) if cls is not list else [go(x) for x in items]
+        return go(self.template)
+
+
+class Session:
+    """Runs operations and evaluates tensors of a graph (TF1's tf.Session)."""
+
+    def __init__(self, target: str = "", graph: fops.Graph | None = None, config=None,
+                 executor: str = "c"):
+        if target:
+            raise ValueError(f"staticflow runs in-process; target {target!r} is not supported")
+        self._graph = graph if graph is not None else fops.get_default_graph()
+        self._closed = False
+        self._plans: dict = {}
+        self._variables = VariableStore(self._graph)
+        self._executor = executor
+        self._lock = threading.Lock()
+        self._default_ctx = None
+        self.plans_built = 0
+
+    @property
+    def graph(self) -> fops.Graph:
+        return self._graph
+
+    @property
+    def graph_def(self):
+        return self._graph.as_graph_def()
+
+    @property
+    def sess_str(self) -> str:
+        return ""
+
+    # --- running ------------------------------------------------------------------------------
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        """Compute `fetches` (any nesting of tensors, ops and names) given `feed_dict`."""
+        if self._closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+        mapper = _FetchMapper(self._graph, fetches)
+        feeds = self._convert_feeds(feed_dict)
+        tensors = [x for x in mapper.leaves if isinstance(x, fops.Tensor)]
+        targets = [x for x in mapper.leaves if isinstance(x, fops.Operation)]
+        p = self._plan_for(tensors, targets, feeds)
+        with self._lock:
+            values = plan_mod.execute(p, feeds, self._variables, self._executor)
+        it = iter(values)
+        leaf_values = [next(it) if isinstance(x, fops.Tensor) else None for x in mapper.leaves]
+        return mapper.build(leaf_values)
+
+    def _plan_for(self, tensors, targets, feeds):
+        key = (tuple(id(t) for t in tensors), tuple(id(o) for o in targets),
+               tuple(sorted((t.name, v.shape, v.dtype.str) for t, v in feeds.items())))
+        for p in self._plans.get(key, ()):
+            if all(np.array_equal(feeds[t], v) for t, v in p.value_feeds.items()):
+                return p
+        p = plan_mod.build_plan(self._graph, tensors, targets, feeds, self._variables)
+        self.plans_built += 1
+        self._plans.setdefault(key, []).append(p)
+        return p
+
+    def plan(self, fetches, feed_dict=None) -> plan_mod.Plan:
+        """The (cached) plan `run(fetches, feed_dict)` executes, to inspect or draw."""
+        mapper = _FetchMapper(self._graph, fetches)
+        feeds = self._convert_feeds(feed_dict)
+        tensors = [x for x in mapper.leaves if isinstance(x, fops.Tensor)]
+        targets = [x for x in mapper.leaves if isinstance(x, fops.Operation)]
+        return self._plan_for(tensors, targets, feeds)
+
+    def _convert_feeds(self, feed_dict) -> dict:
+        feeds: dict = {}
+        for key, value in (feed_dict or {}).items():
+            t = self._feed_tensor(key)
+            feeds[t] = self._feed_value(t, value)
+        return feeds
+
+    def _feed_tensor(self, key) -> fops.Tensor:
+        if hasattr(key, "_as_graph_element") and not isinstance(key, fops.Tensor):
+            key = key._as_graph_element()
+        if isinstance(key, str):
+            if ":" not in key:
+                raise ValueError(f"Cannot interpret feed_dict key {key!r} as Tensor: The name {key!r} refers to an "
+                                 f"Operation, not a Tensor. Tensor names must be of the form "
+                                 f'"<op_name>:<output_index>".')
+            try:
+                return self._graph.get_tensor_by_name(key)
+            except (KeyError, ValueError) as e:
+                raise ValueError(f"Cannot interpret feed_dict key {key!r} as Tensor: {e}") from None
+        if isinstance(key, fops.Tensor):
+            if key.graph is not self._graph:
+                raise ValueError(f"Cannot interpret feed_dict key as Tensor: Tensor {key.name} is not an element "
+                                 f"of this graph.")
+            return key
+        raise TypeError(f"Cannot interpret feed_dict key {key!r} as a Tensor (keys are Tensors or tensor names)")
+
+    @staticmethod
+    def _feed_value(t: fops.Tensor, value) -> np.ndarray:
+        if isinstance(value, (fops.Tensor, fops.Operation)):
+            raise TypeError(f"The value of a feed cannot be a sf.Tensor object ({value.name} fed to {t.name}). "
+                            "Acceptable feed values include Python scalars, strings, lists, NumPy ndarrays.")
+        arr = np.asarray(value)
+        want = t.dtype.np
+        if arr.dtype != want:
+            src_kind_ok = arr.dtype.kind in "biuf" and np.can_cast(arr.dtype, want, casting="same_kind")
+            python_int_to_float = arr.dtype.kind in "iu" and t.dtype.is_floating
+            if not (src_kind_ok or python_int_to_float):
+                raise TypeError(f"Cannot feed value of dtype {arr.dtype} for Tensor '{t.name}', which has dtype "
+                                f"{t.dtype.name} (the conversion would lose information)")
+            arr = arr.astype(want)
+        if not t.shape.is_compatible_with(arr.shape):
+            raise ValueError(f"Cannot feed value of shape {arr.shape} for Tensor '{t.name}', which has shape "
+                             f"'{t.shape}'")
+        return np.ascontiguousarray(arr)
+
+    # --- lifetime -----------------------------------------------------------------------------
+    def close(self) -> None:
+        self._closed = True
+        self._plans.clear()
+
+    def __enter__(self):
+        self._default_ctx = self.as_default()
+        self._default_ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        ctx, self._default_ctx = self._default_ctx, None
+        if ctx is not None:
+            ctx.__exit__(*exc)
+        self.close()
+        return False
+
+    @contextlib.contextmanager
+    def as_default(self):
+        stack = _session_stack()
+        stack.append(self)
+        try:
+            with self._graph.as_default():
+                yield self
+        finally:
+            stack.remove(self)
+
+    def list_devices(self) -> list[str]:
+        return ["/device:CPU:0"]
+
+
+class InteractiveSession(Session):
+    """A Session that makes itself the default on creation (for shells and notebooks)."""
+
+    def __init__(self, target: str = "", graph: fops.Graph | None = None, config=None):
+        super().__init__(target, graph, config)
+        self._ctx = self.as_default()
+        self._ctx.__enter__()
+
+    def close(self) -> None:
+        if getattr(self, "_ctx", None) is not None:
+            ctx, self._ctx = self._ctx, None
+            try:
+                ctx.__exit__(None, None, None)
+            except ValueError:
+                pass
+        super().close()
+
+
+_local = threading.local()
+
+
+def _session_stack() -> list[Session]:
+    if not hasattr(_local, "stack"):
+        _local.stack = []
+    return _local.stack
+
+
+def get_default_session() -> Session | None:
+    stack = _session_stack()
+    return stack[-1] if stack else None
+
+
+def _default_session_or(session) -> Session:
+    sess = session or get_default_session()
+    if sess is None:
+        raise ValueError("Cannot evaluate tensor using `eval()`: No default session is registered. Use "
+                         "`with sess.as_default()` or pass an explicit session to `eval(session=sess)`")
+    return sess
+
+
+def _run_with_default(fetch, feed_dict, session):
+    sess = _default_session_or(session)
+    g = fetch.graph
+    if sess.graph is not g:
+        raise ValueError("Cannot use the given session to evaluate tensor: the tensor's graph is different "
+                         "from the session's graph.")
+    return sess.run(fetch, feed_dict)
+
+
