@@ -1,8 +1,14 @@
 """cffi builder of the CPU kernel library (`staticflow.backends._sf_cpu`).
 
-Run by setup.py through ``cffi_modules``, or directly (``python -m
-staticflow.backends._build_cpu``) to build in place during development.
-The cdef is the ABI header itself, so Python and C read one declaration.
+Run by setup.py through ``cffi_modules`` (``pip install .``, ``pip install
+-e .``, ``make install``), or directly (``python staticflow/backends/_build_cpu.py``)
+to rebuild the library in place during development: it compiles under
+build/cffi/ and copies the extension next to this file. The cdef is the ABI
+header itself, so Python and C read one declaration.
+
+The extension links libscipy_openblas from the scipy-openblas32 wheel, which
+is not on the system's library path; see `_blas_rpaths` for how it is found at
+run time.
 """
 
 from __future__ import annotations
@@ -10,7 +16,10 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import shutil
 import sys
+import sysconfig
+import tempfile
 
 from cffi import FFI
 
@@ -49,6 +58,34 @@ def _blas() -> tuple[list[str], list[str], list[str]]:
     return [blas.get_include_dir()], [blas.get_lib_dir()], [blas.get_library()]
 
 
+def _blas_rpaths(build_lib_dir: str) -> tuple[list[str], list[str]]:
+    """Run-time search paths for libscipy_openblas: (absolute dirs, link args).
+
+    The library the build links against may live in pip's temporary build
+    environment, which is gone at run time, so that path is useless unless it
+    is permanent. Instead the extension looks, in order, in
+    - ``$ORIGIN/../../scipy_openblas32/lib``: the installed package's copy when
+      staticflow is installed into the same site-packages (``pip install .``);
+    - the target environment's site-packages (``sysconfig`` of the interpreter
+      running the build, which pip keeps even in an isolated build): where an
+      editable install's dependency lands while the extension stays in the
+      source tree;
+    - the build-time directory, when it is not a temporary one.
+    Importing ``scipy_openblas32`` before the extension also works in any
+    layout: it loads the library (by its soname) into the process.
+    """
+    origin = "$ORIGIN/../../scipy_openblas32/lib"
+    dirs: list[str] = []
+    for key in ("purelib", "platlib"):
+        d = os.path.join(sysconfig.get_path(key), "scipy_openblas32", "lib")
+        if d not in dirs:
+            dirs.append(d)
+    tmp = os.path.realpath(tempfile.gettempdir())
+    if not os.path.realpath(build_lib_dir).startswith(tmp + os.sep) and build_lib_dir not in dirs:
+        dirs.append(build_lib_dir)
+    return dirs, [f"-Wl,-rpath,{origin}"]
+
+
 def _compile_args() -> list[str]:
     args = ["-O3", "-std=c99", "-fopenmp", "-fno-math-errno", "-Wall", "-Wno-unused-function"]
     if os.environ.get("STATICFLOW_PORTABLE", "") not in ("1", "true", "yes"):
@@ -56,21 +93,34 @@ def _compile_args() -> list[str]:
     return args
 
 
-def make_ffi() -> FFI:
+def make_ffi(absolute_sources: bool = False) -> FFI:
+    """The cffi builder. setup.py needs source paths relative to the project
+    root; a direct build (which compiles in another directory) absolute ones."""
     ffibuilder = FFI()
     ffibuilder.cdef(_cdef_text())
     inc, libdirs, libs = _blas()
-    sources = sorted(str(p.relative_to(ROOT)) for p in CPU.glob("*.c"))
+    rpath_dirs, rpath_args = _blas_rpaths(libdirs[0])
+
+    def path(p: pathlib.Path) -> str:
+        return str(p if absolute_sources else p.relative_to(ROOT))
+
+    sources = sorted(path(p) for p in CPU.glob("*.c"))
+    # headers: a change rebuilds the extension (setuptools compares mtimes)
+    depends = sorted(path(p) for d in (INCLUDE, CPU) for p in d.glob("*.h"))
     ffibuilder.set_source(
         "staticflow.backends._sf_cpu",
         '#include "staticflow.h"\n',
         sources=sources,
+        depends=depends,
         include_dirs=[str(INCLUDE), str(CPU)] + inc,
         library_dirs=libdirs,
-        runtime_library_dirs=libdirs,
+        runtime_library_dirs=rpath_dirs,
         libraries=libs + ["m"],
         extra_compile_args=_compile_args(),
-        extra_link_args=["-fopenmp"],
+        extra_link_args=["-fopenmp"] + rpath_args,
+        # as cffi's setuptools hook does: one file name (_sf_cpu.abi3.so) for
+        # both ways of building, so an old build never shadows a new one
+        py_limited_api=True,
     )
     return ffibuilder
 
@@ -78,5 +128,13 @@ def make_ffi() -> FFI:
 ffibuilder = make_ffi()
 
 if __name__ == "__main__":
-    os.chdir(ROOT)
-    ffibuilder.compile(tmpdir=str(ROOT / "build" / "cffi"), verbose="-v" in sys.argv)
+    # cffi compiles inside tmpdir (it changes directory there), so sources are
+    # absolute; the extension is then copied where `import` finds it.
+    built = make_ffi(absolute_sources=True).compile(
+        tmpdir=str(ROOT / "build" / "cffi"), verbose="-v" in sys.argv
+    )
+    target = ROOT / "staticflow" / "backends" / os.path.basename(built)
+    for old in target.parent.glob("_sf_cpu.*.so"):
+        old.unlink()  # a differently named build would shadow or be shadowed
+    shutil.copy2(built, target)
+    print(f"built {target}")

@@ -1,0 +1,83 @@
+# staticflow: set-up, tests, demo and benchmarks.
+#
+#   make demo     set everything up, then run examples/demo.py
+#   make test     set everything up, then run the tests (slow ones left out)
+#   make install  the set-up step alone: .venv, an editable install of
+#                 staticflow with its test tools, graphviz's `dot`
+#   make lint     ruff
+#   make bench    benchmarks/
+#
+# The set-up is idempotent: the editable install is redone only when its
+# inputs (setup files, proto/, kernels/) changed since the last one.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.staticflow-installed
+PYTEST_ARGS ?= -n 2
+
+# Everything the editable install is built from: a change re-runs it, which
+# regenerates the protobuf modules and rebuilds the C library.
+SETUP_INPUTS := setup.py pyproject.toml staticflow/backends/_build_cpu.py \
+	$(shell find proto kernels -type f \( -name '*.proto' -o -name '*.c' -o -name '*.h' \
+	    -o -name '*.cu' -o -name '*.cuh' \) 2>/dev/null | sort)
+
+# The list itself is an input too, so that removing or renaming a kernel file
+# also rebuilds; the file is rewritten only when the list changes.
+INPUT_LIST := $(VENV)/.staticflow-inputs
+
+.PHONY: all install graphviz test demo lint bench clean FORCE
+
+all: test
+
+install: $(STAMP) graphviz
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# The build runs inside .venv (no build isolation): faster rebuilds, and the C
+# library's run-time path to OpenBLAS points into .venv. The build
+# requirements are read from pyproject.toml so they are listed only there.
+$(INPUT_LIST): FORCE | $(PY)
+	@echo '$(SETUP_INPUTS)' | cmp -s - $@ || echo '$(SETUP_INPUTS)' > $@
+
+$(STAMP): $(SETUP_INPUTS) $(INPUT_LIST) | $(PY)
+	$(PY) -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires']))" \
+		> $(VENV)/build-requirements.txt
+	$(PIP) install -q -r $(VENV)/build-requirements.txt
+	$(PIP) install -q --no-build-isolation -e '.[test]'
+	touch $@
+
+# graphviz's `dot` renders graphs; without it the drawing tests skip.
+graphviz:
+	@if command -v dot >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing graphviz (apt-get)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null) \
+		|| echo "warning: could not install graphviz; drawing tests will be skipped" >&2; \
+	else \
+		echo "note: graphviz's 'dot' is missing; install the graphviz system package" \
+		     "(e.g. 'sudo apt-get install graphviz') to draw graphs. Drawing tests will be skipped." >&2; \
+	fi
+
+# pytest exits 5 when it collected no test: that is a failure here.
+test: install
+	@$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+demo: install
+	$(PY) examples/demo.py
+
+lint: install
+	$(PY) -m ruff check .
+
+bench: install
+	@if [ -f benchmarks/run_all.py ]; then $(PY) benchmarks/run_all.py; \
+	elif ls benchmarks/*.py >/dev/null 2>&1; then \
+		set -e; for f in benchmarks/*.py; do echo "== $$f"; $(PY) "$$f"; done; \
+	else echo "error: no benchmarks in benchmarks/" >&2; exit 1; fi
+
+clean:
+	rm -rf build $(STAMP) staticflow/backends/_sf_cpu*.so staticflow/backends/include
+	find staticflow -name '*_pb2.py' -delete
