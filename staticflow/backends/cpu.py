@@ -13,6 +13,8 @@ from functools import lru_cache
 import numpy as np
 
 try:
+    import scipy_openblas32  # noqa: F401  (loads the BLAS library the kernels link against)
+
     from staticflow.backends._sf_cpu import ffi, lib
 except ImportError as e:  # pragma: no cover - only without a build
     raise ImportError(

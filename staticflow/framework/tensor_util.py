@@ -33,7 +33,7 @@ def make_tensor_proto(values, dtype=None, shape=None):
         else:
             getattr(p, _VAL_FIELD[dt]).extend(v.tolist())
     else:
-        p.tensor_content = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<")).tobytes()
+        p.tensor_content = np.asarray(arr, dtype=arr.dtype.newbyteorder("<"), order="C").tobytes()
     return p
 
 

@@ -67,8 +67,9 @@ op(name="Placeholder", inputs=[], outputs=[Arg("output", type_attr="dtype")],
 op(name="PlaceholderWithDefault", inputs=[Arg("input", type_attr="dtype")],
    outputs=[Arg("output", type_attr="dtype")],
    attrs=[Attr("dtype", "type"), Attr("shape", "shape")],
-   shape_fn=lambda c: [c.attrs["shape"]], ref=lambda ins, a: ins[0], lower=_alias0,
-   cases=lambda rng: [Case((_rand(rng, (2, 3)),), {"shape": TensorShape([None, 3])})],
+   shape_fn=lambda c: [c.shape(0) if c.planning else c.attrs["shape"]], ref=lambda ins, a: ins[0],
+   lower=_alias0,
+   cases=lambda rng: [Case((_rand(rng, (2, 3)),), {"shape": TensorShape([None, 3])}, label="partial_shape")],
    doc="Its input, unless fed.")
 
 op(name="Identity", inputs=[Arg("input", type_attr="T")], outputs=[Arg("output", type_attr="T")],
@@ -407,6 +408,8 @@ def _pad_lower(ctx):
 
 def _pad_ref(ins, a):
     cv = ins[2] if len(ins) > 2 else 0
+    if ins[0].ndim == 0:
+        return ins[0].copy()
     return np.pad(ins[0], np.asarray(ins[1]).reshape(-1, 2), constant_values=cv)
 
 
@@ -926,7 +929,7 @@ def _onehot_lower(ctx):
              [ctx.inp(0).reshape([outer, inner]), ctx.inp(2), ctx.inp(3)], [out])
 
 
-_OH_T = (D.float32, D.float64, D.int32, D.int64)
+_OH_T = ALL_T
 op(name="OneHot", inputs=[Arg("indices", type_attr="TI"), Arg("depth", dtype=D.int32, host=True),
                           Arg("on_value", type_attr="T"), Arg("off_value", type_attr="T")],
    outputs=[Arg("output", type_attr="T")],

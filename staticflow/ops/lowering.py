@@ -158,7 +158,7 @@ class LowerContext:
         return View(("out", j), self.out_dtypes[j], tuple(shape), contiguous_strides(shape))
 
     def const(self, value, dtype: dtypes.DType) -> View:
-        arr = np.ascontiguousarray(np.asarray(value, dtype=dtype.np))
+        arr = np.asarray(value, dtype=dtype.np, order="C")
         self.consts.append(arr)
         return View(("const", len(self.consts) - 1), dtype, arr.shape, contiguous_strides(arr.shape))
 

@@ -105,7 +105,7 @@ def _pow(x, y):
 def _floordiv(x, y):
     if x.dtype.kind in "iu" and np.any(y == 0):
         raise ZeroDivisionError("Integer division by zero")
-    return np.floor_divide(x, y)
+    return np.floor(x / y) if x.dtype.kind == "f" else np.floor_divide(x, y)  # TF: floor(x / y)
 
 
 def _floormod(x, y):
@@ -187,9 +187,6 @@ _CAST_T = (D.float32, D.float64, D.int32, D.int64, D.bool_, D.uint8)
 
 def _cast_lower(ctx):
     src, dst = ctx.in_dtypes[0], ctx.out_dtypes[0]
-    if src is dst:
-        ctx.alias(0, 0)
-        return
     out = ctx.out(0)
     if out.size:
         ctx.call(registry.kernel_name("cast", src, dst), [ctx.inp(0)], [out])
@@ -212,7 +209,7 @@ op(name="Cast", inputs=[Arg("x", type_attr="SrcT")], outputs=[Arg("y", type_attr
    attrs=[Attr("SrcT", "type", allowed=_CAST_T), Attr("DstT", "type", allowed=_CAST_T),
           Attr("Truncate", "bool", False)],
    shape_fn=lambda c: [c.shape(0)], ref=_cast_ref, lower=_cast_lower, elementwise=True,
-   kernels=tuple(registry.kernel_name("cast", s, d) for s in _CAST_T for d in _CAST_T if s is not d),
+   kernels=tuple(registry.kernel_name("cast", s, d) for s in _CAST_T for d in _CAST_T),
    cases=lambda rng: [Case((_rand(rng, sh, s) * (3 if s.is_floating else 1),), {"DstT": d},
                            grad=s.is_floating and d.is_floating)
                       for s in _CAST_T for d in _CAST_T for sh in [(), (2, 3)]],
@@ -649,7 +646,7 @@ def truediv(x, y, name=None):
         x = fops.convert_to_tensor(x)
     tx = x if isinstance(x, fops.Tensor) else None
     ty = y if isinstance(y, fops.Tensor) else None
-    dt = (tx or ty).dtype
+    dt = (tx if tx is not None else ty).dtype
     if dt.is_integer:
         x = cast(x, D.float64) if tx is not None else np.float64(x)
         y = cast(y, D.float64) if ty is not None else np.float64(y)

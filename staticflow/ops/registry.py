@@ -60,7 +60,12 @@ class Attr:
 
 @dataclass(frozen=True)
 class Case:
-    """One test case: input arrays, attrs, and whether to check gradients."""
+    """One test case: input arrays, attrs, and whether to check gradients.
+
+    label marks cases the generated tests treat specially: "feed" (a
+    placeholder), "variable" (the op works on a variable), "partial_shape"
+    (the static shape is deliberately less specific than the inputs').
+    """
 
     inputs: tuple
     attrs: dict = field(default_factory=dict)
@@ -150,7 +155,8 @@ def kernels_for(bases: Sequence[str], dts: Sequence[dtypes.DType]) -> tuple[str,
 class ShapeContext:
     """What a shape function sees: input shapes, dtypes, attrs and known values."""
 
-    def __init__(self, opdef: OpDef, name: str, shapes, in_dtypes, attrs, values):
+    def __init__(self, opdef: OpDef, name: str, shapes, in_dtypes, attrs, values, planning: bool = False):
+        self.planning = planning  # True when shapes are the concrete ones of a run
         self.opdef = opdef
         self.name = name
         self.input_shapes = [as_shape(s) for s in shapes]

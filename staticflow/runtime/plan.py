@@ -151,7 +151,7 @@ class _Planner:
                 return None
 
             ctx = registry.ShapeContext(d, op.name, [self.shapes[t] for t in op.inputs],
-                                        [t.dtype for t in op.inputs], op._attrs, value)
+                                        [t.dtype for t in op.inputs], op._attrs, value, planning=True)
             try:
                 shapes = d.shape_fn(ctx)
             except (ValueError, IndexError) as e:
@@ -173,7 +173,7 @@ class _Planner:
         return Loc(b, 0, tuple(shape), dt)
 
     def const_loc(self, arr: np.ndarray, dt: dtypes.DType) -> Loc:
-        arr = np.ascontiguousarray(np.asarray(arr, dtype=dt.np))
+        arr = np.asarray(arr, dtype=dt.np, order="C")
         b = Buffer("const", arr.nbytes, array=arr)
         self.buffers.append(b)
         return Loc(b, 0, arr.shape, dt)

@@ -197,7 +197,7 @@ class Session:
         if not t.shape.is_compatible_with(arr.shape):
             raise ValueError(f"Cannot feed value of shape {arr.shape} for Tensor '{t.name}', which has shape "
                              f"'{t.shape}'")
-        return np.ascontiguousarray(arr)
+        return np.asarray(arr, order="C")
 
     # --- lifetime -----------------------------------------------------------------------------
     def close(self) -> None:

@@ -1,0 +1,1 @@
+"""Op declarations (one registry) and their Python wrappers."""
