@@ -56,36 +56,68 @@ def apply_op(op_type: str, inputs: list, attrs: dict | None = None, name: str | 
     for arg, x in zip(d.inputs, inputs):
         if arg.type_attr is None:
             continue
-        xs = x if arg.number_attr else [x]
-        for y in xs:
+        for y in (x if arg.number_attr else [x]):
             if isinstance(y, fops.Tensor) and arg.type_attr not in attrs:
                 attrs[arg.type_attr] = y.dtype
-    # 2. convert the rest
+    # 2. convert the rest; as in TF, constants made for an op live in its name
+    # scope ("ArgMax/dimension") and the op takes the scope's name
+    needs = any(not isinstance(y, fops.Tensor) for arg, x in zip(d.inputs, inputs)
+                for y in (x if arg.number_attr and isinstance(x, (list, tuple)) else [x]))
+    if needs and not exact_name:
+        with g.name_scope(name or op_type) as scope:
+            flat = _convert_inputs(g, d, inputs, attrs, op_type, name, loc)
+        name, exact_name = scope[:-1], True
+    else:
+        flat = _convert_inputs(g, d, inputs, attrs, op_type, name, loc)
+    # 3. attr defaults and checks
+    _complete_attrs(d, attrs, op_type, name, loc)
+    # 4. name, outputs, shapes
+    out_dtypes = output_dtypes(d, attrs)
+    if exact_name:
+        if name in g._ops:
+            raise ValueError(f"an operation named {name!r} already exists in the graph")
+        op_name = name
+        g._names_in_use[name.lower()] = max(1, g._names_in_use.get(name.lower(), 0))
+    else:
+        op_name = g.unique_name(name or op_type)
+    controls = list(g._current_control_inputs())
+    op = fops.Operation(g, op_name, op_type, flat, attrs, out_dtypes, controls,
+                        g._current_device() if device is None else device, loc)
+    op._extra_attrs = dict(extra_attrs or {})
+    infer_shapes(op)
+    g._add_op(op)
+    return op
+
+
+def _convert_inputs(g, d, inputs, attrs, op_type, name, loc) -> list[fops.Tensor]:
+    """Tensors for `inputs`: Python/NumPy values become constants named after their arg."""
     flat: list[fops.Tensor] = []
     for arg, x in zip(d.inputs, inputs):
-        xs = list(x) if arg.number_attr else [x]
         if arg.number_attr:
             if not isinstance(x, (list, tuple)):
                 raise TypeError(f"{op_type}: input {arg.name} must be a list of tensors")
-            attrs[arg.number_attr] = len(xs)
+            attrs[arg.number_attr] = len(x)
         want = arg.dtype or (attrs.get(arg.type_attr) if arg.type_attr else None)
-        for y in xs:
+        for y in (list(x) if arg.number_attr else [x]):
             if isinstance(y, fops.Tensor):
                 _check_graph(g, y, op_type)
                 t = y
             else:
                 with g.as_default():
-                    t = fops.convert_to_tensor(y, dtype=want) if want is not None else \
-                        fops.convert_to_tensor(y)
+                    t = fops.convert_to_tensor(y, dtype=want, name=arg.name)
                 if arg.type_attr and arg.type_attr not in attrs:
-                    attrs[arg.type_attr] = t.dtype
+                    attrs[arg.type_attr] = want = t.dtype
             if want is not None and t.dtype != want:
                 raise TypeError(
                     f"{op_type} op '{name or op_type}': input {arg.name} has dtype {t.dtype.name}, "
                     f"expected {want.name} (to match the other inputs). Defined at "
                     f"{fops.format_location(loc)}")
             flat.append(t)
-    # 3. attr defaults and checks
+    return flat
+
+
+def _complete_attrs(d: registry.OpDef, attrs: dict, op_type: str, name, loc) -> None:
+    """Fill defaults, normalize types and shapes, reject missing or unknown attrs."""
     for a in d.attrs:
         if a.name not in attrs:
             if a.default is registry.REQUIRED:
@@ -103,22 +135,6 @@ def apply_op(op_type: str, inputs: list, attrs: dict | None = None, name: str | 
     unknown = set(attrs) - {a.name for a in d.attrs}
     if unknown:
         raise TypeError(f"{op_type}: unknown attrs {sorted(unknown)}")
-    # 4. name, outputs, shapes
-    out_dtypes = output_dtypes(d, attrs)
-    if exact_name:
-        if name in g._ops:
-            raise ValueError(f"an operation named {name!r} already exists in the graph")
-        op_name = name
-        g._names_in_use[name.lower()] = max(1, g._names_in_use.get(name.lower(), 0))
-    else:
-        op_name = g.unique_name(name or op_type)
-    controls = [c for c in g._current_control_inputs()]
-    op = fops.Operation(g, op_name, op_type, flat, attrs, out_dtypes, controls,
-                        g._current_device() if device is None else device, loc)
-    op._extra_attrs = dict(extra_attrs or {})
-    infer_shapes(op)
-    g._add_op(op)
-    return op
 
 
 def output_dtypes(d: registry.OpDef, attrs: dict) -> list[dtypes.DType]:
