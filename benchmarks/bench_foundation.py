@@ -42,8 +42,12 @@ def best_of(fn, repeat: int = 5, number: int | None = None) -> float:
 
 def chain_ops(n: int):
     """The op sequence of the chain: (name, numpy fn) cycling through cheap ops."""
-    seq = [("mul", lambda v: v * np.float32(0.5)), ("add", lambda v: v + np.float32(1.0)),
-           ("tanh", np.tanh), ("sub", lambda v: v - np.float32(0.25))]
+    seq = [
+        ("mul", lambda v: v * np.float32(0.5)),
+        ("add", lambda v: v + np.float32(1.0)),
+        ("tanh", np.tanh),
+        ("sub", lambda v: v - np.float32(0.25)),
+    ]
     return [seq[i % len(seq)] for i in range(n)]
 
 
@@ -55,8 +59,12 @@ def bench_chain() -> dict[str, float]:
         x = sf.placeholder(sf.float32, [16])
         y = x
         for name, _ in chain_ops(CHAIN):
-            y = {"mul": lambda v: v * 0.5, "add": lambda v: v + 1.0, "tanh": sf.tanh,
-                 "sub": lambda v: v - 0.25}[name](y)
+            y = {
+                "mul": lambda v: v * 0.5,
+                "add": lambda v: v + 1.0,
+                "tanh": sf.tanh,
+                "sub": lambda v: v - 0.25,
+            }[name](y)
     sess = sf.Session(graph=g)
     got = sess.run(y, {x: x0})
     out["staticflow"] = best_of(lambda: sess.run(y, {x: x0}))
@@ -78,8 +86,12 @@ def bench_chain() -> dict[str, float]:
             tx = tf.placeholder(tf.float32, [16])
             ty = tx
             for name, _ in chain_ops(CHAIN):
-                ty = {"mul": lambda v: v * 0.5, "add": lambda v: v + 1.0, "tanh": tf.tanh,
-                      "sub": lambda v: v - 0.25}[name](ty)
+                ty = {
+                    "mul": lambda v: v * 0.5,
+                    "add": lambda v: v + 1.0,
+                    "tanh": tf.tanh,
+                    "sub": lambda v: v - 0.25,
+                }[name](ty)
         ts = tf.Session(graph=tg)
         np.testing.assert_allclose(ts.run(ty, {tx: x0}), got, rtol=1e-5)
         out["tensorflow1"] = best_of(lambda: ts.run(ty, {tx: x0}))
@@ -93,8 +105,12 @@ def bench_chain() -> dict[str, float]:
         def torch_chain():
             v = tx0
             for name, _ in chain_ops(CHAIN):
-                v = {"mul": lambda v: v * 0.5, "add": lambda v: v + 1.0, "tanh": torch.tanh,
-                     "sub": lambda v: v - 0.25}[name](v)
+                v = {
+                    "mul": lambda v: v * 0.5,
+                    "add": lambda v: v + 1.0,
+                    "tanh": torch.tanh,
+                    "sub": lambda v: v - 0.25,
+                }[name](v)
             return v
 
         np.testing.assert_allclose(torch_chain().numpy(), got, rtol=1e-5)
@@ -154,8 +170,10 @@ def report(title: str, times: dict[str, float], unit: str = "us", scale: float =
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.parse_args()
-    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
-          f"{sf.__name__} kernels on {__import__('os').cpu_count()} cores")
+    print(
+        f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
+        f"{sf.__name__} kernels on {__import__('os').cpu_count()} cores"
+    )
     report(f"session.run of a {CHAIN}-op chain of elementwise ops on 16 floats", bench_chain())
     report("1024x1024 float32 matmul", bench_matmul(), unit="ms", scale=1e3)
 

@@ -73,17 +73,23 @@ def main() -> int:
     print("\nclass probabilities:\n", np.array2string(probs, precision=4))
     print("labels:", label)
     s = plan.stats
-    print(f"\nplan: {s.steps} steps, {s.kernel_calls} kernel calls in one C call; arena {s.arena_bytes} bytes "
-          f"for {s.intermediate_bytes} bytes of intermediates")
+    print(
+        f"\nplan: {s.steps} steps, {s.kernel_calls} kernel calls in one C call; arena {s.arena_bytes} bytes "
+        f"for {s.intermediate_bytes} bytes of intermediates"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         path = sf.io.write_graph(g, tmp, "mlp.pb", as_text=False)
         text = sf.io.write_graph(g, tmp, "mlp.pbtxt", as_text=True)
-        print(f"\nwrote {os.path.basename(path)} ({os.path.getsize(path)} bytes) and "
-              f"{os.path.basename(text)} ({os.path.getsize(text)} bytes)")
+        print(
+            f"\nwrote {os.path.basename(path)} ({os.path.getsize(path)} bytes) and "
+            f"{os.path.basename(text)} ({os.path.getsize(text)} bytes)"
+        )
         np.save(os.path.join(tmp, "x.npy"), x)
         out = os.path.join(tmp, "out.npz")
-        subprocess.run([sys.executable, __file__, "--load", path, os.path.join(tmp, "x.npy"), out], check=True)
+        subprocess.run(
+            [sys.executable, __file__, "--load", path, os.path.join(tmp, "x.npy"), out], check=True
+        )
         again = np.load(out)
         same = np.array_equal(again["probs"], probs) and np.array_equal(again["label"], label)
     print(f"reloaded in a new process: {'identical results' if same else 'DIFFERENT RESULTS'}")

@@ -5,15 +5,41 @@ run needs (pruned, shape-checked, memory-planned) and executes it on C
 kernels. ``import staticflow as sf`` and use it as ``tf.compat.v1``.
 """
 
+from staticflow import io, math, nn  # noqa: E402  (namespaces)
 from staticflow.framework import dtypes, errors
 from staticflow.framework.dtypes import (
-    DType, as_dtype, bool_ as bool, double, float16, float32, float64, half, int32, int64, string, uint8,
+    DType,
+    as_dtype,
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int32,
+    int64,
+    string,
+    uint8,
+)
+from staticflow.framework.dtypes import (
+    bool_ as bool,
 )
 from staticflow.framework.graph_io import import_graph_def
 from staticflow.framework.ops import (
-    Graph, GraphKeys, Operation, Tensor, add_to_collection, add_to_collections, control_dependencies,
-    convert_to_tensor, device, get_collection, get_collection_ref, get_default_graph, is_tensor,
-    name_scope, reset_default_graph,
+    Graph,
+    GraphKeys,
+    Operation,
+    Tensor,
+    add_to_collection,
+    add_to_collections,
+    control_dependencies,
+    convert_to_tensor,
+    device,
+    get_collection,
+    get_collection_ref,
+    get_default_graph,
+    is_tensor,
+    name_scope,
+    reset_default_graph,
 )
 from staticflow.framework.tensor_shape import Dimension, TensorShape, dimension_value
 from staticflow.framework.tensor_util import make_ndarray, make_tensor_proto
@@ -23,34 +49,117 @@ from staticflow.ops import math_ops as _math_ops
 from staticflow.ops import nn_ops as _nn_ops
 from staticflow.ops import state_ops as _state_ops
 from staticflow.ops.array_ops import (
-    broadcast_to, concat, constant, expand_dims, fill, gather, identity, no_op, one_hot, ones,
-    ones_like, pad, placeholder, placeholder_with_default, rank, reshape, shape, size, split,
-    squeeze, stack, stop_gradient, strided_slice, tile, transpose, unstack, zeros, zeros_like,
+    broadcast_to,
+    concat,
+    constant,
+    expand_dims,
+    fill,
+    gather,
+    identity,
+    no_op,
+    one_hot,
+    ones,
+    ones_like,
+    pad,
+    placeholder,
+    placeholder_with_default,
+    rank,
+    reshape,
+    shape,
+    size,
+    split,
+    squeeze,
+    stack,
+    stop_gradient,
+    strided_slice,
+    tile,
+    transpose,
+    unstack,
+    zeros,
+    zeros_like,
 )
 from staticflow.ops.array_ops import range_ as range  # noqa: A001 - TF's name
 from staticflow.ops.array_ops import slice_ as slice  # noqa: A001 - TF's name
 from staticflow.ops.control_flow_ops import group, with_dependencies
 from staticflow.ops.control_flow_ops import tuple_ as tuple  # noqa: A001 - TF's name
 from staticflow.ops.math_ops import (
-    abs, add, add_n, argmax, argmin, cast, ceil, cos, div, equal, erf, exp, expm1, floor, floordiv,
-    floormod, greater, greater_equal, less, less_equal, log, log1p, logical_and, logical_not, logical_or,
-    logical_xor, matmul, maximum, minimum, multiply, negative, not_equal, pow, realdiv, reciprocal,
-    reduce_all, reduce_any, reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum, round,
-    rsqrt, sigmoid, sign, sin, sqrt, square, squared_difference, subtract, tanh, to_float, to_int32,
-    to_int64, truediv, where, where_v2,
+    abs,
+    add,
+    add_n,
+    argmax,
+    argmin,
+    cast,
+    ceil,
+    cos,
+    div,
+    equal,
+    erf,
+    exp,
+    expm1,
+    floor,
+    floordiv,
+    floormod,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    log,
+    log1p,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    matmul,
+    maximum,
+    minimum,
+    multiply,
+    negative,
+    not_equal,
+    pow,
+    realdiv,
+    reciprocal,
+    reduce_all,
+    reduce_any,
+    reduce_max,
+    reduce_mean,
+    reduce_min,
+    reduce_prod,
+    reduce_sum,
+    round,
+    rsqrt,
+    sigmoid,
+    sign,
+    sin,
+    sqrt,
+    square,
+    squared_difference,
+    subtract,
+    tanh,
+    to_float,
+    to_int32,
+    to_int64,
+    truediv,
+    where,
+    where_v2,
 )
 from staticflow.ops.math_ops import floormod as mod
 from staticflow.ops.math_ops import multiply as mul
 from staticflow.ops.math_ops import negative as neg
 from staticflow.ops.math_ops import subtract as sub
 from staticflow.ops.state_ops import (
-    Variable, assign, assign_add, assign_sub, global_variables, global_variables_initializer,
-    initialize_all_variables, local_variables, local_variables_initializer, trainable_variables,
+    Variable,
+    assign,
+    assign_add,
+    assign_sub,
+    global_variables,
+    global_variables_initializer,
+    initialize_all_variables,
+    local_variables,
+    local_variables_initializer,
+    trainable_variables,
     variables_initializer,
 )
 from staticflow.runtime.session import InteractiveSession, Session, get_default_session
-
-from staticflow import io, math, nn  # noqa: E402  (namespaces)
 
 
 def GraphDef(*args, **kwargs):  # noqa: N802 - TF's name

@@ -8,7 +8,7 @@ table, so the op registry can check that every kernel it names exists.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -46,7 +46,7 @@ class KernelError(RuntimeError):
         self.kernel = kernel
 
 
-@lru_cache(maxsize=None)
+@cache
 def kernel_table() -> dict[str, object]:
     """Name -> function pointer of every kernel in the library."""
     count = ffi.new("int64_t *")

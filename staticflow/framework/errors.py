@@ -60,9 +60,18 @@ DataLossError = _make("DataLossError", DATA_LOSS)
 _BY_CODE = {
     c.error_code: c
     for c in (
-        CancelledError, UnknownError, InvalidArgumentError, NotFoundError, AlreadyExistsError,
-        ResourceExhaustedError, FailedPreconditionError, AbortedError, OutOfRangeError,
-        UnimplementedError, InternalError, DataLossError,
+        CancelledError,
+        UnknownError,
+        InvalidArgumentError,
+        NotFoundError,
+        AlreadyExistsError,
+        ResourceExhaustedError,
+        FailedPreconditionError,
+        AbortedError,
+        OutOfRangeError,
+        UnimplementedError,
+        InternalError,
+        DataLossError,
     )
 }
 

@@ -68,8 +68,15 @@ def attr_to_proto(value, kind: str):
 
 def attr_from_proto(a, kind: str, where: str = ""):
     field = a.WhichOneof("value")
-    expect = {"type": "type", "int": "i", "float": "f", "bool": "b", "string": "s", "shape": "shape",
-              "tensor": "tensor"}.get(kind, "list")
+    expect = {
+        "type": "type",
+        "int": "i",
+        "float": "f",
+        "bool": "b",
+        "string": "s",
+        "shape": "shape",
+        "tensor": "tensor",
+    }.get(kind, "list")
     if field != expect and not (expect == "list" and field is None):
         raise ValueError(f"{where}: attr should be {kind}, the GraphDef holds {field}")
     if kind == "type":
@@ -183,8 +190,9 @@ def _toposort_nodes(nodes):
     return order
 
 
-def import_graph_def(graph_def, input_map=None, return_elements=None, name=None, op_dict=None,
-                     producer_op_list=None):
+def import_graph_def(
+    graph_def, input_map=None, return_elements=None, name=None, op_dict=None, producer_op_list=None
+):
     """Add the nodes of `graph_def` to the default graph (TF1 semantics).
 
     `name` prefixes every imported name (default "import"; "" for none);
@@ -210,8 +218,10 @@ def import_graph_def(graph_def, input_map=None, return_elements=None, name=None,
     nodes = list(graph_def.node)
     for n in nodes:
         if registry.lookup(n.op) is None:
-            raise ValueError(f"NodeDef '{n.name}' uses op '{n.op}', which staticflow does not have "
-                             f"(while importing a GraphDef)")
+            raise ValueError(
+                f"NodeDef '{n.name}' uses op '{n.op}', which staticflow does not have "
+                f"(while importing a GraphDef)"
+            )
 
     def tensor_for(src: str, idx: int) -> fops.Tensor:
         key = f"{src}:{idx}"
@@ -222,7 +232,9 @@ def import_graph_def(graph_def, input_map=None, return_elements=None, name=None,
         if op is None:
             raise ValueError(f"GraphDef refers to input {src!r}, which is not a node of it")
         if idx >= len(op.outputs):
-            raise ValueError(f"GraphDef refers to output {idx} of {src!r}, which has {len(op.outputs)} outputs")
+            raise ValueError(
+                f"GraphDef refers to output {idx} of {src!r}, which has {len(op.outputs)} outputs"
+            )
         return op.outputs[idx]
 
     with g.as_default():
@@ -253,7 +265,7 @@ def import_graph_def(graph_def, input_map=None, return_elements=None, name=None,
                     k = attrs.get(a.number_attr)
                     if k is None:
                         raise ValueError(f"{where}: missing attr {a.number_attr}")
-                    grouped.append(data[pos:pos + k])
+                    grouped.append(data[pos : pos + k])
                     pos += k
                 else:
                     if pos >= len(data):
@@ -263,12 +275,22 @@ def import_graph_def(graph_def, input_map=None, return_elements=None, name=None,
             if pos != len(data):
                 raise ValueError(f"{where}: expected {pos} inputs, got {len(data)}")
             with g.control_dependencies(controls):
-                op = builder.apply_op(n.op, grouped, attrs, name=prefix + n.name, loc=loc, exact_name=True,
-                                      extra_attrs=extra, device=n.device)
+                op = builder.apply_op(
+                    n.op,
+                    grouped,
+                    attrs,
+                    name=prefix + n.name,
+                    loc=loc,
+                    exact_name=True,
+                    extra_attrs=extra,
+                    device=n.device,
+                )
             created[n.name] = op
     unused = set(input_map) - used_keys
     if unused:
-        raise ValueError(f"Attempted to map inputs that were not found in graph_def: [{', '.join(sorted(unused))}]")
+        raise ValueError(
+            f"Attempted to map inputs that were not found in graph_def: [{', '.join(sorted(unused))}]"
+        )
     if return_elements is None:
         return None
     out = []
@@ -287,7 +309,11 @@ def write_graph(graph_or_graph_def, logdir: str, name: str, as_text: bool = True
     """Write a graph as a GraphDef file (text or binary); returns its path. Atomic."""
     from google.protobuf import text_format
 
-    gd = graph_or_graph_def.as_graph_def() if isinstance(graph_or_graph_def, fops.Graph) else graph_or_graph_def
+    gd = (
+        graph_or_graph_def.as_graph_def()
+        if isinstance(graph_or_graph_def, fops.Graph)
+        else graph_or_graph_def
+    )
     os.makedirs(logdir, exist_ok=True)
     path = os.path.join(logdir, name)
     data = text_format.MessageToString(gd).encode() if as_text else gd.SerializeToString()
@@ -323,11 +349,11 @@ def read_graph(path: str):
         text_format.Parse(data.decode("utf-8"), gd)
         return gd
     except (UnicodeDecodeError, text_format.ParseError) as e:
-        raise ValueError(f"{path} is not a GraphDef in binary or text format "
-                         f"({binary_error or 'binary parse gave no nodes'}; text: {e})") from None
+        raise ValueError(
+            f"{path} is not a GraphDef in binary or text format "
+            f"({binary_error or 'binary parse gave no nodes'}; text: {e})"
+        ) from None
 
 
 def _looks_valid(gd) -> bool:
     return all(n.name and n.op for n in gd.node) and (len(gd.node) > 0 or gd.ByteSize() == 0)
-
-

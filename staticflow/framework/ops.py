@@ -31,7 +31,7 @@ def user_frame() -> tuple[str, int, str]:
     f = sys._getframe(1)
     while f is not None:
         fn = os.path.abspath(f.f_code.co_filename)
-        if not fn.startswith(_PKG_DIR + os.sep) or os.sep + "tests" + os.sep in fn[len(_PKG_DIR):]:
+        if not fn.startswith(_PKG_DIR + os.sep) or os.sep + "tests" + os.sep in fn[len(_PKG_DIR) :]:
             return (f.f_code.co_filename, f.f_lineno, f.f_code.co_name)
         f = f.f_back
     return ("<unknown>", 0, "")
@@ -427,12 +427,16 @@ class Graph:
             )
         op = self._ops.get(op_name)
         if op is None:
-            raise KeyError(f"The name {name!r} refers to a Tensor which does not exist: "
-                           f"the operation {op_name!r} is not in the graph.")
+            raise KeyError(
+                f"The name {name!r} refers to a Tensor which does not exist: "
+                f"the operation {op_name!r} is not in the graph."
+            )
         i = int(idx)
         if i >= len(op.outputs):
-            raise KeyError(f"The name {name!r} refers to a Tensor which does not exist: "
-                           f"{op_name!r} has {len(op.outputs)} outputs.")
+            raise KeyError(
+                f"The name {name!r} refers to a Tensor which does not exist: "
+                f"{op_name!r} has {len(op.outputs)} outputs."
+            )
         return op.outputs[i]
 
     def as_graph_element(self, obj, allow_tensor: bool = True, allow_operation: bool = True):
@@ -554,7 +558,7 @@ def _graph_from(values) -> Graph:
         for v in values:
             if isinstance(v, (Tensor, Operation)):
                 return v.graph
-            if hasattr(v, "graph") and isinstance(getattr(v, "graph"), Graph):
+            if hasattr(v, "graph") and isinstance(v.graph, Graph):
                 return v.graph
     return get_default_graph()
 
@@ -606,8 +610,9 @@ def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None) -> Ten
 
     if dtype is None and preferred_dtype is not None:
         try:
-            return array_ops.constant(value, dtype=dtypes.as_dtype(preferred_dtype), name=name or "Const",
-                                      _strict=True)
+            return array_ops.constant(
+                value, dtype=dtypes.as_dtype(preferred_dtype), name=name or "Const", _strict=True
+            )
         except (TypeError, ValueError):
             pass
     return array_ops.constant(value, dtype=dtype, name=name or "Const")

@@ -7,9 +7,14 @@ import numpy as np
 from staticflow.framework import dtypes
 
 _VAL_FIELD = {
-    dtypes.float32: "float_val", dtypes.float64: "double_val", dtypes.int32: "int_val",
-    dtypes.uint8: "int_val", dtypes.int64: "int64_val", dtypes.bool_: "bool_val",
-    dtypes.float16: "half_val", dtypes.string: "string_val",
+    dtypes.float32: "float_val",
+    dtypes.float64: "double_val",
+    dtypes.int32: "int_val",
+    dtypes.uint8: "int_val",
+    dtypes.int64: "int64_val",
+    dtypes.bool_: "bool_val",
+    dtypes.float16: "half_val",
+    dtypes.string: "string_val",
 }
 
 
@@ -48,8 +53,10 @@ def make_ndarray(p) -> np.ndarray:
     if p.tensor_content:
         le = dt.np.newbyteorder("<")
         if len(p.tensor_content) != n * dt.size:
-            raise ValueError(f"TensorProto of shape {shape} and dtype {dt.name} has {len(p.tensor_content)} "
-                             f"content bytes, expected {n * dt.size}")
+            raise ValueError(
+                f"TensorProto of shape {shape} and dtype {dt.name} has {len(p.tensor_content)} "
+                f"content bytes, expected {n * dt.size}"
+            )
         return np.frombuffer(p.tensor_content, dtype=le).astype(dt.np).reshape(shape)
     field = _VAL_FIELD.get(dt)
     if field is None:

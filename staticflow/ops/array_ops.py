@@ -38,14 +38,22 @@ def _axis(axis: int, rank: int, what: str = "axis") -> int:
 # ---------------------------------------------------------------------------
 # Const, Placeholder, Identity
 # ---------------------------------------------------------------------------
-op(name="Const", inputs=[], outputs=[Arg("output", type_attr="dtype")],
-   attrs=[Attr("value", "tensor"), Attr("dtype", "type")],
-   shape_fn=lambda c: [TensorShape(np.shape(c.attrs["value"]))],
-   ref=lambda ins, a: np.asarray(a["value"]),
-   static=True, differentiable=False,
-   cases=lambda rng: [Case((), {"value": _rand(rng, s, t), "dtype": t}, grad=False)
-                      for t in ALL_T for s in [(), (3,), (2, 0)]],
-   doc="A constant tensor; its value is the `value` attr.")
+op(
+    name="Const",
+    inputs=[],
+    outputs=[Arg("output", type_attr="dtype")],
+    attrs=[Attr("value", "tensor"), Attr("dtype", "type")],
+    shape_fn=lambda c: [TensorShape(np.shape(c.attrs["value"]))],
+    ref=lambda ins, a: np.asarray(a["value"]),
+    static=True,
+    differentiable=False,
+    cases=lambda rng: [
+        Case((), {"value": _rand(rng, s, t), "dtype": t}, grad=False)
+        for t in ALL_T
+        for s in [(), (3,), (2, 0)]
+    ],
+    doc="A constant tensor; its value is the `value` attr.",
+)
 
 
 def _placeholder_ref(ins, a):
@@ -56,37 +64,70 @@ def _placeholder_lower(ctx):
     raise RuntimeError(f"placeholder {ctx.name} was not fed")  # the planner reports this earlier
 
 
-op(name="Placeholder", inputs=[], outputs=[Arg("output", type_attr="dtype")],
-   attrs=[Attr("dtype", "type"), Attr("shape", "shape", TensorShape(None))],
-   shape_fn=lambda c: [c.attrs["shape"]], ref=_placeholder_ref, lower=_placeholder_lower,
-   differentiable=False,
-   cases=lambda rng: [Case((), {"dtype": t, "shape": TensorShape([None, 3])}, grad=False,
-                           label="feed") for t in ALL_T],
-   doc="A value supplied through feed_dict at run time.")
+op(
+    name="Placeholder",
+    inputs=[],
+    outputs=[Arg("output", type_attr="dtype")],
+    attrs=[Attr("dtype", "type"), Attr("shape", "shape", TensorShape(None))],
+    shape_fn=lambda c: [c.attrs["shape"]],
+    ref=_placeholder_ref,
+    lower=_placeholder_lower,
+    differentiable=False,
+    cases=lambda rng: [
+        Case((), {"dtype": t, "shape": TensorShape([None, 3])}, grad=False, label="feed") for t in ALL_T
+    ],
+    doc="A value supplied through feed_dict at run time.",
+)
 
-op(name="PlaceholderWithDefault", inputs=[Arg("input", type_attr="dtype")],
-   outputs=[Arg("output", type_attr="dtype")],
-   attrs=[Attr("dtype", "type"), Attr("shape", "shape")],
-   shape_fn=lambda c: [c.shape(0) if c.planning else c.attrs["shape"]], ref=lambda ins, a: ins[0],
-   lower=_alias0,
-   cases=lambda rng: [Case((_rand(rng, (2, 3)),), {"shape": TensorShape([None, 3])}, label="partial_shape")],
-   doc="Its input, unless fed.")
+op(
+    name="PlaceholderWithDefault",
+    inputs=[Arg("input", type_attr="dtype")],
+    outputs=[Arg("output", type_attr="dtype")],
+    attrs=[Attr("dtype", "type"), Attr("shape", "shape")],
+    shape_fn=lambda c: [c.shape(0) if c.planning else c.attrs["shape"]],
+    ref=lambda ins, a: ins[0],
+    lower=_alias0,
+    cases=lambda rng: [Case((_rand(rng, (2, 3)),), {"shape": TensorShape([None, 3])}, label="partial_shape")],
+    doc="Its input, unless fed.",
+)
 
-op(name="Identity", inputs=[Arg("input", type_attr="T")], outputs=[Arg("output", type_attr="T")],
-   attrs=[Attr("T", "type")], shape_fn=lambda c: [c.shape(0)], ref=lambda ins, a: ins[0],
-   lower=_alias0, kernels=COPY_KERNELS,
-   cases=lambda rng: [Case((_rand(rng, s, t),), grad=t.is_floating) for t in ALL_T for s in [(), (3, 2)]],
-   doc="Its input.")
+op(
+    name="Identity",
+    inputs=[Arg("input", type_attr="T")],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[Attr("T", "type")],
+    shape_fn=lambda c: [c.shape(0)],
+    ref=lambda ins, a: ins[0],
+    lower=_alias0,
+    kernels=COPY_KERNELS,
+    cases=lambda rng: [Case((_rand(rng, s, t),), grad=t.is_floating) for t in ALL_T for s in [(), (3, 2)]],
+    doc="Its input.",
+)
 
-op(name="StopGradient", inputs=[Arg("input", type_attr="T")], outputs=[Arg("output", type_attr="T")],
-   attrs=[Attr("T", "type")], shape_fn=lambda c: [c.shape(0)], ref=lambda ins, a: ins[0],
-   lower=_alias0, differentiable=False,
-   cases=lambda rng: [Case((_rand(rng, (3, 2)),), grad=False)],
-   doc="Its input; gradients do not flow through it.")
+op(
+    name="StopGradient",
+    inputs=[Arg("input", type_attr="T")],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[Attr("T", "type")],
+    shape_fn=lambda c: [c.shape(0)],
+    ref=lambda ins, a: ins[0],
+    lower=_alias0,
+    differentiable=False,
+    cases=lambda rng: [Case((_rand(rng, (3, 2)),), grad=False)],
+    doc="Its input; gradients do not flow through it.",
+)
 
-op(name="NoOp", inputs=[], outputs=[], shape_fn=lambda c: [], ref=lambda ins, a: [],
-   lower=lambda ctx: None, differentiable=False, cases=lambda rng: [Case((), grad=False)],
-   doc="Does nothing; groups control dependencies.")
+op(
+    name="NoOp",
+    inputs=[],
+    outputs=[],
+    shape_fn=lambda c: [],
+    ref=lambda ins, a: [],
+    lower=lambda ctx: None,
+    differentiable=False,
+    cases=lambda rng: [Case((), grad=False)],
+    doc="Does nothing; groups control dependencies.",
+)
 
 
 # ---------------------------------------------------------------------------
@@ -96,28 +137,46 @@ def _shape_out(c, rank_of_out):
     return [TensorShape(rank_of_out)]
 
 
-op(name="Shape", inputs=[Arg("input", type_attr="T")], outputs=[Arg("output", type_attr="out_type")],
-   attrs=[Attr("T", "type"), Attr("out_type", "type", D.int32, allowed=IDX_T)],
-   shape_fn=lambda c: [TensorShape([c.shape(0).ndims])],
-   ref=lambda ins, a: np.array(np.shape(ins[0]), dtype=a["out_type"].np),
-   static=True, differentiable=False,
-   cases=lambda rng: [Case((_rand(rng, s),), {"out_type": t}, grad=False)
-                      for s in [(), (2, 3), (0, 4)] for t in IDX_T],
-   doc="The shape of its input, as a vector.")
+op(
+    name="Shape",
+    inputs=[Arg("input", type_attr="T")],
+    outputs=[Arg("output", type_attr="out_type")],
+    attrs=[Attr("T", "type"), Attr("out_type", "type", D.int32, allowed=IDX_T)],
+    shape_fn=lambda c: [TensorShape([c.shape(0).ndims])],
+    ref=lambda ins, a: np.array(np.shape(ins[0]), dtype=a["out_type"].np),
+    static=True,
+    differentiable=False,
+    cases=lambda rng: [
+        Case((_rand(rng, s),), {"out_type": t}, grad=False) for s in [(), (2, 3), (0, 4)] for t in IDX_T
+    ],
+    doc="The shape of its input, as a vector.",
+)
 
-op(name="Size", inputs=[Arg("input", type_attr="T")], outputs=[Arg("output", type_attr="out_type")],
-   attrs=[Attr("T", "type"), Attr("out_type", "type", D.int32, allowed=IDX_T)],
-   shape_fn=lambda c: [TensorShape([])],
-   ref=lambda ins, a: np.array(np.size(ins[0]), dtype=a["out_type"].np),
-   static=True, differentiable=False,
-   cases=lambda rng: [Case((_rand(rng, s),), grad=False) for s in [(), (2, 3), (0, 4)]],
-   doc="The number of elements of its input.")
+op(
+    name="Size",
+    inputs=[Arg("input", type_attr="T")],
+    outputs=[Arg("output", type_attr="out_type")],
+    attrs=[Attr("T", "type"), Attr("out_type", "type", D.int32, allowed=IDX_T)],
+    shape_fn=lambda c: [TensorShape([])],
+    ref=lambda ins, a: np.array(np.size(ins[0]), dtype=a["out_type"].np),
+    static=True,
+    differentiable=False,
+    cases=lambda rng: [Case((_rand(rng, s),), grad=False) for s in [(), (2, 3), (0, 4)]],
+    doc="The number of elements of its input.",
+)
 
-op(name="Rank", inputs=[Arg("input", type_attr="T")], outputs=[Arg("output", dtype=D.int32)],
-   attrs=[Attr("T", "type")], shape_fn=lambda c: [TensorShape([])],
-   ref=lambda ins, a: np.array(np.ndim(ins[0]), dtype=np.int32), static=True, differentiable=False,
-   cases=lambda rng: [Case((_rand(rng, s),), grad=False) for s in [(), (2, 3)]],
-   doc="The number of dimensions of its input.")
+op(
+    name="Rank",
+    inputs=[Arg("input", type_attr="T")],
+    outputs=[Arg("output", dtype=D.int32)],
+    attrs=[Attr("T", "type")],
+    shape_fn=lambda c: [TensorShape([])],
+    ref=lambda ins, a: np.array(np.ndim(ins[0]), dtype=np.int32),
+    static=True,
+    differentiable=False,
+    cases=lambda rng: [Case((_rand(rng, s),), grad=False) for s in [(), (2, 3)]],
+    doc="The number of dimensions of its input.",
+)
 
 
 def _range_shape(c):
@@ -134,14 +193,25 @@ def _range_ref(ins, a):
     return np.arange(start, limit, delta).astype(a["Tidx"].np)
 
 
-op(name="Range", inputs=[Arg("start", type_attr="Tidx", host=True), Arg("limit", type_attr="Tidx", host=True),
-                         Arg("delta", type_attr="Tidx", host=True)],
-   outputs=[Arg("output", type_attr="Tidx")],
-   attrs=[Attr("Tidx", "type", D.int32, allowed=(D.float32, D.float64, D.int32, D.int64))],
-   shape_fn=_range_shape, ref=_range_ref, static=True, differentiable=False,
-   cases=lambda rng: [Case((np.int32(1), np.int32(10), np.int32(3)), grad=False),
-                      Case((np.float32(0.5), np.float32(-2), np.float32(-0.75)), grad=False)],
-   doc="Numbers from start up to (not including) limit by delta.")
+op(
+    name="Range",
+    inputs=[
+        Arg("start", type_attr="Tidx", host=True),
+        Arg("limit", type_attr="Tidx", host=True),
+        Arg("delta", type_attr="Tidx", host=True),
+    ],
+    outputs=[Arg("output", type_attr="Tidx")],
+    attrs=[Attr("Tidx", "type", D.int32, allowed=(D.float32, D.float64, D.int32, D.int64))],
+    shape_fn=_range_shape,
+    ref=_range_ref,
+    static=True,
+    differentiable=False,
+    cases=lambda rng: [
+        Case((np.int32(1), np.int32(10), np.int32(3)), grad=False),
+        Case((np.float32(0.5), np.float32(-2), np.float32(-0.75)), grad=False),
+    ],
+    doc="Numbers from start up to (not including) limit by delta.",
+)
 
 
 # ---------------------------------------------------------------------------
@@ -175,15 +245,22 @@ def _reshape_shape(c):
     return [_reshape_target(c.shape(0), v)]
 
 
-op(name="Reshape", inputs=[Arg("tensor", type_attr="T"), Arg("shape", type_attr="Tshape", host=True)],
-   outputs=[Arg("output", type_attr="T")],
-   attrs=[Attr("T", "type"), Attr("Tshape", "type", D.int32, allowed=IDX_T)],
-   shape_fn=_reshape_shape, ref=lambda ins, a: np.reshape(ins[0], _int_list(ins[1])), lower=_alias0,
-   cases=lambda rng: [Case((_rand(rng, (2, 3, 4)), np.array([4, -1], np.int32))),
-                      Case((_rand(rng, (6,)), np.array([3, 2], np.int64))),
-                      Case((_rand(rng, ()), np.array([1, 1], np.int32))),
-                      Case((_rand(rng, (0, 3)), np.array([3, 0], np.int32)))],
-   doc="Same elements in a new shape (-1 infers one dimension).")
+op(
+    name="Reshape",
+    inputs=[Arg("tensor", type_attr="T"), Arg("shape", type_attr="Tshape", host=True)],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[Attr("T", "type"), Attr("Tshape", "type", D.int32, allowed=IDX_T)],
+    shape_fn=_reshape_shape,
+    ref=lambda ins, a: np.reshape(ins[0], _int_list(ins[1])),
+    lower=_alias0,
+    cases=lambda rng: [
+        Case((_rand(rng, (2, 3, 4)), np.array([4, -1], np.int32))),
+        Case((_rand(rng, (6,)), np.array([3, 2], np.int64))),
+        Case((_rand(rng, ()), np.array([1, 1], np.int32))),
+        Case((_rand(rng, (0, 3)), np.array([3, 0], np.int32))),
+    ],
+    doc="Same elements in a new shape (-1 infers one dimension).",
+)
 
 
 def _expand_shape(c):
@@ -202,13 +279,17 @@ def _expand_shape(c):
     return [TensorShape(dims)]
 
 
-op(name="ExpandDims", inputs=[Arg("input", type_attr="T"), Arg("dim", type_attr="Tdim", host=True)],
-   outputs=[Arg("output", type_attr="T")],
-   attrs=[Attr("T", "type"), Attr("Tdim", "type", D.int32, allowed=IDX_T)],
-   shape_fn=_expand_shape, ref=lambda ins, a: np.expand_dims(ins[0], int(np.asarray(ins[1]).reshape(-1)[0])),
-   lower=_alias0,
-   cases=lambda rng: [Case((_rand(rng, (2, 3)), np.int32(a))) for a in (0, 1, 2, -1, -3)],
-   doc="Inserts a dimension of size 1 at `dim`.")
+op(
+    name="ExpandDims",
+    inputs=[Arg("input", type_attr="T"), Arg("dim", type_attr="Tdim", host=True)],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[Attr("T", "type"), Attr("Tdim", "type", D.int32, allowed=IDX_T)],
+    shape_fn=_expand_shape,
+    ref=lambda ins, a: np.expand_dims(ins[0], int(np.asarray(ins[1]).reshape(-1)[0])),
+    lower=_alias0,
+    cases=lambda rng: [Case((_rand(rng, (2, 3)), np.int32(a))) for a in (0, 1, 2, -1, -3)],
+    doc="Inserts a dimension of size 1 at `dim`.",
+)
 
 
 def _squeeze_dims(shape: TensorShape, axes) -> list[int] | None:
@@ -232,13 +313,21 @@ def _squeeze_shape(c):
     return [TensorShape(dims)]
 
 
-op(name="Squeeze", inputs=[Arg("input", type_attr="T")], outputs=[Arg("output", type_attr="T")],
-   attrs=[Attr("T", "type"), Attr("squeeze_dims", "list(int)", [])],
-   shape_fn=_squeeze_shape,
-   ref=lambda ins, a: np.squeeze(ins[0], axis=tuple(a["squeeze_dims"]) or None), lower=_alias0,
-   cases=lambda rng: [Case((_rand(rng, (1, 3, 1)),)), Case((_rand(rng, (1, 3, 1)),), {"squeeze_dims": [-1]}),
-                      Case((_rand(rng, (1,)),))],
-   doc="Removes dimensions of size 1 (all, or those in squeeze_dims).")
+op(
+    name="Squeeze",
+    inputs=[Arg("input", type_attr="T")],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[Attr("T", "type"), Attr("squeeze_dims", "list(int)", [])],
+    shape_fn=_squeeze_shape,
+    ref=lambda ins, a: np.squeeze(ins[0], axis=tuple(a["squeeze_dims"]) or None),
+    lower=_alias0,
+    cases=lambda rng: [
+        Case((_rand(rng, (1, 3, 1)),)),
+        Case((_rand(rng, (1, 3, 1)),), {"squeeze_dims": [-1]}),
+        Case((_rand(rng, (1,)),)),
+    ],
+    doc="Removes dimensions of size 1 (all, or those in squeeze_dims).",
+)
 
 
 def _transpose_shape(c):
@@ -258,15 +347,25 @@ def _transpose_lower(ctx):
     ctx.copy(ctx.inp(0).transpose(_int_list(ctx.values[1])), ctx.out(0))
 
 
-op(name="Transpose", inputs=[Arg("x", type_attr="T"), Arg("perm", type_attr="Tperm", host=True)],
-   outputs=[Arg("y", type_attr="T")],
-   attrs=[Attr("T", "type", allowed=ALL_T), Attr("Tperm", "type", D.int32, allowed=IDX_T)],
-   shape_fn=_transpose_shape, ref=lambda ins, a: np.transpose(ins[0], _int_list(ins[1])),
-   lower=_transpose_lower, kernels=COPY_KERNELS,
-   cases=lambda rng: [Case((_rand(rng, (2, 3, 4), t), np.array(p, np.int32)), grad=t.is_floating)
-                      for t in ALL_T for p in [(2, 0, 1), (0, 2, 1)]]
-   + [Case((_rand(rng, (40, 70)), np.array([1, 0], np.int32)))],
-   doc="Permutes dimensions.")
+op(
+    name="Transpose",
+    inputs=[Arg("x", type_attr="T"), Arg("perm", type_attr="Tperm", host=True)],
+    outputs=[Arg("y", type_attr="T")],
+    attrs=[Attr("T", "type", allowed=ALL_T), Attr("Tperm", "type", D.int32, allowed=IDX_T)],
+    shape_fn=_transpose_shape,
+    ref=lambda ins, a: np.transpose(ins[0], _int_list(ins[1])),
+    lower=_transpose_lower,
+    kernels=COPY_KERNELS,
+    cases=lambda rng: (
+        [
+            Case((_rand(rng, (2, 3, 4), t), np.array(p, np.int32)), grad=t.is_floating)
+            for t in ALL_T
+            for p in [(2, 0, 1), (0, 2, 1)]
+        ]
+        + [Case((_rand(rng, (40, 70)), np.array([1, 0], np.int32)))]
+    ),
+    doc="Permutes dimensions.",
+)
 
 
 def _broadcast_to_shape(c):
@@ -286,14 +385,21 @@ def _broadcast_to_lower(ctx):
     ctx.copy(ctx.inp(0).broadcast_to(ctx.out_shapes[0]), ctx.out(0))
 
 
-op(name="BroadcastTo", inputs=[Arg("input", type_attr="T"), Arg("shape", type_attr="Tidx", host=True)],
-   outputs=[Arg("output", type_attr="T")],
-   attrs=[Attr("T", "type", allowed=ALL_T), Attr("Tidx", "type", D.int32, allowed=IDX_T)],
-   shape_fn=_broadcast_to_shape, ref=lambda ins, a: np.broadcast_to(ins[0], _int_list(ins[1])).copy(),
-   lower=_broadcast_to_lower, kernels=COPY_KERNELS,
-   cases=lambda rng: [Case((_rand(rng, (3, 1)), np.array([2, 3, 4], np.int32))),
-                      Case((_rand(rng, ()), np.array([5], np.int32)))],
-   doc="Broadcasts its input to `shape` (NumPy rules).")
+op(
+    name="BroadcastTo",
+    inputs=[Arg("input", type_attr="T"), Arg("shape", type_attr="Tidx", host=True)],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[Attr("T", "type", allowed=ALL_T), Attr("Tidx", "type", D.int32, allowed=IDX_T)],
+    shape_fn=_broadcast_to_shape,
+    ref=lambda ins, a: np.broadcast_to(ins[0], _int_list(ins[1])).copy(),
+    lower=_broadcast_to_lower,
+    kernels=COPY_KERNELS,
+    cases=lambda rng: [
+        Case((_rand(rng, (3, 1)), np.array([2, 3, 4], np.int32))),
+        Case((_rand(rng, ()), np.array([5], np.int32))),
+    ],
+    doc="Broadcasts its input to `shape` (NumPy rules).",
+)
 
 
 # ---------------------------------------------------------------------------
@@ -316,36 +422,59 @@ def _fill_lower(ctx):
     ctx.copy(ctx.inp(1).broadcast_to(ctx.out_shapes[0]), ctx.out(0))
 
 
-op(name="Fill", inputs=[Arg("dims", type_attr="index_type", host=True), Arg("value", type_attr="T")],
-   outputs=[Arg("output", type_attr="T")],
-   attrs=[Attr("T", "type", allowed=ALL_T), Attr("index_type", "type", D.int32, allowed=IDX_T)],
-   shape_fn=_fill_shape, ref=lambda ins, a: np.full(_int_list(ins[0]), ins[1]),
-   lower=_fill_lower, kernels=COPY_KERNELS,
-   cases=lambda rng: [Case((np.array(s, np.int32), _rand(rng, (), t)), grad=t.is_floating)
-                      for t in ALL_T for s in [(2, 3), (0,), ()]],
-   doc="A tensor of shape `dims` filled with `value`.")
+op(
+    name="Fill",
+    inputs=[Arg("dims", type_attr="index_type", host=True), Arg("value", type_attr="T")],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[Attr("T", "type", allowed=ALL_T), Attr("index_type", "type", D.int32, allowed=IDX_T)],
+    shape_fn=_fill_shape,
+    ref=lambda ins, a: np.full(_int_list(ins[0]), ins[1]),
+    lower=_fill_lower,
+    kernels=COPY_KERNELS,
+    cases=lambda rng: [
+        Case((np.array(s, np.int32), _rand(rng, (), t)), grad=t.is_floating)
+        for t in ALL_T
+        for s in [(2, 3), (0,), ()]
+    ],
+    doc="A tensor of shape `dims` filled with `value`.",
+)
 
 
 def _like_lower(value):
     def lower(ctx):
         dt = ctx.out_dtypes[0]
         ctx.copy(ctx.const(value, dt).broadcast_to(ctx.out_shapes[0]), ctx.out(0))
+
     return lower
 
 
-op(name="ZerosLike", inputs=[Arg("x", type_attr="T")], outputs=[Arg("y", type_attr="T")],
-   attrs=[Attr("T", "type", allowed=ALL_T)], shape_fn=lambda c: [c.shape(0)],
-   ref=lambda ins, a: np.zeros_like(ins[0]), lower=_like_lower(0), kernels=COPY_KERNELS,
-   differentiable=False,
-   cases=lambda rng: [Case((_rand(rng, s, t),), grad=False) for t in ALL_T for s in [(), (2, 3), (0,)]],
-   doc="Zeros with the shape and dtype of x.")
+op(
+    name="ZerosLike",
+    inputs=[Arg("x", type_attr="T")],
+    outputs=[Arg("y", type_attr="T")],
+    attrs=[Attr("T", "type", allowed=ALL_T)],
+    shape_fn=lambda c: [c.shape(0)],
+    ref=lambda ins, a: np.zeros_like(ins[0]),
+    lower=_like_lower(0),
+    kernels=COPY_KERNELS,
+    differentiable=False,
+    cases=lambda rng: [Case((_rand(rng, s, t),), grad=False) for t in ALL_T for s in [(), (2, 3), (0,)]],
+    doc="Zeros with the shape and dtype of x.",
+)
 
-op(name="OnesLike", inputs=[Arg("x", type_attr="T")], outputs=[Arg("y", type_attr="T")],
-   attrs=[Attr("T", "type", allowed=ALL_T)], shape_fn=lambda c: [c.shape(0)],
-   ref=lambda ins, a: np.ones_like(ins[0]), lower=_like_lower(1), kernels=COPY_KERNELS,
-   differentiable=False,
-   cases=lambda rng: [Case((_rand(rng, s, t),), grad=False) for t in ALL_T for s in [(), (2, 3), (0,)]],
-   doc="Ones with the shape and dtype of x.")
+op(
+    name="OnesLike",
+    inputs=[Arg("x", type_attr="T")],
+    outputs=[Arg("y", type_attr="T")],
+    attrs=[Attr("T", "type", allowed=ALL_T)],
+    shape_fn=lambda c: [c.shape(0)],
+    ref=lambda ins, a: np.ones_like(ins[0]),
+    lower=_like_lower(1),
+    kernels=COPY_KERNELS,
+    differentiable=False,
+    cases=lambda rng: [Case((_rand(rng, s, t),), grad=False) for t in ALL_T for s in [(), (2, 3), (0,)]],
+    doc="Ones with the shape and dtype of x.",
+)
 
 
 def _tile_shape(c):
@@ -375,14 +504,21 @@ def _tile_lower(ctx):
         ctx.copy(src, dst)
 
 
-op(name="Tile", inputs=[Arg("input", type_attr="T"), Arg("multiples", type_attr="Tmultiples", host=True)],
-   outputs=[Arg("output", type_attr="T")],
-   attrs=[Attr("T", "type", allowed=ALL_T), Attr("Tmultiples", "type", D.int32, allowed=IDX_T)],
-   shape_fn=_tile_shape, ref=lambda ins, a: np.tile(ins[0], _int_list(ins[1])),
-   lower=_tile_lower, kernels=COPY_KERNELS,
-   cases=lambda rng: [Case((_rand(rng, (2, 3), t), np.array([2, 3], np.int32)), grad=t.is_floating)
-                      for t in ALL_T] + [Case((_rand(rng, (3,)), np.array([0], np.int32)))],
-   doc="Repeats its input `multiples[i]` times along dimension i.")
+op(
+    name="Tile",
+    inputs=[Arg("input", type_attr="T"), Arg("multiples", type_attr="Tmultiples", host=True)],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[Attr("T", "type", allowed=ALL_T), Attr("Tmultiples", "type", D.int32, allowed=IDX_T)],
+    shape_fn=_tile_shape,
+    ref=lambda ins, a: np.tile(ins[0], _int_list(ins[1])),
+    lower=_tile_lower,
+    kernels=COPY_KERNELS,
+    cases=lambda rng: (
+        [Case((_rand(rng, (2, 3), t), np.array([2, 3], np.int32)), grad=t.is_floating) for t in ALL_T]
+        + [Case((_rand(rng, (3,)), np.array([0], np.int32)))]
+    ),
+    doc="Repeats its input `multiples[i]` times along dimension i.",
+)
 
 
 def _pad_shape(c):
@@ -413,23 +549,41 @@ def _pad_ref(ins, a):
     return np.pad(ins[0], np.asarray(ins[1]).reshape(-1, 2), constant_values=cv)
 
 
-op(name="Pad", inputs=[Arg("input", type_attr="T"), Arg("paddings", type_attr="Tpaddings", host=True)],
-   outputs=[Arg("output", type_attr="T")],
-   attrs=[Attr("T", "type", allowed=ALL_T), Attr("Tpaddings", "type", D.int32, allowed=IDX_T)],
-   shape_fn=_pad_shape, ref=_pad_ref, lower=_pad_lower, kernels=COPY_KERNELS,
-   cases=lambda rng: [Case((_rand(rng, (2, 3), t), np.array([[1, 0], [2, 1]], np.int32)),
-                           grad=t.is_floating) for t in ALL_T]
-   + [Case((_rand(rng, ()), np.zeros((0, 2), np.int32)))],
-   doc="Pads with zeros: paddings[i] = [before, after] for dimension i.")
+op(
+    name="Pad",
+    inputs=[Arg("input", type_attr="T"), Arg("paddings", type_attr="Tpaddings", host=True)],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[Attr("T", "type", allowed=ALL_T), Attr("Tpaddings", "type", D.int32, allowed=IDX_T)],
+    shape_fn=_pad_shape,
+    ref=_pad_ref,
+    lower=_pad_lower,
+    kernels=COPY_KERNELS,
+    cases=lambda rng: (
+        [
+            Case((_rand(rng, (2, 3), t), np.array([[1, 0], [2, 1]], np.int32)), grad=t.is_floating)
+            for t in ALL_T
+        ]
+        + [Case((_rand(rng, ()), np.zeros((0, 2), np.int32)))]
+    ),
+    doc="Pads with zeros: paddings[i] = [before, after] for dimension i.",
+)
 
-op(name="PadV2", inputs=[Arg("input", type_attr="T"), Arg("paddings", type_attr="Tpaddings", host=True),
-                         Arg("constant_values", type_attr="T")],
-   outputs=[Arg("output", type_attr="T")],
-   attrs=[Attr("T", "type", allowed=ALL_T), Attr("Tpaddings", "type", D.int32, allowed=IDX_T)],
-   shape_fn=_pad_shape, ref=_pad_ref, lower=_pad_lower, kernels=COPY_KERNELS,
-   cases=lambda rng: [Case((_rand(rng, (2, 3)), np.array([[0, 2], [1, 1]], np.int32),
-                            np.float32(3.5)))],
-   doc="Pads with constant_values.")
+op(
+    name="PadV2",
+    inputs=[
+        Arg("input", type_attr="T"),
+        Arg("paddings", type_attr="Tpaddings", host=True),
+        Arg("constant_values", type_attr="T"),
+    ],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[Attr("T", "type", allowed=ALL_T), Attr("Tpaddings", "type", D.int32, allowed=IDX_T)],
+    shape_fn=_pad_shape,
+    ref=_pad_ref,
+    lower=_pad_lower,
+    kernels=COPY_KERNELS,
+    cases=lambda rng: [Case((_rand(rng, (2, 3)), np.array([[0, 2], [1, 1]], np.int32), np.float32(3.5)))],
+    doc="Pads with constant_values.",
+)
 
 
 # ---------------------------------------------------------------------------
@@ -460,7 +614,8 @@ def _concat_shape(c):
             if out[i] is not None and d is not None and out[i] != d:
                 raise ValueError(
                     f"Dimension {i} in both shapes must be equal, but are {out[i]} and {d} "
-                    f"(concatenating along axis {axis})")
+                    f"(concatenating along axis {axis})"
+                )
             out[i] = out[i] if out[i] is not None else d
         d = s.as_tuple()[axis]
         total = None if (total is None or d is None) else total + d
@@ -482,24 +637,33 @@ def _concat_lower(ctx):
         pos += shape[axis]
 
 
-op(name="ConcatV2", inputs=[Arg("values", type_attr="T", number_attr="N"),
-                            Arg("axis", type_attr="Tidx", host=True)],
-   outputs=[Arg("output", type_attr="T")],
-   attrs=[Attr("N", "int"), Attr("T", "type", allowed=ALL_T), Attr("Tidx", "type", D.int32, allowed=IDX_T)],
-   shape_fn=_concat_shape,
-   ref=lambda ins, a: np.concatenate(ins[:-1], axis=int(np.asarray(ins[-1]))),
-   lower=_concat_lower, kernels=COPY_KERNELS,
-   cases=lambda rng: [Case(([_rand(rng, (2, 3), t), _rand(rng, (2, 1), t)], np.int32(1)), grad=t.is_floating)
-                      for t in ALL_T]
-   + [Case(([_rand(rng, (2, 3)), _rand(rng, (0, 3)), _rand(rng, (1, 3))], np.int32(-2)))],
-   doc="Joins tensors along `axis`.")
+op(
+    name="ConcatV2",
+    inputs=[Arg("values", type_attr="T", number_attr="N"), Arg("axis", type_attr="Tidx", host=True)],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[Attr("N", "int"), Attr("T", "type", allowed=ALL_T), Attr("Tidx", "type", D.int32, allowed=IDX_T)],
+    shape_fn=_concat_shape,
+    ref=lambda ins, a: np.concatenate(ins[:-1], axis=int(np.asarray(ins[-1]))),
+    lower=_concat_lower,
+    kernels=COPY_KERNELS,
+    cases=lambda rng: (
+        [
+            Case(([_rand(rng, (2, 3), t), _rand(rng, (2, 1), t)], np.int32(1)), grad=t.is_floating)
+            for t in ALL_T
+        ]
+        + [Case(([_rand(rng, (2, 3)), _rand(rng, (0, 3)), _rand(rng, (1, 3))], np.int32(-2)))]
+    ),
+    doc="Joins tensors along `axis`.",
+)
 
 
 def _split_sizes(dim, num_split, sizes):
     if sizes is None:
         if dim is not None and dim % num_split:
-            raise ValueError(f"Number of ways to split should evenly divide the split dimension, "
-                             f"but got split_dim size {dim} and num_split {num_split}")
+            raise ValueError(
+                f"Number of ways to split should evenly divide the split dimension, "
+                f"but got split_dim size {dim} and num_split {num_split}"
+            )
         return [None if dim is None else dim // num_split] * num_split
     sizes = _int_list(sizes)
     if len(sizes) != num_split:
@@ -544,6 +708,7 @@ def _split_lower(value_i, axis_i):
             begin[axis] = pos
             ctx.copy(x.slice(begin, shape), ctx.out(j))
             pos += shape[axis]
+
     return lower
 
 
@@ -558,25 +723,44 @@ def _splitv_ref(ins, a):
     return np.split(x, np.cumsum(sizes)[:-1], axis=axis)
 
 
-op(name="Split", inputs=[Arg("split_dim", dtype=D.int32, host=True), Arg("value", type_attr="T")],
-   outputs=[Arg("output", type_attr="T", number_attr="num_split")],
-   attrs=[Attr("num_split", "int"), Attr("T", "type", allowed=ALL_T)],
-   shape_fn=lambda c: _split_shapes(c, 1, 0, None), ref=_split_ref, lower=_split_lower(1, 0),
-   kernels=COPY_KERNELS,
-   cases=lambda rng: [Case((np.int32(1), _rand(rng, (2, 6), t)), {"num_split": 3}, grad=t.is_floating)
-                      for t in ALL_T] + [Case((np.int32(0), _rand(rng, (4,))), {"num_split": 2})],
-   doc="Splits `value` into num_split equal pieces along split_dim.")
+op(
+    name="Split",
+    inputs=[Arg("split_dim", dtype=D.int32, host=True), Arg("value", type_attr="T")],
+    outputs=[Arg("output", type_attr="T", number_attr="num_split")],
+    attrs=[Attr("num_split", "int"), Attr("T", "type", allowed=ALL_T)],
+    shape_fn=lambda c: _split_shapes(c, 1, 0, None),
+    ref=_split_ref,
+    lower=_split_lower(1, 0),
+    kernels=COPY_KERNELS,
+    cases=lambda rng: (
+        [Case((np.int32(1), _rand(rng, (2, 6), t)), {"num_split": 3}, grad=t.is_floating) for t in ALL_T]
+        + [Case((np.int32(0), _rand(rng, (4,))), {"num_split": 2})]
+    ),
+    doc="Splits `value` into num_split equal pieces along split_dim.",
+)
 
-op(name="SplitV", inputs=[Arg("value", type_attr="T"), Arg("size_splits", type_attr="Tlen", host=True),
-                          Arg("split_dim", dtype=D.int32, host=True)],
-   outputs=[Arg("output", type_attr="T", number_attr="num_split")],
-   attrs=[Attr("num_split", "int"), Attr("T", "type", allowed=ALL_T),
-          Attr("Tlen", "type", D.int64, allowed=IDX_T)],
-   shape_fn=lambda c: _split_shapes(c, 0, 2, 1), ref=_splitv_ref, lower=_split_lower(0, 2),
-   kernels=COPY_KERNELS,
-   cases=lambda rng: [Case((_rand(rng, (2, 6)), np.array([1, -1, 2], np.int64), np.int32(1)),
-                           {"num_split": 3})],
-   doc="Splits `value` into pieces of size_splits along split_dim.")
+op(
+    name="SplitV",
+    inputs=[
+        Arg("value", type_attr="T"),
+        Arg("size_splits", type_attr="Tlen", host=True),
+        Arg("split_dim", dtype=D.int32, host=True),
+    ],
+    outputs=[Arg("output", type_attr="T", number_attr="num_split")],
+    attrs=[
+        Attr("num_split", "int"),
+        Attr("T", "type", allowed=ALL_T),
+        Attr("Tlen", "type", D.int64, allowed=IDX_T),
+    ],
+    shape_fn=lambda c: _split_shapes(c, 0, 2, 1),
+    ref=_splitv_ref,
+    lower=_split_lower(0, 2),
+    kernels=COPY_KERNELS,
+    cases=lambda rng: [
+        Case((_rand(rng, (2, 6)), np.array([1, -1, 2], np.int64), np.int32(1)), {"num_split": 3})
+    ],
+    doc="Splits `value` into pieces of size_splits along split_dim.",
+)
 
 
 def _pack_shape(c):
@@ -606,13 +790,25 @@ def _pack_lower(ctx):
         ctx.copy(ctx.inp(i).insert_axis(axis), out.slice(begin, size))
 
 
-op(name="Pack", inputs=[Arg("values", type_attr="T", number_attr="N")], outputs=[Arg("output", type_attr="T")],
-   attrs=[Attr("N", "int"), Attr("T", "type", allowed=ALL_T), Attr("axis", "int", 0)],
-   shape_fn=_pack_shape, ref=lambda ins, a: np.stack(ins, axis=a["axis"]), lower=_pack_lower,
-   kernels=COPY_KERNELS,
-   cases=lambda rng: [Case(([_rand(rng, (2, 3), t) for _ in range(3)],), {"axis": ax}, grad=t.is_floating)
-                      for t in ALL_T for ax in (0, -1)] + [Case(([_rand(rng, ()), _rand(rng, ())],))],
-   doc="Stacks N tensors of one shape along a new axis.")
+op(
+    name="Pack",
+    inputs=[Arg("values", type_attr="T", number_attr="N")],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[Attr("N", "int"), Attr("T", "type", allowed=ALL_T), Attr("axis", "int", 0)],
+    shape_fn=_pack_shape,
+    ref=lambda ins, a: np.stack(ins, axis=a["axis"]),
+    lower=_pack_lower,
+    kernels=COPY_KERNELS,
+    cases=lambda rng: (
+        [
+            Case(([_rand(rng, (2, 3), t) for _ in range(3)],), {"axis": ax}, grad=t.is_floating)
+            for t in ALL_T
+            for ax in (0, -1)
+        ]
+        + [Case(([_rand(rng, ()), _rand(rng, ())],))]
+    ),
+    doc="Stacks N tensors of one shape along a new axis.",
+)
 
 
 def _unpack_shape(c):
@@ -643,14 +839,20 @@ def _unpack_lower(ctx):
         ctx.copy(v.with_(shape, strides), ctx.out(j))
 
 
-op(name="Unpack", inputs=[Arg("value", type_attr="T")], outputs=[Arg("output", type_attr="T", number_attr="num")],
-   attrs=[Attr("num", "int"), Attr("T", "type", allowed=ALL_T), Attr("axis", "int", 0)],
-   shape_fn=_unpack_shape,
-   ref=lambda ins, a: [np.take(ins[0], j, axis=a["axis"]) for j in range(a["num"])],
-   lower=_unpack_lower, kernels=COPY_KERNELS,
-   cases=lambda rng: [Case((_rand(rng, (3, 2), t),), {"num": 2, "axis": 1}, grad=t.is_floating)
-                      for t in ALL_T],
-   doc="Unstacks a tensor into `num` tensors along `axis`.")
+op(
+    name="Unpack",
+    inputs=[Arg("value", type_attr="T")],
+    outputs=[Arg("output", type_attr="T", number_attr="num")],
+    attrs=[Attr("num", "int"), Attr("T", "type", allowed=ALL_T), Attr("axis", "int", 0)],
+    shape_fn=_unpack_shape,
+    ref=lambda ins, a: [np.take(ins[0], j, axis=a["axis"]) for j in range(a["num"])],
+    lower=_unpack_lower,
+    kernels=COPY_KERNELS,
+    cases=lambda rng: [
+        Case((_rand(rng, (3, 2), t),), {"num": 2, "axis": 1}, grad=t.is_floating) for t in ALL_T
+    ],
+    doc="Unstacks a tensor into `num` tensors along `axis`.",
+)
 
 
 # ---------------------------------------------------------------------------
@@ -689,15 +891,31 @@ def _slice_lower(ctx):
     ctx.copy(ctx.inp(0).slice(begin, size), ctx.out(0))
 
 
-op(name="Slice", inputs=[Arg("input", type_attr="T"), Arg("begin", type_attr="Index", host=True),
-                         Arg("size", type_attr="Index", host=True)],
-   outputs=[Arg("output", type_attr="T")],
-   attrs=[Attr("T", "type", allowed=ALL_T), Attr("Index", "type", D.int32, allowed=IDX_T)],
-   shape_fn=_slice_shape, ref=_slice_ref, lower=_slice_lower, kernels=COPY_KERNELS,
-   cases=lambda rng: [Case((_rand(rng, (4, 5), t), np.array([1, 2], np.int32), np.array([2, -1], np.int32)),
-                           grad=t.is_floating) for t in ALL_T]
-   + [Case((_rand(rng, (3,)), np.array([1], np.int64), np.array([0], np.int64)))],
-   doc="A contiguous block: `size` elements from `begin` (-1: to the end).")
+op(
+    name="Slice",
+    inputs=[
+        Arg("input", type_attr="T"),
+        Arg("begin", type_attr="Index", host=True),
+        Arg("size", type_attr="Index", host=True),
+    ],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[Attr("T", "type", allowed=ALL_T), Attr("Index", "type", D.int32, allowed=IDX_T)],
+    shape_fn=_slice_shape,
+    ref=_slice_ref,
+    lower=_slice_lower,
+    kernels=COPY_KERNELS,
+    cases=lambda rng: (
+        [
+            Case(
+                (_rand(rng, (4, 5), t), np.array([1, 2], np.int32), np.array([2, -1], np.int32)),
+                grad=t.is_floating,
+            )
+            for t in ALL_T
+        ]
+        + [Case((_rand(rng, (3,)), np.array([1], np.int64), np.array([0], np.int64)))]
+    ),
+    doc="A contiguous block: `size` elements from `begin` (-1: to the end).",
+)
 
 
 def strided_slice_spec(dims, begin, end, strides, attrs):
@@ -711,8 +929,10 @@ def strided_slice_spec(dims, begin, end, strides, attrs):
     n = len(begin)
     if not (len(end) == n == len(strides)):
         raise ValueError("begin, end and strides must have the same length")
-    bm, em, el, na, sh = (attrs.get(k, 0) for k in
-                          ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask"))
+    bm, em, el, na, sh = (
+        attrs.get(k, 0)
+        for k in ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")
+    )
     if bin(el).count("1") > 1:
         raise ValueError("only one ellipsis is allowed")
     rank = len(dims)
@@ -807,8 +1027,13 @@ def _ss_ref(ins, a):
             idx.append(np.newaxis)
         else:
             _, d, b, step, size, shrink = p
-            idx.append(b if shrink else slice(b, b + step * size if b + step * size >= 0 else None, step)
-                       if size else slice(0, 0))
+            idx.append(
+                b
+                if shrink
+                else slice(b, b + step * size if b + step * size >= 0 else None, step)
+                if size
+                else slice(0, 0)
+            )
     return x[tuple(idx)]
 
 
@@ -817,23 +1042,34 @@ def _ss_case(x, b, e, s, **masks):
     return Case((x, *arrs), {k: masks.get(k, 0) for k in _SS_ATTRS})
 
 
-op(name="StridedSlice", inputs=[Arg("input", type_attr="T"), Arg("begin", type_attr="Index", host=True),
-                                Arg("end", type_attr="Index", host=True),
-                                Arg("strides", type_attr="Index", host=True)],
-   outputs=[Arg("output", type_attr="T")],
-   attrs=[Attr("T", "type", allowed=ALL_T), Attr("Index", "type", D.int32, allowed=IDX_T)]
-   + [Attr(k, "int", 0) for k in _SS_ATTRS],
-   shape_fn=_ss_shape, ref=_ss_ref, lower=_ss_lower, kernels=COPY_KERNELS,
-   cases=lambda rng: [
-       _ss_case(_rand(rng, (5, 6)), [1, 0], [4, 6], [1, 2]),
-       _ss_case(_rand(rng, (5, 6)), [-1, 0], [0, 0], [-1, 1], end_mask=2),
-       _ss_case(_rand(rng, (5, 6)), [2], [3], [1], shrink_axis_mask=1),
-       _ss_case(_rand(rng, (2, 3, 4)), [0, 1], [0, 2], [1, 1], ellipsis_mask=1, shrink_axis_mask=2),
-       _ss_case(_rand(rng, (3, 4)), [0, 0, 0], [0, 0, 0], [1, 1, 1], new_axis_mask=2, begin_mask=5, end_mask=5),
-       _ss_case(_rand(rng, (4,)), [10], [-10], [-1]),
-       _ss_case(_rand(rng, (4, 3), D.int64), [0], [0], [1], begin_mask=1, end_mask=1),
-   ],
-   doc="NumPy-style basic indexing (x[1:4, ::2], x[..., 0], x[None])")
+op(
+    name="StridedSlice",
+    inputs=[
+        Arg("input", type_attr="T"),
+        Arg("begin", type_attr="Index", host=True),
+        Arg("end", type_attr="Index", host=True),
+        Arg("strides", type_attr="Index", host=True),
+    ],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[Attr("T", "type", allowed=ALL_T), Attr("Index", "type", D.int32, allowed=IDX_T)]
+    + [Attr(k, "int", 0) for k in _SS_ATTRS],
+    shape_fn=_ss_shape,
+    ref=_ss_ref,
+    lower=_ss_lower,
+    kernels=COPY_KERNELS,
+    cases=lambda rng: [
+        _ss_case(_rand(rng, (5, 6)), [1, 0], [4, 6], [1, 2]),
+        _ss_case(_rand(rng, (5, 6)), [-1, 0], [0, 0], [-1, 1], end_mask=2),
+        _ss_case(_rand(rng, (5, 6)), [2], [3], [1], shrink_axis_mask=1),
+        _ss_case(_rand(rng, (2, 3, 4)), [0, 1], [0, 2], [1, 1], ellipsis_mask=1, shrink_axis_mask=2),
+        _ss_case(
+            _rand(rng, (3, 4)), [0, 0, 0], [0, 0, 0], [1, 1, 1], new_axis_mask=2, begin_mask=5, end_mask=5
+        ),
+        _ss_case(_rand(rng, (4,)), [10], [-10], [-1]),
+        _ss_case(_rand(rng, (4, 3), D.int64), [0], [0], [1], begin_mask=1, end_mask=1),
+    ],
+    doc="NumPy-style basic indexing (x[1:4, ::2], x[..., 0], x[None])",
+)
 
 
 # ---------------------------------------------------------------------------
@@ -847,7 +1083,7 @@ def _gather_shape(c):
         return [TensorShape(None)]
     axis = _axis(int(np.asarray(av)), p.ndims)
     d = p.as_tuple()
-    return [TensorShape(d[:axis] + i.as_tuple() + d[axis + 1:])]
+    return [TensorShape(d[:axis] + i.as_tuple() + d[axis + 1 :])]
 
 
 def _gather_ref(ins, a):
@@ -864,7 +1100,7 @@ def _gather_lower(ctx):
     p = ctx.in_shapes[0]
     axis = _axis(int(np.asarray(ctx.values[2])), len(p))
     outer = int(np.prod(p[:axis], dtype=np.int64))
-    inner = int(np.prod(p[axis + 1:], dtype=np.int64))
+    inner = int(np.prod(p[axis + 1 :], dtype=np.int64))
     m = int(np.prod(ctx.in_shapes[1], dtype=np.int64))
     if outer * m * inner == 0:
         return
@@ -874,19 +1110,38 @@ def _gather_lower(ctx):
     ctx.call(ctx.kernel("gather", ctx.in_dtypes[0]), [params, idx], [out])
 
 
-op(name="GatherV2", inputs=[Arg("params", type_attr="Tparams"), Arg("indices", type_attr="Tindices"),
-                            Arg("axis", type_attr="Taxis", host=True)],
-   outputs=[Arg("output", type_attr="Tparams")],
-   attrs=[Attr("Tparams", "type", allowed=ALL_T), Attr("Tindices", "type", allowed=IDX_T),
-          Attr("Taxis", "type", D.int32, allowed=IDX_T), Attr("batch_dims", "int", 0)],
-   shape_fn=_gather_shape, ref=_gather_ref, lower=_gather_lower,
-   kernels=registry.kernels_for(["gather"], ALL_T),
-   cases=lambda rng: [Case((_rand(rng, (5, 3), t), np.array([4, 0, 2, 2], it), np.int32(0)),
-                           grad=t.is_floating) for t in ALL_T for it in (np.int32, np.int64)]
-   + [Case((_rand(rng, (2, 5, 3)), np.array([[1, 4], [0, 0]], np.int32), np.int32(1))),
-      Case((_rand(rng, (4, 3)), np.array(2, np.int64), np.int32(0))),
-      Case((_rand(rng, (4, 3)), np.zeros((0,), np.int32), np.int32(0)))],
-   doc="Rows (slices along `axis`) of params picked by indices.")
+op(
+    name="GatherV2",
+    inputs=[
+        Arg("params", type_attr="Tparams"),
+        Arg("indices", type_attr="Tindices"),
+        Arg("axis", type_attr="Taxis", host=True),
+    ],
+    outputs=[Arg("output", type_attr="Tparams")],
+    attrs=[
+        Attr("Tparams", "type", allowed=ALL_T),
+        Attr("Tindices", "type", allowed=IDX_T),
+        Attr("Taxis", "type", D.int32, allowed=IDX_T),
+        Attr("batch_dims", "int", 0),
+    ],
+    shape_fn=_gather_shape,
+    ref=_gather_ref,
+    lower=_gather_lower,
+    kernels=registry.kernels_for(["gather"], ALL_T),
+    cases=lambda rng: (
+        [
+            Case((_rand(rng, (5, 3), t), np.array([4, 0, 2, 2], it), np.int32(0)), grad=t.is_floating)
+            for t in ALL_T
+            for it in (np.int32, np.int64)
+        ]
+        + [
+            Case((_rand(rng, (2, 5, 3)), np.array([[1, 4], [0, 0]], np.int32), np.int32(1))),
+            Case((_rand(rng, (4, 3)), np.array(2, np.int64), np.int32(0))),
+            Case((_rand(rng, (4, 3)), np.zeros((0,), np.int32), np.int32(0))),
+        ]
+    ),
+    doc="Rows (slices along `axis`) of params picked by indices.",
+)
 
 
 def _onehot_shape(c):
@@ -925,23 +1180,49 @@ def _onehot_lower(ctx):
     if outer * inner * depth == 0:
         return
     out = ctx.out(0).reshape([outer, depth, inner])
-    ctx.call(ctx.kernel("one_hot", ctx.out_dtypes[0]),
-             [ctx.inp(0).reshape([outer, inner]), ctx.inp(2), ctx.inp(3)], [out])
+    ctx.call(
+        ctx.kernel("one_hot", ctx.out_dtypes[0]),
+        [ctx.inp(0).reshape([outer, inner]), ctx.inp(2), ctx.inp(3)],
+        [out],
+    )
 
 
 _OH_T = ALL_T
-op(name="OneHot", inputs=[Arg("indices", type_attr="TI"), Arg("depth", dtype=D.int32, host=True),
-                          Arg("on_value", type_attr="T"), Arg("off_value", type_attr="T")],
-   outputs=[Arg("output", type_attr="T")],
-   attrs=[Attr("axis", "int", -1), Attr("T", "type", allowed=_OH_T),
-          Attr("TI", "type", D.int64, allowed=(D.uint8, D.int32, D.int64))],
-   shape_fn=_onehot_shape, ref=_onehot_ref, lower=_onehot_lower,
-   kernels=registry.kernels_for(["one_hot"], _OH_T), differentiable=False,
-   cases=lambda rng: [Case((np.array([0, 2, -1, 5], it), np.int32(4), np.array(1, t.np), np.array(0, t.np)),
-                           grad=False) for t in _OH_T for it in (np.int32, np.int64)]
-   + [Case((np.array([[1, 0], [2, 2]], np.int32), np.int32(3), np.float32(5), np.float32(-1)),
-           {"axis": 0}, grad=False)],
-   doc="One-hot vectors of `depth` (on_value at the index, off_value elsewhere).")
+op(
+    name="OneHot",
+    inputs=[
+        Arg("indices", type_attr="TI"),
+        Arg("depth", dtype=D.int32, host=True),
+        Arg("on_value", type_attr="T"),
+        Arg("off_value", type_attr="T"),
+    ],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[
+        Attr("axis", "int", -1),
+        Attr("T", "type", allowed=_OH_T),
+        Attr("TI", "type", D.int64, allowed=(D.uint8, D.int32, D.int64)),
+    ],
+    shape_fn=_onehot_shape,
+    ref=_onehot_ref,
+    lower=_onehot_lower,
+    kernels=registry.kernels_for(["one_hot"], _OH_T),
+    differentiable=False,
+    cases=lambda rng: (
+        [
+            Case((np.array([0, 2, -1, 5], it), np.int32(4), np.array(1, t.np), np.array(0, t.np)), grad=False)
+            for t in _OH_T
+            for it in (np.int32, np.int64)
+        ]
+        + [
+            Case(
+                (np.array([[1, 0], [2, 2]], np.int32), np.int32(3), np.float32(5), np.float32(-1)),
+                {"axis": 0},
+                grad=False,
+            )
+        ]
+    ),
+    doc="One-hot vectors of `depth` (on_value at the index, off_value elsewhere).",
+)
 
 
 # ---------------------------------------------------------------------------
@@ -951,8 +1232,9 @@ def _out(op_type, inputs, attrs=None, name=None):
     return builder.apply_op(op_type, inputs, attrs, name).outputs[0]
 
 
-def constant(value, dtype=None, shape=None, name: str = "Const", verify_shape: bool = False,
-             _strict: bool = False) -> fops.Tensor:
+def constant(
+    value, dtype=None, shape=None, name: str = "Const", verify_shape: bool = False, _strict: bool = False
+) -> fops.Tensor:
     """A constant tensor (TF1 semantics: a scalar or short list fills `shape`)."""
     if isinstance(value, fops.Tensor):
         raise TypeError(f"constant() takes a Python or NumPy value, got the Tensor {value.name}")
@@ -961,8 +1243,11 @@ def constant(value, dtype=None, shape=None, name: str = "Const", verify_shape: b
     if src.dtype == object:
         raise TypeError(f"cannot make a constant from {value!r}")
     if _strict and dtype is not None:
-        if (src.dtype.kind == "f" and not dt.is_floating) or (src.dtype.kind == "b" and dt is not D.bool_) \
-                or (src.dtype.kind in "iu" and dt is D.bool_):
+        if (
+            (src.dtype.kind == "f" and not dt.is_floating)
+            or (src.dtype.kind == "b" and dt is not D.bool_)
+            or (src.dtype.kind in "iu" and dt is D.bool_)
+        ):
             raise TypeError(f"cannot convert {value!r} to {dt.name}")
     if src.dtype.kind == "f" and dt.is_integer:
         if not np.all(np.isfinite(src)) or not np.array_equal(src, np.trunc(src)):
@@ -986,15 +1271,18 @@ def constant(value, dtype=None, shape=None, name: str = "Const", verify_shape: b
 
 def placeholder(dtype, shape=None, name: str | None = None) -> fops.Tensor:
     """A value fed at run time; `shape` may contain None for unknown dimensions."""
-    return _out("Placeholder", [], {"dtype": dtypes.as_dtype(dtype), "shape": as_shape(shape)},
-                name or "Placeholder")
+    return _out(
+        "Placeholder", [], {"dtype": dtypes.as_dtype(dtype), "shape": as_shape(shape)}, name or "Placeholder"
+    )
 
 
 def placeholder_with_default(input, shape, name: str | None = None) -> fops.Tensor:
     x = fops.convert_to_tensor(input)
     shape = as_shape(shape)
     if not x.shape.is_compatible_with(shape):
-        raise ValueError(f"default value of shape {x.shape} is incompatible with the placeholder shape {shape}")
+        raise ValueError(
+            f"default value of shape {x.shape} is incompatible with the placeholder shape {shape}"
+        )
     return _out("PlaceholderWithDefault", [x], {"dtype": x.dtype, "shape": shape}, name)
 
 
@@ -1124,7 +1412,9 @@ def pad(tensor, paddings, mode: str = "CONSTANT", name: str | None = None, const
         raise ValueError(f"pad mode {mode!r} is not supported; staticflow pads with mode='CONSTANT'")
     t = fops.convert_to_tensor(tensor)
     if isinstance(constant_values, fops.Tensor) or np.any(np.asarray(constant_values) != 0):
-        return _out("PadV2", [t, paddings, fops.convert_to_tensor(constant_values, dtype=t.dtype)], None, name)
+        return _out(
+            "PadV2", [t, paddings, fops.convert_to_tensor(constant_values, dtype=t.dtype)], None, name
+        )
     return _out("Pad", [t, paddings], None, name)
 
 
@@ -1137,8 +1427,12 @@ def concat(values, axis, name: str = "concat") -> fops.Tensor:
 
 def split(value, num_or_size_splits, axis=0, num=None, name: str = "split") -> list[fops.Tensor]:
     if isinstance(num_or_size_splits, (int, np.integer)):
-        op_ = builder.apply_op("Split", [np.int32(axis) if not isinstance(axis, fops.Tensor) else axis, value],
-                               {"num_split": int(num_or_size_splits)}, name)
+        op_ = builder.apply_op(
+            "Split",
+            [np.int32(axis) if not isinstance(axis, fops.Tensor) else axis, value],
+            {"num_split": int(num_or_size_splits)},
+            name,
+        )
     else:
         sizes = num_or_size_splits
         n = num
@@ -1146,8 +1440,12 @@ def split(value, num_or_size_splits, axis=0, num=None, name: str = "split") -> l
             n = len(sizes) if not isinstance(sizes, fops.Tensor) else sizes.shape[0].value
             if n is None:
                 raise ValueError("cannot infer the number of splits; pass num=")
-        op_ = builder.apply_op("SplitV", [value, sizes, np.int32(axis) if not isinstance(axis, fops.Tensor)
-                                          else axis], {"num_split": int(n)}, name)
+        op_ = builder.apply_op(
+            "SplitV",
+            [value, sizes, np.int32(axis) if not isinstance(axis, fops.Tensor) else axis],
+            {"num_split": int(n)},
+            name,
+        )
     return list(op_.outputs)
 
 
@@ -1170,13 +1468,30 @@ def slice_(input_, begin, size, name: str | None = None) -> fops.Tensor:
     return _out("Slice", [input_, _shape_arg(begin), _shape_arg(size)], None, name)
 
 
-def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, ellipsis_mask=0,
-                  new_axis_mask=0, shrink_axis_mask=0, name: str | None = None) -> fops.Tensor:
+def strided_slice(
+    input_,
+    begin,
+    end,
+    strides=None,
+    begin_mask=0,
+    end_mask=0,
+    ellipsis_mask=0,
+    new_axis_mask=0,
+    shrink_axis_mask=0,
+    name: str | None = None,
+) -> fops.Tensor:
     if strides is None:
         strides = [1] * (len(begin) if not isinstance(begin, fops.Tensor) else begin.shape[0].value)
-    attrs = dict(begin_mask=begin_mask, end_mask=end_mask, ellipsis_mask=ellipsis_mask,
-                 new_axis_mask=new_axis_mask, shrink_axis_mask=shrink_axis_mask)
-    return _out("StridedSlice", [input_, _shape_arg(begin), _shape_arg(end), _shape_arg(strides)], attrs, name)
+    attrs = dict(
+        begin_mask=begin_mask,
+        end_mask=end_mask,
+        ellipsis_mask=ellipsis_mask,
+        new_axis_mask=new_axis_mask,
+        shrink_axis_mask=shrink_axis_mask,
+    )
+    return _out(
+        "StridedSlice", [input_, _shape_arg(begin), _shape_arg(end), _shape_arg(strides)], attrs, name
+    )
 
 
 def getitem(tensor: fops.Tensor, key) -> fops.Tensor:
@@ -1209,7 +1524,8 @@ def getitem(tensor: fops.Tensor, key) -> fops.Tensor:
         else:
             raise TypeError(
                 f"Only integers, slices (`:`), ellipsis (`...`), newaxis (`None`) and scalar int32/int64 "
-                f"tensors are valid indices, got {k!r}")
+                f"tensors are valid indices, got {k!r}"
+            )
     return strided_slice(tensor, begin, end, strides, name="strided_slice", **masks)
 
 

@@ -37,9 +37,16 @@ def _fmt_shapes(shapes) -> str:
     return ", ".join(str(s) for s in shapes)
 
 
-def apply_op(op_type: str, inputs: list, attrs: dict | None = None, name: str | None = None,
-             loc=None, exact_name: bool = False, extra_attrs: dict | None = None,
-             device: str | None = None) -> fops.Operation:
+def apply_op(
+    op_type: str,
+    inputs: list,
+    attrs: dict | None = None,
+    name: str | None = None,
+    loc=None,
+    exact_name: bool = False,
+    extra_attrs: dict | None = None,
+    device: str | None = None,
+) -> fops.Operation:
     """Create an op of registered type `op_type` in the inputs' (or default) graph.
 
     `exact_name` uses `name` as the full op name (import); `extra_attrs` keeps
@@ -49,20 +56,25 @@ def apply_op(op_type: str, inputs: list, attrs: dict | None = None, name: str | 
     attrs = dict(attrs or {})
     loc = loc or fops.user_frame()
     if len(inputs) != len(d.inputs):
-        raise TypeError(f"{op_type} takes {len(d.inputs)} inputs ({', '.join(a.name for a in d.inputs)}), "
-                        f"got {len(inputs)}")
+        raise TypeError(
+            f"{op_type} takes {len(d.inputs)} inputs ({', '.join(a.name for a in d.inputs)}), "
+            f"got {len(inputs)}"
+        )
     g = _graph_of(inputs)
     # 1. type attrs from tensor inputs
     for arg, x in zip(d.inputs, inputs):
         if arg.type_attr is None:
             continue
-        for y in (x if arg.number_attr else [x]):
+        for y in x if arg.number_attr else [x]:
             if isinstance(y, fops.Tensor) and arg.type_attr not in attrs:
                 attrs[arg.type_attr] = y.dtype
     # 2. convert the rest; as in TF, constants made for an op live in its name
     # scope ("ArgMax/dimension") and the op takes the scope's name
-    needs = any(not isinstance(y, fops.Tensor) for arg, x in zip(d.inputs, inputs)
-                for y in (x if arg.number_attr and isinstance(x, (list, tuple)) else [x]))
+    needs = any(
+        not isinstance(y, fops.Tensor)
+        for arg, x in zip(d.inputs, inputs)
+        for y in (x if arg.number_attr and isinstance(x, (list, tuple)) else [x])
+    )
     if needs and not exact_name:
         with g.name_scope(name or op_type) as scope:
             flat = _convert_inputs(g, d, inputs, attrs, op_type, name, loc)
@@ -81,8 +93,17 @@ def apply_op(op_type: str, inputs: list, attrs: dict | None = None, name: str | 
     else:
         op_name = g.unique_name(name or op_type)
     controls = list(g._current_control_inputs())
-    op = fops.Operation(g, op_name, op_type, flat, attrs, out_dtypes, controls,
-                        g._current_device() if device is None else device, loc)
+    op = fops.Operation(
+        g,
+        op_name,
+        op_type,
+        flat,
+        attrs,
+        out_dtypes,
+        controls,
+        g._current_device() if device is None else device,
+        loc,
+    )
     op._extra_attrs = dict(extra_attrs or {})
     infer_shapes(op)
     g._add_op(op)
@@ -98,7 +119,7 @@ def _convert_inputs(g, d, inputs, attrs, op_type, name, loc) -> list[fops.Tensor
                 raise TypeError(f"{op_type}: input {arg.name} must be a list of tensors")
             attrs[arg.number_attr] = len(x)
         want = arg.dtype or (attrs.get(arg.type_attr) if arg.type_attr else None)
-        for y in (list(x) if arg.number_attr else [x]):
+        for y in list(x) if arg.number_attr else [x]:
             if isinstance(y, fops.Tensor):
                 _check_graph(g, y, op_type)
                 t = y
@@ -111,7 +132,8 @@ def _convert_inputs(g, d, inputs, attrs, op_type, name, loc) -> list[fops.Tensor
                 raise TypeError(
                     f"{op_type} op '{name or op_type}': input {arg.name} has dtype {t.dtype.name}, "
                     f"expected {want.name} (to match the other inputs). Defined at "
-                    f"{fops.format_location(loc)}")
+                    f"{fops.format_location(loc)}"
+                )
             flat.append(t)
     return flat
 
@@ -129,7 +151,8 @@ def _complete_attrs(d: registry.OpDef, attrs: dict, op_type: str, name, loc) -> 
                 allowed = ", ".join(t.name for t in a.allowed)
                 raise TypeError(
                     f"{op_type} op '{name or op_type}': {a.name}={attrs[a.name].name} is not allowed "
-                    f"(allowed: {allowed}). Defined at {fops.format_location(loc)}")
+                    f"(allowed: {allowed}). Defined at {fops.format_location(loc)}"
+                )
         elif a.kind == "shape":
             attrs[a.name] = as_shape(attrs[a.name])
     unknown = set(attrs) - {a.name for a in d.attrs}
@@ -149,17 +172,25 @@ def output_dtypes(d: registry.OpDef, attrs: dict) -> list[dtypes.DType]:
 def infer_shapes(op: fops.Operation, strict: bool = True) -> None:
     """Run the op's shape function; a failure names op, input shapes and source line."""
     d = registry.get(op.type)
-    ctx = registry.ShapeContext(d, op.name, [t.shape for t in op.inputs], [t.dtype for t in op.inputs],
-                                op._attrs, lambda i: constant_value(op.inputs[i]))
+    ctx = registry.ShapeContext(
+        d,
+        op.name,
+        [t.shape for t in op.inputs],
+        [t.dtype for t in op.inputs],
+        op._attrs,
+        lambda i: constant_value(op.inputs[i]),
+    )
     try:
         shapes = d.shape_fn(ctx)
     except (ValueError, IndexError) as e:
         raise ValueError(
             f"{op.type} op '{op.name}': {e}. Input shapes: [{_fmt_shapes(ctx.input_shapes)}]. "
-            f"Defined at {fops.format_location(op.location)}") from None
+            f"Defined at {fops.format_location(op.location)}"
+        ) from None
     if len(shapes) != len(op.outputs):
-        raise RuntimeError(f"shape function of {op.type} returned {len(shapes)} shapes for "
-                           f"{len(op.outputs)} outputs")
+        raise RuntimeError(
+            f"shape function of {op.type} returned {len(shapes)} shapes for {len(op.outputs)} outputs"
+        )
     for t, s in zip(op.outputs, shapes):
         t._shape = as_shape(s)
 
@@ -171,12 +202,21 @@ def constant_value(t: fops.Tensor):
     value = None
     op = t.op
     d = registry.lookup(op.type)
-    if d is not None and not d.stateful and not d.random and op.type != "Placeholder" \
-            and op.type != "PlaceholderWithDefault":
+    if (
+        d is not None
+        and not d.stateful
+        and not d.random
+        and op.type != "Placeholder"
+        and op.type != "PlaceholderWithDefault"
+    ):
         if op.type == "Const":
             value = op.get_attr("value")
-        elif d.static and op.inputs and all(s.shape.is_fully_defined() for s in op.inputs) \
-                and op.type in ("Shape", "Size", "Rank"):
+        elif (
+            d.static
+            and op.inputs
+            and all(s.shape.is_fully_defined() for s in op.inputs)
+            and op.type in ("Shape", "Size", "Rank")
+        ):
             value = d.ref([np.empty(s.shape.as_tuple(), s.dtype.np) for s in op.inputs], op._attrs)[0]
         elif op.inputs and (d.elementwise or d.static or op.type in _FOLDABLE):
             vals = [constant_value(x) for x in op.inputs]
@@ -189,8 +229,23 @@ def constant_value(t: fops.Tensor):
     return value
 
 
-_FOLDABLE = {"Pack", "Cast", "Identity", "StridedSlice", "Slice", "ConcatV2", "Reshape", "ExpandDims",
-             "Squeeze", "Fill", "Range", "Prod", "Sum", "GatherV2", "Unpack"}
+_FOLDABLE = {
+    "Pack",
+    "Cast",
+    "Identity",
+    "StridedSlice",
+    "Slice",
+    "ConcatV2",
+    "Reshape",
+    "ExpandDims",
+    "Squeeze",
+    "Fill",
+    "Range",
+    "Prod",
+    "Sum",
+    "GatherV2",
+    "Unpack",
+}
 
 
 def run_reference(d: registry.OpDef, values: list, attrs: dict) -> list[np.ndarray]:
@@ -199,8 +254,10 @@ def run_reference(d: registry.OpDef, values: list, attrs: dict) -> list[np.ndarr
     if not isinstance(out, (list, tuple)):
         out = [out]
     dts = output_dtypes(d, attrs)
-    return [np.asarray(o, dtype=dt.np) if dt is not dtypes.string else np.asarray(o, dtype=object)
-            for o, dt in zip(out, dts)]
+    return [
+        np.asarray(o, dtype=dt.np) if dt is not dtypes.string else np.asarray(o, dtype=object)
+        for o, dt in zip(out, dts)
+    ]
 
 
 def shape_of(t: fops.Tensor) -> TensorShape:

@@ -27,5 +27,13 @@ def positive(rng, shape, dt=dtypes.float32, low=0.5, high=2.0) -> np.ndarray:
 # shapes every elementwise op is tested on: scalars, vectors, matrices, empty
 UNARY_SHAPES = [(), (7,), (3, 4), (2, 3, 5), (0, 3)]
 # pairs exercising NumPy broadcasting
-BINARY_SHAPES = [((), ()), ((5,), (5,)), ((3, 4), (4,)), ((3, 1), (1, 4)), ((2, 3, 4), ()),
-                 ((), (2, 3)), ((2, 1, 4), (3, 1)), ((0, 3), (3,))]
+BINARY_SHAPES = [
+    ((), ()),
+    ((5,), (5,)),
+    ((3, 4), (4,)),
+    ((3, 1), (1, 4)),
+    ((2, 3, 4), ()),
+    ((), (2, 3)),
+    ((2, 1, 4), (3, 1)),
+    ((0, 3), (3,)),
+]

@@ -55,8 +55,13 @@ class View:
         return True
 
     def with_(self, shape, strides, offset=None) -> View:
-        return View(self.src, self.dtype, tuple(int(x) for x in shape), tuple(int(x) for x in strides),
-                    self.offset if offset is None else int(offset))
+        return View(
+            self.src,
+            self.dtype,
+            tuple(int(x) for x in shape),
+            tuple(int(x) for x in strides),
+            self.offset if offset is None else int(offset),
+        )
 
     def reshape(self, shape) -> View:
         if not self.is_contiguous():

@@ -66,22 +66,39 @@ def _unary_ref(fn):
 
 
 for _name, _base, _fn, _dts, _gen in _UNARY:
-    op(name=_name, inputs=[Arg("x", type_attr="T")], outputs=[Arg("y", type_attr="T")],
-       attrs=[Attr("T", "type", allowed=_dts)], shape_fn=lambda c: [c.shape(0)], ref=_unary_ref(_fn),
-       lower=_unary_lower(_base), kernels=registry.kernels_for([_base], _dts), elementwise=True,
-       differentiable=_name not in _NONDIFF,
-       cases=(lambda gen, dts, nd: lambda rng: [
-           Case((gen(rng, s, t),), grad=t.is_floating and not nd) for t in dts for s in casegen.UNARY_SHAPES
-       ])(_gen, _dts, _name in _NONDIFF),
-       doc=f"Elementwise {_base}.")
+    op(
+        name=_name,
+        inputs=[Arg("x", type_attr="T")],
+        outputs=[Arg("y", type_attr="T")],
+        attrs=[Attr("T", "type", allowed=_dts)],
+        shape_fn=lambda c: [c.shape(0)],
+        ref=_unary_ref(_fn),
+        lower=_unary_lower(_base),
+        kernels=registry.kernels_for([_base], _dts),
+        elementwise=True,
+        differentiable=_name not in _NONDIFF,
+        cases=(
+            lambda gen, dts, nd: (
+                lambda rng: [
+                    Case((gen(rng, s, t),), grad=t.is_floating and not nd)
+                    for t in dts
+                    for s in casegen.UNARY_SHAPES
+                ]
+            )
+        )(_gen, _dts, _name in _NONDIFF),
+        doc=f"Elementwise {_base}.",
+    )
 
 
 # ---------------------------------------------------------------------------
 # binary elementwise (NumPy broadcasting)
 # ---------------------------------------------------------------------------
 def _nonzero(rng, shape, t):
-    return _away_from_zero(rng, shape, t) if t.is_floating else \
-        (rng.integers(1, 5, size=shape) * rng.choice([-1, 1], size=shape)).astype(t.np)
+    return (
+        _away_from_zero(rng, shape, t)
+        if t.is_floating
+        else (rng.integers(1, 5, size=shape) * rng.choice([-1, 1], size=shape)).astype(t.np)
+    )
 
 
 def _small_exp(rng, shape, t):
@@ -138,8 +155,18 @@ _BINARY = [
     ("LogicalAnd", "logical_and", np.logical_and, (D.bool_,), (_rand, _rand), D.bool_),
     ("LogicalOr", "logical_or", np.logical_or, (D.bool_,), (_rand, _rand), D.bool_),
 ]
-_BINARY_NONDIFF = {"FloorDiv", "FloorMod", "Less", "LessEqual", "Greater", "GreaterEqual", "Equal",
-                   "NotEqual", "LogicalAnd", "LogicalOr"}
+_BINARY_NONDIFF = {
+    "FloorDiv",
+    "FloorMod",
+    "Less",
+    "LessEqual",
+    "Greater",
+    "GreaterEqual",
+    "Equal",
+    "NotEqual",
+    "LogicalAnd",
+    "LogicalOr",
+}
 
 
 def _binary_shape(c):
@@ -150,6 +177,7 @@ def _binary_ref(fn):
     def ref(ins, a):
         with np.errstate(all="ignore"):
             return fn(ins[0], ins[1])
+
     return ref
 
 
@@ -163,6 +191,7 @@ def _binary_cases(gens, dts, nd):
                 x, y = gx(rng, sx, t), gy(rng, sy, t)
                 out.append(Case((x, y), grad=t.is_floating and not nd))
         return out
+
     return cases
 
 
@@ -170,13 +199,20 @@ for _name, _base, _fn, _dts, _gens, _odt in _BINARY:
     _attrs = [Attr("T", "type", allowed=_dts)]
     if _name in ("Equal", "NotEqual"):
         _attrs.append(Attr("incompatible_shape_error", "bool", True))
-    op(name=_name, inputs=[Arg("x", type_attr="T"), Arg("y", type_attr="T")],
-       outputs=[Arg("z", dtype=_odt) if _odt else Arg("z", type_attr="T")],
-       attrs=_attrs, shape_fn=_binary_shape, ref=_binary_ref(_fn),
-       lower=_unary_lower(_base), kernels=registry.kernels_for([_base], _dts), elementwise=True,
-       differentiable=_name not in _BINARY_NONDIFF,
-       cases=_binary_cases(_gens, _dts, _name in _BINARY_NONDIFF),
-       doc=f"Elementwise {_base} with NumPy broadcasting.")
+    op(
+        name=_name,
+        inputs=[Arg("x", type_attr="T"), Arg("y", type_attr="T")],
+        outputs=[Arg("z", dtype=_odt) if _odt else Arg("z", type_attr="T")],
+        attrs=_attrs,
+        shape_fn=_binary_shape,
+        ref=_binary_ref(_fn),
+        lower=_unary_lower(_base),
+        kernels=registry.kernels_for([_base], _dts),
+        elementwise=True,
+        differentiable=_name not in _BINARY_NONDIFF,
+        cases=_binary_cases(_gens, _dts, _name in _BINARY_NONDIFF),
+        doc=f"Elementwise {_base} with NumPy broadcasting.",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -205,15 +241,32 @@ def _cast_ref(ins, a):
     return x.astype(dst.np)
 
 
-op(name="Cast", inputs=[Arg("x", type_attr="SrcT")], outputs=[Arg("y", type_attr="DstT")],
-   attrs=[Attr("SrcT", "type", allowed=_CAST_T), Attr("DstT", "type", allowed=_CAST_T),
-          Attr("Truncate", "bool", False)],
-   shape_fn=lambda c: [c.shape(0)], ref=_cast_ref, lower=_cast_lower, elementwise=True,
-   kernels=tuple(registry.kernel_name("cast", s, d) for s in _CAST_T for d in _CAST_T),
-   cases=lambda rng: [Case((_rand(rng, sh, s) * (3 if s.is_floating else 1),), {"DstT": d},
-                           grad=s.is_floating and d.is_floating)
-                      for s in _CAST_T for d in _CAST_T for sh in [(), (2, 3)]],
-   doc="Converts to DstT (floats to ints truncate toward zero).")
+op(
+    name="Cast",
+    inputs=[Arg("x", type_attr="SrcT")],
+    outputs=[Arg("y", type_attr="DstT")],
+    attrs=[
+        Attr("SrcT", "type", allowed=_CAST_T),
+        Attr("DstT", "type", allowed=_CAST_T),
+        Attr("Truncate", "bool", False),
+    ],
+    shape_fn=lambda c: [c.shape(0)],
+    ref=_cast_ref,
+    lower=_cast_lower,
+    elementwise=True,
+    kernels=tuple(registry.kernel_name("cast", s, d) for s in _CAST_T for d in _CAST_T),
+    cases=lambda rng: [
+        Case(
+            (_rand(rng, sh, s) * (3 if s.is_floating else 1),),
+            {"DstT": d},
+            grad=s.is_floating and d.is_floating,
+        )
+        for s in _CAST_T
+        for d in _CAST_T
+        for sh in [(), (2, 3)]
+    ],
+    doc="Converts to DstT (floats to ints truncate toward zero).",
+)
 
 
 def _select_shape(c):
@@ -221,8 +274,9 @@ def _select_shape(c):
     s = ts.merge_with(es)
     if cs.ndims is not None and s.ndims is not None and cs.ndims != s.ndims:
         if not (cs.ndims == 1 and s.ndims >= 1 and cs.is_compatible_with(TensorShape([s.as_tuple()[0]]))):
-            raise ValueError(f"condition of shape {cs} must match the shape of x {s} or be a vector "
-                             f"of its first dimension")
+            raise ValueError(
+                f"condition of shape {cs} must match the shape of x {s} or be a vector of its first dimension"
+            )
     elif cs.ndims is not None and s.ndims is not None:
         s = s.merge_with(cs)
     return [s]
@@ -235,8 +289,14 @@ def _select_lower(ctx):
     cond = ctx.inp(0)
     if cond.ndim == 1 and out.ndim > 1:
         cond = cond.with_([cond.shape[0]] + [1] * (out.ndim - 1), [1] + [0] * (out.ndim - 1))
-    views = coalesce([cond.broadcast_to(out.shape), ctx.inp(1).broadcast_to(out.shape),
-                      ctx.inp(2).broadcast_to(out.shape), out])
+    views = coalesce(
+        [
+            cond.broadcast_to(out.shape),
+            ctx.inp(1).broadcast_to(out.shape),
+            ctx.inp(2).broadcast_to(out.shape),
+            out,
+        ]
+    )
     ctx.call(ctx.kernel("select", ctx.in_dtypes[1]), views[:3], views[3:])
 
 
@@ -250,31 +310,51 @@ def _select_ref(ins, a):
 def _select_cases(rng):
     out = []
     for t in _CAST_T:
-        out.append(Case((_rand(rng, (2, 3), D.bool_), _rand(rng, (2, 3), t), _rand(rng, (2, 3), t)),
-                        grad=t.is_floating))
+        out.append(
+            Case(
+                (_rand(rng, (2, 3), D.bool_), _rand(rng, (2, 3), t), _rand(rng, (2, 3), t)),
+                grad=t.is_floating,
+            )
+        )
     out.append(Case((_rand(rng, (4,), D.bool_), _rand(rng, (4, 2)), _rand(rng, (4, 2)))))
     return out
 
 
-op(name="Select", inputs=[Arg("condition", dtype=D.bool_), Arg("t", type_attr="T"), Arg("e", type_attr="T")],
-   outputs=[Arg("output", type_attr="T")], attrs=[Attr("T", "type", allowed=_CAST_T)],
-   shape_fn=_select_shape, ref=_select_ref, lower=_select_lower, elementwise=True,
-   kernels=registry.kernels_for(["select"], _CAST_T), cases=_select_cases,
-   doc="Picks from t where condition holds, else from e (TF1 where).")
+op(
+    name="Select",
+    inputs=[Arg("condition", dtype=D.bool_), Arg("t", type_attr="T"), Arg("e", type_attr="T")],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[Attr("T", "type", allowed=_CAST_T)],
+    shape_fn=_select_shape,
+    ref=_select_ref,
+    lower=_select_lower,
+    elementwise=True,
+    kernels=registry.kernels_for(["select"], _CAST_T),
+    cases=_select_cases,
+    doc="Picks from t where condition holds, else from e (TF1 where).",
+)
 
 
 def _selectv2_shape(c):
     return [broadcast_shapes(broadcast_shapes(c.shape(0), c.shape(1)), c.shape(2))]
 
 
-op(name="SelectV2", inputs=[Arg("condition", dtype=D.bool_), Arg("t", type_attr="T"), Arg("e", type_attr="T")],
-   outputs=[Arg("output", type_attr="T")], attrs=[Attr("T", "type", allowed=_CAST_T)],
-   shape_fn=_selectv2_shape, ref=lambda ins, a: np.where(*ins), lower=_select_lower, elementwise=True,
-   kernels=registry.kernels_for(["select"], _CAST_T),
-   cases=lambda rng: [Case((_rand(rng, (3, 1), D.bool_), _rand(rng, (1, 4)), _rand(rng, ()))),
-                      Case((_rand(rng, (), D.bool_), _rand(rng, (2,), D.int64), _rand(rng, (2,), D.int64)),
-                           grad=False)],
-   doc="Picks from t where condition holds, else from e, all broadcast.")
+op(
+    name="SelectV2",
+    inputs=[Arg("condition", dtype=D.bool_), Arg("t", type_attr="T"), Arg("e", type_attr="T")],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[Attr("T", "type", allowed=_CAST_T)],
+    shape_fn=_selectv2_shape,
+    ref=lambda ins, a: np.where(*ins),
+    lower=_select_lower,
+    elementwise=True,
+    kernels=registry.kernels_for(["select"], _CAST_T),
+    cases=lambda rng: [
+        Case((_rand(rng, (3, 1), D.bool_), _rand(rng, (1, 4)), _rand(rng, ()))),
+        Case((_rand(rng, (), D.bool_), _rand(rng, (2,), D.int64), _rand(rng, (2,), D.int64)), grad=False),
+    ],
+    doc="Picks from t where condition holds, else from e, all broadcast.",
+)
 
 
 def _addn_shape(c):
@@ -283,8 +363,9 @@ def _addn_shape(c):
         try:
             s = s.merge_with(x)
         except ValueError:
-            raise ValueError(f"AddN inputs must all have one shape, got {[str(x) for x in c.input_shapes]}") \
-                from None
+            raise ValueError(
+                f"AddN inputs must all have one shape, got {[str(x) for x in c.input_shapes]}"
+            ) from None
     return [s]
 
 
@@ -299,13 +380,21 @@ def _addn_lower(ctx):
     ctx.call(ctx.kernel("addn"), views[:-1], views[-1:])
 
 
-op(name="AddN", inputs=[Arg("inputs", type_attr="T", number_attr="N")], outputs=[Arg("sum", type_attr="T")],
-   attrs=[Attr("N", "int"), Attr("T", "type", allowed=FI)],
-   shape_fn=_addn_shape, ref=lambda ins, a: np.sum(np.stack(ins), axis=0).astype(ins[0].dtype),
-   lower=_addn_lower, kernels=registry.kernels_for(["addn"], FI), elementwise=True,
-   cases=lambda rng: [Case(([_rand(rng, (3, 4), t) for _ in range(n)],), grad=t.is_floating)
-                      for t in FI for n in (1, 2, 4)],
-   doc="Sum of N tensors of one shape.")
+op(
+    name="AddN",
+    inputs=[Arg("inputs", type_attr="T", number_attr="N")],
+    outputs=[Arg("sum", type_attr="T")],
+    attrs=[Attr("N", "int"), Attr("T", "type", allowed=FI)],
+    shape_fn=_addn_shape,
+    ref=lambda ins, a: np.sum(np.stack(ins), axis=0).astype(ins[0].dtype),
+    lower=_addn_lower,
+    kernels=registry.kernels_for(["addn"], FI),
+    elementwise=True,
+    cases=lambda rng: [
+        Case(([_rand(rng, (3, 4), t) for _ in range(n)],), grad=t.is_floating) for t in FI for n in (1, 2, 4)
+    ],
+    doc="Sum of N tensors of one shape.",
+)
 
 
 # ---------------------------------------------------------------------------
@@ -321,8 +410,10 @@ def _matmul_shape(c):
     a, b = c.shape(0).with_rank(2), c.shape(1).with_rank(2)
     m, ka, kb, n = _mm_dims(a.as_tuple(), b.as_tuple(), c.attrs["transpose_a"], c.attrs["transpose_b"])
     if ka is not None and kb is not None and ka != kb:
-        raise ValueError(f"Dimensions must be equal, but are {ka} and {kb} (inner dimensions of the product, "
-                         f"transpose_a={c.attrs['transpose_a']}, transpose_b={c.attrs['transpose_b']})")
+        raise ValueError(
+            f"Dimensions must be equal, but are {ka} and {kb} (inner dimensions of the product, "
+            f"transpose_a={c.attrs['transpose_a']}, transpose_b={c.attrs['transpose_b']})"
+        )
     return [TensorShape([m, n])]
 
 
@@ -330,8 +421,12 @@ def _matmul_lower(ctx):
     out = ctx.out(0)
     if out.size == 0:
         return
-    ctx.call(ctx.kernel("matmul"), [ctx.inp(0), ctx.inp(1)], [out],
-             iattr=(int(ctx.attrs["transpose_a"]), int(ctx.attrs["transpose_b"])))
+    ctx.call(
+        ctx.kernel("matmul"),
+        [ctx.inp(0), ctx.inp(1)],
+        [out],
+        iattr=(int(ctx.attrs["transpose_a"]), int(ctx.attrs["transpose_b"])),
+    )
 
 
 def _mm_ref(a, b, ta, tb):
@@ -349,21 +444,35 @@ def _mm_cases(rng):
             for tb in (False, True):
                 sa = (4, 3) if ta else (3, 4)
                 sb = (5, 4) if tb else (4, 5)
-                out.append(Case((_rand(rng, sa, t), _rand(rng, sb, t)), {"transpose_a": ta, "transpose_b": tb},
-                                grad=t.is_floating))
+                out.append(
+                    Case(
+                        (_rand(rng, sa, t), _rand(rng, sb, t)),
+                        {"transpose_a": ta, "transpose_b": tb},
+                        grad=t.is_floating,
+                    )
+                )
     out.append(Case((_rand(rng, (0, 3)), _rand(rng, (3, 2)))))
     out.append(Case((_rand(rng, (2, 0)), _rand(rng, (0, 2)))))
     out.append(Case((_rand(rng, (65, 130)), _rand(rng, (130, 33))), rtol=1e-4))
     return out
 
 
-op(name="MatMul", inputs=[Arg("a", type_attr="T"), Arg("b", type_attr="T")],
-   outputs=[Arg("product", type_attr="T")],
-   attrs=[Attr("transpose_a", "bool", False), Attr("transpose_b", "bool", False),
-          Attr("T", "type", allowed=FI)],
-   shape_fn=_matmul_shape, ref=lambda ins, a: _mm_ref(ins[0], ins[1], a["transpose_a"], a["transpose_b"]),
-   lower=_matmul_lower, kernels=registry.kernels_for(["matmul"], FI), cases=_mm_cases,
-   doc="Matrix product of two matrices (BLAS on the CPU).")
+op(
+    name="MatMul",
+    inputs=[Arg("a", type_attr="T"), Arg("b", type_attr="T")],
+    outputs=[Arg("product", type_attr="T")],
+    attrs=[
+        Attr("transpose_a", "bool", False),
+        Attr("transpose_b", "bool", False),
+        Attr("T", "type", allowed=FI),
+    ],
+    shape_fn=_matmul_shape,
+    ref=lambda ins, a: _mm_ref(ins[0], ins[1], a["transpose_a"], a["transpose_b"]),
+    lower=_matmul_lower,
+    kernels=registry.kernels_for(["matmul"], FI),
+    cases=_mm_cases,
+    doc="Matrix product of two matrices (BLAS on the CPU).",
+)
 
 
 def _bmm_shape(c, broadcast):
@@ -405,19 +514,25 @@ def _bmm_cases(rng):
 
 
 def _bmm_bcast_cases(rng):
-    return _bmm_cases(rng) + [Case((_rand(rng, (3, 1, 2, 4)), _rand(rng, (2, 4, 5)))),
-                              Case((_rand(rng, (2, 3)), _rand(rng, (4, 3, 2))))]
+    return _bmm_cases(rng) + [
+        Case((_rand(rng, (3, 1, 2, 4)), _rand(rng, (2, 4, 5)))),
+        Case((_rand(rng, (2, 3)), _rand(rng, (4, 3, 2)))),
+    ]
 
 
 for _name, _bc in (("BatchMatMul", False), ("BatchMatMulV2", True)):
-    op(name=_name, inputs=[Arg("x", type_attr="T"), Arg("y", type_attr="T")],
-       outputs=[Arg("output", type_attr="T")],
-       attrs=[Attr("T", "type", allowed=FI), Attr("adj_x", "bool", False), Attr("adj_y", "bool", False)],
-       shape_fn=(lambda bc: lambda c: _bmm_shape(c, bc))(_bc),
-       ref=lambda ins, a: _mm_ref(ins[0], ins[1], a["adj_x"], a["adj_y"]),
-       lower=_bmm_lower, kernels=registry.kernels_for(["matmul"], FI),
-       cases=_bmm_bcast_cases if _bc else _bmm_cases,
-       doc="Batched matrix product" + (" with broadcast batch dimensions." if _bc else "."))
+    op(
+        name=_name,
+        inputs=[Arg("x", type_attr="T"), Arg("y", type_attr="T")],
+        outputs=[Arg("output", type_attr="T")],
+        attrs=[Attr("T", "type", allowed=FI), Attr("adj_x", "bool", False), Attr("adj_y", "bool", False)],
+        shape_fn=(lambda bc: lambda c: _bmm_shape(c, bc))(_bc),
+        ref=lambda ins, a: _mm_ref(ins[0], ins[1], a["adj_x"], a["adj_y"]),
+        lower=_bmm_lower,
+        kernels=registry.kernels_for(["matmul"], FI),
+        cases=_bmm_bcast_cases if _bc else _bmm_cases,
+        doc="Batched matrix product" + (" with broadcast batch dimensions." if _bc else "."),
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -478,11 +593,12 @@ def _reduce_lower(base):
         if out.size == 0:
             return
         v, nred = reduce_view(x, axes)
-        kept = int(np.prod(v.shape[:v.ndim - nred], dtype=np.int64))
+        kept = int(np.prod(v.shape[: v.ndim - nred], dtype=np.int64))
         o = out.reshape([kept] if v.ndim - nred else [])
         if v.ndim - nred > 1:
-            o = out.with_(v.shape[:v.ndim - nred], contiguous_strides(v.shape[:v.ndim - nred]))
+            o = out.with_(v.shape[: v.ndim - nred], contiguous_strides(v.shape[: v.ndim - nred]))
         ctx.call(ctx.kernel(f"reduce_{base}"), [v], [o], iattr=(nred,))
+
     return lower
 
 
@@ -497,12 +613,18 @@ def _reduce_ref(fn):
                 y = s // n if n else np.zeros_like(s)
                 y = np.where((s % n != 0) & (s < 0), y + 1, y) if n else y  # truncate toward zero
             elif fn in (np.max, np.min) and x.size == 0:
-                init = (-np.inf if fn is np.max else np.inf) if x.dtype.kind == "f" else \
-                    (np.iinfo(x.dtype).min if fn is np.max else np.iinfo(x.dtype).max)
+                init = (
+                    (-np.inf if fn is np.max else np.inf)
+                    if x.dtype.kind == "f"
+                    else (np.iinfo(x.dtype).min if fn is np.max else np.iinfo(x.dtype).max)
+                )
                 y = fn(x, axis=axes, keepdims=a["keep_dims"], initial=init)
             else:
-                y = fn(x.astype(np.float64) if x.dtype == np.float32 else x, axis=axes, keepdims=a["keep_dims"])
+                y = fn(
+                    x.astype(np.float64) if x.dtype == np.float32 else x, axis=axes, keepdims=a["keep_dims"]
+                )
         return np.asarray(y).astype(x.dtype)
+
     return ref
 
 
@@ -510,14 +632,33 @@ def _reduce_cases(dts, gen=_rand):
     def cases(rng):
         out = []
         for t in dts:
-            for shape, axes in [((3, 4), [1]), ((3, 4), [0]), ((2, 3, 4), [0, 2]), ((2, 3, 4), [-1]),
-                                ((5,), [0]), ((2, 3), []), ((0, 3), [0])]:
+            for shape, axes in [
+                ((3, 4), [1]),
+                ((3, 4), [0]),
+                ((2, 3, 4), [0, 2]),
+                ((2, 3, 4), [-1]),
+                ((5,), [0]),
+                ((2, 3), []),
+                ((0, 3), [0]),
+            ]:
                 for keep in (False, True):
-                    out.append(Case((gen(rng, shape, t), np.array(axes, np.int32)), {"keep_dims": keep},
-                                    grad=t.is_floating))
-        out.append(Case((gen(rng, (3, 200, 70), dts[0]), np.array([1], np.int64)), {"keep_dims": False},
-                        grad=False, rtol=1e-4))
+                    out.append(
+                        Case(
+                            (gen(rng, shape, t), np.array(axes, np.int32)),
+                            {"keep_dims": keep},
+                            grad=t.is_floating,
+                        )
+                    )
+        out.append(
+            Case(
+                (gen(rng, (3, 200, 70), dts[0]), np.array([1], np.int64)),
+                {"keep_dims": False},
+                grad=False,
+                rtol=1e-4,
+            )
+        )
         return out
+
     return cases
 
 
@@ -526,19 +667,34 @@ def _prod_gen(rng, shape, t):
     return x
 
 
-_REDUCTIONS = [("Sum", "sum", np.sum, FI, _rand), ("Mean", "mean", np.mean, FI, _rand),
-               ("Max", "max", np.max, FI, _rand), ("Min", "min", np.min, FI, _rand),
-               ("Prod", "prod", np.prod, FI, _prod_gen),
-               ("All", "all", np.all, (D.bool_,), _rand), ("Any", "any", np.any, (D.bool_,), _rand)]
+_REDUCTIONS = [
+    ("Sum", "sum", np.sum, FI, _rand),
+    ("Mean", "mean", np.mean, FI, _rand),
+    ("Max", "max", np.max, FI, _rand),
+    ("Min", "min", np.min, FI, _rand),
+    ("Prod", "prod", np.prod, FI, _prod_gen),
+    ("All", "all", np.all, (D.bool_,), _rand),
+    ("Any", "any", np.any, (D.bool_,), _rand),
+]
 
 for _name, _base, _fn, _dts, _gen in _REDUCTIONS:
-    op(name=_name, inputs=[Arg("input", type_attr="T"), Arg("reduction_indices", type_attr="Tidx", host=True)],
-       outputs=[Arg("output", type_attr="T")],
-       attrs=[Attr("keep_dims", "bool", False), Attr("T", "type", allowed=_dts),
-              Attr("Tidx", "type", D.int32, allowed=IDX_T)],
-       shape_fn=_reduce_shape, ref=_reduce_ref(_fn), lower=_reduce_lower(_base),
-       kernels=registry.kernels_for([f"reduce_{_base}"], _dts), differentiable=_dts != (D.bool_,),
-       cases=_reduce_cases(_dts, _gen), doc=f"Reduces with {_base} over the given axes.")
+    op(
+        name=_name,
+        inputs=[Arg("input", type_attr="T"), Arg("reduction_indices", type_attr="Tidx", host=True)],
+        outputs=[Arg("output", type_attr="T")],
+        attrs=[
+            Attr("keep_dims", "bool", False),
+            Attr("T", "type", allowed=_dts),
+            Attr("Tidx", "type", D.int32, allowed=IDX_T),
+        ],
+        shape_fn=_reduce_shape,
+        ref=_reduce_ref(_fn),
+        lower=_reduce_lower(_base),
+        kernels=registry.kernels_for([f"reduce_{_base}"], _dts),
+        differentiable=_dts != (D.bool_,),
+        cases=_reduce_cases(_dts, _gen),
+        doc=f"Reduces with {_base} over the given axes.",
+    )
 
 
 def _arg_shape(c):
@@ -563,6 +719,7 @@ def _arg_lower(base):
             return
         perm = [i for i in range(x.ndim) if i != axis] + [axis]
         ctx.call(ctx.kernel(base), [x.transpose(perm)], [out])
+
     return lower
 
 
@@ -573,20 +730,37 @@ def _arg_ref(fn):
         if x.shape[axis] == 0:
             raise ValueError("Reduction axis is empty")
         return fn(x, axis=axis).astype(a["output_type"].np)
+
     return ref
 
 
 for _name, _base, _fn in (("ArgMax", "argmax", np.argmax), ("ArgMin", "argmin", np.argmin)):
-    op(name=_name, inputs=[Arg("input", type_attr="T"), Arg("dimension", type_attr="Tidx", host=True)],
-       outputs=[Arg("output", type_attr="output_type")],
-       attrs=[Attr("T", "type", allowed=FI), Attr("Tidx", "type", D.int32, allowed=IDX_T),
-              Attr("output_type", "type", D.int64, allowed=IDX_T)],
-       shape_fn=_arg_shape, ref=_arg_ref(_fn), lower=_arg_lower(_base),
-       kernels=registry.kernels_for([_base], FI), differentiable=False,
-       cases=(lambda: lambda rng: [Case((_rand(rng, s, t), np.int32(ax)), {"output_type": ot}, grad=False)
-                                   for t in FI for ot in IDX_T for s, ax in [((3, 5), 1), ((3, 5), 0),
-                                                                          ((2, 3, 4), 1), ((7,), 0)]])(),
-       doc=f"Index of the {_base[3:]} along an axis.")
+    op(
+        name=_name,
+        inputs=[Arg("input", type_attr="T"), Arg("dimension", type_attr="Tidx", host=True)],
+        outputs=[Arg("output", type_attr="output_type")],
+        attrs=[
+            Attr("T", "type", allowed=FI),
+            Attr("Tidx", "type", D.int32, allowed=IDX_T),
+            Attr("output_type", "type", D.int64, allowed=IDX_T),
+        ],
+        shape_fn=_arg_shape,
+        ref=_arg_ref(_fn),
+        lower=_arg_lower(_base),
+        kernels=registry.kernels_for([_base], FI),
+        differentiable=False,
+        cases=(
+            lambda: (
+                lambda rng: [
+                    Case((_rand(rng, s, t), np.int32(ax)), {"output_type": ot}, grad=False)
+                    for t in FI
+                    for ot in IDX_T
+                    for s, ax in [((3, 5), 1), ((3, 5), 0), ((2, 3, 4), 1), ((7,), 0)]
+                ]
+            )
+        )(),
+        doc=f"Index of the {_base[3:]} along an axis.",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -830,8 +1004,10 @@ def add_n(inputs, name=None):
 def where(condition, x=None, y=None, name=None):
     """TF1 where(condition, x, y): elementwise choice (condition may be a row vector)."""
     if x is None or y is None:
-        raise ValueError("where(condition) without x and y (coordinates of true elements) is not supported: "
-                         "its output shape depends on the data")
+        raise ValueError(
+            "where(condition) without x and y (coordinates of true elements) is not supported: "
+            "its output shape depends on the data"
+        )
     x, y = _same_dtype(x, y)
     return builder.apply_op("Select", [condition, x, y], None, name).outputs[0]
 
@@ -851,14 +1027,27 @@ def _same_dtype(x, y):
     return x, y
 
 
-def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
-           a_is_sparse=False, b_is_sparse=False, name=None):
+def matmul(
+    a,
+    b,
+    transpose_a=False,
+    transpose_b=False,
+    adjoint_a=False,
+    adjoint_b=False,
+    a_is_sparse=False,
+    b_is_sparse=False,
+    name=None,
+):
     """Matrix product; inputs of rank > 2 are batches (broadcast batch dims)."""
     ta, tb = transpose_a or adjoint_a, transpose_b or adjoint_b
     a = a if isinstance(a, fops.Tensor) else fops.convert_to_tensor(a)
     b = b if isinstance(b, fops.Tensor) else fops.convert_to_tensor(b, dtype=a.dtype)
-    if (a.shape.ndims or 2) == 2 and (b.shape.ndims or 2) == 2 and a.shape.ndims is not None \
-            and b.shape.ndims is not None:
+    if (
+        (a.shape.ndims or 2) == 2
+        and (b.shape.ndims or 2) == 2
+        and a.shape.ndims is not None
+        and b.shape.ndims is not None
+    ):
         return builder.apply_op("MatMul", [a, b], {"transpose_a": ta, "transpose_b": tb}, name).outputs[0]
     return builder.apply_op("BatchMatMulV2", [a, b], {"adj_x": ta, "adj_y": tb}, name).outputs[0]
 
@@ -876,12 +1065,17 @@ def _reduce(op_type, input_tensor, axis, keepdims, name, reduction_indices, keep
             from staticflow.ops import array_ops
 
             axis = array_ops.range_(0, array_ops.rank(x))
-    return builder.apply_op(op_type, [x, axis], {"keep_dims": bool(keepdims)}, name or default_name).outputs[0]
+    return builder.apply_op(op_type, [x, axis], {"keep_dims": bool(keepdims)}, name or default_name).outputs[
+        0
+    ]
 
 
 def _reducer(op_type, default_name):
     def fn(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
-        return _reduce(op_type, input_tensor, axis, keepdims, name, reduction_indices, keep_dims, default_name)
+        return _reduce(
+            op_type, input_tensor, axis, keepdims, name, reduction_indices, keep_dims, default_name
+        )
+
     fn.__name__ = default_name
     fn.__doc__ = f"Reduces with {op_type} over `axis` (all axes when None); TF1 aliases accepted."
     return fn
@@ -898,14 +1092,16 @@ reduce_any = _reducer("Any", "Any")
 
 def argmax(input, axis=None, name=None, dimension=None, output_type=D.int64):
     axis = dimension if axis is None else axis
-    return builder.apply_op("ArgMax", [input, 0 if axis is None else axis],
-                            {"output_type": D.as_dtype(output_type)}, name).outputs[0]
+    return builder.apply_op(
+        "ArgMax", [input, 0 if axis is None else axis], {"output_type": D.as_dtype(output_type)}, name
+    ).outputs[0]
 
 
 def argmin(input, axis=None, name=None, dimension=None, output_type=D.int64):
     axis = dimension if axis is None else axis
-    return builder.apply_op("ArgMin", [input, 0 if axis is None else axis],
-                            {"output_type": D.as_dtype(output_type)}, name).outputs[0]
+    return builder.apply_op(
+        "ArgMin", [input, 0 if axis is None else axis], {"output_type": D.as_dtype(output_type)}, name
+    ).outputs[0]
 
 
 # ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ def _softmax_ref(log):
         z = x - m
         lse = np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
         return (z - lse if log else np.exp(z - lse)).astype(ins[0].dtype)
+
     return ref
 
 
@@ -33,6 +34,7 @@ def _softmax_lower(base):
         if n * c == 0:
             return
         ctx.call(ctx.kernel(base), [ctx.inp(0).reshape([n, c])], [ctx.out(0).reshape([n, c])])
+
     return lower
 
 
@@ -44,12 +46,21 @@ def _softmax_shape(c):
 
 
 for _name, _base, _log in (("Softmax", "softmax", False), ("LogSoftmax", "log_softmax", True)):
-    op(name=_name, inputs=[Arg("logits", type_attr="T")], outputs=[Arg(_base, type_attr="T")],
-       attrs=[Attr("T", "type", allowed=F)], shape_fn=_softmax_shape, ref=_softmax_ref(_log),
-       lower=_softmax_lower(_base), kernels=registry.kernels_for([_base], F),
-       cases=lambda rng: [Case((_rand(rng, s, t),)) for t in F for s in [(5,), (3, 4), (2, 3, 4), (0, 3)]]
-       + [Case((np.array([[1000.0, 0.0, -1000.0]], np.float32),), grad=False)],
-       doc=f"{_name} over the last dimension (max-subtracted, no overflow).")
+    op(
+        name=_name,
+        inputs=[Arg("logits", type_attr="T")],
+        outputs=[Arg(_base, type_attr="T")],
+        attrs=[Attr("T", "type", allowed=F)],
+        shape_fn=_softmax_shape,
+        ref=_softmax_ref(_log),
+        lower=_softmax_lower(_base),
+        kernels=registry.kernels_for([_base], F),
+        cases=lambda rng: (
+            [Case((_rand(rng, s, t),)) for t in F for s in [(5,), (3, 4), (2, 3, 4), (0, 3)]]
+            + [Case((np.array([[1000.0, 0.0, -1000.0]], np.float32),), grad=False)]
+        ),
+        doc=f"{_name} over the last dimension (max-subtracted, no overflow).",
+    )
 
 
 def _bias_shape(c):
@@ -89,15 +100,28 @@ def _bias_ref(ins, a):
 
 
 _BIAS_T = F + D.INTS
-op(name="BiasAdd", inputs=[Arg("value", type_attr="T"), Arg("bias", type_attr="T")],
-   outputs=[Arg("output", type_attr="T")],
-   attrs=[Attr("T", "type", allowed=_BIAS_T), Attr("data_format", "string", "NHWC", allowed=("NHWC", "NCHW"))],
-   shape_fn=_bias_shape, ref=_bias_ref, lower=_bias_lower, kernels=registry.kernels_for(["add"], _BIAS_T),
-   elementwise=True,
-   cases=lambda rng: [Case((_rand(rng, (3, 4), t), _rand(rng, (4,), t)), grad=t.is_floating) for t in _BIAS_T]
-   + [Case((_rand(rng, (2, 3, 4, 5)), _rand(rng, (3,))), {"data_format": "NCHW"}),
-      Case((_rand(rng, (2, 2, 2, 3)), _rand(rng, (3,))))],
-   doc="Adds a bias vector along the channel dimension.")
+op(
+    name="BiasAdd",
+    inputs=[Arg("value", type_attr="T"), Arg("bias", type_attr="T")],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[
+        Attr("T", "type", allowed=_BIAS_T),
+        Attr("data_format", "string", "NHWC", allowed=("NHWC", "NCHW")),
+    ],
+    shape_fn=_bias_shape,
+    ref=_bias_ref,
+    lower=_bias_lower,
+    kernels=registry.kernels_for(["add"], _BIAS_T),
+    elementwise=True,
+    cases=lambda rng: (
+        [Case((_rand(rng, (3, 4), t), _rand(rng, (4,), t)), grad=t.is_floating) for t in _BIAS_T]
+        + [
+            Case((_rand(rng, (2, 3, 4, 5)), _rand(rng, (3,))), {"data_format": "NCHW"}),
+            Case((_rand(rng, (2, 2, 2, 3)), _rand(rng, (3,)))),
+        ]
+    ),
+    doc="Adds a bias vector along the channel dimension.",
+)
 
 
 # ---------------------------------------------------------------------------
@@ -148,5 +172,3 @@ def relu6(features, name=None):
     from staticflow.ops import math_ops
 
     return math_ops.minimum(relu(features), 6.0, name=name)
-
-

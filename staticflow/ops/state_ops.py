@@ -25,28 +25,45 @@ def _variable_lower(ctx):
     raise RuntimeError("VariableV2 is bound to session storage by the planner")
 
 
-op(name="VariableV2", inputs=[], outputs=[Arg("ref", type_attr="dtype")],
-   attrs=[Attr("shape", "shape"), Attr("dtype", "type", allowed=VAR_T), Attr("container", "string", ""),
-          Attr("shared_name", "string", "")],
-   shape_fn=lambda c: [c.attrs["shape"]], ref=_variable_ref, lower=_variable_lower, stateful=True,
-   differentiable=False,
-   cases=lambda rng: [Case((), {"shape": TensorShape([2, 3]), "dtype": t}, grad=False, label="variable")
-                      for t in VAR_T],
-   doc="A mutable tensor that persists across runs in a session.")
+op(
+    name="VariableV2",
+    inputs=[],
+    outputs=[Arg("ref", type_attr="dtype")],
+    attrs=[
+        Attr("shape", "shape"),
+        Attr("dtype", "type", allowed=VAR_T),
+        Attr("container", "string", ""),
+        Attr("shared_name", "string", ""),
+    ],
+    shape_fn=lambda c: [c.attrs["shape"]],
+    ref=_variable_ref,
+    lower=_variable_lower,
+    stateful=True,
+    differentiable=False,
+    cases=lambda rng: [
+        Case((), {"shape": TensorShape([2, 3]), "dtype": t}, grad=False, label="variable") for t in VAR_T
+    ],
+    doc="A mutable tensor that persists across runs in a session.",
+)
 
 
 def _assign_shape(c):
     ref, val = c.shape(0), c.shape(1)
     if c.attrs.get("validate_shape", True) and not ref.is_compatible_with(val):
-        raise ValueError(f"Shapes must be equal rank, but are {ref} and {val}"
-                         if ref.ndims != val.ndims else f"Dimensions do not match: {ref} and {val}")
+        raise ValueError(
+            f"Shapes must be equal rank, but are {ref} and {val}"
+            if ref.ndims != val.ndims
+            else f"Dimensions do not match: {ref} and {val}"
+        )
     return [ref if ref.is_fully_defined() else val]
 
 
 def _check_same(ctx):
     if tuple(ctx.in_shapes[0]) != tuple(ctx.in_shapes[1]):
-        raise ValueError(f"{ctx.opdef.name}: value of shape {tuple(ctx.in_shapes[1])} does not match the "
-                         f"variable's shape {tuple(ctx.in_shapes[0])}")
+        raise ValueError(
+            f"{ctx.opdef.name}: value of shape {tuple(ctx.in_shapes[1])} does not match the "
+            f"variable's shape {tuple(ctx.in_shapes[0])}"
+        )
 
 
 def _assign_lower(ctx):
@@ -63,30 +80,49 @@ def _update_lower(base):
             return
         views = coalesce([ctx.inp(0), ctx.inp(1), ctx.inp(0)])
         ctx.call(ctx.kernel(base), views[:2], views[2:])
+
     return lower
 
 
 _UPD_T = D.NUMERIC
-op(name="Assign", inputs=[Arg("ref", type_attr="T", ref="write"), Arg("value", type_attr="T")],
-   outputs=[Arg("output_ref", type_attr="T")],
-   attrs=[Attr("T", "type", allowed=VAR_T), Attr("validate_shape", "bool", True),
-          Attr("use_locking", "bool", True)],
-   shape_fn=_assign_shape, ref=lambda ins, a: ins[1], lower=_assign_lower, kernels=COPY_KERNELS,
-   stateful=True, differentiable=False,
-   cases=lambda rng: [Case((_rand(rng, (2, 3), t), _rand(rng, (2, 3), t)), grad=False, label="variable")
-                      for t in VAR_T],
-   doc="Writes value into the variable; outputs the variable.")
+op(
+    name="Assign",
+    inputs=[Arg("ref", type_attr="T", ref="write"), Arg("value", type_attr="T")],
+    outputs=[Arg("output_ref", type_attr="T")],
+    attrs=[
+        Attr("T", "type", allowed=VAR_T),
+        Attr("validate_shape", "bool", True),
+        Attr("use_locking", "bool", True),
+    ],
+    shape_fn=_assign_shape,
+    ref=lambda ins, a: ins[1],
+    lower=_assign_lower,
+    kernels=COPY_KERNELS,
+    stateful=True,
+    differentiable=False,
+    cases=lambda rng: [
+        Case((_rand(rng, (2, 3), t), _rand(rng, (2, 3), t)), grad=False, label="variable") for t in VAR_T
+    ],
+    doc="Writes value into the variable; outputs the variable.",
+)
 
 for _name, _base, _fn in (("AssignAdd", "add", np.add), ("AssignSub", "sub", np.subtract)):
-    op(name=_name, inputs=[Arg("ref", type_attr="T", ref="update"), Arg("value", type_attr="T")],
-       outputs=[Arg("output_ref", type_attr="T")],
-       attrs=[Attr("T", "type", allowed=_UPD_T), Attr("use_locking", "bool", False)],
-       shape_fn=_assign_shape, ref=(lambda f: lambda ins, a: f(ins[0], ins[1]))(_fn),
-       lower=_update_lower(_base), kernels=registry.kernels_for([_base], _UPD_T), stateful=True,
-       differentiable=False,
-       cases=lambda rng: [Case((_rand(rng, (2, 3), t), _rand(rng, (2, 3), t)), grad=False, label="variable")
-                          for t in _UPD_T],
-       doc=f"Updates the variable in place ({_base}); outputs the variable.")
+    op(
+        name=_name,
+        inputs=[Arg("ref", type_attr="T", ref="update"), Arg("value", type_attr="T")],
+        outputs=[Arg("output_ref", type_attr="T")],
+        attrs=[Attr("T", "type", allowed=_UPD_T), Attr("use_locking", "bool", False)],
+        shape_fn=_assign_shape,
+        ref=(lambda f: lambda ins, a: f(ins[0], ins[1]))(_fn),
+        lower=_update_lower(_base),
+        kernels=registry.kernels_for([_base], _UPD_T),
+        stateful=True,
+        differentiable=False,
+        cases=lambda rng: [
+            Case((_rand(rng, (2, 3), t), _rand(rng, (2, 3), t)), grad=False, label="variable") for t in _UPD_T
+        ],
+        doc=f"Updates the variable in place ({_base}); outputs the variable.",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -95,9 +131,21 @@ for _name, _base, _fn in (("AssignAdd", "add", np.add), ("AssignSub", "sub", np.
 class Variable:
     """A TF1 variable: a VariableV2 op, an initializer (Assign) and a read (Identity)."""
 
-    def __init__(self, initial_value=None, trainable=True, collections=None, validate_shape=True,
-                 caching_device=None, name=None, variable_def=None, dtype=None, expected_shape=None,
-                 import_scope=None, constraint=None, shape=None):
+    def __init__(
+        self,
+        initial_value=None,
+        trainable=True,
+        collections=None,
+        validate_shape=True,
+        caching_device=None,
+        name=None,
+        variable_def=None,
+        dtype=None,
+        expected_shape=None,
+        import_scope=None,
+        constraint=None,
+        shape=None,
+    ):
         if variable_def is not None:
             self._init_from_def(variable_def, import_scope)
             return
@@ -105,25 +153,33 @@ class Variable:
             raise ValueError("initial_value must be specified.")
         if callable(initial_value):
             initial_value = initial_value()
-        with fops.name_scope(name, "Variable", [initial_value] if isinstance(initial_value, fops.Tensor)
-                             else None) as scope:
+        with fops.name_scope(
+            name, "Variable", [initial_value] if isinstance(initial_value, fops.Tensor) else None
+        ) as scope:
             vname = scope[:-1]
             init = fops.convert_to_tensor(initial_value, dtype=dtype, name="initial_value")
             vshape = as_shape(shape) if shape is not None else init.shape
             if validate_shape and not vshape.is_fully_defined():
                 raise ValueError(
                     f"initial_value must have a shape specified: {init} (variable {vname}); pass "
-                    "validate_shape=False or a fully defined shape")
+                    "validate_shape=False or a fully defined shape"
+                )
             g = init.graph
             # the VariableV2 op takes the scope's own name (TF: 'w', not 'w/VariableV2')
-            self._variable = _make_named_op(g, vname, "VariableV2", [], {"shape": vshape, "dtype": init.dtype})
+            self._variable = _make_named_op(
+                g, vname, "VariableV2", [], {"shape": vshape, "dtype": init.dtype}
+            )
             with g.name_scope(vname + "/"):
                 self._initializer_op = builder.apply_op(
-                    "Assign", [self._variable.outputs[0], init], {"validate_shape": validate_shape},
-                    name="Assign")
+                    "Assign",
+                    [self._variable.outputs[0], init],
+                    {"validate_shape": validate_shape},
+                    name="Assign",
+                )
                 with g.control_dependencies(None):
-                    self._snapshot = builder.apply_op("Identity", [self._variable.outputs[0]], None,
-                                                      name="read").outputs[0]
+                    self._snapshot = builder.apply_op(
+                        "Identity", [self._variable.outputs[0]], None, name="read"
+                    ).outputs[0]
         self._initial_value = init
         self._trainable = trainable
         self._constraint = constraint
@@ -194,9 +250,13 @@ class Variable:
 
     def to_proto_dict(self) -> dict:
         """Names that rebuild this Variable in an imported graph (TF's VariableDef)."""
-        return {"variable_name": self.name, "initializer_name": self._initializer_op.name,
-                "snapshot_name": self._snapshot.name, "trainable": self._trainable,
-                "initial_value_name": self._initial_value.name if self._initial_value is not None else ""}
+        return {
+            "variable_name": self.name,
+            "initializer_name": self._initializer_op.name,
+            "snapshot_name": self._snapshot.name,
+            "trainable": self._trainable,
+            "initial_value_name": self._initial_value.name if self._initial_value is not None else "",
+        }
 
     # --- values -------------------------------------------------------------------
     def value(self) -> fops.Tensor:
@@ -259,8 +319,10 @@ def _make_named_op(g: fops.Graph, full_name: str, op_type: str, inputs, attrs) -
 def _var_to_tensor(v: Variable, dtype=None, name=None):
     t = v.value()
     if dtype is not None and dtypes.as_dtype(dtype) != t.dtype:
-        raise ValueError(f"Incompatible type conversion requested to type {dtypes.as_dtype(dtype).name} for "
-                         f"variable of type {t.dtype.name}")
+        raise ValueError(
+            f"Incompatible type conversion requested to type {dtypes.as_dtype(dtype).name} for "
+            f"variable of type {t.dtype.name}"
+        )
     return t
 
 
@@ -269,12 +331,40 @@ fops.register_tensor_conversion_function(Variable, _var_to_tensor)
 
 def _install_variable_operators() -> None:
     """Variables take part in arithmetic as their value (x + w, w @ x, w[0], ...)."""
-    names = ["__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
-             "__rtruediv__", "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__pow__", "__rpow__",
-             "__matmul__", "__rmatmul__", "__neg__", "__abs__", "__lt__", "__le__", "__gt__", "__ge__",
-             "__getitem__", "__and__", "__or__", "__invert__"]
+    names = [
+        "__add__",
+        "__radd__",
+        "__sub__",
+        "__rsub__",
+        "__mul__",
+        "__rmul__",
+        "__truediv__",
+        "__rtruediv__",
+        "__floordiv__",
+        "__rfloordiv__",
+        "__mod__",
+        "__rmod__",
+        "__pow__",
+        "__rpow__",
+        "__matmul__",
+        "__rmatmul__",
+        "__neg__",
+        "__abs__",
+        "__lt__",
+        "__le__",
+        "__gt__",
+        "__ge__",
+        "__getitem__",
+        "__and__",
+        "__or__",
+        "__invert__",
+    ]
+
+    def forward(method: str):
+        return lambda self, *a: getattr(self.value(), method)(*a)
+
     for n in names:
-        setattr(Variable, n, (lambda n: lambda self, *a: getattr(self.value(), n)(*a))(n))
+        setattr(Variable, n, forward(n))
 
 
 _install_variable_operators()

@@ -120,10 +120,12 @@ class _Planner:
                 v = np.asarray(v if not isinstance(v, list) else v[0], dtype=t.dtype.np)
             elif d.stateful or d.random or op.type in ("Placeholder", "VariableV2"):
                 raise errors.InvalidArgumentError(
-                    None, op,
+                    None,
+                    op,
                     f"The value of {t.name} is needed before the run starts ({why}), but it comes from "
                     f"{op.type} op '{op.name}', whose value is only known while the graph runs. Compute "
-                    f"shape arguments from constants, sf.shape() or fed values." + where(op))
+                    f"shape arguments from constants, sf.shape() or fed values." + where(op),
+                )
             else:
                 vals = [self.static_value(x, why) for x in op.inputs]
                 v = builder.run_reference(d, vals, op._attrs)[t.value_index]
@@ -136,8 +138,9 @@ class _Planner:
         if op.type == "VariableV2":
             s = op.get_attr("shape")
             if not s.is_fully_defined():
-                raise errors.InvalidArgumentError(None, op, f"variable {op.name} has shape {s}, which is not "
-                                                  "fully defined" + where(op))
+                raise errors.InvalidArgumentError(
+                    None, op, f"variable {op.name} has shape {s}, which is not fully defined" + where(op)
+                )
             shapes = [s]
         else:
             host = {i for i, a in enumerate(_flat_args(d.inputs, op)) if a.host}
@@ -150,14 +153,22 @@ class _Planner:
                     return t.op.get_attr("value")
                 return None
 
-            ctx = registry.ShapeContext(d, op.name, [self.shapes[t] for t in op.inputs],
-                                        [t.dtype for t in op.inputs], op._attrs, value, planning=True)
+            ctx = registry.ShapeContext(
+                d,
+                op.name,
+                [self.shapes[t] for t in op.inputs],
+                [t.dtype for t in op.inputs],
+                op._attrs,
+                value,
+                planning=True,
+            )
             try:
                 shapes = d.shape_fn(ctx)
             except (ValueError, IndexError) as e:
                 ins = ", ".join(str(TensorShape(self.shapes[t])) for t in op.inputs)
                 raise errors.InvalidArgumentError(
-                    None, op, f"{op.type} op '{op.name}': {e}. Input shapes: [{ins}]" + where(op)) from None
+                    None, op, f"{op.type} op '{op.name}': {e}. Input shapes: [{ins}]" + where(op)
+                ) from None
         for t, s in zip(op.outputs, shapes):
             if t in self.feeds:
                 continue
@@ -220,9 +231,11 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
         if op.type == "Placeholder" and op.outputs[0] not in fed:
             dims = op.get_attr("shape")
             raise errors.InvalidArgumentError(
-                None, op,
+                None,
+                op,
                 f"You must feed a value for placeholder tensor '{op.name}' with dtype "
-                f"{op.get_attr('dtype').name} and shape {dims}" + where(op))
+                f"{op.get_attr('dtype').name} and shape {dims}" + where(op),
+            )
         p.infer(op)
         step_index = len(steps)
         live_outs = [t for t in op.outputs if t not in fed]
@@ -242,15 +255,26 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
         in_locs = [p.locs[t] for t in op.inputs]
         values = []
         for i, a in enumerate(_flat_args(d.inputs, op)):
-            values.append(p.static_value(op.inputs[i], f"input {i} of {op.type} op '{op.name}'")
-                          if a.host else None)
+            values.append(
+                p.static_value(op.inputs[i], f"input {i} of {op.type} op '{op.name}'") if a.host else None
+            )
         out_shapes = [p.shapes.get(t) if t not in fed else p.shapes[t] for t in op.outputs]
-        ctx = LowerContext(d, op.name, op._attrs, [loc.shape for loc in in_locs],
-                           [t.dtype for t in op.inputs], out_shapes, [t.dtype for t in op.outputs], values)
+        ctx = LowerContext(
+            d,
+            op.name,
+            op._attrs,
+            [loc.shape for loc in in_locs],
+            [t.dtype for t in op.inputs],
+            out_shapes,
+            [t.dtype for t in op.outputs],
+            values,
+        )
         try:
             d.lower(ctx)
         except (ValueError, IndexError) as e:
-            raise errors.InvalidArgumentError(None, op, f"{op.type} op '{op.name}': {e}" + where(op)) from None
+            raise errors.InvalidArgumentError(
+                None, op, f"{op.type} op '{op.name}': {e}" + where(op)
+            ) from None
         # outputs: aliases or fresh arena slots
         out_locs = []
         for j, t in enumerate(op.outputs):
@@ -261,8 +285,9 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
                     loc = p.new_arena(out_shapes[j], t.dtype, step_index)
                     src_view = ctx.inp(ctx.aliases[j]).reshape(out_shapes[j])
                     if src_view.size:
-                        ctx.calls.append(KernelCall(registry.kernel_name("copy", t.dtype), [src_view],
-                                                    [ctx.out(j)]))
+                        ctx.calls.append(
+                            KernelCall(registry.kernel_name("copy", t.dtype), [src_view], [ctx.out(j)])
+                        )
                 else:
                     loc = Loc(src.buf, src.byte_offset, tuple(out_shapes[j]), t.dtype)
             else:
@@ -277,7 +302,8 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
             if a.ref:
                 if loc.buf.kind != "var":
                     raise errors.InvalidArgumentError(
-                        None, op, f"input {i} of {op.type} op '{op.name}' must be a variable" + where(op))
+                        None, op, f"input {i} of {op.type} op '{op.name}' must be a variable" + where(op)
+                    )
                 if a.ref == "update":
                     read_var(loc)
                 if loc.buf.var not in var_writes:
@@ -287,8 +313,13 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
             p.use(loc, step_index)
         resolved = []
         for call in ctx.calls:
-            resolved.append((call, [_resolve(v, in_locs, out_locs, const_locs, scratch_locs) for v in call.ins],
-                             [_resolve(v, in_locs, out_locs, const_locs, scratch_locs) for v in call.outs]))
+            resolved.append(
+                (
+                    call,
+                    [_resolve(v, in_locs, out_locs, const_locs, scratch_locs) for v in call.ins],
+                    [_resolve(v, in_locs, out_locs, const_locs, scratch_locs) for v in call.outs],
+                )
+            )
         steps.append(Step(op, resolved))
 
     # fetches
@@ -333,8 +364,11 @@ def _assign_arena(buffers: list[Buffer], stats: PlanStats) -> None:
     top = 0
     for b in sorted(arena, key=lambda b: (-b.nbytes, b.start)):
         size = _round(b.nbytes)
-        clashes = sorted((o.offset, o.offset + _round(o.nbytes)) for o in placed
-                         if not (o.end < b.start or b.end < o.start))
+        clashes = sorted(
+            (o.offset, o.offset + _round(o.nbytes))
+            for o in placed
+            if not (o.end < b.start or b.end < o.start)
+        )
         off = 0
         for lo, hi in clashes:
             if off + size <= lo:
@@ -368,7 +402,7 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     raw = np.empty(plan.stats.arena_bytes + ALIGN, np.uint8)
     base = raw.__array_interface__["data"][0]
     shift = (-base) % ALIGN
-    plan.arena = raw[shift:shift + plan.stats.arena_bytes]
+    plan.arena = raw[shift : shift + plan.stats.arena_bytes]
     arena_base = base + shift
     plan.consts = [b.array for b in buffers if b.kind == "const"]
 
@@ -391,11 +425,15 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
         call.n_in, call.n_out = len(ins), len(outs)
         setattr(call, "in", plan.c_records + r)
         for loc, v in ins:
-            cpu.fill_tensor(plan.c_records[r], ffi.cast("void *", address(loc, v)), v.dtype.np, v.shape, v.strides)
+            cpu.fill_tensor(
+                plan.c_records[r], ffi.cast("void *", address(loc, v)), v.dtype.np, v.shape, v.strides
+            )
             r += 1
         call.out = plan.c_records + r
         for loc, v in outs:
-            cpu.fill_tensor(plan.c_records[r], ffi.cast("void *", address(loc, v)), v.dtype.np, v.shape, v.strides)
+            cpu.fill_tensor(
+                plan.c_records[r], ffi.cast("void *", address(loc, v)), v.dtype.np, v.shape, v.strides
+            )
             r += 1
         for i, x in enumerate(kc.iattr):
             call.iattr[i] = int(x)
@@ -409,9 +447,9 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
         b = loc.buf
         nbytes = int(np.prod(loc.shape, dtype=np.int64)) * loc.dtype.size
         if b.kind == "arena":
-            raw_b = plan.arena[b.offset + loc.byte_offset: b.offset + loc.byte_offset + nbytes]
+            raw_b = plan.arena[b.offset + loc.byte_offset : b.offset + loc.byte_offset + nbytes]
         else:
-            raw_b = b.array.reshape(-1).view(np.uint8)[loc.byte_offset: loc.byte_offset + nbytes]
+            raw_b = b.array.reshape(-1).view(np.uint8)[loc.byte_offset : loc.byte_offset + nbytes]
         return raw_b.view(loc.dtype.np).reshape(loc.shape)
 
     plan.feeds = [(t, arena_view(loc)) for t, loc in plan.feeds]
@@ -426,7 +464,8 @@ def execute(plan: Plan, feeds: dict, variables, mode: str = "c") -> list:
         if not variables.is_initialized(name):
             op = variables.op(name)
             raise errors.FailedPreconditionError(
-                None, op, f"Attempting to use uninitialized value {name}" + where(op))
+                None, op, f"Attempting to use uninitialized value {name}" + where(op)
+            )
     for t, view in plan.feeds:
         np.copyto(view, feeds[t], casting="unsafe")
     n = plan.stats.kernel_calls

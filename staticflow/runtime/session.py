@@ -8,7 +8,6 @@ from collections.abc import Mapping
 
 import numpy as np
 
-
 from staticflow.framework import ops as fops
 from staticflow.runtime import plan as plan_mod
 
@@ -64,15 +63,17 @@ class _FetchMapper:
 
     @staticmethod
     def _element(graph, f):
-        if hasattr(f, "value") and hasattr(f, "initializer") and callable(getattr(f, "value")):
+        if hasattr(f, "value") and hasattr(f, "initializer") and callable(f.value):
             f = f.value()  # a Variable fetches its value
         try:
             return graph.as_graph_element(f)
         except (KeyError, ValueError) as e:
             raise ValueError(f"Fetch argument {f!r} cannot be interpreted as a Tensor. ({e})") from None
         except TypeError as e:
-            raise TypeError(f"Fetch argument {f!r} has invalid type {type(f)}, must be a string, Tensor or "
-                            f"Operation. ({e})") from None
+            raise TypeError(
+                f"Fetch argument {f!r} has invalid type {type(f)}, must be a string, Tensor or "
+                f"Operation. ({e})"
+            ) from None
 
     def build(self, values):
         def go(t):
@@ -88,14 +89,14 @@ class _FetchMapper:
                 return d
             cls, items = t
             return cls(go(x) for x in items) if cls is not list else [go(x) for x in items]
+
         return go(self.template)
 
 
 class Session:
     """Runs operations and evaluates tensors of a graph (TF1's tf.Session)."""
 
-    def __init__(self, target: str = "", graph: fops.Graph | None = None, config=None,
-                 executor: str = "c"):
+    def __init__(self, target: str = "", graph: fops.Graph | None = None, config=None, executor: str = "c"):
         if target:
             raise ValueError(f"staticflow runs in-process; target {target!r} is not supported")
         self._graph = graph if graph is not None else fops.get_default_graph()
@@ -136,8 +137,11 @@ class Session:
         return mapper.build(leaf_values)
 
     def _plan_for(self, tensors, targets, feeds):
-        key = (tuple(id(t) for t in tensors), tuple(id(o) for o in targets),
-               tuple(sorted((t.name, v.shape, v.dtype.str) for t, v in feeds.items())))
+        key = (
+            tuple(id(t) for t in tensors),
+            tuple(id(o) for o in targets),
+            tuple(sorted((t.name, v.shape, v.dtype.str) for t, v in feeds.items())),
+        )
         for p in self._plans.get(key, ()):
             if all(np.array_equal(feeds[t], v) for t, v in p.value_feeds.items()):
                 return p
@@ -166,37 +170,48 @@ class Session:
             key = key._as_graph_element()
         if isinstance(key, str):
             if ":" not in key:
-                raise ValueError(f"Cannot interpret feed_dict key {key!r} as Tensor: The name {key!r} refers to an "
-                                 f"Operation, not a Tensor. Tensor names must be of the form "
-                                 f'"<op_name>:<output_index>".')
+                raise ValueError(
+                    f"Cannot interpret feed_dict key {key!r} as Tensor: The name {key!r} refers to an "
+                    f"Operation, not a Tensor. Tensor names must be of the form "
+                    f'"<op_name>:<output_index>".'
+                )
             try:
                 return self._graph.get_tensor_by_name(key)
             except (KeyError, ValueError) as e:
                 raise ValueError(f"Cannot interpret feed_dict key {key!r} as Tensor: {e}") from None
         if isinstance(key, fops.Tensor):
             if key.graph is not self._graph:
-                raise ValueError(f"Cannot interpret feed_dict key as Tensor: Tensor {key.name} is not an element "
-                                 f"of this graph.")
+                raise ValueError(
+                    f"Cannot interpret feed_dict key as Tensor: Tensor {key.name} is not an element "
+                    f"of this graph."
+                )
             return key
-        raise TypeError(f"Cannot interpret feed_dict key {key!r} as a Tensor (keys are Tensors or tensor names)")
+        raise TypeError(
+            f"Cannot interpret feed_dict key {key!r} as a Tensor (keys are Tensors or tensor names)"
+        )
 
     @staticmethod
     def _feed_value(t: fops.Tensor, value) -> np.ndarray:
         if isinstance(value, (fops.Tensor, fops.Operation)):
-            raise TypeError(f"The value of a feed cannot be a sf.Tensor object ({value.name} fed to {t.name}). "
-                            "Acceptable feed values include Python scalars, strings, lists, NumPy ndarrays.")
+            raise TypeError(
+                f"The value of a feed cannot be a sf.Tensor object ({value.name} fed to {t.name}). "
+                "Acceptable feed values include Python scalars, strings, lists, NumPy ndarrays."
+            )
         arr = np.asarray(value)
         want = t.dtype.np
         if arr.dtype != want:
             src_kind_ok = arr.dtype.kind in "biuf" and np.can_cast(arr.dtype, want, casting="same_kind")
             python_int_to_float = arr.dtype.kind in "iu" and t.dtype.is_floating
             if not (src_kind_ok or python_int_to_float):
-                raise TypeError(f"Cannot feed value of dtype {arr.dtype} for Tensor '{t.name}', which has dtype "
-                                f"{t.dtype.name} (the conversion would lose information)")
+                raise TypeError(
+                    f"Cannot feed value of dtype {arr.dtype} for Tensor '{t.name}', which has dtype "
+                    f"{t.dtype.name} (the conversion would lose information)"
+                )
             arr = arr.astype(want)
         if not t.shape.is_compatible_with(arr.shape):
-            raise ValueError(f"Cannot feed value of shape {arr.shape} for Tensor '{t.name}', which has shape "
-                             f"'{t.shape}'")
+            raise ValueError(
+                f"Cannot feed value of shape {arr.shape} for Tensor '{t.name}', which has shape '{t.shape}'"
+            )
         return np.asarray(arr, order="C")
 
     # --- lifetime -----------------------------------------------------------------------------
@@ -265,8 +280,10 @@ def get_default_session() -> Session | None:
 def _default_session_or(session) -> Session:
     sess = session or get_default_session()
     if sess is None:
-        raise ValueError("Cannot evaluate tensor using `eval()`: No default session is registered. Use "
-                         "`with sess.as_default()` or pass an explicit session to `eval(session=sess)`")
+        raise ValueError(
+            "Cannot evaluate tensor using `eval()`: No default session is registered. Use "
+            "`with sess.as_default()` or pass an explicit session to `eval(session=sess)`"
+        )
     return sess
 
 
@@ -274,8 +291,8 @@ def _run_with_default(fetch, feed_dict, session):
     sess = _default_session_or(session)
     g = fetch.graph
     if sess.graph is not g:
-        raise ValueError("Cannot use the given session to evaluate tensor: the tensor's graph is different "
-                         "from the session's graph.")
+        raise ValueError(
+            "Cannot use the given session to evaluate tensor: the tensor's graph is different "
+            "from the session's graph."
+        )
     return sess.run(fetch, feed_dict)
-
-

@@ -46,8 +46,12 @@ def test_name_scopes_nest_and_uniquify(g):
         c = sf.constant(1.0)
     with sf.name_scope("layer/"):  # re-enter an existing scope
         d = sf.constant(1.0, name="again")
-    assert (a.op.name, b.op.name, c.op.name, d.op.name) == \
-        ("layer/c", "layer/inner/c", "layer_1/Const", "layer/again")
+    assert (a.op.name, b.op.name, c.op.name, d.op.name) == (
+        "layer/c",
+        "layer/inner/c",
+        "layer_1/Const",
+        "layer/again",
+    )
 
 
 def test_lookup_errors_name_what_is_wrong(g):
@@ -136,9 +140,20 @@ def test_operator_overloading_builds_tf_ops(g):
     x = sf.placeholder(sf.float32, [2, 2])
     i = sf.placeholder(sf.int32, [2])
     ops = {
-        "AddV2": x + 1, "Sub": 1 - x, "Mul": x * x, "RealDiv": x / 2, "FloorDiv": x // 2,
-        "FloorMod": x % 2, "Pow": x ** 2, "MatMul": x @ x, "Neg": -x, "Abs": abs(x), "Less": x < 1,
-        "LessEqual": x <= 1, "Greater": x > 1, "GreaterEqual": x >= 1,
+        "AddV2": x + 1,
+        "Sub": 1 - x,
+        "Mul": x * x,
+        "RealDiv": x / 2,
+        "FloorDiv": x // 2,
+        "FloorMod": x % 2,
+        "Pow": x**2,
+        "MatMul": x @ x,
+        "Neg": -x,
+        "Abs": abs(x),
+        "Less": x < 1,
+        "LessEqual": x <= 1,
+        "Greater": x > 1,
+        "GreaterEqual": x >= 1,
     }
     for name, t in ops.items():
         assert t.op.type == name, name

@@ -72,8 +72,9 @@ def test_input_map_and_return_elements():
     g2 = sf.Graph()
     with g2.as_default():
         feed = sf.constant(np.ones((2, 3), np.float32), name="ones")
-        y, init = sf.import_graph_def(g.as_graph_def(), input_map={"x": feed},
-                                      return_elements=["layer/y:0", "w/Assign"], name="m")
+        y, init = sf.import_graph_def(
+            g.as_graph_def(), input_map={"x": feed}, return_elements=["layer/y:0", "w/Assign"], name="m"
+        )
         assert y.name == "m/layer/y:0" and init.name == "m/w/Assign"
         with sf.Session() as sess:
             sess.run(init)
@@ -88,7 +89,10 @@ def test_import_names_unknown_ops():
     gd = sf.GraphDef()
     n = gd.node.add()
     n.name, n.op = "weird", "FancyOp"
-    with sf.Graph().as_default(), pytest.raises(ValueError, match="'FancyOp', which staticflow does not have"):
+    with (
+        sf.Graph().as_default(),
+        pytest.raises(ValueError, match="'FancyOp', which staticflow does not have"),
+    ):
         sf.import_graph_def(gd)
 
 
@@ -96,7 +100,8 @@ def test_import_of_out_of_order_nodes():
     text = """
     node { name: "b" op: "Neg" input: "a" attr { key: "T" value { type: DT_FLOAT } } }
     node { name: "a" op: "Const" attr { key: "dtype" value { type: DT_FLOAT } }
-           attr { key: "value" value { tensor { dtype: DT_FLOAT tensor_shape { dim { size: 3 } } float_val: 2 } } } }
+           attr { key: "value" value { tensor { dtype: DT_FLOAT
+                                                tensor_shape { dim { size: 3 } } float_val: 2 } } } }
     """
     gd = text_format.Parse(text, sf.GraphDef())
     with sf.Graph().as_default() as g2:
@@ -140,7 +145,13 @@ def test_read_graph_errors_name_the_file(tmp_path):
 
 
 def test_tensor_proto_conversions():
-    for arr in [np.arange(6, dtype=np.float32).reshape(2, 3), np.array(3, np.int64), np.array([], np.float64),
-                np.array([True, False, True]), np.array([1, 2], np.uint8), np.array(1.5, np.float16)]:
+    for arr in [
+        np.arange(6, dtype=np.float32).reshape(2, 3),
+        np.array(3, np.int64),
+        np.array([], np.float64),
+        np.array([True, False, True]),
+        np.array([1, 2], np.uint8),
+        np.array(1.5, np.float16),
+    ]:
         back = sf.make_ndarray(sf.make_tensor_proto(arr))
         assert back.dtype == arr.dtype and back.shape == arr.shape and np.array_equal(back, arr)

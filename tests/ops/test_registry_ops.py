@@ -80,7 +80,7 @@ def _build(d, case, mode):
             grouped.append(tensors[i])
             i += 1
         else:
-            grouped.append(tensors[i:i + n])
+            grouped.append(tensors[i : i + n])
             i += n
     return grouped, feeds
 
@@ -125,7 +125,9 @@ def _run_special(d, case):
         # Assign family: inputs[0] is the variable's initial value
         init, value = (np.asarray(x) for x in case.inputs)
         dt = dtypes.as_dtype(init.dtype)
-        var = builder.apply_op("VariableV2", [], {"shape": sf.TensorShape(init.shape), "dtype": dt}).outputs[0]
+        var = builder.apply_op("VariableV2", [], {"shape": sf.TensorShape(init.shape), "dtype": dt}).outputs[
+            0
+        ]
         sess.run(sf.assign(var, init))
         out = builder.apply_op(d.name, [var, sf.constant(value)], case.attrs).outputs[0]
         want = builder.run_reference(d, [init, value], _full_attrs(d, case, _flat_args(d, case)[0]))[0]
@@ -158,8 +160,9 @@ def test_op_matches_reference(op_name, index):
             continue
         for j, (t, gv, wv) in enumerate(zip(op.outputs, got, want)):
             assert_same(gv, wv, case, f"{op_name} output {j} ({mode} inputs)")
-            assert t.shape.is_compatible_with(gv.shape), \
+            assert t.shape.is_compatible_with(gv.shape), (
                 f"static shape {t.shape} disagrees with the computed {gv.shape} ({mode} inputs)"
+            )
             if mode == "const" and case.label != "partial_shape":
                 assert t.shape.is_fully_defined(), f"shape not inferred from constant inputs: {t.shape}"
             assert t.dtype.np == gv.dtype

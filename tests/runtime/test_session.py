@@ -34,8 +34,9 @@ def test_issue_example_end_to_end(g):
     with sf.Session(graph=g) as sess:
         assert sess.run(init) is None
         out = sess.run(y, feed_dict={x: xv})
-        np.testing.assert_allclose(out, np.maximum(xv @ (np.arange(6).reshape(3, 2) / 10) + [1, -2], 0),
-                                   rtol=1e-6)
+        np.testing.assert_allclose(
+            out, np.maximum(xv @ (np.arange(6).reshape(3, 2) / 10) + [1, -2], 0), rtol=1e-6
+        )
         both = sess.run({"y": y, "b": b}, feed_dict={"x:0": np.zeros((2, 3), np.float32)})
         np.testing.assert_array_equal(both["y"], [[1, 0], [1, 0]])
         np.testing.assert_array_equal(both["b"], [1, -2])
@@ -135,7 +136,7 @@ def test_variable_read_is_a_snapshot(g):
 def test_eval_and_run_on_default_session(g):
     v = sf.Variable(2.0)
     y = v * 3
-    with sf.Session() as sess:
+    with sf.Session():
         v.initializer.run()
         assert y.eval() == 6.0
         assert (y * 2).eval(feed_dict={y: 1.0}) == 2.0
@@ -203,8 +204,14 @@ def test_missing_feed_names_the_placeholder(g):
 
 def test_feed_of_wrong_shape(g):
     x = sf.placeholder(sf.float32, [None, 3], name="x")
-    with sf.Session() as sess, pytest.raises(ValueError, match=r"Cannot feed value of shape \(2, 4\) for "
-                                                                r"Tensor 'x:0', which has shape '\(\?, 3\)'"):
+    with (
+        sf.Session() as sess,
+        pytest.raises(
+            ValueError,
+            match=r"Cannot feed value of shape \(2, 4\) for "
+            r"Tensor 'x:0', which has shape '\(\?, 3\)'",
+        ),
+    ):
         sess.run(x, {x: np.zeros((2, 4))})
 
 
