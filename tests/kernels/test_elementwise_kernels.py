@@ -15,8 +15,8 @@ from __future__ import annotations
 import ctypes
 import math
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pytest

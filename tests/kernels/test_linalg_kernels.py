@@ -180,7 +180,7 @@ def _call_with_workspace(name, a, b, out, ta, tb, ws_bytes):
     setattr(call, "in", ins)
     call.out = outs
     call.iattr[0], call.iattr[1] = int(ta), int(tb)
-    ws = np.zeros(max(ws_bytes // 8, 1), np.float64)  # 8-byte aligned
+    ws = np.zeros(max((ws_bytes + 7) // 8, 1), np.float64)  # 8-byte aligned, >= ws_bytes
     call.workspace = ffi.cast("void *", ws.ctypes.data)
     call.workspace_size = ws_bytes
     status = cpu.kernel(name)(call)

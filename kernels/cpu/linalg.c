@@ -1,0 +1,326 @@
+/* Linear algebra kernels: matmul.
+ *
+ * float32/float64 run on scipy-openblas32's CBLAS (sgemm/dgemm, 32-bit
+ * blasint); int32/int64 run on loops that wrap on overflow like NumPy.
+ *
+ * Operand layouts. Each matrix of a, b and out (the last two dims of its
+ * view, per batch element) is used by BLAS in place when it is
+ *   - row-major:    last stride 1, second-to-last stride >= its column count;
+ *   - column-major: second-to-last stride 1, last stride >= its row count
+ *     (used as the transpose of a row-major matrix: the transpose flag flips;
+ *     a column-major out computes out^T = op(b)^T op(a)^T instead).
+ * A size-1 dim's stride is ignored. Any other layout (strides 0, negative,
+ * or both > 1) is packed per batch element into call->workspace as a dense
+ * row-major matrix: a needs M*K elements, b K*N and out M*N, each counted
+ * only if that operand needs packing, in the order a, b, out. When
+ * workspace_size (bytes) is too small the kernel returns
+ * SF_ERR_INVALID_ARGUMENT saying which operand has which strides and how many
+ * bytes it needs. The workspace must be aligned for the dtype.
+ *
+ * Batch dims (all but the last two, as many as out has) of a and b are
+ * broadcast when their size is 1 or their stride is 0. Each batch element is
+ * one BLAS call; BLAS threads within it.
+ */
+#include <limits.h>
+#include <string.h>
+#include <omp.h>
+#include <cblas.h>
+
+#include "sf_internal.h"
+
+static const char *sf_dtype_name(int32_t code)
+{
+    switch (code) {
+    case SF_FLOAT32: return "float32";
+    case SF_FLOAT64: return "float64";
+    case SF_INT32: return "int32";
+    case SF_UINT8: return "uint8";
+    case SF_INT64: return "int64";
+    case SF_BOOL: return "bool";
+    case SF_FLOAT16: return "float16";
+    default: return "unknown";
+    }
+}
+
+/* The validated geometry of one matmul call. */
+typedef struct {
+    int nb;                                 /* batch dims */
+    int64_t batch;                          /* batch elements */
+    int64_t M, N, K;
+    int64_t bshape[SF_MAX_DIMS];            /* out batch shape */
+    int64_t abs_[SF_MAX_DIMS], bbs[SF_MAX_DIMS], obs[SF_MAX_DIMS]; /* batch strides */
+    /* element strides of op(a) [M, K], op(b) [K, N], out [M, N] */
+    int64_t am, ak, bk, bn, om, on;
+} sf_mm;
+
+static int sf_mm_setup(sf_call *c, sf_mm *g, int32_t code, const char *name)
+{
+    if (c->n_in < 2 || c->n_out < 1)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s takes 2 inputs and 1 output, got %d and %d",
+                       name, (int)c->n_in, (int)c->n_out);
+    const sf_tensor *a = &c->in[0], *b = &c->in[1], *o = &c->out[0];
+    if (a->dtype != code || b->dtype != code || o->dtype != code)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s got %s, %s -> %s", name,
+                       sf_dtype_name(a->dtype), sf_dtype_name(b->dtype), sf_dtype_name(o->dtype));
+    const int nd = o->ndim;
+    if (nd < 2 || nd > SF_MAX_DIMS || a->ndim != nd || b->ndim != nd)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT,
+                       "%s needs a, b and out of the same rank >= 2, got %d, %d and %d dims", name,
+                       (int)a->ndim, (int)b->ndim, (int)nd);
+    const int ta = c->iattr[0] != 0, tb = c->iattr[1] != 0;
+    const int64_t ar = a->shape[nd - 2], ac = a->shape[nd - 1];
+    const int64_t br = b->shape[nd - 2], bc = b->shape[nd - 1];
+    const int64_t asr = a->strides[nd - 2], asc = a->strides[nd - 1];
+    const int64_t bsr = b->strides[nd - 2], bsc = b->strides[nd - 1];
+    g->M = o->shape[nd - 2];
+    g->N = o->shape[nd - 1];
+    g->K = ta ? ar : ac;
+    const int64_t aM = ta ? ac : ar, bK = tb ? bc : br, bN = tb ? br : bc;
+    if (aM != g->M || bK != g->K || bN != g->N || g->M < 0 || g->N < 0 || g->K < 0)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT,
+                       "%s: a [%lld, %lld]%s times b [%lld, %lld]%s does not give out [%lld, %lld]",
+                       name, (long long)ar, (long long)ac, ta ? "^T" : "", (long long)br,
+                       (long long)bc, tb ? "^T" : "", (long long)g->M, (long long)g->N);
+    g->am = ta ? asc : asr;
+    g->ak = ta ? asr : asc;
+    g->bk = tb ? bsc : bsr;
+    g->bn = tb ? bsr : bsc;
+    g->om = o->strides[nd - 2];
+    g->on = o->strides[nd - 1];
+    g->nb = nd - 2;
+    g->batch = 1;
+    for (int d = 0; d < g->nb; d++) {
+        const int64_t n = o->shape[d];
+        if (n < 0 || (a->shape[d] != n && a->shape[d] != 1) || (b->shape[d] != n && b->shape[d] != 1))
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT,
+                           "%s: batch dim %d of a (%lld) or b (%lld) does not broadcast to out's %lld",
+                           name, d, (long long)a->shape[d], (long long)b->shape[d], (long long)n);
+        g->bshape[d] = n;
+        g->abs_[d] = a->shape[d] == n ? a->strides[d] : 0;
+        g->bbs[d] = b->shape[d] == n ? b->strides[d] : 0;
+        g->obs[d] = o->strides[d];
+        g->batch *= n;
+    }
+    return SF_OK;
+}
+
+/* Offsets of batch element t in a, b and out. */
+static inline void sf_mm_batch_offsets(const sf_mm *g, int64_t t, int64_t *oa, int64_t *ob,
+                                       int64_t *oo)
+{
+    int64_t x = 0, y = 0, z = 0;
+    for (int d = g->nb - 1; d >= 0; d--) {
+        int64_t n = g->bshape[d], i = t % n;
+        t /= n;
+        x += i * g->abs_[d];
+        y += i * g->bbs[d];
+        z += i * g->obs[d];
+    }
+    *oa = x;
+    *ob = y;
+    *oo = z;
+}
+
+/* ---- BLAS path ---------------------------------------------------------- */
+
+/* How BLAS sees a stored [R, C] matrix with strides (sr, sc), used as itself
+ * in row-major order: pointer use needs `trans` and leading dim `ld`. */
+typedef struct {
+    int blasable;
+    int trans; /* 1: the stored memory is the transpose of a row-major matrix */
+    int64_t ld;
+} sf_blas_view;
+
+static sf_blas_view sf_blas_layout(int64_t R, int64_t C, int64_t sr, int64_t sc)
+{
+    sf_blas_view v = {0, 0, 0};
+    const int64_t maxC = C > 1 ? C : 1, maxR = R > 1 ? R : 1;
+    /* strides of size-1 dims do not matter */
+    if (R <= 1) sr = maxC;
+    if (C <= 1) sc = 1;
+    if (sc == 1 && sr >= maxC) {
+        v.blasable = 1;
+        v.ld = sr;
+    } else if (R <= 1 && C > 1 && sc >= 1) {
+        /* one row with stride sc: a column-major [1, C] with ld = sc */
+        v.blasable = 1;
+        v.trans = 1;
+        v.ld = sc;
+    } else if (sr == 1 && sc >= maxR) {
+        v.blasable = 1;
+        v.trans = 1;
+        v.ld = sc;
+    }
+    return v;
+}
+
+static int sf_fits_blasint(int64_t x)
+{
+    return x >= 0 && x <= INT_MAX;
+}
+
+#define SF_FLOAT_DTYPES(X)                          \
+    X(float32, SF_FLOAT32, float, scipy_cblas_sgemm) \
+    X(float64, SF_FLOAT64, double, scipy_cblas_dgemm)
+
+#define SF_DEFINE_MATMUL_BLAS(NAME, CODE, T, GEMM)                                            \
+    /* dense row-major copy of an [R, C] strided matrix */                                   \
+    static void sf_pack_##NAME(T *restrict dst, const T *restrict src, int64_t R, int64_t C, \
+                               int64_t sr, int64_t sc)                                       \
+    {                                                                                        \
+        for (int64_t r = 0; r < R; r++)                                                      \
+            for (int64_t j = 0; j < C; j++) dst[r * C + j] = src[r * sr + j * sc];           \
+    }                                                                                        \
+                                                                                             \
+    int sf_cpu_matmul_##NAME(sf_call *c)                                                     \
+    {                                                                                        \
+        sf_mm g;                                                                             \
+        int st = sf_mm_setup(c, &g, CODE, "matmul_" #NAME);                                  \
+        if (st) return st;                                                                   \
+        const int64_t M = g.M, N = g.N, K = g.K;                                             \
+        T *o = (T *)c->out[0].data;                                                          \
+        const T *A = (const T *)c->in[0].data, *B = (const T *)c->in[1].data;                \
+        if (M == 0 || N == 0 || g.batch == 0) return SF_OK;                                  \
+        if (K == 0) {                                                                        \
+            for (int64_t t = 0; t < g.batch; t++) {                                          \
+                int64_t x, y, z;                                                             \
+                sf_mm_batch_offsets(&g, t, &x, &y, &z);                                      \
+                for (int64_t i = 0; i < M; i++)                                              \
+                    for (int64_t j = 0; j < N; j++) o[z + i * g.om + j * g.on] = 0;          \
+            }                                                                                \
+            return SF_OK;                                                                    \
+        }                                                                                    \
+        /* the product is computed in row-major form C = op(A) op(B), or, for a        \
+         * column-major out, as C^T = op(B)^T op(A)^T */                                     \
+        sf_blas_view vo = sf_blas_layout(M, N, g.om, g.on);                                  \
+        const int swap = vo.blasable && vo.trans;                                            \
+        sf_blas_view va = sf_blas_layout(M, K, g.am, g.ak);                                  \
+        sf_blas_view vb = sf_blas_layout(K, N, g.bk, g.bn);                                  \
+        int64_t need = 0;                                                                    \
+        const int64_t wa = va.blasable ? 0 : M * K, wb = vb.blasable ? 0 : K * N;            \
+        const int64_t wo = vo.blasable ? 0 : M * N;                                          \
+        need = (wa + wb + wo) * (int64_t)sizeof(T);                                          \
+        if (need > 0 && (c->workspace == NULL || c->workspace_size < need)) {                \
+            const char *who = !va.blasable ? "a" : !vb.blasable ? "b" : "out";               \
+            int64_t s0 = !va.blasable ? g.am : !vb.blasable ? g.bk : g.om;                   \
+            int64_t s1 = !va.blasable ? g.ak : !vb.blasable ? g.bn : g.on;                   \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT,                                       \
+                           "matmul_" #NAME ": %s's matrix strides (%lld, %lld) are neither "  \
+                           "row- nor column-major; packing needs a workspace of %lld bytes, " \
+                           "got %lld",                                                       \
+                           who, (long long)s0, (long long)s1, (long long)need,               \
+                           (long long)(c->workspace ? c->workspace_size : 0));               \
+        }                                                                                    \
+        if (!sf_fits_blasint(M) || !sf_fits_blasint(N) || !sf_fits_blasint(K) ||            \
+            (va.blasable && !sf_fits_blasint(va.ld)) ||                                      \
+            (vb.blasable && !sf_fits_blasint(vb.ld)) ||                                      \
+            (vo.blasable && !sf_fits_blasint(vo.ld)))                                        \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT,                                       \
+                           "matmul_" #NAME ": [%lld, %lld] x [%lld, %lld] or its leading "   \
+                           "dims exceed the 32-bit BLAS limit of %d",                        \
+                           (long long)M, (long long)K, (long long)K, (long long)N, INT_MAX); \
+        T *pa = (T *)c->workspace, *pb = pa + wa, *po = pb + wb;                             \
+        if (!va.blasable) va = (sf_blas_view){1, 0, K};                                      \
+        if (!vb.blasable) vb = (sf_blas_view){1, 0, N};                                      \
+        const int64_t ldo = vo.blasable ? vo.ld : N;                                         \
+        for (int64_t t = 0; t < g.batch; t++) {                                              \
+            int64_t x, y, z;                                                                 \
+            sf_mm_batch_offsets(&g, t, &x, &y, &z);                                          \
+            const T *ap = A + x, *bp = B + y;                                                \
+            T *op = vo.blasable ? o + z : po;                                                \
+            if (wa) {                                                                        \
+                sf_pack_##NAME(pa, ap, M, K, g.am, g.ak);                                    \
+                ap = pa;                                                                     \
+            }                                                                                \
+            if (wb) {                                                                        \
+                sf_pack_##NAME(pb, bp, K, N, g.bk, g.bn);                                    \
+                bp = pb;                                                                     \
+            }                                                                                \
+            if (!swap)                                                                       \
+                GEMM(CblasRowMajor, va.trans ? CblasTrans : CblasNoTrans,                    \
+                     vb.trans ? CblasTrans : CblasNoTrans, (blasint)M, (blasint)N,           \
+                     (blasint)K, (T)1, ap, (blasint)va.ld, bp, (blasint)vb.ld, (T)0, op,     \
+                     (blasint)ldo);                                                          \
+            else                                                                             \
+                GEMM(CblasRowMajor, vb.trans ? CblasNoTrans : CblasTrans,                    \
+                     va.trans ? CblasNoTrans : CblasTrans, (blasint)N, (blasint)M,           \
+                     (blasint)K, (T)1, bp, (blasint)vb.ld, ap, (blasint)va.ld, (T)0, op,     \
+                     (blasint)ldo);                                                          \
+            if (wo)                                                                          \
+                for (int64_t i = 0; i < M; i++)                                              \
+                    for (int64_t j = 0; j < N; j++)                                          \
+                        o[z + i * g.om + j * g.on] = po[i * N + j];                          \
+        }                                                                                    \
+        return SF_OK;                                                                        \
+    }
+
+SF_FLOAT_DTYPES(SF_DEFINE_MATMUL_BLAS)
+
+/* ---- integer loops ------------------------------------------------------ */
+
+/* Arithmetic in the unsigned type so that overflow wraps (defined behaviour)
+ * like NumPy's and TensorFlow's integer matmul. */
+#define SF_INT_DTYPES(X)                  \
+    X(int32, SF_INT32, int32_t, uint32_t) \
+    X(int64, SF_INT64, int64_t, uint64_t)
+
+#define SF_DEFINE_MATMUL_INT(NAME, CODE, T, U)                                                \
+    int sf_cpu_matmul_##NAME(sf_call *c)                                                     \
+    {                                                                                        \
+        sf_mm g;                                                                             \
+        int st = sf_mm_setup(c, &g, CODE, "matmul_" #NAME);                                  \
+        if (st) return st;                                                                   \
+        const int64_t M = g.M, N = g.N, K = g.K;                                             \
+        if (M == 0 || N == 0 || g.batch == 0) return SF_OK;                                  \
+        U *o = (U *)c->out[0].data;                                                          \
+        const U *A = (const U *)c->in[0].data, *B = (const U *)c->in[1].data;                \
+        const int64_t rows = g.batch * M;                                                    \
+        const int par = rows > 1 && (double)rows * (double)N * (double)(K ? K : 1) >=        \
+                                        (double)SF_PARALLEL_MIN;                             \
+        const int64_t am = g.am, ak = g.ak, bk = g.bk, bn = g.bn, om = g.om, on = g.on;      \
+        _Pragma("omp parallel for schedule(static) if(par)")                                 \
+        for (int64_t r = 0; r < rows; r++) {                                                 \
+            const int64_t t = r / M, i = r % M;                                              \
+            int64_t x, y, z;                                                                 \
+            sf_mm_batch_offsets(&g, t, &x, &y, &z);                                          \
+            const U *restrict ar = A + x + i * am;                                           \
+            const U *restrict bp = B + y;                                                    \
+            U *restrict orow = o + z + i * om;                                               \
+            if (on == 1 && bn == 1) {                                                        \
+                /* out row += a[i, k] * b[k, :], contiguous rows */                          \
+                for (int64_t j = 0; j < N; j++) orow[j] = 0;                                 \
+                for (int64_t k = 0; k < K; k++) {                                            \
+                    const U s = ar[k * ak];                                                  \
+                    const U *restrict bk_ = bp + k * bk;                                     \
+                    for (int64_t j = 0; j < N; j++) orow[j] += s * bk_[j];                   \
+                }                                                                            \
+            } else {                                                                         \
+                for (int64_t j = 0; j < N; j++) {                                            \
+                    const U *restrict bc = bp + j * bn;                                      \
+                    U acc = 0;                                                               \
+                    if (ak == 1 && bk == 1)                                                  \
+                        for (int64_t k = 0; k < K; k++) acc += ar[k] * bc[k];                \
+                    else                                                                     \
+                        for (int64_t k = 0; k < K; k++) acc += ar[k * ak] * bc[k * bk];      \
+                    orow[j * on] = acc;                                                      \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+        return SF_OK;                                                                        \
+    }
+
+SF_INT_DTYPES(SF_DEFINE_MATMUL_INT)
+
+/* ---- table -------------------------------------------------------------- */
+
+#define SF_MATMUL_FLOAT_ENTRY(NAME, CODE, T, GEMM) {"sf_cpu_matmul_" #NAME, sf_cpu_matmul_##NAME},
+#define SF_MATMUL_INT_ENTRY(NAME, CODE, T, U) {"sf_cpu_matmul_" #NAME, sf_cpu_matmul_##NAME},
+
+static const sf_kernel_entry sf_linalg_table[] = {
+    SF_FLOAT_DTYPES(SF_MATMUL_FLOAT_ENTRY) SF_INT_DTYPES(SF_MATMUL_INT_ENTRY)};
+
+int64_t sf_cpu_linalg_entries(const sf_kernel_entry **out)
+{
+    *out = sf_linalg_table;
+    return (int64_t)(sizeof sf_linalg_table / sizeof sf_linalg_table[0]);
+}

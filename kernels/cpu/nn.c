@@ -1,0 +1,221 @@
+/* Neural-network kernels: softmax and log_softmax over the last dim.
+ *
+ * in[0] and out[0] have the same shape; rows are every dim but the last
+ * (normally [n, c] contiguous, but any row strides work and the last dim may
+ * be strided). Each row is shifted by its max before exponentiating, so large
+ * logits do not overflow; a row holding NaN gives NaN, a row of all -inf
+ * gives NaN (like TensorFlow).
+ *
+ * float32 exponentials use a vectorizable Cody-Waite + polynomial exp (about
+ * 1 ulp on the range softmax needs, x <= 0; terms below FLT_MIN flush to 0)
+ * and the row sums accumulate in double; float64 uses libm's exp.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "sf_internal.h"
+
+#define SF_LANES 8
+
+static const char *sf_dtype_name(int32_t code)
+{
+    switch (code) {
+    case SF_FLOAT32: return "float32";
+    case SF_FLOAT64: return "float64";
+    case SF_INT32: return "int32";
+    case SF_UINT8: return "uint8";
+    case SF_INT64: return "int64";
+    case SF_BOOL: return "bool";
+    case SF_FLOAT16: return "float16";
+    default: return "unknown";
+    }
+}
+
+static inline int32_t sf_fbits(float f)
+{
+    int32_t i;
+    memcpy(&i, &f, sizeof i);
+    return i;
+}
+
+static inline float sf_bitsf(int32_t i)
+{
+    float f;
+    memcpy(&f, &i, sizeof f);
+    return f;
+}
+
+/* exp(x) for float32 x <= 0 (all softmax needs: x - rowmax), without libm
+ * calls so that the loops over it vectorize: Cody-Waite reduction by ln 2
+ * and Cephes' degree-6 polynomial (about 1 ulp). Results below
+ * exp(-87.34) ~ FLT_MIN flush to 0 (exp(-inf) = 0); NaN propagates. The
+ * selects are bit masks: GCC turns ?: on floats into branches here, which
+ * stops vectorization (no -ffast-math needed this way). */
+static inline float sf_expf(float x)
+{
+    const float lo = -87.3365447504019f;
+    const int32_t in_range = -(int32_t)(x >= lo); /* all ones, else 0 (NaN too) */
+    const int32_t is_nan = -(int32_t)(x != x);
+    const float xc = sf_bitsf((sf_fbits(x) & in_range) | (sf_fbits(lo) & ~in_range));
+    const int32_t ni = (int32_t)(xc * 1.44269504088896341f - 0.5f); /* round, xc <= 0 */
+    const float n = (float)ni;
+    float r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500E-4f;
+    p = p * r + 1.3981999507E-3f;
+    p = p * r + 8.3334519073E-3f;
+    p = p * r + 4.1665795894E-2f;
+    p = p * r + 1.6666665459E-1f;
+    p = p * r + 5.0000001201E-1f;
+    const float y = p * r * r + r + 1.0f;
+    const float v = y * sf_bitsf((ni + 127) << 23);
+    return sf_bitsf((sf_fbits(v) & in_range) | (sf_fbits(x) & is_nan));
+}
+
+static inline double sf_expd(double x)
+{
+    return exp(x);
+}
+
+#define SF_NN_DTYPES(X)                              \
+    X(float32, SF_FLOAT32, float, sf_expf)     \
+    X(float64, SF_FLOAT64, double, sf_expd)
+
+static int sf_nn_check(sf_call *c, int32_t code, const char *name)
+{
+    if (c->n_in < 1 || c->n_out < 1)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s takes 1 input and 1 output, got %d and %d",
+                       name, (int)c->n_in, (int)c->n_out);
+    const sf_tensor *in = &c->in[0], *out = &c->out[0];
+    if (in->dtype != code || out->dtype != code)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s got %s -> %s", name,
+                       sf_dtype_name(in->dtype), sf_dtype_name(out->dtype));
+    if (in->ndim != out->ndim || in->ndim < 0 || in->ndim > SF_MAX_DIMS)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: input has %d dims, output %d", name,
+                       (int)in->ndim, (int)out->ndim);
+    for (int d = 0; d < in->ndim; d++)
+        if (in->shape[d] != out->shape[d] || in->shape[d] < 0)
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: input dim %d is %lld, output's %lld",
+                           name, d, (long long)in->shape[d], (long long)out->shape[d]);
+    return SF_OK;
+}
+
+/* LOG: 0 softmax, 1 log_softmax */
+#define SF_DEFINE_SOFTMAX(NAME, CODE, T, EXP)                                          \
+    static T sf_rowmax_##NAME(const T *restrict x, int64_t n, int64_t s)                    \
+    {                                                                                       \
+        T m = x[0];                                                                         \
+        int64_t j = 0;                                                                      \
+        if (s == 1 && n >= 2 * SF_LANES) {                                                  \
+            T l[SF_LANES];                                                                  \
+            for (int k = 0; k < SF_LANES; k++) l[k] = x[k];                                 \
+            for (j = SF_LANES; j + SF_LANES <= n; j += SF_LANES) {                          \
+                _Pragma("omp simd")                                                         \
+                for (int k = 0; k < SF_LANES; k++) l[k] = x[j + k] > l[k] ? x[j + k] : l[k]; \
+            }                                                                               \
+            for (int k = 0; k < SF_LANES; k++) m = l[k] > m ? l[k] : m;                     \
+        }                                                                                   \
+        for (; j < n; j++) m = x[j * s] > m ? x[j * s] : m;                                 \
+        return m;                                                                           \
+    }                                                                                       \
+                                                                                            \
+    /* y[j] = exp(x[j] - m), acc[k] += y[j] over whole SF_LANES groups; kept   \
+     * out of line: GCC vectorizes it standalone, not always once inlined */               \
+    __attribute__((noinline)) static int64_t sf_exp_store_##NAME(                           \
+        const T *restrict x, T *restrict y, int64_t n, T m, double *restrict acc)          \
+    {                                                                                       \
+        double a[SF_LANES];                                                                 \
+        for (int k = 0; k < SF_LANES; k++) a[k] = acc[k];                                   \
+        for (int64_t j = 0; j + SF_LANES <= n; j += SF_LANES)                               \
+            for (int k = 0; k < SF_LANES; k++) {                                            \
+                const T e = EXP(x[j + k] - m);                                              \
+                y[j + k] = e;                                                               \
+                a[k] += (double)e;                                                          \
+            }                                                                               \
+        for (int k = 0; k < SF_LANES; k++) acc[k] = a[k];                                   \
+        return n / SF_LANES * SF_LANES;                                                     \
+    }                                                                                       \
+                                                                                            \
+    __attribute__((noinline)) static int64_t sf_exp_sum_##NAME(                             \
+        const T *restrict x, int64_t n, T m, double *restrict acc)                          \
+    {                                                                                       \
+        double a[SF_LANES];                                                                 \
+        for (int k = 0; k < SF_LANES; k++) a[k] = acc[k];                                   \
+        for (int64_t j = 0; j + SF_LANES <= n; j += SF_LANES)                               \
+            for (int k = 0; k < SF_LANES; k++) a[k] += (double)EXP(x[j + k] - m);           \
+        for (int k = 0; k < SF_LANES; k++) acc[k] = a[k];                                   \
+        return n / SF_LANES * SF_LANES;                                                     \
+    }                                                                                       \
+                                                                                            \
+    static void sf_softmax_row_##NAME(const T *restrict x, T *restrict y, int64_t n,        \
+                                      int64_t si, int64_t so, int log_)                     \
+    {                                                                                       \
+        const T m = sf_rowmax_##NAME(x, n, si);                                             \
+        double acc[SF_LANES] = {0};                                                         \
+        double sum = 0;                                                                     \
+        int64_t j = 0;                                                                      \
+        if (si == 1 && so == 1)                                                             \
+            j = log_ ? sf_exp_sum_##NAME(x, n, m, acc) : sf_exp_store_##NAME(x, y, n, m, acc); \
+        for (; j < n; j++) {                                                                \
+            const T e = EXP(x[j * si] - m);                                                 \
+            if (!log_) y[j * so] = e;                                                       \
+            sum += (double)e;                                                               \
+        }                                                                                   \
+        for (int k = 0; k < SF_LANES; k++) sum += acc[k];                                   \
+        if (!log_) {                                                                        \
+            const T inv = (T)(1.0 / sum);                                                   \
+            if (so == 1)                                                                    \
+                for (int64_t i = 0; i < n; i++) y[i] *= inv;                                \
+            else                                                                            \
+                for (int64_t i = 0; i < n; i++) y[i * so] *= inv;                           \
+        } else {                                                                            \
+            const T ls = (T)log(sum);                                                       \
+            if (si == 1 && so == 1)                                                         \
+                for (int64_t i = 0; i < n; i++) y[i] = (x[i] - m) - ls;                     \
+            else                                                                            \
+                for (int64_t i = 0; i < n; i++) y[i * so] = (x[i * si] - m) - ls;           \
+        }                                                                                   \
+    }                                                                                       \
+                                                                                            \
+    static int sf_softmax_any_##NAME(sf_call *c, int log_, const char *name)                \
+    {                                                                                       \
+        int st = sf_nn_check(c, CODE, name);                                                \
+        if (st) return st;                                                                  \
+        const sf_tensor *in = &c->in[0], *out = &c->out[0];                                 \
+        const int64_t rows = sf_rows(out), n = sf_row_len(out);                             \
+        if (rows == 0 || n == 0) return SF_OK;                                              \
+        const int64_t si = sf_inner_stride(in), so = sf_inner_stride(out);                  \
+        const T *x = (const T *)in->data;                                                   \
+        T *y = (T *)out->data;                                                              \
+        const int big = (double)rows * (double)n >= (double)SF_PARALLEL_MIN && rows > 1;    \
+        _Pragma("omp parallel for schedule(static) if(big)")                                \
+        for (int64_t r = 0; r < rows; r++)                                                  \
+            sf_softmax_row_##NAME(x + sf_row_offset(in, out, r), y + sf_row_offset(out, out, r), \
+                                  n, si, so, log_);                                         \
+        return SF_OK;                                                                       \
+    }                                                                                       \
+                                                                                            \
+    int sf_cpu_softmax_##NAME(sf_call *c)                                                   \
+    {                                                                                       \
+        return sf_softmax_any_##NAME(c, 0, "softmax_" #NAME);                               \
+    }                                                                                       \
+                                                                                            \
+    int sf_cpu_log_softmax_##NAME(sf_call *c)                                               \
+    {                                                                                       \
+        return sf_softmax_any_##NAME(c, 1, "log_softmax_" #NAME);                           \
+    }
+
+SF_NN_DTYPES(SF_DEFINE_SOFTMAX)
+
+#define SF_NN_ENTRY(NAME, CODE, T, EXP)                 \
+    {"sf_cpu_softmax_" #NAME, sf_cpu_softmax_##NAME},         \
+    {"sf_cpu_log_softmax_" #NAME, sf_cpu_log_softmax_##NAME},
+
+static const sf_kernel_entry sf_nn_table[] = {SF_NN_DTYPES(SF_NN_ENTRY)};
+
+int64_t sf_cpu_nn_entries(const sf_kernel_entry **out)
+{
+    *out = sf_nn_table;
+    return (int64_t)(sizeof sf_nn_table / sizeof sf_nn_table[0]);
+}
