@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -606,7 +607,8 @@ def _reduce_ref(fn):
     def ref(ins, a):
         x = ins[0]
         axes = tuple(_norm_axes(ins[1], x.ndim))
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # the mean of nothing is NaN, as in TF
             if fn is np.mean and x.dtype.kind in "iu":
                 n = int(np.prod([x.shape[i] for i in axes], dtype=np.int64))
                 s = np.sum(x, axis=axes, keepdims=a["keep_dims"])

@@ -19,7 +19,7 @@ BIG = 1 << 17  # above SF_PARALLEL_MIN (32768) elements: the OpenMP paths
 
 def _names(op):
     prefix = f"sf_cpu_{op}_"
-    return sorted(n for n in kernel_table() if n.startswith(prefix) and n[len(prefix):] in DTYPES)
+    return sorted(n for n in kernel_table() if n.startswith(prefix) and n[len(prefix) :] in DTYPES)
 
 
 def _rand(shape, dtype, seed=0):
@@ -37,7 +37,7 @@ def test_family_names_all_covered():
     for name in kernel_table():
         for op in FAMILY:
             if name.startswith(f"sf_cpu_{op}_"):
-                assert name[len(f"sf_cpu_{op}_"):] in DTYPES, name
+                assert name[len(f"sf_cpu_{op}_") :] in DTYPES, name
     for op in FAMILY:
         assert _names(op) == sorted(f"sf_cpu_{op}_{d}" for d in DTYPES)
 

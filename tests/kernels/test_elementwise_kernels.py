@@ -169,7 +169,9 @@ def _build_spec() -> dict[str, Spec]:
             )
     for dt in FLOATS + INTS:
         spec[f"sf_cpu_addn_{dt}"] = Spec(
-            ((dt, "any"), (dt, "any"), (dt, "any")), dt, lambda *xs: np.sum(np.stack(np.broadcast_arrays(*xs)), axis=0, dtype=xs[0].dtype)
+            ((dt, "any"), (dt, "any"), (dt, "any")),
+            dt,
+            lambda *xs: np.sum(np.stack(np.broadcast_arrays(*xs)), axis=0, dtype=xs[0].dtype),
         )
     return spec
 
@@ -409,9 +411,7 @@ def test_every_spec_kernel_is_in_the_library_table():
 
 
 @pytest.mark.parametrize("dt", INTS)
-@pytest.mark.parametrize(
-    "op, what", [("floordiv", "division by zero"), ("mod", "modulo by zero")]
-)
+@pytest.mark.parametrize("op, what", [("floordiv", "division by zero"), ("mod", "modulo by zero")])
 @pytest.mark.parametrize("n", [5, 100_000])
 def test_integer_division_by_zero_is_an_error(dt, op, what, n):
     x = np.arange(n, dtype=dt)
@@ -489,11 +489,15 @@ def test_wrong_arity_is_an_error():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(KernelError, match=r"shape \[4\] does not broadcast to \[5, 3\]"):
         call_kernel(
-            "sf_cpu_add_float32", [np.ones(4, np.float32), np.ones((5, 3), np.float32)], [np.empty((5, 3), np.float32)]
+            "sf_cpu_add_float32",
+            [np.ones(4, np.float32), np.ones((5, 3), np.float32)],
+            [np.empty((5, 3), np.float32)],
         )
     with pytest.raises(KernelError, match="expected the output's"):
         call_kernel(
-            "sf_cpu_addn_float32", [np.ones((5, 1), np.float32), np.ones((5, 3), np.float32)], [np.empty((5, 3), np.float32)]
+            "sf_cpu_addn_float32",
+            [np.ones((5, 1), np.float32), np.ones((5, 3), np.float32)],
+            [np.empty((5, 3), np.float32)],
         )
 
 
@@ -551,7 +555,9 @@ def test_float_division_by_zero_is_ieee(dt):
 
 @pytest.mark.parametrize("dt", FLOATS)
 def test_round_is_half_to_even(dt):
-    x = np.array([0.5, 1.5, 2.5, 3.5, -0.5, -1.5, -2.5, 2.4999, 2.5001, -0.0, 1e20, np.inf, -np.inf, np.nan], dt)
+    x = np.array(
+        [0.5, 1.5, 2.5, 3.5, -0.5, -1.5, -2.5, 2.4999, 2.5001, -0.0, 1e20, np.inf, -np.inf, np.nan], dt
+    )
     want = np.array([0, 2, 2, 4, -0.0, -2, -2, 2, 3, -0.0, 1e20, np.inf, -np.inf, np.nan], dt)
     got = _run(f"sf_cpu_round_{dt}", x)
     np.testing.assert_array_equal(got, want)
@@ -610,7 +616,19 @@ def test_integer_sign_and_relu(dt):
 def test_special_values(dt):
     x = np.array([0.0, -0.0, 1.0, np.inf, -np.inf, np.nan], dt)
     with np.errstate(all="ignore"):
-        for op in ("reciprocal", "rsqrt", "log", "sqrt", "exp", "expm1", "log1p", "tanh", "abs", "neg", "square"):
+        for op in (
+            "reciprocal",
+            "rsqrt",
+            "log",
+            "sqrt",
+            "exp",
+            "expm1",
+            "log1p",
+            "tanh",
+            "abs",
+            "neg",
+            "square",
+        ):
             ref = UNARY_FLOAT[op][0]
             np.testing.assert_allclose(_run(f"sf_cpu_{op}_{dt}", x), ref(x).astype(dt), rtol=1e-6, err_msg=op)
 
@@ -618,7 +636,9 @@ def test_special_values(dt):
 @pytest.mark.parametrize("src", FLOATS)
 def test_cast_float_to_int_saturates_and_maps_nan_to_zero(src):
     f = DTYPES[src]
-    x = np.array([np.nan, np.inf, -np.inf, 1e30, -1e30, 2.9, -2.9, -0.5, 0.5, -0.0, 300.0, -300.0, 255.9, -1.0], f)
+    x = np.array(
+        [np.nan, np.inf, -np.inf, 1e30, -1e30, 2.9, -2.9, -0.5, 0.5, -0.0, 300.0, -300.0, 255.9, -1.0], f
+    )
     for dst, lo, hi in (("int32", -(2**31), 2**31 - 1), ("int64", -(2**63), 2**63 - 1), ("uint8", 0, 255)):
         got = _run(f"sf_cpu_cast_{src}_{dst}", x, out_dtype=DTYPES[dst])
         want = [0, hi, lo, hi, lo, 2, -2, 0, 0, 0, 300, -300, 255, -1]
@@ -652,7 +672,9 @@ def test_non_canonical_bool_bytes():
     np.testing.assert_array_equal(_run("sf_cpu_equal_bool", b, t).view(np.uint8), [0, 1, 1, 1])
     np.testing.assert_array_equal(_run("sf_cpu_cast_bool_int32", b, out_dtype=np.int32), [0, 1, 1, 1])
     np.testing.assert_array_equal(_run("sf_cpu_cast_bool_bool", b).view(np.uint8), [0, 1, 1, 1])
-    got = _run("sf_cpu_select_float32", b, np.ones(4, np.float32), np.zeros(4, np.float32), out_dtype=np.float32)
+    got = _run(
+        "sf_cpu_select_float32", b, np.ones(4, np.float32), np.zeros(4, np.float32), out_dtype=np.float32
+    )
     np.testing.assert_array_equal(got, [0, 1, 1, 1])
 
 

@@ -13,7 +13,7 @@ NAMES = sorted(
 
 
 def _parse(name):
-    op, dt = name[len("sf_cpu_"):].rsplit("_", 1)
+    op, dt = name[len("sf_cpu_") :].rsplit("_", 1)
     return op, DTYPES[dt]
 
 

@@ -5,7 +5,13 @@ import pytest
 
 from staticflow.backends.cpu import KernelError, call_kernel, get_num_threads, kernel_table, set_num_threads
 
-DTYPES = {"float32": np.float32, "float64": np.float64, "int32": np.int32, "int64": np.int64, "bool": np.bool_}
+DTYPES = {
+    "float32": np.float32,
+    "float64": np.float64,
+    "int32": np.int32,
+    "int64": np.int64,
+    "bool": np.bool_,
+}
 VALUE_OPS = ("sum", "mean", "max", "min", "prod", "all", "any")
 ARG_OPS = ("argmax", "argmin")
 
@@ -22,9 +28,9 @@ NAMES = _family_names()
 
 
 def _parse(name):
-    body = name[len("sf_cpu_"):]
+    body = name[len("sf_cpu_") :]
     if body.startswith("reduce_"):
-        body = body[len("reduce_"):]
+        body = body[len("reduce_") :]
     op, dt = body.rsplit("_", 1)
     return op, DTYPES[dt]
 
@@ -33,7 +39,9 @@ def test_every_name_has_a_reference():
     for name in NAMES:
         op, dtype = _parse(name)
         assert op in VALUE_OPS + ARG_OPS, name
-    expect = {f"sf_cpu_reduce_{op}_{d}" for op in VALUE_OPS[:5] for d in ("float32", "float64", "int32", "int64")}
+    expect = {
+        f"sf_cpu_reduce_{op}_{d}" for op in VALUE_OPS[:5] for d in ("float32", "float64", "int32", "int64")
+    }
     expect |= {"sf_cpu_reduce_all_bool", "sf_cpu_reduce_any_bool"}
     expect |= {f"sf_cpu_{op}_{d}" for op in ARG_OPS for d in ("float32", "float64", "int32", "int64")}
     assert set(NAMES) == expect
@@ -60,9 +68,13 @@ def _reference(op, x, axes):
     dtype = x.dtype
     floating = dtype.kind == "f"
     if op == "sum":
-        return np.sum(x.astype(np.float64) if floating else x, axis=axes, dtype=None if floating else dtype).astype(dtype)
+        return np.sum(
+            x.astype(np.float64) if floating else x, axis=axes, dtype=None if floating else dtype
+        ).astype(dtype)
     if op == "prod":
-        return np.prod(x.astype(np.float64) if floating else x, axis=axes, dtype=None if floating else dtype).astype(dtype)
+        return np.prod(
+            x.astype(np.float64) if floating else x, axis=axes, dtype=None if floating else dtype
+        ).astype(dtype)
     if op == "mean":
         count = int(np.prod([x.shape[a] for a in axes])) if axes else 1
         if floating:
@@ -211,7 +223,15 @@ def _run_arg(name, x, axis, odt):
 @pytest.mark.parametrize("odt", [np.int32, np.int64])
 def test_argmax_argmin(name, odt):
     op, dtype = _parse(name)
-    for shape, axis in (((7, 9), 1), ((7, 9), 0), ((4, 5, 6), 1), ((1,), 0), ((), 0), ((0, 4), 1), ((4, 1000), 0)):
+    for shape, axis in (
+        ((7, 9), 1),
+        ((7, 9), 0),
+        ((4, 5, 6), 1),
+        ((1,), 0),
+        ((), 0),
+        ((0, 4), 1),
+        ((4, 1000), 0),
+    ):
         _run_arg(name, _rand(shape, dtype, op, 5), axis, odt)
     x = _rand((8, 30), dtype, op, 6)
     _run_arg(name, x[::-1, ::2], 1, odt)
@@ -237,10 +257,16 @@ def test_arg_empty_dim_is_error():
 
 def test_reduce_rejects_bad_output():
     with pytest.raises(KernelError):
-        call_kernel("sf_cpu_reduce_sum_float32", [np.zeros((3, 4), np.float32)], [np.zeros(4, np.float32)], [1])
+        call_kernel(
+            "sf_cpu_reduce_sum_float32", [np.zeros((3, 4), np.float32)], [np.zeros(4, np.float32)], [1]
+        )
     with pytest.raises(KernelError):
-        call_kernel("sf_cpu_reduce_sum_float32", [np.zeros((3, 4), np.float32)], [np.zeros(3, np.float64)], [1])
+        call_kernel(
+            "sf_cpu_reduce_sum_float32", [np.zeros((3, 4), np.float32)], [np.zeros(3, np.float64)], [1]
+        )
     with pytest.raises(KernelError):
         call_kernel("sf_cpu_argmax_float32", [np.zeros((3, 4), np.float32)], [np.zeros(3, np.float32)])
     with pytest.raises(KernelError):
-        call_kernel("sf_cpu_reduce_sum_float32", [np.zeros((3, 4), np.float32)], [np.zeros(3, np.float32)], [3])
+        call_kernel(
+            "sf_cpu_reduce_sum_float32", [np.zeros((3, 4), np.float32)], [np.zeros(3, np.float32)], [3]
+        )
