@@ -6,6 +6,7 @@ kernels. ``import staticflow as sf`` and use it as ``tf.compat.v1``.
 """
 
 from staticflow import io, math, nn  # noqa: E402  (namespaces)
+from staticflow.autodiff import gradients, hessian_vector_product
 from staticflow.framework import dtypes, errors
 from staticflow.framework.dtypes import (
     DType,
@@ -43,11 +44,17 @@ from staticflow.framework.ops import (
 )
 from staticflow.framework.tensor_shape import Dimension, TensorShape, dimension_value
 from staticflow.framework.tensor_util import make_ndarray, make_tensor_proto
+from staticflow.ops import array_grad as _array_grad  # noqa: F401  (registers gradients)
 from staticflow.ops import array_ops as _array_ops
 from staticflow.ops import control_flow_ops as _cf
+from staticflow.ops import logging_ops as _logging_ops
+from staticflow.ops import math_grad as _math_grad  # noqa: F401
 from staticflow.ops import math_ops as _math_ops
+from staticflow.ops import nn_grad as _nn_grad  # noqa: F401
 from staticflow.ops import nn_ops as _nn_ops
+from staticflow.ops import random_ops as _random_ops
 from staticflow.ops import state_ops as _state_ops
+from staticflow.ops import training_ops as _training_ops  # noqa: F401
 from staticflow.ops.array_ops import (
     broadcast_to,
     concat,
@@ -82,6 +89,9 @@ from staticflow.ops.array_ops import range_ as range  # noqa: A001 - TF's name
 from staticflow.ops.array_ops import slice_ as slice  # noqa: A001 - TF's name
 from staticflow.ops.control_flow_ops import group, with_dependencies
 from staticflow.ops.control_flow_ops import tuple_ as tuple  # noqa: A001 - TF's name
+from staticflow.ops.logging_ops import add_check_numerics_ops, check_numerics
+from staticflow.ops.logging_ops import print_ as Print  # noqa: N812 - TF's name
+from staticflow.ops.logging_ops import print_v2 as print  # noqa: A004 - TF's name
 from staticflow.ops.math_ops import (
     abs,
     add,
@@ -146,6 +156,7 @@ from staticflow.ops.math_ops import floormod as mod
 from staticflow.ops.math_ops import multiply as mul
 from staticflow.ops.math_ops import negative as neg
 from staticflow.ops.math_ops import subtract as sub
+from staticflow.ops.random_ops import random_normal, random_uniform, set_random_seed, truncated_normal
 from staticflow.ops.state_ops import (
     Variable,
     assign,

@@ -1,4 +1,4 @@
-/* Array kernels: copy (any view to any view), gather, one_hot.
+/* Array kernels: copy (any view to any view), gather, one_hot, unsorted_segment_sum.
  *
  * Every dtype has its own instantiation (X-macros below) on its own C type,
  * so no value is ever accessed through a type other than its own. bool and
@@ -422,6 +422,53 @@ static inline int64_t sf_index2_at(const sf_tensor *t, int64_t a, int64_t b)
 
 SF_ARRAY_DTYPES(SF_DEFINE_ONE_HOT)
 
+/* ---- unsorted_segment_sum ------------------------------------------------
+ * in[0] data [m, inner] contiguous, in[1] segment ids [m] (int32/int64),
+ * out[0] [n, inner] contiguous: out[k] = sum of data rows whose id is k.
+ * Negative ids drop their row (TensorFlow's rule); an id >= n is an error,
+ * reported before anything is written. The gradient of gather. */
+#define SF_DEFINE_SEGMENT_SUM(NAME, CODE, T)                                              \
+    int sf_cpu_unsorted_segment_sum_##NAME(sf_call *c)                                     \
+    {                                                                                      \
+        if (c->n_in != 2 || c->n_out != 1)                                                 \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT,                                     \
+                           "unsorted_segment_sum takes 2 inputs and 1 output");            \
+        const sf_tensor *d = &c->in[0], *ix = &c->in[1];                                   \
+        sf_tensor *o = &c->out[0];                                                         \
+        if (d->dtype != CODE || o->dtype != CODE || d->ndim != 2 || o->ndim != 2 ||        \
+            ix->ndim != 1 || ix->shape[0] != d->shape[0] || o->shape[1] != d->shape[1])    \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT,                                     \
+                           "unsorted_segment_sum: data [m, inner], ids [m], out [n, inner]"); \
+        if (ix->dtype != SF_INT32 && ix->dtype != SF_INT64)                                \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT,                                     \
+                           "unsorted_segment_sum: ids must be int32 or int64");            \
+        const int64_t m = d->shape[0], inner = d->shape[1], n = o->shape[0];               \
+        for (int64_t i = 0; i < m; i++) {                                                  \
+            int64_t k = sf_index_at(ix, i);                                                \
+            if (k >= n)                                                                    \
+                return sf_fail(c, SF_ERR_INVALID_ARGUMENT,                                 \
+                               "segment_ids[%lld] = %lld is out of range [0, %lld)",       \
+                               (long long)i, (long long)k, (long long)n);                  \
+        }                                                                                  \
+        T *out = (T *)o->data;                                                             \
+        const T *data = (const T *)d->data;                                                \
+        memset(out, 0, (size_t)(n * inner) * sizeof(T));                                   \
+        for (int64_t i = 0; i < m; i++) {                                                  \
+            int64_t k = sf_index_at(ix, i);                                                \
+            if (k < 0) continue;                                                           \
+            T *dst = out + k * inner;                                                      \
+            const T *src = data + i * inner;                                               \
+            for (int64_t j = 0; j < inner; j++) dst[j] += src[j];                          \
+        }                                                                                  \
+        return SF_OK;                                                                      \
+    }
+
+#define SF_SEGMENT_DTYPES(X)                                                               \
+    X(float32, SF_FLOAT32, float) X(float64, SF_FLOAT64, double)                           \
+    X(int32, SF_INT32, int32_t) X(int64, SF_INT64, int64_t)
+
+SF_SEGMENT_DTYPES(SF_DEFINE_SEGMENT_SUM)
+
 /* ---- table -------------------------------------------------------------- */
 
 #define SF_ARRAY_ENTRY(NAME, CODE, T)                        \
@@ -429,7 +476,11 @@ SF_ARRAY_DTYPES(SF_DEFINE_ONE_HOT)
     {"sf_cpu_gather_" #NAME, sf_cpu_gather_##NAME},          \
     {"sf_cpu_one_hot_" #NAME, sf_cpu_one_hot_##NAME},
 
-static const sf_kernel_entry sf_array_table[] = {SF_ARRAY_DTYPES(SF_ARRAY_ENTRY)};
+#define SF_SEGMENT_ENTRY(NAME, CODE, T) \
+    {"sf_cpu_unsorted_segment_sum_" #NAME, sf_cpu_unsorted_segment_sum_##NAME},
+
+static const sf_kernel_entry sf_array_table[] = {SF_ARRAY_DTYPES(SF_ARRAY_ENTRY)
+                                                     SF_SEGMENT_DTYPES(SF_SEGMENT_ENTRY)};
 
 int64_t sf_cpu_array_entries(const sf_kernel_entry **out)
 {

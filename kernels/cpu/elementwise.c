@@ -1,4 +1,6 @@
-/* Elementwise kernels: unary, binary, compare, logical, select, cast, addn.
+/* Elementwise kernels: unary, binary, compare, logical, select, cast, addn,
+ * and the activations and activation gradients (softplus, elu, selu,
+ * leaky_relu and the *_grad ops; leaky_relu* read alpha from fattr[0]).
  *
  * Every kernel here is generated from an X-macro list of (op, dtype, C type,
  * scalar expression). A generated kernel is a small "row function" that runs
@@ -128,11 +130,12 @@ static const char *shape_str(const sf_tensor *t, char *buf, size_t size)
  * ======================================================================== */
 
 /* One run of n elements: out o (stride so) from inputs a, b, c (strides sa,
- * sb, sc; unused ones are ignored). Strides are in elements. Returns 0 or an
- * EW_* error. */
+ * sb, sc; unused ones are ignored). Strides are in elements; fa is the call's
+ * fattr (read by the ops with attributes, e.g. leaky_relu's alpha). Returns 0
+ * or an EW_* error. */
 #define EW_ROW_ARGS                                                        \
     int64_t n, void *o_, int64_t so, const void *a_, int64_t sa,           \
-    const void *b_, int64_t sb, const void *c_, int64_t sc
+    const void *b_, int64_t sb, const void *c_, int64_t sc, const double *fa
 typedef int (*ew_row_fn)(EW_ROW_ARGS);
 
 typedef struct ew_desc {
@@ -151,6 +154,7 @@ typedef struct ew_plan {
     int nt;
     sf_tensor v[EW_MAXT];
     int64_t esize[EW_MAXT];
+    const double *fattr;
 } ew_plan;
 
 static int ew_prepare(sf_call *call, const ew_desc *d, ew_plan *p, int64_t *numel)
@@ -229,6 +233,7 @@ static int ew_prepare(sf_call *call, const ew_desc *d, ew_plan *p, int64_t *nume
     }
 
     p->nt = nt;
+    p->fattr = call->fattr;
     for (int t = 0; t < EW_MAXT; t++) {
         const sf_tensor *src = t == 0 ? out : t < nt ? &call->in[t - 1] : out;
         sf_tensor *v = &p->v[t];
@@ -264,7 +269,7 @@ static int ew_block(const ew_plan *p, ew_row_fn fn, int64_t r0, int64_t r1, int6
 
     for (int64_t row = r0;; row++) {
         int e = fn(c1 - c0, base[0] + off[0] * p->esize[0], inner[0], base[1] + off[1] * p->esize[1], inner[1],
-                   base[2] + off[2] * p->esize[2], inner[2], base[3] + off[3] * p->esize[3], inner[3]);
+                   base[2] + off[2] * p->esize[2], inner[2], base[3] + off[3] * p->esize[3], inner[3], p->fattr);
         if (e) return e;
         if (row + 1 >= r1) break;
         for (int d = nd - 2; d >= 0; d--) { /* next row: odometer over outer dims */
@@ -364,6 +369,27 @@ static int ew_run(sf_call *call, const ew_desc *d)
 DEF_FLOAT_HELPERS(float32, float, f)
 DEF_FLOAT_HELPERS(float64, double, )
 
+/* SELU's constants, TensorFlow's (SELU_SCALE_ALPHA = scale * alpha). */
+#define SELU_SCALE 1.0507009873554804934193349852946
+#define SELU_ALPHA 1.6732632423543772848170429916717
+#define SELU_SCALE_ALPHA 1.7580993408473768599402175208123
+
+/* Activations. softplus is max(x, 0) + log1p(exp(-|x|)): exp never
+ * overflows, and large |x| loses nothing to cancellation. */
+#define DEF_ACT_HELPERS(DT, T, S)                                              \
+    static inline T softplus_##DT(T x)                                         \
+    {                                                                          \
+        return (x > 0 ? x : (T)0) + log1p##S(exp##S(-fabs##S(x)));             \
+    }                                                                          \
+    static inline T elu_##DT(T x) { return x > 0 ? x : expm1##S(x); }          \
+    static inline T selu_##DT(T x)                                             \
+    {                                                                          \
+        return x > 0 ? (T)SELU_SCALE * x : (T)SELU_SCALE_ALPHA * expm1##S(x);  \
+    }
+
+DEF_ACT_HELPERS(float32, float, f)
+DEF_ACT_HELPERS(float64, double, )
+
 /* Integer helpers. Arithmetic that may overflow goes through the unsigned
  * type UT, so it wraps (like NumPy) instead of being undefined. */
 #define DEF_INT_HELPERS(DT, T, UT)                                             \
@@ -446,7 +472,13 @@ DEF_SATS(float64, double)
     X(erf, DT, T, erf##S(x))                          \
     X(relu, DT, T, x < 0 ? (T)0 : x) /* NaN stays */ \
     X(sigmoid, DT, T, sigmoid_##DT(x))                \
-    X(tanh, DT, T, tanh##S(x))
+    X(tanh, DT, T, tanh##S(x))                        \
+    X(softplus, DT, T, softplus_##DT(x))              \
+    X(elu, DT, T, elu_##DT(x))                        \
+    X(selu, DT, T, selu_##DT(x))
+
+/* Unary ops with an attribute: alpha = (T)fattr[0]. X(OP, DT, T, EXPR) */
+#define UNARY_ATTR_FLOAT_OPS(X, DT, T, S) X(leaky_relu, DT, T, x > 0 ? x : alpha * x)
 
 #define UNARY_INT_OPS(X, DT, T, UT)                           \
     X(neg, DT, T, (T)((UT)0 - (UT)x))                         \
@@ -469,6 +501,27 @@ DEF_SATS(float64, double)
     X(maximum, DT, T, DT, T, max_##DT(x, y))                       \
     X(minimum, DT, T, DT, T, min_##DT(x, y))                       \
     X(squared_difference, DT, T, DT, T, (x - y) * (x - y))
+
+/* Activation gradients, TensorFlow's *Grad ops (the same expressions, in
+ * the same order): x is in[0], y is in[1].
+ *   relu_grad(gradients, features)     softplus_grad(gradients, features)
+ *   elu_grad(gradients, outputs)       selu_grad(gradients, outputs)
+ *   sigmoid_grad, tanh_grad, rsqrt_grad, sqrt_grad, reciprocal_grad (y, dy)
+ * X(OP, DT, TI, ODT, TO, EXPR) */
+#define BINARY_GRAD_FLOAT_OPS(X, DT, T, S)                                              \
+    X(relu_grad, DT, T, DT, T, x * (T)(y > 0))                                          \
+    X(sigmoid_grad, DT, T, DT, T, (y * x) * ((T)1 - x))                                 \
+    X(tanh_grad, DT, T, DT, T, y * ((T)1 - x * x))                                      \
+    X(softplus_grad, DT, T, DT, T, x * sigmoid_##DT(y))                                 \
+    X(elu_grad, DT, T, DT, T, y < 0 ? x * (y + (T)1) : x)                               \
+    X(selu_grad, DT, T, DT, T, y < 0 ? x * (y + (T)SELU_SCALE_ALPHA) : x * (T)SELU_SCALE) \
+    X(rsqrt_grad, DT, T, DT, T, (T)-0.5 * (y * x) * (x * x))                            \
+    X(sqrt_grad, DT, T, DT, T, (T)0.5 * y / x)                                          \
+    X(reciprocal_grad, DT, T, DT, T, -y * x * x)
+
+/* Binary ops with an attribute: alpha = (T)fattr[0].
+ *   leaky_relu_grad(gradients, features) */
+#define BINARY_ATTR_FLOAT_OPS(X, DT, T, S) X(leaky_relu_grad, DT, T, DT, T, y > 0 ? x : x * alpha)
 
 #define BINARY_INT_OPS(X, DT, T, UT)                                        \
     X(add, DT, T, DT, T, (T)((UT)x + (UT)y))                                \
@@ -539,17 +592,21 @@ DEF_SATS(float64, double)
         }                                               \
     } while (0)
 
-#define DEF_UNARY(OP, DT, T, EXPR)                                              \
+/* PRO: a statement run before the loop (reads the attributes) */
+#define DEF_UNARY_(OP, DT, T, EXPR, PRO)                                        \
     static int row_##OP##_##DT(EW_ROW_ARGS)                                     \
     {                                                                           \
         T *o = (T *)o_;                                                         \
         const T *a = (const T *)a_;                                             \
         (void)b_; (void)sb; (void)c_; (void)sc;                                 \
+        PRO;                                                                    \
         if (so == 1 && sa == 1) UNARY_LOOP(T, T, EXPR, 1, 1);                   \
         else UNARY_LOOP(T, T, EXPR, so, sa);                                    \
         return 0;                                                               \
     }                                                                           \
     EW_PUBLIC(OP##_##DT, 1, DTC_##DT, 0, 0, DTC_##DT)
+#define DEF_UNARY(OP, DT, T, EXPR) DEF_UNARY_(OP, DT, T, EXPR, (void)fa)
+#define DEF_UNARY_ATTR(OP, DT, T, EXPR) DEF_UNARY_(OP, DT, T, EXPR, const T alpha = (T)fa[0])
 
 #define BINARY_LOOP(TI, TO, EXPR, SO, SA, SB)           \
     do {                                                \
@@ -561,13 +618,14 @@ DEF_SATS(float64, double)
         }                                               \
     } while (0)
 
-#define DEF_BINARY(OP, DT, TI, ODT, TO, EXPR)                                   \
+#define DEF_BINARY_(OP, DT, TI, ODT, TO, EXPR, PRO)                             \
     static int row_##OP##_##DT(EW_ROW_ARGS)                                     \
     {                                                                           \
         TO *o = (TO *)o_;                                                       \
         const TI *a = (const TI *)a_, *b = (const TI *)b_;                      \
         int bad = 0;                                                            \
         (void)c_; (void)sc;                                                     \
+        PRO;                                                                    \
         if (so == 1 && sa == 1 && sb == 1) BINARY_LOOP(TI, TO, EXPR, 1, 1, 1);  \
         else if (so == 1 && sa == 0 && sb == 1) BINARY_LOOP(TI, TO, EXPR, 1, 0, 1); \
         else if (so == 1 && sa == 1 && sb == 0) BINARY_LOOP(TI, TO, EXPR, 1, 1, 0); \
@@ -575,6 +633,9 @@ DEF_SATS(float64, double)
         return bad;                                                             \
     }                                                                           \
     EW_PUBLIC(OP##_##DT, 2, DTC_##DT, DTC_##DT, 0, DTC_##ODT)
+#define DEF_BINARY(OP, DT, TI, ODT, TO, EXPR) DEF_BINARY_(OP, DT, TI, ODT, TO, EXPR, (void)fa)
+#define DEF_BINARY_ATTR(OP, DT, TI, ODT, TO, EXPR) \
+    DEF_BINARY_(OP, DT, TI, ODT, TO, EXPR, const TI alpha = (TI)fa[0])
 
 /* x and y are both loaded, so the choice is a branch-free blend */
 #define SELECT_LOOP(T, SO, SC, SX, SY)                  \
@@ -612,9 +673,11 @@ DEF_SATS(float64, double)
     }                                                                           \
     EW_PUBLIC(cast_##SDT##_##DDT, 1, DTC_##SDT, 0, 0, DTC_##DDT)
 
-#define INST_UNARY_FLOAT(DT, T, S) UNARY_FLOAT_OPS(DEF_UNARY, DT, T, S)
+#define INST_UNARY_FLOAT(DT, T, S) UNARY_FLOAT_OPS(DEF_UNARY, DT, T, S) UNARY_ATTR_FLOAT_OPS(DEF_UNARY_ATTR, DT, T, S)
 #define INST_UNARY_INT(DT, T, UT) UNARY_INT_OPS(DEF_UNARY, DT, T, UT)
-#define INST_BINARY_FLOAT(DT, T, S) BINARY_FLOAT_OPS(DEF_BINARY, DT, T, S) COMPARE_OPS(DEF_BINARY, DT, T)
+#define INST_BINARY_FLOAT(DT, T, S)                                             \
+    BINARY_FLOAT_OPS(DEF_BINARY, DT, T, S) COMPARE_OPS(DEF_BINARY, DT, T)       \
+    BINARY_GRAD_FLOAT_OPS(DEF_BINARY, DT, T, S) BINARY_ATTR_FLOAT_OPS(DEF_BINARY_ATTR, DT, T, S)
 #define INST_BINARY_INT(DT, T, UT) BINARY_INT_OPS(DEF_BINARY, DT, T, UT) COMPARE_OPS(DEF_BINARY, DT, T)
 #define INST_CAST_SRC(SDT, ST, SK) CAST_DSTS(DEF_CAST, SDT, ST, SK)
 
@@ -719,9 +782,11 @@ ADDN_TYPES(DEF_ADDN)
 #define ENT_SELECT(DT, T) ENT(select_##DT)
 #define ENT_CAST(SDT, ST, SK, DDT, DTT, DK) ENT(cast_##SDT##_##DDT)
 #define ENT_ADDN(DT, T, UT) ENT(addn_##DT)
-#define TAB_UNARY_FLOAT(DT, T, S) UNARY_FLOAT_OPS(ENT_UNARY, DT, T, S)
+#define TAB_UNARY_FLOAT(DT, T, S) UNARY_FLOAT_OPS(ENT_UNARY, DT, T, S) UNARY_ATTR_FLOAT_OPS(ENT_UNARY, DT, T, S)
 #define TAB_UNARY_INT(DT, T, UT) UNARY_INT_OPS(ENT_UNARY, DT, T, UT)
-#define TAB_BINARY_FLOAT(DT, T, S) BINARY_FLOAT_OPS(ENT_BINARY, DT, T, S) COMPARE_OPS(ENT_BINARY, DT, T)
+#define TAB_BINARY_FLOAT(DT, T, S)                                              \
+    BINARY_FLOAT_OPS(ENT_BINARY, DT, T, S) COMPARE_OPS(ENT_BINARY, DT, T)       \
+    BINARY_GRAD_FLOAT_OPS(ENT_BINARY, DT, T, S) BINARY_ATTR_FLOAT_OPS(ENT_BINARY, DT, T, S)
 #define TAB_BINARY_INT(DT, T, UT) BINARY_INT_OPS(ENT_BINARY, DT, T, UT) COMPARE_OPS(ENT_BINARY, DT, T)
 #define TAB_CAST_SRC(SDT, ST, SK) CAST_DSTS(ENT_CAST, SDT, ST, SK)
 

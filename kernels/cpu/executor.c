@@ -17,6 +17,9 @@ static const sf_entries_fn sf_families[] = {
     sf_cpu_linalg_entries,
     sf_cpu_reduce_entries,
     sf_cpu_nn_entries,
+    sf_cpu_training_entries,
+    sf_cpu_random_entries,
+    sf_cpu_debug_entries,
 };
 #define SF_N_FAMILIES ((int)(sizeof sf_families / sizeof sf_families[0]))
 

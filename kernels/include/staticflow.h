@@ -125,6 +125,10 @@ int sf_get_num_threads(void);
  *             in[1] on value and in[2] off value (0-d, out dtype),
  *             out[0] [outer, depth, inner]; indices outside [0, depth) give
  *             a row of off values.
+ *   segment   sf_cpu_unsorted_segment_sum_<dt> (float32 float64 int32 int64):
+ *             in[0] data [m, inner] contiguous, in[1] ids [m] int32/int64,
+ *             out[0] [n, inner]: out[k] = sum of rows with id k; negative ids
+ *             are dropped, an id >= n is SF_ERR_INVALID_ARGUMENT.
  *
  * linalg.c
  *   matmul    sf_cpu_matmul_<dt> (float32/float64 on BLAS, int32/int64 loops):
@@ -154,6 +158,9 @@ int64_t sf_cpu_array_entries(const sf_kernel_entry **out);
 int64_t sf_cpu_linalg_entries(const sf_kernel_entry **out);
 int64_t sf_cpu_reduce_entries(const sf_kernel_entry **out);
 int64_t sf_cpu_nn_entries(const sf_kernel_entry **out);
+int64_t sf_cpu_training_entries(const sf_kernel_entry **out);
+int64_t sf_cpu_random_entries(const sf_kernel_entry **out);
+int64_t sf_cpu_debug_entries(const sf_kernel_entry **out);
 #endif
 
 #endif

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from staticflow.framework import dtypes
@@ -1039,7 +1041,7 @@ def _ss_ref(ins, a):
 
 def _ss_case(x, b, e, s, **masks):
     arrs = [np.array(v, np.int32) for v in (b, e, s)]
-    return Case((x, *arrs), {k: masks.get(k, 0) for k in _SS_ATTRS})
+    return Case((x, *arrs), {k: masks.get(k, 0) for k in _SS_ATTRS}, grad=x.dtype.kind == "f")
 
 
 op(
@@ -1542,3 +1544,225 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     on = fops.convert_to_tensor(1 if on_value is None else on_value, dtype=dt)
     off = fops.convert_to_tensor(0 if off_value is None else off_value, dtype=dt)
     return _out("OneHot", [indices, depth, on, off], {"axis": -1 if axis is None else axis}, name)
+
+
+# ---------------------------------------------------------------------------
+# ops that gradients are built from
+# ---------------------------------------------------------------------------
+def broadcast_gradient_args(s0, s1):
+    """Axes to sum a gradient of the broadcast result over, to get back each input's shape."""
+    s0, s1 = [int(d) for d in s0], [int(d) for d in s1]
+    n = max(len(s0), len(s1))
+    a = [1] * (n - len(s0)) + s0
+    b = [1] * (n - len(s1)) + s1
+    r0, r1 = [], []
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x == y:
+            if x == 1:
+                r0.append(i)
+                r1.append(i)
+            continue
+        if x == 1:
+            r0.append(i)
+        elif y == 1:
+            r1.append(i)
+        else:
+            raise ValueError(f"incompatible shapes {s0} and {s1} for broadcasting")
+    return np.array(r0, np.int32), np.array(r1, np.int32)
+
+
+op(
+    name="BroadcastGradientArgs",
+    inputs=[Arg("s0", type_attr="T", host=True), Arg("s1", type_attr="T", host=True)],
+    outputs=[Arg("r0", type_attr="T"), Arg("r1", type_attr="T")],
+    attrs=[Attr("T", "type", D.int32, allowed=IDX_T)],
+    shape_fn=lambda c: (
+        [TensorShape([None]), TensorShape([None])]
+        if c.value(0) is None or c.value(1) is None
+        else [TensorShape([len(r)]) for r in broadcast_gradient_args(c.value(0), c.value(1))]
+    ),
+    ref=lambda ins, a: [r.astype(a["T"].np) for r in broadcast_gradient_args(ins[0], ins[1])],
+    static=True,
+    differentiable=False,
+    cases=lambda rng: [
+        Case((np.array(a, np.int32), np.array(b, np.int32)), grad=False)
+        for a, b in [([2, 3, 4], [4]), ([3, 1], [1, 5]), ([], [2, 2]), ([1], [1])]
+    ],
+    doc="Reduction axes for the gradients of a broadcasting binary op (computed while planning).",
+)
+
+
+def _invert_perm(p):
+    p = _int_list(p)
+    if sorted(p) != list(range(len(p))):
+        raise ValueError(f"{p} is not a permutation")
+    out = [0] * len(p)
+    for i, v in enumerate(p):
+        out[v] = i
+    return out
+
+
+op(
+    name="InvertPermutation",
+    inputs=[Arg("x", type_attr="T", host=True)],
+    outputs=[Arg("y", type_attr="T")],
+    attrs=[Attr("T", "type", D.int32, allowed=IDX_T)],
+    shape_fn=lambda c: [c.shape(0)],
+    ref=lambda ins, a: np.array(_invert_perm(ins[0]), dtype=a["T"].np),
+    static=True,
+    differentiable=False,
+    cases=lambda rng: [
+        Case((np.array([2, 0, 1], np.int32),), grad=False),
+        Case((np.array([], np.int64),), grad=False),
+    ],
+    doc="The inverse of a permutation (computed while planning).",
+)
+
+
+def _ssg_shape(c):
+    v = c.value(0)
+    if v is None:
+        s = c.shape(0)
+        return [unknown_shape(s[0].value if s.ndims == 1 else None)]
+    return [TensorShape(_int_list(v))]
+
+
+def _ssg_lower(ctx):
+    shape = tuple(_int_list(ctx.values[0]))
+    plan, _ = strided_slice_spec(shape, *ctx.values[1:4], ctx.attrs)
+    out = ctx.out(0)
+    if out.size == 0:
+        return
+    ctx.copy(ctx.const(0, ctx.out_dtypes[0]).broadcast_to(out.shape), out)
+    target = _ss_view(out, plan)
+    if target.shape != tuple(ctx.in_shapes[4]):
+        raise ValueError(f"dy has shape {tuple(ctx.in_shapes[4])}, the slice has shape {target.shape}")
+    ctx.copy(ctx.inp(4), target)
+
+
+def _ssg_ref(ins, a):
+    shape = tuple(_int_list(ins[0]))
+    out = np.zeros(shape, dtype=ins[4].dtype)
+    plan, _ = strided_slice_spec(shape, ins[1], ins[2], ins[3], a)
+    idx = []
+    for p in plan:
+        if p[0] == "new":
+            continue
+        _, d, b, step, size, shrink = p
+        idx.append(
+            b
+            if shrink
+            else builtins.slice(b, b + step * size if b + step * size >= 0 else None, step)
+            if size
+            else builtins.slice(0, 0)
+        )
+    dy = ins[4].reshape(out[tuple(idx)].shape)
+    out[tuple(idx)] = dy
+    return out
+
+
+def _ssg_case(shape, b, e, s, dy_shape, rng, **masks):
+    arrs = [np.array(v, np.int32) for v in (shape, b, e, s)]
+    return Case((*arrs, _rand(rng, dy_shape)), {k: masks.get(k, 0) for k in _SS_ATTRS})
+
+
+op(
+    name="StridedSliceGrad",
+    inputs=[
+        Arg("shape", type_attr="Index", host=True),
+        Arg("begin", type_attr="Index", host=True),
+        Arg("end", type_attr="Index", host=True),
+        Arg("strides", type_attr="Index", host=True),
+        Arg("dy", type_attr="T"),
+    ],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[Attr("T", "type", allowed=ALL_T), Attr("Index", "type", D.int32, allowed=IDX_T)]
+    + [Attr(k, "int", 0) for k in _SS_ATTRS],
+    shape_fn=_ssg_shape,
+    ref=_ssg_ref,
+    lower=_ssg_lower,
+    kernels=COPY_KERNELS,
+    cases=lambda rng: [
+        _ssg_case([5, 6], [1, 0], [4, 6], [1, 2], (3, 3), rng),
+        _ssg_case([5, 6], [2], [3], [1], (6,), rng, shrink_axis_mask=1),
+        _ssg_case([4], [10], [-10], [-1], (4,), rng),
+        _ssg_case(
+            [3, 4], [0, 0, 0], [0, 0, 0], [1, 1, 1], (3, 1, 4), rng, new_axis_mask=2, begin_mask=5, end_mask=5
+        ),
+    ],
+    doc="The gradient of StridedSlice: dy placed in a zero tensor of `shape`.",
+)
+
+
+def _segsum_shape(c):
+    d, ids, n = c.shape(0), c.shape(1), c.value(2)
+    if d.ndims is None or ids.ndims is None:
+        return [TensorShape(None)]
+    rest = d.as_tuple()[ids.ndims :]
+    return [TensorShape([None if n is None else int(np.asarray(n))] + list(rest))]
+
+
+def _segsum_ref(ins, a):
+    data, ids, n = ins[0], ins[1], int(np.asarray(ins[2]))
+    if np.any(ids >= n):
+        raise ValueError(f"segment id {ids[ids >= n].reshape(-1)[0]} is out of range [0, {n})")
+    inner = data.shape[ids.ndim :]
+    out = np.zeros((n,) + inner, dtype=data.dtype)
+    flat = data.reshape((-1,) + inner)
+    for i, k in enumerate(ids.reshape(-1)):
+        if k >= 0:
+            out[k] += flat[i]
+    return out
+
+
+def _segsum_lower(ctx):
+    ishape = ctx.in_shapes[1]
+    m = int(np.prod(ishape, dtype=np.int64))
+    inner = int(np.prod(ctx.in_shapes[0][len(ishape) :], dtype=np.int64))
+    out = ctx.out(0)
+    if out.size == 0:
+        return
+    n = ctx.out_shapes[0][0]
+    ctx.call(
+        ctx.kernel("unsorted_segment_sum", ctx.in_dtypes[0]),
+        [ctx.inp(0).reshape([m, inner]), ctx.inp(1).reshape([m])],
+        [out.reshape([n, inner])],
+    )
+
+
+_SEG_T = (D.float32, D.float64, D.int32, D.int64)
+op(
+    name="UnsortedSegmentSum",
+    inputs=[
+        Arg("data", type_attr="T"),
+        Arg("segment_ids", type_attr="Tindices"),
+        Arg("num_segments", type_attr="Tnumsegments", host=True),
+    ],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[
+        Attr("T", "type", allowed=_SEG_T),
+        Attr("Tindices", "type", allowed=IDX_T),
+        Attr("Tnumsegments", "type", D.int32, allowed=IDX_T),
+    ],
+    shape_fn=_segsum_shape,
+    ref=_segsum_ref,
+    lower=_segsum_lower,
+    kernels=registry.kernels_for(["unsorted_segment_sum"], _SEG_T),
+    cases=lambda rng: (
+        [
+            Case((_rand(rng, (5, 3), t), np.array([0, 2, -1, 2, 3], it), np.int32(4)), grad=t.is_floating)
+            for t in _SEG_T
+            for it in (np.int32, np.int64)
+        ]
+        + [Case((_rand(rng, (2, 2, 3)), np.array([[1, 0], [1, 1]], np.int32), np.int32(2)))]
+    ),
+    doc="Sums of data rows by segment id (the gradient of gather).",
+)
+
+
+def unsorted_segment_sum(data, segment_ids, num_segments, name=None):
+    return _out("UnsortedSegmentSum", [data, segment_ids, num_segments], None, name)
+
+
+def invert_permutation(x, name=None):
+    return _out("InvertPermutation", [x], None, name)

@@ -155,6 +155,9 @@ def _complete_attrs(d: registry.OpDef, attrs: dict, op_type: str, name, loc) -> 
                 )
         elif a.kind == "shape":
             attrs[a.name] = as_shape(attrs[a.name])
+        elif a.kind == "float":
+            # AttrValue holds a 32-bit float (as in TensorFlow): round now so a saved graph runs the same
+            attrs[a.name] = float(np.float32(attrs[a.name]))
     unknown = set(attrs) - {a.name for a in d.attrs}
     if unknown:
         raise TypeError(f"{op_type}: unknown attrs {sorted(unknown)}")
@@ -217,7 +220,9 @@ def constant_value(t: fops.Tensor):
             and all(s.shape.is_fully_defined() for s in op.inputs)
             and op.type in ("Shape", "Size", "Rank")
         ):
-            value = d.ref([np.empty(s.shape.as_tuple(), s.dtype.np) for s in op.inputs], op._attrs)[0]
+            value = run_reference(
+                d, [np.empty(s.shape.as_tuple(), s.dtype.np) for s in op.inputs], op._attrs
+            )[t.value_index]
         elif op.inputs and (d.elementwise or d.static or op.type in _FOLDABLE):
             vals = [constant_value(x) for x in op.inputs]
             if all(v is not None and np.size(v) <= _CONST_FOLD_LIMIT for v in vals):
@@ -254,8 +259,9 @@ def run_reference(d: registry.OpDef, values: list, attrs: dict) -> list[np.ndarr
     if not isinstance(out, (list, tuple)):
         out = [out]
     dts = output_dtypes(d, attrs)
+    # copies: an output must not alias an input a later reference call updates in place
     return [
-        np.asarray(o, dtype=dt.np) if dt is not dtypes.string else np.asarray(o, dtype=object)
+        np.array(o, dtype=dt.np) if dt is not dtypes.string else np.array(o, dtype=object)
         for o, dt in zip(out, dts)
     ]
 

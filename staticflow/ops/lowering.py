@@ -138,6 +138,15 @@ class KernelCall:
 
 
 @dataclass
+class HostCall:
+    """A Python callback between kernel calls; it reads its views as NumPy arrays."""
+
+    fn: object
+    ins: list[View]
+    outs: list = field(default_factory=list)
+
+
+@dataclass
 class LowerContext:
     """Everything a lowering function knows about one op at planning time."""
 
@@ -170,6 +179,14 @@ class LowerContext:
     def scratch_buffer(self, shape, dtype: dtypes.DType) -> View:
         self.scratch.append((tuple(shape), dtype))
         return View(("scratch", len(self.scratch) - 1), dtype, tuple(shape), contiguous_strides(shape))
+
+    def state(self) -> View:
+        """The op's persistent stream state in its session: int64 [seed, seed2, counter]."""
+        return View(("state", 0), dtypes.int64, (3,), (1,))
+
+    def host(self, fn, views) -> None:
+        """Run Python `fn(arrays)` on these views at this point of the run (printing, callbacks)."""
+        self.calls.append(HostCall(fn, list(views)))
 
     def kernel(self, base: str, *dts: dtypes.DType) -> str:
         sym = registry.kernel_name(base, *(dts or (self.in_dtypes[0],)))

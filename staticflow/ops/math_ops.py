@@ -158,7 +158,6 @@ _BINARY = [
 ]
 _BINARY_NONDIFF = {
     "FloorDiv",
-    "FloorMod",
     "Less",
     "LessEqual",
     "Greater",
@@ -214,6 +213,90 @@ for _name, _base, _fn, _dts, _gens, _odt in _BINARY:
         cases=_binary_cases(_gens, _dts, _name in _BINARY_NONDIFF),
         doc=f"Elementwise {_base} with NumPy broadcasting.",
     )
+
+
+# ---------------------------------------------------------------------------
+# the elementwise ops gradients are made of (TensorFlow's *Grad ops)
+# ---------------------------------------------------------------------------
+def _same_shape(c):
+    try:
+        return [c.shape(0).merge_with(c.shape(1))]
+    except ValueError:
+        raise ValueError(f"inputs must have one shape, got {c.shape(0)} and {c.shape(1)}") from None
+
+
+def _grad_op_cases(gen_first):
+    def cases(rng):
+        return [Case((gen_first(rng, s, t), _rand(rng, s, t))) for t in F for s in [(), (7,), (3, 4), (0, 2)]]
+
+    return cases
+
+
+def _unit_interval(rng, shape, t):
+    return _rand(rng, shape, t, 0.05, 0.95)
+
+
+def declare_grad_op(name, base, fn, first_gen, arg_names, attrs=(), fattr=None, doc=""):
+    """A binary elementwise op of float32/float64 with TF's gradient-op signature."""
+    attr_list = [Attr("T", "type", allowed=F), *attrs]
+    lower = (lambda ctx: ctx.elementwise(base, fattr=(ctx.attrs[fattr],))) if fattr else _unary_lower(base)
+    op(
+        name=name,
+        inputs=[Arg(arg_names[0], type_attr="T"), Arg(arg_names[1], type_attr="T")],
+        outputs=[Arg(arg_names[2], type_attr="T")],
+        attrs=attr_list,
+        shape_fn=_same_shape,
+        ref=lambda ins, a: np.asarray(fn(ins[0].astype(np.float64), ins[1].astype(np.float64), a)).astype(
+            ins[0].dtype
+        ),
+        lower=lower,
+        kernels=registry.kernels_for([base], F),
+        elementwise=True,
+        cases=_grad_op_cases(first_gen),
+        doc=doc,
+    )
+
+
+declare_grad_op(
+    "SigmoidGrad",
+    "sigmoid_grad",
+    lambda y, dy, a: dy * y * (1 - y),
+    _unit_interval,
+    ("y", "dy", "z"),
+    doc="dy * y * (1 - y), the gradient of Sigmoid from its output y.",
+)
+declare_grad_op(
+    "TanhGrad",
+    "tanh_grad",
+    lambda y, dy, a: dy * (1 - y * y),
+    _unit_interval,
+    ("y", "dy", "z"),
+    doc="dy * (1 - y^2), the gradient of Tanh from its output y.",
+)
+declare_grad_op(
+    "SqrtGrad",
+    "sqrt_grad",
+    lambda y, dy, a: dy * 0.5 / y,
+    casegen.positive,
+    ("y", "dy", "z"),
+    doc="dy / (2 y), the gradient of Sqrt from its output y.",
+)
+declare_grad_op(
+    "RsqrtGrad",
+    "rsqrt_grad",
+    lambda y, dy, a: dy * -0.5 * y**3,
+    casegen.positive,
+    ("y", "dy", "z"),
+    doc="-dy y^3 / 2, the gradient of Rsqrt from its output y.",
+)
+declare_grad_op(
+    "ReciprocalGrad",
+    "reciprocal_grad",
+    lambda y, dy, a: -dy * y * y,
+    _away_from_zero,
+    ("y", "dy", "z"),
+    doc="-dy y^2, the gradient of Reciprocal from its output y.",
+)
 
 
 # ---------------------------------------------------------------------------

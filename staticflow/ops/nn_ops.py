@@ -7,7 +7,7 @@ import numpy as np
 from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
 from staticflow.ops import builder, casegen, registry
-from staticflow.ops.lowering import coalesce
+from staticflow.ops.lowering import COPY_KERNELS, coalesce
 from staticflow.ops.registry import Arg, Attr, Case, op
 
 D = dtypes
@@ -121,6 +121,232 @@ op(
         ]
     ),
     doc="Adds a bias vector along the channel dimension.",
+)
+
+
+# ---------------------------------------------------------------------------
+# activations beyond relu, and the gradient ops of the relu family
+# ---------------------------------------------------------------------------
+_SELU_SCALE = 1.0507009873554804934193349852946
+_SELU_ALPHA = 1.6732632423543772848170429916717
+
+
+def _sp(x):
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _sigmoid(x):
+    return 0.5 * (1 + np.tanh(0.5 * x))
+
+
+def _away(rng, shape, t):
+    x = _rand(rng, shape, t, 0.2, 2.0)
+    return np.where(rng.random(shape) < 0.5, -x, x).astype(t.np)
+
+
+_ACTIVATIONS = [
+    # name, kernel, reference (float64), alpha attr default
+    ("Softplus", "softplus", _sp, None),
+    ("Elu", "elu", lambda x, a: np.where(x > 0, x, np.expm1(x)), None),
+    ("Selu", "selu", lambda x, a: _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(x)), None),
+    ("LeakyRelu", "leaky_relu", lambda x, a: np.where(x > 0, x, a["alpha"] * x), 0.2),
+]
+
+for _name, _base, _fn, _alpha in _ACTIVATIONS:
+    op(
+        name=_name,
+        inputs=[Arg("features", type_attr="T")],
+        outputs=[Arg("activations", type_attr="T")],
+        attrs=[Attr("T", "type", allowed=F)]
+        + ([Attr("alpha", "float", _alpha)] if _alpha is not None else []),
+        shape_fn=lambda c: [c.shape(0)],
+        ref=(
+            lambda fn: (
+                lambda ins, a: np.asarray(
+                    fn(ins[0].astype(np.float64), a) if fn is not _sp else _sp(ins[0].astype(np.float64))
+                ).astype(ins[0].dtype)
+            )
+        )(_fn),
+        lower=(
+            lambda base, alpha: (
+                (lambda ctx: ctx.elementwise(base, fattr=(ctx.attrs["alpha"],)))
+                if alpha is not None
+                else (lambda ctx: ctx.elementwise(base))
+            )
+        )(_base, _alpha),
+        kernels=registry.kernels_for([_base], F),
+        elementwise=True,
+        cases=(
+            lambda alpha: (
+                lambda rng: (
+                    [Case((_away(rng, s, t),)) for t in F for s in [(), (7,), (3, 4), (0,)]]
+                    + ([Case((_away(rng, (5,), D.float64),), {"alpha": 0.01})] if alpha is not None else [])
+                )
+            )
+        )(_alpha),
+        doc=f"Elementwise {_base}.",
+    )
+
+_GRAD_OPS = [
+    ("ReluGrad", "relu_grad", ("gradients", "features", "backprops"), lambda g, f, a: np.where(f > 0, g, 0)),
+    (
+        "SoftplusGrad",
+        "softplus_grad",
+        ("gradients", "features", "backprops"),
+        lambda g, f, a: g * _sigmoid(f),
+    ),
+    (
+        "EluGrad",
+        "elu_grad",
+        ("gradients", "outputs", "backprops"),
+        lambda g, o, a: np.where(o > 0, g, g * (o + 1)),
+    ),
+    (
+        "SeluGrad",
+        "selu_grad",
+        ("gradients", "outputs", "backprops"),
+        lambda g, o, a: np.where(o > 0, g * _SELU_SCALE, g * (o + _SELU_SCALE * _SELU_ALPHA)),
+    ),
+    (
+        "LeakyReluGrad",
+        "leaky_relu_grad",
+        ("gradients", "features", "backprops"),
+        lambda g, f, a: np.where(f > 0, g, a["alpha"] * g),
+    ),
+]
+
+
+def _grad_cases(rng):
+    return [Case((_rand(rng, s, t), _away(rng, s, t))) for t in F for s in [(), (7,), (3, 4), (0, 2)]]
+
+
+for _name, _base, _args, _fn in _GRAD_OPS:
+    _alpha = _name == "LeakyReluGrad"
+    op(
+        name=_name,
+        inputs=[Arg(_args[0], type_attr="T"), Arg(_args[1], type_attr="T")],
+        outputs=[Arg(_args[2], type_attr="T")],
+        attrs=[Attr("T", "type", allowed=F)] + ([Attr("alpha", "float", 0.2)] if _alpha else []),
+        shape_fn=lambda c: [c.shape(0).merge_with(c.shape(1))],
+        ref=(
+            lambda fn: (
+                lambda ins, a: np.asarray(fn(ins[0].astype(np.float64), ins[1].astype(np.float64), a)).astype(
+                    ins[0].dtype
+                )
+            )
+        )(_fn),
+        lower=(
+            lambda base, alpha: (
+                (lambda ctx: ctx.elementwise(base, fattr=(ctx.attrs["alpha"],)))
+                if alpha
+                else (lambda ctx: ctx.elementwise(base))
+            )
+        )(_base, _alpha),
+        kernels=registry.kernels_for([_base], F),
+        elementwise=True,
+        cases=_grad_cases,
+        doc=f"TensorFlow's {_name}: the gradient of {_name[:-4]}.",
+    )
+
+
+# ---------------------------------------------------------------------------
+# softmax cross-entropy (loss and its gradient in one pass)
+# ---------------------------------------------------------------------------
+def _xent_ref(ins, a):
+    x, labels = ins[0].astype(np.float64), ins[1].astype(np.float64)
+    m = x.max(axis=-1, keepdims=True) if x.size else x
+    lse = np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True)) + m
+    loss = np.sum(labels * (lse - x), axis=-1)
+    back = np.exp(x - lse) - labels
+    return [loss.astype(ins[0].dtype), back.astype(ins[0].dtype)]
+
+
+def _xent_shape(c):
+    f, lab = c.shape(0).with_rank(2), c.shape(1).with_rank(2)
+    s = f.merge_with(lab)
+    return [s[:1], s]
+
+
+def _xent_lower(ctx):
+    n, k = ctx.in_shapes[0]
+    if n * k == 0:
+        if n and ctx.out(0).size:
+            ctx.copy(ctx.const(0, ctx.out_dtypes[0]).broadcast_to((n,)), ctx.out(0))
+        return
+    ctx.call(ctx.kernel("softmax_xent"), [ctx.inp(0), ctx.inp(1)], [ctx.out(0), ctx.out(1)])
+
+
+def _prob_rows(rng, shape, t):
+    p = rng.random(shape) + 0.01
+    return (p / p.sum(axis=-1, keepdims=True)).astype(t.np)
+
+
+op(
+    name="SoftmaxCrossEntropyWithLogits",
+    inputs=[Arg("features", type_attr="T"), Arg("labels", type_attr="T")],
+    outputs=[Arg("loss", type_attr="T"), Arg("backprop", type_attr="T")],
+    attrs=[Attr("T", "type", allowed=F)],
+    shape_fn=_xent_shape,
+    ref=_xent_ref,
+    lower=_xent_lower,
+    kernels=registry.kernels_for(["softmax_xent"], F) + COPY_KERNELS,
+    cases=lambda rng: (
+        [Case((_rand(rng, (4, 5), t), _prob_rows(rng, (4, 5), t))) for t in F]
+        + [
+            Case(
+                (np.array([[1e4, 0.0, -1e4]], np.float32), np.array([[0.0, 1.0, 0.0]], np.float32)),
+                grad=False,
+            )
+        ]
+    ),
+    doc="Softmax cross-entropy per row and its gradient w.r.t. the logits (softmax - labels).",
+)
+
+
+def _sparse_xent_ref(ins, a):
+    x, lab = ins[0].astype(np.float64), ins[1]
+    n, k = x.shape
+    if np.any((lab < 0) | (lab >= k)):
+        bad = lab[(lab < 0) | (lab >= k)][0]
+        raise ValueError(f"Received a label value of {bad} which is outside the valid range of [0, {k}).")
+    onehot = np.zeros_like(x)
+    onehot[np.arange(n), lab] = 1
+    loss, back = _xent_ref([x, onehot], a)
+    return [loss.astype(ins[0].dtype), back.astype(ins[0].dtype)]
+
+
+def _sparse_xent_shape(c):
+    f = c.shape(0).with_rank(2)
+    lab = c.shape(1).with_rank(1)
+    n = f[:1].merge_with(lab)
+    return [n, n.concatenate(f[1:])]
+
+
+def _sparse_xent_lower(ctx):
+    n, k = ctx.in_shapes[0]
+    if n * k == 0:
+        return
+    ctx.call(
+        ctx.kernel("sparse_softmax_xent", ctx.in_dtypes[0], ctx.in_dtypes[1]),
+        [ctx.inp(0), ctx.inp(1)],
+        [ctx.out(0), ctx.out(1)],
+    )
+
+
+op(
+    name="SparseSoftmaxCrossEntropyWithLogits",
+    inputs=[Arg("features", type_attr="T"), Arg("labels", type_attr="Tlabels")],
+    outputs=[Arg("loss", type_attr="T"), Arg("backprop", type_attr="T")],
+    attrs=[Attr("T", "type", allowed=F), Attr("Tlabels", "type", D.int64, allowed=(D.int32, D.int64))],
+    shape_fn=_sparse_xent_shape,
+    ref=_sparse_xent_ref,
+    lower=_sparse_xent_lower,
+    kernels=tuple(registry.kernel_name("sparse_softmax_xent", t, i) for t in F for i in (D.int32, D.int64)),
+    cases=lambda rng: (
+        [Case((_rand(rng, (4, 5), t), np.array([0, 4, 2, 2], i))) for t in F for i in (np.int32, np.int64)]
+        + [Case((np.array([[1e4, 0.0, -1e4]], np.float32), np.array([2], np.int64)), grad=False)]
+    ),
+    doc="Softmax cross-entropy against integer class labels, and its gradient w.r.t. the logits.",
 )
 
 

@@ -45,6 +45,7 @@ class Arg:
     number_attr: str | None = None
     host: bool = False
     ref: str | None = None
+    differentiable: bool = True  # False: the op's gradient w.r.t. this input is None by definition
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class OpDef:
     static: bool = False
     differentiable: bool = True
     inplace: tuple[tuple[int, int], ...] = ()
+    error_prefix: Callable | None = None  # op -> text put before a kernel's error message
 
     def attr(self, name: str) -> Attr:
         for a in self.attrs:
@@ -184,6 +186,8 @@ def validate(available_kernels: set[str] | None = None) -> list[str]:
             problems.append(f"{d.name}: neither a lowering nor static")
         if d.cases is None:
             problems.append(f"{d.name}: no test cases")
+        if d.differentiable and GRADIENTS.get(d.name) is None:
+            problems.append(f"{d.name}: differentiable but no gradient is registered")
         if available_kernels is not None:
             for k in d.kernels:
                 if k not in available_kernels:

@@ -66,6 +66,19 @@ def _check_same(ctx):
         )
 
 
+def _assign_ref(ins, a):
+    ins[0][...] = ins[1]  # references update the variable in place, as the kernels do
+    return ins[0]
+
+
+def _update_ref(fn):
+    def ref(ins, a):
+        ins[0][...] = fn(ins[0], ins[1])
+        return ins[0]
+
+    return ref
+
+
 def _assign_lower(ctx):
     _check_same(ctx)
     ctx.copy(ctx.inp(1), ctx.inp(0))
@@ -95,7 +108,7 @@ op(
         Attr("use_locking", "bool", True),
     ],
     shape_fn=_assign_shape,
-    ref=lambda ins, a: ins[1],
+    ref=_assign_ref,
     lower=_assign_lower,
     kernels=COPY_KERNELS,
     stateful=True,
@@ -113,7 +126,7 @@ for _name, _base, _fn in (("AssignAdd", "add", np.add), ("AssignSub", "sub", np.
         outputs=[Arg("output_ref", type_attr="T")],
         attrs=[Attr("T", "type", allowed=_UPD_T), Attr("use_locking", "bool", False)],
         shape_fn=_assign_shape,
-        ref=(lambda f: lambda ins, a: f(ins[0], ins[1]))(_fn),
+        ref=_update_ref(_fn),
         lower=_update_lower(_base),
         kernels=registry.kernels_for([_base], _UPD_T),
         stateful=True,

@@ -19,7 +19,7 @@ from staticflow.framework import dtypes, errors
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape
 from staticflow.ops import builder, registry
-from staticflow.ops.lowering import KernelCall, LowerContext, View
+from staticflow.ops.lowering import HostCall, KernelCall, LowerContext, View
 from staticflow.runtime.graph_walk import prune, toposort
 
 ALIGN = 64
@@ -33,7 +33,7 @@ def where(op: fops.Operation) -> str:
 class Buffer:
     """A storage unit: an arena slot, a constant, a variable's storage, or a feed slot."""
 
-    kind: str  # "arena" | "const" | "var"
+    kind: str  # "arena" | "const" | "var" | "state"
     nbytes: int
     array: np.ndarray | None = None  # const / var storage
     var: str | None = None
@@ -82,6 +82,7 @@ class Plan:
     c_calls: object = None
     c_records: object = None
     call_steps: list = field(default_factory=list)
+    segments: list = field(default_factory=list)
     shapes: dict = field(default_factory=dict)
 
 
@@ -297,6 +298,19 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
                 p.locs[t] = loc
         const_locs = [p.const_loc(c, dtypes.as_dtype(c.dtype)) for c in ctx.consts]
         scratch_locs = [p.new_arena(s, dt, step_index) for s, dt in ctx.scratch]
+        state_locs = []
+        if d.random:
+            arr = variables.op_state(op)
+            b = Buffer("state", arr.nbytes, array=arr)
+            p.buffers.append(b)
+            state_locs.append(Loc(b, 0, arr.shape, dtypes.int64))
+        locs = {
+            "in": in_locs,
+            "out": out_locs,
+            "const": const_locs,
+            "scratch": scratch_locs,
+            "state": state_locs,
+        }
         # variable access bookkeeping
         for i, (a, loc) in enumerate(zip(_flat_args(d.inputs, op), in_locs)):
             if a.ref:
@@ -314,11 +328,7 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
         resolved = []
         for call in ctx.calls:
             resolved.append(
-                (
-                    call,
-                    [_resolve(v, in_locs, out_locs, const_locs, scratch_locs) for v in call.ins],
-                    [_resolve(v, in_locs, out_locs, const_locs, scratch_locs) for v in call.outs],
-                )
+                (call, [_resolve(v, locs) for v in call.ins], [_resolve(v, locs) for v in call.outs])
             )
         steps.append(Step(op, resolved))
 
@@ -347,10 +357,9 @@ def _writes_ref(d: registry.OpDef, op, input_index: int) -> bool:
     return bool(args[input_index].ref)
 
 
-def _resolve(v: View, in_locs, out_locs, const_locs, scratch_locs):
+def _resolve(v: View, locs: dict):
     kind, i = v.src
-    loc = {"in": in_locs, "out": out_locs, "const": const_locs, "scratch": scratch_locs}[kind][i]
-    return loc, v
+    return locs[kind][i], v
 
 
 def _assign_arena(buffers: list[Buffer], stats: PlanStats) -> None:
@@ -411,7 +420,16 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
         start = arena_base + b.offset if b.kind == "arena" else b.array.__array_interface__["data"][0]
         return start + loc.byte_offset + v.offset * v.dtype.size
 
-    calls = [(s_i, c) for s_i, s in enumerate(plan.steps) for c in s.calls]
+    everything = [(s_i, c) for s_i, s in enumerate(plan.steps) for c in s.calls]
+    calls = [(s_i, c) for s_i, c in everything if not isinstance(c[0], HostCall)]
+    # the C walk runs in segments, with the host calls between them
+    plan.segments = []
+    start = 0
+    for s_i, c in everything:
+        if isinstance(c[0], HostCall):
+            plan.segments.append((start, _count_before(everything, c), (plan.steps[s_i].op, c)))
+            start = plan.segments[-1][1]
+    plan.segments.append((start, len(calls), None))
     n = len(calls)
     n_rec = sum(len(ins) + len(outs) for _, (_, ins, outs) in calls)
     plan.c_fns = ffi.new("sf_kernel[]", max(n, 1))
@@ -453,7 +471,47 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
         return raw_b.view(loc.dtype.np).reshape(loc.shape)
 
     plan.feeds = [(t, arena_view(loc)) for t, loc in plan.feeds]
+    plan.segments = [
+        (
+            a,
+            b,
+            None
+            if h is None
+            else (h[0], h[1][0].fn, [_view_array(arena_view, loc, v) for loc, v in h[1][1]]),
+        )
+        for a, b, h in plan.segments
+    ]
     plan.fetches = [f if isinstance(f, tuple) else arena_view(f) for f in plan.fetches]
+
+
+def _count_before(everything, target) -> int:
+    """Kernel calls (not host calls) before `target` in the plan's order."""
+    n = 0
+    for _, c in everything:
+        if c is target:
+            return n
+        if not isinstance(c[0], HostCall):
+            n += 1
+    return n
+
+
+def _view_array(arena_view, loc: Loc, v: View) -> np.ndarray:
+    """A NumPy view of a strided View inside a located buffer (for host calls)."""
+    base = arena_view(Loc(loc.buf, 0, (loc.buf.nbytes // v.dtype.size,), v.dtype)).reshape(-1)
+    off = loc.byte_offset // v.dtype.size + v.offset
+    return np.lib.stride_tricks.as_strided(
+        base[off:], shape=v.shape, strides=[s * v.dtype.size for s in v.strides], writeable=False
+    )
+
+
+def _fail(plan: Plan, k: int, code: int):
+    from staticflow.backends import cpu
+
+    op = plan.steps[plan.call_steps[k]].op
+    msg = cpu.ffi.string(plan.c_calls[k].msg).decode(errors="replace")
+    d = registry.get(op.type)
+    prefix = d.error_prefix(op) if d.error_prefix is not None else ""
+    return errors.error_class(code)(None, op, prefix + msg + where(op))
 
 
 def execute(plan: Plan, feeds: dict, variables, mode: str = "c") -> list:
@@ -468,24 +526,21 @@ def execute(plan: Plan, feeds: dict, variables, mode: str = "c") -> list:
             )
     for t, view in plan.feeds:
         np.copyto(view, feeds[t], casting="unsafe")
-    n = plan.stats.kernel_calls
-    if n:
-        if mode == "c":
-            status = cpu.ffi.new("int *")
-            failed = cpu.lib.sf_run_plan(plan.c_fns, plan.c_calls, n, status)
-            code = status[0]
-        else:
-            failed, code = -1, 0
-            for k in range(n):
-                code = plan.c_fns[k](plan.c_calls + k)
-                if code:
-                    failed = k
-                    break
-        if failed >= 0:
-            op = plan.steps[plan.call_steps[failed]].op
-            msg = cpu.ffi.string(plan.c_calls[failed].msg).decode(errors="replace")
-            # writes that happened before the failure stand, as in TF; mark them
-            raise errors.error_class(code)(None, op, f"{msg}" + where(op))
+    status = cpu.ffi.new("int *")
+    for start, stop, host in plan.segments:
+        if stop > start:
+            if mode == "c":
+                failed = cpu.lib.sf_run_plan(plan.c_fns + start, plan.c_calls + start, stop - start, status)
+                if failed >= 0:
+                    raise _fail(plan, start + failed, status[0])
+            else:
+                for k in range(start, stop):
+                    code = plan.c_fns[k](plan.c_calls + k)
+                    if code:
+                        raise _fail(plan, k, code)
+        if host is not None:
+            op, fn, arrays = host
+            fn(op, arrays)
     for name in plan.var_writes:
         variables.mark_initialized(name)
     out = []

@@ -16,7 +16,8 @@ from staticflow.runtime.graph_walk import prune, toposort
 def evaluate(fetches, feed_dict=None, variables: dict | None = None):
     """Values of `fetches` (a tensor or a list of tensors/ops), computed with NumPy.
 
-    `variables` maps variable op names to arrays; Assign-family ops update it.
+    `variables` maps variable op names to arrays; ops that update variables
+    (Assign, the optimizers' Apply ops) update those arrays in place.
     """
     single = not isinstance(fetches, (list, tuple))
     items = [fetches] if single else list(fetches)
@@ -35,10 +36,8 @@ def evaluate(fetches, feed_dict=None, variables: dict | None = None):
                 raise ValueError(f"variable {op.name} has no value")
             outs = [variables[op.name]]
         else:
+            # references of ops that update variables write into the arrays they are given
             outs = builder.run_reference(d, [values[t] for t in op.inputs], op._attrs)
-            if op.type in ("Assign", "AssignAdd", "AssignSub"):
-                var = op.inputs[0].op.name
-                variables[var] = outs[0].copy()
         for t, v in zip(op.outputs, outs):
             if t not in fed:
                 values[t] = v

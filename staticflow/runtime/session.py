@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 import threading
 from collections.abc import Mapping
 
@@ -19,6 +20,7 @@ class VariableStore:
         self._graph = graph
         self._arrays: dict[str, np.ndarray] = {}
         self._initialized: set[str] = set()
+        self._states: dict[str, np.ndarray] = {}
 
     def storage(self, op: fops.Operation) -> np.ndarray:
         a = self._arrays.get(op.name)
@@ -26,6 +28,17 @@ class VariableStore:
             shape = op.get_attr("shape").as_list()
             a = np.zeros(shape, dtype=op.get_attr("dtype").np)
             self._arrays[op.name] = a
+        return a
+
+    def op_state(self, op: fops.Operation) -> np.ndarray:
+        """The stream state [seed, seed2, counter] of a random op, created on first use."""
+        a = self._states.get(op.name)
+        if a is None:
+            seed, seed2 = op.get_attr("seed"), op.get_attr("seed2")
+            if seed == 0 and seed2 == 0:  # nondeterministic: fresh seeds for this session
+                seed, seed2 = (secrets.randbits(62) for _ in range(2))
+            a = np.array([seed, seed2, 0], np.int64)
+            self._states[op.name] = a
         return a
 
     def is_initialized(self, name: str) -> bool:

@@ -211,3 +211,15 @@ def test_tensor_shape_api():
         sf.TensorShape(None).as_list()
     assert str(s) == "(?, 3)"
     assert sf.Dimension(None) + 1 == sf.Dimension(None) or (sf.Dimension(None) + 1).value is None
+
+
+def test_shapes_known_at_construction_are_folded(g):
+    x = sf.placeholder(sf.float32, [2, 3, 4])
+    from staticflow.ops.builder import constant_value
+
+    np.testing.assert_array_equal(constant_value(sf.shape(x)), [2, 3, 4])
+    assert constant_value(sf.rank(x)) == 3 and constant_value(sf.size(x)) == 24
+    # a reshape to another tensor's (known) shape gets a fully known static shape
+    y = sf.reshape(sf.placeholder(sf.float32, [24]), sf.shape(x))
+    assert y.shape.as_list() == [2, 3, 4]
+    assert constant_value(sf.shape(sf.placeholder(sf.float32, [None, 3]))) is None

@@ -1,0 +1,173 @@
+"""Debugging ops: CheckNumerics stops a run at the first NaN or Inf; Print prints while running."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from staticflow.framework import dtypes
+from staticflow.framework import ops as fops
+from staticflow.ops import builder, casegen, registry
+from staticflow.ops.lowering import COPY_DTYPES
+from staticflow.ops.registry import Arg, Attr, Case, op
+
+D = dtypes
+F = D.FLOATS
+
+
+def _check_ref(ins, a):
+    x = ins[0]
+    nan, inf = bool(np.isnan(x).any()), bool(np.isinf(x).any())
+    if nan or inf:
+        what = "Inf and NaN" if nan and inf else ("NaN" if nan else "Inf")
+        raise ValueError(f"{a['message']} : Tensor had {what} values")
+    return x.copy()
+
+
+def _check_lower(ctx):
+    out = ctx.out(0)
+    if out.size:
+        ctx.call(ctx.kernel("check_numerics"), [ctx.inp(0)], [out])
+
+
+op(
+    name="CheckNumerics",
+    inputs=[Arg("tensor", type_attr="T")],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[Attr("T", "type", allowed=F), Attr("message", "string", "")],
+    shape_fn=lambda c: [c.shape(0)],
+    ref=_check_ref,
+    lower=_check_lower,
+    kernels=registry.kernels_for(["check_numerics"], F),
+    error_prefix=lambda op_: f"{op_.get_attr('message')} : ",
+    cases=lambda rng: [
+        Case((casegen.rand(rng, s, t),), {"message": "checked"}) for t in F for s in [(), (3, 4)]
+    ],
+    doc="Its input; the run stops with an error naming the op when the input has a NaN or Inf.",
+)
+
+
+def _print_fn(op_, arrays):
+    """The host side of Print: message and the data tensors, like TensorFlow's."""
+    override = getattr(op_, "_host_override", None)
+    if override is not None:
+        override(op_, arrays)
+        return
+    first_n = op_.get_attr("first_n")
+    count = getattr(op_, "_print_count", 0)
+    if first_n >= 0 and count >= first_n:
+        return
+    op_._print_count = count + 1
+    summarize = op_.get_attr("summarize")
+    parts = []
+    for a in arrays:
+        flat = a.reshape(-1)
+        shown = " ".join(str(v) for v in flat[:summarize])
+        parts.append(f"[{shown}{'...' if flat.size > summarize else ''}]")
+    print(op_.get_attr("message") + "".join(parts), file=sys.stderr, flush=True)
+
+
+def _print_lower(ctx):
+    ctx.alias(0, 0)
+    ctx.host(_print_fn, [ctx.inp(i) for i in range(1, len(ctx.in_shapes))])
+
+
+op(
+    name="Print",
+    inputs=[Arg("input", type_attr="T"), Arg("data", type_attr="U", number_attr="N", differentiable=False)],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[
+        Attr("T", "type", allowed=COPY_DTYPES),
+        Attr("N", "int"),
+        Attr("U", "type", allowed=COPY_DTYPES),
+        Attr("message", "string", ""),
+        Attr("first_n", "int", -1),
+        Attr("summarize", "int", 3),
+    ],
+    shape_fn=lambda c: [c.shape(0)],
+    ref=lambda ins, a: ins[0],
+    lower=_print_lower,
+    stateful=True,
+    cases=lambda rng: [Case((casegen.rand(rng, (2, 3)), [casegen.rand(rng, (4,))]), {"message": "x: "})],
+    doc="Its input; prints message and the data tensors each time it runs (to stderr).",
+)
+
+
+def check_numerics(tensor, message: str, name=None) -> fops.Tensor:
+    """tensor, checked for NaN and Inf each time it is computed."""
+    return builder.apply_op("CheckNumerics", [tensor], {"message": message}, name).outputs[0]
+
+
+def add_check_numerics_ops() -> fops.Operation:
+    """One op that checks every floating-point tensor of the default graph for NaN and Inf."""
+    from staticflow.ops import control_flow_ops
+
+    g = fops.get_default_graph()
+    checks = []
+    for o in list(g.get_operations()):
+        if o.type in ("CheckNumerics", "VariableV2") or o.name.startswith("CheckNumerics"):
+            continue
+        for t in o.outputs:
+            if t.dtype.is_floating and t.dtype in F:
+                checks.append(check_numerics(t, f"{o.name}:{t.value_index}"))
+    return control_flow_ops.group(*checks, name="CheckNumerics_all")
+
+
+def print_(input_, data, message=None, first_n=None, summarize=None, name=None) -> fops.Tensor:
+    """TF1's tf.Print: input unchanged; prints message and data whenever it is computed."""
+    data = [fops.convert_to_tensor(d) for d in data]
+    if not data:
+        data = [input_]
+    dts = {d.dtype for d in data}
+    if len(dts) > 1:  # one list type, as the op declares; cast the rest
+        from staticflow.ops import math_ops
+
+        data = [math_ops.cast(d, data[0].dtype) for d in data]
+    attrs = {
+        "message": message or "",
+        "first_n": -1 if first_n is None else first_n,
+        "summarize": 3 if summarize is None else summarize,
+    }
+    return builder.apply_op("Print", [input_, data], attrs, name).outputs[0]
+
+
+def print_v2(*inputs, output_stream=sys.stderr, sep=" ", end="\n", name=None) -> fops.Operation:
+    """sf.print: an op that prints its inputs (tensors and Python values) each time it runs."""
+    from staticflow.ops import array_ops, math_ops
+
+    tensors = [x for x in inputs if isinstance(x, fops.Tensor)]
+    kinds = [t.dtype for t in tensors]
+    if len(set(kinds)) > 1:  # the op's data list has one type: widen, print in the original types
+        wide = D.float64 if any(k.is_floating for k in kinds) else D.int64
+        data = [math_ops.cast(t, wide) for t in tensors]
+    else:
+        data = tensors or [array_ops.constant(0)]
+
+    def fn(op_, arrays):
+        it = iter(zip(arrays, kinds))
+        parts = []
+        for x in inputs:
+            if isinstance(x, fops.Tensor):
+                arr, kind = next(it)
+                parts.append(np.array2string(np.asarray(arr).astype(kind.np)))
+            else:
+                parts.append(str(x))
+        print(sep.join(parts), end=end, file=output_stream, flush=True)
+
+    out = builder.apply_op("Print", [data[0], data], {"message": ""}, name)
+    out._host_override = fn
+    return out
+
+
+def _register_gradients() -> None:
+    from staticflow.autodiff import register_gradient
+
+    @register_gradient("CheckNumerics")
+    def _check_numerics_grad(op_, g):
+        msg = "Not a number (NaN) or infinity (Inf) values detected in gradient. " + op_.get_attr("message")
+        return check_numerics(g, msg)
+
+    @register_gradient("Print")
+    def _print_grad(op_, g):
+        return [g] + [None] * (len(op_.inputs) - 1)
