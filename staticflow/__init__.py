@@ -5,7 +5,7 @@ run needs (pruned, shape-checked, memory-planned) and executes it on C
 kernels. ``import staticflow as sf`` and use it as ``tf.compat.v1``.
 """
 
-from staticflow import io, math, nn  # noqa: E402  (namespaces)
+from staticflow import app, debugging, initializers, io, losses, math, nn, test, train  # noqa: E402  (namespaces)  # noqa: E402
 from staticflow.autodiff import gradients, hessian_vector_product
 from staticflow.framework import dtypes, errors
 from staticflow.framework.dtypes import (
@@ -87,8 +87,20 @@ from staticflow.ops.array_ops import (
 )
 from staticflow.ops.array_ops import range_ as range  # noqa: A001 - TF's name
 from staticflow.ops.array_ops import slice_ as slice  # noqa: A001 - TF's name
+from staticflow.ops.clip_ops import clip_by_global_norm, clip_by_norm, clip_by_value, global_norm
 from staticflow.ops.control_flow_ops import group, with_dependencies
 from staticflow.ops.control_flow_ops import tuple_ as tuple  # noqa: A001 - TF's name
+from staticflow.ops.init_ops import (
+    constant_initializer,
+    glorot_normal_initializer,
+    glorot_uniform_initializer,
+    ones_initializer,
+    random_normal_initializer,
+    random_uniform_initializer,
+    truncated_normal_initializer,
+    variance_scaling_initializer,
+    zeros_initializer,
+)
 from staticflow.ops.logging_ops import add_check_numerics_ops, check_numerics
 from staticflow.ops.logging_ops import print_ as Print  # noqa: N812 - TF's name
 from staticflow.ops.logging_ops import print_v2 as print  # noqa: A004 - TF's name
@@ -169,6 +181,13 @@ from staticflow.ops.state_ops import (
     local_variables_initializer,
     trainable_variables,
     variables_initializer,
+)
+from staticflow.ops.variable_scope import (
+    AUTO_REUSE,
+    VariableScope,
+    get_variable,
+    get_variable_scope,
+    variable_scope,
 )
 from staticflow.runtime.session import InteractiveSession, Session, get_default_session
 

@@ -95,7 +95,11 @@ int sf_get_num_threads(void);
  *   unary     in[0] -> out[0], same shape.
  *             float32/float64: neg reciprocal exp expm1 log log1p sqrt rsqrt
  *               square abs sign floor ceil round(half to even) sin cos erf
- *               relu sigmoid tanh
+ *               relu sigmoid tanh softplus (max(x, 0) + log1p(exp(-|x|))) elu
+ *               selu (TF's scale 1.0507009873554804934193349852946, alpha
+ *               1.6732632423543772848170429916717)
+ *             float32/float64 with alpha = fattr[0]: leaky_relu
+ *               (x > 0 ? x : alpha * x)
  *             int32/int64: neg square abs sign relu
  *             bool: logical_not
  *   binary    in[0], in[1] broadcast views of out[0]'s shape -> out[0].
@@ -107,6 +111,22 @@ int sf_get_num_threads(void);
  *             compare, out bool: less less_equal greater greater_equal equal
  *               not_equal for float32 float64 int32 int64; equal not_equal bool
  *             bool: logical_and logical_or
+ *   grad      binary, broadcast like the above, float32/float64; TensorFlow's
+ *             *Grad ops with its expressions:
+ *               relu_grad(gradients, features) = gradients * (features > 0)
+ *               softplus_grad(gradients, features) =
+ *                 gradients * sigmoid(features) (stable sigmoid)
+ *               leaky_relu_grad(gradients, features) =
+ *                 features > 0 ? gradients : gradients * alpha, alpha = fattr[0]
+ *               elu_grad(gradients, outputs) =
+ *                 outputs < 0 ? gradients * (outputs + 1) : gradients
+ *               selu_grad(gradients, outputs) = outputs < 0 ?
+ *                 gradients * (outputs + scale * alpha) : gradients * scale
+ *               sigmoid_grad(y, dy) = dy * y * (1 - y)
+ *               tanh_grad(y, dy) = dy * (1 - y * y)
+ *               rsqrt_grad(y, dy) = -0.5 * dy * y^3
+ *               sqrt_grad(y, dy) = 0.5 * dy / y
+ *               reciprocal_grad(y, dy) = -dy * y * y
  *   select    sf_cpu_select_<dt>: in[0] bool cond, in[1] x, in[2] y, views
  *             broadcast to out[0]'s shape; out = cond ? x : y.
  *   cast      sf_cpu_cast_<src>_<dst>: in[0] -> out[0]; float to int truncates
@@ -148,6 +168,76 @@ int sf_get_num_threads(void);
  * nn.c
  *   softmax   sf_cpu_{softmax,log_softmax}_<dt> float32/float64: in[0] [n, c]
  *             contiguous, over the last dim, max-subtracted for stability.
+ *   xent      sf_cpu_softmax_xent_<dt> float32/float64: in[0] logits [n, c],
+ *             in[1] labels [n, c] (probabilities, logits' dtype) -> out[0]
+ *             loss [n], out[1] backprop [n, c] = softmax(logits) - labels;
+ *             loss = sum_j labels_j * (logsumexp - logits_j), max-subtracted
+ *             (finite for logits of any size). Any 2-D strides (stride-0
+ *             label rows too); backprop must not overlap the inputs.
+ *             sf_cpu_sparse_softmax_xent_<dt>_<idx> (idx int32, int64):
+ *             in[1] labels [n] class ids; loss = logsumexp - logits[label],
+ *             backprop = softmax - onehot(label). A label outside [0, c)
+ *             returns SF_ERR_INVALID_ARGUMENT before anything is written:
+ *             "Received a label value of 7 which is outside the valid range
+ *             of [0, 5)."
+ *
+ * training.c (TensorFlow's ApplyX / ResourceApplyX, in place)
+ *   apply     sf_cpu_apply_<opt>_<dt> float32/float64. in[0] is the variable,
+ *             followed by its slots: contiguous tensors of var's shape that
+ *             the kernel WRITES; hyper-parameters are scalars of var's dtype
+ *             (0-d or size 1); grad / delta has var's shape; n_out = 0.
+ *             Computed in var's dtype, TF's expressions.
+ *             gradient_descent  in = [var, alpha, delta]:
+ *               var -= alpha * delta
+ *             momentum  in = [var, accum, lr, grad, momentum], iattr[0] =
+ *               use_nesterov: accum = accum * momentum + grad;
+ *               var -= nesterov ? grad * lr + accum * momentum * lr
+ *                               : lr * accum
+ *             adam  in = [var, m, v, beta1_power, beta2_power, lr, beta1,
+ *               beta2, epsilon, grad], iattr[0] = use_nesterov:
+ *               lr_t = lr * sqrt(1 - beta2_power) / (1 - beta1_power);
+ *               m += (grad - m) * (1 - beta1); v += (grad^2 - v) * (1 - beta2);
+ *               var -= lr_t * (nesterov ? m * beta1 + (1 - beta1) * grad : m)
+ *                      / (sqrt(v) + epsilon)
+ *             rms_prop  in = [var, ms, mom, lr, rho, momentum, epsilon, grad]:
+ *               ms += (grad^2 - ms) * (1 - rho);
+ *               mom = mom * momentum + lr * grad / sqrt(ms + epsilon);
+ *               var -= mom
+ *             centered_rms_prop  in = [var, mg, ms, mom, lr, rho, momentum,
+ *               epsilon, grad]: mg += (grad - mg) * (1 - rho); ms as in
+ *               rms_prop; mom = mom * momentum
+ *               + lr * grad / sqrt(ms - mg^2 + epsilon); var -= mom
+ *             adagrad  in = [var, accum, lr, grad], iattr[0] = update_slots
+ *               (pass 1, TF's default): if update_slots accum += grad^2;
+ *               var -= lr * grad / sqrt(accum)
+ *
+ * random.c (Philox4x32-10; values do not depend on the thread count)
+ *   state     in[0] of every kernel: int64 [3] = [seed, seed2, counter],
+ *             WRITTEN: counter += the Philox blocks the call used (mod 2^64).
+ *             Key = (lo32(seed), hi32(seed)); block b's counter =
+ *             (lo32(counter + b), hi32(counter + b), lo32(seed2), hi32(seed2))
+ *             (TF's PhiloxRandom(seed, seed2) layout). out[0] contiguous.
+ *   uniform   sf_cpu_random_uniform_<dt> float32/float64, in [0, 1): float32
+ *             element i = (word i%4 of block i/4 >> 8) * 2^-24; float64 two
+ *             words each (2 per block), 53 bits.
+ *   normal    sf_cpu_random_normal_<dt> float32/float64: Box-Muller with u1 in
+ *             (0, 1] (never log(0)); 4 (float32) or 2 (float64) per block.
+ *   truncated sf_cpu_truncated_normal_<dt> float32/float64: normals with
+ *             |x| <= 2, the rest resampled (as TF); groups of 4 (float32) or
+ *             2 (float64) elements each own 8 blocks, so the counter
+ *             advances by 8 per group.
+ *   int       sf_cpu_random_uniform_int_<dt> int32/int64: in[1] minval, in[2]
+ *             maxval (0-d, same dtype); minval + floor(bits * range / 2^32
+ *             (int32, 4 per block) or / 2^64 (int64, 2 per block)), in
+ *             [minval, maxval); minval >= maxval is SF_ERR_INVALID_ARGUMENT.
+ *
+ * debug.c
+ *   check     sf_cpu_check_numerics_<dt> float32/float64: in[0] view ->
+ *             out[0] view of the same shape (a copy; out may be in[0] itself,
+ *             or n_out = 0 only checks). A NaN or Inf returns
+ *             SF_ERR_INVALID_ARGUMENT with "Tensor had NaN values", "Tensor
+ *             had Inf values" or "Tensor had Inf and NaN values" (the caller
+ *             prefixes the op's message); the copy is written either way.
  * ------------------------------------------------------------------------- */
 
 #ifndef SF_CDEF

@@ -7,10 +7,17 @@ table, so the op registry can check that every kernel it names exists.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
+
+# Idle OpenMP threads sleep rather than spin: on a machine whose cores are shared
+# (CI, notebooks, a second process) spinning threads starve the working ones and
+# a step can take 100x longer. Must be set before the runtime starts; users may
+# still choose ACTIVE themselves.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:
     import scipy_openblas32  # noqa: F401  (loads the BLAS library the kernels link against)

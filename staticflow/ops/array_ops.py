@@ -1766,3 +1766,22 @@ def unsorted_segment_sum(data, segment_ids, num_segments, name=None):
 
 def invert_permutation(x, name=None):
     return _out("InvertPermutation", [x], None, name)
+
+
+def _value_filler(value):
+    def make(var):
+        """Initial value of a slot of `var`: a callable making a Fill of its shape and dtype."""
+        shape = var.shape
+        if not shape.is_fully_defined():
+            raise ValueError(f"slot of {var.name} needs a fully defined shape, got {shape}")
+        return lambda: fill(shape.as_list(), np.array(value, dtype=var.dtype.np))
+
+    return make
+
+
+zeros_like_value = _value_filler(0)
+ones_like_value = _value_filler(1)
+
+
+def full_like_value(var, value):
+    return _value_filler(value)(var)

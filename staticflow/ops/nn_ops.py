@@ -398,3 +398,119 @@ def relu6(features, name=None):
     from staticflow.ops import math_ops
 
     return math_ops.minimum(relu(features), 6.0, name=name)
+
+
+def softplus(features, name=None):
+    return builder.apply_op("Softplus", [features], None, name).outputs[0]
+
+
+def elu(features, name=None):
+    return builder.apply_op("Elu", [features], None, name).outputs[0]
+
+
+def selu(features, name=None):
+    return builder.apply_op("Selu", [features], None, name).outputs[0]
+
+
+def leaky_relu(features, alpha=0.2, name=None):
+    return builder.apply_op("LeakyRelu", [features], {"alpha": float(alpha)}, name).outputs[0]
+
+
+def l2_loss(t, name=None):
+    """sum(t ** 2) / 2."""
+    from staticflow.ops import math_ops
+
+    with fops.name_scope(name, "L2Loss", [t]):
+        return math_ops.reduce_sum(math_ops.square(t)) * 0.5
+
+
+def _flatten_classes(logits, labels, sparse: bool):
+    """Logits as [n, classes] and labels to match, with the original batch shape."""
+    from staticflow.ops import array_ops
+
+    logits = fops.convert_to_tensor(logits)
+    r = logits.shape.ndims
+    if r == 2:
+        return logits, labels, None
+    if r is None:
+        raise ValueError("logits must have a known rank")
+    if r < 1:
+        raise ValueError("logits must have rank >= 1")
+    batch = array_ops.shape(logits)[:-1]
+    classes = array_ops.shape(logits)[-1:]
+    flat = array_ops.reshape(logits, array_ops.concat([[-1], classes], 0))
+    labels = array_ops.reshape(labels, [-1]) if sparse else array_ops.reshape(labels, array_ops.shape(flat))
+    return flat, labels, batch
+
+
+def softmax_cross_entropy_with_logits_v2(
+    _sentinel=None, labels=None, logits=None, axis=None, name=None, dim=None
+):
+    """Per-example cross-entropy of softmax(logits) against label distributions (gradients reach labels)."""
+    from staticflow.ops import array_ops
+
+    if _sentinel is not None:
+        raise ValueError(
+            "Only call softmax_cross_entropy_with_logits with named arguments (labels=..., logits=...)"
+        )
+    axis = dim if axis is None else axis
+    with fops.name_scope(name, "softmax_cross_entropy_with_logits", [logits, labels]):
+        logits = fops.convert_to_tensor(logits)
+        labels = fops.convert_to_tensor(labels, dtype=logits.dtype)
+        if axis is not None and axis not in (-1, (logits.shape.ndims or 0) - 1):
+            perm = list(range(logits.shape.ndims))
+            perm[axis], perm[-1] = perm[-1], perm[axis]
+            logits, labels = array_ops.transpose(logits, perm), array_ops.transpose(labels, perm)
+        flat, flat_labels, batch = _flatten_classes(logits, labels, sparse=False)
+        loss = builder.apply_op("SoftmaxCrossEntropyWithLogits", [flat, flat_labels], None).outputs[0]
+        return loss if batch is None else array_ops.reshape(loss, batch)
+
+
+def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1, name=None, axis=None):
+    """TF1's version: like _v2, but no gradient flows into the labels."""
+    from staticflow.ops import array_ops
+
+    if _sentinel is not None:
+        raise ValueError(
+            "Only call softmax_cross_entropy_with_logits with named arguments (labels=..., logits=...)"
+        )
+    labels = array_ops.stop_gradient(fops.convert_to_tensor(labels))
+    return softmax_cross_entropy_with_logits_v2(
+        labels=labels, logits=logits, axis=dim if axis is None else axis, name=name
+    )
+
+
+def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
+    """Per-example cross-entropy of softmax(logits) against integer class labels."""
+    from staticflow.ops import array_ops
+
+    if _sentinel is not None:
+        raise ValueError("Only call sparse_softmax_cross_entropy_with_logits with named arguments")
+    with fops.name_scope(name, "SparseSoftmaxCrossEntropyWithLogits", [logits, labels]):
+        logits = fops.convert_to_tensor(logits)
+        labels = fops.convert_to_tensor(labels)
+        if not labels.dtype.is_integer:
+            raise TypeError(f"labels must be int32 or int64, got {labels.dtype.name}")
+        lr, rr = labels.shape.ndims, logits.shape.ndims
+        if lr is not None and rr is not None and lr != rr - 1:
+            raise ValueError(
+                f"Rank mismatch: Rank of labels (received {lr}) should equal rank of logits minus 1 "
+                f"(received {rr})."
+            )
+        flat, flat_labels, batch = _flatten_classes(logits, labels, sparse=True)
+        loss = builder.apply_op("SparseSoftmaxCrossEntropyWithLogits", [flat, flat_labels], None).outputs[0]
+        return loss if batch is None else array_ops.reshape(loss, batch)
+
+
+def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
+    """Elementwise logistic loss, stable for large |logits|: max(x, 0) - x z + log(1 + exp(-|x|))."""
+    from staticflow.ops import math_ops
+
+    if _sentinel is not None:
+        raise ValueError("Only call sigmoid_cross_entropy_with_logits with named arguments")
+    with fops.name_scope(name, "logistic_loss", [logits, labels]):
+        logits = fops.convert_to_tensor(logits)
+        labels = fops.convert_to_tensor(labels, dtype=logits.dtype)
+        if not logits.shape.is_compatible_with(labels.shape):
+            raise ValueError(f"logits and labels must have the same shape ({logits.shape} vs {labels.shape})")
+        return relu(logits) - logits * labels + math_ops.log1p(math_ops.exp(-math_ops.abs(logits)))

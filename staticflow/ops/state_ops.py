@@ -164,12 +164,13 @@ class Variable:
             return
         if initial_value is None:
             raise ValueError("initial_value must be specified.")
-        if callable(initial_value):
-            initial_value = initial_value()
         with fops.name_scope(
             name, "Variable", [initial_value] if isinstance(initial_value, fops.Tensor) else None
         ) as scope:
             vname = scope[:-1]
+            if callable(initial_value):
+                with fops.name_scope("Initializer"):
+                    initial_value = initial_value()
             init = fops.convert_to_tensor(initial_value, dtype=dtype, name="initial_value")
             vshape = as_shape(shape) if shape is not None else init.shape
             if validate_shape and not vshape.is_fully_defined():
