@@ -1,6 +1,6 @@
 # staticflow: set-up, tests, demo and benchmarks.
 #
-#   make demo     set everything up, then run examples/demo.py
+#   make demo     set everything up, then run examples/demo.py and the training examples
 #   make test     set everything up, then run the tests (slow ones left out)
 #   make install  the set-up step alone: .venv, an editable install of
 #                 staticflow with its test tools, graphviz's `dot`
@@ -46,7 +46,7 @@ $(STAMP): $(SETUP_INPUTS) $(INPUT_LIST) | $(PY)
 	$(PY) -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires']))" \
 		> $(VENV)/build-requirements.txt
 	$(PIP) install -q -r $(VENV)/build-requirements.txt
-	$(PIP) install -q --no-build-isolation -e '.[test]'
+	$(PIP) install -q --no-build-isolation -e '.[test,examples]'
 	touch $@
 
 # graphviz's `dot` renders graphs; without it the drawing tests skip.
@@ -68,6 +68,8 @@ test: install
 
 demo: install
 	$(PY) examples/demo.py
+	$(PY) examples/softmax_regression.py
+	$(PY) examples/mlp_digits.py
 
 lint: install
 	$(PY) -m ruff check .

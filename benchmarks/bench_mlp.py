@@ -6,8 +6,9 @@ the optimizer's train op for staticflow and TensorFlow 1.x graph mode
 (tensorflow.compat.v1), ``loss.backward(); opt.step()`` for PyTorch, and the
 hand-written NumPy MLP of numpy_mlp.py in float32. All start from the same
 weights and batch, and their first losses must agree before anything is timed.
-Measured in one process and printed as steps per second with ratios (peer
-steps/s divided by staticflow's: below 1 means staticflow is faster).
+Measured in one process and printed as steps per second with ratios as in
+bench_foundation.py: peer time per step divided by staticflow's, so above 1
+means staticflow is faster.
 Run: ``make bench`` or ``python benchmarks/bench_mlp.py``.
 """
 
@@ -143,9 +144,9 @@ def main() -> None:
     sizes = "-".join(map(str, SIZES))
     print(f"\nMLP {sizes} (relu), batch {args.batch}, one SGD step (lr {LR}) per call")
     print(f"  first loss {base_loss:.6f} (all engines agree to 1e-4)")
-    print(f"  {'engine':12s} {'steps/s':>10s} {'ms/step':>10s} {'peer / staticflow (steps/s)':>28s}")
+    print(f"  {'engine':12s} {'steps/s':>10s} {'ms/step':>10s} {'peer time / staticflow time':>28s}")
     for name, (_, t) in results.items():
-        ratio = "" if name == "staticflow" else f"{base_time / t:.2f}x"
+        ratio = "" if name == "staticflow" else f"{t / base_time:.2f}x"
         print(f"  {name:12s} {1 / t:10.1f} {t * 1e3:10.3f} {ratio:>28s}")
 
 

@@ -114,6 +114,7 @@ from staticflow.ops.math_ops import (
     ceil,
     cos,
     div,
+    divide,
     equal,
     erf,
     exp,

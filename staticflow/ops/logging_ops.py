@@ -132,7 +132,7 @@ def print_(input_, data, message=None, first_n=None, summarize=None, name=None) 
     return builder.apply_op("Print", [input_, data], attrs, name).outputs[0]
 
 
-def print_v2(*inputs, output_stream=sys.stderr, sep=" ", end="\n", name=None) -> fops.Operation:
+def print_v2(*inputs, output_stream=None, sep=" ", end="\n", name=None) -> fops.Operation:
     """sf.print: an op that prints its inputs (tensors and Python values) each time it runs."""
     from staticflow.ops import array_ops, math_ops
 
@@ -153,7 +153,7 @@ def print_v2(*inputs, output_stream=sys.stderr, sep=" ", end="\n", name=None) ->
                 parts.append(np.array2string(np.asarray(arr).astype(kind.np)))
             else:
                 parts.append(str(x))
-        print(sep.join(parts), end=end, file=output_stream, flush=True)
+        print(sep.join(parts), end=end, file=output_stream or sys.stderr, flush=True)
 
     out = builder.apply_op("Print", [data[0], data], {"message": ""}, name)
     out._host_override = fn

@@ -160,11 +160,11 @@ class Optimizer:
         return out + list(self._non_slot.values())
 
     def _scalar(self, value, var, name):
+        """A hyperparameter as a scalar of the variable's dtype (numbers converted exactly)."""
         value = value() if callable(value) else value
-        return math_ops.cast(
-            fops.convert_to_tensor(value, name=name) if not isinstance(value, fops.Tensor) else value,
-            var.dtype,
-        )
+        if isinstance(value, fops.Tensor):
+            return math_ops.cast(value, var.dtype)
+        return fops.convert_to_tensor(value, dtype=var.dtype, name=name)
 
     def _apply(self, op_type, inputs, attrs=None):
         return builder.apply_op(op_type, inputs, dict(attrs or {}, use_locking=self._use_locking))
