@@ -25,20 +25,6 @@
 
 /* ---- shared helpers ----------------------------------------------------- */
 
-static const char *sf_dtype_name(int32_t code)
-{
-    switch (code) {
-    case SF_FLOAT32: return "float32";
-    case SF_FLOAT64: return "float64";
-    case SF_INT32: return "int32";
-    case SF_UINT8: return "uint8";
-    case SF_INT64: return "int64";
-    case SF_BOOL: return "bool";
-    case SF_FLOAT16: return "float16";
-    default: return "unknown";
-    }
-}
-
 static int sf_check_view(sf_call *c, const sf_tensor *t, const char *what)
 {
     if (t->ndim < 0 || t->ndim > SF_MAX_DIMS)

@@ -97,34 +97,6 @@ static int64_t dt_size(int32_t code)
     }
 }
 
-static const char *dt_name(int32_t code)
-{
-    switch (code) {
-    case SF_FLOAT32: return "float32";
-    case SF_FLOAT64: return "float64";
-    case SF_INT32: return "int32";
-    case SF_INT64: return "int64";
-    case SF_UINT8: return "uint8";
-    case SF_BOOL: return "bool";
-    case SF_FLOAT16: return "float16";
-    default: return "unknown";
-    }
-}
-
-/* "[2, 3]" into buf (for messages). */
-static const char *shape_str(const sf_tensor *t, char *buf, size_t size)
-{
-    size_t k = 0;
-    int n = snprintf(buf, size, "[");
-    k = n > 0 ? (size_t)n : 0;
-    for (int d = 0; d < t->ndim && d < SF_MAX_DIMS && k < size; d++) {
-        n = snprintf(buf + k, size - k, d ? ", %lld" : "%lld", (long long)t->shape[d]);
-        if (n > 0) k += (size_t)n;
-    }
-    if (k < size) snprintf(buf + k, size - k, "]");
-    return buf;
-}
-
 /* ===========================================================================
  * The driver
  * ======================================================================== */
@@ -166,7 +138,7 @@ static int ew_prepare(sf_call *call, const ew_desc *d, ew_plan *p, int64_t *nume
     const sf_tensor *out = &call->out[0];
     if (out->dtype != d->out_dt)
         return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "%s: output has dtype %s, expected %s", d->name,
-                       dt_name(out->dtype), dt_name(d->out_dt));
+                       sf_dtype_name(out->dtype), sf_dtype_name(d->out_dt));
     if (out->ndim < 0 || out->ndim > SF_MAX_DIMS)
         return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "%s: output has %d dims (at most %d)", d->name,
                        (int)out->ndim, SF_MAX_DIMS);
@@ -185,10 +157,10 @@ static int ew_prepare(sf_call *call, const ew_desc *d, ew_plan *p, int64_t *nume
         const sf_tensor *in = &call->in[i];
         if (in->dtype != d->in_dt[i])
             return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "%s: input %d has dtype %s, expected %s", d->name, i,
-                           dt_name(in->dtype), dt_name(d->in_dt[i]));
+                           sf_dtype_name(in->dtype), sf_dtype_name(d->in_dt[i]));
         if (in->ndim < 0 || in->ndim > nd)
             return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "%s: input %d of shape %s does not broadcast to %s",
-                           d->name, i, shape_str(in, s1, sizeof s1), shape_str(out, s2, sizeof s2));
+                           d->name, i, sf_shape_str(in, s1, sizeof s1), sf_shape_str(out, s2, sizeof s2));
         const int lead = nd - in->ndim;
         for (int k = 0; k < nd; k++) {
             if (k < lead) {
@@ -199,7 +171,7 @@ static int ew_prepare(sf_call *call, const ew_desc *d, ew_plan *p, int64_t *nume
                 st[i + 1][k] = 0;
             } else {
                 return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "%s: input %d of shape %s does not broadcast to %s",
-                               d->name, i, shape_str(in, s1, sizeof s1), shape_str(out, s2, sizeof s2));
+                               d->name, i, sf_shape_str(in, s1, sizeof s1), sf_shape_str(out, s2, sizeof s2));
             }
         }
     }
@@ -705,7 +677,7 @@ static int addn_run(sf_call *call, const char *name, int32_t dt, addn_block_fn f
     const sf_tensor *out = &call->out[0];
     if (out->dtype != dt)
         return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "%s: output has dtype %s, expected %s", name,
-                       dt_name(out->dtype), dt_name(dt));
+                       sf_dtype_name(out->dtype), sf_dtype_name(dt));
     if (out->ndim < 0 || out->ndim > SF_MAX_DIMS)
         return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "%s: output has %d dims (at most %d)", name,
                        (int)out->ndim, SF_MAX_DIMS);
@@ -714,12 +686,12 @@ static int addn_run(sf_call *call, const char *name, int32_t dt, addn_block_fn f
         const sf_tensor *in = &call->in[k];
         if (in->dtype != dt)
             return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "%s: input %d has dtype %s, expected %s", name, k,
-                           dt_name(in->dtype), dt_name(dt));
+                           sf_dtype_name(in->dtype), sf_dtype_name(dt));
         int same = in->ndim == out->ndim;
         for (int d = 0; same && d < out->ndim; d++) same = in->shape[d] == out->shape[d];
         if (!same)
             return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "%s: input %d has shape %s, expected the output's %s",
-                           name, k, shape_str(in, s1, sizeof s1), shape_str(out, s2, sizeof s2));
+                           name, k, sf_shape_str(in, s1, sizeof s1), sf_shape_str(out, s2, sizeof s2));
         flat = flat && sf_is_contiguous(in);
     }
     const int64_t total = sf_numel(out);

@@ -28,20 +28,6 @@
 
 #include "sf_internal.h"
 
-static const char *sf_dtype_name(int32_t code)
-{
-    switch (code) {
-    case SF_FLOAT32: return "float32";
-    case SF_FLOAT64: return "float64";
-    case SF_INT32: return "int32";
-    case SF_UINT8: return "uint8";
-    case SF_INT64: return "int64";
-    case SF_BOOL: return "bool";
-    case SF_FLOAT16: return "float16";
-    default: return "unknown";
-    }
-}
-
 /* The validated geometry of one matmul call. */
 typedef struct {
     int nb;                                 /* batch dims */

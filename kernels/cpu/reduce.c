@@ -41,20 +41,6 @@
 /* Most threads whose partials a split reduction keeps. */
 #define SF_MAX_SPLIT 256
 
-static const char *sf_dtype_name(int32_t code)
-{
-    switch (code) {
-    case SF_FLOAT32: return "float32";
-    case SF_FLOAT64: return "float64";
-    case SF_INT32: return "int32";
-    case SF_UINT8: return "uint8";
-    case SF_INT64: return "int64";
-    case SF_BOOL: return "bool";
-    case SF_FLOAT16: return "float16";
-    default: return "unknown";
-    }
-}
-
 /* ---- geometry ----------------------------------------------------------- */
 
 typedef struct {

@@ -20,6 +20,35 @@ static inline int sf_fail(sf_call *c, int code, const char *fmt, ...)
     return code;
 }
 
+/* The dtype's name, for messages. */
+static inline const char *sf_dtype_name(int32_t code)
+{
+    switch (code) {
+    case SF_FLOAT32: return "float32";
+    case SF_FLOAT64: return "float64";
+    case SF_INT32: return "int32";
+    case SF_INT64: return "int64";
+    case SF_UINT8: return "uint8";
+    case SF_BOOL: return "bool";
+    case SF_FLOAT16: return "float16";
+    default: return "unknown";
+    }
+}
+
+/* "[2, 3]" into buf, for messages. */
+static inline const char *sf_shape_str(const sf_tensor *t, char *buf, size_t size)
+{
+    size_t k = 0;
+    int n = snprintf(buf, size, "[");
+    k = n > 0 ? (size_t)n : 0;
+    for (int d = 0; d < t->ndim && d < SF_MAX_DIMS && k < size; d++) {
+        n = snprintf(buf + k, size - k, d ? ", %lld" : "%lld", (long long)t->shape[d]);
+        if (n > 0) k += (size_t)n;
+    }
+    if (k < size) snprintf(buf + k, size - k, "]");
+    return buf;
+}
+
 static inline int64_t sf_numel(const sf_tensor *t)
 {
     int64_t n = 1;

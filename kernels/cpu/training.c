@@ -22,33 +22,6 @@
 /* Elements per parallel task. */
 #define TR_CHUNK 16384
 
-static const char *tr_dtype_name(int32_t code)
-{
-    switch (code) {
-    case SF_FLOAT32: return "float32";
-    case SF_FLOAT64: return "float64";
-    case SF_INT32: return "int32";
-    case SF_INT64: return "int64";
-    case SF_UINT8: return "uint8";
-    case SF_BOOL: return "bool";
-    case SF_FLOAT16: return "float16";
-    default: return "unknown";
-    }
-}
-
-static const char *tr_shape_str(const sf_tensor *t, char *buf, size_t size)
-{
-    size_t k = 0;
-    int n = snprintf(buf, size, "[");
-    k = n > 0 ? (size_t)n : 0;
-    for (int d = 0; d < t->ndim && d < SF_MAX_DIMS && k < size; d++) {
-        n = snprintf(buf + k, size - k, d ? ", %lld" : "%lld", (long long)t->shape[d]);
-        if (n > 0) k += (size_t)n;
-    }
-    if (k < size) snprintf(buf + k, size - k, "]");
-    return buf;
-}
-
 /* Checks arity, dtypes and shapes. names[i] names in[i] in messages; bit i of
  * vec_mask set: in[i] has the variable's shape and is contiguous, clear: a
  * scalar. Sets *numel to the variable's element count. */
@@ -66,18 +39,18 @@ static int tr_check(sf_call *c, const char *name, int32_t code, int nin, const c
         const sf_tensor *t = &c->in[i];
         if (t->dtype != code)
             return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: %s has dtype %s, expected %s", name, names[i],
-                           tr_dtype_name(t->dtype), tr_dtype_name(code));
+                           sf_dtype_name(t->dtype), sf_dtype_name(code));
         if (vec_mask >> i & 1u) {
             int same = t->ndim == var->ndim;
             for (int d = 0; same && d < var->ndim; d++) same = t->shape[d] == var->shape[d];
             if (!same)
                 return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: %s and var do not have the same shape: %s vs %s",
-                               name, names[i], tr_shape_str(t, s1, sizeof s1), tr_shape_str(var, s2, sizeof s2));
+                               name, names[i], sf_shape_str(t, s1, sizeof s1), sf_shape_str(var, s2, sizeof s2));
             if (!sf_is_contiguous(t) && sf_numel(t) != 0)
                 return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: %s must be contiguous", name, names[i]);
         } else if (t->ndim < 0 || t->ndim > SF_MAX_DIMS || sf_numel(t) != 1) {
             return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: %s is not a scalar: %s", name, names[i],
-                           tr_shape_str(t, s1, sizeof s1));
+                           sf_shape_str(t, s1, sizeof s1));
         }
     }
     *numel = sf_numel(var);

@@ -878,25 +878,69 @@ def _un(op_type, x, name=None):
     return builder.apply_op(op_type, [x], None, name).outputs[0]
 
 
-def add(x, y, name=None):
-    return _bin("AddV2", x, y, name)
-
-
-def subtract(x, y, name=None):
-    return _bin("Sub", x, y, name)
-
-
-def multiply(x, y, name=None):
-    return _bin("Mul", x, y, name)
-
-
-def realdiv(x, y, name=None):
-    return _bin("RealDiv", x, y, name)
-
-
 def divide(x, y, name=None):
     """x / y (TF2 name of truediv)."""
     return truediv(x, y, name)
+
+
+def _unary_wrapper(op_type: str, fn_name: str):
+    def fn(x, name=None):
+        return _un(op_type, x, name)
+
+    fn.__name__ = fn.__qualname__ = fn_name
+    fn.__doc__ = f"Elementwise {op_type} of x."
+    return fn
+
+
+def _binary_wrapper(op_type: str, fn_name: str):
+    def fn(x, y, name=None):
+        return _bin(op_type, x, y, name)
+
+    fn.__name__ = fn.__qualname__ = fn_name
+    fn.__doc__ = (
+        f"Elementwise {op_type} of x and y, with NumPy broadcasting (Python values take the tensor's dtype)."
+    )
+    return fn
+
+
+add = _binary_wrapper("AddV2", "add")
+subtract = _binary_wrapper("Sub", "subtract")
+multiply = _binary_wrapper("Mul", "multiply")
+realdiv = _binary_wrapper("RealDiv", "realdiv")
+floordiv = _binary_wrapper("FloorDiv", "floordiv")
+floormod = _binary_wrapper("FloorMod", "floormod")
+pow = _binary_wrapper("Pow", "pow")
+maximum = _binary_wrapper("Maximum", "maximum")
+minimum = _binary_wrapper("Minimum", "minimum")
+squared_difference = _binary_wrapper("SquaredDifference", "squared_difference")
+less = _binary_wrapper("Less", "less")
+less_equal = _binary_wrapper("LessEqual", "less_equal")
+greater = _binary_wrapper("Greater", "greater")
+greater_equal = _binary_wrapper("GreaterEqual", "greater_equal")
+equal = _binary_wrapper("Equal", "equal")
+not_equal = _binary_wrapper("NotEqual", "not_equal")
+logical_and = _binary_wrapper("LogicalAnd", "logical_and")
+logical_or = _binary_wrapper("LogicalOr", "logical_or")
+logical_not = _unary_wrapper("LogicalNot", "logical_not")
+negative = _unary_wrapper("Neg", "negative")
+reciprocal = _unary_wrapper("Reciprocal", "reciprocal")
+exp = _unary_wrapper("Exp", "exp")
+expm1 = _unary_wrapper("Expm1", "expm1")
+log = _unary_wrapper("Log", "log")
+log1p = _unary_wrapper("Log1p", "log1p")
+sqrt = _unary_wrapper("Sqrt", "sqrt")
+rsqrt = _unary_wrapper("Rsqrt", "rsqrt")
+square = _unary_wrapper("Square", "square")
+abs = _unary_wrapper("Abs", "abs")
+sign = _unary_wrapper("Sign", "sign")
+floor = _unary_wrapper("Floor", "floor")
+ceil = _unary_wrapper("Ceil", "ceil")
+round = _unary_wrapper("Round", "round")
+sin = _unary_wrapper("Sin", "sin")
+cos = _unary_wrapper("Cos", "cos")
+erf = _unary_wrapper("Erf", "erf")
+sigmoid = _unary_wrapper("Sigmoid", "sigmoid")
+tanh = _unary_wrapper("Tanh", "tanh")
 
 
 def truediv(x, y, name=None):
@@ -918,144 +962,8 @@ def div(x, y, name=None):
     return _bin("FloorDiv" if t.dtype.is_integer else "RealDiv", t, y, name)
 
 
-def floordiv(x, y, name=None):
-    return _bin("FloorDiv", x, y, name)
-
-
-def floormod(x, y, name=None):
-    return _bin("FloorMod", x, y, name)
-
-
-def pow(x, y, name=None):  # noqa: A001 - TF's name
-    return _bin("Pow", x, y, name)
-
-
-def maximum(x, y, name=None):
-    return _bin("Maximum", x, y, name)
-
-
-def minimum(x, y, name=None):
-    return _bin("Minimum", x, y, name)
-
-
-def squared_difference(x, y, name=None):
-    return _bin("SquaredDifference", x, y, name)
-
-
-def less(x, y, name=None):
-    return _bin("Less", x, y, name)
-
-
-def less_equal(x, y, name=None):
-    return _bin("LessEqual", x, y, name)
-
-
-def greater(x, y, name=None):
-    return _bin("Greater", x, y, name)
-
-
-def greater_equal(x, y, name=None):
-    return _bin("GreaterEqual", x, y, name)
-
-
-def equal(x, y, name=None):
-    return _bin("Equal", x, y, name)
-
-
-def not_equal(x, y, name=None):
-    return _bin("NotEqual", x, y, name)
-
-
-def logical_and(x, y, name=None):
-    return _bin("LogicalAnd", x, y, name)
-
-
-def logical_or(x, y, name=None):
-    return _bin("LogicalOr", x, y, name)
-
-
-def logical_not(x, name=None):
-    return _un("LogicalNot", x, name)
-
-
 def logical_xor(x, y, name="LogicalXor"):
     return logical_and(logical_or(x, y), logical_not(logical_and(x, y)), name=name)
-
-
-def negative(x, name=None):
-    return _un("Neg", x, name)
-
-
-def reciprocal(x, name=None):
-    return _un("Reciprocal", x, name)
-
-
-def exp(x, name=None):
-    return _un("Exp", x, name)
-
-
-def expm1(x, name=None):
-    return _un("Expm1", x, name)
-
-
-def log(x, name=None):
-    return _un("Log", x, name)
-
-
-def log1p(x, name=None):
-    return _un("Log1p", x, name)
-
-
-def sqrt(x, name=None):
-    return _un("Sqrt", x, name)
-
-
-def rsqrt(x, name=None):
-    return _un("Rsqrt", x, name)
-
-
-def square(x, name=None):
-    return _un("Square", x, name)
-
-
-def abs(x, name=None):  # noqa: A001 - TF's name
-    return _un("Abs", x, name)
-
-
-def sign(x, name=None):
-    return _un("Sign", x, name)
-
-
-def floor(x, name=None):
-    return _un("Floor", x, name)
-
-
-def ceil(x, name=None):
-    return _un("Ceil", x, name)
-
-
-def round(x, name=None):  # noqa: A001 - TF's name
-    return _un("Round", x, name)
-
-
-def sin(x, name=None):
-    return _un("Sin", x, name)
-
-
-def cos(x, name=None):
-    return _un("Cos", x, name)
-
-
-def erf(x, name=None):
-    return _un("Erf", x, name)
-
-
-def sigmoid(x, name=None):
-    return _un("Sigmoid", x, name)
-
-
-def tanh(x, name=None):
-    return _un("Tanh", x, name)
 
 
 def cast(x, dtype, name=None):
