@@ -83,6 +83,7 @@ op(
 
 op(
     name="PlaceholderWithDefault",
+    foldable=False,
     inputs=[Arg("input", type_attr="dtype")],
     outputs=[Arg("output", type_attr="dtype")],
     attrs=[Attr("dtype", "type"), Attr("shape", "shape")],
@@ -141,6 +142,7 @@ def _shape_out(c, rank_of_out):
 
 op(
     name="Shape",
+    shape_only=True,
     inputs=[Arg("input", type_attr="T")],
     outputs=[Arg("output", type_attr="out_type")],
     attrs=[Attr("T", "type"), Attr("out_type", "type", D.int32, allowed=IDX_T)],
@@ -156,6 +158,7 @@ op(
 
 op(
     name="Size",
+    shape_only=True,
     inputs=[Arg("input", type_attr="T")],
     outputs=[Arg("output", type_attr="out_type")],
     attrs=[Attr("T", "type"), Attr("out_type", "type", D.int32, allowed=IDX_T)],
@@ -169,6 +172,7 @@ op(
 
 op(
     name="Rank",
+    shape_only=True,
     inputs=[Arg("input", type_attr="T")],
     outputs=[Arg("output", dtype=D.int32)],
     attrs=[Attr("T", "type")],

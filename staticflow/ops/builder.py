@@ -205,52 +205,21 @@ def constant_value(t: fops.Tensor):
     value = None
     op = t.op
     d = registry.lookup(op.type)
-    if (
-        d is not None
-        and not d.stateful
-        and not d.random
-        and op.type != "Placeholder"
-        and op.type != "PlaceholderWithDefault"
-    ):
+    if d is not None and d.foldable and not d.stateful and not d.random:
         if op.type == "Const":
             value = op.get_attr("value")
-        elif (
-            d.static
-            and op.inputs
-            and all(s.shape.is_fully_defined() for s in op.inputs)
-            and op.type in ("Shape", "Size", "Rank")
-        ):
-            value = run_reference(
-                d, [np.empty(s.shape.as_tuple(), s.dtype.np) for s in op.inputs], op._attrs
-            )[t.value_index]
-        elif op.inputs and (d.elementwise or d.static or op.type in _FOLDABLE):
+        elif d.shape_only and op.inputs and all(s.shape.is_fully_defined() for s in op.inputs):
+            empties = [np.empty(s.shape.as_tuple(), s.dtype.np) for s in op.inputs]
+            value = run_reference(d, empties, op._attrs)[t.value_index]
+        elif op.inputs:
             vals = [constant_value(x) for x in op.inputs]
             if all(v is not None and np.size(v) <= _CONST_FOLD_LIMIT for v in vals):
                 try:
                     value = run_reference(d, vals, op._attrs)[t.value_index]
-                except Exception:
+                except Exception:  # an op that fails on these values fails again when it runs
                     value = None
     t._const_value = value
     return value
-
-
-_FOLDABLE = {
-    "Pack",
-    "Cast",
-    "Identity",
-    "StridedSlice",
-    "Slice",
-    "ConcatV2",
-    "Reshape",
-    "ExpandDims",
-    "Squeeze",
-    "Fill",
-    "Range",
-    "Prod",
-    "Sum",
-    "GatherV2",
-    "Unpack",
-}
 
 
 def run_reference(d: registry.OpDef, values: list, attrs: dict) -> list[np.ndarray]:

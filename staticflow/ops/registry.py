@@ -94,6 +94,8 @@ class OpDef:
     differentiable: bool = True
     inplace: tuple[tuple[int, int], ...] = ()
     error_prefix: Callable | None = None  # op -> text put before a kernel's error message
+    shape_only: bool = False  # outputs depend on the inputs' shapes only (Shape, Size, Rank)
+    foldable: bool = True  # False: never fold to a constant, though stateless (a fed default)
 
     def attr(self, name: str) -> Attr:
         for a in self.attrs:

@@ -86,10 +86,6 @@ class Plan:
     shapes: dict = field(default_factory=dict)
 
 
-class PlanningError(Exception):
-    pass
-
-
 class _Planner:
     def __init__(self, graph, fetch_tensors, target_ops, feeds: dict, variables):
         self.graph = graph
@@ -115,7 +111,7 @@ class _Planner:
             d = registry.get(op.type)
             if op.type == "Const":
                 v = np.asarray(op.get_attr("value"))
-            elif op.type in ("Shape", "Size", "Rank"):
+            elif d.shape_only:
                 x = op.inputs[0]
                 v = d.ref([np.empty(self.shapes[x], x.dtype.np)], op._attrs)
                 v = np.asarray(v if not isinstance(v, list) else v[0], dtype=t.dtype.np)
