@@ -70,6 +70,9 @@ demo: install
 	$(PY) examples/demo.py
 	$(PY) examples/softmax_regression.py
 	$(PY) examples/mlp_digits.py
+	$(PY) examples/cnn_digits.py --model lenet
+	$(PY) examples/cnn_digits.py --model resnet
+	$(PY) examples/transformer_reverse.py
 
 lint: install
 	$(PY) -m ruff check .

@@ -1,14 +1,17 @@
-"""staticflow demo: build a model, run it, save it as a GraphDef, reload it elsewhere.
+"""staticflow demo: build a model, run it, save it as a GraphDef, reload it elsewhere, draw it.
 
-Run: ``make demo`` (or ``python examples/demo.py``). The second half runs in a
-fresh Python process that knows nothing but the GraphDef file, and checks it
-computes the same numbers.
+Run: ``make demo`` (or ``python examples/demo.py [--out DIR]``). The second half
+runs in a fresh Python process that knows nothing but the GraphDef file, and
+checks it computes the same numbers. The GraphDef and pictures of the forward
+and gradient graphs (forward.png, gradients.png) go to DIR (default:
+./demo_output).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,6 +57,7 @@ def run_saved(path: str, inputs: str, outputs: str) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--load", nargs=3, metavar=("GRAPH", "INPUTS", "OUTPUTS"), help=argparse.SUPPRESS)
+    ap.add_argument("--out", metavar="DIR", default="demo_output", help="output directory (./demo_output)")
     args = ap.parse_args()
     if args.load:
         run_saved(*args.load)
@@ -78,13 +82,14 @@ def main() -> int:
         f"for {s.intermediate_bytes} bytes of intermediates"
     )
 
+    os.makedirs(args.out, exist_ok=True)
+    path = sf.io.write_graph(g, args.out, "mlp.pb", as_text=False)
+    text = sf.io.write_graph(g, args.out, "mlp.pbtxt", as_text=True)
+    print(
+        f"\nwrote {path} ({os.path.getsize(path)} bytes) and "
+        f"{os.path.basename(text)} ({os.path.getsize(text)} bytes)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        path = sf.io.write_graph(g, tmp, "mlp.pb", as_text=False)
-        text = sf.io.write_graph(g, tmp, "mlp.pbtxt", as_text=True)
-        print(
-            f"\nwrote {os.path.basename(path)} ({os.path.getsize(path)} bytes) and "
-            f"{os.path.basename(text)} ({os.path.getsize(text)} bytes)"
-        )
         np.save(os.path.join(tmp, "x.npy"), x)
         out = os.path.join(tmp, "out.npz")
         subprocess.run(
@@ -93,7 +98,28 @@ def main() -> int:
         again = np.load(out)
         same = np.array_equal(again["probs"], probs) and np.array_equal(again["label"], label)
     print(f"reloaded in a new process: {'identical results' if same else 'DIFFERENT RESULTS'}")
+    draw_pictures(g, args.out)
     return 0 if same else 1
+
+
+def draw_pictures(g: sf.Graph, out: str) -> None:
+    """forward.png: the saved graph; gradients.png: a copy with a loss and its gradients."""
+    if shutil.which("dot") is None:
+        print("graphviz's `dot` is not installed: no pictures (install the graphviz package)")
+        return
+    sf.viz.draw(g, os.path.join(out, "forward.png"))
+    g2 = build_model()  # the same model, in a graph of its own, to add training ops to
+    with g2.as_default():
+        labels = sf.placeholder(sf.int32, [None], name="labels")
+        logits = g2.get_tensor_by_name("output/logits:0")
+        xent = sf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        loss = sf.reduce_mean(xent, name="loss")
+        grads = sf.gradients(loss, sf.trainable_variables())
+    sf.viz.draw(g2, os.path.join(out, "gradients.png"), fetches=grads)
+    print(
+        f"drew {os.path.join(out, 'forward.png')} (the model) and "
+        f"{os.path.join(out, 'gradients.png')} (its loss, forward and gradient graphs)"
+    )
 
 
 if __name__ == "__main__":

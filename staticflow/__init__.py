@@ -5,7 +5,7 @@ run needs (pruned, shape-checked, memory-planned) and executes it on C
 kernels. ``import staticflow as sf`` and use it as ``tf.compat.v1``.
 """
 
-from staticflow import app, debugging, initializers, io, losses, math, nn, test, train  # noqa: E402  (namespaces)  # noqa: E402
+from staticflow import app, debugging, initializers, io, layers, losses, math, nn, test, train  # noqa: E402
 from staticflow.autodiff import gradients, hessian_vector_product
 from staticflow.framework import dtypes, errors
 from staticflow.framework.dtypes import (
@@ -47,6 +47,8 @@ from staticflow.framework.tensor_util import make_ndarray, make_tensor_proto
 from staticflow.ops import array_grad as _array_grad  # noqa: F401  (registers gradients)
 from staticflow.ops import array_ops as _array_ops
 from staticflow.ops import control_flow_ops as _cf
+from staticflow.ops import conv_grad as _conv_grad  # noqa: F401  (registers gradients)
+from staticflow.ops import conv_ops as _conv_ops  # noqa: F401
 from staticflow.ops import logging_ops as _logging_ops
 from staticflow.ops import math_grad as _math_grad  # noqa: F401
 from staticflow.ops import math_ops as _math_ops
@@ -210,3 +212,6 @@ GraphDef.FromString = lambda data: _graph_def_class().FromString(data)  # type: 
 
 newaxis = None
 __version__ = "0.1.0"
+# model saving and loading: sf.graph_util (freezing), sf.saved_model; sf.train has Saver & meta graphs
+from staticflow import graph_util, saved_model, summary, viz  # noqa: E402
+from staticflow.framework.meta_graph import export_meta_graph, import_meta_graph  # noqa: E402

@@ -1,6 +1,27 @@
 """sf.nn: neural-network functions."""
 
+from staticflow.ops import rnn_cell
+from staticflow.ops.conv_ops import (  # noqa: F401
+    avg_pool,
+    avg_pool2d,
+    conv2d,
+    conv2d_backprop_filter,
+    conv2d_backprop_input,
+    conv2d_transpose,
+    depthwise_conv2d,
+    depthwise_conv2d_native,
+    max_pool,
+    max_pool2d,
+)
 from staticflow.ops.math_ops import erf, sigmoid, tanh  # noqa: F401
+from staticflow.ops.nn_impl import (
+    batch_normalization,
+    dropout,
+    embedding_lookup,
+    fused_batch_norm,
+    moments,
+    scaled_dot_product_attention,
+)
 from staticflow.ops.nn_ops import (  # noqa: F401
     bias_add,
     elu,
@@ -17,3 +38,4 @@ from staticflow.ops.nn_ops import (  # noqa: F401
     softplus,
     sparse_softmax_cross_entropy_with_logits,
 )
+from staticflow.ops.rnn_cell import static_rnn

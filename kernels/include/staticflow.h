@@ -238,6 +238,43 @@ int sf_get_num_threads(void);
  *             SF_ERR_INVALID_ARGUMENT with "Tensor had NaN values", "Tensor
  *             had Inf values" or "Tensor had Inf and NaN values" (the caller
  *             prefixes the op's message); the copy is written either way.
+ *
+ * conv.c (NHWC; every tensor a contiguous 4-D view; float32/float64).
+ *   Images are [N, H, W, C]; pooled/conv outputs [N, OH, OW, D]. Python
+ *   computes SAME/VALID/explicit padding; only pad_top and pad_left are
+ *   passed, OH and OW come from the output shapes, and taps outside the
+ *   image read zeros (convs) or are skipped (pools).
+ *   conv      iattr = [stride_h, stride_w, dilation_h, dilation_w, pad_top,
+ *             pad_left]; in[2], when present, is a scratch tensor (any shape)
+ *             for the im2col matrix of a chunk of images: it must hold at
+ *             least one image's OH*OW*KH*KW*C elements (more images per
+ *             chunk make fewer, larger GEMMs). A 1x1 filter with stride 1 and
+ *             no padding needs no scratch (n_in may be 2).
+ *             sf_cpu_conv2d_<dt>: in[0] input, in[1] filter [KH, KW, C, O]
+ *               -> out[0] [N, OH, OW, O].
+ *             sf_cpu_conv2d_backprop_input_<dt>: in[0] filter, in[1] dy
+ *               [N, OH, OW, O] -> out[0] dx [N, H, W, C] (overwritten).
+ *             sf_cpu_conv2d_backprop_filter_<dt>: in[0] input, in[1] dy
+ *               -> out[0] dw [KH, KW, C, O] (overwritten).
+ *   depthwise same iattr, no scratch; filter [KH, KW, C, M], out depth C*M
+ *             (channel c*M + m): sf_cpu_depthwise_conv2d_<dt> (in[0] input,
+ *             in[1] filter), sf_cpu_depthwise_conv2d_backprop_input_<dt>
+ *             (in[0] filter, in[1] dy -> dx),
+ *             sf_cpu_depthwise_conv2d_backprop_filter_<dt> (in[0] input,
+ *             in[1] dy -> dw).
+ *   pool      iattr = [ksize_h, ksize_w, stride_h, stride_w, pad_top,
+ *             pad_left]; windows are clipped to the image.
+ *             sf_cpu_max_pool_<dt>: in[0] -> out[0] window max.
+ *             sf_cpu_max_pool_grad_<dt>: in[0] orig input, in[1] grad
+ *               [N, OH, OW, C] -> out[0] [N, H, W, C]: each grad added at its
+ *               window's first max (row-major window order, TF's CPU ties).
+ *             sf_cpu_max_pool_grad_grad_<dt>: in[0] orig input, in[1] g
+ *               [N, H, W, C] -> out[0] [N, OH, OW, C] = g at each window's
+ *               first max.
+ *             sf_cpu_avg_pool_<dt>: in[0] -> out[0], the mean over the
+ *               window's in-image pixels (padding not counted, as TF).
+ *             sf_cpu_avg_pool_grad_<dt>: in[0] grad [N, OH, OW, C] ->
+ *               out[0] [N, H, W, C] (its shape gives H and W).
  * ------------------------------------------------------------------------- */
 
 #ifndef SF_CDEF
@@ -251,6 +288,7 @@ int64_t sf_cpu_nn_entries(const sf_kernel_entry **out);
 int64_t sf_cpu_training_entries(const sf_kernel_entry **out);
 int64_t sf_cpu_random_entries(const sf_kernel_entry **out);
 int64_t sf_cpu_debug_entries(const sf_kernel_entry **out);
+int64_t sf_cpu_conv_entries(const sf_kernel_entry **out);
 #endif
 
 #endif

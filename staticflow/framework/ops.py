@@ -499,6 +499,12 @@ class Graph:
 
         return graph_io.graph_to_graph_def(self, add_shapes=add_shapes)
 
+    def _repr_svg_(self) -> str:
+        """The graph drawn as SVG, so that Jupyter shows it inline (needs graphviz's `dot`)."""
+        from staticflow import viz
+
+        return viz.draw(self).pipe(format="svg").decode()
+
     @property
     def building_function(self) -> bool:
         return False

@@ -1,5 +1,7 @@
-"""sf.train: optimizers, learning-rate schedules and the global step."""
+"""sf.train: optimizers, learning-rate schedules, the global step, and checkpoints (Saver)."""
 
+from staticflow.framework.meta_graph import export_meta_graph, import_meta_graph
+from staticflow.train.checkpoint_io import checkpoint_exists, get_checkpoint_state, latest_checkpoint
 from staticflow.train.learning_rate_decay import (
     cosine_decay,
     exponential_decay,
@@ -16,6 +18,14 @@ from staticflow.train.optimizer import (
     Optimizer,
     RMSPropOptimizer,
 )
+from staticflow.train.saver import (
+    Saver,
+    get_checkpoint_mtimes,
+    list_variables,
+    load_checkpoint,
+    load_variable,
+    update_checkpoint_state,
+)
 from staticflow.train.training_util import (
     create_global_step,
     get_global_step,
@@ -30,6 +40,17 @@ __all__ = [
     "MomentumOptimizer",
     "Optimizer",
     "RMSPropOptimizer",
+    "Saver",
+    "checkpoint_exists",
+    "export_meta_graph",
+    "get_checkpoint_mtimes",
+    "get_checkpoint_state",
+    "import_meta_graph",
+    "latest_checkpoint",
+    "list_variables",
+    "load_checkpoint",
+    "load_variable",
+    "update_checkpoint_state",
     "cosine_decay",
     "create_global_step",
     "exponential_decay",

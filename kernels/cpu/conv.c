@@ -1,0 +1,681 @@
+/* Convolution and pooling kernels, NHWC, float32/float64.
+ *
+ * Every tensor is a contiguous 4-D view: images [N, H, W, C], filters
+ * [KH, KW, C, O] (depthwise: [KH, KW, C, M]), outputs [N, OH, OW, ...].
+ * Python computes the padding (SAME / VALID / explicit) and passes the top
+ * and left amounts; the bottom and right padding follow from the shapes.
+ * The iattr convention is documented in staticflow.h ("conv.c").
+ *
+ * conv2d and its two backprops are im2col + one GEMM per chunk of images:
+ * the column matrix of a chunk is [chunk * OH * OW, KH * KW * C] (row k =
+ * (kh * KW + kw) * C + c, the row-major order of the filter), built in the
+ * scratch tensor in[2] (the chunk is as many images as the scratch holds) in
+ * parallel over (image, output row), and multiplied with the filter viewed as
+ * [K, O] by scipy-openblas (which threads the GEMM itself). A 1x1 filter with
+ * stride 1 and no padding needs no column matrix: the image is the matrix.
+ * The input backprop computes the column gradient dY W^T and gathers it back
+ * (col2im as a gather: each input pixel sums the column entries that read it,
+ * so threads never write the same element). Pooling kernels are direct loops,
+ * vectorized over channels, parallel over (image, output row) or, for the
+ * max pool gradient's scatter, over images.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include <float.h>
+#include <limits.h>
+#include <omp.h>
+#include <cblas.h>
+
+#include "sf_internal.h"
+
+/* Geometry of one conv/pool call. */
+typedef struct {
+    int64_t N, H, W, C;   /* input image */
+    int64_t KH, KW, O;    /* filter (O: out channels, or depth multiplier) */
+    int64_t OH, OW;       /* output */
+    int64_t sh, sw, dh, dw, pt, pl;
+} sf_geo;
+
+static int sf_check4(sf_call *c, const sf_tensor *t, int32_t code, const char *name, const char *what)
+{
+    if (t->dtype != code)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: %s has dtype code %d, expected %d", name, what,
+                       (int)t->dtype, (int)code);
+    if (t->ndim != 4)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: %s must be 4-D, got %d dims", name, what,
+                       (int)t->ndim);
+    if (!sf_is_contiguous(t))
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: %s must be contiguous", name, what);
+    return SF_OK;
+}
+
+/* img: [N, H, W, C]; filt: [KH, KW, C, O] (or NULL for pools: KH/KW from iattr);
+ * out: [N, OH, OW, *]. iattr = [sh, sw, dh, dw, pt, pl] for convs. */
+static int sf_conv_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_tensor *filt,
+                       const sf_tensor *out, const char *name)
+{
+    g->N = img->shape[0];
+    g->H = img->shape[1];
+    g->W = img->shape[2];
+    g->C = img->shape[3];
+    g->KH = filt->shape[0];
+    g->KW = filt->shape[1];
+    g->O = filt->shape[3];
+    g->OH = out->shape[1];
+    g->OW = out->shape[2];
+    g->sh = c->iattr[0];
+    g->sw = c->iattr[1];
+    g->dh = c->iattr[2];
+    g->dw = c->iattr[3];
+    g->pt = c->iattr[4];
+    g->pl = c->iattr[5];
+    if (filt->shape[2] != g->C || out->shape[0] != g->N)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT,
+                       "%s: filter in_channels %lld vs input depth %lld, or batch %lld vs %lld", name,
+                       (long long)filt->shape[2], (long long)g->C, (long long)out->shape[0],
+                       (long long)g->N);
+    if (g->sh < 1 || g->sw < 1 || g->dh < 1 || g->dw < 1 || g->pt < 0 || g->pl < 0)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: bad strides, dilations or padding", name);
+    /* every window start must be computable; the kernels clip reads to the image */
+    return SF_OK;
+}
+
+static int sf_fits_int(int64_t x)
+{
+    return x >= 0 && x <= INT_MAX;
+}
+
+/* a 1x1 filter, stride 1, no padding: the image itself is the column matrix */
+static int sf_is_pointwise(const sf_geo *g)
+{
+    return g->KH == 1 && g->KW == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 &&
+           g->OH == g->H && g->OW == g->W;
+}
+
+#define SF_CONV_DTYPES(X)                            \
+    X(float32, SF_FLOAT32, float, scipy_cblas_sgemm) \
+    X(float64, SF_FLOAT64, double, scipy_cblas_dgemm)
+
+#define SF_DEFINE_CONV(NAME, CODE, T, GEMM)                                                        \
+    /* column matrix rows of images [n0, n0 + nb): col[(i*OH*OW + p) * K + k] */                 \
+    static void sf_im2col_##NAME(const sf_geo *g, const T *restrict x, T *restrict col, int64_t n0, \
+                                 int64_t nb)                                                      \
+    {                                                                                             \
+        const int64_t K = g->KH * g->KW * g->C, C = g->C;                                         \
+        const int64_t rows = nb * g->OH;                                                          \
+        const int par = (double)rows * g->OW * K >= SF_PARALLEL_MIN && rows > 1;                  \
+        _Pragma("omp parallel for schedule(static) if(par)")                                     \
+        for (int64_t r = 0; r < rows; r++) {                                                      \
+            const int64_t i = r / g->OH, oh = r % g->OH;                                          \
+            const T *img = x + (n0 + i) * g->H * g->W * C;                                        \
+            T *dst = col + (i * g->OH + oh) * g->OW * K;                                          \
+            for (int64_t ow = 0; ow < g->OW; ow++, dst += K) {                                    \
+                T *d = dst;                                                                       \
+                for (int64_t kh = 0; kh < g->KH; kh++) {                                          \
+                    const int64_t ih = oh * g->sh - g->pt + kh * g->dh;                           \
+                    if (ih < 0 || ih >= g->H) {                                                   \
+                        memset(d, 0, (size_t)(g->KW * C) * sizeof(T));                            \
+                        d += g->KW * C;                                                           \
+                        continue;                                                                 \
+                    }                                                                             \
+                    const T *row = img + ih * g->W * C;                                           \
+                    for (int64_t kw = 0; kw < g->KW; kw++, d += C) {                              \
+                        const int64_t iw = ow * g->sw - g->pl + kw * g->dw;                       \
+                        if (iw < 0 || iw >= g->W)                                                 \
+                            memset(d, 0, (size_t)C * sizeof(T));                                  \
+                        else                                                                      \
+                            memcpy(d, row + iw * C, (size_t)C * sizeof(T));                       \
+                    }                                                                             \
+                }                                                                                 \
+            }                                                                                     \
+        }                                                                                         \
+    }                                                                                             \
+                                                                                                  \
+    /* dx of images [n0, n0 + nb) from their column gradient (a gather) */                      \
+    static void sf_col2im_##NAME(const sf_geo *g, const T *restrict col, T *restrict dx, int64_t n0, \
+                                 int64_t nb)                                                      \
+    {                                                                                             \
+        const int64_t K = g->KH * g->KW * g->C, C = g->C;                                         \
+        const int64_t rows = nb * g->H;                                                           \
+        const int par = (double)rows * g->W * K >= SF_PARALLEL_MIN && rows > 1;                   \
+        _Pragma("omp parallel for schedule(static) if(par)")                                     \
+        for (int64_t r = 0; r < rows; r++) {                                                      \
+            const int64_t i = r / g->H, ih = r % g->H;                                            \
+            T *out = dx + ((n0 + i) * g->H + ih) * g->W * C;                                      \
+            memset(out, 0, (size_t)(g->W * C) * sizeof(T));                                       \
+            for (int64_t kh = 0; kh < g->KH; kh++) {                                              \
+                const int64_t t = ih + g->pt - kh * g->dh;                                        \
+                if (t < 0 || t % g->sh) continue;                                                 \
+                const int64_t oh = t / g->sh;                                                     \
+                if (oh >= g->OH) continue;                                                        \
+                for (int64_t iw = 0; iw < g->W; iw++) {                                           \
+                    T *o = out + iw * C;                                                          \
+                    for (int64_t kw = 0; kw < g->KW; kw++) {                                      \
+                        const int64_t u = iw + g->pl - kw * g->dw;                                \
+                        if (u < 0 || u % g->sw) continue;                                         \
+                        const int64_t ow = u / g->sw;                                             \
+                        if (ow >= g->OW) continue;                                                \
+                        const T *s = col + ((i * g->OH + oh) * g->OW + ow) * K +                  \
+                                     (kh * g->KW + kw) * C;                                       \
+                        for (int64_t ch = 0; ch < C; ch++) o[ch] += s[ch];                        \
+                    }                                                                             \
+                }                                                                                 \
+            }                                                                                     \
+        }                                                                                         \
+    }                                                                                             \
+                                                                                                  \
+    /* images per chunk the scratch in[2] holds (0: it holds none) */                             \
+    static int64_t sf_chunk_##NAME(const sf_call *c, const sf_geo *g)                             \
+    {                                                                                             \
+        const int64_t per = g->OH * g->OW * g->KH * g->KW * g->C;                                 \
+        if (per == 0) return g->N > 0 ? g->N : 1;                                                 \
+        if (c->n_in < 3) return 0;                                                                \
+        int64_t n = sf_numel(&c->in[2]) / per;                                                    \
+        return n > g->N ? g->N : n;                                                               \
+    }                                                                                             \
+                                                                                                  \
+    static int sf_conv_check_##NAME(sf_call *c, sf_geo *g, const char *name, int ii, int fi,      \
+                                    int oi, int img_is_out)                                       \
+    {                                                                                             \
+        if (c->n_in < 2 || c->n_out < 1)                                                          \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s takes 2 or 3 inputs and 1 output",     \
+                           name);                                                                 \
+        const sf_tensor *img = img_is_out ? &c->out[0] : &c->in[ii];                              \
+        const sf_tensor *filt = fi < 0 ? &c->out[0] : &c->in[fi];                                 \
+        const sf_tensor *o = oi < 0 ? &c->out[0] : &c->in[oi];                                    \
+        int st;                                                                                   \
+        if ((st = sf_check4(c, img, CODE, name, "image"))) return st;                             \
+        if ((st = sf_check4(c, filt, CODE, name, "filter"))) return st;                           \
+        if ((st = sf_check4(c, o, CODE, name, "output"))) return st;                              \
+        if ((st = sf_conv_geo(c, g, img, filt, o, name))) return st;                              \
+        if (o->shape[3] != g->O)                                                                  \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: output depth %lld, filter has %lld",  \
+                           name, (long long)o->shape[3], (long long)g->O);                        \
+        const int64_t K = g->KH * g->KW * g->C;                                                   \
+        if (!sf_fits_int(K) || !sf_fits_int(g->O) || !sf_fits_int(g->N * g->OH * g->OW) ||      \
+            !sf_fits_int(g->N * g->H * g->W))                                                     \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: sizes exceed the 32-bit BLAS limit",  \
+                           name);                                                                 \
+        if (!sf_is_pointwise(g) && g->N > 0 && sf_chunk_##NAME(c, g) < 1)                         \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT,                                            \
+                           "%s: the scratch tensor in[2] must hold one image's column matrix "   \
+                           "(%lld elements)",                                                     \
+                           name, (long long)(g->OH * g->OW * K));                                 \
+        return SF_OK;                                                                             \
+    }                                                                                             \
+                                                                                                  \
+    int sf_cpu_conv2d_##NAME(sf_call *c)                                                          \
+    {                                                                                             \
+        sf_geo g;                                                                                 \
+        int st = sf_conv_check_##NAME(c, &g, "conv2d_" #NAME, 0, 1, -1, 0);                       \
+        if (st) return st;                                                                        \
+        const T *x = (const T *)c->in[0].data, *w = (const T *)c->in[1].data;                     \
+        T *y = (T *)c->out[0].data;                                                               \
+        const int64_t K = g.KH * g.KW * g.C, P = g.OH * g.OW;                                     \
+        if (g.N * P * g.O == 0) return SF_OK;                                                     \
+        if (K == 0) {                                                                             \
+            memset(y, 0, (size_t)(g.N * P * g.O) * sizeof(T));                                    \
+            return SF_OK;                                                                         \
+        }                                                                                         \
+        if (sf_is_pointwise(&g)) {                                                                \
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)(g.N * P), (blasint)g.O,     \
+                 (blasint)K, (T)1, x, (blasint)K, w, (blasint)g.O, (T)0, y, (blasint)g.O);        \
+            return SF_OK;                                                                         \
+        }                                                                                         \
+        const int64_t chunk = sf_chunk_##NAME(c, &g);                                             \
+        T *col = (T *)c->in[2].data;                                                              \
+        for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {                                             \
+            const int64_t nb = g.N - n0 < chunk ? g.N - n0 : chunk;                               \
+            sf_im2col_##NAME(&g, x, col, n0, nb);                                                 \
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)(nb * P), (blasint)g.O,      \
+                 (blasint)K, (T)1, col, (blasint)K, w, (blasint)g.O, (T)0, y + n0 * P * g.O,      \
+                 (blasint)g.O);                                                                   \
+        }                                                                                         \
+        return SF_OK;                                                                             \
+    }                                                                                             \
+                                                                                                  \
+    /* in[0] filter, in[1] dy, in[2] scratch -> out[0] dx */                                     \
+    int sf_cpu_conv2d_backprop_input_##NAME(sf_call *c)                                           \
+    {                                                                                             \
+        sf_geo g;                                                                                 \
+        int st = sf_conv_check_##NAME(c, &g, "conv2d_backprop_input_" #NAME, -1, 0, 1, 1);       \
+        if (st) return st;                                                                        \
+        const T *w = (const T *)c->in[0].data, *dy = (const T *)c->in[1].data;                    \
+        T *dx = (T *)c->out[0].data;                                                              \
+        const int64_t K = g.KH * g.KW * g.C, P = g.OH * g.OW;                                     \
+        if (g.N * g.H * g.W * g.C == 0) return SF_OK;                                             \
+        if (P * g.O == 0) {                                                                       \
+            memset(dx, 0, (size_t)(g.N * g.H * g.W * g.C) * sizeof(T));                           \
+            return SF_OK;                                                                         \
+        }                                                                                         \
+        if (sf_is_pointwise(&g)) {                                                                \
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)(g.N * P), (blasint)K,         \
+                 (blasint)g.O, (T)1, dy, (blasint)g.O, w, (blasint)g.O, (T)0, dx, (blasint)K);    \
+            return SF_OK;                                                                         \
+        }                                                                                         \
+        const int64_t chunk = sf_chunk_##NAME(c, &g);                                             \
+        T *col = (T *)c->in[2].data;                                                              \
+        for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {                                             \
+            const int64_t nb = g.N - n0 < chunk ? g.N - n0 : chunk;                               \
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)(nb * P), (blasint)K,          \
+                 (blasint)g.O, (T)1, dy + n0 * P * g.O, (blasint)g.O, w, (blasint)g.O, (T)0, col, \
+                 (blasint)K);                                                                     \
+            sf_col2im_##NAME(&g, col, dx, n0, nb);                                                \
+        }                                                                                         \
+        return SF_OK;                                                                             \
+    }                                                                                             \
+                                                                                                  \
+    /* in[0] x, in[1] dy, in[2] scratch -> out[0] dw */                                          \
+    int sf_cpu_conv2d_backprop_filter_##NAME(sf_call *c)                                          \
+    {                                                                                             \
+        sf_geo g;                                                                                 \
+        int st = sf_conv_check_##NAME(c, &g, "conv2d_backprop_filter_" #NAME, 0, -1, 1, 0);      \
+        if (st) return st;                                                                        \
+        const T *x = (const T *)c->in[0].data, *dy = (const T *)c->in[1].data;                    \
+        T *dw = (T *)c->out[0].data;                                                              \
+        const int64_t K = g.KH * g.KW * g.C, P = g.OH * g.OW;                                     \
+        if (K * g.O == 0) return SF_OK;                                                           \
+        if (g.N * P == 0) {                                                                       \
+            memset(dw, 0, (size_t)(K * g.O) * sizeof(T));                                         \
+            return SF_OK;                                                                         \
+        }                                                                                         \
+        if (sf_is_pointwise(&g)) {                                                                \
+            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)K, (blasint)g.O,               \
+                 (blasint)(g.N * P), (T)1, x, (blasint)K, dy, (blasint)g.O, (T)0, dw,             \
+                 (blasint)g.O);                                                                   \
+            return SF_OK;                                                                         \
+        }                                                                                         \
+        const int64_t chunk = sf_chunk_##NAME(c, &g);                                             \
+        T *col = (T *)c->in[2].data;                                                              \
+        for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {                                             \
+            const int64_t nb = g.N - n0 < chunk ? g.N - n0 : chunk;                               \
+            sf_im2col_##NAME(&g, x, col, n0, nb);                                                 \
+            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)K, (blasint)g.O,               \
+                 (blasint)(nb * P), (T)1, col, (blasint)K, dy + n0 * P * g.O, (blasint)g.O,       \
+                 (T)(n0 ? 1 : 0), dw, (blasint)g.O);                                              \
+        }                                                                                         \
+        return SF_OK;                                                                             \
+    }                                                                                             \
+                                                                                                  \
+    /* ---- depthwise: filter [KH, KW, C, M], out depth C * M (channel c*M + m) ---- */          \
+    int sf_cpu_depthwise_conv2d_##NAME(sf_call *c)                                                \
+    {                                                                                             \
+        sf_geo g;                                                                                 \
+        const char *name = "depthwise_conv2d_" #NAME;                                            \
+        if (c->n_in < 2 || c->n_out < 1)                                                          \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s takes 2 inputs and 1 output", name);   \
+        int st;                                                                                   \
+        if ((st = sf_check4(c, &c->in[0], CODE, name, "input"))) return st;                       \
+        if ((st = sf_check4(c, &c->in[1], CODE, name, "filter"))) return st;                      \
+        if ((st = sf_check4(c, &c->out[0], CODE, name, "output"))) return st;                     \
+        if ((st = sf_conv_geo(c, &g, &c->in[0], &c->in[1], &c->out[0], name))) return st;         \
+        const int64_t M = g.O, CM = g.C * g.O;                                                    \
+        if (c->out[0].shape[3] != CM)                                                             \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: output depth must be %lld", name,     \
+                           (long long)CM);                                                        \
+        const T *x = (const T *)c->in[0].data, *w = (const T *)c->in[1].data;                     \
+        T *y = (T *)c->out[0].data;                                                               \
+        const int64_t rows = g.N * g.OH;                                                          \
+        const int par = (double)rows * g.OW * CM * g.KH * g.KW >= SF_PARALLEL_MIN && rows > 1;    \
+        _Pragma("omp parallel for schedule(static) if(par)")                                     \
+        for (int64_t r = 0; r < rows; r++) {                                                      \
+            const int64_t n = r / g.OH, oh = r % g.OH;                                            \
+            const T *img = x + n * g.H * g.W * g.C;                                               \
+            for (int64_t ow = 0; ow < g.OW; ow++) {                                               \
+                T *o = y + ((n * g.OH + oh) * g.OW + ow) * CM;                                    \
+                for (int64_t j = 0; j < CM; j++) o[j] = 0;                                        \
+                for (int64_t kh = 0; kh < g.KH; kh++) {                                           \
+                    const int64_t ih = oh * g.sh - g.pt + kh * g.dh;                              \
+                    if (ih < 0 || ih >= g.H) continue;                                            \
+                    for (int64_t kw = 0; kw < g.KW; kw++) {                                       \
+                        const int64_t iw = ow * g.sw - g.pl + kw * g.dw;                          \
+                        if (iw < 0 || iw >= g.W) continue;                                        \
+                        const T *in = img + (ih * g.W + iw) * g.C;                                \
+                        const T *f = w + (kh * g.KW + kw) * CM;                                   \
+                        for (int64_t ch = 0; ch < g.C; ch++)                                      \
+                            for (int64_t m = 0; m < M; m++)                                       \
+                                o[ch * M + m] += in[ch] * f[ch * M + m];                          \
+                    }                                                                             \
+                }                                                                                 \
+            }                                                                                     \
+        }                                                                                         \
+        return SF_OK;                                                                             \
+    }                                                                                             \
+                                                                                                  \
+    /* in[0] filter, in[1] dy -> out[0] dx (a gather over the windows that read each pixel) */   \
+    int sf_cpu_depthwise_conv2d_backprop_input_##NAME(sf_call *c)                                 \
+    {                                                                                             \
+        sf_geo g;                                                                                 \
+        const char *name = "depthwise_conv2d_backprop_input_" #NAME;                             \
+        if (c->n_in < 2 || c->n_out < 1)                                                          \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s takes 2 inputs and 1 output", name);   \
+        int st;                                                                                   \
+        if ((st = sf_check4(c, &c->in[0], CODE, name, "filter"))) return st;                      \
+        if ((st = sf_check4(c, &c->in[1], CODE, name, "out_backprop"))) return st;                \
+        if ((st = sf_check4(c, &c->out[0], CODE, name, "output"))) return st;                     \
+        if ((st = sf_conv_geo(c, &g, &c->out[0], &c->in[0], &c->in[1], name))) return st;        \
+        const int64_t M = g.O, CM = g.C * g.O;                                                    \
+        if (c->in[1].shape[3] != CM)                                                              \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: out_backprop depth must be %lld",     \
+                           name, (long long)CM);                                                  \
+        const T *w = (const T *)c->in[0].data, *dy = (const T *)c->in[1].data;                    \
+        T *dx = (T *)c->out[0].data;                                                              \
+        const int64_t rows = g.N * g.H;                                                           \
+        const int par = (double)rows * g.W * CM * g.KH * g.KW >= SF_PARALLEL_MIN && rows > 1;     \
+        _Pragma("omp parallel for schedule(static) if(par)")                                     \
+        for (int64_t r = 0; r < rows; r++) {                                                      \
+            const int64_t n = r / g.H, ih = r % g.H;                                              \
+            for (int64_t iw = 0; iw < g.W; iw++) {                                                \
+                T *o = dx + ((n * g.H + ih) * g.W + iw) * g.C;                                    \
+                for (int64_t ch = 0; ch < g.C; ch++) o[ch] = 0;                                   \
+                for (int64_t kh = 0; kh < g.KH; kh++) {                                           \
+                    const int64_t t = ih + g.pt - kh * g.dh;                                      \
+                    if (t < 0 || t % g.sh) continue;                                              \
+                    const int64_t oh = t / g.sh;                                                  \
+                    if (oh >= g.OH) continue;                                                     \
+                    for (int64_t kw = 0; kw < g.KW; kw++) {                                       \
+                        const int64_t u = iw + g.pl - kw * g.dw;                                  \
+                        if (u < 0 || u % g.sw) continue;                                          \
+                        const int64_t ow = u / g.sw;                                              \
+                        if (ow >= g.OW) continue;                                                 \
+                        const T *d = dy + ((n * g.OH + oh) * g.OW + ow) * CM;                     \
+                        const T *f = w + (kh * g.KW + kw) * CM;                                   \
+                        for (int64_t ch = 0; ch < g.C; ch++) {                                    \
+                            T acc = 0;                                                            \
+                            for (int64_t m = 0; m < M; m++) acc += d[ch * M + m] * f[ch * M + m]; \
+                            o[ch] += acc;                                                         \
+                        }                                                                         \
+                    }                                                                             \
+                }                                                                                 \
+            }                                                                                     \
+        }                                                                                         \
+        return SF_OK;                                                                             \
+    }                                                                                             \
+                                                                                                  \
+    /* in[0] x, in[1] dy -> out[0] dw [KH, KW, C, M]; parallel over filter taps */                \
+    int sf_cpu_depthwise_conv2d_backprop_filter_##NAME(sf_call *c)                                \
+    {                                                                                             \
+        sf_geo g;                                                                                 \
+        const char *name = "depthwise_conv2d_backprop_filter_" #NAME;                            \
+        if (c->n_in < 2 || c->n_out < 1)                                                          \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s takes 2 inputs and 1 output", name);   \
+        int st;                                                                                   \
+        if ((st = sf_check4(c, &c->in[0], CODE, name, "input"))) return st;                       \
+        if ((st = sf_check4(c, &c->in[1], CODE, name, "out_backprop"))) return st;                \
+        if ((st = sf_check4(c, &c->out[0], CODE, name, "output"))) return st;                     \
+        if ((st = sf_conv_geo(c, &g, &c->in[0], &c->out[0], &c->in[1], name))) return st;         \
+        const int64_t M = g.O, CM = g.C * g.O;                                                    \
+        if (c->in[1].shape[3] != CM)                                                              \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: out_backprop depth must be %lld",     \
+                           name, (long long)CM);                                                  \
+        const T *x = (const T *)c->in[0].data, *dy = (const T *)c->in[1].data;                    \
+        T *dw = (T *)c->out[0].data;                                                              \
+        const int64_t taps = g.KH * g.KW;                                                         \
+        const int par = (double)taps * g.N * g.OH * g.OW * CM >= SF_PARALLEL_MIN && taps > 1;     \
+        _Pragma("omp parallel for schedule(dynamic, 1) if(par)")                                 \
+        for (int64_t tap = 0; tap < taps; tap++) {                                                \
+            const int64_t kh = tap / g.KW, kw = tap % g.KW;                                       \
+            T *f = dw + tap * CM;                                                                 \
+            for (int64_t j = 0; j < CM; j++) f[j] = 0;                                            \
+            for (int64_t n = 0; n < g.N; n++)                                                     \
+                for (int64_t oh = 0; oh < g.OH; oh++) {                                           \
+                    const int64_t ih = oh * g.sh - g.pt + kh * g.dh;                              \
+                    if (ih < 0 || ih >= g.H) continue;                                            \
+                    for (int64_t ow = 0; ow < g.OW; ow++) {                                       \
+                        const int64_t iw = ow * g.sw - g.pl + kw * g.dw;                          \
+                        if (iw < 0 || iw >= g.W) continue;                                        \
+                        const T *in = x + ((n * g.H + ih) * g.W + iw) * g.C;                      \
+                        const T *d = dy + ((n * g.OH + oh) * g.OW + ow) * CM;                     \
+                        for (int64_t ch = 0; ch < g.C; ch++)                                      \
+                            for (int64_t m = 0; m < M; m++) f[ch * M + m] += in[ch] * d[ch * M + m]; \
+                    }                                                                             \
+                }                                                                                 \
+        }                                                                                         \
+        return SF_OK;                                                                             \
+    }
+
+SF_CONV_DTYPES(SF_DEFINE_CONV)
+
+/* ---- pooling ------------------------------------------------------------ */
+
+/* iattr = [kh, kw, sh, sw, pt, pl]; img [N, H, W, C], pooled [N, OH, OW, C]. */
+static int sf_pool_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_tensor *pooled, int32_t code,
+                       const char *name)
+{
+    int st;
+    if ((st = sf_check4(c, img, code, name, "input"))) return st;
+    if ((st = sf_check4(c, pooled, code, name, "pooled"))) return st;
+    g->N = img->shape[0];
+    g->H = img->shape[1];
+    g->W = img->shape[2];
+    g->C = img->shape[3];
+    g->OH = pooled->shape[1];
+    g->OW = pooled->shape[2];
+    g->KH = c->iattr[0];
+    g->KW = c->iattr[1];
+    g->sh = c->iattr[2];
+    g->sw = c->iattr[3];
+    g->pt = c->iattr[4];
+    g->pl = c->iattr[5];
+    g->dh = g->dw = 1;
+    g->O = g->C;
+    if (pooled->shape[0] != g->N || pooled->shape[3] != g->C)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: input and pooled batch or depth differ", name);
+    if (g->KH < 1 || g->KW < 1 || g->sh < 1 || g->sw < 1 || g->pt < 0 || g->pl < 0)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: bad ksize, strides or padding", name);
+    return SF_OK;
+}
+
+/* window [h0, h1) x [w0, w1) of output (oh, ow), clipped to the image */
+#define SF_WINDOW(g, oh, ow)                                         \
+    int64_t h0 = (oh) * (g).sh - (g).pt, w0 = (ow) * (g).sw - (g).pl; \
+    int64_t h1 = h0 + (g).KH, w1 = w0 + (g).KW;                      \
+    if (h0 < 0) h0 = 0;                                              \
+    if (w0 < 0) w0 = 0;                                              \
+    if (h1 > (g).H) h1 = (g).H;                                      \
+    if (w1 > (g).W) w1 = (g).W;
+
+#define SF_DEFINE_POOL(NAME, CODE, T, GEMM)                                                          \
+    int sf_cpu_max_pool_##NAME(sf_call *c)                                                          \
+    {                                                                                               \
+        sf_geo g;                                                                                   \
+        if (c->n_in < 1 || c->n_out < 1)                                                            \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "max_pool takes 1 input and 1 output");      \
+        int st = sf_pool_geo(c, &g, &c->in[0], &c->out[0], CODE, "max_pool_" #NAME);                \
+        if (st) return st;                                                                          \
+        const T *x = (const T *)c->in[0].data;                                                      \
+        T *y = (T *)c->out[0].data;                                                                 \
+        const int64_t C = g.C, rows = g.N * g.OH;                                                   \
+        const int par = (double)rows * g.OW * C * g.KH * g.KW >= SF_PARALLEL_MIN && rows > 1;       \
+        _Pragma("omp parallel for schedule(static) if(par)")                                       \
+        for (int64_t r = 0; r < rows; r++) {                                                        \
+            const int64_t n = r / g.OH, oh = r % g.OH;                                              \
+            const T *img = x + n * g.H * g.W * C;                                                   \
+            for (int64_t ow = 0; ow < g.OW; ow++) {                                                 \
+                T *o = y + (r * g.OW + ow) * C;                                                     \
+                SF_WINDOW(g, oh, ow)                                                                \
+                for (int64_t ch = 0; ch < C; ch++) o[ch] = -INFINITY;                               \
+                for (int64_t ih = h0; ih < h1; ih++)                                                \
+                    for (int64_t iw = w0; iw < w1; iw++) {                                          \
+                        const T *in = img + (ih * g.W + iw) * C;                                    \
+                        for (int64_t ch = 0; ch < C; ch++) o[ch] = in[ch] > o[ch] ? in[ch] : o[ch]; \
+                    }                                                                               \
+            }                                                                                       \
+        }                                                                                           \
+        return SF_OK;                                                                               \
+    }                                                                                               \
+                                                                                                    \
+    /* flat index (ih * W + iw) of the first max of window (oh, ow), channel ch; -1 if empty */    \
+    static inline int64_t sf_argmax_##NAME(const sf_geo *g, const T *img, int64_t oh, int64_t ow,   \
+                                           int64_t ch)                                              \
+    {                                                                                               \
+        SF_WINDOW(*g, oh, ow)                                                                       \
+        int64_t best = -1;                                                                          \
+        T m = 0;                                                                                    \
+        for (int64_t ih = h0; ih < h1; ih++)                                                        \
+            for (int64_t iw = w0; iw < w1; iw++) {                                                  \
+                const T v = img[(ih * g->W + iw) * g->C + ch];                                      \
+                if (best < 0 || v > m) {                                                            \
+                    m = v;                                                                          \
+                    best = ih * g->W + iw;                                                          \
+                }                                                                                   \
+            }                                                                                       \
+        return best;                                                                                \
+    }                                                                                               \
+                                                                                                    \
+    /* in[0] orig input, in[1] grad [N, OH, OW, C] -> out[0] dx (each grad to its window's        \
+     * first max, in row-major window order) */                                                     \
+    int sf_cpu_max_pool_grad_##NAME(sf_call *c)                                                     \
+    {                                                                                               \
+        sf_geo g;                                                                                   \
+        if (c->n_in < 2 || c->n_out < 1)                                                            \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "max_pool_grad takes 2 inputs and 1 output"); \
+        int st = sf_pool_geo(c, &g, &c->in[0], &c->in[1], CODE, "max_pool_grad_" #NAME);            \
+        if (st) return st;                                                                          \
+        if ((st = sf_check4(c, &c->out[0], CODE, "max_pool_grad_" #NAME, "output"))) return st;     \
+        const T *x = (const T *)c->in[0].data, *gy = (const T *)c->in[1].data;                      \
+        T *dx = (T *)c->out[0].data;                                                                \
+        const int64_t C = g.C, img_size = g.H * g.W * C;                                            \
+        const int par = (double)g.N * g.OH * g.OW * C * g.KH * g.KW >= SF_PARALLEL_MIN && g.N > 1;  \
+        _Pragma("omp parallel for schedule(static) if(par)")                                       \
+        for (int64_t n = 0; n < g.N; n++) {                                                         \
+            const T *img = x + n * img_size;                                                        \
+            T *d = dx + n * img_size;                                                               \
+            memset(d, 0, (size_t)img_size * sizeof(T));                                             \
+            for (int64_t oh = 0; oh < g.OH; oh++)                                                   \
+                for (int64_t ow = 0; ow < g.OW; ow++) {                                             \
+                    const T *gr = gy + ((n * g.OH + oh) * g.OW + ow) * C;                           \
+                    for (int64_t ch = 0; ch < C; ch++) {                                            \
+                        const int64_t b = sf_argmax_##NAME(&g, img, oh, ow, ch);                    \
+                        if (b >= 0) d[b * C + ch] += gr[ch];                                        \
+                    }                                                                               \
+                }                                                                                   \
+        }                                                                                           \
+        return SF_OK;                                                                               \
+    }                                                                                               \
+                                                                                                    \
+    /* in[0] orig input, in[1] g [N, H, W, C] -> out[0] [N, OH, OW, C] = g at each window's      \
+     * first max (the gradient of max_pool_grad w.r.t. its grad) */                                 \
+    int sf_cpu_max_pool_grad_grad_##NAME(sf_call *c)                                                \
+    {                                                                                               \
+        sf_geo g;                                                                                   \
+        if (c->n_in < 2 || c->n_out < 1)                                                            \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT,                                              \
+                           "max_pool_grad_grad takes 2 inputs and 1 output");                       \
+        int st = sf_pool_geo(c, &g, &c->in[0], &c->out[0], CODE, "max_pool_grad_grad_" #NAME);      \
+        if (st) return st;                                                                          \
+        if ((st = sf_check4(c, &c->in[1], CODE, "max_pool_grad_grad_" #NAME, "grad"))) return st;   \
+        const T *x = (const T *)c->in[0].data, *gg = (const T *)c->in[1].data;                      \
+        T *y = (T *)c->out[0].data;                                                                 \
+        const int64_t C = g.C, rows = g.N * g.OH, img_size = g.H * g.W * C;                         \
+        const int par = (double)rows * g.OW * C * g.KH * g.KW >= SF_PARALLEL_MIN && rows > 1;       \
+        _Pragma("omp parallel for schedule(static) if(par)")                                       \
+        for (int64_t r = 0; r < rows; r++) {                                                        \
+            const int64_t n = r / g.OH, oh = r % g.OH;                                              \
+            for (int64_t ow = 0; ow < g.OW; ow++) {                                                 \
+                T *o = y + (r * g.OW + ow) * C;                                                     \
+                for (int64_t ch = 0; ch < C; ch++) {                                                \
+                    const int64_t b = sf_argmax_##NAME(&g, x + n * img_size, oh, ow, ch);           \
+                    o[ch] = b >= 0 ? gg[n * img_size + b * C + ch] : (T)0;                          \
+                }                                                                                   \
+            }                                                                                       \
+        }                                                                                           \
+        return SF_OK;                                                                               \
+    }                                                                                               \
+                                                                                                    \
+    /* mean over the window's pixels inside the image (padding is not counted, as TF) */            \
+    int sf_cpu_avg_pool_##NAME(sf_call *c)                                                          \
+    {                                                                                               \
+        sf_geo g;                                                                                   \
+        if (c->n_in < 1 || c->n_out < 1)                                                            \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "avg_pool takes 1 input and 1 output");      \
+        int st = sf_pool_geo(c, &g, &c->in[0], &c->out[0], CODE, "avg_pool_" #NAME);                \
+        if (st) return st;                                                                          \
+        const T *x = (const T *)c->in[0].data;                                                      \
+        T *y = (T *)c->out[0].data;                                                                 \
+        const int64_t C = g.C, rows = g.N * g.OH;                                                   \
+        const int par = (double)rows * g.OW * C * g.KH * g.KW >= SF_PARALLEL_MIN && rows > 1;       \
+        _Pragma("omp parallel for schedule(static) if(par)")                                       \
+        for (int64_t r = 0; r < rows; r++) {                                                        \
+            const int64_t n = r / g.OH, oh = r % g.OH;                                              \
+            const T *img = x + n * g.H * g.W * C;                                                   \
+            for (int64_t ow = 0; ow < g.OW; ow++) {                                                 \
+                T *o = y + (r * g.OW + ow) * C;                                                     \
+                SF_WINDOW(g, oh, ow)                                                                \
+                for (int64_t ch = 0; ch < C; ch++) o[ch] = 0;                                       \
+                for (int64_t ih = h0; ih < h1; ih++)                                                \
+                    for (int64_t iw = w0; iw < w1; iw++) {                                          \
+                        const T *in = img + (ih * g.W + iw) * C;                                    \
+                        for (int64_t ch = 0; ch < C; ch++) o[ch] += in[ch];                         \
+                    }                                                                               \
+                const int64_t cnt = (h1 - h0) * (w1 - w0);                                          \
+                const T inv = cnt > 0 ? (T)1 / (T)cnt : (T)0;                                       \
+                for (int64_t ch = 0; ch < C; ch++) o[ch] *= inv;                                    \
+            }                                                                                       \
+        }                                                                                           \
+        return SF_OK;                                                                               \
+    }                                                                                               \
+                                                                                                    \
+    /* in[0] grad [N, OH, OW, C] -> out[0] dx [N, H, W, C] (a gather over covering windows) */     \
+    int sf_cpu_avg_pool_grad_##NAME(sf_call *c)                                                     \
+    {                                                                                               \
+        sf_geo g;                                                                                   \
+        if (c->n_in < 1 || c->n_out < 1)                                                            \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "avg_pool_grad takes 1 input and 1 output"); \
+        int st = sf_pool_geo(c, &g, &c->out[0], &c->in[0], CODE, "avg_pool_grad_" #NAME);           \
+        if (st) return st;                                                                          \
+        const T *gy = (const T *)c->in[0].data;                                                     \
+        T *dx = (T *)c->out[0].data;                                                                \
+        const int64_t C = g.C, rows = g.N * g.H;                                                    \
+        const int par = (double)rows * g.W * C * g.KH * g.KW >= SF_PARALLEL_MIN && rows > 1;        \
+        _Pragma("omp parallel for schedule(static) if(par)")                                       \
+        for (int64_t r = 0; r < rows; r++) {                                                        \
+            const int64_t n = r / g.H, ih = r % g.H;                                                \
+            /* outputs oh whose window [oh*sh - pt, + KH) holds ih */                               \
+            int64_t oh0 = ih + g.pt - g.KH + 1, oh1 = (ih + g.pt) / g.sh;                           \
+            oh0 = oh0 <= 0 ? 0 : (oh0 + g.sh - 1) / g.sh;                                           \
+            if (oh1 >= g.OH) oh1 = g.OH - 1;                                                        \
+            for (int64_t iw = 0; iw < g.W; iw++) {                                                  \
+                T *o = dx + (r * g.W + iw) * C;                                                     \
+                for (int64_t ch = 0; ch < C; ch++) o[ch] = 0;                                       \
+                int64_t ow0 = iw + g.pl - g.KW + 1, ow1 = (iw + g.pl) / g.sw;                       \
+                ow0 = ow0 <= 0 ? 0 : (ow0 + g.sw - 1) / g.sw;                                       \
+                if (ow1 >= g.OW) ow1 = g.OW - 1;                                                    \
+                for (int64_t oh = oh0; oh <= oh1; oh++)                                             \
+                    for (int64_t ow = ow0; ow <= ow1; ow++) {                                       \
+                        SF_WINDOW(g, oh, ow)                                                        \
+                        const T inv = (T)1 / (T)((h1 - h0) * (w1 - w0));                            \
+                        const T *gr = gy + ((n * g.OH + oh) * g.OW + ow) * C;                       \
+                        for (int64_t ch = 0; ch < C; ch++) o[ch] += gr[ch] * inv;                   \
+                    }                                                                               \
+            }                                                                                       \
+        }                                                                                           \
+        return SF_OK;                                                                               \
+    }
+
+SF_CONV_DTYPES(SF_DEFINE_POOL)
+
+/* ---- table -------------------------------------------------------------- */
+
+#define SF_CONV_ENTRY(NAME, CODE, T, GEMM)                                                      \
+    {"sf_cpu_conv2d_" #NAME, sf_cpu_conv2d_##NAME},                                             \
+    {"sf_cpu_conv2d_backprop_input_" #NAME, sf_cpu_conv2d_backprop_input_##NAME},               \
+    {"sf_cpu_conv2d_backprop_filter_" #NAME, sf_cpu_conv2d_backprop_filter_##NAME},             \
+    {"sf_cpu_depthwise_conv2d_" #NAME, sf_cpu_depthwise_conv2d_##NAME},                         \
+    {"sf_cpu_depthwise_conv2d_backprop_input_" #NAME, sf_cpu_depthwise_conv2d_backprop_input_##NAME}, \
+    {"sf_cpu_depthwise_conv2d_backprop_filter_" #NAME,                                          \
+     sf_cpu_depthwise_conv2d_backprop_filter_##NAME},                                           \
+    {"sf_cpu_max_pool_" #NAME, sf_cpu_max_pool_##NAME},                                         \
+    {"sf_cpu_max_pool_grad_" #NAME, sf_cpu_max_pool_grad_##NAME},                               \
+    {"sf_cpu_max_pool_grad_grad_" #NAME, sf_cpu_max_pool_grad_grad_##NAME},                     \
+    {"sf_cpu_avg_pool_" #NAME, sf_cpu_avg_pool_##NAME},                                         \
+    {"sf_cpu_avg_pool_grad_" #NAME, sf_cpu_avg_pool_grad_##NAME},
+
+static const sf_kernel_entry sf_conv_table[] = {SF_CONV_DTYPES(SF_CONV_ENTRY)};
+
+int64_t sf_cpu_conv_entries(const sf_kernel_entry **out)
+{
+    *out = sf_conv_table;
+    return (int64_t)(sizeof sf_conv_table / sizeof sf_conv_table[0]);
+}

@@ -1,0 +1,1009 @@
+"""Convolution and pooling ops (TensorFlow's names and attrs), and their sf.nn wrappers.
+
+Kernels are NHWC (kernels/cpu/conv.c): an NCHW op copies its image inputs
+into NHWC scratch views and its NHWC result back (transposing copies).
+Padding is resolved here, from the concrete shapes, into the top/left
+amounts the kernels take: TensorFlow's SAME (output ceil(in / stride), the
+odd pixel of padding at the bottom/right), VALID (no padding) and EXPLICIT
+(`explicit_paddings`, [before, after] per dimension in data_format order).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from staticflow.framework import dtypes
+from staticflow.framework import ops as fops
+from staticflow.framework.tensor_shape import TensorShape
+from staticflow.ops import builder, casegen, registry
+from staticflow.ops.lowering import COPY_KERNELS
+from staticflow.ops.registry import Arg, Attr, Case, op
+
+D = dtypes
+F = D.FLOATS
+_rand = casegen.rand
+
+# the im2col scratch of a conv holds at most this many elements (more images run in chunks)
+COL_CAP = 1 << 23
+
+
+# ---------------------------------------------------------------------------
+# geometry
+# ---------------------------------------------------------------------------
+def _hw(vals, fmt, what):
+    """The (h, w) entries of a 4-element attr in data_format order; checks N and C are 1."""
+    vals = [int(v) for v in vals]
+    if len(vals) != 4:
+        raise ValueError(f"{what} must have 4 elements, got {vals}")
+    hi, wi, ni, ci = (1, 2, 0, 3) if fmt == "NHWC" else (2, 3, 0, 1)
+    if vals[ni] != 1 or vals[ci] != 1:
+        raise ValueError(f"{what} {vals}: the batch and depth entries must be 1 ({fmt})")
+    if vals[hi] < 1 or vals[wi] < 1:
+        raise ValueError(f"{what} {vals} must be positive")
+    return vals[hi], vals[wi]
+
+
+def _explicit(attrs, fmt):
+    """((top, bottom), (left, right)) from explicit_paddings, or None unless padding is EXPLICIT."""
+    if attrs.get("padding") != "EXPLICIT":
+        if attrs.get("explicit_paddings"):
+            raise ValueError("explicit_paddings must be empty unless padding is EXPLICIT")
+        return None
+    p = [int(v) for v in attrs.get("explicit_paddings") or []]
+    if len(p) != 8:
+        raise ValueError(f"padding EXPLICIT needs 8 explicit_paddings, got {p}")
+    if any(v < 0 for v in p):
+        raise ValueError(f"explicit_paddings {p} must be non-negative")
+    hi, wi, ci = (1, 2, 3) if fmt == "NHWC" else (2, 3, 1)
+    if p[0] or p[1] or p[2 * ci] or p[2 * ci + 1]:
+        raise ValueError(f"explicit_paddings {p}: the batch and depth paddings must be 0")
+    return (p[2 * hi], p[2 * hi + 1]), (p[2 * wi], p[2 * wi + 1])
+
+
+def out_size(n, k, s, d, padding, explicit=None):
+    """(output size, padding before) of one spatial dim; n may be None (unknown)."""
+    eff = (k - 1) * d + 1
+    if padding == "EXPLICIT":
+        before, after = explicit
+        if n is None:
+            return None, before
+        o = (n + before + after - eff) // s + 1
+        return max(o, 0), before
+    if n is None:
+        return None, 0
+    if padding == "VALID":
+        return max((n - eff + s) // s, 0), 0
+    o = -(-n // s)
+    total = max((o - 1) * s + eff - n, 0)
+    return o, total // 2
+
+
+class Geometry:
+    """Everything about one conv/pool: NHWC sizes, strides, dilations, padding."""
+
+    def __init__(self, attrs, in_hw, k_hw, pool=False):
+        fmt = attrs.get("data_format", "NHWC")
+        self.fmt = fmt
+        self.sh, self.sw = _hw(attrs["strides"], fmt, "strides")
+        if pool:
+            self.dh = self.dw = 1
+            self.kh, self.kw = _hw(attrs["ksize"], fmt, "ksize")
+        else:
+            self.dh, self.dw = _hw(attrs.get("dilations") or [1, 1, 1, 1], fmt, "dilations")
+            self.kh, self.kw = k_hw
+        pad = attrs["padding"]
+        ex = _explicit(attrs, fmt) or ((0, 0), (0, 0))
+        self.oh, self.pt = out_size(in_hw[0], self.kh, self.sh, self.dh, pad, ex[0])
+        self.ow, self.pl = out_size(in_hw[1], self.kw, self.sw, self.dw, pad, ex[1])
+
+    def conv_iattr(self):
+        return (self.sh, self.sw, self.dh, self.dw, self.pt, self.pl)
+
+    def pool_iattr(self):
+        return (self.kh, self.kw, self.sh, self.sw, self.pt, self.pl)
+
+
+def _to_nhwc_dims(dims, fmt):
+    """An image shape (tuple, None entries allowed) in data_format order -> NHWC order."""
+    return tuple(dims) if fmt == "NHWC" else (dims[0], dims[2], dims[3], dims[1])
+
+
+def _from_nhwc_dims(dims, fmt):
+    return tuple(dims) if fmt == "NHWC" else (dims[0], dims[3], dims[1], dims[2])
+
+
+def _image(c, i, what):
+    s = c.shape(i)
+    if s.ndims is not None and s.ndims != 4:
+        raise ValueError(f"{what} must be 4-D, got shape {s}")
+    return _to_nhwc_dims(s.with_rank(4).as_tuple(), c.attrs.get("data_format", "NHWC"))
+
+
+def _sizes(c, i, what, fmt=None):
+    """A host sizes input (input_sizes, filter_sizes, orig_input_shape) as a 4-tuple, None if unknown."""
+    v = c.value(i)
+    if v is None:
+        s = c.shape(i)
+        if s.ndims is not None and s.ndims != 1:
+            raise ValueError(f"{what} must be 1-D, got shape {s}")
+        return (None,) * 4
+    dims = [int(x) for x in np.asarray(v).reshape(-1)]
+    if len(dims) != 4 or any(d < 0 for d in dims):
+        raise ValueError(f"{what} must be 4 non-negative sizes, got {dims}")
+    return _to_nhwc_dims(dims, fmt) if fmt else tuple(dims)
+
+
+def _check_dim(a, b, msg):
+    if a is not None and b is not None and a != b:
+        raise ValueError(msg.format(a, b))
+
+
+def _merge(a, b):
+    return a if a is not None else b
+
+
+def _conv_out_shape(c, x, w, depthwise=False):
+    """NHWC output dims of a conv of image dims x with filter dims w, checking depths."""
+    cin = w[2]
+    _check_dim(x[3], cin, "input depth {} does not match filter in_channels {}")
+    for k, name in ((w[0], "height"), (w[1], "width")):
+        if k is not None and k < 1:
+            raise ValueError(f"filter {name} must be positive, got {k}")
+    khw = (w[0] or 1, w[1] or 1)
+    g = Geometry(c.attrs, (x[1], x[2]), khw)
+    oh = g.oh if w[0] is not None else None
+    ow = g.ow if w[1] is not None else None
+    for o, name in ((oh, "height"), (ow, "width")):
+        if o is not None and o <= 0 and x[0] != 0:
+            raise ValueError(
+                f"the filter ({w[0]}x{w[1]}, dilations {c.attrs.get('dilations')}) is larger than the "
+                f"padded input (height {x[1]}, width {x[2]}): output {name} would be {o}"
+            )
+    if depthwise:
+        depth = w[2] * w[3] if w[2] is not None and w[3] is not None else None
+    else:
+        depth = w[3]
+    return (x[0], oh, ow, depth)
+
+
+def _filter(c, i, what="filter"):
+    s = c.shape(i)
+    if s.ndims is not None and s.ndims != 4:
+        raise ValueError(f"{what} must be 4-D [height, width, in_channels, out_channels], got shape {s}")
+    return s.with_rank(4).as_tuple()
+
+
+def _shape(dims, fmt):
+    return TensorShape(list(_from_nhwc_dims(dims, fmt)))
+
+
+# ---------------------------------------------------------------------------
+# lowering helpers
+# ---------------------------------------------------------------------------
+def _nhwc_in(ctx, i):
+    """Input i as a contiguous NHWC view (an NCHW input is copied into scratch)."""
+    v = ctx.inp(i)
+    if ctx.attrs.get("data_format", "NHWC") == "NHWC":
+        return v
+    t = v.transpose((0, 2, 3, 1))
+    s = ctx.scratch_buffer(t.shape, v.dtype)
+    ctx.copy(t, s)
+    return s
+
+
+def _nhwc_out(ctx, j):
+    """(view the kernel writes, function to call after it) for output j."""
+    o = ctx.out(j)
+    if ctx.attrs.get("data_format", "NHWC") == "NHWC":
+        return o, lambda: None
+    s = ctx.scratch_buffer(_to_nhwc_dims(o.shape, "NCHW"), o.dtype)
+    return s, lambda: ctx.copy(s.transpose((0, 3, 1, 2)), o)
+
+
+def _col_scratch(ctx, g, n, c, dtype):
+    """The im2col scratch view (None for a pointwise conv)."""
+    if (g.kh, g.kw, g.sh, g.sw, g.pt, g.pl) == (1, 1, 1, 1, 0, 0):
+        return None
+    per = max(g.oh * g.ow * g.kh * g.kw * c, 1)
+    chunk = max(1, min(max(n, 1), COL_CAP // per))
+    return ctx.scratch_buffer((chunk * per,), dtype)
+
+
+def _conv_lower_common(ctx, base, img_nhwc, filt_shape, ins, out_view, finish):
+    n, h, w, c = img_nhwc
+    g = Geometry(ctx.attrs, (h, w), filt_shape[:2])
+    col = _col_scratch(ctx, g, n, c, ctx.out_dtypes[0]) if "depthwise" not in base else None
+    ctx.call(
+        ctx.kernel(base, ctx.out_dtypes[0]),
+        ins + ([col] if col is not None else []),
+        [out_view],
+        g.conv_iattr(),
+    )
+    finish()
+
+
+def _empty(ctx):
+    return any(int(np.prod(s)) == 0 for s in ctx.out_shapes)
+
+
+def _conv_lower(base):
+    def lower(ctx):
+        if _empty(ctx):
+            return
+        fmt = ctx.attrs.get("data_format", "NHWC")
+        x = _nhwc_in(ctx, 0)
+        y, finish = _nhwc_out(ctx, 0)
+        _conv_lower_common(
+            ctx, base, _to_nhwc_dims(ctx.in_shapes[0], fmt), ctx.in_shapes[1], [x, ctx.inp(1)], y, finish
+        )
+
+    return lower
+
+
+def _backprop_input_lower(base):
+    def lower(ctx):
+        if _empty(ctx):
+            return
+        fmt = ctx.attrs.get("data_format", "NHWC")
+        dy = _nhwc_in(ctx, 2)
+        dx, finish = _nhwc_out(ctx, 0)
+        _conv_lower_common(
+            ctx, base, _to_nhwc_dims(ctx.out_shapes[0], fmt), ctx.in_shapes[1], [ctx.inp(1), dy], dx, finish
+        )
+
+    return lower
+
+
+def _backprop_filter_lower(base):
+    def lower(ctx):
+        if _empty(ctx):
+            return
+        fmt = ctx.attrs.get("data_format", "NHWC")
+        x = _nhwc_in(ctx, 0)
+        dy = _nhwc_in(ctx, 2)
+        _conv_lower_common(
+            ctx,
+            base,
+            _to_nhwc_dims(ctx.in_shapes[0], fmt),
+            ctx.out_shapes[0],
+            [x, dy],
+            ctx.out(0),
+            lambda: None,
+        )
+
+    return lower
+
+
+# ---------------------------------------------------------------------------
+# NumPy references (direct: padded slices and einsum, independent of the kernels)
+# ---------------------------------------------------------------------------
+def _np_nhwc(a, fmt):
+    return a if fmt == "NHWC" else np.transpose(a, (0, 2, 3, 1))
+
+
+def _np_from_nhwc(a, fmt):
+    return a if fmt == "NHWC" else np.transpose(a, (0, 3, 1, 2))
+
+
+def _padded(x, g, h, w):
+    """x [N, H, W, C] zero-padded so that every tap of every output is inside."""
+    need_h = (g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1
+    need_w = (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1
+    pb = max(need_h - h - g.pt, 0)
+    pr = max(need_w - w - g.pl, 0)
+    return np.pad(x, ((0, 0), (g.pt, pb), (g.pl, pr), (0, 0)))
+
+
+def _taps(g):
+    """(kh, kw, row slice, col slice) of the padded image each filter tap reads."""
+    for i in range(g.kh):
+        for j in range(g.kw):
+            yield (
+                i,
+                j,
+                slice(i * g.dh, i * g.dh + (g.oh - 1) * g.sh + 1, g.sh),
+                slice(j * g.dw, j * g.dw + (g.ow - 1) * g.sw + 1, g.sw),
+            )
+
+
+def _conv_ref_nhwc(x, w, attrs, depthwise=False):
+    n, h, wd, c = x.shape
+    g = Geometry(attrs, (h, wd), w.shape[:2])
+    depth = c * w.shape[3] if depthwise else w.shape[3]
+    y = np.zeros((n, g.oh, g.ow, depth))
+    if y.size == 0:
+        return y
+    xp = _padded(x, g, h, wd)
+    for i, j, rs, cs in _taps(g):
+        patch = xp[:, rs, cs, :]
+        if depthwise:
+            y += np.einsum("nhwc,cm->nhwcm", patch, w[i, j]).reshape(y.shape)
+        else:
+            y += np.einsum("nhwc,co->nhwo", patch, w[i, j])
+    return y
+
+
+def _conv_ref(depthwise=False):
+    def ref(ins, a):
+        fmt = a.get("data_format", "NHWC")
+        x, w = (v.astype(np.float64) for v in ins)
+        y = _conv_ref_nhwc(_np_nhwc(x, fmt), w, a, depthwise)
+        return _np_from_nhwc(y, fmt).astype(ins[0].dtype)
+
+    return ref
+
+
+def _backprop_input_ref(depthwise=False):
+    def ref(ins, a):
+        fmt = a.get("data_format", "NHWC")
+        sizes = _to_nhwc_dims([int(v) for v in ins[0]], fmt)
+        w, dy = ins[1].astype(np.float64), _np_nhwc(ins[2].astype(np.float64), fmt)
+        n, h, wd, c = sizes
+        g = Geometry(a, (h, wd), w.shape[:2])
+        dxp = _padded(np.zeros(sizes), g, h, wd)
+        if dy.size:
+            for i, j, rs, cs in _taps(g):
+                if depthwise:
+                    m = w.shape[3]
+                    d = dy.reshape(dy.shape[:3] + (c, m))
+                    dxp[:, rs, cs, :] += np.einsum("nhwcm,cm->nhwc", d, w[i, j])
+                else:
+                    dxp[:, rs, cs, :] += np.einsum("nhwo,co->nhwc", dy, w[i, j])
+        dx = dxp[:, g.pt : g.pt + h, g.pl : g.pl + wd, :]
+        return _np_from_nhwc(dx, fmt).astype(ins[1].dtype)
+
+    return ref
+
+
+def _backprop_filter_ref(depthwise=False):
+    def ref(ins, a):
+        fmt = a.get("data_format", "NHWC")
+        x, dy = _np_nhwc(ins[0].astype(np.float64), fmt), _np_nhwc(ins[2].astype(np.float64), fmt)
+        fs = tuple(int(v) for v in ins[1])
+        n, h, wd, c = x.shape
+        g = Geometry(a, (h, wd), fs[:2])
+        dw = np.zeros(fs)
+        if dy.size and x.size:
+            xp = _padded(x, g, h, wd)
+            for i, j, rs, cs in _taps(g):
+                if depthwise:
+                    d = dy.reshape(dy.shape[:3] + fs[2:])
+                    dw[i, j] = np.einsum("nhwc,nhwcm->cm", xp[:, rs, cs, :], d)
+                else:
+                    dw[i, j] = np.einsum("nhwc,nhwo->co", xp[:, rs, cs, :], dy)
+        return dw.astype(ins[0].dtype)
+
+    return ref
+
+
+# ---------------------------------------------------------------------------
+# Conv2D and its backprops; DepthwiseConv2dNative and its backprops
+# ---------------------------------------------------------------------------
+def _conv_attrs(depthwise=False):
+    return [
+        Attr("T", "type", allowed=F),
+        Attr("strides", "list(int)"),
+        *([] if depthwise else [Attr("use_cudnn_on_gpu", "bool", True)]),
+        Attr("padding", "string", allowed=("SAME", "VALID", "EXPLICIT")),
+        Attr("explicit_paddings", "list(int)", []),
+        Attr("data_format", "string", "NHWC", allowed=("NHWC", "NCHW")),
+        Attr("dilations", "list(int)", [1, 1, 1, 1]),
+    ]
+
+
+def _conv_shape(depthwise):
+    def shape_fn(c):
+        fmt = c.attrs.get("data_format", "NHWC")
+        x = _image(c, 0, "input")
+        w = _filter(c, 1)
+        return [_shape(_conv_out_shape(c, x, w, depthwise), fmt)]
+
+    return shape_fn
+
+
+def _backprop_input_shape(depthwise):
+    def shape_fn(c):
+        fmt = c.attrs.get("data_format", "NHWC")
+        x = _sizes(c, 0, "input_sizes", fmt)
+        w = _filter(c, 1)
+        dy = _image(c, 2, "out_backprop")
+        x = (_merge(x[0], dy[0]), x[1], x[2], _merge(x[3], w[2]))
+        want = _conv_out_shape(c, x, w, depthwise)
+        for a, b, name in zip(dy, want, ("batch", "height", "width", "depth")):
+            if a is not None and b is not None and a != b:
+                raise ValueError(
+                    f"out_backprop {name} {a} does not match the convolution's output {name} {b} "
+                    f"(out_backprop {list(dy)}, expected {list(want)}, NHWC)"
+                )
+        return [_shape(x, fmt)]
+
+    return shape_fn
+
+
+def _backprop_filter_shape(depthwise):
+    def shape_fn(c):
+        x = _image(c, 0, "input")
+        w = _sizes(c, 1, "filter_sizes")
+        dy = _image(c, 2, "out_backprop")
+        if w[0] is not None:
+            want = _conv_out_shape(c, x, w, depthwise)
+            for a, b, name in zip(dy, want, ("batch", "height", "width", "depth")):
+                if a is not None and b is not None and a != b:
+                    raise ValueError(
+                        f"out_backprop {name} {a} does not match the convolution's output {name} {b}"
+                    )
+        return [TensorShape(list(w))]
+
+    return shape_fn
+
+
+# test configurations: (input NHWC, filter, attrs)
+_CONV_CONFIGS = [
+    ((2, 5, 7, 3), (3, 2, 3, 4), {"strides": [1, 1, 1, 1], "padding": "VALID"}),
+    ((1, 6, 5, 2), (3, 3, 2, 3), {"strides": [1, 2, 2, 1], "padding": "SAME"}),
+    ((2, 7, 6, 1), (3, 3, 1, 2), {"strides": [1, 1, 1, 1], "padding": "SAME", "dilations": [1, 2, 2, 1]}),
+    ((2, 6, 5, 3), (2, 3, 3, 2), {"strides": [1, 1, 2, 1], "padding": "SAME", "data_format": "NCHW"}),
+    (
+        (1, 5, 5, 2),
+        (2, 2, 2, 3),
+        {"strides": [1, 2, 1, 1], "padding": "EXPLICIT", "explicit_paddings": [0, 0, 1, 2, 0, 1, 0, 0]},
+    ),
+    ((2, 4, 3, 3), (1, 1, 3, 5), {"strides": [1, 1, 1, 1], "padding": "VALID"}),
+    ((1, 7, 7, 2), (2, 2, 2, 2), {"strides": [1, 3, 3, 1], "padding": "SAME"}),
+    (
+        (1, 9, 8, 2),
+        (3, 2, 2, 2),
+        {"strides": [1, 1, 2, 2], "padding": "VALID", "data_format": "NCHW", "dilations": [1, 1, 2, 1]},
+    ),
+]
+
+
+def _fmt_image(shape, attrs):
+    return _from_nhwc_dims(shape, attrs.get("data_format", "NHWC"))
+
+
+def _conv_cases(kind, depthwise=False):
+    def cases(rng):
+        out = []
+        for i, (xs, ws, attrs) in enumerate(_CONV_CONFIGS):
+            if depthwise:
+                ws = (ws[0], ws[1], ws[2], 2 if i % 2 else 1)
+            for t in F if i < 3 else (D.float64,):
+                g = Geometry(attrs, xs[1:3], ws[:2])
+                ys = (xs[0], g.oh, g.ow, xs[3] * ws[3] if depthwise else ws[3])
+                x = _rand(rng, _fmt_image(xs, attrs), t)
+                w = _rand(rng, ws, t)
+                dy = _rand(rng, _fmt_image(ys, attrs), t)
+                if kind == "forward":
+                    ins = (x, w)
+                elif kind == "input":
+                    ins = (np.array(_fmt_image(xs, attrs), np.int32), w, dy)
+                else:
+                    ins = (x, np.array(ws, np.int32), dy)
+                out.append(Case(ins, dict(attrs)))
+        # an empty batch
+        xs, ws = (0, 4, 4, 2), (2, 2, 2, 3)
+        a = {"strides": [1, 1, 1, 1], "padding": "SAME"}
+        ys = (0, 4, 4, 6 if depthwise else 3)
+        if kind == "forward":
+            ins = (_rand(rng, xs), _rand(rng, ws))
+        elif kind == "input":
+            ins = (np.array(xs, np.int32), _rand(rng, ws), _rand(rng, ys))
+        else:
+            ins = (_rand(rng, xs), np.array(ws, np.int32), _rand(rng, ys))
+        out.append(Case(ins, a, grad=False))
+        return out
+
+    return cases
+
+
+def _declare_convs(prefix, base, depthwise):
+    kt = registry.kernels_for([base, base + "_backprop_input", base + "_backprop_filter"], F) + COPY_KERNELS
+    op(
+        name=prefix,
+        inputs=[Arg("input", type_attr="T"), Arg("filter", type_attr="T")],
+        outputs=[Arg("output", type_attr="T")],
+        attrs=_conv_attrs(depthwise),
+        shape_fn=_conv_shape(depthwise),
+        ref=_conv_ref(depthwise),
+        lower=_conv_lower(base),
+        kernels=kt,
+        cases=_conv_cases("forward", depthwise),
+        doc="2-D convolution" + (" per input channel (depthwise)" if depthwise else "") + ".",
+    )
+    op(
+        name=prefix + "BackpropInput",
+        inputs=[
+            Arg("input_sizes", dtype=D.int32, host=True, differentiable=False),
+            Arg("filter", type_attr="T"),
+            Arg("out_backprop", type_attr="T"),
+        ],
+        outputs=[Arg("output", type_attr="T")],
+        attrs=_conv_attrs(depthwise),
+        shape_fn=_backprop_input_shape(depthwise),
+        ref=_backprop_input_ref(depthwise),
+        lower=_backprop_input_lower(base + "_backprop_input"),
+        kernels=kt,
+        cases=_conv_cases("input", depthwise),
+        doc=f"The gradient of {prefix} w.r.t. its input (also the transposed convolution).",
+    )
+    op(
+        name=prefix + "BackpropFilter",
+        inputs=[
+            Arg("input", type_attr="T"),
+            Arg("filter_sizes", dtype=D.int32, host=True, differentiable=False),
+            Arg("out_backprop", type_attr="T"),
+        ],
+        outputs=[Arg("output", type_attr="T")],
+        attrs=_conv_attrs(depthwise),
+        shape_fn=_backprop_filter_shape(depthwise),
+        ref=_backprop_filter_ref(depthwise),
+        lower=_backprop_filter_lower(base + "_backprop_filter"),
+        kernels=kt,
+        cases=_conv_cases("filter", depthwise),
+        doc=f"The gradient of {prefix} w.r.t. its filter.",
+    )
+
+
+_declare_convs("Conv2D", "conv2d", False)
+_declare_convs("DepthwiseConv2dNative", "depthwise_conv2d", True)
+
+
+# ---------------------------------------------------------------------------
+# pooling
+# ---------------------------------------------------------------------------
+def _pool_attrs():
+    return [
+        Attr("T", "type", allowed=F),
+        Attr("ksize", "list(int)"),
+        Attr("strides", "list(int)"),
+        Attr("padding", "string", allowed=("SAME", "VALID")),
+        Attr("data_format", "string", "NHWC", allowed=("NHWC", "NCHW")),
+    ]
+
+
+def _pool_out(c, x):
+    g = Geometry(c.attrs, (x[1], x[2]), None, pool=True)
+    for o, name in ((g.oh, "height"), (g.ow, "width")):
+        if o is not None and o <= 0 and x[0] != 0:
+            raise ValueError(
+                f"the pooling window {g.kh}x{g.kw} is larger than the input "
+                f"(height {x[1]}, width {x[2]}) with padding VALID: output {name} would be {o}"
+            )
+    return (x[0], g.oh, g.ow, x[3])
+
+
+def _pool_shape(c):
+    fmt = c.attrs.get("data_format", "NHWC")
+    return [_shape(_pool_out(c, _image(c, 0, "input")), fmt)]
+
+
+def _check_same(a, b, what):
+    for i, (p, q) in enumerate(zip(a, b)):
+        if p is not None and q is not None and p != q:
+            raise ValueError(f"{what}: dimension {i} (NHWC) is {p}, expected {q}")
+
+
+def _max_pool_grad_shape(c):
+    fmt = c.attrs.get("data_format", "NHWC")
+    x = _image(c, 0, "orig_input")
+    y = _pool_out(c, x)
+    _check_same(_image(c, 1, "orig_output"), y, "orig_output")
+    _check_same(_image(c, 2, "grad"), y, "grad")
+    return [_shape(x, fmt)]
+
+
+def _max_pool_grad_grad_shape(c):
+    fmt = c.attrs.get("data_format", "NHWC")
+    x = _image(c, 0, "orig_input")
+    y = _pool_out(c, x)
+    _check_same(_image(c, 1, "orig_output"), y, "orig_output")
+    _check_same(_image(c, 2, "grad"), x, "grad")
+    return [_shape(y, fmt)]
+
+
+def _avg_pool_grad_shape(c):
+    fmt = c.attrs.get("data_format", "NHWC")
+    x = _sizes(c, 0, "orig_input_shape", fmt)
+    gy = _image(c, 1, "grad")
+    x = (_merge(x[0], gy[0]), x[1], x[2], _merge(x[3], gy[3]))
+    _check_same(gy, _pool_out(c, x), "grad")
+    return [_shape(x, fmt)]
+
+
+def _pool_lower(base, img_in, grad_in, img_dims):
+    """img_in: input index of the NHWC image, or None; grad_in: the other input, or None."""
+
+    def lower(ctx):
+        if _empty(ctx):
+            return
+        fmt = ctx.attrs.get("data_format", "NHWC")
+        dims = _to_nhwc_dims(img_dims(ctx), fmt)
+        g = Geometry(ctx.attrs, dims[1:3], None, pool=True)
+        ins = [_nhwc_in(ctx, i) for i in (img_in, grad_in) if i is not None]
+        y, finish = _nhwc_out(ctx, 0)
+        ctx.call(ctx.kernel(base, ctx.out_dtypes[0]), ins, [y], g.pool_iattr())
+        finish()
+
+    return lower
+
+
+def _windows(g, h, w):
+    """(oh, ow, h0, h1, w0, w1): every output's window clipped to the image."""
+    for oh in range(g.oh):
+        for ow in range(g.ow):
+            h0, w0 = oh * g.sh - g.pt, ow * g.sw - g.pl
+            yield oh, ow, max(h0, 0), min(h0 + g.kh, h), max(w0, 0), min(w0 + g.kw, w)
+
+
+def _pool_ref(kind):
+    def ref(ins, a):
+        fmt = a.get("data_format", "NHWC")
+        dt = ins[-1].dtype
+        if kind in ("max", "avg"):
+            x = _np_nhwc(ins[0].astype(np.float64), fmt)
+            n, h, w, c = x.shape
+            g = Geometry(a, (h, w), None, pool=True)
+            y = np.zeros((n, g.oh, g.ow, c))
+            if x.size:
+                for oh, ow, h0, h1, w0, w1 in _windows(g, h, w):
+                    win = x[:, h0:h1, w0:w1, :]
+                    y[:, oh, ow, :] = win.max(axis=(1, 2)) if kind == "max" else win.mean(axis=(1, 2))
+            return _np_from_nhwc(y, fmt).astype(dt)
+        if kind == "avg_grad":
+            n, h, w, c = _to_nhwc_dims([int(v) for v in ins[0]], fmt)
+            gy = _np_nhwc(ins[1].astype(np.float64), fmt)
+            g = Geometry(a, (h, w), None, pool=True)
+            dx = np.zeros((n, h, w, c))
+            if dx.size:
+                for oh, ow, h0, h1, w0, w1 in _windows(g, h, w):
+                    cnt = (h1 - h0) * (w1 - w0)
+                    dx[:, h0:h1, w0:w1, :] += gy[:, oh, ow, None, None, :] / cnt
+            return _np_from_nhwc(dx, fmt).astype(dt)
+        # max_grad: grad (pooled) to the first max; max_grad_grad: grad (image) gathered at it
+        x = _np_nhwc(ins[0].astype(np.float64), fmt)
+        gr = _np_nhwc(ins[2].astype(np.float64), fmt)
+        n, h, w, c = x.shape
+        g = Geometry(a, (h, w), None, pool=True)
+        ni, ci = np.meshgrid(np.arange(n), np.arange(c), indexing="ij")
+        out = np.zeros(x.shape if kind == "max_grad" else (n, g.oh, g.ow, c))
+        if x.size and out.size:
+            for oh, ow, h0, h1, w0, w1 in _windows(g, h, w):
+                idx = x[:, h0:h1, w0:w1, :].reshape(n, -1, c).argmax(axis=1)  # first max
+                hh, ww = h0 + idx // (w1 - w0), w0 + idx % (w1 - w0)
+                if kind == "max_grad":
+                    np.add.at(out, (ni, hh, ww, ci), gr[:, oh, ow, :])
+                else:
+                    out[:, oh, ow, :] = gr[ni, hh, ww, ci]
+        return _np_from_nhwc(out, fmt).astype(dt)
+
+    return ref
+
+
+_POOL_CONFIGS = [
+    ((2, 5, 7, 3), {"ksize": [1, 3, 2, 1], "strides": [1, 1, 1, 1], "padding": "VALID"}),
+    ((1, 6, 5, 2), {"ksize": [1, 3, 3, 1], "strides": [1, 2, 2, 1], "padding": "SAME"}),
+    ((2, 7, 6, 1), {"ksize": [1, 2, 2, 1], "strides": [1, 2, 2, 1], "padding": "SAME"}),
+    (
+        (2, 6, 5, 3),
+        {"ksize": [1, 1, 3, 2], "strides": [1, 1, 2, 1], "padding": "SAME", "data_format": "NCHW"},
+    ),
+    ((1, 7, 7, 2), {"ksize": [1, 2, 2, 1], "strides": [1, 3, 3, 1], "padding": "SAME"}),
+    ((1, 8, 9, 2), {"ksize": [1, 3, 2, 1], "strides": [1, 2, 3, 1], "padding": "VALID"}),
+]
+
+
+def _distinct(rng, shape, t):
+    """Values with no ties (so max pool's numerical gradient is well defined)."""
+    n = int(np.prod(shape))
+    v = rng.permutation(n).astype(np.float64) / max(n, 1) * 4 - 2
+    return v.reshape(shape).astype(t.np)
+
+
+def _pool_cases(kind):
+    def cases(rng):
+        out = []
+        for i, (xs, attrs) in enumerate(_POOL_CONFIGS):
+            for t in F if i < 3 else (D.float64,):
+                g = Geometry(attrs, xs[1:3], None, pool=True)
+                ys = (xs[0], g.oh, g.ow, xs[3])
+                x = _distinct(rng, _fmt_image(xs, attrs), t)
+                gy = _rand(rng, _fmt_image(ys, attrs), t)
+                if kind in ("max", "avg"):
+                    ins = (x,)
+                elif kind == "avg_grad":
+                    ins = (np.array(_fmt_image(xs, attrs), np.int32), gy)
+                else:
+                    y = _pool_ref("max")([x], {"data_format": "NHWC", **attrs})
+                    gg = _rand(rng, _fmt_image(xs, attrs), t)
+                    ins = (x, y, gy if kind == "max_grad" else gg)
+                out.append(Case(ins, dict(attrs)))
+        if kind == "max":  # ties: the first max gets the gradient (checked by value, not numerically)
+            out.append(
+                Case(
+                    (np.ones((1, 4, 4, 2), np.float32),),
+                    {"ksize": [1, 2, 2, 1], "strides": [1, 2, 2, 1], "padding": "VALID"},
+                    grad=False,
+                )
+            )
+        if kind == "max_grad":
+            x = np.ones((1, 4, 4, 2), np.float32)
+            y = np.ones((1, 2, 2, 2), np.float32)
+            gy = _rand(rng, (1, 2, 2, 2))
+            a = {"ksize": [1, 3, 3, 1], "strides": [1, 2, 2, 1], "padding": "SAME"}
+            out.append(Case((x, y, gy), a, grad=False))
+        return out
+
+    return cases
+
+
+_POOL_KT = (
+    registry.kernels_for(["max_pool", "max_pool_grad", "max_pool_grad_grad", "avg_pool", "avg_pool_grad"], F)
+    + COPY_KERNELS
+)
+
+op(
+    name="MaxPool",
+    inputs=[Arg("input", type_attr="T")],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=_pool_attrs(),
+    shape_fn=_pool_shape,
+    ref=_pool_ref("max"),
+    lower=_pool_lower("max_pool", 0, None, lambda ctx: ctx.in_shapes[0]),
+    kernels=_POOL_KT,
+    cases=_pool_cases("max"),
+    doc="Max pooling (padding never wins: windows are clipped to the image).",
+)
+op(
+    name="AvgPool",
+    inputs=[Arg("value", type_attr="T")],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=_pool_attrs(),
+    shape_fn=_pool_shape,
+    ref=_pool_ref("avg"),
+    lower=_pool_lower("avg_pool", 0, None, lambda ctx: ctx.in_shapes[0]),
+    kernels=_POOL_KT,
+    cases=_pool_cases("avg"),
+    doc="Average pooling over the in-image part of each window (TF: padding is not counted).",
+)
+op(
+    name="MaxPoolGrad",
+    inputs=[Arg("orig_input", type_attr="T"), Arg("orig_output", type_attr="T"), Arg("grad", type_attr="T")],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=_pool_attrs(),
+    shape_fn=_max_pool_grad_shape,
+    ref=_pool_ref("max_grad"),
+    lower=_pool_lower("max_pool_grad", 0, 2, lambda ctx: ctx.in_shapes[0]),
+    kernels=_POOL_KT,
+    cases=_pool_cases("max_grad"),
+    doc="The gradient of MaxPool: each grad goes to its window's first maximum.",
+)
+op(
+    name="MaxPoolGradGrad",
+    inputs=[Arg("orig_input", type_attr="T"), Arg("orig_output", type_attr="T"), Arg("grad", type_attr="T")],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=_pool_attrs(),
+    shape_fn=_max_pool_grad_grad_shape,
+    ref=_pool_ref("max_grad_grad"),
+    lower=_pool_lower("max_pool_grad_grad", 0, 2, lambda ctx: ctx.in_shapes[0]),
+    kernels=_POOL_KT,
+    cases=_pool_cases("max_grad_grad"),
+    doc="The gradient of MaxPoolGrad w.r.t. its grad: grad read at each window's first maximum.",
+)
+op(
+    name="AvgPoolGrad",
+    inputs=[
+        Arg("orig_input_shape", dtype=D.int32, host=True, differentiable=False),
+        Arg("grad", type_attr="T"),
+    ],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=_pool_attrs(),
+    shape_fn=_avg_pool_grad_shape,
+    ref=_pool_ref("avg_grad"),
+    lower=_pool_lower("avg_pool_grad", None, 1, lambda ctx: ctx.out_shapes[0]),
+    kernels=_POOL_KT,
+    cases=_pool_cases("avg_grad"),
+    doc="The gradient of AvgPool.",
+)
+
+
+# ---------------------------------------------------------------------------
+# wrappers (sf.nn)
+# ---------------------------------------------------------------------------
+def _four(v, fmt, what, default=None):
+    """TF's 1-, 2- or 4-element strides/ksize/dilations as 4 entries in data_format order."""
+    if v is None:
+        if default is None:
+            raise ValueError(f"{what} is required")
+        v = default
+    if isinstance(v, (int, np.integer)):
+        v = [int(v)]
+    v = [int(x) for x in v]
+    if len(v) == 1:
+        v = v * 2
+    if len(v) == 2:
+        return [1, v[0], v[1], 1] if fmt == "NHWC" else [1, 1, v[0], v[1]]
+    if len(v) != 4:
+        raise ValueError(f"{what} must have 1, 2 or 4 elements, got {v}")
+    return v
+
+
+def _padding_attrs(padding):
+    """padding as TF accepts it: "SAME", "VALID", or explicit [[0, 0], [t, b], [l, r], [0, 0]]."""
+    if isinstance(padding, str):
+        p = padding.upper()
+        if p not in ("SAME", "VALID"):
+            raise ValueError(f"padding must be 'SAME', 'VALID' or a list of pairs, got {padding!r}")
+        return {"padding": p}
+    pairs = [[int(a) for a in pair] for pair in padding]
+    if len(pairs) != 4 or any(len(pair) != 2 for pair in pairs):
+        raise ValueError(f"explicit padding must be 4 [before, after] pairs, got {padding}")
+    return {"padding": "EXPLICIT", "explicit_paddings": [a for pair in pairs for a in pair]}
+
+
+def _fmt(data_format):
+    fmt = data_format or "NHWC"
+    if fmt in ("NWC", "NHWC"):
+        return "NHWC"
+    if fmt in ("NCW", "NCHW"):
+        return "NCHW"
+    raise ValueError(f"data_format must be 'NHWC' or 'NCHW', got {data_format!r}")
+
+
+def _conv_attr_dict(strides, padding, data_format, dilations):
+    fmt = _fmt(data_format)
+    return {
+        "strides": _four(strides, fmt, "strides"),
+        "data_format": fmt,
+        "dilations": _four(dilations, fmt, "dilations", [1, 1, 1, 1]),
+        **_padding_attrs(padding),
+    }
+
+
+def conv2d(
+    input,  # noqa: A002 - TF's name
+    filter=None,  # noqa: A002
+    strides=None,
+    padding=None,
+    use_cudnn_on_gpu=True,
+    data_format="NHWC",
+    dilations=(1, 1, 1, 1),
+    name=None,
+    filters=None,
+):
+    """2-D convolution of a 4-D input with a [height, width, in, out] filter."""
+    if filter is None:
+        filter = filters  # noqa: A001
+    elif filters is not None:
+        raise ValueError("pass either filter or filters, not both")
+    if filter is None:
+        raise ValueError("conv2d needs a filter")
+    if padding is None:
+        raise ValueError("conv2d needs padding ('SAME', 'VALID' or explicit pairs)")
+    attrs = _conv_attr_dict(strides, padding, data_format, dilations)
+    attrs["use_cudnn_on_gpu"] = bool(use_cudnn_on_gpu)
+    return builder.apply_op("Conv2D", [input, filter], attrs, name).outputs[0]
+
+
+def conv2d_backprop_input(
+    input_sizes,
+    filter=None,  # noqa: A002
+    out_backprop=None,
+    strides=None,
+    padding=None,
+    use_cudnn_on_gpu=True,
+    data_format="NHWC",
+    dilations=(1, 1, 1, 1),
+    name=None,
+    filters=None,
+):
+    filter = filter if filter is not None else filters  # noqa: A001
+    attrs = _conv_attr_dict(strides, padding, data_format, dilations)
+    attrs["use_cudnn_on_gpu"] = bool(use_cudnn_on_gpu)
+    sizes = fops.convert_to_tensor(input_sizes, dtype=D.int32)
+    return builder.apply_op("Conv2DBackpropInput", [sizes, filter, out_backprop], attrs, name).outputs[0]
+
+
+def conv2d_backprop_filter(
+    input,  # noqa: A002
+    filter_sizes,
+    out_backprop,
+    strides,
+    padding,
+    use_cudnn_on_gpu=True,
+    data_format="NHWC",
+    dilations=(1, 1, 1, 1),
+    name=None,
+):
+    attrs = _conv_attr_dict(strides, padding, data_format, dilations)
+    attrs["use_cudnn_on_gpu"] = bool(use_cudnn_on_gpu)
+    sizes = fops.convert_to_tensor(filter_sizes, dtype=D.int32)
+    return builder.apply_op("Conv2DBackpropFilter", [input, sizes, out_backprop], attrs, name).outputs[0]
+
+
+def conv2d_transpose(
+    value=None,
+    filter=None,  # noqa: A002
+    output_shape=None,
+    strides=None,
+    padding="SAME",
+    data_format="NHWC",
+    name=None,
+    input=None,  # noqa: A002
+    filters=None,
+    dilations=None,
+):
+    """The transpose (gradient) of conv2d: filter is [height, width, out_channels, in_channels]."""
+    value = value if value is not None else input
+    filter = filter if filter is not None else filters  # noqa: A001
+    with fops.name_scope(name, "conv2d_transpose", [value, filter, output_shape]) as scope:
+        return conv2d_backprop_input(
+            output_shape,
+            filter,
+            value,
+            strides,
+            padding,
+            data_format=data_format,
+            dilations=dilations if dilations is not None else (1, 1, 1, 1),
+            name=scope,
+        )
+
+
+def depthwise_conv2d_native(
+    input,
+    filter,
+    strides,
+    padding,
+    data_format="NHWC",
+    dilations=(1, 1, 1, 1),  # noqa: A002
+    name=None,
+):
+    attrs = _conv_attr_dict(strides, padding, data_format, dilations)
+    return builder.apply_op("DepthwiseConv2dNative", [input, filter], attrs, name).outputs[0]
+
+
+def depthwise_conv2d(
+    input,
+    filter,
+    strides,
+    padding,
+    rate=None,
+    name=None,
+    data_format=None,  # noqa: A002
+    dilations=None,
+):
+    """Depthwise 2-D convolution: filter [height, width, in_channels, multiplier]; rate = dilations."""
+    if rate is not None and dilations is not None:
+        raise ValueError("pass either rate or dilations, not both")
+    d = rate if rate is not None else dilations
+    fmt = _fmt(data_format)
+    dil = [1, 1, 1, 1] if d is None else _four([int(v) for v in np.atleast_1d(d)], fmt, "rate")
+    with fops.name_scope(name, "depthwise", [input, filter]) as scope:
+        return depthwise_conv2d_native(input, filter, strides, padding, fmt, dil, name=scope)
+
+
+def _pool(op_type, value, ksize, strides, padding, data_format, name):
+    fmt = _fmt(data_format)
+    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
+        raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
+    attrs = {
+        "ksize": _four(ksize, fmt, "ksize"),
+        "strides": _four(strides, fmt, "strides"),
+        "padding": padding.upper(),
+        "data_format": fmt,
+    }
+    return builder.apply_op(op_type, [value], attrs, name).outputs[0]
+
+
+def max_pool(value, ksize, strides, padding, data_format="NHWC", name=None, input=None):  # noqa: A002
+    """Max pooling of a 4-D tensor."""
+    return _pool("MaxPool", value if value is not None else input, ksize, strides, padding, data_format, name)
+
+
+def avg_pool(value, ksize, strides, padding, data_format="NHWC", name=None, input=None):  # noqa: A002
+    """Average pooling of a 4-D tensor (padding is not counted in the mean)."""
+    return _pool("AvgPool", value if value is not None else input, ksize, strides, padding, data_format, name)
+
+
+max_pool2d = max_pool
+avg_pool2d = avg_pool

@@ -1,0 +1,141 @@
+"""Neural-network functions composed from ops: moments, normalization, dropout, attention,
+embeddings. Their gradients come from the ops they are made of."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from staticflow.framework import ops as fops
+from staticflow.ops import array_ops, math_ops, nn_ops, random_ops
+
+
+def moments(x, axes, shift=None, name=None, keep_dims=None, keepdims=None):
+    """(mean, variance) of x over axes (population variance, as TF)."""
+    keep = bool(keepdims if keepdims is not None else keep_dims)
+    with fops.name_scope(name, "moments", [x]):
+        x = fops.convert_to_tensor(x)
+        mean = math_ops.reduce_mean(x, axes, keepdims=True, name="mean")
+        variance = math_ops.reduce_mean(
+            math_ops.squared_difference(x, array_ops.stop_gradient(mean)),
+            axes,
+            keepdims=True,
+            name="variance",
+        )
+        if not keep:
+            mean = array_ops.squeeze(mean, list(axes))
+            variance = array_ops.squeeze(variance, list(axes))
+        return mean, variance
+
+
+def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None):
+    """(x - mean) * scale / sqrt(variance + epsilon) + offset (offset and scale may be None)."""
+    with fops.name_scope(name, "batchnorm", [x, mean, variance, scale, offset]):
+        inv = math_ops.rsqrt(variance + variance_epsilon)
+        if scale is not None:
+            inv = inv * scale
+        shift = (offset - mean * inv) if offset is not None else -mean * inv
+        return x * math_ops.cast(inv, x.dtype) + math_ops.cast(shift, x.dtype)
+
+
+def fused_batch_norm(
+    x,
+    scale,
+    offset,
+    mean=None,
+    variance=None,
+    epsilon=0.001,
+    data_format="NHWC",
+    is_training=True,
+    name=None,
+    exponential_avg_factor=1.0,
+):
+    """Batch norm over all axes but the channel: (y, batch mean, batch variance) when training,
+    (y, mean, variance) with the given statistics otherwise. The returned training variance is
+    the unbiased (n - 1) estimate, as TensorFlow's."""
+    with fops.name_scope(name, "FusedBatchNorm", [x, scale, offset]):
+        x = fops.convert_to_tensor(x)
+        r = x.shape.ndims
+        if r != 4:
+            raise ValueError(f"fused_batch_norm needs a 4-d input, got shape {x.shape}")
+        channel = 3 if data_format == "NHWC" else 1
+        axes = [i for i in range(4) if i != channel]
+
+        def bshape(v):
+            return v if data_format == "NHWC" else array_ops.reshape(v, [-1, 1, 1])
+
+        if is_training:
+            if mean is not None or variance is not None:
+                raise ValueError("fused_batch_norm computes the statistics when training; pass mean=None")
+            m, v = moments(x, axes)
+            n = math_ops.cast(array_ops.size(x) // array_ops.shape(x)[channel], x.dtype)
+            y = batch_normalization(x, bshape(m), bshape(v), bshape(offset), bshape(scale), epsilon)
+            return y, m, v * n / math_ops.maximum(n - 1, 1)
+        if mean is None or variance is None:
+            raise ValueError("fused_batch_norm in inference needs mean and variance")
+        y = batch_normalization(x, bshape(mean), bshape(variance), bshape(offset), bshape(scale), epsilon)
+        return y, fops.convert_to_tensor(mean), fops.convert_to_tensor(variance)
+
+
+def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None):
+    """Zero each element with probability 1 - keep_prob and scale the rest by 1 / keep_prob.
+
+    TF1's sf.nn.dropout: applied whenever it runs (feed keep_prob 1.0 to evaluate).
+    Give keep_prob (second argument) or rate = 1 - keep_prob.
+    """
+    if (keep_prob is None) == (rate is None):
+        raise ValueError("dropout needs exactly one of keep_prob and rate")
+    with fops.name_scope(name, "dropout", [x]):
+        x = fops.convert_to_tensor(x)
+        if not x.dtype.is_floating:
+            raise ValueError(f"dropout needs a floating point tensor, got {x.dtype.name}")
+        keep = (
+            (1 - fops.convert_to_tensor(rate, dtype=x.dtype))
+            if rate is not None
+            else fops.convert_to_tensor(keep_prob, dtype=x.dtype)
+        )
+        kv = None
+        if not isinstance(keep_prob if rate is None else rate, fops.Tensor):
+            kv = float(keep_prob) if rate is None else 1.0 - float(rate)
+            if not 0 < kv <= 1:
+                raise ValueError(f"keep_prob must be in (0, 1], got {kv}")
+            if kv == 1.0:
+                return x
+        shape = noise_shape if noise_shape is not None else array_ops.shape(x)
+        u = random_ops.random_uniform(shape, dtype=x.dtype, seed=seed)
+        mask = math_ops.floor(u + keep)  # 1 with probability keep
+        return x / keep * mask
+
+
+def embedding_lookup(params, ids, partition_strategy="mod", name=None, validate_indices=True, max_norm=None):
+    """Rows of params for ids (params may be a one-element list, as TF accepts)."""
+    if isinstance(params, (list, tuple)):
+        if len(params) != 1:
+            raise ValueError(
+                "embedding_lookup over several parameter shards is not supported; concatenate them"
+            )
+        params = params[0]
+    with fops.name_scope(name, "embedding_lookup", [params, ids]):
+        out = array_ops.gather(params, ids)
+        if max_norm is not None:
+            norm = math_ops.sqrt(math_ops.reduce_sum(math_ops.square(out), -1, keepdims=True))
+            out = out * math_ops.minimum(1.0, max_norm / math_ops.maximum(norm, 1e-12))
+        return out
+
+
+def scaled_dot_product_attention(q, k, v, mask=None, name=None):
+    """softmax(q k^T / sqrt(d) + mask) v over the last two dims; mask is added (use large
+    negative values, or pass a boolean mask where True means keep)."""
+    with fops.name_scope(name, "attention", [q, k, v]):
+        q = fops.convert_to_tensor(q)
+        d = q.shape[-1].value
+        if d is None:
+            raise ValueError("the last dimension of q must be known")
+        scores = math_ops.matmul(q, k, transpose_b=True) * (1.0 / np.sqrt(d))
+        if mask is not None:
+            mask = fops.convert_to_tensor(mask)
+            if mask.dtype.is_bool:
+                mask = math_ops.where_v2(
+                    mask, array_ops.zeros_like(scores), array_ops.ones_like(scores) * -1e9
+                )
+            scores = scores + math_ops.cast(mask, scores.dtype)
+        return math_ops.matmul(nn_ops.softmax(scores), v)

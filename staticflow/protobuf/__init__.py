@@ -1,0 +1,1 @@
+"""Generated protobuf modules of the training and serving schema (proto/staticflow/protobuf/)."""

@@ -1,0 +1,1 @@
+"""Generated protobuf modules of proto/staticflow/util/ (event files)."""

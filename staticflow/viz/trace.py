@@ -1,0 +1,228 @@
+"""Tracing: a graph (or GraphDef) to a plain list of nodes and edges.
+
+Drawing is trace-then-emit: this module knows the graph and nothing of DOT;
+`emit` knows DOT and nothing of graphs. A trace can be annotated (extra label
+lines, DOT attributes, a group) before it is emitted, which is how plan
+drawings carry buffer offsets and how later passes can mark fused groups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from staticflow.framework import dtypes
+from staticflow.framework import ops as fops
+from staticflow.viz import style
+
+
+@dataclass
+class Node:
+    """One drawn op. `scope` places it in nested clusters ("a/b" is inside "a")."""
+
+    name: str
+    type: str
+    family: str
+    scope: str = ""
+    gradient: bool = False
+    title: str = ""  # first label line (default: the last component of the name)
+    notes: list[str] = field(default_factory=list)  # further label lines
+    attrs: dict[str, str] = field(default_factory=dict)  # DOT attributes over the family's
+    tooltip: str = ""
+
+
+@dataclass
+class Edge:
+    src: str  # node names
+    dst: str
+    label: str = ""
+    control: bool = False
+    attrs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Trace:
+    nodes: dict[str, Node] = field(default_factory=dict)  # by name, in drawing order
+    edges: list[Edge] = field(default_factory=list)
+    label: str = ""  # a caption for the whole drawing
+
+
+def parent_scope(name: str) -> str:
+    return name.rpartition("/")[0]
+
+
+def tensor_label(dtype_name: str, shape, index: int = 0) -> str:
+    """'float32 [?,16]'; shape is a list of ints/None, or None for an unknown rank."""
+    if shape is None:
+        dims = "[…]"
+    else:
+        dims = "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+    port = f":{index} " if index else ""
+    return f"{port}{dtype_name} {dims}"
+
+
+def _scopes_of(names) -> set[str]:
+    scopes = set()
+    for n in names:
+        parts = n.split("/")
+        for k in range(1, len(parts)):
+            scopes.add("/".join(parts[:k]))
+    return scopes
+
+
+def assign_scopes(nodes: dict[str, Node]) -> None:
+    """Each node's cluster: its name scope, or its own name when other ops are
+    named under it (a variable and its Assign/read sit together, as in TensorBoard)."""
+    scopes = _scopes_of(nodes)
+    for n in nodes.values():
+        n.scope = n.name if n.name in scopes else parent_scope(n.name)
+
+
+def _downstream(start: set[str], consumers: dict[str, list[str]]) -> set[str]:
+    seen = set(start)
+    stack = list(start)
+    while stack:
+        for c in consumers.get(stack.pop(), ()):
+            if c not in seen:
+                seen.add(c)
+                stack.append(c)
+    return seen
+
+
+def _upstream(start: set[str], producers: dict[str, list[str]]) -> set[str]:
+    return _downstream(start, producers)
+
+
+def _filter(trace: Trace, keep: set[str]) -> None:
+    trace.nodes = {k: v for k, v in trace.nodes.items() if k in keep}
+    trace.edges = [e for e in trace.edges if e.src in keep and e.dst in keep]
+
+
+def _restrict(trace: Trace, fetch_names, gradients: bool) -> Trace:
+    if fetch_names is not None:
+        producers: dict[str, list[str]] = {}
+        for e in trace.edges:
+            producers.setdefault(e.dst, []).append(e.src)
+        missing = [f for f in fetch_names if f not in trace.nodes]
+        if missing:
+            raise ValueError(f"draw: fetches name ops that are not in the graph: {', '.join(missing)}")
+        _filter(trace, _upstream(set(fetch_names), producers))
+    if not gradients:
+        # the forward part: no gradient op, and nothing computed from one (optimizer updates)
+        consumers: dict[str, list[str]] = {}
+        for e in trace.edges:
+            consumers.setdefault(e.src, []).append(e.dst)
+        grads = {n for n, node in trace.nodes.items() if node.gradient}
+        dropped = _downstream(grads, consumers)
+        # and constants that only fed the dropped part (an optimizer's learning rates)
+        changed = True
+        while changed:
+            changed = False
+            for n, cs in consumers.items():
+                if n not in dropped and trace.nodes[n].family == "constant" and all(c in dropped for c in cs):
+                    dropped.add(n)
+                    changed = True
+        _filter(trace, set(trace.nodes) - dropped)
+    return trace
+
+
+def _fetch_names(fetches) -> list[str] | None:
+    if fetches is None:
+        return None
+    if not isinstance(fetches, list | tuple | set):
+        fetches = [fetches]
+    names = []
+    for f in fetches:
+        if isinstance(f, fops.Tensor | fops.Operation):
+            names.append(f.op.name if isinstance(f, fops.Tensor) else f.name)
+        elif isinstance(f, str):
+            names.append(f.lstrip("^").split(":")[0])
+        else:
+            raise TypeError(f"draw: cannot interpret fetch {f!r} (Tensors, Operations or names)")
+    return names
+
+
+def _shape_list(shape) -> list | None:
+    if shape.ndims is None:
+        return None
+    return [d for d in shape.as_list()]
+
+
+def trace_graph(graph: fops.Graph, fetches=None, gradients: bool = True) -> Trace:
+    """Nodes and edges of an sf.Graph (edges carry dtype and static shape)."""
+    tr = Trace()
+    for op in graph.get_operations():
+        grad = style.is_gradient(op.name)
+        tip = f"{op.name} ({op.type})"
+        if op.device:
+            tip += f"\ndevice: {op.device}"
+        tr.nodes[op.name] = Node(op.name, op.type, style.family(op.type), gradient=grad, tooltip=tip)
+    for op in graph.get_operations():
+        for t in op.inputs:
+            tr.edges.append(
+                Edge(t.op.name, op.name, tensor_label(t.dtype.name, _shape_list(t.shape), t.value_index))
+            )
+        for c in op.control_inputs:
+            tr.edges.append(Edge(c.name, op.name, control=True))
+    assign_scopes(tr.nodes)
+    return _restrict(tr, _fetch_names(fetches), gradients)
+
+
+def _attr_dtype(node, idx: int) -> str:
+    for key in ("T", "dtype", "DstT", "out_type"):
+        if key in node.attr and node.attr[key].WhichOneof("value") == "type":
+            try:
+                return dtypes.as_dtype(node.attr[key].type).name
+            except (TypeError, ValueError, KeyError):
+                return "?"
+    return "?"
+
+
+def _attr_shape(node, idx: int):
+    if "_output_shapes" in node.attr:
+        shapes = node.attr["_output_shapes"].list.shape
+        if idx < len(shapes):
+            s = shapes[idx]
+            if s.unknown_rank:
+                return None
+            return [None if d.size < 0 else d.size for d in s.dim]
+    return None
+
+
+def trace_graph_def(graph_def, fetches=None, gradients: bool = True) -> Trace:
+    """Nodes and edges of a GraphDef, read directly (ops staticflow lacks are drawn too).
+
+    dtypes come from the T/dtype attrs, shapes from `_output_shapes` when the
+    GraphDef was written with add_shapes=True.
+    """
+    tr = Trace()
+    by_name = {}
+    for nd in graph_def.node:
+        by_name[nd.name] = nd
+        tip = f"{nd.name} ({nd.op})" + (f"\ndevice: {nd.device}" if nd.device else "")
+        tr.nodes[nd.name] = Node(
+            nd.name, nd.op, style.family(nd.op), gradient=style.is_gradient(nd.name), tooltip=tip
+        )
+    for nd in graph_def.node:
+        for inp in nd.input:
+            if inp.startswith("^"):
+                tr.edges.append(Edge(inp[1:], nd.name, control=True))
+                continue
+            src, _, idx = inp.partition(":")
+            k = int(idx) if idx else 0
+            prod = by_name.get(src)
+            label = tensor_label(_attr_dtype(prod, k), _attr_shape(prod, k), k) if prod is not None else ""
+            tr.edges.append(Edge(src, nd.name, label))
+    # an input naming a node that is not there (a partial GraphDef) is drawn as a bare node
+    for e in tr.edges:
+        if e.src not in tr.nodes:
+            tr.nodes[e.src] = Node(e.src, "?", "other", gradient=style.is_gradient(e.src))
+    assign_scopes(tr.nodes)
+    return _restrict(tr, _fetch_names(fetches), gradients)
+
+
+def trace(graph_or_graph_def, fetches=None, gradients: bool = True) -> Trace:
+    if isinstance(graph_or_graph_def, fops.Graph):
+        return trace_graph(graph_or_graph_def, fetches, gradients)
+    if hasattr(graph_or_graph_def, "node"):
+        return trace_graph_def(graph_or_graph_def, fetches, gradients)
+    raise TypeError(f"draw: expected an sf.Graph or a GraphDef, got {type(graph_or_graph_def).__name__}")
