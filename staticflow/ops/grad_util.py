@@ -60,6 +60,17 @@ def reduced_shape(x: fops.Tensor, axes):
         rank = max(len(shape), 1)
         red = {int(a) % rank for a in np.asarray(ax).reshape(-1)}
         return np.array([1 if i in red else d for i, d in enumerate(shape)], np.int32)
+    r = x.shape.ndims
+    if r == 0:
+        return np.zeros(0, np.int32)
+    if r is not None and ax is not None:  # known rank: one entry per dim, 1 where reduced
+        red = {int(a) % max(r, 1) for a in np.asarray(ax).reshape(-1)}
+        dims = x.shape.as_list()
+        if all(i in red or d is not None for i, d in enumerate(dims)):
+            return np.array([1 if i in red else d for i, d in enumerate(dims)], np.int32)
+        return array_ops.stack(
+            [np.int32(1) if i in red else (np.int32(d) if d is not None else shape[i]) for i, d in enumerate(dims)]
+        )
     rank = array_ops.size(shape)
     ax_t = math_ops.floormod(math_ops.cast(axes, "int32"), rank)
     hits = math_ops.reduce_sum(array_ops.one_hot(array_ops.reshape(ax_t, [-1]), rank, dtype="int32"), axis=0)
