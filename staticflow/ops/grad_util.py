@@ -69,7 +69,10 @@ def reduced_shape(x: fops.Tensor, axes):
         if all(i in red or d is not None for i, d in enumerate(dims)):
             return np.array([1 if i in red else d for i, d in enumerate(dims)], np.int32)
         return array_ops.stack(
-            [np.int32(1) if i in red else (np.int32(d) if d is not None else shape[i]) for i, d in enumerate(dims)]
+            [
+                np.int32(1) if i in red else (np.int32(d) if d is not None else shape[i])
+                for i, d in enumerate(dims)
+            ]
         )
     rank = array_ops.size(shape)
     ax_t = math_ops.floormod(math_ops.cast(axes, "int32"), rank)
