@@ -120,8 +120,21 @@ static int sf_is_pointwise(const sf_geo *g)
                         continue;                                                                 \
                     }                                                                             \
                     const T *row = img + ih * g->W * C;                                           \
+                    const int64_t iw0 = ow * g->sw - g->pl;                                       \
+                    if (g->dw == 1) {                                                             \
+                        /* the taps inside the image are one contiguous run of the row */         \
+                        const int64_t a = iw0 < 0 ? -iw0 : 0;                                     \
+                        int64_t b = g->W - iw0;                                                   \
+                        b = b > g->KW ? g->KW : b;                                                \
+                        b = b < a ? a : b;                                                        \
+                        if (a) memset(d, 0, (size_t)(a * C) * sizeof(T));                         \
+                        if (b > a) memcpy(d + a * C, row + (iw0 + a) * C, (size_t)((b - a) * C) * sizeof(T)); \
+                        if (b < g->KW) memset(d + b * C, 0, (size_t)((g->KW - b) * C) * sizeof(T)); \
+                        d += g->KW * C;                                                           \
+                        continue;                                                                 \
+                    }                                                                             \
                     for (int64_t kw = 0; kw < g->KW; kw++, d += C) {                              \
-                        const int64_t iw = ow * g->sw - g->pl + kw * g->dw;                       \
+                        const int64_t iw = iw0 + kw * g->dw;                                      \
                         if (iw < 0 || iw >= g->W)                                                 \
                             memset(d, 0, (size_t)C * sizeof(T));                                  \
                         else                                                                      \
@@ -467,6 +480,9 @@ static int sf_pool_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_ten
     return SF_OK;
 }
 
+/* channels a max pool gradient scans together (its per-channel state lives on the stack) */
+#define SF_POOL_BLOCK 64
+
 /* window [h0, h1) x [w0, w1) of output (oh, ow), clipped to the image */
 #define SF_WINDOW(g, oh, ow)                                         \
     int64_t h0 = (oh) * (g).sh - (g).pt, w0 = (ow) * (g).sw - (g).pl; \
@@ -546,9 +562,30 @@ static int sf_pool_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_ten
             for (int64_t oh = 0; oh < g.OH; oh++)                                                   \
                 for (int64_t ow = 0; ow < g.OW; ow++) {                                             \
                     const T *gr = gy + ((n * g.OH + oh) * g.OW + ow) * C;                           \
-                    for (int64_t ch = 0; ch < C; ch++) {                                            \
-                        const int64_t b = sf_argmax_##NAME(&g, img, oh, ow, ch);                    \
-                        if (b >= 0) d[b * C + ch] += gr[ch];                                        \
+                    SF_WINDOW(g, oh, ow)                                                            \
+                    if (h0 >= h1 || w0 >= w1) continue;                                             \
+                    /* channels in blocks, the window scanned per block with the channel      \
+                     * loop innermost: offsets of each channel's first max so far */               \
+                    for (int64_t c0 = 0; c0 < C; c0 += SF_POOL_BLOCK) {                             \
+                        const int64_t cb = C - c0 < SF_POOL_BLOCK ? C - c0 : SF_POOL_BLOCK;         \
+                        T m[SF_POOL_BLOCK];                                                         \
+                        int64_t at[SF_POOL_BLOCK];                                                  \
+                        const int64_t first = (h0 * g.W + w0) * C + c0;                             \
+                        for (int64_t j = 0; j < cb; j++) {                                          \
+                            m[j] = img[first + j];                                                  \
+                            at[j] = first + j;                                                      \
+                        }                                                                           \
+                        for (int64_t ih = h0; ih < h1; ih++)                                        \
+                            for (int64_t iw = ih == h0 ? w0 + 1 : w0; iw < w1; iw++) {              \
+                                const int64_t off = (ih * g.W + iw) * C + c0;                       \
+                                const T *in = img + off;                                            \
+                                for (int64_t j = 0; j < cb; j++)                                    \
+                                    if (in[j] > m[j]) {                                             \
+                                        m[j] = in[j];                                               \
+                                        at[j] = off + j;                                            \
+                                    }                                                               \
+                            }                                                                       \
+                        for (int64_t j = 0; j < cb; j++) d[at[j]] += gr[c0 + j];                    \
                     }                                                                               \
                 }                                                                                   \
         }                                                                                           \
