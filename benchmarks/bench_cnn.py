@@ -1,7 +1,9 @@
-"""Training-step throughput of a LeNet-style CNN on 28x28x1 images, batch 64, plain SGD.
+"""Training-step throughput of LeNet-style CNNs on 28x28x1 images, batch 64, plain SGD.
 
-The network (NHWC): conv 5x5x32 SAME + relu -> max pool 2x2 -> conv 5x5x64
-SAME + relu -> max pool 2x2 -> dense 3136-512 relu -> dense 512-10, then the
+Two networks (NHWC): "lenet5", conv 5x5x6 SAME + relu -> max pool 2x2 -> conv
+5x5x16 SAME + relu -> max pool 2x2 -> dense 784-120-84-10 (LeNet-5's widths),
+and "wide", conv 5x5x32 -> pool -> conv 5x5x64 -> pool -> dense 3136-512-10 (the
+TensorFlow tutorial's); in both, relu between dense layers, then the
 mean sparse softmax cross-entropy. One step -- forward, loss, backward, and
 the update ``w -= 0.01 * dw`` of every parameter -- per call: one
 ``sess.run`` of the optimizer's train op for staticflow and TensorFlow 1.x
@@ -32,8 +34,12 @@ from bench_foundation import best_of
 import staticflow as sf
 
 IMAGE = (28, 28, 1)  # H, W, C
-CONVS = [(5, 32), (5, 64)]  # (kernel size, out channels), each SAME + relu + 2x2 max pool
-DENSE = [512, 10]
+# (kernel size, out channels) per conv, each SAME + relu + 2x2 max pool; then dense sizes
+MODELS = {
+    "lenet5": ([(5, 6), (5, 16)], [120, 84, 10]),  # LeNet-5's widths
+    "wide": ([(5, 32), (5, 64)], [512, 10]),  # the TensorFlow tutorial's wider LeNet
+}
+CONVS, DENSE = MODELS["lenet5"]
 LR = 0.01
 WARMUP = 10  # untimed steps first: thread pools, caches and lazy set-up settle
 
@@ -162,11 +168,21 @@ def bench_pytorch(init, x0, y0) -> tuple[float, float] | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", type=int, default=64, help="examples per step (default 64)")
+    ap.add_argument("--model", choices=[*MODELS, "all"], default="all", help="which network (default: all)")
     args = ap.parse_args()
     print(
         f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
         f"{sf.__name__} kernels on {os.cpu_count()} cores"
     )
+    for name in MODELS if args.model == "all" else [args.model]:
+        run_model(name, args.batch)
+
+
+def run_model(model: str, batch: int) -> None:
+    """Measure one network of MODELS on every engine and print its table."""
+    global CONVS, DENSE
+    CONVS, DENSE = MODELS[model]
+    args = argparse.Namespace(batch=batch)
     init, x0, y0 = make_problem(args.batch)
     results: dict[str, tuple[float, float]] = {"staticflow": bench_staticflow(init, x0, y0)}
     for name, fn in (("tensorflow1", bench_tensorflow), ("pytorch", bench_pytorch)):
@@ -179,7 +195,10 @@ def main() -> None:
 
     convs = " -> ".join(f"conv {k}x{k}x{o} SAME relu, pool 2x2" for k, o in CONVS)
     dense = "-".join(map(str, DENSE))
-    print(f"\nCNN {'x'.join(map(str, IMAGE))}: {convs} -> dense {dense}; batch {args.batch}, SGD (lr {LR})")
+    print(
+        f"\n{model}: CNN {'x'.join(map(str, IMAGE))}: {convs} -> dense {dense}; "
+        f"batch {args.batch}, SGD (lr {LR})"
+    )
     spread = max(abs(loss - base_loss) for loss, _ in results.values()) / abs(base_loss)
     print(f"  first loss {base_loss:.6f} (all engines agree to rtol 1e-4; largest gap {spread:.1e})")
     print(f"  {'engine':12s} {'samples/s':>10s} {'ms/step':>10s} {'peer time / staticflow time':>28s}")
