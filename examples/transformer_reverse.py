@@ -71,7 +71,7 @@ def main(argv=None) -> float:
                 x = rng.integers(0, VOCAB, (args.batch, LENGTH)).astype(np.int32)
                 _, lv = sess.run([train, loss], {tokens: x, targets: x[:, ::-1]})
                 if bar is not None:
-                    bar.set_postfix(loss=f"{lv:.4f}")
+                    bar.set_postfix(loss=f"{lv:.4f}", refresh=False)
             test = rng.integers(0, VOCAB, (1000, LENGTH)).astype(np.int32)
             acc = float(sess.run(accuracy, {tokens: test, targets: test[:, ::-1]}))
     if not args.quiet:
