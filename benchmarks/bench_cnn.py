@@ -25,11 +25,9 @@ Run: ``make bench`` or ``python benchmarks/bench_cnn.py``.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 
 import numpy as np
-from bench_foundation import best_of
+from harness import import_tf1, machine_line, print_table, run_engines, session_step, timed
 
 import staticflow as sf
 
@@ -39,16 +37,8 @@ MODELS = {
     "lenet5": ([(5, 6), (5, 16)], [120, 84, 10]),  # LeNet-5's widths
     "wide": ([(5, 32), (5, 64)], [512, 10]),  # the TensorFlow tutorial's wider LeNet
 }
-CONVS, DENSE = MODELS["lenet5"]
 LR = 0.01
-WARMUP = 10  # untimed steps first: thread pools, caches and lazy set-up settle
-
-
-def timed(step) -> float:
-    """Best seconds per step, after `WARMUP` untimed steps."""
-    for _ in range(WARMUP):
-        step()
-    return best_of(step, repeat=5)
+WARMUP, REPEAT = 10, 5  # untimed steps first, then best of REPEAT rounds
 
 
 def _glorot(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, fan_out: int) -> np.ndarray:
@@ -56,25 +46,25 @@ def _glorot(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, fan_o
     return rng.uniform(-lim, lim, shape).astype(np.float32)
 
 
-def make_problem(batch: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+def make_problem(convs, dense, batch: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """Initial float32 params ``[f1, b1, f2, b2, w3, b3, w4, b4]`` (filters [KH, KW, C, O],
     dense [in, out]) and one random batch (x [N, 28, 28, 1] in [0, 1), int labels)."""
     rng = np.random.default_rng(seed)
     params: list[np.ndarray] = []
     h, w, c = IMAGE
-    for k, o in CONVS:
+    for k, o in convs:
         params += [_glorot(rng, (k, k, c, o), k * k * c, k * k * o), np.full(o, 0.01, np.float32)]
         h, w, c = h // 2, w // 2, o
     fan = h * w * c
-    for o in DENSE:
+    for o in dense:
         params += [_glorot(rng, (fan, o), fan, o), np.full(o, 0.01, np.float32)]
         fan = o
     x = rng.random((batch, *IMAGE), dtype=np.float32)
-    y = rng.integers(0, DENSE[-1], batch).astype(np.int64)
+    y = rng.integers(0, dense[-1], batch).astype(np.int64)
     return params, x, y
 
 
-def tf1_style_step(tf, init: list[np.ndarray], x0: np.ndarray, y0: np.ndarray):
+def tf1_style_step(tf, convs, dense, init: list[np.ndarray], x0: np.ndarray, y0: np.ndarray):
     """A TF1-API graph and session for one SGD step; returns (first loss, step function)."""
     g = tf.Graph()
     with g.as_default():
@@ -82,50 +72,39 @@ def tf1_style_step(tf, init: list[np.ndarray], x0: np.ndarray, y0: np.ndarray):
         y = tf.placeholder(tf.int64, [None], name="y")
         params = [tf.Variable(p, name=f"p{i}") for i, p in enumerate(init)]
         h = x
-        for i in range(len(CONVS)):
+        for i in range(len(convs)):
             h = tf.nn.conv2d(h, params[2 * i], strides=[1, 1, 1, 1], padding="SAME")
             h = tf.nn.relu(tf.nn.bias_add(h, params[2 * i + 1]))
             h = tf.nn.max_pool(h, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="VALID")
-        h = tf.reshape(h, [-1, int(init[2 * len(CONVS)].shape[0])])
-        for j in range(len(DENSE)):
-            i = len(CONVS) + j
+        h = tf.reshape(h, [-1, int(init[2 * len(convs)].shape[0])])
+        for j in range(len(dense)):
+            i = len(convs) + j
             h = tf.matmul(h, params[2 * i]) + params[2 * i + 1]
-            if j < len(DENSE) - 1:
+            if j < len(dense) - 1:
                 h = tf.nn.relu(h)
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=h))
         train_op = tf.train.GradientDescentOptimizer(LR).minimize(loss)
         init_op = tf.global_variables_initializer()
-    sess = tf.Session(graph=g)
-    sess.run(init_op)
-    feed = {x: x0, y: y0}
-    first, _ = sess.run([loss, train_op], feed)
-    return float(first), lambda: sess.run(train_op, feed)
+    return session_step(tf, g, init_op, loss, train_op, {x: x0, y: y0})
 
 
-def bench_staticflow(init, x0, y0) -> tuple[float, float]:
-    first, step = tf1_style_step(sf, init, x0, y0)
-    return first, timed(step)
-
-
-def bench_tensorflow(init, x0, y0) -> tuple[float, float] | None:
-    try:
-        import tensorflow.compat.v1 as tf
-    except ImportError:
+def bench_tf1_style(tf, convs, dense, init, x0, y0) -> tuple[float, float] | None:
+    """The same TF1-API code on staticflow or TensorFlow (None when `tf` is missing)."""
+    if tf is None:
         return None
-    tf.disable_eager_execution()
-    first, step = tf1_style_step(tf, init, x0, y0)
-    return first, timed(step)
+    first, step = tf1_style_step(tf, convs, dense, init, x0, y0)
+    return first, timed(step, WARMUP, REPEAT)
 
 
-def torch_params(init: list[np.ndarray]) -> list[np.ndarray]:
+def torch_params(convs, dense, init: list[np.ndarray]) -> list[np.ndarray]:
     """`init` in PyTorch's layouts: filters [O, C, KH, KW]; the first dense layer's rows
     reordered from the NHWC flatten (h, w, c) to the NCHW one (c, h, w); dense [out, in]."""
     out: list[np.ndarray] = []
-    nc = len(CONVS)
+    nc = len(convs)
     for i in range(nc):
         out += [np.ascontiguousarray(init[2 * i].transpose(3, 2, 0, 1)), init[2 * i + 1]]
-    side, chans = IMAGE[0] >> nc, CONVS[-1][1]
-    for j in range(len(DENSE)):
+    side, chans = IMAGE[0] >> nc, convs[-1][1]
+    for j in range(len(dense)):
         w = init[2 * (nc + j)]
         if j == 0:
             w = w.reshape(side, side, chans, -1).transpose(2, 0, 1, 3).reshape(w.shape)
@@ -133,28 +112,28 @@ def torch_params(init: list[np.ndarray]) -> list[np.ndarray]:
     return out
 
 
-def bench_pytorch(init, x0, y0) -> tuple[float, float] | None:
+def bench_pytorch(convs, dense, init, x0, y0) -> tuple[float, float] | None:
     try:
         import torch
         import torch.nn.functional as F  # noqa: N812
     except ImportError:
         return None
-    params = [torch.tensor(p, requires_grad=True) for p in torch_params(init)]
+    params = [torch.tensor(p, requires_grad=True) for p in torch_params(convs, dense, init)]
     opt = torch.optim.SGD(params, lr=LR)
     tx = torch.from_numpy(np.ascontiguousarray(x0.transpose(0, 3, 1, 2)))
     ty = torch.from_numpy(y0)
-    nc = len(CONVS)
+    nc = len(convs)
 
     def step() -> float:
         opt.zero_grad(set_to_none=True)
         h = tx
-        for i, (k, _) in enumerate(CONVS):
+        for i, (k, _) in enumerate(convs):
             h = F.max_pool2d(F.relu(F.conv2d(h, params[2 * i], params[2 * i + 1], padding=k // 2)), 2)
         h = h.flatten(1)
-        for j in range(len(DENSE)):
+        for j in range(len(dense)):
             i = nc + j
             h = F.linear(h, params[2 * i], params[2 * i + 1])
-            if j < len(DENSE) - 1:
+            if j < len(dense) - 1:
                 h = F.relu(h)
         loss = F.cross_entropy(h, ty)
         loss.backward()
@@ -162,7 +141,7 @@ def bench_pytorch(init, x0, y0) -> tuple[float, float] | None:
         return loss.detach()
 
     first = float(step())
-    return first, timed(step)
+    return first, timed(step, WARMUP, REPEAT)
 
 
 def main() -> None:
@@ -170,41 +149,31 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64, help="examples per step (default 64)")
     ap.add_argument("--model", choices=[*MODELS, "all"], default="all", help="which network (default: all)")
     args = ap.parse_args()
-    print(
-        f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
-        f"{sf.__name__} kernels on {os.cpu_count()} cores"
-    )
+    print(machine_line())
     for name in MODELS if args.model == "all" else [args.model]:
         run_model(name, args.batch)
 
 
 def run_model(model: str, batch: int) -> None:
     """Measure one network of MODELS on every engine and print its table."""
-    global CONVS, DENSE
-    CONVS, DENSE = MODELS[model]
-    args = argparse.Namespace(batch=batch)
-    init, x0, y0 = make_problem(args.batch)
-    results: dict[str, tuple[float, float]] = {"staticflow": bench_staticflow(init, x0, y0)}
-    for name, fn in (("tensorflow1", bench_tensorflow), ("pytorch", bench_pytorch)):
-        r = fn(init, x0, y0)
-        if r is not None:
-            results[name] = r
-    base_loss, base_time = results["staticflow"]
-    for name, (loss, _) in results.items():
-        np.testing.assert_allclose(loss, base_loss, rtol=1e-4, err_msg=f"first loss of {name} vs staticflow")
-
-    convs = " -> ".join(f"conv {k}x{k}x{o} SAME relu, pool 2x2" for k, o in CONVS)
-    dense = "-".join(map(str, DENSE))
-    print(
-        f"\n{model}: CNN {'x'.join(map(str, IMAGE))}: {convs} -> dense {dense}; "
-        f"batch {args.batch}, SGD (lr {LR})"
+    convs, dense = MODELS[model]
+    init, x0, y0 = make_problem(convs, dense, batch)
+    results = run_engines(
+        {
+            "staticflow": lambda: bench_tf1_style(sf, convs, dense, init, x0, y0),
+            "tensorflow1": lambda: bench_tf1_style(import_tf1(), convs, dense, init, x0, y0),
+            "pytorch": lambda: bench_pytorch(convs, dense, init, x0, y0),
+        }
     )
-    spread = max(abs(loss - base_loss) for loss, _ in results.values()) / abs(base_loss)
-    print(f"  first loss {base_loss:.6f} (all engines agree to rtol 1e-4; largest gap {spread:.1e})")
-    print(f"  {'engine':12s} {'samples/s':>10s} {'ms/step':>10s} {'peer time / staticflow time':>28s}")
-    for name, (_, t) in results.items():
-        ratio = "" if name == "staticflow" else f"{t / base_time:.2f}x"
-        print(f"  {name:12s} {args.batch / t:10.1f} {t * 1e3:10.3f} {ratio:>28s}")
+    layers = " -> ".join(f"conv {k}x{k}x{o} SAME relu, pool 2x2" for k, o in convs)
+    print(
+        f"\n{model}: CNN {'x'.join(map(str, IMAGE))}: {layers} -> dense {'-'.join(map(str, dense))}; "
+        f"batch {batch}, SGD (lr {LR})"
+    )
+    base = results["staticflow"][0]
+    spread = max(abs(loss - base) for loss, _ in results.values()) / abs(base)
+    print(f"  first loss {base:.6f} (all engines agree to rtol 1e-4; largest gap {spread:.1e})")
+    print_table(results, "samples", batch)
 
 
 if __name__ == "__main__":

@@ -13,31 +13,13 @@ Run: ``make bench`` or ``python benchmarks/bench_foundation.py``.
 from __future__ import annotations
 
 import argparse
-import platform
-import time
 
 import numpy as np
+from harness import best_of, machine_line
 
 import staticflow as sf
 
 CHAIN = 200
-
-
-def best_of(fn, repeat: int = 5, number: int | None = None) -> float:
-    """Best mean seconds per call over `repeat` rounds of `number` calls."""
-    fn()
-    if number is None:
-        t0 = time.perf_counter()
-        fn()
-        one = max(time.perf_counter() - t0, 1e-7)
-        number = max(1, int(0.2 / one))
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / number)
-    return best
 
 
 def chain_ops(n: int):
@@ -170,10 +152,7 @@ def report(title: str, times: dict[str, float], unit: str = "us", scale: float =
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.parse_args()
-    print(
-        f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
-        f"{sf.__name__} kernels on {__import__('os').cpu_count()} cores"
-    )
+    print(machine_line())
     report(f"session.run of a {CHAIN}-op chain of elementwise ops on 16 floats", bench_chain())
     report("1024x1024 float32 matmul", bench_matmul(), unit="ms", scale=1e3)
 

@@ -15,25 +15,16 @@ Run: ``make bench`` or ``python benchmarks/bench_mlp.py``.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 
 import numpy as np
 import numpy_mlp
-from bench_foundation import best_of
+from harness import import_tf1, machine_line, print_table, run_engines, session_step, timed
 
 import staticflow as sf
 
 SIZES = [784, 512, 512, 10]
 LR = 0.01
-WARMUP = 20  # untimed steps first: thread pools, caches and lazy set-up settle
-
-
-def timed(step) -> float:
-    """Best seconds per step, after `WARMUP` untimed steps."""
-    for _ in range(WARMUP):
-        step()
-    return best_of(step, repeat=7)
+WARMUP, REPEAT = 20, 7  # untimed steps first, then best of REPEAT rounds
 
 
 def make_problem(batch: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
@@ -60,16 +51,15 @@ def tf1_style_step(tf, init: list[np.ndarray], x0: np.ndarray, y0: np.ndarray):
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=h))
         train_op = tf.train.GradientDescentOptimizer(LR).minimize(loss)
         init_op = tf.global_variables_initializer()
-    sess = tf.Session(graph=g)
-    sess.run(init_op)
-    feed = {x: x0, y: y0}
-    first, _ = sess.run([loss, train_op], feed)
-    return float(first), lambda: sess.run(train_op, feed)
+    return session_step(tf, g, init_op, loss, train_op, {x: x0, y: y0})
 
 
-def bench_staticflow(init, x0, y0) -> tuple[float, float]:
-    first, step = tf1_style_step(sf, init, x0, y0)
-    return first, timed(step)
+def bench_tf1_style(tf, init, x0, y0) -> tuple[float, float] | None:
+    """The same TF1-API code on staticflow or TensorFlow (None when `tf` is missing)."""
+    if tf is None:
+        return None
+    first, step = tf1_style_step(tf, init, x0, y0)
+    return first, timed(step, WARMUP, REPEAT)
 
 
 def bench_numpy(init, x0, y0) -> tuple[float, float]:
@@ -82,17 +72,7 @@ def bench_numpy(init, x0, y0) -> tuple[float, float]:
 
     first = step()
     assert all(p.dtype == np.float32 for p in params)
-    return first, timed(step)
-
-
-def bench_tensorflow(init, x0, y0) -> tuple[float, float] | None:
-    try:
-        import tensorflow.compat.v1 as tf
-    except ImportError:
-        return None
-    tf.disable_eager_execution()
-    first, step = tf1_style_step(tf, init, x0, y0)
-    return first, timed(step)
+    return first, timed(step, WARMUP, REPEAT)
 
 
 def bench_pytorch(init, x0, y0) -> tuple[float, float] | None:
@@ -117,37 +97,27 @@ def bench_pytorch(init, x0, y0) -> tuple[float, float] | None:
         return loss.detach()
 
     first = float(step())
-    return first, timed(step)
+    return first, timed(step, WARMUP, REPEAT)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", type=int, default=128, help="examples per step (default 128)")
     args = ap.parse_args()
-    print(
-        f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
-        f"{sf.__name__} kernels on {os.cpu_count()} cores"
-    )
+    print(machine_line())
     init, x0, y0 = make_problem(args.batch)
-    results: dict[str, tuple[float, float]] = {
-        "staticflow": bench_staticflow(init, x0, y0),
-        "numpy": bench_numpy(init, x0, y0),
-    }
-    for name, fn in (("tensorflow1", bench_tensorflow), ("pytorch", bench_pytorch)):
-        r = fn(init, x0, y0)
-        if r is not None:
-            results[name] = r
-    base_loss, base_time = results["staticflow"]
-    for name, (loss, _) in results.items():
-        np.testing.assert_allclose(loss, base_loss, rtol=1e-4, err_msg=f"first loss of {name} vs staticflow")
-
+    results = run_engines(
+        {
+            "staticflow": lambda: bench_tf1_style(sf, init, x0, y0),
+            "numpy": lambda: bench_numpy(init, x0, y0),
+            "tensorflow1": lambda: bench_tf1_style(import_tf1(), init, x0, y0),
+            "pytorch": lambda: bench_pytorch(init, x0, y0),
+        }
+    )
     sizes = "-".join(map(str, SIZES))
     print(f"\nMLP {sizes} (relu), batch {args.batch}, one SGD step (lr {LR}) per call")
-    print(f"  first loss {base_loss:.6f} (all engines agree to 1e-4)")
-    print(f"  {'engine':12s} {'steps/s':>10s} {'ms/step':>10s} {'peer time / staticflow time':>28s}")
-    for name, (_, t) in results.items():
-        ratio = "" if name == "staticflow" else f"{t / base_time:.2f}x"
-        print(f"  {name:12s} {1 / t:10.1f} {t * 1e3:10.3f} {ratio:>28s}")
+    print(f"  first loss {results['staticflow'][0]:.6f} (all engines agree to 1e-4)")
+    print_table(results, "steps", 1)
 
 
 if __name__ == "__main__":
