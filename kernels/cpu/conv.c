@@ -11,7 +11,7 @@
  * (kh * KW + kw) * C + c, the row-major order of the filter), built in the
  * scratch tensor in[2] (the chunk is as many images as the scratch holds) in
  * parallel over (image, output row), and multiplied with the filter viewed as
- * [K, O] by scipy-openblas (which threads the GEMM itself). A 1x1 filter with
+ * [K, O] (sf_sgemm: BLAS blocks on the OpenMP threads). A 1x1 filter with
  * stride 1 and no padding needs no column matrix: the image is the matrix.
  * The input backprop computes the column gradient dY W^T and gathers it back
  * (col2im as a gather: each input pixel sums the column entries that read it,
@@ -94,8 +94,8 @@ static int sf_is_pointwise(const sf_geo *g)
 }
 
 #define SF_CONV_DTYPES(X)                            \
-    X(float32, SF_FLOAT32, float, scipy_cblas_sgemm) \
-    X(float64, SF_FLOAT64, double, scipy_cblas_dgemm)
+    X(float32, SF_FLOAT32, float, sf_sgemm) \
+    X(float64, SF_FLOAT64, double, sf_dgemm)
 
 #define SF_DEFINE_CONV(NAME, CODE, T, GEMM)                                                        \
     /* column matrix rows of images [n0, n0 + nb): col[(i*OH*OW + p) * K + k] */                 \
@@ -232,7 +232,7 @@ static int sf_is_pointwise(const sf_geo *g)
             return SF_OK;                                                                         \
         }                                                                                         \
         if (sf_is_pointwise(&g)) {                                                                \
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)(g.N * P), (blasint)g.O,     \
+            GEMM(0, 0, (blasint)(g.N * P), (blasint)g.O,     \
                  (blasint)K, (T)1, x, (blasint)K, w, (blasint)g.O, (T)0, y, (blasint)g.O);        \
             return SF_OK;                                                                         \
         }                                                                                         \
@@ -241,7 +241,7 @@ static int sf_is_pointwise(const sf_geo *g)
         for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {                                             \
             const int64_t nb = g.N - n0 < chunk ? g.N - n0 : chunk;                               \
             sf_im2col_##NAME(&g, x, col, n0, nb);                                                 \
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)(nb * P), (blasint)g.O,      \
+            GEMM(0, 0, (blasint)(nb * P), (blasint)g.O,      \
                  (blasint)K, (T)1, col, (blasint)K, w, (blasint)g.O, (T)0, y + n0 * P * g.O,      \
                  (blasint)g.O);                                                                   \
         }                                                                                         \
@@ -263,7 +263,7 @@ static int sf_is_pointwise(const sf_geo *g)
             return SF_OK;                                                                         \
         }                                                                                         \
         if (sf_is_pointwise(&g)) {                                                                \
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)(g.N * P), (blasint)K,         \
+            GEMM(0, 1, (blasint)(g.N * P), (blasint)K,         \
                  (blasint)g.O, (T)1, dy, (blasint)g.O, w, (blasint)g.O, (T)0, dx, (blasint)K);    \
             return SF_OK;                                                                         \
         }                                                                                         \
@@ -271,7 +271,7 @@ static int sf_is_pointwise(const sf_geo *g)
         T *col = (T *)c->in[2].data;                                                              \
         for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {                                             \
             const int64_t nb = g.N - n0 < chunk ? g.N - n0 : chunk;                               \
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)(nb * P), (blasint)K,          \
+            GEMM(0, 1, (blasint)(nb * P), (blasint)K,          \
                  (blasint)g.O, (T)1, dy + n0 * P * g.O, (blasint)g.O, w, (blasint)g.O, (T)0, col, \
                  (blasint)K);                                                                     \
             sf_col2im_##NAME(&g, col, dx, n0, nb);                                                \
@@ -294,7 +294,7 @@ static int sf_is_pointwise(const sf_geo *g)
             return SF_OK;                                                                         \
         }                                                                                         \
         if (sf_is_pointwise(&g)) {                                                                \
-            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)K, (blasint)g.O,               \
+            GEMM(1, 0, (blasint)K, (blasint)g.O,               \
                  (blasint)(g.N * P), (T)1, x, (blasint)K, dy, (blasint)g.O, (T)0, dw,             \
                  (blasint)g.O);                                                                   \
             return SF_OK;                                                                         \
@@ -304,7 +304,7 @@ static int sf_is_pointwise(const sf_geo *g)
         for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {                                             \
             const int64_t nb = g.N - n0 < chunk ? g.N - n0 : chunk;                               \
             sf_im2col_##NAME(&g, x, col, n0, nb);                                                 \
-            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)K, (blasint)g.O,               \
+            GEMM(1, 0, (blasint)K, (blasint)g.O,               \
                  (blasint)(nb * P), (T)1, col, (blasint)K, dy + n0 * P * g.O, (blasint)g.O,       \
                  (T)(n0 ? 1 : 0), dw, (blasint)g.O);                                              \
         }                                                                                         \
@@ -450,6 +450,314 @@ static int sf_is_pointwise(const sf_geo *g)
 
 SF_CONV_DTYPES(SF_DEFINE_CONV)
 
+/* ---- direct convolution of narrow layers (stride 1, dilation 1) ---------
+ *
+ * Layers with few channels (LeNet's 1 -> 6 -> 16) make skinny GEMMs that a
+ * BLAS runs far below its peak, and their im2col matrix is KH*KW times the
+ * image. These kernels instead treat an output row [OW, O] as one flat
+ * vector j = ow * O + o and compute it in chunks of CH = M vector registers:
+ *
+ *   y[oh, j] = sum over (kh, kw, c) of  xe[oh + kh, c][j + kw * O] * wt[kh, kw, c][j mod O]
+ *
+ * where xe is the image, zero-padded and with every pixel repeated O times
+ * ("expanded": xe[r, c][q * O + o] = x[r - pt, q - pl, c]) so that the
+ * product is an aligned elementwise one, and wt is the filter's row for
+ * (kh, kw, c) tiled to CH entries (CH is a multiple of O, so every chunk
+ * sees the same tile). The M accumulators stay in registers over all
+ * KH * KW * C taps. The filter gradient is the same loop with the roles
+ * turned: dw[kh, kw, c] accumulates xe[oh + kh, c][j + kw * O] * dy[oh, j]
+ * over the chunks of every row, folded mod O at the end. The input gradient
+ * of a stride-1 conv is itself a conv (of dy, with the filter flipped and its
+ * channel axes swapped, padded KH-1-pt / KW-1-pl), so Python lowers it onto
+ * the forward kernel.
+ *
+ * iattr = [1, 1, 1, 1, pad_top, pad_left, CH]; in[2] is the scratch: the
+ * tiled filter (forward) and, per thread, an expanded image (and for the
+ * filter gradient a zero-tailed copy of dy and the accumulators); threads run
+ * over images, as many as the scratch has slots for. Python picks CH
+ * (sf_cpu_simd_bytes tells the vector width) and sizes the scratch with the
+ * same formulas as sf_dc_sizes below.
+ */
+#if defined(__AVX512F__)
+#define SF_SIMD_BYTES 64
+#elif defined(__AVX__)
+#define SF_SIMD_BYTES 32
+#else
+#define SF_SIMD_BYTES 16
+#endif
+/* the most vector registers a chunk may take */
+#define SF_DC_MAX_M 8
+
+int sf_cpu_simd_bytes(void)
+{
+    return SF_SIMD_BYTES;
+}
+
+typedef float sf_vf32 __attribute__((vector_size(SF_SIMD_BYTES), aligned(4), may_alias));
+typedef double sf_vf64 __attribute__((vector_size(SF_SIMD_BYTES), aligned(8), may_alias));
+
+typedef struct {
+    int64_t N, H, W, C, KH, KW, O, OH, OW, pt, pl;
+    int64_t CH, M;    /* chunk length and its vector count */
+    int64_t nchunk;   /* chunks per output row */
+    int64_t Wx;       /* expanded entries per (row, channel) */
+    int64_t R;        /* expanded (padded) rows */
+    int64_t wt, xe, dyp, acc;  /* scratch sizes, elements */
+} sf_dgeo;
+
+/* x [N, H, W, C], filter [KH, KW, C, O], y [N, OH, OW, O] (y is dy for the filter gradient) */
+static int sf_dc_sizes(sf_call *c, sf_dgeo *d, const sf_tensor *x, const sf_tensor *f, const sf_tensor *y,
+                       int64_t lanes, const char *name)
+{
+    d->N = x->shape[0], d->H = x->shape[1], d->W = x->shape[2], d->C = x->shape[3];
+    d->KH = f->shape[0], d->KW = f->shape[1], d->O = f->shape[3];
+    d->OH = y->shape[1], d->OW = y->shape[2];
+    d->pt = c->iattr[4], d->pl = c->iattr[5], d->CH = c->iattr[6];
+    if (f->shape[2] != d->C || y->shape[0] != d->N || y->shape[3] != d->O)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: input, filter and output depths or batch differ", name);
+    if (c->iattr[0] != 1 || c->iattr[1] != 1 || c->iattr[2] != 1 || c->iattr[3] != 1 || d->pt < 0 || d->pl < 0)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: needs strides and dilations 1 and padding >= 0", name);
+    d->M = d->CH / lanes;
+    if (d->O < 1 || d->CH < 1 || d->CH % lanes || d->CH % d->O || d->M > SF_DC_MAX_M)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT,
+                       "%s: chunk %lld must be a multiple of the depth %lld and of %lld lanes, at most %d vectors",
+                       name, (long long)d->CH, (long long)d->O, (long long)lanes, SF_DC_MAX_M);
+    d->nchunk = (d->OW * d->O + d->CH - 1) / d->CH;
+    d->Wx = d->nchunk * d->CH + (d->KW - 1) * d->O;
+    d->R = d->OH + d->KH - 1;
+    d->wt = d->KH * d->KW * d->C * d->CH;
+    d->xe = d->R * d->C * d->Wx + lanes; /* + the expansion's slack */
+    d->dyp = d->OH * d->nchunk * d->CH;
+    d->acc = d->wt;
+    return SF_OK;
+}
+
+/* threads for n units of work: at most the OpenMP count and the scratch slots */
+static int sf_dc_threads(int64_t slots, int64_t units)
+{
+    int64_t t = omp_get_max_threads();
+    if (t > slots) t = slots;
+    if (t > units) t = units;
+    return t < 1 ? 1 : (int)t;
+}
+
+#define SF_DC_VECTOR_DTYPES(X) \
+    X(float32, SF_FLOAT32, float, sf_vf32) \
+    X(float64, SF_FLOAT64, double, sf_vf64)
+
+/* one output row (oh) of one image, chunks of M vectors */
+#define SF_DC_FWD_ROW(NAME, T, V, M)                                                                \
+    static void sf_dc_fwd_##NAME##_##M(const sf_dgeo *d, const T *restrict xe, const T *restrict wt, \
+                                       T *restrict y, int64_t oh)                                   \
+    {                                                                                               \
+        enum { L = SF_SIMD_BYTES / sizeof(T) };                                                     \
+        const int64_t n_out = d->OW * d->O;                                    \
+        for (int64_t jb = 0; jb < n_out; jb += M * L) {                                             \
+            V acc[M];                                                                               \
+            _Pragma("GCC unroll 8") for (int v = 0; v < M; v++) acc[v] = (V){0};                    \
+            const T *wk = wt;                                                                       \
+            for (int64_t kh = 0; kh < d->KH; kh++)                                                  \
+                for (int64_t kw = 0; kw < d->KW; kw++) {                                            \
+                    const T *xs = xe + (oh + kh) * d->C * d->Wx + jb + kw * d->O;                   \
+                    for (int64_t c = 0; c < d->C; c++, xs += d->Wx, wk += M * L)                    \
+                        _Pragma("GCC unroll 8") for (int v = 0; v < M; v++)                        \
+                            acc[v] += *(const V *)(xs + v * L) * *(const V *)(wk + v * L);         \
+                }                                                                                   \
+            if (n_out - jb >= M * L) {                                                              \
+                _Pragma("GCC unroll 8") for (int v = 0; v < M; v++) *(V *)(y + jb + v * L) = acc[v]; \
+            } else {                                                                                \
+                memcpy(y + jb, acc, (size_t)(n_out - jb) * sizeof(T));                              \
+            }                                                                                       \
+        }                                                                                           \
+    }
+
+/* the filter gradient's taps [k0, k1) (k = (kh * KW + kw) * C + c) over one image */
+#define SF_DC_DW_TAPS(NAME, T, V, M)                                                                \
+    static void sf_dc_dw_##NAME##_##M(const sf_dgeo *d, const T *restrict xe, const T *restrict dyp, \
+                                      T *restrict acc_mem, int64_t k0, int64_t k1)                  \
+    {                                                                                               \
+        enum { L = SF_SIMD_BYTES / sizeof(T) };                                                     \
+        const int64_t row = d->nchunk * M * L;                                                      \
+        for (int64_t k = k0; k < k1; k++) {                                                         \
+            const int64_t c = k % d->C, kw = (k / d->C) % d->KW, kh = k / (d->C * d->KW);          \
+            V acc[M];                                                                               \
+            T *am = acc_mem + k * M * L;                                                            \
+            _Pragma("GCC unroll 8") for (int v = 0; v < M; v++) acc[v] = *(const V *)(am + v * L);  \
+            for (int64_t oh = 0; oh < d->OH; oh++) {                                                \
+                const T *xs = xe + ((oh + kh) * d->C + c) * d->Wx + kw * d->O;                      \
+                const T *ds = dyp + oh * row;                                                       \
+                for (int64_t jb = 0; jb < row; jb += M * L)                                         \
+                    _Pragma("GCC unroll 8") for (int v = 0; v < M; v++)                            \
+                        acc[v] += *(const V *)(xs + jb + v * L) * *(const V *)(ds + jb + v * L);   \
+            }                                                                                       \
+            _Pragma("GCC unroll 8") for (int v = 0; v < M; v++) *(V *)(am + v * L) = acc[v];        \
+        }                                                                                           \
+    }
+
+#define SF_DC_VARIANTS(X, NAME, T, V) X(NAME, T, V, 1) X(NAME, T, V, 2) X(NAME, T, V, 3) X(NAME, T, V, 4) \
+    X(NAME, T, V, 5) X(NAME, T, V, 6) X(NAME, T, V, 7) X(NAME, T, V, 8)
+#define SF_DC_CASE_FWD(NAME, T, V, M) case M: return sf_dc_fwd_##NAME##_##M;
+#define SF_DC_CASE_DW(NAME, T, V, M) case M: return sf_dc_dw_##NAME##_##M;
+
+#define SF_DEFINE_DIRECT(NAME, CODE, T, V)                                                         \
+    SF_DC_VARIANTS(SF_DC_FWD_ROW, NAME, T, V)                                                       \
+    SF_DC_VARIANTS(SF_DC_DW_TAPS, NAME, T, V)                                                       \
+    typedef void (*sf_dc_fwd_fn_##NAME)(const sf_dgeo *, const T *, const T *, T *, int64_t);       \
+    typedef void (*sf_dc_dw_fn_##NAME)(const sf_dgeo *, const T *, const T *, T *, int64_t, int64_t); \
+    static sf_dc_fwd_fn_##NAME sf_dc_fwd_pick_##NAME(int64_t m)                                     \
+    {                                                                                               \
+        switch (m) { SF_DC_VARIANTS(SF_DC_CASE_FWD, NAME, T, V) }                                   \
+        return NULL;                                                                                \
+    }                                                                                               \
+    static sf_dc_dw_fn_##NAME sf_dc_dw_pick_##NAME(int64_t m)                                       \
+    {                                                                                               \
+        switch (m) { SF_DC_VARIANTS(SF_DC_CASE_DW, NAME, T, V) }                                    \
+        return NULL;                                                                                \
+    }                                                                                               \
+                                                                                                    \
+    /* image [H, W, C] -> its expanded rows xe (see above) */                                       \
+    static void sf_dc_expand_##NAME(const sf_dgeo *d, const T *restrict img, T *restrict xe)        \
+    {                                                                                               \
+        for (int64_t r = 0; r < d->R; r++) {                                                        \
+            const int64_t ih = r - d->pt;                                                           \
+            for (int64_t c = 0; c < d->C; c++) {                                                    \
+                T *row = xe + (r * d->C + c) * d->Wx;                                               \
+                if (ih < 0 || ih >= d->H) {                                                         \
+                    memset(row, 0, (size_t)d->Wx * sizeof(T));                                      \
+                    continue;                                                                       \
+                }                                                                                   \
+                const T *src = img + ih * d->W * d->C + c;                                          \
+                /* O copies as whole-vector stores: each spills past its O entries into the  \
+                 * next ones, which are written after it (the buffer has a vector of slack) */ \
+                for (int64_t q = 0; q * d->O < d->Wx; q++) {                                        \
+                    const int64_t iw = q - d->pl;                                                   \
+                    const V b = (V){0} + (iw >= 0 && iw < d->W ? src[iw * d->C] : (T)0);             \
+                    for (int64_t o = 0; o < d->O; o += SF_SIMD_BYTES / sizeof(T))                   \
+                        *(V *)(row + q * d->O + o) = b;                                             \
+                }                                                                                   \
+            }                                                                                       \
+        }                                                                                           \
+    }                                                                                               \
+                                                                                                    \
+    static int sf_dc_check_##NAME(sf_call *c, const char *name, const char *second)                                     \
+    {                                                                                               \
+        if (c->n_in < 3 || c->n_out < 1)                                                            \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s takes 3 inputs and 1 output", name);     \
+        int st;                                                                                     \
+        if ((st = sf_check4(c, &c->in[0], CODE, name, "input"))) return st;                         \
+        if ((st = sf_check4(c, &c->in[1], CODE, name, second))) return st;   \
+        if ((st = sf_check4(c, &c->out[0], CODE, name, "output"))) return st;                       \
+        if (c->in[2].dtype != CODE || !sf_is_contiguous(&c->in[2]))                                 \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: the scratch must be contiguous %s", name, \
+                           #NAME);                                                                  \
+        return SF_OK;                                                                               \
+    }                                                                                               \
+                                                                                                    \
+    /* in[0] x, in[1] filter, in[2] scratch -> out[0] y */                                          \
+    int sf_cpu_conv2d_direct_##NAME(sf_call *c)                                                     \
+    {                                                                                               \
+        const char *name = "conv2d_direct_" #NAME;                                                  \
+        sf_dgeo d;                                                                                  \
+        int st;                                                                                     \
+        if ((st = sf_dc_check_##NAME(c, name, "filter"))) return st;                                \
+        if ((st = sf_dc_sizes(c, &d, &c->in[0], &c->in[1], &c->out[0], SF_SIMD_BYTES / sizeof(T), name))) \
+            return st;                                                                              \
+        const int64_t slots = d.xe ? (sf_numel(&c->in[2]) - d.wt) / d.xe : 1;                       \
+        if (slots < 1)                                                                              \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: the scratch must hold %lld elements", name, \
+                           (long long)(d.wt + d.xe));                                               \
+        const T *x = (const T *)c->in[0].data, *w = (const T *)c->in[1].data;                       \
+        T *y = (T *)c->out[0].data, *wt = (T *)c->in[2].data;                                       \
+        const sf_dc_fwd_fn_##NAME row = sf_dc_fwd_pick_##NAME(d.M);                                 \
+        for (int64_t k = 0; k < d.KH * d.KW * d.C; k++)                                             \
+            for (int64_t t = 0; t < d.CH; t++) wt[k * d.CH + t] = w[k * d.O + t % d.O];             \
+        const int64_t per_image = d.OH * d.OW * d.O * d.KH * d.KW * d.C, ysz = d.OH * d.OW * d.O;   \
+        const int nth = (double)d.N * per_image >= SF_PARALLEL_MIN ? sf_dc_threads(slots, d.N) : 1;  \
+        _Pragma("omp parallel num_threads(nth) if(nth > 1)")                                       \
+        {                                                                                           \
+            T *xe = wt + d.wt + omp_get_thread_num() * d.xe;                                        \
+            _Pragma("omp for schedule(static)")                                                    \
+            for (int64_t n = 0; n < d.N; n++) {                                                     \
+                sf_dc_expand_##NAME(&d, x + n * d.H * d.W * d.C, xe);                               \
+                for (int64_t oh = 0; oh < d.OH; oh++) row(&d, xe, wt, y + n * ysz + oh * d.OW * d.O, oh); \
+            }                                                                                       \
+        }                                                                                           \
+        return SF_OK;                                                                               \
+    }                                                                                               \
+                                                                                                    \
+    /* in[0] x, in[1] dy, in[2] scratch -> out[0] dw [KH, KW, C, O] */                              \
+    int sf_cpu_conv2d_backprop_filter_direct_##NAME(sf_call *c)                                     \
+    {                                                                                               \
+        const char *name = "conv2d_backprop_filter_direct_" #NAME;                                  \
+        sf_dgeo d;                                                                                  \
+        int st;                                                                                     \
+        if ((st = sf_dc_check_##NAME(c, name, "dy"))) return st;                                    \
+        if ((st = sf_dc_sizes(c, &d, &c->in[0], &c->out[0], &c->in[1], SF_SIMD_BYTES / sizeof(T), name))) \
+            return st;                                                                              \
+        const int64_t per = d.xe + d.dyp + d.acc;                                                   \
+        const int64_t slots = per ? sf_numel(&c->in[2]) / per : 1;                                  \
+        if (slots < 1)                                                                              \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: the scratch must hold %lld elements", name, \
+                           (long long)per);                                                         \
+        const T *x = (const T *)c->in[0].data, *dy = (const T *)c->in[1].data;                      \
+        T *dw = (T *)c->out[0].data, *scratch = (T *)c->in[2].data;                                 \
+        const sf_dc_dw_fn_##NAME taps = sf_dc_dw_pick_##NAME(d.M);                                  \
+        const int64_t K = d.KH * d.KW * d.C, ysz = d.OH * d.OW * d.O, row = d.nchunk * d.CH;        \
+        const int64_t per_image = ysz * K;                                                          \
+        const int big = (double)d.N * per_image >= SF_PARALLEL_MIN;                                 \
+        /* many images: one slot per thread over images; few: the taps split over threads */        \
+        const int by_image = d.N >= omp_get_max_threads() || !big;                                  \
+        const int nth = big ? sf_dc_threads(by_image ? slots : 1 << 30, by_image ? d.N : K) : 1;    \
+        const int used = by_image ? nth : 1;                                                        \
+        for (int s = 0; s < used; s++) memset(scratch + s * per + d.xe + d.dyp, 0, (size_t)d.acc * sizeof(T)); \
+        _Pragma("omp parallel num_threads(nth) if(nth > 1)")                                       \
+        {                                                                                           \
+            const int tid = by_image ? omp_get_thread_num() : 0;                                    \
+            T *xe = scratch + tid * per, *dyp = xe + d.xe, *acc = dyp + d.dyp;                      \
+            if (by_image) {                                                                         \
+                _Pragma("omp for schedule(static)")                                                \
+                for (int64_t n = 0; n < d.N; n++) {                                                 \
+                    sf_dc_expand_##NAME(&d, x + n * d.H * d.W * d.C, xe);                           \
+                    for (int64_t oh = 0; oh < d.OH; oh++) {                                         \
+                        memcpy(dyp + oh * row, dy + n * ysz + oh * d.OW * d.O,                      \
+                               (size_t)(d.OW * d.O) * sizeof(T));                                   \
+                        memset(dyp + oh * row + d.OW * d.O, 0, (size_t)(row - d.OW * d.O) * sizeof(T)); \
+                    }                                                                               \
+                    taps(&d, xe, dyp, acc, 0, K);                                                   \
+                }                                                                                   \
+            } else {                                                                                \
+                for (int64_t n = 0; n < d.N; n++) {                                                 \
+                    _Pragma("omp single")                                                          \
+                    {                                                                               \
+                        sf_dc_expand_##NAME(&d, x + n * d.H * d.W * d.C, xe);                       \
+                        for (int64_t oh = 0; oh < d.OH; oh++) {                                     \
+                            memcpy(dyp + oh * row, dy + n * ysz + oh * d.OW * d.O,                  \
+                                   (size_t)(d.OW * d.O) * sizeof(T));                               \
+                            memset(dyp + oh * row + d.OW * d.O, 0,                                  \
+                                   (size_t)(row - d.OW * d.O) * sizeof(T));                         \
+                        }                                                                           \
+                    }                                                                               \
+                    const int nt = omp_get_num_threads(), id = omp_get_thread_num();                \
+                    taps(&d, xe, dyp, acc, K * id / nt, K * (id + 1) / nt);                         \
+                    _Pragma("omp barrier")                                                         \
+                }                                                                                   \
+            }                                                                                       \
+        }                                                                                           \
+        /* fold: dw[k, o] = sum over slots and over the chunk entries t = o (mod O) */              \
+        for (int64_t k = 0; k < K; k++)                                                             \
+            for (int64_t o = 0; o < d.O; o++) {                                                     \
+                T s = 0;                                                                            \
+                for (int u = 0; u < used; u++) {                                                    \
+                    const T *a = scratch + u * per + d.xe + d.dyp + k * d.CH;                       \
+                    for (int64_t t = o; t < d.CH; t += d.O) s += a[t];                              \
+                }                                                                                   \
+                dw[k * d.O + o] = s;                                                                \
+            }                                                                                       \
+        return SF_OK;                                                                               \
+    }
+
+SF_DC_VECTOR_DTYPES(SF_DEFINE_DIRECT)
+
 /* ---- pooling ------------------------------------------------------------ */
 
 /* iattr = [kh, kw, sh, sw, pt, pl]; img [N, H, W, C], pooled [N, OH, OW, C]. */
@@ -480,8 +788,6 @@ static int sf_pool_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_ten
     return SF_OK;
 }
 
-/* channels a max pool gradient scans together (its per-channel state lives on the stack) */
-#define SF_POOL_BLOCK 64
 
 /* window [h0, h1) x [w0, w1) of output (oh, ow), clipped to the image */
 #define SF_WINDOW(g, oh, ow)                                         \
@@ -564,28 +870,22 @@ static int sf_pool_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_ten
                     const T *gr = gy + ((n * g.OH + oh) * g.OW + ow) * C;                           \
                     SF_WINDOW(g, oh, ow)                                                            \
                     if (h0 >= h1 || w0 >= w1) continue;                                             \
-                    /* channels in blocks, the window scanned per block with the channel      \
-                     * loop innermost: offsets of each channel's first max so far */               \
-                    for (int64_t c0 = 0; c0 < C; c0 += SF_POOL_BLOCK) {                             \
-                        const int64_t cb = C - c0 < SF_POOL_BLOCK ? C - c0 : SF_POOL_BLOCK;         \
-                        T m[SF_POOL_BLOCK];                                                         \
-                        int64_t at[SF_POOL_BLOCK];                                                  \
-                        const int64_t first = (h0 * g.W + w0) * C + c0;                             \
-                        for (int64_t j = 0; j < cb; j++) {                                          \
-                            m[j] = img[first + j];                                                  \
-                            at[j] = first + j;                                                      \
-                        }                                                                           \
+                    /* each channel's first max: a scalar scan of the (small) window per        \
+                     * channel beats vectorizing over channels, whose counts are often not a   \
+                     * multiple of the vector width (LeNet's 6 and 16) */                       \
+                    const int64_t first = (h0 * g.W + w0) * C;                                      \
+                    for (int64_t ch = 0; ch < C; ch++) {                                            \
+                        int64_t at = first + ch;                                                    \
+                        T m = img[at];                                                              \
                         for (int64_t ih = h0; ih < h1; ih++)                                        \
-                            for (int64_t iw = ih == h0 ? w0 + 1 : w0; iw < w1; iw++) {              \
-                                const int64_t off = (ih * g.W + iw) * C + c0;                       \
-                                const T *in = img + off;                                            \
-                                for (int64_t j = 0; j < cb; j++)                                    \
-                                    if (in[j] > m[j]) {                                             \
-                                        m[j] = in[j];                                               \
-                                        at[j] = off + j;                                            \
-                                    }                                                               \
+                            for (int64_t iw = w0; iw < w1; iw++) {                                  \
+                                const int64_t off = (ih * g.W + iw) * C + ch;                       \
+                                if (img[off] > m) {                                                 \
+                                    m = img[off];                                                   \
+                                    at = off;                                                       \
+                                }                                                                   \
                             }                                                                       \
-                        for (int64_t j = 0; j < cb; j++) d[at[j]] += gr[c0 + j];                    \
+                        d[at] += gr[ch];                                                            \
                     }                                                                               \
                 }                                                                                   \
         }                                                                                           \
@@ -703,6 +1003,8 @@ SF_CONV_DTYPES(SF_DEFINE_POOL)
     {"sf_cpu_depthwise_conv2d_backprop_input_" #NAME, sf_cpu_depthwise_conv2d_backprop_input_##NAME}, \
     {"sf_cpu_depthwise_conv2d_backprop_filter_" #NAME,                                          \
      sf_cpu_depthwise_conv2d_backprop_filter_##NAME},                                           \
+    {"sf_cpu_conv2d_direct_" #NAME, sf_cpu_conv2d_direct_##NAME},                               \
+    {"sf_cpu_conv2d_backprop_filter_direct_" #NAME, sf_cpu_conv2d_backprop_filter_direct_##NAME}, \
     {"sf_cpu_max_pool_" #NAME, sf_cpu_max_pool_##NAME},                                         \
     {"sf_cpu_max_pool_grad_" #NAME, sf_cpu_max_pool_grad_##NAME},                               \
     {"sf_cpu_max_pool_grad_grad_" #NAME, sf_cpu_max_pool_grad_grad_##NAME},                     \

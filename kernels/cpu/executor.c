@@ -33,6 +33,7 @@ static int sf_table_built;
 
 static void sf_build_table(void)
 {
+    sf_blas_init();
     int64_t total = 0;
     for (int f = 0; f < SF_N_FAMILIES; f++) {
         const sf_kernel_entry *e = NULL;

@@ -19,7 +19,7 @@
  *
  * Batch dims (all but the last two, as many as out has) of a and b are
  * broadcast when their size is 1 or their stride is 0. Each batch element is
- * one BLAS call; BLAS threads within it.
+ * one product, split over the threads when it is large (sf_sgemm below).
  */
 #include <limits.h>
 #include <string.h>
@@ -145,9 +145,61 @@ static int sf_fits_blasint(int64_t x)
     return x >= 0 && x <= INT_MAX;
 }
 
-#define SF_FLOAT_DTYPES(X)                          \
-    X(float32, SF_FLOAT32, float, scipy_cblas_sgemm) \
-    X(float64, SF_FLOAT64, double, scipy_cblas_dgemm)
+/* ---- GEMM on the kernels' threads ---------------------------------------
+ *
+ * Every kernel's parallel work runs on one pool, OpenMP's: the BLAS library
+ * is switched to one thread (sf_blas_init) and a large product is split here
+ * into one block of C's rows (or, when C is wider than tall, columns) per
+ * thread, each a single-threaded BLAS call. Two pools -- OpenMP's and
+ * OpenBLAS's own pthreads -- would take turns spinning on the same cores
+ * between the kernels of a step, and put each other to sleep: a LeNet
+ * training step ran 30% slower that way on 2 cores. */
+
+/* products below this many multiply-adds run on the calling thread */
+#define SF_GEMM_PARALLEL_MIN (1 << 18)
+
+void sf_blas_init(void)
+{
+    scipy_openblas_set_num_threads(1);
+}
+
+#define SF_DEFINE_GEMM(NAME, T, GEMM)                                                          \
+    void NAME(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha, const T *A, int64_t lda, \
+              const T *B, int64_t ldb, T beta, T *C, int64_t ldc)                              \
+    {                                                                                          \
+        const int nt = omp_in_parallel() ? 1 : omp_get_max_threads();                          \
+        const int rows = M >= N; /* split C's rows, else its columns */                        \
+        const int64_t len = rows ? M : N;                                                      \
+        int parts = nt;                                                                        \
+        if ((double)M * (double)N * (double)K < SF_GEMM_PARALLEL_MIN || len < 2 * 8) parts = 1; \
+        if (parts > len / 8) parts = (int)(len / 8 > 0 ? len / 8 : 1);                         \
+        _Pragma("omp parallel for schedule(static) num_threads(parts) if(parts > 1)")           \
+        for (int p = 0; p < parts; p++) {                                                      \
+            /* block boundaries on multiples of 8 rows/columns (whole BLAS micro-tiles) */      \
+            const int64_t b0 = len * p / parts / 8 * 8;                                        \
+            const int64_t b1 = p + 1 == parts ? len : len * (p + 1) / parts / 8 * 8;           \
+            if (b1 <= b0) continue;                                                            \
+            const T *a = A, *b = B;                                                            \
+            T *c = C;                                                                          \
+            if (rows) {                                                                        \
+                a += ta ? b0 : b0 * lda;                                                       \
+                c += b0 * ldc;                                                                 \
+            } else {                                                                           \
+                b += tb ? b0 * ldb : b0;                                                       \
+                c += b0;                                                                       \
+            }                                                                                  \
+            GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, \
+                 (blasint)(rows ? b1 - b0 : M), (blasint)(rows ? N : b1 - b0), (blasint)K, alpha, \
+                 a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);                      \
+        }                                                                                      \
+    }
+
+SF_DEFINE_GEMM(sf_sgemm, float, scipy_cblas_sgemm)
+SF_DEFINE_GEMM(sf_dgemm, double, scipy_cblas_dgemm)
+
+#define SF_FLOAT_DTYPES(X)                \
+    X(float32, SF_FLOAT32, float, sf_sgemm) \
+    X(float64, SF_FLOAT64, double, sf_dgemm)
 
 #define SF_DEFINE_MATMUL_BLAS(NAME, CODE, T, GEMM)                                            \
     /* dense row-major copy of an [R, C] strided matrix */                                   \
@@ -223,15 +275,9 @@ static int sf_fits_blasint(int64_t x)
                 bp = pb;                                                                     \
             }                                                                                \
             if (!swap)                                                                       \
-                GEMM(CblasRowMajor, va.trans ? CblasTrans : CblasNoTrans,                    \
-                     vb.trans ? CblasTrans : CblasNoTrans, (blasint)M, (blasint)N,           \
-                     (blasint)K, (T)1, ap, (blasint)va.ld, bp, (blasint)vb.ld, (T)0, op,     \
-                     (blasint)ldo);                                                          \
+                GEMM(va.trans, vb.trans, M, N, K, (T)1, ap, va.ld, bp, vb.ld, (T)0, op, ldo); \
             else                                                                             \
-                GEMM(CblasRowMajor, vb.trans ? CblasNoTrans : CblasTrans,                    \
-                     va.trans ? CblasNoTrans : CblasTrans, (blasint)N, (blasint)M,           \
-                     (blasint)K, (T)1, bp, (blasint)vb.ld, ap, (blasint)va.ld, (T)0, op,     \
-                     (blasint)ldo);                                                          \
+                GEMM(!vb.trans, !va.trans, N, M, K, (T)1, bp, vb.ld, ap, va.ld, (T)0, op, ldo); \
             if (wo)                                                                          \
                 for (int64_t i = 0; i < M; i++)                                              \
                     for (int64_t j = 0; j < N; j++)                                          \

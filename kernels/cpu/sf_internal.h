@@ -10,6 +10,16 @@
 /* Work below this many elements runs on one thread: forking costs more. */
 #define SF_PARALLEL_MIN 32768
 
+/* Row-major C = alpha op(A) op(B) + beta C (op transposes when ta/tb), on the
+ * kernels' OpenMP threads (linalg.c); sizes must fit the 32-bit BLAS. Inside a
+ * parallel region it runs on the calling thread. */
+void sf_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+              const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+void sf_dgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, double alpha, const double *A, int64_t lda,
+              const double *B, int64_t ldb, double beta, double *C, int64_t ldc);
+/* Switches the BLAS library to one thread; called once, before any kernel runs. */
+void sf_blas_init(void);
+
 /* Record an error message on the call and return its status code. */
 static inline int sf_fail(sf_call *c, int code, const char *fmt, ...)
 {

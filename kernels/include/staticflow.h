@@ -85,6 +85,10 @@ const sf_kernel_entry *sf_cpu_kernel_table(int64_t *count);
 void sf_set_num_threads(int n);
 int sf_get_num_threads(void);
 
+/* Bytes in one vector register of the build's target (64 with AVX-512): the
+ * direct conv kernels' chunk lengths are multiples of it (conv.c). */
+int sf_cpu_simd_bytes(void);
+
 /* ---------------------------------------------------------------------------
  * Kernel families. Names are sf_cpu_<op>_<dtype> with dtype one of float32,
  * float64, int32, int64, bool, uint8. "view" means any strides (0 and

@@ -13,11 +13,14 @@ from functools import cache
 
 import numpy as np
 
-# Idle OpenMP threads sleep rather than spin: on a machine whose cores are shared
-# (CI, notebooks, a second process) spinning threads starve the working ones and
-# a step can take 100x longer. Must be set before the runtime starts; users may
-# still choose ACTIVE themselves.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Idle OpenMP threads spin a short while (GOMP_SPINCOUNT iterations, about a
+# tenth of a millisecond) and then sleep. Sleeping at once (OMP_WAIT_POLICY=
+# PASSIVE) costs tens of microseconds to wake the team for every parallel
+# kernel, many times per step; spinning without end (ACTIVE) starves other
+# work when cores are shared (CI, notebooks, a second process). Every kernel,
+# BLAS products included, runs on this one pool (linalg.c). Read when the
+# runtime starts; users may set their own.
+os.environ.setdefault("GOMP_SPINCOUNT", "30000")
 
 try:
     import scipy_openblas32  # noqa: F401  (loads the BLAS library the kernels link against)
@@ -134,3 +137,8 @@ def set_num_threads(n: int) -> None:
 
 def get_num_threads() -> int:
     return int(lib.sf_get_num_threads())
+
+
+def simd_bytes() -> int:
+    """Bytes in one vector register of the kernels' build target (64 with AVX-512)."""
+    return int(lib.sf_cpu_simd_bytes())

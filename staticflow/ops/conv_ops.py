@@ -16,7 +16,7 @@ from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape
 from staticflow.ops import builder, casegen, registry
-from staticflow.ops.lowering import COPY_KERNELS
+from staticflow.ops.lowering import COPY_KERNELS, View
 from staticflow.ops.registry import Arg, Attr, Case, op
 
 D = dtypes
@@ -97,6 +97,15 @@ class Geometry:
         ex = _explicit(attrs, fmt) or ((0, 0), (0, 0))
         self.oh, self.pt = out_size(in_hw[0], self.kh, self.sh, self.dh, pad, ex[0])
         self.ow, self.pl = out_size(in_hw[1], self.kw, self.sw, self.dw, pad, ex[1])
+
+    @classmethod
+    def direct(cls, kh: int, kw: int, oh: int, ow: int, pt: int, pl: int) -> Geometry:
+        """A stride-1 conv geometry given its output size and top/left padding directly."""
+        g = cls.__new__(cls)
+        g.fmt = "NHWC"
+        g.sh = g.sw = g.dh = g.dw = 1
+        g.kh, g.kw, g.oh, g.ow, g.pt, g.pl = kh, kw, oh, ow, pt, pl
+        return g
 
     def conv_iattr(self):
         return (self.sh, self.sw, self.dh, self.dw, self.pt, self.pl)
@@ -211,6 +220,65 @@ def _col_scratch(ctx, g, n, c, dtype):
     return ctx.scratch_buffer((chunk * per,), dtype)
 
 
+# The direct kernels (conv.c, "direct convolution of narrow layers") take stride-1,
+# dilation-1 convs whose filter taps per output channel, KH * KW * C, are at most
+# this many: there a BLAS product is too skinny to run near its peak (LeNet's first
+# layer, 5x5x1, ran 2-4x faster direct) while wider ones (5x5x6) are better as one
+# GEMM. Tests set it to 0 or to a large value to run every conv through one path.
+DIRECT_MAX_TAPS = 64
+# at most this many vector registers per chunk (SF_DC_MAX_M in conv.c)
+_DIRECT_MAX_VECTORS = 8
+
+
+def _simd_bytes() -> int:
+    from staticflow.backends import cpu
+
+    return cpu.simd_bytes()
+
+
+def _threads() -> int:
+    from staticflow.backends import cpu
+
+    return max(1, cpu.get_num_threads())
+
+
+def _direct_chunk(g: Geometry, c: int, o: int, itemsize: int) -> int | None:
+    """The chunk length (entries of a flattened output row computed in registers at once)
+    for a direct conv with c input and o output channels, or None if it should not run direct."""
+    if (g.sh, g.sw, g.dh, g.dw) != (1, 1, 1, 1) or g.kh * g.kw * c > DIRECT_MAX_TAPS or o < 1:
+        return None
+    lanes = max(1, _simd_bytes() // itemsize)
+    best = None
+    for m in range(1, _DIRECT_MAX_VECTORS + 1):
+        ch = m * lanes
+        if ch % o:
+            continue
+        # chunks per row, each costing its vectors, and at least 4 (FMA latency hides behind 4)
+        cost = -(-g.ow * o // ch) * max(m, 4)
+        if best is None or cost < best[0]:
+            best = (cost, ch)
+    return None if best is None else best[1]
+
+
+def _direct_sizes(g: Geometry, c: int, o: int, ch: int, lanes: int):
+    """(tiled filter, expanded image, padded dy, accumulators) sizes in elements, as sf_dc_sizes."""
+    nchunk = -(-g.ow * o // ch)
+    wx = nchunk * ch + (g.kw - 1) * o
+    wt = g.kh * g.kw * c * ch
+    xe = (g.oh + g.kh - 1) * c * wx + lanes
+    return wt, xe, g.oh * nchunk * ch, wt
+
+
+def _direct_conv(ctx, g: Geometry, img_nhwc, filt: View, o: int, x: View, y: View, ch: int) -> None:
+    """y = conv(x, filt) with the direct kernel; filt is [KH, KW, C, O]."""
+    n, _, _, c = img_nhwc
+    dt = ctx.out_dtypes[0]
+    wt, xe, _, _ = _direct_sizes(g, c, o, ch, max(1, _simd_bytes() // dt.size))
+    slots = max(1, min(n, _threads()))
+    scratch = ctx.scratch_buffer((wt + slots * xe,), dt)
+    ctx.call(ctx.kernel("conv2d_direct", dt), [x, filt, scratch], [y], g.conv_iattr() + (ch,))
+
+
 def _conv_lower_common(ctx, base, img_nhwc, filt_shape, ins, out_view, finish):
     n, h, w, c = img_nhwc
     g = Geometry(ctx.attrs, (h, w), filt_shape[:2])
@@ -235,9 +303,15 @@ def _conv_lower(base):
         fmt = ctx.attrs.get("data_format", "NHWC")
         x = _nhwc_in(ctx, 0)
         y, finish = _nhwc_out(ctx, 0)
-        _conv_lower_common(
-            ctx, base, _to_nhwc_dims(ctx.in_shapes[0], fmt), ctx.in_shapes[1], [x, ctx.inp(1)], y, finish
-        )
+        img = _to_nhwc_dims(ctx.in_shapes[0], fmt)
+        kh, kw, c, o = ctx.in_shapes[1]
+        g = Geometry(ctx.attrs, img[1:3], (kh, kw))
+        ch = _direct_chunk(g, c, o, ctx.out_dtypes[0].size) if base == "conv2d" else None
+        if ch is not None:
+            _direct_conv(ctx, g, img, ctx.inp(1), o, x, y, ch)
+            finish()
+            return
+        _conv_lower_common(ctx, base, img, ctx.in_shapes[1], [x, ctx.inp(1)], y, finish)
 
     return lower
 
@@ -249,11 +323,38 @@ def _backprop_input_lower(base):
         fmt = ctx.attrs.get("data_format", "NHWC")
         dy = _nhwc_in(ctx, 2)
         dx, finish = _nhwc_out(ctx, 0)
-        _conv_lower_common(
-            ctx, base, _to_nhwc_dims(ctx.out_shapes[0], fmt), ctx.in_shapes[1], [ctx.inp(1), dy], dx, finish
-        )
+        img = _to_nhwc_dims(ctx.out_shapes[0], fmt)
+        if base == "conv2d_backprop_input" and _flipped_direct(ctx, img, dy, dx):
+            finish()
+            return
+        _conv_lower_common(ctx, base, img, ctx.in_shapes[1], [ctx.inp(1), dy], dx, finish)
 
     return lower
+
+
+def _flipped_direct(ctx, img, dy: View, dx: View) -> bool:
+    """dx of a stride-1 conv as the direct forward conv of dy with the filter flipped in
+    space and its channel axes swapped, padded KH-1-pt / KW-1-pl; False where it does not
+    apply (then the caller lowers it through im2col)."""
+    kh, kw, c, o = ctx.in_shapes[1]
+    g = Geometry(ctx.attrs, img[1:3], (kh, kw))
+    if (g.sh, g.sw, g.dh, g.dw) != (1, 1, 1, 1) or g.pt > kh - 1 or g.pl > kw - 1:
+        return False
+    # the flipped conv: input dy [N, OH, OW, O], output dx [N, H, W, C]
+    fg = Geometry.direct(kh, kw, img[1], img[2], kh - 1 - g.pt, kw - 1 - g.pl)
+    ch = _direct_chunk(fg, o, c, ctx.out_dtypes[0].size)
+    if ch is None:
+        return False
+    w = ctx.inp(1)
+    flipped = w.with_(
+        (kh, kw, o, c),
+        (-w.strides[0], -w.strides[1], w.strides[3], w.strides[2]),
+        w.offset + (kh - 1) * w.strides[0] + (kw - 1) * w.strides[1],
+    )
+    wf = ctx.scratch_buffer((kh, kw, o, c), w.dtype)
+    ctx.copy(flipped, wf)
+    _direct_conv(ctx, fg, (img[0], None, None, o), wf, c, dy, dx, ch)
+    return True
 
 
 def _backprop_filter_lower(base):
@@ -263,15 +364,18 @@ def _backprop_filter_lower(base):
         fmt = ctx.attrs.get("data_format", "NHWC")
         x = _nhwc_in(ctx, 0)
         dy = _nhwc_in(ctx, 2)
-        _conv_lower_common(
-            ctx,
-            base,
-            _to_nhwc_dims(ctx.in_shapes[0], fmt),
-            ctx.out_shapes[0],
-            [x, dy],
-            ctx.out(0),
-            lambda: None,
-        )
+        img = _to_nhwc_dims(ctx.in_shapes[0], fmt)
+        kh, kw, c, o = ctx.out_shapes[0]
+        g = Geometry(ctx.attrs, img[1:3], (kh, kw))
+        dt = ctx.out_dtypes[0]
+        ch = _direct_chunk(g, c, o, dt.size) if base == "conv2d_backprop_filter" else None
+        if ch is not None:
+            per = sum(_direct_sizes(g, c, o, ch, max(1, _simd_bytes() // dt.size))[1:])
+            scratch = ctx.scratch_buffer((max(1, min(img[0], _threads())) * per,), dt)
+            ctx.call(ctx.kernel("conv2d_backprop_filter_direct", dt), [x, dy, scratch], [ctx.out(0)],
+                     g.conv_iattr() + (ch,))
+            return
+        _conv_lower_common(ctx, base, img, ctx.out_shapes[0], [x, dy], ctx.out(0), lambda: None)
 
     return lower
 
@@ -501,6 +605,8 @@ def _conv_cases(kind, depthwise=False):
 
 def _declare_convs(prefix, base, depthwise):
     kt = registry.kernels_for([base, base + "_backprop_input", base + "_backprop_filter"], F) + COPY_KERNELS
+    if base == "conv2d":
+        kt += registry.kernels_for(["conv2d_direct", "conv2d_backprop_filter_direct"], F)
     op(
         name=prefix,
         inputs=[Arg("input", type_attr="T"), Arg("filter", type_attr="T")],

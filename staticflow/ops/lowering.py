@@ -102,6 +102,23 @@ class View:
         return self.with_(shape, strides)
 
 
+def narrow_tiling(rows: int, width: int, lo: int = 64, hi: int = 256) -> int | None:
+    """How many rows of a [rows, width] array to treat as one, so that a kernel whose
+    inner loop runs along a row gets rows of lo..hi elements instead of a few.
+
+    Rows as short as a layer's channel count (6, 16) cost a kernel more in loop
+    overhead than in arithmetic; k rows side by side make one row of k * width,
+    with a per-channel operand tiled k times. Returns the largest k with
+    k * width <= hi that divides rows, if k * width >= lo; else None (rows
+    already long, or no divisor fits)."""
+    if width < 1 or width >= lo or rows < 2:
+        return None
+    for k in range(min(hi // width, rows), 1, -1):
+        if rows % k == 0:
+            return k if k * width >= lo else None
+    return None
+
+
 def coalesce(views: list[View]) -> list[View]:
     """Drop size-1 dims and merge dims that are contiguous in every view.
 

@@ -11,7 +11,7 @@ from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, broadcast_shapes, unknown_shape
 from staticflow.ops import builder, casegen, registry
-from staticflow.ops.lowering import coalesce, contiguous_strides
+from staticflow.ops.lowering import coalesce, contiguous_strides, narrow_tiling
 from staticflow.ops.registry import Arg, Attr, Case, op
 
 D = dtypes
@@ -677,6 +677,16 @@ def _reduce_lower(base):
         if out.size == 0:
             return
         v, nred = reduce_view(x, axes)
+        if base in ("sum", "max", "min") and v.ndim == 2 and nred == 1 and v.strides == (1, v.shape[0]):
+            # column sums of a narrow [rows, width] array: first over k-row blocks into
+            # [k * width] (long contiguous rows), then the k partials of each column
+            width, rows = v.shape
+            k = narrow_tiling(rows, width)
+            if k is not None:
+                part = ctx.scratch_buffer((k * width,), x.dtype)
+                ctx.call(ctx.kernel(f"reduce_{base}"), [v.with_((k * width, rows // k), (1, k * width))],
+                         [part], iattr=(1,))
+                v = part.with_((width, k), (1, width))
         kept = int(np.prod(v.shape[: v.ndim - nred], dtype=np.int64))
         o = out.reshape([kept] if v.ndim - nred else [])
         if v.ndim - nred > 1:

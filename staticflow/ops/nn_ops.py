@@ -7,7 +7,7 @@ import numpy as np
 from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
 from staticflow.ops import builder, casegen, registry
-from staticflow.ops.lowering import COPY_KERNELS, coalesce
+from staticflow.ops.lowering import COPY_KERNELS, coalesce, narrow_tiling
 from staticflow.ops.registry import Arg, Attr, Case, op
 
 D = dtypes
@@ -88,8 +88,17 @@ def _bias_lower(ctx):
     out = ctx.out(0)
     if out.size == 0:
         return
-    views = coalesce([ctx.inp(0), _bias_view(ctx), out])
-    ctx.call(ctx.kernel("add"), views[:2], views[2:])
+    x, b, y = coalesce([ctx.inp(0), _bias_view(ctx), out])
+    if x.ndim == 2 and b.strides == (0, 1) and x.is_contiguous() and y.is_contiguous():
+        # narrow channels (NHWC): k rows as one, the bias tiled k times in scratch
+        rows, width = x.shape
+        k = narrow_tiling(rows, width)
+        if k is not None:
+            tiled = ctx.scratch_buffer((k * width,), b.dtype)
+            ctx.copy(b.with_((k, width), (0, 1)), tiled.reshape((k, width)))
+            shape = (rows // k, k * width)
+            x, y, b = x.reshape(shape), y.reshape(shape), tiled.with_(shape, (0, 1))
+    ctx.call(ctx.kernel("add"), [x, b], [y])
 
 
 def _bias_ref(ins, a):
@@ -111,7 +120,7 @@ op(
     shape_fn=_bias_shape,
     ref=_bias_ref,
     lower=_bias_lower,
-    kernels=registry.kernels_for(["add"], _BIAS_T),
+    kernels=registry.kernels_for(["add"], _BIAS_T) + COPY_KERNELS,
     elementwise=True,
     cases=lambda rng: (
         [Case((_rand(rng, (3, 4), t), _rand(rng, (4,), t)), grad=t.is_floating) for t in _BIAS_T]

@@ -149,6 +149,73 @@ def test_conv2d_in_chunks(monkeypatch):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
+def loop_conv_grads(x, w, dy, padding):
+    """Gradients of sum(conv(x, w) * dy) (stride 1) w.r.t. x and w, one tap at a time."""
+    n, h, wd, c = x.shape
+    kh, kw, _, o = w.shape
+    if isinstance(padding, str):
+        oh, pt = _pads(h, kh, 1, 1, padding)
+        ow, pl = _pads(wd, kw, 1, 1, padding)
+    else:
+        (pt, _), (pl, _) = padding
+        oh, ow = dy.shape[1:3]
+    gx, gw = np.zeros(x.shape), np.zeros(w.shape)
+    for b in range(n):
+        for i in range(oh):
+            for j in range(ow):
+                for p in range(kh):
+                    for q in range(kw):
+                        ih, iw = i - pt + p, j - pl + q
+                        if 0 <= ih < h and 0 <= iw < wd:
+                            gx[b, ih, iw] += w[p, q] @ dy[b, i, j]
+                            gw[p, q] += np.outer(x[b, ih, iw], dy[b, i, j])
+    return gx, gw
+
+
+DIRECT_CONFIGS = [
+    # x shape, w shape, padding; stride 1 (the direct kernels' case)
+    ((2, 7, 5, 1), (3, 2, 1, 6), "SAME"),  # LeNet-like: one channel in, six out, odd sizes
+    ((1, 9, 6, 2), (5, 5, 2, 3), "SAME"),  # batch 1: fewer images than threads
+    ((3, 6, 7, 3), (3, 3, 3, 5), "VALID"),  # depth 5: a chunk of 5 vectors
+    ((2, 5, 4, 2), (1, 3, 2, 16), ((2, 1), (0, 3))),  # explicit padding, depth 16
+    ((64, 6, 6, 1), (3, 3, 1, 7), "SAME"),  # enough work for every thread, one image each
+    ((1, 24, 22, 2), (5, 5, 2, 6), "SAME"),  # one large image: the filter gradient splits its taps
+]
+
+
+@pytest.mark.parametrize("path", ["direct", "im2col"])
+@pytest.mark.parametrize("xs,ws,pad", DIRECT_CONFIGS)
+def test_stride1_conv_and_gradients_on_both_paths(xs, ws, pad, path, monkeypatch):
+    """Narrow stride-1 convs run on the direct kernels (the input gradient as the forward
+    kernel on the flipped filter), or, with the threshold at 0, through im2col: both give
+    the loops' values and gradients."""
+    monkeypatch.setattr(conv_ops, "DIRECT_MAX_TAPS", 10**9 if path == "direct" else 0)
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    tf_pad = pad if isinstance(pad, str) else [[0, 0], list(pad[0]), list(pad[1]), [0, 0]]
+    want = loop_conv(x, w, 1, 1, pad if isinstance(pad, str) else None,
+                     explicit=None if isinstance(pad, str) else pad)
+    dy = rng.standard_normal(want.shape)
+    want_gx, want_gw = loop_conv_grads(x, w, dy, pad)
+    for dt in (np.float32, np.float64):
+        with sf.Graph().as_default():
+            xp = sf.placeholder(dt, [None, *xs[1:]])
+            wc = sf.constant(w.astype(dt))
+            y = sf.nn.conv2d(xp, wc, strides=1, padding=tf_pad)
+            gx, gw = sf.gradients(sf.reduce_sum(y * sf.constant(dy.astype(dt))), [xp, wc])
+            with sf.Session() as sess:
+                feeds = {xp: x.astype(dt)}
+                plan = sess.plan([y, gx, gw], feeds)
+                used = {c.symbol for step in plan.steps for c, _, _ in step.calls}
+                got = sess.run([y, gx, gw], feeds)
+        name = np.dtype(dt).name
+        for kernel in (f"sf_cpu_conv2d_direct_{name}", f"sf_cpu_conv2d_backprop_filter_direct_{name}"):
+            assert (kernel in used) == (path == "direct"), (kernel, sorted(used))
+        tol = 2e-4 if dt == np.float32 else 1e-11
+        for a, b in zip(got, (want, want_gx, want_gw)):
+            np.testing.assert_allclose(a, b, rtol=tol, atol=tol * 10)
+
+
 POOL_CONFIGS = [
     ((2, 7, 5, 3), (3, 2), (1, 1), "VALID"),
     ((1, 9, 6, 2), (3, 3), (2, 2), "SAME"),
