@@ -93,6 +93,44 @@ static int sf_is_pointwise(const sf_geo *g)
            g->OH == g->H && g->OW == g->W;
 }
 
+/* How an im2col conv's images are cut into chunks: iattr[6] images per chunk
+ * (0: as many as the whole scratch holds), the scratch in[2] holding `slots`
+ * slots of chunk * OH*OW*KH*KW*C column entries plus `extra` each. With at
+ * least as many chunks as threads, every thread runs whole chunks in its own
+ * slot with single-threaded products (column matrices that stay in its
+ * cache); otherwise the chunks run one after another in slot 0, with each
+ * im2col and product split over the threads. */
+typedef struct {
+    int64_t chunk, slot, slots, nchunks;
+    int nth;
+} sf_cut;
+
+static int sf_cut_of(const sf_call *c, const sf_geo *g, int64_t extra, sf_cut *k)
+{
+    const int64_t per = g->OH * g->OW * g->KH * g->KW * g->C;
+    const int64_t have = c->n_in >= 3 ? sf_numel(&c->in[2]) : 0;
+    int64_t chunk = c->iattr[6] > 0 ? c->iattr[6] : per ? (have - extra) / per : g->N;
+    if (chunk > g->N) chunk = g->N;
+    if (chunk < 1) return 0;
+    k->chunk = chunk;
+    k->slot = chunk * per + extra;
+    k->slots = k->slot ? have / k->slot : 1;
+    if (k->slots < 1) return 0;
+    k->nchunks = (g->N + chunk - 1) / chunk;
+    const int64_t threads = omp_get_max_threads();
+    int64_t t = threads < k->slots ? threads : k->slots;
+    const double work = (double)g->N * (double)per * (double)g->O;
+    k->nth = t >= 2 && k->nchunks >= threads && work >= SF_PARALLEL_MIN ? (int)t : 1;
+    return 1;
+}
+
+static int sf_cut_fail(sf_call *c, const sf_geo *g, int64_t extra, const char *name)
+{
+    return sf_fail(c, SF_ERR_INVALID_ARGUMENT,
+                   "%s: the scratch tensor in[2] must hold one image's column matrix (%lld elements)%s",
+                   name, (long long)(g->OH * g->OW * g->KH * g->KW * g->C), extra ? " and the filter" : "");
+}
+
 #define SF_CONV_DTYPES(X)                            \
     X(float32, SF_FLOAT32, float, sf_sgemm) \
     X(float64, SF_FLOAT64, double, sf_dgemm)
@@ -100,11 +138,11 @@ static int sf_is_pointwise(const sf_geo *g)
 #define SF_DEFINE_CONV(NAME, CODE, T, GEMM)                                                        \
     /* column matrix rows of images [n0, n0 + nb): col[(i*OH*OW + p) * K + k] */                 \
     static void sf_im2col_##NAME(const sf_geo *g, const T *restrict x, T *restrict col, int64_t n0, \
-                                 int64_t nb)                                                      \
+                                 int64_t nb, int threaded)                                        \
     {                                                                                             \
         const int64_t K = g->KH * g->KW * g->C, C = g->C;                                         \
         const int64_t rows = nb * g->OH;                                                          \
-        const int par = (double)rows * g->OW * K >= SF_PARALLEL_MIN && rows > 1;                  \
+        const int par = threaded && (double)rows * g->OW * K >= SF_PARALLEL_MIN && rows > 1;      \
         _Pragma("omp parallel for schedule(static) if(par)")                                     \
         for (int64_t r = 0; r < rows; r++) {                                                      \
             const int64_t i = r / g->OH, oh = r % g->OH;                                          \
@@ -147,11 +185,11 @@ static int sf_is_pointwise(const sf_geo *g)
                                                                                                   \
     /* dx of images [n0, n0 + nb) from their column gradient (a gather) */                      \
     static void sf_col2im_##NAME(const sf_geo *g, const T *restrict col, T *restrict dx, int64_t n0, \
-                                 int64_t nb)                                                      \
+                                 int64_t nb, int threaded)                                        \
     {                                                                                             \
         const int64_t K = g->KH * g->KW * g->C, C = g->C;                                         \
         const int64_t rows = nb * g->H;                                                           \
-        const int par = (double)rows * g->W * K >= SF_PARALLEL_MIN && rows > 1;                   \
+        const int par = threaded && (double)rows * g->W * K >= SF_PARALLEL_MIN && rows > 1;       \
         _Pragma("omp parallel for schedule(static) if(par)")                                     \
         for (int64_t r = 0; r < rows; r++) {                                                      \
             const int64_t i = r / g->H, ih = r % g->H;                                            \
@@ -178,16 +216,6 @@ static int sf_is_pointwise(const sf_geo *g)
         }                                                                                         \
     }                                                                                             \
                                                                                                   \
-    /* images per chunk the scratch in[2] holds (0: it holds none) */                             \
-    static int64_t sf_chunk_##NAME(const sf_call *c, const sf_geo *g)                             \
-    {                                                                                             \
-        const int64_t per = g->OH * g->OW * g->KH * g->KW * g->C;                                 \
-        if (per == 0) return g->N > 0 ? g->N : 1;                                                 \
-        if (c->n_in < 3) return 0;                                                                \
-        int64_t n = sf_numel(&c->in[2]) / per;                                                    \
-        return n > g->N ? g->N : n;                                                               \
-    }                                                                                             \
-                                                                                                  \
     static int sf_conv_check_##NAME(sf_call *c, sf_geo *g, const char *name, int ii, int fi,      \
                                     int oi, int img_is_out)                                       \
     {                                                                                             \
@@ -210,11 +238,6 @@ static int sf_is_pointwise(const sf_geo *g)
             !sf_fits_int(g->N * g->H * g->W))                                                     \
             return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: sizes exceed the 32-bit BLAS limit",  \
                            name);                                                                 \
-        if (!sf_is_pointwise(g) && g->N > 0 && sf_chunk_##NAME(c, g) < 1)                         \
-            return sf_fail(c, SF_ERR_INVALID_ARGUMENT,                                            \
-                           "%s: the scratch tensor in[2] must hold one image's column matrix "   \
-                           "(%lld elements)",                                                     \
-                           name, (long long)(g->OH * g->OW * K));                                 \
         return SF_OK;                                                                             \
     }                                                                                             \
                                                                                                   \
@@ -236,14 +259,15 @@ static int sf_is_pointwise(const sf_geo *g)
                  (blasint)K, (T)1, x, (blasint)K, w, (blasint)g.O, (T)0, y, (blasint)g.O);        \
             return SF_OK;                                                                         \
         }                                                                                         \
-        const int64_t chunk = sf_chunk_##NAME(c, &g);                                             \
-        T *col = (T *)c->in[2].data;                                                              \
-        for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {                                             \
-            const int64_t nb = g.N - n0 < chunk ? g.N - n0 : chunk;                               \
-            sf_im2col_##NAME(&g, x, col, n0, nb);                                                 \
-            GEMM(0, 0, (blasint)(nb * P), (blasint)g.O,      \
-                 (blasint)K, (T)1, col, (blasint)K, w, (blasint)g.O, (T)0, y + n0 * P * g.O,      \
-                 (blasint)g.O);                                                                   \
+        sf_cut k;                                                                                 \
+        if (!sf_cut_of(c, &g, 0, &k)) return sf_cut_fail(c, &g, 0, "conv2d_" #NAME);             \
+        T *scratch = (T *)c->in[2].data;                                                          \
+        _Pragma("omp parallel for schedule(static) num_threads(k.nth) if(k.nth > 1)")             \
+        for (int64_t ci = 0; ci < k.nchunks; ci++) {                                              \
+            T *col = scratch + (k.nth > 1 ? omp_get_thread_num() : 0) * k.slot;                   \
+            const int64_t n0 = ci * k.chunk, nb = g.N - n0 < k.chunk ? g.N - n0 : k.chunk;        \
+            sf_im2col_##NAME(&g, x, col, n0, nb, k.nth == 1);                                     \
+            GEMM(0, 0, nb * P, g.O, K, (T)1, col, K, w, g.O, (T)0, y + n0 * P * g.O, g.O);         \
         }                                                                                         \
         return SF_OK;                                                                             \
     }                                                                                             \
@@ -267,14 +291,15 @@ static int sf_is_pointwise(const sf_geo *g)
                  (blasint)g.O, (T)1, dy, (blasint)g.O, w, (blasint)g.O, (T)0, dx, (blasint)K);    \
             return SF_OK;                                                                         \
         }                                                                                         \
-        const int64_t chunk = sf_chunk_##NAME(c, &g);                                             \
-        T *col = (T *)c->in[2].data;                                                              \
-        for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {                                             \
-            const int64_t nb = g.N - n0 < chunk ? g.N - n0 : chunk;                               \
-            GEMM(0, 1, (blasint)(nb * P), (blasint)K,          \
-                 (blasint)g.O, (T)1, dy + n0 * P * g.O, (blasint)g.O, w, (blasint)g.O, (T)0, col, \
-                 (blasint)K);                                                                     \
-            sf_col2im_##NAME(&g, col, dx, n0, nb);                                                \
+        sf_cut k;                                                                                 \
+        if (!sf_cut_of(c, &g, 0, &k)) return sf_cut_fail(c, &g, 0, "conv2d_backprop_input_" #NAME); \
+        T *scratch = (T *)c->in[2].data;                                                          \
+        _Pragma("omp parallel for schedule(static) num_threads(k.nth) if(k.nth > 1)")             \
+        for (int64_t ci = 0; ci < k.nchunks; ci++) {                                              \
+            T *col = scratch + (k.nth > 1 ? omp_get_thread_num() : 0) * k.slot;                   \
+            const int64_t n0 = ci * k.chunk, nb = g.N - n0 < k.chunk ? g.N - n0 : k.chunk;        \
+            GEMM(0, 1, nb * P, K, g.O, (T)1, dy + n0 * P * g.O, g.O, w, g.O, (T)0, col, K);        \
+            sf_col2im_##NAME(&g, col, dx, n0, nb, k.nth == 1);                                    \
         }                                                                                         \
         return SF_OK;                                                                             \
     }                                                                                             \
@@ -299,14 +324,41 @@ static int sf_is_pointwise(const sf_geo *g)
                  (blasint)g.O);                                                                   \
             return SF_OK;                                                                         \
         }                                                                                         \
-        const int64_t chunk = sf_chunk_##NAME(c, &g);                                             \
-        T *col = (T *)c->in[2].data;                                                              \
-        for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {                                             \
-            const int64_t nb = g.N - n0 < chunk ? g.N - n0 : chunk;                               \
-            sf_im2col_##NAME(&g, x, col, n0, nb);                                                 \
-            GEMM(1, 0, (blasint)K, (blasint)g.O,               \
-                 (blasint)(nb * P), (T)1, col, (blasint)K, dy + n0 * P * g.O, (blasint)g.O,       \
-                 (T)(n0 ? 1 : 0), dw, (blasint)g.O);                                              \
+        sf_cut k;                                                                                 \
+        if (!sf_cut_of(c, &g, K * g.O, &k))                                                       \
+            return sf_cut_fail(c, &g, K * g.O, "conv2d_backprop_filter_" #NAME);                  \
+        T *scratch = (T *)c->in[2].data;                                                          \
+        if (k.nth == 1) {                                                                         \
+            for (int64_t n0 = 0; n0 < g.N; n0 += k.chunk) {                                       \
+                const int64_t nb = g.N - n0 < k.chunk ? g.N - n0 : k.chunk;                       \
+                sf_im2col_##NAME(&g, x, scratch, n0, nb, 1);                                      \
+                GEMM(1, 0, K, g.O, nb * P, (T)1, scratch, K, dy + n0 * P * g.O, g.O,              \
+                     (T)(n0 ? 1 : 0), dw, g.O);                                                   \
+            }                                                                                     \
+            return SF_OK;                                                                         \
+        }                                                                                         \
+        /* each thread sums its chunks into its slot's partial dw; then the partials in order */ \
+        int team = 1;                                                                             \
+        _Pragma("omp parallel num_threads(k.nth)")                                               \
+        {                                                                                         \
+            const int tid = omp_get_thread_num();                                                 \
+            T *col = scratch + tid * k.slot, *part = col + k.chunk * P * K;                       \
+            int first = 1;                                                                        \
+            if (tid == 0) team = omp_get_num_threads();                                           \
+            _Pragma("omp for schedule(static)")                                                  \
+            for (int64_t ci = 0; ci < k.nchunks; ci++) {                                          \
+                const int64_t n0 = ci * k.chunk, nb = g.N - n0 < k.chunk ? g.N - n0 : k.chunk;    \
+                sf_im2col_##NAME(&g, x, col, n0, nb, 0);                                          \
+                GEMM(1, 0, K, g.O, nb * P, (T)1, col, K, dy + n0 * P * g.O, g.O, (T)(first ? 0 : 1), \
+                     part, g.O);                                                                  \
+                first = 0;                                                                        \
+            }                                                                                     \
+            if (first) memset(part, 0, (size_t)(K * g.O) * sizeof(T));                            \
+        }                                                                                         \
+        memcpy(dw, scratch + k.chunk * P * K, (size_t)(K * g.O) * sizeof(T));                     \
+        for (int t = 1; t < team; t++) {                                                          \
+            const T *part = scratch + t * k.slot + k.chunk * P * K;                               \
+            for (int64_t j = 0; j < K * g.O; j++) dw[j] += part[j];                               \
         }                                                                                         \
         return SF_OK;                                                                             \
     }                                                                                             \

@@ -249,18 +249,27 @@ int sf_cpu_simd_bytes(void);
  *   passed, OH and OW come from the output shapes, and taps outside the
  *   image read zeros (convs) or are skipped (pools).
  *   conv      iattr = [stride_h, stride_w, dilation_h, dilation_w, pad_top,
- *             pad_left]; in[2], when present, is a scratch tensor (any shape)
- *             for the im2col matrix of a chunk of images: it must hold at
- *             least one image's OH*OW*KH*KW*C elements (more images per
- *             chunk make fewer, larger GEMMs). A 1x1 filter with stride 1 and
- *             no padding needs no scratch (n_in may be 2).
+ *             pad_left, images per chunk]; in[2], when present, is a scratch
+ *             tensor (any shape) for the im2col matrices of chunks of images,
+ *             one slot per thread: a slot holds chunk * OH*OW*KH*KW*C
+ *             elements (and, for the filter gradient, KH*KW*C*O more). A
+ *             chunk of 0 takes the whole scratch as one slot. A 1x1 filter
+ *             with stride 1 and no padding needs no scratch (n_in may be 2).
  *             sf_cpu_conv2d_<dt>: in[0] input, in[1] filter [KH, KW, C, O]
  *               -> out[0] [N, OH, OW, O].
  *             sf_cpu_conv2d_backprop_input_<dt>: in[0] filter, in[1] dy
  *               [N, OH, OW, O] -> out[0] dx [N, H, W, C] (overwritten).
  *             sf_cpu_conv2d_backprop_filter_<dt>: in[0] input, in[1] dy
  *               -> out[0] dw [KH, KW, C, O] (overwritten).
- *   depthwise same iattr, no scratch; filter [KH, KW, C, M], out depth C*M
+ *   direct    stride 1, dilation 1 (see conv.c): iattr = [1, 1, 1, 1, pad_top,
+ *             pad_left, chunk], chunk a multiple of O and of the vector lanes
+ *             (sf_cpu_simd_bytes), at most 8 vectors; in[2] scratch.
+ *             sf_cpu_conv2d_direct_<dt>: in[0] input, in[1] filter, in[2]
+ *               (KH*KW*C*chunk + slots * expanded image) -> out[0].
+ *             sf_cpu_conv2d_backprop_filter_direct_<dt>: in[0] input, in[1]
+ *               dy, in[2] (slots * (expanded image + padded dy +
+ *               KH*KW*C*chunk)) -> out[0] dw.
+ *   depthwise iattr as conv (the first six), no scratch; filter [KH, KW, C, M], out depth C*M
  *             (channel c*M + m): sf_cpu_depthwise_conv2d_<dt> (in[0] input,
  *             in[1] filter), sf_cpu_depthwise_conv2d_backprop_input_<dt>
  *             (in[0] filter, in[1] dy -> dx),

@@ -23,10 +23,10 @@ D = dtypes
 F = D.FLOATS
 _rand = casegen.rand
 
-# the im2col scratch of a conv holds at most this many elements (more images run in chunks);
-# 4 MiB of float32 keeps each chunk's column matrix near the cache while the GEMM reads it
-# (a LeNet-size training step on 2 cores ran about 15% faster than with 32 MiB)
-COL_CAP = 1 << 20
+# each thread's im2col chunk holds at most this many column entries (more images run in
+# more chunks; at least one image per chunk): 256 KiB of float32 stays in a core's L2
+# cache between the im2col that writes it and the product that reads it
+COL_CAP = 1 << 16
 
 
 # ---------------------------------------------------------------------------
@@ -211,13 +211,20 @@ def _nhwc_out(ctx, j):
     return s, lambda: ctx.copy(s.transpose((0, 3, 1, 2)), o)
 
 
-def _col_scratch(ctx, g, n, c, dtype):
-    """The im2col scratch view (None for a pointwise conv)."""
+def _col_scratch(ctx, g, n, c, o, dtype, extra: bool):
+    """(the im2col scratch view, images per chunk); None for a pointwise conv.
+
+    One slot per thread that will have a chunk (conv.c, sf_cut), each holding
+    a chunk's column matrix of at most COL_CAP entries and, with `extra` (the
+    filter gradient), a partial filter gradient."""
     if (g.kh, g.kw, g.sh, g.sw, g.pt, g.pl) == (1, 1, 1, 1, 0, 0):
-        return None
+        return None, 0
     per = max(g.oh * g.ow * g.kh * g.kw * c, 1)
-    chunk = max(1, min(max(n, 1), COL_CAP // per))
-    return ctx.scratch_buffer((chunk * per,), dtype)
+    n = max(n, 1)
+    chunk = max(1, min(n, COL_CAP // per))
+    slots = max(1, min(_threads(), -(-n // chunk)))
+    slot = chunk * per + (g.kh * g.kw * c * o if extra else 0)
+    return ctx.scratch_buffer((slots * slot,), dtype), chunk
 
 
 # The direct kernels (conv.c, "direct convolution of narrow layers") take stride-1,
@@ -282,12 +289,14 @@ def _direct_conv(ctx, g: Geometry, img_nhwc, filt: View, o: int, x: View, y: Vie
 def _conv_lower_common(ctx, base, img_nhwc, filt_shape, ins, out_view, finish):
     n, h, w, c = img_nhwc
     g = Geometry(ctx.attrs, (h, w), filt_shape[:2])
-    col = _col_scratch(ctx, g, n, c, ctx.out_dtypes[0]) if "depthwise" not in base else None
+    col, chunk = (None, 0)
+    if "depthwise" not in base:
+        col, chunk = _col_scratch(ctx, g, n, c, filt_shape[3], ctx.out_dtypes[0], base.endswith("_filter"))
     ctx.call(
         ctx.kernel(base, ctx.out_dtypes[0]),
         ins + ([col] if col is not None else []),
         [out_view],
-        g.conv_iattr(),
+        g.conv_iattr() + (chunk,),
     )
     finish()
 

@@ -130,16 +130,25 @@ def test_conv2d_explicit_padding_matches_loops():
     np.testing.assert_allclose(_run(y), want, rtol=1e-12, atol=1e-12)
 
 
-def test_conv2d_in_chunks(monkeypatch):
-    """A scratch smaller than the whole batch's im2col runs the batch in chunks (all three kernels)."""
+@pytest.mark.parametrize(
+    "xs,ws",
+    [
+        ((5, 6, 5, 2), (3, 3, 2, 4)),  # little work: the chunks run one after another
+        ((8, 12, 10, 3), (3, 3, 3, 8)),  # enough for the threads to take whole chunks each
+    ],
+)
+def test_conv2d_in_chunks(xs, ws, monkeypatch):
+    """A scratch smaller than the whole batch's im2col runs the batch in chunks (all three
+    kernels), one after another or a chunk per thread, with the values of one whole batch."""
+    monkeypatch.setattr(conv_ops, "DIRECT_MAX_TAPS", 0)
     rng = np.random.default_rng(2)
-    x, w = rng.standard_normal((5, 6, 5, 2)), rng.standard_normal((3, 3, 2, 4))
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
     want = loop_conv(x, w, 1, 1, "SAME")
     results = []
     for cap in (200, 1 << 23):  # one image per chunk, then the whole batch at once
         monkeypatch.setattr(conv_ops, "COL_CAP", cap)
         with sf.Graph().as_default():
-            xp, wc = sf.placeholder(sf.float64, [None, 6, 5, 2]), sf.constant(w)
+            xp, wc = sf.placeholder(sf.float64, [None, *xs[1:]]), sf.constant(w)
             y = sf.nn.conv2d(xp, wc, strides=1, padding="SAME")
             grads = sf.gradients(sf.reduce_sum(y * y), [xp, wc])
             with sf.Session() as sess:
