@@ -93,10 +93,49 @@ static int sf_is_pointwise(const sf_geo *g)
            g->OH == g->H && g->OW == g->W;
 }
 
+/* Vector width of the build target, and GCC vector types of that width that
+ * load and store unaligned (the direct convs and col2im use them). */
+#if defined(__AVX512F__)
+#define SF_SIMD_BYTES 64
+#elif defined(__AVX__)
+#define SF_SIMD_BYTES 32
+#else
+#define SF_SIMD_BYTES 16
+#endif
+
+/* the most vector registers a direct-conv chunk may take */
+#define SF_DC_MAX_M 8
+
+int sf_cpu_simd_bytes(void)
+{
+    return SF_SIMD_BYTES;
+}
+
+typedef float sf_vf32 __attribute__((vector_size(SF_SIMD_BYTES), aligned(4), may_alias));
+typedef double sf_vf64 __attribute__((vector_size(SF_SIMD_BYTES), aligned(8), may_alias));
+typedef int32_t sf_vi32 __attribute__((vector_size(SF_SIMD_BYTES)));
+typedef int64_t sf_vi64 __attribute__((vector_size(SF_SIMD_BYTES)));
+typedef sf_vf32 sf_vec_float32;
+typedef sf_vf64 sf_vec_float64;
+
+/* The first n lanes of the vector at p and zeros in the others (0 <= n <
+ * lanes); a whole vector at p must be readable. */
+#define SF_DEFINE_HEAD(NAME, T, V, VI, IT)                                \
+    static inline V sf_head_##NAME(const T *p, int64_t n)                 \
+    {                                                                     \
+        VI lane;                                                          \
+        for (int t = 0; t < (int)(SF_SIMD_BYTES / sizeof(T)); t++) lane[t] = t; \
+        const VI keep = lane < ((VI){0} + (IT)n);                         \
+        return (V)((VI)(*(const V *)p) & keep);                           \
+    }
+SF_DEFINE_HEAD(float32, float, sf_vf32, sf_vi32, int32_t)
+SF_DEFINE_HEAD(float64, double, sf_vf64, sf_vi64, int64_t)
+
 /* How an im2col conv's images are cut into chunks: iattr[6] images per chunk
  * (0: as many as the whole scratch holds), the scratch in[2] holding `slots`
- * slots of chunk * OH*OW*KH*KW*C column entries plus `extra` each. With at
- * least as many chunks as threads, every thread runs whole chunks in its own
+ * slots of chunk * (OH*OW*KH*KW*C column entries + img_extra) plus `extra`
+ * each. With at least as many chunks as threads, every thread runs whole
+ * chunks in its own
  * slot with single-threaded products (column matrices that stay in its
  * cache); otherwise the chunks run one after another in slot 0, with each
  * im2col and product split over the threads. */
@@ -105,9 +144,9 @@ typedef struct {
     int nth;
 } sf_cut;
 
-static int sf_cut_of(const sf_call *c, const sf_geo *g, int64_t extra, sf_cut *k)
+static int sf_cut_of(const sf_call *c, const sf_geo *g, int64_t img_extra, int64_t extra, sf_cut *k)
 {
-    const int64_t per = g->OH * g->OW * g->KH * g->KW * g->C;
+    const int64_t per = g->OH * g->OW * g->KH * g->KW * g->C + img_extra;
     const int64_t have = c->n_in >= 3 ? sf_numel(&c->in[2]) : 0;
     int64_t chunk = c->iattr[6] > 0 ? c->iattr[6] : per ? (have - extra) / per : g->N;
     if (chunk > g->N) chunk = g->N;
@@ -124,11 +163,11 @@ static int sf_cut_of(const sf_call *c, const sf_geo *g, int64_t extra, sf_cut *k
     return 1;
 }
 
-static int sf_cut_fail(sf_call *c, const sf_geo *g, int64_t extra, const char *name)
+static int sf_cut_fail(sf_call *c, const sf_geo *g, const char *more, const char *name)
 {
     return sf_fail(c, SF_ERR_INVALID_ARGUMENT,
                    "%s: the scratch tensor in[2] must hold one image's column matrix (%lld elements)%s",
-                   name, (long long)(g->OH * g->OW * g->KH * g->KW * g->C), extra ? " and the filter" : "");
+                   name, (long long)(g->OH * g->OW * g->KH * g->KW * g->C), more);
 }
 
 #define SF_CONV_DTYPES(X)                            \
@@ -183,36 +222,53 @@ static int sf_cut_fail(sf_call *c, const sf_geo *g, int64_t extra, const char *n
         }                                                                                         \
     }                                                                                             \
                                                                                                   \
-    /* dx of images [n0, n0 + nb) from their column gradient (a gather) */                      \
-    static void sf_col2im_##NAME(const sf_geo *g, const T *restrict col, T *restrict dx, int64_t n0, \
-                                 int64_t nb, int threaded)                                        \
+    /* dx of images [n0, n0 + nb) from their transposed column gradient colT [K, nb * OH * OW]: \
+     * each filter tap's row adds into one channel plane of the image (contiguous runs of a    \
+     * row at stride 1, so the adds vectorize), in a planar [C, H, W] copy per image (`planes`, \
+     * nb of them) that is then transposed into NHWC. Parallel over images. */                  \
+    static void sf_col2im_##NAME(const sf_geo *g, const T *restrict colT, T *restrict planes,     \
+                                 T *restrict dx, int64_t n0, int64_t nb, int threaded)            \
     {                                                                                             \
-        const int64_t K = g->KH * g->KW * g->C, C = g->C;                                         \
-        const int64_t rows = nb * g->H;                                                           \
-        const int par = threaded && (double)rows * g->W * K >= SF_PARALLEL_MIN && rows > 1;       \
+        enum { L = SF_SIMD_BYTES / sizeof(T) };                                                   \
+        /* planar rows have a vector of padding: Wp = W + L */                                   \
+        const int64_t C = g->C, H = g->H, W = g->W, Wp = W + L, P = g->OH * g->OW, ld = nb * P;   \
+        const int par = threaded && nb > 1 && (double)nb * P * g->KH * g->KW * C >= SF_PARALLEL_MIN; \
         _Pragma("omp parallel for schedule(static) if(par)")                                     \
-        for (int64_t r = 0; r < rows; r++) {                                                      \
-            const int64_t i = r / g->H, ih = r % g->H;                                            \
-            T *out = dx + ((n0 + i) * g->H + ih) * g->W * C;                                      \
-            memset(out, 0, (size_t)(g->W * C) * sizeof(T));                                       \
-            for (int64_t kh = 0; kh < g->KH; kh++) {                                              \
-                const int64_t t = ih + g->pt - kh * g->dh;                                        \
-                if (t < 0 || t % g->sh) continue;                                                 \
-                const int64_t oh = t / g->sh;                                                     \
-                if (oh >= g->OH) continue;                                                        \
-                for (int64_t iw = 0; iw < g->W; iw++) {                                           \
-                    T *o = out + iw * C;                                                          \
-                    for (int64_t kw = 0; kw < g->KW; kw++) {                                      \
-                        const int64_t u = iw + g->pl - kw * g->dw;                                \
-                        if (u < 0 || u % g->sw) continue;                                         \
-                        const int64_t ow = u / g->sw;                                             \
-                        if (ow >= g->OW) continue;                                                \
-                        const T *s = col + ((i * g->OH + oh) * g->OW + ow) * K +                  \
-                                     (kh * g->KW + kw) * C;                                       \
-                        for (int64_t ch = 0; ch < C; ch++) o[ch] += s[ch];                        \
+        for (int64_t i = 0; i < nb; i++) {                                                        \
+            T *pl = planes + i * C * H * Wp;                                                      \
+            memset(pl, 0, (size_t)(C * H * Wp) * sizeof(T));                                      \
+            for (int64_t kh = 0; kh < g->KH; kh++)                                                \
+                for (int64_t kw = 0; kw < g->KW; kw++) {                                          \
+                    /* output columns whose input column iw = ow*sw - pl + kw*dw is inside */    \
+                    const int64_t off = kw * g->dw - g->pl;                                       \
+                    int64_t ow0 = off < 0 ? (-off + g->sw - 1) / g->sw : 0;                       \
+                    int64_t ow1 = W - off <= 0 ? 0 : (W - off + g->sw - 1) / g->sw;               \
+                    if (ow1 > g->OW) ow1 = g->OW;                                                 \
+                    for (int64_t ch = 0; ch < C; ch++) {                                          \
+                        const T *src = colT + ((kh * g->KW + kw) * C + ch) * ld + i * P;          \
+                        for (int64_t oh = 0; oh < g->OH; oh++) {                                  \
+                            const int64_t ih = oh * g->sh - g->pt + kh * g->dh;                   \
+                            if (ih < 0 || ih >= H) continue;                                      \
+                            T *dst = pl + (ch * H + ih) * Wp + off;                               \
+                            const T *s_ = src + oh * g->OW;                                       \
+                            if (g->sw == 1) {                                                     \
+                                /* whole vectors; the last one adds zeros past the run, into the  \
+                                 * row's padding or columns this tap does not reach */            \
+                                typedef sf_vec_##NAME V;                                          \
+                                int64_t ow = ow0;                                                 \
+                                for (; ow + L <= ow1; ow += L) *(V *)(dst + ow) += *(const V *)(s_ + ow); \
+                                if (ow < ow1) *(V *)(dst + ow) += sf_head_##NAME(s_ + ow, ow1 - ow); \
+                            } else {                                                              \
+                                for (int64_t ow = ow0; ow < ow1; ow++) dst[ow * g->sw] += s_[ow]; \
+                            }                                                                     \
+                        }                                                                         \
                     }                                                                             \
                 }                                                                                 \
-            }                                                                                     \
+            T *out = dx + (n0 + i) * H * W * C;                                                   \
+            for (int64_t ih = 0; ih < H; ih++)                                                    \
+                for (int64_t iw = 0; iw < W; iw++)                                                \
+                    for (int64_t ch = 0; ch < C; ch++)                                            \
+                        out[(ih * W + iw) * C + ch] = pl[(ch * H + ih) * Wp + iw];                \
         }                                                                                         \
     }                                                                                             \
                                                                                                   \
@@ -260,7 +316,7 @@ static int sf_cut_fail(sf_call *c, const sf_geo *g, int64_t extra, const char *n
             return SF_OK;                                                                         \
         }                                                                                         \
         sf_cut k;                                                                                 \
-        if (!sf_cut_of(c, &g, 0, &k)) return sf_cut_fail(c, &g, 0, "conv2d_" #NAME);             \
+        if (!sf_cut_of(c, &g, 0, 0, &k)) return sf_cut_fail(c, &g, "", "conv2d_" #NAME);             \
         T *scratch = (T *)c->in[2].data;                                                          \
         _Pragma("omp parallel for schedule(static) num_threads(k.nth) if(k.nth > 1)")             \
         for (int64_t ci = 0; ci < k.nchunks; ci++) {                                              \
@@ -291,15 +347,19 @@ static int sf_cut_fail(sf_call *c, const sf_geo *g, int64_t extra, const char *n
                  (blasint)g.O, (T)1, dy, (blasint)g.O, w, (blasint)g.O, (T)0, dx, (blasint)K);    \
             return SF_OK;                                                                         \
         }                                                                                         \
+        /* colT = W dy^T ([K, O] times [O, images * P]), then col2im; a slot holds colT and   \
+         * the chunk's planar images */                                                           \
         sf_cut k;                                                                                 \
-        if (!sf_cut_of(c, &g, 0, &k)) return sf_cut_fail(c, &g, 0, "conv2d_backprop_input_" #NAME); \
+        const int64_t planar = g.H * (g.W + SF_SIMD_BYTES / (int64_t)sizeof(T)) * g.C;            \
+        if (!sf_cut_of(c, &g, planar, 0, &k))                                                     \
+            return sf_cut_fail(c, &g, " and one image", "conv2d_backprop_input_" #NAME);           \
         T *scratch = (T *)c->in[2].data;                                                          \
         _Pragma("omp parallel for schedule(static) num_threads(k.nth) if(k.nth > 1)")             \
         for (int64_t ci = 0; ci < k.nchunks; ci++) {                                              \
-            T *col = scratch + (k.nth > 1 ? omp_get_thread_num() : 0) * k.slot;                   \
+            T *colT = scratch + (k.nth > 1 ? omp_get_thread_num() : 0) * k.slot;                  \
             const int64_t n0 = ci * k.chunk, nb = g.N - n0 < k.chunk ? g.N - n0 : k.chunk;        \
-            GEMM(0, 1, nb * P, K, g.O, (T)1, dy + n0 * P * g.O, g.O, w, g.O, (T)0, col, K);        \
-            sf_col2im_##NAME(&g, col, dx, n0, nb, k.nth == 1);                                    \
+            GEMM(0, 1, K, nb * P, g.O, (T)1, w, g.O, dy + n0 * P * g.O, g.O, (T)0, colT, nb * P);  \
+            sf_col2im_##NAME(&g, colT, colT + k.chunk * P * K, dx, n0, nb, k.nth == 1);           \
         }                                                                                         \
         return SF_OK;                                                                             \
     }                                                                                             \
@@ -325,8 +385,8 @@ static int sf_cut_fail(sf_call *c, const sf_geo *g, int64_t extra, const char *n
             return SF_OK;                                                                         \
         }                                                                                         \
         sf_cut k;                                                                                 \
-        if (!sf_cut_of(c, &g, K * g.O, &k))                                                       \
-            return sf_cut_fail(c, &g, K * g.O, "conv2d_backprop_filter_" #NAME);                  \
+        if (!sf_cut_of(c, &g, 0, K * g.O, &k))                                                       \
+            return sf_cut_fail(c, &g, " and the filter", "conv2d_backprop_filter_" #NAME);                  \
         T *scratch = (T *)c->in[2].data;                                                          \
         if (k.nth == 1) {                                                                         \
             for (int64_t n0 = 0; n0 < g.N; n0 += k.chunk) {                                       \
@@ -530,23 +590,6 @@ SF_CONV_DTYPES(SF_DEFINE_CONV)
  * (sf_cpu_simd_bytes tells the vector width) and sizes the scratch with the
  * same formulas as sf_dc_sizes below.
  */
-#if defined(__AVX512F__)
-#define SF_SIMD_BYTES 64
-#elif defined(__AVX__)
-#define SF_SIMD_BYTES 32
-#else
-#define SF_SIMD_BYTES 16
-#endif
-/* the most vector registers a chunk may take */
-#define SF_DC_MAX_M 8
-
-int sf_cpu_simd_bytes(void)
-{
-    return SF_SIMD_BYTES;
-}
-
-typedef float sf_vf32 __attribute__((vector_size(SF_SIMD_BYTES), aligned(4), may_alias));
-typedef double sf_vf64 __attribute__((vector_size(SF_SIMD_BYTES), aligned(8), may_alias));
 
 typedef struct {
     int64_t N, H, W, C, KH, KW, O, OH, OW, pt, pl;

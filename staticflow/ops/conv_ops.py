@@ -211,19 +211,22 @@ def _nhwc_out(ctx, j):
     return s, lambda: ctx.copy(s.transpose((0, 3, 1, 2)), o)
 
 
-def _col_scratch(ctx, g, n, c, o, dtype, extra: bool):
+def _col_scratch(ctx, g, img_nhwc, o, dtype, base: str):
     """(the im2col scratch view, images per chunk); None for a pointwise conv.
 
     One slot per thread that will have a chunk (conv.c, sf_cut), each holding
-    a chunk's column matrix of at most COL_CAP entries and, with `extra` (the
-    filter gradient), a partial filter gradient."""
+    a chunk's column matrix of at most COL_CAP entries and, for the input
+    gradient, the chunk's images in planar form, for the filter gradient a
+    partial filter gradient."""
     if (g.kh, g.kw, g.sh, g.sw, g.pt, g.pl) == (1, 1, 1, 1, 0, 0):
         return None, 0
-    per = max(g.oh * g.ow * g.kh * g.kw * c, 1)
+    n, h, w, c = img_nhwc
+    planar = h * (w + _simd_bytes() // dtype.size) * c  # an image in planar form, rows padded
+    per = max(g.oh * g.ow * g.kh * g.kw * c, 1) + (planar if base.endswith("_input") else 0)
     n = max(n, 1)
     chunk = max(1, min(n, COL_CAP // per))
     slots = max(1, min(_threads(), -(-n // chunk)))
-    slot = chunk * per + (g.kh * g.kw * c * o if extra else 0)
+    slot = chunk * per + (g.kh * g.kw * c * o if base.endswith("_filter") else 0)
     return ctx.scratch_buffer((slots * slot,), dtype), chunk
 
 
@@ -291,7 +294,7 @@ def _conv_lower_common(ctx, base, img_nhwc, filt_shape, ins, out_view, finish):
     g = Geometry(ctx.attrs, (h, w), filt_shape[:2])
     col, chunk = (None, 0)
     if "depthwise" not in base:
-        col, chunk = _col_scratch(ctx, g, n, c, filt_shape[3], ctx.out_dtypes[0], base.endswith("_filter"))
+        col, chunk = _col_scratch(ctx, g, img_nhwc, filt_shape[3], ctx.out_dtypes[0], base)
     ctx.call(
         ctx.kernel(base, ctx.out_dtypes[0]),
         ins + ([col] if col is not None else []),
