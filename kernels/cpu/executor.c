@@ -97,8 +97,7 @@ int64_t sf_run_plan(sf_kernel *fns, sf_call *calls, int64_t n, int *status)
  * task): sf_set_num_threads affects parallel regions started by the thread
  * that called it, which for Python is the thread that runs the session. */
 
-static int sf_default_threads;      /* OpenMP default, 0 until captured */
-static int sf_default_blas_threads; /* OpenBLAS default, 0 until captured */
+static int sf_default_threads; /* OpenMP default, 0 until captured */
 
 static int sf_capture_default(void)
 {
@@ -106,14 +105,11 @@ static int sf_capture_default(void)
 #pragma omp atomic read
     d = sf_default_threads;
     if (d <= 0) {
-        int b = scipy_openblas_get_num_threads();
         d = omp_get_max_threads();
         if (d < 1) d = 1;
-        if (b < 1) b = 1;
 #pragma omp critical(sf_threads)
         {
             if (sf_default_threads <= 0) {
-                sf_default_blas_threads = b;
 #pragma omp atomic write
                 sf_default_threads = d;
             }
@@ -122,12 +118,13 @@ static int sf_capture_default(void)
     return d;
 }
 
-/* Sets both the OpenMP thread count (kernel loops) and OpenBLAS's (matmul). */
+/* The OpenMP thread count, which every kernel's parallel work uses, BLAS
+ * products included (they are split over OpenMP threads, linalg.c; the BLAS
+ * library itself stays on one thread). */
 void sf_set_num_threads(int n)
 {
     int d = sf_capture_default();
     omp_set_num_threads(n > 0 ? n : d);
-    scipy_openblas_set_num_threads(n > 0 ? n : sf_default_blas_threads);
 }
 
 int sf_get_num_threads(void)
