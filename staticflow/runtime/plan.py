@@ -33,7 +33,7 @@ def where(op: fops.Operation) -> str:
 class Buffer:
     """A storage unit: an arena slot, a constant, a variable's storage, or a feed slot."""
 
-    kind: str  # "arena" | "const" | "var" | "state"
+    kind: str  # "arena" | "const" | "var" | "state" | "feed"
     nbytes: int
     array: np.ndarray | None = None  # const / var storage
     var: str | None = None
@@ -84,6 +84,26 @@ class Plan:
     call_steps: list = field(default_factory=list)
     segments: list = field(default_factory=list)
     shapes: dict = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class FeedSlot:
+    """A fed tensor's staging array and where the call records point into it.
+
+    `sites` are (record index, byte offset) pairs: a run whose fed array is
+    large, C-contiguous, aligned and of the right dtype points those records at
+    it for the run instead of copying it into `staging`. `pinned` feeds
+    (fetched, or read by a host call, through NumPy views of the staging
+    array) are always copied."""
+
+    tensor: object
+    staging: np.ndarray
+    sites: list = field(default_factory=list)
+    pinned: bool = False
+
+
+# fed arrays smaller than this are copied (cheaper than repointing the records twice)
+ZERO_COPY_MIN_BYTES = 1 << 16
 
 
 class _Planner:
@@ -211,7 +231,11 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
     steps: list[Step] = []
     feed_locs = []
     for t, v in feeds.items():
-        loc = p.new_arena(v.shape, t.dtype, -1)
+        # a buffer of its own (not in the arena): the run may point the kernels at the fed
+        # array itself instead of copying it in (execute)
+        b = Buffer("feed", int(np.prod(v.shape, dtype=np.int64)) * t.dtype.size)
+        p.buffers.append(b)
+        loc = Loc(b, 0, tuple(v.shape), t.dtype)
         p.locs[t] = loc
         feed_locs.append((t, loc))
 
@@ -410,6 +434,12 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     plan.arena = raw[shift : shift + plan.stats.arena_bytes]
     arena_base = base + shift
     plan.consts = [b.array for b in buffers if b.kind == "const"]
+    for b in buffers:
+        if b.kind == "feed":
+            raw_f = np.empty(b.nbytes + ALIGN, np.uint8)
+            sh = (-raw_f.__array_interface__["data"][0]) % ALIGN
+            b.array = raw_f[sh : sh + b.nbytes]
+    sites: dict = {}  # feed Buffer -> [(record index, byte offset)]
 
     def address(loc: Loc, v: View) -> int:
         b = loc.buf
@@ -442,12 +472,16 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
             cpu.fill_tensor(
                 plan.c_records[r], ffi.cast("void *", address(loc, v)), v.dtype.np, v.shape, v.strides
             )
+            if loc.buf.kind == "feed":
+                sites.setdefault(loc.buf, []).append((r, loc.byte_offset + v.offset * v.dtype.size))
             r += 1
         call.out = plan.c_records + r
         for loc, v in outs:
             cpu.fill_tensor(
                 plan.c_records[r], ffi.cast("void *", address(loc, v)), v.dtype.np, v.shape, v.strides
             )
+            if loc.buf.kind == "feed":  # nothing writes a fed tensor; never repoint a write
+                sites.setdefault(loc.buf, []).append(None)
             r += 1
         for i, x in enumerate(kc.iattr):
             call.iattr[i] = int(x)
@@ -466,7 +500,15 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
             raw_b = b.array.reshape(-1).view(np.uint8)[loc.byte_offset : loc.byte_offset + nbytes]
         return raw_b.view(loc.dtype.np).reshape(loc.shape)
 
-    plan.feeds = [(t, arena_view(loc)) for t, loc in plan.feeds]
+    pinned = {loc.buf for loc in plan.fetches if not isinstance(loc, tuple)}
+    pinned |= {loc.buf for _, _, h in plan.segments if h is not None for loc, _ in h[1][1]}
+    slots = []
+    for t, loc in plan.feeds:
+        b_sites = sites.get(loc.buf, [])
+        slots.append(
+            FeedSlot(t, arena_view(loc), b_sites, loc.buf in pinned or any(x is None for x in b_sites))
+        )
+    plan.feeds = slots
     plan.segments = [
         (
             a,
@@ -511,17 +553,60 @@ def _fail(plan: Plan, k: int, code: int):
 
 
 def execute(plan: Plan, feeds: dict, variables, mode: str = "c") -> list:
-    """Run a plan: copy feeds in, run every kernel call, copy fetches out."""
-    from staticflow.backends import cpu
-
+    """Run a plan: bind the feeds (large contiguous ones in place, the rest copied in), run
+    every kernel call, copy the fetches out."""
     for name in plan.var_reads:
         if not variables.is_initialized(name):
             op = variables.op(name)
             raise errors.FailedPreconditionError(
                 None, op, f"Attempting to use uninitialized value {name}" + where(op)
             )
-    for t, view in plan.feeds:
-        np.copyto(view, feeds[t], casting="unsafe")
+    repointed = []
+    for slot in plan.feeds:
+        value = feeds[slot.tensor]
+        if _can_point_at(slot, value):
+            _point(plan, slot, value.__array_interface__["data"][0])
+            repointed.append(slot)
+        else:
+            np.copyto(slot.staging, value, casting="unsafe")
+    try:
+        _run_segments(plan, mode)
+    finally:
+        for slot in repointed:  # records never keep pointers into the caller's arrays
+            _point(plan, slot, slot.staging.__array_interface__["data"][0])
+    for name in plan.var_writes:
+        variables.mark_initialized(name)
+    out = []
+    for f in plan.fetches:
+        if isinstance(f, tuple):
+            out.append(feeds[f[1]])
+        else:
+            out.append(np.array(f, copy=True))
+    return out
+
+
+def _can_point_at(slot: FeedSlot, value: np.ndarray) -> bool:
+    """Whether the kernels may read the fed array in place of the staging copy."""
+    return (
+        not slot.pinned
+        and slot.staging.nbytes >= ZERO_COPY_MIN_BYTES
+        and value.dtype == slot.staging.dtype
+        and value.shape == slot.staging.shape
+        and value.flags.c_contiguous
+        and value.flags.aligned
+    )
+
+
+def _point(plan: Plan, slot: FeedSlot, address: int) -> None:
+    from staticflow.backends import cpu
+
+    for r, offset in slot.sites:
+        plan.c_records[r].data = cpu.ffi.cast("void *", address + offset)
+
+
+def _run_segments(plan: Plan, mode: str) -> None:
+    from staticflow.backends import cpu
+
     status = cpu.ffi.new("int *")
     for start, stop, host in plan.segments:
         if stop > start:
@@ -537,12 +622,3 @@ def execute(plan: Plan, feeds: dict, variables, mode: str = "c") -> list:
         if host is not None:
             op, fn, arrays = host
             fn(op, arrays)
-    for name in plan.var_writes:
-        variables.mark_initialized(name)
-    out = []
-    for f in plan.fetches:
-        if isinstance(f, tuple):
-            out.append(feeds[f[1]])
-        else:
-            out.append(np.array(f, copy=True))
-    return out

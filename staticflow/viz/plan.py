@@ -61,7 +61,7 @@ def trace_plan(plan, fetch_ops=(), annotators=()) -> Trace:
     tr = Trace()
     shapes = plan.shapes
     locs = tensor_locs(plan)
-    feeds = {t for t, _ in plan.feeds}
+    feeds = {slot.tensor for slot in plan.feeds}
     step_of = {step.op: k for k, step in enumerate(plan.steps)}
     fetch_ops = set(fetch_ops)
 
