@@ -734,13 +734,24 @@ static int sf_dc_threads(int64_t slots, int64_t units)
         }                                                                                           \
     }                                                                                               \
                                                                                                     \
-    static int sf_dc_check_##NAME(sf_call *c, const char *name, const char *second)                                     \
+    /* one image for the filter gradient: x expanded, dy with each row zero-tailed to whole chunks */ \
+    static void sf_dc_load_##NAME(const sf_dgeo *d, const T *img, const T *dy, T *xe, T *dyp)        \
+    {                                                                                               \
+        const int64_t row = d->nchunk * d->CH, used = d->OW * d->O;                                 \
+        sf_dc_expand_##NAME(d, img, xe);                                                            \
+        for (int64_t oh = 0; oh < d->OH; oh++) {                                                    \
+            memcpy(dyp + oh * row, dy + oh * used, (size_t)used * sizeof(T));                       \
+            memset(dyp + oh * row + used, 0, (size_t)(row - used) * sizeof(T));                     \
+        }                                                                                           \
+    }                                                                                               \
+                                                                                                    \
+    static int sf_dc_check_##NAME(sf_call *c, const char *name, const char *second)                 \
     {                                                                                               \
         if (c->n_in < 3 || c->n_out < 1)                                                            \
             return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s takes 3 inputs and 1 output", name);     \
         int st;                                                                                     \
         if ((st = sf_check4(c, &c->in[0], CODE, name, "input"))) return st;                         \
-        if ((st = sf_check4(c, &c->in[1], CODE, name, second))) return st;   \
+        if ((st = sf_check4(c, &c->in[1], CODE, name, second))) return st;                          \
         if ((st = sf_check4(c, &c->out[0], CODE, name, "output"))) return st;                       \
         if (c->in[2].dtype != CODE || !sf_is_contiguous(&c->in[2]))                                 \
             return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: the scratch must be contiguous %s", name, \
@@ -797,7 +808,7 @@ static int sf_dc_threads(int64_t slots, int64_t units)
         const T *x = (const T *)c->in[0].data, *dy = (const T *)c->in[1].data;                      \
         T *dw = (T *)c->out[0].data, *scratch = (T *)c->in[2].data;                                 \
         const sf_dc_dw_fn_##NAME taps = sf_dc_dw_pick_##NAME(d.M);                                  \
-        const int64_t K = d.KH * d.KW * d.C, ysz = d.OH * d.OW * d.O, row = d.nchunk * d.CH;        \
+        const int64_t K = d.KH * d.KW * d.C, ysz = d.OH * d.OW * d.O;                               \
         const int64_t per_image = ysz * K;                                                          \
         const int big = (double)d.N * per_image >= SF_PARALLEL_MIN;                                 \
         /* many images: one slot per thread over images; few: the taps split over threads */        \
@@ -812,26 +823,13 @@ static int sf_dc_threads(int64_t slots, int64_t units)
             if (by_image) {                                                                         \
                 _Pragma("omp for schedule(static)")                                                \
                 for (int64_t n = 0; n < d.N; n++) {                                                 \
-                    sf_dc_expand_##NAME(&d, x + n * d.H * d.W * d.C, xe);                           \
-                    for (int64_t oh = 0; oh < d.OH; oh++) {                                         \
-                        memcpy(dyp + oh * row, dy + n * ysz + oh * d.OW * d.O,                      \
-                               (size_t)(d.OW * d.O) * sizeof(T));                                   \
-                        memset(dyp + oh * row + d.OW * d.O, 0, (size_t)(row - d.OW * d.O) * sizeof(T)); \
-                    }                                                                               \
+                    sf_dc_load_##NAME(&d, x + n * d.H * d.W * d.C, dy + n * ysz, xe, dyp);          \
                     taps(&d, xe, dyp, acc, 0, K);                                                   \
                 }                                                                                   \
             } else {                                                                                \
                 for (int64_t n = 0; n < d.N; n++) {                                                 \
                     _Pragma("omp single")                                                          \
-                    {                                                                               \
-                        sf_dc_expand_##NAME(&d, x + n * d.H * d.W * d.C, xe);                       \
-                        for (int64_t oh = 0; oh < d.OH; oh++) {                                     \
-                            memcpy(dyp + oh * row, dy + n * ysz + oh * d.OW * d.O,                  \
-                                   (size_t)(d.OW * d.O) * sizeof(T));                               \
-                            memset(dyp + oh * row + d.OW * d.O, 0,                                  \
-                                   (size_t)(row - d.OW * d.O) * sizeof(T));                         \
-                        }                                                                           \
-                    }                                                                               \
+                    sf_dc_load_##NAME(&d, x + n * d.H * d.W * d.C, dy + n * ysz, xe, dyp);          \
                     const int nt = omp_get_num_threads(), id = omp_get_thread_num();                \
                     taps(&d, xe, dyp, acc, K * id / nt, K * (id + 1) / nt);                         \
                     _Pragma("omp barrier")                                                         \

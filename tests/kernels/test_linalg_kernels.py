@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from staticflow.backends.cpu import KernelError, call_kernel, kernel_table
+from staticflow.backends.cpu import KernelError, call_kernel, kernel_table, set_num_threads
 
 DTYPES = {"float32": np.float32, "float64": np.float64, "int32": np.int32, "int64": np.int64}
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
@@ -116,6 +116,24 @@ def test_matmul_large(name):
     b = _rand((257, 190), dtype, 12)
     _run(name, a, b)
     _run(name, a.T.copy(), b, ta=True)
+
+
+@pytest.mark.parametrize("name", ["sf_cpu_matmul_float32", "sf_cpu_matmul_float64"])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("m,k,n", [(301, 97, 45), (21, 133, 517), (600, 64, 600)])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_matmul_split_over_threads(name, threads, m, k, n, ta, tb):
+    """Large products are cut into blocks of rows (taller than wide) or of columns (wider),
+    one per thread, on multiples of 8 with the remainder in the last: every cut, with
+    either operand transposed, gives NumPy's product."""
+    dtype = DTYPES[name.rsplit("_", 1)[1]]
+    a = _rand((k, m) if ta else (m, k), dtype, 21)
+    b = _rand((n, k) if tb else (k, n), dtype, 22)
+    set_num_threads(threads)
+    try:
+        _run(name, a, b, ta, tb)
+    finally:
+        set_num_threads(0)
 
 
 @pytest.mark.parametrize("name", ["sf_cpu_matmul_float32", "sf_cpu_matmul_float64"])
