@@ -215,3 +215,21 @@ __version__ = "0.1.0"
 # model saving and loading: sf.graph_util (freezing), sf.saved_model; sf.train has Saver & meta graphs
 from staticflow import graph_util, saved_model, summary, viz  # noqa: E402
 from staticflow.framework.meta_graph import export_meta_graph, import_meta_graph  # noqa: E402
+
+# session and run configuration (protobuf messages, loaded on first use like GraphDef)
+_CONFIG_MESSAGES = (
+    "ConfigProto",
+    "GPUOptions",
+    "GraphOptions",
+    "OptimizerOptions",
+    "RunOptions",
+    "RunMetadata",
+)
+
+
+def __getattr__(name: str):
+    if name in _CONFIG_MESSAGES:
+        from staticflow.protobuf import config_pb2
+
+        return getattr(config_pb2, name)
+    raise AttributeError(f"module 'staticflow' has no attribute {name!r}")

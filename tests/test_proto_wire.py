@@ -16,10 +16,12 @@ from staticflow.framework import (
     attr_value_pb2,
     graph_pb2,
     node_def_pb2,
+    step_stats_pb2,
     tensor_pb2,
     tensor_shape_pb2,
     types_pb2,
 )
+from staticflow.protobuf import config_pb2
 
 VARINT, I64, LEN, I32 = 0, 1, 2, 5
 
@@ -375,6 +377,27 @@ def test_data_type_values():
             assert types_pb2.DataType.Value(name + "_REF") == value + 100, name
         elif value > 100:
             assert name.endswith("_REF") and types_pb2.DataType.Value(name[:-4]) == value - 100
+
+
+def test_config_and_trace_field_numbers():
+    """TensorFlow's numbers: ConfigProto.intra_op_parallelism_threads 2, gpu_options 6
+    (GPUOptions.allow_growth 4), log_device_placement 8; RunOptions.trace_level 1;
+    RunMetadata.step_stats 1 > dev_stats 1 > node_stats 2 > node_name 1,
+    all_start_nanos 13, timeline_label 8."""
+    cfg = config_pb2.ConfigProto(intra_op_parallelism_threads=3, log_device_placement=True)
+    cfg.gpu_options.allow_growth = True
+    f = by_number(cfg.SerializeToString())
+    assert f[2] == [(VARINT, 3)] and f[8] == [(VARINT, 1)]
+    assert by_number(f[6][0][1]) == {4: [(VARINT, 1)]}
+    ro = config_pb2.RunOptions(trace_level=config_pb2.RunOptions.FULL_TRACE)
+    assert by_number(ro.SerializeToString()) == {1: [(VARINT, 3)]}
+    md = config_pb2.RunMetadata()
+    dev_stats = md.step_stats.dev_stats.add(device="cpu")
+    dev_stats.node_stats.add(node_name="mm", all_start_nanos=7, timeline_label="l")
+    dev = by_number(by_number(by_number(md.SerializeToString())[1][0][1])[1][0][1])
+    assert dev[1] == [(LEN, b"cpu")]
+    assert by_number(dev[2][0][1]) == {1: [(LEN, b"mm")], 8: [(LEN, b"l")], 13: [(VARINT, 7)]}
+    assert step_stats_pb2.StepStats.FromString(md.step_stats.SerializeToString()) == md.step_stats
 
 
 def test_tensorflow_reads_our_bytes_and_we_read_its():

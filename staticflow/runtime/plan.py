@@ -11,6 +11,7 @@ the same records for debugging.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -453,7 +454,7 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     start = 0
     for s_i, c in everything:
         if isinstance(c[0], HostCall):
-            plan.segments.append((start, _count_before(everything, c), (plan.steps[s_i].op, c)))
+            plan.segments.append((start, _count_before(everything, c), (s_i, c)))
             start = plan.segments[-1][1]
     plan.segments.append((start, len(calls), None))
     n = len(calls)
@@ -552,9 +553,10 @@ def _fail(plan: Plan, k: int, code: int):
     return errors.error_class(code)(None, op, prefix + msg + where(op))
 
 
-def execute(plan: Plan, feeds: dict, variables, mode: str = "c") -> list:
+def execute(plan: Plan, feeds: dict, variables, mode: str = "c", trace: list | None = None) -> list:
     """Run a plan: bind the feeds (large contiguous ones in place, the rest copied in), run
-    every kernel call, copy the fetches out."""
+    every kernel call, copy the fetches out. With a `trace` list, each call runs on its
+    own and appends (step index, start ns, end ns) to it."""
     for name in plan.var_reads:
         if not variables.is_initialized(name):
             op = variables.op(name)
@@ -570,7 +572,7 @@ def execute(plan: Plan, feeds: dict, variables, mode: str = "c") -> list:
         else:
             np.copyto(slot.staging, value, casting="unsafe")
     try:
-        _run_segments(plan, mode)
+        _run_segments(plan, mode, trace)
     finally:
         for slot in repointed:  # records never keep pointers into the caller's arrays
             _point(plan, slot, slot.staging.__array_interface__["data"][0])
@@ -604,13 +606,21 @@ def _point(plan: Plan, slot: FeedSlot, address: int) -> None:
         plan.c_records[r].data = cpu.ffi.cast("void *", address + offset)
 
 
-def _run_segments(plan: Plan, mode: str) -> None:
+def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
     from staticflow.backends import cpu
 
     status = cpu.ffi.new("int *")
+    clock = time.perf_counter_ns
     for start, stop, host in plan.segments:
         if stop > start:
-            if mode == "c":
+            if trace is not None:
+                for k in range(start, stop):
+                    t0 = clock()
+                    code = plan.c_fns[k](plan.c_calls + k)
+                    trace.append((plan.call_steps[k], t0, clock()))
+                    if code:
+                        raise _fail(plan, k, code)
+            elif mode == "c":
                 failed = cpu.lib.sf_run_plan(plan.c_fns + start, plan.c_calls + start, stop - start, status)
                 if failed >= 0:
                     raise _fail(plan, start + failed, status[0])
@@ -620,5 +630,8 @@ def _run_segments(plan: Plan, mode: str) -> None:
                     if code:
                         raise _fail(plan, k, code)
         if host is not None:
-            op, fn, arrays = host
-            fn(op, arrays)
+            step, fn, arrays = host
+            t0 = clock()
+            fn(plan.steps[step].op, arrays)
+            if trace is not None:
+                trace.append((step, t0, clock()))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import sys
 import threading
+import time
 from collections.abc import Mapping
 
 import numpy as np
@@ -112,6 +114,7 @@ class Session:
     def __init__(self, target: str = "", graph: fops.Graph | None = None, config=None, executor: str = "c"):
         if target:
             raise ValueError(f"staticflow runs in-process; target {target!r} is not supported")
+        self._config = _message(config, "ConfigProto", "config")
         self._graph = graph if graph is not None else fops.get_default_graph()
         self._closed = False
         self._plans: dict = {}
@@ -135,16 +138,26 @@ class Session:
 
     # --- running ------------------------------------------------------------------------------
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
-        """Compute `fetches` (any nesting of tensors, ops and names) given `feed_dict`."""
+        """Compute `fetches` (any nesting of tensors, ops and names) given `feed_dict`.
+
+        `options` (a RunOptions) with a trace_level above NO_TRACE times every op of
+        the run into `run_metadata.step_stats` (a RunMetadata), as TensorFlow does.
+        """
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
+        options = _message(options, "RunOptions", "options")
+        run_metadata = _message(run_metadata, "RunMetadata", "run_metadata")
         mapper = _FetchMapper(self._graph, fetches)
         feeds = self._convert_feeds(feed_dict)
         tensors = [x for x in mapper.leaves if isinstance(x, fops.Tensor)]
         targets = [x for x in mapper.leaves if isinstance(x, fops.Operation)]
-        p = self._plan_for(tensors, targets, feeds)
-        with self._lock:
-            values = plan_mod.execute(p, feeds, self._variables, self._executor)
+        trace = [] if options is not None and options.trace_level and run_metadata is not None else None
+        with self._threads():
+            p = self._plan_for(tensors, targets, feeds)
+            with self._lock:
+                values = plan_mod.execute(p, feeds, self._variables, self._executor, trace)
+        if trace is not None:
+            _fill_step_stats(run_metadata, p, trace)
         it = iter(values)
         leaf_values = [next(it) if isinstance(x, fops.Tensor) else None for x in mapper.leaves]
         return mapper.build(leaf_values)
@@ -160,6 +173,9 @@ class Session:
                 return p
         p = plan_mod.build_plan(self._graph, tensors, targets, feeds, self._variables)
         self.plans_built += 1
+        if self._config is not None and self._config.log_device_placement:
+            for step in p.steps:
+                print(f"{step.op.name}: ({step.op.type}): {_DEVICE}", file=sys.stderr)
         self._plans.setdefault(key, []).append(p)
         return p
 
@@ -170,6 +186,22 @@ class Session:
         tensors = [x for x in mapper.leaves if isinstance(x, fops.Tensor)]
         targets = [x for x in mapper.leaves if isinstance(x, fops.Operation)]
         return self._plan_for(tensors, targets, feeds)
+
+    @contextlib.contextmanager
+    def _threads(self):
+        """The config's intra_op_parallelism_threads for the kernels of this session's runs."""
+        n = self._config.intra_op_parallelism_threads if self._config is not None else 0
+        if n <= 0:
+            yield
+            return
+        from staticflow.backends import cpu
+
+        before = cpu.get_num_threads()
+        cpu.set_num_threads(n)
+        try:
+            yield
+        finally:
+            cpu.set_num_threads(before)
 
     def _convert_feeds(self, feed_dict) -> dict:
         feeds: dict = {}
@@ -256,6 +288,62 @@ class Session:
 
     def list_devices(self) -> list[str]:
         return ["/device:CPU:0"]
+
+
+# where every op runs, in TensorFlow's device naming
+_DEVICE = "/job:localhost/replica:0/task:0/device:CPU:0"
+
+
+def _message(value, kind: str, arg: str):
+    """`value` as staticflow's protobuf message `kind` (ConfigProto, RunOptions,
+    RunMetadata): None stays None, ours is used as is, and TensorFlow's own message
+    (same field numbers) is read through its bytes; anything else is a TypeError."""
+    from staticflow.protobuf import config_pb2
+
+    cls = getattr(config_pb2, kind)
+    if value is None or isinstance(value, cls):
+        return value
+    if type(value).__name__ == kind and hasattr(value, "SerializeToString"):
+        if kind == "RunMetadata":
+            return value  # written into through its bytes (_fill_step_stats)
+        return cls.FromString(value.SerializeToString())
+    raise TypeError(f"{arg} must be a {kind} (sf.{kind}), got {type(value).__name__}")
+
+
+def _fill_step_stats(run_metadata, plan, trace) -> None:
+    """Per-op wall times of a traced run: trace holds (step index, start ns, end ns) per
+    kernel or host call, in order; an op's entry spans its first call to its last."""
+    from staticflow.protobuf import config_pb2
+
+    spans: dict[int, list[int]] = {}
+    for step, t0, t1 in trace:
+        span = spans.setdefault(step, [t0, t1])
+        span[1] = t1
+    md = config_pb2.RunMetadata()
+    dev = md.step_stats.dev_stats.add(device=_DEVICE)
+    epoch = time.time_ns() - time.perf_counter_ns()  # the trace's clock is perf_counter_ns
+    for step, (t0, t1) in spans.items():
+        t1, t0 = t1 + epoch, t0 + epoch
+        op = plan.steps[step].op
+        inputs = ", ".join(t.name for t in op.inputs)
+        dev.node_stats.add(
+            node_name=op.name,
+            all_start_micros=t0 // 1000,
+            op_start_rel_micros=0,
+            op_end_rel_micros=(t1 - t0) // 1000,
+            all_end_rel_micros=(t1 - t0) // 1000,
+            all_start_nanos=t0,
+            op_start_rel_nanos=0,
+            op_end_rel_nanos=t1 - t0,
+            all_end_rel_nanos=t1 - t0,
+            timeline_label=f"{op.name} = {op.type}({inputs})",
+            thread_id=threading.get_ident() & 0x7FFFFFFF,
+        )
+    if isinstance(run_metadata, config_pb2.RunMetadata):
+        run_metadata.step_stats.CopyFrom(md.step_stats)
+    else:  # TensorFlow's RunMetadata: the same wire format
+        run_metadata.ClearField("step_stats")
+        run_metadata.MergeFromString(md.SerializeToString())
 
 
 class InteractiveSession(Session):
