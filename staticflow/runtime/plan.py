@@ -102,6 +102,11 @@ class FeedSlot:
     sites: list = field(default_factory=list)
     pinned: bool = False
 
+    @property
+    def in_place(self) -> bool:
+        """Large enough, and not pinned: runs may point the records at the fed array."""
+        return not self.pinned and self.staging.nbytes >= ZERO_COPY_MIN_BYTES
+
 
 # fed arrays smaller than this are copied (cheaper than repointing the records twice)
 ZERO_COPY_MIN_BYTES = 1 << 16
@@ -566,16 +571,19 @@ def execute(plan: Plan, feeds: dict, variables, mode: str = "c", trace: list | N
     repointed = []
     for slot in plan.feeds:
         value = feeds[slot.tensor]
-        if _can_point_at(slot, value):
+        if slot.in_place and _can_point_at(slot, value):
             _point(plan, slot, value.__array_interface__["data"][0])
             repointed.append(slot)
         else:
             np.copyto(slot.staging, value, casting="unsafe")
-    try:
+    if not repointed:
         _run_segments(plan, mode, trace)
-    finally:
-        for slot in repointed:  # records never keep pointers into the caller's arrays
-            _point(plan, slot, slot.staging.__array_interface__["data"][0])
+    else:
+        try:
+            _run_segments(plan, mode, trace)
+        finally:
+            for slot in repointed:  # records never keep pointers into the caller's arrays
+                _point(plan, slot, slot.staging.__array_interface__["data"][0])
     for name in plan.var_writes:
         variables.mark_initialized(name)
     out = []
@@ -588,11 +596,9 @@ def execute(plan: Plan, feeds: dict, variables, mode: str = "c", trace: list | N
 
 
 def _can_point_at(slot: FeedSlot, value: np.ndarray) -> bool:
-    """Whether the kernels may read the fed array in place of the staging copy."""
+    """Whether the kernels may read the fed array (of an in_place slot) instead of a copy."""
     return (
-        not slot.pinned
-        and slot.staging.nbytes >= ZERO_COPY_MIN_BYTES
-        and value.dtype == slot.staging.dtype
+        value.dtype == slot.staging.dtype
         and value.shape == slot.staging.shape
         and value.flags.c_contiguous
         and value.flags.aligned

@@ -152,10 +152,11 @@ class Session:
         tensors = [x for x in mapper.leaves if isinstance(x, fops.Tensor)]
         targets = [x for x in mapper.leaves if isinstance(x, fops.Operation)]
         trace = [] if options is not None and options.trace_level and run_metadata is not None else None
-        with self._threads():
-            p = self._plan_for(tensors, targets, feeds)
-            with self._lock:
-                values = plan_mod.execute(p, feeds, self._variables, self._executor, trace)
+        if self._config is not None and self._config.intra_op_parallelism_threads > 0:
+            with self._threads(self._config.intra_op_parallelism_threads):
+                p, values = self._plan_and_execute(tensors, targets, feeds, trace)
+        else:
+            p, values = self._plan_and_execute(tensors, targets, feeds, trace)
         if trace is not None:
             _fill_step_stats(run_metadata, p, trace)
         it = iter(values)
@@ -187,13 +188,15 @@ class Session:
         targets = [x for x in mapper.leaves if isinstance(x, fops.Operation)]
         return self._plan_for(tensors, targets, feeds)
 
+    def _plan_and_execute(self, tensors, targets, feeds, trace):
+        p = self._plan_for(tensors, targets, feeds)
+        with self._lock:
+            return p, plan_mod.execute(p, feeds, self._variables, self._executor, trace)
+
+    @staticmethod
     @contextlib.contextmanager
-    def _threads(self):
-        """The config's intra_op_parallelism_threads for the kernels of this session's runs."""
-        n = self._config.intra_op_parallelism_threads if self._config is not None else 0
-        if n <= 0:
-            yield
-            return
+    def _threads(n: int):
+        """n kernel threads (the config's intra_op_parallelism_threads) for one run."""
         from staticflow.backends import cpu
 
         before = cpu.get_num_threads()
@@ -298,10 +301,12 @@ def _message(value, kind: str, arg: str):
     """`value` as staticflow's protobuf message `kind` (ConfigProto, RunOptions,
     RunMetadata): None stays None, ours is used as is, and TensorFlow's own message
     (same field numbers) is read through its bytes; anything else is a TypeError."""
+    if value is None:
+        return None
     from staticflow.protobuf import config_pb2
 
     cls = getattr(config_pb2, kind)
-    if value is None or isinstance(value, cls):
+    if isinstance(value, cls):
         return value
     if type(value).__name__ == kind and hasattr(value, "SerializeToString"):
         if kind == "RunMetadata":
