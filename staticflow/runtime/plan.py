@@ -246,6 +246,8 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
         feed_locs.append((t, loc))
 
     var_reads, var_writes = [], []
+    write_steps: dict[str, list[int]] = {}  # variable -> steps that write it
+    snapshots = []  # (snapshot buffer, variable loc, step, copy call) of variable reads
 
     def read_var(loc):
         if loc.buf.kind == "var" and loc.buf.var not in var_writes and loc.buf.var not in var_reads:
@@ -308,13 +310,14 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
             if j in ctx.aliases and t not in fed:
                 src = in_locs[ctx.aliases[j]]
                 if src.buf.kind == "var" and not _writes_ref(d, op, ctx.aliases[j]):
-                    # a read of a variable is a snapshot: copy it out of the storage
+                    # a read of a variable is a snapshot: copy it out of the storage (the copy
+                    # is dropped after planning if no write can come between it and its uses)
                     loc = p.new_arena(out_shapes[j], t.dtype, step_index)
                     src_view = ctx.inp(ctx.aliases[j]).reshape(out_shapes[j])
                     if src_view.size:
-                        ctx.calls.append(
-                            KernelCall(registry.kernel_name("copy", t.dtype), [src_view], [ctx.out(j)])
-                        )
+                        kc = KernelCall(registry.kernel_name("copy", t.dtype), [src_view], [ctx.out(j)])
+                        ctx.calls.append(kc)
+                        snapshots.append((loc.buf, src, step_index, kc))
                 else:
                     loc = Loc(src.buf, src.byte_offset, tuple(out_shapes[j]), t.dtype)
             else:
@@ -348,6 +351,7 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
                     read_var(loc)
                 if loc.buf.var not in var_writes:
                     var_writes.append(loc.buf.var)
+                write_steps.setdefault(loc.buf.var, []).append(step_index)
             else:
                 read_var(loc)
             p.use(loc, step_index)
@@ -370,12 +374,28 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
         p.use(loc, end)
         fetch_locs.append(loc)
 
+    _read_in_place(steps, snapshots, write_steps)
     plan = Plan(fetch_locs, feed_locs, steps, var_reads, var_writes, dict(p.value_feeds))
     plan.shapes = dict(p.shapes)
     _assign_arena(p.buffers, plan.stats)
     plan.stats.steps = len(steps)
     _materialize(plan, p.buffers)
     return plan
+
+
+def _read_in_place(steps: list[Step], snapshots: list, write_steps: dict) -> None:
+    """Drop a variable read's snapshot copy where nothing can tell: no step writes the
+    variable from the copy's step through the snapshot's last use (its buffer's `end`,
+    which counts every alias of it and a fetch at the end of the run). The snapshot's
+    buffer then becomes the variable's storage itself."""
+    for b, var_loc, s_copy, kc in snapshots:
+        writes = write_steps.get(var_loc.buf.var, ())
+        if var_loc.byte_offset or b.nbytes != var_loc.buf.nbytes:
+            continue
+        if any(s_copy <= w <= b.end for w in writes):
+            continue
+        b.kind, b.array, b.var = "var", var_loc.buf.array, var_loc.buf.var
+        steps[s_copy].calls = [c for c in steps[s_copy].calls if c[0] is not kc]
 
 
 def _writes_ref(d: registry.OpDef, op, input_index: int) -> bool:

@@ -133,6 +133,43 @@ def test_variable_read_is_a_snapshot(g):
     np.testing.assert_array_equal(u, [1, 1, 1])
 
 
+def _copies_of(sess, fetches):
+    """Names of the variable reads in the plan of `fetches` that still copy the variable."""
+    plan = sess.plan(fetches)
+    return [s.op.name for s in plan.steps if s.op.type == "Identity" and s.calls]
+
+
+def test_variable_read_used_after_a_write_keeps_its_snapshot(g):
+    """A read whose value is used (or fetched) after a write of the same run is a copy."""
+    v = sf.Variable(np.zeros(3, np.float32), name="v")
+    r = sf.identity(v, name="r")
+    with sf.control_dependencies([r]):
+        upd = v.assign_add(np.ones(3, np.float32))
+    with sf.control_dependencies([upd]):
+        later = r * 2  # runs after the write, reads the snapshot
+    with sf.Session() as sess:
+        sess.run(v.initializer)
+        got_r, got_later, got_upd = sess.run([r, later, upd])
+        assert _copies_of(sess, [r, later, upd]) == ["v/read"]  # the read r goes through
+    np.testing.assert_array_equal(got_r, [0, 0, 0])
+    np.testing.assert_array_equal(got_later, [0, 0, 0])
+    np.testing.assert_array_equal(got_upd, [1, 1, 1])
+
+
+def test_variable_read_with_no_write_in_between_is_read_in_place(g):
+    v = sf.Variable(np.arange(3, dtype=np.float32), name="v")
+    r = sf.identity(v, name="r")
+    y = r * 2
+    with sf.control_dependencies([y]):
+        upd = v.assign(np.full(3, 9, np.float32))  # after every use of r
+    with sf.Session() as sess:
+        sess.run(v.initializer)
+        got_y, _ = sess.run([y, upd])
+        assert _copies_of(sess, [y, upd]) == []
+        np.testing.assert_array_equal(sess.run(y), [18, 18, 18])
+    np.testing.assert_array_equal(got_y, [0, 2, 4])
+
+
 def test_eval_and_run_on_default_session(g):
     v = sf.Variable(2.0)
     y = v * 3
