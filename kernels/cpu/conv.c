@@ -8,16 +8,19 @@
  *
  * conv2d and its two backprops are im2col + one GEMM per chunk of images:
  * the column matrix of a chunk is [chunk * OH * OW, KH * KW * C] (row k =
- * (kh * KW + kw) * C + c, the row-major order of the filter), built in the
- * scratch tensor in[2] (the chunk is as many images as the scratch holds) in
- * parallel over (image, output row), and multiplied with the filter viewed as
- * [K, O] (sf_sgemm: BLAS blocks on the OpenMP threads). A 1x1 filter with
- * stride 1 and no padding needs no column matrix: the image is the matrix.
- * The input backprop computes the column gradient dY W^T and gathers it back
- * (col2im as a gather: each input pixel sums the column entries that read it,
- * so threads never write the same element). Pooling kernels are direct loops,
- * vectorized over channels, parallel over (image, output row) or, for the
- * max pool gradient's scatter, over images.
+ * (kh * KW + kw) * C + c, the row-major order of the filter), built in a
+ * slot of the scratch tensor in[2] and multiplied with the filter viewed as
+ * [K, O]. With at least as many chunks as threads each thread takes whole
+ * chunks into its own slot with single-threaded products (sf_cut below);
+ * otherwise the chunks run in turn, each im2col and product split over the
+ * threads (sf_sgemm). A 1x1 filter with stride 1 and no padding needs no
+ * column matrix: the image is the matrix. The input backprop forms the
+ * transposed column gradient W dY^T (a row per filter tap) and adds each row
+ * into a planar copy of its image (col2im), then transposes that to NHWC.
+ * Narrow stride-1 convs have direct kernels instead ("direct convolution of
+ * narrow layers" below). Pooling kernels are direct loops, vectorized over
+ * channels, parallel over (image, output row) or, for the max pool
+ * gradient's scatter, over images.
  */
 #include <math.h>
 #include <stdint.h>

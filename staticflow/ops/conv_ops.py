@@ -212,7 +212,7 @@ def _nhwc_out(ctx, j):
 
 
 def _col_scratch(ctx, g, img_nhwc, o, dtype, base: str):
-    """(the im2col scratch view, images per chunk); None for a pointwise conv.
+    """(the im2col scratch view, images per chunk); (None, 0) for a pointwise conv.
 
     One slot per thread that will have a chunk (conv.c, sf_cut), each holding
     a chunk's column matrix of at most COL_CAP entries and, for the input
