@@ -14,7 +14,7 @@ from functools import cache
 import numpy as np
 
 # Idle OpenMP threads spin a short while (GOMP_SPINCOUNT iterations, about a
-# tenth of a millisecond) and then sleep. Sleeping at once (OMP_WAIT_POLICY=
+# millisecond here) and then sleep. Sleeping at once (OMP_WAIT_POLICY=
 # PASSIVE) costs tens of microseconds to wake the team for every parallel
 # kernel, many times per step; spinning without end (ACTIVE) starves other
 # work when cores are shared (CI, notebooks, a second process). Every kernel,
@@ -22,15 +22,35 @@ import numpy as np
 # runtime starts; users may set their own.
 os.environ.setdefault("GOMP_SPINCOUNT", "30000")
 
-try:
-    import scipy_openblas32  # noqa: F401  (loads the BLAS library the kernels link against)
 
-    from staticflow.backends._sf_cpu import ffi, lib
-except ImportError as e:  # pragma: no cover - only without a build
-    raise ImportError(
-        "staticflow's C kernel library is not built; run `pip install -e .` "
-        "(or `make install`) in the source tree"
-    ) from e
+
+def _load():
+    """The kernel library (and the BLAS library it links, which loads with it).
+
+    OpenBLAS reads its thread count when it loads. The kernels keep it at one
+    thread (linalg.c), and with one it starts no worker threads at all, which
+    would otherwise spin for a tenth of a second after loading. The setting is
+    restored right after, so BLAS libraries loaded later (SciPy's) see the user's."""
+    saved = os.environ.get("OPENBLAS_NUM_THREADS")
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        import scipy_openblas32  # noqa: F401  (the BLAS library the kernels link against)
+
+        from staticflow.backends import _sf_cpu
+    except ImportError as e:  # pragma: no cover - only without a build
+        raise ImportError(
+            "staticflow's C kernel library is not built; run `pip install -e .` "
+            "(or `make install`) in the source tree"
+        ) from e
+    finally:
+        if saved is None:
+            del os.environ["OPENBLAS_NUM_THREADS"]
+        else:
+            os.environ["OPENBLAS_NUM_THREADS"] = saved
+    return _sf_cpu.ffi, _sf_cpu.lib
+
+
+ffi, lib = _load()
 
 MAX_DIMS = lib.SF_MAX_DIMS
 MAX_ATTRS = lib.SF_MAX_ATTRS
