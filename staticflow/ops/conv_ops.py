@@ -232,10 +232,15 @@ def _col_scratch(ctx, g, img_nhwc, o, dtype, base: str):
 
 # The direct kernels (conv.c, "direct convolution of narrow layers") take stride-1,
 # dilation-1 convs whose filter taps per output channel, KH * KW * C, are at most
-# this many: there a BLAS product is too skinny to run near its peak (LeNet's first
-# layer, 5x5x1, ran 2-4x faster direct) while wider ones (5x5x6) are better as one
-# GEMM. Tests set it to 0 or to a large value to run every conv through one path.
+# DIRECT_MAX_TAPS and whose in * out channel pairs, C * O, are at most DIRECT_MAX_PAIRS
+# (for the forward conv, and for the filter gradient): there a BLAS product is too
+# skinny to run near its peak, while wider layers are better as im2col and one GEMM.
+# Measured with 5x5 filters on 28x28 images, batch 64, 2 cores: LeNet's first layer
+# (1 -> 6) ran 2-5x faster direct both ways; at 1 -> 32 the forward conv was still
+# 10% faster direct but the filter gradient 25% slower, and at 2 -> 16 likewise.
+# Tests set these to 0 or to large values to run every conv through one path.
 DIRECT_MAX_TAPS = 64
+DIRECT_MAX_PAIRS = {"forward": 32, "filter": 16}
 # at most this many vector registers per chunk (SF_DC_MAX_M in conv.c)
 _DIRECT_MAX_VECTORS = 8
 
@@ -252,10 +257,13 @@ def _threads() -> int:
     return max(1, cpu.get_num_threads())
 
 
-def _direct_chunk(g: Geometry, c: int, o: int, itemsize: int) -> int | None:
+def _direct_chunk(g: Geometry, c: int, o: int, itemsize: int, kind: str = "forward") -> int | None:
     """The chunk length (entries of a flattened output row computed in registers at once)
-    for a direct conv with c input and o output channels, or None if it should not run direct."""
-    if (g.sh, g.sw, g.dh, g.dw) != (1, 1, 1, 1) or g.kh * g.kw * c > DIRECT_MAX_TAPS or o < 1:
+    for a direct conv (`kind` "forward" or "filter") with c input and o output channels, or
+    None if it should not run direct."""
+    if (g.sh, g.sw, g.dh, g.dw) != (1, 1, 1, 1) or o < 1:
+        return None
+    if g.kh * g.kw * c > DIRECT_MAX_TAPS or c * o > DIRECT_MAX_PAIRS[kind]:
         return None
     lanes = max(1, _simd_bytes() // itemsize)
     best = None
@@ -380,7 +388,7 @@ def _backprop_filter_lower(base):
         kh, kw, c, o = ctx.out_shapes[0]
         g = Geometry(ctx.attrs, img[1:3], (kh, kw))
         dt = ctx.out_dtypes[0]
-        ch = _direct_chunk(g, c, o, dt.size) if base == "conv2d_backprop_filter" else None
+        ch = _direct_chunk(g, c, o, dt.size, "filter") if base == "conv2d_backprop_filter" else None
         if ch is not None:
             per = sum(_direct_sizes(g, c, o, ch, max(1, _simd_bytes() // dt.size))[1:])
             scratch = ctx.scratch_buffer((max(1, min(img[0], _threads())) * per,), dt)

@@ -198,7 +198,9 @@ def test_stride1_conv_and_gradients_on_both_paths(xs, ws, pad, path, monkeypatch
     """Narrow stride-1 convs run on the direct kernels (the input gradient as the forward
     kernel on the flipped filter), or, with the threshold at 0, through im2col: both give
     the loops' values and gradients."""
-    monkeypatch.setattr(conv_ops, "DIRECT_MAX_TAPS", 10**9 if path == "direct" else 0)
+    limit = 10**9 if path == "direct" else 0
+    monkeypatch.setattr(conv_ops, "DIRECT_MAX_TAPS", limit)
+    monkeypatch.setattr(conv_ops, "DIRECT_MAX_PAIRS", {"forward": limit, "filter": limit})
     rng = np.random.default_rng(6)
     x, w = rng.standard_normal(xs), rng.standard_normal(ws)
     tf_pad = pad if isinstance(pad, str) else [[0, 0], list(pad[0]), list(pad[1]), [0, 0]]
