@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 
+import idle_threads  # noqa: F401  (before NumPy loads its BLAS)
 import numpy as np
 from harness import import_tf1, machine_line, print_table, run_engines, session_step, timed
 

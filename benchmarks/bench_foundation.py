@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 
+import idle_threads  # noqa: F401  (before NumPy loads its BLAS)
 import numpy as np
 from harness import best_of, machine_line
 
