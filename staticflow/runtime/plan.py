@@ -465,7 +465,8 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
             raw_f = np.empty(b.nbytes + ALIGN, np.uint8)
             sh = (-raw_f.__array_interface__["data"][0]) % ALIGN
             b.array = raw_f[sh : sh + b.nbytes]
-    sites: dict = {}  # feed Buffer -> [(record index, byte offset)]
+    sites: dict = {}  # feed Buffer -> [(record index, byte offset)] of the records that read it
+    pinned: set = set()  # feed Buffers that are always copied in (FeedSlot.pinned)
 
     def address(loc: Loc, v: View) -> int:
         b = loc.buf
@@ -494,20 +495,16 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
         call = plan.c_calls[k]
         call.n_in, call.n_out = len(ins), len(outs)
         setattr(call, "in", plan.c_records + r)
-        for loc, v in ins:
+        call.out = plan.c_records + r + len(ins)
+        for j, (loc, v) in enumerate(ins + outs):
             cpu.fill_tensor(
                 plan.c_records[r], ffi.cast("void *", address(loc, v)), v.dtype.np, v.shape, v.strides
             )
             if loc.buf.kind == "feed":
-                sites.setdefault(loc.buf, []).append((r, loc.byte_offset + v.offset * v.dtype.size))
-            r += 1
-        call.out = plan.c_records + r
-        for loc, v in outs:
-            cpu.fill_tensor(
-                plan.c_records[r], ffi.cast("void *", address(loc, v)), v.dtype.np, v.shape, v.strides
-            )
-            if loc.buf.kind == "feed":  # nothing writes a fed tensor; never repoint a write
-                sites.setdefault(loc.buf, []).append(None)
+                if j < len(ins):
+                    sites.setdefault(loc.buf, []).append((r, loc.byte_offset + v.offset * v.dtype.size))
+                else:  # nothing writes a fed tensor; should anything, never repoint the write
+                    pinned.add(loc.buf)
             r += 1
         for i, x in enumerate(kc.iattr):
             call.iattr[i] = int(x)
@@ -526,15 +523,11 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
             raw_b = b.array.reshape(-1).view(np.uint8)[loc.byte_offset : loc.byte_offset + nbytes]
         return raw_b.view(loc.dtype.np).reshape(loc.shape)
 
-    pinned = {loc.buf for loc in plan.fetches if not isinstance(loc, tuple)}
+    pinned |= {loc.buf for loc in plan.fetches if not isinstance(loc, tuple)}
     pinned |= {loc.buf for _, _, h in plan.segments if h is not None for loc, _ in h[1][1]}
-    slots = []
-    for t, loc in plan.feeds:
-        b_sites = sites.get(loc.buf, [])
-        slots.append(
-            FeedSlot(t, arena_view(loc), b_sites, loc.buf in pinned or any(x is None for x in b_sites))
-        )
-    plan.feeds = slots
+    plan.feeds = [
+        FeedSlot(t, arena_view(loc), sites.get(loc.buf, []), loc.buf in pinned) for t, loc in plan.feeds
+    ]
     plan.segments = [
         (
             a,
@@ -638,23 +631,18 @@ def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
     status = cpu.ffi.new("int *")
     clock = time.perf_counter_ns
     for start, stop, host in plan.segments:
-        if stop > start:
-            if trace is not None:
-                for k in range(start, stop):
-                    t0 = clock()
-                    code = plan.c_fns[k](plan.c_calls + k)
+        if stop > start and mode == "c" and trace is None:
+            failed = cpu.lib.sf_run_plan(plan.c_fns + start, plan.c_calls + start, stop - start, status)
+            if failed >= 0:
+                raise _fail(plan, start + failed, status[0])
+        else:  # the Python walk over the same records, timing each call when traced
+            for k in range(start, stop):
+                t0 = clock()
+                code = plan.c_fns[k](plan.c_calls + k)
+                if trace is not None:
                     trace.append((plan.call_steps[k], t0, clock()))
-                    if code:
-                        raise _fail(plan, k, code)
-            elif mode == "c":
-                failed = cpu.lib.sf_run_plan(plan.c_fns + start, plan.c_calls + start, stop - start, status)
-                if failed >= 0:
-                    raise _fail(plan, start + failed, status[0])
-            else:
-                for k in range(start, stop):
-                    code = plan.c_fns[k](plan.c_calls + k)
-                    if code:
-                        raise _fail(plan, k, code)
+                if code:
+                    raise _fail(plan, k, code)
         if host is not None:
             step, fn, arrays = host
             t0 = clock()
