@@ -84,6 +84,27 @@ static int sf_conv_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_ten
     return SF_OK;
 }
 
+/* The checks and geometry of a depthwise conv call: in[0], in[1] (named what0
+ * and what1) and out[0] are contiguous 4-D tensors of dtype code; img, filt and
+ * res say which of them (0: in[0], 1: in[1], 2: out[0]) are the image, the
+ * filter [KH, KW, C, M] and the conv result, whose depth must be C * M. */
+static int sf_depthwise_setup(sf_call *c, sf_geo *g, int32_t code, const char *name, const char *what0,
+                              const char *what1, int img, int filt, int res)
+{
+    if (c->n_in < 2 || c->n_out < 1)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s takes 2 inputs and 1 output", name);
+    const sf_tensor *t[3] = {&c->in[0], &c->in[1], &c->out[0]};
+    int st;
+    if ((st = sf_check4(c, t[0], code, name, what0))) return st;
+    if ((st = sf_check4(c, t[1], code, name, what1))) return st;
+    if ((st = sf_check4(c, t[2], code, name, "output"))) return st;
+    if ((st = sf_conv_geo(c, g, t[img], t[filt], t[res], name))) return st;
+    if (t[res]->shape[3] != g->C * g->O)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: %s depth must be %lld", name,
+                       res == 2 ? "output" : "out_backprop", (long long)(g->C * g->O));
+    return SF_OK;
+}
+
 static int sf_fits_int(int64_t x)
 {
     return x >= 0 && x <= INT_MAX;
@@ -431,17 +452,9 @@ static int sf_cut_fail(sf_call *c, const sf_geo *g, const char *more, const char
     {                                                                                             \
         sf_geo g;                                                                                 \
         const char *name = "depthwise_conv2d_" #NAME;                                            \
-        if (c->n_in < 2 || c->n_out < 1)                                                          \
-            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s takes 2 inputs and 1 output", name);   \
-        int st;                                                                                   \
-        if ((st = sf_check4(c, &c->in[0], CODE, name, "input"))) return st;                       \
-        if ((st = sf_check4(c, &c->in[1], CODE, name, "filter"))) return st;                      \
-        if ((st = sf_check4(c, &c->out[0], CODE, name, "output"))) return st;                     \
-        if ((st = sf_conv_geo(c, &g, &c->in[0], &c->in[1], &c->out[0], name))) return st;         \
+        int st = sf_depthwise_setup(c, &g, CODE, name, "input", "filter", 0, 1, 2);              \
+        if (st) return st;                                                                        \
         const int64_t M = g.O, CM = g.C * g.O;                                                    \
-        if (c->out[0].shape[3] != CM)                                                             \
-            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: output depth must be %lld", name,     \
-                           (long long)CM);                                                        \
         const T *x = (const T *)c->in[0].data, *w = (const T *)c->in[1].data;                     \
         T *y = (T *)c->out[0].data;                                                               \
         const int64_t rows = g.N * g.OH;                                                          \
@@ -476,17 +489,9 @@ static int sf_cut_fail(sf_call *c, const sf_geo *g, const char *more, const char
     {                                                                                             \
         sf_geo g;                                                                                 \
         const char *name = "depthwise_conv2d_backprop_input_" #NAME;                             \
-        if (c->n_in < 2 || c->n_out < 1)                                                          \
-            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s takes 2 inputs and 1 output", name);   \
-        int st;                                                                                   \
-        if ((st = sf_check4(c, &c->in[0], CODE, name, "filter"))) return st;                      \
-        if ((st = sf_check4(c, &c->in[1], CODE, name, "out_backprop"))) return st;                \
-        if ((st = sf_check4(c, &c->out[0], CODE, name, "output"))) return st;                     \
-        if ((st = sf_conv_geo(c, &g, &c->out[0], &c->in[0], &c->in[1], name))) return st;        \
+        int st = sf_depthwise_setup(c, &g, CODE, name, "filter", "out_backprop", 2, 0, 1);       \
+        if (st) return st;                                                                        \
         const int64_t M = g.O, CM = g.C * g.O;                                                    \
-        if (c->in[1].shape[3] != CM)                                                              \
-            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: out_backprop depth must be %lld",     \
-                           name, (long long)CM);                                                  \
         const T *w = (const T *)c->in[0].data, *dy = (const T *)c->in[1].data;                    \
         T *dx = (T *)c->out[0].data;                                                              \
         const int64_t rows = g.N * g.H;                                                           \
@@ -526,17 +531,9 @@ static int sf_cut_fail(sf_call *c, const sf_geo *g, const char *more, const char
     {                                                                                             \
         sf_geo g;                                                                                 \
         const char *name = "depthwise_conv2d_backprop_filter_" #NAME;                            \
-        if (c->n_in < 2 || c->n_out < 1)                                                          \
-            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s takes 2 inputs and 1 output", name);   \
-        int st;                                                                                   \
-        if ((st = sf_check4(c, &c->in[0], CODE, name, "input"))) return st;                       \
-        if ((st = sf_check4(c, &c->in[1], CODE, name, "out_backprop"))) return st;                \
-        if ((st = sf_check4(c, &c->out[0], CODE, name, "output"))) return st;                     \
-        if ((st = sf_conv_geo(c, &g, &c->in[0], &c->out[0], &c->in[1], name))) return st;         \
+        int st = sf_depthwise_setup(c, &g, CODE, name, "input", "out_backprop", 0, 2, 1);        \
+        if (st) return st;                                                                        \
         const int64_t M = g.O, CM = g.C * g.O;                                                    \
-        if (c->in[1].shape[3] != CM)                                                              \
-            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: out_backprop depth must be %lld",     \
-                           name, (long long)CM);                                                  \
         const T *x = (const T *)c->in[0].data, *dy = (const T *)c->in[1].data;                    \
         T *dw = (T *)c->out[0].data;                                                              \
         const int64_t taps = g.KH * g.KW;                                                         \
