@@ -52,16 +52,7 @@
 
 #include "sf_internal.h"
 
-/* libmvec SIMD variants of the Box-Muller functions (see elementwise.c). */
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(SF_NO_LIBMVEC)
-#if __GLIBC_PREREQ(2, 35)
-#define SF_VECTOR_MATH(F, T) T F(T) __attribute__((simd("notinbranch")));
-SF_VECTOR_MATH(logf, float) SF_VECTOR_MATH(log, double)
-SF_VECTOR_MATH(sinf, float) SF_VECTOR_MATH(sin, double)
-SF_VECTOR_MATH(cosf, float) SF_VECTOR_MATH(cos, double)
-#endif
-#endif
+#include "sf_vector_math.h" /* libmvec variants of the Box-Muller log, sin, cos */
 
 #define PH_M0 0xD2511F53u
 #define PH_M1 0xCD9E8D57u
