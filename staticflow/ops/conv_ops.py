@@ -221,7 +221,7 @@ def _col_scratch(ctx, g, img_nhwc, o, dtype, base: str):
     if (g.kh, g.kw, g.sh, g.sw, g.pt, g.pl) == (1, 1, 1, 1, 0, 0):
         return None, 0
     n, h, w, c = img_nhwc
-    planar = h * (w + _simd_bytes() // dtype.size) * c  # an image in planar form, rows padded
+    planar = h * (w + _lanes(dtype.size)) * c  # an image in planar form, rows padded
     per = max(g.oh * g.ow * g.kh * g.kw * c, 1) + (planar if base.endswith("_input") else 0)
     n = max(n, 1)
     chunk = max(1, min(n, COL_CAP // per))
@@ -245,10 +245,11 @@ DIRECT_MAX_PAIRS = {"forward": 32, "filter": 16}
 _DIRECT_MAX_VECTORS = 8
 
 
-def _simd_bytes() -> int:
+def _lanes(itemsize: int) -> int:
+    """Elements of `itemsize` bytes in one vector register of the kernels' build."""
     from staticflow.backends import cpu
 
-    return cpu.simd_bytes()
+    return max(1, cpu.simd_bytes() // itemsize)
 
 
 def _threads() -> int:
@@ -265,7 +266,7 @@ def _direct_chunk(g: Geometry, c: int, o: int, itemsize: int, kind: str = "forwa
         return None
     if g.kh * g.kw * c > DIRECT_MAX_TAPS or c * o > DIRECT_MAX_PAIRS[kind]:
         return None
-    lanes = max(1, _simd_bytes() // itemsize)
+    lanes = _lanes(itemsize)
     best = None
     for m in range(1, _DIRECT_MAX_VECTORS + 1):
         ch = m * lanes
@@ -291,7 +292,7 @@ def _direct_conv(ctx, g: Geometry, img_nhwc, filt: View, o: int, x: View, y: Vie
     """y = conv(x, filt) with the direct kernel; filt is [KH, KW, C, O]."""
     n, _, _, c = img_nhwc
     dt = ctx.out_dtypes[0]
-    wt, xe, _, _ = _direct_sizes(g, c, o, ch, max(1, _simd_bytes() // dt.size))
+    wt, xe, _, _ = _direct_sizes(g, c, o, ch, _lanes(dt.size))
     slots = max(1, min(n, _threads()))
     scratch = ctx.scratch_buffer((wt + slots * xe,), dt)
     ctx.call(ctx.kernel("conv2d_direct", dt), [x, filt, scratch], [y], g.conv_iattr() + (ch,))
@@ -390,7 +391,7 @@ def _backprop_filter_lower(base):
         dt = ctx.out_dtypes[0]
         ch = _direct_chunk(g, c, o, dt.size, "filter") if base == "conv2d_backprop_filter" else None
         if ch is not None:
-            per = sum(_direct_sizes(g, c, o, ch, max(1, _simd_bytes() // dt.size))[1:])
+            per = sum(_direct_sizes(g, c, o, ch, _lanes(dt.size))[1:])
             scratch = ctx.scratch_buffer((max(1, min(img[0], _threads())) * per,), dt)
             ctx.call(ctx.kernel("conv2d_backprop_filter_direct", dt), [x, dy, scratch], [ctx.out(0)],
                      g.conv_iattr() + (ch,))
