@@ -77,6 +77,7 @@ class Tensor:
         self._dtype = dtype
         self._shape = as_shape(shape) if shape is not None else TensorShape(None)
         self._const_value: Any = _UNSET
+        self._partial_value: Any = _UNSET  # memo of staticflow.ops.const_eval
 
     @property
     def op(self) -> Operation:
@@ -112,11 +113,15 @@ class Tensor:
     def set_shape(self, shape) -> None:
         """Merge more shape information into this tensor (TF1 semantics)."""
         try:
-            self._shape = self._shape.merge_with(as_shape(shape))
+            merged = self._shape.merge_with(as_shape(shape))
         except ValueError:
             raise ValueError(
                 f"Tensor {self.name} has shape {self._shape}, which is incompatible with {as_shape(shape)}"
             ) from None
+        if merged != self._shape:
+            self._shape = merged
+            # values derived from shapes (sf.shape, partially known shape vectors) may now be known
+            self.graph._shape_epoch += 1
 
     def consumers(self) -> list[Operation]:
         return [op for op in self.graph._consumers.get(self, [])]
@@ -280,6 +285,7 @@ class Graph:
         self._id_counter = 0
         self._finalized = False
         self._version = 0
+        self._shape_epoch = 0  # grows when set_shape refines a shape (const_eval's memo checks it)
         self._seed = None
         self._lock = threading.RLock()
 

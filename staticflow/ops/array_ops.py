@@ -38,6 +38,70 @@ def _axis(axis: int, rank: int, what: str = "axis") -> int:
 
 
 # ---------------------------------------------------------------------------
+# partially known values of integer vectors (OpDef.partial_value, read by const_eval)
+# ---------------------------------------------------------------------------
+def _pv_same(op):
+    """The elements of input 0, unchanged (identities, casts, reshapes of vectors)."""
+    p = yield "partial", 0
+    return p
+
+
+def _pv_shape(op):
+    dims = op.inputs[0].shape.as_tuple()
+    return None if dims is None else list(dims)
+
+
+def _pv_pack(op):
+    if op.outputs[0].shape.ndims != 1:
+        return None
+    out = []
+    for i in range(len(op.inputs)):
+        p = yield "partial", i
+        out.append(p[0] if p is not None and len(p) == 1 else None)
+    return out
+
+
+def _pv_concat(op):
+    out = []
+    for i in range(op.get_attr("N")):
+        p = yield "partial", i
+        if p is None:
+            return None
+        out.extend(p)
+    return out
+
+
+def _pv_slice(op):
+    b = yield "value", 1
+    z = yield "value", 2
+    p = yield "partial", 0
+    if b is None or z is None or p is None:
+        return None
+    try:
+        begin, size = _slice_params((len(p),), b, z)
+    except ValueError:
+        return None
+    return p[begin[0] : begin[0] + size[0]]
+
+
+def _pv_strided_slice(op):
+    b = yield "value", 1
+    e = yield "value", 2
+    st = yield "value", 3
+    p = yield "partial", 0
+    if b is None or e is None or st is None or p is None or op.get_attr("new_axis_mask"):
+        return None
+    try:
+        plan, _ = strided_slice_spec((len(p),), b, e, st, op._attrs)
+    except ValueError:
+        return None
+    if len(plan) != 1:
+        return None
+    _, _, begin, step, size, shrink = plan[0]
+    return [p[begin]] if shrink else [p[begin + step * k] for k in range(size)]
+
+
+# ---------------------------------------------------------------------------
 # Const, Placeholder, Identity
 # ---------------------------------------------------------------------------
 op(
@@ -100,6 +164,7 @@ op(
     outputs=[Arg("output", type_attr="T")],
     attrs=[Attr("T", "type")],
     shape_fn=lambda c: [c.shape(0)],
+    partial_value=_pv_same,
     ref=lambda ins, a: ins[0],
     lower=_alias0,
     kernels=COPY_KERNELS,
@@ -113,6 +178,7 @@ op(
     outputs=[Arg("output", type_attr="T")],
     attrs=[Attr("T", "type")],
     shape_fn=lambda c: [c.shape(0)],
+    partial_value=_pv_same,
     ref=lambda ins, a: ins[0],
     lower=_alias0,
     differentiable=False,
@@ -147,6 +213,7 @@ op(
     outputs=[Arg("output", type_attr="out_type")],
     attrs=[Attr("T", "type"), Attr("out_type", "type", D.int32, allowed=IDX_T)],
     shape_fn=lambda c: [TensorShape([c.shape(0).ndims])],
+    partial_value=_pv_shape,
     ref=lambda ins, a: np.array(np.shape(ins[0]), dtype=a["out_type"].np),
     static=True,
     differentiable=False,
@@ -245,10 +312,24 @@ def _reshape_target(in_shape: TensorShape, target) -> TensorShape:
 
 def _reshape_shape(c):
     v = c.value(1)
-    if v is None:
-        s = c.shape(1)
-        return [unknown_shape(s[0].value) if s.ndims == 1 else TensorShape(None)]
-    return [_reshape_target(c.shape(0), v)]
+    if v is not None:
+        return [_reshape_target(c.shape(0), v)]
+    # a partially known target (sf.stack([batch, 20])): its unknown elements and -1 are unknown
+    # dimensions; with the input's size known, a single unknown one follows from the others
+    out = c.shape_value(1)
+    n = c.shape(0).num_elements()
+    if out.ndims is None or n is None:
+        return [out]
+    dims = list(out.as_tuple())
+    unknown = [i for i, d in enumerate(dims) if d is None]
+    known = int(np.prod([d for d in dims if d is not None], dtype=np.int64))
+    if not unknown and known != n:
+        raise ValueError(f"Cannot reshape a tensor with {n} elements to shape {out} ({known} elements)")
+    if len(unknown) == 1 and known:
+        if n % known:
+            raise ValueError(f"Cannot reshape a tensor with {n} elements to shape {out}")
+        dims[unknown[0]] = n // known
+    return [TensorShape(dims)]
 
 
 op(
@@ -257,6 +338,7 @@ op(
     outputs=[Arg("output", type_attr="T")],
     attrs=[Attr("T", "type"), Attr("Tshape", "type", D.int32, allowed=IDX_T)],
     shape_fn=_reshape_shape,
+    partial_value=_pv_same,
     ref=lambda ins, a: np.reshape(ins[0], _int_list(ins[1])),
     lower=_alias0,
     cases=lambda rng: [
@@ -291,6 +373,7 @@ op(
     outputs=[Arg("output", type_attr="T")],
     attrs=[Attr("T", "type"), Attr("Tdim", "type", D.int32, allowed=IDX_T)],
     shape_fn=_expand_shape,
+    partial_value=_pv_same,
     ref=lambda ins, a: np.expand_dims(ins[0], int(np.asarray(ins[1]).reshape(-1)[0])),
     lower=_alias0,
     cases=lambda rng: [Case((_rand(rng, (2, 3)), np.int32(a))) for a in (0, 1, 2, -1, -3)],
@@ -325,6 +408,7 @@ op(
     outputs=[Arg("output", type_attr="T")],
     attrs=[Attr("T", "type"), Attr("squeeze_dims", "list(int)", [])],
     shape_fn=_squeeze_shape,
+    partial_value=_pv_same,
     ref=lambda ins, a: np.squeeze(ins[0], axis=tuple(a["squeeze_dims"]) or None),
     lower=_alias0,
     cases=lambda rng: [
@@ -377,7 +461,7 @@ op(
 def _broadcast_to_shape(c):
     v = c.value(1)
     if v is None:
-        return [unknown_shape(c.shape(1)[0].value if c.shape(1).ndims == 1 else None)]
+        return [c.shape_value(1)]
     from staticflow.framework.tensor_shape import broadcast_shapes
 
     tgt = TensorShape(_int_list(v))
@@ -412,15 +496,16 @@ op(
 # Fill, ZerosLike, OnesLike, Tile, Pad
 # ---------------------------------------------------------------------------
 def _fill_shape(c):
+    if c.shape(1).ndims not in (None, 0):
+        raise ValueError("value must be a scalar")
+    if c.shape(0).ndims not in (None, 1):
+        raise ValueError(f"dims must be a vector, got shape {c.shape(0)}")
     v = c.value(0)
     if v is None:
-        s = c.shape(0)
-        return [unknown_shape(s[0].value if s.ndims == 1 else None)]
+        return [c.shape_value(0)]
     dims = _int_list(v)
     if any(d < 0 for d in dims):
         raise ValueError(f"dims {dims} must be non-negative")
-    if c.shape(1).ndims not in (None, 0):
-        raise ValueError("value must be a scalar")
     return [TensorShape(dims)]
 
 
@@ -485,14 +570,22 @@ op(
 
 def _tile_shape(c):
     s, v = c.shape(0), c.value(1)
-    if v is None or s.ndims is None:
-        return [unknown_shape(s.ndims)]
-    m = _int_list(v)
-    if len(m) != s.ndims:
+    if v is not None:
+        m = _int_list(v)
+        if any(x < 0 for x in m):
+            raise ValueError(f"multiples {m} must be non-negative")
+    # multiples known element by element (sf.stack([batch, 2])): each known one scales its dim
+    m = c.shape_value(1)
+    if s.ndims is None and m.ndims is None:
+        return [TensorShape(None)]
+    if s.ndims is None:
+        s = unknown_shape(m.ndims)
+    if m.ndims is None:
+        m = unknown_shape(s.ndims)
+    if m.ndims != s.ndims:
         raise ValueError(f"multiples {m} must have one entry per dimension of the input ({s.ndims})")
-    if any(x < 0 for x in m):
-        raise ValueError(f"multiples {m} must be non-negative")
-    return [TensorShape([None if d is None else d * k for d, k in zip(s.as_tuple(), m)])]
+    dims = [None if d is None or k is None else d * k for d, k in zip(s.as_tuple(), m.as_tuple())]
+    return [TensorShape(dims)]
 
 
 def _tile_lower(ctx):
@@ -528,7 +621,14 @@ op(
 
 
 def _pad_shape(c):
-    s, v = c.shape(0), c.value(1)
+    s, v, ps = c.shape(0), c.value(1), c.shape(1)
+    if ps.ndims is not None and (ps.ndims != 2 or ps[1].value not in (None, 2)):
+        raise ValueError(f"paddings must be a matrix with 2 columns, got shape {ps}")
+    n = ps[0].value if ps.ndims == 2 else None
+    if s.ndims is None and n is not None:
+        s = unknown_shape(n)  # one row of paddings per dimension
+    if s.ndims is not None and n is not None and s.ndims != n:
+        raise ValueError(f"paddings must be a [{s.ndims}, 2] matrix, got shape {ps}")
     if v is None or s.ndims is None:
         return [unknown_shape(s.ndims)]
     p = np.asarray(v).reshape(-1, 2)
@@ -649,6 +749,7 @@ op(
     outputs=[Arg("output", type_attr="T")],
     attrs=[Attr("N", "int"), Attr("T", "type", allowed=ALL_T), Attr("Tidx", "type", D.int32, allowed=IDX_T)],
     shape_fn=_concat_shape,
+    partial_value=_pv_concat,
     ref=lambda ins, a: np.concatenate(ins[:-1], axis=int(np.asarray(ins[-1]))),
     lower=_concat_lower,
     kernels=COPY_KERNELS,
@@ -802,6 +903,7 @@ op(
     outputs=[Arg("output", type_attr="T")],
     attrs=[Attr("N", "int"), Attr("T", "type", allowed=ALL_T), Attr("axis", "int", 0)],
     shape_fn=_pack_shape,
+    partial_value=_pv_pack,
     ref=lambda ins, a: np.stack(ins, axis=a["axis"]),
     lower=_pack_lower,
     kernels=COPY_KERNELS,
@@ -881,10 +983,28 @@ def _slice_params(dims, begin, size):
 def _slice_shape(c):
     s = c.shape(0)
     b, z = c.value(1), c.value(2)
-    if s.ndims is None or b is None or z is None:
-        n = c.shape(1)[0].value if c.shape(1).ndims == 1 else s.ndims
-        return [unknown_shape(n)]
-    return [TensorShape(_slice_params(s.as_tuple(), b, z)[1])]
+    if s.ndims is not None and b is not None and z is not None:
+        return [TensorShape(_slice_params(s.as_tuple(), b, z)[1])]
+    # begin or size known element by element: a known size is the dimension; size -1 (to
+    # the end) needs the begin and the input's dimension
+    sizes = tuple(_int_list(z)) if z is not None else c.shape_value(2).as_tuple()
+    begins = tuple(_int_list(b)) if b is not None else c.shape_value(1).as_tuple()
+    ranks = {len(x) for x in (s.as_tuple(), sizes, begins) if x is not None}
+    if len(ranks) > 1:
+        raise ValueError(f"begin and size must have one entry per dimension of the input ({s})")
+    if not ranks:
+        return [TensorShape(None)]
+    r = ranks.pop()
+    dims, begins, sizes = (x if x is not None else (None,) * r for x in (s.as_tuple(), begins, sizes))
+    out = []
+    for d, bb, zz in zip(dims, begins, sizes):
+        if zz is not None and zz >= 0:
+            out.append(zz)
+        elif zz == -1 and d is not None and bb is not None:
+            out.append(d - bb)
+        else:
+            out.append(None)
+    return [TensorShape(out)]
 
 
 def _slice_ref(ins, a):
@@ -907,6 +1027,7 @@ op(
     outputs=[Arg("output", type_attr="T")],
     attrs=[Attr("T", "type", allowed=ALL_T), Attr("Index", "type", D.int32, allowed=IDX_T)],
     shape_fn=_slice_shape,
+    partial_value=_pv_slice,
     ref=_slice_ref,
     lower=_slice_lower,
     kernels=COPY_KERNELS,
@@ -1060,6 +1181,7 @@ op(
     attrs=[Attr("T", "type", allowed=ALL_T), Attr("Index", "type", D.int32, allowed=IDX_T)]
     + [Attr(k, "int", 0) for k in _SS_ATTRS],
     shape_fn=_ss_shape,
+    partial_value=_pv_strided_slice,
     ref=_ss_ref,
     lower=_ss_lower,
     kernels=COPY_KERNELS,
@@ -1248,7 +1370,7 @@ def constant(
     src = np.asarray(value)
     if src.dtype == object:
         raise TypeError(f"cannot make a constant from {value!r}")
-    if _strict and dtype is not None:
+    if _strict and dtype is not None and src.size:
         if (
             (src.dtype.kind == "f" and not dt.is_floating)
             or (src.dtype.kind == "b" and dt is not D.bool_)
@@ -1365,10 +1487,17 @@ def squeeze(input, axis=None, name: str | None = None, squeeze_dims=None) -> fop
 
 
 def transpose(a, perm=None, name: str = "transpose", conjugate: bool = False) -> fops.Tensor:
+    """Permutes the dimensions of `a` (default: reverses them, also for an unknown rank)."""
     a = fops.convert_to_tensor(a)
+    if perm is None and a.shape.ndims is None:
+        # as TF: perm = (rank - 1) - range(rank), known while planning
+        from staticflow.ops import math_ops
+
+        with fops.name_scope(name, "transpose", [a]) as scope:
+            r = rank(a)
+            perm = math_ops.subtract(r - 1, range_(0, r, 1))
+            return _out("Transpose", [a, perm], None, scope)
     if perm is None:
-        if a.shape.ndims is None:
-            raise ValueError("transpose without perm needs a tensor of known rank")
         perm = list(range(a.shape.ndims))[::-1]
     return _out("Transpose", [a, perm], None, name)
 
@@ -1547,6 +1676,7 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     dt = dt or D.float32
     on = fops.convert_to_tensor(1 if on_value is None else on_value, dtype=dt)
     off = fops.convert_to_tensor(0 if off_value is None else off_value, dtype=dt)
+    indices = fops.convert_to_tensor(indices)  # Python ints are int32, as in TF's one_hot
     return _out("OneHot", [indices, depth, on, off], {"axis": -1 if axis is None else axis}, name)
 
 

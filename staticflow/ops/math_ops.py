@@ -110,8 +110,15 @@ def _pos_or_int(rng, shape, t):
     return casegen.positive(rng, shape, t) if t.is_floating else _rand(rng, shape, t)
 
 
+def _used(x, y):
+    """y's elements that meet an element of x under broadcasting, the only ones that may
+    raise an error: none when the result is empty (a computation on the shape of a scalar
+    divides nothing, as TF's kernels)."""
+    return np.broadcast_to(y, np.broadcast_shapes(np.shape(x), np.shape(y)))
+
+
 def _int_pow(x, y):
-    if np.any(y < 0):
+    if np.any(_used(x, y) < 0):
         raise ValueError("Integers to negative integer powers are not allowed")
     return np.power(x, y)
 
@@ -121,15 +128,17 @@ def _pow(x, y):
 
 
 def _floordiv(x, y):
-    if x.dtype.kind in "iu" and np.any(y == 0):
+    if x.dtype.kind in "iu" and np.any(_used(x, y) == 0):
         raise ZeroDivisionError("Integer division by zero")
-    return np.floor(x / y) if x.dtype.kind == "f" else np.floor_divide(x, y)  # TF: floor(x / y)
+    with np.errstate(divide="ignore"):
+        return np.floor(x / y) if x.dtype.kind == "f" else np.floor_divide(x, y)  # TF: floor(x / y)
 
 
 def _floormod(x, y):
-    if x.dtype.kind in "iu" and np.any(y == 0):
+    if x.dtype.kind in "iu" and np.any(_used(x, y) == 0):
         raise ZeroDivisionError("Integer division by zero")
-    return np.mod(x, y)
+    with np.errstate(divide="ignore"):
+        return np.mod(x, y)
 
 
 _CMP = D.NUMERIC
@@ -325,6 +334,14 @@ def _cast_ref(ins, a):
     return x.astype(dst.np)
 
 
+def _pv_cast(op):
+    """An integer vector cast to another integer type keeps its known elements."""
+    if not op.inputs[0].dtype.is_integer:
+        return None
+    p = yield "partial", 0
+    return p
+
+
 op(
     name="Cast",
     inputs=[Arg("x", type_attr="SrcT")],
@@ -335,6 +352,7 @@ op(
         Attr("Truncate", "bool", False),
     ],
     shape_fn=lambda c: [c.shape(0)],
+    partial_value=_pv_cast,
     ref=_cast_ref,
     lower=_cast_lower,
     elementwise=True,
@@ -638,7 +656,10 @@ def _reduce_shape(c):
     if s.ndims is None:
         return [TensorShape(None)]
     if v is None:
-        return [unknown_shape(s.ndims) if keep else TensorShape(None)]
+        if keep:
+            return [unknown_shape(s.ndims)]
+        # a scalar axis removes exactly one dimension, whichever it is
+        return [unknown_shape(s.ndims - 1) if c.shape(1).ndims == 0 and s.ndims > 0 else TensorShape(None)]
     axes = _norm_axes(v, s.ndims)
     dims = s.as_tuple()
     if keep:
@@ -1061,6 +1082,7 @@ def _reduce(op_type, input_tensor, axis, keepdims, name, reduction_indices, keep
     if keepdims is None:
         keepdims = bool(keep_dims) if keep_dims is not None else False
     x = input_tensor if isinstance(input_tensor, fops.Tensor) else fops.convert_to_tensor(input_tensor)
+    reduce_all = axis is None
     if axis is None:
         if x.shape.ndims is not None:
             axis = np.arange(x.shape.ndims, dtype=np.int32)
@@ -1068,9 +1090,10 @@ def _reduce(op_type, input_tensor, axis, keepdims, name, reduction_indices, keep
             from staticflow.ops import array_ops
 
             axis = array_ops.range_(0, array_ops.rank(x))
-    return builder.apply_op(op_type, [x, axis], {"keep_dims": bool(keepdims)}, name or default_name).outputs[
-        0
-    ]
+    out = builder.apply_op(op_type, [x, axis], {"keep_dims": bool(keepdims)}, name or default_name).outputs[0]
+    if reduce_all and not keepdims:
+        out.set_shape([])  # all axes, whatever the rank: a scalar (TF's _may_reduce_to_scalar)
+    return out
 
 
 def _reducer(op_type, default_name):

@@ -96,6 +96,11 @@ class OpDef:
     error_prefix: Callable | None = None  # op -> text put before a kernel's error message
     shape_only: bool = False  # outputs depend on the inputs' shapes only (Shape, Size, Rank)
     foldable: bool = True  # False: never fold to a constant, though stateless (a fed default)
+    # elements of an integer scalar/vector output known before running though its value is not
+    # (TF's constant_value_as_shape): fn(op) -> list of int-or-None, or None when even the
+    # length is unknown; a generator fn may yield ("value", i) / ("partial", i) to receive
+    # input i's constant value / partial value (see staticflow.ops.const_eval)
+    partial_value: Callable | None = None
 
     def attr(self, name: str) -> Attr:
         for a in self.attrs:
@@ -159,7 +164,17 @@ def kernels_for(bases: Sequence[str], dts: Sequence[dtypes.DType]) -> tuple[str,
 class ShapeContext:
     """What a shape function sees: input shapes, dtypes, attrs and known values."""
 
-    def __init__(self, opdef: OpDef, name: str, shapes, in_dtypes, attrs, values, planning: bool = False):
+    def __init__(
+        self,
+        opdef: OpDef,
+        name: str,
+        shapes,
+        in_dtypes,
+        attrs,
+        values,
+        planning: bool = False,
+        shape_values=None,
+    ):
         self.planning = planning  # True when shapes are the concrete ones of a run
         self.opdef = opdef
         self.name = name
@@ -167,13 +182,34 @@ class ShapeContext:
         self.input_dtypes = list(in_dtypes)
         self.attrs = attrs
         self._values = values
+        self._shape_values = shape_values
 
     def value(self, i: int):
         """Input i's value when known before running (a constant, a shape), else None."""
         return self._values(i)
 
+    def shape_value(self, i: int) -> TensorShape:
+        """Input i, a shape vector, as a partially known shape (TF's constant_value_as_shape):
+        its known elements as dimensions, unknown (or negative) ones as None; unknown rank when
+        even its length is unknown, or when it is the scalar -1."""
+        if self._shape_values is not None:
+            return self._shape_values(i)
+        return shape_from_value(self.value(i), self.shape(i))
+
     def shape(self, i: int) -> TensorShape:
         return self.input_shapes[i]
+
+
+def shape_from_value(v, vector_shape: TensorShape) -> TensorShape:
+    """A shape vector's value (or None) as a partially known shape; `vector_shape` is the
+    static shape of the vector, which gives the rank when the value is unknown."""
+    if v is None:
+        n = vector_shape[0].value if vector_shape.ndims == 1 else None
+        return TensorShape(None) if n is None else TensorShape([None] * n)
+    v = np.asarray(v)
+    if v.ndim == 0:  # a scalar shape: -1 stands for an unknown rank
+        return TensorShape(None)
+    return TensorShape([int(d) if d >= 0 else None for d in v.reshape(-1)])
 
 
 def validate(available_kernels: set[str] | None = None) -> list[str]:

@@ -127,33 +127,52 @@ class _Planner:
 
     # --- values needed while planning -------------------------------------------------
     def static_value(self, t: fops.Tensor, why: str) -> np.ndarray:
-        if t in self.static:
-            return self.static[t]
-        if t in self.feeds:
-            v = self.feeds[t]
-            self.value_feeds[t] = v
-        else:
-            op = t.op
-            d = registry.get(op.type)
-            if op.type == "Const":
-                v = np.asarray(op.get_attr("value"))
-            elif d.shape_only:
-                x = op.inputs[0]
-                v = d.ref([np.empty(self.shapes[x], x.dtype.np)], op._attrs)
-                v = np.asarray(v if not isinstance(v, list) else v[0], dtype=t.dtype.np)
-            elif d.stateful or d.random or op.type in ("Placeholder", "VariableV2"):
-                raise errors.InvalidArgumentError(
-                    None,
-                    op,
-                    f"The value of {t.name} is needed before the run starts ({why}), but it comes from "
-                    f"{op.type} op '{op.name}', whose value is only known while the graph runs. Compute "
-                    f"shape arguments from constants, sf.shape() or fed values." + where(op),
-                )
+        """The value of `t` computed while planning (from constants, shapes and fed values).
+
+        An iterative post-order walk over the ops it depends on, so that a value computed
+        through a chain of any depth needs no recursion."""
+        stack = [t]
+        while stack:
+            x = stack[-1]
+            if x in self.static:
+                stack.pop()
+                continue
+            if x in self.feeds:
+                v = self.feeds[x]
+                self.value_feeds[x] = v
             else:
-                vals = [self.static_value(x, why) for x in op.inputs]
-                v = builder.run_reference(d, vals, op._attrs)[t.value_index]
-        self.static[t] = v
-        return v
+                op = x.op
+                d = registry.get(op.type)
+                if op.type == "Const":
+                    v = np.asarray(op.get_attr("value"))
+                elif d.shape_only:
+                    arrays = [np.broadcast_to(np.zeros((), i.dtype.np), self.shapes[i]) for i in op.inputs]
+                    v = builder.run_reference(d, arrays, op._attrs)[x.value_index]
+                elif d.stateful or d.random or op.type in ("Placeholder", "VariableV2"):
+                    raise errors.InvalidArgumentError(
+                        None,
+                        op,
+                        f"The value of {x.name} is needed before the run starts ({why}), but it comes "
+                        f"from {op.type} op '{op.name}', whose value is only known while the graph runs. "
+                        f"Compute shape arguments from constants, sf.shape() or fed values." + where(op),
+                    )
+                else:
+                    missing = [i for i in op.inputs if i not in self.static]
+                    if missing:
+                        stack.extend(missing)
+                        continue
+                    vals = [self.static[i] for i in op.inputs]
+                    try:
+                        v = builder.run_reference(d, vals, op._attrs)[x.value_index]
+                    except (ArithmeticError, ValueError, IndexError, TypeError) as e:
+                        # a shape computation that fails (a division by zero, an index out of
+                        # range) fails as the op would when it runs: named, with its source line
+                        raise errors.InvalidArgumentError(
+                            None, op, f"{op.type} op '{op.name}': {e} (while computing {why})" + where(op)
+                        ) from None
+            self.static[x] = v
+            stack.pop()
+        return self.static[t]
 
     # --- shapes -----------------------------------------------------------------------------
     def infer(self, op: fops.Operation) -> None:
