@@ -987,15 +987,14 @@ def _slice_shape(c):
         return [TensorShape(_slice_params(s.as_tuple(), b, z)[1])]
     # begin or size known element by element: a known size is the dimension; size -1 (to
     # the end) needs the begin and the input's dimension
-    sizes = tuple(_int_list(z)) if z is not None else c.shape_value(2).as_tuple()
-    begins = tuple(_int_list(b)) if b is not None else c.shape_value(1).as_tuple()
+    sizes, begins = c.partial_value(2), c.partial_value(1)
     ranks = {len(x) for x in (s.as_tuple(), sizes, begins) if x is not None}
     if len(ranks) > 1:
         raise ValueError(f"begin and size must have one entry per dimension of the input ({s})")
     if not ranks:
         return [TensorShape(None)]
     r = ranks.pop()
-    dims, begins, sizes = (x if x is not None else (None,) * r for x in (s.as_tuple(), begins, sizes))
+    dims, begins, sizes = (tuple(x) if x is not None else (None,) * r for x in (s.as_tuple(), begins, sizes))
     out = []
     for d, bb, zz in zip(dims, begins, sizes):
         if zz is not None and zz >= 0:

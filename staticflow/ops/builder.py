@@ -191,7 +191,7 @@ def infer_shapes(op: fops.Operation, strict: bool = True) -> None:
         [t.dtype for t in op.inputs],
         op._attrs,
         lambda i: const_eval.constant_value(op.inputs[i]),
-        shape_values=lambda i: const_eval.constant_value_as_shape(op.inputs[i]),
+        partials=lambda i: const_eval.partial_value(op.inputs[i]),
     )
     try:
         shapes = d.shape_fn(ctx)

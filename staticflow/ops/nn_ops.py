@@ -500,9 +500,13 @@ def softmax_cross_entropy_with_logits_v2(
         labels = fops.convert_to_tensor(labels, dtype=logits.dtype)
         if logits.shape.ndims == 0:
             raise ValueError("logits must have rank >= 1")
-        static = _drop_axis(logits.shape, axis)
-        if labels.shape.ndims is not None and labels.shape.ndims == logits.shape.ndims:
-            static = static.merge_with(_drop_axis(labels.shape, axis))
+        # logits and labels have one shape: what either tells of it, less the class axis
+        try:
+            static = _drop_axis(logits.shape.merge_with(labels.shape), axis)
+        except ValueError:
+            raise ValueError(
+                f"logits and labels must have the same shape, got {logits.shape} and {labels.shape}"
+            ) from None
         if axis not in (-1, (logits.shape.ndims or 0) - 1):
             logits, labels = _move_axis_to_end(logits, axis), _move_axis_to_end(labels, axis)
         rows = [_rows(logits), _rows(labels)]

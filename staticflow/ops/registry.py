@@ -173,7 +173,7 @@ class ShapeContext:
         attrs,
         values,
         planning: bool = False,
-        shape_values=None,
+        partials=None,
     ):
         self.planning = planning  # True when shapes are the concrete ones of a run
         self.opdef = opdef
@@ -182,34 +182,37 @@ class ShapeContext:
         self.input_dtypes = list(in_dtypes)
         self.attrs = attrs
         self._values = values
-        self._shape_values = shape_values
+        self._partials = partials
 
     def value(self, i: int):
         """Input i's value when known before running (a constant, a shape), else None."""
         return self._values(i)
 
+    def partial_value(self, i: int) -> list | None:
+        """The elements of input i, an integer scalar or vector, each an int (negative ones
+        too, such as reshape's -1) or None when unknown; None when its length is unknown."""
+        if self._partials is not None:
+            return self._partials(i)
+        v = self.value(i)
+        if v is not None:
+            return [int(e) for e in np.asarray(v).reshape(-1)]
+        s = self.shape(i)
+        n = 1 if s.ndims == 0 else s[0].value if s.ndims == 1 else None
+        return None if n is None else [None] * n
+
     def shape_value(self, i: int) -> TensorShape:
         """Input i, a shape vector, as a partially known shape (TF's constant_value_as_shape):
         its known elements as dimensions, unknown (or negative) ones as None; unknown rank when
-        even its length is unknown, or when it is the scalar -1."""
-        if self._shape_values is not None:
-            return self._shape_values(i)
-        return shape_from_value(self.value(i), self.shape(i))
+        even its length is unknown, or when it is a scalar (TF: only -1 is allowed there)."""
+        if self.shape(i).ndims == 0:
+            return TensorShape(None)
+        p = self.partial_value(i)
+        if p is None:
+            return TensorShape(None)
+        return TensorShape([d if d is not None and d >= 0 else None for d in p])
 
     def shape(self, i: int) -> TensorShape:
         return self.input_shapes[i]
-
-
-def shape_from_value(v, vector_shape: TensorShape) -> TensorShape:
-    """A shape vector's value (or None) as a partially known shape; `vector_shape` is the
-    static shape of the vector, which gives the rank when the value is unknown."""
-    if v is None:
-        n = vector_shape[0].value if vector_shape.ndims == 1 else None
-        return TensorShape(None) if n is None else TensorShape([None] * n)
-    v = np.asarray(v)
-    if v.ndim == 0:  # a scalar shape: -1 stands for an unknown rank
-        return TensorShape(None)
-    return TensorShape([int(d) if d >= 0 else None for d in v.reshape(-1)])
 
 
 def validate(available_kernels: set[str] | None = None) -> list[str]:
