@@ -602,10 +602,42 @@ def register_tensor_conversion_function(cls, fn) -> None:
     _conversion_functions.append((cls, fn))
 
 
+def _is_tensor_like(x) -> bool:
+    """A Tensor, or an object with a registered conversion (a Variable)."""
+    return isinstance(x, Tensor) or any(isinstance(x, cls) for cls, _ in _conversion_functions)
+
+
+def contains_tensor(value) -> bool:
+    """Whether a (nested) list or tuple holds a tensor-like element somewhere."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (list, tuple)):
+            stack.extend(v)
+        elif _is_tensor_like(v):
+            return True
+    return False
+
+
 def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None) -> Tensor:
-    """A Tensor for `value`: Tensors pass through, Python/NumPy values become constants."""
+    """A Tensor for `value`: Tensors pass through, Python/NumPy values become constants.
+
+    A (nested) list or tuple that holds tensors is packed into one tensor through `stack`
+    (TF's auto-packing): its dtype is that of the first tensor found, unless `dtype` (or
+    `preferred_dtype`) asks for another, to which tensors of another dtype are cast; the
+    other elements become constants of that dtype.
+    """
     if dtype is not None:
         dtype = dtypes.as_dtype(dtype)
+    if isinstance(value, (list, tuple)) and contains_tensor(value):
+        from staticflow.ops import array_ops
+
+        if dtype is None and preferred_dtype is not None:
+            try:
+                return array_ops.autopack(value, dtypes.as_dtype(preferred_dtype), name)
+            except (TypeError, ValueError):
+                pass
+        return array_ops.autopack(value, dtype, name)
     if isinstance(value, Tensor):
         if dtype is not None and value.dtype != dtype:
             raise ValueError(

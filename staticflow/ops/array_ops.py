@@ -1363,8 +1363,11 @@ def constant(
     value, dtype=None, shape=None, name: str = "Const", verify_shape: bool = False, _strict: bool = False
 ) -> fops.Tensor:
     """A constant tensor (TF1 semantics: a scalar or short list fills `shape`)."""
-    if isinstance(value, fops.Tensor):
-        raise TypeError(f"constant() takes a Python or NumPy value, got the Tensor {value.name}")
+    if isinstance(value, fops.Tensor) or fops.contains_tensor(value):
+        raise TypeError(
+            f"Expected any non-tensor type, but got a tensor instead: constant() takes a Python or "
+            f"NumPy value ({value!r}); sf.convert_to_tensor packs lists of tensors"
+        )
     dt = dtypes.as_dtype(dtype) if dtype is not None else fops.np_value_dtype(value)
     src = np.asarray(value)
     if src.dtype == object:
@@ -1394,6 +1397,57 @@ def constant(
             else:
                 raise TypeError(f"Too many elements provided. Needed at most {n}, but received {flat.size}")
     return _out("Const", [], {"value": arr, "dtype": dt}, name)
+
+
+def autopack(value, dtype=None, name: str | None = None) -> fops.Tensor:
+    """A (nested) list or tuple holding tensors packed into one tensor (TF's auto-packing,
+    the rule `convert_to_tensor` applies to every op input).
+
+    The dtype is `dtype`, or else that of the first tensor found (depth first); with an
+    explicit dtype, tensors of another dtype are cast to it, otherwise they are an error.
+    Python and NumPy elements become constants of the dtype; every list level is a Pack.
+    """
+    if dtype is None:
+        dtype = _first_tensor(value).dtype
+        cast = False
+    else:
+        dtype, cast = dtypes.as_dtype(dtype), True
+    return _pack_nested(value, dtype, cast, name or "packed")
+
+
+def _first_tensor(value) -> fops.Tensor:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (list, tuple)):
+            stack.extend(reversed(v))
+        elif fops.contains_tensor([v]):
+            return fops.convert_to_tensor(v)
+    raise ValueError(f"{value!r} holds no tensor")
+
+
+def _pack_nested(value, dtype, cast: bool, name: str) -> fops.Tensor:
+    # recursion over the nesting of one Python literal, not over the graph
+    with fops.name_scope(name) as scope:
+        elems = []
+        for i, e in enumerate(value):
+            if isinstance(e, (list, tuple)) and fops.contains_tensor(e):
+                e = _pack_nested(e, dtype, cast, str(i))
+            elif fops.contains_tensor([e]):
+                e = fops.convert_to_tensor(e)
+                if e.dtype != dtype:
+                    if not cast:
+                        raise TypeError(
+                            f"Cannot convert a list containing a tensor of dtype {e.dtype.name} to "
+                            f"{dtype.name} (Tensor is: {e!r})"
+                        )
+                    from staticflow.ops import math_ops
+
+                    e = math_ops.cast(e, dtype)
+            else:
+                e = constant(e, dtype=dtype, name=str(i))
+            elems.append(e)
+        return _out("Pack", [elems], {"axis": 0}, scope)
 
 
 def placeholder(dtype, shape=None, name: str | None = None) -> fops.Tensor:
@@ -1460,9 +1514,8 @@ def reshape(tensor, shape, name: str | None = None) -> fops.Tensor:
 
 
 def _shape_arg(shape):
-    """Shape-like arguments: lists may mix ints and scalar tensors (packed)."""
-    if isinstance(shape, (list, tuple)) and any(isinstance(d, fops.Tensor) for d in shape):
-        return stack([d if isinstance(d, fops.Tensor) else np.int32(d) for d in shape])
+    """Shape-like arguments: a TensorShape as its list (lists holding tensors are packed by
+    convert_to_tensor, as every op input)."""
     if isinstance(shape, TensorShape):
         return shape.as_list()
     return shape

@@ -894,6 +894,8 @@ def _bin(op_type, x, y, name=None):
 def _convertible(value, dt) -> bool:
     if hasattr(value, "_as_graph_element") or isinstance(value, fops.Operation):
         return False
+    if isinstance(value, (list, tuple)) and fops.contains_tensor(value):
+        return True  # packed by convert_to_tensor, its tensors cast to dt
     for cls, _ in fops._conversion_functions:
         if isinstance(value, cls):
             return False
