@@ -26,12 +26,25 @@ _VALID_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
 _VALID_SCOPE = re.compile(r"^[A-Za-z0-9_.\\/>-]*$")
 
 
+_IS_USER_FILE: dict[str, bool] = {}
+
+
+def _is_user_file(filename: str) -> bool:
+    """Whether code in `filename` is the user's (outside the staticflow package), remembered
+    per file: every op creation asks for each frame of its call stack."""
+    known = _IS_USER_FILE.get(filename)
+    if known is None:
+        fn = os.path.abspath(filename)
+        known = not fn.startswith(_PKG_DIR + os.sep) or os.sep + "tests" + os.sep in fn[len(_PKG_DIR) :]
+        _IS_USER_FILE[filename] = known
+    return known
+
+
 def user_frame() -> tuple[str, int, str]:
     """(file, line, function) of the innermost caller outside staticflow."""
     f = sys._getframe(1)
     while f is not None:
-        fn = os.path.abspath(f.f_code.co_filename)
-        if not fn.startswith(_PKG_DIR + os.sep) or os.sep + "tests" + os.sep in fn[len(_PKG_DIR) :]:
+        if _is_user_file(f.f_code.co_filename):
             return (f.f_code.co_filename, f.f_lineno, f.f_code.co_name)
         f = f.f_back
     return ("<unknown>", 0, "")
