@@ -56,6 +56,7 @@ from staticflow.ops import nn_grad as _nn_grad  # noqa: F401
 from staticflow.ops import nn_ops as _nn_ops
 from staticflow.ops import random_ops as _random_ops
 from staticflow.ops import state_ops as _state_ops
+from staticflow.ops import string_ops as _string_ops  # noqa: F401  (registers the string ops)
 from staticflow.ops import training_ops as _training_ops  # noqa: F401
 from staticflow.ops.array_ops import (
     broadcast_to,
@@ -213,8 +214,21 @@ GraphDef.FromString = lambda data: _graph_def_class().FromString(data)  # type: 
 newaxis = None
 __version__ = "0.1.0"
 # model saving and loading: sf.graph_util (freezing), sf.saved_model; sf.train has Saver & meta graphs
-from staticflow import graph_util, saved_model, summary, viz  # noqa: E402
+from staticflow import graph_util, saved_model, strings, summary, viz  # noqa: E402
+
+# TF1's top-level names for the string ops (sf.strings has them all)
 from staticflow.framework.meta_graph import export_meta_graph, import_meta_graph  # noqa: E402
+from staticflow.ops.string_ops import (  # noqa: E402
+    as_string,
+    decode_base64,
+    encode_base64,
+    reduce_join,
+    regex_replace,
+    substr,
+)
+from staticflow.ops.string_ops import join as string_join  # noqa: E402
+from staticflow.ops.string_ops import strip as string_strip  # noqa: E402
+from staticflow.ops.string_ops import to_number as string_to_number  # noqa: E402
 
 # session and run configuration (protobuf messages, loaded on first use like GraphDef)
 _CONFIG_MESSAGES = (

@@ -6,7 +6,7 @@ import builtins
 
 import numpy as np
 
-from staticflow.framework import dtypes
+from staticflow.framework import dtypes, strings
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, as_shape, unknown_shape
 from staticflow.ops import builder, casegen, registry
@@ -15,6 +15,7 @@ from staticflow.ops.registry import Arg, Attr, Case, op
 
 D = dtypes
 ALL_T = COPY_DTYPES
+STR_T = ALL_T + (D.string,)  # ops that move strings too (strings run on the host, see registry)
 IDX_T = (D.int32, D.int64)
 _rand = casegen.rand
 
@@ -51,7 +52,7 @@ op(
     differentiable=False,
     cases=lambda rng: [
         Case((), {"value": _rand(rng, s, t), "dtype": t}, grad=False)
-        for t in ALL_T
+        for t in STR_T
         for s in [(), (3,), (2, 0)]
     ],
     doc="A constant tensor; its value is the `value` attr.",
@@ -103,7 +104,7 @@ op(
     ref=lambda ins, a: ins[0],
     lower=_alias0,
     kernels=COPY_KERNELS,
-    cases=lambda rng: [Case((_rand(rng, s, t),), grad=t.is_floating) for t in ALL_T for s in [(), (3, 2)]],
+    cases=lambda rng: [Case((_rand(rng, s, t),), grad=t.is_floating) for t in STR_T for s in [(), (3, 2)]],
     doc="Its input.",
 )
 
@@ -357,7 +358,7 @@ op(
     name="Transpose",
     inputs=[Arg("x", type_attr="T"), Arg("perm", type_attr="Tperm", host=True)],
     outputs=[Arg("y", type_attr="T")],
-    attrs=[Attr("T", "type", allowed=ALL_T), Attr("Tperm", "type", D.int32, allowed=IDX_T)],
+    attrs=[Attr("T", "type", allowed=STR_T), Attr("Tperm", "type", D.int32, allowed=IDX_T)],
     shape_fn=_transpose_shape,
     ref=lambda ins, a: np.transpose(ins[0], _int_list(ins[1])),
     lower=_transpose_lower,
@@ -365,7 +366,7 @@ op(
     cases=lambda rng: (
         [
             Case((_rand(rng, (2, 3, 4), t), np.array(p, np.int32)), grad=t.is_floating)
-            for t in ALL_T
+            for t in STR_T
             for p in [(2, 0, 1), (0, 2, 1)]
         ]
         + [Case((_rand(rng, (40, 70)), np.array([1, 0], np.int32)))]
@@ -395,7 +396,7 @@ op(
     name="BroadcastTo",
     inputs=[Arg("input", type_attr="T"), Arg("shape", type_attr="Tidx", host=True)],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("T", "type", allowed=ALL_T), Attr("Tidx", "type", D.int32, allowed=IDX_T)],
+    attrs=[Attr("T", "type", allowed=STR_T), Attr("Tidx", "type", D.int32, allowed=IDX_T)],
     shape_fn=_broadcast_to_shape,
     ref=lambda ins, a: np.broadcast_to(ins[0], _int_list(ins[1])).copy(),
     lower=_broadcast_to_lower,
@@ -432,14 +433,14 @@ op(
     name="Fill",
     inputs=[Arg("dims", type_attr="index_type", host=True), Arg("value", type_attr="T")],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("T", "type", allowed=ALL_T), Attr("index_type", "type", D.int32, allowed=IDX_T)],
+    attrs=[Attr("T", "type", allowed=STR_T), Attr("index_type", "type", D.int32, allowed=IDX_T)],
     shape_fn=_fill_shape,
     ref=lambda ins, a: np.full(_int_list(ins[0]), ins[1]),
     lower=_fill_lower,
     kernels=COPY_KERNELS,
     cases=lambda rng: [
         Case((np.array(s, np.int32), _rand(rng, (), t)), grad=t.is_floating)
-        for t in ALL_T
+        for t in STR_T
         for s in [(2, 3), (0,), ()]
     ],
     doc="A tensor of shape `dims` filled with `value`.",
@@ -458,13 +459,15 @@ op(
     name="ZerosLike",
     inputs=[Arg("x", type_attr="T")],
     outputs=[Arg("y", type_attr="T")],
-    attrs=[Attr("T", "type", allowed=ALL_T)],
+    attrs=[Attr("T", "type", allowed=STR_T)],
     shape_fn=lambda c: [c.shape(0)],
-    ref=lambda ins, a: np.zeros_like(ins[0]),
+    ref=lambda ins, a: (
+        np.full(ins[0].shape, b"", object) if ins[0].dtype == object else np.zeros_like(ins[0])
+    ),
     lower=_like_lower(0),
     kernels=COPY_KERNELS,
     differentiable=False,
-    cases=lambda rng: [Case((_rand(rng, s, t),), grad=False) for t in ALL_T for s in [(), (2, 3), (0,)]],
+    cases=lambda rng: [Case((_rand(rng, s, t),), grad=False) for t in STR_T for s in [(), (2, 3), (0,)]],
     doc="Zeros with the shape and dtype of x.",
 )
 
@@ -514,13 +517,13 @@ op(
     name="Tile",
     inputs=[Arg("input", type_attr="T"), Arg("multiples", type_attr="Tmultiples", host=True)],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("T", "type", allowed=ALL_T), Attr("Tmultiples", "type", D.int32, allowed=IDX_T)],
+    attrs=[Attr("T", "type", allowed=STR_T), Attr("Tmultiples", "type", D.int32, allowed=IDX_T)],
     shape_fn=_tile_shape,
     ref=lambda ins, a: np.tile(ins[0], _int_list(ins[1])),
     lower=_tile_lower,
     kernels=COPY_KERNELS,
     cases=lambda rng: (
-        [Case((_rand(rng, (2, 3), t), np.array([2, 3], np.int32)), grad=t.is_floating) for t in ALL_T]
+        [Case((_rand(rng, (2, 3), t), np.array([2, 3], np.int32)), grad=t.is_floating) for t in STR_T]
         + [Case((_rand(rng, (3,)), np.array([0], np.int32)))]
     ),
     doc="Repeats its input `multiples[i]` times along dimension i.",
@@ -647,7 +650,7 @@ op(
     name="ConcatV2",
     inputs=[Arg("values", type_attr="T", number_attr="N"), Arg("axis", type_attr="Tidx", host=True)],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("N", "int"), Attr("T", "type", allowed=ALL_T), Attr("Tidx", "type", D.int32, allowed=IDX_T)],
+    attrs=[Attr("N", "int"), Attr("T", "type", allowed=STR_T), Attr("Tidx", "type", D.int32, allowed=IDX_T)],
     shape_fn=_concat_shape,
     ref=lambda ins, a: np.concatenate(ins[:-1], axis=int(np.asarray(ins[-1]))),
     lower=_concat_lower,
@@ -655,7 +658,7 @@ op(
     cases=lambda rng: (
         [
             Case(([_rand(rng, (2, 3), t), _rand(rng, (2, 1), t)], np.int32(1)), grad=t.is_floating)
-            for t in ALL_T
+            for t in STR_T
         ]
         + [Case(([_rand(rng, (2, 3)), _rand(rng, (0, 3)), _rand(rng, (1, 3))], np.int32(-2)))]
     ),
@@ -733,13 +736,13 @@ op(
     name="Split",
     inputs=[Arg("split_dim", dtype=D.int32, host=True), Arg("value", type_attr="T")],
     outputs=[Arg("output", type_attr="T", number_attr="num_split")],
-    attrs=[Attr("num_split", "int"), Attr("T", "type", allowed=ALL_T)],
+    attrs=[Attr("num_split", "int"), Attr("T", "type", allowed=STR_T)],
     shape_fn=lambda c: _split_shapes(c, 1, 0, None),
     ref=_split_ref,
     lower=_split_lower(1, 0),
     kernels=COPY_KERNELS,
     cases=lambda rng: (
-        [Case((np.int32(1), _rand(rng, (2, 6), t)), {"num_split": 3}, grad=t.is_floating) for t in ALL_T]
+        [Case((np.int32(1), _rand(rng, (2, 6), t)), {"num_split": 3}, grad=t.is_floating) for t in STR_T]
         + [Case((np.int32(0), _rand(rng, (4,))), {"num_split": 2})]
     ),
     doc="Splits `value` into num_split equal pieces along split_dim.",
@@ -755,7 +758,7 @@ op(
     outputs=[Arg("output", type_attr="T", number_attr="num_split")],
     attrs=[
         Attr("num_split", "int"),
-        Attr("T", "type", allowed=ALL_T),
+        Attr("T", "type", allowed=STR_T),
         Attr("Tlen", "type", D.int64, allowed=IDX_T),
     ],
     shape_fn=lambda c: _split_shapes(c, 0, 2, 1),
@@ -800,7 +803,7 @@ op(
     name="Pack",
     inputs=[Arg("values", type_attr="T", number_attr="N")],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("N", "int"), Attr("T", "type", allowed=ALL_T), Attr("axis", "int", 0)],
+    attrs=[Attr("N", "int"), Attr("T", "type", allowed=STR_T), Attr("axis", "int", 0)],
     shape_fn=_pack_shape,
     ref=lambda ins, a: np.stack(ins, axis=a["axis"]),
     lower=_pack_lower,
@@ -808,7 +811,7 @@ op(
     cases=lambda rng: (
         [
             Case(([_rand(rng, (2, 3), t) for _ in range(3)],), {"axis": ax}, grad=t.is_floating)
-            for t in ALL_T
+            for t in STR_T
             for ax in (0, -1)
         ]
         + [Case(([_rand(rng, ()), _rand(rng, ())],))]
@@ -849,13 +852,13 @@ op(
     name="Unpack",
     inputs=[Arg("value", type_attr="T")],
     outputs=[Arg("output", type_attr="T", number_attr="num")],
-    attrs=[Attr("num", "int"), Attr("T", "type", allowed=ALL_T), Attr("axis", "int", 0)],
+    attrs=[Attr("num", "int"), Attr("T", "type", allowed=STR_T), Attr("axis", "int", 0)],
     shape_fn=_unpack_shape,
     ref=lambda ins, a: [np.take(ins[0], j, axis=a["axis"]) for j in range(a["num"])],
     lower=_unpack_lower,
     kernels=COPY_KERNELS,
     cases=lambda rng: [
-        Case((_rand(rng, (3, 2), t),), {"num": 2, "axis": 1}, grad=t.is_floating) for t in ALL_T
+        Case((_rand(rng, (3, 2), t),), {"num": 2, "axis": 1}, grad=t.is_floating) for t in STR_T
     ],
     doc="Unstacks a tensor into `num` tensors along `axis`.",
 )
@@ -905,7 +908,7 @@ op(
         Arg("size", type_attr="Index", host=True),
     ],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("T", "type", allowed=ALL_T), Attr("Index", "type", D.int32, allowed=IDX_T)],
+    attrs=[Attr("T", "type", allowed=STR_T), Attr("Index", "type", D.int32, allowed=IDX_T)],
     shape_fn=_slice_shape,
     ref=_slice_ref,
     lower=_slice_lower,
@@ -916,7 +919,7 @@ op(
                 (_rand(rng, (4, 5), t), np.array([1, 2], np.int32), np.array([2, -1], np.int32)),
                 grad=t.is_floating,
             )
-            for t in ALL_T
+            for t in STR_T
         ]
         + [Case((_rand(rng, (3,)), np.array([1], np.int64), np.array([0], np.int64)))]
     ),
@@ -1057,7 +1060,7 @@ op(
         Arg("strides", type_attr="Index", host=True),
     ],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("T", "type", allowed=ALL_T), Attr("Index", "type", D.int32, allowed=IDX_T)]
+    attrs=[Attr("T", "type", allowed=STR_T), Attr("Index", "type", D.int32, allowed=IDX_T)]
     + [Attr(k, "int", 0) for k in _SS_ATTRS],
     shape_fn=_ss_shape,
     ref=_ss_ref,
@@ -1125,7 +1128,7 @@ op(
     ],
     outputs=[Arg("output", type_attr="Tparams")],
     attrs=[
-        Attr("Tparams", "type", allowed=ALL_T),
+        Attr("Tparams", "type", allowed=STR_T),
         Attr("Tindices", "type", allowed=IDX_T),
         Attr("Taxis", "type", D.int32, allowed=IDX_T),
         Attr("batch_dims", "int", 0),
@@ -1137,7 +1140,7 @@ op(
     cases=lambda rng: (
         [
             Case((_rand(rng, (5, 3), t), np.array([4, 0, 2, 2], it), np.int32(0)), grad=t.is_floating)
-            for t in ALL_T
+            for t in STR_T
             for it in (np.int32, np.int64)
         ]
         + [
@@ -1245,8 +1248,8 @@ def constant(
     if isinstance(value, fops.Tensor):
         raise TypeError(f"constant() takes a Python or NumPy value, got the Tensor {value.name}")
     dt = dtypes.as_dtype(dtype) if dtype is not None else fops.np_value_dtype(value)
-    src = np.asarray(value)
-    if src.dtype == object:
+    src = np.asarray(value) if dt is not D.string else strings.bytes_array(value, "a string constant")
+    if src.dtype == object and dt is not D.string:
         raise TypeError(f"cannot make a constant from {value!r}")
     if _strict and dtype is not None:
         if (
@@ -1269,7 +1272,9 @@ def constant(
             if flat.size == n:
                 arr = flat.reshape(shape)
             elif 0 < flat.size < n:
-                arr = np.concatenate([flat, np.full(n - flat.size, flat[-1], dt.np)]).reshape(shape)
+                pad = np.empty(n - flat.size, dt.np)
+                pad[...] = flat[-1]  # (np.full would read a bytes fill value as a sequence)
+                arr = np.concatenate([flat, pad]).reshape(shape)
             else:
                 raise TypeError(f"Too many elements provided. Needed at most {n}, but received {flat.size}")
     return _out("Const", [], {"value": arr, "dtype": dt}, name)

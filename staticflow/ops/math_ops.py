@@ -196,7 +196,8 @@ def _binary_cases(gens, dts, nd):
 
 
 for _name, _base, _fn, _dts, _gens, _odt in _BINARY:
-    _attrs = [Attr("T", "type", allowed=_dts)]
+    _allowed = _dts + (D.string,) if _name in ("Equal", "NotEqual") else _dts  # strings: on the host
+    _attrs = [Attr("T", "type", allowed=_allowed)]
     if _name in ("Equal", "NotEqual"):
         _attrs.append(Attr("incompatible_shape_error", "bool", True))
     op(
@@ -210,7 +211,7 @@ for _name, _base, _fn, _dts, _gens, _odt in _BINARY:
         kernels=registry.kernels_for([_base], _dts),
         elementwise=True,
         differentiable=_name not in _BINARY_NONDIFF,
-        cases=_binary_cases(_gens, _dts, _name in _BINARY_NONDIFF),
+        cases=_binary_cases(_gens, _allowed, _name in _BINARY_NONDIFF),
         doc=f"Elementwise {_base} with NumPy broadcasting.",
     )
 
@@ -391,9 +392,12 @@ def _select_ref(ins, a):
     return np.where(c, t, e)
 
 
+_SELECT_T = _CAST_T + (D.string,)  # strings run on the host
+
+
 def _select_cases(rng):
     out = []
-    for t in _CAST_T:
+    for t in _SELECT_T:
         out.append(
             Case(
                 (_rand(rng, (2, 3), D.bool_), _rand(rng, (2, 3), t), _rand(rng, (2, 3), t)),
@@ -408,7 +412,7 @@ op(
     name="Select",
     inputs=[Arg("condition", dtype=D.bool_), Arg("t", type_attr="T"), Arg("e", type_attr="T")],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("T", "type", allowed=_CAST_T)],
+    attrs=[Attr("T", "type", allowed=_SELECT_T)],
     shape_fn=_select_shape,
     ref=_select_ref,
     lower=_select_lower,
@@ -427,7 +431,7 @@ op(
     name="SelectV2",
     inputs=[Arg("condition", dtype=D.bool_), Arg("t", type_attr="T"), Arg("e", type_attr="T")],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("T", "type", allowed=_CAST_T)],
+    attrs=[Attr("T", "type", allowed=_SELECT_T)],
     shape_fn=_selectv2_shape,
     ref=lambda ins, a: np.where(*ins),
     lower=_select_lower,
@@ -436,6 +440,7 @@ op(
     cases=lambda rng: [
         Case((_rand(rng, (3, 1), D.bool_), _rand(rng, (1, 4)), _rand(rng, ()))),
         Case((_rand(rng, (), D.bool_), _rand(rng, (2,), D.int64), _rand(rng, (2,), D.int64)), grad=False),
+        Case((_rand(rng, (2, 1), D.bool_), _rand(rng, (3,), D.string), _rand(rng, (), D.string)), grad=False),
     ],
     doc="Picks from t where condition holds, else from e, all broadcast.",
 )

@@ -14,7 +14,7 @@ from staticflow.ops.registry import Arg, Attr, Case, op
 
 D = dtypes
 _rand = casegen.rand
-VAR_T = COPY_DTYPES
+VAR_T = COPY_DTYPES + (D.string,)  # string variables are read and assigned on the host
 
 
 def _variable_ref(ins, a):

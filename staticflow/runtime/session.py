@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from staticflow.framework import dtypes, strings
 from staticflow.framework import ops as fops
 from staticflow.runtime import plan as plan_mod
 
@@ -245,7 +246,10 @@ class Session:
                 f"The value of a feed cannot be a sf.Tensor object ({value.name} fed to {t.name}). "
                 "Acceptable feed values include Python scalars, strings, lists, NumPy ndarrays."
             )
-        arr = np.asarray(value)
+        if t.dtype is dtypes.string:
+            arr = strings.bytes_array(value, f"the value fed to Tensor '{t.name}' (dtype string)")
+        else:
+            arr = np.asarray(value)
         want = t.dtype.np
         if arr.dtype != want:
             src_kind_ok = arr.dtype.kind in "biuf" and np.can_cast(arr.dtype, want, casting="same_kind")
