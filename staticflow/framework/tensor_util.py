@@ -27,6 +27,7 @@ def make_tensor_proto(values, dtype=None, shape=None):
     if shape is not None:
         arr = np.broadcast_to(arr, tuple(shape)) if arr.size == 1 else arr.reshape(shape)
     p = tensor_pb2.TensorProto(dtype=dt.as_datatype_enum)
+    p.tensor_shape.SetInParent()  # present for scalars too, as TensorFlow writes it
     for d in arr.shape:
         p.tensor_shape.dim.add(size=int(d))
     if dt is dtypes.string:
