@@ -92,21 +92,26 @@ class _FetchMapper:
             ) from None
 
     def build(self, values):
-        def go(t):
-            kind = t[0]
-            if kind == "leaf":
-                return values[t[1]]
-            if kind == "namedtuple":
-                return t[1](*[go(x) for x in t[2]])
-            if kind == "dict":
-                d = t[1]() if t[1] not in (dict,) else {}
-                for k, v in t[2]:
-                    d[k] = go(v)
-                return d
-            cls, items = t
-            return cls(go(x) for x in items) if cls is not list else [go(x) for x in items]
+        return self._build(self.template, values)
 
-        return go(self.template)
+    @classmethod
+    def _build(cls, t, values):
+        # (a method, not a nested function that calls itself: that closure would be a
+        # reference cycle holding `values`, the run's fetched arrays, until the garbage
+        # collector's next pass, so a dropped fetch kept its memory)
+        kind = t[0]
+        if kind == "leaf":
+            return values[t[1]]
+        if kind == "namedtuple":
+            return t[1](*[cls._build(x, values) for x in t[2]])
+        if kind == "dict":
+            d = t[1]() if t[1] not in (dict,) else {}
+            for k, v in t[2]:
+                d[k] = cls._build(v, values)
+            return d
+        seq_cls, items = t
+        built = [cls._build(x, values) for x in items]
+        return built if seq_cls is list else seq_cls(built)
 
 
 class Session:
