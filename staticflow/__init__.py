@@ -239,5 +239,5 @@ def __getattr__(name: str):
 from staticflow import metrics, random  # noqa: E402
 from staticflow.ops.confusion_matrix import confusion_matrix  # noqa: E402
 from staticflow.ops.nn_extras import div_no_nan  # noqa: E402
-from staticflow.ops.state_ops import moving_average_variables  # noqa: E402
+from staticflow.ops.state_ops import initialize_local_variables, moving_average_variables  # noqa: E402
 from staticflow.ops.topk_ops import arg_max, arg_min  # noqa: E402

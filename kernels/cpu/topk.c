@@ -49,7 +49,7 @@ static int topk_check(sf_call *c, int32_t code, const char *name)
                        (long long)v->shape[1], (long long)x->shape[1]);
     if (x->shape[1] > INT32_MAX)
         return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: rows of more than 2^31 - 1 values", name);
-    if (!sf_is_contiguous(v) || !sf_is_contiguous(i))
+    if (sf_numel(v) != 0 && (!sf_is_contiguous(v) || !sf_is_contiguous(i)))
         return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: the outputs must be contiguous", name);
     return SF_OK;
 }

@@ -144,7 +144,10 @@ def _sharded_lookup(shards, ids, strategy):
     offsets = _offsets(sizes, ids.dtype)
     rows = array_ops.gather(array_ops.concat(shards, 0), array_ops.gather(offsets, part) + row)
     out_shape = array_ops.concat([array_ops.shape(ids), array_ops.shape(shards[0])[1:]], 0)
-    return array_ops.reshape(rows, out_shape)
+    out = array_ops.reshape(rows, out_shape)
+    if ids.shape.ndims is not None and shards[0].shape.ndims is not None:
+        out.set_shape(ids.shape.concatenate(shards[0].shape[1:]))  # as TF's static shape
+    return out
 
 
 def _offsets(sizes, dtype):

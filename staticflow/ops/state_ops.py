@@ -421,6 +421,11 @@ def initialize_all_variables() -> fops.Operation:
     return global_variables_initializer()
 
 
+def initialize_local_variables() -> fops.Operation:
+    """Deprecated TF1 alias of local_variables_initializer."""
+    return local_variables_initializer()
+
+
 def assign(ref, value, validate_shape=None, use_locking=None, name=None):
     r = ref._ref() if isinstance(ref, Variable) else ref
     attrs = {} if validate_shape is None else {"validate_shape": validate_shape}
