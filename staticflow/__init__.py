@@ -247,3 +247,11 @@ def __getattr__(name: str):
 
         return getattr(config_pb2, name)
     raise AttributeError(f"module 'staticflow' has no attribute {name!r}")
+
+
+# streaming metrics, the sf.random namespace, and TF1's names of everyday ops
+from staticflow import metrics, random  # noqa: E402
+from staticflow.ops.confusion_matrix import confusion_matrix  # noqa: E402
+from staticflow.ops.nn_extras import div_no_nan  # noqa: E402
+from staticflow.ops.state_ops import initialize_local_variables, moving_average_variables  # noqa: E402
+from staticflow.ops.topk_ops import arg_max, arg_min  # noqa: E402

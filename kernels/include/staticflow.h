@@ -234,6 +234,26 @@ int sf_cpu_simd_bytes(void);
  *             maxval (0-d, same dtype); minval + floor(bits * range / 2^32
  *             (int32, 4 per block) or / 2^64 (int64, 2 per block)), in
  *             [minval, maxval); minval >= maxval is SF_ERR_INVALID_ARGUMENT.
+ *   sampler   sf_cpu_{log_uniform,uniform}_candidate_sampler_int64:
+ *             in[1] true_classes [n] int64 -> out[0] sampled candidates
+ *             [S] int64, out[1] their expected counts [n] float32, out[2]
+ *             the candidates' [S] float32, out[3] a scratch set [cap] int64
+ *             (cap a power of two >= 2 S, written); iattr[0] range_max,
+ *             iattr[1] unique. TF's RangeSampler: one draw per float64
+ *             uniform of the stream, until S (distinct, when unique) picks;
+ *             expected counts from the number of draws (random.c). The
+ *             counter advances by ceil(draws / 2); unique with S > range_max
+ *             is SF_ERR_INVALID_ARGUMENT "Sampler's range is too small."
+ *
+ * topk.c
+ *   top_k     sf_cpu_top_k_<dt> (float32 float64 int32 int64): in[0] [rows, n]
+ *             view -> out[0] values, out[1] int32 indices, [rows, k]
+ *             contiguous: each row's k largest, best first, ties by index,
+ *             NaN above every number.
+ *   in_top_k  sf_cpu_in_top_k_float32_<idx> (int32 int64): in[0] predictions
+ *             [b, c], in[1] targets [b], in[2] k (0-d) -> out[0] bool [b]:
+ *             fewer than k predictions strictly above the target's; false
+ *             for a target outside [0, c) or a row with NaN or Inf (TF).
  *
  * debug.c
  *   check     sf_cpu_check_numerics_<dt> float32/float64: in[0] view ->
@@ -302,6 +322,7 @@ int64_t sf_cpu_training_entries(const sf_kernel_entry **out);
 int64_t sf_cpu_random_entries(const sf_kernel_entry **out);
 int64_t sf_cpu_debug_entries(const sf_kernel_entry **out);
 int64_t sf_cpu_conv_entries(const sf_kernel_entry **out);
+int64_t sf_cpu_topk_entries(const sf_kernel_entry **out);
 #endif
 
 #endif

@@ -1349,6 +1349,8 @@ def _shape_arg(shape):
         return stack([d if isinstance(d, fops.Tensor) else np.int32(d) for d in shape])
     if isinstance(shape, TensorShape):
         return shape.as_list()
+    if isinstance(shape, (list, tuple)) and not shape:
+        return np.zeros(0, np.int32)  # a scalar's shape: int32, not NumPy's float64 default
     return shape
 
 

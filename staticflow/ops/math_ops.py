@@ -368,11 +368,21 @@ def _select_shape(c):
 
 
 def _select_lower(ctx):
+    _select_views(ctx, row_condition=True)
+
+
+def _selectv2_lower(ctx):
+    _select_views(ctx, row_condition=False)
+
+
+def _select_views(ctx, row_condition: bool):
+    """Select's condition may be a vector over the first dimension (TF1's where); SelectV2's
+    broadcasts as NumPy does, like its other inputs."""
     out = ctx.out(0)
     if out.size == 0:
         return
     cond = ctx.inp(0)
-    if cond.ndim == 1 and out.ndim > 1:
+    if row_condition and cond.ndim == 1 and out.ndim > 1:
         cond = cond.with_([cond.shape[0]] + [1] * (out.ndim - 1), [1] + [0] * (out.ndim - 1))
     views = coalesce(
         [
@@ -434,13 +444,14 @@ op(
     attrs=[Attr("T", "type", allowed=_SELECT_T)],
     shape_fn=_selectv2_shape,
     ref=lambda ins, a: np.where(*ins),
-    lower=_select_lower,
+    lower=_selectv2_lower,
     elementwise=True,
     kernels=registry.kernels_for(["select"], _CAST_T),
     cases=lambda rng: [
         Case((_rand(rng, (3, 1), D.bool_), _rand(rng, (1, 4)), _rand(rng, ()))),
         Case((_rand(rng, (), D.bool_), _rand(rng, (2,), D.int64), _rand(rng, (2,), D.int64)), grad=False),
         Case((_rand(rng, (2, 1), D.bool_), _rand(rng, (3,), D.string), _rand(rng, (), D.string)), grad=False),
+        Case((_rand(rng, (5,), D.bool_), _rand(rng, ()), _rand(rng, (4, 5)))),
     ],
     doc="Picks from t where condition holds, else from e, all broadcast.",
 )

@@ -396,6 +396,11 @@ def local_variables(scope=None) -> list[Variable]:
     return fops.get_collection(fops.GraphKeys.LOCAL_VARIABLES, scope)
 
 
+def moving_average_variables(scope=None) -> list[Variable]:
+    """Variables that have moving averages (ExponentialMovingAverage.apply adds them)."""
+    return fops.get_collection(fops.GraphKeys.MOVING_AVERAGE_VARIABLES, scope)
+
+
 def variables_initializer(var_list, name: str = "init") -> fops.Operation:
     """One op that runs the initializers of var_list."""
     from staticflow.ops import control_flow_ops
@@ -414,6 +419,11 @@ def local_variables_initializer() -> fops.Operation:
 def initialize_all_variables() -> fops.Operation:
     """Deprecated TF1 alias of global_variables_initializer."""
     return global_variables_initializer()
+
+
+def initialize_local_variables() -> fops.Operation:
+    """Deprecated TF1 alias of local_variables_initializer."""
+    return local_variables_initializer()
 
 
 def assign(ref, value, validate_shape=None, use_locking=None, name=None):
