@@ -12,6 +12,7 @@ from staticflow.ops.conv_ops import (  # noqa: F401
     depthwise_conv2d_native,
     max_pool,
     max_pool2d,
+    separable_conv2d,
 )
 from staticflow.ops.math_ops import erf, sigmoid, tanh  # noqa: F401
 from staticflow.ops.nn_impl import (
