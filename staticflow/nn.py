@@ -39,4 +39,4 @@ from staticflow.ops.nn_ops import (  # noqa: F401
     softplus,
     sparse_softmax_cross_entropy_with_logits,
 )
-from staticflow.ops.rnn_cell import static_rnn
+from staticflow.ops.rnn import static_bidirectional_rnn, static_rnn
