@@ -213,6 +213,7 @@ GraphDef.FromString = lambda data: _graph_def_class().FromString(data)  # type: 
 newaxis = None
 __version__ = "0.1.0"
 import staticflow.contrib as contrib  # noqa: E402  (tf.contrib's aliases of core TF1)
+import staticflow.flags as flags  # noqa: E402  (absl's flags, as tf.flags)
 
 # model saving and loading: sf.graph_util (freezing), sf.saved_model; sf.train has Saver & meta graphs
 from staticflow import graph_util, saved_model, summary, viz  # noqa: E402
