@@ -259,7 +259,12 @@ class Layer:
             if self._call_has_scope_arg:
                 kwargs["scope"] = cur
             with fops.name_scope(cur.original_name_scope):
-                inputs = _map(_to_tensor, inputs)
+                if isinstance(inputs, (list, tuple)) and not any(
+                    isinstance(t, fops.Tensor) for t in _flatten(inputs)
+                ):
+                    inputs = fops.convert_to_tensor(inputs)  # nested Python numbers: one tensor
+                else:
+                    inputs = _map(_to_tensor, inputs)
                 if not self.built:
                     if self._dtype is None:
                         first = [t for t in _flatten(inputs) if isinstance(t, fops.Tensor)]

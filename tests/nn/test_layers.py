@@ -58,6 +58,7 @@ def test_layer_object_weights_scope_and_second_application():
     assert [w.name for w in d.trainable_weights] == ["dense/kernel:0", "dense/bias:0"]
     assert d.weights == d.trainable_weights and d.non_trainable_weights == []
     assert d.kernel.shape.as_list() == [2, 3] and o2.shape.as_list() == [4, 3]
+    assert sf.layers.dense([[1.0, 2.0]], 3, name="from_list").shape.as_list() == [1, 3]
     frozen = sf.layers.Dense(2, trainable=False, name="frozen")
     frozen(sf.zeros([1, 3]))
     assert frozen.trainable_weights == [] and len(frozen.non_trainable_weights) == 2
