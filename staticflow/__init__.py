@@ -213,11 +213,15 @@ GraphDef.FromString = lambda data: _graph_def_class().FromString(data)  # type: 
 
 newaxis = None
 __version__ = "0.1.0"
+import staticflow.contrib as contrib  # noqa: E402  (tf.contrib's aliases of core TF1)
+import staticflow.flags as flags  # noqa: E402  (absl's flags, as tf.flags)
+
 # model saving and loading: sf.graph_util (freezing), sf.saved_model; sf.train has Saver & meta graphs
 from staticflow import graph_util, saved_model, strings, summary, viz  # noqa: E402
 
 # TF1's top-level names for the string ops (sf.strings has them all)
 from staticflow.framework.meta_graph import export_meta_graph, import_meta_graph  # noqa: E402
+from staticflow.ops.rnn import reverse_sequence  # noqa: E402
 from staticflow.ops.string_ops import (  # noqa: E402
     as_string,
     decode_base64,

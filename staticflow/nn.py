@@ -17,6 +17,7 @@ from staticflow.ops.conv_ops import (  # noqa: F401
     depthwise_conv2d_native,
     max_pool,
     max_pool2d,
+    separable_conv2d,
 )
 from staticflow.ops.math_ops import erf, sigmoid, tanh  # noqa: F401
 from staticflow.ops.nn_extras import (
@@ -59,6 +60,6 @@ from staticflow.ops.nn_ops import (  # noqa: F401
     softplus,
     sparse_softmax_cross_entropy_with_logits,
 )
-from staticflow.ops.rnn_cell import static_rnn
+from staticflow.ops.rnn import static_bidirectional_rnn, static_rnn
 from staticflow.ops.sampled_losses import nce_loss, sampled_softmax_loss
 from staticflow.ops.topk_ops import in_top_k, top_k

@@ -63,6 +63,8 @@ class GraphKeys:
     LOCAL_INIT_OP = "local_init_op"
     SAVERS = "savers"
     ACTIVATIONS = "activations"
+    WEIGHTS = "weights"
+    BIASES = "biases"
     VARIABLES = GLOBAL_VARIABLES
 
 
