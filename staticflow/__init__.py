@@ -11,15 +11,21 @@ from staticflow.framework import dtypes, errors
 from staticflow.framework.dtypes import (
     DType,
     as_dtype,
+    bfloat16,
     double,
     float16,
     float32,
     float64,
     half,
+    int8,
+    int16,
     int32,
     int64,
     string,
     uint8,
+    uint16,
+    uint32,
+    uint64,
 )
 from staticflow.framework.dtypes import (
     bool_ as bool,
@@ -89,6 +95,7 @@ from staticflow.ops.array_ops import (
 )
 from staticflow.ops.array_ops import range_ as range  # noqa: A001 - TF's name
 from staticflow.ops.array_ops import slice_ as slice  # noqa: A001 - TF's name
+from staticflow.ops.cast_ops import bitcast, saturate_cast
 from staticflow.ops.clip_ops import clip_by_global_norm, clip_by_norm, clip_by_value, global_norm
 from staticflow.ops.control_flow_ops import group, with_dependencies
 from staticflow.ops.control_flow_ops import tuple_ as tuple  # noqa: A001 - TF's name
