@@ -201,26 +201,19 @@ from staticflow.ops.variable_scope import (
 )
 from staticflow.runtime.session import InteractiveSession, Session, get_default_session
 
-
-def GraphDef(*args, **kwargs):  # noqa: N802 - TF's name
-    """A new GraphDef protobuf message (``sf.GraphDef.FromString(data)`` parses one)."""
-    from staticflow.framework.graph_pb2 import GraphDef as _GraphDef
-
-    return _GraphDef(*args, **kwargs)
-
-
-def _graph_def_class():
-    from staticflow.framework.graph_pb2 import GraphDef as _GraphDef
-
-    return _GraphDef
-
-
-GraphDef.FromString = lambda data: _graph_def_class().FromString(data)  # type: ignore[attr-defined]
-
 newaxis = None
 __version__ = "0.1.0"
 # model saving and loading: sf.graph_util (freezing), sf.saved_model; sf.train has Saver & meta graphs
-from staticflow import graph_util, saved_model, summary, viz  # noqa: E402
+from staticflow import (  # noqa: E402  # noqa: E402
+    compat,
+    gfile,
+    graph_util,
+    image,  # noqa: E402
+    logging,
+    saved_model,
+    summary,
+    viz,
+)
 from staticflow.framework.meta_graph import export_meta_graph, import_meta_graph  # noqa: E402
 
 # session and run configuration (protobuf messages, loaded on first use like GraphDef)
@@ -234,9 +227,33 @@ _CONFIG_MESSAGES = (
 )
 
 
+# the other protobuf message classes TF1 has at top level: module of each, loaded
+# on first use (sf.GraphDef, sf.NodeDef, sf.Summary, ... are the classes)
+_PROTO_MESSAGES = {
+    "AttrValue": "staticflow.framework.attr_value_pb2",
+    "NameAttrList": "staticflow.framework.attr_value_pb2",
+    "GraphDef": "staticflow.framework.graph_pb2",
+    "NodeDef": "staticflow.framework.node_def_pb2",
+    "TensorProto": "staticflow.framework.tensor_pb2",
+    "TensorShapeProto": "staticflow.framework.tensor_shape_pb2",
+    "Summary": "staticflow.framework.summary_pb2",
+    "SummaryMetadata": "staticflow.framework.summary_pb2",
+    "HistogramProto": "staticflow.framework.summary_pb2",
+    "MetaGraphDef": "staticflow.protobuf.meta_graph_pb2",
+    "TensorInfo": "staticflow.protobuf.meta_graph_pb2",
+    "Event": "staticflow.util.event_pb2",
+    "LogMessage": "staticflow.util.event_pb2",
+    "SessionLog": "staticflow.util.event_pb2",
+}
+
+
 def __getattr__(name: str):
     if name in _CONFIG_MESSAGES:
         from staticflow.protobuf import config_pb2
 
         return getattr(config_pb2, name)
+    if name in _PROTO_MESSAGES:
+        import importlib
+
+        return getattr(importlib.import_module(_PROTO_MESSAGES[name]), name)
     raise AttributeError(f"module 'staticflow' has no attribute {name!r}")
