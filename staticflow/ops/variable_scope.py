@@ -204,6 +204,8 @@ def _get_variable(scope: VariableScope, name, shape, dtype, initializer, regular
             f"mean to set reuse=sf.AUTO_REUSE in VarScope?"
         )
     dt = dtypes.as_dtype(dtype) if dtype is not None else scope.dtype
+    if dtype is None and isinstance(initializer, (fops.Tensor, np.ndarray, np.generic)):
+        dt = dtypes.as_dtype(initializer.dtype)  # TF: a tensor or array initializer gives the type
     init = initializer if initializer is not None else scope.initializer
     if init is None:
         init = _default_initializer(dt)
