@@ -11,15 +11,21 @@ from staticflow.framework import dtypes, errors
 from staticflow.framework.dtypes import (
     DType,
     as_dtype,
+    bfloat16,
     double,
     float16,
     float32,
     float64,
     half,
+    int8,
+    int16,
     int32,
     int64,
     string,
     uint8,
+    uint16,
+    uint32,
+    uint64,
 )
 from staticflow.framework.dtypes import (
     bool_ as bool,
@@ -90,6 +96,7 @@ from staticflow.ops.array_ops import (
 )
 from staticflow.ops.array_ops import range_ as range  # noqa: A001 - TF's name
 from staticflow.ops.array_ops import slice_ as slice  # noqa: A001 - TF's name
+from staticflow.ops.cast_ops import bitcast, saturate_cast
 from staticflow.ops.clip_ops import clip_by_global_norm, clip_by_norm, clip_by_value, global_norm
 from staticflow.ops.control_flow_ops import group, with_dependencies
 from staticflow.ops.control_flow_ops import tuple_ as tuple  # noqa: A001 - TF's name
@@ -195,29 +202,13 @@ from staticflow.ops.variable_scope import (
 )
 from staticflow.runtime.session import InteractiveSession, Session, get_default_session
 
-
-def GraphDef(*args, **kwargs):  # noqa: N802 - TF's name
-    """A new GraphDef protobuf message (``sf.GraphDef.FromString(data)`` parses one)."""
-    from staticflow.framework.graph_pb2 import GraphDef as _GraphDef
-
-    return _GraphDef(*args, **kwargs)
-
-
-def _graph_def_class():
-    from staticflow.framework.graph_pb2 import GraphDef as _GraphDef
-
-    return _GraphDef
-
-
-GraphDef.FromString = lambda data: _graph_def_class().FromString(data)  # type: ignore[attr-defined]
-
 newaxis = None
 __version__ = "0.1.0"
 import staticflow.contrib as contrib  # noqa: E402  (tf.contrib's aliases of core TF1)
 import staticflow.flags as flags  # noqa: E402  (absl's flags, as tf.flags)
 
 # model saving and loading: sf.graph_util (freezing), sf.saved_model; sf.train has Saver & meta graphs
-from staticflow import graph_util, saved_model, strings, summary, viz  # noqa: E402
+from staticflow import compat, gfile, graph_util, image, logging, saved_model, strings, summary, viz  # noqa: E402
 
 # TF1's top-level names for the string ops (sf.strings has them all)
 from staticflow.framework.meta_graph import export_meta_graph, import_meta_graph  # noqa: E402
@@ -245,11 +236,35 @@ _CONFIG_MESSAGES = (
 )
 
 
+# the other protobuf message classes TF1 has at top level: module of each, loaded
+# on first use (sf.GraphDef, sf.NodeDef, sf.Summary, ... are the classes)
+_PROTO_MESSAGES = {
+    "AttrValue": "staticflow.framework.attr_value_pb2",
+    "NameAttrList": "staticflow.framework.attr_value_pb2",
+    "GraphDef": "staticflow.framework.graph_pb2",
+    "NodeDef": "staticflow.framework.node_def_pb2",
+    "TensorProto": "staticflow.framework.tensor_pb2",
+    "TensorShapeProto": "staticflow.framework.tensor_shape_pb2",
+    "Summary": "staticflow.framework.summary_pb2",
+    "SummaryMetadata": "staticflow.framework.summary_pb2",
+    "HistogramProto": "staticflow.framework.summary_pb2",
+    "MetaGraphDef": "staticflow.protobuf.meta_graph_pb2",
+    "TensorInfo": "staticflow.protobuf.meta_graph_pb2",
+    "Event": "staticflow.util.event_pb2",
+    "LogMessage": "staticflow.util.event_pb2",
+    "SessionLog": "staticflow.util.event_pb2",
+}
+
+
 def __getattr__(name: str):
     if name in _CONFIG_MESSAGES:
         from staticflow.protobuf import config_pb2
 
         return getattr(config_pb2, name)
+    if name in _PROTO_MESSAGES:
+        import importlib
+
+        return getattr(importlib.import_module(_PROTO_MESSAGES[name]), name)
     raise AttributeError(f"module 'staticflow' has no attribute {name!r}")
 
 

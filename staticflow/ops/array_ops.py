@@ -10,7 +10,7 @@ from staticflow.framework import dtypes, strings
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, as_shape, unknown_shape
 from staticflow.ops import builder, casegen, registry
-from staticflow.ops.lowering import COPY_DTYPES, COPY_KERNELS
+from staticflow.ops.lowering import COPY_DTYPES, COPY_KERNELS, coalesce
 from staticflow.ops.registry import Arg, Attr, Case, op
 
 D = dtypes
@@ -1718,6 +1718,8 @@ def _segsum_ref(ins, a):
     if np.any(ids >= n):
         raise ValueError(f"segment id {ids[ids >= n].reshape(-1)[0]} is out of range [0, {n})")
     inner = data.shape[ids.ndim :]
+    if data.dtype in (D.float16.np, D.bfloat16.np):  # summed in float32, rounded once
+        return _segsum_ref([data.astype(np.float32), ids, n], a).astype(data.dtype)
     out = np.zeros((n,) + inner, dtype=data.dtype)
     flat = data.reshape((-1,) + inner)
     for i, k in enumerate(ids.reshape(-1)):
@@ -1734,14 +1736,27 @@ def _segsum_lower(ctx):
     if out.size == 0:
         return
     n = ctx.out_shapes[0][0]
-    ctx.call(
-        ctx.kernel("unsorted_segment_sum", ctx.in_dtypes[0]),
-        [ctx.inp(0).reshape([m, inner]), ctx.inp(1).reshape([m])],
-        [out.reshape([n, inner])],
-    )
+    data, o = ctx.inp(0).reshape([m, inner]), out.reshape([n, inner])
+    half = ctx.in_dtypes[0] in D.HALF_FLOATS
+    if half:  # summed in float32, rounded once
+        data = _cast_view(ctx, data, D.float32)
+        o = ctx.scratch_buffer((n, inner), D.float32)
+    ctx.call(ctx.kernel("unsorted_segment_sum", data.dtype), [data, ctx.inp(1).reshape([m])], [o])
+    if half:
+        _cast_view(ctx, o, ctx.in_dtypes[0], out.reshape([n, inner]))
 
 
-_SEG_T = (D.float32, D.float64, D.int32, D.int64)
+def _cast_view(ctx, src, dtype, dst=None):
+    """Cast view src into dst (a new contiguous scratch buffer when None); returns dst."""
+    dst = ctx.scratch_buffer(src.shape, dtype) if dst is None else dst
+    if src.size:
+        a, b = coalesce([src, dst])
+        ctx.call(registry.kernel_name("cast", src.dtype, dtype), [a], [b])
+    return dst
+
+
+_SEG_T = D.ALL_NUMERIC
+_SEG_NATIVE = tuple(t for t in _SEG_T if t not in D.HALF_FLOATS)
 op(
     name="UnsortedSegmentSum",
     inputs=[
@@ -1758,7 +1773,12 @@ op(
     shape_fn=_segsum_shape,
     ref=_segsum_ref,
     lower=_segsum_lower,
-    kernels=registry.kernels_for(["unsorted_segment_sum"], _SEG_T),
+    kernels=registry.kernels_for(["unsorted_segment_sum"], _SEG_NATIVE)
+    + tuple(
+        registry.kernel_name("cast", a, b)
+        for h in D.HALF_FLOATS
+        for a, b in ((h, D.float32), (D.float32, h))
+    ),
     cases=lambda rng: (
         [
             Case((_rand(rng, (5, 3), t), np.array([0, 2, -1, 2, 3], it), np.int32(4)), grad=t.is_floating)

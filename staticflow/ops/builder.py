@@ -151,9 +151,13 @@ def _complete_attrs(d: registry.OpDef, attrs: dict, op_type: str, name, loc) -> 
             attrs[a.name] = dtypes.as_dtype(attrs[a.name])
             if a.allowed is not None and attrs[a.name] not in a.allowed:
                 allowed = ", ".join(t.name for t in a.allowed)
+                # TensorFlow's wording names the input that carries the type
+                params = [arg.name for arg in d.inputs if arg.type_attr == a.name]
+                what = f"Value passed to parameter '{params[0]}' has" if params else f"Attr {a.name} is"
                 raise TypeError(
-                    f"{op_type} op '{name or op_type}': {a.name}={attrs[a.name].name} is not allowed "
-                    f"(allowed: {allowed}). Defined at {fops.format_location(loc)}"
+                    f"{op_type} op '{name or op_type}': {what} DataType {attrs[a.name].name} not in list "
+                    f"of allowed values: {allowed} (no kernel for it; {a.name}={attrs[a.name].name} is not "
+                    f"allowed). Defined at {fops.format_location(loc)}"
                 )
         elif a.kind == "shape":
             attrs[a.name] = as_shape(attrs[a.name])

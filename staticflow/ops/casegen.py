@@ -21,8 +21,8 @@ def rand(rng: np.random.Generator, shape, dt=dtypes.float32, low=-2.0, high=2.0)
         return rng.uniform(low, high, size=shape).astype(dt.np)
     if dt is dtypes.bool_:
         return rng.random(size=shape) < 0.5
-    if dt is dtypes.uint8:
-        return rng.integers(0, 10, size=shape).astype(np.uint8)
+    if dt.is_unsigned:
+        return rng.integers(0, 10, size=shape).astype(dt.np)
     return rng.integers(int(low) * 3 - 1, int(high) * 3 + 2, size=shape).astype(dt.np)
 
 

@@ -264,5 +264,5 @@ class LowerContext:
         self.call(sym, views[:-1], views[-1:], iattr, fattr)
 
 
-COPY_DTYPES = (dtypes.float32, dtypes.float64, dtypes.int32, dtypes.int64, dtypes.bool_, dtypes.uint8)
+COPY_DTYPES = dtypes.FIXED_SIZE
 COPY_KERNELS = registry.kernels_for(["copy"], COPY_DTYPES)

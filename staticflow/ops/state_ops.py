@@ -97,7 +97,7 @@ def _update_lower(base):
     return lower
 
 
-_UPD_T = D.NUMERIC
+_UPD_T = D.ALL_NUMERIC
 op(
     name="Assign",
     inputs=[Arg("ref", type_attr="T", ref="write"), Arg("value", type_attr="T")],

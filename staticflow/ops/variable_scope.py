@@ -306,6 +306,8 @@ def _get_variable(
         initializer = scope.initializer
     if regularizer is None:
         regularizer = scope.regularizer
+    if dtype is None and isinstance(initializer, (fops.Tensor, np.ndarray, np.generic)):
+        dtype = dtypes.as_dtype(initializer.dtype)  # TF: a tensor or array initializer gives the type
     if dtype is None:
         dtype = scope.dtype
     getter = _wrap_custom_getter(custom_getter, scope.custom_getter)

@@ -257,9 +257,21 @@ class Session:
             arr = np.asarray(value)
         want = t.dtype.np
         if arr.dtype != want:
-            src_kind_ok = arr.dtype.kind in "biuf" and np.can_cast(arr.dtype, want, casting="same_kind")
+            src_kind_ok = (
+                arr.dtype.kind in "biuf"
+                and np.can_cast(arr.dtype, want, casting="same_kind")
+                and not (arr.dtype.kind in "iu" and t.dtype.is_integer)  # those: ints_that_fit
+            )
             python_int_to_float = arr.dtype.kind in "iu" and t.dtype.is_floating
-            if not (src_kind_ok or python_int_to_float):
+            # bfloat16 (ml_dtypes) is no NumPy kind: floats narrow to it as to float16
+            float_to_float = arr.dtype.kind == "f" and t.dtype.is_floating
+            # integers (Python lists) into any integer type that holds every value
+            ints_that_fit = (
+                arr.dtype.kind in "iu"
+                and t.dtype.is_integer
+                and (arr.size == 0 or (int(arr.min()) >= t.dtype.min and int(arr.max()) <= t.dtype.max))
+            )
+            if not (src_kind_ok or python_int_to_float or float_to_float or ints_that_fit):
                 raise TypeError(
                     f"Cannot feed value of dtype {arr.dtype} for Tensor '{t.name}', which has dtype "
                     f"{t.dtype.name} (the conversion would lose information)"
