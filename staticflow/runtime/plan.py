@@ -204,7 +204,7 @@ class _Planner:
     def new_arena(self, shape, dt: dtypes.DType, step: int) -> Loc:
         """A fresh buffer for an intermediate: an arena slot, or for strings (which the
         arena's raw bytes cannot hold) an object array of the plan's own."""
-        n = int(np.prod(shape, dtype=np.int64)) * dt.size
+        n = int(np.prod(shape, dtype=np.int64)) * dt.np.itemsize
         if dt is dtypes.string:
             b = Buffer("object", n, array=np.full(tuple(shape), b"", dtype=object), objects=True)
         else:
@@ -245,7 +245,7 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
     for t, v in feeds.items():
         # a buffer of its own (not in the arena): the run may point the kernels at the fed
         # array itself instead of copying it in (execute)
-        b = Buffer("feed", int(np.prod(v.shape, dtype=np.int64)) * t.dtype.size)
+        b = Buffer("feed", int(np.prod(v.shape, dtype=np.int64)) * t.dtype.np.itemsize)
         if t.dtype is dtypes.string:
             b.objects, b.array = True, np.full(v.shape, b"", dtype=object)
         p.buffers.append(b)
@@ -482,7 +482,7 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     def address(loc: Loc, v: View) -> int:
         b = loc.buf
         start = arena_base + b.offset if b.kind == "arena" else b.array.__array_interface__["data"][0]
-        return start + loc.byte_offset + v.offset * v.dtype.size
+        return start + loc.byte_offset + v.offset * v.dtype.np.itemsize
 
     everything = [(s_i, c) for s_i, s in enumerate(plan.steps) for c in s.calls]
     calls = [(s_i, c) for s_i, c in everything if not isinstance(c[0], HostCall)]
@@ -517,7 +517,8 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
             )
             if loc.buf.kind == "feed":
                 if j < len(ins):
-                    sites.setdefault(loc.buf, []).append((r, loc.byte_offset + v.offset * v.dtype.size))
+                    at = loc.byte_offset + v.offset * v.dtype.np.itemsize
+                    sites.setdefault(loc.buf, []).append((r, at))
                 else:  # nothing writes a fed tensor; should anything, never repoint the write
                     pinned.add(loc.buf)
             r += 1
@@ -531,10 +532,10 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     # fetch/feed views over the arena
     def arena_view(loc: Loc) -> np.ndarray:
         b = loc.buf
-        nbytes = int(np.prod(loc.shape, dtype=np.int64)) * loc.dtype.size
+        nbytes = int(np.prod(loc.shape, dtype=np.int64)) * loc.dtype.np.itemsize
         if b.objects:  # an object array: offsets count elements (of the object pointer's size)
-            first = loc.byte_offset // loc.dtype.size
-            return b.array.reshape(-1)[first : first + nbytes // loc.dtype.size].reshape(loc.shape)
+            first = loc.byte_offset // loc.dtype.np.itemsize
+            return b.array.reshape(-1)[first : first + nbytes // loc.dtype.np.itemsize].reshape(loc.shape)
         if b.kind == "arena":
             raw_b = plan.arena[b.offset + loc.byte_offset : b.offset + loc.byte_offset + nbytes]
         else:
@@ -572,10 +573,10 @@ def _count_before(everything, target) -> int:
 
 def _view_array(arena_view, loc: Loc, v: View, writeable: bool = False) -> np.ndarray:
     """A NumPy view of a strided View inside a located buffer (for host calls)."""
-    base = arena_view(Loc(loc.buf, 0, (loc.buf.nbytes // v.dtype.size,), v.dtype)).reshape(-1)
-    off = loc.byte_offset // v.dtype.size + v.offset
+    base = arena_view(Loc(loc.buf, 0, (loc.buf.nbytes // v.dtype.np.itemsize,), v.dtype)).reshape(-1)
+    off = loc.byte_offset // v.dtype.np.itemsize + v.offset
     return np.lib.stride_tricks.as_strided(
-        base[off:], shape=v.shape, strides=[s * v.dtype.size for s in v.strides], writeable=writeable
+        base[off:], shape=v.shape, strides=[s * v.dtype.np.itemsize for s in v.strides], writeable=writeable
     )
 
 
