@@ -218,6 +218,9 @@ from staticflow import graph_util, saved_model, strings, summary, viz  # noqa: E
 
 # TF1's top-level names for the string ops (sf.strings has them all)
 from staticflow.framework.meta_graph import export_meta_graph, import_meta_graph  # noqa: E402
+
+# input pipelines: queues, readers, CSV and raw decoding, sf.data
+from staticflow.ops.queue_ops import FIFOQueue, PaddingFIFOQueue, QueueBase, RandomShuffleQueue  # noqa: E402
 from staticflow.ops.string_ops import (  # noqa: E402
     as_string,
     decode_base64,
