@@ -641,8 +641,12 @@ def _dtype_list(dtypes_, names):
     return dts, names
 
 
-def _handle(op_type, attrs, name, default):
-    return builder.apply_op(op_type, [], attrs, name or default).outputs[0]
+def _handle(op_type, attrs, name):
+    """The queue's handle op, named `name` (in the current scope; a name ending in '/' is a
+    full name, as TF1's wrappers pass their scope) or, for None, after its type."""
+    if name is not None and name.endswith("/"):
+        return builder.apply_op(op_type, [], attrs, name=name[:-1], exact_name=True).outputs[0]
+    return builder.apply_op(op_type, [], attrs, name or op_type).outputs[0]
 
 
 class FIFOQueue(QueueBase):
@@ -660,7 +664,6 @@ class FIFOQueue(QueueBase):
                 "shared_name": shared_name or "",
             },
             name,
-            "fifo_queue",
         )
         super().__init__(dts, shp, names, ref)
 
@@ -680,7 +683,6 @@ class PaddingFIFOQueue(QueueBase):
                 "shared_name": shared_name or "",
             },
             name,
-            "padding_fifo_queue",
         )
         super().__init__(dts, shp, names, ref)
 
@@ -717,6 +719,5 @@ class RandomShuffleQueue(QueueBase):
                 "shared_name": shared_name or "",
             },
             name,
-            "random_shuffle_queue",
         )
         super().__init__(dts, shp, names, ref)

@@ -692,7 +692,9 @@ def _run_host(op, fn, ins, outs) -> None:
     kernel's would be."""
     try:
         fn(op, ins, outs)
-    except errors.OpError:
+    except errors.OpError as e:
+        if e.op is None:  # raised by code that did not know the op: name it here
+            raise type(e)(None, op, f"{op.type} op '{op.name}': {e.message}" + where(op)) from None
         raise
     except (ValueError, TypeError, IndexError, KeyError, OverflowError, ZeroDivisionError) as e:
         raise errors.InvalidArgumentError(None, op, f"{op.type} op '{op.name}': {e}" + where(op)) from None
