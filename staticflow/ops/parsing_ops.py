@@ -137,7 +137,7 @@ def _decode_csv_ref(ins, a):
 
 
 def _decode_csv_shape(c):
-    for i, s in enumerate(c.input_shapes[1:]):
+    for s in c.input_shapes[1:]:
         if s.ndims is not None and (
             s.ndims > 1 or (s.ndims == 1 and s[0].value is not None and s[0].value > 1)
         ):
@@ -219,7 +219,7 @@ def decode_csv(
             if arr.size == 0 and arr.dtype == np.float64 and not isinstance(d, np.ndarray):
                 arr = arr.astype(np.float32)  # TF1: [] is an empty float32 default
             defaults.append(fops.convert_to_tensor(d if arr.size else arr, name=f"record_defaults_{i}"))
-        for i, d in enumerate(defaults):
+        for d in defaults:
             if d.dtype not in CSV_T:
                 raise TypeError(
                     f"Value passed to parameter 'record_defaults' has DataType {d.dtype.name} not in list of "
