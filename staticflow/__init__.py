@@ -209,38 +209,15 @@ def _graph_def_class():
     return _GraphDef
 
 
-GraphDef.FromString = lambda data: _graph_def_class().FromString(data)  # type: ignore[attr-defined]
+GraphDef.FromString = lambda serialized: _graph_def_class().FromString(serialized)  # type: ignore[attr-defined]
 
 newaxis = None
 __version__ = "0.1.0"
 # model saving and loading: sf.graph_util (freezing), sf.saved_model; sf.train has Saver & meta graphs
-from staticflow import (  # noqa: E402
-    graph_util,
-    python_io,  # noqa: E402
-    saved_model,
-    strings,
-    summary,
-    viz,
-)
+from staticflow import graph_util, saved_model, strings, summary, viz  # noqa: E402
 
 # TF1's top-level names for the string ops (sf.strings has them all)
 from staticflow.framework.meta_graph import export_meta_graph, import_meta_graph  # noqa: E402
-from staticflow.ops.io_ops import (  # noqa: E402
-    IdentityReader,
-    ReaderBase,
-    TextLineReader,
-    TFRecordReader,
-    WholeFileReader,
-    matching_files,
-    read_file,
-    write_file,
-)
-from staticflow.ops.parsing_ops import decode_csv  # noqa: E402
-
-# input pipelines: queues, readers, CSV and raw decoding, sf.data
-from staticflow.ops.queue_ops import FIFOQueue, PaddingFIFOQueue, QueueBase, RandomShuffleQueue  # noqa: E402
-from staticflow.ops.random_ops import random_shuffle  # noqa: E402
-from staticflow.ops.state_ops import count_up_to  # noqa: E402
 from staticflow.ops.string_ops import (  # noqa: E402
     as_string,
     decode_base64,
@@ -270,3 +247,21 @@ def __getattr__(name: str):
 
         return getattr(config_pb2, name)
     raise AttributeError(f"module 'staticflow' has no attribute {name!r}")
+
+
+# input pipelines: sf.data, queues, readers, CSV decoding, TFRecord files (sf.python_io)
+from staticflow import data, python_io  # noqa: E402
+from staticflow.ops.io_ops import (  # noqa: E402
+    IdentityReader,
+    ReaderBase,
+    TextLineReader,
+    TFRecordReader,
+    WholeFileReader,
+    matching_files,
+    read_file,
+    write_file,
+)
+from staticflow.ops.parsing_ops import decode_csv  # noqa: E402
+from staticflow.ops.queue_ops import FIFOQueue, PaddingFIFOQueue, QueueBase, RandomShuffleQueue  # noqa: E402
+from staticflow.ops.random_ops import random_shuffle  # noqa: E402
+from staticflow.ops.state_ops import count_up_to  # noqa: E402

@@ -1,20 +1,7 @@
 """sf.train: optimizers, learning-rate schedules, the global step, and checkpoints (Saver)."""
 
 from staticflow.framework.meta_graph import export_meta_graph, import_meta_graph
-from staticflow.train import queue_runner
 from staticflow.train.checkpoint_io import checkpoint_exists, get_checkpoint_state, latest_checkpoint
-from staticflow.train.coordinator import Coordinator, LooperThread
-from staticflow.train.input import (
-    batch,
-    batch_join,
-    input_producer,
-    limit_epochs,
-    range_input_producer,
-    shuffle_batch,
-    shuffle_batch_join,
-    slice_input_producer,
-    string_input_producer,
-)
 from staticflow.train.learning_rate_decay import (
     cosine_decay,
     exponential_decay,
@@ -31,7 +18,6 @@ from staticflow.train.optimizer import (
     Optimizer,
     RMSPropOptimizer,
 )
-from staticflow.train.queue_runner import QueueRunner, add_queue_runner, start_queue_runners
 from staticflow.train.saver import (
     Saver,
     get_checkpoint_mtimes,
@@ -48,21 +34,6 @@ from staticflow.train.training_util import (
 )
 
 __all__ = [
-    "Coordinator",
-    "LooperThread",
-    "QueueRunner",
-    "add_queue_runner",
-    "batch",
-    "batch_join",
-    "input_producer",
-    "limit_epochs",
-    "queue_runner",
-    "range_input_producer",
-    "shuffle_batch",
-    "shuffle_batch_join",
-    "slice_input_producer",
-    "start_queue_runners",
-    "string_input_producer",
     "AdagradOptimizer",
     "AdamOptimizer",
     "GradientDescentOptimizer",
@@ -90,4 +61,38 @@ __all__ = [
     "natural_exp_decay",
     "piecewise_constant",
     "polynomial_decay",
+]
+
+# TF1's queue-based input pipelines: producers, batching, queue runners and their coordinator
+from staticflow.train import queue_runner  # noqa: E402
+from staticflow.train.coordinator import Coordinator, LooperThread  # noqa: E402
+from staticflow.train.input import (  # noqa: E402
+    batch,
+    batch_join,
+    input_producer,
+    limit_epochs,
+    range_input_producer,
+    shuffle_batch,
+    shuffle_batch_join,
+    slice_input_producer,
+    string_input_producer,
+)
+from staticflow.train.queue_runner import QueueRunner, add_queue_runner, start_queue_runners  # noqa: E402
+
+__all__ += [
+    "Coordinator",
+    "LooperThread",
+    "QueueRunner",
+    "add_queue_runner",
+    "batch",
+    "batch_join",
+    "input_producer",
+    "limit_epochs",
+    "queue_runner",
+    "range_input_producer",
+    "shuffle_batch",
+    "shuffle_batch_join",
+    "slice_input_producer",
+    "start_queue_runners",
+    "string_input_producer",
 ]
