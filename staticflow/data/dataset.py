@@ -403,6 +403,8 @@ class _Generator(Dataset):
                 arr = strings.bytes_array(v, "the generator's element")
             else:
                 raw = np.asarray(v)
+                if raw.size == 0 and raw.dtype.kind == "f":  # [] converts to any type
+                    raw = raw.astype(s.dtype.np)
                 if raw.dtype.kind in "USO" or (raw.dtype.kind == "f" and s.dtype.is_integer):
                     raise TypeError
                 if raw.dtype.kind == "f" and s.dtype.is_floating or raw.dtype.kind in "iub":
