@@ -231,7 +231,7 @@ def test_reinitializable_iterator_from_structure():
     with pytest.raises(TypeError, match="Expected output types"):
         it.make_initializer(sf.data.Dataset.from_tensors(np.float32(1)))
     with pytest.raises(ValueError, match="does not have an initializer"):
-        it.initializer
+        _ = it.initializer
     with sf.Session() as sess:
         sess.run(init_train)
         assert [sess.run(nxt) for _ in range(2)] == [0, 2]
