@@ -159,7 +159,7 @@ class Session:
         feeds = self._convert_feeds(feed_dict)
         tensors = [x for x in mapper.leaves if isinstance(x, fops.Tensor)]
         targets = [x for x in mapper.leaves if isinstance(x, fops.Operation)]
-        feeds = self._evaluate_sources(tensors, targets, feeds)
+        feeds, targets = self._evaluate_sources(tensors, targets, feeds)
         trace = [] if options is not None and options.trace_level and run_metadata is not None else None
         if self._config is not None and self._config.intra_op_parallelism_threads > 0:
             with self._threads(self._config.intra_op_parallelism_threads):
@@ -205,21 +205,25 @@ class Session:
         with p.lock:  # a plan owns its arena: one run of it at a time
             return p, plan_mod.execute(p, feeds, self._variables, self._executor, trace)
 
-    def _evaluate_sources(self, tensors, targets, feeds: dict) -> dict:
-        """feeds plus the values of the source ops (dequeues, iterators, readers) the run
-        needs, evaluated before it is planned (runtime/sources.py)."""
+    def _evaluate_sources(self, tensors, targets, feeds: dict) -> tuple[dict, list]:
+        """(feeds plus the values of the source ops (dequeues, iterators, readers) the run
+        needs, evaluated before it is planned (runtime/sources.py); the targets left to run,
+        without the sources, which have done their work)."""
         key = (tuple(map(id, tensors)), tuple(map(id, targets)), frozenset(map(id, feeds)))
         srcs = self._sources.get(key)
         if srcs is None:
             srcs = self._sources[key] = sources.needed(tensors, targets, feeds)
-        return sources.evaluate(self, srcs, feeds) if srcs else feeds
+        if not srcs:
+            return feeds, targets
+        done = set(srcs)
+        return sources.evaluate(self, srcs, feeds), [op for op in targets if op not in done]
 
     def _run_internal(self, tensors, targets, feeds: dict) -> list:
         """A run of graph elements with feeds already converted: the nested runs of dataset
         functions and of a source's control inputs."""
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
-        feeds = self._evaluate_sources(tensors, targets, feeds)
+        feeds, targets = self._evaluate_sources(tensors, targets, feeds)
         return self._plan_and_execute(list(tensors), list(targets), feeds, None)[1]
 
     @staticmethod

@@ -201,3 +201,13 @@ def test_many_producers_and_consumers_lose_and_duplicate_nothing():
     assert not bad
     assert len(everything) == producers * per_producer
     assert sorted(everything) == list(range(producers * per_producer))
+
+
+def test_running_a_dequeue_as_an_operation_takes_its_element():
+    q = sf.FIFOQueue(3, [sf.int32], shapes=[[]])
+    deq = q.dequeue()
+    with sf.Session() as sess:
+        sess.run(q.enqueue_many([[1, 2, 3]]))
+        assert sess.run(deq.op) is None
+        assert sess.run([deq.op, q.size()])[1] == 1
+        assert sess.run(deq) == 3
