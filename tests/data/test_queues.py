@@ -211,3 +211,18 @@ def test_running_a_dequeue_as_an_operation_takes_its_element():
         assert sess.run(deq.op) is None
         assert sess.run([deq.op, q.size()])[1] == 1
         assert sess.run(deq) == 3
+
+
+def test_queue_graphs_survive_a_graph_def_round_trip():
+    q = sf.FIFOQueue(4, [sf.int32, sf.string], shapes=[[], []], name="q")
+    q.enqueue_many([[1, 2], ["a,1.5", "b,2.5"]], name="fill")
+    n, line = q.dequeue_many(2, name="take")
+    sf.decode_csv(line, [["x"], [0.0]], name="parse")
+    data = sf.get_default_graph().as_graph_def().SerializeToString()
+    g2 = sf.Graph()
+    with g2.as_default():
+        sf.import_graph_def(sf.GraphDef.FromString(data), name="")
+        with sf.Session() as sess:
+            sess.run("fill")
+            got = sess.run(["take:0", "parse:0", "parse:1"])
+    assert got[0].tolist() == [1, 2] and got[1].tolist() == [b"a", b"b"] and got[2].tolist() == [1.5, 2.5]
