@@ -182,6 +182,9 @@ class LowerContext:
     aliases: dict[int, int] = field(default_factory=dict)
     consts: list[np.ndarray] = field(default_factory=list)
     scratch: list[tuple] = field(default_factory=list)
+    # the session's ResourceStore (queues, iterators, readers), for the host calls of ops that
+    # use or change them; None when planning outside a session
+    resources: object = None
 
     def inp(self, i: int) -> View:
         shape = self.in_shapes[i]

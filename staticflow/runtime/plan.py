@@ -11,6 +11,7 @@ the same records for debugging.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -86,6 +87,7 @@ class Plan:
     call_steps: list = field(default_factory=list)
     segments: list = field(default_factory=list)
     shapes: dict = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # held by the run executing it
 
 
 @dataclass(eq=False)
@@ -138,6 +140,8 @@ class _Planner:
             d = registry.get(op.type)
             if op.type == "Const":
                 v = np.asarray(op.get_attr("value"))
+            elif d.resource is not None:  # a handle: the op's name (runtime/resources.py)
+                v = np.array(op.name.encode(), dtype=object)
             elif d.shape_only:
                 x = op.inputs[0]
                 v = d.ref([np.empty(self.shapes[x], x.dtype.np)], op._attrs)
@@ -227,13 +231,17 @@ def _flat_args(args, op):
     """Input Args repeated for list inputs, aligned with op.inputs."""
     out = []
     for a in args:
-        n = op.get_attr(a.number_attr) if a.number_attr else 1
+        if a.type_list_attr:
+            n = len(op.get_attr(a.type_list_attr))
+        else:
+            n = op.get_attr(a.number_attr) if a.number_attr else 1
         out.extend([a] * n)
     return out
 
 
-def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan:
-    """Plan the run that computes fetch_tensors and runs target_ops given feeds."""
+def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables, resources=None) -> Plan:
+    """Plan the run that computes fetch_tensors and runs target_ops given feeds. `resources`
+    (the session's ResourceStore) is what host calls of queue, iterator and reader ops use."""
     p = _Planner(graph, fetch_tensors, target_ops, feeds, variables)
     fed = set(feeds)
     order = toposort(prune(fetch_tensors, target_ops, fed), fed)
@@ -265,6 +273,13 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
         d = registry.lookup(op.type)
         if d is None:
             raise errors.UnimplementedError(None, op, f"staticflow has no op {op.type!r}" + where(op))
+        if d.source is not None:
+            raise errors.InternalError(
+                None,
+                op,
+                f"{op.type} op '{op.name}' is a source: Session.run evaluates it before planning and "
+                "feeds its outputs" + where(op),
+            )
         if op.type == "Placeholder" and op.outputs[0] not in fed:
             dims = op.get_attr("shape")
             raise errors.InvalidArgumentError(
@@ -305,6 +320,7 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
             out_shapes,
             [t.dtype for t in op.outputs],
             values,
+            resources=resources,
         )
         try:
             if registry.runs_on_host(d, ctx.in_dtypes, ctx.out_dtypes):
@@ -621,7 +637,8 @@ def execute(plan: Plan, feeds: dict, variables, mode: str = "c", trace: list | N
     out = []
     for f in plan.fetches:
         if isinstance(f, tuple):
-            out.append(feeds[f[1]])
+            value = feeds[f[1]]
+            out.append(value[()] if value.ndim == 0 else value)  # a scalar, as TF gives it
         else:
             value = np.array(f, copy=True)
             out.append(value[()] if value.ndim == 0 else value)  # a scalar as TF gives it
@@ -676,7 +693,9 @@ def _run_host(op, fn, ins, outs) -> None:
     kernel's would be."""
     try:
         fn(op, ins, outs)
-    except errors.OpError:
+    except errors.OpError as e:
+        if e.op is None:  # raised by code that did not know the op: name it here
+            raise type(e)(None, op, f"{op.type} op '{op.name}': {e.message}" + where(op)) from None
         raise
     except (ValueError, TypeError, IndexError, KeyError, OverflowError, ZeroDivisionError) as e:
         raise errors.InvalidArgumentError(None, op, f"{op.type} op '{op.name}': {e}" + where(op)) from None
