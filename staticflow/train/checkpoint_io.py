@@ -427,7 +427,8 @@ def checkpoint_prefix(path: str) -> str:
 
 
 def checkpoint_exists(prefix: str) -> bool:
-    return os.path.isfile(os.fspath(prefix) + INDEX_SUFFIX)
+    """Whether P.index exists (whatever it is: reading it refuses anything but a regular file)."""
+    return os.path.exists(os.fspath(prefix) + INDEX_SUFFIX)
 
 
 def _parse_index(path: str, raw: bytes):
