@@ -20,8 +20,9 @@ have returned) or a full disk strikes.
 Concurrent saves to one prefix, from threads or processes, need no lock: the
 last index renamed wins and names its own complete data file. A save holds an
 exclusive flock on each file it is still writing (data file, temporary
-files); cleanup deletes only files nobody holds, and only data files that the
-index does not reference (checked after taking the file's lock). Each save
+files); cleanup deletes only files no save holds (it takes a shared flock),
+and only data files that the index does not reference (checked while holding
+that lock, so after any commit of the file's writer). Each save
 first removes what crashed saves left in its directory: temporary files
 (``*.tmp-<pid>-<hex>``) and data files that no index references.
 
@@ -169,7 +170,10 @@ def _write_all(fd: int, chunks: Iterable[bytes], kind: str, path: str) -> None:
 
 
 def _remove_if_unused(path: str, needed: Callable[[], bool]) -> bool:
-    """Delete `path` if no live writer holds it and `needed()` (asked while holding it) is false.
+    """Delete `path` if no live save holds it and `needed()` (asked under a shared lock) is false.
+
+    A save that created the file but has not locked it yet waits for the shared lock, then
+    finds the file unlinked (_create_held) and takes another name.
 
     Without flock nothing is deleted: a file in use cannot be told from an
     abandoned one.
@@ -185,7 +189,10 @@ def _remove_if_unused(path: str, needed: Callable[[], bool]) -> bool:
         if not stat.S_ISREG(st.st_mode):
             return False
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # shared: a save holds its files exclusively, so this fails only while one writes
+            # it; cleanups running at once do not stop each other (a cleanup that read the
+            # index before the latest commit keeps a file that a later one then removes)
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except OSError:
             return False  # a save is still writing it
         try:

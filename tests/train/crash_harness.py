@@ -415,7 +415,9 @@ def run_concurrent(directory: str, rounds: int, seed: int, log) -> dict:
         except Exception as e:  # noqa: BLE001 - counted
             counts["corrupt_final"] += 1
             log(f"round {k}: final checkpoint unloadable: {type(e).__name__}: {e}")
-        left = leftovers(d) + len(glob.glob(os.path.join(glob.escape(d), "*.data-*"))) - 1
+        left = leftovers(d)
+        if left:
+            log(f"round {k}: left over: {sorted(os.listdir(d))}")
         counts["leftovers_after_clean_save"] += left
         counts["rounds"] += 1
     return counts

@@ -114,6 +114,7 @@ def test_saved_model_bit_flips_are_refused(tmp_path):
     pb = export / "saved_model.pb"
     raw = pb.read_bytes()
     assert saved_model_pb2.SavedModel.FromString(raw).meta_graphs  # parses whole, header skipped
+    original = saved_model_pb2.SavedModel.FromString(raw).meta_graphs[0].graph_def
     rng = np.random.default_rng(1)
     loaded_different = refused = 0
     for _ in range(100):
@@ -129,7 +130,7 @@ def test_saved_model_bit_flips_are_refused(tmp_path):
                 refused += 1
                 continue
             mg.DiscardUnknownFields()
-            loaded_different += mg.graph_def != saved_model_pb2.SavedModel.FromString(raw).meta_graphs[0].graph_def
+            loaded_different += mg.graph_def != original
     assert loaded_different == 0
     assert refused >= 95
     shutil.rmtree(export)
