@@ -48,6 +48,7 @@ is TensorFlow's table-based checkpoint format; the ``checkpoint`` file is.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -67,6 +68,8 @@ try:
     import fcntl
 except ImportError:  # no flock: nothing that might be in use is ever cleaned up
     fcntl = None
+# flock's errors on file systems that do not support it
+_NO_FLOCK = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL}
 
 MAGIC = "staticflow-checkpoint"
 FORMAT_VERSION = 2
@@ -150,12 +153,18 @@ def _create_held(make_name: Callable[[], str]) -> tuple[int, str]:
             return fd, name
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            if os.fstat(fd).st_nlink > 0:
-                return fd, name
+        except OSError as e:
+            if e.errno in _NO_FLOCK:  # a file system without flock: cleanups cannot lock either,
+                return fd, name  # so they delete nothing (see _remove_if_unused)
+            os.close(fd)
+            _remove(name)
+            raise
         except BaseException:
             os.close(fd)
             _remove(name)
             raise
+        if os.fstat(fd).st_nlink > 0:
+            return fd, name
         os.close(fd)
     raise OSError(f"cannot create a file beside {make_name()!r}: each new name was removed at once")
 
@@ -378,6 +387,7 @@ def write_checkpoint(prefix: str, tensors: list[tuple[str, np.ndarray]]) -> None
             for start in range(0, max(flat.size, 1), _CHUNK):
                 yield flat[start : start + _CHUNK].tobytes()
 
+    previous = _referenced_data(prefix)  # the data file the index names now, if any
     fd, data_path = _create_held(lambda: f"{prefix}{DATA_INFIX}{secrets.token_hex(_TOKEN_HEX // 2)}")
     committed = False
     try:
@@ -398,6 +408,10 @@ def write_checkpoint(prefix: str, tensors: list[tuple[str, np.ndarray]]) -> None
             _remove(data_path)
         os.close(fd)  # after the commit: from now on a cleanup sees the index reference it
     _step("cleanup", prefix)
+    if previous and previous != index.data_file and _referenced_data(prefix) != previous:
+        # complete since an index named it, and superseded now: deleting it needs no lock (a
+        # reader that opened it keeps it), which bounds the files even where flock is missing
+        _remove(os.path.join(directory, previous))
     _remove_superseded(directory or ".", base, _data_files(os.listdir(directory or ".")).get(base, []), False)
 
 

@@ -325,3 +325,23 @@ def test_cli_refuses_a_fifo_or_device_as_input(tmp_path, capsys):
         assert _at_once(lambda argv=argv: cli_main(argv), fifo) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and source in err[0] and what in err[0], err
+
+
+def test_file_systems_without_flock_still_save_and_delete_nothing_in_use(tmp_path, monkeypatch):
+    import errno
+
+    def no_flock(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(checkpoint_io.fcntl, "flock", no_flock)
+    v, saver, sess = _saver_and_session()
+    prefix = str(tmp_path / "model")
+    leftover = tmp_path / "model.index.tmp-4242-0123abcd"  # cannot be told from a live save's now
+    leftover.write_bytes(b"partial")
+    for _ in range(3):
+        sess.run(v.assign(v + 1.0))
+        saver.save(sess, prefix)
+    assert leftover.exists()
+    assert sf.train.load_variable(prefix, "v").tolist() == [3.0, 4.0, 5.0, 6.0]
+    # the data file an index named before is complete and superseded: it goes without a lock
+    assert len(_data_files(prefix)) == 1
