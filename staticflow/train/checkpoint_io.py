@@ -768,8 +768,11 @@ def latest_checkpoint(checkpoint_dir: str, latest_filename: str | None = None) -
 def delete_checkpoint(prefix: str, meta_graph_suffix: str = "meta") -> None:
     """Delete a checkpoint: its index first (so it is gone at once), then its data files and meta graph."""
     prefix = os.fspath(prefix)
+    named = _referenced_data(prefix)
     _remove(prefix + INDEX_SUFFIX)
     directory, base = os.path.split(prefix)
+    if named:  # complete, and no index names it any more: no lock needed
+        _remove(os.path.join(directory, named))
     try:
         names = os.listdir(directory or ".")
     except OSError:
