@@ -560,7 +560,7 @@ class CheckpointReader:
                 npdt = dt.np
             except (TypeError, ValueError, KeyError):
                 npdt = None
-            if npdt is None or npdt.hasobject:
+            if npdt is None or (npdt.hasobject and dt is not dtypes.string):
                 raise _data_loss(path, f"{where} has an unsupported dtype (enum {e.dtype})")
             dims = [d.size for d in e.shape.dim]
             if e.shape.unknown_rank or any(d < 0 for d in dims):
@@ -726,9 +726,9 @@ def get_checkpoint_state(checkpoint_dir: str, latest_filename: str | None = None
     path = _state_path(checkpoint_dir, latest_filename)
     try:
         raw = read_regular(path, "checkpoint state file")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no such directory: no state, as in TensorFlow
         return None
-    except (IsADirectoryError, NotADirectoryError, PermissionError) as e:
+    except PermissionError as e:
         raise errors.FailedPreconditionError(None, None, f"{path}: cannot read: {e.strerror}") from None
     state = _pb().CheckpointState()
     try:
