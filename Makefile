@@ -6,6 +6,8 @@
 #                 staticflow with its test tools, graphviz's `dot`
 #   make lint     ruff
 #   make bench    benchmarks/
+#   make crash-test  kill -9 during checkpoint saves (200 per scenario) and 200 rounds of
+#                 concurrent saves; prints the counts (tests/train/crash_harness.py)
 #
 # The set-up is idempotent: the editable install is redone only when its
 # inputs (setup files, proto/, kernels/) changed since the last one.
@@ -27,7 +29,7 @@ SETUP_INPUTS := setup.py pyproject.toml staticflow/backends/_build_cpu.py \
 # also rebuilds; the file is rewritten only when the list changes.
 INPUT_LIST := $(VENV)/.staticflow-inputs
 
-.PHONY: all install graphviz test demo lint bench clean FORCE
+.PHONY: all install graphviz test demo lint bench crash-test clean FORCE
 
 all: test
 
@@ -82,6 +84,14 @@ bench: install
 	elif ls benchmarks/*.py >/dev/null 2>&1; then \
 		set -e; for f in benchmarks/*.py; do echo "== $$f"; $(PY) "$$f"; done; \
 	else echo "error: no benchmarks in benchmarks/" >&2; exit 1; fi
+
+CRASH_KILLS ?= 200
+CRASH_ROUNDS ?= 200
+crash-test: install
+	@set -e; for s in points fixed steps; do \
+		OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) tests/train/crash_harness.py $$s --kills $(CRASH_KILLS); \
+	done; \
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) tests/train/crash_harness.py concurrent --rounds $(CRASH_ROUNDS)
 
 clean:
 	rm -rf build $(STAMP) staticflow/backends/_sf_cpu*.so staticflow/backends/include

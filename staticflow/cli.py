@@ -9,8 +9,13 @@ without variables), a meta graph file (.meta, as Saver.save writes it) or a
 SavedModel directory (saved_model.pb + variables/).
 
 Mistakes in what the user asked for (a missing file, a file that is not a
-model, an unknown input or output name, an input that does not fit) print one
-line, ``staticflow: error: ...``, and exit with status 2.
+model or is damaged, an unknown input or output name, an input that does not
+fit, an output path that cannot be written) print one line,
+``staticflow: error: ...``, and exit with status 2. A model that loads but
+fails while it runs, and a missing graphviz, exit with status 1, also with
+one line. Nothing prints a traceback: an unexpected failure is reported as an
+internal error on one line, exit status 70 (set STATICFLOW_DEBUG=1 to see its
+traceback).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import stat
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,6 +34,9 @@ VARIABLE_OPS = ("VariableV2", "Variable", "VarHandleOp")
 PLACEHOLDER_OPS = ("Placeholder", "PlaceholderWithDefault")
 DEFAULT_TAG = "serve"
 DEFAULT_SIGNATURE = "serving_default"
+
+
+INTERNAL_ERROR = 70  # EX_SOFTWARE: an unexpected exception inside staticflow
 
 
 class CliError(Exception):
@@ -147,9 +156,17 @@ def load_model(path: str, tag: str | None = None, signature: str | None = None) 
     from staticflow.saved_model import constants, loader
 
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise CliError(f"{path}: no such file or directory")
-    if os.path.isdir(path):
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file or directory") from None
+    except OSError as e:
+        raise CliError(f"{path}: cannot read ({e.strerror})") from None
+    if not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
+        from staticflow.framework.regular_file import kind_of
+
+        raise CliError(f"{path}: not a model: this is {kind_of(mode)}, not a regular file or a directory")
+    if stat.S_ISDIR(mode):
         if not loader.maybe_saved_model_directory(path):
             raise CliError(
                 f"{path}: a directory, but not a SavedModel (it has no saved_model.pb or saved_model.pbtxt)"
@@ -277,8 +294,11 @@ def _terminal_specs(graph_def, graph=None) -> list[TensorSpec]:
     for n in graph_def.node:
         if n.name in consumed:
             continue
-        if graph is not None:
-            op = graph.get_operation_by_name(n.name)
+        try:
+            op = graph.get_operation_by_name(n.name) if graph is not None else None
+        except (KeyError, ValueError):  # a name the graph cannot look up (say, one with a ':')
+            op = None
+        if op is not None:
             for t in op.outputs:
                 shape = t.shape.as_list() if t.shape.ndims is not None else None
                 out.append(TensorSpec(t.name, t.name, t.dtype.name, shape))
@@ -411,12 +431,17 @@ def cmd_draw(args) -> int:
         )
         return 1
     parent = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CliError(f"{path}: is a directory; -o names the image file to write")
     if not os.path.isdir(parent):
-        raise CliError(f"{path}: the output directory {parent} does not exist")
+        why = "is not a directory" if os.path.exists(parent) else "does not exist"
+        raise CliError(f"{path}: the output directory {parent} {why}")
     try:
         viz.draw(
             model.graph_def, path=path, gradients=args.gradients, collapse_scopes=args.collapse, format=fmt
         )
+    except OSError as e:
+        raise CliError(f"{path}: cannot write the drawing ({e.strerror or e})") from None
     except RuntimeError as e:  # no `dot`, or dot failed
         print(f"staticflow: error: {_one_line(e)}", file=sys.stderr)
         return 1
@@ -457,17 +482,72 @@ def _resolve(model: Model, graph, name: str, what: str, specs: list[TensorSpec],
     raise CliError(f"{model.path}: no {what} named {name!r}; valid {what}s: {_valid_list(valid)}{hint}")
 
 
-def _load_input(model: Model, name: str, file: str, tensor):
-    if not os.path.exists(file):
-        raise CliError(f"{file}: no such file (input {name!r})")
+# dtype kinds an input file may hold: booleans, numbers, strings (no objects, no records)
+_NPY_KINDS = "biufcSU"
+
+
+def read_npy(file: str, name: str) -> np.ndarray:
+    """The array in a .npy file, checked before anything is allocated (CliError naming the file).
+
+    The file must be a regular file; its header must parse (format 1.0 or 2.0, no pickled
+    objects) and the bytes after it must be exactly what its shape and dtype say, so that a
+    header that lies about the size is refused instead of allocating or reading garbage.
+    """
+    from numpy.lib import format as npy_format
+
+    from staticflow.framework import errors
+    from staticflow.framework.regular_file import open_regular
+
+    what = f"(input {name!r})"
     try:
-        arr = np.load(file, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
-        raise CliError(f"{file}: not a .npy file (input {name!r})") from None
-    if not isinstance(arr, np.ndarray):
-        arr.close()
-        raise CliError(f"{file}: holds several arrays (an .npz), input {name!r} needs one .npy array")
-    want = tensor.dtype.np
+        f = open_regular(file, "an input")
+    except FileNotFoundError:
+        raise CliError(f"{file}: no such file {what}") from None
+    except errors.FailedPreconditionError as e:
+        raise CliError(f"{e} {what}") from None
+    except OSError as e:
+        raise CliError(f"{file}: cannot read ({e.strerror}) {what}") from None
+    with f:
+        size = os.fstat(f.fileno()).st_size
+        if f.read(4) == b"PK\x03\x04":
+            raise CliError(f"{file}: holds several arrays (an .npz), input {name!r} needs one .npy array")
+        f.seek(0)
+        try:
+            version = npy_format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = npy_format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, fortran, dtype = npy_format.read_array_header_2_0(f)
+            else:
+                raise ValueError(f"format version {version[0]}.{version[1]}")
+        except (ValueError, EOFError, TypeError, SyntaxError, OverflowError) as e:
+            raise CliError(f"{file}: not a .npy file ({_one_line(e)}) {what}") from None
+        if dtype.kind not in _NPY_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+            raise CliError(f"{file}: holds {dtype} values; inputs hold numbers, booleans or strings {what}")
+        if any(d < 0 for d in shape):
+            raise CliError(f"{file}: its header gives the invalid shape {list(shape)} {what}")
+        count = 1
+        for d in shape:  # Python ints: a lying header cannot overflow this
+            count *= d
+        nbytes = count * dtype.itemsize
+        present = size - f.tell()
+        if present != nbytes:
+            raise CliError(
+                f"{file}: its header says shape {list(shape)} {dtype} ({nbytes:,} bytes), but "
+                f"{present:,} bytes follow it ({'truncated' if present < nbytes else 'extra bytes'}) {what}"
+            )
+        arr = np.fromfile(f, dtype=dtype, count=count)
+    return arr.reshape(shape, order="F" if fortran else "C")
+
+
+def _load_input(model: Model, name: str, file: str, tensor):
+    arr = read_npy(file, name)
+    try:
+        want = tensor.dtype.np
+    except (TypeError, ValueError, KeyError, AttributeError):
+        raise CliError(
+            f"{model.path}: input {name!r} ({tensor.name}) has a dtype staticflow cannot feed"
+        ) from None
     if arr.dtype != want:
         if not np.can_cast(arr.dtype, want, "safe"):
             raise CliError(
@@ -482,6 +562,21 @@ def _load_input(model: Model, name: str, file: str, tensor):
             f"({tensor.name}, shape {_fmt_shape(shape.as_list() if shape.ndims is not None else None)})"
         )
     return arr
+
+
+def _check_signature(model: Model, graph) -> None:
+    """Every tensor the model's signature names is in the graph (CliError naming the first that is not)."""
+    if model.signature is None:
+        return
+    for what, sig_map in (("input", model.signature.inputs), ("output", model.signature.outputs)):
+        for key, info in sorted(sig_map.items()):
+            try:
+                graph.get_tensor_by_name(info.name)
+            except (KeyError, ValueError, TypeError) as e:
+                raise CliError(
+                    f"{model.path}: signature {model.signature_key!r} names the tensor {info.name!r} for "
+                    f"its {what} {key!r}, which the graph does not have ({_one_line(e)})"
+                ) from None
 
 
 def _parse_inputs(items) -> list[tuple[str, str]]:
@@ -500,6 +595,9 @@ def cmd_run(args) -> int:
     from staticflow.framework import errors
 
     inputs = _parse_inputs(args.input)
+    out_dir = args.output_dir
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise CliError(f"{out_dir}: exists and is not a directory (-o names the directory for the outputs)")
     model = load_model(args.model, args.tag, args.signature)
     if model.kind == "graphdef":
         raise CliError(
@@ -525,8 +623,9 @@ def cmd_run(args) -> int:
                         saver.restore(sess, model.checkpoint)
                 else:
                     sf.import_graph_def(model.graph_def, name="")
-            except (errors.OpError, ValueError, TypeError, OSError) as e:
+            except (errors.OpError, ValueError, TypeError, KeyError, RuntimeError, OSError) as e:
                 raise CliError(f"{model.path}: cannot load the model ({_one_line(e)})") from None
+        _check_signature(model, graph)
         in_specs = _inputs(model)
         out_specs = [s for s in _outputs(model, graph if model.signature is None else None) if s.note is None]
         feeds, fed_ops = {}, set()
@@ -539,7 +638,13 @@ def cmd_run(args) -> int:
         if args.output:
             outs = [(n, _resolve(model, graph, n, "output", out_specs, any_tensor=True)) for n in args.output]
         else:
-            outs = [(s.key, graph.get_tensor_by_name(s.name)) for s in out_specs]
+            outs = []
+            for spec in out_specs:
+                try:
+                    outs.append((spec.key, graph.get_tensor_by_name(spec.name)))
+                except (KeyError, ValueError) as e:
+                    why = _one_line(e)
+                    raise CliError(f"{model.path}: cannot run output {spec.name!r} ({why})") from None
             if not outs:
                 raise CliError(f"{model.path}: the model has no outputs to run; name some with --output")
         # every placeholder the outputs need must be fed
@@ -552,15 +657,17 @@ def cmd_run(args) -> int:
             )
         try:
             values = sess.run([t for _, t in outs], feed_dict=feeds)
-        except (errors.OpError, ValueError, TypeError) as e:
+        except (errors.OpError, ValueError, TypeError, KeyError) as e:
             print(
                 f"staticflow: error: {model.path}: running the model failed: {_one_line(e)}", file=sys.stderr
             )
             return 1
     finally:
         sess.close()
-    out_dir = args.output_dir
-    os.makedirs(out_dir, exist_ok=True)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise CliError(f"{out_dir}: cannot create the output directory ({e.strerror})") from None
     used: set[str] = set()
     for (name, t), value in zip(outs, values):
         base = _sanitize(name)
@@ -569,8 +676,11 @@ def cmd_run(args) -> int:
             fname, i = f"{base}_{i}", i + 1
         used.add(fname)
         path = os.path.join(out_dir, fname + ".npy")
-        np.save(path, np.asarray(value))
         value = np.asarray(value)
+        try:
+            np.save(path, value)
+        except OSError as e:
+            raise CliError(f"{path}: cannot write output {name!r} ({e.strerror or e})") from None
         print(f"{name} ({t.name}, {value.dtype} {list(value.shape)}) -> {path}")
     return 0
 
@@ -677,7 +787,7 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except CliError as e:
-        print(f"staticflow: error: {e}", file=sys.stderr)
+        print(f"staticflow: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("staticflow: interrupted", file=sys.stderr)
@@ -688,6 +798,15 @@ def main(argv=None) -> int:
         except (OSError, ValueError):
             pass
         return 141
+    except Exception as e:  # a bug: still one line, no traceback
+        if os.environ.get("STATICFLOW_DEBUG"):
+            raise
+        print(
+            f"staticflow: internal error: {type(e).__name__}: {_one_line(e)} "
+            f"(a bug in staticflow; STATICFLOW_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return INTERNAL_ERROR
 
 
 if __name__ == "__main__":

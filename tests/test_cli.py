@@ -358,3 +358,155 @@ def test_unknown_signature(models, capsys):
     assert main(["inspect", models["saved_model"], "--signature", "classify"]) == 2
     err = _err(capsys)
     assert models["saved_model"] in err and "classify" in err and "serving_default" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# hostile models and arguments: one line, exit status 2, never a traceback
+# ---------------------------------------------------------------------------------------------
+def _saved_model_with_signature_tensor(models, tmp_path, which: str, name: str) -> str:
+    from staticflow.framework.meta_graph import seal, unseal
+    from staticflow.protobuf import saved_model_pb2
+
+    d = tmp_path / "sm"
+    shutil.copytree(models["saved_model"], d)
+    pb = d / "saved_model.pb"
+    sm = saved_model_pb2.SavedModel.FromString(unseal(pb.read_bytes(), str(pb))[0])
+    sig = sm.meta_graphs[0].signature_def["serving_default"]
+    getattr(sig, which)["x" if which == "inputs" else "probs"].name = name
+    pb.write_bytes(seal(sm.SerializeToString(), False))
+    return str(d)
+
+
+@pytest.mark.parametrize("which", ["inputs", "outputs"])
+@pytest.mark.parametrize("name", ["b:zz", "nope:0", "probs:7", "x:0:0", ""])
+def test_signature_naming_a_missing_tensor(models, tmp_path, capsys, which, name):
+    sm = _saved_model_with_signature_tensor(models, tmp_path, which, name)
+    assert main(["run", sm, "-i", f"x={models['x']}", "-o", str(tmp_path / "out")]) == 2
+    err = _err(capsys)
+    assert sm in err and "serving_default" in err and repr(name) in err and "does not have" in err
+    assert main(["inspect", sm]) == 0  # inspecting shows what the signature says
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("name", ["b:zz", "x:zz", "x:1", ":", "x:0:0", "x:99999999999999999999"])
+def test_odd_input_and_output_names(models, tmp_path, capsys, name):
+    assert main(["run", models["frozen"], "-i", f"{name}={models['x']}", "-o", str(tmp_path)]) == 2
+    assert repr(name) in _err(capsys)
+    argv = ["run", models["frozen"], "-i", f"x={models['x']}", "--output", name, "-o", str(tmp_path)]
+    assert main(argv) == 2
+    assert repr(name) in _err(capsys)
+
+
+def _graph_def_file(tmp_path, nodes) -> str:
+    from staticflow.framework import graph_pb2
+
+    gd = graph_pb2.GraphDef()
+    for name, op, inputs in nodes:
+        n = gd.node.add(name=name, op=op)
+        n.input.extend(inputs)
+        if op in ("Identity", "AddV2"):
+            n.attr["T"].type = sf.float32.as_datatype_enum
+        if op == "Placeholder":
+            n.attr["dtype"].type = sf.float32.as_datatype_enum
+    path = tmp_path / "g.pb"
+    path.write_bytes(gd.SerializeToString())
+    return str(path)
+
+
+@needs_dot
+def test_draw_names_that_break_dot_quoting(tmp_path, capsys):
+    """A trailing backslash used to end the quoted DOT string early: dot failed, with a traceback."""
+    model = _graph_def_file(
+        tmp_path,
+        [
+            ("a\\", "Weird\\", []),
+            ('q"uote', "<b>Html</b>", ["a\\"]),
+            ("b", "Op\\N\\G\\l", ["q\"uote:zz", "a\\:3"]),  # an input index that is not a number
+            ("s\\/t\\", "Identity", ["b"]),
+        ],
+    )
+    svg = tmp_path / "g.svg"
+    assert main(["draw", model, "-o", str(svg)]) == 0
+    text = svg.read_text()
+    assert "Weird\\" in text and "&lt;b&gt;Html&lt;/b&gt;" in text and "Op\\N\\G\\l" in text
+    assert main(["draw", model, "-o", str(tmp_path / "c.png"), "--collapse"]) == 0
+    assert main(["inspect", model]) == 0
+
+
+@pytest.mark.parametrize(
+    "nodes",
+    [
+        [("a", "Identity", ["b"]), ("b", "Identity", ["a"])],
+        [("a", "Identity", ["a"])],
+        [("x", "Placeholder", []), ("a", "AddV2", ["x", "b"]), ("b", "Identity", ["a"]),
+         ("c", "Identity", ["b"])],  # fmt: skip
+        [("a", "NoOp", ["^b"]), ("b", "NoOp", ["^a"])],
+    ],
+    ids=["two", "self", "through-an-add", "control"],
+)
+def test_cyclic_graphs(tmp_path, capsys, nodes):
+    model = _graph_def_file(tmp_path, nodes)
+    assert main(["inspect", model]) == 0
+    capsys.readouterr()
+    if shutil.which("dot"):
+        assert main(["draw", model, "-o", str(tmp_path / "g.svg")]) == 0
+        capsys.readouterr()
+    np.save(tmp_path / "x.npy", np.ones(2, np.float32))
+    assert main(["run", model, "-i", f"x={tmp_path / 'x.npy'}", "--output", "c", "-o", str(tmp_path)]) == 2
+    err = _err(capsys)
+    assert model in err and "cycle" in err
+
+
+def _npy(path, descr, shape, payload: bytes, fortran: bool = False) -> str:
+    import io
+
+    from numpy.lib import format as npy_format
+
+    b = io.BytesIO()
+    npy_format.write_array_header_1_0(b, {"descr": descr, "fortran_order": fortran, "shape": shape})
+    path.write_bytes(b.getvalue() + payload)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "descr, shape, payload, message",
+    [
+        ("<f4", (1 << 40, 4), b"\0" * 80, "header says shape [1099511627776, 4] float32"),
+        ("<f4", (5, 4), b"\0" * 40, "truncated"),
+        ("<f4", (5, 4), b"\0" * 400, "extra bytes"),
+        ("<f4", (-5, 4), b"\0" * 80, "invalid shape"),
+        ("|O", (5, 4), b"\0" * 80, "holds object values"),
+        ([("a", "<f4")], (5,), b"\0" * 20, "holds [('a', '<f4')] values"),
+    ],
+)
+def test_npy_whose_header_lies(models, tmp_path, capsys, descr, shape, payload, message):
+    path = _npy(tmp_path / "x.npy", descr, shape, payload)
+    assert main(["run", models["frozen"], "-i", f"x={path}", "-o", str(tmp_path / "out")]) == 2
+    err = _err(capsys)
+    assert path in err and message in err and "'x'" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_npy_in_fortran_order_and_other_byte_order(models, tmp_path, capsys):
+    xs = np.load(models["x"])
+    path = _npy(tmp_path / "x.npy", ">f4", xs.shape, np.asfortranarray(xs).astype(">f4").T.tobytes(), True)
+    assert main(["run", models["frozen"], "-i", f"x={path}", "-o", str(tmp_path / "out")]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "out" / "probs.npy"), models["expected"], rtol=1e-5)
+
+
+def test_output_paths_that_cannot_be_written(models, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("a file, not a directory")
+    assert main(["run", models["frozen"], "-i", f"x={models['x']}", "-o", str(taken)]) == 2
+    err = _err(capsys)
+    assert str(taken) in err and "not a directory" in err
+    assert main(["run", models["frozen"], "-i", f"x={models['x']}", "-o", str(taken / "below")]) == 2
+    assert str(taken / "below") in _err(capsys)
+    (tmp_path / "out" / "probs.npy").mkdir(parents=True)  # the output file's name is a directory
+    assert main(["run", models["frozen"], "-i", f"x={models['x']}", "-o", str(tmp_path / "out")]) == 2
+    assert "probs.npy" in _err(capsys)
+    if shutil.which("dot"):
+        assert main(["draw", models["frozen"], "-o", str(tmp_path)]) == 2
+        assert "is a directory" in _err(capsys)
+        assert main(["draw", models["frozen"], "-o", str(taken / "g.png")]) == 2
+        assert "is not a directory" in _err(capsys)

@@ -1,13 +1,15 @@
 """Graph <-> GraphDef: serialization, import with input maps, and files.
 
 Nodes and attrs use TensorFlow's op and attr names, so GraphDefs look like
-TensorFlow's and TensorFlow's GraphDefs import when staticflow has their ops.
+TensorFlow's, and TensorFlow's GraphDefs import when staticflow has their ops.
 Attrs staticflow does not declare are kept as raw AttrValues and written back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 
 import numpy as np
 
@@ -261,10 +263,13 @@ def import_graph_def(
                     data.append(tensor_for(src, idx))
             grouped, pos = [], 0
             for a in d.inputs:
-                if a.number_attr:
-                    k = attrs.get(a.number_attr)
+                if a.is_list:
+                    count_attr = a.number_attr or a.type_list_attr
+                    k = attrs.get(count_attr)
                     if k is None:
-                        raise ValueError(f"{where}: missing attr {a.number_attr}")
+                        raise ValueError(f"{where}: missing attr {count_attr}")
+                    if a.type_list_attr:
+                        k = len(k)
                     grouped.append(data[pos : pos + k])
                     pos += k
                 else:
@@ -317,23 +322,32 @@ def write_graph(graph_or_graph_def, logdir: str, name: str, as_text: bool = True
     os.makedirs(logdir, exist_ok=True)
     path = os.path.join(logdir, name)
     data = text_format.MessageToString(gd).encode() if as_text else gd.SerializeToString()
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    tmp = f"{path}.tmp-{os.getpid()}-{secrets.token_hex(4)}"  # concurrent writers do not collide
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
     return path
 
 
 def read_graph(path: str):
-    """Read a GraphDef file written in binary or text format."""
+    """Read a GraphDef file written in binary or text format.
+
+    A FIFO, device or other non-regular file is refused at once (FailedPreconditionError).
+    """
     from google.protobuf import message, text_format
+
+    from staticflow.framework.regular_file import read_regular
 
     _, graph_pb2, _ = _pb()
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_regular(path, "a GraphDef file")
     except OSError as e:
         raise OSError(f"cannot read GraphDef file {path}: {e.strerror}") from None
     gd = graph_pb2.GraphDef()

@@ -5,11 +5,24 @@ into one protobuf: the GraphDef, the SaverDef, and the collections -- the
 variable collections as VariableDefs (rebuilt as sf.Variable objects on
 import), tensors and operations by name (TRAIN_OP, user collections such as
 a loss), strings and numbers as values.
+
+Checksums. A meta graph file (and a SavedModel's saved_model.pb) that
+staticflow writes starts with a header carrying the CRC-32 and length of the
+rest of the file, so that a truncated or bit-flipped file is refused instead
+of loading a different graph. In binary files the header is a protobuf
+field that TensorFlow's messages do not have (number HEADER_FIELD, bytes
+"SFCRC1" + CRC-32 + length): TensorFlow reads such a file and ignores it. In
+text files it is a comment line, "# staticflow-crc32: <hex> length: <n>".
+Files without the header -- written by TensorFlow, or by staticflow before
+it wrote checksums -- are read as before, checked only by parsing.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import struct
+import zlib
 
 from staticflow.framework import errors
 from staticflow.framework import ops as fops
@@ -100,7 +113,9 @@ def create_meta_graph_def(
     mg = meta_graph_pb2.MetaGraphDef()
     if meta_info_def is not None:
         mg.meta_info_def.CopyFrom(meta_info_def)
-    mg.meta_info_def.tensorflow_version = f"staticflow {staticflow.__version__}"
+    # The producer goes where TensorFlow keeps its git version: TensorFlow parses
+    # tensorflow_version as a version number when it imports a meta graph.
+    mg.meta_info_def.tensorflow_git_version = f"staticflow {staticflow.__version__}"
     if tags:
         mg.meta_info_def.tags.extend(tags)
     mg.graph_def.CopyFrom(graph_def if graph_def is not None else g.as_graph_def())
@@ -150,7 +165,104 @@ def export_meta_graph(
     return mg
 
 
+# ---------------------------------------------------------------------------
+# checksummed files
+# ---------------------------------------------------------------------------
+# A field number that no TensorFlow message staticflow writes this way uses (MetaGraphDef's
+# fields are 1-8, SavedModel's 1-2); length-delimited, so any protobuf parser skips it.
+HEADER_FIELD = 51966
+_HEADER_MAGIC = b"SFCRC1"
+_HEADER_PAYLOAD = struct.Struct("<6sIQ")  # magic, CRC-32 of the body, length of the body
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+_HEADER_PREFIX = _varint(HEADER_FIELD << 3 | 2) + _varint(_HEADER_PAYLOAD.size) + _HEADER_MAGIC
+_TEXT_HEADER_RE = re.compile(rb"\A# staticflow-crc32: ([0-9a-f]{8}) length: ([0-9]{1,19})\n")
+
+
+def seal(body: bytes, as_text: bool) -> bytes:
+    """`body` (a serialized message, binary or text) behind a header with its CRC-32 and length."""
+    crc = zlib.crc32(body)
+    if as_text:
+        return b"# staticflow-crc32: %08x length: %d\n" % (crc, len(body)) + body
+    payload = _HEADER_PAYLOAD.pack(_HEADER_MAGIC, crc, len(body))
+    return _HEADER_PREFIX[: -len(_HEADER_MAGIC)] + payload + body
+
+
+def unseal(data: bytes, path: str) -> tuple[bytes, bool | None]:
+    """(body, True for binary / False for text) of a sealed file; (data, None) for one without a
+    header. A header that does not match the body raises DataLossError naming `path`."""
+    if data.startswith(_HEADER_PREFIX):
+        start = len(_HEADER_PREFIX) - len(_HEADER_MAGIC)
+        if len(data) < start + _HEADER_PAYLOAD.size:
+            raise errors.DataLossError(None, None, f"{path}: truncated (inside its checksum header)")
+        _, crc, length = _HEADER_PAYLOAD.unpack_from(data, start)
+        body, binary = data[start + _HEADER_PAYLOAD.size :], True
+    else:
+        m = _TEXT_HEADER_RE.match(data)
+        if m is None:
+            return data, None
+        crc, length = int(m.group(1), 16), int(m.group(2))
+        body, binary = data[m.end() :], False
+    if len(body) != length:
+        raise errors.DataLossError(
+            None, None, f"{path}: truncated or extended: {len(body)} bytes follow its header, not {length}"
+        )
+    if zlib.crc32(body) != crc:
+        raise errors.DataLossError(None, None, f"{path}: corrupted (checksum mismatch)")
+    return body, binary
+
+
+def parse_sealed(message, data: bytes, path: str, what: str, valid) -> None:
+    """Parse a (possibly sealed) binary or text file into `message` (cleared first).
+
+    `valid(message)` tells a plausible parse from a wrong-format one. DataLossError naming `path`
+    and `what` when neither format gives a valid message.
+    """
+    from google.protobuf import message as pb_message
+    from google.protobuf import text_format
+
+    body, binary = unseal(data, path)
+    binary_error = text_error = "not tried"
+    if binary is not False:
+        message.Clear()
+        try:
+            message.ParseFromString(body)
+            if valid(message):
+                return
+            binary_error = "parses, but is not one"
+        except pb_message.DecodeError as e:
+            binary_error = str(e)
+    if binary is not True:
+        message.Clear()
+        try:
+            # fields staticflow's schema lacks are skipped, as the binary parser does (TensorFlow's
+            # text meta graphs have meta_info_def.stripped_op_list, for one)
+            text_format.Parse(body.decode("utf-8"), message, allow_unknown_field=True)
+            if valid(message):
+                return
+            text_error = "parses, but is not one"
+        except (UnicodeDecodeError, text_format.ParseError) as e:
+            text_error = " ".join(str(e).split())
+    message.Clear()
+    raise errors.DataLossError(
+        None,
+        None,
+        f"{path}: not a {what} in binary or text format, or truncated/corrupted "
+        f"(binary: {binary_error}; text: {text_error})",
+    )
+
+
 def write_meta_graph(mg, filename: str, as_text: bool = False) -> str:
+    """Write a MetaGraphDef file, checksummed (see above), atomically."""
     from google.protobuf import text_format
 
     from staticflow.train import checkpoint_io
@@ -160,44 +272,33 @@ def write_meta_graph(mg, filename: str, as_text: bool = False) -> str:
     if parent:
         os.makedirs(parent, exist_ok=True)
     data = text_format.MessageToString(mg).encode() if as_text else mg.SerializeToString()
-    checkpoint_io.atomic_write(filename, data, "meta")
+    checkpoint_io.atomic_write(filename, seal(data, as_text), "meta")
     return filename
 
 
 def read_meta_graph_file(filename: str):
     """Read a MetaGraphDef file (binary or text); a bad file raises DataLossError naming it."""
-    from google.protobuf import message, text_format
+    from staticflow.framework.regular_file import read_regular
 
     meta_graph_pb2, _ = _pb()
     filename = os.fspath(filename)
     try:
-        with open(filename, "rb") as f:
-            data = f.read()
+        data = read_regular(filename, "a MetaGraphDef file")
     except FileNotFoundError:
         raise errors.NotFoundError(None, None, f"MetaGraphDef file {filename} does not exist") from None
+    except OSError as e:
+        raise errors.FailedPreconditionError(
+            None, None, f"{filename}: cannot read the MetaGraphDef file: {e.strerror}"
+        ) from None
     mg = meta_graph_pb2.MetaGraphDef()
-    binary_error = None
-    try:
-        mg.ParseFromString(data)
-        if mg.HasField("graph_def") and all(n.name and n.op for n in mg.graph_def.node):
-            return mg
-        binary_error = "no graph_def"
-    except message.DecodeError as e:
-        binary_error = str(e)
-    mg = meta_graph_pb2.MetaGraphDef()
-    try:
-        text_format.Parse(data.decode("utf-8"), mg)
-        if mg.HasField("graph_def"):
-            return mg
-        text_error = "no graph_def"
-    except (UnicodeDecodeError, text_format.ParseError) as e:
-        text_error = str(e)
-    raise errors.DataLossError(
-        None,
-        None,
-        f"{filename}: not a MetaGraphDef in binary or text format, or truncated/corrupted "
-        f"(binary: {binary_error}; text: {text_error})",
+    parse_sealed(
+        mg,
+        data,
+        filename,
+        "MetaGraphDef",
+        lambda m: m.HasField("graph_def") and all(n.name and n.op for n in m.graph_def.node),
     )
+    return mg
 
 
 def _scoped(name: str, scope: str | None) -> str:

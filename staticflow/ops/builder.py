@@ -58,6 +58,8 @@ def apply_op(
         name, exact_name = name[:-1], True
     attrs = dict(attrs or {})
     loc = loc or fops.user_frame()
+    if name and name.endswith("/") and not exact_name:  # a scope (as a name_scope yields): its full name
+        name, exact_name = name[:-1], True
     if len(inputs) != len(d.inputs):
         raise TypeError(
             f"{op_type} takes {len(d.inputs)} inputs ({', '.join(a.name for a in d.inputs)}), "
@@ -66,6 +68,10 @@ def apply_op(
     g = _graph_of(inputs)
     # 1. type attrs from tensor inputs
     for arg, x in zip(d.inputs, inputs):
+        if arg.type_list_attr is not None and arg.type_list_attr not in attrs:
+            if isinstance(x, (list, tuple)) and all(isinstance(y, fops.Tensor) for y in x):
+                attrs[arg.type_list_attr] = [y.dtype for y in x]
+            continue
         if arg.type_attr is None:
             continue
         for y in x if arg.number_attr else [x]:
@@ -76,7 +82,7 @@ def apply_op(
     needs = any(
         not isinstance(y, fops.Tensor)
         for arg, x in zip(d.inputs, inputs)
-        for y in (x if arg.number_attr and isinstance(x, (list, tuple)) else [x])
+        for y in (x if arg.is_list and isinstance(x, (list, tuple)) else [x])
     )
     if needs and not exact_name:
         with g.name_scope(name or op_type) as scope:
@@ -117,6 +123,9 @@ def _convert_inputs(g, d, inputs, attrs, op_type, name, loc) -> list[fops.Tensor
     """Tensors for `inputs`: Python/NumPy values become constants named after their arg."""
     flat: list[fops.Tensor] = []
     for arg, x in zip(d.inputs, inputs):
+        if arg.type_list_attr:
+            flat.extend(_convert_typed_list(g, arg, x, attrs, op_type, name, loc))
+            continue
         if arg.number_attr:
             if not isinstance(x, (list, tuple)):
                 raise TypeError(f"{op_type}: input {arg.name} must be a list of tensors")
@@ -147,6 +156,36 @@ def _convert_inputs(g, d, inputs, attrs, op_type, name, loc) -> list[fops.Tensor
     return flat
 
 
+def _convert_typed_list(g, arg, x, attrs, op_type, name, loc) -> list[fops.Tensor]:
+    """The tensors of a type_list_attr input: each converted to the dtype the attr lists for
+    it (when given), and the attr set to the dtypes they have."""
+    if not isinstance(x, (list, tuple)):
+        raise TypeError(f"{op_type}: input {arg.name} must be a list of tensors")
+    wants = attrs.get(arg.type_list_attr)
+    if wants is not None and len(wants) != len(x):
+        raise TypeError(
+            f"{op_type} op '{name or op_type}': input {arg.name} has {len(x)} tensors, but attr "
+            f"{arg.type_list_attr} lists {len(wants)} types. Defined at {fops.format_location(loc)}"
+        )
+    out = []
+    for i, y in enumerate(x):
+        want = dtypes.as_dtype(wants[i]) if wants is not None else None
+        if isinstance(y, fops.Tensor):
+            _check_graph(g, y, op_type)
+            t = y
+        else:
+            with g.as_default():
+                t = fops.convert_to_tensor(y, dtype=want, name=f"{arg.name}_{i}")
+        if want is not None and t.dtype != want:
+            raise TypeError(
+                f"{op_type} op '{name or op_type}': tensor {i} of input {arg.name} has dtype "
+                f"{t.dtype.name}, expected {want.name}. Defined at {fops.format_location(loc)}"
+            )
+        out.append(t)
+    attrs[arg.type_list_attr] = [t.dtype for t in out]
+    return out
+
+
 def _complete_attrs(d: registry.OpDef, attrs: dict, op_type: str, name, loc) -> None:
     """Fill defaults, normalize types and shapes, reject missing or unknown attrs."""
     for a in d.attrs:
@@ -158,12 +197,28 @@ def _complete_attrs(d: registry.OpDef, attrs: dict, op_type: str, name, loc) -> 
             attrs[a.name] = dtypes.as_dtype(attrs[a.name])
             if a.allowed is not None and attrs[a.name] not in a.allowed:
                 allowed = ", ".join(t.name for t in a.allowed)
+                # TensorFlow's wording names the input that carries the type
+                params = [arg.name for arg in d.inputs if arg.type_attr == a.name]
+                what = f"Value passed to parameter '{params[0]}' has" if params else f"Attr {a.name} is"
                 raise TypeError(
-                    f"{op_type} op '{name or op_type}': {a.name}={attrs[a.name].name} is not allowed "
-                    f"(allowed: {allowed}). Defined at {fops.format_location(loc)}"
+                    f"{op_type} op '{name or op_type}': {what} DataType {attrs[a.name].name} not in list "
+                    f"of allowed values: {allowed} (no kernel for it; {a.name}={attrs[a.name].name} is not "
+                    f"allowed). Defined at {fops.format_location(loc)}"
                 )
         elif a.kind == "shape":
             attrs[a.name] = as_shape(attrs[a.name])
+        elif a.kind == "list(type)":
+            attrs[a.name] = [dtypes.as_dtype(t) for t in attrs[a.name]]
+            if a.allowed is not None:
+                for t in attrs[a.name]:
+                    if t not in a.allowed:
+                        allowed = ", ".join(x.name for x in a.allowed)
+                        raise TypeError(
+                            f"{op_type} op '{name or op_type}': {a.name} holds {t.name}, which is not "
+                            f"allowed (allowed: {allowed}). Defined at {fops.format_location(loc)}"
+                        )
+        elif a.kind == "list(shape)":
+            attrs[a.name] = [as_shape(s) for s in attrs[a.name]]
         elif a.kind == "float":
             # AttrValue holds a 32-bit float (as in TensorFlow): round now so a saved graph runs the same
             attrs[a.name] = float(np.float32(attrs[a.name]))
@@ -175,6 +230,9 @@ def _complete_attrs(d: registry.OpDef, attrs: dict, op_type: str, name, loc) -> 
 def output_dtypes(d: registry.OpDef, attrs: dict) -> list[dtypes.DType]:
     out = []
     for arg in d.outputs:
+        if arg.type_list_attr is not None:
+            out.extend(dtypes.as_dtype(t) for t in attrs[arg.type_list_attr])
+            continue
         dt = arg.dtype if arg.dtype is not None else dtypes.as_dtype(attrs[arg.type_attr])
         n = attrs[arg.number_attr] if arg.number_attr else 1
         out.extend([dt] * n)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -36,9 +37,10 @@ def where(op: fops.Operation) -> str:
 class Buffer:
     """A storage unit: an arena slot, a constant, a variable's storage, or a feed slot."""
 
-    kind: str  # "arena" | "const" | "var" | "state" | "feed"
+    kind: str  # "arena" | "const" | "var" | "state" | "feed" | "object"
     nbytes: int
-    array: np.ndarray | None = None  # const / var storage
+    array: np.ndarray | None = None  # const / var / object storage
+    objects: bool = False  # holds Python objects (strings): host calls only, never a kernel
     var: str | None = None
     start: int = 0  # first step that writes it (-1: before the run)
     end: int = -1  # last step that reads it
@@ -87,6 +89,7 @@ class Plan:
     call_steps: list = field(default_factory=list)
     segments: list = field(default_factory=list)
     shapes: dict = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # held by the run executing it
 
 
 @dataclass(eq=False)
@@ -147,6 +150,8 @@ class _Planner:
                 d = registry.get(op.type)
                 if op.type == "Const":
                     v = np.asarray(op.get_attr("value"))
+                elif d.resource is not None:  # a handle: the op's name (runtime/resources.py)
+                    v = np.array(op.name.encode(), dtype=object)
                 elif d.shape_only:
                     arrays = [np.broadcast_to(np.zeros((), i.dtype.np), self.shapes[i]) for i in op.inputs]
                     v = builder.run_reference(d, arrays, op._attrs)[x.value_index]
@@ -222,14 +227,19 @@ class _Planner:
 
     # --- buffers ----------------------------------------------------------------------------
     def new_arena(self, shape, dt: dtypes.DType, step: int) -> Loc:
-        n = int(np.prod(shape, dtype=np.int64)) * dt.size
-        b = Buffer("arena", n, start=step, end=step)
+        """A fresh buffer for an intermediate: an arena slot, or for strings (which the
+        arena's raw bytes cannot hold) an object array of the plan's own."""
+        n = int(np.prod(shape, dtype=np.int64)) * dt.np.itemsize
+        if dt is dtypes.string:
+            b = Buffer("object", n, array=np.full(tuple(shape), b"", dtype=object), objects=True)
+        else:
+            b = Buffer("arena", n, start=step, end=step)
         self.buffers.append(b)
         return Loc(b, 0, tuple(shape), dt)
 
     def const_loc(self, arr: np.ndarray, dt: dtypes.DType) -> Loc:
         arr = np.asarray(arr, dtype=dt.np, order="C")
-        b = Buffer("const", arr.nbytes, array=arr)
+        b = Buffer("const", arr.nbytes, array=arr, objects=dt is dtypes.string)
         self.buffers.append(b)
         return Loc(b, 0, arr.shape, dt)
 
@@ -242,7 +252,10 @@ def _flat_args(args, op):
     """Input Args repeated for list inputs, aligned with op.inputs."""
     out = []
     for a in args:
-        n = op.get_attr(a.number_attr) if a.number_attr else 1
+        if a.type_list_attr:
+            n = len(op.get_attr(a.type_list_attr))
+        else:
+            n = op.get_attr(a.number_attr) if a.number_attr else 1
         out.extend([a] * n)
     return out
 
@@ -262,8 +275,9 @@ class _SeenList(list):
         return x in self._seen
 
 
-def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan:
-    """Plan the run that computes fetch_tensors and runs target_ops given feeds."""
+def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables, resources=None) -> Plan:
+    """Plan the run that computes fetch_tensors and runs target_ops given feeds. `resources`
+    (the session's ResourceStore) is what host calls of queue, iterator and reader ops use."""
     p = _Planner(graph, fetch_tensors, target_ops, feeds, variables)
     fed = set(feeds)
     order = toposort(prune(fetch_tensors, target_ops, fed), fed)
@@ -275,7 +289,9 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
     for t, v in feeds.items():
         # a buffer of its own (not in the arena): the run may point the kernels at the fed
         # array itself instead of copying it in (execute)
-        b = Buffer("feed", int(np.prod(v.shape, dtype=np.int64)) * t.dtype.size)
+        b = Buffer("feed", int(np.prod(v.shape, dtype=np.int64)) * t.dtype.np.itemsize)
+        if t.dtype is dtypes.string:
+            b.objects, b.array = True, np.full(v.shape, b"", dtype=object)
         p.buffers.append(b)
         loc = Loc(b, 0, tuple(v.shape), t.dtype)
         p.locs[t] = loc
@@ -293,6 +309,13 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
         d = registry.lookup(op.type)
         if d is None:
             raise errors.UnimplementedError(None, op, f"staticflow has no op {op.type!r}" + where(op))
+        if d.source is not None:
+            raise errors.InternalError(
+                None,
+                op,
+                f"{op.type} op '{op.name}' is a source: Session.run evaluates it before planning and "
+                "feeds its outputs" + where(op),
+            )
         if op.type == "Placeholder" and op.outputs[0] not in fed:
             dims = op.get_attr("shape")
             raise errors.InvalidArgumentError(
@@ -308,7 +331,7 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
             t = op.outputs[0]
             if t not in fed:
                 arr = variables.storage(op)
-                b = Buffer("var", arr.nbytes, array=arr, var=op.name)
+                b = Buffer("var", arr.nbytes, array=arr, var=op.name, objects=arr.dtype == object)
                 p.buffers.append(b)
                 p.locs[t] = Loc(b, 0, arr.shape, t.dtype)
             continue
@@ -333,9 +356,13 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
             out_shapes,
             [t.dtype for t in op.outputs],
             values,
+            resources=resources,
         )
         try:
-            d.lower(ctx)
+            if registry.runs_on_host(d, ctx.in_dtypes, ctx.out_dtypes):
+                ctx.reference([i for i, a in enumerate(_flat_args(d.inputs, op)) if a.ref])
+            else:
+                d.lower(ctx)
         except (ValueError, IndexError) as e:
             raise errors.InvalidArgumentError(
                 None, op, f"{op.type} op '{op.name}': {e}" + where(op)
@@ -586,7 +613,7 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     arena_base = base + shift
     plan.consts = [b.array for b in buffers if b.kind == "const"]
     for b in buffers:
-        if b.kind == "feed":
+        if b.kind == "feed" and not b.objects:
             raw_f = np.empty(b.nbytes + ALIGN, np.uint8)
             sh = (-raw_f.__array_interface__["data"][0]) % ALIGN
             b.array = raw_f[sh : sh + b.nbytes]
@@ -596,7 +623,7 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     def address(loc: Loc, v: View) -> int:
         b = loc.buf
         start = arena_base + b.offset if b.kind == "arena" else b.array.__array_interface__["data"][0]
-        return start + loc.byte_offset + v.offset * v.dtype.size
+        return start + loc.byte_offset + v.offset * v.dtype.np.itemsize
 
     everything = [(s_i, c) for s_i, s in enumerate(plan.steps) for c in s.calls]
     calls = [(s_i, c) for s_i, c in everything if not isinstance(c[0], HostCall)]
@@ -622,12 +649,17 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
         setattr(call, "in", plan.c_records + r)
         call.out = plan.c_records + r + len(ins)
         for j, (loc, v) in enumerate(ins + outs):
+            if loc.buf.objects:
+                raise errors.InternalError(
+                    None, plan.steps[s_i].op, f"kernel {kc.symbol} was given a tensor of Python objects"
+                )
             cpu.fill_tensor(
                 plan.c_records[r], ffi.cast("void *", address(loc, v)), v.dtype.np, v.shape, v.strides
             )
             if loc.buf.kind == "feed":
                 if j < len(ins):
-                    sites.setdefault(loc.buf, []).append((r, loc.byte_offset + v.offset * v.dtype.size))
+                    at = loc.byte_offset + v.offset * v.dtype.np.itemsize
+                    sites.setdefault(loc.buf, []).append((r, at))
                 else:  # nothing writes a fed tensor; should anything, never repoint the write
                     pinned.add(loc.buf)
             r += 1
@@ -641,7 +673,10 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     # fetch/feed views over the arena
     def arena_view(loc: Loc) -> np.ndarray:
         b = loc.buf
-        nbytes = int(np.prod(loc.shape, dtype=np.int64)) * loc.dtype.size
+        nbytes = int(np.prod(loc.shape, dtype=np.int64)) * loc.dtype.np.itemsize
+        if b.objects:  # an object array: offsets count elements (of the object pointer's size)
+            first = loc.byte_offset // loc.dtype.np.itemsize
+            return b.array.reshape(-1)[first : first + nbytes // loc.dtype.np.itemsize].reshape(loc.shape)
         if b.kind == "arena":
             raw_b = plan.arena[b.offset + loc.byte_offset : b.offset + loc.byte_offset + nbytes]
         else:
@@ -650,18 +685,18 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
 
     pinned |= {loc.buf for loc in plan.fetches if not isinstance(loc, tuple)}
     pinned |= {loc.buf for _, _, h in plan.segments if h is not None for loc, _ in h[1][1]}
+    pinned |= {b for b in buffers if b.kind == "feed" and b.objects}
     plan.feeds = [
         FeedSlot(t, arena_view(loc), sites.get(loc.buf, []), loc.buf in pinned) for t, loc in plan.feeds
     ]
+
+    def host_entry(step: int, hc: HostCall, ins, outs):
+        in_arrays = [_view_array(arena_view, loc, v, i in hc.writes) for i, (loc, v) in enumerate(ins)]
+        out_arrays = [_view_array(arena_view, loc, v, True) for loc, v in outs]
+        return (step, hc.fn, in_arrays, out_arrays)
+
     plan.segments = [
-        (
-            a,
-            b,
-            None
-            if h is None
-            else (h[0], h[1][0].fn, [_view_array(arena_view, loc, v) for loc, v in h[1][1]]),
-        )
-        for a, b, h in plan.segments
+        (a, b, None if h is None else host_entry(h[0], *h[1])) for a, b, h in plan.segments
     ]
     plan.fetches = [f if isinstance(f, tuple) else arena_view(f) for f in plan.fetches]
 
@@ -677,12 +712,12 @@ def _count_before(everything, target) -> int:
     return n
 
 
-def _view_array(arena_view, loc: Loc, v: View) -> np.ndarray:
+def _view_array(arena_view, loc: Loc, v: View, writeable: bool = False) -> np.ndarray:
     """A NumPy view of a strided View inside a located buffer (for host calls)."""
-    base = arena_view(Loc(loc.buf, 0, (loc.buf.nbytes // v.dtype.size,), v.dtype)).reshape(-1)
-    off = loc.byte_offset // v.dtype.size + v.offset
+    base = arena_view(Loc(loc.buf, 0, (loc.buf.nbytes // v.dtype.np.itemsize,), v.dtype)).reshape(-1)
+    off = loc.byte_offset // v.dtype.np.itemsize + v.offset
     return np.lib.stride_tricks.as_strided(
-        base[off:], shape=v.shape, strides=[s * v.dtype.size for s in v.strides], writeable=False
+        base[off:], shape=v.shape, strides=[s * v.dtype.np.itemsize for s in v.strides], writeable=writeable
     )
 
 
@@ -727,9 +762,11 @@ def execute(plan: Plan, feeds: dict, variables, mode: str = "c", trace: list | N
     out = []
     for f in plan.fetches:
         if isinstance(f, tuple):
-            out.append(feeds[f[1]])
+            value = feeds[f[1]]
+            out.append(value[()] if value.ndim == 0 else value)  # a scalar, as TF gives it
         else:
-            out.append(np.array(f, copy=True))
+            value = np.array(f, copy=True)
+            out.append(value[()] if value.ndim == 0 else value)  # a scalar as TF gives it
     return out
 
 
@@ -769,8 +806,21 @@ def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
                 if code:
                     raise _fail(plan, k, code)
         if host is not None:
-            step, fn, arrays = host
+            step, fn, ins, outs = host
             t0 = clock()
-            fn(plan.steps[step].op, arrays)
+            _run_host(plan.steps[step].op, fn, ins, outs)
             if trace is not None:
                 trace.append((step, t0, clock()))
+
+
+def _run_host(op, fn, ins, outs) -> None:
+    """One host call; a failure of the op's Python code is the op's error, named as a
+    kernel's would be."""
+    try:
+        fn(op, ins, outs)
+    except errors.OpError as e:
+        if e.op is None:  # raised by code that did not know the op: name it here
+            raise type(e)(None, op, f"{op.type} op '{op.name}': {e.message}" + where(op)) from None
+        raise
+    except (ValueError, TypeError, IndexError, KeyError, OverflowError, ZeroDivisionError) as e:
+        raise errors.InvalidArgumentError(None, op, f"{op.type} op '{op.name}': {e}" + where(op)) from None

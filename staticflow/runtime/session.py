@@ -1,4 +1,10 @@
-"""Session: runs (parts of) a graph, caching one plan per run signature."""
+"""Session: runs (parts of) a graph, caching one plan per run signature.
+
+The plan cache is bounded (ConfigProto.plan_cache_size, default
+DEFAULT_PLAN_CACHE_SIZE): a program that runs with ever new feed shapes keeps
+the most recently used plans and frees the others' arenas. Fetch structures
+are walked with loops, not recursion, so any nesting depth works.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,19 @@ import secrets
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 
 import numpy as np
 
+from staticflow.framework import dtypes, strings
 from staticflow.framework import ops as fops
 from staticflow.runtime import plan as plan_mod
+from staticflow.runtime import sources
+from staticflow.runtime.resources import ResourceStore
+
+# Plans a Session keeps when its ConfigProto does not say (plan_cache_size 0).
+DEFAULT_PLAN_CACHE_SIZE = 64
 
 
 class VariableStore:
@@ -57,24 +70,81 @@ class VariableStore:
 
 
 class _FetchMapper:
-    """Flattens a fetch structure to graph elements and rebuilds it from values."""
+    """Flattens a fetch structure to graph elements and rebuilds it from values.
+
+    Lists, tuples, namedtuples and mappings nest to any depth: both directions are
+    loops over an explicit stack, so a structure 2,000 levels deep is no
+    RecursionError. The template is a tree of ("leaf", index) and
+    [kind, cls, keys, children] nodes, kind "seq", "namedtuple" or "dict"; leaves
+    are numbered depth first, in order.
+    """
 
     def __init__(self, graph: fops.Graph, fetches):
         self.leaves: list = []
         self.template = self._walk(graph, fetches)
 
-    def _walk(self, graph, f):
+    def _node(self, graph, f):
+        """The template node of `f`; a container's children are still the raw fetches."""
         if isinstance(f, (list, tuple)) and not hasattr(f, "_fields"):
-            return (type(f), [self._walk(graph, x) for x in f])
+            return ["seq", type(f), None, list(f)]
         if hasattr(f, "_fields") and isinstance(f, tuple):  # namedtuple
-            return ("namedtuple", type(f), [self._walk(graph, x) for x in f])
+            return ["namedtuple", type(f), None, list(f)]
         if isinstance(f, Mapping):
-            return ("dict", type(f), [(k, self._walk(graph, v)) for k, v in f.items()])
+            return ["dict", type(f), list(f.keys()), list(f.values())]
         if f is None:
             raise TypeError("Fetch argument None has invalid type <class 'NoneType'>")
-        el = self._element(graph, f)
-        self.leaves.append(el)
+        self.leaves.append(self._element(graph, f))
         return ("leaf", len(self.leaves) - 1)
+
+    def _walk(self, graph, fetches):
+        root: list = [None]
+        on_path: set[int] = set()  # containers being expanded: one met again is a cycle
+        stack: list = [(False, fetches, root, 0)]
+        while stack:
+            done, f, parent, i = stack.pop()
+            if done:
+                on_path.discard(id(f))
+                continue
+            node = self._node(graph, f)
+            parent[i] = node
+            if node[0] == "leaf":
+                continue
+            if id(f) in on_path:
+                raise ValueError(f"Fetch argument of type {type(f).__name__} contains itself")
+            on_path.add(id(f))
+            raw = node[3]
+            node[3] = [None] * len(raw)
+            stack.append((True, f, None, 0))
+            stack.extend((False, raw[j], node[3], j) for j in reversed(range(len(raw))))
+        return root[0]
+
+    def build(self, values):
+        """The fetch structure with each leaf replaced by its value (children built first)."""
+        root: list = [None]
+        stack: list = [(self.template, root, 0, None)]
+        while stack:
+            node, parent, i, built = stack.pop()
+            if node[0] == "leaf":
+                parent[i] = values[node[1]]
+            elif built is None:
+                built = [None] * len(node[3])
+                stack.append((node, parent, i, built))
+                stack.extend((node[3][j], built, j, None) for j in reversed(range(len(built))))
+            else:
+                parent[i] = self._construct(node, built)
+        return root[0]
+
+    @staticmethod
+    def _construct(node, items: list):
+        kind, cls, keys, _ = node
+        if kind == "namedtuple":
+            return cls(*items)
+        if kind == "dict":
+            d = {} if cls is dict else cls()
+            for k, v in zip(keys, items):
+                d[k] = v
+            return d
+        return items if cls is list else cls(items)
 
     @staticmethod
     def _element(graph, f):
@@ -90,26 +160,16 @@ class _FetchMapper:
                 f"Operation. ({e})"
             ) from None
 
-    def build(self, values):
-        def go(t):
-            kind = t[0]
-            if kind == "leaf":
-                return values[t[1]]
-            if kind == "namedtuple":
-                return t[1](*[go(x) for x in t[2]])
-            if kind == "dict":
-                d = t[1]() if t[1] not in (dict,) else {}
-                for k, v in t[2]:
-                    d[k] = go(v)
-                return d
-            cls, items = t
-            return cls(go(x) for x in items) if cls is not list else [go(x) for x in items]
-
-        return go(self.template)
-
 
 class Session:
-    """Runs operations and evaluates tensors of a graph (TF1's tf.Session)."""
+    """Runs operations and evaluates tensors of a graph (TF1's tf.Session).
+
+    Each distinct run signature (fetches, fed tensors, their shapes and dtypes) gets a
+    plan, cached for the next run; `config.plan_cache_size` (ConfigProto, staticflow's
+    own field) bounds how many are kept, least recently used evicted first (default
+    DEFAULT_PLAN_CACHE_SIZE, 64). `plans_built`, `plans_cached` and `plans_evicted`
+    count them.
+    """
 
     def __init__(self, target: str = "", graph: fops.Graph | None = None, config=None, executor: str = "c"):
         if target:
@@ -117,10 +177,24 @@ class Session:
         self._config = _message(config, "ConfigProto", "config")
         self._graph = graph if graph is not None else fops.get_default_graph()
         self._closed = False
-        self._plans: dict = {}
+        size = self._config.plan_cache_size if self._config is not None else 0
+        if size < 0:
+            raise ValueError(f"ConfigProto.plan_cache_size must be at least 0 (0: the default), got {size}")
+        self.plan_cache_size = size or DEFAULT_PLAN_CACHE_SIZE
+        # signature -> its plans (several when a plan depends on fed values), least recently
+        # used first; at most plan_cache_size plans in all
+        self._plans: OrderedDict = OrderedDict()
+        self._plan_count = 0
+        self._plans_lock = threading.Lock()
+        self.plans_evicted = 0
         self._variables = VariableStore(self._graph)
         self._executor = executor
+        # runs do not take this lock (each plan has its own, so that a run blocked in a queue
+        # never stops another); it guards direct reads and writes of variable storage
         self._lock = threading.Lock()
+        self._build_lock = threading.Lock()  # one plan build at a time (storage is created then)
+        self._resources = ResourceStore(self._graph, self)  # queues, iterators, readers
+        self._sources: dict = {}  # run signature -> the source ops it evaluates first
         self._default_ctx = None
         self.plans_built = 0
 
@@ -151,6 +225,7 @@ class Session:
         feeds = self._convert_feeds(feed_dict)
         tensors = [x for x in mapper.leaves if isinstance(x, fops.Tensor)]
         targets = [x for x in mapper.leaves if isinstance(x, fops.Operation)]
+        feeds, targets = self._evaluate_sources(tensors, targets, feeds)
         trace = [] if options is not None and options.trace_level and run_metadata is not None else None
         if self._config is not None and self._config.intra_op_parallelism_threads > 0:
             with self._threads(self._config.intra_op_parallelism_threads):
@@ -169,16 +244,38 @@ class Session:
             tuple(id(o) for o in targets),
             tuple(sorted((t.name, v.shape, v.dtype.str) for t, v in feeds.items())),
         )
-        for p in self._plans.get(key, ()):
-            if all(np.array_equal(feeds[t], v) for t, v in p.value_feeds.items()):
-                return p
-        p = plan_mod.build_plan(self._graph, tensors, targets, feeds, self._variables)
+        with self._plans_lock:
+            plans = self._plans.get(key, [])
+            for i, p in enumerate(plans):
+                if all(np.array_equal(feeds[t], v) for t, v in p.value_feeds.items()):
+                    self._plans.move_to_end(key)
+                    plans.append(plans.pop(i))
+                    return p
+        with self._build_lock:
+            p = plan_mod.build_plan(
+                self._graph, tensors, targets, feeds, self._variables, resources=self._resources
+            )
         self.plans_built += 1
         if self._config is not None and self._config.log_device_placement:
             for step in p.steps:
                 print(f"{step.op.name}: ({step.op.type}): {_DEVICE}", file=sys.stderr)
-        self._plans.setdefault(key, []).append(p)
+        with self._plans_lock:
+            self._plans.setdefault(key, []).append(p)
+            self._plans.move_to_end(key)
+            self._plan_count += 1
+            while self._plan_count > self.plan_cache_size:  # evict the least recently used
+                old_key, old = next(iter(self._plans.items()))
+                old.pop(0)
+                if not old:
+                    del self._plans[old_key]
+                self._plan_count -= 1
+                self.plans_evicted += 1
         return p
+
+    @property
+    def plans_cached(self) -> int:
+        """How many plans the session holds now (at most plan_cache_size)."""
+        return self._plan_count
 
     def plan(self, fetches, feed_dict=None) -> plan_mod.Plan:
         """The (cached) plan `run(fetches, feed_dict)` executes, to inspect or draw."""
@@ -190,8 +287,29 @@ class Session:
 
     def _plan_and_execute(self, tensors, targets, feeds, trace):
         p = self._plan_for(tensors, targets, feeds)
-        with self._lock:
+        with p.lock:  # a plan owns its arena: one run of it at a time
             return p, plan_mod.execute(p, feeds, self._variables, self._executor, trace)
+
+    def _evaluate_sources(self, tensors, targets, feeds: dict) -> tuple[dict, list]:
+        """(feeds plus the values of the source ops (dequeues, iterators, readers) the run
+        needs, evaluated before it is planned (runtime/sources.py); the targets left to run,
+        without the sources, which have done their work)."""
+        key = (tuple(map(id, tensors)), tuple(map(id, targets)), frozenset(map(id, feeds)))
+        srcs = self._sources.get(key)
+        if srcs is None:
+            srcs = self._sources[key] = sources.needed(tensors, targets, feeds)
+        if not srcs:
+            return feeds, targets
+        done = set(srcs)
+        return sources.evaluate(self, srcs, feeds), [op for op in targets if op not in done]
+
+    def _run_internal(self, tensors, targets, feeds: dict) -> list:
+        """A run of graph elements with feeds already converted: the nested runs of dataset
+        functions and of a source's control inputs."""
+        if self._closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+        feeds, targets = self._evaluate_sources(tensors, targets, feeds)
+        return self._plan_and_execute(list(tensors), list(targets), feeds, None)[1]
 
     @staticmethod
     @contextlib.contextmanager
@@ -245,12 +363,27 @@ class Session:
                 f"The value of a feed cannot be a sf.Tensor object ({value.name} fed to {t.name}). "
                 "Acceptable feed values include Python scalars, strings, lists, NumPy ndarrays."
             )
-        arr = np.asarray(value)
+        if t.dtype is dtypes.string:
+            arr = strings.bytes_array(value, f"the value fed to Tensor '{t.name}' (dtype string)")
+        else:
+            arr = np.asarray(value)
         want = t.dtype.np
         if arr.dtype != want:
-            src_kind_ok = arr.dtype.kind in "biuf" and np.can_cast(arr.dtype, want, casting="same_kind")
+            src_kind_ok = (
+                arr.dtype.kind in "biuf"
+                and np.can_cast(arr.dtype, want, casting="same_kind")
+                and not (arr.dtype.kind in "iu" and t.dtype.is_integer)  # those: ints_that_fit
+            )
             python_int_to_float = arr.dtype.kind in "iu" and t.dtype.is_floating
-            if not (src_kind_ok or python_int_to_float):
+            # bfloat16 (ml_dtypes) is no NumPy kind: floats narrow to it as to float16
+            float_to_float = arr.dtype.kind == "f" and t.dtype.is_floating
+            # integers (Python lists) into any integer type that holds every value
+            ints_that_fit = (
+                arr.dtype.kind in "iu"
+                and t.dtype.is_integer
+                and (arr.size == 0 or (int(arr.min()) >= t.dtype.min and int(arr.max()) <= t.dtype.max))
+            )
+            if not (src_kind_ok or python_int_to_float or float_to_float or ints_that_fit):
                 raise TypeError(
                     f"Cannot feed value of dtype {arr.dtype} for Tensor '{t.name}', which has dtype "
                     f"{t.dtype.name} (the conversion would lose information)"
@@ -265,7 +398,10 @@ class Session:
     # --- lifetime -----------------------------------------------------------------------------
     def close(self) -> None:
         self._closed = True
-        self._plans.clear()
+        self._resources.close()  # wakes runs blocked in a queue, stops background readers
+        with self._plans_lock:
+            self._plans.clear()
+            self._plan_count = 0
 
     def __enter__(self):
         self._default_ctx = self.as_default()

@@ -1,8 +1,8 @@
 """sf.saved_model: SavedModel export and loading (TF1's tf.compat.v1.saved_model).
 
 A SavedModel directory holds saved_model.pb (a SavedModel message: tagged
-MetaGraphDefs with their signatures) and the checkpoint
-variables/variables.{index,data-00000-of-00001}.
+MetaGraphDefs with their signatures, behind a checksum header that TensorFlow
+skips) and the checkpoint variables/variables.{index,data-<unique>}.
 """
 
 from staticflow.saved_model import (

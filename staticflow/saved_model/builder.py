@@ -1,4 +1,4 @@
-"""Writing a SavedModel: saved_model.pb + variables/variables.{index,data-00000-of-00001}.
+"""Writing a SavedModel: saved_model.pb (checksummed) + variables/variables.{index,data-<unique>}.
 
 The directory is assembled under a temporary name beside `export_dir` and
 renamed into place when complete, so a failed export leaves no export_dir.
@@ -105,6 +105,7 @@ class SavedModelBuilder:
         """Write saved_model.pb and move the directory into place; return its path."""
         from google.protobuf import text_format
 
+        from staticflow.framework.meta_graph import seal
         from staticflow.protobuf import saved_model_pb2
         from staticflow.train import checkpoint_io
 
@@ -114,10 +115,11 @@ class SavedModelBuilder:
         sm.meta_graphs.extend(self._meta_graphs)
         try:
             if as_text:
-                name, data = "saved_model.pbtxt", text_format.MessageToString(sm).encode()
+                name, data = constants.SAVED_MODEL_FILENAME_PBTXT, text_format.MessageToString(sm).encode()
             else:
                 name, data = constants.SAVED_MODEL_FILENAME_PB, sm.SerializeToString()
-            checkpoint_io.atomic_write(os.path.join(self._tmp, name), data, "saved_model")
+            # checksummed as meta graph files are (TensorFlow skips the header)
+            checkpoint_io.atomic_write(os.path.join(self._tmp, name), seal(data, as_text), "saved_model")
             os.rename(self._tmp, self._export_dir)
         except BaseException:
             shutil.rmtree(self._tmp, ignore_errors=True)

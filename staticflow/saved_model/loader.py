@@ -9,32 +9,33 @@ from staticflow.saved_model import constants
 
 
 def _read_saved_model(export_dir: str):
-    from google.protobuf import message, text_format
+    """The SavedModel message of export_dir's saved_model.pb (or .pbtxt), verified.
 
+    A checksum header (see framework/meta_graph.py) is checked when present; a
+    file that is not a regular file (a FIFO, a device) is refused at once.
+    """
+    from staticflow.framework.meta_graph import parse_sealed
+    from staticflow.framework.regular_file import read_regular
     from staticflow.protobuf import saved_model_pb2
 
-    pb = os.path.join(export_dir, constants.SAVED_MODEL_FILENAME_PB)
-    txt = os.path.join(export_dir, "saved_model.pbtxt")
     sm = saved_model_pb2.SavedModel()
-    if os.path.isfile(pb):
-        with open(pb, "rb") as f:
-            data = f.read()
+    for name in (constants.SAVED_MODEL_FILENAME_PB, constants.SAVED_MODEL_FILENAME_PBTXT):
+        path = os.path.join(export_dir, name)
+        if not os.path.exists(path):
+            continue
         try:
-            sm.ParseFromString(data)
-        except message.DecodeError as e:
-            raise errors.DataLossError(
-                None, None, f"{pb}: not a SavedModel, or truncated/corrupted ({e})"
+            data = read_regular(path, "a SavedModel file")
+        except OSError as e:
+            raise errors.FailedPreconditionError(
+                None, None, f"{path}: cannot read the SavedModel: {e.strerror}"
             ) from None
-        if not sm.meta_graphs or any(not m.HasField("graph_def") for m in sm.meta_graphs):
-            raise errors.DataLossError(None, None, f"{pb}: not a SavedModel (no meta graph with a graph)")
-        return sm
-    if os.path.isfile(txt):
-        with open(txt, "rb") as f:
-            data = f.read()
-        try:
-            text_format.Parse(data.decode("utf-8"), sm)
-        except (UnicodeDecodeError, text_format.ParseError) as e:
-            raise errors.DataLossError(None, None, f"{txt}: not a SavedModel in text format ({e})") from None
+        parse_sealed(
+            sm,
+            data,
+            path,
+            "SavedModel",
+            lambda m: len(m.meta_graphs) > 0 and all(mg.HasField("graph_def") for mg in m.meta_graphs),
+        )
         return sm
     raise OSError(
         f"SavedModel file does not exist at: {export_dir}{os.sep}{{saved_model.pbtxt|saved_model.pb}}"
@@ -42,10 +43,12 @@ def _read_saved_model(export_dir: str):
 
 
 def maybe_saved_model_directory(export_dir) -> bool:
+    """Whether export_dir has a saved_model.pb or saved_model.pbtxt (of whatever kind: reading
+    it refuses one that is not a regular file)."""
     export_dir = os.fspath(export_dir)
     return any(
-        os.path.isfile(os.path.join(export_dir, n))
-        for n in (constants.SAVED_MODEL_FILENAME_PB, "saved_model.pbtxt")
+        os.path.exists(os.path.join(export_dir, n))
+        for n in (constants.SAVED_MODEL_FILENAME_PB, constants.SAVED_MODEL_FILENAME_PBTXT)
     )
 
 

@@ -1,9 +1,11 @@
 """sf.train.Saver: checkpoints of a session's variables (TF1's tf.train.Saver).
 
 ``save`` copies the variables out of the session's storage and writes a
-checkpoint (checkpoint_io: PREFIX.index + PREFIX.data-00000-of-00001, both
-atomic and checksummed), the meta graph PREFIX.meta, and the directory's
-``checkpoint`` file, then deletes checkpoints beyond ``max_to_keep``.
+checkpoint (checkpoint_io: PREFIX.index + PREFIX.data-<unique>, checksummed;
+the rename of the index commits it, so saving again to the same prefix never
+leaves it unloadable), the meta graph PREFIX.meta, and the directory's
+``checkpoint`` file, then deletes checkpoints beyond ``max_to_keep`` (never
+a file outside that directory). Missing parent directories are created.
 ``restore`` checks every variable against the checkpoint (present, same dtype
 and shape: all mismatches are reported at once), reads and verifies every
 tensor, and only then writes the values straight into the session's variable
@@ -245,12 +247,15 @@ class Saver:
             prefix = f"{save_path}-{step}"
         else:
             prefix = save_path
-        save_dir = os.path.dirname(os.path.abspath(prefix))
-        if not os.path.isdir(save_dir):
-            raise ValueError(f"Parent directory of {save_path} doesn't exist, can't save.")
         if latest_filename and os.path.basename(latest_filename) != latest_filename:
             raise ValueError(f"'latest_filename' must not contain a path: {latest_filename}")
-        checkpoint_io.write_checkpoint(prefix, self._values(sess))
+        values = self._values(sess)
+        save_dir = os.path.dirname(os.path.abspath(prefix))
+        try:
+            os.makedirs(save_dir, exist_ok=True)  # as TensorFlow's V2 checkpoint writer does
+        except (FileExistsError, NotADirectoryError):
+            raise ValueError(f"Parent directory of {save_path} is not a directory, can't save.") from None
+        checkpoint_io.write_checkpoint(prefix, values)
         if write_meta_graph:
             self.export_meta_graph(f"{prefix}.{meta_graph_suffix}", strip_default_attrs=strip_default_attrs)
         if write_state:
@@ -259,7 +264,15 @@ class Saver:
 
     def _update_state(self, save_dir, prefix, latest_filename, meta_graph_suffix) -> None:
         now = checkpoint_io.now()
-        kept = [(p, t) for p, t in self._last_checkpoints if p != prefix] + [(prefix, now)]
+        # Only checkpoints in this directory are listed, and deleted beyond max_to_keep: paths
+        # taken over from elsewhere (recover_last_checkpoints, another directory) are dropped
+        # from the list untouched.
+        here = os.path.abspath(prefix)
+        kept = [
+            (p, t)
+            for p, t in self._last_checkpoints
+            if os.path.abspath(p) != here and checkpoint_io.confined(os.path.abspath(p), save_dir) is not None
+        ] + [(prefix, now)]
         delete = []
         if self._max_to_keep:
             while len(kept) > self._max_to_keep:
@@ -270,8 +283,8 @@ class Saver:
                 delete.append(p)
         checkpoint_io.write_checkpoint_state(
             save_dir,
-            prefix,
-            [p for p, _ in kept],
+            here,
+            [os.path.abspath(p) for p, _ in kept],
             [t for _, t in kept],
             latest_filename=latest_filename,
         )
@@ -310,7 +323,10 @@ class Saver:
             raise ValueError("Can't load save_path when it is None.")
         if sess.graph is not self._graph:
             raise ValueError("Saver: the session's graph is not the graph of the saver's variables")
-        reader = CheckpointReader(save_path)
+        with CheckpointReader(save_path) as reader:
+            self._restore_from(sess, reader)
+
+    def _restore_from(self, sess, reader: CheckpointReader) -> None:
         missing, mismatched = [], []
         for key, op in self._vars.items():
             if key not in reader:
@@ -368,15 +384,16 @@ def load_checkpoint(ckpt_dir_or_file) -> CheckpointReader:
 
 def list_variables(ckpt_dir_or_file) -> list[tuple[str, list[int]]]:
     """[(name, shape)] of every tensor in a checkpoint, sorted by name."""
-    reader = CheckpointReader(ckpt_dir_or_file)
-    return [(n, reader.shape(n)) for n in reader.names()]
+    with CheckpointReader(ckpt_dir_or_file) as reader:
+        return [(n, reader.shape(n)) for n in reader.names()]
 
 
 def load_variable(ckpt_dir_or_file, name: str) -> np.ndarray:
     """One tensor's value from a checkpoint (its checksum verified)."""
     if name.endswith(":0"):
         name = name[:-2]
-    return CheckpointReader(ckpt_dir_or_file).get_tensor(name)
+    with CheckpointReader(ckpt_dir_or_file) as reader:
+        return reader.get_tensor(name)
 
 
 def checkpoint_exists_v1(checkpoint_prefix) -> bool:
@@ -386,6 +403,8 @@ def checkpoint_exists_v1(checkpoint_prefix) -> bool:
 def update_checkpoint_state(
     save_dir, model_checkpoint_path, all_model_checkpoint_paths=None, latest_filename=None
 ):
+    """Write the directory's `checkpoint` file. Relative paths are relative to `save_dir`; a path
+    outside it is a ValueError (staticflow's `checkpoint` files only name their own directory)."""
     paths = list(all_model_checkpoint_paths or [])
     if not paths or paths[-1] != model_checkpoint_path:
         paths.append(model_checkpoint_path)

@@ -46,6 +46,9 @@ def render(drawing: Drawing, path, format=None) -> str:
             "drawing needs graphviz's `dot` program, which is not installed: install the graphviz "
             "system package (e.g. `apt-get install graphviz`); drawing.source has the DOT text"
         ) from None
+    except graphviz.CalledProcessError as e:  # dot refused the DOT text or ran out of resources
+        err = (e.stderr or b"").decode(errors="replace").strip().splitlines()
+        raise RuntimeError(f"graphviz's `dot` failed: {err[0] if err else e}") from None
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "wb") as f:

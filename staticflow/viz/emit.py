@@ -4,6 +4,8 @@ and collapsed scopes. Knows nothing of staticflow's graphs.
 
 from __future__ import annotations
 
+import re
+
 import graphviz
 
 from staticflow.viz import style
@@ -13,6 +15,8 @@ from staticflow.viz.trace import Edge, Trace, parent_scope
 MAX_NODES = 200
 # above this many drawn nodes, edges lose their labels and splines (dot's cost grows fast)
 MAX_LABELLED = 400
+# name scopes nested deeper than this are drawn inside their ancestor at this depth
+MAX_CLUSTER_DEPTH = 32
 
 
 class Drawing(graphviz.Digraph):
@@ -20,6 +24,28 @@ class Drawing(graphviz.Digraph):
 
     def _repr_svg_(self) -> str:
         return self.pipe(format="svg").decode()
+
+
+# the characters of TensorFlow's op names (and '/'): such scopes name their cluster directly
+_PLAIN_SCOPE = re.compile(r"[A-Za-z0-9_./>-]+")
+# attributes whose values are text drawn or shown as is: escaped (see _text)
+_TEXT_ATTRS = ("label", "tooltip", "xlabel", "headlabel", "taillabel")
+
+
+def _text(s: str) -> str:
+    """`s` as DOT text shown literally, whatever the graph's names hold.
+
+    Backslashes are doubled (a trailing one would otherwise escape the closing quote, and
+    \\N, \\G, \\l would be expanded by dot), "<...>" is not taken for an HTML label, and
+    characters DOT cannot carry (NUL, other control characters but newline) are shown as
+    \\xNN escapes in the text.
+    """
+    s = "".join(c if c == "\n" or c >= " " or c == "\t" else f"\\x{ord(c):02x}" for c in str(s))
+    return graphviz.escape(s)
+
+
+def _texts(attrs: dict) -> dict:
+    return {k: (_text(v) if k in _TEXT_ATTRS and isinstance(v, str) else v) for k, v in attrs.items()}
 
 
 def _depth(scope: str) -> int:
@@ -86,7 +112,7 @@ class _Cluster:
 
     def child(self, path: str) -> _Cluster:
         c = self
-        parts = path.split("/") if path else []
+        parts = path.split("/")[:MAX_CLUSTER_DEPTH] if path else []
         for k in range(1, len(parts) + 1):
             p = "/".join(parts[:k])
             c = c.children.setdefault(p, _Cluster(p))
@@ -141,24 +167,29 @@ def emit(
         g.attr(splines="line", outputorder="edgesfirst", nslimit="1", nslimit1="1", remincross="false")
         g.attr(mclimit="0.5", dpi="40", size="120,120")
     if trace.label:
-        g.attr(label=trace.label, labelloc="b", labeljust="l")
+        g.attr(label=_text(trace.label), labelloc="b", labeljust="l")
     g.attr("node", fontname=style.FONT, fontsize="10", height="0.3", margin="0.08,0.03")
     g.attr("edge", fontname=style.FONT, fontsize="8", color="#616161", fontcolor="#424242", arrowsize="0.6")
 
     grad_scopes = {n.scope.split("/", 1)[0] for n in trace.nodes.values() if n.gradient and n.scope}
 
+    numbered = iter(range(1 << 62))
+
     def fill(graph, cluster: _Cluster) -> None:
         for nid, attrs in cluster.lines:
-            graph.node(nid, **attrs)
+            graph.node(nid, **_texts(attrs))
         for path, child in cluster.children.items():
-            with graph.subgraph(name="cluster_" + path) as sub:
+            # "cluster_<scope>" for TensorFlow's name characters; a numbered id (with a '#', which
+            # those never hold) for anything else: a backslash cannot end a quoted DOT id
+            cid = f"cluster_{path}" if _PLAIN_SCOPE.fullmatch(path) else f"cluster_#{next(numbered)}"
+            with graph.subgraph(name=cid) as sub:
                 attrs = dict(style.GRADIENT_CLUSTER if path in grad_scopes else style.CLUSTER)
-                sub.attr(label=path.rpartition("/")[2], tooltip=path, **attrs)
+                sub.attr(**_texts(dict(label=path.rpartition("/")[2], tooltip=path, **attrs)))
                 fill(sub, child)
 
     fill(g, root)
     for e in _merge_edges(trace.edges, ids, trace):
-        g.edge(e[0], e[1], **e[2])
+        g.edge(e[0], e[1], **_texts(e[2]))
     if order:
         drawn = [ids[n] for n in order if n in ids]
         for a, b in zip(drawn, drawn[1:]):

@@ -23,7 +23,7 @@ PLAN_ANNOTATORS: list[Callable] = []
 
 
 def _nbytes(shape, dtype) -> int:
-    return int(np.prod(shape, dtype=np.int64)) * dtype.size
+    return int(np.prod(shape, dtype=np.int64)) * dtype.np.itemsize
 
 
 def _fmt_bytes(n: int) -> str:
@@ -139,17 +139,14 @@ def trace_plan(plan, fetch_ops=(), annotators=()) -> Trace:
 def fetch_ops_of(graph: fops.Graph, fetches) -> list[fops.Operation]:
     """The ops behind a fetch structure (tensors, ops, names; nested lists/tuples/dicts)."""
     out = []
-
-    def walk(f):
+    stack = [fetches]  # a loop, not recursion: fetch structures may nest thousands deep
+    while stack:
+        f = stack.pop()
         if isinstance(f, dict):
-            for v in f.values():
-                walk(v)
+            stack.extend(reversed(list(f.values())))
         elif isinstance(f, list | tuple):
-            for v in f:
-                walk(v)
+            stack.extend(reversed(f))
         else:
             el = graph.as_graph_element(f) if isinstance(f, str) else f
             out.append(el.op if isinstance(el, fops.Tensor) else el)
-
-    walk(fetches)
     return out

@@ -188,6 +188,15 @@ def _attr_shape(node, idx: int):
     return None
 
 
+def _parse_input(inp: str) -> tuple[str, int]:
+    """(node name, output index) of a GraphDef input; anything after the last ':' that is not
+    a number belongs to the name (a malformed input is drawn, not an error)."""
+    src, sep, idx = inp.rpartition(":")
+    if sep and idx.isdigit() and src:
+        return src, int(idx)
+    return inp, 0
+
+
 def trace_graph_def(graph_def, fetches=None, gradients: bool = True) -> Trace:
     """Nodes and edges of a GraphDef, read directly (ops staticflow lacks are drawn too).
 
@@ -207,8 +216,7 @@ def trace_graph_def(graph_def, fetches=None, gradients: bool = True) -> Trace:
             if inp.startswith("^"):
                 tr.edges.append(Edge(inp[1:], nd.name, control=True))
                 continue
-            src, _, idx = inp.partition(":")
-            k = int(idx) if idx else 0
+            src, k = _parse_input(inp)
             prod = by_name.get(src)
             label = tensor_label(_attr_dtype(prod, k), _attr_shape(prod, k), k) if prod is not None else ""
             tr.edges.append(Edge(src, nd.name, label))

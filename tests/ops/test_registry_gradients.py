@@ -23,8 +23,22 @@ def _to64(v):
     return v.astype(np.float64) if v.dtype == np.float32 else v
 
 
+_HALF = (np.dtype(np.float16), dtypes.bfloat16.np)
+
+
+def _has_half(case) -> bool:
+    """16-bit float inputs: too coarse for central differences (their gradients are
+    checked against float32 in tests/framework/test_dtypes.py)."""
+    flat = [x for v in case.inputs for x in (v if isinstance(v, (list, tuple)) else [v])]
+    return any(np.asarray(x).dtype in _HALF for x in flat)
+
+
 def _cases(d):
-    return [c for c in d.cases(np.random.default_rng(1234)) if c.grad and c.label not in ("feed", "variable")]
+    return [
+        c
+        for c in d.cases(np.random.default_rng(1234))
+        if c.grad and c.label not in ("feed", "variable") and not _has_half(c)
+    ]
 
 
 PARAMS = [
@@ -42,7 +56,7 @@ def _build(d, case, rng):
     phs, vals, grouped = [], [], []
     with g.as_default():
         for arg, v in zip(d.inputs, case.inputs):
-            items = [_to64(x) for x in v] if arg.number_attr else [_to64(v)]
+            items = [_to64(x) for x in v] if arg.is_list else [_to64(v)]
             ts = []
             for x in items:
                 if x.dtype == np.float64 and not arg.host and arg.differentiable:
@@ -52,7 +66,7 @@ def _build(d, case, rng):
                     ts.append(p)
                 else:
                     ts.append(sf.constant(x, dtype=dtypes.as_dtype(x.dtype)))
-            grouped.append(ts if arg.number_attr else ts[0])
+            grouped.append(ts if arg.is_list else ts[0])
         op = builder.apply_op(d.name, grouped, attrs)
         outs = [t for t in op.outputs if t.dtype == sf.float64]
     with sf.Session(graph=g) as sess:

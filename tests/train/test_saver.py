@@ -4,7 +4,9 @@ failures, and clear errors for truncated, corrupted, foreign and mismatched chec
 from __future__ import annotations
 
 import errno
+import glob
 import os
+import re
 
 import numpy as np
 import pytest
@@ -35,6 +37,10 @@ def _same_bits(a, b):
     assert a.tobytes() == b.tobytes()
 
 
+def _data_files(prefix):
+    return glob.glob(glob.escape(prefix) + ".data-*")
+
+
 def _no_temp_files(d):
     assert not [f for f in os.listdir(d) if ".tmp-" in f]
 
@@ -53,12 +59,9 @@ def test_round_trip_is_bit_identical(tmp_path):
         sess.run(sf.global_variables_initializer())
         path = saver.save(sess, str(tmp_path / "model"))
     assert path == str(tmp_path / "model")
-    assert sorted(os.listdir(tmp_path)) == [
-        "checkpoint",
-        "model.data-00000-of-00001",
-        "model.index",
-        "model.meta",
-    ]
+    files = sorted(os.listdir(tmp_path))
+    assert files[0] == "checkpoint" and files[2:] == ["model.index", "model.meta"]
+    assert re.fullmatch(r"model\.data-[0-9a-f]{16}", files[1])  # named by this save alone
     with sf.Session() as sess:  # a new session: nothing initialized
         saver.restore(sess, path)
         for k, v in vs.items():
@@ -107,7 +110,7 @@ def test_max_to_keep_and_checkpoint_state(tmp_path):
     assert list(state.all_model_checkpoint_paths) == paths[2:]
     assert 'model_checkpoint_path: "ckpt-3"' in (tmp_path / "checkpoint").read_text()  # relative
     for p in paths[:2]:
-        assert not any(os.path.exists(p + s) for s in (".index", ".data-00000-of-00001", ".meta"))
+        assert not any(os.path.exists(p + s) for s in (".index", ".meta")) and not _data_files(p)
     for p in paths[2:]:
         assert sf.train.checkpoint_exists(p)
 
@@ -195,7 +198,7 @@ def _expect_data_loss(saver, path, filename):
 @pytest.mark.parametrize("keep", [0, 1, 10, 47])
 def test_truncated_data_file(tmp_path, keep):
     _, saver, path = _saved(tmp_path)
-    data = path + ".data-00000-of-00001"
+    (data,) = _data_files(path)
     raw = open(data, "rb").read()
     open(data, "wb").write(raw[:keep])
     err = _expect_data_loss(saver, path, data)
@@ -227,7 +230,7 @@ def test_every_bit_flip_in_the_index_is_detected(tmp_path):
 
 def test_bit_flips_in_the_data_file_are_detected(tmp_path):
     vs, saver, path = _saved(tmp_path)
-    data = path + ".data-00000-of-00001"
+    (data,) = _data_files(path)
     raw = open(data, "rb").read()
     for pos in range(len(raw)):
         bad = bytearray(raw)
@@ -307,5 +310,21 @@ def test_no_variables_and_bad_directory(tmp_path):
     saver = sf.train.Saver()
     with sf.Session() as sess:
         sess.run(sf.global_variables_initializer())
-        with pytest.raises(ValueError, match="Parent directory"):
-            saver.save(sess, str(tmp_path / "missing" / "m"))
+        (tmp_path / "file").write_text("not a directory")
+        for parent in ("file", "file/below"):
+            with pytest.raises(ValueError, match="Parent directory .* is not a directory"):
+                saver.save(sess, str(tmp_path / parent / "m"))
+        assert sorted(os.listdir(tmp_path)) == ["file"]
+
+
+def test_save_creates_missing_parent_directories(tmp_path):
+    """As TensorFlow's V2 checkpoint writer does (TF1 scripts save to "ckpt/model" unprepared)."""
+    v = sf.Variable(np.arange(3.0), name="v")
+    saver = sf.train.Saver()
+    with sf.Session() as sess:
+        sess.run(sf.global_variables_initializer())
+        path = saver.save(sess, str(tmp_path / "runs" / "ckpt" / "model"), global_step=7)
+    assert sf.train.latest_checkpoint(str(tmp_path / "runs" / "ckpt")) == path
+    with sf.Session() as sess:
+        saver.restore(sess, path)
+        np.testing.assert_array_equal(sess.run(v), np.arange(3.0))
