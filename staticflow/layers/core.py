@@ -358,7 +358,7 @@ class BatchNormalization(Layer):
 
     def call(self, inputs, training=False):
         beta_i, gamma_i, mean_i, var_i = self._initializers
-        before = list(fops.get_collection(GraphKeys.UPDATE_OPS))
+        n_before = len(fops.get_collection_ref(GraphKeys.UPDATE_OPS))  # batch_normalization appends
         scope = self._current_scope
         out = batch_normalization(
             inputs,
@@ -379,7 +379,7 @@ class BatchNormalization(Layer):
             reuse=True if self._applied else self._reuse,
         )
         self._applied = True
-        made = vs.global_variables_by_name()
+        made = vs._store().vars  # (no copy of every variable for each layer)
         for attr, trainable in (
             ("gamma", True),
             ("beta", True),
@@ -390,9 +390,7 @@ class BatchNormalization(Layer):
             if v is not None:
                 setattr(self, attr, v)
                 self._track(v, trainable and self.trainable)
-        self.add_update(
-            [u for u in fops.get_collection(GraphKeys.UPDATE_OPS) if all(u is not b for b in before)]
-        )
+        self.add_update(fops.get_collection_ref(GraphKeys.UPDATE_OPS)[n_before:])
         return out
 
 

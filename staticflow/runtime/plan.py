@@ -12,6 +12,7 @@ the same records for debugging.
 from __future__ import annotations
 
 import bisect
+import gc
 import heapq
 import threading
 import time
@@ -277,7 +278,21 @@ class _SeenList(list):
 
 def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables, resources=None) -> Plan:
     """Plan the run that computes fetch_tensors and runs target_ops given feeds. `resources`
-    (the session's ResourceStore) is what host calls of queue, iterator and reader ops use."""
+    (the session's ResourceStore) is what host calls of queue, iterator and reader ops use.
+
+    Python's cyclic garbage collector pauses meanwhile: planning makes many objects and no
+    garbage, and the full collections it would trigger each walk every object of the graph,
+    a cost that grows faster than the graph's depth."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_plan(graph, fetch_tensors, target_ops, feeds, variables, resources)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables, resources=None) -> Plan:
     p = _Planner(graph, fetch_tensors, target_ops, feeds, variables)
     fed = set(feeds)
     order = toposort(prune(fetch_tensors, target_ops, fed), fed)
