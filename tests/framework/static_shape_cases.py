@@ -745,6 +745,89 @@ def broadcast_to_fed_batch(tf):
     return tf.broadcast_to(_f(tf, [3]), tf.stack([_i(tf, []), 3]))
 
 
+# --- more nn ops and their shape arguments ---------------------------------------------------------
+@case
+def conv2d_transpose_stacked_output_shape(tf):
+    x = _f(tf, [None, 7, 7, 4])
+    out = tf.stack([tf.shape(x)[0], 14, 14, 2])
+    return tf.nn.conv2d_transpose(x, _w(tf, 3, 3, 2, 4), out, [1, 2, 2, 1], "SAME")
+
+
+@case
+def conv2d_transpose_const_output_shape(tf):
+    return tf.nn.conv2d_transpose(_f(tf, [None, 7, 7, 4]), _w(tf, 3, 3, 2, 4), [5, 14, 14, 2], [1, 2, 2, 1])
+
+
+@case
+def depthwise_conv2d_partial(tf):
+    return tf.nn.depthwise_conv2d(_f(tf, [None, 8, None, 3]), _w(tf, 3, 3, 3, 2), [1, 1, 1, 1], "SAME")
+
+
+@case
+def top_k_partial(tf):
+    return tf.nn.top_k(_f(tf, [None, 10]), 3)
+
+
+@case
+def top_k_unknown_rank(tf):
+    return tf.nn.top_k(_f(tf, None), 2)
+
+
+@case
+def in_top_k_partial(tf):
+    return tf.nn.in_top_k(_f(tf, [None, 10]), _i(tf, [None]), 3)
+
+
+@case
+def arg_max_old_name(tf):
+    return tf.arg_max(_f(tf, [None, 7]), 1)
+
+
+@case
+def l2_normalize_partial(tf):
+    return tf.nn.l2_normalize(_f(tf, [None, 5]), 1)
+
+
+@case
+def clip_by_value_partial(tf):
+    return tf.clip_by_value(_f(tf, [None, 5]), 0.0, 1.0)
+
+
+@case
+def squeeze_after_reduce_keepdims(tf):
+    return tf.squeeze(tf.reduce_sum(_f(tf, [None, 5]), 1, keepdims=True), [1])
+
+
+@case
+def sequence_of_reshapes(tf):
+    x = _f(tf, [None, 28 * 28])
+    h = tf.reshape(x, [-1, 28, 28, 1])
+    h = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
+    return tf.reshape(h, [-1, 14 * 14])
+
+
+@case
+def gather_nested_indices_shape(tf):
+    return tf.gather(_f(tf, [None, 6]), _i(tf, [2, None]), axis=1)
+
+
+@case
+def one_hot_of_argmax(tf):
+    return tf.one_hot(tf.argmax(_f(tf, [None, 4]), 1), 4)
+
+
+@case
+def expand_then_tile(tf):
+    x = _f(tf, [None, 3])
+    return tf.tile(tf.expand_dims(x, 1), [1, 4, 1])
+
+
+@case
+def concat_shape_vectors_for_reshape(tf):
+    x = _f(tf, [None, 2, 3, 4])
+    return tf.reshape(x, tf.concat([tf.shape(x)[:-2], [-1]], 0))
+
+
 # --- recurrent cells -----------------------------------------------------------------------------
 @case
 def lstm_zero_state(tf):
