@@ -828,6 +828,48 @@ def concat_shape_vectors_for_reshape(tf):
     return tf.reshape(x, tf.concat([tf.shape(x)[:-2], [-1]], 0))
 
 
+# --- graphs both engines must reject while building ----------------------------------------------
+@case
+def error_matmul_inner_dims(tf):
+    return tf.matmul(_f(tf, [None, 5]), _w(tf, 4, 3))
+
+
+@case
+def error_reshape_known_size(tf):
+    return tf.reshape(_f(tf, [2, 5, 4]), [3, -1])
+
+
+@case
+def error_reshape_partial_target(tf):
+    x = _f(tf, [2, 5, 4])
+    return tf.reshape(x, tf.stack([_i(tf, []), 3]))
+
+
+@case
+def error_broadcast(tf):
+    return _f(tf, [None, 3]) + _f(tf, [4])
+
+
+@case
+def error_concat_ranks(tf):
+    return tf.concat([_f(tf, [None, 3]), _f(tf, [None, 3, 1])], 0)
+
+
+@case
+def error_conv_channels(tf):
+    return tf.nn.conv2d(_f(tf, [None, 8, 8, 3]), _w(tf, 3, 3, 4, 2), [1, 1, 1, 1], "SAME")
+
+
+@case
+def early_error_xent_shapes(tf):
+    return tf.nn.softmax_cross_entropy_with_logits_v2(labels=_f(tf, [None, 4]), logits=_f(tf, [None, 5]))
+
+
+@case
+def zeros_partial_negative(tf):
+    return tf.zeros(tf.stack([_i(tf, []), -3]))
+
+
 # --- recurrent cells -----------------------------------------------------------------------------
 @case
 def lstm_zero_state(tf):
@@ -868,4 +910,10 @@ EXPECTED = {
     "layers_batch_norm_tensor_training": [[None, 8, 8, 3]],
     "lstm_zero_state": [[None, 8], [None, 8]],
     "static_rnn_lstm_dynamic_batch": [[None, 8], [None, 8], [None, 8]],
+}
+
+# graphs TensorFlow builds but can never run, which staticflow rejects while building: why
+REJECTED_EARLIER = {
+    "early_error_xent_shapes": "logits (?, 5) and labels (?, 4) never match; TF flattens them with "
+    "shapes computed at run time and fails then",
 }
