@@ -261,10 +261,11 @@ def import_graph_def(
                     data.append(tensor_for(src, idx))
             grouped, pos = [], 0
             for a in d.inputs:
-                if a.number_attr:
-                    k = attrs.get(a.number_attr)
-                    if k is None:
-                        raise ValueError(f"{where}: missing attr {a.number_attr}")
+                if a.is_list:
+                    count_attr = a.number_attr or a.type_list_attr
+                    if attrs.get(count_attr) is None:
+                        raise ValueError(f"{where}: missing attr {count_attr}")
+                    k = a.count(attrs)
                     grouped.append(data[pos : pos + k])
                     pos += k
                 else:

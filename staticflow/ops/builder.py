@@ -65,7 +65,7 @@ def apply_op(
     for arg, x in zip(d.inputs, inputs):
         if arg.type_attr is None:
             continue
-        for y in x if arg.number_attr else [x]:
+        for y in x if arg.is_list else [x]:
             if isinstance(y, fops.Tensor) and arg.type_attr not in attrs:
                 attrs[arg.type_attr] = y.dtype
     # 2. convert the rest; as in TF, constants made for an op live in its name
@@ -73,7 +73,7 @@ def apply_op(
     needs = any(
         not isinstance(y, fops.Tensor)
         for arg, x in zip(d.inputs, inputs)
-        for y in (x if arg.number_attr and isinstance(x, (list, tuple)) else [x])
+        for y in (x if arg.is_list and isinstance(x, (list, tuple)) else [x])
     )
     if needs and not exact_name:
         with g.name_scope(name or op_type) as scope:
@@ -114,12 +114,13 @@ def _convert_inputs(g, d, inputs, attrs, op_type, name, loc) -> list[fops.Tensor
     """Tensors for `inputs`: Python/NumPy values become constants named after their arg."""
     flat: list[fops.Tensor] = []
     for arg, x in zip(d.inputs, inputs):
+        if arg.is_list and not isinstance(x, (list, tuple)):
+            raise TypeError(f"{op_type}: input {arg.name} must be a list of tensors")
         if arg.number_attr:
-            if not isinstance(x, (list, tuple)):
-                raise TypeError(f"{op_type}: input {arg.name} must be a list of tensors")
             attrs[arg.number_attr] = len(x)
         want = arg.dtype or (attrs.get(arg.type_attr) if arg.type_attr else None)
-        for y in list(x) if arg.number_attr else [x]:
+        first = len(flat)
+        for y in list(x) if arg.is_list else [x]:
             if isinstance(y, fops.Tensor):
                 _check_graph(g, y, op_type)
                 t = y
@@ -135,6 +136,8 @@ def _convert_inputs(g, d, inputs, attrs, op_type, name, loc) -> list[fops.Tensor
                     f"{fops.format_location(loc)}"
                 )
             flat.append(t)
+        if arg.type_list_attr:  # the list's types, one per tensor
+            attrs[arg.type_list_attr] = [t.dtype for t in flat[first:]]
     return flat
 
 
@@ -153,6 +156,8 @@ def _complete_attrs(d: registry.OpDef, attrs: dict, op_type: str, name, loc) -> 
                     f"{op_type} op '{name or op_type}': {a.name}={attrs[a.name].name} is not allowed "
                     f"(allowed: {allowed}). Defined at {fops.format_location(loc)}"
                 )
+        elif a.kind == "list(type)":
+            attrs[a.name] = [dtypes.as_dtype(t) for t in attrs[a.name]]
         elif a.kind == "shape":
             attrs[a.name] = as_shape(attrs[a.name])
         elif a.kind == "float":
@@ -166,9 +171,11 @@ def _complete_attrs(d: registry.OpDef, attrs: dict, op_type: str, name, loc) -> 
 def output_dtypes(d: registry.OpDef, attrs: dict) -> list[dtypes.DType]:
     out = []
     for arg in d.outputs:
+        if arg.type_list_attr:
+            out.extend(dtypes.as_dtype(t) for t in attrs[arg.type_list_attr])
+            continue
         dt = arg.dtype if arg.dtype is not None else dtypes.as_dtype(attrs[arg.type_attr])
-        n = attrs[arg.number_attr] if arg.number_attr else 1
-        out.extend([dt] * n)
+        out.extend([dt] * arg.count(attrs))
     return out
 
 

@@ -120,14 +120,19 @@ def _pow(x, y):
     return np.power(x, y) if x.dtype.kind == "f" else _int_pow(x, y)
 
 
+def _zero_divisor(x, y) -> bool:
+    """An integer division by zero among the elements computed (none when the result is empty)."""
+    return x.dtype.kind in "iu" and np.any(np.broadcast_arrays(x, y)[1] == 0)
+
+
 def _floordiv(x, y):
-    if x.dtype.kind in "iu" and np.any(y == 0):
+    if _zero_divisor(x, y):
         raise ZeroDivisionError("Integer division by zero")
     return np.floor(x / y) if x.dtype.kind == "f" else np.floor_divide(x, y)  # TF: floor(x / y)
 
 
 def _floormod(x, y):
-    if x.dtype.kind in "iu" and np.any(y == 0):
+    if _zero_divisor(x, y):
         raise ZeroDivisionError("Integer division by zero")
     return np.mod(x, y)
 

@@ -32,7 +32,8 @@ REQUIRED = _Required()
 class Arg:
     """An input or output. Its dtype is fixed (`dtype`) or named by a type attr.
 
-    `number_attr` makes it a list of that many tensors of one type; `host`
+    `number_attr` makes it a list of that many tensors of one type;
+    `type_list_attr` a list of tensors whose types that list(type) attr holds; `host`
     means its value is needed while planning (shapes, axes, sizes), so it
     must be computable from constants, shapes and feeds; `ref` means the op
     writes into it (a variable): "write" overwrites it, "update" reads then
@@ -43,9 +44,22 @@ class Arg:
     type_attr: str | None = None
     dtype: dtypes.DType | None = None
     number_attr: str | None = None
+    type_list_attr: str | None = None
     host: bool = False
     ref: str | None = None
     differentiable: bool = True  # False: the op's gradient w.r.t. this input is None by definition
+
+    @property
+    def is_list(self) -> bool:
+        return self.number_attr is not None or self.type_list_attr is not None
+
+    def count(self, attrs: dict) -> int:
+        """How many tensors this arg stands for, given the op's attrs."""
+        if self.number_attr:
+            return int(attrs[self.number_attr])
+        if self.type_list_attr:
+            return len(attrs[self.type_list_attr])
+        return 1
 
 
 @dataclass(frozen=True)
@@ -116,7 +130,7 @@ def register(opdef: OpDef) -> OpDef:
     if len(set(names)) != len(names):
         raise ValueError(f"op {opdef.name} declares an attr twice")
     for arg in opdef.inputs + opdef.outputs:
-        for ref in (arg.type_attr, arg.number_attr):
+        for ref in (arg.type_attr, arg.number_attr, arg.type_list_attr):
             if ref is not None and ref not in names:
                 raise ValueError(f"op {opdef.name}: arg {arg.name} names undeclared attr {ref!r}")
     _REGISTRY[opdef.name] = opdef

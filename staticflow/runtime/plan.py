@@ -221,8 +221,7 @@ def _flat_args(args, op):
     """Input Args repeated for list inputs, aligned with op.inputs."""
     out = []
     for a in args:
-        n = op.get_attr(a.number_attr) if a.number_attr else 1
-        out.extend([a] * n)
+        out.extend([a] * a.count(op._attrs))
     return out
 
 

@@ -53,7 +53,7 @@ def _flat_args(d, case):
     """(Arg, array) per flattened input, with the grouping to rebuild op inputs."""
     out, groups = [], []
     for a, v in zip(d.inputs, case.inputs):
-        if a.number_attr:
+        if a.is_list:
             groups.append(len(v))
             out.extend((a, np.asarray(x)) for x in v)
         else:
