@@ -1408,7 +1408,7 @@ def zeros_like(tensor, dtype=None, name: str | None = None, optimize: bool = Tru
         from staticflow.ops import math_ops
 
         t = math_ops.cast(t, dtype)
-    return _out("ZerosLike", [t], None, name)
+    return _out("ZerosLike", [t], None, name or "zeros_like")
 
 
 def ones_like(tensor, dtype=None, name: str | None = None, optimize: bool = True) -> fops.Tensor:
@@ -1417,7 +1417,7 @@ def ones_like(tensor, dtype=None, name: str | None = None, optimize: bool = True
         from staticflow.ops import math_ops
 
         t = math_ops.cast(t, dtype)
-    return _out("OnesLike", [t], None, name)
+    return _out("OnesLike", [t], None, name or "ones_like")
 
 
 def tile(input, multiples, name: str | None = None) -> fops.Tensor:
@@ -1558,7 +1558,8 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     dt = dt or D.float32
     on = fops.convert_to_tensor(1 if on_value is None else on_value, dtype=dt)
     off = fops.convert_to_tensor(0 if off_value is None else off_value, dtype=dt)
-    return _out("OneHot", [indices, depth, on, off], {"axis": -1 if axis is None else axis}, name)
+    attrs = {"axis": -1 if axis is None else axis}
+    return _out("OneHot", [indices, depth, on, off], attrs, name or "one_hot")
 
 
 # ---------------------------------------------------------------------------

@@ -55,6 +55,8 @@ def apply_op(
     d = registry.get(op_type)
     attrs = dict(attrs or {})
     loc = loc or fops.user_frame()
+    if name is not None and name.endswith("/"):  # a name scope's name: the op takes it as is (TF)
+        name, exact_name = name[:-1], True
     if len(inputs) != len(d.inputs):
         raise TypeError(
             f"{op_type} takes {len(d.inputs)} inputs ({', '.join(a.name for a in d.inputs)}), "

@@ -134,8 +134,19 @@ INTENDED: list[Difference] = [
 
 KNOWN_BUGS: list[Difference] = []
 
-# program file stem -> {output name: reason}
+# program file stem -> {output name: reason}: outputs that differ on purpose
 PROGRAMS: dict[str, dict[str, str]] = {}
+
+# program file stem -> the staticflow bug that makes it fail (strict xfail until fixed)
+PROGRAM_BUGS: dict[str, str] = {
+    "layers_dense_reuse": "tf.layers' default names (dense, dense_1, ...) do not start again when a "
+    "variable scope is re-entered with reuse=True, so the second build looks for net/dense_2/kernel",
+    "nn_dropout_fed_keep_prob": "dropout with an unshaped keep_prob placeholder loses its input's shape, and "
+    "softmax_cross_entropy_with_logits_v2 then rejects logits of unknown rank",
+    "state_assign_control_deps": "a variable read (the Variable/read snapshot) happens where the read op "
+    "stands in the graph, before a write that the consumer depends on through control_dependencies; "
+    "TensorFlow's ref variables are read when the consumer runs, so it sees the write",
+}
 
 
 def excused(op: str, case, variant: str, tf_errors: dict[str, list[str]]) -> tuple[frozenset, frozenset]:
@@ -165,4 +176,4 @@ def known_bug(op: str, case, variant: str) -> Difference | None:
 
 def count() -> tuple[int, int]:
     """(intended differences, known bugs) listed, program entries included."""
-    return len(INTENDED) + sum(len(v) for v in PROGRAMS.values()), len(KNOWN_BUGS)
+    return len(INTENDED) + sum(len(v) for v in PROGRAMS.values()), len(KNOWN_BUGS) + len(PROGRAM_BUGS)

@@ -79,21 +79,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     intended, bugs = differences.count()
     version = ", ".join(sorted(v for v in seen["tensorflow"] if v)) or "?"
 
-    def n(kind: str, outcome: str = "passed") -> int:
-        return len(seen[f"{kind}:{outcome}"])
+    def n(kind: str, *outcomes: str) -> int:
+        return len(set().union(*(seen[f"{kind}:{o}"] for o in outcomes)))
 
-    ops = len(seen["op:passed"] | seen["op:failed"] | seen["op:xfailed"])
-    cases = len(seen["case:passed"] | seen["case:failed"] | seen["case:xfailed"])
-    graphs = n("variant") + n("variant", "failed") + n("variant", "xfailed")
-    programs = n("program") + n("program", "failed")
+    every = ("passed", "failed", "xfailed")
     tr.write_line(
-        f"compared with TensorFlow {version}: {ops} ops, {cases} op cases ({graphs} graphs with exact and "
-        f"partially known shapes: values, gradients, static shapes), {programs} programs"
+        f"compared with TensorFlow {version}: {n('op', *every)} ops, {n('case', *every)} op cases "
+        f"({n('variant', *every)} graphs with exact and partially known shapes: values, gradients, "
+        f"static shapes), {n('program', *every)} programs"
     )
     tr.write_line(
-        f"agreed: {n('variant')} graphs, {n('program')} programs; "
+        f"agreed: {n('variant', 'passed')} graphs, {n('program', 'passed')} programs; "
         f"disagreed: {n('variant', 'failed')} graphs, {n('program', 'failed')} programs; "
-        f"known bugs (strict xfail): {n('variant', 'xfailed')} graphs"
+        f"known bugs (strict xfail): {n('variant', 'xfailed')} graphs, {n('program', 'xfailed')} programs"
     )
     tr.write_line(
         f"differences listed in tests/parity/differences.py: {intended} intended, {bugs} known bugs"

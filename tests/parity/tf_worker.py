@@ -25,6 +25,8 @@ import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+# tf.compat.v1.layers (TF1's tf.layers) are the Keras 2 layers of the tf_keras package
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np  # noqa: E402
 import protocol  # noqa: E402
