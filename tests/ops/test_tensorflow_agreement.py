@@ -165,3 +165,72 @@ def test_print_data_is_a_list_of_types():
         assert "N" not in node.attr
         with sf.Session() as sess:
             np.testing.assert_array_equal(sess.run(y), [1.0, 2.0])
+
+
+def test_default_op_names_as_tensorflow():
+    with sf.Graph().as_default():
+        x = sf.placeholder(sf.float32, [2], name="x")
+        y = sf.placeholder(sf.float32, [2], name="y")
+        i = sf.placeholder(sf.int32, [2], name="i")
+        made = [
+            sf.add(x, y),
+            sf.divide(x, y),
+            sf.realdiv(x, y),
+            sf.floordiv(x, y),
+            sf.zeros_like(x),
+            sf.ones_like(x),
+            sf.one_hot(i, 3),
+            sf.clip_by_value(x, 0.0, 1.0),
+            sf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=x),
+            x + y,
+            x - y,
+            x * y,
+            x / y,
+            x // y,
+            x % y,
+            x**y,
+            1.0 + x,
+            i + 1,
+        ]
+        want = [
+            "Add:0",
+            "truediv:0",
+            "RealDiv:0",
+            "floordiv:0",
+            "zeros_like:0",
+            "ones_like:0",
+            "one_hot:0",
+            "clip_by_value:0",
+            "logistic_loss:0",
+            "add_1:0",  # names are unique regardless of case: "Add" is taken
+            "sub:0",
+            "mul:0",
+            "truediv_1:0",
+            "floordiv_1:0",
+            "mod:0",
+            "pow:0",
+            "add_2:0",
+            "add_3:0",
+        ]
+        assert [t.name for t in made] == want
+
+
+def test_name_of_a_name_scope_names_the_op_itself():
+    with sf.Graph().as_default():
+        x = sf.constant(1.0)
+        with sf.name_scope("block") as scope:
+            y = sf.identity(x, name=scope)
+        assert y.name == "block:0"
+
+
+def test_select_with_a_scalar_condition():
+    with sf.Graph().as_default():
+        flag = sf.placeholder_with_default(True, shape=[])
+        a = sf.constant([1.0, 2.0, 3.0])
+        z = sf.where(flag, a, -a)
+        assert z.shape.as_list() == [3]
+        (g,) = sf.gradients(sf.reduce_sum(z * [1.0, 2.0, 3.0]), [a])
+        with sf.Session() as sess:
+            np.testing.assert_array_equal(sess.run(z), [1.0, 2.0, 3.0])
+            np.testing.assert_array_equal(sess.run(z, {flag: False}), [-1.0, -2.0, -3.0])
+            np.testing.assert_array_equal(sess.run(g, {flag: False}), [-1.0, -2.0, -3.0])

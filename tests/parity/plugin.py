@@ -83,6 +83,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return len(set().union(*(seen[f"{kind}:{o}"] for o in outcomes)))
 
     every = ("passed", "failed", "xfailed")
+    if not n("variant", *every) and not n("program", *every):
+        tr.write_line("no op or program was compared with TensorFlow in this run")
+        return
     tr.write_line(
         f"compared with TensorFlow {version}: {n('op', *every)} ops, {n('case', *every)} op cases "
         f"({n('variant', *every)} graphs with exact and partially known shapes: values, gradients, "
