@@ -260,7 +260,7 @@ def run_staticflow(b: Built, variant: str) -> SfResult:
                 ys = [g.get_tensor_by_name(n) for n in b.grad.ys]
                 loss = sf.add_n([sf.reduce_sum(y * sf.constant(w)) for y, w in zip(ys, b.grad.weights)])
                 grads = sf.gradients(loss, [g.get_tensor_by_name(n) for n in b.grad.xs])
-            except Exception as e:  # noqa: BLE001  any failure is what the comparison reports
+            except Exception as e:  # any failure is what the comparison reports
                 res.grad_error = f"{type(e).__name__}: {e}"
     with sf.Session(graph=g) as sess:
         for step in b.steps:
@@ -269,7 +269,7 @@ def run_staticflow(b: Built, variant: str) -> SfResult:
             targets = [g.get_operation_by_name(n) for n in step.targets]
             try:
                 values = sess.run(fetches + targets, feeds)[: len(fetches)]
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 res.steps.append((f"{type(e).__name__}: {e}", []))
                 continue
             res.steps.append((None, [np.asarray(v) for v in values]))
@@ -280,6 +280,6 @@ def run_staticflow(b: Built, variant: str) -> SfResult:
                     sess.run(present, {g.get_tensor_by_name(k): v for k, v in b.grad.feeds.items()})
                 )
                 res.grads = [None if x is None else np.asarray(next(values)) for x in grads]
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 res.grad_error = f"{type(e).__name__}: {e}"
     return res
