@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -102,3 +105,27 @@ def test_crash_restart_and_clean_exit():
 def test_a_missing_environment_is_reported():
     with pytest.raises(oracle.OracleError, match="does not exist"):
         oracle.Oracle("/nonexistent/python")
+
+
+def _pytest(env_updates: dict, *args: str) -> subprocess.CompletedProcess:
+    """pytest in a child process with the parity variables replaced by env_updates."""
+    env = {k: v for k, v in os.environ.items() if k not in (oracle.PYTHON_ENV, oracle.REQUIRED_ENV)}
+    env.update(env_updates)
+    tests = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-q", "-rs", *args],
+        cwd=os.path.dirname(tests),
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_without_the_environment_the_suite_is_skipped_or_required():
+    target = "tests/parity/test_oracle.py::test_values_shapes_and_gradients"
+    skipped = _pytest({}, target)
+    assert skipped.returncode == 0 and "1 skipped" in skipped.stdout
+    assert oracle.SKIP_REASON in skipped.stdout
+    required = _pytest({oracle.REQUIRED_ENV: "1"}, target)
+    assert required.returncode != 0
+    assert "the TensorFlow parity suite is required" in required.stdout + required.stderr
