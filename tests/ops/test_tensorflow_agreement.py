@@ -234,3 +234,19 @@ def test_select_with_a_scalar_condition():
             np.testing.assert_array_equal(sess.run(z), [1.0, 2.0, 3.0])
             np.testing.assert_array_equal(sess.run(z, {flag: False}), [-1.0, -2.0, -3.0])
             np.testing.assert_array_equal(sess.run(g, {flag: False}), [-1.0, -2.0, -3.0])
+
+
+def test_variable_used_under_control_dependencies_sees_their_writes():
+    with sf.Graph().as_default():
+        counter = sf.Variable(0, dtype=sf.int32)
+        inc = sf.assign_add(counter, 1)
+        with sf.control_dependencies([inc]):
+            as_float = sf.cast(counter, sf.float32)
+            same = sf.identity(counter)
+        untouched = counter * 1  # no dependency: the shared snapshot
+        with sf.Session() as sess:
+            sess.run(sf.global_variables_initializer())
+            assert sess.run(as_float) == 1.0
+            assert sess.run(same) == 2
+            assert sess.run([as_float, same]) == [3.0, 3]
+            assert sess.run(untouched) == 3

@@ -143,9 +143,6 @@ PROGRAM_BUGS: dict[str, str] = {
     "variable scope is re-entered with reuse=True, so the second build looks for net/dense_2/kernel",
     "nn_dropout_fed_keep_prob": "dropout with an unshaped keep_prob placeholder loses its input's shape, and "
     "softmax_cross_entropy_with_logits_v2 then rejects logits of unknown rank",
-    "state_assign_control_deps": "a variable read (the Variable/read snapshot) happens where the read op "
-    "stands in the graph, before a write that the consumer depends on through control_dependencies; "
-    "TensorFlow's ref variables are read when the consumer runs, so it sees the write",
 }
 
 
