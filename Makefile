@@ -1,7 +1,8 @@
 # staticflow: set-up, tests, demo and benchmarks.
 #
 #   make demo     set everything up, then run examples/demo.py and the training examples
-#   make test     set everything up, then run the tests (slow ones left out)
+#   make test     set everything up, then run the tests (slow ones left out),
+#                 the TensorFlow parity suite included (its oracle lives in .venv-tf)
 #   make install  the set-up step alone: .venv, an editable install of
 #                 staticflow with its test tools, graphviz's `dot`
 #   make lint     ruff
@@ -29,7 +30,15 @@ SETUP_INPUTS := setup.py pyproject.toml staticflow/backends/_build_cpu.py \
 # also rebuilds; the file is rewritten only when the list changes.
 INPUT_LIST := $(VENV)/.staticflow-inputs
 
-.PHONY: all install graphviz test demo lint bench crash-test clean FORCE
+# The parity suite's oracle: TensorFlow in its own environment, rebuilt from
+# scratch when its pinned requirements change. `make test` names its Python to
+# pytest and makes the suite required, so a broken environment fails the run.
+TF_VENV  := .venv-tf
+TF_PY    := $(TF_VENV)/bin/python
+TF_REQS  := tests/parity/requirements.txt
+TF_STAMP := $(TF_VENV)/.requirements-installed
+
+.PHONY: all install graphviz parity-env test demo lint bench crash-test clean FORCE
 
 all: test
 
@@ -63,9 +72,19 @@ graphviz:
 		     "(e.g. 'sudo apt-get install graphviz') to draw graphs. Drawing tests will be skipped." >&2; \
 	fi
 
+parity-env: $(TF_STAMP)
+
+$(TF_STAMP): $(TF_REQS)
+	rm -rf $(TF_VENV)
+	$(PYTHON) -m venv $(TF_VENV)
+	$(TF_VENV)/bin/python -m pip install -q -r $(TF_REQS)
+	TF_CPP_MIN_LOG_LEVEL=3 $(TF_PY) -c "import tensorflow.compat.v1"
+	cp $(TF_REQS) $@
+
 # pytest exits 5 when it collected no test: that is a failure here.
-test: install
-	@$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; \
+test: install parity-env
+	@STATICFLOW_PARITY_PYTHON="$(abspath $(TF_PY))" STATICFLOW_PARITY_REQUIRED=1 \
+	$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 demo: install

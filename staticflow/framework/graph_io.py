@@ -265,11 +265,9 @@ def import_graph_def(
             for a in d.inputs:
                 if a.is_list:
                     count_attr = a.number_attr or a.type_list_attr
-                    k = attrs.get(count_attr)
-                    if k is None:
+                    if attrs.get(count_attr) is None:
                         raise ValueError(f"{where}: missing attr {count_attr}")
-                    if a.type_list_attr:
-                        k = len(k)
+                    k = a.count(attrs)
                     grouped.append(data[pos : pos + k])
                     pos += k
                 else:

@@ -145,10 +145,10 @@ def _strided_slice_grad_grad(op, g):
 def _gather_grad(op, g):
     params, indices, axis = op.inputs
     ax_v = builder.constant_value(axis)
-    if ax_v is None or params.shape.ndims is None:
-        raise ValueError(f"the gradient of {op.name} needs a constant axis and params of known rank")
-    ax = int(ax_v) % params.shape.ndims
     flat_idx = a_.reshape(indices, [-1])
+    if ax_v is None or params.shape.ndims is None or indices.shape.ndims is None:
+        return _gather_grad_dynamic(params, flat_idx, axis, g), None, None
+    ax = int(ax_v) % params.shape.ndims
     if ax == 0:
         values = a_.reshape(g, a_.concat([a_.size(indices)[None], a_.shape(params)[1:]], 0))
         return a_.unsorted_segment_sum(values, flat_idx, a_.shape(params)[0]), None, None
@@ -156,8 +156,6 @@ def _gather_grad(op, g):
     r = params.shape.ndims
     perm = [ax] + [i for i in range(r) if i != ax]
     idx_rank = indices.shape.ndims
-    if idx_rank is None:
-        raise ValueError(f"the gradient of {op.name} needs indices of known rank")
     g_r = r - 1 + idx_rank
     g_perm = list(range(ax, ax + idx_rank)) + list(range(ax)) + list(range(ax + idx_rank, g_r))
     gt = a_.transpose(g, g_perm)
@@ -168,12 +166,33 @@ def _gather_grad(op, g):
     return a_.transpose(summed, inv), None, None
 
 
+def _gather_grad_dynamic(params, flat_idx, axis, g):
+    """Gather's gradient when ranks or the axis are known only while planning (as TensorFlow's):
+    g viewed as [outer, n_indices, inner], the gathered axis moved to the front, scattered
+    by segment sum, and moved back."""
+    p_shape = a_.shape(params)
+    p_rank = a_.rank(params)
+    axis = math_ops.floormod(axis, p_rank)
+    outer = a_.slice_(p_shape, [0], a_.expand_dims(axis, 0))
+    inner = a_.slice_(p_shape, a_.expand_dims(axis + 1, 0), [-1])
+    values = a_.reshape(g, a_.concat([outer, [-1], inner], 0))
+    outer_axes = a_.range_(0, axis)
+    inner_axes = a_.range_(axis + 1, p_rank)
+    to_front = a_.concat([a_.expand_dims(axis, 0), outer_axes, inner_axes], 0)
+    summed = a_.unsorted_segment_sum(a_.transpose(values, to_front), flat_idx, a_.gather(p_shape, axis))
+    back = a_.concat([outer_axes + 1, [0], inner_axes], 0)
+    return a_.transpose(summed, back)
+
+
 @register_gradient("UnsortedSegmentSum")
 def _segment_sum_grad(op, g):
     data, ids, _ = op.inputs
     safe = math_ops.maximum(ids, 0)
     picked = a_.gather(g, safe)
     mask = math_ops.greater_equal(ids, 0)
-    rank_extra = (data.shape.ndims or 0) - (ids.shape.ndims or 0)
-    mask = a_.reshape(mask, a_.concat([a_.shape(ids), np.ones(rank_extra, np.int32)], 0))
+    if data.shape.ndims is not None and ids.shape.ndims is not None:
+        ones = np.ones(data.shape.ndims - ids.shape.ndims, np.int32)
+    else:  # known while planning
+        ones = a_.fill(a_.expand_dims(a_.rank(data) - a_.rank(ids), 0), 1)
+    mask = a_.reshape(mask, a_.concat([a_.shape(ids), ones], 0))
     return math_ops.where_v2(mask, picked, a_.zeros_like(picked)), None, None

@@ -571,6 +571,14 @@ op(
 )
 
 
+def _rank_from_length(c, i, rank):
+    """The output rank of an op whose host input i has one entry per dimension (Tile's
+    multiples, Pad's paddings, Slice's sizes): the input's rank, else input i's length."""
+    if rank is None and c.shape(i).ndims is not None and c.shape(i).ndims >= 1:
+        return c.shape(i).as_tuple()[0]
+    return rank
+
+
 def _tile_shape(c):
     s, v = c.shape(0), c.value(1)
     if v is not None:
@@ -587,7 +595,10 @@ def _tile_shape(c):
         m = unknown_shape(s.ndims)
     if m.ndims != s.ndims:
         raise ValueError(f"multiples {m} must have one entry per dimension of the input ({s.ndims})")
-    dims = [None if d is None or k is None else d * k for d, k in zip(s.as_tuple(), m.as_tuple())]
+    # a zero multiple empties its dimension, whatever the input's size
+    dims = [
+        0 if k == 0 else None if d is None or k is None else d * k for d, k in zip(s.as_tuple(), m.as_tuple())
+    ]
     return [TensorShape(dims)]
 
 
@@ -633,7 +644,7 @@ def _pad_shape(c):
     if s.ndims is not None and n is not None and s.ndims != n:
         raise ValueError(f"paddings must be a [{s.ndims}, 2] matrix, got shape {ps}")
     if v is None or s.ndims is None:
-        return [unknown_shape(s.ndims)]
+        return [unknown_shape(_rank_from_length(c, 1, s.ndims))]
     p = np.asarray(v).reshape(-1, 2)
     if p.shape[0] != s.ndims:
         raise ValueError(f"paddings must be a [{s.ndims}, 2] matrix, got shape {np.asarray(v).shape}")
@@ -1585,7 +1596,7 @@ def zeros_like(tensor, dtype=None, name: str | None = None, optimize: bool = Tru
         from staticflow.ops import math_ops
 
         t = math_ops.cast(t, dtype)
-    return _out("ZerosLike", [t], None, name)
+    return _out("ZerosLike", [t], None, name or "zeros_like")
 
 
 def ones_like(tensor, dtype=None, name: str | None = None, optimize: bool = True) -> fops.Tensor:
@@ -1594,7 +1605,7 @@ def ones_like(tensor, dtype=None, name: str | None = None, optimize: bool = True
         from staticflow.ops import math_ops
 
         t = math_ops.cast(t, dtype)
-    return _out("OnesLike", [t], None, name)
+    return _out("OnesLike", [t], None, name or "ones_like")
 
 
 def tile(input, multiples, name: str | None = None) -> fops.Tensor:
@@ -1735,16 +1746,22 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     dt = dt or D.float32
     on = fops.convert_to_tensor(1 if on_value is None else on_value, dtype=dt)
     off = fops.convert_to_tensor(0 if off_value is None else off_value, dtype=dt)
+    attrs = {"axis": -1 if axis is None else axis}
     indices = fops.convert_to_tensor(indices)  # Python ints are int32, as in TF's one_hot
-    return _out("OneHot", [indices, depth, on, off], {"axis": -1 if axis is None else axis}, name)
+    return _out("OneHot", [indices, depth, on, off], attrs, name or "one_hot")
 
 
 # ---------------------------------------------------------------------------
 # ops that gradients are built from
 # ---------------------------------------------------------------------------
 def broadcast_gradient_args(s0, s1):
-    """Axes to sum a gradient of the broadcast result over, to get back each input's shape."""
+    """Axes to sum a gradient of the broadcast result over, to get back each input's shape.
+
+    As TensorFlow's BCast: equal shapes need no reduction; otherwise, after padding
+    with leading 1s, every axis where an input has size 1 is reduced for it."""
     s0, s1 = [int(d) for d in s0], [int(d) for d in s1]
+    if s0 == s1:
+        return np.zeros(0, np.int32), np.zeros(0, np.int32)
     n = max(len(s0), len(s1))
     a = [1] * (n - len(s0)) + s0
     b = [1] * (n - len(s1)) + s1
@@ -1779,7 +1796,14 @@ op(
     differentiable=False,
     cases=lambda rng: [
         Case((np.array(a, np.int32), np.array(b, np.int32)), grad=False)
-        for a, b in [([2, 3, 4], [4]), ([3, 1], [1, 5]), ([], [2, 2]), ([1], [1])]
+        for a, b in [
+            ([2, 3, 4], [4]),
+            ([3, 1], [1, 5]),
+            ([], [2, 2]),
+            ([1], [1]),  # equal shapes: nothing to reduce
+            ([1, 1], [1]),
+            ([2, 1], [1]),
+        ]
     ],
     doc="Reduction axes for the gradients of a broadcasting binary op (computed while planning).",
 )

@@ -74,7 +74,7 @@ def apply_op(
             continue
         if arg.type_attr is None:
             continue
-        for y in x if arg.number_attr else [x]:
+        for y in x if arg.is_list else [x]:
             if isinstance(y, fops.Tensor) and arg.type_attr not in attrs:
                 attrs[arg.type_attr] = y.dtype
     # 2. convert the rest; as in TF, constants made for an op live in its name
@@ -126,12 +126,12 @@ def _convert_inputs(g, d, inputs, attrs, op_type, name, loc) -> list[fops.Tensor
         if arg.type_list_attr:
             flat.extend(_convert_typed_list(g, arg, x, attrs, op_type, name, loc))
             continue
+        if arg.is_list and not isinstance(x, (list, tuple)):
+            raise TypeError(f"{op_type}: input {arg.name} must be a list of tensors")
         if arg.number_attr:
-            if not isinstance(x, (list, tuple)):
-                raise TypeError(f"{op_type}: input {arg.name} must be a list of tensors")
             attrs[arg.number_attr] = len(x)
         want = arg.dtype or (attrs.get(arg.type_attr) if arg.type_attr else None)
-        for y in list(x) if arg.number_attr else [x]:
+        for y in list(x) if arg.is_list else [x]:
             if isinstance(y, fops.Tensor):
                 _check_graph(g, y, op_type)
                 t = y
@@ -234,8 +234,7 @@ def output_dtypes(d: registry.OpDef, attrs: dict) -> list[dtypes.DType]:
             out.extend(dtypes.as_dtype(t) for t in attrs[arg.type_list_attr])
             continue
         dt = arg.dtype if arg.dtype is not None else dtypes.as_dtype(attrs[arg.type_attr])
-        n = attrs[arg.number_attr] if arg.number_attr else 1
-        out.extend([dt] * n)
+        out.extend([dt] * arg.count(attrs))
     return out
 
 

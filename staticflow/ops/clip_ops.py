@@ -7,9 +7,9 @@ from staticflow.ops import array_ops, math_ops
 
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
-    with fops.name_scope(name, "clip_by_value", [t]):
+    with fops.name_scope(name, "clip_by_value", [t]) as scope:
         t = fops.convert_to_tensor(t)
-        return math_ops.minimum(math_ops.maximum(t, clip_value_min), clip_value_max)
+        return math_ops.minimum(math_ops.maximum(t, clip_value_min), clip_value_max, name=scope)
 
 
 def global_norm(t_list, name=None):

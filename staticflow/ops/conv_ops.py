@@ -165,8 +165,9 @@ def _conv_out_shape(c, x, w, depthwise=False):
             raise ValueError(f"filter {name} must be positive, got {k}")
     khw = (w[0] or 1, w[1] or 1)
     g = Geometry(c.attrs, (x[1], x[2]), khw)
-    oh = g.oh if w[0] is not None else None
-    ow = g.ow if w[1] is not None else None
+    same = c.attrs.get("padding") == "SAME"  # output ceil(input / stride), whatever the filter size
+    oh = g.oh if w[0] is not None or same else None
+    ow = g.ow if w[1] is not None or same else None
     for o, name in ((oh, "height"), (ow, "width")):
         if o is not None and o <= 0 and x[0] != 0:
             raise ValueError(

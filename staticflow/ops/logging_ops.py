@@ -77,12 +77,11 @@ def _print_lower(ctx):
 
 op(
     name="Print",
-    inputs=[Arg("input", type_attr="T"), Arg("data", type_attr="U", number_attr="N", differentiable=False)],
+    inputs=[Arg("input", type_attr="T"), Arg("data", type_list_attr="U", differentiable=False)],
     outputs=[Arg("output", type_attr="T")],
     attrs=[
         Attr("T", "type", allowed=COPY_DTYPES + (D.string,)),
-        Attr("N", "int"),
-        Attr("U", "type", allowed=COPY_DTYPES + (D.string,)),
+        Attr("U", "list(type)", allowed=COPY_DTYPES + (D.string,)),
         Attr("message", "string", ""),
         Attr("first_n", "int", -1),
         Attr("summarize", "int", 3),
@@ -95,6 +94,7 @@ op(
     cases=lambda rng: [
         Case((casegen.rand(rng, (2, 3)), [casegen.rand(rng, (4,))]), {"message": "x: "}),
         Case((casegen.rand(rng, (2,), D.string), [casegen.rand(rng, (3,), D.string)]), grad=False),
+        Case((casegen.rand(rng, (2,)), [casegen.rand(rng, (3,), D.int32), casegen.rand(rng, (1, 2))]), {}),
     ],
     doc="Its input; prints message and the data tensors each time it runs (to stderr).",
 )
@@ -125,11 +125,6 @@ def print_(input_, data, message=None, first_n=None, summarize=None, name=None) 
     data = [fops.convert_to_tensor(d) for d in data]
     if not data:
         data = [input_]
-    dts = {d.dtype for d in data}
-    if len(dts) > 1:  # one list type, as the op declares; cast the rest
-        from staticflow.ops import math_ops
-
-        data = [math_ops.cast(d, data[0].dtype) for d in data]
     attrs = {
         "message": message or "",
         "first_n": -1 if first_n is None else first_n,
@@ -140,15 +135,11 @@ def print_(input_, data, message=None, first_n=None, summarize=None, name=None) 
 
 def print_v2(*inputs, output_stream=None, sep=" ", end="\n", name=None) -> fops.Operation:
     """sf.print: an op that prints its inputs (tensors and Python values) each time it runs."""
-    from staticflow.ops import array_ops, math_ops
+    from staticflow.ops import array_ops
 
     tensors = [x for x in inputs if isinstance(x, fops.Tensor)]
     kinds = [t.dtype for t in tensors]
-    if len(set(kinds)) > 1:  # the op's data list has one type: widen, print in the original types
-        wide = D.float64 if any(k.is_floating for k in kinds) else D.int64
-        data = [math_ops.cast(t, wide) for t in tensors]
-    else:
-        data = tensors or [array_ops.constant(0)]
+    data = tensors or [array_ops.constant(0)]
 
     def fn(op_, arrays):
         it = iter(zip(arrays, kinds))

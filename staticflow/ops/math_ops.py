@@ -156,15 +156,8 @@ def _pos_or_int(rng, shape, t):
     return casegen.positive(rng, shape, t) if t.is_floating else _rand(rng, shape, t)
 
 
-def _used(x, y):
-    """y's elements that meet an element of x under broadcasting, the only ones that may
-    raise an error: none when the result is empty (a computation on the shape of a scalar
-    divides nothing, as TF's kernels)."""
-    return np.broadcast_to(y, np.broadcast_shapes(np.shape(x), np.shape(y)))
-
-
 def _int_pow(x, y):
-    if np.any(_used(x, y) < 0):
+    if np.any(np.broadcast_arrays(x, y)[1] < 0):  # only exponents an element meets
         raise ValueError("Integers to negative integer powers are not allowed")
     return np.power(x, y)
 
@@ -173,15 +166,20 @@ def _pow(x, y):
     return np.power(x, y) if x.dtype.kind == "f" else _int_pow(x, y)
 
 
+def _zero_divisor(x, y) -> bool:
+    """An integer division by zero among the elements computed (none when the result is empty)."""
+    return x.dtype.kind in "iu" and np.any(np.broadcast_arrays(x, y)[1] == 0)
+
+
 def _floordiv(x, y):
-    if x.dtype.kind in "iu" and np.any(_used(x, y) == 0):
+    if _zero_divisor(x, y):
         raise ZeroDivisionError("Integer division by zero")
     with np.errstate(divide="ignore"):
         return np.floor(x / y) if x.dtype.kind == "f" else np.floor_divide(x, y)  # TF: floor(x / y)
 
 
 def _floormod(x, y):
-    if x.dtype.kind in "iu" and np.any(_used(x, y) == 0):
+    if _zero_divisor(x, y):
         raise ZeroDivisionError("Integer division by zero")
     with np.errstate(divide="ignore"):
         return np.mod(x, y)
@@ -448,9 +446,11 @@ def _select_shape(c):
     cs, ts, es = c.input_shapes
     s = ts.merge_with(es)
     if cs.ndims is not None and s.ndims is not None and cs.ndims != s.ndims:
-        if not (cs.ndims == 1 and s.ndims >= 1 and cs.is_compatible_with(TensorShape([s.as_tuple()[0]]))):
+        vector = cs.ndims == 1 and s.ndims >= 1 and cs.is_compatible_with(TensorShape([s.as_tuple()[0]]))
+        if cs.ndims != 0 and not vector:
             raise ValueError(
-                f"condition of shape {cs} must match the shape of x {s} or be a vector of its first dimension"
+                f"condition of shape {cs} must be a scalar, match the shape of x {s} "
+                "or be a vector of its first dimension"
             )
     elif cs.ndims is not None and s.ndims is not None:
         s = s.merge_with(cs)
@@ -505,6 +505,7 @@ def _select_cases(rng):
             )
         )
     out.append(Case((_rand(rng, (4,), D.bool_), _rand(rng, (4, 2)), _rand(rng, (4, 2)))))
+    out.append(Case((np.array(False), _rand(rng, (3, 2)), _rand(rng, (3, 2)))))  # a scalar condition
     return out
 
 
@@ -1056,9 +1057,9 @@ def _unary_wrapper(op_type: str, fn_name: str):
     return fn
 
 
-def _binary_wrapper(op_type: str, fn_name: str):
+def _binary_wrapper(op_type: str, fn_name: str, default_name: str | None = None):
     def fn(x, y, name=None):
-        return _bin(op_type, x, y, name)
+        return _bin(op_type, x, y, name or default_name)
 
     fn.__name__ = fn.__qualname__ = fn_name
     fn.__doc__ = (
@@ -1067,11 +1068,11 @@ def _binary_wrapper(op_type: str, fn_name: str):
     return fn
 
 
-add = _binary_wrapper("AddV2", "add")
+add = _binary_wrapper("AddV2", "add", "Add")  # TF1's tf.add: an AddV2 op named "Add"
 subtract = _binary_wrapper("Sub", "subtract")
 multiply = _binary_wrapper("Mul", "multiply")
 realdiv = _binary_wrapper("RealDiv", "realdiv")
-floordiv = _binary_wrapper("FloorDiv", "floordiv")
+floordiv = _binary_wrapper("FloorDiv", "floordiv", "floordiv")
 floormod = _binary_wrapper("FloorMod", "floormod")
 pow = _binary_wrapper("Pow", "pow")
 maximum = _binary_wrapper("Maximum", "maximum")
@@ -1117,7 +1118,7 @@ def truediv(x, y, name=None):
     if dt.is_integer:
         x = cast(x, D.float64) if tx is not None else np.float64(x)
         y = cast(y, D.float64) if ty is not None else np.float64(y)
-    return _bin("RealDiv", x, y, name)
+    return _bin("RealDiv", x, y, name or "truediv")
 
 
 def div(x, y, name=None):
@@ -1266,34 +1267,35 @@ def argmin(input, axis=None, name=None, dimension=None, output_type=D.int64):
 # ---------------------------------------------------------------------------
 # operators on Tensor
 # ---------------------------------------------------------------------------
-def _rev(fn):
-    return lambda self, other: fn(other, self)
+def _rev(fn, name=None):
+    return lambda self, other: fn(other, self, name=name)
 
 
-def _tensor_truediv(x, y):
-    return truediv(x, y)
+def _op(fn, name):
+    """An operator: fn under the name TF1's operator gives its op ("add" for +)."""
+    return lambda self, other: fn(self, other, name=name)
 
 
 def _install_operators() -> None:
     from staticflow.ops import array_ops
 
     T = fops.Tensor
-    T.__add__ = lambda s, o: add(s, o)
-    T.__radd__ = _rev(add)
-    T.__sub__ = lambda s, o: subtract(s, o)
-    T.__rsub__ = _rev(subtract)
-    T.__mul__ = lambda s, o: multiply(s, o)
-    T.__rmul__ = _rev(multiply)
-    T.__truediv__ = lambda s, o: _tensor_truediv(s, o)
-    T.__rtruediv__ = _rev(_tensor_truediv)
-    T.__floordiv__ = lambda s, o: floordiv(s, o)
-    T.__rfloordiv__ = _rev(floordiv)
-    T.__mod__ = lambda s, o: floormod(s, o)
-    T.__rmod__ = _rev(floormod)
-    T.__pow__ = lambda s, o: pow(s, o)
-    T.__rpow__ = _rev(pow)
-    T.__matmul__ = lambda s, o: matmul(s, o)
-    T.__rmatmul__ = _rev(matmul)
+    T.__add__ = _op(add, "add")
+    T.__radd__ = _rev(add, "add")
+    T.__sub__ = _op(subtract, "sub")
+    T.__rsub__ = _rev(subtract, "sub")
+    T.__mul__ = _op(multiply, "mul")
+    T.__rmul__ = _rev(multiply, "mul")
+    T.__truediv__ = _op(truediv, "truediv")
+    T.__rtruediv__ = _rev(truediv, "truediv")
+    T.__floordiv__ = _op(floordiv, "floordiv")
+    T.__rfloordiv__ = _rev(floordiv, "floordiv")
+    T.__mod__ = _op(floormod, "mod")
+    T.__rmod__ = _rev(floormod, "mod")
+    T.__pow__ = _op(pow, "pow")
+    T.__rpow__ = _rev(pow, "pow")
+    T.__matmul__ = _op(matmul, "matmul")
+    T.__rmatmul__ = _rev(matmul, "matmul")
     T.__neg__ = lambda s: negative(s)
     T.__abs__ = lambda s: abs(s)
     T.__lt__ = lambda s, o: less(s, o)

@@ -29,9 +29,14 @@ def _log_softmax_grad(op, g):
 def _bias_add_grad(op, g):
     value = op.inputs[0]
     r = value.shape.ndims
-    if r is None:
-        raise ValueError(f"the gradient of {op.name} needs a value of known rank")
-    channel = 1 if op.get_attr("data_format") == "NCHW" else r - 1
+    nchw = op.get_attr("data_format") == "NCHW"
+    if r is None:  # every axis but the channel's, counted while planning
+        rank = array_ops.rank(g)
+        axes = (
+            array_ops.concat([[0], array_ops.range_(2, rank)], 0) if nchw else array_ops.range_(0, rank - 1)
+        )
+        return g, m.reduce_sum(g, axes)
+    channel = 1 if nchw else r - 1
     return g, m.reduce_sum(g, [i for i in range(r) if i != channel])
 
 

@@ -582,9 +582,11 @@ def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
 
     if _sentinel is not None:
         raise ValueError("Only call sigmoid_cross_entropy_with_logits with named arguments")
-    with fops.name_scope(name, "logistic_loss", [logits, labels]):
+    with fops.name_scope(name, "logistic_loss", [logits, labels]) as scope:
         logits = fops.convert_to_tensor(logits)
         labels = fops.convert_to_tensor(labels, dtype=logits.dtype)
         if not logits.shape.is_compatible_with(labels.shape):
             raise ValueError(f"logits and labels must have the same shape ({logits.shape} vs {labels.shape})")
-        return relu(logits) - logits * labels + math_ops.log1p(math_ops.exp(-math_ops.abs(logits)))
+        return math_ops.add(
+            relu(logits) - logits * labels, math_ops.log1p(math_ops.exp(-math_ops.abs(logits))), name=scope
+        )

@@ -51,8 +51,15 @@ class Arg:
 
     @property
     def is_list(self) -> bool:
-        """Whether the argument is a list of tensors (number_attr or type_list_attr)."""
         return self.number_attr is not None or self.type_list_attr is not None
+
+    def count(self, attrs: dict) -> int:
+        """How many tensors this arg stands for, given the op's attrs."""
+        if self.number_attr:
+            return int(attrs[self.number_attr])
+        if self.type_list_attr:
+            return len(attrs[self.type_list_attr])
+        return 1
 
 
 @dataclass(frozen=True)

@@ -337,7 +337,11 @@ def _make_named_op(g: fops.Graph, full_name: str, op_type: str, inputs, attrs) -
 
 
 def _var_to_tensor(v: Variable, dtype=None, name=None):
-    t = v.value()
+    """The variable's value. Under control dependencies it is a fresh read made there, so
+    that it sees the writes those dependencies run (TF1 reads a variable when its consumer
+    runs; the shared `read` snapshot stands where the variable was made)."""
+    g = v._variable.graph
+    t = v.read_value() if g is fops.get_default_graph() and g._current_control_inputs() else v.value()
     if dtype is not None and dtypes.as_dtype(dtype) != t.dtype:
         raise ValueError(
             f"Incompatible type conversion requested to type {dtypes.as_dtype(dtype).name} for "

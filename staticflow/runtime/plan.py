@@ -253,11 +253,7 @@ def _flat_args(args, op):
     """Input Args repeated for list inputs, aligned with op.inputs."""
     out = []
     for a in args:
-        if a.type_list_attr:
-            n = len(op.get_attr(a.type_list_attr))
-        else:
-            n = op.get_attr(a.number_attr) if a.number_attr else 1
-        out.extend([a] * n)
+        out.extend([a] * a.count(op._attrs))
     return out
 
 

@@ -1,0 +1,3 @@
+"""Project-wide pytest hooks."""
+
+pytest_plugins = ["parity.plugin"]
