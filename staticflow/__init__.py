@@ -231,6 +231,7 @@ _CONFIG_MESSAGES = (
     "GPUOptions",
     "GraphOptions",
     "OptimizerOptions",
+    "RewriterConfig",
     "RunOptions",
     "RunMetadata",
 )

@@ -115,12 +115,15 @@ class Node:
 
     @property
     def pure(self) -> bool:
-        """No effect beyond its outputs, and the same outputs for the same inputs."""
-        return self.opdef is not None and not (
-            self.opdef.stateful
-            or self.opdef.random
-            or self.opdef.source is not None
-            or any(a.ref for a in self.opdef.inputs)
+        """No effect beyond its outputs, and the same outputs for the same inputs (a resource
+        handle is not: it names its own queue or iterator, whatever its inputs)."""
+        d = self.opdef
+        return d is not None and not (
+            d.stateful
+            or d.random
+            or d.source is not None
+            or d.resource is not None
+            or any(a.ref for a in d.inputs)
         )
 
     def __repr__(self) -> str:
@@ -300,9 +303,7 @@ class IRGraph:
             for i, v in enumerate(n.inputs):
                 assert self.nodes.get(v.node.id) is v.node, f"{where}: input {i} reads a removed node"
                 assert v.index < len(v.node.shapes), f"{where}: input {i} reads a missing output"
-                assert (n, i) in v.node.users[v.index], (
-                    f"{where}: input {i} not among its producer's users"
-                )
+                assert (n, i) in v.node.users[v.index], f"{where}: input {i} not among its producer's users"
             for j, users in enumerate(n.users):
                 for u, i in users:
                     assert self.nodes.get(u.id) is u, f"{where}: output {j} used by removed {u.name}"

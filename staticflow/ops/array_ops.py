@@ -9,7 +9,7 @@ import numpy as np
 from staticflow.framework import dtypes, strings
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, as_shape, unknown_shape
-from staticflow.ops import builder, casegen, registry
+from staticflow.ops import builder, casegen, registry, rewrites
 from staticflow.ops.lowering import COPY_DTYPES, COPY_KERNELS, coalesce
 from staticflow.ops.registry import Arg, Attr, Case, op
 
@@ -93,6 +93,7 @@ op(
     lower=_alias0,
     cases=lambda rng: [Case((_rand(rng, (2, 3)),), {"shape": TensorShape([None, 3])}, label="partial_shape")],
     doc="Its input, unless fed.",
+    identity_of=0,
 )
 
 op(
@@ -106,6 +107,7 @@ op(
     kernels=COPY_KERNELS,
     cases=lambda rng: [Case((_rand(rng, s, t),), grad=t.is_floating) for t in STR_T for s in [(), (3, 2)]],
     doc="Its input.",
+    identity_of=0,
 )
 
 op(
@@ -119,6 +121,7 @@ op(
     differentiable=False,
     cases=lambda rng: [Case((_rand(rng, (3, 2)),), grad=False)],
     doc="Its input; gradients do not flow through it.",
+    identity_of=0,
 )
 
 op(
@@ -267,6 +270,8 @@ op(
         Case((_rand(rng, (0, 3)), np.array([3, 0], np.int32))),
     ],
     doc="Same elements in a new shape (-1 infers one dimension).",
+    reshape_like=True,
+    simplify=rewrites.reshape_chain,
 )
 
 
@@ -296,6 +301,8 @@ op(
     lower=_alias0,
     cases=lambda rng: [Case((_rand(rng, (2, 3)), np.int32(a))) for a in (0, 1, 2, -1, -3)],
     doc="Inserts a dimension of size 1 at `dim`.",
+    reshape_like=True,
+    simplify=rewrites.reshape_chain,
 )
 
 
@@ -334,6 +341,8 @@ op(
         Case((_rand(rng, (1,)),)),
     ],
     doc="Removes dimensions of size 1 (all, or those in squeeze_dims).",
+    reshape_like=True,
+    simplify=rewrites.reshape_chain,
 )
 
 
@@ -372,6 +381,7 @@ op(
         + [Case((_rand(rng, (40, 70)), np.array([1, 0], np.int32)))]
     ),
     doc="Permutes dimensions.",
+    simplify=rewrites.transpose_chain,
 )
 
 

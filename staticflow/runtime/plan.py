@@ -85,6 +85,7 @@ class Plan:
     segments: list = field(default_factory=list)
     shapes: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)  # held by the run executing it
+    pass_log: list = field(default_factory=list)  # passes.PassRecord per pass that ran
 
 
 @dataclass(eq=False)
@@ -143,11 +144,20 @@ class _Planner:
             loc.buf.end = max(loc.buf.end, step)
 
 
-def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables, resources=None) -> Plan:
-    """Plan the run that computes fetch_tensors and runs target_ops given feeds. `resources`
-    (the session's ResourceStore) is what host calls of queue, iterator and reader ops use."""
+def build_plan(
+    graph, fetch_tensors, target_ops, feeds: dict, variables, resources=None, options=None
+) -> Plan:
+    """Plan the run that computes fetch_tensors and runs target_ops given feeds: build the IR
+    of this signature, rewrite it with the pass pipeline (`options`: passes.Options, from the
+    session's config), lower it. `resources` (the session's ResourceStore) is what host
+    calls of queue, iterator and reader ops use."""
+    from staticflow import passes
+
     ir, ev = build_ir(graph, fetch_tensors, target_ops, feeds)
-    return plan_ir(ir, ev, variables, resources)
+    records = passes.optimize(ir, ev, options)
+    plan = plan_ir(ir, ev, variables, resources)
+    plan.pass_log = records
+    return plan
 
 
 def plan_ir(ir: IRGraph, ev, variables, resources=None) -> Plan:
