@@ -270,6 +270,9 @@ def __getattr__(name: str):
 
 # streaming metrics, the sf.random namespace, and TF1's names of everyday ops
 from staticflow import metrics, random  # noqa: E402
+
+# custom and overridden gradients (TF1's tf.RegisterGradient with Graph.gradient_override_map)
+from staticflow.autodiff import RegisterGradient  # noqa: E402
 from staticflow.ops.confusion_matrix import confusion_matrix  # noqa: E402
 from staticflow.ops.nn_extras import div_no_nan  # noqa: E402
 from staticflow.ops.state_ops import initialize_local_variables, moving_average_variables  # noqa: E402
