@@ -84,16 +84,20 @@ def sf_seed(sf_graph):
 
 
 # --- the gpu marker ------------------------------------------------------------------------------
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("gpu") is None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
+    if not gpu_items:
         return
     from staticflow.runtime.session import list_local_devices
     from staticflow.test import gpu_device_name
 
-    if not gpu_device_name():
-        pytest.skip(
-            f"needs a GPU: staticflow has none to run on here (devices: {', '.join(list_local_devices())})"
-        )
+    if gpu_device_name():
+        return
+    skip = pytest.mark.skip(
+        reason=f"needs a GPU: staticflow has none to run on here (devices: {', '.join(list_local_devices())})"
+    )
+    for item in gpu_items:
+        item.add_marker(skip)
 
 
 # --- failures without staticflow's internal frames ---------------------------------------------
