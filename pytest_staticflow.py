@@ -108,13 +108,14 @@ def _is_user_error(exc: BaseException) -> bool:
     return isinstance(exc, _USER_ERRORS)
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """The failure of a test that a staticflow error ended shows the test's lines and the
     error's message (op, source line), not the frames inside staticflow."""
     if call.when == "call":
         _install_frame_filter(item)
-    report = yield
+    outcome = yield
+    report = outcome.get_result()
     hidden = sum(item.stash.get(_hidden_frames, {}).values())
     if hidden and report.failed and hasattr(report.longrepr, "addsection"):
         report.longrepr.addsection(
@@ -122,7 +123,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             f"{hidden} frame{'s' if hidden != 1 else ''} inside staticflow hidden "
             "(pytest --fulltrace shows them)",
         )
-    return report
 
 
 def _install_frame_filter(item: pytest.Item) -> None:

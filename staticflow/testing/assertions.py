@@ -12,6 +12,7 @@ the index and values of the worst one, as NumPy's report does.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 import ml_dtypes
@@ -69,11 +70,22 @@ def _graph_element(x):
     return None
 
 
+def short_location(loc) -> str:
+    """'file:line' of a source location, the file relative to the working directory when
+    it lies below it (as pytest shows paths)."""
+    if not loc or loc[0].startswith("<"):
+        return "<unknown location>"
+    path = os.path.abspath(loc[0])
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive
+        rel = path
+    return f"{path if rel.startswith(os.pardir) else rel}:{loc[1]}"
+
+
 def describe_tensor(t) -> str:
     """'Tensor 'name:0' (OpType, made at file:line)' for messages."""
-    from staticflow.framework.ops import format_location
-
-    return f"Tensor '{t.name}' ({t.op.type}, made at {format_location(t.op.location)})"
+    return f"Tensor '{t.name}' ({t.op.type}, made at {short_location(t.op.location)})"
 
 
 def evaluate(values: list, session=None, feed_dict=None) -> list:
@@ -141,28 +153,33 @@ def mismatch_report(
     header: str = "Not close",
     actual_label: str = "",
     desired_label: str = "",
+    names: tuple[str, str] = ("actual", "desired"),
 ) -> str | None:
     """None when `actual` and `desired` (same shape, or a scalar `desired`) are close;
     otherwise a report: mismatch count, the worst element (index, both values, the
-    difference and what was allowed), the first few others, and both arrays."""
+    difference and what was allowed), the first few others, and both arrays. `names`
+    are what the report calls the two values."""
     a_raw, d_raw = np.asarray(actual), np.asarray(desired)
-    lines = [
-        f"{header} (rtol={rtol:g}, atol={atol:g}; actual {a_raw.dtype.name}, desired {d_raw.dtype.name})"
-    ]
+    an, dn = names
+    width = max(len(an), len(dn)) + 1
+    exact = rtol == 0 and atol == 0
+    tolerance = "" if exact else f"rtol={rtol:g}, atol={atol:g}; "
+    lines = [f"{header} ({tolerance}{an} {a_raw.dtype.name}, {dn} {d_raw.dtype.name})"]
     if actual_label:
-        lines.append(f"  actual:  {actual_label}")
+        lines.append(f"  {an + ':':<{width}} {actual_label}")
     if desired_label:
-        lines.append(f"  desired: {desired_label}")
+        lines.append(f"  {dn + ':':<{width}} {desired_label}")
     if a_raw.shape != d_raw.shape and d_raw.ndim != 0:
-        lines.append(f"Shapes differ: actual {a_raw.shape}, desired {d_raw.shape}")
-        lines.append(f" actual:  {_summary(a_raw)}")
-        lines.append(f" desired: {_summary(d_raw)}")
+        lines.append(f"Shapes differ: {an} {a_raw.shape}, {dn} {d_raw.shape}")
+        lines.append(f" {an + ':':<{width}} {_summary(a_raw)}")
+        lines.append(f" {dn + ':':<{width}} {_summary(d_raw)}")
         return "\n".join(lines)
     close = close_mask(a_raw, d_raw, rtol, atol)
     if close.all():
         return None
     d_full = np.broadcast_to(d_raw, a_raw.shape)
     bad = np.argwhere(~close)
+    bad_idx = tuple(bad.T)
     numeric = a_raw.dtype.kind not in "OSUb" and d_raw.dtype.kind not in "OSUb"
     if numeric:
         a64, d64 = _as_compare_array(a_raw), _as_compare_array(d_full)
@@ -171,34 +188,32 @@ def mismatch_report(
             allowed = atol + rtol * np.abs(d64)
             # how far beyond the tolerance each mismatch is; NaN or infinite ones first
             excess = np.where(np.isfinite(diff), diff / np.where(allowed > 0, allowed, 1.0), np.inf)
-        worst = tuple(bad[int(np.argmax([excess[tuple(i)] for i in bad]))])
+        worst = tuple(bad[int(np.argmax(excess[bad_idx]))])
     else:
         worst = tuple(bad[0])
     n_bad, n = len(bad), a_raw.size
     lines.append(f"Mismatched elements: {n_bad} / {n} ({100.0 * n_bad / n:.3g}%)")
-    lines.append(
-        f"Worst mismatch at index {_fmt_index(worst)}: actual {a_raw[worst]}, desired {d_full[worst]}"
-    )
-    if numeric:
+    lines.append(f"Worst mismatch at index {_fmt_index(worst)}: {an} {a_raw[worst]}, {dn} {d_full[worst]}")
+    if numeric and not exact:
         lines.append(
-            f"  |actual - desired| = {diff[worst]:.6g}, allowed {allowed[worst]:.6g} "
-            "(atol + rtol * |desired|)"
+            f"  |{an} - {dn}| = {diff[worst]:.6g}, allowed {allowed[worst]:.6g} (atol + rtol * |{dn}|)"
         )
-        finite = [tuple(i) for i in bad if np.isfinite(diff[tuple(i)])]
-        if finite:
-            dmax = max(diff[i] for i in finite)
+    if numeric:
+        bad_diff = diff[bad_idx]
+        finite = np.isfinite(bad_diff)
+        if finite.any():
             with np.errstate(divide="ignore", invalid="ignore"):
-                rel = max(diff[i] / abs(d64[i]) if d64[i] != 0 else np.inf for i in finite)
-            lines.append(f"Max absolute difference among mismatches: {dmax:.6g}")
-            lines.append(f"Max relative difference among mismatches: {rel:.6g}")
-    others = [tuple(i) for i in bad if tuple(i) != worst][:_MAX_LISTED]
+                rel = bad_diff[finite] / np.abs(d64[bad_idx][finite])
+            lines.append(f"Max absolute difference among mismatches: {np.max(bad_diff[finite]):.6g}")
+            lines.append(f"Max relative difference among mismatches: {np.max(rel):.6g}")
+    others = [tuple(i) for i in bad[: _MAX_LISTED + 1] if tuple(i) != worst][:_MAX_LISTED]
     if others:
-        lines.append("Other mismatches (index: actual vs desired):")
+        lines.append(f"Other mismatches (index: {an} vs {dn}):")
         lines += [f"  {_fmt_index(i)}: {a_raw[i]} vs {d_full[i]}" for i in others]
         if n_bad - 1 > len(others):
             lines.append(f"  ... and {n_bad - 1 - len(others)} more")
-    lines.append(f" actual:  {_summary(a_raw)}")
-    lines.append(f" desired: {_summary(d_raw)}")
+    lines.append(f" {an + ':':<{width}} {_summary(a_raw)}")
+    lines.append(f" {dn + ':':<{width}} {_summary(d_raw)}")
     return "\n".join(lines)
 
 
@@ -290,7 +305,7 @@ def assert_all_close(
         r = r_def if rtol is None else rtol
         t = a_def if atol is None else atol
         a_elem, d_elem = _graph_element(a_in), _graph_element(d_in)
-        header = "Not close" + (f" at {path}" if path else "")
+        header = ("Not equal" if r == 0 and t == 0 else "Not close") + (f" at {path}" if path else "")
         rep = mismatch_report(
             a_val,
             d_val,

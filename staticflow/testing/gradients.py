@@ -12,10 +12,11 @@ ops between that input and the outputs, with the source lines that made them.
 from __future__ import annotations
 
 import inspect
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from staticflow.testing.assertions import short_location
 
 _MAX_PATH_OPS = 12  # ops listed on the path from an input to the outputs
 
@@ -50,7 +51,7 @@ def _fn_location(fn) -> str:
         line = inspect.getsourcelines(fn)[1]
     except (OSError, TypeError):
         return "<unknown location>"
-    return f"{os.path.relpath(path) if not path.startswith('<') else path}:{line}"
+    return short_location((path, line))
 
 
 def _input_names(fn, n: int) -> list[str]:
@@ -77,11 +78,8 @@ def _path_ops(xs_tensor, ys) -> list:
 
 def _describe_op(op) -> str:
     from staticflow import autodiff
-    from staticflow.framework.ops import format_location
 
-    loc = op.location
-    where = format_location((os.path.relpath(loc[0]), loc[1])) if loc and loc[0] != "<unknown>" else "?"
-    text = f"{op.type} '{op.name}' ({where})"
+    text = f"{op.type} '{op.name}' ({short_location(op.location)})"
     override = autodiff._override_of(op)
     if override is not None:
         text += f" [gradient overridden by {override!r}]"

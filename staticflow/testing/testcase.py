@@ -194,6 +194,10 @@ class TestCase(absltest.TestCase):
 
     # --- closeness -------------------------------------------------------------------------------
     def _assertArrayLikeAllClose(self, a, b, rtol=1e-6, atol=1e-6, msg=None):  # noqa: N802
+        labels = [
+            assertions.describe_tensor(assertions._graph_element(x)) if _is_graph_value(x) else ""
+            for x in (a, b)
+        ]
         a, b = self.evaluate_if_both_tensors(a, b)
         a, b = self._GetNdArray(a), self._GetNdArray(b)
         if a.shape != b.shape and (b.ndim <= 3 or b.size < 500):
@@ -207,9 +211,9 @@ class TestCase(absltest.TestCase):
         if np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True):
             return
         # b is the reference: |a - b| <= atol + rtol * |b|, as in TensorFlow and NumPy
-        report = assertions.mismatch_report(a, b, rtol, atol, header="Not equal to tolerance") or (
-            f"Not equal to tolerance rtol={rtol:g}, atol={atol:g}"
-        )
+        report = assertions.mismatch_report(
+            a, b, rtol, atol, "Not equal to tolerance", *labels, names=("a", "b")
+        ) or (f"Not equal to tolerance rtol={rtol:g}, atol={atol:g}")
         head = [m for m in (msg,) if m]
         raise self.failureException("\n".join(head + [report, f"dtype = {a_dtype}, shape = {a.shape}"]))
 
@@ -314,6 +318,10 @@ class TestCase(absltest.TestCase):
     def assertAllEqual(self, a, b, msg=None):  # noqa: N802
         """Assert that two arrays or Tensors have the same shape and values (NaN equals NaN)."""
         msg = msg if msg else ""
+        labels = [
+            assertions.describe_tensor(assertions._graph_element(x)) if _is_graph_value(x) else ""
+            for x in (a, b)
+        ]
         a, b = self.evaluate_if_both_tensors(a, b)
         a, b = self._GetNdArray(a), self._GetNdArray(b)
         if b.ndim <= 3 or b.size < 500:
@@ -332,7 +340,7 @@ class TestCase(absltest.TestCase):
         if a.dtype.kind != b.dtype.kind and {a.dtype.kind, b.dtype.kind} <= {"U", "S", "O"}:
             a = np.array([x.encode() if isinstance(x, str) else x for x in a.flat]).reshape(a.shape)
             b = np.array([x.encode() if isinstance(x, str) else x for x in b.flat]).reshape(b.shape)
-        report = assertions.mismatch_report(a, b, 0.0, 0.0, header="Not equal")
+        report = assertions.mismatch_report(a, b, 0.0, 0.0, "Not equal", *labels, names=("a", "b"))
         raise self.failureException("\n".join(m for m in (msg, report) if m))
 
     def assertNotAllEqual(self, a, b, msg=None):  # noqa: N802

@@ -92,8 +92,10 @@ def test_tensors_are_evaluated_and_named(sf_session):
     assert_all_close(y, [1.0, 4.0, 9.0], feed_dict={x: [1.0, 2.0, 3.0]})
     with pytest.raises(AssertionError) as err:
         assert_all_close(y, [1.0, 4.0, 10.0], feed_dict={x: [1.0, 2.0, 3.0]})
-    here = f"{__file__}:{y.op.location[1]}"
-    assert f"actual:  Tensor 'sq:0' (Square, made at {here})" in str(err.value)
+    assert re.search(
+        rf"actual:  Tensor 'sq:0' \(Square, made at \S*test_testing_assertions\.py:{y.op.location[1]}\)",
+        str(err.value),
+    )
     assert_all_close(y, sf.constant([1.0, 4.0, 9.0]), feed_dict={x: [1.0, 2.0, 3.0]})  # both tensors
 
 
@@ -133,5 +135,5 @@ def test_err_msg_leads_the_report():
 
 def test_all_equal_is_exact_for_floats_too():
     assert_all_equal([1.0, np.nan], [1.0, np.nan])
-    with pytest.raises(AssertionError, match=r"rtol=0, atol=0"):
+    with pytest.raises(AssertionError, match=r"^Not equal \(actual float32, desired float64\)"):
         assert_all_equal(np.float32([1.0]), [1.0 + 1e-7])

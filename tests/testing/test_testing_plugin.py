@@ -236,5 +236,5 @@ def test_tf_test_case_classes_run_under_pytest(pytester):
         "-rA",
     )
     result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(["*Worst mismatch at index (0, 1): actual 2.0, desired 2.5"])
+    result.stdout.fnmatch_lines(["*Worst mismatch at index (0, 1): a 2.0, b 2.5"])
     assert "test_session" not in result.stdout.str()  # the helper is not collected as a test

@@ -36,7 +36,7 @@ def test_all_close_failure_names_the_worst_element():
     text = _only_failure(_run(T))
     assert "Not equal to tolerance (rtol=1e-06, atol=1e-06" in text
     assert "Mismatched value: a is different from b." in text
-    assert "Worst mismatch at index (1, 0): actual 3.0, desired 3.5" in text
+    assert "Worst mismatch at index (1, 0): a 3.0, b 3.5" in text
     assert "dtype = float64, shape = (2, 2)" in text
     assert os.path.join("staticflow", "testing", "testcase.py") not in text  # unittest hides its frames
 
@@ -51,7 +51,8 @@ def test_all_equal_and_shape_failures():
 
     result = _run(T)
     texts = "\n".join(t for _, t in result.failures)
-    assert "Worst mismatch at index (1,): actual 2, desired 5" in texts
+    assert "Worst mismatch at index (1,): a 2, b 5" in texts
+    assert "a: Tensor 'Const:0' (Const, made at " in texts
     assert "Shape mismatch: expected (2, 3), got (6,)" in texts
 
 
