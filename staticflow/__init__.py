@@ -6,7 +6,7 @@ kernels. ``import staticflow as sf`` and use it as ``tf.compat.v1``.
 """
 
 from staticflow import app, debugging, initializers, io, layers, losses, math, nn, test, train  # noqa: E402
-from staticflow.autodiff import gradients, hessian_vector_product
+from staticflow.autodiff import RegisterGradient, gradients, hessian_vector_product
 from staticflow.framework import dtypes, errors
 from staticflow.framework.dtypes import (
     DType,
@@ -270,9 +270,6 @@ def __getattr__(name: str):
 
 # streaming metrics, the sf.random namespace, and TF1's names of everyday ops
 from staticflow import metrics, random  # noqa: E402
-
-# custom and overridden gradients (TF1's tf.RegisterGradient with Graph.gradient_override_map)
-from staticflow.autodiff import RegisterGradient  # noqa: E402
 from staticflow.ops.confusion_matrix import confusion_matrix  # noqa: E402
 from staticflow.ops.nn_extras import div_no_nan  # noqa: E402
 from staticflow.ops.state_ops import initialize_local_variables, moving_average_variables  # noqa: E402

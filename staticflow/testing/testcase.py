@@ -147,8 +147,8 @@ class TestCase(absltest.TestCase):
         """TF1's older helper: the cached session, or a new one when `graph` is given."""
         if self.id().endswith(".test_session"):
             self.skipTest(
-                'Tests that have the name "test_session" are automatically skipped by TensorFlow test '
-                "fixture, as the name is reserved for creating sessions within tests. Please rename "
+                'Tests that have the name "test_session" are automatically skipped by sf.test.TestCase, '
+                "as the name is reserved for creating sessions within tests. Please rename "
                 "your test if you have a test with this name."
             )
         if graph is None:
