@@ -101,21 +101,22 @@ def _parity_python() -> str:
         if required:
             pytest.fail(f"{REQUIRED_ENV}=1 but {PYTHON_ENV} is not set", pytrace=False)
         pytest.skip(f"{PYTHON_ENV} names no Python with TensorFlow and pytest (`make test` sets it)")
-    probe = subprocess.run(
-        [python, "-c", "import tensorflow.compat.v1, pytest"],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-        timeout=300,
-    )
-    if probe.returncode != 0:
-        why = (
-            f"{PYTHON_ENV}={python} cannot import tensorflow and pytest (the parity environment needs "
-            f"both): {probe.stderr.strip()[-500:]}"
+    for module, hint in (
+        ("tensorflow.compat.v1", "tensorflow-cpu"),
+        ("pytest", "pytest (add it to tests/parity/requirements.txt)"),
+    ):
+        probe = subprocess.run(
+            [python, "-c", f"import {module}"],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+            timeout=300,
         )
-        if required:
-            pytest.fail(why, pytrace=False)
-        pytest.skip(why)
+        if probe.returncode != 0:
+            why = f"{PYTHON_ENV}={python} cannot import {module}: the parity environment needs {hint}"
+            if required:
+                pytest.fail(f"{why}\n{probe.stderr.strip()[-500:]}", pytrace=False)
+            pytest.skip(why)
     return python
 
 
