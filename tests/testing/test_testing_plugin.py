@@ -38,9 +38,12 @@ def test_fixtures_are_isolated_between_tests(pytester):
         """
         import staticflow as sf
 
+        BEFORE = sf.get_default_graph()
+        N_BEFORE = len(BEFORE.get_operations())
+
         def test_1_makes_a_variable(sf_graph):
             sf.Variable([1.0, 2.0], name="v")
-            assert sf.get_default_graph() is sf_graph
+            assert sf.get_default_graph() is sf_graph and sf_graph is not BEFORE
             assert len(sf.global_variables()) == 1
 
         def test_2_does_not_see_it(sf_graph):
@@ -53,7 +56,8 @@ def test_fixtures_are_isolated_between_tests(pytester):
             assert sf.get_default_session() is sf_session
 
         def test_4_without_fixtures_the_previous_default_graph_is_back():
-            assert sf.global_variables() == []
+            assert sf.get_default_graph() is BEFORE
+            assert len(BEFORE.get_operations()) == N_BEFORE
             assert sf.get_default_session() is None
         """,
     )
