@@ -435,11 +435,16 @@ class Session:
             stack.remove(self)
 
     def list_devices(self) -> list[str]:
-        return ["/device:CPU:0"]
+        return list_local_devices()
 
 
 # where every op runs, in TensorFlow's device naming
 _DEVICE = "/job:localhost/replica:0/task:0/device:CPU:0"
+
+
+def list_local_devices() -> list[str]:
+    """The devices plans run on in this process: the CPU (the kernels are CPU kernels)."""
+    return ["/device:CPU:0"]
 
 
 def _message(value, kind: str, arg: str):
