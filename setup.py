@@ -133,6 +133,9 @@ class build_py_with_generated(build_py):
 
 setup(
     packages=sorted(set(find_packages(include=["staticflow", "staticflow.*"])) | set(proto_packages())),
+    # the pytest plugin (entry point pytest11): a top-level module, so that loading it
+    # at every pytest start does not import staticflow
+    py_modules=["pytest_staticflow"],
     package_data={"staticflow.backends": ["include/*.h", "include/*/*.h", "include/*/*.cuh"]},
     cffi_modules=["staticflow/backends/_build_cpu.py:ffibuilder"],
     cmdclass={"gen_proto": gen_proto, "build_py": build_py_with_generated},

@@ -6,7 +6,7 @@ kernels. ``import staticflow as sf`` and use it as ``tf.compat.v1``.
 """
 
 from staticflow import app, debugging, initializers, io, layers, losses, math, nn, test, train  # noqa: E402
-from staticflow.autodiff import gradients, hessian_vector_product
+from staticflow.autodiff import RegisterGradient, gradients, hessian_vector_product
 from staticflow.framework import dtypes, errors
 from staticflow.framework.dtypes import (
     DType,
@@ -231,6 +231,7 @@ _CONFIG_MESSAGES = (
     "GPUOptions",
     "GraphOptions",
     "OptimizerOptions",
+    "RewriterConfig",
     "RunOptions",
     "RunMetadata",
 )

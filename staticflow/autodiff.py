@@ -196,9 +196,18 @@ def _propagates(op, between, stops) -> bool:
 
 def _op_gradients(op, out_grads, ys, between) -> list:
     d = registry.get(op.type)
-    if not d.differentiable:
+    override = _override_of(op)
+    if override is not None:
+        fn = _NAMED_GRADIENTS.get(override) or registry.GRADIENTS.get(override)
+        if fn is None:
+            raise LookupError(
+                f"No gradient registered under the name {override!r}, which gradient_override_map "
+                f"gives {op.describe()}"
+            )
+    elif not d.differentiable:
         return [None] * len(op.inputs)
-    fn = registry.GRADIENTS.get(op.type)
+    else:
+        fn = registry.GRADIENTS.get(op.type)
     if fn is None:
         raise LookupError(
             f"No gradient defined for operation '{op.name}' (op type: {op.type}). "
@@ -236,6 +245,43 @@ def register_gradient(op_type: str):
         return fn
 
     return deco
+
+
+# gradient functions registered under a name (sf.RegisterGradient) that is no op type:
+# ops take them through Graph.gradient_override_map
+_NAMED_GRADIENTS: dict[str, object] = {}
+
+
+def _override_of(op) -> str | None:
+    """The gradient name gradient_override_map gave `op` (its `_gradient_op_type` attr), or None."""
+    attr = op._extra_attrs.get("_gradient_op_type")
+    return attr.s.decode() if attr is not None else None
+
+
+class RegisterGradient:
+    """Decorator registering a gradient function under a name (TF1's tf.RegisterGradient).
+
+    A name that is an op type without a gradient becomes that op's gradient; any
+    other name is used by ops created under ``graph.gradient_override_map({op_type:
+    name})``. The function takes (op, *output_grads) and returns one gradient per input.
+    """
+
+    def __init__(self, op_type: str):
+        if not isinstance(op_type, str):
+            raise TypeError("op_type must be a string")
+        self._op_type = op_type
+
+    def __call__(self, f):
+        name = self._op_type
+        d = registry.lookup(name)
+        taken = name in _NAMED_GRADIENTS or registry.GRADIENTS.get(name) is not None
+        if taken or (d is not None and not d.differentiable):
+            raise KeyError(f"Registering two gradient with name '{name}'!")
+        if d is not None:
+            registry.GRADIENTS[name] = f
+        else:
+            _NAMED_GRADIENTS[name] = f
+        return f
 
 
 def hessian_vector_product(ys, xs, v) -> list:

@@ -1,4 +1,9 @@
-"""sf.test: numerical gradient checking (TF1's tf.test.compute_gradient[_error])."""
+"""sf.test: TF1's tf.test: TestCase, main, device queries and numerical gradient checks.
+
+``TestCase`` (staticflow.testing.testcase) is loaded on first use, so that
+``import staticflow`` does not load unittest and absl's test runner; so is
+``mock`` (unittest.mock, as tf.test.mock).
+"""
 
 from __future__ import annotations
 
@@ -86,3 +91,64 @@ def compute_gradient_error(
     )
     pairs = res if isinstance(res, list) else [res]
     return max(float(np.max(np.abs(a - b))) if a.size else 0.0 for a, b in pairs)
+
+
+# --- tests and devices (TF1's tf.test.main, is_gpu_available, ...) ------------------------------
+def main(argv=None):
+    """Run the tests of ``__main__`` with absl's test runner, which parses the command
+    line's flags first (sf.flags included) and exits with the result (TF1's tf.test.main)."""
+    from absl import app
+    from absl.testing import absltest
+
+    if argv is None:
+        return absltest.main()
+    return app.run(main=lambda args: absltest.main(argv=args), argv=argv)
+
+
+def gpu_device_name() -> str:
+    """The name of a GPU device staticflow runs on, or '' when there is none."""
+    from staticflow.testing.testcase import gpu_device_name as name
+
+    return name()
+
+
+def is_gpu_available(cuda_only: bool = False, min_cuda_compute_capability=None) -> bool:
+    """Whether staticflow can run on a GPU here (its kernels are CPU kernels: False)."""
+    del cuda_only, min_cuda_compute_capability
+    return bool(gpu_device_name())
+
+
+def is_built_with_cuda() -> bool:
+    """Whether staticflow was built with CUDA kernels (it was not)."""
+    return False
+
+
+def is_built_with_rocm() -> bool:
+    return False
+
+
+def is_built_with_gpu_support() -> bool:
+    return is_built_with_cuda() or is_built_with_rocm()
+
+
+def is_built_with_xla() -> bool:
+    return False
+
+
+def get_temp_dir() -> str:
+    """The process's directory for test files, removed at exit ($TEST_TMPDIR when set)."""
+    from staticflow.testing.isolation import base_temp_dir
+
+    return base_temp_dir()
+
+
+def __getattr__(name: str):
+    if name == "TestCase":
+        from staticflow.testing.testcase import TestCase
+
+        return TestCase
+    if name == "mock":
+        import unittest.mock
+
+        return unittest.mock
+    raise AttributeError(f"module 'staticflow.test' has no attribute {name!r}")

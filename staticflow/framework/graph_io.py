@@ -248,7 +248,7 @@ def import_graph_def(
             for k, v in n.attr.items():
                 if k in declared:
                     attrs[k] = attr_from_proto(v, declared[k].kind, where)
-                elif not k.startswith("_"):
+                elif not k.startswith("_") or k == "_gradient_op_type":  # (gradient_override_map)
                     extra[k] = v
             data, controls = [], []
             for s in n.input:

@@ -304,6 +304,8 @@ class Graph:
         self._shape_epoch = 0  # grows when set_shape refines a shape (const_eval's memo checks it)
         self._seed = None
         self._lock = threading.RLock()
+        # op type -> name of a registered gradient (gradient_override_map)
+        self._gradient_override_map: dict[str, str] = {}
 
     # --- construction -------------------------------------------------------
     def _next_id(self) -> int:
@@ -415,6 +417,21 @@ class Graph:
 
     def _current_device(self) -> str:
         return self._device_stack[-1] if self._device_stack else ""
+
+    @contextlib.contextmanager
+    def gradient_override_map(self, op_type_map: dict[str, str]):
+        """Ops of the mapped types created inside use the gradient registered
+        (sf.RegisterGradient) under the mapped name, as in TF1."""
+        if not isinstance(op_type_map, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in op_type_map.items()
+        ):
+            raise TypeError("op_type_map must be a dictionary mapping strings to strings")
+        saved = dict(self._gradient_override_map)
+        self._gradient_override_map.update(op_type_map)
+        try:
+            yield
+        finally:
+            self._gradient_override_map = saved
 
     def _add_op(self, op: Operation) -> None:
         if self._finalized:

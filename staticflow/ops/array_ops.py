@@ -9,7 +9,7 @@ import numpy as np
 from staticflow.framework import dtypes, strings
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, as_shape, unknown_shape
-from staticflow.ops import builder, casegen, registry
+from staticflow.ops import builder, casegen, registry, rewrites
 from staticflow.ops.lowering import COPY_DTYPES, COPY_KERNELS, coalesce
 from staticflow.ops.registry import Arg, Attr, Case, op
 
@@ -157,6 +157,7 @@ op(
     lower=_alias0,
     cases=lambda rng: [Case((_rand(rng, (2, 3)),), {"shape": TensorShape([None, 3])}, label="partial_shape")],
     doc="Its input, unless fed.",
+    identity_of=0,
 )
 
 op(
@@ -171,6 +172,7 @@ op(
     kernels=COPY_KERNELS,
     cases=lambda rng: [Case((_rand(rng, s, t),), grad=t.is_floating) for t in STR_T for s in [(), (3, 2)]],
     doc="Its input.",
+    identity_of=0,
 )
 
 op(
@@ -185,6 +187,7 @@ op(
     differentiable=False,
     cases=lambda rng: [Case((_rand(rng, (3, 2)),), grad=False)],
     doc="Its input; gradients do not flow through it.",
+    identity_of=0,
 )
 
 op(
@@ -349,6 +352,8 @@ op(
         Case((_rand(rng, (0, 3)), np.array([3, 0], np.int32))),
     ],
     doc="Same elements in a new shape (-1 infers one dimension).",
+    reshape_like=True,
+    simplify=rewrites.reshape_chain,
 )
 
 
@@ -379,6 +384,8 @@ op(
     lower=_alias0,
     cases=lambda rng: [Case((_rand(rng, (2, 3)), np.int32(a))) for a in (0, 1, 2, -1, -3)],
     doc="Inserts a dimension of size 1 at `dim`.",
+    reshape_like=True,
+    simplify=rewrites.reshape_chain,
 )
 
 
@@ -418,6 +425,8 @@ op(
         Case((_rand(rng, (1,)),)),
     ],
     doc="Removes dimensions of size 1 (all, or those in squeeze_dims).",
+    reshape_like=True,
+    simplify=rewrites.reshape_chain,
 )
 
 
@@ -456,6 +465,7 @@ op(
         + [Case((_rand(rng, (40, 70)), np.array([1, 0], np.int32)))]
     ),
     doc="Permutes dimensions.",
+    simplify=rewrites.transpose_chain,
 )
 
 

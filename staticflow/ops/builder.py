@@ -114,6 +114,11 @@ def apply_op(
         loc,
     )
     op._extra_attrs = dict(extra_attrs or {})
+    if op_type in g._gradient_override_map:
+        from staticflow.framework import attr_value_pb2
+
+        mapped = g._gradient_override_map[op_type].encode()
+        op._extra_attrs["_gradient_op_type"] = attr_value_pb2.AttrValue(s=mapped)
     infer_shapes(op)
     g._add_op(op)
     return op

@@ -10,7 +10,7 @@ import numpy as np
 from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, broadcast_shapes, unknown_shape
-from staticflow.ops import builder, casegen, registry
+from staticflow.ops import builder, casegen, registry, rewrites
 from staticflow.ops.lowering import coalesce, contiguous_strides, narrow_tiling
 from staticflow.ops.registry import Arg, Attr, Case, op
 
@@ -102,6 +102,19 @@ _UNARY = [
     ("LogicalNot", "logical_not", np.logical_not, (D.bool_,), _rand),
 ]
 _NONDIFF = {"Sign", "Floor", "Ceil", "Round", "LogicalNot"}
+# what algebraic simplification may use (registry: involution, neutral operands)
+_ALGEBRA = {
+    "Neg": dict(involution=True),
+    "LogicalNot": dict(involution=True),
+    "AddV2": dict(neutral=((0, 0.0), (1, 0.0))),
+    "Add": dict(neutral=((0, 0.0), (1, 0.0))),
+    "Sub": dict(neutral=((1, 0.0),)),
+    "Mul": dict(neutral=((0, 1.0), (1, 1.0))),
+    "RealDiv": dict(neutral=((1, 1.0),)),
+    "Div": dict(neutral=((1, 1.0),)),
+    "LogicalAnd": dict(neutral=((0, True), (1, True))),
+    "LogicalOr": dict(neutral=((0, False), (1, False))),
+}
 
 
 def _unary_lower(base):
@@ -125,6 +138,7 @@ for _name, _base, _fn, _dts, _gen in _UNARY:
         kernels=registry.kernels_for([_base], _dts),
         elementwise=True,
         differentiable=_name not in _NONDIFF,
+        **_ALGEBRA.get(_name, {}),
         cases=(
             lambda gen, dts, nd: (
                 lambda rng: [
@@ -266,6 +280,7 @@ for _name, _base, _fn, _dts, _gens, _odt in _BINARY:
         kernels=registry.kernels_for([_base], _dts),
         elementwise=True,
         differentiable=_name not in _BINARY_NONDIFF,
+        **_ALGEBRA.get(_name, {}),
         cases=_binary_cases(_gens, _allowed, _name in _BINARY_NONDIFF),
         doc=f"Elementwise {_base} with NumPy broadcasting.",
     )
@@ -415,6 +430,7 @@ op(
     ref=_cast_ref,
     lower=_cast_lower,
     elementwise=True,
+    simplify=rewrites.cast_chain,
     kernels=tuple(registry.kernel_name("cast", s, d) for s in _CAST_T for d in _CAST_T),
     cases=lambda rng: [
         Case(

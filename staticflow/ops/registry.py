@@ -132,6 +132,17 @@ class OpDef:
     # `source(op, resources, input_values) -> [arrays]` before planning and feeds the arrays to
     # the plan; its inputs must be computable before the run (handles, constants, feeds)
     source: Callable | None = None
+    # --- what algebraic simplification may use (staticflow/passes/arithmetic.py) -------------
+    # the output is input `identity_of` unchanged (Identity, StopGradient, a default not fed)
+    identity_of: int | None = None
+    # (input index, value): when that input is a constant equal to `value` everywhere, the
+    # output is the other input (x * 1, x + 0, x - 0, x / 1), if shapes and dtypes agree
+    neutral: tuple[tuple[int, float], ...] = ()
+    involution: bool = False  # op(op(x)) == x exactly (negation, logical not)
+    reshape_like: bool = False  # the output is the input's elements in order, in another shape
+    # an op's own rewrite rule: simplify(node, rewriter) -> the value that replaces output 0,
+    # or None (transposes of transposes, casts there and back, chains of reshapes)
+    simplify: Callable | None = None
 
     def attr(self, name: str) -> Attr:
         for a in self.attrs:

@@ -20,18 +20,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from staticflow.compiler.build import build_ir, flat_args, where
+from staticflow.compiler.ir import FEED, IRGraph, Value
 from staticflow.framework import dtypes, errors
 from staticflow.framework import ops as fops
-from staticflow.framework.tensor_shape import TensorShape
-from staticflow.ops import builder, registry
+from staticflow.ops import registry
 from staticflow.ops.lowering import HostCall, KernelCall, LowerContext, View
-from staticflow.runtime.graph_walk import prune, toposort
 
 ALIGN = 64
-
-
-def where(op: fops.Operation) -> str:
-    return f"\n\t [[node {op.name} ({op.type}) defined at {fops.format_location(op.location)}]]"
 
 
 @dataclass(eq=False)
@@ -60,8 +56,9 @@ class Loc:
 
 @dataclass
 class Step:
-    op: fops.Operation
+    op: fops.Operation  # the user op the step stands for (the first, when it stands for several)
     calls: list  # (KernelCall, [(Loc, View)] inputs, [(Loc, View)] outputs)
+    node: object = None  # its IR node (compiler.ir.Node)
 
 
 @dataclass
@@ -91,6 +88,7 @@ class Plan:
     segments: list = field(default_factory=list)
     shapes: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)  # held by the run executing it
+    pass_log: list = field(default_factory=list)  # passes.PassRecord per pass that ran
 
 
 @dataclass(eq=False)
@@ -119,112 +117,12 @@ ZERO_COPY_MIN_BYTES = 1 << 16
 
 
 class _Planner:
-    def __init__(self, graph, fetch_tensors, target_ops, feeds: dict, variables):
-        self.graph = graph
-        self.fetch_tensors = fetch_tensors
-        self.target_ops = target_ops
-        self.feeds = feeds  # Tensor -> np.ndarray
-        self.variables = variables  # VariableStore
-        self.shapes: dict[fops.Tensor, tuple] = {}
-        self.static: dict[fops.Tensor, np.ndarray] = {}
-        self.value_feeds: dict = {}
-        self.locs: dict[fops.Tensor, Loc] = {}
+    """Buffers and locations of one plan, built from its IR."""
+
+    def __init__(self, ev):
+        self.ev = ev  # the IR's evaluator: values known before the run
+        self.locs: dict[Value, Loc] = {}
         self.buffers: list[Buffer] = []
-
-    # --- values needed while planning -------------------------------------------------
-    def static_value(self, t: fops.Tensor, why: str) -> np.ndarray:
-        """The value of `t` computed while planning (from constants, shapes and fed values).
-
-        An iterative post-order walk over the ops it depends on, so that a value computed
-        through a chain of any depth needs no recursion."""
-        stack = [t]
-        while stack:
-            x = stack[-1]
-            if x in self.static:
-                stack.pop()
-                continue
-            if x in self.feeds:
-                v = self.feeds[x]
-                self.value_feeds[x] = v
-            else:
-                op = x.op
-                d = registry.get(op.type)
-                if op.type == "Const":
-                    v = np.asarray(op.get_attr("value"))
-                elif d.resource is not None:  # a handle: the op's name (runtime/resources.py)
-                    v = np.array(op.name.encode(), dtype=object)
-                elif d.shape_only:
-                    arrays = [np.broadcast_to(np.zeros((), i.dtype.np), self.shapes[i]) for i in op.inputs]
-                    v = builder.run_reference(d, arrays, op._attrs)[x.value_index]
-                elif d.stateful or d.random or op.type in ("Placeholder", "VariableV2"):
-                    raise errors.InvalidArgumentError(
-                        None,
-                        op,
-                        f"The value of {x.name} is needed before the run starts ({why}), but it comes "
-                        f"from {op.type} op '{op.name}', whose value is only known while the graph runs. "
-                        f"Compute shape arguments from constants, sf.shape() or fed values." + where(op),
-                    )
-                else:
-                    missing = [i for i in op.inputs if i not in self.static]
-                    if missing:
-                        stack.extend(missing)
-                        continue
-                    vals = [self.static[i] for i in op.inputs]
-                    try:
-                        v = builder.run_reference(d, vals, op._attrs)[x.value_index]
-                    except (ArithmeticError, ValueError, IndexError, TypeError) as e:
-                        # a shape computation that fails (a division by zero, an index out of
-                        # range) fails as the op would when it runs: named, with its source line
-                        raise errors.InvalidArgumentError(
-                            None, op, f"{op.type} op '{op.name}': {e} (while computing {why})" + where(op)
-                        ) from None
-            self.static[x] = v
-            stack.pop()
-        return self.static[t]
-
-    # --- shapes -----------------------------------------------------------------------------
-    def infer(self, op: fops.Operation) -> None:
-        d = registry.get(op.type)
-        if op.type == "VariableV2":
-            s = op.get_attr("shape")
-            if not s.is_fully_defined():
-                raise errors.InvalidArgumentError(
-                    None, op, f"variable {op.name} has shape {s}, which is not fully defined" + where(op)
-                )
-            shapes = [s]
-        else:
-            host = {i for i, a in enumerate(_flat_args(d.inputs, op)) if a.host}
-
-            def value(i):
-                if i in host:
-                    return self.static_value(op.inputs[i], f"input {i} of {op.type} op '{op.name}'")
-                t = op.inputs[i]
-                if t.op.type == "Const":
-                    return t.op.get_attr("value")
-                return None
-
-            ctx = registry.ShapeContext(
-                d,
-                op.name,
-                [self.shapes[t] for t in op.inputs],
-                [t.dtype for t in op.inputs],
-                op._attrs,
-                value,
-                planning=True,
-            )
-            try:
-                shapes = d.shape_fn(ctx)
-            except (ValueError, IndexError) as e:
-                ins = ", ".join(str(TensorShape(self.shapes[t])) for t in op.inputs)
-                raise errors.InvalidArgumentError(
-                    None, op, f"{op.type} op '{op.name}': {e}. Input shapes: [{ins}]" + where(op)
-                ) from None
-        for t, s in zip(op.outputs, shapes):
-            if t in self.feeds:
-                continue
-            if not s.is_fully_defined():
-                raise errors.InternalError(None, op, f"shape of {t.name} is {s} after planning" + where(op))
-            self.shapes[t] = tuple(s.as_list())
 
     # --- buffers ----------------------------------------------------------------------------
     def new_arena(self, shape, dt: dtypes.DType, step: int) -> Loc:
@@ -249,12 +147,29 @@ class _Planner:
             loc.buf.end = max(loc.buf.end, step)
 
 
-def _flat_args(args, op):
-    """Input Args repeated for list inputs, aligned with op.inputs."""
-    out = []
-    for a in args:
-        out.extend([a] * a.count(op._attrs))
-    return out
+def build_plan(
+    graph, fetch_tensors, target_ops, feeds: dict, variables, resources=None, options=None
+) -> Plan:
+    """Plan the run that computes fetch_tensors and runs target_ops given feeds: build the IR
+    of this signature, rewrite it with the pass pipeline (`options`: passes.Options, from the
+    session's config), lower it. `resources` (the session's ResourceStore) is what host
+    calls of queue, iterator and reader ops use."""
+    from staticflow import passes
+
+    # Python's cyclic garbage collector pauses meanwhile: planning makes many objects and no
+    # garbage, and the full collections it would trigger each walk every object of the
+    # graph, a cost that grows faster than the graph's depth
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        ir, ev = build_ir(graph, fetch_tensors, target_ops, feeds)
+        records = passes.optimize(ir, ev, options)
+        plan = plan_ir(ir, ev, variables, resources)
+    finally:
+        if enabled:
+            gc.enable()
+    plan.pass_log = records
+    return plan
 
 
 class _SeenList(list):
@@ -272,40 +187,21 @@ class _SeenList(list):
         return x in self._seen
 
 
-def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables, resources=None) -> Plan:
-    """Plan the run that computes fetch_tensors and runs target_ops given feeds. `resources`
-    (the session's ResourceStore) is what host calls of queue, iterator and reader ops use.
-
-    Python's cyclic garbage collector pauses meanwhile: planning makes many objects and no
-    garbage, and the full collections it would trigger each walk every object of the graph,
-    a cost that grows faster than the graph's depth."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _build_plan(graph, fetch_tensors, target_ops, feeds, variables, resources)
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables, resources=None) -> Plan:
-    p = _Planner(graph, fetch_tensors, target_ops, feeds, variables)
-    fed = set(feeds)
-    order = toposort(prune(fetch_tensors, target_ops, fed), fed)
-    for t, v in feeds.items():
-        p.shapes[t] = v.shape
-
+def plan_ir(ir: IRGraph, ev, variables, resources=None) -> Plan:
+    """Lower an IR to kernel calls on buffers, pack the arena and build the C records."""
+    p = _Planner(ev)
     steps: list[Step] = []
     feed_locs = []
-    for t, v in feeds.items():
+    for t, node in ir.feeds.items():
         # a buffer of its own (not in the arena): the run may point the kernels at the fed
         # array itself instead of copying it in (execute)
-        b = Buffer("feed", int(np.prod(v.shape, dtype=np.int64)) * t.dtype.np.itemsize)
+        shape = node.shapes[0]
+        b = Buffer("feed", int(np.prod(shape, dtype=np.int64)) * t.dtype.np.itemsize)
         if t.dtype is dtypes.string:
-            b.objects, b.array = True, np.full(v.shape, b"", dtype=object)
+            b.objects, b.array = True, np.full(shape, b"", dtype=object)
         p.buffers.append(b)
-        loc = Loc(b, 0, tuple(v.shape), t.dtype)
-        p.locs[t] = loc
+        loc = Loc(b, 0, tuple(shape), t.dtype)
+        p.locs[node.output(0)] = loc
         feed_locs.append((t, loc))
 
     var_reads, var_writes = _SeenList(), _SeenList()
@@ -316,89 +212,70 @@ def _build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables, resour
         if loc.buf.kind == "var" and loc.buf.var not in var_writes and loc.buf.var not in var_reads:
             var_reads.append(loc.buf.var)
 
-    for op in order:
-        d = registry.lookup(op.type)
-        if d is None:
-            raise errors.UnimplementedError(None, op, f"staticflow has no op {op.type!r}" + where(op))
-        if d.source is not None:
-            raise errors.InternalError(
-                None,
-                op,
-                f"{op.type} op '{op.name}' is a source: Session.run evaluates it before planning and "
-                "feeds its outputs" + where(op),
-            )
-        if op.type == "Placeholder" and op.outputs[0] not in fed:
-            dims = op.get_attr("shape")
-            raise errors.InvalidArgumentError(
-                None,
-                op,
-                f"You must feed a value for placeholder tensor '{op.name}' with dtype "
-                f"{op.get_attr('dtype').name} and shape {dims}" + where(op),
-            )
-        p.infer(op)
+    for node in ir.topo_order():
+        if node.type == FEED:
+            continue
+        d = node.opdef
         step_index = len(steps)
-        live_outs = [t for t in op.outputs if t not in fed]
-        if op.type == "VariableV2":
-            t = op.outputs[0]
-            if t not in fed:
-                arr = variables.storage(op)
-                b = Buffer("var", arr.nbytes, array=arr, var=op.name, objects=arr.dtype == object)
-                p.buffers.append(b)
-                p.locs[t] = Loc(b, 0, arr.shape, t.dtype)
+        op = node.origin[0]
+        if node.type == "VariableV2":
+            arr = variables.storage(op)
+            b = Buffer("var", arr.nbytes, array=arr, var=op.name, objects=arr.dtype == object)
+            p.buffers.append(b)
+            p.locs[node.output(0)] = Loc(b, 0, arr.shape, node.dtypes[0])
             continue
         if d.static:
-            for t in live_outs:
-                p.locs[t] = p.const_loc(p.static_value(t, "a constant"), t.dtype)
+            for v in node.outputs:
+                p.locs[v] = p.const_loc(ev.value(v, "a constant"), v.dtype)
             continue
         # a regular op: lower to kernel calls
-        in_locs = [p.locs[t] for t in op.inputs]
-        values = []
-        for i, a in enumerate(_flat_args(d.inputs, op)):
-            values.append(
-                p.static_value(op.inputs[i], f"input {i} of {op.type} op '{op.name}'") if a.host else None
-            )
-        out_shapes = [p.shapes.get(t) if t not in fed else p.shapes[t] for t in op.outputs]
+        in_locs = [p.locs[v] for v in node.inputs]
+        args = flat_args(d, node.attrs)
+        values = [
+            ev.value(v, f"input {i} of {node.type} op '{op.name}'") if a.host else None
+            for i, (a, v) in enumerate(zip(args, node.inputs))
+        ]
+        out_shapes = list(node.shapes)
         ctx = LowerContext(
             d,
-            op.name,
-            op._attrs,
+            node.name,
+            node.attrs,
             [loc.shape for loc in in_locs],
-            [t.dtype for t in op.inputs],
+            [v.dtype for v in node.inputs],
             out_shapes,
-            [t.dtype for t in op.outputs],
+            list(node.dtypes),
             values,
             resources=resources,
         )
         try:
             if registry.runs_on_host(d, ctx.in_dtypes, ctx.out_dtypes):
-                ctx.reference([i for i, a in enumerate(_flat_args(d.inputs, op)) if a.ref])
+                ctx.reference([i for i, a in enumerate(args) if a.ref])
             else:
                 d.lower(ctx)
         except (ValueError, IndexError) as e:
             raise errors.InvalidArgumentError(
-                None, op, f"{op.type} op '{op.name}': {e}" + where(op)
+                None, op, f"{node.type} op '{op.name}': {e}" + where(node)
             ) from None
         # outputs: aliases or fresh arena slots
         out_locs = []
-        for j, t in enumerate(op.outputs):
-            if j in ctx.aliases and t not in fed:
+        for j, v in enumerate(node.outputs):
+            if j in ctx.aliases:
                 src = in_locs[ctx.aliases[j]]
-                if src.buf.kind == "var" and not _writes_ref(d, op, ctx.aliases[j]):
+                if src.buf.kind == "var" and not args[ctx.aliases[j]].ref:
                     # a read of a variable is a snapshot: copy it out of the storage (the copy
                     # is dropped after planning if no write can come between it and its uses)
-                    loc = p.new_arena(out_shapes[j], t.dtype, step_index)
+                    loc = p.new_arena(out_shapes[j], v.dtype, step_index)
                     src_view = ctx.inp(ctx.aliases[j]).reshape(out_shapes[j])
                     if src_view.size:
-                        kc = KernelCall(registry.kernel_name("copy", t.dtype), [src_view], [ctx.out(j)])
+                        kc = KernelCall(registry.kernel_name("copy", v.dtype), [src_view], [ctx.out(j)])
                         ctx.calls.append(kc)
                         snapshots.append((loc.buf, src, step_index, kc))
                 else:
-                    loc = Loc(src.buf, src.byte_offset, tuple(out_shapes[j]), t.dtype)
+                    loc = Loc(src.buf, src.byte_offset, tuple(out_shapes[j]), v.dtype)
             else:
-                loc = p.new_arena(out_shapes[j], t.dtype, step_index)
+                loc = p.new_arena(out_shapes[j], v.dtype, step_index)
             out_locs.append(loc)
-            if t not in fed:
-                p.locs[t] = loc
+            p.locs[v] = loc
         const_locs = [p.const_loc(c, dtypes.as_dtype(c.dtype)) for c in ctx.consts]
         scratch_locs = [p.new_arena(s, dt, step_index) for s, dt in ctx.scratch]
         state_locs = []
@@ -415,11 +292,11 @@ def _build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables, resour
             "state": state_locs,
         }
         # variable access bookkeeping
-        for i, (a, loc) in enumerate(zip(_flat_args(d.inputs, op), in_locs)):
+        for i, (a, loc) in enumerate(zip(args, in_locs)):
             if a.ref:
                 if loc.buf.kind != "var":
                     raise errors.InvalidArgumentError(
-                        None, op, f"input {i} of {op.type} op '{op.name}' must be a variable" + where(op)
+                        None, op, f"input {i} of {node.type} op '{op.name}' must be a variable" + where(node)
                     )
                 if a.ref == "update":
                     read_var(loc)
@@ -434,27 +311,39 @@ def _build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables, resour
             resolved.append(
                 (call, [_resolve(v, locs) for v in call.ins], [_resolve(v, locs) for v in call.outs])
             )
-        steps.append(Step(op, resolved))
+        steps.append(Step(op, resolved, node))
 
     # fetches
     fetch_locs = []
     end = len(steps)
-    for t in fetch_tensors:
-        if t in fed:
-            fetch_locs.append(("feed", t))
+    for v in ir.fetches:
+        if v.node.type == FEED:
+            fetch_locs.append(("feed", v.node.tensor))
             continue
-        loc = p.locs[t]
+        loc = p.locs[v]
         read_var(loc)
         p.use(loc, end)
         fetch_locs.append(loc)
 
     _read_in_place(steps, snapshots, write_steps)
-    plan = Plan(fetch_locs, feed_locs, steps, var_reads, var_writes, dict(p.value_feeds))
-    plan.shapes = dict(p.shapes)
+    plan = Plan(fetch_locs, feed_locs, steps, var_reads, var_writes, dict(ir.value_feeds))
+    plan.shapes = {t: v.shape for t, v in _user_values(ir).items()}
     _assign_arena(p.buffers, plan.stats)
     plan.stats.steps = len(steps)
     _materialize(plan, p.buffers)
     return plan
+
+
+def _user_values(ir: IRGraph) -> dict:
+    """User Tensor -> the IR value that computes it, for nodes that stand for one user op."""
+    out = {}
+    for node in ir.nodes.values():
+        if node.type == FEED:
+            out[node.tensor] = node.output(0)
+        elif len(node.origin) == 1 and len(node.origin[0].outputs) == len(node.shapes):
+            for t, v in zip(node.origin[0].outputs, node.outputs):
+                out.setdefault(t, v)
+    return out
 
 
 def _read_in_place(steps: list[Step], snapshots: list, write_steps: dict) -> None:
@@ -470,11 +359,6 @@ def _read_in_place(steps: list[Step], snapshots: list, write_steps: dict) -> Non
             continue
         b.kind, b.array, b.var = "var", var_loc.buf.array, var_loc.buf.var
         steps[s_copy].calls = [c for c in steps[s_copy].calls if c[0] is not kc]
-
-
-def _writes_ref(d: registry.OpDef, op, input_index: int) -> bool:
-    args = _flat_args(d.inputs, op)
-    return bool(args[input_index].ref)
 
 
 def _resolve(v: View, locs: dict):
@@ -735,11 +619,12 @@ def _view_array(arena_view, loc: Loc, v: View, writeable: bool = False) -> np.nd
 def _fail(plan: Plan, k: int, code: int):
     from staticflow.backends import cpu
 
-    op = plan.steps[plan.call_steps[k]].op
+    step = plan.steps[plan.call_steps[k]]
+    op = step.op
     msg = cpu.ffi.string(plan.c_calls[k].msg).decode(errors="replace")
     d = registry.get(op.type)
     prefix = d.error_prefix(op) if d.error_prefix is not None else ""
-    return errors.error_class(code)(None, op, prefix + msg + where(op))
+    return errors.error_class(code)(None, op, prefix + msg + where(step.node or op))
 
 
 def execute(plan: Plan, feeds: dict, variables, mode: str = "c", trace: list | None = None) -> list:

@@ -175,6 +175,9 @@ class Session:
         if target:
             raise ValueError(f"staticflow runs in-process; target {target!r} is not supported")
         self._config = _message(config, "ConfigProto", "config")
+        from staticflow import passes
+
+        self._pass_options = passes.options_from_config(self._config)
         self._graph = graph if graph is not None else fops.get_default_graph()
         self._closed = False
         size = self._config.plan_cache_size if self._config is not None else 0
@@ -253,7 +256,13 @@ class Session:
                     return p
         with self._build_lock:
             p = plan_mod.build_plan(
-                self._graph, tensors, targets, feeds, self._variables, resources=self._resources
+                self._graph,
+                tensors,
+                targets,
+                feeds,
+                self._variables,
+                resources=self._resources,
+                options=self._pass_options,
             )
         self.plans_built += 1
         if self._config is not None and self._config.log_device_placement:
@@ -426,11 +435,16 @@ class Session:
             stack.remove(self)
 
     def list_devices(self) -> list[str]:
-        return ["/device:CPU:0"]
+        return list_local_devices()
 
 
 # where every op runs, in TensorFlow's device naming
 _DEVICE = "/job:localhost/replica:0/task:0/device:CPU:0"
+
+
+def list_local_devices() -> list[str]:
+    """The devices plans run on in this process: the CPU (the kernels are CPU kernels)."""
+    return ["/device:CPU:0"]
 
 
 def _message(value, kind: str, arg: str):

@@ -11,10 +11,8 @@ from staticflow.ops import registry
 
 
 @pytest.fixture
-def g():
-    graph = sf.Graph()
-    with graph.as_default():
-        yield graph
+def g(sf_graph):
+    return sf_graph
 
 
 def _run(t, feeds=None):

@@ -14,10 +14,7 @@ from staticflow.contrib import layers as cl
 RNG = np.random.default_rng(5)
 
 
-@pytest.fixture(autouse=True)
-def graph():
-    with sf.Graph().as_default() as g:
-        yield g
+pytestmark = pytest.mark.usefixtures("sf_graph")  # each test builds in a fresh default graph
 
 
 def _names(coll=sf.GraphKeys.GLOBAL_VARIABLES):

@@ -81,7 +81,7 @@ def test_1000_layer_mlp_builds_differentiates_and_runs():
 
 def test_deep_lstm_builds_differentiates_and_runs():
     with sf.Graph().as_default(), shallow_stack():
-        _, loss, vs, _, out = lstm(300)
+        _, loss, vs, _, out = lstm(150)
     assert len(vs) == 2 and np.isfinite(out[0]) and all(np.all(np.isfinite(g)) for g in out[1:])
 
 

@@ -9,10 +9,8 @@ import staticflow as sf
 
 
 @pytest.fixture
-def g():
-    graph = sf.Graph()
-    with graph.as_default():
-        yield graph
+def g(sf_graph):
+    return sf_graph
 
 
 def test_default_graph_and_as_default():

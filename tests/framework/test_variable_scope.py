@@ -7,11 +7,7 @@ import pytest
 
 import staticflow as sf
 
-
-@pytest.fixture(autouse=True)
-def graph():
-    with sf.Graph().as_default() as g:
-        yield g
+pytestmark = pytest.mark.usefixtures("sf_graph")  # each test builds in a fresh default graph
 
 
 def test_scopes_prefix_names_and_reuse_shares():

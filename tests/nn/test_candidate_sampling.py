@@ -11,11 +11,7 @@ import pytest
 import staticflow as sf
 from staticflow.ops import candidate_sampling_ops as cs
 
-
-@pytest.fixture(autouse=True)
-def graph():
-    with sf.Graph().as_default() as g:
-        yield g
+pytestmark = pytest.mark.usefixtures("sf_graph")  # each test builds in a fresh default graph
 
 
 TRUE_CLASSES = np.array([[1, 5], [3, 3], [0, 9], [40, 2]], np.int64)

@@ -11,10 +11,7 @@ import staticflow as sf
 RNG = np.random.default_rng(7)
 
 
-@pytest.fixture(autouse=True)
-def graph():
-    with sf.Graph().as_default() as g:
-        yield g
+pytestmark = pytest.mark.usefixtures("sf_graph")  # each test builds in a fresh default graph
 
 
 def _net(x):

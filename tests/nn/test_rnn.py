@@ -12,10 +12,7 @@ RNG = np.random.default_rng(11)
 rnn_cell = sf.nn.rnn_cell
 
 
-@pytest.fixture(autouse=True)
-def graph():
-    with sf.Graph().as_default() as g:
-        yield g
+pytestmark = pytest.mark.usefixtures("sf_graph")  # each test builds in a fresh default graph
 
 
 def _sig(x):

@@ -12,10 +12,7 @@ import staticflow as sf
 FLT_MAX = float(np.finfo(np.float32).max)
 
 
-@pytest.fixture(autouse=True)
-def graph():
-    with sf.Graph().as_default() as g:
-        yield g
+pytestmark = pytest.mark.usefixtures("sf_graph")  # each test builds in a fresh default graph
 
 
 def _sampled_logits_reference(w, b, labels, x, sampled, true_ec, sampled_ec, remove_hits):

@@ -18,6 +18,8 @@ import pytest
 import staticflow as sf
 from staticflow.ops import conv_ops
 
+pytestmark = pytest.mark.usefixtures("sf_graph")  # each test builds in a fresh default graph
+
 
 def _pads(n, k, s, d, padding):
     """(out, pad_before) per TensorFlow's definitions."""

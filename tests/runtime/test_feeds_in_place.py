@@ -22,11 +22,10 @@ def _staging(slot):
 
 
 @pytest.fixture()
-def graph():
-    with sf.Graph().as_default() as g:
-        x = sf.placeholder(sf.float32, [N, N], name="x")
-        y = sf.matmul(x, x) + 1.0
-        yield g, x, y
+def graph(sf_graph):
+    x = sf.placeholder(sf.float32, [N, N], name="x")
+    y = sf.matmul(x, x) + 1.0
+    return sf_graph, x, y
 
 
 def test_large_feed_is_read_in_place_and_left_alone(graph, monkeypatch):

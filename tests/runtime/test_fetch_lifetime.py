@@ -20,6 +20,8 @@ import staticflow as sf
 
 Pair = collections.namedtuple("Pair", "a b")
 
+pytestmark = pytest.mark.usefixtures("sf_graph")  # each test builds in a fresh default graph
+
 
 @pytest.fixture
 def no_gc():

@@ -12,10 +12,8 @@ from staticflow.runtime import reference
 
 
 @pytest.fixture
-def g():
-    graph = sf.Graph()
-    with graph.as_default():
-        yield graph
+def g(sf_graph):
+    return sf_graph
 
 
 def _mlp(g):

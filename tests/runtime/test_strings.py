@@ -7,6 +7,8 @@ import pytest
 
 import staticflow as sf
 
+pytestmark = pytest.mark.usefixtures("sf_graph")  # each test builds in a fresh default graph
+
 
 def _obj(*items):
     return np.array(list(items), dtype=object)

@@ -16,10 +16,7 @@ from staticflow.summary import png
 FIXTURES = os.path.join(os.path.dirname(__file__), os.pardir, "fixtures", "tensorflow")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_graph():
-    with sf.Graph().as_default() as g:
-        yield g
+pytestmark = pytest.mark.usefixtures("sf_graph")  # each test builds in a fresh default graph
 
 
 def _run(t, feed=None):

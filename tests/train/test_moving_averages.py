@@ -11,11 +11,7 @@ import pytest
 
 import staticflow as sf
 
-
-@pytest.fixture(autouse=True)
-def graph():
-    with sf.Graph().as_default() as g:
-        yield g
+pytestmark = pytest.mark.usefixtures("sf_graph")  # each test builds in a fresh default graph
 
 
 VALUES = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)

@@ -46,9 +46,8 @@ def _no_temp_files(d):
 
 
 @pytest.fixture(autouse=True)
-def _graph():
-    with sf.Graph().as_default():
-        yield
+def _graph(sf_graph):
+    yield
     checkpoint_io.WRITE_HOOKS.clear()
 
 

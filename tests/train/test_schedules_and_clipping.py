@@ -13,10 +13,7 @@ def _eval(t, feeds=None):
         return sess.run(t, feeds or {})
 
 
-@pytest.fixture(autouse=True)
-def graph():
-    with sf.Graph().as_default() as g:
-        yield g
+pytestmark = pytest.mark.usefixtures("sf_graph")  # each test builds in a fresh default graph
 
 
 @pytest.mark.parametrize("step", [0, 3, 10, 25])

@@ -1,0 +1,223 @@
+"""From the user's Graph to the IR of one plan signature.
+
+`build_ir` prunes the graph to what the fetches and targets need (fed tensors
+cut the walk), makes one IR node per remaining op (a fed tensor becomes a feed
+node), and infers every shape with the concrete feed shapes. Values needed
+while planning (shape arguments, axes, sizes: the registry's `host` inputs)
+are computed on demand by `IRGraph`'s companion `Evaluator`, iteratively, so
+neither building nor evaluation recurses over the graph's depth.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from staticflow.compiler.ir import FEED, IRGraph, Node, Value
+from staticflow.framework import dtypes, errors
+from staticflow.framework import ops as fops
+from staticflow.framework.tensor_shape import TensorShape
+from staticflow.ops import builder, registry
+from staticflow.runtime.graph_walk import prune, toposort
+
+
+def where(node_or_op) -> str:
+    """The suffix of an error message that names the user's op(s) and source line(s)."""
+    ops_ = node_or_op.origin if isinstance(node_or_op, Node) else (node_or_op,)
+    if not ops_:
+        return ""
+    parts = [f"node {op.name} ({op.type}) defined at {fops.format_location(op.location)}" for op in ops_[:4]]
+    more = f" and {len(ops_) - 4} more" if len(ops_) > 4 else ""
+    return "\n\t [[" + "; ".join(parts) + more + "]]"
+
+
+def _first(node: Node):
+    return node.origin[0] if node.origin else None
+
+
+def flat_args(d: registry.OpDef, attrs: dict) -> list:
+    """Input Args repeated for list inputs, aligned with a node's inputs."""
+    out = []
+    for a in d.inputs:
+        out.extend([a] * a.count(attrs))
+    return out
+
+
+class Evaluator:
+    """Values of IR outputs known before the run: constants, values that depend only on
+    shapes, fed values (the plan is then specialized on them), and what the NumPy
+    references compute from those. Each value is computed once."""
+
+    def __init__(self, ir: IRGraph, feeds: dict):
+        self.ir = ir
+        self.feeds = feeds
+        self.known: dict[Value, np.ndarray] = {}
+
+    def value(self, v: Value, why: str) -> np.ndarray:
+        """The value of `v`, or InvalidArgumentError when it is only known while running."""
+        if v in self.known:
+            return self.known[v]
+        stack = [v.node]
+        done: set[int] = set()
+        while stack:
+            n = stack[-1]
+            if n.id in done:
+                stack.pop()
+                continue
+            missing = [x.node for x in self._needed(n, why) if x not in self.known and x.node.id not in done]
+            if missing:
+                stack.extend(missing)
+                continue
+            stack.pop()
+            done.add(n.id)
+            for j, out in enumerate(self._compute(n, why)):
+                self.known[Value(n, j)] = out
+        return self.known[v]
+
+    def _needed(self, n: Node, why: str) -> list[Value]:
+        if n.type in (FEED, "Const") or (n.opdef is not None and (n.opdef.shape_only or n.opdef.resource)):
+            return []
+        self._check_computable(n, why)
+        return list(n.inputs)
+
+    def _check_computable(self, n: Node, why: str) -> None:
+        d = n.opdef
+        runtime_only = d is None or d.stateful or d.random or d.source is not None
+        if runtime_only or n.type in ("Placeholder", "VariableV2"):
+            op = _first(n)
+            name = op.name if op is not None else n.name
+            raise errors.InvalidArgumentError(
+                None,
+                op,
+                f"The value of {name}:0 is needed before the run starts ({why}), but it comes from "
+                f"{n.type} op '{name}', whose value is only known while the graph runs. Compute "
+                f"shape arguments from constants, sf.shape() or fed values." + where(n),
+            )
+
+    def _compute(self, n: Node, why: str) -> list[np.ndarray]:
+        if n.type == FEED:
+            value = self.feeds[n.tensor]
+            self.ir.value_feeds[n.tensor] = value
+            return [value]
+        if n.type == "Const":
+            return [np.asarray(n.attrs["value"])]
+        d = n.opdef
+        if d.resource:  # a handle: the op's name (runtime/resources.py)
+            return [np.array(_first(n).name.encode(), dtype=object)]
+        if d.shape_only:
+            empties = [np.empty(v.shape, v.dtype.np) for v in n.inputs[:1]]
+            out = d.ref(empties, n.attrs)
+            outs = out if isinstance(out, (list, tuple)) else [out]
+            return [np.asarray(o, dtype=dt.np) for o, dt in zip(outs, n.dtypes)]
+        try:
+            return builder.run_reference(d, [self.known[x] for x in n.inputs], n.attrs)
+        except (ArithmeticError, ValueError, IndexError, TypeError) as e:
+            # a computation of shapes that fails (a division by zero, an index out of range)
+            # fails as the op would when it runs: named, with its source line
+            op = _first(n)
+            name = op.name if op is not None else n.name
+            raise errors.InvalidArgumentError(
+                None, op, f"{n.type} op '{name}': {e} (while computing {why})" + where(n)
+            ) from None
+
+
+def build_ir(graph, fetch_tensors, target_ops, feeds: dict) -> tuple[IRGraph, Evaluator]:
+    """The IR of the run that computes `fetch_tensors` and runs `target_ops` given `feeds`
+    (user Tensor -> array), with every shape concrete."""
+    ir = IRGraph()
+    ev = Evaluator(ir, feeds)
+    fed = set(feeds)
+    values: dict = {}  # user Tensor -> Value
+    for t, v in feeds.items():
+        n = ir.add(FEED, (), {"dtype": t.dtype}, [v.shape], [t.dtype], origin=[t.op], name=t.op.name)
+        n.tensor = t
+        ir.feeds[t] = n
+        values[t] = n.output(0)
+    nodes: dict = {}  # user Operation -> Node
+    for op in toposort(prune(fetch_tensors, target_ops, fed), fed):
+        node = _add_op(ir, ev, op, values, nodes, fed)
+        nodes[op] = node
+    ir.fetches = [values[t] for t in fetch_tensors]
+    ir.targets = [nodes[o] for o in target_ops]
+    return ir, ev
+
+
+def _add_op(ir: IRGraph, ev: Evaluator, op, values: dict, nodes: dict, fed: set) -> Node:
+    d = registry.lookup(op.type)
+    if d is None:
+        raise errors.UnimplementedError(None, op, f"staticflow has no op {op.type!r}" + where(op))
+    if d.source is not None:
+        raise errors.InternalError(
+            None,
+            op,
+            f"{op.type} op '{op.name}' is a source: Session.run evaluates it before planning and "
+            "feeds its outputs" + where(op),
+        )
+    if op.type == "Placeholder" and op.outputs[0] not in fed:
+        raise errors.InvalidArgumentError(
+            None,
+            op,
+            f"You must feed a value for placeholder tensor '{op.name}' with dtype "
+            f"{op.get_attr('dtype').name} and shape {op.get_attr('shape')}" + where(op),
+        )
+    inputs = [values[t] for t in op.inputs]
+    shapes = _infer(ev, op, d, inputs)
+    control = [nodes[c] for c in op.control_inputs if c in nodes]
+    node = ir.add(
+        op.type,
+        inputs,
+        op._attrs,
+        shapes,
+        [t.dtype for t in op.outputs],
+        origin=[op],
+        name=op.name,
+        control=control,
+        device=op.device,
+    )
+    for t in op.outputs:
+        if t not in fed:
+            values[t] = node.output(t.value_index)
+    return node
+
+
+def _infer(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> list[tuple]:
+    """Concrete output shapes, from the op's shape function with the inputs' shapes and the
+    values of its host inputs."""
+    if op.type == "VariableV2":
+        s = op.get_attr("shape")
+        if not s.is_fully_defined():
+            raise errors.InvalidArgumentError(
+                None, op, f"variable {op.name} has shape {s}, which is not fully defined" + where(op)
+            )
+        return [tuple(s.as_list())]
+    host = {i for i, a in enumerate(flat_args(d, op._attrs)) if a.host}
+
+    def value(i):
+        if i in host:
+            return ev.value(inputs[i], f"input {i} of {op.type} op '{op.name}'")
+        if inputs[i].node.type == "Const":
+            return inputs[i].node.attrs["value"]
+        return None
+
+    ctx = registry.ShapeContext(
+        d, op.name, [v.shape for v in inputs], [v.dtype for v in inputs], op._attrs, value, planning=True
+    )
+    try:
+        shapes = d.shape_fn(ctx)
+    except (ValueError, IndexError) as e:
+        ins = ", ".join(str(TensorShape(v.shape)) for v in inputs)
+        raise errors.InvalidArgumentError(
+            None, op, f"{op.type} op '{op.name}': {e}. Input shapes: [{ins}]" + where(op)
+        ) from None
+    out = []
+    for t, s in zip(op.outputs, shapes):
+        if t in ev.feeds:  # fed: its shape is the fed value's (the op's own output goes unused)
+            out.append(tuple(ev.feeds[t].shape))
+            continue
+        s = TensorShape(s) if not isinstance(s, TensorShape) else s
+        if not s.is_fully_defined():
+            raise errors.InternalError(None, op, f"shape of {t.name} is {s} after planning" + where(op))
+        out.append(tuple(s.as_list()))
+    return out
+
+
+__all__ = ["Evaluator", "build_ir", "flat_args", "where", "dtypes"]

@@ -1,0 +1,364 @@
+"""The compiler's IR: a mutable dataflow graph of one plan signature.
+
+A `Session.run` signature (fetches, feeds, feed shapes) becomes an `IRGraph`:
+the pruned part of the user's Graph, with every shape and dtype concrete. The
+user's Graph is never changed; passes rewrite the IR. A `Node` holds its op
+record, attrs, device, output shapes and dtypes, its inputs as `Value`s
+(producer node, output index), control predecessors, and its provenance: the
+user Operations it stands for, so that errors, traces and drawings name what
+the user wrote even after nodes are merged or fused.
+
+The graph keeps the users of every output up to date, so a pass can replace
+all uses of a value, insert nodes and remove dead ones in constant time per
+edge. `verify()` checks every invariant; the tests run it after each pass.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from staticflow.framework import dtypes
+from staticflow.ops import registry
+
+# pseudo-ops that exist only in the IR (no registry record)
+FEED = "_Feed"  # a tensor whose value the run is given
+
+
+class Value:
+    """Output `index` of `node`: what an input refers to."""
+
+    __slots__ = ("node", "index")
+
+    def __init__(self, node: Node, index: int):
+        self.node = node
+        self.index = index
+
+    @property
+    def shape(self) -> tuple:
+        return self.node.shapes[self.index]
+
+    @property
+    def dtype(self) -> dtypes.DType:
+        return self.node.dtypes[self.index]
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Value) and other.node is self.node and other.index == self.index
+
+    def __hash__(self) -> int:
+        return hash((self.node.id, self.index))
+
+    def __repr__(self) -> str:
+        return f"{self.node.name}:{self.index}"
+
+
+class Node:
+    """One operation of the IR."""
+
+    __slots__ = (
+        "id",
+        "type",
+        "opdef",
+        "attrs",
+        "inputs",
+        "control",
+        "shapes",
+        "dtypes",
+        "device",
+        "origin",
+        "name",
+        "users",
+        "control_users",
+        "graph",
+        "tensor",
+    )
+
+    def __init__(self, graph: IRGraph, nid: int, op_type: str, attrs: dict, shapes, out_dtypes, origin, name):
+        self.graph = graph
+        self.id = nid
+        self.type = op_type
+        self.opdef: registry.OpDef | None = registry.lookup(op_type)
+        self.attrs = attrs
+        self.inputs: list[Value] = []
+        self.control: list[Node] = []
+        self.shapes: list[tuple] = [tuple(int(d) for d in s) for s in shapes]
+        self.dtypes: list[dtypes.DType] = list(out_dtypes)
+        self.device = ""
+        self.origin: tuple = tuple(origin)  # user Operations this node stands for
+        self.name = name
+        # per output: [(user node, input position)]; control users: nodes that wait for this one
+        self.users: list[list[tuple[Node, int]]] = [[] for _ in self.shapes]
+        self.control_users: list[Node] = []
+        self.tensor = None  # for a feed: the user Tensor it stands for
+
+    # --- queries ----------------------------------------------------------------------------
+    @property
+    def outputs(self) -> list[Value]:
+        return [Value(self, i) for i in range(len(self.shapes))]
+
+    def output(self, i: int = 0) -> Value:
+        return Value(self, i)
+
+    @property
+    def location(self):
+        """The user's source line of the first op this node stands for."""
+        return self.origin[0].location if self.origin else None
+
+    def has_users(self) -> bool:
+        return any(self.users) or bool(self.control_users)
+
+    def flag(self, name: str) -> bool:
+        """A boolean property of the op's registry record (False for IR-only ops)."""
+        return bool(getattr(self.opdef, name, False)) if self.opdef is not None else False
+
+    @property
+    def pure(self) -> bool:
+        """No effect beyond its outputs, and the same outputs for the same inputs (a resource
+        handle is not: it names its own queue or iterator, whatever its inputs)."""
+        d = self.opdef
+        return d is not None and not (
+            d.stateful
+            or d.random
+            or d.source is not None
+            or d.resource is not None
+            or any(a.ref for a in d.inputs)
+        )
+
+    def __repr__(self) -> str:
+        ins = ", ".join(repr(v) for v in self.inputs)
+        return f"<{self.name} = {self.type}({ins}) -> {self.shapes}>"
+
+
+class IRGraph:
+    """The nodes of one plan signature, with its fetches, targets and feeds."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[int, Node] = {}
+        self.fetches: list[Value] = []
+        self.targets: list[Node] = []
+        self.feeds: dict = {}  # user Tensor -> feed Node
+        self.value_feeds: dict = {}  # user Tensor -> fed value the plan is specialized on
+        self._ids = itertools.count()
+        self._names: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(list(self.nodes.values()))
+
+    # --- building -------------------------------------------------------------------------
+    def unique_name(self, base: str) -> str:
+        n = self._names.get(base)
+        if n is None:
+            self._names[base] = 0
+            return base
+        while True:
+            n += 1
+            name = f"{base}_{n}"
+            if name not in self._names:
+                self._names[base] = n
+                self._names[name] = 0
+                return name
+
+    def add(
+        self,
+        op_type: str,
+        inputs: Iterable[Value] = (),
+        attrs: dict | None = None,
+        shapes: Iterable = (),
+        out_dtypes: Iterable = (),
+        origin: Iterable = (),
+        name: str | None = None,
+        control: Iterable[Node] = (),
+        device: str = "",
+    ) -> Node:
+        """A new node; its inputs and control predecessors must already be in this graph."""
+        node = Node(
+            self,
+            next(self._ids),
+            op_type,
+            dict(attrs or {}),
+            list(shapes),
+            list(out_dtypes),
+            origin,
+            self.unique_name(name or op_type),
+        )
+        node.device = device
+        self.nodes[node.id] = node
+        for i, v in enumerate(inputs):
+            self._check_member(v.node)
+            node.inputs.append(v)
+            v.node.users[v.index].append((node, i))
+        for c in control:
+            self.add_control(node, c)
+        return node
+
+    def add_control(self, node: Node, before: Node) -> None:
+        """`node` runs after `before`."""
+        self._check_member(before)
+        if before not in node.control:
+            node.control.append(before)
+            before.control_users.append(node)
+
+    def _check_member(self, node: Node) -> None:
+        if node.graph is not self or self.nodes.get(node.id) is not node:
+            raise ValueError(f"{node.name} is not a node of this graph")
+
+    # --- rewriting ------------------------------------------------------------------------
+    def set_input(self, node: Node, i: int, value: Value) -> None:
+        """Make input i of `node` read `value`."""
+        self._check_member(value.node)
+        old = node.inputs[i]
+        old.node.users[old.index].remove((node, i))
+        node.inputs[i] = value
+        value.node.users[value.index].append((node, i))
+
+    def replace_uses(self, old: Value, new: Value) -> int:
+        """Every reader of `old` (inputs and fetches) reads `new` instead; how many were moved."""
+        if old == new:
+            return 0
+        moved = 0
+        for user, i in list(old.node.users[old.index]):
+            self.set_input(user, i, new)
+            moved += 1
+        for k, f in enumerate(self.fetches):
+            if f == old:
+                self.fetches[k] = new
+                moved += 1
+        return moved
+
+    def remove(self, node: Node) -> None:
+        """Drop a node nothing reads, fetches or targets; its inputs lose a user."""
+        if node.has_users():
+            raise ValueError(f"{node.name} still has users")
+        if any(f.node is node for f in self.fetches) or node in self.targets:
+            raise ValueError(f"{node.name} is fetched or a target")
+        for i, v in enumerate(node.inputs):
+            v.node.users[v.index].remove((node, i))
+        for c in node.control:
+            c.control_users.remove(node)
+        node.inputs, node.control = [], []
+        del self.nodes[node.id]
+        if node.tensor is not None and self.feeds.get(node.tensor) is node:
+            del self.feeds[node.tensor]
+
+    def move_control(self, old: Node, new: Node) -> None:
+        """Nodes that waited for `old` wait for `new` (before `old` is removed)."""
+        for u in list(old.control_users):
+            u.control.remove(old)
+            old.control_users.remove(u)
+            if u is not new:
+                self.add_control(u, new)
+        if old in self.targets:
+            self.targets = [new if t is old else t for t in self.targets]
+
+    # --- order ----------------------------------------------------------------------------
+    def topo_order(self) -> list[Node]:
+        """Producers before users (data and control edges); ties broken by creation order.
+
+        Iterative (Kahn's algorithm with a heap), so its cost is linear in the graph
+        (times log n for the tie-breaking), whatever the graph's depth."""
+        pending = {}
+        ready: list[tuple[int, Node]] = []
+        for n in self.nodes.values():
+            k = len(n.inputs) + len(n.control)
+            pending[n.id] = k
+            if k == 0:
+                ready.append((n.id, n))
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            _, n = heapq.heappop(ready)
+            order.append(n)
+            for users in n.users:
+                for u, _i in users:
+                    pending[u.id] -= 1
+                    if pending[u.id] == 0:
+                        heapq.heappush(ready, (u.id, u))
+            for u in n.control_users:
+                pending[u.id] -= 1
+                if pending[u.id] == 0:
+                    heapq.heappush(ready, (u.id, u))
+        if len(order) != len(self.nodes):
+            stuck = sorted(n.name for n in self.nodes.values() if pending[n.id] > 0)
+            raise ValueError(f"the graph has a cycle through: {', '.join(stuck[:10])}")
+        return order
+
+    # --- checking ---------------------------------------------------------------------------
+    def verify(self) -> None:
+        """Raise AssertionError naming the first broken invariant: edges and user lists agree,
+        inputs and fetches are members, the graph is acyclic, every input's shape and dtype is
+        what its producer declares, and every output has a concrete shape."""
+        for n in self.nodes.values():
+            where = f"IR node {n.name} ({n.type})"
+            assert n.graph is self, f"{where}: belongs to another graph"
+            assert len(n.shapes) == len(n.dtypes), (
+                f"{where}: {len(n.shapes)} shapes for {len(n.dtypes)} dtypes"
+            )
+            for s in n.shapes:
+                assert all(isinstance(d, int) and d >= 0 for d in s), f"{where}: shape {s} is not concrete"
+            for i, v in enumerate(n.inputs):
+                assert self.nodes.get(v.node.id) is v.node, f"{where}: input {i} reads a removed node"
+                assert v.index < len(v.node.shapes), f"{where}: input {i} reads a missing output"
+                assert (n, i) in v.node.users[v.index], f"{where}: input {i} not among its producer's users"
+            for j, users in enumerate(n.users):
+                for u, i in users:
+                    assert self.nodes.get(u.id) is u, f"{where}: output {j} used by removed {u.name}"
+                    assert i < len(u.inputs) and u.inputs[i] == Value(n, j), (
+                        f"{where}: output {j} lists {u.name} input {i}, which reads {u.inputs[i]!r}"
+                    )
+            for c in n.control:
+                assert self.nodes.get(c.id) is c, f"{where}: waits for removed {c.name}"
+                assert n in c.control_users, f"{where}: control edge from {c.name} not mirrored"
+            for u in n.control_users:
+                assert n in u.control, f"{where}: control user {u.name} does not list it"
+        for f in self.fetches:
+            assert self.nodes.get(f.node.id) is f.node, f"fetch {f!r} reads a removed node"
+        for t in self.targets:
+            assert self.nodes.get(t.id) is t, f"target {t.name} was removed"
+        self.topo_order()  # raises on a cycle
+
+    # --- text -------------------------------------------------------------------------------
+    def dump(self) -> str:
+        """One line per node in execution order: name = type(inputs) attrs -> shapes; origin."""
+        lines = []
+        fetched = {f: k for k, f in enumerate(self.fetches)}
+        for n in self.topo_order():
+            ins = ", ".join(repr(v) for v in n.inputs)
+            ctrl = "".join(f", ^{c.name}" for c in n.control)
+            outs = ", ".join(f"{dt.name}{list(s)}" for s, dt in zip(n.shapes, n.dtypes))
+            attrs = _fmt_attrs(n.attrs)
+            origin = ",".join(o.name for o in n.origin)
+            marks = "".join(f"  [fetch {fetched[v]}]" for v in n.outputs if v in fetched)
+            if n in self.targets:
+                marks += "  [target]"
+            lines.append(f"{n.name} = {n.type}({ins}{ctrl}){attrs} -> {outs}  # {origin}{marks}")
+        return "\n".join(lines) + "\n"
+
+
+def _fmt_attrs(attrs: dict) -> str:
+    parts = []
+    for k in sorted(attrs):
+        v = attrs[k]
+        text = _short(v)
+        if text is not None:
+            parts.append(f"{k}={text}")
+    return " {" + ", ".join(parts) + "}" if parts else ""
+
+
+def _short(v: Any) -> str | None:
+    import numpy as np
+
+    if isinstance(v, np.ndarray):
+        if v.size <= 8:
+            return np.array2string(v.reshape(-1), separator=",").replace("\n", "")
+        return f"<{v.dtype}{list(v.shape)}>"
+    if isinstance(v, dtypes.DType):
+        return v.name
+    if callable(v):
+        return None
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."

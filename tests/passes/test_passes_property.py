@@ -1,0 +1,31 @@
+"""Property: on random graphs, every pass on and every pass off compute the same values as
+the NumPy reference evaluator (the IR's verifier runs after each pass, see conftest)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+
+import staticflow as sf
+from staticflow.runtime import reference
+
+from .random_graphs import build, programs
+
+OFF = sf.ConfigProto(
+    graph_options=sf.GraphOptions(rewrite_options=sf.RewriterConfig(disable_meta_optimizer=True))
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs())
+def test_passes_on_and_off_agree_with_the_reference(program):
+    with sf.Graph().as_default():
+        fetches, feed = build(program)
+        want = reference.evaluate(fetches, feed)
+        with sf.Session() as s:
+            on = s.run(fetches, feed)
+        with sf.Session(config=OFF) as s:
+            off = s.run(fetches, feed)
+    for a, b, w in zip(on, off, want, strict=True):
+        np.testing.assert_allclose(a, w, rtol=2e-5, atol=2e-5)
+        np.testing.assert_allclose(b, w, rtol=2e-5, atol=2e-5)
