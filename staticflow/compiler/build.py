@@ -108,7 +108,16 @@ class Evaluator:
             out = d.ref(empties, n.attrs)
             outs = out if isinstance(out, (list, tuple)) else [out]
             return [np.asarray(o, dtype=dt.np) for o, dt in zip(outs, n.dtypes)]
-        return builder.run_reference(d, [self.known[x] for x in n.inputs], n.attrs)
+        try:
+            return builder.run_reference(d, [self.known[x] for x in n.inputs], n.attrs)
+        except (ArithmeticError, ValueError, IndexError, TypeError) as e:
+            # a computation of shapes that fails (a division by zero, an index out of range)
+            # fails as the op would when it runs: named, with its source line
+            op = _first(n)
+            name = op.name if op is not None else n.name
+            raise errors.InvalidArgumentError(
+                None, op, f"{n.type} op '{name}': {e} (while computing {why})" + where(n)
+            ) from None
 
 
 def build_ir(graph, fetch_tensors, target_ops, feeds: dict) -> tuple[IRGraph, Evaluator]:

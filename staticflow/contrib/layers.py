@@ -535,7 +535,7 @@ def batch_norm(
         inputs = fops.convert_to_tensor(inputs)
         if inputs.shape.ndims is None:
             raise ValueError(f"Inputs {inputs.name} has undefined rank.")
-        before = list(fops.get_collection(GraphKeys.UPDATE_OPS))
+        n_before = len(fops.get_collection_ref(GraphKeys.UPDATE_OPS))  # the layer appends its updates
         outputs = core_layers.batch_normalization(
             inputs,
             axis=1 if data_format == DATA_FORMAT_NCHW else -1,
@@ -555,16 +555,16 @@ def batch_norm(
             reuse=reuse,
         )
         ref = fops.get_collection_ref(GraphKeys.UPDATE_OPS)
-        new = [u for u in ref if all(u is not b for b in before)]
+        new = ref[n_before:]
         if updates_collections != GraphKeys.UPDATE_OPS:
-            ref[:] = [u for u in ref if all(u is not n for n in new)]
+            del ref[n_before:]
             if updates_collections is None:
                 with fops.control_dependencies(new):
                     outputs = array_ops.identity(outputs)
             else:
                 for u in new:
                     fops.add_to_collections(updates_collections, u)
-        made = vs.global_variables_by_name()
+        made = vs._store().vars  # (no copy of every variable for each layer)
         for name in ("moving_mean", "moving_variance", "beta", "gamma"):
             v = made.get(f"{sc.name}/{name}")
             if v is not None:

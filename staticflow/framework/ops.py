@@ -26,12 +26,25 @@ _VALID_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
 _VALID_SCOPE = re.compile(r"^[A-Za-z0-9_.\\/>-]*$")
 
 
+_IS_USER_FILE: dict[str, bool] = {}
+
+
+def _is_user_file(filename: str) -> bool:
+    """Whether code in `filename` is the user's (outside the staticflow package), remembered
+    per file: every op creation asks for each frame of its call stack."""
+    known = _IS_USER_FILE.get(filename)
+    if known is None:
+        fn = os.path.abspath(filename)
+        known = not fn.startswith(_PKG_DIR + os.sep) or os.sep + "tests" + os.sep in fn[len(_PKG_DIR) :]
+        _IS_USER_FILE[filename] = known
+    return known
+
+
 def user_frame() -> tuple[str, int, str]:
     """(file, line, function) of the innermost caller outside staticflow."""
     f = sys._getframe(1)
     while f is not None:
-        fn = os.path.abspath(f.f_code.co_filename)
-        if not fn.startswith(_PKG_DIR + os.sep) or os.sep + "tests" + os.sep in fn[len(_PKG_DIR) :]:
+        if _is_user_file(f.f_code.co_filename):
             return (f.f_code.co_filename, f.f_lineno, f.f_code.co_name)
         f = f.f_back
     return ("<unknown>", 0, "")
@@ -80,6 +93,7 @@ class Tensor:
         self._dtype = dtype
         self._shape = as_shape(shape) if shape is not None else TensorShape(None)
         self._const_value: Any = _UNSET
+        self._partial_value: Any = _UNSET  # memo of staticflow.ops.const_eval
 
     @property
     def op(self) -> Operation:
@@ -115,11 +129,15 @@ class Tensor:
     def set_shape(self, shape) -> None:
         """Merge more shape information into this tensor (TF1 semantics)."""
         try:
-            self._shape = self._shape.merge_with(as_shape(shape))
+            merged = self._shape.merge_with(as_shape(shape))
         except ValueError:
             raise ValueError(
                 f"Tensor {self.name} has shape {self._shape}, which is incompatible with {as_shape(shape)}"
             ) from None
+        if merged != self._shape:
+            self._shape = merged
+            # values derived from shapes (sf.shape, partially known shape vectors) may now be known
+            self.graph._shape_epoch += 1
 
     def consumers(self) -> list[Operation]:
         return [op for op in self.graph._consumers.get(self, [])]
@@ -283,6 +301,7 @@ class Graph:
         self._id_counter = 0
         self._finalized = False
         self._version = 0
+        self._shape_epoch = 0  # grows when set_shape refines a shape (const_eval's memo checks it)
         self._seed = None
         self._lock = threading.RLock()
         # op type -> name of a registered gradient (gradient_override_map)
@@ -616,10 +635,42 @@ def register_tensor_conversion_function(cls, fn) -> None:
     _conversion_functions.append((cls, fn))
 
 
+def _is_tensor_like(x) -> bool:
+    """A Tensor, or an object with a registered conversion (a Variable)."""
+    return isinstance(x, Tensor) or any(isinstance(x, cls) for cls, _ in _conversion_functions)
+
+
+def contains_tensor(value) -> bool:
+    """Whether a (nested) list or tuple holds a tensor-like element somewhere."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (list, tuple)):
+            stack.extend(v)
+        elif _is_tensor_like(v):
+            return True
+    return False
+
+
 def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None) -> Tensor:
-    """A Tensor for `value`: Tensors pass through, Python/NumPy values become constants."""
+    """A Tensor for `value`: Tensors pass through, Python/NumPy values become constants.
+
+    A (nested) list or tuple that holds tensors is packed into one tensor through `stack`
+    (TF's auto-packing): its dtype is that of the first tensor found, unless `dtype` (or
+    `preferred_dtype`) asks for another, to which tensors of another dtype are cast; the
+    other elements become constants of that dtype.
+    """
     if dtype is not None:
         dtype = dtypes.as_dtype(dtype)
+    if isinstance(value, (list, tuple)) and contains_tensor(value):
+        from staticflow.ops import array_ops
+
+        if dtype is None and preferred_dtype is not None:
+            try:
+                return array_ops.autopack(value, dtypes.as_dtype(preferred_dtype), name)
+            except (TypeError, ValueError):
+                pass
+        return array_ops.autopack(value, dtype, name)
     if isinstance(value, Tensor):
         if dtype is not None and value.dtype != dtype:
             raise ValueError(

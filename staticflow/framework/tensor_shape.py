@@ -171,6 +171,17 @@ class TensorShape:
             raise ValueError(f"Shapes {self} and {other} are not compatible")
         return TensorShape([a if a is not None else b for a, b in zip(self._dims, other._dims)])
 
+    def most_specific_compatible_shape(self, other) -> TensorShape:
+        """The most specific shape compatible with both: what two branches of a cond agree on.
+
+        Unknown rank when either rank is unknown or the ranks differ; otherwise a
+        dimension is kept where both have it equal and unknown elsewhere (TF1's rule).
+        """
+        other = as_shape(other)
+        if self._dims is None or other._dims is None or len(self._dims) != len(other._dims):
+            return TensorShape(None)
+        return TensorShape([a if a == b else None for a, b in zip(self._dims, other._dims)])
+
     def with_rank(self, rank: int) -> TensorShape:
         if self._dims is None:
             return unknown_shape(rank)

@@ -22,7 +22,7 @@ from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
 from staticflow.framework.ops import GraphKeys
 from staticflow.framework.tensor_shape import TensorShape
-from staticflow.ops import array_ops, math_ops, state_ops
+from staticflow.ops import array_ops, math_ops
 from staticflow.ops import variable_scope as vs
 
 # keyword arguments of Keras' layer constructor that TF1 layers accept and staticflow ignores
@@ -176,7 +176,7 @@ class Layer:
     def _track(self, variable, trainable: bool) -> None:
         if any(variable is v for v in self._trainable_weights + self._non_trainable_weights):
             return
-        if trainable and variable in state_ops.trainable_variables():
+        if trainable and variable.trainable:
             self._trainable_weights.append(variable)
         else:
             self._non_trainable_weights.append(variable)
@@ -202,7 +202,7 @@ class Layer:
             dtype = self._dtype or dtypes.float32
         self._set_scope(None)
         reuse = self.built or self._reuse
-        existing = {id(v) for v in vs.global_variables_by_name().values()}
+        made_before = len(vs._store().vars)  # get_variable adds to them when it makes one
         with vs.variable_scope(self._scope, reuse=reuse, auxiliary_name_scope=False) as scope:
             self._current_scope = scope
             with fops.name_scope(scope.original_name_scope):
@@ -214,7 +214,7 @@ class Layer:
                     trainable=trainable and self.trainable,
                     constraint=constraint,
                 )
-                if regularizer is not None and id(variable) not in existing:
+                if regularizer is not None and len(vs._store().vars) > made_before:
                     with fops.name_scope(name + "/Regularizer"):
                         loss = regularizer(variable)
                     self.add_loss(loss)

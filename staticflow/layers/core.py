@@ -8,6 +8,7 @@ import numpy as np
 from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
 from staticflow.framework.ops import GraphKeys
+from staticflow.framework.smart_cond import smart_cond, smart_constant_value
 from staticflow.framework.tensor_shape import TensorShape
 from staticflow.layers.base import Layer
 from staticflow.ops import array_ops, init_ops, math_ops, nn_impl, nn_ops, state_ops, variable_scope
@@ -181,17 +182,17 @@ def flatten(inputs, name=None, data_format="channels_last"):
 
 
 def dropout(inputs, rate=0.5, noise_shape=None, seed=None, training=False, name=None):
-    """Dropout active only when `training` (a bool or a boolean tensor) is true."""
+    """Dropout active only when `training` (a bool or a boolean tensor) is true.
+
+    The result keeps the inputs' static shape whatever `training` is, so the next layer builds.
+    """
     with fops.name_scope(name, "dropout", [inputs]):
         inputs = fops.convert_to_tensor(inputs)
-        if isinstance(training, bool):
-            return (
-                nn_impl.dropout(inputs, rate=rate, noise_shape=noise_shape, seed=seed)
-                if training
-                else array_ops.identity(inputs)
-            )
-        dropped = nn_impl.dropout(inputs, rate=rate, noise_shape=noise_shape, seed=seed)
-        return math_ops.where_v2(training, dropped, inputs)
+        return smart_cond(
+            training,
+            lambda: nn_impl.dropout(inputs, rate=rate, noise_shape=noise_shape, seed=seed),
+            lambda: array_ops.identity(inputs),
+        )
 
 
 class Dropout(Layer):
@@ -239,6 +240,8 @@ def batch_normalization(
     r = inputs.shape.ndims
     if r is None:
         raise ValueError("batch_normalization needs inputs of known rank")
+    if not -r <= axis < r:
+        raise ValueError(f"batch_normalization: axis {axis} is out of range for inputs of rank {r}")
     ax = axis % r
     ch = inputs.shape[ax].value
     if ch is None:
@@ -277,25 +280,23 @@ def batch_normalization(
                 epsilon,
             )
 
-        if training is False:
+        if smart_constant_value(training) is False:
             return normalize(moving_mean.value(), moving_var.value())
         mean, var = nn_impl.moments(inputs, red)
-        n = math_ops.cast(array_ops.size(inputs) // ch, dt)
+        n = math_ops.cast(array_ops.size(inputs) // max(ch, 1), dt)
         unbiased = var * n / math_ops.maximum(n - 1, 1)
         decay = 1.0 - momentum
-        train_out = normalize(mean, var)
-        if training is True:
-            upd_m = state_ops.assign_sub(moving_mean, (moving_mean.value() - mean) * decay)
-            upd_v = state_ops.assign_sub(moving_var, (moving_var.value() - unbiased) * decay)
-            out = train_out
-        else:  # a boolean tensor: update only when it is true
-            keep_m = math_ops.where_v2(training, mean, moving_mean.value())
-            keep_v = math_ops.where_v2(training, unbiased, moving_var.value())
-            upd_m = state_ops.assign_sub(moving_mean, (moving_mean.value() - keep_m) * decay)
-            upd_v = state_ops.assign_sub(moving_var, (moving_var.value() - keep_v) * decay)
-            out = math_ops.where_v2(training, train_out, normalize(moving_mean.value(), moving_var.value()))
+        # the batch's statistics when training, the moving ones otherwise; a boolean tensor
+        # picks at run time, and the moving averages then move by zero when it is false
+        mean = smart_cond(training, lambda: mean, lambda: moving_mean.value())
+        var = smart_cond(training, lambda: var, lambda: moving_var.value())
+        target_v = smart_cond(training, lambda: unbiased, lambda: moving_var.value())
+        upd_m = state_ops.assign_sub(moving_mean, (moving_mean.value() - mean) * decay)
+        upd_v = state_ops.assign_sub(moving_var, (moving_var.value() - target_v) * decay)
         fops.add_to_collections([GraphKeys.UPDATE_OPS], upd_m.op)
         fops.add_to_collections([GraphKeys.UPDATE_OPS], upd_v.op)
+        out = normalize(mean, var)
+        out.set_shape(inputs.shape)
         return out
 
 
@@ -357,7 +358,7 @@ class BatchNormalization(Layer):
 
     def call(self, inputs, training=False):
         beta_i, gamma_i, mean_i, var_i = self._initializers
-        before = list(fops.get_collection(GraphKeys.UPDATE_OPS))
+        n_before = len(fops.get_collection_ref(GraphKeys.UPDATE_OPS))  # batch_normalization appends
         scope = self._current_scope
         out = batch_normalization(
             inputs,
@@ -378,7 +379,7 @@ class BatchNormalization(Layer):
             reuse=True if self._applied else self._reuse,
         )
         self._applied = True
-        made = vs.global_variables_by_name()
+        made = vs._store().vars  # (no copy of every variable for each layer)
         for attr, trainable in (
             ("gamma", True),
             ("beta", True),
@@ -389,9 +390,7 @@ class BatchNormalization(Layer):
             if v is not None:
                 setattr(self, attr, v)
                 self._track(v, trainable and self.trainable)
-        self.add_update(
-            [u for u in fops.get_collection(GraphKeys.UPDATE_OPS) if all(u is not b for b in before)]
-        )
+        self.add_update(fops.get_collection_ref(GraphKeys.UPDATE_OPS)[n_before:])
         return out
 
 

@@ -39,6 +39,70 @@ def _axis(axis: int, rank: int, what: str = "axis") -> int:
 
 
 # ---------------------------------------------------------------------------
+# partially known values of integer vectors (OpDef.partial_value, read by const_eval)
+# ---------------------------------------------------------------------------
+def _pv_same(op):
+    """The elements of input 0, unchanged (identities, casts, reshapes of vectors)."""
+    p = yield "partial", 0
+    return p
+
+
+def _pv_shape(op):
+    dims = op.inputs[0].shape.as_tuple()
+    return None if dims is None else list(dims)
+
+
+def _pv_pack(op):
+    if op.outputs[0].shape.ndims != 1:
+        return None
+    out = []
+    for i in range(len(op.inputs)):
+        p = yield "partial", i
+        out.append(p[0] if p is not None and len(p) == 1 else None)
+    return out
+
+
+def _pv_concat(op):
+    out = []
+    for i in range(op.get_attr("N")):
+        p = yield "partial", i
+        if p is None:
+            return None
+        out.extend(p)
+    return out
+
+
+def _pv_slice(op):
+    b = yield "value", 1
+    z = yield "value", 2
+    p = yield "partial", 0
+    if b is None or z is None or p is None:
+        return None
+    try:
+        begin, size = _slice_params((len(p),), b, z)
+    except ValueError:
+        return None
+    return p[begin[0] : begin[0] + size[0]]
+
+
+def _pv_strided_slice(op):
+    b = yield "value", 1
+    e = yield "value", 2
+    st = yield "value", 3
+    p = yield "partial", 0
+    if b is None or e is None or st is None or p is None or op.get_attr("new_axis_mask"):
+        return None
+    try:
+        plan, _ = strided_slice_spec((len(p),), b, e, st, op._attrs)
+    except ValueError:
+        return None
+    if len(plan) != 1:
+        return None
+    _, _, begin, step, size, shrink = plan[0]
+    return [p[begin]] if shrink else [p[begin + step * k] for k in range(size)]
+
+
+# ---------------------------------------------------------------------------
 # Const, Placeholder, Identity
 # ---------------------------------------------------------------------------
 op(
@@ -102,6 +166,7 @@ op(
     outputs=[Arg("output", type_attr="T")],
     attrs=[Attr("T", "type")],
     shape_fn=lambda c: [c.shape(0)],
+    partial_value=_pv_same,
     ref=lambda ins, a: ins[0],
     lower=_alias0,
     kernels=COPY_KERNELS,
@@ -116,6 +181,7 @@ op(
     outputs=[Arg("output", type_attr="T")],
     attrs=[Attr("T", "type")],
     shape_fn=lambda c: [c.shape(0)],
+    partial_value=_pv_same,
     ref=lambda ins, a: ins[0],
     lower=_alias0,
     differentiable=False,
@@ -151,6 +217,7 @@ op(
     outputs=[Arg("output", type_attr="out_type")],
     attrs=[Attr("T", "type"), Attr("out_type", "type", D.int32, allowed=IDX_T)],
     shape_fn=lambda c: [TensorShape([c.shape(0).ndims])],
+    partial_value=_pv_shape,
     ref=lambda ins, a: np.array(np.shape(ins[0]), dtype=a["out_type"].np),
     static=True,
     differentiable=False,
@@ -249,10 +316,24 @@ def _reshape_target(in_shape: TensorShape, target) -> TensorShape:
 
 def _reshape_shape(c):
     v = c.value(1)
-    if v is None:
-        s = c.shape(1)
-        return [unknown_shape(s[0].value) if s.ndims == 1 else TensorShape(None)]
-    return [_reshape_target(c.shape(0), v)]
+    if v is not None:
+        return [_reshape_target(c.shape(0), v)]
+    # a partially known target (sf.stack([batch, 20])): its unknown elements and -1 are unknown
+    # dimensions; with the input's size known, a single unknown one follows from the others
+    out = c.shape_value(1)
+    n = c.shape(0).num_elements()
+    if out.ndims is None or n is None:
+        return [out]
+    dims = list(out.as_tuple())
+    unknown = [i for i, d in enumerate(dims) if d is None]
+    known = int(np.prod([d for d in dims if d is not None], dtype=np.int64))
+    if not unknown and known != n:
+        raise ValueError(f"Cannot reshape a tensor with {n} elements to shape {out} ({known} elements)")
+    if len(unknown) == 1 and known:
+        if n % known:
+            raise ValueError(f"Cannot reshape a tensor with {n} elements to shape {out}")
+        dims[unknown[0]] = n // known
+    return [TensorShape(dims)]
 
 
 op(
@@ -261,6 +342,7 @@ op(
     outputs=[Arg("output", type_attr="T")],
     attrs=[Attr("T", "type"), Attr("Tshape", "type", D.int32, allowed=IDX_T)],
     shape_fn=_reshape_shape,
+    partial_value=_pv_same,
     ref=lambda ins, a: np.reshape(ins[0], _int_list(ins[1])),
     lower=_alias0,
     cases=lambda rng: [
@@ -297,6 +379,7 @@ op(
     outputs=[Arg("output", type_attr="T")],
     attrs=[Attr("T", "type"), Attr("Tdim", "type", D.int32, allowed=IDX_T)],
     shape_fn=_expand_shape,
+    partial_value=_pv_same,
     ref=lambda ins, a: np.expand_dims(ins[0], int(np.asarray(ins[1]).reshape(-1)[0])),
     lower=_alias0,
     cases=lambda rng: [Case((_rand(rng, (2, 3)), np.int32(a))) for a in (0, 1, 2, -1, -3)],
@@ -333,6 +416,7 @@ op(
     outputs=[Arg("output", type_attr="T")],
     attrs=[Attr("T", "type"), Attr("squeeze_dims", "list(int)", [])],
     shape_fn=_squeeze_shape,
+    partial_value=_pv_same,
     ref=lambda ins, a: np.squeeze(ins[0], axis=tuple(a["squeeze_dims"]) or None),
     lower=_alias0,
     cases=lambda rng: [
@@ -388,7 +472,7 @@ op(
 def _broadcast_to_shape(c):
     v = c.value(1)
     if v is None:
-        return [unknown_shape(c.shape(1)[0].value if c.shape(1).ndims == 1 else None)]
+        return [c.shape_value(1)]
     from staticflow.framework.tensor_shape import broadcast_shapes
 
     tgt = TensorShape(_int_list(v))
@@ -423,15 +507,16 @@ op(
 # Fill, ZerosLike, OnesLike, Tile, Pad
 # ---------------------------------------------------------------------------
 def _fill_shape(c):
+    if c.shape(1).ndims not in (None, 0):
+        raise ValueError("value must be a scalar")
+    if c.shape(0).ndims not in (None, 1):
+        raise ValueError(f"dims must be a vector, got shape {c.shape(0)}")
     v = c.value(0)
     if v is None:
-        s = c.shape(0)
-        return [unknown_shape(s[0].value if s.ndims == 1 else None)]
+        return [c.shape_value(0)]
     dims = _int_list(v)
     if any(d < 0 for d in dims):
         raise ValueError(f"dims {dims} must be non-negative")
-    if c.shape(1).ndims not in (None, 0):
-        raise ValueError("value must be a scalar")
     return [TensorShape(dims)]
 
 
@@ -506,16 +591,25 @@ def _rank_from_length(c, i, rank):
 
 def _tile_shape(c):
     s, v = c.shape(0), c.value(1)
-    if v is None:
-        return [unknown_shape(_rank_from_length(c, 1, s.ndims))]
-    m = _int_list(v)
-    if s.ndims is not None and len(m) != s.ndims:
+    if v is not None:
+        m = _int_list(v)
+        if any(x < 0 for x in m):
+            raise ValueError(f"multiples {m} must be non-negative")
+    # multiples known element by element (sf.stack([batch, 2])): each known one scales its dim
+    m = c.shape_value(1)
+    if s.ndims is None and m.ndims is None:
+        return [TensorShape(None)]
+    if s.ndims is None:
+        s = unknown_shape(m.ndims)
+    if m.ndims is None:
+        m = unknown_shape(s.ndims)
+    if m.ndims != s.ndims:
         raise ValueError(f"multiples {m} must have one entry per dimension of the input ({s.ndims})")
-    if any(x < 0 for x in m):
-        raise ValueError(f"multiples {m} must be non-negative")
-    dims = s.as_tuple() if s.ndims is not None else (None,) * len(m)
     # a zero multiple empties its dimension, whatever the input's size
-    return [TensorShape([0 if k == 0 else None if d is None else d * k for d, k in zip(dims, m)])]
+    dims = [
+        0 if k == 0 else None if d is None or k is None else d * k for d, k in zip(s.as_tuple(), m.as_tuple())
+    ]
+    return [TensorShape(dims)]
 
 
 def _tile_lower(ctx):
@@ -551,7 +645,14 @@ op(
 
 
 def _pad_shape(c):
-    s, v = c.shape(0), c.value(1)
+    s, v, ps = c.shape(0), c.value(1), c.shape(1)
+    if ps.ndims is not None and (ps.ndims != 2 or ps[1].value not in (None, 2)):
+        raise ValueError(f"paddings must be a matrix with 2 columns, got shape {ps}")
+    n = ps[0].value if ps.ndims == 2 else None
+    if s.ndims is None and n is not None:
+        s = unknown_shape(n)  # one row of paddings per dimension
+    if s.ndims is not None and n is not None and s.ndims != n:
+        raise ValueError(f"paddings must be a [{s.ndims}, 2] matrix, got shape {ps}")
     if v is None or s.ndims is None:
         return [unknown_shape(_rank_from_length(c, 1, s.ndims))]
     p = np.asarray(v).reshape(-1, 2)
@@ -672,6 +773,7 @@ op(
     outputs=[Arg("output", type_attr="T")],
     attrs=[Attr("N", "int"), Attr("T", "type", allowed=STR_T), Attr("Tidx", "type", D.int32, allowed=IDX_T)],
     shape_fn=_concat_shape,
+    partial_value=_pv_concat,
     ref=lambda ins, a: np.concatenate(ins[:-1], axis=int(np.asarray(ins[-1]))),
     lower=_concat_lower,
     kernels=COPY_KERNELS,
@@ -825,6 +927,7 @@ op(
     outputs=[Arg("output", type_attr="T")],
     attrs=[Attr("N", "int"), Attr("T", "type", allowed=STR_T), Attr("axis", "int", 0)],
     shape_fn=_pack_shape,
+    partial_value=_pv_pack,
     ref=lambda ins, a: np.stack(ins, axis=a["axis"]),
     lower=_pack_lower,
     kernels=COPY_KERNELS,
@@ -904,11 +1007,27 @@ def _slice_params(dims, begin, size):
 def _slice_shape(c):
     s = c.shape(0)
     b, z = c.value(1), c.value(2)
-    if s.ndims is None and z is not None:  # the sizes give the rank, and each size not -1
-        return [TensorShape([None if int(k) == -1 else int(k) for k in np.asarray(z).reshape(-1)])]
-    if s.ndims is None or b is None or z is None:
-        return [unknown_shape(_rank_from_length(c, 2, _rank_from_length(c, 1, s.ndims)))]
-    return [TensorShape(_slice_params(s.as_tuple(), b, z)[1])]
+    if s.ndims is not None and b is not None and z is not None:
+        return [TensorShape(_slice_params(s.as_tuple(), b, z)[1])]
+    # begin or size known element by element: a known size is the dimension; size -1 (to
+    # the end) needs the begin and the input's dimension
+    sizes, begins = c.partial_value(2), c.partial_value(1)
+    ranks = {len(x) for x in (s.as_tuple(), sizes, begins) if x is not None}
+    if len(ranks) > 1:
+        raise ValueError(f"begin and size must have one entry per dimension of the input ({s})")
+    if not ranks:
+        return [TensorShape(None)]
+    r = ranks.pop()
+    dims, begins, sizes = (tuple(x) if x is not None else (None,) * r for x in (s.as_tuple(), begins, sizes))
+    out = []
+    for d, bb, zz in zip(dims, begins, sizes):
+        if zz is not None and zz >= 0:
+            out.append(zz)
+        elif zz == -1 and d is not None and bb is not None:
+            out.append(d - bb)
+        else:
+            out.append(None)
+    return [TensorShape(out)]
 
 
 def _slice_ref(ins, a):
@@ -931,6 +1050,7 @@ op(
     outputs=[Arg("output", type_attr="T")],
     attrs=[Attr("T", "type", allowed=STR_T), Attr("Index", "type", D.int32, allowed=IDX_T)],
     shape_fn=_slice_shape,
+    partial_value=_pv_slice,
     ref=_slice_ref,
     lower=_slice_lower,
     kernels=COPY_KERNELS,
@@ -1084,6 +1204,7 @@ op(
     attrs=[Attr("T", "type", allowed=STR_T), Attr("Index", "type", D.int32, allowed=IDX_T)]
     + [Attr(k, "int", 0) for k in _SS_ATTRS],
     shape_fn=_ss_shape,
+    partial_value=_pv_strided_slice,
     ref=_ss_ref,
     lower=_ss_lower,
     kernels=COPY_KERNELS,
@@ -1266,13 +1387,16 @@ def constant(
     value, dtype=None, shape=None, name: str = "Const", verify_shape: bool = False, _strict: bool = False
 ) -> fops.Tensor:
     """A constant tensor (TF1 semantics: a scalar or short list fills `shape`)."""
-    if isinstance(value, fops.Tensor):
-        raise TypeError(f"constant() takes a Python or NumPy value, got the Tensor {value.name}")
+    if isinstance(value, fops.Tensor) or fops.contains_tensor(value):
+        raise TypeError(
+            f"Expected any non-tensor type, but got a tensor instead: constant() takes a Python or "
+            f"NumPy value ({value!r}); sf.convert_to_tensor packs lists of tensors"
+        )
     dt = dtypes.as_dtype(dtype) if dtype is not None else fops.np_value_dtype(value)
     src = np.asarray(value) if dt is not D.string else strings.bytes_array(value, "a string constant")
     if src.dtype == object and dt is not D.string:
         raise TypeError(f"cannot make a constant from {value!r}")
-    if _strict and dtype is not None:
+    if _strict and dtype is not None and src.size:
         if (
             (src.dtype.kind == "f" and not dt.is_floating)
             or (src.dtype.kind == "b" and dt is not D.bool_)
@@ -1299,6 +1423,57 @@ def constant(
             else:
                 raise TypeError(f"Too many elements provided. Needed at most {n}, but received {flat.size}")
     return _out("Const", [], {"value": arr, "dtype": dt}, name)
+
+
+def autopack(value, dtype=None, name: str | None = None) -> fops.Tensor:
+    """A (nested) list or tuple holding tensors packed into one tensor (TF's auto-packing,
+    the rule `convert_to_tensor` applies to every op input).
+
+    The dtype is `dtype`, or else that of the first tensor found (depth first); with an
+    explicit dtype, tensors of another dtype are cast to it, otherwise they are an error.
+    Python and NumPy elements become constants of the dtype; every list level is a Pack.
+    """
+    if dtype is None:
+        dtype = _first_tensor(value).dtype
+        cast = False
+    else:
+        dtype, cast = dtypes.as_dtype(dtype), True
+    return _pack_nested(value, dtype, cast, name or "packed")
+
+
+def _first_tensor(value) -> fops.Tensor:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (list, tuple)):
+            stack.extend(reversed(v))
+        elif fops.contains_tensor([v]):
+            return fops.convert_to_tensor(v)
+    raise ValueError(f"{value!r} holds no tensor")
+
+
+def _pack_nested(value, dtype, cast: bool, name: str) -> fops.Tensor:
+    # recursion over the nesting of one Python literal, not over the graph
+    with fops.name_scope(name) as scope:
+        elems = []
+        for i, e in enumerate(value):
+            if isinstance(e, (list, tuple)) and fops.contains_tensor(e):
+                e = _pack_nested(e, dtype, cast, str(i))
+            elif fops.contains_tensor([e]):
+                e = fops.convert_to_tensor(e)
+                if e.dtype != dtype:
+                    if not cast:
+                        raise TypeError(
+                            f"Cannot convert a list containing a tensor of dtype {e.dtype.name} to "
+                            f"{dtype.name} (Tensor is: {e!r})"
+                        )
+                    from staticflow.ops import math_ops
+
+                    e = math_ops.cast(e, dtype)
+            else:
+                e = constant(e, dtype=dtype, name=str(i))
+            elems.append(e)
+        return _out("Pack", [elems], {"axis": 0}, scope)
 
 
 def placeholder(dtype, shape=None, name: str | None = None) -> fops.Tensor:
@@ -1365,9 +1540,8 @@ def reshape(tensor, shape, name: str | None = None) -> fops.Tensor:
 
 
 def _shape_arg(shape):
-    """Shape-like arguments: lists may mix ints and scalar tensors (packed)."""
-    if isinstance(shape, (list, tuple)) and any(isinstance(d, fops.Tensor) for d in shape):
-        return stack([d if isinstance(d, fops.Tensor) else np.int32(d) for d in shape])
+    """Shape-like arguments: a TensorShape as its list (lists holding tensors are packed by
+    convert_to_tensor, as every op input)."""
     if isinstance(shape, TensorShape):
         return shape.as_list()
     if isinstance(shape, (list, tuple)) and not shape:
@@ -1393,10 +1567,17 @@ def squeeze(input, axis=None, name: str | None = None, squeeze_dims=None) -> fop
 
 
 def transpose(a, perm=None, name: str = "transpose", conjugate: bool = False) -> fops.Tensor:
+    """Permutes the dimensions of `a` (default: reverses them, also for an unknown rank)."""
     a = fops.convert_to_tensor(a)
+    if perm is None and a.shape.ndims is None:
+        # as TF: perm = (rank - 1) - range(rank), known while planning
+        from staticflow.ops import math_ops
+
+        with fops.name_scope(name, "transpose", [a]) as scope:
+            r = rank(a)
+            perm = math_ops.subtract(r - 1, range_(0, r, 1))
+            return _out("Transpose", [a, perm], None, scope)
     if perm is None:
-        if a.shape.ndims is None:
-            raise ValueError("transpose without perm needs a tensor of known rank")
         perm = list(range(a.shape.ndims))[::-1]
     return _out("Transpose", [a, perm], None, name)
 
@@ -1576,6 +1757,7 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     on = fops.convert_to_tensor(1 if on_value is None else on_value, dtype=dt)
     off = fops.convert_to_tensor(0 if off_value is None else off_value, dtype=dt)
     attrs = {"axis": -1 if axis is None else axis}
+    indices = fops.convert_to_tensor(indices)  # Python ints are int32, as in TF's one_hot
     return _out("OneHot", [indices, depth, on, off], attrs, name or "one_hot")
 
 

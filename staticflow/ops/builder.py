@@ -12,9 +12,8 @@ import numpy as np
 from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, as_shape
-from staticflow.ops import registry
-
-_CONST_FOLD_LIMIT = 4096  # elements: bigger constants are not folded at construction
+from staticflow.ops import const_eval, registry
+from staticflow.ops.const_eval import constant_value, constant_value_as_shape  # noqa: F401
 
 
 def _graph_of(inputs) -> fops.Graph:
@@ -49,10 +48,14 @@ def apply_op(
 ) -> fops.Operation:
     """Create an op of registered type `op_type` in the inputs' (or default) graph.
 
-    `exact_name` uses `name` as the full op name (import); `extra_attrs` keeps
-    attrs staticflow does not declare (as AttrValue protos) so they round-trip.
+    `exact_name` uses `name` as the full op name (import); so does a name ending in "/"
+    (a scope's name, as TF: the op named after the scope that holds its helpers).
+    `extra_attrs` keeps attrs staticflow does not declare (as AttrValue protos) so they
+    round-trip.
     """
     d = registry.get(op_type)
+    if name and name.endswith("/") and not exact_name:
+        name, exact_name = name[:-1], True
     attrs = dict(attrs or {})
     loc = loc or fops.user_frame()
     if name and name.endswith("/") and not exact_name:  # a scope (as a name_scope yields): its full name
@@ -138,8 +141,14 @@ def _convert_inputs(g, d, inputs, attrs, op_type, name, loc) -> list[fops.Tensor
                 _check_graph(g, y, op_type)
                 t = y
             else:
+                # as TF: a type attr's default is the preferred dtype of a converted value
+                # (an empty shape list [] becomes int32, not float32)
+                preferred = None
+                if want is None and arg.type_attr:
+                    default = d.attr(arg.type_attr).default
+                    preferred = None if default is registry.REQUIRED else default
                 with g.as_default():
-                    t = fops.convert_to_tensor(y, dtype=want, name=arg.name)
+                    t = fops.convert_to_tensor(y, dtype=want, name=arg.name, preferred_dtype=preferred)
                 if arg.type_attr and arg.type_attr not in attrs:
                     attrs[arg.type_attr] = want = t.dtype
             if want is not None and t.dtype != want:
@@ -243,7 +252,8 @@ def infer_shapes(op: fops.Operation, strict: bool = True) -> None:
         [t.shape for t in op.inputs],
         [t.dtype for t in op.inputs],
         op._attrs,
-        lambda i: constant_value(op.inputs[i]),
+        lambda i: const_eval.constant_value(op.inputs[i]),
+        partials=lambda i: const_eval.partial_value(op.inputs[i]),
     )
     try:
         shapes = d.shape_fn(ctx)
@@ -258,30 +268,6 @@ def infer_shapes(op: fops.Operation, strict: bool = True) -> None:
         )
     for t, s in zip(op.outputs, shapes):
         t._shape = as_shape(s)
-
-
-def constant_value(t: fops.Tensor):
-    """The value of `t` if it is known without running (constants, known shapes), else None."""
-    if t._const_value is not fops._UNSET:
-        return t._const_value
-    value = None
-    op = t.op
-    d = registry.lookup(op.type)
-    if d is not None and d.foldable and not d.stateful and not d.random:
-        if op.type == "Const":
-            value = op.get_attr("value")
-        elif d.shape_only and op.inputs and all(s.shape.is_fully_defined() for s in op.inputs):
-            empties = [np.empty(s.shape.as_tuple(), s.dtype.np) for s in op.inputs]
-            value = run_reference(d, empties, op._attrs)[t.value_index]
-        elif op.inputs:
-            vals = [constant_value(x) for x in op.inputs]
-            if all(v is not None and np.size(v) <= _CONST_FOLD_LIMIT for v in vals):
-                try:
-                    value = run_reference(d, vals, op._attrs)[t.value_index]
-                except Exception:  # an op that fails on these values fails again when it runs
-                    value = None
-    t._const_value = value
-    return value
 
 
 def run_reference(d: registry.OpDef, values: list, attrs: dict) -> list[np.ndarray]:

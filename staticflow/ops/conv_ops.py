@@ -137,7 +137,10 @@ def _sizes(c, i, what, fmt=None):
         s = c.shape(i)
         if s.ndims is not None and s.ndims != 1:
             raise ValueError(f"{what} must be 1-D, got shape {s}")
-        return (None,) * 4
+        p = c.shape_value(i)  # known element by element: sf.stack([batch, 14, 14, 32])
+        if p.ndims != 4:
+            return (None,) * 4
+        return _to_nhwc_dims(p.as_tuple(), fmt) if fmt else p.as_tuple()
     dims = [int(x) for x in np.asarray(v).reshape(-1)]
     if len(dims) != 4 or any(d < 0 for d in dims):
         raise ValueError(f"{what} must be 4 non-negative sizes, got {dims}")

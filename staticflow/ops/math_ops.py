@@ -171,7 +171,7 @@ def _pos_or_int(rng, shape, t):
 
 
 def _int_pow(x, y):
-    if np.any(y < 0):
+    if np.any(np.broadcast_arrays(x, y)[1] < 0):  # only exponents an element meets
         raise ValueError("Integers to negative integer powers are not allowed")
     return np.power(x, y)
 
@@ -188,13 +188,15 @@ def _zero_divisor(x, y) -> bool:
 def _floordiv(x, y):
     if _zero_divisor(x, y):
         raise ZeroDivisionError("Integer division by zero")
-    return np.floor(x / y) if x.dtype.kind == "f" else np.floor_divide(x, y)  # TF: floor(x / y)
+    with np.errstate(divide="ignore"):
+        return np.floor(x / y) if x.dtype.kind == "f" else np.floor_divide(x, y)  # TF: floor(x / y)
 
 
 def _floormod(x, y):
     if _zero_divisor(x, y):
         raise ZeroDivisionError("Integer division by zero")
-    return np.mod(x, y)
+    with np.errstate(divide="ignore"):
+        return np.mod(x, y)
 
 
 _CMP = REAL
@@ -406,6 +408,14 @@ def _cast_ref(ins, a):
         return x.astype(dst.np)
 
 
+def _pv_cast(op):
+    """An integer vector cast to another integer type keeps its known elements."""
+    if not op.inputs[0].dtype.is_integer:
+        return None
+    p = yield "partial", 0
+    return p
+
+
 op(
     name="Cast",
     inputs=[Arg("x", type_attr="SrcT")],
@@ -416,6 +426,7 @@ op(
         Attr("Truncate", "bool", False),
     ],
     shape_fn=lambda c: [c.shape(0)],
+    partial_value=_pv_cast,
     ref=_cast_ref,
     lower=_cast_lower,
     elementwise=True,
@@ -780,7 +791,10 @@ def _reduce_shape(c):
     if s.ndims is None:
         return [TensorShape(None)]
     if v is None:
-        return [unknown_shape(s.ndims) if keep else TensorShape(None)]
+        if keep:
+            return [unknown_shape(s.ndims)]
+        # a scalar axis removes exactly one dimension, whichever it is
+        return [unknown_shape(s.ndims - 1) if c.shape(1).ndims == 0 and s.ndims > 0 else TensorShape(None)]
     axes = _norm_axes(v, s.ndims)
     dims = s.as_tuple()
     if keep:
@@ -1028,6 +1042,8 @@ def _bin(op_type, x, y, name=None):
 def _convertible(value, dt) -> bool:
     if hasattr(value, "_as_graph_element") or isinstance(value, fops.Operation):
         return False
+    if isinstance(value, (list, tuple)) and fops.contains_tensor(value):
+        return True  # packed by convert_to_tensor, its tensors cast to dt
     for cls, _ in fops._conversion_functions:
         if isinstance(value, cls):
             return False
@@ -1216,6 +1232,7 @@ def _reduce(op_type, input_tensor, axis, keepdims, name, reduction_indices, keep
     if keepdims is None:
         keepdims = bool(keep_dims) if keep_dims is not None else False
     x = input_tensor if isinstance(input_tensor, fops.Tensor) else fops.convert_to_tensor(input_tensor)
+    reduce_all = axis is None
     if axis is None:
         if x.shape.ndims is not None:
             axis = np.arange(x.shape.ndims, dtype=np.int32)
@@ -1223,9 +1240,10 @@ def _reduce(op_type, input_tensor, axis, keepdims, name, reduction_indices, keep
             from staticflow.ops import array_ops
 
             axis = array_ops.range_(0, array_ops.rank(x))
-    return builder.apply_op(op_type, [x, axis], {"keep_dims": bool(keepdims)}, name or default_name).outputs[
-        0
-    ]
+    out = builder.apply_op(op_type, [x, axis], {"keep_dims": bool(keepdims)}, name or default_name).outputs[0]
+    if reduce_all and not keepdims:
+        out.set_shape([])  # all axes, whatever the rank: a scalar (TF's _may_reduce_to_scalar)
+    return out
 
 
 def _reducer(op_type, default_name):

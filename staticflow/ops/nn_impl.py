@@ -67,7 +67,8 @@ def fused_batch_norm(
             if mean is not None or variance is not None:
                 raise ValueError("fused_batch_norm computes the statistics when training; pass mean=None")
             m, v = moments(x, axes)
-            n = math_ops.cast(array_ops.size(x) // array_ops.shape(x)[channel], x.dtype)
+            # elements per channel (a zero channel count divides nothing)
+            n = math_ops.cast(array_ops.size(x) // math_ops.maximum(array_ops.shape(x)[channel], 1), x.dtype)
             y = batch_normalization(x, bshape(m), bshape(v), bshape(offset), bshape(scale), epsilon)
             return y, m, v * n / math_ops.maximum(n - 1, 1)
         if mean is None or variance is None:
@@ -93,6 +94,11 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None
             if rate is not None
             else fops.convert_to_tensor(keep_prob, dtype=x.dtype)
         )
+        if keep.shape.ndims not in (None, 0):
+            raise ValueError(
+                f"dropout: {'rate' if rate is not None else 'keep_prob'} must be a scalar, got shape "
+                f"{keep.shape}"
+            )
         kv = None
         if not isinstance(keep_prob if rate is None else rate, fops.Tensor):
             kv = float(keep_prob) if rate is None else 1.0 - float(rate)
@@ -103,7 +109,11 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None
         shape = noise_shape if noise_shape is not None else array_ops.shape(x)
         u = random_ops.random_uniform(shape, dtype=x.dtype, seed=seed)
         mask = math_ops.floor(u + keep)  # 1 with probability keep
-        return x / keep * mask
+        out = x / keep * mask
+        # keep is a scalar and the mask broadcasts to x: x's shape, even where keep's static
+        # shape (an unshaped placeholder) or the noise shape is unknown
+        out.set_shape(x.shape)
+        return out
 
 
 def embedding_lookup(params, ids, partition_strategy="mod", name=None, validate_indices=True, max_norm=None):

@@ -6,6 +6,7 @@ import numpy as np
 
 from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
+from staticflow.framework.tensor_shape import TensorShape
 from staticflow.ops import builder, casegen, registry
 from staticflow.ops.lowering import COPY_KERNELS, coalesce, narrow_tiling
 from staticflow.ops.registry import Arg, Attr, Case, op
@@ -67,14 +68,17 @@ for _name, _base, _log in (("Softmax", "softmax", False), ("LogSoftmax", "log_so
 def _bias_shape(c):
     v, b = c.shape(0), c.shape(1).with_rank(1)
     fmt = c.attrs["data_format"]
-    if v.ndims is not None:
-        if v.ndims < 2:
-            raise ValueError(f"value must have rank >= 2, got {v}")
-        ch = v.as_tuple()[-1 if fmt == "NHWC" else 1]
-        bd = b.as_tuple()[0]
-        if ch is not None and bd is not None and ch != bd:
-            raise ValueError(f"bias has size {bd}, the channel dimension of value ({fmt}) is {ch}")
-    return [v]
+    if v.ndims is None:
+        return [v]
+    if v.ndims < 2:
+        raise ValueError(f"value must have rank >= 2, got {v}")
+    axis = v.ndims - 1 if fmt == "NHWC" else 1
+    dims = list(v.as_tuple())
+    ch, bd = dims[axis], b.as_tuple()[0]
+    if ch is not None and bd is not None and ch != bd:
+        raise ValueError(f"bias has size {bd}, the channel dimension of value ({fmt}) is {ch}")
+    dims[axis] = ch if ch is not None else bd  # the bias gives the channel count
+    return [TensorShape(dims)]
 
 
 def _bias_view(ctx):
@@ -384,6 +388,8 @@ def _last_axis_op(op_type, logits, axis, name):
         return builder.apply_op(op_type, [logits], None, name).outputs[0]
     if r is None:
         raise ValueError(f"{op_type} over axis {axis} needs a tensor of known rank")
+    if r == 0:
+        raise ValueError(f"{op_type}: logits must have rank >= 1")
     axis = axis % r
     perm = list(range(r))
     perm[axis], perm[-1] = perm[-1], perm[axis]
@@ -434,46 +440,90 @@ def l2_loss(t, name=None):
         return math_ops.reduce_sum(math_ops.square(t)) * 0.5
 
 
-def _flatten_classes(logits, labels, sparse: bool):
-    """Logits as [n, classes] and labels to match, with the original batch shape."""
+def _rows(t):
+    """t as a matrix [-1, classes] (its last dimension), for any rank, known or not."""
     from staticflow.ops import array_ops
 
-    logits = fops.convert_to_tensor(logits)
-    r = logits.shape.ndims
+    r, last = t.shape.ndims, t.shape[-1].value if t.shape.ndims else None
     if r == 2:
-        return logits, labels, None
-    if r is None:
-        raise ValueError("logits must have a known rank")
-    if r < 1:
-        raise ValueError("logits must have rank >= 1")
-    batch = array_ops.shape(logits)[:-1]
-    classes = array_ops.shape(logits)[-1:]
-    flat = array_ops.reshape(logits, array_ops.concat([[-1], classes], 0))
-    labels = array_ops.reshape(labels, [-1]) if sparse else array_ops.reshape(labels, array_ops.shape(flat))
-    return flat, labels, batch
+        return t
+    if last is None:
+        shape = array_ops.shape(t)
+        last = shape[array_ops.rank(t) - 1] if r is None else shape[-1]
+    return array_ops.reshape(t, [-1, last])
+
+
+def _outer_shape(t):
+    """The shape of t without its last dimension, as a vector (t of any rank)."""
+    from staticflow.ops import array_ops, math_ops
+
+    if t.shape.ndims is not None:
+        return array_ops.shape(t)[:-1]
+    size = array_ops.expand_dims(math_ops.subtract(array_ops.rank(t), 1), 0)
+    return array_ops.slice_(array_ops.shape(t), [0], size)
+
+
+def _move_axis_to_end(t, axis):
+    """Transpose t so that `axis` comes last (also for an unknown rank, as TF)."""
+    from staticflow.ops import array_ops, math_ops
+
+    r = t.shape.ndims
+    if r is not None:
+        axis %= r
+        if axis == r - 1:
+            return t
+        return array_ops.transpose(t, [i for i in range(r) if i != axis] + [axis])
+    rank = array_ops.rank(t)
+    a = math_ops.floormod(axis, rank)
+    perm = array_ops.concat(
+        [array_ops.range_(0, a), array_ops.range_(a + 1, rank), array_ops.expand_dims(a, 0)], 0
+    )
+    return array_ops.transpose(t, perm)
 
 
 def softmax_cross_entropy_with_logits_v2(
     _sentinel=None, labels=None, logits=None, axis=None, name=None, dim=None
 ):
-    """Per-example cross-entropy of softmax(logits) against label distributions (gradients reach labels)."""
+    """Per-example cross-entropy of softmax(logits) against label distributions (gradients reach labels).
+
+    Logits and labels of any rank, known or not (as TF): the class axis is flattened away and
+    the loss has the logits' shape without it.
+    """
     from staticflow.ops import array_ops
 
     if _sentinel is not None:
         raise ValueError(
             "Only call softmax_cross_entropy_with_logits with named arguments (labels=..., logits=...)"
         )
-    axis = dim if axis is None else axis
+    axis = -1 if dim is None and axis is None else (dim if axis is None else axis)
     with fops.name_scope(name, "softmax_cross_entropy_with_logits", [logits, labels]):
         logits = fops.convert_to_tensor(logits)
         labels = fops.convert_to_tensor(labels, dtype=logits.dtype)
-        if axis is not None and axis not in (-1, (logits.shape.ndims or 0) - 1):
-            perm = list(range(logits.shape.ndims))
-            perm[axis], perm[-1] = perm[-1], perm[axis]
-            logits, labels = array_ops.transpose(logits, perm), array_ops.transpose(labels, perm)
-        flat, flat_labels, batch = _flatten_classes(logits, labels, sparse=False)
-        loss = builder.apply_op("SoftmaxCrossEntropyWithLogits", [flat, flat_labels], None).outputs[0]
-        return loss if batch is None else array_ops.reshape(loss, batch)
+        if logits.shape.ndims == 0:
+            raise ValueError("logits must have rank >= 1")
+        # logits and labels have one shape: what either tells of it, less the class axis
+        try:
+            static = _drop_axis(logits.shape.merge_with(labels.shape), axis)
+        except ValueError:
+            raise ValueError(
+                f"logits and labels must have the same shape, got {logits.shape} and {labels.shape}"
+            ) from None
+        if axis not in (-1, (logits.shape.ndims or 0) - 1):
+            logits, labels = _move_axis_to_end(logits, axis), _move_axis_to_end(labels, axis)
+        rows = [_rows(logits), _rows(labels)]
+        loss = builder.apply_op("SoftmaxCrossEntropyWithLogits", rows, None).outputs[0]
+        if logits.shape.ndims != 2:
+            loss = array_ops.reshape(loss, _outer_shape(logits))
+        loss.set_shape(static)
+        return loss
+
+
+def _drop_axis(shape, axis):
+    if shape.ndims is None:
+        return shape
+    dims = list(shape.as_tuple())
+    del dims[axis % len(dims)]
+    return TensorShape(dims)
 
 
 def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1, name=None, axis=None):
@@ -491,7 +541,10 @@ def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
 
 
 def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
-    """Per-example cross-entropy of softmax(logits) against integer class labels."""
+    """Per-example cross-entropy of softmax(logits) against integer class labels.
+
+    Logits of any rank, known or not (as TF); the loss has the labels' shape.
+    """
     from staticflow.ops import array_ops
 
     if _sentinel is not None:
@@ -502,14 +555,25 @@ def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits
         if not labels.dtype.is_integer:
             raise TypeError(f"labels must be int32 or int64, got {labels.dtype.name}")
         lr, rr = labels.shape.ndims, logits.shape.ndims
+        if rr == 0:
+            raise ValueError("logits must have rank >= 1")
         if lr is not None and rr is not None and lr != rr - 1:
             raise ValueError(
                 f"Rank mismatch: Rank of labels (received {lr}) should equal rank of logits minus 1 "
                 f"(received {rr})."
             )
-        flat, flat_labels, batch = _flatten_classes(logits, labels, sparse=True)
-        loss = builder.apply_op("SparseSoftmaxCrossEntropyWithLogits", [flat, flat_labels], None).outputs[0]
-        return loss if batch is None else array_ops.reshape(loss, batch)
+        static = labels.shape
+        if rr is not None:
+            static = static.merge_with(logits.shape[:-1])
+        if rr == 2 and lr in (None, 1):
+            return builder.apply_op("SparseSoftmaxCrossEntropyWithLogits", [logits, labels], None).outputs[0]
+        flat_labels = array_ops.reshape(labels, [-1])
+        loss = builder.apply_op(
+            "SparseSoftmaxCrossEntropyWithLogits", [_rows(logits), flat_labels], None
+        ).outputs[0]
+        loss = array_ops.reshape(loss, array_ops.shape(labels))
+        loss.set_shape(static)
+        return loss
 
 
 def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):

@@ -12,7 +12,7 @@ import numpy as np
 
 from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
-from staticflow.framework.tensor_shape import TensorShape, unknown_shape
+from staticflow.framework.tensor_shape import TensorShape
 from staticflow.ops import builder, registry
 from staticflow.ops.registry import Arg, Attr, Case, op
 
@@ -153,8 +153,7 @@ def get_seed(op_seed):
 def _shape_from_value(c):
     v = c.value(0)
     if v is None:
-        s = c.shape(0)
-        return [unknown_shape(s[0].value if s.ndims == 1 else None)]
+        return [c.shape_value(0)]  # known element by element: sf.stack([batch, 5]) gives (?, 5)
     return [TensorShape([int(x) for x in np.asarray(v).reshape(-1)])]
 
 

@@ -115,6 +115,11 @@ class OpDef:
     error_prefix: Callable | None = None  # op -> text put before a kernel's error message
     shape_only: bool = False  # outputs depend on the inputs' shapes only (Shape, Size, Rank)
     foldable: bool = True  # False: never fold to a constant, though stateless (a fed default)
+    # elements of an integer scalar/vector output known before running though its value is not
+    # (TF's constant_value_as_shape): fn(op) -> list of int-or-None, or None when even the
+    # length is unknown; a generator fn may yield ("value", i) / ("partial", i) to receive
+    # input i's constant value / partial value (see staticflow.ops.const_eval)
+    partial_value: Callable | None = None
     # the NumPy reference is the kernel: the op runs in Python between kernel calls. Ops on
     # strings (which no C kernel handles) run this way too, whatever this flag says.
     host_kernel: bool = False
@@ -209,7 +214,17 @@ def runs_on_host(d: OpDef, in_dtypes, out_dtypes) -> bool:
 class ShapeContext:
     """What a shape function sees: input shapes, dtypes, attrs and known values."""
 
-    def __init__(self, opdef: OpDef, name: str, shapes, in_dtypes, attrs, values, planning: bool = False):
+    def __init__(
+        self,
+        opdef: OpDef,
+        name: str,
+        shapes,
+        in_dtypes,
+        attrs,
+        values,
+        planning: bool = False,
+        partials=None,
+    ):
         self.planning = planning  # True when shapes are the concrete ones of a run
         self.opdef = opdef
         self.name = name
@@ -217,10 +232,34 @@ class ShapeContext:
         self.input_dtypes = list(in_dtypes)
         self.attrs = attrs
         self._values = values
+        self._partials = partials
 
     def value(self, i: int):
         """Input i's value when known before running (a constant, a shape), else None."""
         return self._values(i)
+
+    def partial_value(self, i: int) -> list | None:
+        """The elements of input i, an integer scalar or vector, each an int (negative ones
+        too, such as reshape's -1) or None when unknown; None when its length is unknown."""
+        if self._partials is not None:
+            return self._partials(i)
+        v = self.value(i)
+        if v is not None:
+            return [int(e) for e in np.asarray(v).reshape(-1)]
+        s = self.shape(i)
+        n = 1 if s.ndims == 0 else s[0].value if s.ndims == 1 else None
+        return None if n is None else [None] * n
+
+    def shape_value(self, i: int) -> TensorShape:
+        """Input i, a shape vector, as a partially known shape (TF's constant_value_as_shape):
+        its known elements as dimensions, unknown (or negative) ones as None; unknown rank when
+        even its length is unknown, or when it is a scalar (TF: only -1 is allowed there)."""
+        if self.shape(i).ndims == 0:
+            return TensorShape(None)
+        p = self.partial_value(i)
+        if p is None:
+            return TensorShape(None)
+        return TensorShape([d if d is not None and d >= 0 else None for d in p])
 
     def shape(self, i: int) -> TensorShape:
         return self.input_shapes[i]

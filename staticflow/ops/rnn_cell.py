@@ -32,7 +32,6 @@ from staticflow.ops import (
     nn_impl,
     nn_ops,
     random_ops,
-    state_ops,
 )
 from staticflow.ops import variable_scope as vs
 
@@ -161,7 +160,7 @@ class RNNCell(Layer):
 
     def _rnn_get_variable(self, getter, *args, **kwargs):
         variable = getter(*args, **kwargs)
-        self._track(variable, variable in state_ops.trainable_variables())
+        self._track(variable, variable.trainable)  # (not a scan of every variable at each step)
         return variable
 
     @property

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 
 import numpy as np
 
@@ -112,32 +113,90 @@ class VariableScope:
         return f"<VariableScope '{self.name}' reuse={self.reuse}>"
 
 
+_MISSING = object()
+_NUMBERED = re.compile(r"^(.*)_([0-9]+)$")
+
+
 class _Store:
     """Per-graph state: variables by full name, the scope stack, and how many
-    times each variable scope name has been opened (TF1's scope counts)."""
+    times each variable scope name has been opened (TF1's scope counts).
+
+    The counts behave as TF1's dict of counts, without its costs that grow with the
+    number of scopes (a deep network opens thousands): re-entering a captured scope
+    keeps an undo log of the counts it changes instead of a copy of all of them,
+    leaving a scope resets its sub-scopes found through an index of children instead
+    of a scan of every name, and default names resume their search for a free
+    number where the last one ended.
+    """
 
     def __init__(self):
         self.vars: dict[str, state_ops.Variable] = {}
         self.stack: list[VariableScope] = [VariableScope(False)]
         self.counts: dict[str, int] = {}
+        self._children: dict[str, set[str]] = {}  # scope name -> names opened directly inside it
+        self._undo: list[dict] = []  # per re-entered captured scope: count -> value before
+        self._next_free: dict[str, int] = {}  # base -> no number below this is free for it
 
-    def open(self, name: str) -> None:
-        self.counts[name] = self.counts.get(name, 0) + 1
+    def _set(self, key: str, value: int) -> None:
+        if self._undo and key not in self._undo[-1]:
+            self._undo[-1][key] = self.counts.get(key, _MISSING)
+        self.counts[key] = value
+        if not value:
+            self._freed(key)
+
+    def _freed(self, key: str) -> None:
+        m = _NUMBERED.match(key)
+        if m is not None:
+            base, i = m.group(1), int(m.group(2))
+            if self._next_free.get(base, 1) > i:
+                self._next_free[base] = i
+
+    def open(self, name: str) -> int:
+        """Count one more opening of scope `name`; returns how many came before."""
+        n = self.counts.get(name, 0)
+        self._set(name, n + 1)
+        child = name
+        while child:  # index it under its parent (and the parents, the first time)
+            parent = child.rpartition("/")[0]
+            kids = self._children.setdefault(parent, set())
+            if child in kids:
+                break
+            kids.add(child)
+            child = parent
+        return n
 
     def close_subscopes(self, name: str) -> None:
-        prefix = name + "/"
-        for k in self.counts:
-            if k.startswith(prefix):
-                self.counts[k] = 0
+        """Reset the counts of every scope below `name` (TF's close_variable_subscopes)."""
+        todo = list(self._children.get(name, ()))
+        while todo:
+            k = todo.pop()
+            if self.counts.get(k, 0):
+                self._set(k, 0)
+            todo.extend(self._children.get(k, ()))
+
+    def begin_captured(self) -> None:
+        """Entering a captured scope: the counts are restored when it is left (TF1)."""
+        self._undo.append({})
+
+    def end_captured(self) -> None:
+        for key, old in self._undo.pop().items():
+            if old is _MISSING:
+                del self.counts[key]
+                self._freed(key)
+            else:
+                self.counts[key] = old
+                if not old:
+                    self._freed(key)
 
     def unique_default(self, parent: VariableScope, prefix: str) -> str:
         """`prefix`, or prefix_1, prefix_2, ... not yet opened in `parent`."""
         base = f"{parent.name}/{prefix}" if parent.name else prefix
         if self.counts.get(base, 0) == 0:
             return prefix
-        i = 1
+        i = self._next_free.get(base, 1)
         while self.counts.get(f"{base}_{i}", 0) > 0:
             i += 1
+        self._next_free[base] = i
         return f"{prefix}_{i}"
 
 
@@ -266,14 +325,16 @@ def variable_scope(
             scope.use_resource = use_resource
         scope.custom_getter = _wrap_custom_getter(custom_getter, base.custom_getter)
         st.open(scope.name)
-        saved_counts = dict(st.counts) if isinstance(name_or_scope, VariableScope) else None
+        captured = isinstance(name_or_scope, VariableScope)
+        if captured:
+            st.begin_captured()
         st.stack.append(scope)
         try:
             yield scope
         finally:
             st.stack.pop()
-            if saved_counts is not None:
-                st.counts = saved_counts
+            if captured:
+                st.end_captured()
             else:
                 st.close_subscopes(scope.name)
 

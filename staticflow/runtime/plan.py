@@ -11,6 +11,9 @@ the same records for debugging.
 
 from __future__ import annotations
 
+import bisect
+import gc
+import heapq
 import threading
 import time
 from dataclasses import dataclass, field
@@ -153,11 +156,35 @@ def build_plan(
     calls of queue, iterator and reader ops use."""
     from staticflow import passes
 
-    ir, ev = build_ir(graph, fetch_tensors, target_ops, feeds)
-    records = passes.optimize(ir, ev, options)
-    plan = plan_ir(ir, ev, variables, resources)
+    # Python's cyclic garbage collector pauses meanwhile: planning makes many objects and no
+    # garbage, and the full collections it would trigger each walk every object of the
+    # graph, a cost that grows faster than the graph's depth
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        ir, ev = build_ir(graph, fetch_tensors, target_ops, feeds)
+        records = passes.optimize(ir, ev, options)
+        plan = plan_ir(ir, ev, variables, resources)
+    finally:
+        if enabled:
+            gc.enable()
     plan.pass_log = records
     return plan
+
+
+class _SeenList(list):
+    """A list that answers `in` from a set: variables are looked up at every access."""
+
+    def __init__(self):
+        super().__init__()
+        self._seen: set = set()
+
+    def append(self, x) -> None:
+        self._seen.add(x)
+        super().append(x)
+
+    def __contains__(self, x) -> bool:
+        return x in self._seen
 
 
 def plan_ir(ir: IRGraph, ev, variables, resources=None) -> Plan:
@@ -177,7 +204,7 @@ def plan_ir(ir: IRGraph, ev, variables, resources=None) -> Plan:
         p.locs[node.output(0)] = loc
         feed_locs.append((t, loc))
 
-    var_reads, var_writes = [], []
+    var_reads, var_writes = _SeenList(), _SeenList()
     write_steps: dict[str, list[int]] = {}  # variable -> steps that write it
     snapshots = []  # (snapshot buffer, variable loc, step, copy call) of variable reads
 
@@ -339,30 +366,26 @@ def _resolve(v: View, locs: dict):
     return locs[kind][i], v
 
 
+# average number of other buffers a buffer's lifetime meets, up to which the arena is packed
+# greedily by size (better packing, cost grows with the overlaps); past it, a deep graph's
+# saved activations all overlap one another, and buffers are placed in execution order
+OVERLAP_BUDGET = 32
+
+
 def _assign_arena(buffers: list[Buffer], stats: PlanStats) -> None:
     """Pack arena buffers by offset so that buffers alive at the same time never overlap.
 
-    Greedy by size (largest first), each at the lowest offset that fits beside
-    the already placed buffers whose lifetimes intersect its own.
+    Greedy by size (largest first), each at the lowest offset that fits beside the already
+    placed buffers whose lifetimes intersect its own, when lifetimes overlap little;
+    otherwise first fit in execution order. Both cost time linear in the number of buffers
+    (times their bounded overlaps, or a log), so a plan's set-up grows linearly with depth.
     """
     arena = [b for b in buffers if b.kind == "arena"]
-    placed: list[Buffer] = []
-    top = 0
-    for b in sorted(arena, key=lambda b: (-b.nbytes, b.start)):
-        size = _round(b.nbytes)
-        clashes = sorted(
-            (o.offset, o.offset + _round(o.nbytes))
-            for o in placed
-            if not (o.end < b.start or b.end < o.start)
-        )
-        off = 0
-        for lo, hi in clashes:
-            if off + size <= lo:
-                break
-            off = max(off, hi)
-        b.offset = off
-        placed.append(b)
-        top = max(top, off + size)
+    overlaps = _overlaps(arena, OVERLAP_BUDGET * len(arena))
+    if overlaps is not None:
+        top = _greedy_by_size(arena, overlaps)
+    else:
+        top = _first_fit_in_order(arena)
     stats.arena_bytes = top
     stats.intermediate_bytes = sum(_round(b.nbytes) for b in arena)
     events: dict[int, int] = {}
@@ -374,6 +397,99 @@ def _assign_arena(buffers: list[Buffer], stats: PlanStats) -> None:
         live += events[k]
         peak = max(peak, live)
     stats.peak_bytes = peak
+
+
+def _overlaps(arena: list[Buffer], budget: int) -> dict | None:
+    """For each buffer, the buffers whose lifetimes intersect its own (a sweep over start
+    steps); None, found by counting first, when there are more than `budget` such pairs."""
+    by_start = sorted(arena, key=lambda b: b.start)
+    active: list = []  # heap of (end, tie, buffer) of the buffers started so far and not ended
+    pairs = 0
+    for k, b in enumerate(by_start):
+        while active and active[0][0] < b.start:
+            heapq.heappop(active)
+        pairs += len(active)
+        if pairs > budget:
+            return None
+        heapq.heappush(active, (b.end, k, b))
+    out: dict[int, list[Buffer]] = {id(b): [] for b in arena}
+    active = []
+    for k, b in enumerate(by_start):
+        while active and active[0][0] < b.start:
+            heapq.heappop(active)
+        for _, _, o in active:
+            out[id(o)].append(b)
+            out[id(b)].append(o)
+        heapq.heappush(active, (b.end, k, b))
+    return out
+
+
+def _greedy_by_size(arena: list[Buffer], overlaps: dict) -> int:
+    for b in arena:
+        b.offset = -1
+    top = 0
+    for b in sorted(arena, key=lambda b: (-b.nbytes, b.start)):
+        size = _round(b.nbytes)
+        clashes = sorted((o.offset, o.offset + _round(o.nbytes)) for o in overlaps[id(b)] if o.offset >= 0)
+        off = 0
+        for lo, hi in clashes:
+            if off + size <= lo:
+                break
+            off = max(off, hi)
+        b.offset = off
+        top = max(top, off + size)
+    return top
+
+
+def _first_fit_in_order(arena: list[Buffer]) -> int:
+    """Walk the steps in order: a buffer takes the smallest free block that fits (the lowest
+    of equal ones) when its lifetime starts, and gives it back, merged with free neighbours,
+    after its last use. Free blocks are kept sorted by offset and by size, so each placement
+    costs a few bisections."""
+    by_offset: list[tuple[int, int]] = []  # free (offset, size) blocks below top
+    by_size: list[tuple[int, int]] = []  # the same blocks as (size, offset)
+    ending: list = []  # heap of (end, offset, size) of the placed buffers
+    top = 0
+
+    def take(off: int, size: int) -> None:
+        del by_offset[bisect.bisect_left(by_offset, (off, size))]
+        del by_size[bisect.bisect_left(by_size, (size, off))]
+
+    def give(off: int, size: int) -> None:
+        bisect.insort(by_offset, (off, size))
+        bisect.insort(by_size, (size, off))
+
+    def release(off: int, size: int) -> None:
+        i = bisect.bisect_left(by_offset, (off, 0))
+        if i < len(by_offset) and by_offset[i][0] == off + size:  # merge the next free block
+            nxt = by_offset[i]
+            take(*nxt)
+            size += nxt[1]
+        if i > 0 and sum(by_offset[i - 1]) == off:  # and the previous one
+            prev = by_offset[i - 1]
+            take(*prev)
+            off, size = prev[0], prev[1] + size
+        give(off, size)
+
+    for b in sorted(arena, key=lambda b: (b.start, -b.nbytes)):
+        while ending and ending[0][0] < b.start:
+            release(*heapq.heappop(ending)[1:])
+        size = _round(b.nbytes)
+        j = bisect.bisect_left(by_size, (size, -1))
+        if j < len(by_size):
+            free, off = by_size[j]
+            take(off, free)
+            if free > size:
+                give(off + size, free - size)
+        elif by_offset and sum(by_offset[-1]) == top:  # grow the free block at the top
+            off = by_offset[-1][0]
+            take(*by_offset[-1])
+            top = off + size
+        else:
+            off, top = top, top + size
+        b.offset = off
+        heapq.heappush(ending, (b.end, off, size))  # live buffers never share an offset
+    return top
 
 
 def _round(n: int) -> int:

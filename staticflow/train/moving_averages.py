@@ -51,8 +51,7 @@ def _unique_scope(default_name: str) -> str:
     """The full name of variable_scope(None, default_name) opened now (TF's unique default)."""
     st = vs._store()
     key = _current_scope_prefix() + default_name
-    n = st.counts.get(key, 0)
-    st.counts[key] = n + 1
+    n = st.open(key)
     return key if n == 0 else f"{key}_{n}"
 
 
