@@ -54,6 +54,57 @@ class Value:
         return f"{self.node.name}:{self.index}"
 
 
+class _Edges:
+    """An insertion-ordered set of edges with list-like use: append, remove, iteration, `in`.
+
+    A producer with thousands of readers (a constant, a shared weight) is common; a list
+    made each removal linear in them, and rewriting such a graph quadratic."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self):
+        self._d: dict = {}
+
+    @staticmethod
+    def _key(item):
+        return (item[0].id, item[1]) if isinstance(item, tuple) else item.id
+
+    def append(self, item) -> None:
+        self._d[self._key(item)] = item
+
+    def remove(self, item) -> None:
+        try:
+            del self._d[self._key(item)]
+        except KeyError:
+            raise ValueError(f"{item!r} is not in the list") from None
+
+    def pop(self):
+        return self._d.pop(next(reversed(self._d)))
+
+    def __contains__(self, item) -> bool:
+        got = self._d.get(self._key(item))
+        return got is not None and got == item
+
+    def __iter__(self):
+        return iter(list(self._d.values()))  # a snapshot: callers edit while they walk
+
+    def view(self):
+        """The edges without a snapshot, for walks that do not edit."""
+        return self._d.values()
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def __bool__(self) -> bool:
+        return bool(self._d)
+
+    def __getitem__(self, i):
+        return list(self._d.values())[i]
+
+    def __repr__(self) -> str:
+        return repr(list(self._d.values()))
+
+
 class Node:
     """One operation of the IR."""
 
@@ -89,8 +140,8 @@ class Node:
         self.origin: tuple = tuple(origin)  # user Operations this node stands for
         self.name = name
         # per output: [(user node, input position)]; control users: nodes that wait for this one
-        self.users: list[list[tuple[Node, int]]] = [[] for _ in self.shapes]
-        self.control_users: list[Node] = []
+        self.users: list[_Edges] = [_Edges() for _ in self.shapes]  # of (Node, input position)
+        self.control_users = _Edges()  # of Node
         self.tensor = None  # for a feed: the user Tensor it stands for
 
     # --- queries ----------------------------------------------------------------------------
@@ -221,7 +272,7 @@ class IRGraph:
         if old == new:
             return 0
         moved = 0
-        for user, i in list(old.node.users[old.index]):
+        for user, i in old.node.users[old.index]:
             self.set_input(user, i, new)
             moved += 1
         for k, f in enumerate(self.fetches):
@@ -274,11 +325,11 @@ class IRGraph:
             _, n = heapq.heappop(ready)
             order.append(n)
             for users in n.users:
-                for u, _i in users:
+                for u, _i in users.view():
                     pending[u.id] -= 1
                     if pending[u.id] == 0:
                         heapq.heappush(ready, (u.id, u))
-            for u in n.control_users:
+            for u in n.control_users.view():
                 pending[u.id] -= 1
                 if pending[u.id] == 0:
                     heapq.heappush(ready, (u.id, u))

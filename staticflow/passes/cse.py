@@ -15,6 +15,8 @@ from staticflow.framework import dtypes
 from staticflow.framework.tensor_shape import TensorShape
 from staticflow.passes.rewrite import Rewriter
 
+MAX_ORIGIN = 8  # user ops a merged node keeps as its provenance
+
 
 def _canon(v):
     """A hashable stand-in for an attr value."""
@@ -58,7 +60,8 @@ def run(ir, ctx) -> int:
         if keep is None:
             seen[key] = node
             continue
-        keep.origin = keep.origin + tuple(o for o in node.origin if o not in keep.origin)
+        if len(keep.origin) < MAX_ORIGIN:  # (errors name a few; a constant may stand for thousands)
+            keep.origin = keep.origin + tuple(o for o in node.origin if o not in keep.origin)
         rw.replace(node, keep.outputs)
     if rw.changed:
         ctx.notes.append(f"{rw.changed} duplicates merged")
