@@ -172,7 +172,8 @@ class Session:
         for p in self._plans.get(key, ()):
             if all(np.array_equal(feeds[t], v) for t, v in p.value_feeds.items()):
                 return p
-        p = plan_mod.build_plan(self._graph, tensors, targets, feeds, self._variables)
+        limit = self._config.allocation_limit_bytes if self._config is not None else 0
+        p = plan_mod.build_plan(self._graph, tensors, targets, feeds, self._variables, limit or None)
         self.plans_built += 1
         if self._config is not None and self._config.log_device_placement:
             for step in p.steps:
@@ -249,13 +250,17 @@ class Session:
         want = t.dtype.np
         if arr.dtype != want:
             src_kind_ok = arr.dtype.kind in "biuf" and np.can_cast(arr.dtype, want, casting="same_kind")
+            # integers to any integer dtype: the values are checked to fit (_check_fits)
+            src_kind_ok = src_kind_ok or (arr.dtype.kind in "iu" and want.kind in "iu")
             python_int_to_float = arr.dtype.kind in "iu" and t.dtype.is_floating
             if not (src_kind_ok or python_int_to_float):
                 raise TypeError(
                     f"Cannot feed value of dtype {arr.dtype} for Tensor '{t.name}', which has dtype "
                     f"{t.dtype.name} (the conversion would lose information)"
                 )
-            arr = arr.astype(want)
+            _check_fits(t, arr)
+            with np.errstate(over="ignore"):
+                arr = arr.astype(want)
         if not t.shape.is_compatible_with(arr.shape):
             raise ValueError(
                 f"Cannot feed value of shape {arr.shape} for Tensor '{t.name}', which has shape '{t.shape}'"
@@ -291,6 +296,41 @@ class Session:
 
     def list_devices(self) -> list[str]:
         return ["/device:CPU:0"]
+
+
+def _check_fits(t: fops.Tensor, arr: np.ndarray) -> None:
+    """A fed value must be representable in the placeholder's dtype: an integer outside
+    the range of an integer dtype, or a finite float beyond a float dtype's largest value,
+    is an InvalidArgumentError naming the placeholder. (TensorFlow wraps or overflows to
+    inf silently; staticflow refuses on purpose.)"""
+    if arr.size == 0:
+        return
+    want = t.dtype.np
+    if want.kind in "iu" and arr.dtype.kind in "iu":
+        info = np.iinfo(want)
+        lo, hi = arr.min(), arr.max()
+        bad = lo if lo < info.min else hi if hi > info.max else None
+        limits = f"[{info.min}, {info.max}]"
+    elif want.kind == "f" and arr.dtype.kind == "f" and arr.dtype.itemsize > want.itemsize:
+        finite = arr[np.isfinite(arr)]
+        top = np.finfo(want).max
+        big = finite[np.abs(finite) > top] if finite.size else finite
+        bad = big.reshape(-1)[0] if big.size else None
+        limits = f"[{-top}, {top}]"
+    else:
+        return
+    if bad is None:
+        return
+    op = t.op
+    from staticflow.framework import errors
+
+    raise errors.InvalidArgumentError(
+        None,
+        op,
+        f"Cannot feed a value of dtype {arr.dtype} to {op.type} '{op.name}' ({t.name}) of dtype "
+        f"{t.dtype.name}: it holds {bad}, outside the {t.dtype.name} range {limits}"
+        f"\n\t [[node {op.name} ({op.type}) defined at {fops.format_location(op.location)}]]",
+    )
 
 
 # where every op runs, in TensorFlow's device naming
