@@ -215,6 +215,7 @@ __version__ = "0.1.0"
 # model saving and loading: sf.graph_util (freezing), sf.saved_model; sf.train has Saver & meta graphs
 from staticflow import graph_util, saved_model, summary, viz  # noqa: E402
 from staticflow.framework.meta_graph import export_meta_graph, import_meta_graph  # noqa: E402
+from staticflow.ops.array_ops import unsorted_segment_sum  # noqa: E402
 
 # session and run configuration (protobuf messages, loaded on first use like GraphDef)
 _CONFIG_MESSAGES = (

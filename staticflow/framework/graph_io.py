@@ -95,7 +95,10 @@ def attr_from_proto(a, kind: str, where: str = ""):
     if kind == "shape":
         return as_shape(a.shape)
     if kind == "tensor":
-        return tensor_util.make_ndarray(a.tensor)
+        try:  # a splat stays one value until a plan expands it (within the allocation limit)
+            return tensor_util.make_ndarray(a.tensor, lazy=True)
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
     if kind == "list(int)":
         return [int(v) for v in a.list.i]
     if kind == "list(float)":

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 
-from staticflow.framework import dtypes
+from staticflow.framework import dtypes, sizes
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, as_shape, unknown_shape
 from staticflow.ops import builder, casegen, registry
@@ -29,6 +30,20 @@ def _alias0(ctx):
 
 def _int_list(v) -> list[int]:
     return [int(x) for x in np.asarray(v).reshape(-1)]
+
+
+def shape_value(v, what: str = "shape") -> list[int]:
+    """A shape given as a tensor's value (Fill's dims, a random op's shape, ...): a vector
+    of non-negative sizes whose element count fits in int64."""
+    arr = np.asarray(v)
+    if arr.ndim > 1:
+        raise ValueError(f"{what} must be a vector, got a tensor of shape {list(arr.shape)}")
+    dims = _int_list(arr)
+    for d in dims:
+        if d < 0:
+            raise ValueError(f"{what} {dims} must be non-negative")
+    sizes.num_elements(dims, f"{what}")
+    return dims
 
 
 def _axis(axis: int, rank: int, what: str = "axis") -> int:
@@ -186,17 +201,36 @@ op(
 
 
 def _range_shape(c):
+    for i in range(3):
+        if c.shape(i).ndims not in (None, 0):
+            raise ValueError(f"{('start', 'limit', 'delta')[i]} must be a scalar, got shape {c.shape(i)}")
     vals = [c.value(i) for i in range(3)]
     if any(v is None for v in vals):
         return [TensorShape([None])]
-    return [TensorShape([len(_range_ref(vals, c.attrs))])]
+    return [TensorShape([_range_size(vals)])]
+
+
+def _range_size(ins) -> int:
+    """TensorFlow's Range size rules, computed without making the range."""
+    start, limit, delta = (np.asarray(x).item() for x in ins)
+    if delta == 0:
+        raise ValueError("Requires delta != 0")
+    if delta > 0 and start > limit:
+        raise ValueError(f"Requires start <= limit when delta > 0: {start}/{limit}")
+    if delta < 0 and start < limit:
+        raise ValueError(f"Requires start >= limit when delta < 0: {start}/{limit}")
+    if all(isinstance(v, int) for v in (start, limit, delta)):
+        return (abs(limit - start) + abs(delta) - 1) // abs(delta)
+    q = abs((limit - start) / delta)
+    if not math.isfinite(q) or q > sizes.INT64_MAX:
+        raise ValueError(f"Requires ((limit - start) / delta) <= {sizes.INT64_MAX}")
+    return math.ceil(q)
 
 
 def _range_ref(ins, a):
+    n = _range_size(ins)  # checked (and sized) before NumPy allocates it
     start, limit, delta = (np.asarray(x).item() for x in ins)
-    if delta == 0:
-        raise ValueError("Range requires delta != 0")
-    return np.arange(start, limit, delta).astype(a["Tidx"].np)
+    return np.arange(start, limit, delta)[:n].astype(a["Tidx"].np)
 
 
 op(
@@ -230,7 +264,7 @@ def _reshape_target(in_shape: TensorShape, target) -> TensorShape:
     for d in target:
         if d < -1:
             raise ValueError(f"new shape {target} has a negative size other than -1")
-    known = int(np.prod([d for d in target if d != -1], dtype=np.int64))
+    known = sizes.num_elements([d for d in target if d != -1], f"Shape {target}")
     n = in_shape.num_elements()
     if -1 in target:
         if n is None:
@@ -380,7 +414,7 @@ def _broadcast_to_shape(c):
         return [unknown_shape(c.shape(1)[0].value if c.shape(1).ndims == 1 else None)]
     from staticflow.framework.tensor_shape import broadcast_shapes
 
-    tgt = TensorShape(_int_list(v))
+    tgt = TensorShape(shape_value(v))
     b = broadcast_shapes(c.shape(0), tgt)
     if b.ndims is not None and b.as_tuple() != tgt.as_tuple() and b.is_fully_defined():
         raise ValueError(f"cannot broadcast {c.shape(0)} to {tgt}")
@@ -416,9 +450,7 @@ def _fill_shape(c):
     if v is None:
         s = c.shape(0)
         return [unknown_shape(s[0].value if s.ndims == 1 else None)]
-    dims = _int_list(v)
-    if any(d < 0 for d in dims):
-        raise ValueError(f"dims {dims} must be non-negative")
+    dims = shape_value(v, "dims")
     if c.shape(1).ndims not in (None, 0):
         raise ValueError("value must be a scalar")
     return [TensorShape(dims)]
@@ -1105,9 +1137,9 @@ def _gather_ref(ins, a):
 def _gather_lower(ctx):
     p = ctx.in_shapes[0]
     axis = _axis(int(np.asarray(ctx.values[2])), len(p))
-    outer = int(np.prod(p[:axis], dtype=np.int64))
-    inner = int(np.prod(p[axis + 1 :], dtype=np.int64))
-    m = int(np.prod(ctx.in_shapes[1], dtype=np.int64))
+    outer = math.prod(p[:axis])
+    inner = math.prod(p[axis + 1 :])
+    m = math.prod(ctx.in_shapes[1])
     if outer * m * inner == 0:
         return
     params = ctx.inp(0).reshape([outer, p[axis], inner])
@@ -1152,6 +1184,11 @@ op(
 
 def _onehot_shape(c):
     s, dv = c.shape(0), c.value(1)
+    if c.shape(1).ndims not in (None, 0):
+        raise ValueError(f"depth must be a scalar, got shape {c.shape(1)}")
+    for i, what in ((2, "on_value"), (3, "off_value")):
+        if c.shape(i).ndims not in (None, 0):
+            raise ValueError(f"{what} must be a scalar, but got: {c.shape(i)}")
     depth = None if dv is None else int(np.asarray(dv))
     if depth is not None and depth < 0:
         raise ValueError(f"depth must be non-negative, got {depth}")
@@ -1171,6 +1208,9 @@ def _onehot_shape(c):
 def _onehot_ref(ins, a):
     idx, depth = ins[0], int(np.asarray(ins[1]))
     on, off = ins[2], ins[3]
+    for v, what in ((on, "on_value"), (off, "off_value")):
+        if np.ndim(v) != 0:
+            raise ValueError(f"{what} must be a scalar, but got: {list(np.shape(v))}")
     axis = a["axis"] if a["axis"] != -1 else idx.ndim
     hot = np.expand_dims(idx, -1) == np.arange(depth)
     out = np.where(hot, on, off).astype(np.asarray(on).dtype)
@@ -1179,9 +1219,12 @@ def _onehot_ref(ins, a):
 
 def _onehot_lower(ctx):
     ishape = ctx.in_shapes[0]
+    for i, what in ((2, "on_value"), (3, "off_value")):
+        if len(ctx.in_shapes[i]) != 0:
+            raise ValueError(f"{what} must be a scalar, but got: {list(ctx.in_shapes[i])}")
     axis = ctx.attrs["axis"] if ctx.attrs["axis"] != -1 else len(ishape)
-    outer = int(np.prod(ishape[:axis], dtype=np.int64))
-    inner = int(np.prod(ishape[axis:], dtype=np.int64))
+    outer = math.prod(ishape[:axis])
+    inner = math.prod(ishape[axis:])
     depth = int(np.asarray(ctx.values[1]))
     if outer * inner * depth == 0:
         return
@@ -1261,14 +1304,19 @@ def constant(
     arr = np.array(src, dtype=dt.np)
     if shape is not None:
         shape = [int(d) for d in as_shape(shape).as_list()]
-        n = int(np.prod(shape, dtype=np.int64))
+        n = sizes.num_elements(shape)
         if arr.shape != tuple(shape):
             if verify_shape:
                 raise TypeError(f"Expected Tensor's shape: {tuple(shape)}, got {arr.shape}.")
             flat = arr.reshape(-1)
             if flat.size == n:
                 arr = flat.reshape(shape)
+            elif flat.size == 1:
+                # one value for the whole shape: kept as one value (TensorFlow's splat), expanded
+                # only by a plan that runs it, within the allocation limit
+                arr = np.broadcast_to(flat.reshape(()), tuple(shape))
             elif 0 < flat.size < n:
+                sizes.check_allocation(n * dt.size, f"constant {name!r} of shape {shape}")
                 arr = np.concatenate([flat, np.full(n - flat.size, flat[-1], dt.np)]).reshape(shape)
             else:
                 raise TypeError(f"Too many elements provided. Needed at most {n}, but received {flat.size}")
@@ -1327,6 +1375,8 @@ def range_(start, limit=None, delta=1, dtype=None, name: str = "range") -> fops.
             dtype = tensors[0].dtype
         elif any(isinstance(v, float) or (isinstance(v, np.ndarray) and v.dtype.kind == "f") for v in vals):
             dtype = D.float32
+        elif any(fops.np_value_dtype(v) is D.int64 for v in vals):
+            dtype = D.int64  # as TensorFlow infers it: a Python int beyond int32 makes an int64 range
         else:
             dtype = D.int32
     dt = dtypes.as_dtype(dtype)
@@ -1628,7 +1678,7 @@ def _ssg_shape(c):
     if v is None:
         s = c.shape(0)
         return [unknown_shape(s[0].value if s.ndims == 1 else None)]
-    return [TensorShape(_int_list(v))]
+    return [TensorShape(shape_value(v))]
 
 
 def _ssg_lower(ctx):
@@ -1700,14 +1750,26 @@ op(
 
 def _segsum_shape(c):
     d, ids, n = c.shape(0), c.shape(1), c.value(2)
+    if c.shape(2).ndims not in (None, 0):
+        raise ValueError(f"num_segments must be a scalar, got shape {c.shape(2)}")
+    if n is not None and int(np.asarray(n)) < 0:
+        raise ValueError(f"num_segments must be non-negative, got {int(np.asarray(n))}")
     if d.ndims is None or ids.ndims is None:
         return [TensorShape(None)]
+    if ids.ndims > d.ndims or not d[: ids.ndims].is_compatible_with(ids):
+        # every id names one row of data: reading more ids than rows would read past the data
+        raise ValueError(
+            f"segment_ids of shape {ids} must be a prefix of the shape of data {d} "
+            f"(one id per data row)"
+        )
     rest = d.as_tuple()[ids.ndims :]
     return [TensorShape([None if n is None else int(np.asarray(n))] + list(rest))]
 
 
 def _segsum_ref(ins, a):
     data, ids, n = ins[0], ins[1], int(np.asarray(ins[2]))
+    if data.shape[: ids.ndim] != ids.shape:
+        raise ValueError(f"segment_ids of shape {ids.shape} must be a prefix of data's shape {data.shape}")
     if np.any(ids >= n):
         raise ValueError(f"segment id {ids[ids >= n].reshape(-1)[0]} is out of range [0, {n})")
     inner = data.shape[ids.ndim :]
@@ -1720,9 +1782,13 @@ def _segsum_ref(ins, a):
 
 
 def _segsum_lower(ctx):
-    ishape = ctx.in_shapes[1]
-    m = int(np.prod(ishape, dtype=np.int64))
-    inner = int(np.prod(ctx.in_shapes[0][len(ishape) :], dtype=np.int64))
+    ishape = tuple(ctx.in_shapes[1])
+    if tuple(ctx.in_shapes[0][: len(ishape)]) != ishape:
+        raise ValueError(
+            f"segment_ids of shape {list(ishape)} must be a prefix of data's shape {list(ctx.in_shapes[0])}"
+        )
+    m = math.prod(ishape)
+    inner = math.prod(ctx.in_shapes[0][len(ishape) :])
     out = ctx.out(0)
     if out.size == 0:
         return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from staticflow.framework import dtypes
+from staticflow.framework import dtypes, sizes
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, as_shape
 from staticflow.ops import registry
@@ -185,17 +185,21 @@ def infer_shapes(op: fops.Operation, strict: bool = True) -> None:
     )
     try:
         shapes = d.shape_fn(ctx)
+        if len(shapes) != len(op.outputs):
+            raise RuntimeError(
+                f"shape function of {op.type} returned {len(shapes)} shapes for {len(op.outputs)} outputs"
+            )
+        shapes = [as_shape(s) for s in shapes]
+        for t, s in zip(op.outputs, shapes):
+            if s.is_fully_defined():  # element counts and byte sizes must fit in int64
+                sizes.check_shape(s.as_list(), t.dtype.size, f"the shape of output {t.value_index}")
     except (ValueError, IndexError) as e:
         raise ValueError(
             f"{op.type} op '{op.name}': {e}. Input shapes: [{_fmt_shapes(ctx.input_shapes)}]. "
             f"Defined at {fops.format_location(op.location)}"
         ) from None
-    if len(shapes) != len(op.outputs):
-        raise RuntimeError(
-            f"shape function of {op.type} returned {len(shapes)} shapes for {len(op.outputs)} outputs"
-        )
     for t, s in zip(op.outputs, shapes):
-        t._shape = as_shape(s)
+        t._shape = s
 
 
 def constant_value(t: fops.Tensor):
@@ -209,8 +213,11 @@ def constant_value(t: fops.Tensor):
         if op.type == "Const":
             value = op.get_attr("value")
         elif d.shape_only and op.inputs and all(s.shape.is_fully_defined() for s in op.inputs):
-            empties = [np.empty(s.shape.as_tuple(), s.dtype.np) for s in op.inputs]
+            # shapes only: arrays of the inputs' shapes that take no memory
+            empties = [np.broadcast_to(np.empty((), s.dtype.np), s.shape.as_tuple()) for s in op.inputs]
             value = run_reference(d, empties, op._attrs)[t.value_index]
+        elif op.inputs and not all(_small(x.shape) for x in op.outputs):
+            value = None  # a large (or unknown) result is computed when the graph runs, not here
         elif op.inputs:
             vals = [constant_value(x) for x in op.inputs]
             if all(v is not None and np.size(v) <= _CONST_FOLD_LIMIT for v in vals):
@@ -220,6 +227,11 @@ def constant_value(t: fops.Tensor):
                     value = None
     t._const_value = value
     return value
+
+
+def _small(shape: TensorShape) -> bool:
+    n = shape.num_elements()
+    return n is not None and n <= _CONST_FOLD_LIMIT
 
 
 def run_reference(d: registry.OpDef, values: list, attrs: dict) -> list[np.ndarray]:

@@ -10,6 +10,8 @@ odd pixel of padding at the bottom/right), VALID (no padding) and EXPLICIT
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from staticflow.framework import dtypes
@@ -32,6 +34,12 @@ COL_CAP = 1 << 16
 # ---------------------------------------------------------------------------
 # geometry
 # ---------------------------------------------------------------------------
+# strides, dilations, window sizes and paddings beyond this are refused: the kernels'
+# index arithmetic (window starts, padded sizes) then stays far inside 64 bits
+MAX_GEOMETRY = (1 << 31) - 1
+GEOMETRY_LIMIT = 1 << 48
+
+
 def _hw(vals, fmt, what):
     """The (h, w) entries of a 4-element attr in data_format order; checks N and C are 1."""
     vals = [int(v) for v in vals]
@@ -42,6 +50,8 @@ def _hw(vals, fmt, what):
         raise ValueError(f"{what} {vals}: the batch and depth entries must be 1 ({fmt})")
     if vals[hi] < 1 or vals[wi] < 1:
         raise ValueError(f"{what} {vals} must be positive")
+    if vals[hi] > MAX_GEOMETRY or vals[wi] > MAX_GEOMETRY:
+        raise ValueError(f"{what} {vals}: entries above {MAX_GEOMETRY} are not supported")
     return vals[hi], vals[wi]
 
 
@@ -56,6 +66,8 @@ def _explicit(attrs, fmt):
         raise ValueError(f"padding EXPLICIT needs 8 explicit_paddings, got {p}")
     if any(v < 0 for v in p):
         raise ValueError(f"explicit_paddings {p} must be non-negative")
+    if any(v > MAX_GEOMETRY for v in p):
+        raise ValueError(f"explicit_paddings {p}: entries above {MAX_GEOMETRY} are not supported")
     hi, wi, ci = (1, 2, 3) if fmt == "NHWC" else (2, 3, 1)
     if p[0] or p[1] or p[2 * ci] or p[2 * ci + 1]:
         raise ValueError(f"explicit_paddings {p}: the batch and depth paddings must be 0")
@@ -75,6 +87,8 @@ def out_size(n, k, s, d, padding, explicit=None):
         return None, 0
     if padding == "VALID":
         return max((n - eff + s) // s, 0), 0
+    if padding != "SAME":
+        raise ValueError(f"padding {padding!r} must be one of SAME, VALID, EXPLICIT")
     o = -(-n // s)
     total = max((o - 1) * s + eff - n, 0)
     return o, total // 2
@@ -97,6 +111,19 @@ class Geometry:
         ex = _explicit(attrs, fmt) or ((0, 0), (0, 0))
         self.oh, self.pt = out_size(in_hw[0], self.kh, self.sh, self.dh, pad, ex[0])
         self.ow, self.pl = out_size(in_hw[1], self.kw, self.sw, self.dw, pad, ex[1])
+        # image, window and padding sizes stay below 2**48, so that no sum or product of two
+        # of them (a window's start and end in the kernels) leaves 64 bits
+        for v in (*in_hw, self.kh, self.kw, self.oh, self.ow, self.pt, self.pl):
+            if v is not None and v > GEOMETRY_LIMIT:
+                raise ValueError(
+                    f"image {tuple(in_hw)}, window ({self.kh}, {self.kw}), dilations ({self.dh}, "
+                    f"{self.dw}) and padding give sizes above {GEOMETRY_LIMIT}, which are not supported"
+                )
+        for k, d in ((self.kh, self.dh), (self.kw, self.dw)):
+            if k is not None and (k - 1) * d + 1 > GEOMETRY_LIMIT:
+                raise ValueError(
+                    f"the dilated window ({k} taps, dilation {d}) is larger than {GEOMETRY_LIMIT}"
+                )
 
     @classmethod
     def direct(cls, kh: int, kw: int, oh: int, ow: int, pt: int, pl: int) -> Geometry:
@@ -314,7 +341,7 @@ def _conv_lower_common(ctx, base, img_nhwc, filt_shape, ins, out_view, finish):
 
 
 def _empty(ctx):
-    return any(int(np.prod(s)) == 0 for s in ctx.out_shapes)
+    return any(math.prod(s) == 0 for s in ctx.out_shapes)
 
 
 def _conv_lower(base):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from staticflow.framework import dtypes
@@ -30,7 +32,7 @@ def _softmax_lower(base):
     def lower(ctx):
         shape = ctx.in_shapes[0]
         c = shape[-1]
-        n = int(np.prod(shape[:-1], dtype=np.int64))
+        n = math.prod(shape[:-1])
         if n * c == 0:
             return
         ctx.call(ctx.kernel(base), [ctx.inp(0).reshape([n, c])], [ctx.out(0).reshape([n, c])])
@@ -312,9 +314,15 @@ op(
 )
 
 
+def _no_classes(shape) -> str:
+    return f"Must have at least one class, but got logits shape [{shape[0]},{shape[1]}]"
+
+
 def _sparse_xent_ref(ins, a):
     x, lab = ins[0].astype(np.float64), ins[1]
     n, k = x.shape
+    if k == 0:
+        raise ValueError(_no_classes(x.shape))
     if np.any((lab < 0) | (lab >= k)):
         bad = lab[(lab < 0) | (lab >= k)][0]
         raise ValueError(f"Received a label value of {bad} which is outside the valid range of [0, {k}).")
@@ -333,7 +341,9 @@ def _sparse_xent_shape(c):
 
 def _sparse_xent_lower(ctx):
     n, k = ctx.in_shapes[0]
-    if n * k == 0:
+    if k == 0:  # no class a label could name (TensorFlow's error, also for an empty batch)
+        raise ValueError(_no_classes((n, k)))
+    if n == 0:
         return
     ctx.call(
         ctx.kernel("sparse_softmax_xent", ctx.in_dtypes[0], ctx.in_dtypes[1]),

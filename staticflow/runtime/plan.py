@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from staticflow.framework import dtypes, errors
+from staticflow.framework import dtypes, errors, sizes
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape
 from staticflow.ops import builder, registry
@@ -113,8 +113,9 @@ ZERO_COPY_MIN_BYTES = 1 << 16
 
 
 class _Planner:
-    def __init__(self, graph, fetch_tensors, target_ops, feeds: dict, variables):
+    def __init__(self, graph, fetch_tensors, target_ops, feeds: dict, variables, allocation_limit=None):
         self.graph = graph
+        self.allocation_limit = allocation_limit  # bytes; None: sizes.allocation_limit()'s default
         self.fetch_tensors = fetch_tensors
         self.target_ops = target_ops
         self.feeds = feeds  # Tensor -> np.ndarray
@@ -139,7 +140,7 @@ class _Planner:
                 v = np.asarray(op.get_attr("value"))
             elif d.shape_only:
                 x = op.inputs[0]
-                v = d.ref([np.empty(self.shapes[x], x.dtype.np)], op._attrs)
+                v = d.ref([_shaped(self.shapes[x], x.dtype)], op._attrs)
                 v = np.asarray(v if not isinstance(v, list) else v[0], dtype=t.dtype.np)
             elif d.stateful or d.random or op.type in ("Placeholder", "VariableV2"):
                 raise errors.InvalidArgumentError(
@@ -151,9 +152,20 @@ class _Planner:
                 )
             else:
                 vals = [self.static_value(x, why) for x in op.inputs]
+                for out in op.outputs:  # the reference allocates its outputs: within the limit
+                    if out in self.shapes:
+                        self.check_alloc(self.nbytes(self.shapes[out], out.dtype), f"tensor {out.name}", op)
                 v = builder.run_reference(d, vals, op._attrs)[t.value_index]
         self.static[t] = v
         return v
+
+    # --- sizes --------------------------------------------------------------------------------
+    @staticmethod
+    def nbytes(shape, dt: dtypes.DType) -> int:
+        return sizes.num_elements(shape) * dt.size
+
+    def check_alloc(self, n: int, what: str, op=None) -> None:
+        sizes.check_allocation(n, what, op, self.allocation_limit)
 
     # --- shapes -----------------------------------------------------------------------------
     def infer(self, op: fops.Operation) -> None:
@@ -197,16 +209,27 @@ class _Planner:
                 continue
             if not s.is_fully_defined():
                 raise errors.InternalError(None, op, f"shape of {t.name} is {s} after planning" + where(op))
+            try:
+                sizes.check_shape(s.as_list(), t.dtype.size, f"the shape of {t.name}")
+            except ValueError as e:
+                raise errors.InvalidArgumentError(
+                    None, op, f"{op.type} op '{op.name}': {e}" + where(op)
+                ) from None
             self.shapes[t] = tuple(s.as_list())
 
     # --- buffers ----------------------------------------------------------------------------
-    def new_arena(self, shape, dt: dtypes.DType, step: int) -> Loc:
-        n = int(np.prod(shape, dtype=np.int64)) * dt.size
+    def new_arena(self, shape, dt: dtypes.DType, step: int, op=None) -> Loc:
+        n = self.nbytes(shape, dt)
+        self.check_alloc(n, f"a {dt.name} tensor of shape {list(shape)}", op)
         b = Buffer("arena", n, start=step, end=step)
         self.buffers.append(b)
         return Loc(b, 0, tuple(shape), dt)
 
-    def const_loc(self, arr: np.ndarray, dt: dtypes.DType) -> Loc:
+    def const_loc(self, arr: np.ndarray, dt: dtypes.DType, op=None) -> Loc:
+        arr = np.asarray(arr)
+        # a constant read from a file may be a lazy splat (one value, a 0-stride view): it is
+        # expanded here, within the limit
+        self.check_alloc(self.nbytes(arr.shape, dt), f"a {dt.name} constant of shape {list(arr.shape)}", op)
         arr = np.asarray(arr, dtype=dt.np, order="C")
         b = Buffer("const", arr.nbytes, array=arr)
         self.buffers.append(b)
@@ -226,9 +249,12 @@ def _flat_args(args, op):
     return out
 
 
-def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan:
-    """Plan the run that computes fetch_tensors and runs target_ops given feeds."""
-    p = _Planner(graph, fetch_tensors, target_ops, feeds, variables)
+def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables, allocation_limit=None) -> Plan:
+    """Plan the run that computes fetch_tensors and runs target_ops given feeds.
+
+    `allocation_limit` bounds every allocation of the plan in bytes (None: the
+    default of `sizes.allocation_limit`); more raises ResourceExhaustedError."""
+    p = _Planner(graph, fetch_tensors, target_ops, feeds, variables, allocation_limit)
     fed = set(feeds)
     order = toposort(prune(fetch_tensors, target_ops, fed), fed)
     for t, v in feeds.items():
@@ -239,7 +265,8 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
     for t, v in feeds.items():
         # a buffer of its own (not in the arena): the run may point the kernels at the fed
         # array itself instead of copying it in (execute)
-        b = Buffer("feed", int(np.prod(v.shape, dtype=np.int64)) * t.dtype.size)
+        b = Buffer("feed", p.nbytes(v.shape, t.dtype))
+        p.check_alloc(b.nbytes, f"the staging buffer of fed tensor {t.name}", t.op)
         p.buffers.append(b)
         loc = Loc(b, 0, tuple(v.shape), t.dtype)
         p.locs[t] = loc
@@ -271,6 +298,7 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
         if op.type == "VariableV2":
             t = op.outputs[0]
             if t not in fed:
+                p.check_alloc(p.nbytes(p.shapes[t], t.dtype), f"variable {op.name}", op)
                 arr = variables.storage(op)
                 b = Buffer("var", arr.nbytes, array=arr, var=op.name)
                 p.buffers.append(b)
@@ -278,7 +306,11 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
             continue
         if d.static:
             for t in live_outs:
-                p.locs[t] = p.const_loc(p.static_value(t, "a constant"), t.dtype)
+                if t in p.shapes:
+                    what = "constant" if op.type == "Const" else "tensor"
+                    shape = list(p.shapes[t])
+                    p.check_alloc(p.nbytes(shape, t.dtype), f"a {t.dtype.name} {what} of shape {shape}", op)
+                p.locs[t] = p.const_loc(p.static_value(t, "a constant"), t.dtype, op)
             continue
         # a regular op: lower to kernel calls
         in_locs = [p.locs[t] for t in op.inputs]
@@ -304,6 +336,14 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
             raise errors.InvalidArgumentError(
                 None, op, f"{op.type} op '{op.name}': {e}" + where(op)
             ) from None
+        unwritten = [j for j in ctx.unwritten_outputs() if op.outputs[j] not in fed]
+        if unwritten:
+            raise errors.InternalError(
+                None,
+                op,
+                f"{op.type} op '{op.name}': its lowering writes no value into output "
+                f"{unwritten[0]} of shape {list(out_shapes[unwritten[0]])}" + where(op),
+            )
         # outputs: aliases or fresh arena slots
         out_locs = []
         for j, t in enumerate(op.outputs):
@@ -312,7 +352,7 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
                 if src.buf.kind == "var" and not _writes_ref(d, op, ctx.aliases[j]):
                     # a read of a variable is a snapshot: copy it out of the storage (the copy
                     # is dropped after planning if no write can come between it and its uses)
-                    loc = p.new_arena(out_shapes[j], t.dtype, step_index)
+                    loc = p.new_arena(out_shapes[j], t.dtype, step_index, op)
                     src_view = ctx.inp(ctx.aliases[j]).reshape(out_shapes[j])
                     if src_view.size:
                         kc = KernelCall(registry.kernel_name("copy", t.dtype), [src_view], [ctx.out(j)])
@@ -321,12 +361,12 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
                 else:
                     loc = Loc(src.buf, src.byte_offset, tuple(out_shapes[j]), t.dtype)
             else:
-                loc = p.new_arena(out_shapes[j], t.dtype, step_index)
+                loc = p.new_arena(out_shapes[j], t.dtype, step_index, op)
             out_locs.append(loc)
             if t not in fed:
                 p.locs[t] = loc
-        const_locs = [p.const_loc(c, dtypes.as_dtype(c.dtype)) for c in ctx.consts]
-        scratch_locs = [p.new_arena(s, dt, step_index) for s, dt in ctx.scratch]
+        const_locs = [p.const_loc(c, dtypes.as_dtype(c.dtype), op) for c in ctx.consts]
+        scratch_locs = [p.new_arena(s, dt, step_index, op) for s, dt in ctx.scratch]
         state_locs = []
         if d.random:
             arr = variables.op_state(op)
@@ -378,9 +418,29 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables) -> Plan
     plan = Plan(fetch_locs, feed_locs, steps, var_reads, var_writes, dict(p.value_feeds))
     plan.shapes = dict(p.shapes)
     _assign_arena(p.buffers, plan.stats)
+    p.check_alloc(
+        plan.stats.arena_bytes, "the plan's arena of intermediate tensors", _largest_arena_op(steps, p)
+    )
     plan.stats.steps = len(steps)
     _materialize(plan, p.buffers)
     return plan
+
+
+def _shaped(shape, dt: dtypes.DType) -> np.ndarray:
+    """An array of this shape and dtype that takes no memory (shape-only references read
+    shapes, never values)."""
+    return np.broadcast_to(np.empty((), dt.np if dt is not dtypes.string else object), tuple(shape))
+
+
+def _largest_arena_op(steps: list[Step], p: _Planner):
+    """The op whose outputs are the largest arena tensors (for an arena that is too large)."""
+    best, op = -1, None
+    for step in steps:
+        for t in step.op.outputs:
+            loc = p.locs.get(t)
+            if loc is not None and loc.buf.kind == "arena" and loc.buf.nbytes > best:
+                best, op = loc.buf.nbytes, step.op
+    return op
 
 
 def _read_in_place(steps: list[Step], snapshots: list, write_steps: dict) -> None:
@@ -516,7 +576,7 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     # fetch/feed views over the arena
     def arena_view(loc: Loc) -> np.ndarray:
         b = loc.buf
-        nbytes = int(np.prod(loc.shape, dtype=np.int64)) * loc.dtype.size
+        nbytes = sizes.num_elements(loc.shape) * loc.dtype.size
         if b.kind == "arena":
             raw_b = plan.arena[b.offset + loc.byte_offset : b.offset + loc.byte_offset + nbytes]
         else:
