@@ -248,7 +248,13 @@ def import_graph_def(
             attrs, extra = {}, {}
             for k, v in n.attr.items():
                 if k in declared:
-                    attrs[k] = attr_from_proto(v, declared[k].kind, where)
+                    # the declared kind, range and allowed values, before anything uses the value
+                    try:
+                        value = attr_from_proto(v, declared[k].kind, where)
+                        attrs[k] = registry.check_attr(declared[k], value)
+                    except (TypeError, ValueError) as e:
+                        msg = str(e)
+                        raise ValueError(msg if msg.startswith(where) else f"{where}: {msg}") from None
                 elif not k.startswith("_"):
                     extra[k] = v
             data, controls = [], []
@@ -268,6 +274,10 @@ def import_graph_def(
                     k = attrs.get(a.number_attr)
                     if k is None:
                         raise ValueError(f"{where}: missing attr {a.number_attr}")
+                    if k < 0 or pos + k > len(data):
+                        raise ValueError(
+                            f"{where}: attr {a.number_attr} = {k} does not match its {len(data)} inputs"
+                        )
                     grouped.append(data[pos : pos + k])
                     pos += k
                 else:

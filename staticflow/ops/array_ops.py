@@ -55,12 +55,20 @@ def _axis(axis: int, rank: int, what: str = "axis") -> int:
 # ---------------------------------------------------------------------------
 # Const, Placeholder, Identity
 # ---------------------------------------------------------------------------
+def _const_shape(c):
+    value, dt = c.attrs["value"], c.attrs["dtype"]
+    have = dtypes.as_dtype(np.asarray(value).dtype)
+    if have != dt:
+        raise ValueError(f"its value has dtype {have.name}, but its dtype attr is {dt.name}")
+    return [TensorShape(np.shape(value))]
+
+
 op(
     name="Const",
     inputs=[],
     outputs=[Arg("output", type_attr="dtype")],
     attrs=[Attr("value", "tensor"), Attr("dtype", "type")],
-    shape_fn=lambda c: [TensorShape(np.shape(c.attrs["value"]))],
+    shape_fn=_const_shape,
     ref=lambda ins, a: np.asarray(a["value"]),
     static=True,
     differentiable=False,
@@ -96,13 +104,24 @@ op(
     doc="A value supplied through feed_dict at run time.",
 )
 
+def _default_shape(c):
+    """The placeholder's shape; its default value must have a compatible one (TensorFlow's
+    check), or a run that is not fed would produce a tensor of another shape."""
+    declared, default = c.attrs["shape"], c.shape(0)
+    if not default.is_compatible_with(declared):
+        raise ValueError(
+            f"the default value of shape {default} is not compatible with the placeholder's shape {declared}"
+        )
+    return default if c.planning else declared
+
+
 op(
     name="PlaceholderWithDefault",
     foldable=False,
     inputs=[Arg("input", type_attr="dtype")],
     outputs=[Arg("output", type_attr="dtype")],
     attrs=[Attr("dtype", "type"), Attr("shape", "shape")],
-    shape_fn=lambda c: [c.shape(0) if c.planning else c.attrs["shape"]],
+    shape_fn=lambda c: [_default_shape(c)],
     ref=lambda ins, a: ins[0],
     lower=_alias0,
     cases=lambda rng: [Case((_rand(rng, (2, 3)),), {"shape": TensorShape([None, 3])}, label="partial_shape")],
@@ -357,7 +376,7 @@ op(
     name="Squeeze",
     inputs=[Arg("input", type_attr="T")],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("T", "type"), Attr("squeeze_dims", "list(int)", [])],
+    attrs=[Attr("T", "type"), Attr("squeeze_dims", "list(int)", [], min=0)],
     shape_fn=_squeeze_shape,
     ref=lambda ins, a: np.squeeze(ins[0], axis=tuple(a["squeeze_dims"]) or None),
     lower=_alias0,
@@ -679,7 +698,11 @@ op(
     name="ConcatV2",
     inputs=[Arg("values", type_attr="T", number_attr="N"), Arg("axis", type_attr="Tidx", host=True)],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("N", "int"), Attr("T", "type", allowed=ALL_T), Attr("Tidx", "type", D.int32, allowed=IDX_T)],
+    attrs=[
+        Attr("N", "int", min=2),
+        Attr("T", "type", allowed=ALL_T),
+        Attr("Tidx", "type", D.int32, allowed=IDX_T),
+    ],
     shape_fn=_concat_shape,
     ref=lambda ins, a: np.concatenate(ins[:-1], axis=int(np.asarray(ins[-1]))),
     lower=_concat_lower,
@@ -765,7 +788,7 @@ op(
     name="Split",
     inputs=[Arg("split_dim", dtype=D.int32, host=True), Arg("value", type_attr="T")],
     outputs=[Arg("output", type_attr="T", number_attr="num_split")],
-    attrs=[Attr("num_split", "int"), Attr("T", "type", allowed=ALL_T)],
+    attrs=[Attr("num_split", "int", min=1), Attr("T", "type", allowed=ALL_T)],
     shape_fn=lambda c: _split_shapes(c, 1, 0, None),
     ref=_split_ref,
     lower=_split_lower(1, 0),
@@ -786,7 +809,7 @@ op(
     ],
     outputs=[Arg("output", type_attr="T", number_attr="num_split")],
     attrs=[
-        Attr("num_split", "int"),
+        Attr("num_split", "int", min=1),
         Attr("T", "type", allowed=ALL_T),
         Attr("Tlen", "type", D.int64, allowed=IDX_T),
     ],
@@ -832,7 +855,7 @@ op(
     name="Pack",
     inputs=[Arg("values", type_attr="T", number_attr="N")],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("N", "int"), Attr("T", "type", allowed=ALL_T), Attr("axis", "int", 0)],
+    attrs=[Attr("N", "int", min=1), Attr("T", "type", allowed=ALL_T), Attr("axis", "int", 0)],
     shape_fn=_pack_shape,
     ref=lambda ins, a: np.stack(ins, axis=a["axis"]),
     lower=_pack_lower,
@@ -881,7 +904,7 @@ op(
     name="Unpack",
     inputs=[Arg("value", type_attr="T")],
     outputs=[Arg("output", type_attr="T", number_attr="num")],
-    attrs=[Attr("num", "int"), Attr("T", "type", allowed=ALL_T), Attr("axis", "int", 0)],
+    attrs=[Attr("num", "int", min=0), Attr("T", "type", allowed=ALL_T), Attr("axis", "int", 0)],
     shape_fn=_unpack_shape,
     ref=lambda ins, a: [np.take(ins[0], j, axis=a["axis"]) for j in range(a["num"])],
     lower=_unpack_lower,
@@ -1025,6 +1048,9 @@ def strided_slice_spec(dims, begin, end, strides, attrs):
 
 
 _SS_ATTRS = ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")
+# StridedSlice's masks are bit sets over the slice's entries, as TensorFlow's int32 masks;
+# a negative mask (every bit set, -1 included) is refused, which TensorFlow accepts
+_MASK_MAX = (1 << 31) - 1
 
 
 def _ss_shape(c):
@@ -1090,7 +1116,7 @@ op(
     ],
     outputs=[Arg("output", type_attr="T")],
     attrs=[Attr("T", "type", allowed=ALL_T), Attr("Index", "type", D.int32, allowed=IDX_T)]
-    + [Attr(k, "int", 0) for k in _SS_ATTRS],
+    + [Attr(k, "int", 0, min=0, max=_MASK_MAX) for k in _SS_ATTRS],
     shape_fn=_ss_shape,
     ref=_ss_ref,
     lower=_ss_lower,
@@ -1247,7 +1273,7 @@ op(
     ],
     outputs=[Arg("output", type_attr="T")],
     attrs=[
-        Attr("axis", "int", -1),
+        Attr("axis", "int", -1, min=-1),
         Attr("T", "type", allowed=_OH_T),
         Attr("TI", "type", D.int64, allowed=(D.uint8, D.int32, D.int64)),
     ],
@@ -1731,7 +1757,7 @@ op(
     ],
     outputs=[Arg("output", type_attr="T")],
     attrs=[Attr("T", "type", allowed=ALL_T), Attr("Index", "type", D.int32, allowed=IDX_T)]
-    + [Attr(k, "int", 0) for k in _SS_ATTRS],
+    + [Attr(k, "int", 0, min=0, max=_MASK_MAX) for k in _SS_ATTRS],
     shape_fn=_ssg_shape,
     ref=_ssg_ref,
     lower=_ssg_lower,

@@ -139,28 +139,21 @@ def _convert_inputs(g, d, inputs, attrs, op_type, name, loc) -> list[fops.Tensor
 
 
 def _complete_attrs(d: registry.OpDef, attrs: dict, op_type: str, name, loc) -> None:
-    """Fill defaults, normalize types and shapes, reject missing or unknown attrs."""
+    """Fill defaults, convert every attr to its kind (dtypes, shapes, 32-bit floats) and check
+    it against the registry's declaration (kind, range, allowed values); reject missing or
+    unknown attrs. Errors name the op, the attr, the value and the user's source line."""
+    unknown = set(attrs) - {a.name for a in d.attrs}
+    if unknown:
+        raise TypeError(f"{op_type}: unknown attrs {sorted(unknown)}")
     for a in d.attrs:
         if a.name not in attrs:
             if a.default is registry.REQUIRED:
                 raise TypeError(f"{op_type}: missing required attr {a.name!r}")
             attrs[a.name] = a.default
-        if a.kind == "type":
-            attrs[a.name] = dtypes.as_dtype(attrs[a.name])
-            if a.allowed is not None and attrs[a.name] not in a.allowed:
-                allowed = ", ".join(t.name for t in a.allowed)
-                raise TypeError(
-                    f"{op_type} op '{name or op_type}': {a.name}={attrs[a.name].name} is not allowed "
-                    f"(allowed: {allowed}). Defined at {fops.format_location(loc)}"
-                )
-        elif a.kind == "shape":
-            attrs[a.name] = as_shape(attrs[a.name])
-        elif a.kind == "float":
-            # AttrValue holds a 32-bit float (as in TensorFlow): round now so a saved graph runs the same
-            attrs[a.name] = float(np.float32(attrs[a.name]))
-    unknown = set(attrs) - {a.name for a in d.attrs}
-    if unknown:
-        raise TypeError(f"{op_type}: unknown attrs {sorted(unknown)}")
+        try:
+            attrs[a.name] = registry.check_attr(a, attrs[a.name], f"{op_type} op '{name or op_type}'")
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{e}. Defined at {fops.format_location(loc)}") from None
 
 
 def output_dtypes(d: registry.OpDef, attrs: dict) -> list[dtypes.DType]:

@@ -711,8 +711,8 @@ _declare_convs("DepthwiseConv2dNative", "depthwise_conv2d", True)
 def _pool_attrs():
     return [
         Attr("T", "type", allowed=F),
-        Attr("ksize", "list(int)"),
-        Attr("strides", "list(int)"),
+        Attr("ksize", "list(int)", min=4),
+        Attr("strides", "list(int)", min=4),
         Attr("padding", "string", allowed=("SAME", "VALID")),
         Attr("data_format", "string", "NHWC", allowed=("NHWC", "NCHW")),
     ]

@@ -79,7 +79,7 @@ op(
     outputs=[Arg("output", type_attr="T")],
     attrs=[
         Attr("T", "type", allowed=COPY_DTYPES),
-        Attr("N", "int"),
+        Attr("N", "int", min=0),
         Attr("U", "type", allowed=COPY_DTYPES),
         Attr("message", "string", ""),
         Attr("first_n", "int", -1),

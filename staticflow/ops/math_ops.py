@@ -468,7 +468,7 @@ op(
     name="AddN",
     inputs=[Arg("inputs", type_attr="T", number_attr="N")],
     outputs=[Arg("sum", type_attr="T")],
-    attrs=[Attr("N", "int"), Attr("T", "type", allowed=FI)],
+    attrs=[Attr("N", "int", min=1), Attr("T", "type", allowed=FI)],
     shape_fn=_addn_shape,
     ref=lambda ins, a: np.sum(np.stack(ins), axis=0).astype(ins[0].dtype),
     lower=_addn_lower,
