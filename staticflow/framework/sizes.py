@@ -134,9 +134,7 @@ def check_allocation(n: int, what: str, op=None, limit: int | None = None) -> No
     if op is not None:
         from staticflow.framework import ops as fops
 
-        where = (
-            f"\n\t [[node {op.name} ({op.type}) defined at {fops.format_location(op.location)}]]"
-        )
+        where = f"\n\t [[node {op.name} ({op.type}) defined at {fops.format_location(op.location)}]]"
     raise errors.ResourceExhaustedError(
         None,
         op,

@@ -1800,7 +1800,7 @@ def _segsum_ref(ins, a):
         raise ValueError(f"segment id {ids[ids >= n].reshape(-1)[0]} is out of range [0, {n})")
     inner = data.shape[ids.ndim :]
     out = np.zeros((n,) + inner, dtype=data.dtype)
-    flat = data.reshape((-1,) + inner)
+    flat = data.reshape((ids.size,) + inner)
     for i, k in enumerate(ids.reshape(-1)):
         if k >= 0:
             out[k] += flat[i]

@@ -236,6 +236,18 @@ def _unit_interval(rng, shape, t):
     return _rand(rng, shape, t, 0.05, 0.95)
 
 
+def _native_ref(fn):
+    """An elementwise gradient op's reference in its inputs' dtype, with the kernel's order
+    of operations, so that NaN, Inf and overflow come out as the kernel's (TensorFlow's)."""
+
+    def ref(ins, a):
+        y, dy = ins[0], ins[1].astype(ins[0].dtype)
+        with np.errstate(all="ignore"):
+            return np.asarray(fn(y, dy, a)).astype(y.dtype)
+
+    return ref
+
+
 def declare_grad_op(name, base, fn, first_gen, arg_names, attrs=(), fattr=None, doc=""):
     """A binary elementwise op of float32/float64 with TF's gradient-op signature."""
     attr_list = [Attr("T", "type", allowed=F), *attrs]
@@ -246,9 +258,7 @@ def declare_grad_op(name, base, fn, first_gen, arg_names, attrs=(), fattr=None, 
         outputs=[Arg(arg_names[2], type_attr="T")],
         attrs=attr_list,
         shape_fn=_same_shape,
-        ref=lambda ins, a: np.asarray(fn(ins[0].astype(np.float64), ins[1].astype(np.float64), a)).astype(
-            ins[0].dtype
-        ),
+        ref=_native_ref(fn),
         lower=lower,
         kernels=registry.kernels_for([base], F),
         elementwise=True,
@@ -260,7 +270,7 @@ def declare_grad_op(name, base, fn, first_gen, arg_names, attrs=(), fattr=None, 
 declare_grad_op(
     "SigmoidGrad",
     "sigmoid_grad",
-    lambda y, dy, a: dy * y * (1 - y),
+    lambda y, dy, a: dy * (y * (1 - y)),
     _unit_interval,
     ("y", "dy", "z"),
     doc="dy * y * (1 - y), the gradient of Sigmoid from its output y.",
@@ -276,26 +286,26 @@ declare_grad_op(
 declare_grad_op(
     "SqrtGrad",
     "sqrt_grad",
-    lambda y, dy, a: dy * 0.5 / y,
+    lambda y, dy, a: np.where(dy == 0, 0, y.dtype.type(0.5) * dy / y),
     casegen.positive,
     ("y", "dy", "z"),
-    doc="dy / (2 y), the gradient of Sqrt from its output y.",
+    doc="dy / (2 y), the gradient of Sqrt from its output y (0 where dy is 0, as TensorFlow).",
 )
 declare_grad_op(
     "RsqrtGrad",
     "rsqrt_grad",
-    lambda y, dy, a: dy * -0.5 * y**3,
+    lambda y, dy, a: np.where(dy == 0, 0, y.dtype.type(-0.5) * (dy * y) * (y * y)),
     casegen.positive,
     ("y", "dy", "z"),
-    doc="-dy y^3 / 2, the gradient of Rsqrt from its output y.",
+    doc="-dy y^3 / 2, the gradient of Rsqrt from its output y (0 where dy is 0, as TensorFlow).",
 )
 declare_grad_op(
     "ReciprocalGrad",
     "reciprocal_grad",
-    lambda y, dy, a: -dy * y * y,
+    lambda y, dy, a: np.where(dy == 0, 0, -y * y * dy),
     _away_from_zero,
     ("y", "dy", "z"),
-    doc="-dy y^2, the gradient of Reciprocal from its output y.",
+    doc="-dy y^2, the gradient of Reciprocal from its output y (0 where dy is 0, as TensorFlow).",
 )
 
 
@@ -313,15 +323,22 @@ def _cast_lower(ctx):
 
 
 def _cast_ref(ins, a):
+    """The kernel's conversions: float to int truncates toward zero and saturates, NaN -> 0
+    (the bounds MAX + 1 and MIN - 1 computed in the float type, as the kernel does)."""
     x = ins[0]
     dst = a["DstT"]
     if dst is D.bool_:
         return x != 0
     if x.dtype.kind == "f" and dst.is_integer:
         info = np.iinfo(dst.np)
-        with np.errstate(invalid="ignore"):
-            y = np.trunc(np.nan_to_num(x, nan=0.0))
-            return np.clip(y, info.min, info.max).astype(dst.np)
+        st = x.dtype.type
+        with np.errstate(all="ignore"):
+            hi, lo = st(info.max) + st(1), st(info.min) - st(1)
+            mid = (x < hi) & (x > lo)  # False for NaN
+            inner = np.trunc(np.where(mid, x, 0)).astype(np.float64)
+            y = np.where(mid, np.clip(inner, info.min, info.max), 0).astype(dst.np)
+            y = np.where(mid, y, np.where(x >= hi, info.max, np.where(x <= lo, info.min, 0)))
+        return y.astype(dst.np)
     return x.astype(dst.np)
 
 
@@ -819,12 +836,24 @@ def _arg_lower(base):
 
 
 def _arg_ref(fn):
+    """TensorFlow's argmax/argmin: NaN is ignored, ties go to the first index, and a row
+    with no value above the lowest finite one (below the highest, for argmin) gives 0."""
+
     def ref(ins, a):
         x = ins[0]
         axis = _norm_axes(ins[1], x.ndim)[0]
         if x.shape[axis] == 0:
             raise ValueError("Reduction axis is empty")
-        return fn(x, axis=axis).astype(a["output_type"].np)
+        big = fn is np.argmax
+        if x.dtype.kind == "f":
+            info = np.finfo(x.dtype)
+            x = np.where(np.isnan(x), -np.inf if big else np.inf, x)
+        else:
+            info = np.iinfo(x.dtype)
+        start = info.min if big else info.max
+        best = (np.max if big else np.min)(x, axis=axis)
+        beats = best > start if big else best < start
+        return np.where(beats, fn(x, axis=axis), 0).astype(a["output_type"].np)
 
     return ref
 

@@ -198,8 +198,11 @@ for _name, _base, _fn, _alpha in _ACTIVATIONS:
         doc=f"Elementwise {_base}.",
     )
 
+# TensorFlow's expressions, computed in the inputs' dtype as the kernels do (so NaN, Inf,
+# signed zeros and overflow come out the same): ReluGrad multiplies by (features > 0), so a
+# NaN gradient stays NaN; EluGrad and SeluGrad test outputs < 0 (at 0 the positive branch)
 _GRAD_OPS = [
-    ("ReluGrad", "relu_grad", ("gradients", "features", "backprops"), lambda g, f, a: np.where(f > 0, g, 0)),
+    ("ReluGrad", "relu_grad", ("gradients", "features", "backprops"), lambda g, f, a: g * (f > 0)),
     (
         "SoftplusGrad",
         "softplus_grad",
@@ -210,21 +213,34 @@ _GRAD_OPS = [
         "EluGrad",
         "elu_grad",
         ("gradients", "outputs", "backprops"),
-        lambda g, o, a: np.where(o > 0, g, g * (o + 1)),
+        lambda g, o, a: np.where(o < 0, g * (o + 1), g),
     ),
     (
         "SeluGrad",
         "selu_grad",
         ("gradients", "outputs", "backprops"),
-        lambda g, o, a: np.where(o > 0, g * _SELU_SCALE, g * (o + _SELU_SCALE * _SELU_ALPHA)),
+        lambda g, o, a: np.where(
+            o < 0, g * (o + g.dtype.type(_SELU_SCALE * _SELU_ALPHA)), g * g.dtype.type(_SELU_SCALE)
+        ),
     ),
     (
         "LeakyReluGrad",
         "leaky_relu_grad",
         ("gradients", "features", "backprops"),
-        lambda g, f, a: np.where(f > 0, g, a["alpha"] * g),
+        lambda g, f, a: np.where(f > 0, g, g * g.dtype.type(a["alpha"])),
     ),
 ]
+
+
+def _native_grad_ref(fn):
+    """A gradient op's reference in its inputs' dtype (softplus's sigmoid in float64)."""
+
+    def ref(ins, a):
+        g, y = ins[0], ins[1].astype(ins[0].dtype)
+        with np.errstate(all="ignore"):
+            return np.asarray(fn(g, y, a)).astype(g.dtype)
+
+    return ref
 
 
 def _grad_cases(rng):
@@ -239,13 +255,7 @@ for _name, _base, _args, _fn in _GRAD_OPS:
         outputs=[Arg(_args[2], type_attr="T")],
         attrs=[Attr("T", "type", allowed=F)] + ([Attr("alpha", "float", 0.2)] if _alpha else []),
         shape_fn=lambda c: [c.shape(0).merge_with(c.shape(1))],
-        ref=(
-            lambda fn: (
-                lambda ins, a: np.asarray(fn(ins[0].astype(np.float64), ins[1].astype(np.float64), a)).astype(
-                    ins[0].dtype
-                )
-            )
-        )(_fn),
+        ref=_native_grad_ref(_fn),
         lower=(
             lambda base, alpha: (
                 (lambda ctx: ctx.elementwise(base, fattr=(ctx.attrs["alpha"],)))

@@ -269,9 +269,7 @@ def test_dense_softmax_cross_entropy_with_no_classes_is_zero():
 
 
 def test_a_lowering_that_leaves_an_output_unwritten_is_refused():
-    ctx = LowerContext(
-        registry.get("Identity"), "x", {}, [(3,)], [sf.float32], [(3,)], [sf.float32], [None]
-    )
+    ctx = LowerContext(registry.get("Identity"), "x", {}, [(3,)], [sf.float32], [(3,)], [sf.float32], [None])
     assert ctx.unwritten_outputs() == [0]
     ctx.copy(ctx.inp(0), ctx.out(0))
     assert ctx.unwritten_outputs() == []
