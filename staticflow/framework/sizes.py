@@ -17,6 +17,7 @@ suffix), or DEFAULT_FRACTION of the machine's physical memory.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable
 
@@ -96,6 +97,7 @@ def parse_bytes(text: str, what: str = ENV_LIMIT) -> int:
     return int(value * _SUFFIXES[unit])
 
 
+@functools.cache
 def physical_memory() -> int | None:
     """Bytes of physical memory, or None when the system does not say."""
     try:

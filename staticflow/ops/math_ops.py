@@ -704,7 +704,7 @@ def _reduce_lower(base):
                 ctx.call(ctx.kernel(f"reduce_{base}"), [v.with_((k * width, rows // k), (1, k * width))],
                          [part], iattr=(1,))
                 v = part.with_((width, k), (1, width))
-        kept = int(np.prod(v.shape[: v.ndim - nred], dtype=np.int64))
+        kept = math.prod(v.shape[: v.ndim - nred])
         o = out.reshape([kept] if v.ndim - nred else [])
         if v.ndim - nred > 1:
             o = out.with_(v.shape[: v.ndim - nred], contiguous_strides(v.shape[: v.ndim - nred]))
@@ -720,7 +720,7 @@ def _reduce_ref(fn):
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # the mean of nothing is NaN, as in TF
             if fn is np.mean and x.dtype.kind in "iu":
-                n = int(np.prod([x.shape[i] for i in axes], dtype=np.int64))
+                n = math.prod(x.shape[i] for i in axes)
                 s = np.sum(x, axis=axes, keepdims=a["keep_dims"])
                 y = s // n if n else np.zeros_like(s)
                 y = np.where((s % n != 0) & (s < 0), y + 1, y) if n else y  # truncate toward zero

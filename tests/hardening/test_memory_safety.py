@@ -70,6 +70,27 @@ def test_shapes_whose_element_count_overflows_are_refused(build):
         build()
 
 
+def test_explicit_conv_padding_beyond_the_supported_sizes_is_refused():
+    g = sf.Graph()
+    with g.as_default():
+        x, w = sf.zeros([1, 4, 4, 1]), sf.zeros([2, 2, 1, 1])
+        with pytest.raises(ValueError, match="explicit_paddings .* entries above"):
+            sf.nn.conv2d(x, w, [1, 1, 1, 1], [[0, 0], [2**40, 2**40], [0, 0], [0, 0]])
+        with pytest.raises(ValueError, match="Conv2D.*too many bytes"):  # [1, 2**31 + 3, 2**31 + 3, 1]
+            sf.nn.conv2d(x, w, [1, 1, 1, 1], [[0, 0], [2**30, 2**30], [2**30, 2**30], [0, 0]])
+
+
+def test_fed_tile_multiples_that_overflow_are_an_invalid_argument():
+    g = sf.Graph()
+    with g.as_default():
+        m = sf.placeholder(sf.int64, [2])
+        y = sf.tile(sf.ones([2, 2]), m)
+    with sf.Session(graph=g) as sess:
+        np.testing.assert_array_equal(sess.run(y, {m: np.array([1, 2])}), np.ones((2, 4)))
+        with pytest.raises(sf.errors.InvalidArgumentError, match="too many elements"):
+            sess.run(y, {m: np.array([2**62, 2**62])})
+
+
 def test_negative_sizes_in_a_shape_value_are_refused():
     g = sf.Graph()
     with g.as_default():
