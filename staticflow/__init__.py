@@ -11,15 +11,21 @@ from staticflow.framework import dtypes, errors
 from staticflow.framework.dtypes import (
     DType,
     as_dtype,
+    bfloat16,
     double,
     float16,
     float32,
     float64,
     half,
+    int8,
+    int16,
     int32,
     int64,
     string,
     uint8,
+    uint16,
+    uint32,
+    uint64,
 )
 from staticflow.framework.dtypes import (
     bool_ as bool,
@@ -56,6 +62,7 @@ from staticflow.ops import nn_grad as _nn_grad  # noqa: F401
 from staticflow.ops import nn_ops as _nn_ops
 from staticflow.ops import random_ops as _random_ops
 from staticflow.ops import state_ops as _state_ops
+from staticflow.ops import string_ops as _string_ops  # noqa: F401  (registers the string ops)
 from staticflow.ops import training_ops as _training_ops  # noqa: F401
 from staticflow.ops.array_ops import (
     broadcast_to,
@@ -89,6 +96,7 @@ from staticflow.ops.array_ops import (
 )
 from staticflow.ops.array_ops import range_ as range  # noqa: A001 - TF's name
 from staticflow.ops.array_ops import slice_ as slice  # noqa: A001 - TF's name
+from staticflow.ops.cast_ops import bitcast, saturate_cast
 from staticflow.ops.clip_ops import clip_by_global_norm, clip_by_norm, clip_by_value, global_norm
 from staticflow.ops.control_flow_ops import group, with_dependencies
 from staticflow.ops.control_flow_ops import tuple_ as tuple  # noqa: A001 - TF's name
@@ -194,28 +202,29 @@ from staticflow.ops.variable_scope import (
 )
 from staticflow.runtime.session import InteractiveSession, Session, get_default_session
 
-
-def GraphDef(*args, **kwargs):  # noqa: N802 - TF's name
-    """A new GraphDef protobuf message (``sf.GraphDef.FromString(data)`` parses one)."""
-    from staticflow.framework.graph_pb2 import GraphDef as _GraphDef
-
-    return _GraphDef(*args, **kwargs)
-
-
-def _graph_def_class():
-    from staticflow.framework.graph_pb2 import GraphDef as _GraphDef
-
-    return _GraphDef
-
-
-GraphDef.FromString = lambda data: _graph_def_class().FromString(data)  # type: ignore[attr-defined]
-
 newaxis = None
 __version__ = "0.1.0"
+import staticflow.contrib as contrib  # noqa: E402  (tf.contrib's aliases of core TF1)
+import staticflow.flags as flags  # noqa: E402  (absl's flags, as tf.flags)
+
 # model saving and loading: sf.graph_util (freezing), sf.saved_model; sf.train has Saver & meta graphs
-from staticflow import graph_util, saved_model, summary, viz  # noqa: E402
+from staticflow import compat, gfile, graph_util, image, logging, saved_model, strings, summary, viz  # noqa: E402
+
+# TF1's top-level names for the string ops (sf.strings has them all)
 from staticflow.framework.meta_graph import export_meta_graph, import_meta_graph  # noqa: E402
 from staticflow.ops.array_ops import unsorted_segment_sum  # noqa: E402
+from staticflow.ops.rnn import reverse_sequence  # noqa: E402
+from staticflow.ops.string_ops import (  # noqa: E402
+    as_string,
+    decode_base64,
+    encode_base64,
+    reduce_join,
+    regex_replace,
+    substr,
+)
+from staticflow.ops.string_ops import join as string_join  # noqa: E402
+from staticflow.ops.string_ops import strip as string_strip  # noqa: E402
+from staticflow.ops.string_ops import to_number as string_to_number  # noqa: E402
 
 # session and run configuration (protobuf messages, loaded on first use like GraphDef)
 _CONFIG_MESSAGES = (
@@ -228,9 +237,41 @@ _CONFIG_MESSAGES = (
 )
 
 
+# the other protobuf message classes TF1 has at top level: module of each, loaded
+# on first use (sf.GraphDef, sf.NodeDef, sf.Summary, ... are the classes)
+_PROTO_MESSAGES = {
+    "AttrValue": "staticflow.framework.attr_value_pb2",
+    "NameAttrList": "staticflow.framework.attr_value_pb2",
+    "GraphDef": "staticflow.framework.graph_pb2",
+    "NodeDef": "staticflow.framework.node_def_pb2",
+    "TensorProto": "staticflow.framework.tensor_pb2",
+    "TensorShapeProto": "staticflow.framework.tensor_shape_pb2",
+    "Summary": "staticflow.framework.summary_pb2",
+    "SummaryMetadata": "staticflow.framework.summary_pb2",
+    "HistogramProto": "staticflow.framework.summary_pb2",
+    "MetaGraphDef": "staticflow.protobuf.meta_graph_pb2",
+    "TensorInfo": "staticflow.protobuf.meta_graph_pb2",
+    "Event": "staticflow.util.event_pb2",
+    "LogMessage": "staticflow.util.event_pb2",
+    "SessionLog": "staticflow.util.event_pb2",
+}
+
+
 def __getattr__(name: str):
     if name in _CONFIG_MESSAGES:
         from staticflow.protobuf import config_pb2
 
         return getattr(config_pb2, name)
+    if name in _PROTO_MESSAGES:
+        import importlib
+
+        return getattr(importlib.import_module(_PROTO_MESSAGES[name]), name)
     raise AttributeError(f"module 'staticflow' has no attribute {name!r}")
+
+
+# streaming metrics, the sf.random namespace, and TF1's names of everyday ops
+from staticflow import metrics, random  # noqa: E402
+from staticflow.ops.confusion_matrix import confusion_matrix  # noqa: E402
+from staticflow.ops.nn_extras import div_no_nan  # noqa: E402
+from staticflow.ops.state_ops import initialize_local_variables, moving_average_variables  # noqa: E402
+from staticflow.ops.topk_ops import arg_max, arg_min  # noqa: E402

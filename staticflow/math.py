@@ -1,6 +1,7 @@
 """sf.math: elementwise and reduction math (TF's tf.math names)."""
 
 from staticflow.ops.array_ops import unsorted_segment_sum  # noqa: F401
+from staticflow.ops.confusion_matrix import confusion_matrix
 from staticflow.ops.math_ops import (  # noqa: F401
     abs,
     add,
@@ -55,4 +56,6 @@ from staticflow.ops.math_ops import (  # noqa: F401
     truediv,
 )
 from staticflow.ops.math_ops import floormod as mod  # noqa: F401
+from staticflow.ops.nn_extras import div_no_nan as divide_no_nan
 from staticflow.ops.nn_ops import log_softmax, softmax  # noqa: F401
+from staticflow.ops.topk_ops import in_top_k, top_k

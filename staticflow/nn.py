@@ -1,6 +1,11 @@
 """sf.nn: neural-network functions."""
 
 from staticflow.ops import rnn_cell
+from staticflow.ops.candidate_sampling_ops import (
+    compute_accidental_hits,
+    log_uniform_candidate_sampler,
+    uniform_candidate_sampler,
+)
 from staticflow.ops.conv_ops import (  # noqa: F401
     avg_pool,
     avg_pool2d,
@@ -12,8 +17,25 @@ from staticflow.ops.conv_ops import (  # noqa: F401
     depthwise_conv2d_native,
     max_pool,
     max_pool2d,
+    separable_conv2d,
 )
 from staticflow.ops.math_ops import erf, sigmoid, tanh  # noqa: F401
+from staticflow.ops.nn_extras import (
+    batch_norm_with_global_normalization,
+    crelu,
+    l2_normalize,
+    log_poisson_loss,
+    normalize_moments,
+    relu_layer,
+    softsign,
+    sufficient_statistics,
+    swish,
+    weighted_cross_entropy_with_logits,
+    weighted_moments,
+    xw_plus_b,
+    zero_fraction,
+)
+from staticflow.ops.nn_extras import swish as silu
 from staticflow.ops.nn_impl import (
     batch_normalization,
     dropout,
@@ -38,4 +60,6 @@ from staticflow.ops.nn_ops import (  # noqa: F401
     softplus,
     sparse_softmax_cross_entropy_with_logits,
 )
-from staticflow.ops.rnn_cell import static_rnn
+from staticflow.ops.rnn import static_bidirectional_rnn, static_rnn
+from staticflow.ops.sampled_losses import nce_loss, sampled_softmax_loss
+from staticflow.ops.topk_ops import in_top_k, top_k

@@ -2,7 +2,7 @@
  *
  * Every dtype has its own instantiation (X-macros below) on its own C type,
  * so no value is ever accessed through a type other than its own. bool and
- * uint8 are uint8_t.
+ * uint8 are uint8_t; float16 and bfloat16 are their uint16_t bit patterns.
  */
 #include <string.h>
 #include <omp.h>
@@ -16,7 +16,14 @@
     X(int32, SF_INT32, int32_t)          \
     X(int64, SF_INT64, int64_t)          \
     X(bool, SF_BOOL, uint8_t)            \
-    X(uint8, SF_UINT8, uint8_t)
+    X(uint8, SF_UINT8, uint8_t)          \
+    X(float16, SF_FLOAT16, uint16_t)     \
+    X(bfloat16, SF_BFLOAT16, uint16_t)   \
+    X(int8, SF_INT8, int8_t)             \
+    X(int16, SF_INT16, int16_t)          \
+    X(uint16, SF_UINT16, uint16_t)       \
+    X(uint32, SF_UINT32, uint32_t)       \
+    X(uint64, SF_UINT64, uint64_t)
 
 /* Copies of at least this many bytes split their memcpy across threads. */
 #define SF_MEMCPY_PARALLEL_BYTES ((int64_t)1 << 20)
@@ -460,7 +467,9 @@ SF_ARRAY_DTYPES(SF_DEFINE_ONE_HOT)
 
 #define SF_SEGMENT_DTYPES(X)                                                               \
     X(float32, SF_FLOAT32, float) X(float64, SF_FLOAT64, double)                           \
-    X(int32, SF_INT32, int32_t) X(int64, SF_INT64, int64_t)
+    X(int32, SF_INT32, int32_t) X(int64, SF_INT64, int64_t)                                \
+    X(int8, SF_INT8, int8_t) X(int16, SF_INT16, int16_t) X(uint8, SF_UINT8, uint8_t)       \
+    X(uint16, SF_UINT16, uint16_t) X(uint32, SF_UINT32, uint32_t) X(uint64, SF_UINT64, uint64_t)
 
 SF_SEGMENT_DTYPES(SF_DEFINE_SEGMENT_SUM)
 

@@ -65,17 +65,29 @@ enum { EW_DIV_BY_ZERO = 1, EW_MOD_BY_ZERO = 2, EW_NEG_POW = 3 };
 #define DTC_int64 SF_INT64
 #define DTC_uint8 SF_UINT8
 #define DTC_bool SF_BOOL
+#define DTC_int8 SF_INT8
+#define DTC_int16 SF_INT16
+#define DTC_uint16 SF_UINT16
+#define DTC_uint32 SF_UINT32
+#define DTC_uint64 SF_UINT64
+#define DTC_float16 SF_FLOAT16
+#define DTC_bfloat16 SF_BFLOAT16
 
-static int64_t dt_size(int32_t code)
-{
-    switch (code) {
-    case SF_FLOAT32: case SF_INT32: return 4;
-    case SF_FLOAT64: case SF_INT64: return 8;
-    case SF_UINT8: case SF_BOOL: return 1;
-    case SF_FLOAT16: return 2;
-    default: return 0;
-    }
-}
+/* 16-bit floats: storage type, load to float32, round a float32 back */
+#define HLD_float16(v) sf_half_to_float(v)
+#define HLD_bfloat16(v) sf_bfloat16_to_float(v)
+#define HST_float16(v) sf_float_to_half(v)
+#define HST_bfloat16(v) sf_float_to_bfloat16(v)
+/* how a half kernel stores a result of output dtype ODT: rounded (its own
+ * type) or as is (bool); and the output's storage type */
+#define HOUT_float16(v) sf_float_to_half(v)
+#define HOUT_bfloat16(v) sf_float_to_bfloat16(v)
+#define HOUT_bool(v) ((uint8_t)(v))
+#define HOUTT_float16 uint16_t
+#define HOUTT_bfloat16 uint16_t
+#define HOUTT_bool uint8_t
+
+static int64_t dt_size(int32_t code) { return sf_dtype_size(code); }
 
 /* ===========================================================================
  * The driver
@@ -320,6 +332,9 @@ static int ew_run(sf_call *call, const ew_desc *d)
 
 DEF_FLOAT_HELPERS(float32, float, f)
 DEF_FLOAT_HELPERS(float64, double, )
+/* float16 and bfloat16 compute in float32 */
+DEF_FLOAT_HELPERS(float16, float, f)
+DEF_FLOAT_HELPERS(bfloat16, float, f)
 
 /* SELU's constants, TensorFlow's (SELU_SCALE_ALPHA = scale * alpha). */
 #define SELU_SCALE 1.0507009873554804934193349852946
@@ -341,6 +356,8 @@ DEF_FLOAT_HELPERS(float64, double, )
 
 DEF_ACT_HELPERS(float32, float, f)
 DEF_ACT_HELPERS(float64, double, )
+DEF_ACT_HELPERS(float16, float, f)
+DEF_ACT_HELPERS(bfloat16, float, f)
 
 /* Integer helpers. Arithmetic that may overflow goes through the unsigned
  * type UT, so it wraps (like NumPy) instead of being undefined. */
@@ -377,6 +394,28 @@ DEF_ACT_HELPERS(float64, double, )
 
 DEF_INT_HELPERS(int32, int32_t, uint32_t)
 DEF_INT_HELPERS(int64, int64_t, uint64_t)
+/* narrow types wrap through uint32_t: their products promote to int, which
+ * could overflow */
+DEF_INT_HELPERS(int8, int8_t, uint32_t)
+DEF_INT_HELPERS(int16, int16_t, uint32_t)
+
+/* Unsigned helpers: division rounds toward zero, which is floor here. */
+#define DEF_UINT_HELPERS(DT, T)                                                \
+    static inline T floordiv_##DT(T x, T y, int *bad)                          \
+    {                                                                          \
+        if (y == 0) { *bad = EW_DIV_BY_ZERO; return 0; }                       \
+        return (T)(x / y);                                                     \
+    }                                                                          \
+    static inline T mod_##DT(T x, T y, int *bad)                               \
+    {                                                                          \
+        if (y == 0) { *bad = EW_MOD_BY_ZERO; return 0; }                       \
+        return (T)(x % y);                                                     \
+    }
+
+DEF_UINT_HELPERS(uint8, uint8_t)
+DEF_UINT_HELPERS(uint16, uint16_t)
+DEF_UINT_HELPERS(uint32, uint32_t)
+DEF_UINT_HELPERS(uint64, uint64_t)
 
 /* float -> int: truncate toward zero, saturate, NaN -> 0. The bounds are
  * MAX + 1 and MIN - 1 rounded to the float type: every x strictly between
@@ -390,7 +429,12 @@ DEF_INT_HELPERS(int64, int64_t, uint64_t)
 #define DEF_SATS(SDT, ST)                                        \
     DEF_SAT(SDT, ST, int32, int32_t, INT32_MIN, INT32_MAX)       \
     DEF_SAT(SDT, ST, int64, int64_t, INT64_MIN, INT64_MAX)       \
-    DEF_SAT(SDT, ST, uint8, uint8_t, 0, UINT8_MAX)
+    DEF_SAT(SDT, ST, uint8, uint8_t, 0, UINT8_MAX)               \
+    DEF_SAT(SDT, ST, int8, int8_t, INT8_MIN, INT8_MAX)           \
+    DEF_SAT(SDT, ST, int16, int16_t, INT16_MIN, INT16_MAX)       \
+    DEF_SAT(SDT, ST, uint16, uint16_t, 0, UINT16_MAX)            \
+    DEF_SAT(SDT, ST, uint32, uint32_t, 0, UINT32_MAX)            \
+    DEF_SAT(SDT, ST, uint64, uint64_t, 0, UINT64_MAX)
 DEF_SATS(float32, float)
 DEF_SATS(float64, double)
 
@@ -402,6 +446,11 @@ DEF_SATS(float64, double)
 
 #define FOR_FLOAT_TYPES(M) M(float32, float, f) M(float64, double, )
 #define FOR_INT_TYPES(M) M(int32, int32_t, uint32_t) M(int64, int64_t, uint64_t)
+/* 16-bit floats: C type float (the compute type), stored as uint16_t */
+#define FOR_HALF_TYPES(M) M(float16, float, f) M(bfloat16, float, f)
+#define FOR_SMALL_INT_TYPES(M) M(int8, int8_t, uint32_t) M(int16, int16_t, uint32_t)
+#define FOR_UINT_TYPES(M) \
+    M(uint8, uint8_t, uint32_t) M(uint16, uint16_t, uint32_t) M(uint32, uint32_t, uint32_t) M(uint64, uint64_t, uint64_t)
 
 /* X(OP, DT, T, EXPR) */
 #define UNARY_FLOAT_OPS(X, DT, T, S)                  \
@@ -438,6 +487,11 @@ DEF_SATS(float64, double)
     X(abs, DT, T, x < 0 ? (T)((UT)0 - (UT)x) : x)             \
     X(sign, DT, T, (T)((x > 0) - (x < 0)))                    \
     X(relu, DT, T, x < 0 ? (T)0 : x)
+
+/* unsigned: TensorFlow has no Neg, Abs or Sign for them */
+#define UNARY_UINT_OPS(X, DT, T, UT)                          \
+    X(square, DT, T, (T)((UT)x * (UT)x))                      \
+    X(relu, DT, T, x)
 
 #define UNARY_BOOL_OPS(X) X(logical_not, bool, uint8_t, (uint8_t)(x == 0))
 
@@ -489,6 +543,27 @@ DEF_SATS(float64, double)
     X(minimum, DT, T, DT, T, x < y ? x : y)                                 \
     X(squared_difference, DT, T, DT, T, (T)(((UT)x - (UT)y) * ((UT)x - (UT)y)))
 
+/* int8 and int16: the int32/int64 ops but squared_difference (as TensorFlow) */
+#define BINARY_SMALL_INT_OPS(X, DT, T, UT)                                  \
+    X(add, DT, T, DT, T, (T)((UT)x + (UT)y))                                \
+    X(sub, DT, T, DT, T, (T)((UT)x - (UT)y))                                \
+    X(mul, DT, T, DT, T, (T)((UT)x * (UT)y))                                \
+    X(floordiv, DT, T, DT, T, floordiv_##DT(x, y, &bad))                    \
+    X(mod, DT, T, DT, T, mod_##DT(x, y, &bad))                              \
+    X(pow, DT, T, DT, T, pow_##DT(x, y, &bad))                              \
+    X(maximum, DT, T, DT, T, x > y ? x : y)                                 \
+    X(minimum, DT, T, DT, T, x < y ? x : y)
+
+/* unsigned: no pow and no squared_difference (as TensorFlow) */
+#define BINARY_UINT_OPS(X, DT, T, UT)                                       \
+    X(add, DT, T, DT, T, (T)((UT)x + (UT)y))                                \
+    X(sub, DT, T, DT, T, (T)((UT)x - (UT)y))                                \
+    X(mul, DT, T, DT, T, (T)((UT)x * (UT)y))                                \
+    X(floordiv, DT, T, DT, T, floordiv_##DT(x, y, &bad))                    \
+    X(mod, DT, T, DT, T, mod_##DT(x, y, &bad))                              \
+    X(maximum, DT, T, DT, T, x > y ? x : y)                                 \
+    X(minimum, DT, T, DT, T, x < y ? x : y)
+
 #define COMPARE_OPS(X, DT, T)                      \
     X(less, DT, T, bool, uint8_t, x < y)           \
     X(less_equal, DT, T, bool, uint8_t, x <= y)    \
@@ -504,18 +579,26 @@ DEF_SATS(float64, double)
     X(logical_or, bool, uint8_t, bool, uint8_t, (x != 0) | (y != 0))
 
 /* X(DT, T) */
-#define SELECT_TYPES(X) \
-    X(float32, float) X(float64, double) X(int32, int32_t) X(int64, int64_t) X(bool, uint8_t) X(uint8, uint8_t)
+#define SELECT_TYPES(X)                                                                   \
+    X(float32, float) X(float64, double) X(int32, int32_t) X(int64, int64_t) X(bool, uint8_t) X(uint8, uint8_t) \
+    X(float16, uint16_t) X(bfloat16, uint16_t) X(int8, int8_t) X(int16, int16_t) X(uint16, uint16_t)         \
+    X(uint32, uint32_t) X(uint64, uint64_t)
 
 /* cast: every (source, destination) pair; K is the kind: KF float, KI
  * integer, KB bool. X(SDT, ST, SK, DDT, DTT, DK) */
 #define CAST_DSTS(X, SDT, ST, SK)                                                          \
     X(SDT, ST, SK, float32, float, KF) X(SDT, ST, SK, float64, double, KF)                 \
     X(SDT, ST, SK, int32, int32_t, KI) X(SDT, ST, SK, int64, int64_t, KI)                  \
-    X(SDT, ST, SK, bool, uint8_t, KB) X(SDT, ST, SK, uint8, uint8_t, KI)
+    X(SDT, ST, SK, bool, uint8_t, KB) X(SDT, ST, SK, uint8, uint8_t, KI)                   \
+    X(SDT, ST, SK, float16, uint16_t, KH) X(SDT, ST, SK, bfloat16, uint16_t, KH)           \
+    X(SDT, ST, SK, int8, int8_t, KI) X(SDT, ST, SK, int16, int16_t, KI)                    \
+    X(SDT, ST, SK, uint16, uint16_t, KI) X(SDT, ST, SK, uint32, uint32_t, KI)              \
+    X(SDT, ST, SK, uint64, uint64_t, KI)
 #define CAST_SRCS(M)                                                               \
     M(float32, float, KF) M(float64, double, KF) M(int32, int32_t, KI) M(int64, int64_t, KI) \
-    M(bool, uint8_t, KB) M(uint8, uint8_t, KI)
+    M(bool, uint8_t, KB) M(uint8, uint8_t, KI) M(float16, uint16_t, KH) M(bfloat16, uint16_t, KH) \
+    M(int8, int8_t, KI) M(int16, int16_t, KI) M(uint16, uint16_t, KI) M(uint32, uint32_t, KI) \
+    M(uint64, uint64_t, KI)
 
 /* conversion by (source kind, destination kind) */
 #define CVT_KFKF(S, D, T, x) ((T)(x))
@@ -527,10 +610,23 @@ DEF_SATS(float64, double)
 #define CVT_KBKF(S, D, T, x) ((T)((x) != 0))
 #define CVT_KBKI(S, D, T, x) ((T)((x) != 0))
 #define CVT_KBKB(S, D, T, x) ((uint8_t)((x) != 0))
+/* 16-bit floats (KH) go through float32, as TensorFlow's Eigen::half(x) and
+ * Eigen::bfloat16(x) do: float64 and integers are first converted to float32 */
+#define CVT_KHKF(S, D, T, x) ((T)HLD_##S(x))
+#define CVT_KHKI(S, D, T, x) sat_float32_##D(HLD_##S(x))
+#define CVT_KHKB(S, D, T, x) ((uint8_t)(HLD_##S(x) != 0))
+#define CVT_KHKH(S, D, T, x) HST_##D(HLD_##S(x))
+#define CVT_KFKH(S, D, T, x) HST_##D((float)(x))
+#define CVT_KIKH(S, D, T, x) HST_##D((float)(x))
+#define CVT_KBKH(S, D, T, x) HST_##D((x) != 0 ? 1.0f : 0.0f)
 
 /* X(DT, T, UT) */
-#define ADDN_TYPES(X) \
-    X(float32, float, float) X(float64, double, double) X(int32, int32_t, uint32_t) X(int64, int64_t, uint64_t)
+#define ADDN_TYPES(X)                                                                                   \
+    X(float32, float, float) X(float64, double, double) X(int32, int32_t, uint32_t) X(int64, int64_t, uint64_t) \
+    X(int8, int8_t, uint32_t) X(int16, int16_t, uint32_t) X(uint8, uint8_t, uint32_t)                    \
+    X(uint16, uint16_t, uint32_t) X(uint32, uint32_t, uint32_t) X(uint64, uint64_t, uint64_t)
+/* X(DT) */
+#define ADDN_HALF_TYPES(X) X(float16) X(bfloat16)
 
 /* ===========================================================================
  * Kernel definitions
@@ -628,7 +724,68 @@ DEF_SATS(float64, double)
     }                                                                           \
     EW_PUBLIC(cast_##SDT##_##DDT, 1, DTC_##SDT, 0, 0, DTC_##DDT)
 
+/* 16-bit floats: x (and y) are loaded as float32, EXPR runs in float32 and
+ * its value is rounded to the output type (HOUT_<odt>: bool stores as is). */
+#define UNARY_LOOP_H(DT, EXPR, SO, SA)                  \
+    do {                                                \
+        SF_IVDEP                                        \
+        for (int64_t i = 0; i < n; i++) {               \
+            const float x = HLD_##DT(a[i * (SA)]);      \
+            o[i * (SO)] = HST_##DT(EXPR);               \
+        }                                               \
+    } while (0)
+
+#define DEF_UNARY_H_(OP, DT, T, EXPR, PRO)                                      \
+    static int row_##OP##_##DT(EW_ROW_ARGS)                                     \
+    {                                                                           \
+        uint16_t *o = (uint16_t *)o_;                                           \
+        const uint16_t *a = (const uint16_t *)a_;                               \
+        (void)b_; (void)sb; (void)c_; (void)sc;                                 \
+        PRO;                                                                    \
+        if (so == 1 && sa == 1) UNARY_LOOP_H(DT, EXPR, 1, 1);                   \
+        else UNARY_LOOP_H(DT, EXPR, so, sa);                                    \
+        return 0;                                                               \
+    }                                                                           \
+    EW_PUBLIC(OP##_##DT, 1, DTC_##DT, 0, 0, DTC_##DT)
+#define DEF_UNARY_H(OP, DT, T, EXPR) DEF_UNARY_H_(OP, DT, T, EXPR, (void)fa)
+#define DEF_UNARY_ATTR_H(OP, DT, T, EXPR) DEF_UNARY_H_(OP, DT, T, EXPR, const float alpha = (float)fa[0])
+
+#define BINARY_LOOP_H(DT, ODT, EXPR, SO, SA, SB)        \
+    do {                                                \
+        SF_IVDEP                                        \
+        for (int64_t i = 0; i < n; i++) {               \
+            const float x = HLD_##DT(a[i * (SA)]);      \
+            const float y = HLD_##DT(b[i * (SB)]);      \
+            o[i * (SO)] = HOUT_##ODT(EXPR);             \
+        }                                               \
+    } while (0)
+
+#define DEF_BINARY_H_(OP, DT, TI, ODT, TO, EXPR, PRO)                           \
+    static int row_##OP##_##DT(EW_ROW_ARGS)                                     \
+    {                                                                           \
+        HOUTT_##ODT *o = (HOUTT_##ODT *)o_;                                     \
+        const uint16_t *a = (const uint16_t *)a_, *b = (const uint16_t *)b_;    \
+        (void)c_; (void)sc;                                                     \
+        PRO;                                                                    \
+        if (so == 1 && sa == 1 && sb == 1) BINARY_LOOP_H(DT, ODT, EXPR, 1, 1, 1); \
+        else if (so == 1 && sa == 0 && sb == 1) BINARY_LOOP_H(DT, ODT, EXPR, 1, 0, 1); \
+        else if (so == 1 && sa == 1 && sb == 0) BINARY_LOOP_H(DT, ODT, EXPR, 1, 1, 0); \
+        else BINARY_LOOP_H(DT, ODT, EXPR, so, sa, sb);                          \
+        return 0;                                                               \
+    }                                                                           \
+    EW_PUBLIC(OP##_##DT, 2, DTC_##DT, DTC_##DT, 0, DTC_##ODT)
+#define DEF_BINARY_H(OP, DT, TI, ODT, TO, EXPR) DEF_BINARY_H_(OP, DT, TI, ODT, TO, EXPR, (void)fa)
+#define DEF_BINARY_ATTR_H(OP, DT, TI, ODT, TO, EXPR) \
+    DEF_BINARY_H_(OP, DT, TI, ODT, TO, EXPR, const float alpha = (float)fa[0])
+
 #define INST_UNARY_FLOAT(DT, T, S) UNARY_FLOAT_OPS(DEF_UNARY, DT, T, S) UNARY_ATTR_FLOAT_OPS(DEF_UNARY_ATTR, DT, T, S)
+#define INST_UNARY_HALF(DT, T, S) UNARY_FLOAT_OPS(DEF_UNARY_H, DT, T, S) UNARY_ATTR_FLOAT_OPS(DEF_UNARY_ATTR_H, DT, T, S)
+#define INST_UNARY_UINT(DT, T, UT) UNARY_UINT_OPS(DEF_UNARY, DT, T, UT)
+#define INST_BINARY_HALF(DT, T, S)                                              \
+    BINARY_FLOAT_OPS(DEF_BINARY_H, DT, T, S) COMPARE_OPS(DEF_BINARY_H, DT, T)   \
+    BINARY_GRAD_FLOAT_OPS(DEF_BINARY_H, DT, T, S) BINARY_ATTR_FLOAT_OPS(DEF_BINARY_ATTR_H, DT, T, S)
+#define INST_BINARY_SMALL_INT(DT, T, UT) BINARY_SMALL_INT_OPS(DEF_BINARY, DT, T, UT) COMPARE_OPS(DEF_BINARY, DT, T)
+#define INST_BINARY_UINT(DT, T, UT) BINARY_UINT_OPS(DEF_BINARY, DT, T, UT) COMPARE_OPS(DEF_BINARY, DT, T)
 #define INST_UNARY_INT(DT, T, UT) UNARY_INT_OPS(DEF_UNARY, DT, T, UT)
 #define INST_BINARY_FLOAT(DT, T, S)                                             \
     BINARY_FLOAT_OPS(DEF_BINARY, DT, T, S) COMPARE_OPS(DEF_BINARY, DT, T)       \
@@ -644,6 +801,12 @@ FOR_INT_TYPES(INST_BINARY_INT)
 BINARY_BOOL_OPS(DEF_BINARY)
 SELECT_TYPES(DEF_SELECT)
 CAST_SRCS(INST_CAST_SRC)
+FOR_HALF_TYPES(INST_UNARY_HALF)
+FOR_HALF_TYPES(INST_BINARY_HALF)
+FOR_SMALL_INT_TYPES(INST_UNARY_INT)
+FOR_SMALL_INT_TYPES(INST_BINARY_SMALL_INT)
+FOR_UINT_TYPES(INST_UNARY_UINT)
+FOR_UINT_TYPES(INST_BINARY_UINT)
 
 /* ---- addn: n_in views of the output's shape, summed --------------------- */
 
@@ -727,6 +890,30 @@ static int addn_run(sf_call *call, const char *name, int32_t dt, addn_block_fn f
 
 ADDN_TYPES(DEF_ADDN)
 
+/* 16-bit floats: each addition rounds to the type, in input order, as
+ * TensorFlow's AddN on Eigen::half / Eigen::bfloat16 does. */
+#define DEF_ADDN_H(DT)                                                          \
+    static void addn_block_##DT(const sf_call *call, int flat, int64_t row, int64_t c0, int64_t n) \
+    {                                                                           \
+        float acc[ADDN_BLOCK];                                                  \
+        const sf_tensor *out = &call->out[0];                                   \
+        for (int k = 0; k < call->n_in; k++) {                                  \
+            const sf_tensor *in = &call->in[k];                                 \
+            const int64_t s = flat ? 1 : sf_inner_stride(in);                   \
+            const uint16_t *p = (const uint16_t *)in->data + (flat ? 0 : sf_row_offset(in, out, row)) + c0 * s; \
+            if (k == 0)                                                         \
+                for (int64_t i = 0; i < n; i++) acc[i] = HLD_##DT(p[i * s]);    \
+            else                                                                \
+                for (int64_t i = 0; i < n; i++) acc[i] = HLD_##DT(HST_##DT(acc[i] + HLD_##DT(p[i * s]))); \
+        }                                                                       \
+        const int64_t so = flat ? 1 : sf_inner_stride(out);                     \
+        uint16_t *o = (uint16_t *)out->data + (flat ? 0 : sf_row_offset(out, out, row)) + c0 * so; \
+        for (int64_t i = 0; i < n; i++) o[i * so] = HST_##DT(acc[i]);           \
+    }                                                                           \
+    int sf_cpu_addn_##DT(sf_call *call) { return addn_run(call, "sf_cpu_addn_" #DT, DTC_##DT, addn_block_##DT); }
+
+ADDN_HALF_TYPES(DEF_ADDN_H)
+
 /* ===========================================================================
  * The family's kernel table
  * ======================================================================== */
@@ -743,6 +930,10 @@ ADDN_TYPES(DEF_ADDN)
     BINARY_FLOAT_OPS(ENT_BINARY, DT, T, S) COMPARE_OPS(ENT_BINARY, DT, T)       \
     BINARY_GRAD_FLOAT_OPS(ENT_BINARY, DT, T, S) BINARY_ATTR_FLOAT_OPS(ENT_BINARY, DT, T, S)
 #define TAB_BINARY_INT(DT, T, UT) BINARY_INT_OPS(ENT_BINARY, DT, T, UT) COMPARE_OPS(ENT_BINARY, DT, T)
+#define TAB_UNARY_UINT(DT, T, UT) UNARY_UINT_OPS(ENT_UNARY, DT, T, UT)
+#define TAB_BINARY_SMALL_INT(DT, T, UT) BINARY_SMALL_INT_OPS(ENT_BINARY, DT, T, UT) COMPARE_OPS(ENT_BINARY, DT, T)
+#define TAB_BINARY_UINT(DT, T, UT) BINARY_UINT_OPS(ENT_BINARY, DT, T, UT) COMPARE_OPS(ENT_BINARY, DT, T)
+#define ENT_ADDN_H(DT) ENT(addn_##DT)
 #define TAB_CAST_SRC(SDT, ST, SK) CAST_DSTS(ENT_CAST, SDT, ST, SK)
 
 static const sf_kernel_entry ew_entries[] = {
@@ -755,6 +946,13 @@ static const sf_kernel_entry ew_entries[] = {
     SELECT_TYPES(ENT_SELECT)
     CAST_SRCS(TAB_CAST_SRC)
     ADDN_TYPES(ENT_ADDN)
+    FOR_HALF_TYPES(TAB_UNARY_FLOAT)
+    FOR_HALF_TYPES(TAB_BINARY_FLOAT)
+    FOR_SMALL_INT_TYPES(TAB_UNARY_INT)
+    FOR_SMALL_INT_TYPES(TAB_BINARY_SMALL_INT)
+    FOR_UINT_TYPES(TAB_UNARY_UINT)
+    FOR_UINT_TYPES(TAB_BINARY_UINT)
+    ADDN_HALF_TYPES(ENT_ADDN_H)
 };
 
 int64_t sf_cpu_elementwise_entries(const sf_kernel_entry **out)

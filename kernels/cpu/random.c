@@ -38,6 +38,9 @@
  *                               x = w2j << 32 | w2j+1
  * (range = maxval - minval; the bias of a range that does not divide 2^32 or
  * 2^64 is at most range / 2^32 or range / 2^64, like TensorFlow's modulo.)
+ *   candidate samplers          one value per draw, draw t = element t of the
+ *                               float64 uniform stream, drawn in sequence
+ *                               (see "candidate samplers" below)
  *
  * Outputs are contiguous. Work of >= SF_PARALLEL_MIN elements runs on OpenMP
  * threads; Philox runs on PH_LANES blocks at a time in vectorized loops.
@@ -450,6 +453,137 @@ DEF_FLOAT_KERNELS(float64, SF_FLOAT64, f64, 2, double)
 DEF_INT_KERNEL(int32, SF_INT32, i32, 4, int32_t)
 DEF_INT_KERNEL(int64, SF_INT64, i64, 2, int64_t)
 
+/* ---- candidate samplers -------------------------------------------------- */
+
+/* TensorFlow's RangeSampler::SampleBatchGetExpectedCount (range_sampler.cc):
+ * draws of the sampler's distribution over [0, range_max) until num_sampled
+ * values are picked (distinct ones when unique), then each value's expected
+ * count in num_sampled picks made with num_tries draws. Draw t is element t
+ * of the float64 uniform stream (block t / 2, words (0, 1) or (2, 3)):
+ *   log-uniform  v = (int64)exp(u * log1p(range_max)) - 1, mod range_max,
+ *                P(v) = log((v + 2) / (v + 1)) / log1p(range_max)
+ *   uniform      v = floor(x * range_max / 2^64) of the draw's 64 bits x,
+ *                P(v) = 1 / range_max
+ * Expected counts are float32, as TensorFlow computes them:
+ *   p * num_sampled when num_tries == num_sampled, else
+ *   -expm1(num_tries * log1p(-p)). */
+
+#define SAMPLER_MAX_TRIES 2147483647LL /* TF's kint32max */
+
+typedef struct sampler {
+    int log_uniform;
+    int64_t range;
+    double log_range; /* log1p(range) */
+} sampler;
+
+static int64_t sampler_draw(const sampler *s, const uint32_t w[4], int half)
+{
+    const uint64_t x = bits64(w[2 * half], w[2 * half + 1]);
+    if (s->log_uniform) {
+        const int64_t v = (int64_t)exp(u01_f64(x) * s->log_range) - 1;
+        return v % s->range;
+    }
+    __extension__ typedef unsigned __int128 u128;
+    return (int64_t)(((u128)x * (uint64_t)s->range) >> 64);
+}
+
+static float sampler_prob(const sampler *s, int64_t v)
+{
+    if (s->log_uniform) return (float)(log((v + 2.0) / (v + 1.0)) / s->log_range);
+    return (float)(1.0 / (double)s->range);
+}
+
+static float expected_count(float p, int64_t batch, int64_t tries)
+{
+    if (tries == batch) return p * (float)batch;
+    return -expm1f((float)tries * log1pf(-p));
+}
+
+/* Open-addressing set of non-negative int64 over cap (a power of two) slots,
+ * -1 marking an empty slot. Returns 1 when v was added, 0 when present. */
+static int set_insert(int64_t *slots, int64_t cap, int64_t v)
+{
+    uint64_t h = ((uint64_t)v * 0x9E3779B97F4A7C15ull) & (uint64_t)(cap - 1);
+    while (slots[h] != -1) {
+        if (slots[h] == v) return 0;
+        h = (h + 1) & (uint64_t)(cap - 1);
+    }
+    slots[h] = v;
+    return 1;
+}
+
+static int sampler_kernel(sf_call *c, const char *name, int log_uniform)
+{
+    if (c->n_in != 2 || c->n_out != 4)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s takes 2 inputs and 4 outputs, got %d and %d", name,
+                       (int)c->n_in, (int)c->n_out);
+    ph_key k;
+    int st = state_read(c, name, &k);
+    if (st) return st;
+    const sf_tensor *tc = &c->in[1], *cand = &c->out[0], *tec = &c->out[1], *sec = &c->out[2],
+                    *set = &c->out[3];
+    if (tc->dtype != SF_INT64 || cand->dtype != SF_INT64 || set->dtype != SF_INT64 ||
+        tec->dtype != SF_FLOAT32 || sec->dtype != SF_FLOAT32)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT,
+                       "%s: true_classes, the candidates and the set are int64, the counts float32", name);
+    if (tc->ndim != 1 || cand->ndim != 1 || tec->ndim != 1 || sec->ndim != 1 || set->ndim != 1 ||
+        tec->shape[0] != tc->shape[0] || sec->shape[0] != cand->shape[0])
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT,
+                       "%s: true_classes [n] -> candidates [S], counts [n] and [S], set [cap]", name);
+    const int64_t n = tc->shape[0], batch = cand->shape[0], cap = set->shape[0];
+    const int64_t range = c->iattr[0];
+    const int unique = c->iattr[1] != 0;
+    if (range < 1) return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: range_max must be >= 1, got %lld", name,
+                                  (long long)range);
+    if (unique && batch > range) return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "Sampler's range is too small.");
+    if (unique && (cap < 2 * batch || (cap & (cap - 1)) != 0))
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: the set needs a power-of-two size >= %lld", name,
+                       (long long)(2 * batch));
+    const sampler s = {log_uniform, range, log1p((double)range)};
+    int64_t *out = (int64_t *)cand->data, *slots = (int64_t *)set->data;
+    const int64_t so = cand->strides[0];
+    int64_t tries = 0;
+    uint32_t w[4] = {0, 0, 0, 0};
+    if (unique) {
+        if (set->strides[0] != 1 && cap > 1)
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: the set must be contiguous", name);
+        for (int64_t i = 0; i < cap; i++) slots[i] = -1;
+        int64_t picked = 0;
+        while (picked < batch) {
+            if (tries >= SAMPLER_MAX_TRIES)
+                return sf_fail(c, SF_ERR_INTERNAL, "%s: no %lld distinct values after %lld draws", name,
+                               (long long)batch, (long long)tries);
+            if ((tries & 1) == 0) philox_one(&k, (uint64_t)(tries >> 1), w);
+            const int64_t v = sampler_draw(&s, w, (int)(tries & 1));
+            tries++;
+            if (set_insert(slots, cap, v)) out[picked++ * so] = v;
+        }
+    } else {
+        for (; tries < batch; tries++) {
+            if ((tries & 1) == 0) philox_one(&k, (uint64_t)(tries >> 1), w);
+            out[tries * so] = sampler_draw(&s, w, (int)(tries & 1));
+        }
+    }
+    float *se = (float *)sec->data, *te = (float *)tec->data;
+    for (int64_t i = 0; i < batch; i++)
+        se[i * sec->strides[0]] = expected_count(sampler_prob(&s, out[i * so]), batch, tries);
+    const int64_t *tv = (const int64_t *)tc->data;
+    for (int64_t i = 0; i < n; i++)
+        te[i * tec->strides[0]] = expected_count(sampler_prob(&s, tv[i * tc->strides[0]]), batch, tries);
+    state_advance(c, &k, (uint64_t)((tries + 1) / 2));
+    return SF_OK;
+}
+
+int sf_cpu_log_uniform_candidate_sampler_int64(sf_call *c)
+{
+    return sampler_kernel(c, "log_uniform_candidate_sampler", 1);
+}
+
+int sf_cpu_uniform_candidate_sampler_int64(sf_call *c)
+{
+    return sampler_kernel(c, "uniform_candidate_sampler", 0);
+}
+
 static const sf_kernel_entry rnd_entries[] = {
     {"sf_cpu_random_uniform_float32", sf_cpu_random_uniform_float32},
     {"sf_cpu_random_uniform_float64", sf_cpu_random_uniform_float64},
@@ -459,6 +593,8 @@ static const sf_kernel_entry rnd_entries[] = {
     {"sf_cpu_truncated_normal_float64", sf_cpu_truncated_normal_float64},
     {"sf_cpu_random_uniform_int_int32", sf_cpu_random_uniform_int_int32},
     {"sf_cpu_random_uniform_int_int64", sf_cpu_random_uniform_int_int64},
+    {"sf_cpu_log_uniform_candidate_sampler_int64", sf_cpu_log_uniform_candidate_sampler_int64},
+    {"sf_cpu_uniform_candidate_sampler_int64", sf_cpu_uniform_candidate_sampler_int64},
 };
 
 int64_t sf_cpu_random_entries(const sf_kernel_entry **out)

@@ -192,6 +192,18 @@ static int sf_column_mode(const sf_dims *kd, const sf_dims *rd)
 #define SF_HIGHEST_float64 INFINITY
 #define SF_HIGHEST_int32 INT32_MAX
 #define SF_HIGHEST_int64 INT64_MAX
+#define SF_LOWEST_int8 INT8_MIN
+#define SF_LOWEST_int16 INT16_MIN
+#define SF_LOWEST_uint8 0
+#define SF_LOWEST_uint16 0
+#define SF_LOWEST_uint32 0
+#define SF_LOWEST_uint64 0
+#define SF_HIGHEST_int8 INT8_MAX
+#define SF_HIGHEST_int16 INT16_MAX
+#define SF_HIGHEST_uint8 UINT8_MAX
+#define SF_HIGHEST_uint16 UINT16_MAX
+#define SF_HIGHEST_uint32 UINT32_MAX
+#define SF_HIGHEST_uint64 UINT64_MAX
 
 #define SF_INIT_sum(NAME) 0
 #define SF_INIT_mean(NAME) 0
@@ -221,6 +233,12 @@ static int sf_column_mode(const sf_dims *kd, const sf_dims *rd)
 #define SF_FINAL_min_I(a, q, T) ((T)(a))
 #define SF_FINAL_mean_F(a, q, T) ((T)((a) / (double)(q))) /* 0/0 = NaN when empty */
 #define SF_FINAL_mean_I(a, q, T) ((q) ? (T)((int64_t)(a) / (int64_t)(q)) : (T)0)
+/* U: unsigned ints (their means divide unsigned) */
+#define SF_FINAL_sum_U(a, q, T) ((T)(a))
+#define SF_FINAL_prod_U(a, q, T) ((T)(a))
+#define SF_FINAL_max_U(a, q, T) ((T)(a))
+#define SF_FINAL_min_U(a, q, T) ((T)(a))
+#define SF_FINAL_mean_U(a, q, T) ((q) ? (T)((uint64_t)(a) / (uint64_t)(q)) : (T)0)
 #define SF_FINAL_all_B(a, q, T) ((T)(a))
 #define SF_FINAL_any_B(a, q, T) ((T)(a))
 
@@ -247,7 +265,26 @@ static int sf_column_mode(const sf_dims *kd, const sf_dims *rd)
     X(prod, int32, SF_INT32, int32_t, uint32_t, I)        \
     X(prod, int64, SF_INT64, int64_t, uint64_t, I)        \
     X(all, bool, SF_BOOL, uint8_t, uint8_t, B)            \
-    X(any, bool, SF_BOOL, uint8_t, uint8_t, B)
+    X(any, bool, SF_BOOL, uint8_t, uint8_t, B)            \
+    SF_REDUCE_SMALL_INT_KERNELS(X)
+
+/* The narrow and unsigned integers accumulate in uint64_t (wrapping). Sums
+ * and products wrap to the type;
+ * means accumulate in 64 bits first (TensorFlow's mean of uint8 [250, 250]
+ * is 250), truncating toward zero. */
+#define SF_REDUCE_INT_OF(X, NAME, CODE, T, WIDE, CLS)     \
+    X(sum, NAME, CODE, T, WIDE, CLS)                      \
+    X(mean, NAME, CODE, T, WIDE, CLS)                     \
+    X(max, NAME, CODE, T, T, CLS)                         \
+    X(min, NAME, CODE, T, T, CLS)                         \
+    X(prod, NAME, CODE, T, WIDE, CLS)
+#define SF_REDUCE_SMALL_INT_KERNELS(X)                          \
+    SF_REDUCE_INT_OF(X, int8, SF_INT8, int8_t, uint64_t, I)     \
+    SF_REDUCE_INT_OF(X, int16, SF_INT16, int16_t, uint64_t, I)  \
+    SF_REDUCE_INT_OF(X, uint8, SF_UINT8, uint8_t, uint64_t, U)  \
+    SF_REDUCE_INT_OF(X, uint16, SF_UINT16, uint16_t, uint64_t, U) \
+    SF_REDUCE_INT_OF(X, uint32, SF_UINT32, uint32_t, uint64_t, U) \
+    SF_REDUCE_INT_OF(X, uint64, SF_UINT64, uint64_t, uint64_t, U)
 
 #define SF_DEFINE_REDUCE(OP, NAME, CODE, T, ACC, CLS)                                          \
     /* *a (op)= the n elements x[0], x[s], ... */                                             \
@@ -465,6 +502,18 @@ SF_REDUCE_KERNELS(SF_DEFINE_REDUCE)
 #define SF_ARG_START_argmin_float64 DBL_MAX
 #define SF_ARG_START_argmin_int32 INT32_MAX
 #define SF_ARG_START_argmin_int64 INT64_MAX
+#define SF_ARG_START_argmax_int8 SF_LOWEST_int8
+#define SF_ARG_START_argmax_int16 SF_LOWEST_int16
+#define SF_ARG_START_argmax_uint8 SF_LOWEST_uint8
+#define SF_ARG_START_argmax_uint16 SF_LOWEST_uint16
+#define SF_ARG_START_argmax_uint32 SF_LOWEST_uint32
+#define SF_ARG_START_argmax_uint64 SF_LOWEST_uint64
+#define SF_ARG_START_argmin_int8 SF_HIGHEST_int8
+#define SF_ARG_START_argmin_int16 SF_HIGHEST_int16
+#define SF_ARG_START_argmin_uint8 SF_HIGHEST_uint8
+#define SF_ARG_START_argmin_uint16 SF_HIGHEST_uint16
+#define SF_ARG_START_argmin_uint32 SF_HIGHEST_uint32
+#define SF_ARG_START_argmin_uint64 SF_HIGHEST_uint64
 
 #define SF_ARG_KERNELS(X)                       \
     X(argmax, float32, SF_FLOAT32, float)       \
@@ -474,7 +523,19 @@ SF_REDUCE_KERNELS(SF_DEFINE_REDUCE)
     X(argmin, float32, SF_FLOAT32, float)       \
     X(argmin, float64, SF_FLOAT64, double)      \
     X(argmin, int32, SF_INT32, int32_t)         \
-    X(argmin, int64, SF_INT64, int64_t)
+    X(argmin, int64, SF_INT64, int64_t)         \
+    X(argmax, int8, SF_INT8, int8_t)            \
+    X(argmax, int16, SF_INT16, int16_t)         \
+    X(argmax, uint8, SF_UINT8, uint8_t)         \
+    X(argmax, uint16, SF_UINT16, uint16_t)      \
+    X(argmax, uint32, SF_UINT32, uint32_t)      \
+    X(argmax, uint64, SF_UINT64, uint64_t)      \
+    X(argmin, int8, SF_INT8, int8_t)            \
+    X(argmin, int16, SF_INT16, int16_t)         \
+    X(argmin, uint8, SF_UINT8, uint8_t)         \
+    X(argmin, uint16, SF_UINT16, uint16_t)      \
+    X(argmin, uint32, SF_UINT32, uint32_t)      \
+    X(argmin, uint64, SF_UINT64, uint64_t)
 
 #define SF_DEFINE_ARG(OP, NAME, CODE, T)                                                      \
     int sf_cpu_##OP##_##NAME(sf_call *c)                                                      \

@@ -27,9 +27,15 @@ enum {
     SF_FLOAT64 = 2,
     SF_INT32 = 3,
     SF_UINT8 = 4,
+    SF_INT16 = 5,
+    SF_INT8 = 6,
     SF_INT64 = 9,
     SF_BOOL = 10,
-    SF_FLOAT16 = 19
+    SF_BFLOAT16 = 14,
+    SF_UINT16 = 17,
+    SF_FLOAT16 = 19,
+    SF_UINT32 = 22,
+    SF_UINT64 = 23
 };
 
 /* status codes (mirror staticflow.errors: 3 = InvalidArgument, 11 = OutOfRange, 13 = Internal) */
@@ -90,10 +96,17 @@ int sf_get_num_threads(void);
 int sf_cpu_simd_bytes(void);
 
 /* ---------------------------------------------------------------------------
- * Kernel families. Names are sf_cpu_<op>_<dtype> with dtype one of float32,
- * float64, int32, int64, bool, uint8. "view" means any strides (0 and
- * negative included); out tensors are views too (usually contiguous). Python
- * coalesces dims and moves axes before the call, so kernels see few dims.
+ * Kernel families. Names are sf_cpu_<op>_<dtype> with dtype one of float16,
+ * bfloat16, float32, float64, int8, int16, int32, int64, uint8, uint16,
+ * uint32, uint64, bool. "view" means any strides (0 and negative included);
+ * out tensors are views too (usually contiguous). Python coalesces dims and
+ * moves axes before the call, so kernels see few dims.
+ *
+ * 16-bit floats (float16, bfloat16) are stored as their bit patterns; their
+ * kernels compute in float32 and round to nearest even, as TensorFlow's CPU
+ * kernels do. Their reductions and products run on the float32 kernels
+ * between casts (the lowering adds them), so reduce.c and linalg.c have no
+ * 16-bit kernels.
  *
  * elementwise.c
  *   unary     in[0] -> out[0], same shape.
@@ -104,18 +117,24 @@ int sf_cpu_simd_bytes(void);
  *               1.6732632423543772848170429916717)
  *             float32/float64 with alpha = fattr[0]: leaky_relu
  *               (x > 0 ? x : alpha * x)
- *             int32/int64: neg square abs sign relu
+ *             float16/bfloat16: as float32/float64
+ *             int8/int16/int32/int64: neg square abs sign relu
+ *             uint8/uint16/uint32/uint64: square relu
  *             bool: logical_not
  *   binary    in[0], in[1] broadcast views of out[0]'s shape -> out[0].
  *             float32/float64: add sub mul div floordiv mod(floor mod, sign of
  *               divisor) pow maximum minimum squared_difference
+ *             float16/bfloat16: as float32/float64
  *             int32/int64: add sub mul floordiv mod pow maximum minimum
  *               squared_difference (division or mod by zero, and a negative
  *               exponent, return SF_ERR_INVALID_ARGUMENT)
+ *             int8/int16: as int32/int64 but squared_difference
+ *             uint8/uint16/uint32/uint64: add sub mul floordiv mod maximum
+ *               minimum (TensorFlow's sets: no pow, no squared_difference)
  *             compare, out bool: less less_equal greater greater_equal equal
- *               not_equal for float32 float64 int32 int64; equal not_equal bool
+ *               not_equal for every numeric dtype; equal not_equal bool
  *             bool: logical_and logical_or
- *   grad      binary, broadcast like the above, float32/float64; TensorFlow's
+ *   grad      binary, broadcast like the above, float types; TensorFlow's
  *             *Grad ops with its expressions:
  *               relu_grad(gradients, features) = gradients * (features > 0)
  *               softplus_grad(gradients, features) =
@@ -131,11 +150,15 @@ int sf_cpu_simd_bytes(void);
  *               rsqrt_grad(y, dy) = -0.5 * dy * y^3
  *               sqrt_grad(y, dy) = 0.5 * dy / y
  *               reciprocal_grad(y, dy) = -dy * y * y
- *   select    sf_cpu_select_<dt>: in[0] bool cond, in[1] x, in[2] y, views
- *             broadcast to out[0]'s shape; out = cond ? x : y.
- *   cast      sf_cpu_cast_<src>_<dst>: in[0] -> out[0]; float to int truncates
- *             toward zero, saturating, NaN -> 0; to bool is x != 0.
- *   addn      sf_cpu_addn_<dt>: n_in views of out[0]'s shape summed.
+ *   select    sf_cpu_select_<dt> (every dtype): in[0] bool cond, in[1] x,
+ *             in[2] y, views broadcast to out[0]'s shape; out = cond ? x : y.
+ *   cast      sf_cpu_cast_<src>_<dst>, every pair: in[0] -> out[0]; float to
+ *             int truncates toward zero, saturating, NaN -> 0; int to int
+ *             wraps; to bool is x != 0; to float16/bfloat16 goes through
+ *             float32 (float64 and int64 round twice, as TensorFlow's).
+ *   addn      sf_cpu_addn_<dt> (every numeric dtype): n_in views of out[0]'s
+ *             shape summed; integers wrap; float16/bfloat16 round after each
+ *             addition, in input order (TensorFlow's AddN).
  *
  * array.c
  *   copy      sf_cpu_copy_<dt>: in[0] view -> out[0] view of the same shape
@@ -149,7 +172,7 @@ int sf_cpu_simd_bytes(void);
  *             in[1] on value and in[2] off value (0-d, out dtype),
  *             out[0] [outer, depth, inner]; indices outside [0, depth) give
  *             a row of off values.
- *   segment   sf_cpu_unsorted_segment_sum_<dt> (float32 float64 int32 int64):
+ *   segment   sf_cpu_unsorted_segment_sum_<dt> (float32 float64, every int):
  *             in[0] data [m, inner] contiguous, in[1] ids [m] int32/int64,
  *             out[0] [n, inner]: out[k] = sum of rows with id k; negative ids
  *             are dropped, an id >= n is SF_ERR_INVALID_ARGUMENT.
@@ -162,10 +185,12 @@ int sf_cpu_simd_bytes(void);
  *
  * reduce.c
  *   reduce    sf_cpu_reduce_{sum,mean,max,min,prod}_<dt> (float32 float64
- *             int32 int64), sf_cpu_reduce_{all,any}_bool: in[0] view whose
+ *             and every int), sf_cpu_reduce_{all,any}_bool: in[0] view whose
  *             last iattr[0] dims are reduced, out[0] contiguous with the kept
  *             dims. Empty reductions give the identity (max: lowest value,
- *             mean: NaN for floats, 0 for ints).
+ *             mean: NaN for floats, 0 for ints). Narrow and unsigned ints
+ *             accumulate in 64 bits: sums and products wrap to the type,
+ *             means divide the 64-bit sum (unsigned for unsigned types).
  *   argmax    sf_cpu_{argmax,argmin}_<dt>: in[0] view, its last dim reduced;
  *             out[0] int32 or int64 (by out[0].dtype); first index wins ties.
  *
@@ -234,6 +259,26 @@ int sf_cpu_simd_bytes(void);
  *             maxval (0-d, same dtype); minval + floor(bits * range / 2^32
  *             (int32, 4 per block) or / 2^64 (int64, 2 per block)), in
  *             [minval, maxval); minval >= maxval is SF_ERR_INVALID_ARGUMENT.
+ *   sampler   sf_cpu_{log_uniform,uniform}_candidate_sampler_int64:
+ *             in[1] true_classes [n] int64 -> out[0] sampled candidates
+ *             [S] int64, out[1] their expected counts [n] float32, out[2]
+ *             the candidates' [S] float32, out[3] a scratch set [cap] int64
+ *             (cap a power of two >= 2 S, written); iattr[0] range_max,
+ *             iattr[1] unique. TF's RangeSampler: one draw per float64
+ *             uniform of the stream, until S (distinct, when unique) picks;
+ *             expected counts from the number of draws (random.c). The
+ *             counter advances by ceil(draws / 2); unique with S > range_max
+ *             is SF_ERR_INVALID_ARGUMENT "Sampler's range is too small."
+ *
+ * topk.c
+ *   top_k     sf_cpu_top_k_<dt> (float32 float64 int32 int64): in[0] [rows, n]
+ *             view -> out[0] values, out[1] int32 indices, [rows, k]
+ *             contiguous: each row's k largest, best first, ties by index,
+ *             NaN above every number.
+ *   in_top_k  sf_cpu_in_top_k_float32_<idx> (int32 int64): in[0] predictions
+ *             [b, c], in[1] targets [b], in[2] k (0-d) -> out[0] bool [b]:
+ *             fewer than k predictions strictly above the target's; false
+ *             for a target outside [0, c) or a row with NaN or Inf (TF).
  *
  * debug.c
  *   check     sf_cpu_check_numerics_<dt> float32/float64: in[0] view ->
@@ -302,6 +347,7 @@ int64_t sf_cpu_training_entries(const sf_kernel_entry **out);
 int64_t sf_cpu_random_entries(const sf_kernel_entry **out);
 int64_t sf_cpu_debug_entries(const sf_kernel_entry **out);
 int64_t sf_cpu_conv_entries(const sf_kernel_entry **out);
+int64_t sf_cpu_topk_entries(const sf_kernel_entry **out);
 #endif
 
 #endif

@@ -13,6 +13,8 @@ from functools import cache
 
 import numpy as np
 
+from staticflow.framework import dtypes as _dtypes
+
 # Idle OpenMP threads spin a short while (GOMP_SPINCOUNT iterations, about a
 # millisecond here) and then sleep. Sleeping at once (OMP_WAIT_POLICY=
 # PASSIVE) costs tens of microseconds to wake the team for every parallel
@@ -81,16 +83,9 @@ ffi, lib = _load()
 MAX_DIMS = lib.SF_MAX_DIMS
 MAX_ATTRS = lib.SF_MAX_ATTRS
 
-# TensorFlow DataType enum values, as used by the ABI
-_DTYPE_CODES = {
-    np.dtype(np.float32): 1,
-    np.dtype(np.float64): 2,
-    np.dtype(np.int32): 3,
-    np.dtype(np.uint8): 4,
-    np.dtype(np.int64): 9,
-    np.dtype(np.bool_): 10,
-    np.dtype(np.float16): 19,
-}
+# TensorFlow DataType enum values, as used by the ABI (bfloat16's NumPy type
+# is ml_dtypes.bfloat16, as in TensorFlow)
+_DTYPE_CODES = {d.np: d.as_datatype_enum for d in _dtypes.FIXED_SIZE}
 
 
 class KernelError(RuntimeError):

@@ -1,44 +1,75 @@
-"""Data types, named and numbered as TensorFlow's (``DataType`` enum values)."""
+"""Data types, named and numbered as TensorFlow's (``DataType`` enum values).
+
+Every numeric type of TF1 is here: float16 (``half``), bfloat16, float32,
+float64, int8/16/32/64, uint8/16/32/64, plus bool and string. bfloat16 has no
+NumPy type of its own; as in TensorFlow, its NumPy type is ``ml_dtypes.bfloat16``
+(16-bit storage, round-to-nearest-even conversion from float32).
+"""
 
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 
 
 class DType:
-    """A tensor element type: TF name, enum value, NumPy dtype."""
+    """A tensor element type: TF name, enum value, NumPy type and kind."""
 
-    __slots__ = ("name", "as_datatype_enum", "as_numpy_dtype", "_np")
+    __slots__ = ("name", "as_datatype_enum", "as_numpy_dtype", "_np", "_kind")
 
-    def __init__(self, name: str, enum: int, np_type):
+    def __init__(self, name: str, enum: int, np_type, kind: str):
         self.name = name
         self.as_datatype_enum = enum
         self.as_numpy_dtype = np_type
         self._np = np.dtype(np_type) if np_type is not None else None
+        # f: floating point, i: signed integer, u: unsigned integer, b: bool, s: string
+        self._kind = kind
 
     @property
     def is_floating(self) -> bool:
-        return self._np is not None and self._np.kind == "f"
+        return self._kind == "f"
 
     @property
     def is_integer(self) -> bool:
-        return self._np is not None and self._np.kind in "iu"
+        return self._kind in "iu"
+
+    @property
+    def is_unsigned(self) -> bool:
+        return self._kind == "u"
 
     @property
     def is_bool(self) -> bool:
-        return self is bool_
+        return self._kind == "b"
 
     @property
     def is_numeric(self) -> bool:
-        return self.is_floating or self.is_integer
+        return self._kind in "fiu"
+
+    @property
+    def is_complex(self) -> bool:
+        return False
+
+    @property
+    def is_quantized(self) -> bool:
+        return False
+
+    @property
+    def is_numpy_compatible(self) -> bool:
+        return True
 
     @property
     def base_dtype(self) -> DType:
         return self
 
     @property
+    def real_dtype(self) -> DType:
+        """The type of the real part (the type itself for a real type)."""
+        return self
+
+    @property
     def size(self) -> int:
-        return self._np.itemsize
+        """Bytes per element (0 for string, as in TensorFlow)."""
+        return 0 if self._kind == "s" else self._np.itemsize
 
     @property
     def np(self) -> np.dtype:
@@ -46,14 +77,43 @@ class DType:
 
     @property
     def min(self):
-        return np.finfo(self._np).min if self.is_floating else np.iinfo(self._np).min
+        """The lowest finite value (TypeError for bool and string, as in TensorFlow)."""
+        return self._limit(0)
 
     @property
     def max(self):
-        return np.finfo(self._np).max if self.is_floating else np.iinfo(self._np).max
+        """The highest finite value."""
+        return self._limit(1)
+
+    def _limit(self, which: int):
+        if self._kind == "f":
+            info = ml_dtypes.finfo(self._np)
+            return (info.min, info.max)[which]
+        if self._kind in "iu":
+            info = np.iinfo(self._np)
+            return (info.min, info.max)[which]
+        raise TypeError(f"Cannot find {('minimum', 'maximum')[which]} value of {self!r}.")
+
+    @property
+    def limits(self, clip_negative: bool = True) -> tuple:
+        """(min, max) of image intensities of this type (TF's `dtype_range`, min clipped to 0)."""
+        rng = _IMAGE_RANGE.get(self.name)
+        if rng is None:
+            raise ValueError(f"Unknown dtype range for {self.name}")
+        return (0, rng[1]) if clip_negative else rng
+
+    def is_compatible_with(self, other) -> bool:
+        """True when a value of type `other` can be used where this type is expected."""
+        try:
+            return self is as_dtype(other)
+        except TypeError:
+            return False
 
     def __repr__(self) -> str:
         return f"sf.{self.name}"
+
+    def __str__(self) -> str:
+        return f"<dtype: {self.name!r}>"
 
     def __reduce__(self):
         return (as_dtype, (self.name,))
@@ -66,32 +126,77 @@ class DType:
         except TypeError:
             return False
 
+    def __ne__(self, other) -> bool:
+        return not self.__eq__(other)
+
     def __hash__(self) -> int:
         return self.as_datatype_enum
 
+    def __int__(self) -> int:
+        return self.as_datatype_enum
 
-float16 = DType("float16", 19, np.float16)
+
+float16 = DType("float16", 19, np.float16, "f")
 half = float16
-float32 = DType("float32", 1, np.float32)
-float64 = DType("float64", 2, np.float64)
+bfloat16 = DType("bfloat16", 14, ml_dtypes.bfloat16, "f")
+float32 = DType("float32", 1, np.float32, "f")
+float64 = DType("float64", 2, np.float64, "f")
 double = float64
-int32 = DType("int32", 3, np.int32)
-uint8 = DType("uint8", 4, np.uint8)
-int64 = DType("int64", 9, np.int64)
-bool_ = DType("bool", 10, np.bool_)
-string = DType("string", 7, np.object_)
+int8 = DType("int8", 6, np.int8, "i")
+int16 = DType("int16", 5, np.int16, "i")
+int32 = DType("int32", 3, np.int32, "i")
+int64 = DType("int64", 9, np.int64, "i")
+uint8 = DType("uint8", 4, np.uint8, "u")
+uint16 = DType("uint16", 17, np.uint16, "u")
+uint32 = DType("uint32", 22, np.uint32, "u")
+uint64 = DType("uint64", 23, np.uint64, "u")
+bool_ = DType("bool", 10, np.bool_, "b")
+string = DType("string", 7, np.object_, "s")
 
-ALL = (float16, float32, float64, int32, uint8, int64, bool_, string)
+ALL = (
+    float16,
+    bfloat16,
+    float32,
+    float64,
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+    bool_,
+    string,
+)
 _BY_NAME = {d.name: d for d in ALL} | {"half": float16, "double": float64, "float": float32}
 _BY_ENUM = {d.as_datatype_enum: d for d in ALL}
 # TensorFlow's reference types (float32_ref, ...) read as their base type
 _BY_ENUM.update({d.as_datatype_enum + 100: d for d in ALL})
 _BY_NP = {d.np: d for d in ALL if d is not string}
 
+# TF's image intensity ranges (skimage's dtype_range), read by DType.limits
+_IMAGE_RANGE = {
+    "bool": (False, True),
+    "float32": (-1, 1),
+    "float64": (-1, 1),
+    **{d.name: (int(np.iinfo(d.np).min), int(np.iinfo(d.np).max)) for d in ALL if d._kind in "iu"},
+}
+
+# Type groups for the op registry's `allowed` lists.
+HALF_FLOATS = (float16, bfloat16)  # 16-bit floats: computed in float32, rounded to 16 bits
 FLOATS = (float32, float64)
+ALL_FLOATS = HALF_FLOATS + FLOATS
 INTS = (int32, int64)
+SMALL_SIGNED_INTS = (int8, int16)
+UNSIGNED_INTS = (uint8, uint16, uint32, uint64)
+SIGNED_INTS = SMALL_SIGNED_INTS + INTS
+ALL_INTS = SIGNED_INTS + UNSIGNED_INTS
 NUMERIC = FLOATS + INTS
+ALL_NUMERIC = ALL_FLOATS + ALL_INTS
 REAL_AND_BOOL = NUMERIC + (bool_,)
+# every type a tensor of fixed-size elements can have (copies, variables, feeds)
+FIXED_SIZE = ALL_NUMERIC + (bool_,)
 
 
 def as_dtype(value) -> DType:
@@ -101,12 +206,12 @@ def as_dtype(value) -> DType:
     if isinstance(value, str):
         d = _BY_NAME.get(value)
         if d is None:
-            raise TypeError(f"unknown dtype name {value!r}")
+            raise TypeError(f"Cannot convert the argument `type_value`: {value!r} to a staticflow DType.")
         return d
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         d = _BY_ENUM.get(int(value))
         if d is None:
-            raise TypeError(f"unknown DataType enum value {value}")
+            raise TypeError(f"Cannot convert the argument `type_value`: {value} to a staticflow DType.")
         return d
     if value is float:
         return float32
@@ -114,10 +219,14 @@ def as_dtype(value) -> DType:
         return int32
     if value is bool:
         return bool_
+    if hasattr(value, "as_datatype_enum"):  # another framework's DType (TensorFlow's)
+        return as_dtype(int(value.as_datatype_enum))
     try:
         npd = np.dtype(value)
     except TypeError:
-        raise TypeError(f"cannot interpret {value!r} as a staticflow dtype") from None
+        raise TypeError(
+            f"Cannot convert the argument `type_value`: {value!r} to a staticflow DType."
+        ) from None
     if npd.kind in "SUO":
         return string
     d = _BY_NP.get(npd)

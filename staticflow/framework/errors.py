@@ -12,6 +12,7 @@ UNKNOWN = 2
 INVALID_ARGUMENT = 3
 NOT_FOUND = 5
 ALREADY_EXISTS = 6
+PERMISSION_DENIED = 7
 RESOURCE_EXHAUSTED = 8
 FAILED_PRECONDITION = 9
 ABORTED = 10
@@ -49,6 +50,7 @@ UnknownError = _make("UnknownError", UNKNOWN)
 InvalidArgumentError = _make("InvalidArgumentError", INVALID_ARGUMENT)
 NotFoundError = _make("NotFoundError", NOT_FOUND)
 AlreadyExistsError = _make("AlreadyExistsError", ALREADY_EXISTS)
+PermissionDeniedError = _make("PermissionDeniedError", PERMISSION_DENIED)
 ResourceExhaustedError = _make("ResourceExhaustedError", RESOURCE_EXHAUSTED)
 FailedPreconditionError = _make("FailedPreconditionError", FAILED_PRECONDITION)
 AbortedError = _make("AbortedError", ABORTED)
@@ -65,6 +67,7 @@ _BY_CODE = {
         InvalidArgumentError,
         NotFoundError,
         AlreadyExistsError,
+        PermissionDeniedError,
         ResourceExhaustedError,
         FailedPreconditionError,
         AbortedError,

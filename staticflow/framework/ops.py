@@ -53,6 +53,7 @@ class GraphKeys:
     SUMMARIES = "summaries"
     QUEUE_RUNNERS = "queue_runners"
     MOVING_AVERAGE_VARIABLES = "moving_average_variables"
+    METRIC_VARIABLES = "metric_variables"
     REGULARIZATION_LOSSES = "regularization_losses"
     LOSSES = "losses"
     UPDATE_OPS = "update_ops"
@@ -62,6 +63,8 @@ class GraphKeys:
     LOCAL_INIT_OP = "local_init_op"
     SAVERS = "savers"
     ACTIVATIONS = "activations"
+    WEIGHTS = "weights"
+    BIASES = "biases"
     VARIABLES = GLOBAL_VARIABLES
 
 

@@ -14,16 +14,28 @@ import numpy as np
 
 from staticflow.framework import dtypes, sizes
 
+# The typed value field of each dtype, as TensorFlow's tensor.proto assigns them.
 _VAL_FIELD = {
     dtypes.float32: "float_val",
     dtypes.float64: "double_val",
     dtypes.int32: "int_val",
+    dtypes.int16: "int_val",
+    dtypes.int8: "int_val",
     dtypes.uint8: "int_val",
+    dtypes.uint16: "int_val",
+    dtypes.uint32: "uint32_val",
     dtypes.int64: "int64_val",
+    dtypes.uint64: "uint64_val",
     dtypes.bool_: "bool_val",
     dtypes.float16: "half_val",
+    dtypes.bfloat16: "half_val",
     dtypes.string: "string_val",
 }
+# 16-bit floats travel in half_val as their bit patterns
+_BIT_PATTERN = (dtypes.float16, dtypes.bfloat16)
+# TensorFlow writes these in their value field even when not scalar (it has no
+# fast path to tensor_content for them); reading accepts either form
+_ALWAYS_VAL_FIELD = (dtypes.uint16,)
 
 
 def make_tensor_proto(values, dtype=None, shape=None):
@@ -35,6 +47,7 @@ def make_tensor_proto(values, dtype=None, shape=None):
     if shape is not None:
         arr = np.broadcast_to(arr, tuple(shape)) if arr.size == 1 else arr.reshape(shape)
     p = tensor_pb2.TensorProto(dtype=dt.as_datatype_enum)
+    p.tensor_shape.SetInParent()  # present for scalars too, as TensorFlow writes it
     for d in arr.shape:
         p.tensor_shape.dim.add(size=int(d))
     # one value broadcast over the whole shape (a lazy splat, or a scalar given a shape) is
@@ -43,9 +56,9 @@ def make_tensor_proto(values, dtype=None, shape=None):
     if dt is dtypes.string:
         vals = arr.reshape(-1)[:1] if splat else arr.reshape(-1)
         p.string_val.extend(v if isinstance(v, bytes) else str(v).encode() for v in vals)
-    elif arr.ndim == 0 or splat:
-        v = arr.reshape(-1)[:1]
-        if dt is dtypes.float16:
+    elif arr.ndim == 0 or splat or dt in _ALWAYS_VAL_FIELD:
+        v = arr.reshape(-1)[:1] if splat else arr.reshape(-1)
+        if dt in _BIT_PATTERN:
             p.half_val.extend(v.view(np.uint16).astype(np.int32).tolist())
         else:
             getattr(p, _VAL_FIELD[dt]).extend(v.tolist())
@@ -86,8 +99,8 @@ def make_ndarray(p, lazy: bool = False) -> np.ndarray:
     vals = getattr(p, field)
     if len(vals) > max(n, 1):
         raise ValueError(f"TensorProto of shape {shape} has {len(vals)} values in {field} for {n} elements")
-    if dt is dtypes.float16:
-        arr = np.array(list(vals), dtype=np.uint16).view(np.float16)
+    if dt in _BIT_PATTERN:
+        arr = np.array(list(vals), dtype=np.int32).astype(np.uint16).view(dt.np)
     else:
         arr = np.array(list(vals), dtype=dt.np)
     return _fill(arr, shape, n, field, lazy)

@@ -1,14 +1,119 @@
-"""The layer functions (TF1 signatures)."""
+"""Dense, Flatten, Dropout and BatchNormalization layers and their functional forms (TF1's
+tf.layers.core and tf.layers.normalization)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
 from staticflow.framework.ops import GraphKeys
+from staticflow.framework.tensor_shape import TensorShape
+from staticflow.layers.base import Layer
 from staticflow.ops import array_ops, init_ops, math_ops, nn_impl, nn_ops, state_ops, variable_scope
 
 vs = variable_scope
+
+
+def _activation(fn):
+    """An activation given as a function, None, or a Keras name ("relu", "tanh", ...)."""
+    if fn is None or callable(fn):
+        return fn
+    table = {
+        "linear": None,
+        "relu": nn_ops.relu,
+        "relu6": nn_ops.relu6,
+        "elu": nn_ops.elu,
+        "selu": nn_ops.selu,
+        "tanh": math_ops.tanh,
+        "sigmoid": math_ops.sigmoid,
+        "softmax": nn_ops.softmax,
+        "softplus": nn_ops.softplus,
+    }
+    if fn not in table:
+        raise ValueError(f"Unknown activation function: {fn!r} (known: {sorted(table)})")
+    return table[fn]
+
+
+class Dense(Layer):
+    """Densely connected layer: activation(inputs @ kernel + bias) over the last dimension."""
+
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        kernel_initializer=None,
+        bias_initializer=None,
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        trainable=True,
+        name=None,
+        **kwargs,
+    ):
+        super().__init__(trainable=trainable, name=name, activity_regularizer=activity_regularizer, **kwargs)
+        self.units = int(units)
+        self.activation = _activation(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = (
+            bias_initializer if bias_initializer is not None else init_ops.zeros_initializer()
+        )
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+        self.kernel = self.bias = None
+
+    def build(self, input_shape):
+        input_shape = TensorShape(input_shape)
+        dt = self.dtype or dtypes.float32
+        if not dt.is_floating:
+            raise TypeError(f"Unable to build `Dense` layer with non-floating point dtype {dt.name}")
+        if input_shape.ndims is not None and input_shape.ndims < 2:
+            raise ValueError(
+                f"Input 0 of layer {self.name} is incompatible with the layer: expected min_ndim=2, "
+                f"found ndim={input_shape.ndims}. Full shape received: {input_shape}"
+            )
+        last = input_shape[-1].value if input_shape.ndims is not None else None
+        if last is None:
+            raise ValueError("The last dimension of the inputs to `Dense` should be defined. Found `None`.")
+        self.kernel = self.add_weight(
+            "kernel",
+            [last, self.units],
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                "bias",
+                [self.units],
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        self.built = True
+
+    def call(self, inputs):
+        rank = inputs.shape.ndims
+        if rank == 2 or rank is None:
+            out = math_ops.matmul(inputs, self.kernel)
+        else:
+            in_dim = self.kernel.shape[0].value
+            flat = array_ops.reshape(inputs, [-1, in_dim])
+            out_shape = array_ops.concat([array_ops.shape(inputs)[:-1], [self.units]], 0)
+            out = array_ops.reshape(math_ops.matmul(flat, self.kernel), out_shape)
+            out.set_shape(inputs.shape[:-1].concatenate([self.units]))
+        if self.bias is not None:
+            out = nn_ops.bias_add(out, self.bias)
+        return self.activation(out) if self.activation is not None else out
+
+    def compute_output_shape(self, input_shape):
+        return TensorShape(input_shape)[:-1].concatenate([self.units])
 
 
 def dense(
@@ -27,49 +132,52 @@ def dense(
     name=None,
     reuse=None,
 ):
-    """activation(inputs @ kernel + bias) over the last dimension."""
-    inputs = fops.convert_to_tensor(inputs)
-    in_dim = inputs.shape[-1].value
-    if in_dim is None:
-        raise ValueError("The last dimension of the inputs to `dense` should be defined. Found `None`.")
-    with vs.variable_scope(name, default_name="dense", reuse=reuse):
-        kernel = vs.get_variable(
-            "kernel",
-            [in_dim, units],
-            dtype=inputs.dtype,
-            initializer=kernel_initializer,
-            regularizer=kernel_regularizer,
-            trainable=trainable,
-        )
+    """activation(inputs @ kernel + bias) over the last dimension (a `Dense` layer applied once)."""
+    layer = Dense(
+        units,
+        activation=activation,
+        use_bias=use_bias,
+        kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer,
+        kernel_regularizer=kernel_regularizer,
+        bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer,
+        kernel_constraint=kernel_constraint,
+        bias_constraint=bias_constraint,
+        trainable=trainable,
+        name=name,
+        _scope=name,
+        _reuse=reuse,
+    )
+    return layer.apply(inputs)
+
+
+class Flatten(Layer):
+    """[batch, ...] -> [batch, prod(...)]; channels_first inputs are moved to channels_last first."""
+
+    def __init__(self, data_format="channels_last", name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        if data_format not in ("channels_last", "channels_first"):
+            raise ValueError(f"data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+        self.data_format = data_format
+
+    def call(self, inputs):
         rank = inputs.shape.ndims
-        if rank == 2:
-            out = math_ops.matmul(inputs, kernel)
-        else:
-            flat = array_ops.reshape(inputs, [-1, in_dim])
-            out_shape = array_ops.concat([array_ops.shape(inputs)[:-1], [units]], 0)
-            out = array_ops.reshape(math_ops.matmul(flat, kernel), out_shape)
-            out.set_shape(inputs.shape[:-1].concatenate([units]))
-        if use_bias:
-            bias = vs.get_variable(
-                "bias",
-                [units],
-                dtype=inputs.dtype,
-                initializer=bias_initializer or init_ops.zeros_initializer(),
-                regularizer=bias_regularizer,
-                trainable=trainable,
-            )
-            out = nn_ops.bias_add(out, bias)
-        return activation(out) if activation is not None else out
+        if self.data_format == "channels_first" and rank is not None and rank > 2:
+            inputs = array_ops.transpose(inputs, [0] + list(range(2, rank)) + [1])
+        if rank == 1:
+            return array_ops.expand_dims(inputs, 1)
+        rest = inputs.shape.as_list()[1:] if rank is not None else None
+        if rest is not None and all(d is not None for d in rest):
+            out = array_ops.reshape(inputs, [-1, int(np.prod(rest, dtype=np.int64))])
+            out.set_shape([inputs.shape[0].value, int(np.prod(rest, dtype=np.int64))])
+            return out
+        return array_ops.reshape(inputs, array_ops.stack([array_ops.shape(inputs)[0], -1]))
 
 
 def flatten(inputs, name=None, data_format="channels_last"):
-    """[batch, ...] -> [batch, prod(...)]."""
-    with fops.name_scope(name, "flatten", [inputs]):
-        inputs = fops.convert_to_tensor(inputs)
-        rest = inputs.shape.as_list()[1:] if inputs.shape.ndims is not None else None
-        if rest is not None and all(d is not None for d in rest):
-            return array_ops.reshape(inputs, [-1, int(np.prod(rest, dtype=np.int64))])
-        return array_ops.reshape(inputs, array_ops.stack([array_ops.shape(inputs)[0], -1]))
+    """[batch, ...] -> [batch, prod(...)] (a `Flatten` layer applied once)."""
+    return Flatten(data_format=data_format, name=name, _scope=name).apply(inputs)
 
 
 def dropout(inputs, rate=0.5, noise_shape=None, seed=None, training=False, name=None):
@@ -86,82 +194,19 @@ def dropout(inputs, rate=0.5, noise_shape=None, seed=None, training=False, name=
         return math_ops.where_v2(training, dropped, inputs)
 
 
-def conv2d(
-    inputs,
-    filters,
-    kernel_size,
-    strides=(1, 1),
-    padding="valid",
-    data_format="channels_last",
-    dilation_rate=(1, 1),
-    activation=None,
-    use_bias=True,
-    kernel_initializer=None,
-    bias_initializer=None,
-    kernel_regularizer=None,
-    bias_regularizer=None,
-    activity_regularizer=None,
-    kernel_constraint=None,
-    bias_constraint=None,
-    trainable=True,
-    name=None,
-    reuse=None,
-):
-    """2-d convolution layer (channels_last = NHWC, channels_first = NCHW)."""
-    inputs = fops.convert_to_tensor(inputs)
-    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
-    sh, sw = (strides, strides) if isinstance(strides, int) else strides
-    dh, dw = (dilation_rate, dilation_rate) if isinstance(dilation_rate, int) else dilation_rate
-    nhwc = data_format == "channels_last"
-    in_ch = inputs.shape[-1 if nhwc else 1].value
-    if in_ch is None:
-        raise ValueError("The channel dimension of the inputs should be defined. Found `None`.")
-    with vs.variable_scope(name, default_name="conv2d", reuse=reuse):
-        kernel = vs.get_variable(
-            "kernel",
-            [kh, kw, in_ch, filters],
-            dtype=inputs.dtype,
-            initializer=kernel_initializer,
-            regularizer=kernel_regularizer,
-            trainable=trainable,
+class Dropout(Layer):
+    """Dropout applied only when called with training=True (a bool or a boolean tensor)."""
+
+    def __init__(self, rate=0.5, noise_shape=None, seed=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.rate = rate
+        self.noise_shape = noise_shape
+        self.seed = seed
+
+    def call(self, inputs, training=False):
+        return dropout(
+            inputs, rate=self.rate, noise_shape=self.noise_shape, seed=self.seed, training=training
         )
-        fmt = "NHWC" if nhwc else "NCHW"
-        st = [1, sh, sw, 1] if nhwc else [1, 1, sh, sw]
-        dl = [1, dh, dw, 1] if nhwc else [1, 1, dh, dw]
-        from staticflow import nn
-
-        out = nn.conv2d(inputs, kernel, strides=st, padding=padding.upper(), data_format=fmt, dilations=dl)
-        if use_bias:
-            bias = vs.get_variable(
-                "bias",
-                [filters],
-                dtype=inputs.dtype,
-                initializer=bias_initializer or init_ops.zeros_initializer(),
-                regularizer=bias_regularizer,
-                trainable=trainable,
-            )
-            out = nn_ops.bias_add(out, bias, data_format=fmt)
-        return activation(out) if activation is not None else out
-
-
-def _pool(kind, inputs, pool_size, strides, padding, data_format, name):
-    from staticflow import nn
-
-    ph, pw = (pool_size, pool_size) if isinstance(pool_size, int) else pool_size
-    sh, sw = (strides, strides) if isinstance(strides, int) else strides
-    nhwc = data_format == "channels_last"
-    ksize = [1, ph, pw, 1] if nhwc else [1, 1, ph, pw]
-    st = [1, sh, sw, 1] if nhwc else [1, 1, sh, sw]
-    fn = nn.max_pool if kind == "max" else nn.avg_pool
-    return fn(inputs, ksize, st, padding.upper(), data_format="NHWC" if nhwc else "NCHW", name=name)
-
-
-def max_pooling2d(inputs, pool_size, strides, padding="valid", data_format="channels_last", name=None):
-    return _pool("max", inputs, pool_size, strides, padding, data_format, name)
-
-
-def average_pooling2d(inputs, pool_size, strides, padding="valid", data_format="channels_last", name=None):
-    return _pool("avg", inputs, pool_size, strides, padding, data_format, name)
 
 
 def batch_normalization(
@@ -251,6 +296,102 @@ def batch_normalization(
             out = math_ops.where_v2(training, train_out, normalize(moving_mean.value(), moving_var.value()))
         fops.add_to_collections([GraphKeys.UPDATE_OPS], upd_m.op)
         fops.add_to_collections([GraphKeys.UPDATE_OPS], upd_v.op)
+        return out
+
+
+class BatchNormalization(Layer):
+    """Batch normalization layer; see `batch_normalization` for what training does.
+
+    Its variables (gamma, beta, moving_mean, moving_variance) are made on the
+    first call; `updates` holds the moving-average updates (also in UPDATE_OPS).
+    """
+
+    def __init__(
+        self,
+        axis=-1,
+        momentum=0.99,
+        epsilon=1e-3,
+        center=True,
+        scale=True,
+        beta_initializer=None,
+        gamma_initializer=None,
+        moving_mean_initializer=None,
+        moving_variance_initializer=None,
+        beta_regularizer=None,
+        gamma_regularizer=None,
+        beta_constraint=None,
+        gamma_constraint=None,
+        renorm=False,
+        renorm_clipping=None,
+        renorm_momentum=0.99,
+        fused=None,
+        trainable=True,
+        virtual_batch_size=None,
+        adjustment=None,
+        name=None,
+        **kwargs,
+    ):
+        super().__init__(trainable=trainable, name=name, **kwargs)
+        if renorm or virtual_batch_size is not None or adjustment is not None:
+            raise ValueError(
+                "BatchNormalization: renorm, virtual_batch_size and adjustment are not supported"
+            )
+        if isinstance(axis, (list, tuple)):
+            if len(axis) != 1:
+                raise ValueError(f"BatchNormalization: only one axis is supported, got {axis}")
+            axis = axis[0]
+        self.axis = axis
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.center = center
+        self.scale = scale
+        self._initializers = (
+            beta_initializer,
+            gamma_initializer,
+            moving_mean_initializer,
+            moving_variance_initializer,
+        )
+        self._regularizers = (beta_regularizer, gamma_regularizer)
+        self.gamma = self.beta = self.moving_mean = self.moving_variance = None
+        self._applied = False
+
+    def call(self, inputs, training=False):
+        beta_i, gamma_i, mean_i, var_i = self._initializers
+        before = list(fops.get_collection(GraphKeys.UPDATE_OPS))
+        scope = self._current_scope
+        out = batch_normalization(
+            inputs,
+            axis=self.axis,
+            momentum=self.momentum,
+            epsilon=self.epsilon,
+            center=self.center,
+            scale=self.scale,
+            beta_initializer=beta_i,
+            gamma_initializer=gamma_i,
+            moving_mean_initializer=mean_i,
+            moving_variance_initializer=var_i,
+            beta_regularizer=self._regularizers[0],
+            gamma_regularizer=self._regularizers[1],
+            training=training,
+            trainable=self.trainable,
+            name=scope,
+            reuse=True if self._applied else self._reuse,
+        )
+        self._applied = True
+        made = vs.global_variables_by_name()
+        for attr, trainable in (
+            ("gamma", True),
+            ("beta", True),
+            ("moving_mean", False),
+            ("moving_variance", False),
+        ):
+            v = made.get(f"{scope.name}/{attr}")
+            if v is not None:
+                setattr(self, attr, v)
+                self._track(v, trainable and self.trainable)
+        self.add_update(
+            [u for u in fops.get_collection(GraphKeys.UPDATE_OPS) if all(u is not b for b in before)]
+        )
         return out
 
 

@@ -7,15 +7,16 @@ import math
 
 import numpy as np
 
-from staticflow.framework import dtypes, sizes
+from staticflow.framework import dtypes, sizes, strings
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, as_shape, unknown_shape
 from staticflow.ops import builder, casegen, registry
-from staticflow.ops.lowering import COPY_DTYPES, COPY_KERNELS
+from staticflow.ops.lowering import COPY_DTYPES, COPY_KERNELS, coalesce
 from staticflow.ops.registry import Arg, Attr, Case, op
 
 D = dtypes
 ALL_T = COPY_DTYPES
+STR_T = ALL_T + (D.string,)  # ops that move strings too (strings run on the host, see registry)
 IDX_T = (D.int32, D.int64)
 _rand = casegen.rand
 
@@ -74,7 +75,7 @@ op(
     differentiable=False,
     cases=lambda rng: [
         Case((), {"value": _rand(rng, s, t), "dtype": t}, grad=False)
-        for t in ALL_T
+        for t in STR_T
         for s in [(), (3,), (2, 0)]
     ],
     doc="A constant tensor; its value is the `value` attr.",
@@ -137,7 +138,7 @@ op(
     ref=lambda ins, a: ins[0],
     lower=_alias0,
     kernels=COPY_KERNELS,
-    cases=lambda rng: [Case((_rand(rng, s, t),), grad=t.is_floating) for t in ALL_T for s in [(), (3, 2)]],
+    cases=lambda rng: [Case((_rand(rng, s, t),), grad=t.is_floating) for t in STR_T for s in [(), (3, 2)]],
     doc="Its input.",
 )
 
@@ -410,7 +411,7 @@ op(
     name="Transpose",
     inputs=[Arg("x", type_attr="T"), Arg("perm", type_attr="Tperm", host=True)],
     outputs=[Arg("y", type_attr="T")],
-    attrs=[Attr("T", "type", allowed=ALL_T), Attr("Tperm", "type", D.int32, allowed=IDX_T)],
+    attrs=[Attr("T", "type", allowed=STR_T), Attr("Tperm", "type", D.int32, allowed=IDX_T)],
     shape_fn=_transpose_shape,
     ref=lambda ins, a: np.transpose(ins[0], _int_list(ins[1])),
     lower=_transpose_lower,
@@ -418,7 +419,7 @@ op(
     cases=lambda rng: (
         [
             Case((_rand(rng, (2, 3, 4), t), np.array(p, np.int32)), grad=t.is_floating)
-            for t in ALL_T
+            for t in STR_T
             for p in [(2, 0, 1), (0, 2, 1)]
         ]
         + [Case((_rand(rng, (40, 70)), np.array([1, 0], np.int32)))]
@@ -448,7 +449,7 @@ op(
     name="BroadcastTo",
     inputs=[Arg("input", type_attr="T"), Arg("shape", type_attr="Tidx", host=True)],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("T", "type", allowed=ALL_T), Attr("Tidx", "type", D.int32, allowed=IDX_T)],
+    attrs=[Attr("T", "type", allowed=STR_T), Attr("Tidx", "type", D.int32, allowed=IDX_T)],
     shape_fn=_broadcast_to_shape,
     ref=lambda ins, a: np.broadcast_to(ins[0], _int_list(ins[1])).copy(),
     lower=_broadcast_to_lower,
@@ -483,14 +484,14 @@ op(
     name="Fill",
     inputs=[Arg("dims", type_attr="index_type", host=True), Arg("value", type_attr="T")],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("T", "type", allowed=ALL_T), Attr("index_type", "type", D.int32, allowed=IDX_T)],
+    attrs=[Attr("T", "type", allowed=STR_T), Attr("index_type", "type", D.int32, allowed=IDX_T)],
     shape_fn=_fill_shape,
     ref=lambda ins, a: np.full(_int_list(ins[0]), ins[1]),
     lower=_fill_lower,
     kernels=COPY_KERNELS,
     cases=lambda rng: [
         Case((np.array(s, np.int32), _rand(rng, (), t)), grad=t.is_floating)
-        for t in ALL_T
+        for t in STR_T
         for s in [(2, 3), (0,), ()]
     ],
     doc="A tensor of shape `dims` filled with `value`.",
@@ -509,13 +510,15 @@ op(
     name="ZerosLike",
     inputs=[Arg("x", type_attr="T")],
     outputs=[Arg("y", type_attr="T")],
-    attrs=[Attr("T", "type", allowed=ALL_T)],
+    attrs=[Attr("T", "type", allowed=STR_T)],
     shape_fn=lambda c: [c.shape(0)],
-    ref=lambda ins, a: np.zeros_like(ins[0]),
+    ref=lambda ins, a: (
+        np.full(ins[0].shape, b"", object) if ins[0].dtype == object else np.zeros_like(ins[0])
+    ),
     lower=_like_lower(0),
     kernels=COPY_KERNELS,
     differentiable=False,
-    cases=lambda rng: [Case((_rand(rng, s, t),), grad=False) for t in ALL_T for s in [(), (2, 3), (0,)]],
+    cases=lambda rng: [Case((_rand(rng, s, t),), grad=False) for t in STR_T for s in [(), (2, 3), (0,)]],
     doc="Zeros with the shape and dtype of x.",
 )
 
@@ -565,13 +568,13 @@ op(
     name="Tile",
     inputs=[Arg("input", type_attr="T"), Arg("multiples", type_attr="Tmultiples", host=True)],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("T", "type", allowed=ALL_T), Attr("Tmultiples", "type", D.int32, allowed=IDX_T)],
+    attrs=[Attr("T", "type", allowed=STR_T), Attr("Tmultiples", "type", D.int32, allowed=IDX_T)],
     shape_fn=_tile_shape,
     ref=lambda ins, a: np.tile(ins[0], _int_list(ins[1])),
     lower=_tile_lower,
     kernels=COPY_KERNELS,
     cases=lambda rng: (
-        [Case((_rand(rng, (2, 3), t), np.array([2, 3], np.int32)), grad=t.is_floating) for t in ALL_T]
+        [Case((_rand(rng, (2, 3), t), np.array([2, 3], np.int32)), grad=t.is_floating) for t in STR_T]
         + [Case((_rand(rng, (3,)), np.array([0], np.int32)))]
     ),
     doc="Repeats its input `multiples[i]` times along dimension i.",
@@ -700,7 +703,7 @@ op(
     outputs=[Arg("output", type_attr="T")],
     attrs=[
         Attr("N", "int", min=2),
-        Attr("T", "type", allowed=ALL_T),
+        Attr("T", "type", allowed=STR_T),
         Attr("Tidx", "type", D.int32, allowed=IDX_T),
     ],
     shape_fn=_concat_shape,
@@ -710,7 +713,7 @@ op(
     cases=lambda rng: (
         [
             Case(([_rand(rng, (2, 3), t), _rand(rng, (2, 1), t)], np.int32(1)), grad=t.is_floating)
-            for t in ALL_T
+            for t in STR_T
         ]
         + [Case(([_rand(rng, (2, 3)), _rand(rng, (0, 3)), _rand(rng, (1, 3))], np.int32(-2)))]
     ),
@@ -788,13 +791,13 @@ op(
     name="Split",
     inputs=[Arg("split_dim", dtype=D.int32, host=True), Arg("value", type_attr="T")],
     outputs=[Arg("output", type_attr="T", number_attr="num_split")],
-    attrs=[Attr("num_split", "int", min=1), Attr("T", "type", allowed=ALL_T)],
+    attrs=[Attr("num_split", "int", min=1), Attr("T", "type", allowed=STR_T)],
     shape_fn=lambda c: _split_shapes(c, 1, 0, None),
     ref=_split_ref,
     lower=_split_lower(1, 0),
     kernels=COPY_KERNELS,
     cases=lambda rng: (
-        [Case((np.int32(1), _rand(rng, (2, 6), t)), {"num_split": 3}, grad=t.is_floating) for t in ALL_T]
+        [Case((np.int32(1), _rand(rng, (2, 6), t)), {"num_split": 3}, grad=t.is_floating) for t in STR_T]
         + [Case((np.int32(0), _rand(rng, (4,))), {"num_split": 2})]
     ),
     doc="Splits `value` into num_split equal pieces along split_dim.",
@@ -810,7 +813,7 @@ op(
     outputs=[Arg("output", type_attr="T", number_attr="num_split")],
     attrs=[
         Attr("num_split", "int", min=1),
-        Attr("T", "type", allowed=ALL_T),
+        Attr("T", "type", allowed=STR_T),
         Attr("Tlen", "type", D.int64, allowed=IDX_T),
     ],
     shape_fn=lambda c: _split_shapes(c, 0, 2, 1),
@@ -855,7 +858,7 @@ op(
     name="Pack",
     inputs=[Arg("values", type_attr="T", number_attr="N")],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("N", "int", min=1), Attr("T", "type", allowed=ALL_T), Attr("axis", "int", 0)],
+    attrs=[Attr("N", "int", min=1), Attr("T", "type", allowed=STR_T), Attr("axis", "int", 0)],
     shape_fn=_pack_shape,
     ref=lambda ins, a: np.stack(ins, axis=a["axis"]),
     lower=_pack_lower,
@@ -863,7 +866,7 @@ op(
     cases=lambda rng: (
         [
             Case(([_rand(rng, (2, 3), t) for _ in range(3)],), {"axis": ax}, grad=t.is_floating)
-            for t in ALL_T
+            for t in STR_T
             for ax in (0, -1)
         ]
         + [Case(([_rand(rng, ()), _rand(rng, ())],))]
@@ -904,13 +907,13 @@ op(
     name="Unpack",
     inputs=[Arg("value", type_attr="T")],
     outputs=[Arg("output", type_attr="T", number_attr="num")],
-    attrs=[Attr("num", "int", min=0), Attr("T", "type", allowed=ALL_T), Attr("axis", "int", 0)],
+    attrs=[Attr("num", "int", min=0), Attr("T", "type", allowed=STR_T), Attr("axis", "int", 0)],
     shape_fn=_unpack_shape,
     ref=lambda ins, a: [np.take(ins[0], j, axis=a["axis"]) for j in range(a["num"])],
     lower=_unpack_lower,
     kernels=COPY_KERNELS,
     cases=lambda rng: [
-        Case((_rand(rng, (3, 2), t),), {"num": 2, "axis": 1}, grad=t.is_floating) for t in ALL_T
+        Case((_rand(rng, (3, 2), t),), {"num": 2, "axis": 1}, grad=t.is_floating) for t in STR_T
     ],
     doc="Unstacks a tensor into `num` tensors along `axis`.",
 )
@@ -960,7 +963,7 @@ op(
         Arg("size", type_attr="Index", host=True),
     ],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("T", "type", allowed=ALL_T), Attr("Index", "type", D.int32, allowed=IDX_T)],
+    attrs=[Attr("T", "type", allowed=STR_T), Attr("Index", "type", D.int32, allowed=IDX_T)],
     shape_fn=_slice_shape,
     ref=_slice_ref,
     lower=_slice_lower,
@@ -971,7 +974,7 @@ op(
                 (_rand(rng, (4, 5), t), np.array([1, 2], np.int32), np.array([2, -1], np.int32)),
                 grad=t.is_floating,
             )
-            for t in ALL_T
+            for t in STR_T
         ]
         + [Case((_rand(rng, (3,)), np.array([1], np.int64), np.array([0], np.int64)))]
     ),
@@ -1115,7 +1118,7 @@ op(
         Arg("strides", type_attr="Index", host=True),
     ],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("T", "type", allowed=ALL_T), Attr("Index", "type", D.int32, allowed=IDX_T)]
+    attrs=[Attr("T", "type", allowed=STR_T), Attr("Index", "type", D.int32, allowed=IDX_T)]
     + [Attr(k, "int", 0, min=0, max=_MASK_MAX) for k in _SS_ATTRS],
     shape_fn=_ss_shape,
     ref=_ss_ref,
@@ -1183,7 +1186,7 @@ op(
     ],
     outputs=[Arg("output", type_attr="Tparams")],
     attrs=[
-        Attr("Tparams", "type", allowed=ALL_T),
+        Attr("Tparams", "type", allowed=STR_T),
         Attr("Tindices", "type", allowed=IDX_T),
         Attr("Taxis", "type", D.int32, allowed=IDX_T),
         Attr("batch_dims", "int", 0),
@@ -1195,7 +1198,7 @@ op(
     cases=lambda rng: (
         [
             Case((_rand(rng, (5, 3), t), np.array([4, 0, 2, 2], it), np.int32(0)), grad=t.is_floating)
-            for t in ALL_T
+            for t in STR_T
             for it in (np.int32, np.int64)
         ]
         + [
@@ -1314,8 +1317,8 @@ def constant(
     if isinstance(value, fops.Tensor):
         raise TypeError(f"constant() takes a Python or NumPy value, got the Tensor {value.name}")
     dt = dtypes.as_dtype(dtype) if dtype is not None else fops.np_value_dtype(value)
-    src = np.asarray(value)
-    if src.dtype == object:
+    src = np.asarray(value) if dt is not D.string else strings.bytes_array(value, "a string constant")
+    if src.dtype == object and dt is not D.string:
         raise TypeError(f"cannot make a constant from {value!r}")
     if _strict and dtype is not None:
         if (
@@ -1343,7 +1346,9 @@ def constant(
                 arr = np.broadcast_to(flat.reshape(()), tuple(shape))
             elif 0 < flat.size < n:
                 sizes.check_allocation(n * dt.size, f"constant {name!r} of shape {shape}")
-                arr = np.concatenate([flat, np.full(n - flat.size, flat[-1], dt.np)]).reshape(shape)
+                pad = np.empty(n - flat.size, dt.np)
+                pad[...] = flat[-1]  # (np.full would read a bytes fill value as a sequence)
+                arr = np.concatenate([flat, pad]).reshape(shape)
             else:
                 raise TypeError(f"Too many elements provided. Needed at most {n}, but received {flat.size}")
     return _out("Const", [], {"value": arr, "dtype": dt}, name)
@@ -1420,6 +1425,8 @@ def _shape_arg(shape):
         return stack([d if isinstance(d, fops.Tensor) else np.int32(d) for d in shape])
     if isinstance(shape, TensorShape):
         return shape.as_list()
+    if isinstance(shape, (list, tuple)) and not shape:
+        return np.zeros(0, np.int32)  # a scalar's shape: int32, not NumPy's float64 default
     return shape
 
 
@@ -1799,6 +1806,8 @@ def _segsum_ref(ins, a):
     if np.any(ids >= n):
         raise ValueError(f"segment id {ids[ids >= n].reshape(-1)[0]} is out of range [0, {n})")
     inner = data.shape[ids.ndim :]
+    if data.dtype in (D.float16.np, D.bfloat16.np):  # summed in float32, rounded once
+        return _segsum_ref([data.astype(np.float32), ids, n], a).astype(data.dtype)
     out = np.zeros((n,) + inner, dtype=data.dtype)
     flat = data.reshape((ids.size,) + inner)
     for i, k in enumerate(ids.reshape(-1)):
@@ -1819,14 +1828,27 @@ def _segsum_lower(ctx):
     if out.size == 0:
         return
     n = ctx.out_shapes[0][0]
-    ctx.call(
-        ctx.kernel("unsorted_segment_sum", ctx.in_dtypes[0]),
-        [ctx.inp(0).reshape([m, inner]), ctx.inp(1).reshape([m])],
-        [out.reshape([n, inner])],
-    )
+    data, o = ctx.inp(0).reshape([m, inner]), out.reshape([n, inner])
+    half = ctx.in_dtypes[0] in D.HALF_FLOATS
+    if half:  # summed in float32, rounded once
+        data = _cast_view(ctx, data, D.float32)
+        o = ctx.scratch_buffer((n, inner), D.float32)
+    ctx.call(ctx.kernel("unsorted_segment_sum", data.dtype), [data, ctx.inp(1).reshape([m])], [o])
+    if half:
+        _cast_view(ctx, o, ctx.in_dtypes[0], out.reshape([n, inner]))
 
 
-_SEG_T = (D.float32, D.float64, D.int32, D.int64)
+def _cast_view(ctx, src, dtype, dst=None):
+    """Cast view src into dst (a new contiguous scratch buffer when None); returns dst."""
+    dst = ctx.scratch_buffer(src.shape, dtype) if dst is None else dst
+    if src.size:
+        a, b = coalesce([src, dst])
+        ctx.call(registry.kernel_name("cast", src.dtype, dtype), [a], [b])
+    return dst
+
+
+_SEG_T = D.ALL_NUMERIC
+_SEG_NATIVE = tuple(t for t in _SEG_T if t not in D.HALF_FLOATS)
 op(
     name="UnsortedSegmentSum",
     inputs=[
@@ -1843,7 +1865,12 @@ op(
     shape_fn=_segsum_shape,
     ref=_segsum_ref,
     lower=_segsum_lower,
-    kernels=registry.kernels_for(["unsorted_segment_sum"], _SEG_T),
+    kernels=registry.kernels_for(["unsorted_segment_sum"], _SEG_NATIVE)
+    + tuple(
+        registry.kernel_name("cast", a, b)
+        for h in D.HALF_FLOATS
+        for a, b in ((h, D.float32), (D.float32, h))
+    ),
     cases=lambda rng: (
         [
             Case((_rand(rng, (5, 3), t), np.array([0, 2, -1, 2, 3], it), np.int32(4)), grad=t.is_floating)

@@ -55,6 +55,8 @@ def apply_op(
     d = registry.get(op_type)
     attrs = dict(attrs or {})
     loc = loc or fops.user_frame()
+    if name and name.endswith("/") and not exact_name:  # a scope (as a name_scope yields): its full name
+        name, exact_name = name[:-1], True
     if len(inputs) != len(d.inputs):
         raise TypeError(
             f"{op_type} takes {len(d.inputs)} inputs ({', '.join(a.name for a in d.inputs)}), "
@@ -150,6 +152,21 @@ def _complete_attrs(d: registry.OpDef, attrs: dict, op_type: str, name, loc) -> 
             if a.default is registry.REQUIRED:
                 raise TypeError(f"{op_type}: missing required attr {a.name!r}")
             attrs[a.name] = a.default
+        if a.kind == "type" and a.allowed is not None:
+            try:
+                dt = dtypes.as_dtype(attrs[a.name])
+            except (TypeError, ValueError, KeyError):
+                dt = None  # not a dtype at all: check_attr says so
+            if dt is not None and dt not in a.allowed:
+                allowed = ", ".join(t.name for t in a.allowed)
+                # TensorFlow's wording names the input that carries the type
+                params = [arg.name for arg in d.inputs if arg.type_attr == a.name]
+                what = f"Value passed to parameter '{params[0]}' has" if params else f"Attr {a.name} is"
+                raise TypeError(
+                    f"{op_type} op '{name or op_type}': {what} DataType {dt.name} not in list "
+                    f"of allowed values: {allowed} (no kernel for it; {a.name}={dt.name} is not "
+                    f"allowed). Defined at {fops.format_location(loc)}"
+                )
         try:
             attrs[a.name] = registry.check_attr(a, attrs[a.name], f"{op_type} op '{name or op_type}'")
         except (TypeError, ValueError) as e:

@@ -1227,3 +1227,24 @@ def avg_pool(value, ksize, strides, padding, data_format="NHWC", name=None, inpu
 
 max_pool2d = max_pool
 avg_pool2d = avg_pool
+
+
+def separable_conv2d(
+    input,  # noqa: A002 - TF's name
+    depthwise_filter,
+    pointwise_filter,
+    strides,
+    padding,
+    rate=None,
+    name=None,
+    data_format=None,
+    dilations=None,
+):
+    """Depthwise convolution ([h, w, in, multiplier] filter, `rate` = dilations) followed by a
+    1x1 convolution with pointwise_filter [1, 1, in * multiplier, out]."""
+    with fops.name_scope(name, "separable_conv2d", [input, depthwise_filter, pointwise_filter]) as scope:
+        fmt = _fmt(data_format)
+        depthwise = depthwise_conv2d(
+            input, depthwise_filter, strides, padding, rate, "depthwise", fmt, dilations
+        )
+        return conv2d(depthwise, pointwise_filter, [1, 1, 1, 1], padding="VALID", data_format=fmt, name=scope)

@@ -48,7 +48,7 @@ op(
 )
 
 
-def _print_fn(op_, arrays):
+def _print_fn(op_, arrays, _outs=()):
     """The host side of Print: message and the data tensors, like TensorFlow's."""
     override = getattr(op_, "_host_override", None)
     if override is not None:
@@ -63,7 +63,9 @@ def _print_fn(op_, arrays):
     parts = []
     for a in arrays:
         flat = a.reshape(-1)
-        shown = " ".join(str(v) for v in flat[:summarize])
+        shown = " ".join(
+            v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in flat[:summarize]
+        )
         parts.append(f"[{shown}{'...' if flat.size > summarize else ''}]")
     print(op_.get_attr("message") + "".join(parts), file=sys.stderr, flush=True)
 
@@ -78,9 +80,9 @@ op(
     inputs=[Arg("input", type_attr="T"), Arg("data", type_attr="U", number_attr="N", differentiable=False)],
     outputs=[Arg("output", type_attr="T")],
     attrs=[
-        Attr("T", "type", allowed=COPY_DTYPES),
+        Attr("T", "type", allowed=COPY_DTYPES + (D.string,)),
         Attr("N", "int", min=0),
-        Attr("U", "type", allowed=COPY_DTYPES),
+        Attr("U", "type", allowed=COPY_DTYPES + (D.string,)),
         Attr("message", "string", ""),
         Attr("first_n", "int", -1),
         Attr("summarize", "int", 3),
@@ -88,8 +90,12 @@ op(
     shape_fn=lambda c: [c.shape(0)],
     ref=lambda ins, a: ins[0],
     lower=_print_lower,
+    strings_lowered=True,
     stateful=True,
-    cases=lambda rng: [Case((casegen.rand(rng, (2, 3)), [casegen.rand(rng, (4,))]), {"message": "x: "})],
+    cases=lambda rng: [
+        Case((casegen.rand(rng, (2, 3)), [casegen.rand(rng, (4,))]), {"message": "x: "}),
+        Case((casegen.rand(rng, (2,), D.string), [casegen.rand(rng, (3,), D.string)]), grad=False),
+    ],
     doc="Its input; prints message and the data tensors each time it runs (to stderr).",
 )
 

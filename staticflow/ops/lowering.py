@@ -175,11 +175,14 @@ class KernelCall:
 
 @dataclass
 class HostCall:
-    """A Python callback between kernel calls; it reads its views as NumPy arrays."""
+    """A Python callback between kernel calls: `fn(op, ins, outs)` gets its input views as
+    read-only NumPy arrays (writable for the inputs listed in `writes`, variables the op
+    updates) and its output views as writable arrays."""
 
     fn: object
     ins: list[View]
     outs: list = field(default_factory=list)
+    writes: tuple = ()
 
 
 @dataclass
@@ -220,12 +223,33 @@ class LowerContext:
         """The op's persistent stream state in its session: int64 [seed, seed2, counter]."""
         return View(("state", 0), dtypes.int64, (3,), (1,))
 
-    def host(self, fn, views) -> None:
-        """Run Python `fn(arrays)` on these views at this point of the run (printing, callbacks)."""
-        views = list(views)
-        for v in views:
+    def host(self, fn, ins, outs=(), writes=()) -> None:
+        """Run Python `fn(op, in_arrays, out_arrays)` on these views at this point of the run
+        (printing, callbacks, string processing)."""
+        ins, outs = list(ins), list(outs)
+        for v in ins + outs:
             self.check_view(v, "host call")
-        self.calls.append(HostCall(fn, views))
+        self.calls.append(HostCall(fn, ins, outs, tuple(writes)))
+
+    def reference(self, writes=()) -> None:
+        """Lower to one host call of the op's NumPy reference, writing every output: how ops
+        on strings and host-kernel ops run. `writes` are the inputs it updates in place."""
+        opdef, attrs, shapes = self.opdef, self.attrs, self.out_shapes
+
+        def run(op, ins, outs):
+            from staticflow.ops import builder
+
+            values = builder.run_reference(opdef, list(ins), attrs)
+            for j, (o, v) in enumerate(zip(outs, values)):
+                if v.shape != tuple(shapes[j]):
+                    raise ValueError(
+                        f"output {j} has shape {v.shape} at run time, but the plan made room for "
+                        f"{tuple(shapes[j])}"
+                    )
+                o[...] = v
+
+        self.host(run, [self.inp(i) for i in range(len(self.in_shapes))],
+                  [self.out(j) for j in range(len(self.out_shapes))], writes)
 
     def buffer_bytes(self, src: tuple) -> int:
         """Bytes of the buffer a view's `src` names (inputs and outputs as planned)."""
@@ -328,5 +352,5 @@ class LowerContext:
         self.call(sym, views[:-1], views[-1:], iattr, fattr)
 
 
-COPY_DTYPES = (dtypes.float32, dtypes.float64, dtypes.int32, dtypes.int64, dtypes.bool_, dtypes.uint8)
+COPY_DTYPES = dtypes.FIXED_SIZE
 COPY_KERNELS = registry.kernels_for(["copy"], COPY_DTYPES)

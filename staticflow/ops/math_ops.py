@@ -19,8 +19,52 @@ F = D.FLOATS
 I = D.INTS  # noqa: E741
 FI = F + I
 IDX_T = (D.int32, D.int64)
+# TensorFlow's CPU kernel type sets beyond float32/float64/int32/int64
+H = D.HALF_FLOATS  # float16, bfloat16: computed in float32 and rounded
+AF = D.ALL_FLOATS
+SIGNED = AF + D.SIGNED_INTS  # Neg, Abs, Sign, Pow
+REAL = AF + D.ALL_INTS  # every numeric type
 _rand = casegen.rand
 _erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _in_float32(fn):
+    """`fn` on 16-bit float arrays computed in float32, its float results rounded back
+    (what TensorFlow's CPU kernels for float16 and bfloat16 do)."""
+
+    def wrapped(*xs):
+        half = [x.dtype for x in xs if x.dtype in _HALF_NP]
+        if not half:
+            return fn(*xs)
+        y = np.asarray(fn(*[x.astype(np.float32) if x.dtype in _HALF_NP else x for x in xs]))
+        return y.astype(half[0]) if y.dtype.kind == "f" else y
+
+    return wrapped
+
+
+_HALF_NP = tuple(t.np for t in H)
+
+
+def _to_float32(ctx, view):
+    """A float32 copy of a 16-bit float view, in scratch (its values exactly)."""
+    f = ctx.scratch_buffer(view.shape, D.float32)
+    if view.size:
+        a, b = coalesce([view, f])
+        ctx.call(registry.kernel_name("cast", view.dtype, D.float32), [a], [b])
+    return f
+
+
+def _from_float32(ctx, f, out):
+    """Round float32 view `f` into 16-bit float view `out`."""
+    if out.size:
+        a, b = coalesce([f, out])
+        ctx.call(registry.kernel_name("cast", D.float32, out.dtype), [a], [b])
+
+
+def _half_kernels(*bases) -> tuple[str, ...]:
+    """Kernels of an op that runs 16-bit floats on float32 kernels: the casts, the bases."""
+    casts = tuple(registry.kernel_name("cast", a, b) for h in H for a, b in ((h, D.float32), (D.float32, h)))
+    return casts + registry.kernels_for(bases, (D.float32,))
 
 
 # ---------------------------------------------------------------------------
@@ -28,31 +72,33 @@ _erf = np.vectorize(math.erf, otypes=[np.float64])
 # ---------------------------------------------------------------------------
 def _away_from_zero(rng, shape, t):
     x = casegen.rand(rng, shape, t, 0.3, 2.0)
+    if t.is_unsigned:
+        return x
     return np.where(rng.random(shape) < 0.5, -x, x).astype(t.np)
 
 
 _UNARY = [
     # TF name, kernel, reference, dtypes, input generator
-    ("Neg", "neg", np.negative, FI, _rand),
-    ("Reciprocal", "reciprocal", lambda x: np.reciprocal(x), F, _away_from_zero),
-    ("Exp", "exp", np.exp, F, _rand),
-    ("Expm1", "expm1", np.expm1, F, _rand),
-    ("Log", "log", np.log, F, casegen.positive),
-    ("Log1p", "log1p", np.log1p, F, lambda rng, s, t: _rand(rng, s, t, -0.5, 2.0)),
-    ("Sqrt", "sqrt", np.sqrt, F, casegen.positive),
-    ("Rsqrt", "rsqrt", lambda x: 1 / np.sqrt(x), F, casegen.positive),
-    ("Square", "square", np.square, FI, _rand),
-    ("Abs", "abs", np.abs, FI, _away_from_zero),
-    ("Sign", "sign", np.sign, FI, _away_from_zero),
-    ("Floor", "floor", np.floor, F, _rand),
-    ("Ceil", "ceil", np.ceil, F, _rand),
-    ("Round", "round", np.round, F, lambda rng, s, t: (np.round(_rand(rng, s, t) * 4) / 4).astype(t.np)),
-    ("Sin", "sin", np.sin, F, _rand),
-    ("Cos", "cos", np.cos, F, _rand),
-    ("Erf", "erf", _erf, F, _rand),
-    ("Relu", "relu", lambda x: np.maximum(x, 0), FI, _away_from_zero),
-    ("Sigmoid", "sigmoid", lambda x: 1 / (1 + np.exp(-x.astype(np.float64))), F, _rand),
-    ("Tanh", "tanh", np.tanh, F, _rand),
+    ("Neg", "neg", np.negative, SIGNED, _rand),
+    ("Reciprocal", "reciprocal", lambda x: np.reciprocal(x), AF, _away_from_zero),
+    ("Exp", "exp", np.exp, AF, _rand),
+    ("Expm1", "expm1", np.expm1, AF, _rand),
+    ("Log", "log", np.log, AF, casegen.positive),
+    ("Log1p", "log1p", np.log1p, AF, lambda rng, s, t: _rand(rng, s, t, -0.5, 2.0)),
+    ("Sqrt", "sqrt", np.sqrt, AF, casegen.positive),
+    ("Rsqrt", "rsqrt", lambda x: 1 / np.sqrt(x), AF, casegen.positive),
+    ("Square", "square", np.square, REAL, _rand),
+    ("Abs", "abs", np.abs, SIGNED, _away_from_zero),
+    ("Sign", "sign", np.sign, SIGNED, _away_from_zero),
+    ("Floor", "floor", np.floor, AF, _rand),
+    ("Ceil", "ceil", np.ceil, AF, _rand),
+    ("Round", "round", np.round, AF, lambda rng, s, t: (np.round(_rand(rng, s, t) * 4) / 4).astype(t.np)),
+    ("Sin", "sin", np.sin, AF, _rand),
+    ("Cos", "cos", np.cos, AF, _rand),
+    ("Erf", "erf", _erf, AF, _rand),
+    ("Relu", "relu", lambda x: np.maximum(x, 0), REAL, _away_from_zero),
+    ("Sigmoid", "sigmoid", lambda x: 1 / (1 + np.exp(-x.astype(np.float64))), AF, _rand),
+    ("Tanh", "tanh", np.tanh, AF, _rand),
     ("LogicalNot", "logical_not", np.logical_not, (D.bool_,), _rand),
 ]
 _NONDIFF = {"Sign", "Floor", "Ceil", "Round", "LogicalNot"}
@@ -63,6 +109,7 @@ def _unary_lower(base):
 
 
 def _unary_ref(fn):
+    fn = _in_float32(fn)
     return lambda ins, a: np.asarray(fn(ins[0])).astype(ins[0].dtype)
 
 
@@ -95,11 +142,10 @@ for _name, _base, _fn, _dts, _gen in _UNARY:
 # binary elementwise (NumPy broadcasting)
 # ---------------------------------------------------------------------------
 def _nonzero(rng, shape, t):
-    return (
-        _away_from_zero(rng, shape, t)
-        if t.is_floating
-        else (rng.integers(1, 5, size=shape) * rng.choice([-1, 1], size=shape)).astype(t.np)
-    )
+    if t.is_floating:
+        return _away_from_zero(rng, shape, t)
+    sign = 1 if t.is_unsigned else rng.choice([-1, 1], size=shape)
+    return (rng.integers(1, 5, size=shape) * sign).astype(t.np)
 
 
 def _small_exp(rng, shape, t):
@@ -132,21 +178,21 @@ def _floormod(x, y):
     return np.mod(x, y)
 
 
-_CMP = D.NUMERIC
+_CMP = REAL
 _BINARY = [
     # TF name, kernel, reference, dtypes, (x generator, y generator), output dtype (None: same)
-    ("AddV2", "add", np.add, FI, (_rand, _rand), None),
-    ("Add", "add", np.add, FI, (_rand, _rand), None),
-    ("Sub", "sub", np.subtract, FI, (_rand, _rand), None),
-    ("Mul", "mul", np.multiply, FI, (_rand, _rand), None),
-    ("RealDiv", "div", np.true_divide, F, (_rand, _nonzero), None),
-    ("Div", "div", np.true_divide, F, (_rand, _nonzero), None),
-    ("FloorDiv", "floordiv", _floordiv, FI, (_rand, _nonzero), None),
-    ("FloorMod", "mod", _floormod, FI, (_rand, _nonzero), None),
-    ("Pow", "pow", _pow, FI, (_pos_or_int, _small_exp), None),
-    ("Maximum", "maximum", np.maximum, FI, (_rand, _rand), None),
-    ("Minimum", "minimum", np.minimum, FI, (_rand, _rand), None),
-    ("SquaredDifference", "squared_difference", lambda x, y: np.square(x - y), FI, (_rand, _rand), None),
+    ("AddV2", "add", np.add, REAL, (_rand, _rand), None),
+    ("Add", "add", np.add, SIGNED + (D.uint8,), (_rand, _rand), None),
+    ("Sub", "sub", np.subtract, REAL, (_rand, _rand), None),
+    ("Mul", "mul", np.multiply, REAL, (_rand, _rand), None),
+    ("RealDiv", "div", np.true_divide, AF, (_rand, _nonzero), None),
+    ("Div", "div", np.true_divide, AF, (_rand, _nonzero), None),
+    ("FloorDiv", "floordiv", _floordiv, REAL, (_rand, _nonzero), None),
+    ("FloorMod", "mod", _floormod, REAL, (_rand, _nonzero), None),
+    ("Pow", "pow", _pow, SIGNED, (_pos_or_int, _small_exp), None),
+    ("Maximum", "maximum", np.maximum, REAL, (_rand, _rand), None),
+    ("Minimum", "minimum", np.minimum, REAL, (_rand, _rand), None),
+    ("SquaredDifference", "squared_difference", lambda x, y: np.square(x - y), AF + I, (_rand, _rand), None),
     ("Less", "less", np.less, _CMP, (_rand, _rand), D.bool_),
     ("LessEqual", "less_equal", np.less_equal, _CMP, (_rand, _rand), D.bool_),
     ("Greater", "greater", np.greater, _CMP, (_rand, _rand), D.bool_),
@@ -174,6 +220,8 @@ def _binary_shape(c):
 
 
 def _binary_ref(fn):
+    fn = _in_float32(fn)
+
     def ref(ins, a):
         with np.errstate(all="ignore"):
             return fn(ins[0], ins[1])
@@ -196,7 +244,8 @@ def _binary_cases(gens, dts, nd):
 
 
 for _name, _base, _fn, _dts, _gens, _odt in _BINARY:
-    _attrs = [Attr("T", "type", allowed=_dts)]
+    _allowed = _dts + (D.string,) if _name in ("Equal", "NotEqual") else _dts  # strings: on the host
+    _attrs = [Attr("T", "type", allowed=_allowed)]
     if _name in ("Equal", "NotEqual"):
         _attrs.append(Attr("incompatible_shape_error", "bool", True))
     op(
@@ -210,7 +259,7 @@ for _name, _base, _fn, _dts, _gens, _odt in _BINARY:
         kernels=registry.kernels_for([_base], _dts),
         elementwise=True,
         differentiable=_name not in _BINARY_NONDIFF,
-        cases=_binary_cases(_gens, _dts, _name in _BINARY_NONDIFF),
+        cases=_binary_cases(_gens, _allowed, _name in _BINARY_NONDIFF),
         doc=f"Elementwise {_base} with NumPy broadcasting.",
     )
 
@@ -227,7 +276,8 @@ def _same_shape(c):
 
 def _grad_op_cases(gen_first):
     def cases(rng):
-        return [Case((gen_first(rng, s, t), _rand(rng, s, t))) for t in F for s in [(), (7,), (3, 4), (0, 2)]]
+        shapes = [(), (7,), (3, 4), (0, 2)]
+        return [Case((gen_first(rng, s, t), _rand(rng, s, t))) for t in AF for s in shapes]
 
     return cases
 
@@ -249,8 +299,8 @@ def _native_ref(fn):
 
 
 def declare_grad_op(name, base, fn, first_gen, arg_names, attrs=(), fattr=None, doc=""):
-    """A binary elementwise op of float32/float64 with TF's gradient-op signature."""
-    attr_list = [Attr("T", "type", allowed=F), *attrs]
+    """A binary elementwise op of the float types with TF's gradient-op signature."""
+    attr_list = [Attr("T", "type", allowed=AF), *attrs]
     lower = (lambda ctx: ctx.elementwise(base, fattr=(ctx.attrs[fattr],))) if fattr else _unary_lower(base)
     op(
         name=name,
@@ -260,7 +310,7 @@ def declare_grad_op(name, base, fn, first_gen, arg_names, attrs=(), fattr=None, 
         shape_fn=_same_shape,
         ref=_native_ref(fn),
         lower=lower,
-        kernels=registry.kernels_for([base], F),
+        kernels=registry.kernels_for([base], AF),
         elementwise=True,
         cases=_grad_op_cases(first_gen),
         doc=doc,
@@ -312,7 +362,7 @@ declare_grad_op(
 # ---------------------------------------------------------------------------
 # Cast, Select, AddN
 # ---------------------------------------------------------------------------
-_CAST_T = (D.float32, D.float64, D.int32, D.int64, D.bool_, D.uint8)
+_CAST_T = D.FIXED_SIZE
 
 
 def _cast_lower(ctx):
@@ -327,19 +377,25 @@ def _cast_ref(ins, a):
     (the bounds MAX + 1 and MIN - 1 computed in the float type, as the kernel does)."""
     x = ins[0]
     dst = a["DstT"]
+    src = D.as_dtype(x.dtype)
     if dst is D.bool_:
         return x != 0
-    if x.dtype.kind == "f" and dst.is_integer:
+    if src in H:  # 16-bit floats convert through float32 (exactly)
+        x, src = x.astype(np.float32), D.float32
+    if src.is_floating and dst.is_integer:
+        # truncate toward zero, saturating, NaN -> 0 (floats above 2^53 are integers already)
         info = np.iinfo(dst.np)
-        st = x.dtype.type
-        with np.errstate(all="ignore"):
-            hi, lo = st(info.max) + st(1), st(info.min) - st(1)
-            mid = (x < hi) & (x > lo)  # False for NaN
-            inner = np.trunc(np.where(mid, x, 0)).astype(np.float64)
-            y = np.where(mid, np.clip(inner, info.min, info.max), 0).astype(dst.np)
-            y = np.where(mid, y, np.where(x >= hi, info.max, np.where(x <= lo, info.min, 0)))
-        return y.astype(dst.np)
-    return x.astype(dst.np)
+        with np.errstate(invalid="ignore"):
+            y = np.trunc(np.nan_to_num(x.astype(np.float64), nan=0.0, posinf=np.inf, neginf=-np.inf))
+            big = y >= float(info.max)
+            y = np.clip(y, float(info.min), float(info.max))
+            # float(max) rounds up past max for the 64-bit types
+            return np.where(big, info.max, y.astype(dst.np)).astype(dst.np)
+    if dst in H and src is not D.float32:
+        # float64 and integers round to float32 first, as TensorFlow's Eigen types do
+        x = x.astype(np.float32)
+    with np.errstate(over="ignore"):  # overflow to Inf is the conversion's result
+        return x.astype(dst.np)
 
 
 op(
@@ -358,14 +414,26 @@ op(
     kernels=tuple(registry.kernel_name("cast", s, d) for s in _CAST_T for d in _CAST_T),
     cases=lambda rng: [
         Case(
-            (_rand(rng, sh, s) * (3 if s.is_floating else 1),),
+            ((_rand(rng, sh, s) * (3 if s.is_floating else 1)).astype(s.np),),
             {"DstT": d},
-            grad=s.is_floating and d.is_floating,
+            grad=s in F and d in F,
         )
         for s in _CAST_T
         for d in _CAST_T
         for sh in [(), (2, 3)]
-    ],
+    ]
+    + [
+        # out of range, NaN and Inf: saturate (NaN -> 0); float64 -> 16 bits rounds twice,
+        # through float32, as TensorFlow does
+        Case((np.array([300.7, -5.5, 1e10, -1e10, np.nan, np.inf, -np.inf, 65519.9, 70000], s.np),),
+             {"DstT": d}, grad=False)
+        for s in (D.float32, D.float64)
+        for d in D.ALL_INTS + H
+    ]
+    + [Case((np.array([1 + 2**-11 + 2**-40, 1 + 2**-8 + 2**-40, 2.0**70]),), {"DstT": d}, grad=False)
+       for d in H + D.ALL_INTS]
+    + [Case((np.array([300, -1, 70000, -40000, 2**31 - 1], np.int32),), {"DstT": d}, grad=False)
+       for d in D.ALL_INTS + H],
     doc="Converts to DstT (floats to ints truncate toward zero).",
 )
 
@@ -384,11 +452,21 @@ def _select_shape(c):
 
 
 def _select_lower(ctx):
+    _select_views(ctx, row_condition=True)
+
+
+def _selectv2_lower(ctx):
+    _select_views(ctx, row_condition=False)
+
+
+def _select_views(ctx, row_condition: bool):
+    """Select's condition may be a vector over the first dimension (TF1's where); SelectV2's
+    broadcasts as NumPy does, like its other inputs."""
     out = ctx.out(0)
     if out.size == 0:
         return
     cond = ctx.inp(0)
-    if cond.ndim == 1 and out.ndim > 1:
+    if row_condition and cond.ndim == 1 and out.ndim > 1:
         cond = cond.with_([cond.shape[0]] + [1] * (out.ndim - 1), [1] + [0] * (out.ndim - 1))
     views = coalesce(
         [
@@ -408,9 +486,12 @@ def _select_ref(ins, a):
     return np.where(c, t, e)
 
 
+_SELECT_T = _CAST_T + (D.string,)  # strings run on the host
+
+
 def _select_cases(rng):
     out = []
-    for t in _CAST_T:
+    for t in _SELECT_T:
         out.append(
             Case(
                 (_rand(rng, (2, 3), D.bool_), _rand(rng, (2, 3), t), _rand(rng, (2, 3), t)),
@@ -425,7 +506,7 @@ op(
     name="Select",
     inputs=[Arg("condition", dtype=D.bool_), Arg("t", type_attr="T"), Arg("e", type_attr="T")],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("T", "type", allowed=_CAST_T)],
+    attrs=[Attr("T", "type", allowed=_SELECT_T)],
     shape_fn=_select_shape,
     ref=_select_ref,
     lower=_select_lower,
@@ -444,15 +525,17 @@ op(
     name="SelectV2",
     inputs=[Arg("condition", dtype=D.bool_), Arg("t", type_attr="T"), Arg("e", type_attr="T")],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("T", "type", allowed=_CAST_T)],
+    attrs=[Attr("T", "type", allowed=_SELECT_T)],
     shape_fn=_selectv2_shape,
     ref=lambda ins, a: np.where(*ins),
-    lower=_select_lower,
+    lower=_selectv2_lower,
     elementwise=True,
     kernels=registry.kernels_for(["select"], _CAST_T),
     cases=lambda rng: [
         Case((_rand(rng, (3, 1), D.bool_), _rand(rng, (1, 4)), _rand(rng, ()))),
         Case((_rand(rng, (), D.bool_), _rand(rng, (2,), D.int64), _rand(rng, (2,), D.int64)), grad=False),
+        Case((_rand(rng, (2, 1), D.bool_), _rand(rng, (3,), D.string), _rand(rng, (), D.string)), grad=False),
+        Case((_rand(rng, (5,), D.bool_), _rand(rng, ()), _rand(rng, (4, 5)))),
     ],
     doc="Picks from t where condition holds, else from e, all broadcast.",
 )
@@ -481,18 +564,29 @@ def _addn_lower(ctx):
     ctx.call(ctx.kernel("addn"), views[:-1], views[-1:])
 
 
+def _addn_ref(ins):
+    if ins[0].dtype in _HALF_NP:  # each addition rounds, in input order (TensorFlow's)
+        acc = ins[0]
+        for x in ins[1:]:
+            acc = (acc.astype(np.float32) + x.astype(np.float32)).astype(acc.dtype)
+        return acc
+    return np.sum(np.stack(ins), axis=0).astype(ins[0].dtype)
+
+
 op(
     name="AddN",
     inputs=[Arg("inputs", type_attr="T", number_attr="N")],
     outputs=[Arg("sum", type_attr="T")],
-    attrs=[Attr("N", "int", min=1), Attr("T", "type", allowed=FI)],
+    attrs=[Attr("N", "int", min=1), Attr("T", "type", allowed=REAL)],
     shape_fn=_addn_shape,
-    ref=lambda ins, a: np.sum(np.stack(ins), axis=0).astype(ins[0].dtype),
+    ref=lambda ins, a: _addn_ref(ins),
     lower=_addn_lower,
-    kernels=registry.kernels_for(["addn"], FI),
+    kernels=registry.kernels_for(["addn"], REAL),
     elementwise=True,
     cases=lambda rng: [
-        Case(([_rand(rng, (3, 4), t) for _ in range(n)],), grad=t.is_floating) for t in FI for n in (1, 2, 4)
+        Case(([_rand(rng, (3, 4), t) for _ in range(n)],), grad=t.is_floating)
+        for t in REAL
+        for n in (1, 2, 4)
     ],
     doc="Sum of N tensors of one shape.",
 )
@@ -522,12 +616,18 @@ def _matmul_lower(ctx):
     out = ctx.out(0)
     if out.size == 0:
         return
+    a, b, o = ctx.inp(0), ctx.inp(1), out
+    half = out.dtype in H
+    if half:  # float32 products of the exact inputs, rounded once (TensorFlow's CPU kernels)
+        a, b, o = _to_float32(ctx, a), _to_float32(ctx, b), ctx.scratch_buffer(out.shape, D.float32)
     ctx.call(
-        ctx.kernel("matmul"),
-        [ctx.inp(0), ctx.inp(1)],
-        [out],
+        ctx.kernel("matmul", o.dtype),
+        [a, b],
+        [o],
         iattr=(int(ctx.attrs["transpose_a"]), int(ctx.attrs["transpose_b"])),
     )
+    if half:
+        _from_float32(ctx, o, out)
 
 
 def _mm_ref(a, b, ta, tb):
@@ -535,12 +635,17 @@ def _mm_ref(a, b, ta, tb):
     b = np.swapaxes(b, -1, -2) if tb else b
     if a.dtype.kind in "iu":
         return np.matmul(a, b)
+    if a.dtype in _HALF_NP:  # float32 products, rounded once
+        return np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(a.dtype)
     return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(a.dtype)
+
+
+_MM_T = AF + I
 
 
 def _mm_cases(rng):
     out = []
-    for t in FI:
+    for t in _MM_T:
         for ta in (False, True):
             for tb in (False, True):
                 sa = (4, 3) if ta else (3, 4)
@@ -565,12 +670,12 @@ op(
     attrs=[
         Attr("transpose_a", "bool", False),
         Attr("transpose_b", "bool", False),
-        Attr("T", "type", allowed=FI),
+        Attr("T", "type", allowed=_MM_T),
     ],
     shape_fn=_matmul_shape,
     ref=lambda ins, a: _mm_ref(ins[0], ins[1], a["transpose_a"], a["transpose_b"]),
     lower=_matmul_lower,
-    kernels=registry.kernels_for(["matmul"], FI),
+    kernels=registry.kernels_for(["matmul"], FI) + _half_kernels("matmul"),
     cases=_mm_cases,
     doc="Matrix product of two matrices (BLAS on the CPU).",
 )
@@ -598,18 +703,26 @@ def _bmm_lower(ctx):
     out = ctx.out(0)
     if out.size == 0:
         return
+    half = out.dtype in H
+    ins = [ctx.inp(0), ctx.inp(1)]
+    o = out
+    if half:  # float32 products of the exact inputs, rounded once
+        ins = [_to_float32(ctx, v) for v in ins]
+        o = ctx.scratch_buffer(out.shape, D.float32)
     batch = out.shape[:-2]
     views = []
-    for i in (0, 1):
-        v = ctx.inp(i)
+    for v in ins:
         mat = v.shape[-2:]
         bv = v.with_(v.shape[:-2], v.strides[:-2]).broadcast_to(batch)
         views.append(v.with_(bv.shape + mat, bv.strides + v.strides[-2:]))
-    ctx.call(ctx.kernel("matmul"), views, [out], iattr=(int(ctx.attrs["adj_x"]), int(ctx.attrs["adj_y"])))
+    adj = (int(ctx.attrs["adj_x"]), int(ctx.attrs["adj_y"]))
+    ctx.call(ctx.kernel("matmul", o.dtype), views, [o], iattr=adj)
+    if half:
+        _from_float32(ctx, o, out)
 
 
 def _bmm_cases(rng):
-    out = [Case((_rand(rng, (2, 3, 4), t), _rand(rng, (2, 4, 5), t)), grad=t.is_floating) for t in FI]
+    out = [Case((_rand(rng, (2, 3, 4), t), _rand(rng, (2, 4, 5), t)), grad=t.is_floating) for t in _MM_T]
     out.append(Case((_rand(rng, (2, 4, 3)), _rand(rng, (2, 5, 4))), {"adj_x": True, "adj_y": True}))
     return out
 
@@ -626,11 +739,11 @@ for _name, _bc in (("BatchMatMul", False), ("BatchMatMulV2", True)):
         name=_name,
         inputs=[Arg("x", type_attr="T"), Arg("y", type_attr="T")],
         outputs=[Arg("output", type_attr="T")],
-        attrs=[Attr("T", "type", allowed=FI), Attr("adj_x", "bool", False), Attr("adj_y", "bool", False)],
+        attrs=[Attr("T", "type", allowed=_MM_T), Attr("adj_x", "bool", False), Attr("adj_y", "bool", False)],
         shape_fn=(lambda bc: lambda c: _bmm_shape(c, bc))(_bc),
         ref=lambda ins, a: _mm_ref(ins[0], ins[1], a["adj_x"], a["adj_y"]),
         lower=_bmm_lower,
-        kernels=registry.kernels_for(["matmul"], FI),
+        kernels=registry.kernels_for(["matmul"], FI) + _half_kernels("matmul"),
         cases=_bmm_bcast_cases if _bc else _bmm_cases,
         doc="Batched matrix product" + (" with broadcast batch dimensions." if _bc else "."),
     )
@@ -690,9 +803,11 @@ def _reduce_lower(base):
     def lower(ctx):
         x = ctx.inp(0)
         axes = _norm_axes(ctx.values[1], x.ndim)
-        out = ctx.out(0)
+        out = final = ctx.out(0)
         if out.size == 0:
             return
+        if x.dtype in H:  # reduced in float32 (sums accumulate in float64), rounded once
+            x, out = _to_float32(ctx, x), ctx.scratch_buffer(out.shape, D.float32)
         v, nred = reduce_view(x, axes)
         if base in ("sum", "max", "min") and v.ndim == 2 and nred == 1 and v.strides == (1, v.shape[0]):
             # column sums of a narrow [rows, width] array: first over k-row blocks into
@@ -701,14 +816,16 @@ def _reduce_lower(base):
             k = narrow_tiling(rows, width)
             if k is not None:
                 part = ctx.scratch_buffer((k * width,), x.dtype)
-                ctx.call(ctx.kernel(f"reduce_{base}"), [v.with_((k * width, rows // k), (1, k * width))],
-                         [part], iattr=(1,))
+                ctx.call(ctx.kernel(f"reduce_{base}", x.dtype),
+                         [v.with_((k * width, rows // k), (1, k * width))], [part], iattr=(1,))
                 v = part.with_((width, k), (1, width))
         kept = math.prod(v.shape[: v.ndim - nred])
         o = out.reshape([kept] if v.ndim - nred else [])
         if v.ndim - nred > 1:
             o = out.with_(v.shape[: v.ndim - nred], contiguous_strides(v.shape[: v.ndim - nred]))
-        ctx.call(ctx.kernel(f"reduce_{base}"), [v], [o], iattr=(nred,))
+        ctx.call(ctx.kernel(f"reduce_{base}", x.dtype), [v], [o], iattr=(nred,))
+        if final is not out:
+            _from_float32(ctx, out, final)
 
     return lower
 
@@ -716,12 +833,15 @@ def _reduce_lower(base):
 def _reduce_ref(fn):
     def ref(ins, a):
         x = ins[0]
+        if x.dtype in _HALF_NP:  # reduced in float32, rounded once
+            return ref([x.astype(np.float32), ins[1]], a).astype(x.dtype)
         axes = tuple(_norm_axes(ins[1], x.ndim))
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # the mean of nothing is NaN, as in TF
             if fn is np.mean and x.dtype.kind in "iu":
                 n = math.prod(x.shape[i] for i in axes)
-                s = np.sum(x, axis=axes, keepdims=a["keep_dims"])
+                wide = np.uint64 if x.dtype.kind == "u" else np.int64  # summed in 64 bits (TF)
+                s = np.sum(x.astype(wide), axis=axes, keepdims=a["keep_dims"])
                 y = s // n if n else np.zeros_like(s)
                 y = np.where((s % n != 0) & (s < 0), y + 1, y) if n else y  # truncate toward zero
             elif fn in (np.max, np.min) and x.size == 0:
@@ -775,16 +895,17 @@ def _reduce_cases(dts, gen=_rand):
 
 
 def _prod_gen(rng, shape, t):
-    x = _rand(rng, shape, t, 0.5, 1.5) if t.is_floating else rng.integers(-2, 3, size=shape).astype(t.np)
-    return x
+    if t.is_floating:
+        return _rand(rng, shape, t, 0.5, 1.5)
+    return rng.integers(0 if t.is_unsigned else -2, 3, size=shape).astype(t.np)
 
 
 _REDUCTIONS = [
-    ("Sum", "sum", np.sum, FI, _rand),
-    ("Mean", "mean", np.mean, FI, _rand),
-    ("Max", "max", np.max, FI, _rand),
-    ("Min", "min", np.min, FI, _rand),
-    ("Prod", "prod", np.prod, FI, _prod_gen),
+    ("Sum", "sum", np.sum, REAL, _rand),
+    ("Mean", "mean", np.mean, REAL, _rand),
+    ("Max", "max", np.max, REAL, _rand),
+    ("Min", "min", np.min, REAL, _rand),
+    ("Prod", "prod", np.prod, REAL, _prod_gen),
     ("All", "all", np.all, (D.bool_,), _rand),
     ("Any", "any", np.any, (D.bool_,), _rand),
 ]
@@ -802,7 +923,8 @@ for _name, _base, _fn, _dts, _gen in _REDUCTIONS:
         shape_fn=_reduce_shape,
         ref=_reduce_ref(_fn),
         lower=_reduce_lower(_base),
-        kernels=registry.kernels_for([f"reduce_{_base}"], _dts),
+        kernels=registry.kernels_for([f"reduce_{_base}"], [t for t in _dts if t not in H])
+        + (_half_kernels(f"reduce_{_base}") if H[0] in _dts else ()),
         differentiable=_dts != (D.bool_,),
         cases=_reduce_cases(_dts, _gen),
         doc=f"Reduces with {_base} over the given axes.",
@@ -830,7 +952,9 @@ def _arg_lower(base):
         if out.size == 0:
             return
         perm = [i for i in range(x.ndim) if i != axis] + [axis]
-        ctx.call(ctx.kernel(base), [x.transpose(perm)], [out])
+        if x.dtype in H:  # exact in float32
+            x = _to_float32(ctx, x)
+        ctx.call(ctx.kernel(base, x.dtype), [x.transpose(perm)], [out])
 
     return lower
 
@@ -841,6 +965,8 @@ def _arg_ref(fn):
 
     def ref(ins, a):
         x = ins[0]
+        if x.dtype in _HALF_NP:
+            x = x.astype(np.float32)
         axis = _norm_axes(ins[1], x.ndim)[0]
         if x.shape[axis] == 0:
             raise ValueError("Reduction axis is empty")
@@ -864,20 +990,20 @@ for _name, _base, _fn in (("ArgMax", "argmax", np.argmax), ("ArgMin", "argmin", 
         inputs=[Arg("input", type_attr="T"), Arg("dimension", type_attr="Tidx", host=True)],
         outputs=[Arg("output", type_attr="output_type")],
         attrs=[
-            Attr("T", "type", allowed=FI),
+            Attr("T", "type", allowed=REAL),
             Attr("Tidx", "type", D.int32, allowed=IDX_T),
             Attr("output_type", "type", D.int64, allowed=IDX_T),
         ],
         shape_fn=_arg_shape,
         ref=_arg_ref(_fn),
         lower=_arg_lower(_base),
-        kernels=registry.kernels_for([_base], FI),
+        kernels=registry.kernels_for([_base], [t for t in REAL if t not in H]) + _half_kernels(_base),
         differentiable=False,
         cases=(
             lambda: (
                 lambda rng: [
                     Case((_rand(rng, s, t), np.int32(ax)), {"output_type": ot}, grad=False)
-                    for t in FI
+                    for t in REAL
                     for ot in IDX_T
                     for s, ax in [((3, 5), 1), ((3, 5), 0), ((2, 3, 4), 1), ((7,), 0)]
                 ]

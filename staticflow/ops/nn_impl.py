@@ -107,19 +107,55 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None
 
 
 def embedding_lookup(params, ids, partition_strategy="mod", name=None, validate_indices=True, max_norm=None):
-    """Rows of params for ids (params may be a one-element list, as TF accepts)."""
-    if isinstance(params, (list, tuple)):
-        if len(params) != 1:
-            raise ValueError(
-                "embedding_lookup over several parameter shards is not supported; concatenate them"
-            )
-        params = params[0]
-    with fops.name_scope(name, "embedding_lookup", [params, ids]):
-        out = array_ops.gather(params, ids)
+    """Rows of params for ids. params may be a list of shards of one table (TF's partitioned
+    embeddings): with "mod", id i lives in shard i % n at row i // n; with "div", shards
+    hold consecutive ids, the first (total % n) shards one row more than the rest."""
+    shards = list(params) if isinstance(params, (list, tuple)) else [params]
+    if not shards:
+        raise ValueError("embedding_lookup needs at least one parameter tensor")
+    if partition_strategy not in ("mod", "div"):
+        raise ValueError(f"Unrecognized partition strategy: {partition_strategy}")
+    with fops.name_scope(name, "embedding_lookup", shards + [ids]):
+        if len(shards) == 1:
+            out = array_ops.gather(shards[0], ids)
+        else:
+            out = _sharded_lookup([fops.convert_to_tensor(p) for p in shards], ids, partition_strategy)
         if max_norm is not None:
             norm = math_ops.sqrt(math_ops.reduce_sum(math_ops.square(out), -1, keepdims=True))
             out = out * math_ops.minimum(1.0, max_norm / math_ops.maximum(norm, 1e-12))
         return out
+
+
+def _sharded_lookup(shards, ids, strategy):
+    """Gather from the shards concatenated, at each id's row in the concatenation."""
+    ids = fops.convert_to_tensor(ids)
+    if not ids.dtype.is_integer:
+        raise TypeError(f"embedding_lookup: ids must be integers, got {ids.dtype.name}")
+    n = len(shards)
+    flat = array_ops.reshape(ids, [-1])
+    sizes = [math_ops.cast(array_ops.shape(p)[0], ids.dtype) for p in shards]
+    if strategy == "mod":
+        part, row = flat % n, flat // n
+    else:
+        total = math_ops.add_n(sizes)
+        per, extras = total // n, total % n
+        part = math_ops.maximum(flat // (per + 1), (flat - extras) // per)
+        row = math_ops.where(part < extras, flat % (per + 1), (flat - extras) % per)
+    offsets = _offsets(sizes, ids.dtype)
+    rows = array_ops.gather(array_ops.concat(shards, 0), array_ops.gather(offsets, part) + row)
+    out_shape = array_ops.concat([array_ops.shape(ids), array_ops.shape(shards[0])[1:]], 0)
+    out = array_ops.reshape(rows, out_shape)
+    if ids.shape.ndims is not None and shards[0].shape.ndims is not None:
+        out.set_shape(ids.shape.concatenate(shards[0].shape[1:]))  # as TF's static shape
+    return out
+
+
+def _offsets(sizes, dtype):
+    """[0, s0, s0 + s1, ...]: where each shard starts in the concatenation (one per shard)."""
+    starts = [array_ops.zeros([], dtype)]
+    for s in sizes[:-1]:
+        starts.append(starts[-1] + s)
+    return array_ops.stack(starts)
 
 
 def scaled_dot_product_attention(q, k, v, mask=None, name=None):

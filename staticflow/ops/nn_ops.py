@@ -14,6 +14,7 @@ from staticflow.ops.registry import Arg, Attr, Case, op
 
 D = dtypes
 F = D.FLOATS
+AF = D.ALL_FLOATS  # 16-bit floats too: their kernels compute in float32 and round
 _rand = casegen.rand
 
 
@@ -110,7 +111,7 @@ def _bias_ref(ins, a):
     return x + b
 
 
-_BIAS_T = F + D.INTS
+_BIAS_T = D.ALL_NUMERIC
 op(
     name="BiasAdd",
     inputs=[Arg("value", type_attr="T"), Arg("bias", type_attr="T")],
@@ -168,7 +169,7 @@ for _name, _base, _fn, _alpha in _ACTIVATIONS:
         name=_name,
         inputs=[Arg("features", type_attr="T")],
         outputs=[Arg("activations", type_attr="T")],
-        attrs=[Attr("T", "type", allowed=F)]
+        attrs=[Attr("T", "type", allowed=AF)]
         + ([Attr("alpha", "float", _alpha)] if _alpha is not None else []),
         shape_fn=lambda c: [c.shape(0)],
         ref=(
@@ -185,12 +186,12 @@ for _name, _base, _fn, _alpha in _ACTIVATIONS:
                 else (lambda ctx: ctx.elementwise(base))
             )
         )(_base, _alpha),
-        kernels=registry.kernels_for([_base], F),
+        kernels=registry.kernels_for([_base], AF),
         elementwise=True,
         cases=(
             lambda alpha: (
                 lambda rng: (
-                    [Case((_away(rng, s, t),)) for t in F for s in [(), (7,), (3, 4), (0,)]]
+                    [Case((_away(rng, s, t),)) for t in AF for s in [(), (7,), (3, 4), (0,)]]
                     + ([Case((_away(rng, (5,), D.float64),), {"alpha": 0.01})] if alpha is not None else [])
                 )
             )
@@ -244,7 +245,7 @@ def _native_grad_ref(fn):
 
 
 def _grad_cases(rng):
-    return [Case((_rand(rng, s, t), _away(rng, s, t))) for t in F for s in [(), (7,), (3, 4), (0, 2)]]
+    return [Case((_rand(rng, s, t), _away(rng, s, t))) for t in AF for s in [(), (7,), (3, 4), (0, 2)]]
 
 
 for _name, _base, _args, _fn in _GRAD_OPS:
@@ -253,7 +254,7 @@ for _name, _base, _args, _fn in _GRAD_OPS:
         name=_name,
         inputs=[Arg(_args[0], type_attr="T"), Arg(_args[1], type_attr="T")],
         outputs=[Arg(_args[2], type_attr="T")],
-        attrs=[Attr("T", "type", allowed=F)] + ([Attr("alpha", "float", 0.2)] if _alpha else []),
+        attrs=[Attr("T", "type", allowed=AF)] + ([Attr("alpha", "float", 0.2)] if _alpha else []),
         shape_fn=lambda c: [c.shape(0).merge_with(c.shape(1))],
         ref=_native_grad_ref(_fn),
         lower=(
@@ -263,7 +264,7 @@ for _name, _base, _args, _fn in _GRAD_OPS:
                 else (lambda ctx: ctx.elementwise(base))
             )
         )(_base, _alpha),
-        kernels=registry.kernels_for([_base], F),
+        kernels=registry.kernels_for([_base], AF),
         elementwise=True,
         cases=_grad_cases,
         doc=f"TensorFlow's {_name}: the gradient of {_name[:-4]}.",

@@ -119,6 +119,10 @@ class OpDef:
     error_prefix: Callable | None = None  # op -> text put before a kernel's error message
     shape_only: bool = False  # outputs depend on the inputs' shapes only (Shape, Size, Rank)
     foldable: bool = True  # False: never fold to a constant, though stateless (a fed default)
+    # the NumPy reference is the kernel: the op runs in Python between kernel calls. Ops on
+    # strings (which no C kernel handles) run this way too, whatever this flag says.
+    host_kernel: bool = False
+    strings_lowered: bool = False  # its lowering handles strings itself (with host calls)
 
     def attr(self, name: str) -> Attr:
         for a in self.attrs:
@@ -267,6 +271,14 @@ def kernels_for(bases: Sequence[str], dts: Sequence[dtypes.DType]) -> tuple[str,
     return tuple(kernel_name(b, d) for b in bases for d in dts)
 
 
+def runs_on_host(d: OpDef, in_dtypes, out_dtypes) -> bool:
+    """Whether an op runs through its NumPy reference rather than kernels: host-kernel
+    ops, and every op that reads or writes strings."""
+    if d.host_kernel:
+        return True
+    return not d.strings_lowered and any(t is dtypes.string for t in (*in_dtypes, *out_dtypes))
+
+
 class ShapeContext:
     """What a shape function sees: input shapes, dtypes, attrs and known values."""
 
@@ -295,7 +307,7 @@ def validate(available_kernels: set[str] | None = None) -> list[str]:
             problems.append(f"{d.name}: no shape function")
         if d.ref is None:
             problems.append(f"{d.name}: no NumPy reference")
-        if d.lower is None and not d.static:
+        if d.lower is None and not d.static and not d.host_kernel:
             problems.append(f"{d.name}: neither a lowering nor static")
         if d.cases is None:
             problems.append(f"{d.name}: no test cases")

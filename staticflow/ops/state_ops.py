@@ -14,7 +14,7 @@ from staticflow.ops.registry import Arg, Attr, Case, op
 
 D = dtypes
 _rand = casegen.rand
-VAR_T = COPY_DTYPES
+VAR_T = COPY_DTYPES + (D.string,)  # string variables are read and assigned on the host
 
 
 def _variable_ref(ins, a):
@@ -97,7 +97,7 @@ def _update_lower(base):
     return lower
 
 
-_UPD_T = D.NUMERIC
+_UPD_T = D.ALL_NUMERIC
 op(
     name="Assign",
     inputs=[Arg("ref", type_attr="T", ref="write"), Arg("value", type_attr="T")],
@@ -396,6 +396,11 @@ def local_variables(scope=None) -> list[Variable]:
     return fops.get_collection(fops.GraphKeys.LOCAL_VARIABLES, scope)
 
 
+def moving_average_variables(scope=None) -> list[Variable]:
+    """Variables that have moving averages (ExponentialMovingAverage.apply adds them)."""
+    return fops.get_collection(fops.GraphKeys.MOVING_AVERAGE_VARIABLES, scope)
+
+
 def variables_initializer(var_list, name: str = "init") -> fops.Operation:
     """One op that runs the initializers of var_list."""
     from staticflow.ops import control_flow_ops
@@ -414,6 +419,11 @@ def local_variables_initializer() -> fops.Operation:
 def initialize_all_variables() -> fops.Operation:
     """Deprecated TF1 alias of global_variables_initializer."""
     return global_variables_initializer()
+
+
+def initialize_local_variables() -> fops.Operation:
+    """Deprecated TF1 alias of local_variables_initializer."""
+    return local_variables_initializer()
 
 
 def assign(ref, value, validate_shape=None, use_locking=None, name=None):

@@ -11,6 +11,7 @@ import numpy as np
 
 from staticflow.framework import dtypes
 from staticflow.ops import casegen, registry
+from staticflow.ops.lowering import coalesce
 from staticflow.ops.registry import Arg, Attr, Case, op
 
 D = dtypes
@@ -36,15 +37,38 @@ def _shape(n_refs: int, grad_index: int):
     return shape_fn
 
 
-def _lower(base: str, iattr_names=()):
+def _lower(base: str, iattr_names=(), n_refs: int = 1):
     def lower(ctx):
         ctx.alias(0, 0)
         if ctx.inp(0).size == 0:
             return
         ins = [ctx.inp(i) for i in range(len(ctx.in_shapes))]
-        ctx.call(ctx.kernel(base), ins, [], iattr=[int(ctx.attrs[n]) for n in iattr_names])
+        iattr = [int(ctx.attrs[n]) for n in iattr_names]
+        if ins[0].dtype not in D.HALF_FLOATS:
+            ctx.call(ctx.kernel(base), ins, [], iattr=iattr)
+            return
+        # 16-bit floats: the float32 update of float32 copies, the variable and its
+        # slots rounded back (TensorFlow's half kernels compute in float32 too)
+        f32 = [_cast(ctx, v, D.float32, ctx.scratch_buffer(v.shape, D.float32)) for v in ins]
+        ctx.call(registry.kernel_name(base, D.float32), f32, [], iattr=iattr)
+        for v, f in zip(ins[:n_refs], f32):
+            _cast(ctx, f, v.dtype, v)
 
     return lower
+
+
+def _cast(ctx, src, dtype, dst):
+    if src.size:
+        a, b = coalesce([src, dst])
+        ctx.call(registry.kernel_name("cast", src.dtype, dtype), [a], [b])
+    return dst
+
+
+def _half_kernels(base: str) -> tuple[str, ...]:
+    casts = tuple(
+        registry.kernel_name("cast", a, b) for h in D.HALF_FLOATS for a, b in ((h, D.float32), (D.float32, h))
+    )
+    return casts + (registry.kernel_name(base, D.float32),)
 
 
 def _ref(update):
@@ -126,7 +150,7 @@ def declare_apply(
 
     def cases(rng):
         out = []
-        for t in F:
+        for t in D.ALL_FLOATS:
             for shape in [(3, 4), (5,), ()]:
                 vals = []
                 for n in names:
@@ -147,11 +171,11 @@ def declare_apply(
         name=name,
         inputs=inputs,
         outputs=[Arg("out", type_attr="T")],
-        attrs=[Attr("T", "type", allowed=F), Attr("use_locking", "bool", False), *extra],
+        attrs=[Attr("T", "type", allowed=D.ALL_FLOATS), Attr("use_locking", "bool", False), *extra],
         shape_fn=_shape(len(ref_names), names.index("grad")),
         ref=_ref(update),
-        lower=_lower(base, [a.name for a in extra]),
-        kernels=registry.kernels_for([base], F),
+        lower=_lower(base, [a.name for a in extra], len(ref_names)),
+        kernels=registry.kernels_for([base], F) + _half_kernels(base),
         stateful=True,
         differentiable=False,
         cases=cases,

@@ -4,11 +4,19 @@ A variable scope prefixes the names get_variable creates and says whether an
 existing variable of that name may be reused. Each graph keeps its variables
 by full name, so `get_variable("w")` inside `variable_scope("layer", reuse=True)`
 returns the variable "layer/w" made earlier.
+
+Default scope names (`variable_scope(None, default_name="dense")`) are counted
+per enclosing variable scope, and the counts of a scope's sub-scopes are reset
+when that scope is left, exactly as TF1 does: re-entering `variable_scope("net",
+reuse=True)` and building the same layers again yields the same names
+("net/dense", "net/dense_1", ...), so the second build reuses the first's
+variables.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import numpy as np
 
@@ -37,13 +45,25 @@ class VariableScope:
         regularizer=None,
         dtype=dtypes.float32,
         name_scope: str = "",
+        custom_getter=None,
+        caching_device=None,
+        partitioner=None,
+        use_resource=None,
+        constraint=None,
     ):
+        if custom_getter is not None and not callable(custom_getter):
+            raise ValueError(f"custom_getter must be callable, got {custom_getter!r}")
         self.name = name
         self.reuse = reuse
         self.initializer = initializer
         self.regularizer = regularizer
         self.dtype = dtypes.as_dtype(dtype)
         self.original_name_scope = name_scope
+        self.custom_getter = custom_getter
+        self.caching_device = caching_device
+        self.partitioner = partitioner
+        self.use_resource = use_resource
+        self.constraint = constraint
 
     def reuse_variables(self) -> None:
         """Reuse variables in this scope from now on."""
@@ -55,6 +75,21 @@ class VariableScope:
     def set_regularizer(self, regularizer) -> None:
         self.regularizer = regularizer
 
+    def set_dtype(self, dtype) -> None:
+        self.dtype = dtypes.as_dtype(dtype)
+
+    def set_custom_getter(self, custom_getter) -> None:
+        self.custom_getter = custom_getter
+
+    def set_caching_device(self, caching_device) -> None:
+        self.caching_device = caching_device
+
+    def set_partitioner(self, partitioner) -> None:
+        self.partitioner = partitioner
+
+    def set_use_resource(self, use_resource) -> None:
+        self.use_resource = use_resource
+
     def get_variable(
         self,
         name,
@@ -64,21 +99,46 @@ class VariableScope:
         regularizer=None,
         trainable=True,
         collections=None,
+        reuse=None,
+        custom_getter=None,
         **kwargs,
     ):
-        return _get_variable(self, name, shape, dtype, initializer, regularizer, trainable, collections)
+        """get_variable in this scope (its reuse, defaults and custom getter)."""
+        return _get_variable(
+            self, name, shape, dtype, initializer, regularizer, trainable, collections, reuse, custom_getter
+        )
 
     def __repr__(self) -> str:
         return f"<VariableScope '{self.name}' reuse={self.reuse}>"
 
 
 class _Store:
-    """Per-graph state: variables by full name, the scope stack, default-name counters."""
+    """Per-graph state: variables by full name, the scope stack, and how many
+    times each variable scope name has been opened (TF1's scope counts)."""
 
     def __init__(self):
         self.vars: dict[str, state_ops.Variable] = {}
         self.stack: list[VariableScope] = [VariableScope(False)]
         self.counts: dict[str, int] = {}
+
+    def open(self, name: str) -> None:
+        self.counts[name] = self.counts.get(name, 0) + 1
+
+    def close_subscopes(self, name: str) -> None:
+        prefix = name + "/"
+        for k in self.counts:
+            if k.startswith(prefix):
+                self.counts[k] = 0
+
+    def unique_default(self, parent: VariableScope, prefix: str) -> str:
+        """`prefix`, or prefix_1, prefix_2, ... not yet opened in `parent`."""
+        base = f"{parent.name}/{prefix}" if parent.name else prefix
+        if self.counts.get(base, 0) == 0:
+            return prefix
+        i = 1
+        while self.counts.get(f"{base}_{i}", 0) > 0:
+            i += 1
+        return f"{prefix}_{i}"
 
 
 def _store(g: fops.Graph | None = None) -> _Store:
@@ -91,6 +151,24 @@ def _store(g: fops.Graph | None = None) -> _Store:
 
 def get_variable_scope() -> VariableScope:
     return _store().stack[-1]
+
+
+def _wrap_custom_getter(custom_getter, old_getter):
+    """Nest getters: the inner scope's getter receives the outer one as its `getter`."""
+    if custom_getter is None:
+        return old_getter
+    if old_getter is None:
+        return custom_getter
+
+    def wrapped(getter, *args, **kwargs):
+        return custom_getter(functools.partial(old_getter, getter), *args, **kwargs)
+
+    return wrapped
+
+
+@contextlib.contextmanager
+def _nothing():
+    yield None
 
 
 @contextlib.contextmanager
@@ -109,61 +187,95 @@ def variable_scope(
     constraint=None,
     auxiliary_name_scope=True,
 ):
-    """Open a variable scope (and a name scope of the same name)."""
+    """Open a variable scope and, unless auxiliary_name_scope=False, a name scope.
+
+    `name_or_scope` is a string (a sub-scope of the current one), a
+    VariableScope captured earlier (re-entered under its own name), or None
+    with `default_name` (made unique among the current scope's sub-scopes).
+    """
     if name_or_scope is None and default_name is None:
         raise TypeError("If default_name is None then name_or_scope is required")
+    if name_or_scope is not None and not isinstance(name_or_scope, (VariableScope, str)):
+        raise TypeError("VariableScope: name_or_scope must be a string or VariableScope.")
     if reuse is False:
         reuse = None  # TF: reuse=False means "inherit"
-    g = fops.get_default_graph()
+    if custom_getter is not None and not callable(custom_getter):
+        raise ValueError(f"The custom_getter must be callable, got {custom_getter!r}")
+    g = fops._graph_from(values)
     st = _store(g)
     parent = st.stack[-1]
-    if isinstance(name_or_scope, VariableScope):
-        full = name_or_scope.name
-        ns = name_or_scope.original_name_scope
-        base = name_or_scope
+    if not auxiliary_name_scope:
+        # re-enter the current name scope (a name ending in "/" is taken as is)
+        cur = g.get_name_scope()
+        ns_cm = g.name_scope(cur + "/" if cur else "")
+    elif name_or_scope is None:
+        if reuse:
+            raise ValueError("reuse=True cannot be used without a name_or_scope")
+        ns_cm = g.name_scope(default_name)
     else:
-        if name_or_scope is None:
-            prefix = parent.name + "/" if parent.name else ""
-            key = prefix + default_name
-            n = st.counts.get(key, 0)
-            st.counts[key] = n + 1
-            local = default_name if n == 0 else f"{default_name}_{n}"
+        local = name_or_scope if isinstance(name_or_scope, str) else name_or_scope.name.split("/")[-1]
+        ns_cm = g.name_scope(local) if local else _nothing()
+    with ns_cm as current_ns:
+        if isinstance(name_or_scope, VariableScope):
+            base = name_or_scope
+            scope = VariableScope(
+                reuse if reuse else base.reuse,
+                base.name,
+                base.initializer,
+                base.regularizer,
+                base.dtype,
+                base.original_name_scope,
+                base.custom_getter,
+                base.caching_device,
+                base.partitioner,
+                base.use_resource,
+                constraint,
+            )
         else:
-            local = name_or_scope
-        full = (parent.name + "/" + local) if parent.name else local
-        ns = None
-        base = parent
-    if reuse is not None:
-        new_reuse = reuse
-    elif parent.reuse is True:
-        new_reuse = True  # reuse is inherited by nested scopes
-    elif isinstance(name_or_scope, VariableScope):
-        new_reuse = name_or_scope.reuse
-    else:
-        new_reuse = parent.reuse
-    scope = VariableScope(
-        new_reuse,
-        full,
-        initializer if initializer is not None else base.initializer,
-        regularizer if regularizer is not None else base.regularizer,
-        dtype if dtype is not None else base.dtype,
-    )
-    st.stack.append(scope)
-    try:
-        if not auxiliary_name_scope:
-            scope.original_name_scope = ns or ""
+            if name_or_scope is None:
+                local = st.unique_default(parent, default_name)
+            else:
+                local = name_or_scope
+            base = parent
+            scope = VariableScope(
+                reuse or parent.reuse,
+                f"{parent.name}/{local}" if parent.name else local,
+                parent.initializer,
+                parent.regularizer,
+                parent.dtype,
+                current_ns if current_ns is not None else local,
+                parent.custom_getter,
+                parent.caching_device,
+                parent.partitioner,
+                parent.use_resource,
+                parent.constraint,
+            )
+            if constraint is not None:
+                scope.constraint = constraint
+        if initializer is not None:
+            scope.initializer = initializer
+        if regularizer is not None:
+            scope.regularizer = regularizer
+        if dtype is not None:
+            scope.dtype = dtypes.as_dtype(dtype)
+        if caching_device is not None:
+            scope.caching_device = caching_device
+        if partitioner is not None:
+            scope.partitioner = partitioner
+        if use_resource is not None:
+            scope.use_resource = use_resource
+        scope.custom_getter = _wrap_custom_getter(custom_getter, base.custom_getter)
+        st.open(scope.name)
+        saved_counts = dict(st.counts) if isinstance(name_or_scope, VariableScope) else None
+        st.stack.append(scope)
+        try:
             yield scope
-        elif ns is not None:
-            with g.name_scope(ns or None) as s:
-                scope.original_name_scope = s
-                yield scope
-        else:
-            local_name = full.rsplit("/", 1)[-1]
-            with g.name_scope(local_name) as s:
-                scope.original_name_scope = s
-                yield scope
-    finally:
-        st.stack.pop()
+        finally:
+            st.stack.pop()
+            if saved_counts is not None:
+                st.counts = saved_counts
+            else:
+                st.close_subscopes(scope.name)
 
 
 def _default_initializer(dt: dtypes.DType):
@@ -174,13 +286,76 @@ def _default_initializer(dt: dtypes.DType):
     raise ValueError(f"An initializer for variable of type {dt.name} is required")
 
 
-def _get_variable(scope: VariableScope, name, shape, dtype, initializer, regularizer, trainable, collections):
+def _get_variable(
+    scope: VariableScope,
+    name,
+    shape,
+    dtype,
+    initializer,
+    regularizer,
+    trainable,
+    collections,
+    reuse=None,
+    custom_getter=None,
+):
+    """Resolve the scope's defaults, then call the custom getter chain (if any) or the store."""
+    full = f"{scope.name}/{name}" if scope.name else name
+    if reuse is None:
+        reuse = scope.reuse
+    if initializer is None:
+        initializer = scope.initializer
+    if regularizer is None:
+        regularizer = scope.regularizer
+    if dtype is None and isinstance(initializer, (fops.Tensor, np.ndarray, np.generic)):
+        dtype = dtypes.as_dtype(initializer.dtype)  # TF: a tensor or array initializer gives the type
+    if dtype is None:
+        dtype = scope.dtype
+    getter = _wrap_custom_getter(custom_getter, scope.custom_getter)
+    if getter is None:
+        return _true_getter(full, shape, dtype, initializer, regularizer, reuse, trainable, collections)
+    return getter(
+        getter=_true_getter,
+        name=full,
+        shape=shape,
+        dtype=dtype,
+        initializer=initializer,
+        regularizer=regularizer,
+        reuse=reuse,
+        trainable=trainable,
+        collections=collections,
+        caching_device=scope.caching_device,
+        partitioner=scope.partitioner,
+        validate_shape=True,
+        use_resource=scope.use_resource,
+        constraint=scope.constraint,
+    )
+
+
+def _true_getter(
+    name,
+    shape=None,
+    dtype=dtypes.float32,
+    initializer=None,
+    regularizer=None,
+    reuse=None,
+    trainable=None,
+    collections=None,
+    caching_device=None,
+    partitioner=None,
+    validate_shape=True,
+    use_resource=None,
+    constraint=None,
+    **kwargs,
+):
+    """The store's get-or-create by full name. reuse: False refuses an existing
+    variable, True a missing one; None and AUTO_REUSE allow both (as in TF1)."""
     g = fops.get_default_graph()
     st = _store(g)
-    full = f"{scope.name}/{name}" if scope.name else name
-    reuse = scope.reuse
+    full = name
+    if trainable is None:
+        trainable = True
     if full in st.vars:
-        if reuse is None or reuse is False:
+        if reuse is False:
             raise ValueError(
                 f"Variable {full} already exists, disallowed. Did you mean to set reuse=True or "
                 f"reuse=sf.AUTO_REUSE in VarScope? Originally defined at "
@@ -203,8 +378,8 @@ def _get_variable(scope: VariableScope, name, shape, dtype, initializer, regular
             f"Variable {full} does not exist, or was not created with sf.get_variable(). Did you "
             f"mean to set reuse=sf.AUTO_REUSE in VarScope?"
         )
-    dt = dtypes.as_dtype(dtype) if dtype is not None else scope.dtype
-    init = initializer if initializer is not None else scope.initializer
+    dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.float32
+    init = initializer
     if init is None:
         init = _default_initializer(dt)
     with fops.name_scope(None):
@@ -235,10 +410,9 @@ def _get_variable(scope: VariableScope, name, shape, dtype, initializer, regular
             )
         v = state_ops.Variable(value, trainable=trainable, collections=collections, name=full, dtype=dt)
     st.vars[full] = v
-    reg = regularizer if regularizer is not None else scope.regularizer
-    if reg is not None:
+    if regularizer is not None:
         with fops.name_scope(full + "/Regularizer/"):
-            loss = reg(v)
+            loss = regularizer(v)
         if loss is not None:
             g.add_to_collection(fops.GraphKeys.REGULARIZATION_LOSSES, loss)
     return v
@@ -264,7 +438,15 @@ def get_variable(
     if trainable is None:
         trainable = True
     return _get_variable(
-        get_variable_scope(), name, shape, dtype, initializer, regularizer, trainable, collections
+        get_variable_scope(),
+        name,
+        shape,
+        dtype,
+        initializer,
+        regularizer,
+        trainable,
+        collections,
+        custom_getter=custom_getter,
     )
 
 

@@ -17,7 +17,8 @@ def prune(fetch_tensors, target_ops, fed: set) -> list[fops.Operation]:
         for t in op.inputs:
             if t not in fed:
                 stack.append(t.op)
-        stack.extend(op.control_inputs)
+        # a control input whose outputs are all fed has nothing left to run (TF: it is cut too)
+        stack.extend(c for c in op.control_inputs if not (c.outputs and all(t in fed for t in c.outputs)))
     return list(needed.values())
 
 

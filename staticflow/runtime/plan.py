@@ -34,9 +34,10 @@ def where(op: fops.Operation) -> str:
 class Buffer:
     """A storage unit: an arena slot, a constant, a variable's storage, or a feed slot."""
 
-    kind: str  # "arena" | "const" | "var" | "state" | "feed"
+    kind: str  # "arena" | "const" | "var" | "state" | "feed" | "object"
     nbytes: int
-    array: np.ndarray | None = None  # const / var storage
+    array: np.ndarray | None = None  # const / var / object storage
+    objects: bool = False  # holds Python objects (strings): host calls only, never a kernel
     var: str | None = None
     start: int = 0  # first step that writes it (-1: before the run)
     end: int = -1  # last step that reads it
@@ -219,9 +220,14 @@ class _Planner:
 
     # --- buffers ----------------------------------------------------------------------------
     def new_arena(self, shape, dt: dtypes.DType, step: int, op=None) -> Loc:
+        """A fresh buffer for an intermediate: an arena slot, or for strings (which the
+        arena's raw bytes cannot hold) an object array of the plan's own."""
         n = self.nbytes(shape, dt)
         self.check_alloc(n, f"a {dt.name} tensor of shape {list(shape)}", op)
-        b = Buffer("arena", n, start=step, end=step)
+        if dt is dtypes.string:
+            b = Buffer("object", n, array=np.full(tuple(shape), b"", dtype=object), objects=True)
+        else:
+            b = Buffer("arena", n, start=step, end=step)
         self.buffers.append(b)
         return Loc(b, 0, tuple(shape), dt)
 
@@ -231,7 +237,7 @@ class _Planner:
         # expanded here, within the limit
         self.check_alloc(self.nbytes(arr.shape, dt), f"a {dt.name} constant of shape {list(arr.shape)}", op)
         arr = np.asarray(arr, dtype=dt.np, order="C")
-        b = Buffer("const", arr.nbytes, array=arr)
+        b = Buffer("const", arr.nbytes, array=arr, objects=dt is dtypes.string)
         self.buffers.append(b)
         return Loc(b, 0, arr.shape, dt)
 
@@ -267,6 +273,8 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables, allocat
         # array itself instead of copying it in (execute)
         b = Buffer("feed", p.nbytes(v.shape, t.dtype))
         p.check_alloc(b.nbytes, f"the staging buffer of fed tensor {t.name}", t.op)
+        if t.dtype is dtypes.string:
+            b.objects, b.array = True, np.full(v.shape, b"", dtype=object)
         p.buffers.append(b)
         loc = Loc(b, 0, tuple(v.shape), t.dtype)
         p.locs[t] = loc
@@ -300,7 +308,7 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables, allocat
             if t not in fed:
                 p.check_alloc(p.nbytes(p.shapes[t], t.dtype), f"variable {op.name}", op)
                 arr = variables.storage(op)
-                b = Buffer("var", arr.nbytes, array=arr, var=op.name)
+                b = Buffer("var", arr.nbytes, array=arr, var=op.name, objects=arr.dtype == object)
                 p.buffers.append(b)
                 p.locs[t] = Loc(b, 0, arr.shape, t.dtype)
             continue
@@ -331,7 +339,10 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables, allocat
             values,
         )
         try:
-            d.lower(ctx)
+            if registry.runs_on_host(d, ctx.in_dtypes, ctx.out_dtypes):
+                ctx.reference([i for i, a in enumerate(_flat_args(d.inputs, op)) if a.ref])
+            else:
+                d.lower(ctx)
         except (ValueError, IndexError) as e:
             raise errors.InvalidArgumentError(
                 None, op, f"{op.type} op '{op.name}': {e}" + where(op)
@@ -521,7 +532,7 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     arena_base = base + shift
     plan.consts = [b.array for b in buffers if b.kind == "const"]
     for b in buffers:
-        if b.kind == "feed":
+        if b.kind == "feed" and not b.objects:
             raw_f = np.empty(b.nbytes + ALIGN, np.uint8)
             sh = (-raw_f.__array_interface__["data"][0]) % ALIGN
             b.array = raw_f[sh : sh + b.nbytes]
@@ -557,6 +568,10 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
         setattr(call, "in", plan.c_records + r)
         call.out = plan.c_records + r + len(ins)
         for j, (loc, v) in enumerate(ins + outs):
+            if loc.buf.objects:
+                raise errors.InternalError(
+                    None, plan.steps[s_i].op, f"kernel {kc.symbol} was given a tensor of Python objects"
+                )
             cpu.fill_tensor(
                 plan.c_records[r], ffi.cast("void *", address(loc, v)), v.dtype.np, v.shape, v.strides
             )
@@ -577,6 +592,9 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     def arena_view(loc: Loc) -> np.ndarray:
         b = loc.buf
         nbytes = sizes.num_elements(loc.shape) * loc.dtype.size
+        if b.objects:  # an object array: offsets count elements (of the object pointer's size)
+            first = loc.byte_offset // loc.dtype.size
+            return b.array.reshape(-1)[first : first + nbytes // loc.dtype.size].reshape(loc.shape)
         if b.kind == "arena":
             raw_b = plan.arena[b.offset + loc.byte_offset : b.offset + loc.byte_offset + nbytes]
         else:
@@ -585,18 +603,18 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
 
     pinned |= {loc.buf for loc in plan.fetches if not isinstance(loc, tuple)}
     pinned |= {loc.buf for _, _, h in plan.segments if h is not None for loc, _ in h[1][1]}
+    pinned |= {b for b in buffers if b.kind == "feed" and b.objects}
     plan.feeds = [
         FeedSlot(t, arena_view(loc), sites.get(loc.buf, []), loc.buf in pinned) for t, loc in plan.feeds
     ]
+
+    def host_entry(step: int, hc: HostCall, ins, outs):
+        in_arrays = [_view_array(arena_view, loc, v, i in hc.writes) for i, (loc, v) in enumerate(ins)]
+        out_arrays = [_view_array(arena_view, loc, v, True) for loc, v in outs]
+        return (step, hc.fn, in_arrays, out_arrays)
+
     plan.segments = [
-        (
-            a,
-            b,
-            None
-            if h is None
-            else (h[0], h[1][0].fn, [_view_array(arena_view, loc, v) for loc, v in h[1][1]]),
-        )
-        for a, b, h in plan.segments
+        (a, b, None if h is None else host_entry(h[0], *h[1])) for a, b, h in plan.segments
     ]
     plan.fetches = [f if isinstance(f, tuple) else arena_view(f) for f in plan.fetches]
 
@@ -612,12 +630,12 @@ def _count_before(everything, target) -> int:
     return n
 
 
-def _view_array(arena_view, loc: Loc, v: View) -> np.ndarray:
+def _view_array(arena_view, loc: Loc, v: View, writeable: bool = False) -> np.ndarray:
     """A NumPy view of a strided View inside a located buffer (for host calls)."""
     base = arena_view(Loc(loc.buf, 0, (loc.buf.nbytes // v.dtype.size,), v.dtype)).reshape(-1)
     off = loc.byte_offset // v.dtype.size + v.offset
     return np.lib.stride_tricks.as_strided(
-        base[off:], shape=v.shape, strides=[s * v.dtype.size for s in v.strides], writeable=False
+        base[off:], shape=v.shape, strides=[s * v.dtype.size for s in v.strides], writeable=writeable
     )
 
 
@@ -664,7 +682,8 @@ def execute(plan: Plan, feeds: dict, variables, mode: str = "c", trace: list | N
         if isinstance(f, tuple):
             out.append(feeds[f[1]])
         else:
-            out.append(np.array(f, copy=True))
+            value = np.array(f, copy=True)
+            out.append(value[()] if value.ndim == 0 else value)  # a scalar as TF gives it
     return out
 
 
@@ -704,8 +723,19 @@ def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
                 if code:
                     raise _fail(plan, k, code)
         if host is not None:
-            step, fn, arrays = host
+            step, fn, ins, outs = host
             t0 = clock()
-            fn(plan.steps[step].op, arrays)
+            _run_host(plan.steps[step].op, fn, ins, outs)
             if trace is not None:
                 trace.append((step, t0, clock()))
+
+
+def _run_host(op, fn, ins, outs) -> None:
+    """One host call; a failure of the op's Python code is the op's error, named as a
+    kernel's would be."""
+    try:
+        fn(op, ins, outs)
+    except errors.OpError:
+        raise
+    except (ValueError, TypeError, IndexError, KeyError, OverflowError, ZeroDivisionError) as e:
+        raise errors.InvalidArgumentError(None, op, f"{op.type} op '{op.name}': {e}" + where(op)) from None

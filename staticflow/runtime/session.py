@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from staticflow.framework import dtypes, strings
 from staticflow.framework import ops as fops
 from staticflow.runtime import plan as plan_mod
 
@@ -91,21 +92,26 @@ class _FetchMapper:
             ) from None
 
     def build(self, values):
-        def go(t):
-            kind = t[0]
-            if kind == "leaf":
-                return values[t[1]]
-            if kind == "namedtuple":
-                return t[1](*[go(x) for x in t[2]])
-            if kind == "dict":
-                d = t[1]() if t[1] not in (dict,) else {}
-                for k, v in t[2]:
-                    d[k] = go(v)
-                return d
-            cls, items = t
-            return cls(go(x) for x in items) if cls is not list else [go(x) for x in items]
+        return self._build(self.template, values)
 
-        return go(self.template)
+    @classmethod
+    def _build(cls, t, values):
+        # (a method, not a nested function that calls itself: that closure would be a
+        # reference cycle holding `values`, the run's fetched arrays, until the garbage
+        # collector's next pass, so a dropped fetch kept its memory)
+        kind = t[0]
+        if kind == "leaf":
+            return values[t[1]]
+        if kind == "namedtuple":
+            return t[1](*[cls._build(x, values) for x in t[2]])
+        if kind == "dict":
+            d = t[1]() if t[1] not in (dict,) else {}
+            for k, v in t[2]:
+                d[k] = cls._build(v, values)
+            return d
+        seq_cls, items = t
+        built = [cls._build(x, values) for x in items]
+        return built if seq_cls is list else seq_cls(built)
 
 
 class Session:
@@ -246,14 +252,23 @@ class Session:
                 f"The value of a feed cannot be a sf.Tensor object ({value.name} fed to {t.name}). "
                 "Acceptable feed values include Python scalars, strings, lists, NumPy ndarrays."
             )
-        arr = np.asarray(value)
+        if t.dtype is dtypes.string:
+            arr = strings.bytes_array(value, f"the value fed to Tensor '{t.name}' (dtype string)")
+        else:
+            arr = np.asarray(value)
         want = t.dtype.np
         if arr.dtype != want:
-            src_kind_ok = arr.dtype.kind in "biuf" and np.can_cast(arr.dtype, want, casting="same_kind")
-            # integers to any integer dtype: the values are checked to fit (_check_fits)
-            src_kind_ok = src_kind_ok or (arr.dtype.kind in "iu" and want.kind in "iu")
+            src_kind_ok = (
+                arr.dtype.kind in "biuf"
+                and np.can_cast(arr.dtype, want, casting="same_kind")
+                and not (arr.dtype.kind in "iu" and t.dtype.is_integer)  # those: any_ints
+            )
             python_int_to_float = arr.dtype.kind in "iu" and t.dtype.is_floating
-            if not (src_kind_ok or python_int_to_float):
+            # bfloat16 (ml_dtypes) is no NumPy kind: floats narrow to it as to float16
+            float_to_float = arr.dtype.kind == "f" and t.dtype.is_floating
+            # integers (Python lists) into any integer type: every value must fit (_check_fits)
+            any_ints = arr.dtype.kind in "iu" and t.dtype.is_integer
+            if not (src_kind_ok or python_int_to_float or float_to_float or any_ints):
                 raise TypeError(
                     f"Cannot feed value of dtype {arr.dtype} for Tensor '{t.name}', which has dtype "
                     f"{t.dtype.name} (the conversion would lose information)"
@@ -305,15 +320,14 @@ def _check_fits(t: fops.Tensor, arr: np.ndarray) -> None:
     inf silently; staticflow refuses on purpose.)"""
     if arr.size == 0:
         return
-    want = t.dtype.np
-    if want.kind in "iu" and arr.dtype.kind in "iu":
-        info = np.iinfo(want)
-        lo, hi = arr.min(), arr.max()
-        bad = lo if lo < info.min else hi if hi > info.max else None
-        limits = f"[{info.min}, {info.max}]"
-    elif want.kind == "f" and arr.dtype.kind == "f" and arr.dtype.itemsize > want.itemsize:
+    dt = t.dtype
+    if dt.is_integer and arr.dtype.kind in "iu":
+        lo, hi = int(arr.min()), int(arr.max())
+        bad = lo if lo < int(dt.min) else hi if hi > int(dt.max) else None
+        limits = f"[{int(dt.min)}, {int(dt.max)}]"
+    elif dt.is_floating and arr.dtype.kind == "f" and arr.dtype.itemsize > dt.size:
+        top = float(dt.max)
         finite = arr[np.isfinite(arr)]
-        top = np.finfo(want).max
         big = finite[np.abs(finite) > top] if finite.size else finite
         bad = big.reshape(-1)[0] if big.size else None
         limits = f"[{-top}, {top}]"
@@ -328,7 +342,7 @@ def _check_fits(t: fops.Tensor, arr: np.ndarray) -> None:
         None,
         op,
         f"Cannot feed a value of dtype {arr.dtype} to {op.type} '{op.name}' ({t.name}) of dtype "
-        f"{t.dtype.name}: it holds {bad}, outside the {t.dtype.name} range {limits}"
+        f"{dt.name}: it holds {bad}, outside the {dt.name} range {limits}"
         f"\n\t [[node {op.name} ({op.type}) defined at {fops.format_location(op.location)}]]",
     )
 

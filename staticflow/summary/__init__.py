@@ -1,4 +1,8 @@
-"""TensorBoard event files: `FileWriter`, `FileWriterCache`, `summary_iterator`.
+"""TensorBoard summaries and event files.
+
+``sf.summary.scalar``, ``histogram``, ``image``, ``text`` and ``tensor_summary``
+add ops whose value is a serialized `Summary`; ``merge``/``merge_all`` join
+them; ``FileWriter.add_summary`` records the fetched bytes.
 
 ``sf.summary.FileWriter(logdir, graph)`` writes the graph for TensorBoard's
 Graphs tab; ``add_scalar(tag, value, step)`` and ``add_summary(summary,
@@ -7,6 +11,16 @@ protobuf messages (wire-compatible with TensorFlow's).
 """
 
 from staticflow.summary.records import CorruptRecordError, crc32c, masked_crc32c, read_records
+from staticflow.summary.summary import (
+    get_summary_description,
+    histogram,
+    image,
+    merge,
+    merge_all,
+    scalar,
+    tensor_summary,
+    text,
+)
 from staticflow.summary.writer import FileWriter, FileWriterCache, summary_iterator
 
 
@@ -28,7 +42,15 @@ __all__ = [
     "FileWriter",
     "FileWriterCache",
     "crc32c",
+    "get_summary_description",
+    "histogram",
+    "image",
     "masked_crc32c",
+    "merge",
+    "merge_all",
     "read_records",
+    "scalar",
     "summary_iterator",
+    "tensor_summary",
+    "text",
 ]

@@ -10,6 +10,7 @@ from staticflow.train.learning_rate_decay import (
     piecewise_constant,
     polynomial_decay,
 )
+from staticflow.train.moving_averages import ExponentialMovingAverage
 from staticflow.train.optimizer import (
     AdagradOptimizer,
     AdamOptimizer,
@@ -34,6 +35,7 @@ from staticflow.train.training_util import (
 )
 
 __all__ = [
+    "ExponentialMovingAverage",
     "AdagradOptimizer",
     "AdamOptimizer",
     "GradientDescentOptimizer",

@@ -160,10 +160,11 @@ def write_checkpoint(prefix: str, tensors: list[tuple[str, np.ndarray]]) -> None
     arrays = []
     offset = 0
     for name, value in tensors:
-        arr = _le_bytes(np.asarray(value))
-        dt = dtypes.as_dtype(arr.dtype.newbyteorder("="))
+        value = np.asarray(value)
+        dt = dtypes.as_dtype(value.dtype.newbyteorder("="))
+        arr = _encode_strings(value) if dt is dtypes.string else _le_bytes(value)
         e = index.tensors.add(name=name, dtype=dt.as_datatype_enum, offset=offset, length=arr.nbytes)
-        e.shape.CopyFrom(TensorShape(list(arr.shape)).as_proto())
+        e.shape.CopyFrom(TensorShape(list(value.shape)).as_proto())
         e.crc32 = _crc(arr)
         offset += arr.nbytes
         arrays.append(arr)
@@ -188,6 +189,31 @@ def write_checkpoint(prefix: str, tensors: list[tuple[str, np.ndarray]]) -> None
     finally:
         for tmp in staged:
             _remove(tmp)
+
+
+def _encode_strings(arr: np.ndarray) -> np.ndarray:
+    """A string tensor's bytes in the data file: every element's length (little-endian
+    uint64), then the elements one after the other."""
+    from staticflow.framework import strings
+
+    items = [strings.as_bytes(v, "a string tensor") for v in arr.reshape(-1)]
+    lengths = np.array([len(b) for b in items], dtype="<u8")
+    return np.frombuffer(lengths.tobytes() + b"".join(items), dtype=np.uint8)
+
+
+def _decode_strings(buf, dims, name: str, path: str) -> np.ndarray:
+    n = int(np.prod(dims, dtype=np.int64))
+    if len(buf) < 8 * n:
+        raise _data_loss(path, f"string tensor {name!r} is shorter than its {n} lengths")
+    lengths = np.frombuffer(buf, dtype="<u8", count=n)
+    if int(lengths.sum(dtype=np.uint64)) != len(buf) - 8 * n:
+        raise _data_loss(path, f"string tensor {name!r}: its lengths do not add up to its size")
+    out = np.empty(n, dtype=object)
+    pos = 8 * n
+    for i, k in enumerate(lengths.tolist()):
+        out[i] = bytes(buf[pos : pos + k])
+        pos += k
+    return out.reshape(dims)
 
 
 def _crc(arr: np.ndarray) -> int:
@@ -292,8 +318,9 @@ class CheckpointReader:
             dims = [d.size for d in e.shape.dim]
             if e.shape.unknown_rank or any(d < 0 for d in dims):
                 raise _data_loss(path, f"{where} has an invalid shape {dims}")
-            nbytes = int(np.prod(dims, dtype=np.int64)) * npdt.itemsize
-            if e.length != nbytes or e.offset < 0 or e.offset + e.length > index.data_size:
+            nbytes = int(np.prod(dims, dtype=np.int64)) * (8 if dt is dtypes.string else npdt.itemsize)
+            size_ok = e.length >= nbytes if dt is dtypes.string else e.length == nbytes
+            if not size_ok or e.offset < 0 or e.offset + e.length > index.data_size:
                 raise _data_loss(
                     path,
                     f"{where}: entry (offset {e.offset}, length {e.length}) does not fit its "
@@ -371,6 +398,9 @@ class CheckpointReader:
                         self.data_path,
                         f"tensor {name!r} is corrupted (checksum mismatch; index {self.index_path})",
                     )
+                if dt is dtypes.string:
+                    out[name] = _decode_strings(buf, dims, name, self.data_path)
+                    continue
                 arr = np.frombuffer(buf, dtype=dt.np.newbyteorder("<")).reshape(dims)
                 out[name] = arr if _little() else arr.astype(dt.np)
         return out

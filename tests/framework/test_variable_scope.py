@@ -140,3 +140,85 @@ def test_random_ops_sample_their_distributions():
         xv, nv = sess.run([x, n])
     assert xv.min() == 2 and xv.max() == 4 and xv.dtype == np.int32
     assert np.abs(nv - 1).max() <= 4.0 + 1e-5 and abs(nv.mean() - 1) < 0.05
+
+
+def test_default_names_are_counted_per_scope_and_reset_on_reentry():
+    """TF1 counts default scope names per enclosing variable scope and resets the counts
+    of a scope's sub-scopes when it is left (names and name scopes checked against TF 2.21's
+    compat.v1)."""
+    with sf.name_scope("ns1"):
+        with sf.variable_scope(None, default_name="d") as d1:
+            pass
+    with sf.name_scope("ns2"):
+        with sf.variable_scope(None, default_name="d") as d2:
+            pass
+    assert (d1.name, d1.original_name_scope) == ("d", "ns1/d/")
+    assert (d2.name, d2.original_name_scope) == ("d_1", "ns2/d/")
+    got = []
+    for _ in range(2):
+        with sf.variable_scope("m"):
+            with sf.variable_scope(None, default_name="d") as s:
+                got.append((s.name, s.original_name_scope))
+    with sf.variable_scope("m"):
+        with sf.variable_scope(None, default_name="d"):
+            pass
+        with sf.variable_scope(None, default_name="d") as s:
+            got.append((s.name, s.original_name_scope))
+    with sf.variable_scope(None, default_name="m") as s:
+        got.append((s.name, s.original_name_scope))
+    assert got == [("m/d", "m/d/"), ("m/d", "m_1/d/"), ("m/d_1", "m_2/d_1/"), ("m_1", "m_3/")]
+    with pytest.raises(ValueError, match="reuse=True cannot be used without a name_or_scope"):
+        with sf.variable_scope(None, default_name="x", reuse=True):
+            pass
+
+
+def test_reentering_a_captured_scope():
+    """A captured VariableScope keeps its own reuse (the parent's is not inherited) and opens
+    a fresh name scope named after its last component, or none with auxiliary_name_scope=False."""
+    with sf.variable_scope("a") as a:
+        pass
+    with sf.variable_scope("b", reuse=True):
+        with sf.variable_scope(a) as a2:
+            c = sf.constant(1.0)
+    assert a2.reuse is False and a2.name == "a" and a2.original_name_scope == "a/"
+    assert c.op.name == "b/a/Const"
+    with sf.variable_scope(a, auxiliary_name_scope=False):
+        c2 = sf.constant(1.0)
+    assert c2.op.name == "Const"
+    with sf.variable_scope("x", reuse=sf.AUTO_REUSE):
+        with sf.variable_scope("y", reuse=True) as y:
+            pass
+        with sf.variable_scope("z") as z:
+            pass
+    assert y.reuse is True and z.reuse is sf.AUTO_REUSE
+
+
+def test_custom_getters_nest_and_see_full_names():
+    seen = []
+
+    def outer(getter, name, *args, **kwargs):
+        seen.append(("outer", name))
+        return getter(name, *args, **kwargs)
+
+    def inner(getter, name, *args, **kwargs):
+        seen.append(("inner", name, sorted(kwargs)[:4]))
+        kwargs["trainable"] = False
+        return getter(name + "_renamed", *args, **kwargs)
+
+    with sf.variable_scope("cg", custom_getter=outer):
+        with sf.variable_scope("in", custom_getter=inner):
+            v = sf.get_variable("v", [1])
+    assert v.op.name == "cg/in/v_renamed" and v not in sf.trainable_variables()
+    assert seen == [("inner", "cg/in/v", ["caching_device", "collections", "constraint", "dtype"]),
+                    ("outer", "cg/in/v_renamed")]
+
+    def drop_reuse(getter, name, shape=None, dtype=None, initializer=None, **kwargs):
+        return getter(name, shape=shape, dtype=dtype, initializer=initializer)
+
+    # a getter that does not pass `reuse` on gets TF1's permissive default (share or create)
+    with sf.variable_scope("dr", custom_getter=drop_reuse):
+        w = sf.get_variable("w", [1])
+        assert sf.get_variable("w", [1]) is w
+    with pytest.raises(ValueError, match="custom_getter must be callable"):
+        with sf.variable_scope("bad", custom_getter=3):
+            pass

@@ -1,5 +1,6 @@
 """array.c kernels (copy, gather, one_hot) called directly against NumPy."""
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -12,6 +13,13 @@ DTYPES = {
     "int64": np.int64,
     "bool": np.bool_,
     "uint8": np.uint8,
+    "float16": np.float16,
+    "bfloat16": ml_dtypes.bfloat16,
+    "int8": np.int8,
+    "int16": np.int16,
+    "uint16": np.uint16,
+    "uint32": np.uint32,
+    "uint64": np.uint64,
 }
 FAMILY = ("copy", "gather", "one_hot")
 BIG = 1 << 17  # above SF_PARALLEL_MIN (32768) elements: the OpenMP paths

@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -37,6 +38,23 @@ DTYPES = {
 FLOATS = ("float32", "float64")
 INTS = ("int32", "int64")
 ALL6 = ("float32", "float64", "int32", "int64", "bool", "uint8")
+# The other numeric types: 16-bit floats (stored as their bits, computed in
+# float32 and rounded), the narrow signed and the unsigned integers.
+DTYPES.update(
+    {
+        "float16": np.dtype(np.float16),
+        "bfloat16": np.dtype(ml_dtypes.bfloat16),
+        "int8": np.dtype(np.int8),
+        "int16": np.dtype(np.int16),
+        "uint16": np.dtype(np.uint16),
+        "uint32": np.dtype(np.uint32),
+        "uint64": np.dtype(np.uint64),
+    }
+)
+HALVES = ("float16", "bfloat16")
+SMALL_INTS = ("int8", "int16")
+UINTS = ("uint8", "uint16", "uint32", "uint64")
+ALL13 = ALL6 + HALVES + SMALL_INTS + ("uint16", "uint32", "uint64")
 
 
 # ---------------------------------------------------------------------------
@@ -131,8 +149,8 @@ BOOL_BINARY = {
 
 
 def _cast_domain(src: str, dst: str) -> str:
-    if src in FLOATS:
-        if dst == "uint8":
+    if src in FLOATS + HALVES:
+        if dst in UINTS:
             return "u8"
         if dst == "bool":
             return "small"  # many exact zeros
@@ -176,16 +194,103 @@ def _build_spec() -> dict[str, Spec]:
     return spec
 
 
+def _via_float32(dt, ref):
+    """TensorFlow's 16-bit float kernels: the float32 result of float32 inputs, rounded."""
+
+    def run(*xs):
+        y = np.asarray(ref(*[x.astype(np.float32) if x.dtype == DTYPES[dt] else x for x in xs]))
+        return y.astype(DTYPES[dt]) if y.dtype.kind == "f" else y
+
+    return run
+
+
+def _addn_rounding_each_step(*xs):
+    acc = xs[0]
+    for x in xs[1:]:
+        acc = (acc.astype(np.float32) + x.astype(np.float32)).astype(acc.dtype)
+    return acc
+
+
+def _cast_ref(src, dst):
+    def run(x):
+        if dst in HALVES and src not in ("float32",) + HALVES:
+            x = x.astype(np.float32)  # float64 and integers round to float32 first (TF)
+        if dst == "bool":
+            return x.astype(np.float32) != 0 if src in HALVES else x != 0
+        if src in HALVES:
+            x = x.astype(np.float32)
+        if x.dtype.kind == "f" and DTYPES[dst].kind in "iu":  # saturating (256.0 -> 255)
+            info = np.iinfo(DTYPES[dst])
+            x = np.clip(np.trunc(x.astype(np.float64)), info.min, info.max)
+        return x.astype(DTYPES[dst])
+
+    return run
+
+
+def _build_new_spec() -> dict[str, Spec]:
+    """Kernels of the 16-bit floats, narrow and unsigned integers, and every cast pair
+    and select of the 13 types that are not in SPEC."""
+    spec: dict[str, Spec] = {}
+    for dt in HALVES:
+        for op, (ref, dom) in UNARY_FLOAT.items():
+            spec[f"sf_cpu_{op}_{dt}"] = Spec(((dt, dom),), dt, _via_float32(dt, ref))
+        for op, (ref, d0, d1) in BINARY_FLOAT.items():
+            spec[f"sf_cpu_{op}_{dt}"] = Spec(((dt, d0), (dt, d1)), dt, _via_float32(dt, ref))
+        three = ((dt, "any"), (dt, "any"), (dt, "any"))
+        spec[f"sf_cpu_addn_{dt}"] = Spec(three, dt, _addn_rounding_each_step)
+    for dt in SMALL_INTS:
+        for op, ref in UNARY_INT.items():
+            spec[f"sf_cpu_{op}_{dt}"] = Spec(((dt, "any"),), dt, ref)
+        for op, (ref, d0, d1) in BINARY_INT.items():
+            if op != "squared_difference":  # TensorFlow has it for int32/int64 only
+                spec[f"sf_cpu_{op}_{dt}"] = Spec(((dt, d0), (dt, d1)), dt, ref)
+    for dt in UINTS[1:] + ("uint8",):
+        spec[f"sf_cpu_square_{dt}"] = Spec(((dt, "any"),), dt, np.square)
+        spec[f"sf_cpu_relu_{dt}"] = Spec(((dt, "any"),), dt, lambda x: x)
+        for op, (ref, d0, d1) in BINARY_INT.items():
+            if op not in ("pow", "squared_difference"):
+                spec[f"sf_cpu_{op}_{dt}"] = Spec(((dt, d0), (dt, d1)), dt, ref)
+    for dt in HALVES + SMALL_INTS + UINTS:
+        for op, ref in COMPARE.items():
+            r = _via_float32(dt, ref) if dt in HALVES else ref
+            spec[f"sf_cpu_{op}_{dt}"] = Spec(((dt, "small"), (dt, "small")), "bool", r)
+    for dt in ALL13:
+        if dt not in ALL6:
+            spec[f"sf_cpu_select_{dt}"] = Spec(
+                (("bool", "any"), (dt, "wide"), (dt, "wide")), dt, lambda c, x, y: np.where(c, x, y)
+            )
+        if dt not in FLOATS + INTS + HALVES + ("bool",):
+            spec[f"sf_cpu_addn_{dt}"] = Spec(
+                ((dt, "any"), (dt, "any"), (dt, "any")),
+                dt,
+                lambda *xs: np.sum(np.stack(np.broadcast_arrays(*xs)), axis=0, dtype=xs[0].dtype),
+            )
+    for src in ALL13:
+        for dst in ALL13:
+            if src in ALL6 and dst in ALL6:
+                continue
+            dom = _cast_domain(src, dst)
+            spec[f"sf_cpu_cast_{src}_{dst}"] = Spec(((src, dom),), dst, _cast_ref(src, dst))
+    return spec
+
+
 SPEC = _build_spec()
+SPEC_NEW = _build_new_spec()
+# the new types' kernels run through these layouts (each kernel once per test)
+NEW_LAYOUTS = ("contiguous", "scalar1", "negative", "transposed_out", "mixed", "0d", "empty", "large")
 
 
 def _rand(rng: np.random.Generator, dtype: str, domain: str, shape) -> np.ndarray:
     dt = DTYPES[dtype]
     if dt == np.bool_:
         return np.asarray(rng.random(shape) < 0.5)
-    if dt == np.uint8:
+    if dtype in UINTS and domain in ("nonzero", "small", "any"):
+        # "any": wrapped negatives, large values
+        lo, hi = {"nonzero": (1, 20), "small": (0, 3), "any": (-50, 51)}[domain]
+        return np.asarray(rng.integers(lo, hi, shape)).astype(dt)
+    if dt == np.uint8 or dtype in UINTS:
         return np.asarray(rng.integers(0, 256, shape), dtype=dt)
-    if dt.kind == "f":
+    if dt.kind == "f" or dtype in HALVES:
         if domain == "any":
             x = rng.uniform(-4, 4, shape)
         elif domain == "pos":
@@ -228,6 +333,15 @@ def _reference(spec: Spec, ins) -> np.ndarray:
 
 def _check(name: str, got: np.ndarray, want: np.ndarray) -> None:
     assert got.shape == want.shape, name
+    if got.dtype in (DTYPES["float16"], DTYPES["bfloat16"]):
+        # one unit in the last place: float32's libm and NumPy's may round the
+        # float32 result differently before the 16-bit rounding
+        rtol = 2.0**-10 if got.dtype == np.float16 else 2.0**-7
+        np.testing.assert_allclose(
+            got.astype(np.float64), want.astype(np.float64), equal_nan=True, err_msg=name, rtol=rtol,
+            atol=1e-7,
+        )
+        return
     if got.dtype.kind == "f":
         tol = dict(rtol=1e-5, atol=1e-6) if got.dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
         np.testing.assert_allclose(got, want, equal_nan=True, err_msg=name, **tol)
@@ -365,6 +479,16 @@ def test_kernel_matches_numpy(name, layout):
         np.testing.assert_array_equal(base[mask], sentinel[mask])
 
 
+@pytest.mark.parametrize("name", sorted(SPEC_NEW))
+def test_new_type_kernel_matches_numpy(name):
+    spec = SPEC_NEW[name]
+    for layout in NEW_LAYOUTS:
+        rng = np.random.default_rng(zlib.crc32(f"{name}/{layout}".encode()))
+        ins, out = LAYOUTS[layout](spec, rng)
+        call_kernel(name, ins, [out])
+        _check(f"{name}/{layout}", out, _reference(spec, ins))
+
+
 # ---------------------------------------------------------------------------
 # The table
 # ---------------------------------------------------------------------------
@@ -411,22 +535,25 @@ TESTED_ELSEWHERE = {
         "sqrt_grad",
         "reciprocal_grad",
     )
-    for dt in FLOATS
+    for dt in FLOATS + HALVES
 }
 
 
 def test_table_is_exactly_the_spec():
     names = _elementwise_table()
     assert len(names) == len(set(names)), "duplicate names in the elementwise table"
-    assert set(names) - set(SPEC) - TESTED_ELSEWHERE == set(), "kernels without a NumPy reference in SPEC"
-    assert set(SPEC) - set(names) == set(), "kernels missing from the elementwise table"
+    specs = set(SPEC) | set(SPEC_NEW)
+    assert not set(SPEC) & set(SPEC_NEW)
+    assert set(names) - specs - TESTED_ELSEWHERE == set(), "kernels without a NumPy reference in SPEC"
+    assert specs - set(names) == set(), "kernels missing from the elementwise table"
     assert TESTED_ELSEWHERE <= set(names), "kernels missing from the elementwise table"
-    assert len(names) == 163 + len(TESTED_ELSEWHERE)
+    assert len(SPEC) == 163
+    assert len(names) == 163 + len(SPEC_NEW) + len(TESTED_ELSEWHERE)
 
 
 def test_every_spec_kernel_is_in_the_library_table():
     table = cpu.kernel_table()
-    missing = sorted(n for n in SPEC if n not in table)
+    missing = sorted(n for n in (*SPEC, *SPEC_NEW) if n not in table)
     assert missing == []
 
 

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import zlib
 
+import ml_dtypes
 import numpy as np
 import pytest
 
 from staticflow.backends.cpu import KernelError, call_kernel, kernel_table
 
 FLOATS = {"float32": np.float32, "float64": np.float64}
+# the activations also take 16-bit floats (computed in float32, rounded)
+HALVES = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16}
+EW_FLOATS = {**FLOATS, **HALVES}
+# relative tolerance: about two units in the last place of each type
+_RTOL = {np.float32: 1e-5, np.float64: 1e-12, np.float16: 2 * 2.0**-10, ml_dtypes.bfloat16: 2 * 2.0**-7}
 SCALE = 1.0507009873554804934193349852946
 ALPHA = 1.6732632423543772848170429916717
 PARALLEL_MIN = 32768  # SF_PARALLEL_MIN
@@ -63,7 +69,7 @@ XENT_NAMES = sorted(n for n in kernel_table() if "_xent_" in n)
 
 
 def test_every_kernel_has_a_reference():
-    assert EW_NAMES == sorted(f"sf_cpu_{op}_{dt}" for op in {**UNARY, **BINARY} for dt in FLOATS)
+    assert EW_NAMES == sorted(f"sf_cpu_{op}_{dt}" for op in {**UNARY, **BINARY} for dt in EW_FLOATS)
     want = [f"sf_cpu_softmax_xent_{dt}" for dt in FLOATS]
     want += [f"sf_cpu_sparse_softmax_xent_{dt}_{ix}" for dt in FLOATS for ix in IDX]
     assert XENT_NAMES == sorted(want)
@@ -96,9 +102,9 @@ def _spec(name):
     op, dt = _op_dtype(name)
     if op in UNARY:
         ref, dom = UNARY[op]
-        return ref, (dom,), FLOATS[dt]
+        return ref, (dom,), EW_FLOATS[dt]
     ref, d0, d1 = BINARY[op]
-    return ref, (d0, d1), FLOATS[dt]
+    return ref, (d0, d1), EW_FLOATS[dt]
 
 
 def _reference(name, ins, alpha):
@@ -108,8 +114,10 @@ def _reference(name, ins, alpha):
 
 
 def _check(name, got, want):
-    tol = dict(rtol=1e-5, atol=1e-6) if got.dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
-    np.testing.assert_allclose(got, want, equal_nan=True, err_msg=name, **tol)
+    rtol = _RTOL[got.dtype.type]
+    atol = 1e-13 if got.dtype == np.float64 else 1e-6
+    got = got.astype(np.float64)
+    np.testing.assert_allclose(got, want, equal_nan=True, err_msg=name, rtol=rtol, atol=atol)
 
 
 LARGE = (300, 257)

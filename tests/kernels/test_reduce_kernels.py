@@ -11,7 +11,15 @@ DTYPES = {
     "int32": np.int32,
     "int64": np.int64,
     "bool": np.bool_,
+    "int8": np.int8,
+    "int16": np.int16,
+    "uint8": np.uint8,
+    "uint16": np.uint16,
+    "uint32": np.uint32,
+    "uint64": np.uint64,
 }
+# the narrow and unsigned integers (16-bit floats reduce on the float32 kernels)
+NEW_INTS = ("int8", "int16", "uint8", "uint16", "uint32", "uint64")
 VALUE_OPS = ("sum", "mean", "max", "min", "prod", "all", "any")
 ARG_OPS = ("argmax", "argmin")
 
@@ -39,11 +47,10 @@ def test_every_name_has_a_reference():
     for name in NAMES:
         op, dtype = _parse(name)
         assert op in VALUE_OPS + ARG_OPS, name
-    expect = {
-        f"sf_cpu_reduce_{op}_{d}" for op in VALUE_OPS[:5] for d in ("float32", "float64", "int32", "int64")
-    }
+    numeric = ("float32", "float64", "int32", "int64") + NEW_INTS
+    expect = {f"sf_cpu_reduce_{op}_{d}" for op in VALUE_OPS[:5] for d in numeric}
     expect |= {"sf_cpu_reduce_all_bool", "sf_cpu_reduce_any_bool"}
-    expect |= {f"sf_cpu_{op}_{d}" for op in ARG_OPS for d in ("float32", "float64", "int32", "int64")}
+    expect |= {f"sf_cpu_{op}_{d}" for op in ARG_OPS for d in numeric}
     assert set(NAMES) == expect
 
 
@@ -80,6 +87,9 @@ def _reference(op, x, axes):
         if floating:
             with np.errstate(invalid="ignore", divide="ignore"):
                 return (np.sum(x.astype(np.float64), axis=axes) / count).astype(dtype)
+        if dtype.kind == "u":  # summed in uint64 (wrapping), divided unsigned
+            s = np.sum(x.astype(np.uint64), axis=axes, dtype=np.uint64)
+            return (s // np.uint64(max(count, 1))).astype(dtype)
         s = np.sum(x.astype(np.int64), axis=axes, dtype=np.int64)
         if count == 0:
             return np.zeros_like(s, dtype)
@@ -204,6 +214,26 @@ def test_int_sum_wraps():
     out = np.zeros((), np.int32)
     call_kernel("sf_cpu_reduce_sum_int32", [x], [out], [1])
     assert out == np.sum(x, dtype=np.int32)
+
+
+@pytest.mark.parametrize(
+    "name, x, want",
+    [
+        # values TensorFlow's CPU kernels give
+        ("sf_cpu_reduce_sum_int8", np.array([100, 100], np.int8), -56),
+        ("sf_cpu_reduce_mean_int8", np.array([-7, 3, 1], np.int8), -1),
+        ("sf_cpu_reduce_mean_uint8", np.array([250, 250], np.uint8), 250),
+        ("sf_cpu_reduce_prod_uint8", np.array([16, 16], np.uint8), 0),
+        ("sf_cpu_reduce_mean_uint32", np.array([2**31, 2**31], np.uint32), 2**31),
+        ("sf_cpu_reduce_mean_uint64", np.array([2**63, 2**63], np.uint64), 0),
+        ("sf_cpu_reduce_max_uint64", np.array([2**63, 5], np.uint64), 2**63),
+        ("sf_cpu_reduce_min_int16", np.array([-32768, 5], np.int16), -32768),
+    ],
+)
+def test_narrow_and_unsigned_ints_match_tensorflow(name, x, want):
+    out = np.zeros((), x.dtype)
+    call_kernel(name, [x], [out], [1])
+    assert out == np.array(want).astype(x.dtype)
 
 
 # ---- argmax / argmin -------------------------------------------------------

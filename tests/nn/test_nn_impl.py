@@ -157,7 +157,7 @@ def test_recurrent_cells_match_numpy_and_share_weights(kind):
     c = np.zeros((batch, units))
     for t, x in enumerate(xs):
         if kind == "lstm":
-            z = np.concatenate([x, h], 1) @ w["linear/kernel"] + w["linear/bias"]
+            z = np.concatenate([x, h], 1) @ w["kernel"] + w["bias"]
             i, j, f, o = np.split(z, 4, axis=1)
             c = c * _sig(f + 1.0) + _sig(i) * np.tanh(j)
             h = np.tanh(c) * _sig(o)
@@ -167,7 +167,7 @@ def test_recurrent_cells_match_numpy_and_share_weights(kind):
             cand = np.tanh(np.concatenate([x, r * h], 1) @ w["candidate/kernel"] + w["candidate/bias"])
             h = u * h + (1 - u) * cand
         else:
-            h = np.tanh(np.concatenate([x, h], 1) @ w["linear/kernel"] + w["linear/bias"])
+            h = np.tanh(np.concatenate([x, h], 1) @ w["kernel"] + w["bias"])
         np.testing.assert_allclose(got[t], h, rtol=1e-10)
 
 

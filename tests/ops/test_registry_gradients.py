@@ -23,8 +23,22 @@ def _to64(v):
     return v.astype(np.float64) if v.dtype == np.float32 else v
 
 
+_HALF = (np.dtype(np.float16), dtypes.bfloat16.np)
+
+
+def _has_half(case) -> bool:
+    """16-bit float inputs: too coarse for central differences (their gradients are
+    checked against float32 in tests/framework/test_dtypes.py)."""
+    flat = [x for v in case.inputs for x in (v if isinstance(v, (list, tuple)) else [v])]
+    return any(np.asarray(x).dtype in _HALF for x in flat)
+
+
 def _cases(d):
-    return [c for c in d.cases(np.random.default_rng(1234)) if c.grad and c.label not in ("feed", "variable")]
+    return [
+        c
+        for c in d.cases(np.random.default_rng(1234))
+        if c.grad and c.label not in ("feed", "variable") and not _has_half(c)
+    ]
 
 
 PARAMS = [
