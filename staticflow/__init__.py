@@ -270,8 +270,26 @@ def __getattr__(name: str):
 
 
 # streaming metrics, the sf.random namespace, and TF1's names of everyday ops
-from staticflow import metrics, random  # noqa: E402
+# input pipelines: sf.data, queues, readers, CSV decoding, TFRecord files (sf.python_io)
+from staticflow import data, metrics, python_io, random  # noqa: E402  # noqa: E402
 from staticflow.ops.confusion_matrix import confusion_matrix  # noqa: E402
+from staticflow.ops.io_ops import (  # noqa: E402
+    IdentityReader,
+    ReaderBase,
+    TextLineReader,
+    TFRecordReader,
+    WholeFileReader,
+    matching_files,
+    read_file,
+    write_file,
+)
 from staticflow.ops.nn_extras import div_no_nan  # noqa: E402
-from staticflow.ops.state_ops import initialize_local_variables, moving_average_variables  # noqa: E402
+from staticflow.ops.parsing_ops import decode_csv  # noqa: E402
+from staticflow.ops.queue_ops import FIFOQueue, PaddingFIFOQueue, QueueBase, RandomShuffleQueue  # noqa: E402
+from staticflow.ops.random_ops import random_shuffle  # noqa: E402
+from staticflow.ops.state_ops import (  # noqa: E402
+    count_up_to,  # noqa: E402
+    initialize_local_variables,
+    moving_average_variables,
+)
 from staticflow.ops.topk_ops import arg_max, arg_min  # noqa: E402

@@ -270,13 +270,16 @@ def import_graph_def(
                     data.append(tensor_for(src, idx))
             grouped, pos = [], 0
             for a in d.inputs:
-                if a.number_attr:
-                    k = attrs.get(a.number_attr)
+                if a.is_list:
+                    count_attr = a.number_attr or a.type_list_attr
+                    k = attrs.get(count_attr)
                     if k is None:
-                        raise ValueError(f"{where}: missing attr {a.number_attr}")
+                        raise ValueError(f"{where}: missing attr {count_attr}")
+                    if a.type_list_attr:
+                        k = len(k)
                     if k < 0 or pos + k > len(data):
                         raise ValueError(
-                            f"{where}: attr {a.number_attr} = {k} does not match its {len(data)} inputs"
+                            f"{where}: attr {count_attr} = {k} does not match its {len(data)} inputs"
                         )
                     grouped.append(data[pos : pos + k])
                     pos += k

@@ -65,6 +65,10 @@ def apply_op(
     g = _graph_of(inputs)
     # 1. type attrs from tensor inputs
     for arg, x in zip(d.inputs, inputs):
+        if arg.type_list_attr is not None and arg.type_list_attr not in attrs:
+            if isinstance(x, (list, tuple)) and all(isinstance(y, fops.Tensor) for y in x):
+                attrs[arg.type_list_attr] = [y.dtype for y in x]
+            continue
         if arg.type_attr is None:
             continue
         for y in x if arg.number_attr else [x]:
@@ -75,7 +79,7 @@ def apply_op(
     needs = any(
         not isinstance(y, fops.Tensor)
         for arg, x in zip(d.inputs, inputs)
-        for y in (x if arg.number_attr and isinstance(x, (list, tuple)) else [x])
+        for y in (x if arg.is_list and isinstance(x, (list, tuple)) else [x])
     )
     if needs and not exact_name:
         with g.name_scope(name or op_type) as scope:
@@ -116,6 +120,9 @@ def _convert_inputs(g, d, inputs, attrs, op_type, name, loc) -> list[fops.Tensor
     """Tensors for `inputs`: Python/NumPy values become constants named after their arg."""
     flat: list[fops.Tensor] = []
     for arg, x in zip(d.inputs, inputs):
+        if arg.type_list_attr:
+            flat.extend(_convert_typed_list(g, arg, x, attrs, op_type, name, loc))
+            continue
         if arg.number_attr:
             if not isinstance(x, (list, tuple)):
                 raise TypeError(f"{op_type}: input {arg.name} must be a list of tensors")
@@ -138,6 +145,36 @@ def _convert_inputs(g, d, inputs, attrs, op_type, name, loc) -> list[fops.Tensor
                 )
             flat.append(t)
     return flat
+
+
+def _convert_typed_list(g, arg, x, attrs, op_type, name, loc) -> list[fops.Tensor]:
+    """The tensors of a type_list_attr input: each converted to the dtype the attr lists for
+    it (when given), and the attr set to the dtypes they have."""
+    if not isinstance(x, (list, tuple)):
+        raise TypeError(f"{op_type}: input {arg.name} must be a list of tensors")
+    wants = attrs.get(arg.type_list_attr)
+    if wants is not None and len(wants) != len(x):
+        raise TypeError(
+            f"{op_type} op '{name or op_type}': input {arg.name} has {len(x)} tensors, but attr "
+            f"{arg.type_list_attr} lists {len(wants)} types. Defined at {fops.format_location(loc)}"
+        )
+    out = []
+    for i, y in enumerate(x):
+        want = dtypes.as_dtype(wants[i]) if wants is not None else None
+        if isinstance(y, fops.Tensor):
+            _check_graph(g, y, op_type)
+            t = y
+        else:
+            with g.as_default():
+                t = fops.convert_to_tensor(y, dtype=want, name=f"{arg.name}_{i}")
+        if want is not None and t.dtype != want:
+            raise TypeError(
+                f"{op_type} op '{name or op_type}': tensor {i} of input {arg.name} has dtype "
+                f"{t.dtype.name}, expected {want.name}. Defined at {fops.format_location(loc)}"
+            )
+        out.append(t)
+    attrs[arg.type_list_attr] = [t.dtype for t in out]
+    return out
 
 
 def _complete_attrs(d: registry.OpDef, attrs: dict, op_type: str, name, loc) -> None:
@@ -176,6 +213,9 @@ def _complete_attrs(d: registry.OpDef, attrs: dict, op_type: str, name, loc) -> 
 def output_dtypes(d: registry.OpDef, attrs: dict) -> list[dtypes.DType]:
     out = []
     for arg in d.outputs:
+        if arg.type_list_attr is not None:
+            out.extend(dtypes.as_dtype(t) for t in attrs[arg.type_list_attr])
+            continue
         dt = arg.dtype if arg.dtype is not None else dtypes.as_dtype(attrs[arg.type_attr])
         n = attrs[arg.number_attr] if arg.number_attr else 1
         out.extend([dt] * n)

@@ -201,6 +201,9 @@ class LowerContext:
     aliases: dict[int, int] = field(default_factory=dict)
     consts: list[np.ndarray] = field(default_factory=list)
     scratch: list[tuple] = field(default_factory=list)
+    # the session's ResourceStore (queues, iterators, readers), for the host calls of ops that
+    # use or change them; None when planning outside a session
+    resources: object = None
 
     def inp(self, i: int) -> View:
         shape = self.in_shapes[i]
@@ -255,14 +258,14 @@ class LowerContext:
         """Bytes of the buffer a view's `src` names (inputs and outputs as planned)."""
         kind, i = src
         if kind == "in":
-            return sizes.num_elements(self.in_shapes[i]) * self.in_dtypes[i].size
+            return sizes.num_elements(self.in_shapes[i]) * self.in_dtypes[i].np.itemsize
         if kind == "out":
-            return sizes.num_elements(self.out_shapes[i]) * self.out_dtypes[i].size
+            return sizes.num_elements(self.out_shapes[i]) * self.out_dtypes[i].np.itemsize
         if kind == "const":
             return int(self.consts[i].nbytes)
         if kind == "scratch":
             shape, dt = self.scratch[i]
-            return sizes.num_elements(shape) * dt.size
+            return sizes.num_elements(shape) * dt.np.itemsize
         if kind == "state":
             return 3 * dtypes.int64.size
         raise ValueError(f"unknown buffer {src!r}")
@@ -283,7 +286,7 @@ class LowerContext:
             return
         lo, hi = ext
         have = self.buffer_bytes(v.src)
-        if lo < 0 or (hi + 1) * v.dtype.size > have:
+        if lo < 0 or (hi + 1) * v.dtype.np.itemsize > have:
             raise ValueError(
                 f"{what} would reach elements {lo}..{hi} of {v.dtype.name} in its {v.src[0]} buffer "
                 f"{v.src[1]}, which holds {have} bytes (view shape {v.shape}, strides {v.strides}, "

@@ -321,3 +321,64 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=D.float32, seed=None, na
     with fops.name_scope(name, "truncated_normal"):
         z = _random("TruncatedNormal", shape, dtype, seed, None)
         return z * stddev + mean
+
+
+# ---------------------------------------------------------------------------
+# RandomShuffle: a random permutation along the first dimension
+# ---------------------------------------------------------------------------
+def _permutation(n: int, seed: int, seed2: int, counter: int) -> tuple[np.ndarray, int]:
+    """(a permutation of range(n), blocks used): the order of n random 64-bit keys."""
+    blocks = -(-n // 2)
+    w = philox_blocks(seed, seed2, counter, blocks).astype(np.uint64)
+    keys = ((w[:, [0, 2]] << np.uint64(32)) | w[:, [1, 3]]).reshape(-1)[:n]
+    return np.argsort(keys, kind="stable"), blocks
+
+
+def _shuffle_ref(ins, a):
+    x = np.asarray(ins[0])
+    if x.ndim == 0:
+        return x.copy()
+    perm, _ = _permutation(x.shape[0], a["seed"], a["seed2"], 0)
+    return x[perm]
+
+
+def _shuffle_lower(ctx):
+    def run(op_, ins, outs):
+        x, state = ins
+        if x.ndim == 0:
+            outs[0][...] = x
+            return
+        perm, used = _permutation(x.shape[0], int(state[0]), int(state[1]), int(state[2]))
+        state[2] += used
+        outs[0][...] = x[perm]
+
+    ctx.host(run, [ctx.inp(0), ctx.state()], [ctx.out(0)], writes=(1,))
+
+
+op(
+    name="RandomShuffle",
+    inputs=[Arg("value", type_attr="T")],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[Attr("seed", "int", 0), Attr("seed2", "int", 0), Attr("T", "type")],
+    shape_fn=lambda c: [c.shape(0)],
+    ref=_shuffle_ref,
+    lower=_shuffle_lower,
+    strings_lowered=True,
+    stateful=True,
+    random=True,
+    differentiable=False,
+    cases=lambda rng: [
+        Case((rng.standard_normal((7, 3)).astype(np.float32),), {"seed": 5, "seed2": 2}, grad=False),
+        Case((np.arange(10, dtype=np.int64),), {"seed": 1, "seed2": 9}, grad=False),
+        Case((np.array([b"a", b"b", b"c", b"d"], dtype=object),), {"seed": 3, "seed2": 4}, grad=False),
+        Case((np.zeros((0, 2), np.float32),), {"seed": 3, "seed2": 4}, grad=False),
+        Case((np.float32(2.5),), {"seed": 3, "seed2": 4}, grad=False),
+    ],
+    doc="Its input with the slices along the first dimension in a random order.",
+)
+
+
+def random_shuffle(value, seed=None, name=None) -> fops.Tensor:
+    """value with its first dimension randomly permuted (a new order each run)."""
+    s1, s2 = get_seed(seed)
+    return builder.apply_op("RandomShuffle", [value], {"seed": s1, "seed2": s2}, name).outputs[0]

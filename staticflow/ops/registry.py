@@ -33,7 +33,8 @@ REQUIRED = _Required()
 class Arg:
     """An input or output. Its dtype is fixed (`dtype`) or named by a type attr.
 
-    `number_attr` makes it a list of that many tensors of one type; `host`
+    `number_attr` makes it a list of that many tensors of one type;
+    `type_list_attr` a list of tensors whose dtypes that list(type) attr holds; `host`
     means its value is needed while planning (shapes, axes, sizes), so it
     must be computable from constants, shapes and feeds; `ref` means the op
     writes into it (a variable): "write" overwrites it, "update" reads then
@@ -44,9 +45,15 @@ class Arg:
     type_attr: str | None = None
     dtype: dtypes.DType | None = None
     number_attr: str | None = None
+    type_list_attr: str | None = None
     host: bool = False
     ref: str | None = None
     differentiable: bool = True  # False: the op's gradient w.r.t. this input is None by definition
+
+    @property
+    def is_list(self) -> bool:
+        """Whether the argument is a list of tensors (number_attr or type_list_attr)."""
+        return self.number_attr is not None or self.type_list_attr is not None
 
 
 ATTR_KINDS = (
@@ -89,6 +96,10 @@ class Case:
     label marks cases the generated tests treat specially: "feed" (a
     placeholder), "variable" (the op works on a variable), "partial_shape"
     (the static shape is deliberately less specific than the inputs').
+    `scenario` is for ops whose values come from session state (queues,
+    iterators, readers): a function that builds a graph using the op, runs it
+    and checks the results against a plain-Python reference; the generated
+    tests call it instead of comparing with `ref`.
     """
 
     inputs: tuple
@@ -96,6 +107,7 @@ class Case:
     grad: bool = True
     rtol: float | None = None
     label: str = ""
+    scenario: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,14 @@ class OpDef:
     # strings (which no C kernel handles) run this way too, whatever this flag says.
     host_kernel: bool = False
     strings_lowered: bool = False  # its lowering handles strings itself (with host calls)
+    # a handle op: its output is a scalar string naming a per-session resource (a queue, an
+    # iterator, a reader) that `resource(op)` creates on first use (runtime/resources.py)
+    resource: Callable | None = None
+    # a source op: its outputs come from session state, not from its inputs (a dequeue, an
+    # iterator's next element, a reader's next record). Session.run calls
+    # `source(op, resources, input_values) -> [arrays]` before planning and feeds the arrays to
+    # the plan; its inputs must be computable before the run (handles, constants, feeds)
+    source: Callable | None = None
 
     def attr(self, name: str) -> Attr:
         for a in self.attrs:
@@ -146,7 +166,7 @@ def register(opdef: OpDef) -> OpDef:
         if a.kind not in ATTR_KINDS:
             raise ValueError(f"op {opdef.name}: attr {a.name} has unknown kind {a.kind!r}")
     for arg in opdef.inputs + opdef.outputs:
-        for ref in (arg.type_attr, arg.number_attr):
+        for ref in (arg.type_attr, arg.number_attr, arg.type_list_attr):
             if ref is not None and ref not in names:
                 raise ValueError(f"op {opdef.name}: arg {arg.name} names undeclared attr {ref!r}")
     _REGISTRY[opdef.name] = opdef
@@ -307,7 +327,7 @@ def validate(available_kernels: set[str] | None = None) -> list[str]:
             problems.append(f"{d.name}: no shape function")
         if d.ref is None:
             problems.append(f"{d.name}: no NumPy reference")
-        if d.lower is None and not d.static and not d.host_kernel:
+        if d.lower is None and not d.static and not d.host_kernel and d.source is None:
             problems.append(f"{d.name}: neither a lowering nor static")
         if d.cases is None:
             problems.append(f"{d.name}: no test cases")

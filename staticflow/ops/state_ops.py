@@ -3,6 +3,8 @@ plus the TF1 `Variable` class and its initializer ops."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from staticflow.framework import dtypes
@@ -308,6 +310,10 @@ class Variable:
         op_ = builder.apply_op("AssignSub", [self._ref(), delta], None, name=name)
         return op_.outputs[0] if read_value else op_
 
+    def count_up_to(self, limit):
+        """Increments the variable until it reaches limit (see count_up_to)."""
+        return count_up_to(self, limit)
+
     def __repr__(self) -> str:
         return f"<sf.Variable '{self.name}' shape={self.shape} dtype={self.dtype.name}>"
 
@@ -440,3 +446,63 @@ def assign_add(ref, value, use_locking=None, name=None):
 def assign_sub(ref, value, use_locking=None, name=None):
     r = ref._ref() if isinstance(ref, Variable) else ref
     return builder.apply_op("AssignSub", [r, value], None, name=name).outputs[0]
+
+
+# ---------------------------------------------------------------------------
+# CountUpTo: the epoch counter of TF1's input producers
+# ---------------------------------------------------------------------------
+_COUNT_T = (D.int32, D.int64)
+_count_lock = threading.Lock()  # runs on several threads may count on one variable
+
+
+def _count_up_to_ref(ins, a):
+    v = ins[0]
+    if int(v) >= a["limit"]:
+        raise ValueError(f"Reached limit of {a['limit']}")
+    old = v.copy()
+    v[...] = v + 1
+    return old
+
+
+def _count_up_to_lower(ctx):
+    limit = ctx.attrs["limit"]
+
+    def run(op_, ins, outs):
+        v = ins[0]
+        with _count_lock:
+            if int(v) >= limit:
+                from staticflow.framework import errors
+
+                raise errors.OutOfRangeError(
+                    None,
+                    op_,
+                    f"Reached limit of {limit}\n\t [[node {op_.name} ({op_.type}) defined at "
+                    f"{fops.format_location(op_.location)}]]",
+                )
+            outs[0][...] = v
+            v[...] = v + 1
+
+    ctx.host(run, [ctx.inp(0)], [ctx.out(0)], writes=(0,))
+
+
+op(
+    name="CountUpTo",
+    inputs=[Arg("ref", type_attr="T", ref="update")],
+    outputs=[Arg("output", type_attr="T")],
+    attrs=[Attr("limit", "int"), Attr("T", "type", allowed=_COUNT_T)],
+    shape_fn=lambda c: [c.shape(0).merge_with(TensorShape([]))],
+    ref=_count_up_to_ref,
+    lower=_count_up_to_lower,
+    stateful=True,
+    differentiable=False,
+    cases=lambda rng: [
+        Case((np.array(3, t.np),), {"limit": 5}, grad=False, label="variable") for t in _COUNT_T
+    ],
+    doc="Increments a scalar variable, giving its value before; OutOfRangeError once it reaches limit.",
+)
+
+
+def count_up_to(ref, limit, name=None) -> fops.Tensor:
+    """The variable's value, incremented after; OutOfRangeError once it has reached `limit`."""
+    r = ref._ref() if isinstance(ref, Variable) else ref
+    return builder.apply_op("CountUpTo", [r], {"limit": int(limit)}, name=name).outputs[0]

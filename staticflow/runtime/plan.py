@@ -11,6 +11,7 @@ the same records for debugging.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -86,6 +87,7 @@ class Plan:
     call_steps: list = field(default_factory=list)
     segments: list = field(default_factory=list)
     shapes: dict = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # held by the run executing it
 
 
 @dataclass(eq=False)
@@ -139,6 +141,8 @@ class _Planner:
             d = registry.get(op.type)
             if op.type == "Const":
                 v = np.asarray(op.get_attr("value"))
+            elif d.resource is not None:  # a handle: the op's name (runtime/resources.py)
+                v = np.array(op.name.encode(), dtype=object)
             elif d.shape_only:
                 x = op.inputs[0]
                 v = d.ref([_shaped(self.shapes[x], x.dtype)], op._attrs)
@@ -163,7 +167,7 @@ class _Planner:
     # --- sizes --------------------------------------------------------------------------------
     @staticmethod
     def nbytes(shape, dt: dtypes.DType) -> int:
-        return sizes.num_elements(shape) * dt.size
+        return sizes.num_elements(shape) * dt.np.itemsize  # storage: a string is an object pointer
 
     def check_alloc(self, n: int, what: str, op=None) -> None:
         sizes.check_allocation(n, what, op, self.allocation_limit)
@@ -211,7 +215,7 @@ class _Planner:
             if not s.is_fully_defined():
                 raise errors.InternalError(None, op, f"shape of {t.name} is {s} after planning" + where(op))
             try:
-                sizes.check_shape(s.as_list(), t.dtype.size, f"the shape of {t.name}")
+                sizes.check_shape(s.as_list(), t.dtype.np.itemsize, f"the shape of {t.name}")
             except ValueError as e:
                 raise errors.InvalidArgumentError(
                     None, op, f"{op.type} op '{op.name}': {e}" + where(op)
@@ -250,16 +254,21 @@ def _flat_args(args, op):
     """Input Args repeated for list inputs, aligned with op.inputs."""
     out = []
     for a in args:
-        n = op.get_attr(a.number_attr) if a.number_attr else 1
+        if a.type_list_attr:
+            n = len(op.get_attr(a.type_list_attr))
+        else:
+            n = op.get_attr(a.number_attr) if a.number_attr else 1
         out.extend([a] * n)
     return out
 
 
-def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables, allocation_limit=None) -> Plan:
-    """Plan the run that computes fetch_tensors and runs target_ops given feeds.
-
-    `allocation_limit` bounds every allocation of the plan in bytes (None: the
-    default of `sizes.allocation_limit`); more raises ResourceExhaustedError."""
+def build_plan(
+    graph, fetch_tensors, target_ops, feeds: dict, variables, resources=None, allocation_limit=None
+) -> Plan:
+    """Plan the run that computes fetch_tensors and runs target_ops given feeds. `resources`
+    (the session's ResourceStore) is what host calls of queue, iterator and reader ops use.
+    `allocation_limit` bounds every allocation of the plan in bytes (None: the default of
+    `sizes.allocation_limit`); more raises ResourceExhaustedError."""
     p = _Planner(graph, fetch_tensors, target_ops, feeds, variables, allocation_limit)
     fed = set(feeds)
     order = toposort(prune(fetch_tensors, target_ops, fed), fed)
@@ -292,6 +301,13 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables, allocat
         d = registry.lookup(op.type)
         if d is None:
             raise errors.UnimplementedError(None, op, f"staticflow has no op {op.type!r}" + where(op))
+        if d.source is not None:
+            raise errors.InternalError(
+                None,
+                op,
+                f"{op.type} op '{op.name}' is a source: Session.run evaluates it before planning and "
+                "feeds its outputs" + where(op),
+            )
         if op.type == "Placeholder" and op.outputs[0] not in fed:
             dims = op.get_attr("shape")
             raise errors.InvalidArgumentError(
@@ -337,6 +353,7 @@ def build_plan(graph, fetch_tensors, target_ops, feeds: dict, variables, allocat
             out_shapes,
             [t.dtype for t in op.outputs],
             values,
+            resources=resources,
         )
         try:
             if registry.runs_on_host(d, ctx.in_dtypes, ctx.out_dtypes):
@@ -542,7 +559,7 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     def address(loc: Loc, v: View) -> int:
         b = loc.buf
         start = arena_base + b.offset if b.kind == "arena" else b.array.__array_interface__["data"][0]
-        return start + loc.byte_offset + v.offset * v.dtype.size
+        return start + loc.byte_offset + v.offset * v.dtype.np.itemsize
 
     everything = [(s_i, c) for s_i, s in enumerate(plan.steps) for c in s.calls]
     calls = [(s_i, c) for s_i, c in everything if not isinstance(c[0], HostCall)]
@@ -577,7 +594,8 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
             )
             if loc.buf.kind == "feed":
                 if j < len(ins):
-                    sites.setdefault(loc.buf, []).append((r, loc.byte_offset + v.offset * v.dtype.size))
+                    at = loc.byte_offset + v.offset * v.dtype.np.itemsize
+                    sites.setdefault(loc.buf, []).append((r, at))
                 else:  # nothing writes a fed tensor; should anything, never repoint the write
                     pinned.add(loc.buf)
             r += 1
@@ -591,10 +609,10 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     # fetch/feed views over the arena
     def arena_view(loc: Loc) -> np.ndarray:
         b = loc.buf
-        nbytes = sizes.num_elements(loc.shape) * loc.dtype.size
+        nbytes = sizes.num_elements(loc.shape) * loc.dtype.np.itemsize
         if b.objects:  # an object array: offsets count elements (of the object pointer's size)
-            first = loc.byte_offset // loc.dtype.size
-            return b.array.reshape(-1)[first : first + nbytes // loc.dtype.size].reshape(loc.shape)
+            first = loc.byte_offset // loc.dtype.np.itemsize
+            return b.array.reshape(-1)[first : first + nbytes // loc.dtype.np.itemsize].reshape(loc.shape)
         if b.kind == "arena":
             raw_b = plan.arena[b.offset + loc.byte_offset : b.offset + loc.byte_offset + nbytes]
         else:
@@ -632,10 +650,10 @@ def _count_before(everything, target) -> int:
 
 def _view_array(arena_view, loc: Loc, v: View, writeable: bool = False) -> np.ndarray:
     """A NumPy view of a strided View inside a located buffer (for host calls)."""
-    base = arena_view(Loc(loc.buf, 0, (loc.buf.nbytes // v.dtype.size,), v.dtype)).reshape(-1)
-    off = loc.byte_offset // v.dtype.size + v.offset
+    base = arena_view(Loc(loc.buf, 0, (loc.buf.nbytes // v.dtype.np.itemsize,), v.dtype)).reshape(-1)
+    off = loc.byte_offset // v.dtype.np.itemsize + v.offset
     return np.lib.stride_tricks.as_strided(
-        base[off:], shape=v.shape, strides=[s * v.dtype.size for s in v.strides], writeable=writeable
+        base[off:], shape=v.shape, strides=[s * v.dtype.np.itemsize for s in v.strides], writeable=writeable
     )
 
 
@@ -680,7 +698,8 @@ def execute(plan: Plan, feeds: dict, variables, mode: str = "c", trace: list | N
     out = []
     for f in plan.fetches:
         if isinstance(f, tuple):
-            out.append(feeds[f[1]])
+            value = feeds[f[1]]
+            out.append(value[()] if value.ndim == 0 else value)  # a scalar, as TF gives it
         else:
             value = np.array(f, copy=True)
             out.append(value[()] if value.ndim == 0 else value)  # a scalar as TF gives it
@@ -735,7 +754,9 @@ def _run_host(op, fn, ins, outs) -> None:
     kernel's would be."""
     try:
         fn(op, ins, outs)
-    except errors.OpError:
+    except errors.OpError as e:
+        if e.op is None:  # raised by code that did not know the op: name it here
+            raise type(e)(None, op, f"{op.type} op '{op.name}': {e.message}" + where(op)) from None
         raise
     except (ValueError, TypeError, IndexError, KeyError, OverflowError, ZeroDivisionError) as e:
         raise errors.InvalidArgumentError(None, op, f"{op.type} op '{op.name}': {e}" + where(op)) from None

@@ -14,6 +14,8 @@ import numpy as np
 from staticflow.framework import dtypes, strings
 from staticflow.framework import ops as fops
 from staticflow.runtime import plan as plan_mod
+from staticflow.runtime import sources
+from staticflow.runtime.resources import ResourceStore
 
 
 class VariableStore:
@@ -126,7 +128,12 @@ class Session:
         self._plans: dict = {}
         self._variables = VariableStore(self._graph)
         self._executor = executor
+        # runs do not take this lock (each plan has its own, so that a run blocked in a queue
+        # never stops another); it guards direct reads and writes of variable storage
         self._lock = threading.Lock()
+        self._build_lock = threading.Lock()  # one plan build at a time (storage is created then)
+        self._resources = ResourceStore(self._graph, self)  # queues, iterators, readers
+        self._sources: dict = {}  # run signature -> the source ops it evaluates first
         self._default_ctx = None
         self.plans_built = 0
 
@@ -157,6 +164,7 @@ class Session:
         feeds = self._convert_feeds(feed_dict)
         tensors = [x for x in mapper.leaves if isinstance(x, fops.Tensor)]
         targets = [x for x in mapper.leaves if isinstance(x, fops.Operation)]
+        feeds, targets = self._evaluate_sources(tensors, targets, feeds)
         trace = [] if options is not None and options.trace_level and run_metadata is not None else None
         if self._config is not None and self._config.intra_op_parallelism_threads > 0:
             with self._threads(self._config.intra_op_parallelism_threads):
@@ -179,7 +187,16 @@ class Session:
             if all(np.array_equal(feeds[t], v) for t, v in p.value_feeds.items()):
                 return p
         limit = self._config.allocation_limit_bytes if self._config is not None else 0
-        p = plan_mod.build_plan(self._graph, tensors, targets, feeds, self._variables, limit or None)
+        with self._build_lock:
+            p = plan_mod.build_plan(
+                self._graph,
+                tensors,
+                targets,
+                feeds,
+                self._variables,
+                resources=self._resources,
+                allocation_limit=limit or None,
+            )
         self.plans_built += 1
         if self._config is not None and self._config.log_device_placement:
             for step in p.steps:
@@ -197,8 +214,29 @@ class Session:
 
     def _plan_and_execute(self, tensors, targets, feeds, trace):
         p = self._plan_for(tensors, targets, feeds)
-        with self._lock:
+        with p.lock:  # a plan owns its arena: one run of it at a time
             return p, plan_mod.execute(p, feeds, self._variables, self._executor, trace)
+
+    def _evaluate_sources(self, tensors, targets, feeds: dict) -> tuple[dict, list]:
+        """(feeds plus the values of the source ops (dequeues, iterators, readers) the run
+        needs, evaluated before it is planned (runtime/sources.py); the targets left to run,
+        without the sources, which have done their work)."""
+        key = (tuple(map(id, tensors)), tuple(map(id, targets)), frozenset(map(id, feeds)))
+        srcs = self._sources.get(key)
+        if srcs is None:
+            srcs = self._sources[key] = sources.needed(tensors, targets, feeds)
+        if not srcs:
+            return feeds, targets
+        done = set(srcs)
+        return sources.evaluate(self, srcs, feeds), [op for op in targets if op not in done]
+
+    def _run_internal(self, tensors, targets, feeds: dict) -> list:
+        """A run of graph elements with feeds already converted: the nested runs of dataset
+        functions and of a source's control inputs."""
+        if self._closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+        feeds, targets = self._evaluate_sources(tensors, targets, feeds)
+        return self._plan_and_execute(list(tensors), list(targets), feeds, None)[1]
 
     @staticmethod
     @contextlib.contextmanager
@@ -285,6 +323,7 @@ class Session:
     # --- lifetime -----------------------------------------------------------------------------
     def close(self) -> None:
         self._closed = True
+        self._resources.close()  # wakes runs blocked in a queue, stops background readers
         self._plans.clear()
 
     def __enter__(self):

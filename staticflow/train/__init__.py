@@ -64,3 +64,37 @@ __all__ = [
     "piecewise_constant",
     "polynomial_decay",
 ]
+
+# TF1's queue-based input pipelines: producers, batching, queue runners and their coordinator
+from staticflow.train import queue_runner  # noqa: E402
+from staticflow.train.coordinator import Coordinator, LooperThread  # noqa: E402
+from staticflow.train.input import (  # noqa: E402
+    batch,
+    batch_join,
+    input_producer,
+    limit_epochs,
+    range_input_producer,
+    shuffle_batch,
+    shuffle_batch_join,
+    slice_input_producer,
+    string_input_producer,
+)
+from staticflow.train.queue_runner import QueueRunner, add_queue_runner, start_queue_runners  # noqa: E402
+
+__all__ += [
+    "Coordinator",
+    "LooperThread",
+    "QueueRunner",
+    "add_queue_runner",
+    "batch",
+    "batch_join",
+    "input_producer",
+    "limit_epochs",
+    "queue_runner",
+    "range_input_producer",
+    "shuffle_batch",
+    "shuffle_batch_join",
+    "slice_input_producer",
+    "start_queue_runners",
+    "string_input_producer",
+]

@@ -23,7 +23,7 @@ PLAN_ANNOTATORS: list[Callable] = []
 
 
 def _nbytes(shape, dtype) -> int:
-    return int(np.prod(shape, dtype=np.int64)) * dtype.size
+    return int(np.prod(shape, dtype=np.int64)) * dtype.np.itemsize
 
 
 def _fmt_bytes(n: int) -> str:

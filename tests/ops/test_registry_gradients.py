@@ -56,7 +56,7 @@ def _build(d, case, rng):
     phs, vals, grouped = [], [], []
     with g.as_default():
         for arg, v in zip(d.inputs, case.inputs):
-            items = [_to64(x) for x in v] if arg.number_attr else [_to64(v)]
+            items = [_to64(x) for x in v] if arg.is_list else [_to64(v)]
             ts = []
             for x in items:
                 if x.dtype == np.float64 and not arg.host and arg.differentiable:
@@ -66,7 +66,7 @@ def _build(d, case, rng):
                     ts.append(p)
                 else:
                     ts.append(sf.constant(x, dtype=dtypes.as_dtype(x.dtype)))
-            grouped.append(ts if arg.number_attr else ts[0])
+            grouped.append(ts if arg.is_list else ts[0])
         op = builder.apply_op(d.name, grouped, attrs)
         outs = [t for t in op.outputs if t.dtype == sf.float64]
     with sf.Session(graph=g) as sess:

@@ -66,7 +66,7 @@ def _flat_args(d, case):
     """(Arg, array) per flattened input, with the grouping to rebuild op inputs."""
     out, groups = [], []
     for a, v in zip(d.inputs, case.inputs):
-        if a.number_attr:
+        if a.is_list:
             groups.append(len(v))
             out.extend((a, np.asarray(x)) for x in v)
         else:
@@ -147,6 +147,9 @@ def _run_special(d, case):
 def test_op_matches_reference(op_name, index):
     d = registry.get(op_name)
     case = _cases(d)[index]
+    if case.scenario is not None:  # an op of session state: it checks itself
+        case.scenario()
+        return
     if case.label in ("feed", "variable"):
         _run_special(d, case)
         return

@@ -1,0 +1,8 @@
+"""sf.python_io: TFRecord files from Python (TF1's tf.python_io)."""
+
+from staticflow.io.tfrecord import (  # noqa: F401
+    TFRecordCompressionType,
+    TFRecordOptions,
+    TFRecordWriter,
+    tf_record_iterator,
+)
