@@ -291,9 +291,11 @@ def _native_ref(fn):
     of operations, so that NaN, Inf and overflow come out as the kernel's (TensorFlow's)."""
 
     def ref(ins, a):
-        y, dy = ins[0], ins[1].astype(ins[0].dtype)
+        dt = ins[0].dtype
+        work = dt if dt in (np.float32, np.float64) else np.float32  # 16-bit floats: as their kernels
+        y, dy = ins[0].astype(work), ins[1].astype(work)
         with np.errstate(all="ignore"):
-            return np.asarray(fn(y, dy, a)).astype(y.dtype)
+            return np.asarray(fn(y, dy, a)).astype(work).astype(dt)
 
     return ref
 

@@ -234,12 +234,15 @@ _GRAD_OPS = [
 
 
 def _native_grad_ref(fn):
-    """A gradient op's reference in its inputs' dtype (softplus's sigmoid in float64)."""
+    """A gradient op's reference in the kernel's arithmetic: its inputs' dtype, float32 for
+    the 16-bit floats (as their kernels compute), rounded to the output dtype."""
 
     def ref(ins, a):
-        g, y = ins[0], ins[1].astype(ins[0].dtype)
+        dt = ins[0].dtype
+        work = dt if dt in (np.float32, np.float64) else np.float32
+        g, y = ins[0].astype(work), ins[1].astype(work)
         with np.errstate(all="ignore"):
-            return np.asarray(fn(g, y, a)).astype(g.dtype)
+            return np.asarray(fn(g, y, a)).astype(work).astype(dt)
 
     return ref
 

@@ -294,6 +294,8 @@ class Session:
             arr = strings.bytes_array(value, f"the value fed to Tensor '{t.name}' (dtype string)")
         else:
             arr = np.asarray(value)
+            if t.dtype.is_integer and arr.dtype.kind in "fO":
+                _check_python_ints(t, value, arr)
         want = t.dtype.np
         if arr.dtype != want:
             src_kind_ok = (
@@ -352,7 +354,22 @@ class Session:
         return ["/device:CPU:0"]
 
 
-def _check_fits(t: fops.Tensor, arr: np.ndarray) -> None:
+def _check_python_ints(t: fops.Tensor, value, arr: np.ndarray) -> None:
+    """Python ints beyond NumPy's integer types (NumPy makes them float64 or objects) fed to
+    an integer placeholder: the range check of _check_fits, on the ints themselves."""
+    try:
+        flat = np.asarray(value, dtype=object).reshape(-1)
+    except (TypeError, ValueError):
+        return
+    if flat.size == 0 or not all(isinstance(v, int) and not isinstance(v, bool) for v in flat):
+        return
+    lo, hi = min(flat), max(flat)
+    if lo >= int(t.dtype.min) and hi <= int(t.dtype.max):
+        return
+    _check_fits(t, np.array([lo if lo < int(t.dtype.min) else hi], dtype=object), ints=True)
+
+
+def _check_fits(t: fops.Tensor, arr: np.ndarray, ints: bool = False) -> None:
     """A fed value must be representable in the placeholder's dtype: an integer outside
     the range of an integer dtype, or a finite float beyond a float dtype's largest value,
     is an InvalidArgumentError naming the placeholder. (TensorFlow wraps or overflows to
@@ -360,7 +377,7 @@ def _check_fits(t: fops.Tensor, arr: np.ndarray) -> None:
     if arr.size == 0:
         return
     dt = t.dtype
-    if dt.is_integer and arr.dtype.kind in "iu":
+    if dt.is_integer and (ints or arr.dtype.kind in "iu"):
         lo, hi = int(arr.min()), int(arr.max())
         bad = lo if lo < int(dt.min) else hi if hi > int(dt.max) else None
         limits = f"[{int(dt.min)}, {int(dt.max)}]"

@@ -31,6 +31,9 @@ def _run_fed(dtype, value, shape=None):
         (sf.uint8, [-1], "-1"),
         (sf.int64, np.array([2**63], np.uint64), "9223372036854775808"),
         (sf.float32, np.array([1.0, 1e300]), "1e+300"),
+        (sf.int64, [1, 2**63], "9223372036854775808"),  # beyond NumPy's int64: made a float
+        (sf.uint64, [1, 2**64], "18446744073709551616"),  # beyond uint64: made an object array
+        (sf.int8, [1, 128], "128"),
     ],
 )
 def test_out_of_range_feeds_are_invalid_arguments_naming_the_placeholder(dtype, value, bad):

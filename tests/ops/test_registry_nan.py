@@ -37,9 +37,17 @@ def _skip(d: registry.OpDef) -> bool:
     )
 
 
+def _is_float(v) -> bool:
+    """Float arrays, the 16-bit floats included (bfloat16 is no NumPy float kind)."""
+    try:
+        return dtypes.as_dtype(np.asarray(v).dtype).is_floating
+    except TypeError:
+        return False
+
+
 def _inject(v: np.ndarray, offset: int) -> np.ndarray:
     v = np.array(v, copy=True)
-    if v.dtype.kind != "f" or v.size == 0:
+    if not _is_float(v) or v.size == 0:
         return v
     flat = v.reshape(-1)
     for i in range(flat.size):
@@ -49,11 +57,11 @@ def _inject(v: np.ndarray, offset: int) -> np.ndarray:
 
 def _grid_case(d: registry.OpDef, cases):
     """Every pair (every value, for unary ops) of GRID_SPECIALS, for an elementwise op."""
-    if not d.elementwise or any(a.number_attr or a.host for a in d.inputs) or len(d.inputs) not in (1, 2):
+    if not d.elementwise or any(a.is_list or a.host for a in d.inputs) or len(d.inputs) not in (1, 2):
         return None
     for case in cases:
         vs = [np.asarray(v) for v in case.inputs]
-        if vs[0].dtype.kind == "f" and all(v.dtype == vs[0].dtype for v in vs):
+        if _is_float(vs[0]) and all(v.dtype == vs[0].dtype for v in vs):
             with np.errstate(over="ignore"):  # 1e30 is inf in a 16-bit float
                 sp = np.array(GRID_SPECIALS, vs[0].dtype)
             grid = (sp,) if len(vs) == 1 else (np.repeat(sp, sp.size), np.tile(sp, sp.size))
@@ -80,7 +88,7 @@ def _variants(d: registry.OpDef):
         floats = [
             a
             for a, v in zip(d.inputs, case.inputs)
-            if not a.host and any(np.asarray(x).dtype.kind == "f" for x in (v if a.number_attr else [v]))
+            if not a.host and any(_is_float(x) for x in (v if a.is_list else [v]))
         ]
         if not floats:
             continue
@@ -90,7 +98,7 @@ def _variants(d: registry.OpDef):
             for a, v in zip(d.inputs, case.inputs):
                 if a.host:
                     ins.append(np.asarray(v))
-                elif a.number_attr:
+                elif a.is_list:
                     ins.append([_inject(np.asarray(x), offset + j) for j, x in enumerate(v)])
                 else:
                     ins.append(_inject(np.asarray(v), offset))
@@ -112,7 +120,7 @@ def _run_kernel(d, case, ins):
     with g.as_default():
         tensors = []
         for a, v in zip(d.inputs, ins):
-            if a.number_attr:
+            if a.is_list:
                 tensors.append([sf.constant(x) for x in v])
             elif a.host:
                 tensors.append(sf.constant(v))
@@ -126,7 +134,7 @@ def _run_kernel(d, case, ins):
 
 
 def _flat(d, ins):
-    return [x for a, v in zip(d.inputs, ins) for x in (v if a.number_attr else [v])]
+    return [x for a, v in zip(d.inputs, ins) for x in (v if a.is_list else [v])]
 
 
 def _at(bad, got, want) -> str:
@@ -134,14 +142,23 @@ def _at(bad, got, want) -> str:
     return f"{i}: kernel {got[i]}, reference {want[i]}"
 
 
+_RTOL = {np.dtype(np.float32): 2e-5, np.dtype(np.float16): 2e-3, dtypes.bfloat16.np: 1.6e-2}
+
+
 def _assert_agree(got, want, what):
-    got, want = np.asarray(got), np.asarray(want)
+    # a scalar string fetch is bytes (NumPy's "S" arrays would drop its trailing zero bytes)
+    got = np.asarray(got, dtype=object) if isinstance(got, bytes) else np.asarray(got)
+    want = np.asarray(want)
+    if got.dtype.kind in "SO" or want.dtype.kind in "SO":  # strings (summaries): the same bytes
+        np.testing.assert_array_equal(got.astype(object), want.astype(object), err_msg=what)
+        return
     assert (got.dtype, got.shape) == (want.dtype, want.shape), (
         f"{what}: {got.dtype}{got.shape} vs {want.dtype}{want.shape}"
     )
-    if got.dtype.kind != "f":
+    if not dtypes.as_dtype(got.dtype).is_floating:
         np.testing.assert_array_equal(got, want, err_msg=what)
         return
+    got, want, dt = got.astype(np.float64), want.astype(np.float64), got.dtype
     nan_g, nan_w = np.isnan(got), np.isnan(want)
     bad = np.argwhere(nan_g != nan_w)
     assert not bad.size, f"{what}: NaN at {_at(bad, got, want)}"
@@ -150,7 +167,7 @@ def _assert_agree(got, want, what):
     assert not bad.size, f"{what}: Inf at {_at(bad, got, want)}"
     fin = ~nan_g & ~inf
     if fin.any():
-        rtol = 2e-5 if got.dtype == np.float32 else 1e-12
+        rtol = _RTOL.get(dt, 1e-12)
         scale = max(float(np.abs(want[fin]).max()), 0.1)
         np.testing.assert_allclose(got[fin], want[fin], rtol=rtol, atol=rtol * scale, err_msg=what)
 
@@ -195,5 +212,5 @@ def test_every_float_op_is_covered():
 def _arg_dtypes(d, a):
     if a.dtype is not None:
         return [a.dtype]
-    attr = d.attr(a.type_attr)
+    attr = d.attr(a.type_attr or a.type_list_attr)
     return list(attr.allowed or (dtypes.float32,))
