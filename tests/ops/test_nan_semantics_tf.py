@@ -304,3 +304,12 @@ def test_nan_rules_where_tensorflow_varies():
     # erf(+-Inf) = +-1 in both float types (TensorFlow's float64 Erf gives NaN there)
     np.testing.assert_array_equal(e[:2], [1.0, -1.0])
     assert np.isnan(e[2])
+
+
+def test_as_string_pads_nan_and_inf_with_spaces():
+    # TensorFlow (C's printf): the 0 flag does not apply to nan and inf
+    g = sf.Graph()
+    with g.as_default():
+        s = sf.as_string(np.array([nan, inf, -inf, -0.0]), precision=3, width=14, fill="0")
+    got = sf.Session(graph=g).run(s)
+    assert got.tolist() == [b"           nan", b"           inf", b"          -inf", b"-000000000.000"]
