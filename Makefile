@@ -2,9 +2,12 @@
 #
 #   make demo     set everything up, then run examples/demo.py and the training examples
 #   make test     set everything up, then run the tests (slow ones left out),
-#                 the TensorFlow parity suite included (its oracle lives in .venv-tf)
+#                 the TensorFlow parity suite included (its oracle lives in .venv-tf), then
+#                 the ASAN_CI_TESTS again on the AddressSanitizer build of the kernels
 #   make install  the set-up step alone: .venv, an editable install of
 #                 staticflow with its test tools, graphviz's `dot`
+#   make asan     build the kernels with AddressSanitizer (build/asan/, beside the
+#                 normal build) and run ASAN_TESTS (default: the whole suite) on them
 #   make lint     ruff
 #   make bench    benchmarks/
 #   make crash-test  kill -9 during checkpoint saves (200 per scenario) and 200 rounds of
@@ -38,7 +41,7 @@ TF_PY    := $(TF_VENV)/bin/python
 TF_REQS  := tests/parity/requirements.txt
 TF_STAMP := $(TF_VENV)/.requirements-installed
 
-.PHONY: all install graphviz parity-env test demo lint bench crash-test clean FORCE
+.PHONY: all install graphviz parity-env test demo lint bench crash-test clean asan asan-build FORCE
 
 all: test
 
@@ -81,10 +84,38 @@ $(TF_STAMP): $(TF_REQS)
 	TF_CPP_MIN_LOG_LEVEL=3 $(TF_PY) -c "import tensorflow.compat.v1"
 	cp $(TF_REQS) $@
 
-# pytest exits 5 when it collected no test: that is a failure here.
+# pytest exits 5 when it collected no test: that is a failure here. After the
+# normal suite, the tests in ASAN_CI_TESTS run again on the AddressSanitizer build.
 test: install parity-env
 	@STATICFLOW_PARITY_PYTHON="$(abspath $(TF_PY))" STATICFLOW_PARITY_REQUIRED=1 \
 	$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
+	if [ $$rc -ne 0 ]; then exit $$rc; fi
+	@$(MAKE) --no-print-directory asan ASAN_TESTS="$(ASAN_CI_TESTS)"
+
+# AddressSanitizer: a second build of the kernel library, with every load and store
+# checked, in build/asan/ (the normal build is untouched). The tests load it through
+# STATICFLOW_KERNEL_LIBRARY with libasan preloaded into Python (which is not built with
+# ASan itself, hence detect_leaks=0: Python's own allocations would be reported).
+# ASAN_CI_TESTS is what `make test` runs on it: add test paths there (the op and kernel
+# tests and the hardening reproducers now).
+ASAN_LIB       := build/asan/_sf_cpu.abi3.so
+ASAN_TESTS     ?= tests
+ASAN_CI_TESTS  ?= tests/ops tests/kernels tests/hardening
+ASAN_OPTIONS_  := detect_leaks=0:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=0
+CC             ?= cc
+
+asan-build: $(ASAN_LIB)
+
+$(ASAN_LIB): $(STAMP)
+	$(PY) staticflow/backends/_build_cpu.py --asan
+
+asan: install $(ASAN_LIB)
+	@libasan=$$($(CC) -print-file-name=libasan.so); \
+	if [ ! -e "$$libasan" ]; then echo "error: $(CC) has no libasan.so (AddressSanitizer)" >&2; exit 1; fi; \
+	echo "AddressSanitizer build: $(ASAN_TESTS)"; \
+	LD_PRELOAD="$$libasan" ASAN_OPTIONS="$(ASAN_OPTIONS_)" STATICFLOW_KERNEL_LIBRARY="$(CURDIR)/$(ASAN_LIB)" \
+		$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) $(ASAN_TESTS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 demo: install

@@ -212,6 +212,7 @@ from staticflow import compat, gfile, graph_util, image, logging, saved_model, s
 
 # TF1's top-level names for the string ops (sf.strings has them all)
 from staticflow.framework.meta_graph import export_meta_graph, import_meta_graph  # noqa: E402
+from staticflow.ops.array_ops import unsorted_segment_sum  # noqa: E402
 from staticflow.ops.rnn import reverse_sequence  # noqa: E402
 from staticflow.ops.string_ops import (  # noqa: E402
     as_string,

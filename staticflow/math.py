@@ -1,5 +1,6 @@
 """sf.math: elementwise and reduction math (TF's tf.math names)."""
 
+from staticflow.ops.array_ops import unsorted_segment_sum  # noqa: F401
 from staticflow.ops.confusion_matrix import confusion_matrix
 from staticflow.ops.math_ops import (  # noqa: F401
     abs,

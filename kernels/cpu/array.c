@@ -391,6 +391,11 @@ static inline int64_t sf_index2_at(const sf_tensor *t, int64_t a, int64_t b)
                            "%lld]",                                                        \
                            (long long)ix->shape[0], (long long)ix->shape[1],               \
                            (long long)outer, (long long)depth, (long long)inner);          \
+        if (on->ndim < 0 || on->ndim > SF_MAX_DIMS || off->ndim < 0 ||                     \
+            off->ndim > SF_MAX_DIMS || sf_numel(on) != 1 || sf_numel(off) != 1)            \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT,                                     \
+                           "one_hot: on_value and off_value must be scalars, got %lld and "  \
+                           "%lld elements", (long long)sf_numel(on), (long long)sf_numel(off)); \
         if (outer == 0 || depth == 0 || inner == 0) return SF_OK;                          \
         const T von = *(const T *)on->data, voff = *(const T *)off->data;                  \
         T *o = (T *)out->data;                                                             \
@@ -436,6 +441,10 @@ SF_ARRAY_DTYPES(SF_DEFINE_ONE_HOT)
             return sf_fail(c, SF_ERR_INVALID_ARGUMENT,                                     \
                            "unsorted_segment_sum: ids must be int32 or int64");            \
         const int64_t m = d->shape[0], inner = d->shape[1], n = o->shape[0];               \
+        if (m < 0 || inner < 0 || n < 0 || !sf_is_contiguous(d) || !sf_is_contiguous(o))   \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT,                                     \
+                           "unsorted_segment_sum: data and out must be contiguous, with "  \
+                           "non-negative sizes");                                          \
         for (int64_t i = 0; i < m; i++) {                                                  \
             int64_t k = sf_index_at(ix, i);                                                \
             if (k >= n)                                                                    \

@@ -53,6 +53,21 @@ static int sf_check4(sf_call *c, const sf_tensor *t, int32_t code, const char *n
     return SF_OK;
 }
 
+/* `t` must have the shape of `like` (both 4-D): a kernel that walks one by the other's
+ * sizes never leaves it. */
+static int sf_same4(sf_call *c, const sf_tensor *t, const sf_tensor *like, const char *name,
+                    const char *what)
+{
+    for (int d = 0; d < 4; d++)
+        if (t->shape[d] != like->shape[d])
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT,
+                           "%s: %s must have the input's shape [%lld, %lld, %lld, %lld], got [%lld, %lld, "
+                           "%lld, %lld]", name, what, (long long)like->shape[0], (long long)like->shape[1],
+                           (long long)like->shape[2], (long long)like->shape[3], (long long)t->shape[0],
+                           (long long)t->shape[1], (long long)t->shape[2], (long long)t->shape[3]);
+    return SF_OK;
+}
+
 /* img: [N, H, W, C]; filt: [KH, KW, C, O] (or NULL for pools: KH/KW from iattr);
  * out: [N, OH, OW, *]. iattr = [sh, sw, dh, dw, pt, pl] for convs. */
 static int sf_conv_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_tensor *filt,
@@ -882,6 +897,10 @@ static int sf_pool_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_ten
 }
 
 
+/* max_pool's start value, as TensorFlow's: a window of NaN and -inf pools to it */
+#define SF_LOWEST_float32 (-FLT_MAX)
+#define SF_LOWEST_float64 (-DBL_MAX)
+
 /* window [h0, h1) x [w0, w1) of output (oh, ow), clipped to the image */
 #define SF_WINDOW(g, oh, ow)                                         \
     int64_t h0 = (oh) * (g).sh - (g).pt, w0 = (ow) * (g).sw - (g).pl; \
@@ -910,7 +929,7 @@ static int sf_pool_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_ten
             for (int64_t ow = 0; ow < g.OW; ow++) {                                                 \
                 T *o = y + (r * g.OW + ow) * C;                                                     \
                 SF_WINDOW(g, oh, ow)                                                                \
-                for (int64_t ch = 0; ch < C; ch++) o[ch] = -INFINITY;                               \
+                for (int64_t ch = 0; ch < C; ch++) o[ch] = SF_LOWEST_##NAME;                        \
                 for (int64_t ih = h0; ih < h1; ih++)                                                \
                     for (int64_t iw = w0; iw < w1; iw++) {                                          \
                         const T *in = img + (ih * g.W + iw) * C;                                    \
@@ -921,21 +940,27 @@ static int sf_pool_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_ten
         return SF_OK;                                                                               \
     }                                                                                               \
                                                                                                     \
-    /* flat index (ih * W + iw) of the first max of window (oh, ow), channel ch; -1 if empty */    \
+    /* flat index (ih * W + iw) of the first element of window (oh, ow), channel ch, that      \
+     * equals the window's max_pool value (NaN ignored, the lowest finite value to start, as     \
+     * max_pool); -1 if none does (a window of NaN and -inf). TensorFlow's MaxPoolGradGrad      \
+     * searches the window for its orig_output value this way. */                                \
     static inline int64_t sf_argmax_##NAME(const sf_geo *g, const T *img, int64_t oh, int64_t ow,   \
                                            int64_t ch)                                              \
     {                                                                                               \
         SF_WINDOW(*g, oh, ow)                                                                       \
         int64_t best = -1;                                                                          \
-        T m = 0;                                                                                    \
+        T m = SF_LOWEST_##NAME;                                                                     \
         for (int64_t ih = h0; ih < h1; ih++)                                                        \
             for (int64_t iw = w0; iw < w1; iw++) {                                                  \
                 const T v = img[(ih * g->W + iw) * g->C + ch];                                      \
-                if (best < 0 || v > m) {                                                            \
-                    m = v;                                                                          \
-                    best = ih * g->W + iw;                                                          \
-                }                                                                                   \
+                if (v > m) m = v;                                                                   \
             }                                                                                       \
+        for (int64_t ih = h0; ih < h1 && best < 0; ih++)                                            \
+            for (int64_t iw = w0; iw < w1; iw++)                                                    \
+                if (img[(ih * g->W + iw) * g->C + ch] == m) {                                       \
+                    best = ih * g->W + iw;                                                          \
+                    break;                                                                          \
+                }                                                                                   \
         return best;                                                                                \
     }                                                                                               \
                                                                                                     \
@@ -949,6 +974,7 @@ static int sf_pool_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_ten
         int st = sf_pool_geo(c, &g, &c->in[0], &c->in[1], CODE, "max_pool_grad_" #NAME);            \
         if (st) return st;                                                                          \
         if ((st = sf_check4(c, &c->out[0], CODE, "max_pool_grad_" #NAME, "output"))) return st;     \
+        if ((st = sf_same4(c, &c->out[0], &c->in[0], "max_pool_grad_" #NAME, "output"))) return st; \
         const T *x = (const T *)c->in[0].data, *gy = (const T *)c->in[1].data;                      \
         T *dx = (T *)c->out[0].data;                                                                \
         const int64_t C = g.C, img_size = g.H * g.W * C;                                            \
@@ -996,6 +1022,7 @@ static int sf_pool_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_ten
         int st = sf_pool_geo(c, &g, &c->in[0], &c->out[0], CODE, "max_pool_grad_grad_" #NAME);      \
         if (st) return st;                                                                          \
         if ((st = sf_check4(c, &c->in[1], CODE, "max_pool_grad_grad_" #NAME, "grad"))) return st;   \
+        if ((st = sf_same4(c, &c->in[1], &c->in[0], "max_pool_grad_grad_" #NAME, "grad"))) return st; \
         const T *x = (const T *)c->in[0].data, *gg = (const T *)c->in[1].data;                      \
         T *y = (T *)c->out[0].data;                                                                 \
         const int64_t C = g.C, rows = g.N * g.OH, img_size = g.H * g.W * C;                         \

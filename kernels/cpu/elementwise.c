@@ -509,21 +509,24 @@ DEF_SATS(float64, double)
     X(squared_difference, DT, T, DT, T, (x - y) * (x - y))
 
 /* Activation gradients, TensorFlow's *Grad ops (the same expressions, in
- * the same order): x is in[0], y is in[1].
+ * the same order, so NaN, Inf and overflow come out as TensorFlow's do): x is
+ * in[0], y is in[1].
  *   relu_grad(gradients, features)     softplus_grad(gradients, features)
  *   elu_grad(gradients, outputs)       selu_grad(gradients, outputs)
  *   sigmoid_grad, tanh_grad, rsqrt_grad, sqrt_grad, reciprocal_grad (y, dy)
+ * relu_grad multiplies (a NaN gradient stays NaN where the feature is <= 0);
+ * the sqrt, rsqrt and reciprocal gradients are 0 where dy is 0, whatever y is.
  * X(OP, DT, TI, ODT, TO, EXPR) */
 #define BINARY_GRAD_FLOAT_OPS(X, DT, T, S)                                              \
     X(relu_grad, DT, T, DT, T, x * (T)(y > 0))                                          \
-    X(sigmoid_grad, DT, T, DT, T, (y * x) * ((T)1 - x))                                 \
+    X(sigmoid_grad, DT, T, DT, T, y * (x * ((T)1 - x)))                                 \
     X(tanh_grad, DT, T, DT, T, y * ((T)1 - x * x))                                      \
     X(softplus_grad, DT, T, DT, T, x * sigmoid_##DT(y))                                 \
     X(elu_grad, DT, T, DT, T, y < 0 ? x * (y + (T)1) : x)                               \
     X(selu_grad, DT, T, DT, T, y < 0 ? x * (y + (T)SELU_SCALE_ALPHA) : x * (T)SELU_SCALE) \
-    X(rsqrt_grad, DT, T, DT, T, (T)-0.5 * (y * x) * (x * x))                            \
-    X(sqrt_grad, DT, T, DT, T, (T)0.5 * y / x)                                          \
-    X(reciprocal_grad, DT, T, DT, T, -y * x * x)
+    X(rsqrt_grad, DT, T, DT, T, y == 0 ? (T)0 : (T)-0.5 * (y * x) * (x * x))            \
+    X(sqrt_grad, DT, T, DT, T, y == 0 ? (T)0 : (T)0.5 * y / x)                          \
+    X(reciprocal_grad, DT, T, DT, T, y == 0 ? (T)0 : -x * x * y)
 
 /* Binary ops with an attribute: alpha = (T)fattr[0].
  *   leaky_relu_grad(gradients, features) */

@@ -343,6 +343,9 @@ static int sf_xent_check(sf_call *c, int32_t code, int32_t idx_code, const char 
         const int64_t rows = x->shape[0], n = x->shape[1];                                  \
         const IT *ld = (const IT *)l->data;                                                 \
         const int64_t sl = l->strides[0];                                                   \
+        if (rows > 0 && n == 0)                                                             \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "Must have at least one class, but got " \
+                           "logits shape [%lld,0]", (long long)rows);                       \
         for (int64_t r = 0; r < rows; r++) {                                                \
             const IT v = ld[r * sl];                                                        \
             if (v < 0 || (int64_t)v >= n)                                                   \

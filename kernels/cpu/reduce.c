@@ -22,11 +22,13 @@
  *
  * Accumulators: float32 sums, means and products accumulate in double; int
  * sums and products wrap (unsigned arithmetic) like TensorFlow; int32 means
- * sum in int64 and truncate toward zero. max/min propagate NaN like NumPy.
- * Empty reductions give the identity: sum 0, prod 1, max -inf (floats) or the
- * lowest int, min +inf or the highest int, mean NaN (floats) or 0 (ints),
- * all true, any false. argmax/argmin of an empty dim is an error.
+ * sum in int64 and truncate toward zero. max/min propagate NaN (as
+ * TensorFlow's reduce_max/reduce_min). Empty reductions give the identity: sum
+ * 0, prod 1, max -inf (floats) or the lowest int, min +inf or the highest int,
+ * mean NaN (floats) or 0 (ints), all true, any false. argmax/argmin ignore NaN
+ * (TensorFlow's rule, below); of an empty dim they are an error.
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <stdint.h>
@@ -487,15 +489,31 @@ SF_REDUCE_KERNELS(SF_DEFINE_REDUCE)
 
 /* ---- argmax / argmin ---------------------------------------------------- */
 
-/* x beats best: strictly better, or the first NaN (NaN wins like NumPy) */
-#define SF_BEATS_argmax(x, best) ((x) > (best) || ((x) != (x) && (best) == (best)))
-#define SF_BEATS_argmin(x, best) ((x) < (best) || ((x) != (x) && (best) == (best)))
-
-/* the value pass of argmax/argmin reuses reduce_max/min's span */
-#define SF_ARG_SPAN_argmax(NAME) sf_span_max_##NAME
-#define SF_ARG_SPAN_argmin(NAME) sf_span_min_##NAME
-#define SF_ARG_INIT_argmax(NAME) SF_INIT_max(NAME)
-#define SF_ARG_INIT_argmin(NAME) SF_INIT_min(NAME)
+/* TensorFlow's argmax/argmin: index 0 holding the lowest (highest) finite value to
+ * start, replaced by each strictly greater (smaller) element. NaN never wins, so it is
+ * ignored, and a row of NaN (or of -inf for argmax, +inf for argmin) gives 0. */
+#define SF_BEATS_argmax(x, best) ((x) > (best))
+#define SF_BEATS_argmin(x, best) ((x) < (best))
+#define SF_ARG_START_argmax_float32 (-FLT_MAX)
+#define SF_ARG_START_argmax_float64 (-DBL_MAX)
+#define SF_ARG_START_argmax_int32 INT32_MIN
+#define SF_ARG_START_argmax_int64 INT64_MIN
+#define SF_ARG_START_argmin_float32 FLT_MAX
+#define SF_ARG_START_argmin_float64 DBL_MAX
+#define SF_ARG_START_argmin_int32 INT32_MAX
+#define SF_ARG_START_argmin_int64 INT64_MAX
+#define SF_ARG_START_argmax_int8 SF_LOWEST_int8
+#define SF_ARG_START_argmax_int16 SF_LOWEST_int16
+#define SF_ARG_START_argmax_uint8 SF_LOWEST_uint8
+#define SF_ARG_START_argmax_uint16 SF_LOWEST_uint16
+#define SF_ARG_START_argmax_uint32 SF_LOWEST_uint32
+#define SF_ARG_START_argmax_uint64 SF_LOWEST_uint64
+#define SF_ARG_START_argmin_int8 SF_HIGHEST_int8
+#define SF_ARG_START_argmin_int16 SF_HIGHEST_int16
+#define SF_ARG_START_argmin_uint8 SF_HIGHEST_uint8
+#define SF_ARG_START_argmin_uint16 SF_HIGHEST_uint16
+#define SF_ARG_START_argmin_uint32 SF_HIGHEST_uint32
+#define SF_ARG_START_argmin_uint64 SF_HIGHEST_uint64
 
 #define SF_ARG_KERNELS(X)                       \
     X(argmax, float32, SF_FLOAT32, float)       \
@@ -550,16 +568,15 @@ SF_REDUCE_KERNELS(SF_DEFINE_REDUCE)
                 if (hi > lo) {                                                                \
                     int64_t off = sf_dims_seek(&kd, lo, idx);                                 \
                     for (int64_t p = lo; p < hi; p++) {                                       \
-                        /* two passes: the vectorized max (min), then its first     \
-                         * position; rows are usually cache-resident */                   \
                         const T *restrict r = x + off;                                        \
-                        T best = SF_ARG_INIT_##OP(NAME);                                      \
-                        SF_ARG_SPAN_##OP(NAME)(r, R, s, &best);                               \
+                        T best = SF_ARG_START_##OP##_##NAME;                                  \
                         int64_t bi = 0;                                                       \
-                        if (best == best) {                                                   \
-                            while (bi < R - 1 && r[bi * s] != best) bi++;                     \
-                        } else {                                                              \
-                            while (bi < R - 1 && r[bi * s] == r[bi * s]) bi++;                \
+                        for (int64_t i = 0; i < R; i++) {                                     \
+                            const T v = r[i * s];                                             \
+                            if (SF_BEATS_##OP(v, best)) {                                     \
+                                best = v;                                                     \
+                                bi = i;                                                       \
+                            }                                                                 \
                         }                                                                     \
                         if (odt == SF_INT32)                                                  \
                             o32[p] = (int32_t)bi;                                             \
@@ -586,10 +603,10 @@ SF_REDUCE_KERNELS(SF_DEFINE_REDUCE)
             T best[SF_CHUNK];                                                                 \
             int64_t bi[SF_CHUNK];                                                             \
             for (int64_t jj = 0; jj < len; jj++) {                                            \
-                best[jj] = base[jj];                                                          \
+                best[jj] = SF_ARG_START_##OP##_##NAME;                                        \
                 bi[jj] = 0;                                                                   \
             }                                                                                 \
-            for (int64_t j = 1; j < R; j++) {                                                 \
+            for (int64_t j = 0; j < R; j++) {                                                 \
                 const T *restrict r = base + j * s;                                           \
                 _Pragma("omp simd")                                                           \
                 for (int64_t jj = 0; jj < len; jj++) {                                        \

@@ -6,6 +6,11 @@ to rebuild the library in place during development: it compiles under
 build/cffi/ and copies the extension next to this file. The cdef is the ABI
 header itself, so Python and C read one declaration.
 
+``python staticflow/backends/_build_cpu.py --asan`` builds a second copy with
+AddressSanitizer into build/asan/ (ASAN_LIBRARY) and leaves the normal build
+alone; `staticflow.backends.cpu` loads it instead when the environment variable
+STATICFLOW_KERNEL_LIBRARY names it (with libasan preloaded: ``make asan``).
+
 The extension links libscipy_openblas from the scipy-openblas32 wheel, which
 is not on the system's library path; see `_blas_rpaths` for how it is found at
 run time.
@@ -26,6 +31,10 @@ from cffi import FFI
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 INCLUDE = ROOT / "kernels" / "include"
 CPU = ROOT / "kernels" / "cpu"
+ASAN_DIR = ROOT / "build" / "asan"
+# the instrumented library: an extension module of the same name, elsewhere
+ASAN_LIBRARY = ASAN_DIR / "_sf_cpu.abi3.so"
+ASAN_FLAGS = ["-fsanitize=address", "-fno-omit-frame-pointer", "-fno-common", "-g"]
 
 
 def _cdef_text() -> str:
@@ -86,19 +95,22 @@ def _blas_rpaths(build_lib_dir: str) -> tuple[list[str], list[str]]:
     return dirs, [f"-Wl,-rpath,{origin}"]
 
 
-def _compile_args() -> list[str]:
+def _compile_args(asan: bool = False) -> list[str]:
     # -ffp-contract=fast lets a * b + c compile to one fused multiply-add
     # instruction; ISO C mode (-std=c99) would turn contraction off
     args = ["-O3", "-std=c99", "-ffp-contract=fast", "-fopenmp", "-fno-math-errno", "-Wall"]
     args.append("-Wno-unused-function")
     if os.environ.get("STATICFLOW_PORTABLE", "") not in ("1", "true", "yes"):
         args.append("-march=native")
+    if asan:  # the same code paths (same -march), every load and store checked
+        args = [a for a in args if a != "-O3"] + ["-O1"] + ASAN_FLAGS
     return args
 
 
-def make_ffi(absolute_sources: bool = False) -> FFI:
+def make_ffi(absolute_sources: bool = False, asan: bool = False) -> FFI:
     """The cffi builder. setup.py needs source paths relative to the project
-    root; a direct build (which compiles in another directory) absolute ones."""
+    root; a direct build (which compiles in another directory) absolute ones.
+    `asan` instruments the kernels with AddressSanitizer."""
     ffibuilder = FFI()
     ffibuilder.cdef(_cdef_text())
     inc, libdirs, libs = _blas()
@@ -119,8 +131,8 @@ def make_ffi(absolute_sources: bool = False) -> FFI:
         library_dirs=libdirs,
         runtime_library_dirs=rpath_dirs,
         libraries=libs + ["m"],
-        extra_compile_args=_compile_args(),
-        extra_link_args=["-fopenmp"] + rpath_args,
+        extra_compile_args=_compile_args(asan),
+        extra_link_args=["-fopenmp"] + rpath_args + (ASAN_FLAGS if asan else []),
         # as cffi's setuptools hook does: one file name (_sf_cpu.abi3.so) for
         # both ways of building, so an old build never shadows a new one
         py_limited_api=True,
@@ -130,7 +142,23 @@ def make_ffi(absolute_sources: bool = False) -> FFI:
 
 ffibuilder = make_ffi()
 
+def build_asan(verbose: bool = False) -> pathlib.Path:
+    """Build the AddressSanitizer copy of the library into ASAN_LIBRARY (the normal
+    build is untouched); returns its path."""
+    built = make_ffi(absolute_sources=True, asan=True).compile(
+        tmpdir=str(ASAN_DIR / "cffi"), verbose=verbose
+    )
+    ASAN_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = ASAN_LIBRARY.with_suffix(".tmp")
+    shutil.copy2(built, tmp)
+    os.replace(tmp, ASAN_LIBRARY)
+    return ASAN_LIBRARY
+
+
 if __name__ == "__main__":
+    if "--asan" in sys.argv:
+        print(f"built {build_asan('-v' in sys.argv)}")
+        sys.exit(0)
     # cffi compiles inside tmpdir (it changes directory there), so sources are
     # absolute; the extension is then copied where `import` finds it.
     built = make_ffi(absolute_sources=True).compile(

@@ -26,6 +26,28 @@ os.environ.setdefault("GOMP_SPINCOUNT", "30000")
 
 
 
+# A path to another build of the kernel library (the AddressSanitizer build of
+# `make asan`, which needs libasan preloaded); empty: the installed one.
+KERNEL_LIBRARY_ENV = "STATICFLOW_KERNEL_LIBRARY"
+
+
+def _load_from(path: str):
+    """The extension module `staticflow.backends._sf_cpu` loaded from another file."""
+    import importlib.machinery
+    import importlib.util
+    import sys
+
+    if not os.path.isfile(path):
+        raise ImportError(f"{KERNEL_LIBRARY_ENV}={path!r} is not a file")
+    name = "staticflow.backends._sf_cpu"
+    loader = importlib.machinery.ExtensionFileLoader(name, path)
+    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def _load():
     """The kernel library (and the BLAS library it links, which loads with it).
 
@@ -38,7 +60,11 @@ def _load():
     try:
         import scipy_openblas32  # noqa: F401  (the BLAS library the kernels link against)
 
-        from staticflow.backends import _sf_cpu
+        other = os.environ.get(KERNEL_LIBRARY_ENV, "").strip()
+        if other:
+            _sf_cpu = _load_from(other)
+        else:
+            from staticflow.backends import _sf_cpu
     except ImportError as e:  # pragma: no cover - only without a build
         raise ImportError(
             "staticflow's C kernel library is not built; run `pip install -e .` "

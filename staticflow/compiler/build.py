@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from staticflow.compiler.ir import FEED, IRGraph, Node, Value
-from staticflow.framework import dtypes, errors
+from staticflow.framework import dtypes, errors, sizes
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape
 from staticflow.ops import builder, registry
@@ -47,9 +47,10 @@ class Evaluator:
     shapes, fed values (the plan is then specialized on them), and what the NumPy
     references compute from those. Each value is computed once."""
 
-    def __init__(self, ir: IRGraph, feeds: dict):
+    def __init__(self, ir: IRGraph, feeds: dict, allocation_limit=None):
         self.ir = ir
         self.feeds = feeds
+        self.allocation_limit = allocation_limit  # bytes a computed value may take (None: default)
         self.known: dict[Value, np.ndarray] = {}
 
     def value(self, v: Value, why: str) -> np.ndarray:
@@ -104,10 +105,12 @@ class Evaluator:
         if d.resource:  # a handle: the op's name (runtime/resources.py)
             return [np.array(_first(n).name.encode(), dtype=object)]
         if d.shape_only:
-            empties = [np.empty(v.shape, v.dtype.np) for v in n.inputs[:1]]
-            out = d.ref(empties, n.attrs)
+            out = d.ref([_shaped(v.shape, v.dtype) for v in n.inputs[:1]], n.attrs)
             outs = out if isinstance(out, (list, tuple)) else [out]
             return [np.asarray(o, dtype=dt.np) for o, dt in zip(outs, n.dtypes)]
+        for v in n.outputs:  # the reference allocates its outputs: within the limit
+            nbytes = sizes.num_elements(v.shape) * v.dtype.np.itemsize
+            sizes.check_allocation(nbytes, f"tensor {n.name}:{v.index}", _first(n), self.allocation_limit)
         try:
             return builder.run_reference(d, [self.known[x] for x in n.inputs], n.attrs)
         except (ArithmeticError, ValueError, IndexError, TypeError) as e:
@@ -120,11 +123,20 @@ class Evaluator:
             ) from None
 
 
-def build_ir(graph, fetch_tensors, target_ops, feeds: dict) -> tuple[IRGraph, Evaluator]:
+def _shaped(shape, dt: dtypes.DType) -> np.ndarray:
+    """An array of this shape and dtype that takes no memory (shape-only references read
+    shapes, never values)."""
+    return np.broadcast_to(np.empty((), dt.np if dt is not dtypes.string else object), tuple(shape))
+
+
+def build_ir(
+    graph, fetch_tensors, target_ops, feeds: dict, allocation_limit=None
+) -> tuple[IRGraph, Evaluator]:
     """The IR of the run that computes `fetch_tensors` and runs `target_ops` given `feeds`
-    (user Tensor -> array), with every shape concrete."""
+    (user Tensor -> array), with every shape concrete; values computed while planning stay
+    within `allocation_limit` bytes each."""
     ir = IRGraph()
-    ev = Evaluator(ir, feeds)
+    ev = Evaluator(ir, feeds, allocation_limit)
     fed = set(feeds)
     values: dict = {}  # user Tensor -> Value
     for t, v in feeds.items():
@@ -216,6 +228,10 @@ def _infer(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> list[tu
         s = TensorShape(s) if not isinstance(s, TensorShape) else s
         if not s.is_fully_defined():
             raise errors.InternalError(None, op, f"shape of {t.name} is {s} after planning" + where(op))
+        try:
+            sizes.check_shape(s.as_list(), t.dtype.np.itemsize, f"the shape of {t.name}")
+        except ValueError as e:
+            raise errors.InvalidArgumentError(None, op, f"{op.type} op '{op.name}': {e}" + where(op)) from None
         out.append(tuple(s.as_list()))
     return out
 

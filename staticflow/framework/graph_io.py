@@ -97,7 +97,10 @@ def attr_from_proto(a, kind: str, where: str = ""):
     if kind == "shape":
         return as_shape(a.shape)
     if kind == "tensor":
-        return tensor_util.make_ndarray(a.tensor)
+        try:  # a splat stays one value until a plan expands it (within the allocation limit)
+            return tensor_util.make_ndarray(a.tensor, lazy=True)
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
     if kind == "list(int)":
         return [int(v) for v in a.list.i]
     if kind == "list(float)":
@@ -247,7 +250,13 @@ def import_graph_def(
             attrs, extra = {}, {}
             for k, v in n.attr.items():
                 if k in declared:
-                    attrs[k] = attr_from_proto(v, declared[k].kind, where)
+                    # the declared kind, range and allowed values, before anything uses the value
+                    try:
+                        value = attr_from_proto(v, declared[k].kind, where)
+                        attrs[k] = registry.check_attr(declared[k], value)
+                    except (TypeError, ValueError) as e:
+                        msg = str(e)
+                        raise ValueError(msg if msg.startswith(where) else f"{where}: {msg}") from None
                 elif not k.startswith("_") or k == "_gradient_op_type":  # (gradient_override_map)
                     extra[k] = v
             data, controls = [], []
@@ -268,6 +277,10 @@ def import_graph_def(
                     if attrs.get(count_attr) is None:
                         raise ValueError(f"{where}: missing attr {count_attr}")
                     k = a.count(attrs)
+                    if k < 0 or pos + k > len(data):
+                        raise ValueError(
+                            f"{where}: attr {count_attr} = {k} does not match its {len(data)} inputs"
+                        )
                     grouped.append(data[pos : pos + k])
                     pos += k
                 else:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 
-from staticflow.framework import dtypes, strings
+from staticflow.framework import dtypes, sizes, strings
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, as_shape, unknown_shape
 from staticflow.ops import builder, casegen, registry, rewrites
@@ -30,6 +31,20 @@ def _alias0(ctx):
 
 def _int_list(v) -> list[int]:
     return [int(x) for x in np.asarray(v).reshape(-1)]
+
+
+def shape_value(v, what: str = "shape") -> list[int]:
+    """A shape given as a tensor's value (Fill's dims, a random op's shape, ...): a vector
+    of non-negative sizes whose element count fits in int64."""
+    arr = np.asarray(v)
+    if arr.ndim > 1:
+        raise ValueError(f"{what} must be a vector, got a tensor of shape {list(arr.shape)}")
+    dims = _int_list(arr)
+    for d in dims:
+        if d < 0:
+            raise ValueError(f"{what} {dims} must be non-negative")
+    sizes.num_elements(dims, f"{what}")
+    return dims
 
 
 def _axis(axis: int, rank: int, what: str = "axis") -> int:
@@ -105,12 +120,20 @@ def _pv_strided_slice(op):
 # ---------------------------------------------------------------------------
 # Const, Placeholder, Identity
 # ---------------------------------------------------------------------------
+def _const_shape(c):
+    value, dt = c.attrs["value"], c.attrs["dtype"]
+    have = dtypes.as_dtype(np.asarray(value).dtype)
+    if have != dt:
+        raise ValueError(f"its value has dtype {have.name}, but its dtype attr is {dt.name}")
+    return [TensorShape(np.shape(value))]
+
+
 op(
     name="Const",
     inputs=[],
     outputs=[Arg("output", type_attr="dtype")],
     attrs=[Attr("value", "tensor"), Attr("dtype", "type")],
-    shape_fn=lambda c: [TensorShape(np.shape(c.attrs["value"]))],
+    shape_fn=_const_shape,
     ref=lambda ins, a: np.asarray(a["value"]),
     static=True,
     differentiable=False,
@@ -146,13 +169,24 @@ op(
     doc="A value supplied through feed_dict at run time.",
 )
 
+def _default_shape(c):
+    """The placeholder's shape; its default value must have a compatible one (TensorFlow's
+    check), or a run that is not fed would produce a tensor of another shape."""
+    declared, default = c.attrs["shape"], c.shape(0)
+    if not default.is_compatible_with(declared):
+        raise ValueError(
+            f"the default value of shape {default} is not compatible with the placeholder's shape {declared}"
+        )
+    return default if c.planning else declared
+
+
 op(
     name="PlaceholderWithDefault",
     foldable=False,
     inputs=[Arg("input", type_attr="dtype")],
     outputs=[Arg("output", type_attr="dtype")],
     attrs=[Attr("dtype", "type"), Attr("shape", "shape")],
-    shape_fn=lambda c: [c.shape(0) if c.planning else c.attrs["shape"]],
+    shape_fn=lambda c: [_default_shape(c)],
     ref=lambda ins, a: ins[0],
     lower=_alias0,
     cases=lambda rng: [Case((_rand(rng, (2, 3)),), {"shape": TensorShape([None, 3])}, label="partial_shape")],
@@ -257,17 +291,36 @@ op(
 
 
 def _range_shape(c):
+    for i in range(3):
+        if c.shape(i).ndims not in (None, 0):
+            raise ValueError(f"{('start', 'limit', 'delta')[i]} must be a scalar, got shape {c.shape(i)}")
     vals = [c.value(i) for i in range(3)]
     if any(v is None for v in vals):
         return [TensorShape([None])]
-    return [TensorShape([len(_range_ref(vals, c.attrs))])]
+    return [TensorShape([_range_size(vals)])]
+
+
+def _range_size(ins) -> int:
+    """TensorFlow's Range size rules, computed without making the range."""
+    start, limit, delta = (np.asarray(x).item() for x in ins)
+    if delta == 0:
+        raise ValueError("Requires delta != 0")
+    if delta > 0 and start > limit:
+        raise ValueError(f"Requires start <= limit when delta > 0: {start}/{limit}")
+    if delta < 0 and start < limit:
+        raise ValueError(f"Requires start >= limit when delta < 0: {start}/{limit}")
+    if all(isinstance(v, int) for v in (start, limit, delta)):
+        return (abs(limit - start) + abs(delta) - 1) // abs(delta)
+    q = abs((limit - start) / delta)
+    if not math.isfinite(q) or q > sizes.INT64_MAX:
+        raise ValueError(f"Requires ((limit - start) / delta) <= {sizes.INT64_MAX}")
+    return math.ceil(q)
 
 
 def _range_ref(ins, a):
+    n = _range_size(ins)  # checked (and sized) before NumPy allocates it
     start, limit, delta = (np.asarray(x).item() for x in ins)
-    if delta == 0:
-        raise ValueError("Range requires delta != 0")
-    return np.arange(start, limit, delta).astype(a["Tidx"].np)
+    return np.arange(start, limit, delta)[:n].astype(a["Tidx"].np)
 
 
 op(
@@ -301,7 +354,7 @@ def _reshape_target(in_shape: TensorShape, target) -> TensorShape:
     for d in target:
         if d < -1:
             raise ValueError(f"new shape {target} has a negative size other than -1")
-    known = int(np.prod([d for d in target if d != -1], dtype=np.int64))
+    known = sizes.num_elements([d for d in target if d != -1], f"Shape {target}")
     n = in_shape.num_elements()
     if -1 in target:
         if n is None:
@@ -414,7 +467,7 @@ op(
     name="Squeeze",
     inputs=[Arg("input", type_attr="T")],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("T", "type"), Attr("squeeze_dims", "list(int)", [])],
+    attrs=[Attr("T", "type"), Attr("squeeze_dims", "list(int)", [], min=0)],
     shape_fn=_squeeze_shape,
     partial_value=_pv_same,
     ref=lambda ins, a: np.squeeze(ins[0], axis=tuple(a["squeeze_dims"]) or None),
@@ -475,7 +528,7 @@ def _broadcast_to_shape(c):
         return [c.shape_value(1)]
     from staticflow.framework.tensor_shape import broadcast_shapes
 
-    tgt = TensorShape(_int_list(v))
+    tgt = TensorShape(shape_value(v))
     b = broadcast_shapes(c.shape(0), tgt)
     if b.ndims is not None and b.as_tuple() != tgt.as_tuple() and b.is_fully_defined():
         raise ValueError(f"cannot broadcast {c.shape(0)} to {tgt}")
@@ -514,9 +567,7 @@ def _fill_shape(c):
     v = c.value(0)
     if v is None:
         return [c.shape_value(0)]
-    dims = _int_list(v)
-    if any(d < 0 for d in dims):
-        raise ValueError(f"dims {dims} must be non-negative")
+    dims = shape_value(v, "dims")
     return [TensorShape(dims)]
 
 
@@ -771,7 +822,11 @@ op(
     name="ConcatV2",
     inputs=[Arg("values", type_attr="T", number_attr="N"), Arg("axis", type_attr="Tidx", host=True)],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("N", "int"), Attr("T", "type", allowed=STR_T), Attr("Tidx", "type", D.int32, allowed=IDX_T)],
+    attrs=[
+        Attr("N", "int", min=2),
+        Attr("T", "type", allowed=STR_T),
+        Attr("Tidx", "type", D.int32, allowed=IDX_T),
+    ],
     shape_fn=_concat_shape,
     partial_value=_pv_concat,
     ref=lambda ins, a: np.concatenate(ins[:-1], axis=int(np.asarray(ins[-1]))),
@@ -858,7 +913,7 @@ op(
     name="Split",
     inputs=[Arg("split_dim", dtype=D.int32, host=True), Arg("value", type_attr="T")],
     outputs=[Arg("output", type_attr="T", number_attr="num_split")],
-    attrs=[Attr("num_split", "int"), Attr("T", "type", allowed=STR_T)],
+    attrs=[Attr("num_split", "int", min=1), Attr("T", "type", allowed=STR_T)],
     shape_fn=lambda c: _split_shapes(c, 1, 0, None),
     ref=_split_ref,
     lower=_split_lower(1, 0),
@@ -879,7 +934,7 @@ op(
     ],
     outputs=[Arg("output", type_attr="T", number_attr="num_split")],
     attrs=[
-        Attr("num_split", "int"),
+        Attr("num_split", "int", min=1),
         Attr("T", "type", allowed=STR_T),
         Attr("Tlen", "type", D.int64, allowed=IDX_T),
     ],
@@ -925,7 +980,7 @@ op(
     name="Pack",
     inputs=[Arg("values", type_attr="T", number_attr="N")],
     outputs=[Arg("output", type_attr="T")],
-    attrs=[Attr("N", "int"), Attr("T", "type", allowed=STR_T), Attr("axis", "int", 0)],
+    attrs=[Attr("N", "int", min=1), Attr("T", "type", allowed=STR_T), Attr("axis", "int", 0)],
     shape_fn=_pack_shape,
     partial_value=_pv_pack,
     ref=lambda ins, a: np.stack(ins, axis=a["axis"]),
@@ -975,7 +1030,7 @@ op(
     name="Unpack",
     inputs=[Arg("value", type_attr="T")],
     outputs=[Arg("output", type_attr="T", number_attr="num")],
-    attrs=[Attr("num", "int"), Attr("T", "type", allowed=STR_T), Attr("axis", "int", 0)],
+    attrs=[Attr("num", "int", min=0), Attr("T", "type", allowed=STR_T), Attr("axis", "int", 0)],
     shape_fn=_unpack_shape,
     ref=lambda ins, a: [np.take(ins[0], j, axis=a["axis"]) for j in range(a["num"])],
     lower=_unpack_lower,
@@ -1137,6 +1192,9 @@ def strided_slice_spec(dims, begin, end, strides, attrs):
 
 
 _SS_ATTRS = ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")
+# StridedSlice's masks are bit sets over the slice's entries, as TensorFlow's int32 masks;
+# a negative mask (every bit set, -1 included) is refused, which TensorFlow accepts
+_MASK_MAX = (1 << 31) - 1
 
 
 def _ss_shape(c):
@@ -1202,7 +1260,7 @@ op(
     ],
     outputs=[Arg("output", type_attr="T")],
     attrs=[Attr("T", "type", allowed=STR_T), Attr("Index", "type", D.int32, allowed=IDX_T)]
-    + [Attr(k, "int", 0) for k in _SS_ATTRS],
+    + [Attr(k, "int", 0, min=0, max=_MASK_MAX) for k in _SS_ATTRS],
     shape_fn=_ss_shape,
     partial_value=_pv_strided_slice,
     ref=_ss_ref,
@@ -1250,9 +1308,9 @@ def _gather_ref(ins, a):
 def _gather_lower(ctx):
     p = ctx.in_shapes[0]
     axis = _axis(int(np.asarray(ctx.values[2])), len(p))
-    outer = int(np.prod(p[:axis], dtype=np.int64))
-    inner = int(np.prod(p[axis + 1 :], dtype=np.int64))
-    m = int(np.prod(ctx.in_shapes[1], dtype=np.int64))
+    outer = math.prod(p[:axis])
+    inner = math.prod(p[axis + 1 :])
+    m = math.prod(ctx.in_shapes[1])
     if outer * m * inner == 0:
         return
     params = ctx.inp(0).reshape([outer, p[axis], inner])
@@ -1297,6 +1355,11 @@ op(
 
 def _onehot_shape(c):
     s, dv = c.shape(0), c.value(1)
+    if c.shape(1).ndims not in (None, 0):
+        raise ValueError(f"depth must be a scalar, got shape {c.shape(1)}")
+    for i, what in ((2, "on_value"), (3, "off_value")):
+        if c.shape(i).ndims not in (None, 0):
+            raise ValueError(f"{what} must be a scalar, but got: {c.shape(i)}")
     depth = None if dv is None else int(np.asarray(dv))
     if depth is not None and depth < 0:
         raise ValueError(f"depth must be non-negative, got {depth}")
@@ -1316,6 +1379,9 @@ def _onehot_shape(c):
 def _onehot_ref(ins, a):
     idx, depth = ins[0], int(np.asarray(ins[1]))
     on, off = ins[2], ins[3]
+    for v, what in ((on, "on_value"), (off, "off_value")):
+        if np.ndim(v) != 0:
+            raise ValueError(f"{what} must be a scalar, but got: {list(np.shape(v))}")
     axis = a["axis"] if a["axis"] != -1 else idx.ndim
     hot = np.expand_dims(idx, -1) == np.arange(depth)
     out = np.where(hot, on, off).astype(np.asarray(on).dtype)
@@ -1324,9 +1390,12 @@ def _onehot_ref(ins, a):
 
 def _onehot_lower(ctx):
     ishape = ctx.in_shapes[0]
+    for i, what in ((2, "on_value"), (3, "off_value")):
+        if len(ctx.in_shapes[i]) != 0:
+            raise ValueError(f"{what} must be a scalar, but got: {list(ctx.in_shapes[i])}")
     axis = ctx.attrs["axis"] if ctx.attrs["axis"] != -1 else len(ishape)
-    outer = int(np.prod(ishape[:axis], dtype=np.int64))
-    inner = int(np.prod(ishape[axis:], dtype=np.int64))
+    outer = math.prod(ishape[:axis])
+    inner = math.prod(ishape[axis:])
     depth = int(np.asarray(ctx.values[1]))
     if outer * inner * depth == 0:
         return
@@ -1349,7 +1418,7 @@ op(
     ],
     outputs=[Arg("output", type_attr="T")],
     attrs=[
-        Attr("axis", "int", -1),
+        Attr("axis", "int", -1, min=-1),
         Attr("T", "type", allowed=_OH_T),
         Attr("TI", "type", D.int64, allowed=(D.uint8, D.int32, D.int64)),
     ],
@@ -1409,14 +1478,19 @@ def constant(
     arr = np.array(src, dtype=dt.np)
     if shape is not None:
         shape = [int(d) for d in as_shape(shape).as_list()]
-        n = int(np.prod(shape, dtype=np.int64))
+        n = sizes.num_elements(shape)
         if arr.shape != tuple(shape):
             if verify_shape:
                 raise TypeError(f"Expected Tensor's shape: {tuple(shape)}, got {arr.shape}.")
             flat = arr.reshape(-1)
             if flat.size == n:
                 arr = flat.reshape(shape)
+            elif flat.size == 1:
+                # one value for the whole shape: kept as one value (TensorFlow's splat), expanded
+                # only by a plan that runs it, within the allocation limit
+                arr = np.broadcast_to(flat.reshape(()), tuple(shape))
             elif 0 < flat.size < n:
+                sizes.check_allocation(n * dt.size, f"constant {name!r} of shape {shape}")
                 pad = np.empty(n - flat.size, dt.np)
                 pad[...] = flat[-1]  # (np.full would read a bytes fill value as a sequence)
                 arr = np.concatenate([flat, pad]).reshape(shape)
@@ -1528,6 +1602,8 @@ def range_(start, limit=None, delta=1, dtype=None, name: str = "range") -> fops.
             dtype = tensors[0].dtype
         elif any(isinstance(v, float) or (isinstance(v, np.ndarray) and v.dtype.kind == "f") for v in vals):
             dtype = D.float32
+        elif any(fops.np_value_dtype(v) is D.int64 for v in vals):
+            dtype = D.int64  # as TensorFlow infers it: a Python int beyond int32 makes an int64 range
         else:
             dtype = D.int32
     dt = dtypes.as_dtype(dtype)
@@ -1851,7 +1927,7 @@ def _ssg_shape(c):
     if v is None:
         s = c.shape(0)
         return [unknown_shape(s[0].value if s.ndims == 1 else None)]
-    return [TensorShape(_int_list(v))]
+    return [TensorShape(shape_value(v))]
 
 
 def _ssg_lower(ctx):
@@ -1904,7 +1980,7 @@ op(
     ],
     outputs=[Arg("output", type_attr="T")],
     attrs=[Attr("T", "type", allowed=ALL_T), Attr("Index", "type", D.int32, allowed=IDX_T)]
-    + [Attr(k, "int", 0) for k in _SS_ATTRS],
+    + [Attr(k, "int", 0, min=0, max=_MASK_MAX) for k in _SS_ATTRS],
     shape_fn=_ssg_shape,
     ref=_ssg_ref,
     lower=_ssg_lower,
@@ -1923,21 +1999,33 @@ op(
 
 def _segsum_shape(c):
     d, ids, n = c.shape(0), c.shape(1), c.value(2)
+    if c.shape(2).ndims not in (None, 0):
+        raise ValueError(f"num_segments must be a scalar, got shape {c.shape(2)}")
+    if n is not None and int(np.asarray(n)) < 0:
+        raise ValueError(f"num_segments must be non-negative, got {int(np.asarray(n))}")
     if d.ndims is None or ids.ndims is None:
         return [TensorShape(None)]
+    if ids.ndims > d.ndims or not d[: ids.ndims].is_compatible_with(ids):
+        # every id names one row of data: reading more ids than rows would read past the data
+        raise ValueError(
+            f"segment_ids of shape {ids} must be a prefix of the shape of data {d} "
+            f"(one id per data row)"
+        )
     rest = d.as_tuple()[ids.ndims :]
     return [TensorShape([None if n is None else int(np.asarray(n))] + list(rest))]
 
 
 def _segsum_ref(ins, a):
     data, ids, n = ins[0], ins[1], int(np.asarray(ins[2]))
+    if data.shape[: ids.ndim] != ids.shape:
+        raise ValueError(f"segment_ids of shape {ids.shape} must be a prefix of data's shape {data.shape}")
     if np.any(ids >= n):
         raise ValueError(f"segment id {ids[ids >= n].reshape(-1)[0]} is out of range [0, {n})")
     inner = data.shape[ids.ndim :]
     if data.dtype in (D.float16.np, D.bfloat16.np):  # summed in float32, rounded once
         return _segsum_ref([data.astype(np.float32), ids, n], a).astype(data.dtype)
     out = np.zeros((n,) + inner, dtype=data.dtype)
-    flat = data.reshape((-1,) + inner)
+    flat = data.reshape((ids.size,) + inner)
     for i, k in enumerate(ids.reshape(-1)):
         if k >= 0:
             out[k] += flat[i]
@@ -1945,9 +2033,13 @@ def _segsum_ref(ins, a):
 
 
 def _segsum_lower(ctx):
-    ishape = ctx.in_shapes[1]
-    m = int(np.prod(ishape, dtype=np.int64))
-    inner = int(np.prod(ctx.in_shapes[0][len(ishape) :], dtype=np.int64))
+    ishape = tuple(ctx.in_shapes[1])
+    if tuple(ctx.in_shapes[0][: len(ishape)]) != ishape:
+        raise ValueError(
+            f"segment_ids of shape {list(ishape)} must be a prefix of data's shape {list(ctx.in_shapes[0])}"
+        )
+    m = math.prod(ishape)
+    inner = math.prod(ctx.in_shapes[0][len(ishape) :])
     out = ctx.out(0)
     if out.size == 0:
         return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from staticflow.framework import dtypes
+from staticflow.framework import dtypes, sizes
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, as_shape
 from staticflow.ops import const_eval, registry
@@ -192,44 +192,36 @@ def _convert_typed_list(g, arg, x, attrs, op_type, name, loc) -> list[fops.Tenso
 
 
 def _complete_attrs(d: registry.OpDef, attrs: dict, op_type: str, name, loc) -> None:
-    """Fill defaults, normalize types and shapes, reject missing or unknown attrs."""
+    """Fill defaults, convert every attr to its kind (dtypes, shapes, 32-bit floats) and check
+    it against the registry's declaration (kind, range, allowed values); reject missing or
+    unknown attrs. Errors name the op, the attr, the value and the user's source line."""
+    unknown = set(attrs) - {a.name for a in d.attrs}
+    if unknown:
+        raise TypeError(f"{op_type}: unknown attrs {sorted(unknown)}")
     for a in d.attrs:
         if a.name not in attrs:
             if a.default is registry.REQUIRED:
                 raise TypeError(f"{op_type}: missing required attr {a.name!r}")
             attrs[a.name] = a.default
-        if a.kind == "type":
-            attrs[a.name] = dtypes.as_dtype(attrs[a.name])
-            if a.allowed is not None and attrs[a.name] not in a.allowed:
+        if a.kind == "type" and a.allowed is not None:
+            try:
+                dt = dtypes.as_dtype(attrs[a.name])
+            except (TypeError, ValueError, KeyError):
+                dt = None  # not a dtype at all: check_attr says so
+            if dt is not None and dt not in a.allowed:
                 allowed = ", ".join(t.name for t in a.allowed)
                 # TensorFlow's wording names the input that carries the type
                 params = [arg.name for arg in d.inputs if arg.type_attr == a.name]
                 what = f"Value passed to parameter '{params[0]}' has" if params else f"Attr {a.name} is"
                 raise TypeError(
-                    f"{op_type} op '{name or op_type}': {what} DataType {attrs[a.name].name} not in list "
-                    f"of allowed values: {allowed} (no kernel for it; {a.name}={attrs[a.name].name} is not "
+                    f"{op_type} op '{name or op_type}': {what} DataType {dt.name} not in list "
+                    f"of allowed values: {allowed} (no kernel for it; {a.name}={dt.name} is not "
                     f"allowed). Defined at {fops.format_location(loc)}"
                 )
-        elif a.kind == "shape":
-            attrs[a.name] = as_shape(attrs[a.name])
-        elif a.kind == "list(type)":
-            attrs[a.name] = [dtypes.as_dtype(t) for t in attrs[a.name]]
-            if a.allowed is not None:
-                for t in attrs[a.name]:
-                    if t not in a.allowed:
-                        allowed = ", ".join(x.name for x in a.allowed)
-                        raise TypeError(
-                            f"{op_type} op '{name or op_type}': {a.name} holds {t.name}, which is not "
-                            f"allowed (allowed: {allowed}). Defined at {fops.format_location(loc)}"
-                        )
-        elif a.kind == "list(shape)":
-            attrs[a.name] = [as_shape(s) for s in attrs[a.name]]
-        elif a.kind == "float":
-            # AttrValue holds a 32-bit float (as in TensorFlow): round now so a saved graph runs the same
-            attrs[a.name] = float(np.float32(attrs[a.name]))
-    unknown = set(attrs) - {a.name for a in d.attrs}
-    if unknown:
-        raise TypeError(f"{op_type}: unknown attrs {sorted(unknown)}")
+        try:
+            attrs[a.name] = registry.check_attr(a, attrs[a.name], f"{op_type} op '{name or op_type}'")
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{e}. Defined at {fops.format_location(loc)}") from None
 
 
 def output_dtypes(d: registry.OpDef, attrs: dict) -> list[dtypes.DType]:
@@ -257,17 +249,21 @@ def infer_shapes(op: fops.Operation, strict: bool = True) -> None:
     )
     try:
         shapes = d.shape_fn(ctx)
+        if len(shapes) != len(op.outputs):
+            raise RuntimeError(
+                f"shape function of {op.type} returned {len(shapes)} shapes for {len(op.outputs)} outputs"
+            )
+        shapes = [as_shape(s) for s in shapes]
+        for t, s in zip(op.outputs, shapes):
+            if s.is_fully_defined():  # element counts and byte sizes must fit in int64
+                sizes.check_shape(s.as_list(), t.dtype.size, f"the shape of output {t.value_index}")
     except (ValueError, IndexError) as e:
         raise ValueError(
             f"{op.type} op '{op.name}': {e}. Input shapes: [{_fmt_shapes(ctx.input_shapes)}]. "
             f"Defined at {fops.format_location(op.location)}"
         ) from None
-    if len(shapes) != len(op.outputs):
-        raise RuntimeError(
-            f"shape function of {op.type} returned {len(shapes)} shapes for {len(op.outputs)} outputs"
-        )
     for t, s in zip(op.outputs, shapes):
-        t._shape = as_shape(s)
+        t._shape = s
 
 
 def run_reference(d: registry.OpDef, values: list, attrs: dict) -> list[np.ndarray]:

@@ -121,6 +121,8 @@ def _value_rule(t: fops.Tensor):
         return op.get_attr("value"), True
     if d.shape_only:
         return _shape_only_value(d, op, t)
+    if op.inputs and not all(_small(x.shape) for x in op.outputs):
+        return None, True  # a large (or unknown) result is computed when the graph runs, not here
     vals = []
     for x in op.inputs:
         v = yield VALUE, x
@@ -167,6 +169,11 @@ def _shape_only_value(d: registry.OpDef, op: fops.Operation, t: fops.Tensor):
     if a.shape == b.shape and np.array_equal(a, b):
         return a, True
     return None, False
+
+
+def _small(shape: TensorShape) -> bool:
+    n = shape.num_elements()
+    return n is not None and n <= CONST_FOLD_LIMIT
 
 
 def _is_int_vector_or_scalar(t: fops.Tensor) -> bool:

@@ -10,6 +10,8 @@ odd pixel of padding at the bottom/right), VALID (no padding) and EXPLICIT
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from staticflow.framework import dtypes
@@ -32,6 +34,12 @@ COL_CAP = 1 << 16
 # ---------------------------------------------------------------------------
 # geometry
 # ---------------------------------------------------------------------------
+# strides, dilations, window sizes and paddings beyond this are refused: the kernels'
+# index arithmetic (window starts, padded sizes) then stays far inside 64 bits
+MAX_GEOMETRY = (1 << 31) - 1
+GEOMETRY_LIMIT = 1 << 48
+
+
 def _hw(vals, fmt, what):
     """The (h, w) entries of a 4-element attr in data_format order; checks N and C are 1."""
     vals = [int(v) for v in vals]
@@ -42,6 +50,8 @@ def _hw(vals, fmt, what):
         raise ValueError(f"{what} {vals}: the batch and depth entries must be 1 ({fmt})")
     if vals[hi] < 1 or vals[wi] < 1:
         raise ValueError(f"{what} {vals} must be positive")
+    if vals[hi] > MAX_GEOMETRY or vals[wi] > MAX_GEOMETRY:
+        raise ValueError(f"{what} {vals}: entries above {MAX_GEOMETRY} are not supported")
     return vals[hi], vals[wi]
 
 
@@ -56,6 +66,8 @@ def _explicit(attrs, fmt):
         raise ValueError(f"padding EXPLICIT needs 8 explicit_paddings, got {p}")
     if any(v < 0 for v in p):
         raise ValueError(f"explicit_paddings {p} must be non-negative")
+    if any(v > MAX_GEOMETRY for v in p):
+        raise ValueError(f"explicit_paddings {p}: entries above {MAX_GEOMETRY} are not supported")
     hi, wi, ci = (1, 2, 3) if fmt == "NHWC" else (2, 3, 1)
     if p[0] or p[1] or p[2 * ci] or p[2 * ci + 1]:
         raise ValueError(f"explicit_paddings {p}: the batch and depth paddings must be 0")
@@ -75,6 +87,8 @@ def out_size(n, k, s, d, padding, explicit=None):
         return None, 0
     if padding == "VALID":
         return max((n - eff + s) // s, 0), 0
+    if padding != "SAME":
+        raise ValueError(f"padding {padding!r} must be one of SAME, VALID, EXPLICIT")
     o = -(-n // s)
     total = max((o - 1) * s + eff - n, 0)
     return o, total // 2
@@ -97,6 +111,19 @@ class Geometry:
         ex = _explicit(attrs, fmt) or ((0, 0), (0, 0))
         self.oh, self.pt = out_size(in_hw[0], self.kh, self.sh, self.dh, pad, ex[0])
         self.ow, self.pl = out_size(in_hw[1], self.kw, self.sw, self.dw, pad, ex[1])
+        # image, window and padding sizes stay below 2**48, so that no sum or product of two
+        # of them (a window's start and end in the kernels) leaves 64 bits
+        for v in (*in_hw, self.kh, self.kw, self.oh, self.ow, self.pt, self.pl):
+            if v is not None and v > GEOMETRY_LIMIT:
+                raise ValueError(
+                    f"image {tuple(in_hw)}, window ({self.kh}, {self.kw}), dilations ({self.dh}, "
+                    f"{self.dw}) and padding give sizes above {GEOMETRY_LIMIT}, which are not supported"
+                )
+        for k, d in ((self.kh, self.dh), (self.kw, self.dw)):
+            if k is not None and (k - 1) * d + 1 > GEOMETRY_LIMIT:
+                raise ValueError(
+                    f"the dilated window ({k} taps, dilation {d}) is larger than {GEOMETRY_LIMIT}"
+                )
 
     @classmethod
     def direct(cls, kh: int, kw: int, oh: int, ow: int, pt: int, pl: int) -> Geometry:
@@ -318,7 +345,7 @@ def _conv_lower_common(ctx, base, img_nhwc, filt_shape, ins, out_view, finish):
 
 
 def _empty(ctx):
-    return any(int(np.prod(s)) == 0 for s in ctx.out_shapes)
+    return any(math.prod(s) == 0 for s in ctx.out_shapes)
 
 
 def _conv_lower(base):
@@ -357,19 +384,32 @@ def _backprop_input_lower(base):
     return lower
 
 
+def flipped_geometry(attrs, img, filter_shape, itemsize: int):
+    """(geometry, chunk) of the direct conv that computes Conv2DBackpropInput for these
+    shapes (see _flipped_direct), or None where it does not apply.
+
+    That conv reads dy padded with zeros, so a non-finite filter value meets the padding
+    (0 * Inf is NaN), where the im2col path only adds the taps inside dy: the reference
+    asks this too, to model the same NaN."""
+    kh, kw, c, o = filter_shape
+    g = Geometry(attrs, img[1:3], (kh, kw))
+    if (g.sh, g.sw, g.dh, g.dw) != (1, 1, 1, 1) or g.pt > kh - 1 or g.pl > kw - 1:
+        return None
+    # the flipped conv: input dy [N, OH, OW, O], output dx [N, H, W, C]
+    fg = Geometry.direct(kh, kw, img[1], img[2], kh - 1 - g.pt, kw - 1 - g.pl)
+    ch = _direct_chunk(fg, o, c, itemsize)
+    return None if ch is None else (fg, ch)
+
+
 def _flipped_direct(ctx, img, dy: View, dx: View) -> bool:
     """dx of a stride-1 conv as the direct forward conv of dy with the filter flipped in
     space and its channel axes swapped, padded KH-1-pt / KW-1-pl; False where it does not
     apply (then the caller lowers it through im2col)."""
     kh, kw, c, o = ctx.in_shapes[1]
-    g = Geometry(ctx.attrs, img[1:3], (kh, kw))
-    if (g.sh, g.sw, g.dh, g.dw) != (1, 1, 1, 1) or g.pt > kh - 1 or g.pl > kw - 1:
+    found = flipped_geometry(ctx.attrs, img, ctx.in_shapes[1], ctx.out_dtypes[0].size)
+    if found is None:
         return False
-    # the flipped conv: input dy [N, OH, OW, O], output dx [N, H, W, C]
-    fg = Geometry.direct(kh, kw, img[1], img[2], kh - 1 - g.pt, kw - 1 - g.pl)
-    ch = _direct_chunk(fg, o, c, ctx.out_dtypes[0].size)
-    if ch is None:
-        return False
+    fg, ch = found
     w = ctx.inp(1)
     flipped = w.with_(
         (kh, kw, o, c),
@@ -437,7 +477,15 @@ def _taps(g):
             )
 
 
+def _inside(g, h, w):
+    """[1, H', W', 1] mask of the padded image: True on the image, False on the padding."""
+    return _padded(np.ones((1, h, w, 1), bool), g, h, w)
+
+
 def _conv_ref_nhwc(x, w, attrs, depthwise=False):
+    """Conv2D multiplies the padding's zeros by the filter (im2col, as the kernels: a
+    non-finite filter value there gives NaN); the depthwise conv, as its kernels and
+    TensorFlow, skips taps outside the image."""
     n, h, wd, c = x.shape
     g = Geometry(attrs, (h, wd), w.shape[:2])
     depth = c * w.shape[3] if depthwise else w.shape[3]
@@ -445,12 +493,15 @@ def _conv_ref_nhwc(x, w, attrs, depthwise=False):
     if y.size == 0:
         return y
     xp = _padded(x, g, h, wd)
-    for i, j, rs, cs in _taps(g):
-        patch = xp[:, rs, cs, :]
-        if depthwise:
-            y += np.einsum("nhwc,cm->nhwcm", patch, w[i, j]).reshape(y.shape)
-        else:
-            y += np.einsum("nhwc,co->nhwo", patch, w[i, j])
+    inside = _inside(g, h, wd)
+    with np.errstate(all="ignore"):
+        for i, j, rs, cs in _taps(g):
+            patch = xp[:, rs, cs, :]
+            if depthwise:
+                terms = patch[..., None] * w[i, j]
+                y += np.where(inside[:, rs, cs, :, None], terms, 0.0).reshape(y.shape)
+            else:
+                y += np.einsum("nhwc,co->nhwo", patch, w[i, j])
     return y
 
 
@@ -481,9 +532,29 @@ def _backprop_input_ref(depthwise=False):
                 else:
                     dxp[:, rs, cs, :] += np.einsum("nhwo,co->nhwc", dy, w[i, j])
         dx = dxp[:, g.pt : g.pt + h, g.pl : g.pl + wd, :]
+        if not depthwise and dy.size and flipped_geometry(a, sizes, w.shape, ins[1].dtype.itemsize):
+            dx = dx + _padding_terms(g, w, (h, wd), dy.shape[1:3])
         return _np_from_nhwc(dx, fmt).astype(ins[1].dtype)
 
     return ref
+
+
+def _padding_terms(g, w, hw, ohw):
+    """[1, H, W, C]: the sum of 0 * w over the taps of each dx position that the direct
+    (flipped) conv reads from dy's zero padding: NaN where such a tap's filter value is not
+    finite, else 0."""
+    (h, wd), (oh, ow) = hw, ohw
+    kh, kw, c, _ = w.shape
+    with np.errstate(all="ignore"):
+        zero_w = (0.0 * w).sum(axis=3)  # [KH, KW, C]: NaN where any out channel's value is not finite
+    out = np.zeros((1, h, wd, c))
+    for i in range(kh):
+        rows = np.arange(h) + g.pt - i  # dy row each dx row reads through tap i
+        for j in range(kw):
+            cols = np.arange(wd) + g.pl - j
+            outside = ~((rows >= 0) & (rows < oh))[:, None] | ~((cols >= 0) & (cols < ow))[None, :]
+            out[0] += np.where(outside[:, :, None], zero_w[i, j], 0.0)
+    return out
 
 
 def _backprop_filter_ref(depthwise=False):
@@ -496,10 +567,13 @@ def _backprop_filter_ref(depthwise=False):
         dw = np.zeros(fs)
         if dy.size and x.size:
             xp = _padded(x, g, h, wd)
+            inside = _inside(g, h, wd)
             for i, j, rs, cs in _taps(g):
-                if depthwise:
+                if depthwise:  # taps outside the image are skipped (see _conv_ref_nhwc)
                     d = dy.reshape(dy.shape[:3] + fs[2:])
-                    dw[i, j] = np.einsum("nhwc,nhwcm->cm", xp[:, rs, cs, :], d)
+                    with np.errstate(all="ignore"):
+                        terms = xp[:, rs, cs, :, None] * d
+                    dw[i, j] = np.where(inside[:, rs, cs, :, None], terms, 0.0).sum(axis=(0, 1, 2))
                 else:
                     dw[i, j] = np.einsum("nhwc,nhwo->co", xp[:, rs, cs, :], dy)
         return dw.astype(ins[0].dtype)
@@ -688,8 +762,8 @@ _declare_convs("DepthwiseConv2dNative", "depthwise_conv2d", True)
 def _pool_attrs():
     return [
         Attr("T", "type", allowed=F),
-        Attr("ksize", "list(int)"),
-        Attr("strides", "list(int)"),
+        Attr("ksize", "list(int)", min=4),
+        Attr("strides", "list(int)", min=4),
         Attr("padding", "string", allowed=("SAME", "VALID")),
         Attr("data_format", "string", "NHWC", allowed=("NHWC", "NCHW")),
     ]
@@ -769,10 +843,18 @@ def _windows(g, h, w):
             yield oh, ow, max(h0, 0), min(h0 + g.kh, h), max(w0, 0), min(w0 + g.kw, w)
 
 
+def _pool_max(win, lowest):
+    """max_pool of windows [n, h, w, c] as TensorFlow's: the lowest finite value to start,
+    replaced by every greater element, so NaN is ignored and a window of NaN and -inf gives
+    the lowest finite value."""
+    return np.max(np.where(np.isnan(win), lowest, win), axis=(1, 2), initial=lowest)
+
+
 def _pool_ref(kind):
     def ref(ins, a):
         fmt = a.get("data_format", "NHWC")
         dt = ins[-1].dtype
+        lowest = float(np.finfo(dt).min)
         if kind in ("max", "avg"):
             x = _np_nhwc(ins[0].astype(np.float64), fmt)
             n, h, w, c = x.shape
@@ -781,7 +863,7 @@ def _pool_ref(kind):
             if x.size:
                 for oh, ow, h0, h1, w0, w1 in _windows(g, h, w):
                     win = x[:, h0:h1, w0:w1, :]
-                    y[:, oh, ow, :] = win.max(axis=(1, 2)) if kind == "max" else win.mean(axis=(1, 2))
+                    y[:, oh, ow, :] = _pool_max(win, lowest) if kind == "max" else win.mean(axis=(1, 2))
             return _np_from_nhwc(y, fmt).astype(dt)
         if kind == "avg_grad":
             n, h, w, c = _to_nhwc_dims([int(v) for v in ins[0]], fmt)
@@ -793,7 +875,10 @@ def _pool_ref(kind):
                     cnt = (h1 - h0) * (w1 - w0)
                     dx[:, h0:h1, w0:w1, :] += gy[:, oh, ow, None, None, :] / cnt
             return _np_from_nhwc(dx, fmt).astype(dt)
-        # max_grad: grad (pooled) to the first max; max_grad_grad: grad (image) gathered at it
+        # max_grad (TensorFlow's MaxPoolGrad): each pooled grad to its window's first element,
+        # replaced by every strictly greater one (a NaN first element keeps it); max_grad_grad
+        # (MaxPoolGradGrad): the image grad at the first element equal to the window's
+        # max_pool value, 0 where none is (a window of NaN and -inf)
         x = _np_nhwc(ins[0].astype(np.float64), fmt)
         gr = _np_nhwc(ins[2].astype(np.float64), fmt)
         n, h, w, c = x.shape
@@ -802,12 +887,18 @@ def _pool_ref(kind):
         out = np.zeros(x.shape if kind == "max_grad" else (n, g.oh, g.ow, c))
         if x.size and out.size:
             for oh, ow, h0, h1, w0, w1 in _windows(g, h, w):
-                idx = x[:, h0:h1, w0:w1, :].reshape(n, -1, c).argmax(axis=1)  # first max
+                win = x[:, h0:h1, w0:w1, :].reshape(n, -1, c)
+                if kind == "max_grad":
+                    first_max = np.where(np.isnan(win), -np.inf, win).argmax(axis=1)
+                    idx = np.where(np.isnan(win[:, 0, :]), 0, first_max)
+                else:
+                    hit = win == _pool_max(win[:, :, None, :], lowest)[:, None, :]
+                    idx = hit.argmax(axis=1)
                 hh, ww = h0 + idx // (w1 - w0), w0 + idx % (w1 - w0)
                 if kind == "max_grad":
                     np.add.at(out, (ni, hh, ww, ci), gr[:, oh, ow, :])
                 else:
-                    out[:, oh, ow, :] = gr[ni, hh, ww, ci]
+                    out[:, oh, ow, :] = np.where(hit.any(axis=1), gr[ni, hh, ww, ci], 0.0)
         return _np_from_nhwc(out, fmt).astype(dt)
 
     return ref

@@ -9,12 +9,15 @@ each view's buffer to an address; nothing here touches memory.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from staticflow.framework import dtypes
+from staticflow.framework import dtypes, sizes
 from staticflow.ops import registry
+
+MAX_DIMS = 8  # SF_MAX_DIMS of the kernel ABI
 
 
 def contiguous_strides(shape) -> tuple[int, ...]:
@@ -44,7 +47,19 @@ class View:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
+
+    def extent(self) -> tuple[int, int] | None:
+        """(lowest, highest) element offset the view touches in its buffer; None if empty."""
+        if any(n == 0 for n in self.shape):
+            return None
+        lo = hi = self.offset
+        for n, s in zip(self.shape, self.strides):
+            if s > 0:
+                hi += (n - 1) * s
+            else:
+                lo += (n - 1) * s
+        return lo, hi
 
     def is_contiguous(self) -> bool:
         exp = 1
@@ -64,9 +79,13 @@ class View:
         )
 
     def reshape(self, shape) -> View:
+        """The same elements in a new shape (a contiguous view; same element count)."""
         if not self.is_contiguous():
             raise ValueError("reshape of a non-contiguous view")
         shape = tuple(int(x) for x in shape)
+        n = sizes.num_elements(shape, "view shape")
+        if n != self.size:
+            raise ValueError(f"cannot view {self.size} elements of shape {self.shape} as shape {shape} ({n})")
         return self.with_(shape, contiguous_strides(shape))
 
     def transpose(self, perm) -> View:
@@ -210,7 +229,10 @@ class LowerContext:
     def host(self, fn, ins, outs=(), writes=()) -> None:
         """Run Python `fn(op, in_arrays, out_arrays)` on these views at this point of the run
         (printing, callbacks, string processing)."""
-        self.calls.append(HostCall(fn, list(ins), list(outs), tuple(writes)))
+        ins, outs = list(ins), list(outs)
+        for v in ins + outs:
+            self.check_view(v, "host call")
+        self.calls.append(HostCall(fn, ins, outs, tuple(writes)))
 
     def reference(self, writes=()) -> None:
         """Lower to one host call of the op's NumPy reference, writing every output: how ops
@@ -232,6 +254,45 @@ class LowerContext:
         self.host(run, [self.inp(i) for i in range(len(self.in_shapes))],
                   [self.out(j) for j in range(len(self.out_shapes))], writes)
 
+    def buffer_bytes(self, src: tuple) -> int:
+        """Bytes of the buffer a view's `src` names (inputs and outputs as planned)."""
+        kind, i = src
+        if kind == "in":
+            return sizes.num_elements(self.in_shapes[i]) * self.in_dtypes[i].np.itemsize
+        if kind == "out":
+            return sizes.num_elements(self.out_shapes[i]) * self.out_dtypes[i].np.itemsize
+        if kind == "const":
+            return int(self.consts[i].nbytes)
+        if kind == "scratch":
+            shape, dt = self.scratch[i]
+            return sizes.num_elements(shape) * dt.np.itemsize
+        if kind == "state":
+            return 3 * dtypes.int64.size
+        raise ValueError(f"unknown buffer {src!r}")
+
+    def check_view(self, v: View, what: str) -> None:
+        """A view handed to a kernel lies inside its buffer, with at most MAX_DIMS dims.
+
+        Every lowering's views pass here, so no kernel is ever pointed outside the
+        memory of a tensor, whatever shapes or values a graph or a feed brought."""
+        if v.ndim > MAX_DIMS:
+            raise ValueError(
+                f"{what} needs a view of {v.ndim} dims {v.shape}; kernels take at most {MAX_DIMS}"
+            )
+        if len(v.strides) != v.ndim or any(n < 0 for n in v.shape):
+            raise ValueError(f"{what}: malformed view of shape {v.shape} and strides {v.strides}")
+        ext = v.extent()
+        if ext is None:
+            return
+        lo, hi = ext
+        have = self.buffer_bytes(v.src)
+        if lo < 0 or (hi + 1) * v.dtype.np.itemsize > have:
+            raise ValueError(
+                f"{what} would reach elements {lo}..{hi} of {v.dtype.name} in its {v.src[0]} buffer "
+                f"{v.src[1]}, which holds {have} bytes (view shape {v.shape}, strides {v.strides}, "
+                f"offset {v.offset})"
+            )
+
     def kernel(self, base: str, *dts: dtypes.DType) -> str:
         sym = registry.kernel_name(base, *(dts or (self.in_dtypes[0],)))
         if sym not in self.opdef.kernels:
@@ -241,11 +302,38 @@ class LowerContext:
     def call(self, symbol: str, ins, outs, iattr=(), fattr=(), workspace: int = 0) -> None:
         if symbol not in self.opdef.kernels:
             raise RuntimeError(f"op {self.opdef.name} calls {symbol}, which it does not declare in kernels")
-        self.calls.append(KernelCall(symbol, list(ins), list(outs), tuple(iattr), tuple(fattr), workspace))
+        ins, outs = list(ins), list(outs)
+        for k, v in enumerate(ins):
+            self.check_view(v, f"input {k} of {symbol}")
+        for k, v in enumerate(outs):
+            self.check_view(v, f"output {k} of {symbol}")
+        self.calls.append(KernelCall(symbol, ins, outs, tuple(iattr), tuple(fattr), workspace))
 
     def alias(self, out_index: int, in_index: int) -> None:
         """Output `out_index` is input `in_index`'s buffer (same bytes, no copy)."""
+        need = self.buffer_bytes(("out", out_index))
+        have = self.buffer_bytes(("in", in_index))
+        if need > have:
+            raise ValueError(
+                f"output {out_index} of shape {tuple(self.out_shapes[out_index])} needs {need} bytes, "
+                f"but input {in_index} of shape {tuple(self.in_shapes[in_index])} holds {have}"
+            )
         self.aliases[out_index] = in_index
+
+    def unwritten_outputs(self) -> list[int]:
+        """Outputs with elements that neither a call writes nor an alias provides.
+
+        A kernel's output lives in the arena, which holds other tensors' bytes before
+        and after: an output no call writes would hand them out."""
+        written = {v.src[1] for c in self.calls for v in c.outs if v.src[0] == "out"}
+        return [
+            j
+            for j, shape in enumerate(self.out_shapes)
+            if shape is not None
+            and sizes.num_elements(shape)
+            and j not in self.aliases
+            and j not in written
+        ]
 
     def copy(self, src: View, dst: View) -> None:
         """Copy view src into view dst (same shape), skipping empty copies."""

@@ -308,6 +308,20 @@ def _unit_interval(rng, shape, t):
     return _rand(rng, shape, t, 0.05, 0.95)
 
 
+def _native_ref(fn):
+    """An elementwise gradient op's reference in its inputs' dtype, with the kernel's order
+    of operations, so that NaN, Inf and overflow come out as the kernel's (TensorFlow's)."""
+
+    def ref(ins, a):
+        dt = ins[0].dtype
+        work = dt if dt in (np.float32, np.float64) else np.float32  # 16-bit floats: as their kernels
+        y, dy = ins[0].astype(work), ins[1].astype(work)
+        with np.errstate(all="ignore"):
+            return np.asarray(fn(y, dy, a)).astype(work).astype(dt)
+
+    return ref
+
+
 def declare_grad_op(name, base, fn, first_gen, arg_names, attrs=(), fattr=None, doc=""):
     """A binary elementwise op of the float types with TF's gradient-op signature."""
     attr_list = [Attr("T", "type", allowed=AF), *attrs]
@@ -318,9 +332,7 @@ def declare_grad_op(name, base, fn, first_gen, arg_names, attrs=(), fattr=None, 
         outputs=[Arg(arg_names[2], type_attr="T")],
         attrs=attr_list,
         shape_fn=_same_shape,
-        ref=lambda ins, a: np.asarray(fn(ins[0].astype(np.float64), ins[1].astype(np.float64), a)).astype(
-            ins[0].dtype
-        ),
+        ref=_native_ref(fn),
         lower=lower,
         kernels=registry.kernels_for([base], AF),
         elementwise=True,
@@ -332,7 +344,7 @@ def declare_grad_op(name, base, fn, first_gen, arg_names, attrs=(), fattr=None, 
 declare_grad_op(
     "SigmoidGrad",
     "sigmoid_grad",
-    lambda y, dy, a: dy * y * (1 - y),
+    lambda y, dy, a: dy * (y * (1 - y)),
     _unit_interval,
     ("y", "dy", "z"),
     doc="dy * y * (1 - y), the gradient of Sigmoid from its output y.",
@@ -348,26 +360,26 @@ declare_grad_op(
 declare_grad_op(
     "SqrtGrad",
     "sqrt_grad",
-    lambda y, dy, a: dy * 0.5 / y,
+    lambda y, dy, a: np.where(dy == 0, 0, y.dtype.type(0.5) * dy / y),
     casegen.positive,
     ("y", "dy", "z"),
-    doc="dy / (2 y), the gradient of Sqrt from its output y.",
+    doc="dy / (2 y), the gradient of Sqrt from its output y (0 where dy is 0, as TensorFlow).",
 )
 declare_grad_op(
     "RsqrtGrad",
     "rsqrt_grad",
-    lambda y, dy, a: dy * -0.5 * y**3,
+    lambda y, dy, a: np.where(dy == 0, 0, y.dtype.type(-0.5) * (dy * y) * (y * y)),
     casegen.positive,
     ("y", "dy", "z"),
-    doc="-dy y^3 / 2, the gradient of Rsqrt from its output y.",
+    doc="-dy y^3 / 2, the gradient of Rsqrt from its output y (0 where dy is 0, as TensorFlow).",
 )
 declare_grad_op(
     "ReciprocalGrad",
     "reciprocal_grad",
-    lambda y, dy, a: -dy * y * y,
+    lambda y, dy, a: np.where(dy == 0, 0, -y * y * dy),
     _away_from_zero,
     ("y", "dy", "z"),
-    doc="-dy y^2, the gradient of Reciprocal from its output y.",
+    doc="-dy y^2, the gradient of Reciprocal from its output y (0 where dy is 0, as TensorFlow).",
 )
 
 
@@ -385,6 +397,8 @@ def _cast_lower(ctx):
 
 
 def _cast_ref(ins, a):
+    """The kernel's conversions: float to int truncates toward zero and saturates, NaN -> 0
+    (the bounds MAX + 1 and MIN - 1 computed in the float type, as the kernel does)."""
     x = ins[0]
     dst = a["DstT"]
     src = D.as_dtype(x.dtype)
@@ -600,7 +614,7 @@ op(
     name="AddN",
     inputs=[Arg("inputs", type_attr="T", number_attr="N")],
     outputs=[Arg("sum", type_attr="T")],
-    attrs=[Attr("N", "int"), Attr("T", "type", allowed=REAL)],
+    attrs=[Attr("N", "int", min=1), Attr("T", "type", allowed=REAL)],
     shape_fn=_addn_shape,
     ref=lambda ins, a: _addn_ref(ins),
     lower=_addn_lower,
@@ -845,7 +859,7 @@ def _reduce_lower(base):
                 ctx.call(ctx.kernel(f"reduce_{base}", x.dtype),
                          [v.with_((k * width, rows // k), (1, k * width))], [part], iattr=(1,))
                 v = part.with_((width, k), (1, width))
-        kept = int(np.prod(v.shape[: v.ndim - nred], dtype=np.int64))
+        kept = math.prod(v.shape[: v.ndim - nred])
         o = out.reshape([kept] if v.ndim - nred else [])
         if v.ndim - nred > 1:
             o = out.with_(v.shape[: v.ndim - nred], contiguous_strides(v.shape[: v.ndim - nred]))
@@ -865,7 +879,7 @@ def _reduce_ref(fn):
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # the mean of nothing is NaN, as in TF
             if fn is np.mean and x.dtype.kind in "iu":
-                n = int(np.prod([x.shape[i] for i in axes], dtype=np.int64))
+                n = math.prod(x.shape[i] for i in axes)
                 wide = np.uint64 if x.dtype.kind == "u" else np.int64  # summed in 64 bits (TF)
                 s = np.sum(x.astype(wide), axis=axes, keepdims=a["keep_dims"])
                 y = s // n if n else np.zeros_like(s)
@@ -986,6 +1000,9 @@ def _arg_lower(base):
 
 
 def _arg_ref(fn):
+    """TensorFlow's argmax/argmin: NaN is ignored, ties go to the first index, and a row
+    with no value above the lowest finite one (below the highest, for argmin) gives 0."""
+
     def ref(ins, a):
         x = ins[0]
         if x.dtype in _HALF_NP:
@@ -993,7 +1010,16 @@ def _arg_ref(fn):
         axis = _norm_axes(ins[1], x.ndim)[0]
         if x.shape[axis] == 0:
             raise ValueError("Reduction axis is empty")
-        return fn(x, axis=axis).astype(a["output_type"].np)
+        big = fn is np.argmax
+        if x.dtype.kind == "f":
+            info = np.finfo(x.dtype)
+            x = np.where(np.isnan(x), -np.inf if big else np.inf, x)
+        else:
+            info = np.iinfo(x.dtype)
+        start = info.min if big else info.max
+        best = (np.max if big else np.min)(x, axis=axis)
+        beats = best > start if big else best < start
+        return np.where(beats, fn(x, axis=axis), 0).astype(a["output_type"].np)
 
     return ref
 

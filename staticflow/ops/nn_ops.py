@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from staticflow.framework import dtypes
@@ -32,7 +34,7 @@ def _softmax_lower(base):
     def lower(ctx):
         shape = ctx.in_shapes[0]
         c = shape[-1]
-        n = int(np.prod(shape[:-1], dtype=np.int64))
+        n = math.prod(shape[:-1])
         if n * c == 0:
             return
         ctx.call(ctx.kernel(base), [ctx.inp(0).reshape([n, c])], [ctx.out(0).reshape([n, c])])
@@ -201,8 +203,11 @@ for _name, _base, _fn, _alpha in _ACTIVATIONS:
         doc=f"Elementwise {_base}.",
     )
 
+# TensorFlow's expressions, computed in the inputs' dtype as the kernels do (so NaN, Inf,
+# signed zeros and overflow come out the same): ReluGrad multiplies by (features > 0), so a
+# NaN gradient stays NaN; EluGrad and SeluGrad test outputs < 0 (at 0 the positive branch)
 _GRAD_OPS = [
-    ("ReluGrad", "relu_grad", ("gradients", "features", "backprops"), lambda g, f, a: np.where(f > 0, g, 0)),
+    ("ReluGrad", "relu_grad", ("gradients", "features", "backprops"), lambda g, f, a: g * (f > 0)),
     (
         "SoftplusGrad",
         "softplus_grad",
@@ -213,21 +218,37 @@ _GRAD_OPS = [
         "EluGrad",
         "elu_grad",
         ("gradients", "outputs", "backprops"),
-        lambda g, o, a: np.where(o > 0, g, g * (o + 1)),
+        lambda g, o, a: np.where(o < 0, g * (o + 1), g),
     ),
     (
         "SeluGrad",
         "selu_grad",
         ("gradients", "outputs", "backprops"),
-        lambda g, o, a: np.where(o > 0, g * _SELU_SCALE, g * (o + _SELU_SCALE * _SELU_ALPHA)),
+        lambda g, o, a: np.where(
+            o < 0, g * (o + g.dtype.type(_SELU_SCALE * _SELU_ALPHA)), g * g.dtype.type(_SELU_SCALE)
+        ),
     ),
     (
         "LeakyReluGrad",
         "leaky_relu_grad",
         ("gradients", "features", "backprops"),
-        lambda g, f, a: np.where(f > 0, g, a["alpha"] * g),
+        lambda g, f, a: np.where(f > 0, g, g * g.dtype.type(a["alpha"])),
     ),
 ]
+
+
+def _native_grad_ref(fn):
+    """A gradient op's reference in the kernel's arithmetic: its inputs' dtype, float32 for
+    the 16-bit floats (as their kernels compute), rounded to the output dtype."""
+
+    def ref(ins, a):
+        dt = ins[0].dtype
+        work = dt if dt in (np.float32, np.float64) else np.float32
+        g, y = ins[0].astype(work), ins[1].astype(work)
+        with np.errstate(all="ignore"):
+            return np.asarray(fn(g, y, a)).astype(work).astype(dt)
+
+    return ref
 
 
 def _grad_cases(rng):
@@ -242,13 +263,7 @@ for _name, _base, _args, _fn in _GRAD_OPS:
         outputs=[Arg(_args[2], type_attr="T")],
         attrs=[Attr("T", "type", allowed=AF)] + ([Attr("alpha", "float", 0.2)] if _alpha else []),
         shape_fn=lambda c: [c.shape(0).merge_with(c.shape(1))],
-        ref=(
-            lambda fn: (
-                lambda ins, a: np.asarray(fn(ins[0].astype(np.float64), ins[1].astype(np.float64), a)).astype(
-                    ins[0].dtype
-                )
-            )
-        )(_fn),
+        ref=_native_grad_ref(_fn),
         lower=(
             lambda base, alpha: (
                 (lambda ctx: ctx.elementwise(base, fattr=(ctx.attrs["alpha"],)))
@@ -317,9 +332,15 @@ op(
 )
 
 
+def _no_classes(shape) -> str:
+    return f"Must have at least one class, but got logits shape [{shape[0]},{shape[1]}]"
+
+
 def _sparse_xent_ref(ins, a):
     x, lab = ins[0].astype(np.float64), ins[1]
     n, k = x.shape
+    if k == 0:
+        raise ValueError(_no_classes(x.shape))
     if np.any((lab < 0) | (lab >= k)):
         bad = lab[(lab < 0) | (lab >= k)][0]
         raise ValueError(f"Received a label value of {bad} which is outside the valid range of [0, {k}).")
@@ -338,7 +359,9 @@ def _sparse_xent_shape(c):
 
 def _sparse_xent_lower(ctx):
     n, k = ctx.in_shapes[0]
-    if n * k == 0:
+    if k == 0:  # no class a label could name (TensorFlow's error, also for an empty batch)
+        raise ValueError(_no_classes((n, k)))
+    if n == 0:
         return
     ctx.call(
         ctx.kernel("sparse_softmax_xent", ctx.in_dtypes[0], ctx.in_dtypes[1]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from staticflow.framework import dtypes
+from staticflow.framework import dtypes, sizes
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape
 from staticflow.ops import builder, registry
@@ -154,7 +154,9 @@ def _shape_from_value(c):
     v = c.value(0)
     if v is None:
         return [c.shape_value(0)]  # known element by element: sf.stack([batch, 5]) gives (?, 5)
-    return [TensorShape([int(x) for x in np.asarray(v).reshape(-1)])]
+    from staticflow.ops.array_ops import shape_value
+
+    return [TensorShape(shape_value(v))]
 
 
 def _state_ref(kind):
@@ -162,8 +164,10 @@ def _state_ref(kind):
     with the op's seeds and a fresh counter otherwise."""
 
     def ref(ins, a):
-        shape = [int(x) for x in np.asarray(ins[0]).reshape(-1)]
-        n = int(np.prod(shape, dtype=np.int64))
+        from staticflow.ops.array_ops import shape_value
+
+        shape = shape_value(ins[0])
+        n = sizes.num_elements(shape)
         dt = a.get("dtype", a.get("Tout"))
         lo, hi = (ins[1], ins[2]) if kind == "uniform_int" else (None, None)
         if kind == "uniform_int" and int(lo) >= int(hi):

@@ -10,6 +10,7 @@ The gradient slot is filled by `staticflow.autodiff`.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,15 +63,37 @@ class Arg:
         return 1
 
 
+ATTR_KINDS = (
+    "type",
+    "int",
+    "float",
+    "bool",
+    "string",
+    "shape",
+    "tensor",
+    "list(int)",
+    "list(float)",
+    "list(type)",
+    "list(shape)",
+    "list(string)",
+)
+
+
 @dataclass(frozen=True)
 class Attr:
-    """An attribute: kind is one of type, int, float, bool, string, shape,
-    tensor, list(int), list(float), list(type), list(shape), list(string)."""
+    """An attribute: kind is one of ATTR_KINDS.
+
+    `allowed` lists the values a type or string attr (or each element of a list of
+    them) may take; `min` is the least value of an int attr, or the least length of a
+    list attr (TensorFlow's "int >= 1", "list(int) >= 4"); `max` the greatest value of
+    an int attr. `check_attr` enforces all of them when an op is built or imported."""
 
     name: str
     kind: str
     default: Any = REQUIRED
     allowed: tuple | None = None
+    min: int | None = None
+    max: int | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +185,9 @@ def register(opdef: OpDef) -> OpDef:
     names = [a.name for a in opdef.attrs]
     if len(set(names)) != len(names):
         raise ValueError(f"op {opdef.name} declares an attr twice")
+    for a in opdef.attrs:
+        if a.kind not in ATTR_KINDS:
+            raise ValueError(f"op {opdef.name}: attr {a.name} has unknown kind {a.kind!r}")
     for arg in opdef.inputs + opdef.outputs:
         for ref in (arg.type_attr, arg.number_attr, arg.type_list_attr):
             if ref is not None and ref not in names:
@@ -177,6 +203,91 @@ def op(**kwargs) -> OpDef:
     kwargs["attrs"] = tuple(kwargs.get("attrs", ()))
     kwargs["kernels"] = tuple(kwargs.get("kernels", ()))
     return register(OpDef(**kwargs))
+
+
+def _int_value(v, what: str) -> int:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+        if isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and float(v).is_integer():
+            return int(v)
+        raise TypeError(f"{what} must be an int, got {v!r} ({type(v).__name__})")
+    return int(v)
+
+
+def _str_value(v, what: str):
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (bytes, np.bytes_)):
+        try:
+            return bytes(v).decode()
+        except UnicodeDecodeError:
+            return bytes(v)
+    raise TypeError(f"{what} must be a string, got {v!r} ({type(v).__name__})")
+
+
+def _check_scalar(a: Attr, v, what: str):
+    """One value of `a`'s element kind, converted and checked against allowed/min/max."""
+    kind = a.kind[5:-1] if a.kind.startswith("list(") else a.kind
+    if kind == "type":
+        try:
+            v = dtypes.as_dtype(v)
+        except (TypeError, ValueError, KeyError) as e:
+            raise TypeError(f"{what} must be a dtype: {e}") from None
+    elif kind == "int":
+        v = _int_value(v, what)
+        if not a.kind.startswith("list("):
+            if a.min is not None and v < a.min:
+                raise ValueError(f"{what} = {v} is less than the minimum {a.min}")
+            if a.max is not None and v > a.max:
+                raise ValueError(f"{what} = {v} is more than the maximum {a.max}")
+        if not -(1 << 63) <= v < (1 << 63):
+            raise ValueError(f"{what} = {v} does not fit in 64 bits")
+    elif kind == "float":
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+            raise TypeError(f"{what} must be a float, got {v!r} ({type(v).__name__})")
+        # AttrValue holds a 32-bit float (as in TensorFlow): round now so a saved graph runs the same
+        with np.errstate(over="ignore"):
+            v = float(np.float32(v))
+    elif kind == "bool":
+        if isinstance(v, (bool, np.bool_)):
+            v = bool(v)
+        elif isinstance(v, numbers.Integral) and int(v) in (0, 1):
+            v = bool(v)
+        else:
+            raise TypeError(f"{what} must be a bool, got {v!r} ({type(v).__name__})")
+    elif kind == "string":
+        v = _str_value(v, what)
+    elif kind == "shape":
+        try:
+            v = as_shape(v)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{what} must be a shape: {e}") from None
+    elif kind == "tensor":
+        if v is None:
+            raise TypeError(f"{what} must be a tensor value, got None")
+    if a.allowed is not None and kind in ("type", "string") and v not in a.allowed:
+        shown = ", ".join(x.name if isinstance(x, dtypes.DType) else str(x) for x in a.allowed)
+        got = v.name if isinstance(v, dtypes.DType) else repr(v)
+        err = TypeError if kind == "type" else ValueError  # TensorFlow's classes for these
+        raise err(f"{what} = {got} is not one of the allowed values ({shown})")
+    return v
+
+
+def check_attr(a: Attr, value, what: str = ""):
+    """`value` converted to attr `a`'s kind (dtypes, shapes, 32-bit floats, str) and checked
+    against its declared range and allowed values.
+
+    TypeError when the value is not of the kind, ValueError when it is out of range or
+    not allowed; `what` (e.g. "Conv2D op 'c'") starts the message, which names the attr
+    and the value."""
+    label = f"{what}: attr {a.name!r}" if what else f"attr {a.name!r}"
+    if a.kind.startswith("list("):
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)):
+            raise TypeError(f"{label} must be a {a.kind}, got {value!r}")
+        items = [_check_scalar(a, v, f"{label}[{i}]") for i, v in enumerate(value)]
+        if a.min is not None and len(items) < a.min:
+            raise ValueError(f"{label} has {len(items)} values, fewer than the minimum {a.min}")
+        return items
+    return _check_scalar(a, value, label)
 
 
 def get(name: str) -> OpDef:

@@ -127,7 +127,9 @@ def _as_string_ref(ins, a):
     if x.dtype.kind == "b":
         return _map(lambda v: (fmt % ("true" if v else "false")).encode(), x)
     if x.dtype.kind == "f":
-        return _map(lambda v: (fmt % float(v)).encode(), x)
+        # C's printf pads nan and inf with spaces even under the 0 flag; Python's % with zeros
+        finite_fmt, other_fmt = fmt, fmt.replace("%0", "%", 1) if "0" in a["fill"] else fmt
+        return _map(lambda v: ((finite_fmt if np.isfinite(v) else other_fmt) % float(v)).encode(), x)
     return _map(lambda v: (fmt % int(v)).encode(), x)
 
 

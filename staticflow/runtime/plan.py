@@ -22,7 +22,7 @@ import numpy as np
 
 from staticflow.compiler.build import build_ir, flat_args, where
 from staticflow.compiler.ir import FEED, IRGraph, Value
-from staticflow.framework import dtypes, errors
+from staticflow.framework import dtypes, errors, sizes
 from staticflow.framework import ops as fops
 from staticflow.ops import registry
 from staticflow.ops.lowering import HostCall, KernelCall, LowerContext, View
@@ -119,16 +119,26 @@ ZERO_COPY_MIN_BYTES = 1 << 16
 class _Planner:
     """Buffers and locations of one plan, built from its IR."""
 
-    def __init__(self, ev):
+    def __init__(self, ev, allocation_limit=None):
         self.ev = ev  # the IR's evaluator: values known before the run
+        self.allocation_limit = allocation_limit  # bytes; None: sizes.allocation_limit()'s default
         self.locs: dict[Value, Loc] = {}
         self.buffers: list[Buffer] = []
 
+    # --- sizes --------------------------------------------------------------------------------
+    @staticmethod
+    def nbytes(shape, dt: dtypes.DType) -> int:
+        return sizes.num_elements(shape) * dt.np.itemsize  # storage: a string is an object pointer
+
+    def check_alloc(self, n: int, what: str, op=None) -> None:
+        sizes.check_allocation(n, what, op, self.allocation_limit)
+
     # --- buffers ----------------------------------------------------------------------------
-    def new_arena(self, shape, dt: dtypes.DType, step: int) -> Loc:
+    def new_arena(self, shape, dt: dtypes.DType, step: int, op=None) -> Loc:
         """A fresh buffer for an intermediate: an arena slot, or for strings (which the
         arena's raw bytes cannot hold) an object array of the plan's own."""
-        n = int(np.prod(shape, dtype=np.int64)) * dt.np.itemsize
+        n = self.nbytes(shape, dt)
+        self.check_alloc(n, f"a {dt.name} tensor of shape {list(shape)}", op)
         if dt is dtypes.string:
             b = Buffer("object", n, array=np.full(tuple(shape), b"", dtype=object), objects=True)
         else:
@@ -136,7 +146,11 @@ class _Planner:
         self.buffers.append(b)
         return Loc(b, 0, tuple(shape), dt)
 
-    def const_loc(self, arr: np.ndarray, dt: dtypes.DType) -> Loc:
+    def const_loc(self, arr: np.ndarray, dt: dtypes.DType, op=None) -> Loc:
+        arr = np.asarray(arr)
+        # a constant read from a file may be a lazy splat (one value, a 0-stride view): it is
+        # expanded here, within the limit
+        self.check_alloc(self.nbytes(arr.shape, dt), f"a {dt.name} constant of shape {list(arr.shape)}", op)
         arr = np.asarray(arr, dtype=dt.np, order="C")
         b = Buffer("const", arr.nbytes, array=arr, objects=dt is dtypes.string)
         self.buffers.append(b)
@@ -148,12 +162,21 @@ class _Planner:
 
 
 def build_plan(
-    graph, fetch_tensors, target_ops, feeds: dict, variables, resources=None, options=None
+    graph,
+    fetch_tensors,
+    target_ops,
+    feeds: dict,
+    variables,
+    resources=None,
+    options=None,
+    allocation_limit=None,
 ) -> Plan:
     """Plan the run that computes fetch_tensors and runs target_ops given feeds: build the IR
     of this signature, rewrite it with the pass pipeline (`options`: passes.Options, from the
     session's config), lower it. `resources` (the session's ResourceStore) is what host
-    calls of queue, iterator and reader ops use."""
+    calls of queue, iterator and reader ops use. `allocation_limit` bounds every allocation
+    of the plan in bytes (None: the default of `sizes.allocation_limit`); more raises
+    ResourceExhaustedError."""
     from staticflow import passes
 
     # Python's cyclic garbage collector pauses meanwhile: planning makes many objects and no
@@ -162,9 +185,9 @@ def build_plan(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        ir, ev = build_ir(graph, fetch_tensors, target_ops, feeds)
+        ir, ev = build_ir(graph, fetch_tensors, target_ops, feeds, allocation_limit)
         records = passes.optimize(ir, ev, options)
-        plan = plan_ir(ir, ev, variables, resources)
+        plan = plan_ir(ir, ev, variables, resources, allocation_limit)
     finally:
         if enabled:
             gc.enable()
@@ -187,16 +210,17 @@ class _SeenList(list):
         return x in self._seen
 
 
-def plan_ir(ir: IRGraph, ev, variables, resources=None) -> Plan:
+def plan_ir(ir: IRGraph, ev, variables, resources=None, allocation_limit=None) -> Plan:
     """Lower an IR to kernel calls on buffers, pack the arena and build the C records."""
-    p = _Planner(ev)
+    p = _Planner(ev, allocation_limit)
     steps: list[Step] = []
     feed_locs = []
     for t, node in ir.feeds.items():
         # a buffer of its own (not in the arena): the run may point the kernels at the fed
         # array itself instead of copying it in (execute)
         shape = node.shapes[0]
-        b = Buffer("feed", int(np.prod(shape, dtype=np.int64)) * t.dtype.np.itemsize)
+        b = Buffer("feed", p.nbytes(shape, t.dtype))
+        p.check_alloc(b.nbytes, f"the staging buffer of fed tensor {t.name}", t.op)
         if t.dtype is dtypes.string:
             b.objects, b.array = True, np.full(shape, b"", dtype=object)
         p.buffers.append(b)
@@ -219,6 +243,7 @@ def plan_ir(ir: IRGraph, ev, variables, resources=None) -> Plan:
         step_index = len(steps)
         op = node.origin[0]
         if node.type == "VariableV2":
+            p.check_alloc(p.nbytes(node.shapes[0], node.dtypes[0]), f"variable {op.name}", op)
             arr = variables.storage(op)
             b = Buffer("var", arr.nbytes, array=arr, var=op.name, objects=arr.dtype == object)
             p.buffers.append(b)
@@ -226,7 +251,9 @@ def plan_ir(ir: IRGraph, ev, variables, resources=None) -> Plan:
             continue
         if d.static:
             for v in node.outputs:
-                p.locs[v] = p.const_loc(ev.value(v, "a constant"), v.dtype)
+                what = "constant" if node.type == "Const" else "tensor"
+                p.check_alloc(p.nbytes(v.shape, v.dtype), f"a {v.dtype.name} {what} of shape {list(v.shape)}", op)
+                p.locs[v] = p.const_loc(ev.value(v, "a constant"), v.dtype, op)
             continue
         # a regular op: lower to kernel calls
         in_locs = [p.locs[v] for v in node.inputs]
@@ -256,6 +283,14 @@ def plan_ir(ir: IRGraph, ev, variables, resources=None) -> Plan:
             raise errors.InvalidArgumentError(
                 None, op, f"{node.type} op '{op.name}': {e}" + where(node)
             ) from None
+        unwritten = ctx.unwritten_outputs()
+        if unwritten:
+            raise errors.InternalError(
+                None,
+                op,
+                f"{node.type} op '{op.name}': its lowering writes no value into output "
+                f"{unwritten[0]} of shape {list(out_shapes[unwritten[0]])}" + where(node),
+            )
         # outputs: aliases or fresh arena slots
         out_locs = []
         for j, v in enumerate(node.outputs):
@@ -264,7 +299,7 @@ def plan_ir(ir: IRGraph, ev, variables, resources=None) -> Plan:
                 if src.buf.kind == "var" and not args[ctx.aliases[j]].ref:
                     # a read of a variable is a snapshot: copy it out of the storage (the copy
                     # is dropped after planning if no write can come between it and its uses)
-                    loc = p.new_arena(out_shapes[j], v.dtype, step_index)
+                    loc = p.new_arena(out_shapes[j], v.dtype, step_index, op)
                     src_view = ctx.inp(ctx.aliases[j]).reshape(out_shapes[j])
                     if src_view.size:
                         kc = KernelCall(registry.kernel_name("copy", v.dtype), [src_view], [ctx.out(j)])
@@ -273,11 +308,11 @@ def plan_ir(ir: IRGraph, ev, variables, resources=None) -> Plan:
                 else:
                     loc = Loc(src.buf, src.byte_offset, tuple(out_shapes[j]), v.dtype)
             else:
-                loc = p.new_arena(out_shapes[j], v.dtype, step_index)
+                loc = p.new_arena(out_shapes[j], v.dtype, step_index, op)
             out_locs.append(loc)
             p.locs[v] = loc
-        const_locs = [p.const_loc(c, dtypes.as_dtype(c.dtype)) for c in ctx.consts]
-        scratch_locs = [p.new_arena(s, dt, step_index) for s, dt in ctx.scratch]
+        const_locs = [p.const_loc(c, dtypes.as_dtype(c.dtype), op) for c in ctx.consts]
+        scratch_locs = [p.new_arena(s, dt, step_index, op) for s, dt in ctx.scratch]
         state_locs = []
         if d.random:
             arr = variables.op_state(op)
@@ -329,9 +364,21 @@ def plan_ir(ir: IRGraph, ev, variables, resources=None) -> Plan:
     plan = Plan(fetch_locs, feed_locs, steps, var_reads, var_writes, dict(ir.value_feeds))
     plan.shapes = {t: v.shape for t, v in _user_values(ir).items()}
     _assign_arena(p.buffers, plan.stats)
+    p.check_alloc(plan.stats.arena_bytes, "the plan's arena of intermediate tensors", _largest_arena_op(steps, p))
     plan.stats.steps = len(steps)
     _materialize(plan, p.buffers)
     return plan
+
+
+def _largest_arena_op(steps: list[Step], p: _Planner):
+    """The op whose outputs are the largest arena tensors (for an arena that is too large)."""
+    best, op = -1, None
+    for step in steps:
+        for v in step.node.outputs:
+            loc = p.locs.get(v)
+            if loc is not None and loc.buf.kind == "arena" and loc.buf.nbytes > best:
+                best, op = loc.buf.nbytes, step.op
+    return op
 
 
 def _user_values(ir: IRGraph) -> dict:
@@ -568,7 +615,7 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     # fetch/feed views over the arena
     def arena_view(loc: Loc) -> np.ndarray:
         b = loc.buf
-        nbytes = int(np.prod(loc.shape, dtype=np.int64)) * loc.dtype.np.itemsize
+        nbytes = sizes.num_elements(loc.shape) * loc.dtype.np.itemsize
         if b.objects:  # an object array: offsets count elements (of the object pointer's size)
             first = loc.byte_offset // loc.dtype.np.itemsize
             return b.array.reshape(-1)[first : first + nbytes // loc.dtype.np.itemsize].reshape(loc.shape)

@@ -254,6 +254,7 @@ class Session:
                     self._plans.move_to_end(key)
                     plans.append(plans.pop(i))
                     return p
+        limit = self._config.allocation_limit_bytes if self._config is not None else 0
         with self._build_lock:
             p = plan_mod.build_plan(
                 self._graph,
@@ -263,6 +264,7 @@ class Session:
                 self._variables,
                 resources=self._resources,
                 options=self._pass_options,
+                allocation_limit=limit or None,
             )
         self.plans_built += 1
         if self._config is not None and self._config.log_device_placement:
@@ -376,28 +378,28 @@ class Session:
             arr = strings.bytes_array(value, f"the value fed to Tensor '{t.name}' (dtype string)")
         else:
             arr = np.asarray(value)
+            if t.dtype.is_integer and arr.dtype.kind in "fO":
+                _check_python_ints(t, value, arr)
         want = t.dtype.np
         if arr.dtype != want:
             src_kind_ok = (
                 arr.dtype.kind in "biuf"
                 and np.can_cast(arr.dtype, want, casting="same_kind")
-                and not (arr.dtype.kind in "iu" and t.dtype.is_integer)  # those: ints_that_fit
+                and not (arr.dtype.kind in "iu" and t.dtype.is_integer)  # those: any_ints
             )
             python_int_to_float = arr.dtype.kind in "iu" and t.dtype.is_floating
             # bfloat16 (ml_dtypes) is no NumPy kind: floats narrow to it as to float16
             float_to_float = arr.dtype.kind == "f" and t.dtype.is_floating
-            # integers (Python lists) into any integer type that holds every value
-            ints_that_fit = (
-                arr.dtype.kind in "iu"
-                and t.dtype.is_integer
-                and (arr.size == 0 or (int(arr.min()) >= t.dtype.min and int(arr.max()) <= t.dtype.max))
-            )
-            if not (src_kind_ok or python_int_to_float or float_to_float or ints_that_fit):
+            # integers (Python lists) into any integer type: every value must fit (_check_fits)
+            any_ints = arr.dtype.kind in "iu" and t.dtype.is_integer
+            if not (src_kind_ok or python_int_to_float or float_to_float or any_ints):
                 raise TypeError(
                     f"Cannot feed value of dtype {arr.dtype} for Tensor '{t.name}', which has dtype "
                     f"{t.dtype.name} (the conversion would lose information)"
                 )
-            arr = arr.astype(want)
+            _check_fits(t, arr)
+            with np.errstate(over="ignore"):
+                arr = arr.astype(want)
         if not t.shape.is_compatible_with(arr.shape):
             raise ValueError(
                 f"Cannot feed value of shape {arr.shape} for Tensor '{t.name}', which has shape '{t.shape}'"
@@ -436,6 +438,55 @@ class Session:
 
     def list_devices(self) -> list[str]:
         return list_local_devices()
+
+
+def _check_python_ints(t: fops.Tensor, value, arr: np.ndarray) -> None:
+    """Python ints beyond NumPy's integer types (NumPy makes them float64 or objects) fed to
+    an integer placeholder: the range check of _check_fits, on the ints themselves."""
+    try:
+        flat = np.asarray(value, dtype=object).reshape(-1)
+    except (TypeError, ValueError):
+        return
+    if flat.size == 0 or not all(isinstance(v, int) and not isinstance(v, bool) for v in flat):
+        return
+    lo, hi = min(flat), max(flat)
+    if lo >= int(t.dtype.min) and hi <= int(t.dtype.max):
+        return
+    _check_fits(t, np.array([lo if lo < int(t.dtype.min) else hi], dtype=object), ints=True)
+
+
+def _check_fits(t: fops.Tensor, arr: np.ndarray, ints: bool = False) -> None:
+    """A fed value must be representable in the placeholder's dtype: an integer outside
+    the range of an integer dtype, or a finite float beyond a float dtype's largest value,
+    is an InvalidArgumentError naming the placeholder. (TensorFlow wraps or overflows to
+    inf silently; staticflow refuses on purpose.)"""
+    if arr.size == 0:
+        return
+    dt = t.dtype
+    if dt.is_integer and (ints or arr.dtype.kind in "iu"):
+        lo, hi = int(arr.min()), int(arr.max())
+        bad = lo if lo < int(dt.min) else hi if hi > int(dt.max) else None
+        limits = f"[{int(dt.min)}, {int(dt.max)}]"
+    elif dt.is_floating and arr.dtype.kind == "f" and arr.dtype.itemsize > dt.size:
+        top = float(dt.max)
+        finite = arr[np.isfinite(arr)]
+        big = finite[np.abs(finite) > top] if finite.size else finite
+        bad = big.reshape(-1)[0] if big.size else None
+        limits = f"[{-top}, {top}]"
+    else:
+        return
+    if bad is None:
+        return
+    op = t.op
+    from staticflow.framework import errors
+
+    raise errors.InvalidArgumentError(
+        None,
+        op,
+        f"Cannot feed a value of dtype {arr.dtype} to {op.type} '{op.name}' ({t.name}) of dtype "
+        f"{dt.name}: it holds {bad}, outside the {dt.name} range {limits}"
+        f"\n\t [[node {op.name} ({op.type}) defined at {fops.format_location(op.location)}]]",
+    )
 
 
 # where every op runs, in TensorFlow's device naming

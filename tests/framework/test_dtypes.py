@@ -210,7 +210,7 @@ def test_assign_add_and_feeding_python_values(name):
             _same(sess.run(v), np.array([5, 7, 9]).astype(dt.as_numpy_dtype))
             _same(sess.run(ph, {ph: [1, 2, 3]}), np.array([1, 2, 3]).astype(dt.as_numpy_dtype))
             if dt.is_integer:  # a Python value the type cannot hold is refused, not wrapped
-                with pytest.raises(TypeError, match="would lose information"):
+                with pytest.raises(sf.errors.InvalidArgumentError, match="outside the .* range"):
                     sess.run(ph, {ph: [1, 2, int(dt.max) + 1]})
 
 
@@ -313,7 +313,7 @@ def test_integer_types_wrap_like_tensorflow():
         )
         p = sf.pow(np.array([3, -2], np.int8), np.array([5, 3], np.int8))
         _same(_run(p), np.array([-13, -8], np.int8))
-        _same(_run(sf.argmax(np.array([1, np.nan, 3], np.float16))), np.int64(1))
+        _same(_run(sf.argmax(np.array([1, np.nan, 3], np.float16))), np.int64(2))  # NaN is ignored (TF)
         _same(_run(sf.argmax(np.array([1, 5, 5], np.uint16))), np.int64(1))
 
 

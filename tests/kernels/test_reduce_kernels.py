@@ -270,13 +270,33 @@ def test_argmax_argmin(name, odt):
     _run_arg(name, _rand((400, 300), dtype, op, 8), 0, odt)  # parallel columns
 
 
+# TensorFlow's results (tf.argmax / tf.argmin, float32 and float64): NaN is ignored, ties
+# go to the first index, and a row of NaN and -inf (+inf for argmin) gives 0
+_ARG_NAN_X = [[1, 3, 3, 1], [np.nan, 5, np.nan, 0], [2, 2, np.nan, 9], [4, 4, 4, 4]]
+_ARG_NAN_WANT = {
+    ("argmax", 1): [1, 1, 3, 0],
+    ("argmin", 1): [0, 3, 0, 0],
+    ("argmax", 0): [3, 1, 3, 2],
+    ("argmin", 0): [0, 2, 0, 1],
+}
+_ARG_SPECIAL_X = [[np.nan] * 3, [-np.inf, -np.inf, np.nan], [np.inf, np.nan, np.inf], [np.nan, -np.inf, 1]]
+_ARG_SPECIAL_WANT = {"argmax": [0, 0, 0, 2], "argmin": [0, 0, 0, 1]}
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("op", ARG_OPS)
 def test_arg_nan_and_ties(op, dtype):
     name = f"sf_cpu_{op}_{np.dtype(dtype).name}"
-    x = np.array([[1, 3, 3, 1], [np.nan, 5, np.nan, 0], [2, 2, np.nan, 9], [4, 4, 4, 4]], dtype)
-    _run_arg(name, x, 1, np.int64)
-    _run_arg(name, x, 0, np.int64)
+    x = np.array(_ARG_NAN_X, dtype)
+    for axis in (1, 0):
+        view = np.moveaxis(x, axis, -1)
+        for v in (view, np.ascontiguousarray(view)):  # column and row walks
+            out = np.full(4, -7, np.int64)
+            call_kernel(name, [v], [out])
+            np.testing.assert_array_equal(out, _ARG_NAN_WANT[(op, axis)], err_msg=f"{name} axis {axis}")
+    out = np.full(4, -7, np.int32)
+    call_kernel(name, [np.array(_ARG_SPECIAL_X, dtype)], [out])
+    np.testing.assert_array_equal(out, _ARG_SPECIAL_WANT[op])
 
 
 def test_arg_empty_dim_is_error():
