@@ -231,7 +231,9 @@ def _infer(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> list[tu
         try:
             sizes.check_shape(s.as_list(), t.dtype.np.itemsize, f"the shape of {t.name}")
         except ValueError as e:
-            raise errors.InvalidArgumentError(None, op, f"{op.type} op '{op.name}': {e}" + where(op)) from None
+            raise errors.InvalidArgumentError(
+                None, op, f"{op.type} op '{op.name}': {e}" + where(op)
+            ) from None
         out.append(tuple(s.as_list()))
     return out
 

@@ -1472,6 +1472,10 @@ def constant(
             or (src.dtype.kind in "iu" and dt is D.bool_)
         ):
             raise TypeError(f"cannot convert {value!r} to {dt.name}")
+        if src.dtype.kind in "iu" and dt.is_integer and (src.min() < dt.min or src.max() > dt.max):
+            # a preferred type the values do not fit: the caller infers one (as TF does, so
+            # that reshape(x, [2**40, 4]) makes an int64 shape)
+            raise TypeError(f"{value!r} does not fit in {dt.name}")
     if src.dtype.kind == "f" and dt.is_integer:
         if not np.all(np.isfinite(src)) or not np.array_equal(src, np.trunc(src)):
             raise TypeError(f"Expected {dt.name}, but got {value!r} of type float (it is not an integer)")

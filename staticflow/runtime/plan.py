@@ -252,7 +252,9 @@ def plan_ir(ir: IRGraph, ev, variables, resources=None, allocation_limit=None) -
         if d.static:
             for v in node.outputs:
                 what = "constant" if node.type == "Const" else "tensor"
-                p.check_alloc(p.nbytes(v.shape, v.dtype), f"a {v.dtype.name} {what} of shape {list(v.shape)}", op)
+                p.check_alloc(
+                    p.nbytes(v.shape, v.dtype), f"a {v.dtype.name} {what} of shape {list(v.shape)}", op
+                )
                 p.locs[v] = p.const_loc(ev.value(v, "a constant"), v.dtype, op)
             continue
         # a regular op: lower to kernel calls
@@ -364,7 +366,9 @@ def plan_ir(ir: IRGraph, ev, variables, resources=None, allocation_limit=None) -
     plan = Plan(fetch_locs, feed_locs, steps, var_reads, var_writes, dict(ir.value_feeds))
     plan.shapes = {t: v.shape for t, v in _user_values(ir).items()}
     _assign_arena(p.buffers, plan.stats)
-    p.check_alloc(plan.stats.arena_bytes, "the plan's arena of intermediate tensors", _largest_arena_op(steps, p))
+    p.check_alloc(
+        plan.stats.arena_bytes, "the plan's arena of intermediate tensors", _largest_arena_op(steps, p)
+    )
     plan.stats.steps = len(steps)
     _materialize(plan, p.buffers)
     return plan
@@ -637,9 +641,7 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
         out_arrays = [_view_array(arena_view, loc, v, True) for loc, v in outs]
         return (step, hc.fn, in_arrays, out_arrays)
 
-    plan.segments = [
-        (a, b, None if h is None else host_entry(h[0], *h[1])) for a, b, h in plan.segments
-    ]
+    plan.segments = [(a, b, None if h is None else host_entry(h[0], *h[1])) for a, b, h in plan.segments]
     plan.fetches = [f if isinstance(f, tuple) else arena_view(f) for f in plan.fetches]
 
 
