@@ -65,6 +65,18 @@ def _extension_dtype(name: str) -> np.dtype:
     return np.dtype(getattr(ml_dtypes, name))
 
 
+def as_array(v) -> np.ndarray:
+    """`v` as an array. Strings (a fetched scalar string is `bytes`) become object arrays:
+    NumPy's fixed-width byte strings drop trailing NUL bytes, which serialized protocol
+    buffers and other binary strings end with."""
+    if isinstance(v, np.ndarray):
+        return v
+    a = np.asarray(v)
+    if a.dtype.kind in "SU":
+        a = np.array(v, dtype=object)
+    return a
+
+
 def pack_arrays(arrays: dict[str, np.ndarray]) -> bytes:
     """Arrays as `.npz` bytes. String tensors come as object arrays of bytes,
     which only pickling keeps exactly; both ends are this test suite's own."""
@@ -72,7 +84,7 @@ def pack_arrays(arrays: dict[str, np.ndarray]) -> bytes:
     for k, v in arrays.items():
         if _EXTENSION_SEP in k:
             raise ValueError(f"array name {k!r} contains {_EXTENSION_SEP!r}")
-        v = np.asarray(v)
+        v = as_array(v)
         if v.dtype.kind == "V" and v.dtype.names is None and not type(v.dtype).__module__.startswith("numpy"):
             out[f"{k}{_EXTENSION_SEP}{v.dtype.name}"] = v.view(_UINT[v.dtype.itemsize])
         else:
