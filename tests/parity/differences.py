@@ -211,8 +211,6 @@ PROGRAMS: dict[str, dict[str, str]] = {}
 
 # program file stem -> the staticflow bug that makes it fail (strict xfail until fixed)
 PROGRAM_BUGS: dict[str, str] = {
-    "layers_dense_reuse": "tf.layers' default names (dense, dense_1, ...) do not start again when a "
-    "variable scope is re-entered with reuse=True, so the second build looks for net/dense_2/kernel",
     "nn_dropout_fed_keep_prob": "dropout with an unshaped keep_prob placeholder loses its input's shape, and "
     "softmax_cross_entropy_with_logits_v2 then rejects logits of unknown rank",
 }
