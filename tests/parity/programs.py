@@ -10,6 +10,7 @@ Optional module attributes RTOL and ATOL set the float tolerance (defaults below
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import os
 import sys
@@ -61,6 +62,36 @@ def run_staticflow(path: str) -> dict[str, np.ndarray]:
         return {str(k): protocol.as_array(v) for k, v in module.program(sf).items()}
     finally:
         sf.reset_default_graph()
+
+
+@functools.cache
+def ops_used() -> dict[str, tuple[str, ...]]:
+    """The programs whose staticflow graphs hold each op type: op type -> program names.
+
+    Ops whose values come from session state (queues, readers, iterators) have no graph
+    case of their own in test_ops.py; the programs that run them compare them with
+    TensorFlow. Each program runs once under staticflow, with the graph's op creation
+    recorded; one that fails is left out here (its own test reports it)."""
+    from staticflow.framework import ops as fops
+
+    used: dict[str, set[str]] = {}
+    original = fops.Graph._add_op
+    for path in paths():
+        name = os.path.splitext(os.path.basename(path))[0]
+
+        def add(graph, op, _name=name):
+            used.setdefault(op.type, set()).add(_name)
+            return original(graph, op)
+
+        fops.Graph._add_op = add
+        try:
+            run_staticflow(path)
+        except Exception:  # noqa: BLE001 - the program's own test reports it
+            for names in used.values():
+                names.discard(name)
+        finally:
+            fops.Graph._add_op = original
+    return {op: tuple(sorted(names)) for op, names in used.items() if names}
 
 
 def differences(path: str, got: dict, want: dict, excused: dict[str, str] | None = None) -> list[str]:
