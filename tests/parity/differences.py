@@ -39,6 +39,7 @@ class Flags:
 
 
 def flagged(*names: str) -> Flags:
+    """The class of ops with any of these registry flags (checked to be OpDef fields)."""
     for n in names:
         if n not in registry.OpDef.__dataclass_fields__:
             raise ValueError(f"the registry has no op flag {n!r}")
@@ -54,14 +55,14 @@ class Difference:
     variants: tuple[str, ...] | None = None
     tf_error: str | None = None  # regular expression
 
-    def names(self, op: str) -> bool:
+    def covers_op(self, op: str) -> bool:
         if isinstance(self.ops, Flags):
             return self.ops(registry.get(op))
         return op in self.ops
 
     def applies(self, op: str, case, variant: str) -> bool:
         return (
-            self.names(op)
+            self.covers_op(op)
             and (self.case is None or self.case(case))
             and (self.variants is None or variant in self.variants)
         )
