@@ -539,6 +539,14 @@ static int sampler_kernel(sf_call *c, const char *name, int log_uniform)
     if (unique && (cap < 2 * batch || (cap & (cap - 1)) != 0))
         return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: the set needs a power-of-two size >= %lld", name,
                        (long long)(2 * batch));
+    /* as TensorFlow, before anything is drawn: the stream does not move on a bad input */
+    const int64_t *tv = (const int64_t *)tc->data;
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t v = tv[i * tc->strides[0]];
+        if (v < 0 || v >= range)
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "`true_candidate` out of range [0, %lld), received %lld",
+                           (long long)range, (long long)v);
+    }
     const sampler s = {log_uniform, range, log1p((double)range)};
     int64_t *out = (int64_t *)cand->data, *slots = (int64_t *)set->data;
     const int64_t so = cand->strides[0];
@@ -567,7 +575,6 @@ static int sampler_kernel(sf_call *c, const char *name, int log_uniform)
     float *se = (float *)sec->data, *te = (float *)tec->data;
     for (int64_t i = 0; i < batch; i++)
         se[i * sec->strides[0]] = expected_count(sampler_prob(&s, out[i * so]), batch, tries);
-    const int64_t *tv = (const int64_t *)tc->data;
     for (int64_t i = 0; i < n; i++)
         te[i * tec->strides[0]] = expected_count(sampler_prob(&s, tv[i * tc->strides[0]]), batch, tries);
     state_advance(c, &k, (uint64_t)((tries + 1) / 2));

@@ -78,6 +78,9 @@ def reference_sample(kind, true_classes, num_sampled, unique, range_max, seed, s
     """(candidates, true expected counts, sampled expected counts, draws) as the kernel makes them."""
     if unique and num_sampled > range_max:
         raise ValueError("Sampler's range is too small.")
+    bad = [int(v) for v in np.asarray(true_classes, np.int64).ravel() if not 0 <= v < range_max]
+    if bad:
+        raise ValueError(f"`true_candidate` out of range [0, {range_max}), received {bad[0]}")
     picked: list[int] = []
     seen: set[int] = set()
     tries = 0
@@ -167,7 +170,7 @@ def _sampler_cases(rng):
         for tc, num_true, s, rmax in (
             (np.array([[1, 5], [3, 3], [0, 9]]), 2, 6, 10),
             (np.array([[0], [7], [2], [2]]), 1, 5, 1000),
-            (np.array([[4, 1, 2]]), 3, 4, 4),
+            (np.array([[3, 1, 2]]), 3, 4, 4),
         ):
             if unique and s > rmax:
                 continue

@@ -170,18 +170,22 @@ def _image_shape(c):
 def normalize_image(image: np.ndarray, bad_color: np.ndarray) -> np.ndarray:
     """One float [h, w, c] image as uint8, as TensorFlow's ImageSummary does it: over the
     finite pixels, all >= 0 scales the maximum to 255; otherwise 0 goes to 128 and the
-    largest magnitude to 127 off it. Pixels with a non-finite channel get bad_color."""
-    ct = np.float64 if image.dtype == np.float64 else np.float32
+    largest magnitude to 127 off it. Pixels with a non-finite channel get bad_color.
+
+    The arithmetic is TensorFlow's, rounding for rounding: the range and the scale in
+    float32, the affine map in the image's own type (float16 images in float16), then
+    truncation to an integer."""
+    ct = image.dtype.type if image.dtype in (np.float16, np.float64) else np.float32
     x = image.astype(ct)
     finite = np.all(np.isfinite(x), axis=-1)
-    vals = x[finite]
-    lo = float(vals.min()) if vals.size else np.inf
-    hi = float(vals.max()) if vals.size else -np.inf
+    vals = x[finite].astype(np.float32)
+    lo = vals.min() if vals.size else np.float32(np.inf)
+    hi = vals.max() if vals.size else np.float32(-np.inf)
     if lo < 0:
         m = max(abs(lo), abs(hi))
-        scale, offset = (0.0 if m < 1e-6 else 127.0 / m), 128.0
+        scale, offset = (np.float32(0) if m < 1e-6 else np.float32(127) / m), 128.0
     else:
-        scale, offset = (0.0 if hi < 1e-6 else 255.0 / hi), 0.0
+        scale, offset = (np.float32(0) if hi < 1e-6 else np.float32(255) / hi), 0.0
     with np.errstate(invalid="ignore", over="ignore"):
         out = (x * ct(scale) + ct(offset)).astype(np.int64)
     out = np.clip(out, 0, 255).astype(np.uint8)

@@ -78,3 +78,7 @@ def test_sampler_errors():
         call_kernel("sf_cpu_uniform_candidate_sampler_int64", [np.array([1, 2]), tc], out, iattr=(10, 0))
     with pytest.raises(KernelError, match="range_max must be >= 1"):
         call_kernel("sf_cpu_uniform_candidate_sampler_int64", [np.array([1, 2, 0]), tc], out, iattr=(0, 0))
+    state = np.array([1, 2, 0], np.int64)
+    with pytest.raises(KernelError, match=r"`true_candidate` out of range \[0, 2\), received 2"):
+        call_kernel("sf_cpu_uniform_candidate_sampler_int64", [state, tc], out, iattr=(2, 0))
+    assert state[2] == 0  # nothing drawn

@@ -196,6 +196,20 @@ def test_sampler_errors():
         sess.run(s, {ph: np.zeros((2, 3), np.int64)})
 
 
+@pytest.mark.parametrize("sampler", [sf.nn.uniform_candidate_sampler, sf.nn.log_uniform_candidate_sampler])
+def test_true_classes_outside_the_range_fail_the_run(sampler):
+    # TensorFlow's message, for a class at range_max and a negative one
+    ph = sf.placeholder(sf.int64, [None, 2])
+    s = sampler(ph, 2, 3, True, 10, seed=1)
+    with sf.Session() as sess:
+        for bad in (10, -1):
+            text = rf"`true_candidate` out of range \[0, 10\), received {bad}"
+            with pytest.raises(sf.errors.InvalidArgumentError, match=text):
+                sess.run(s, {ph: np.array([[1, bad]], np.int64)})
+        ok = sess.run(s, {ph: np.array([[0, 9]], np.int64)})
+    assert ok.sampled_candidates.shape == (3,)
+
+
 def test_compute_accidental_hits_matches_tensorflow():
     sampled = np.array([3, 5, 3, 7, 9, 1], np.int64)
     hits = sf.nn.compute_accidental_hits(np.array([[1, 5], [3, 3], [0, 9]], np.int64), sampled, num_true=2)

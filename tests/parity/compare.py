@@ -11,14 +11,27 @@ from __future__ import annotations
 
 import numpy as np
 
+from parity import summaries
+
 ASPECTS = ("import", "dtypes", "shapes", "values", "gradients")
+
+
+def is_float(dtype: np.dtype) -> bool:
+    """NumPy's floats and ml_dtypes' (bfloat16, whose NumPy kind is "V")."""
+    dtype = np.dtype(dtype)
+    return dtype.kind == "f" or (dtype.kind == "V" and dtype.name == "bfloat16")
 
 
 def tolerance(dtype: np.dtype, rtol: float | None = None, grad: bool = False) -> float:
     """Relative tolerance for a dtype (also applied to the largest magnitude as an absolute
     one): the two engines round differently (summation order, vectorized transcendental
-    functions), by a few units in the last place per operation; gradients chain several."""
-    base = {2: 2e-3, 4: 2e-5, 8: 1e-10}.get(np.dtype(dtype).itemsize, 2e-5)
+    functions), by a few units in the last place per operation; gradients chain several.
+    bfloat16 keeps 8 significant bits: two of its units in the last place."""
+    dtype = np.dtype(dtype)
+    if dtype.name == "bfloat16":
+        base = 1.6e-2
+    else:
+        base = {2: 2e-3, 4: 2e-5, 8: 1e-10}.get(dtype.itemsize, 2e-5)
     if grad:
         base *= 5
     return max(base, rtol or 0.0)
@@ -36,8 +49,10 @@ def array_problem(
         return f"{what}: shape {got.shape} != TensorFlow's {want.shape}"
     if not values:
         return None
-    if want.dtype.kind == "f":
+    if is_float(want.dtype):
         r = tolerance(want.dtype, rtol, grad)
+        if want.dtype.kind != "f":  # bfloat16 widens exactly to float32
+            got, want = got.astype(np.float32), want.astype(np.float32)
         finite = np.abs(want[np.isfinite(want)])
         scale = float(finite.max()) if finite.size else 1.0
         try:
@@ -46,12 +61,35 @@ def array_problem(
             return f"{what}: values differ{_detail(e)}"
         return None
     if want.dtype.kind in "OSU":
-        g = [x.decode() if isinstance(x, bytes) else str(x) for x in got.ravel()]
-        w = [x.decode() if isinstance(x, bytes) else str(x) for x in want.ravel()]
+        g, w = _as_bytes(got), _as_bytes(want)
         return None if g == w else f"{what}: strings differ: {g[:6]} != TensorFlow's {w[:6]}"
     if not np.array_equal(got, want):
         return f"{what}: values differ{_detail_exact(got, want)}"
     return None
+
+
+def _summary_outputs(op: str, names: list[str]) -> set[str]:
+    """The op's outputs that hold serialized Summary protocol buffers: string outputs that
+    the registry names "summary", as TensorFlow's summary ops do."""
+    from staticflow.framework import dtypes
+    from staticflow.ops import registry
+
+    d = registry.lookup(op)
+    if d is None or len(d.outputs) != len(names):
+        return set()
+    return {n for n, a in zip(names, d.outputs) if a.name == "summary" and a.dtype is dtypes.string}
+
+
+def _canonical_summaries(a) -> np.ndarray:
+    a = np.asarray(a)
+    flat = [summaries.canonical(x if isinstance(x, bytes) else str(x).encode()) for x in a.ravel()]
+    return np.array(flat, dtype=object).reshape(a.shape)
+
+
+def _as_bytes(a: np.ndarray) -> list[bytes]:
+    """A string tensor's elements as bytes (TensorFlow's strings are bytes, not text: a
+    serialized protocol buffer or a PNG is no UTF-8)."""
+    return [x if isinstance(x, bytes) else str(x).encode() for x in a.ravel()]
 
 
 def _detail(e: AssertionError) -> str:
@@ -127,13 +165,16 @@ def compare_case(b, sf_res, tf_res, skip: frozenset = frozenset()) -> dict[str, 
             add("dtypes", f"{name}: dtype {dt_sf}, TensorFlow's {dt_tf}")
         add("shapes", shape_problem(s_sf, s_tf, actual.get(name), name))
 
-    # values, step by step
+    # values, step by step; serialized Summary protocol buffers by their content
+    summary_outputs = {n for n in b.outputs if n in _summary_outputs(b.op, b.outputs)}
     for k, (step, (err, got), tf_step) in enumerate(zip(b.steps, sf_res.steps, tf_res.steps)):
         if err or tf_step.error:
             if not (err and tf_step.error):
                 add("values", f"run {k}: staticflow: {err or 'ok'}; TensorFlow: {tf_step.error or 'ok'}")
             continue
         for n, g, w in zip(step.fetches, got, tf_step.outputs):
+            if n in summary_outputs:
+                g, w = _canonical_summaries(g), _canonical_summaries(w)
             add("values", array_problem(g, w, f"run {k}, {n}", b.case.rtol, values="values" not in skip))
 
     # gradients of the weighted sum of the outputs

@@ -195,7 +195,7 @@ class Oracle:
 
         def key(v) -> str:
             k = f"a{len(arrays)}"
-            arrays[k] = np.asarray(v)
+            arrays[k] = protocol.as_array(v)
             return k
 
         specs, blobs = [], []

@@ -56,7 +56,9 @@ def pytest_runtest_logreport(report):
             continue
         outcome = "xfailed" if hasattr(report, "wasxfail") else report.outcome
         seen["tensorflow"].add(what.get("tensorflow"))
-        if what["kind"] == "op":
+        if what["kind"] == "program_op":
+            seen[f"program_op:{outcome}"].add(what["op"])
+        elif what["kind"] == "op":
             seen[f"op:{outcome}"].add(what["op"])
             seen[f"case:{outcome}"].add((what["op"], what["case"]))
             seen[f"variant:{outcome}"].add((what["op"], what["case"], what["variant"]))
@@ -83,7 +85,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return len(set().union(*(seen[f"{kind}:{o}"] for o in outcomes)))
 
     every = ("passed", "failed", "xfailed")
-    if not n("variant", *every) and not n("program", *every):
+    if not n("variant", *every) and not n("program", *every) and not n("program_op", *every):
         tr.write_line("no op or program was compared with TensorFlow in this run")
         return
     tr.write_line(
@@ -91,6 +93,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         f"({n('variant', *every)} graphs with exact and partially known shapes: values, gradients, "
         f"static shapes), {n('program', *every)} programs"
     )
+    if n("program_op", *every):
+        tr.write_line(
+            f"{n('program_op', *every)} ops of session state (queues, readers, iterators) compared "
+            f"through the programs that run them; {n('program_op', 'failed')} run by no program"
+        )
     tr.write_line(
         f"agreed: {n('variant', 'passed')} graphs, {n('program', 'passed')} programs; "
         f"disagreed: {n('variant', 'failed')} graphs, {n('program', 'failed')} programs; "

@@ -10,6 +10,7 @@ Optional module attributes RTOL and ATOL set the float tolerance (defaults below
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import os
 import sys
@@ -53,18 +54,49 @@ def foreign_imports(path: str) -> list[str]:
 def run_staticflow(path: str) -> dict[str, np.ndarray]:
     """`program(staticflow)` in a fresh default graph."""
     import staticflow as sf
+    from parity import protocol
 
     module = load(path)
     sf.reset_default_graph()
     try:
-        return {str(k): np.asarray(v) for k, v in module.program(sf).items()}
+        return {str(k): protocol.as_array(v) for k, v in module.program(sf).items()}
     finally:
         sf.reset_default_graph()
 
 
+@functools.cache
+def ops_used() -> dict[str, tuple[str, ...]]:
+    """The programs whose staticflow graphs hold each op type: op type -> program names.
+
+    Ops whose values come from session state (queues, readers, iterators) have no graph
+    case of their own in test_ops.py; the programs that run them compare them with
+    TensorFlow. Each program runs once under staticflow, with the graph's op creation
+    recorded; one that fails is left out here (its own test reports it)."""
+    from staticflow.framework import ops as fops
+
+    used: dict[str, set[str]] = {}
+    original = fops.Graph._add_op
+    for path in paths():
+        name = os.path.splitext(os.path.basename(path))[0]
+
+        def add(graph, op, _name=name):
+            used.setdefault(op.type, set()).add(_name)
+            return original(graph, op)
+
+        fops.Graph._add_op = add
+        try:
+            run_staticflow(path)
+        except Exception:  # noqa: BLE001 - the program's own test reports it
+            for names in used.values():
+                names.discard(name)
+        finally:
+            fops.Graph._add_op = original
+    return {op: tuple(sorted(names)) for op, names in used.items() if names}
+
+
 def differences(path: str, got: dict, want: dict, excused: dict[str, str] | None = None) -> list[str]:
     """How staticflow's outputs differ from TensorFlow's: keys, shapes, dtypes, values."""
-    from parity import compare
+    from parity import compare, protocol
 
     module = load(path)
     rtol = getattr(module, "RTOL", DEFAULT_RTOL)
@@ -77,17 +109,19 @@ def differences(path: str, got: dict, want: dict, excused: dict[str, str] | None
             f"TensorFlow only {sorted(set(want) - set(got))}"
         )
     for key in sorted(set(got) & set(want)):
-        g, w = np.asarray(got[key]), np.asarray(want[key])
+        g, w = protocol.as_array(got[key]), protocol.as_array(want[key])
         if key in excused:
             continue
         if g.dtype.kind in "OSU" or w.dtype.kind in "OSU":
-            problem = compare.array_problem(_text(g), _text(w), key)
+            problem = compare.array_problem(g, w, key)
         elif g.dtype != w.dtype:
             problem = f"{key}: dtype {g.dtype}, TensorFlow's {w.dtype}"
         elif g.shape != w.shape:
             problem = f"{key}: shape {g.shape}, TensorFlow's {w.shape}"
-        elif w.dtype.kind in "fc":
+        elif w.dtype.kind == "c" or compare.is_float(w.dtype):
             problem = None
+            if w.dtype.kind == "V":  # bfloat16 widens exactly to float32
+                g, w = g.astype(np.float32), w.astype(np.float32)
             if not np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True):
                 err = np.abs(g.astype(np.float64) - w.astype(np.float64))
                 i = tuple(int(k) for k in np.unravel_index(np.nanargmax(err), err.shape)) if err.ndim else ()
@@ -101,7 +135,3 @@ def differences(path: str, got: dict, want: dict, excused: dict[str, str] | None
             problems.append(problem)
     return problems
 
-
-def _text(a: np.ndarray) -> np.ndarray:
-    """A string array as str, whether it holds bytes (TensorFlow's) or str."""
-    return np.array([x.decode() if isinstance(x, bytes) else str(x) for x in a.ravel()]).reshape(a.shape)

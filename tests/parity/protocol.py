@@ -52,14 +52,52 @@ def read_message(f: BinaryIO) -> tuple[dict, list[bytes]]:
     return header, blobs
 
 
+# Arrays of a NumPy extension dtype (ml_dtypes' bfloat16, as both TensorFlow and staticflow
+# use it) travel as unsigned integers of the same width, under "<key>@<dtype name>": `.npz`
+# would store them as opaque void (|V2), which neither side can compute with.
+_EXTENSION_SEP = "@"
+_UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def _extension_dtype(name: str) -> np.dtype:
+    import ml_dtypes  # both environments have it (TensorFlow and staticflow depend on it)
+
+    return np.dtype(getattr(ml_dtypes, name))
+
+
+def as_array(v) -> np.ndarray:
+    """`v` as an array. Strings (a fetched scalar string is `bytes`) become object arrays:
+    NumPy's fixed-width byte strings drop trailing NUL bytes, which serialized protocol
+    buffers and other binary strings end with."""
+    if isinstance(v, np.ndarray):
+        return v
+    a = np.asarray(v)
+    if a.dtype.kind in "SU":
+        a = np.array(v, dtype=object)
+    return a
+
+
 def pack_arrays(arrays: dict[str, np.ndarray]) -> bytes:
     """Arrays as `.npz` bytes. String tensors come as object arrays of bytes,
     which only pickling keeps exactly; both ends are this test suite's own."""
+    out = {}
+    for k, v in arrays.items():
+        if _EXTENSION_SEP in k:
+            raise ValueError(f"array name {k!r} contains {_EXTENSION_SEP!r}")
+        v = as_array(v)
+        if v.dtype.kind == "V" and v.dtype.names is None and not type(v.dtype).__module__.startswith("numpy"):
+            out[f"{k}{_EXTENSION_SEP}{v.dtype.name}"] = v.view(_UINT[v.dtype.itemsize])
+        else:
+            out[k] = v
     buf = io.BytesIO()
-    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    np.savez(buf, **out)
     return buf.getvalue()
 
 
 def unpack_arrays(data: bytes) -> dict[str, np.ndarray]:
+    out = {}
     with np.load(io.BytesIO(data), allow_pickle=True) as z:
-        return {k: z[k] for k in z.files}
+        for k in z.files:
+            name, sep, dtype = k.partition(_EXTENSION_SEP)
+            out[name] = z[k].view(_extension_dtype(dtype)) if sep else z[k]
+    return out

@@ -43,6 +43,21 @@ def test_protocol_round_trip():
         protocol.read_message(io.BytesIO(b"\x05\x00"))
 
 
+def test_protocol_keeps_bfloat16_and_binary_strings():
+    import ml_dtypes
+
+    bf = np.array([[1.5, -2.0], [np.inf, 3.0e38]], ml_dtypes.bfloat16)
+    back = protocol.unpack_arrays(
+        protocol.pack_arrays({"bf": bf, "s": b"pb\x00\x00", "h": np.float16([0.5])})
+    )
+    assert back["bf"].dtype == bf.dtype
+    np.testing.assert_array_equal(back["bf"].astype(np.float32), bf.astype(np.float32))
+    assert back["s"].dtype == object and back["s"].item() == b"pb\x00\x00"  # NUL bytes kept
+    assert back["h"].dtype == np.float16
+    with pytest.raises(ValueError, match="contains"):
+        protocol.pack_arrays({"a@b": np.zeros(1)})
+
+
 def test_values_shapes_and_gradients(tf_oracle):
     x = np.arange(4, dtype=np.float32).reshape(2, 2)
     w = np.array([[1.0, -1.0], [0.5, 2.0]], np.float32)

@@ -53,7 +53,7 @@ def _shape_json(shape):
 
 
 def _to_numpy(v) -> np.ndarray:
-    v = np.asarray(v)
+    v = protocol.as_array(v)
     if v.dtype.kind == "O":
         v = np.array(v.tolist(), dtype=object).reshape(v.shape)
     return v

@@ -99,6 +99,15 @@ def test_image_normalization_and_tags_as_tensorflow():
     ).tolist() == [31, 63, 127, 255]  # TF: all positive, max to 255
 
 
+def test_float16_images_are_mapped_in_float16_as_tensorflow_does():
+    # -5.113 * float16(127 / 5.113) + 128 rounds to 0 in float16 arithmetic (1 in float32)
+    x = np.array([4.082, -5.113, 0.8364, -1.136, -0.9053, -0.4312, -4.04, -0.4639], np.float16)
+    v = _run(sf.summary.image("h", sf.constant(x.reshape(1, 2, 4, 1)))).value
+    assert png.decode(v[0].image.encoded_image_string).reshape(-1).tolist() == [
+        229, 0, 148, 99, 105, 117, 27, 116,
+    ]  # TF
+
+
 def test_rgb_image_with_nan_gets_bad_color():
     x = np.random.default_rng(3).normal(size=(1, 4, 5, 3)).astype(np.float32)
     x[0, 1, 2, 1] = np.nan
