@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -31,6 +32,8 @@ def _run_cases(python: str, engine: str, tmp_path: pathlib.Path) -> dict[str, tu
     run_dir = tmp_path / engine
     run_dir.mkdir()
     (run_dir / "pytest.ini").write_text("[pytest]\n")  # none of this project's settings
+    cases = run_dir / CASES.name  # nor its conftest files: the cases stand alone, as a user's file
+    shutil.copyfile(CASES, cases)
     xml_path = run_dir / "report.xml"
     env = dict(os.environ, STATICFLOW_TEST_ENGINE=engine, TF_CPP_MIN_LOG_LEVEL="3", TF_USE_LEGACY_KERAS="1")
     env.pop("PYTEST_ADDOPTS", None)
@@ -39,7 +42,7 @@ def _run_cases(python: str, engine: str, tmp_path: pathlib.Path) -> dict[str, tu
         python,
         "-m",
         "pytest",
-        str(CASES),
+        str(cases),
         "-q",
         "-p",
         "no:cacheprovider",
