@@ -476,6 +476,10 @@ def _fill_step_stats(run_metadata, plan, trace) -> None:
         t1, t0 = t1 + epoch, t0 + epoch
         op = plan.steps[step].op
         inputs = ", ".join(t.name for t in op.inputs)
+        node = plan.steps[step].node
+        label = f"{op.name} = {op.type}({inputs})"
+        if node is not None and len(node.origin) > 1:  # a fused group: every op it stands for
+            label = f"{node.type}: " + "; ".join(f"{o.name} = {o.type}" for o in node.origin)
         dev.node_stats.add(
             node_name=op.name,
             all_start_micros=t0 // 1000,
@@ -486,7 +490,7 @@ def _fill_step_stats(run_metadata, plan, trace) -> None:
             op_start_rel_nanos=0,
             op_end_rel_nanos=t1 - t0,
             all_end_rel_nanos=t1 - t0,
-            timeline_label=f"{op.name} = {op.type}({inputs})",
+            timeline_label=label,
             thread_id=threading.get_ident() & 0x7FFFFFFF,
         )
     if isinstance(run_metadata, config_pb2.RunMetadata):
