@@ -275,9 +275,9 @@ SF_FUSED_DTYPES(SF_DEFINE_BIAS_ACT_GRAD)
 /* ---- weight gradient product accumulated into the variable -------------- */
 
 #define SF_DEFINE_GEMM_UPDATE(NAME, CODE, T, GEMM, S)                                           \
-    int sf_cpu_matmul_apply_gradient_descent_##NAME(sf_call *c)                                 \
+    int sf_cpu_gemm_apply_gradient_descent_##NAME(sf_call *c)                                 \
     {                                                                                           \
-        const char *name = "matmul_apply_gradient_descent_" #NAME;                              \
+        const char *name = "gemm_apply_gradient_descent_" #NAME;                              \
         if (c->n_in < 4)                                                                        \
             return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s takes 4 inputs", name);              \
         int st;                                                                                 \
@@ -328,7 +328,7 @@ SF_FUSED_DTYPES(SF_DEFINE_GEMM_UPDATE)
 #define SF_FUSED_ENTRY(NAME, CODE, T, GEMM, S)                                       \
     {"sf_cpu_fused_matmul_" #NAME, sf_cpu_fused_matmul_##NAME},                      \
     {"sf_cpu_bias_activation_grad_" #NAME, sf_cpu_bias_activation_grad_##NAME},      \
-    {"sf_cpu_matmul_apply_gradient_descent_" #NAME, sf_cpu_matmul_apply_gradient_descent_##NAME},
+    {"sf_cpu_gemm_apply_gradient_descent_" #NAME, sf_cpu_gemm_apply_gradient_descent_##NAME},
 
 static const sf_kernel_entry sf_fused_table[] = {SF_FUSED_DTYPES(SF_FUSED_ENTRY)};
 

@@ -322,7 +322,7 @@ enum {
  *             accumulated in float64, in one pass over memory; iattr[0] the
  *             activation (SF_ACT_RELU, _LEAKY_RELU, _ELU or _SELU), fattr[0]
  *             alpha.
- *   gemm_update  sf_cpu_matmul_apply_gradient_descent_<dt>: in[0] var [M, N]
+ *   gemm_apply  sf_cpu_gemm_apply_gradient_descent_<dt>: in[0] var [M, N]
  *             (WRITTEN), in[1] alpha (0-d), in[2] a, in[3] b -> var -= alpha *
  *             op(a) op(b) as one GEMM with beta = 1 (no gradient buffer);
  *             iattr[0] transpose_a, iattr[1] transpose_b; n_out = 0.

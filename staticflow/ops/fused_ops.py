@@ -489,7 +489,7 @@ def _mad_lower(ctx):
         return
     ins = [ctx.inp(i) for i in range(4)]
     ctx.call(
-        ctx.kernel("matmul_apply_gradient_descent", ctx.in_dtypes[0]),
+        ctx.kernel("gemm_apply_gradient_descent", ctx.in_dtypes[0]),
         ins,
         [],
         iattr=(int(ctx.attrs["transpose_a"]), int(ctx.attrs["transpose_b"])),
@@ -528,7 +528,7 @@ op(
     shape_fn=_mad_shape,
     ref=_mad_ref,
     lower=_mad_lower,
-    kernels=registry.kernels_for(["matmul_apply_gradient_descent"], F),
+    kernels=registry.kernels_for(["gemm_apply_gradient_descent"], F),
     stateful=True,
     differentiable=False,
     internal=True,

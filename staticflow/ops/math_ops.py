@@ -955,6 +955,7 @@ for _name, _base, _fn, _dts, _gen in _REDUCTIONS:
         differentiable=_dts != (D.bool_,),
         cases=_reduce_cases(_dts, _gen),
         reduction=_base,
+        simplify=rewrites.reduce_nothing,
         doc=f"Reduces with {_base} over the given axes.",
     )
 
@@ -1239,6 +1240,8 @@ def _reduce(op_type, input_tensor, axis, keepdims, name, reduction_indices, keep
             from staticflow.ops import array_ops
 
             axis = array_ops.range_(0, array_ops.rank(x))
+    elif isinstance(axis, (list, tuple)) and not axis:
+        axis = np.zeros((0,), np.int32)  # no axes (an empty list would convert to float32)
     return builder.apply_op(op_type, [x, axis], {"keep_dims": bool(keepdims)}, name or default_name).outputs[
         0
     ]

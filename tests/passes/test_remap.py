@@ -467,3 +467,18 @@ def test_a_graph_def_naming_a_fused_op_is_refused_on_import():
     node.input.extend(["a", "a"])
     with pytest.raises(ValueError, match="only staticflow's graph compiler makes"):
         sf.import_graph_def(gd, name="")
+
+
+def test_a_sum_over_no_axes_or_unit_axes_is_no_kernel():
+    """The gradient of `x + b` w.r.t. x sums over the axes b was broadcast along: none for x."""
+    rng = _rng(50)
+    x = sf.placeholder(sf.float32, [4, 3, 1])
+    a = sf.reduce_sum(x, axis=[])
+    b = sf.reduce_max(x, axis=[2], keepdims=False)
+    c = sf.reduce_mean(x, axis=[2, 1])  # axis 1 has size 3: a real reduction
+    feed = {x: _f32(rng, 4, 3, 1)}
+    _check([a, b, c], feed)
+    with sf.Session() as s:
+        p = s.plan([a, b, c], feed)
+    types = [st.node.type for st in p.steps]
+    assert types.count("Sum") == 0 and types.count("Max") == 0 and types.count("Mean") == 1
