@@ -132,6 +132,11 @@ class _Remap:
         first = next(iter(new_nodes.values()))
         for n, vals in zip(last_nodes, new_values):
             for j, v in enumerate(vals):
+                t = n.user_tensor(j)
+                if t is not None:  # the new value computes what the user called t
+                    if v.node.stands_for is None:
+                        v.node.stands_for = [None] * len(v.node.shapes)
+                    v.node.stands_for[v.index] = t
                 self.ir.replace_uses(n.output(j), v)
         for n in group:
             self.ir.move_control(n, first)
@@ -184,7 +189,7 @@ class _Remap:
             break
         if not steps and act is None:
             return
-        origin = _origins(group)
+        origin = _origins([group[-1], *group[:-1]])  # the op whose value it computes first
         scale, shift = None, None
         for how, v in steps:
             vec = self.vector(v, channels, dtype, origin)
@@ -384,7 +389,7 @@ class _Remap:
             group.append(last)
         if any(not self.plain(n, s.device) for n in group):
             return
-        origin = _origins([logp.node, *reversed(group)])
+        origin = _origins([last, *(n for n in group if n is not last), logp.node])
         new = self.node(
             "SoftmaxCrossEntropyWithLogits",
             [logits, labels],

@@ -156,9 +156,9 @@ def test_fused_ops_name_every_op_they_replace_in_traces():
             options=sf.RunOptions(trace_level=sf.RunOptions.FULL_TRACE),
             run_metadata=md,
         )
-    labels = [n.timeline_label for d in md.step_stats.dev_stats for n in d.node_stats]
-    fused = [lab for lab in labels if lab.startswith("_FusedMatMul")]
-    assert fused and "dense = MatMul" in fused[0] and "act = Relu" in fused[0]
+    labels = {n.node_name: n.timeline_label for d in md.step_stats.dev_stats for n in d.node_stats}
+    assert labels["dense"] == "dense = MatMul(x:0, w:0) [_FusedMatMul: act, dense, add]"
+    assert labels["act"] == "act = Relu(add:0) [_FusedMatMul: act, dense, add]"
 
 
 def test_a_kernel_error_in_a_fused_group_names_the_users_ops():
