@@ -245,15 +245,20 @@ static int sf_conv_epi_of(sf_call *c, sf_conv_epi *e, const sf_tensor *y, int32_
                                       int64_t O, int threaded)                                     \
     {                                                                                              \
         if (e->bias || e->act) {                                                                   \
-            const int64_t rows = nb * P, blk = 64, nblk = (rows + blk - 1) / blk;                  \
-            const int par = threaded && nblk > 1 && (double)rows * O >= SF_PARALLEL_MIN &&          \
-                            !omp_in_parallel();                                                    \
+            const int64_t rows = nb * P;                                                           \
             T *base = y + n0 * P * O;                                                              \
-            _Pragma("omp parallel for schedule(static) if(par)")                                  \
-            for (int64_t b = 0; b < nblk; b++) {                                                   \
-                const int64_t r0 = b * blk, r1 = r0 + blk < rows ? r0 + blk : rows;                \
-                sf_epilogue_##NAME(base + r0 * O, r1 - r0, O, O, (const T *)e->bias, e->act,       \
-                                   (T)e->alpha);                                                   \
+            const int par = threaded && rows > 512 && (double)rows * O >= SF_PARALLEL_MIN &&        \
+                            !omp_in_parallel();                                                    \
+            if (!par) {                                                                            \
+                sf_epilogue_##NAME(base, rows, O, O, (const T *)e->bias, e->act, (T)e->alpha);     \
+            } else {                                                                               \
+                const int64_t blk = 256, nblk = (rows + blk - 1) / blk;                            \
+                _Pragma("omp parallel for schedule(static)")                                      \
+                for (int64_t b = 0; b < nblk; b++) {                                               \
+                    const int64_t r0 = b * blk, r1 = r0 + blk < rows ? r0 + blk : rows;            \
+                    sf_epilogue_##NAME(base + r0 * O, r1 - r0, O, O, (const T *)e->bias, e->act,   \
+                                       (T)e->alpha);                                               \
+                }                                                                                  \
             }                                                                                      \
         }                                                                                          \
         if (!e->pooled) return;                                                                    \

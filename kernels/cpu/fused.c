@@ -48,8 +48,8 @@
         const T r = (T)1 / ((T)1 + e);                                                          \
         return x >= 0 ? r : e * r;                                                              \
     }                                                                                           \
-    void sf_epilogue_##NAME(T *y, int64_t rows, int64_t n, int64_t ld, const T *bias, int act, \
-                            T alpha)                                                            \
+    static void sf_epi_rows_##NAME(T *y, int64_t rows, int64_t n, int64_t ld, const T *bias,    \
+                                   int act, T alpha)                                            \
     {                                                                                           \
         switch (act) {                                                                          \
         case SF_ACT_RELU: SF_EPI_LOOP(T, x < 0 ? (T)0 : x) break;                                  \
@@ -67,8 +67,29 @@
         }                                                                                       \
     }
 
+/* Rows as narrow as a conv layer's channels (6, 16) cost more in loop overhead than in
+ * arithmetic: k contiguous rows are treated as one of k * n, the bias tiled k times. */
+#define SF_DEFINE_EPILOGUE_NARROW(NAME, T)                                                      \
+    void sf_epilogue_##NAME(T *y, int64_t rows, int64_t n, int64_t ld, const T *bias, int act, \
+                            T alpha)                                                            \
+    {                                                                                           \
+        if (ld != n || n <= 0 || n >= 64 || rows < 2) {                                         \
+            sf_epi_rows_##NAME(y, rows, n, ld, bias, act, alpha);                               \
+            return;                                                                             \
+        }                                                                                       \
+        T tiled[256];                                                                           \
+        const int64_t k = 256 / n < rows ? 256 / n : rows, L = k * n, full = rows / k;         \
+        if (bias)                                                                               \
+            for (int64_t j = 0; j < L; j += n) memcpy(tiled + j, bias, (size_t)n * sizeof(T));  \
+        sf_epi_rows_##NAME(y, full, L, L, bias ? tiled : NULL, act, alpha);                     \
+        const int64_t left = (rows - full * k) * n;                                             \
+        if (left) sf_epi_rows_##NAME(y + full * L, 1, left, left, bias ? tiled : NULL, act, alpha); \
+    }
+
 SF_DEFINE_EPILOGUE(float32, float, f)
 SF_DEFINE_EPILOGUE(float64, double, )
+SF_DEFINE_EPILOGUE_NARROW(float32, float)
+SF_DEFINE_EPILOGUE_NARROW(float64, double)
 
 static int sf_act_ok(sf_call *c, int64_t act, const char *name)
 {
@@ -191,24 +212,28 @@ SF_FUSED_DTYPES(SF_DEFINE_FUSED_MATMUL)
 
 /* ---- activation gradient + bias gradient -------------------------------- */
 
-/* rows summed in T before each flush into the float64 accumulators */
-#define SF_SUM_BLOCK 64
+/* Chunks (of L = k * C elements: k whole rows, at least 256 elements when C is narrow)
+ * summed in T before each flush into the float64 accumulators */
+#define SF_SUM_BLOCK 16
+#define SF_GRAD_WIDTH 256
 
-#define SF_GRAD_LOOP(T, EXPR)                                                          \
-    for (int64_t r = r0; r < r1; r++) {                                             \
-        const T *restrict gr = g + r * C, *restrict fr = f + r * C;                 \
-        T *restrict br = bp + r * C;                                                \
-        for (int64_t j = 0; j < C; j++) {                                           \
+#define SF_GRAD_LOOP(T, EXPR)                                                       \
+    for (int64_t e = e0, nb = 0; e < e1; e += L, nb++) {                            \
+        const int64_t m = e1 - e < L ? e1 - e : L;                                  \
+        const T *restrict gr = g + e, *restrict fr = f + e;                         \
+        T *restrict br = bp + e;                                                    \
+        for (int64_t j = 0; j < m; j++) {                                           \
             const T x = gr[j], y = fr[j];                                           \
             const T v = (EXPR);                                                     \
             br[j] = v;                                                              \
             blk[j] += v;                                                            \
         }                                                                           \
-        if ((r - r0) % SF_SUM_BLOCK == SF_SUM_BLOCK - 1 || r + 1 == r1)             \
-            for (int64_t j = 0; j < C; j++) {                                       \
-                acc[j] += (double)blk[j];                                           \
-                blk[j] = 0;                                                         \
-            }                                                                       \
+        if (nb % SF_SUM_BLOCK == SF_SUM_BLOCK - 1 || e + L >= e1)                   \
+            for (int64_t q = 0; q < L; q += C)                                      \
+                for (int64_t j = 0; j < C; j++) {                                   \
+                    acc[j] += (double)blk[q + j];                                   \
+                    blk[q + j] = 0;                                                 \
+                }                                                                   \
     }
 
 #define SF_DEFINE_BIAS_ACT_GRAD(NAME, CODE, T, GEMM, S)                                         \
@@ -237,34 +262,39 @@ SF_FUSED_DTYPES(SF_DEFINE_FUSED_MATMUL)
         const T alpha = (T)c->fattr[0];                                                         \
         const T *g = (const T *)c->in[0].data, *f = (const T *)c->in[1].data;                   \
         T *bp = (T *)c->out[0].data, *db = (T *)c->out[1].data;                                 \
+        if (C == 0) return SF_OK;                                                               \
         int nth = omp_get_max_threads();                                                        \
         if ((double)R * (double)C < SF_PARALLEL_MIN || R < 2) nth = 1;                          \
         if (nth > R) nth = (int)R;                                                              \
+        const int64_t k = C < SF_GRAD_WIDTH ? SF_GRAD_WIDTH / C : 1, L = k * C;                 \
+        const int64_t per = C + L; /* a thread's accumulators (float64) and chunk sums (T) */   \
         const sf_tensor *ts = &c->in[2];                                                        \
-        if (ts->dtype != SF_FLOAT64 || !sf_is_contiguous(ts) || sf_numel(ts) < 2 * nth * C)     \
+        if (ts->dtype != SF_FLOAT64 || !sf_is_contiguous(ts) || sf_numel(ts) < nth * per)       \
             return sf_fail(c, SF_ERR_INVALID_ARGUMENT,                                          \
                            "%s: the scratch must be %lld contiguous float64 values", name,      \
-                           (long long)(2 * nth * C));                                           \
+                           (long long)(nth * per));                                             \
         double *scratch = (double *)ts->data;                                                   \
         _Pragma("omp parallel num_threads(nth) if(nth > 1)")                                    \
         {                                                                                       \
             const int t = nth > 1 ? omp_get_thread_num() : 0;                                   \
-            const int64_t r0 = R * t / nth, r1 = R * (t + 1) / nth;                             \
-            double *acc = scratch + 2 * t * C;                                                  \
+            /* whole rows per thread, so that every chunk starts at a row */                   \
+            const int64_t e0 = R * t / nth * C, e1 = R * (t + 1) / nth * C;                     \
+            double *acc = scratch + t * per;                                                    \
             T *blk = (T *)(acc + C);                                                            \
-            for (int64_t j = 0; j < C; j++) acc[j] = 0, blk[j] = 0;                             \
+            for (int64_t j = 0; j < C; j++) acc[j] = 0;                                         \
+            for (int64_t j = 0; j < L; j++) blk[j] = 0;                                         \
             switch (act) {                                                                      \
-            case SF_ACT_RELU: SF_GRAD_LOOP(T, x * (T)(y > 0)) break;                               \
-            case SF_ACT_LEAKY_RELU: SF_GRAD_LOOP(T, y > 0 ? x : x * alpha) break;                  \
-            case SF_ACT_ELU: SF_GRAD_LOOP(T, y < 0 ? x * (y + (T)1) : x) break;                    \
+            case SF_ACT_RELU: SF_GRAD_LOOP(T, x * (T)(y > 0)) break;                            \
+            case SF_ACT_LEAKY_RELU: SF_GRAD_LOOP(T, y > 0 ? x : x * alpha) break;               \
+            case SF_ACT_ELU: SF_GRAD_LOOP(T, y < 0 ? x * (y + (T)1) : x) break;                 \
             case SF_ACT_SELU:                                                                   \
-                SF_GRAD_LOOP(T, y < 0 ? x * (y + (T)SF_SELU_SCALE_ALPHA) : x * (T)SF_SELU_SCALE)   \
+                SF_GRAD_LOOP(T, y < 0 ? x * (y + (T)SF_SELU_SCALE_ALPHA) : x * (T)SF_SELU_SCALE) \
                 break;                                                                          \
             }                                                                                   \
         }                                                                                       \
         for (int64_t j = 0; j < C; j++) {                                                       \
             double s = 0;                                                                       \
-            for (int t = 0; t < nth; t++) s += scratch[2 * t * C + j];                          \
+            for (int t = 0; t < nth; t++) s += scratch[t * per + j];                            \
             db[j] = (T)s;                                                                       \
         }                                                                                       \
         return SF_OK;                                                                           \

@@ -316,7 +316,8 @@ enum {
  *   bias_activation_grad  sf_cpu_bias_activation_grad_<dt>: in[0] gradients
  *             [R, C], in[1] the activation's features (relu, leaky_relu) or
  *             outputs (elu, selu) [R, C], in[2] float64 scratch of at least
- *             2 * threads * C elements -> out[0] backprops [R, C] (the
+ *             threads * (C + L) elements, L = C * max(1, 256 / C) (whole rows
+ *             of at least 256 elements, as one) -> out[0] backprops [R, C] (the
  *             activation gradient op's expression, as relu_grad & co. above),
  *             out[1] [C] = the column sums of backprops (the bias gradient),
  *             accumulated in float64, in one pass over memory; iattr[0] the

@@ -402,7 +402,8 @@ def _bag_lower(ctx):
         ctx.copy(ctx.const(0, db.dtype).broadcast_to(db.shape), db)
         return
     threads = conv_ops._threads()
-    scratch = ctx.scratch_buffer((2 * threads * c,), D.float64)
+    width = c * max(1, 256 // c)  # rows of narrow channels go k at a time (fused.c)
+    scratch = ctx.scratch_buffer((threads * (c + width),), D.float64)
     views = [ctx.inp(0).reshape((r, c)), ctx.inp(1).reshape((r, c))]
     ctx.call(
         ctx.kernel("bias_activation_grad", ctx.out_dtypes[0]),

@@ -71,7 +71,7 @@ def test_fused_matmul_errors_name_what_is_wrong():
 def test_bias_activation_grad_sums_the_backprops(threads):
     g, f = _rand((5000, 7), 4), _rand((5000, 7), 5)
     back, db = np.zeros_like(g), np.zeros(7, np.float32)
-    scratch = np.zeros(2 * 8 * 7, np.float64)
+    scratch = np.zeros(8 * (7 + 7 * (256 // 7)), np.float64)
     old = cpu.get_num_threads()
     cpu.set_num_threads(threads)
     try:
@@ -95,7 +95,7 @@ def test_bias_activation_grad_refuses_an_activation_it_has_no_gradient_for():
     with pytest.raises(KernelError, match="no fused gradient for activation code 6"):
         call_kernel(
             "sf_cpu_bias_activation_grad_float32",
-            [g, g, np.zeros(64, np.float64)],
+            [g, g, np.zeros(4096, np.float64)],
             [np.zeros_like(g), np.zeros(3, np.float32)],
             [6],
         )
