@@ -324,6 +324,8 @@ class _Remap:
             return
         if len(node.inputs[0].shape) != 2 or node.inputs[1].shape != () or node.dtypes[0] != grad.dtype:
             return
+        if any(v.node is node.inputs[0].node for v in p.inputs):
+            return  # the product reads the variable's storage itself, which the GEMM writes
         attrs = {
             "T": grad.dtype,
             "transpose_a": p.attrs["transpose_a"],
