@@ -16,7 +16,8 @@ engines sum the 800-term conv dot products and the 3136-term dense ones in
 different orders in float32, which may move the loss by up to about 1e-6
 relative (on the default batch the three losses come out bit-identical),
 while any wiring mistake (layout, padding, flatten order) moves it by far
-more than 1e-4. Measured in one process and printed as samples per second
+more than 1e-4. staticflow runs twice: with every graph pass, and without
+pattern fusion ("sf no-remap"). Measured in one process and printed as samples per second
 with ratios as in bench_foundation.py: peer time per step divided by
 staticflow's, so above 1 means staticflow is faster.
 Run: ``make bench`` or ``python benchmarks/bench_cnn.py``.
@@ -28,7 +29,15 @@ import argparse
 
 import idle_threads  # noqa: F401  (before NumPy loads its BLAS)
 import numpy as np
-from harness import import_tf1, machine_line, print_table, run_engines, session_step, timed
+from harness import (
+    import_tf1,
+    machine_line,
+    print_table,
+    run_engines,
+    session_step,
+    staticflow_config,
+    timed,
+)
 
 import staticflow as sf
 
@@ -65,7 +74,7 @@ def make_problem(convs, dense, batch: int, seed: int = 0) -> tuple[list[np.ndarr
     return params, x, y
 
 
-def tf1_style_step(tf, convs, dense, init: list[np.ndarray], x0: np.ndarray, y0: np.ndarray):
+def tf1_style_step(tf, convs, dense, init: list[np.ndarray], x0: np.ndarray, y0: np.ndarray, config=None):
     """A TF1-API graph and session for one SGD step; returns (first loss, step function)."""
     g = tf.Graph()
     with g.as_default():
@@ -86,14 +95,14 @@ def tf1_style_step(tf, convs, dense, init: list[np.ndarray], x0: np.ndarray, y0:
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=h))
         train_op = tf.train.GradientDescentOptimizer(LR).minimize(loss)
         init_op = tf.global_variables_initializer()
-    return session_step(tf, g, init_op, loss, train_op, {x: x0, y: y0})
+    return session_step(tf, g, init_op, loss, train_op, {x: x0, y: y0}, config)
 
 
-def bench_tf1_style(tf, convs, dense, init, x0, y0) -> tuple[float, float] | None:
+def bench_tf1_style(tf, convs, dense, init, x0, y0, config=None) -> tuple[float, float] | None:
     """The same TF1-API code on staticflow or TensorFlow (None when `tf` is missing)."""
     if tf is None:
         return None
-    first, step = tf1_style_step(tf, convs, dense, init, x0, y0)
+    first, step = tf1_style_step(tf, convs, dense, init, x0, y0, config)
     return first, timed(step, WARMUP, REPEAT)
 
 
@@ -162,6 +171,9 @@ def run_model(model: str, batch: int) -> None:
     results = run_engines(
         {
             "staticflow": lambda: bench_tf1_style(sf, convs, dense, init, x0, y0),
+            "sf no-remap": lambda: bench_tf1_style(
+                sf, convs, dense, init, x0, y0, staticflow_config("no-remap")
+            ),
             "tensorflow1": lambda: bench_tf1_style(import_tf1(), convs, dense, init, x0, y0),
             "pytorch": lambda: bench_pytorch(convs, dense, init, x0, y0),
         }

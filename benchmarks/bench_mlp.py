@@ -3,8 +3,11 @@
 One step -- forward, mean sparse softmax cross-entropy, backward, and the
 update ``w -= 0.01 * dw`` of every parameter -- per call: one ``sess.run`` of
 the optimizer's train op for staticflow and TensorFlow 1.x graph mode
-(tensorflow.compat.v1), ``loss.backward(); opt.step()`` for PyTorch, and the
-hand-written NumPy MLP of numpy_mlp.py in float32. All start from the same
+(tensorflow.compat.v1), ``loss.backward(); opt.step()`` for PyTorch, a compiled
+PyTensor function with the updates (its fused, in-place graph), a jitted JAX
+step, and the hand-written NumPy MLP of numpy_mlp.py in float32. staticflow runs
+three times: with every graph pass, without pattern fusion ("no-remap"), and
+without any pass ("no-passes"). All start from the same
 weights and batch, and their first losses must agree before anything is timed.
 Measured in one process and printed as steps per second with ratios as in
 bench_foundation.py: peer time per step divided by staticflow's, so above 1
@@ -19,7 +22,15 @@ import argparse
 import idle_threads  # noqa: F401  (before NumPy loads its BLAS)
 import numpy as np
 import numpy_mlp
-from harness import import_tf1, machine_line, print_table, run_engines, session_step, timed
+from harness import (
+    import_tf1,
+    machine_line,
+    print_table,
+    run_engines,
+    session_step,
+    staticflow_config,
+    timed,
+)
 
 import staticflow as sf
 
@@ -37,7 +48,7 @@ def make_problem(batch: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarra
     return params, x, y
 
 
-def tf1_style_step(tf, init: list[np.ndarray], x0: np.ndarray, y0: np.ndarray):
+def tf1_style_step(tf, init: list[np.ndarray], x0: np.ndarray, y0: np.ndarray, config=None):
     """A TF1-API graph and session for one SGD step; returns (first loss, step function)."""
     g = tf.Graph()
     with g.as_default():
@@ -52,14 +63,14 @@ def tf1_style_step(tf, init: list[np.ndarray], x0: np.ndarray, y0: np.ndarray):
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=h))
         train_op = tf.train.GradientDescentOptimizer(LR).minimize(loss)
         init_op = tf.global_variables_initializer()
-    return session_step(tf, g, init_op, loss, train_op, {x: x0, y: y0})
+    return session_step(tf, g, init_op, loss, train_op, {x: x0, y: y0}, config)
 
 
-def bench_tf1_style(tf, init, x0, y0) -> tuple[float, float] | None:
+def bench_tf1_style(tf, init, x0, y0, config=None) -> tuple[float, float] | None:
     """The same TF1-API code on staticflow or TensorFlow (None when `tf` is missing)."""
     if tf is None:
         return None
-    first, step = tf1_style_step(tf, init, x0, y0)
+    first, step = tf1_style_step(tf, init, x0, y0, config)
     return first, timed(step, WARMUP, REPEAT)
 
 
@@ -101,6 +112,63 @@ def bench_pytorch(init, x0, y0) -> tuple[float, float] | None:
     return first, timed(step, WARMUP, REPEAT)
 
 
+def bench_pytensor(init, x0, y0) -> tuple[float, float] | None:
+    """A PyTensor function computing the loss and applying the SGD updates in place."""
+    try:
+        import pytensor
+        import pytensor.tensor as pt
+    except ImportError:
+        return None
+    pytensor.config.floatX = "float32"
+    params = [pytensor.shared(p.copy()) for p in init]
+    x, y = pt.matrix("x", dtype="float32"), pt.vector("y", dtype="int64")
+    h = x
+    for i in range(len(params) // 2):
+        h = pt.dot(h, params[2 * i]) + params[2 * i + 1]
+        if i < len(params) // 2 - 1:
+            h = pt.maximum(h, 0)
+    logp = h - pt.logsumexp(h, axis=1, keepdims=True)
+    loss = -logp[pt.arange(y.shape[0]), y].mean()
+    grads = pytensor.grad(loss, params)
+    lr = np.float32(LR)
+    fn = pytensor.function([x, y], loss, updates=[(p, p - lr * g) for p, g in zip(params, grads)])
+    first = float(fn(x0, y0))
+    return first, timed(lambda: fn(x0, y0), WARMUP, REPEAT)
+
+
+def bench_jax(init, x0, y0) -> tuple[float, float] | None:
+    """A jitted JAX step (loss, gradients and the SGD update), its parameters passed along."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+
+    def loss_fn(params, x, y):
+        h = x
+        for i in range(len(params) // 2):
+            h = h @ params[2 * i] + params[2 * i + 1]
+            if i < len(params) // 2 - 1:
+                h = jnp.maximum(h, 0)
+        logp = jax.nn.log_softmax(h)
+        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+
+    @jax.jit
+    def update(params, x, y):
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+        return loss, [p - LR * g for p, g in zip(params, grads)]
+
+    state = {"params": [jnp.asarray(p) for p in init]}
+    tx, ty = jnp.asarray(x0), jnp.asarray(y0)
+
+    def step():
+        loss, state["params"] = update(state["params"], tx, ty)
+        return loss.block_until_ready()
+
+    first = float(step())
+    return first, timed(step, WARMUP, REPEAT)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", type=int, default=128, help="examples per step (default 128)")
@@ -110,7 +178,11 @@ def main() -> None:
     results = run_engines(
         {
             "staticflow": lambda: bench_tf1_style(sf, init, x0, y0),
+            "sf no-remap": lambda: bench_tf1_style(sf, init, x0, y0, staticflow_config("no-remap")),
+            "sf no-passes": lambda: bench_tf1_style(sf, init, x0, y0, staticflow_config("none")),
             "numpy": lambda: bench_numpy(init, x0, y0),
+            "pytensor": lambda: bench_pytensor(init, x0, y0),
+            "jax": lambda: bench_jax(init, x0, y0),
             "tensorflow1": lambda: bench_tf1_style(import_tf1(), init, x0, y0),
             "pytorch": lambda: bench_pytorch(init, x0, y0),
         }

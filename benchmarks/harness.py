@@ -40,12 +40,28 @@ def machine_line() -> str:
     return f"machine: {platform.machine()}, {cpu}, staticflow kernels on {os.cpu_count()} cores"
 
 
-def session_step(tf, graph, init_op, loss, train_op, feed: dict) -> tuple[float, Callable]:
-    """A session of `graph` (staticflow or TF1), initialized; (first loss, one-step function)."""
-    sess = tf.Session(graph=graph)
+def session_step(tf, graph, init_op, loss, train_op, feed: dict, config=None) -> tuple[float, Callable]:
+    """A session of `graph` (staticflow or TF1, with an optional ConfigProto), initialized;
+    (first loss, one-step function)."""
+    sess = tf.Session(graph=graph, config=config)
     sess.run(init_op)
     first, _ = sess.run([loss, train_op], feed)
     return float(first), lambda: sess.run(train_op, feed)
+
+
+def staticflow_config(passes: str):
+    """A staticflow ConfigProto: "all" passes (None: the default), "no-remap" (pattern fusion
+    off) or "none" (every graph pass off)."""
+    import staticflow as sf
+
+    if passes == "all":
+        return None
+    rw = (
+        sf.RewriterConfig(disable_meta_optimizer=True)
+        if passes == "none"
+        else sf.RewriterConfig(remapping=sf.RewriterConfig.OFF)
+    )
+    return sf.ConfigProto(graph_options=sf.GraphOptions(rewrite_options=rw))
 
 
 def import_tf1():

@@ -209,6 +209,101 @@ static int sf_cut_fail(sf_call *c, const sf_geo *g, const char *more, const char
                    name, (long long)(g->OH * g->OW * g->KH * g->KW * g->C), more);
 }
 
+/* What a fused conv does to each chunk of finished output images while they
+ * are in cache: + bias and the activation (sf_epilogue, fused.c), then, with
+ * `pooled`, a max pool of those images into it (as sf_cpu_max_pool). */
+typedef struct {
+    const void *bias; /* NULL: none */
+    int act;          /* SF_ACT_* */
+    double alpha;
+    void *pooled;     /* NULL: no pool */
+    sf_geo pg;        /* the pool's geometry (H, W, C of the conv output) */
+} sf_conv_epi;
+
+/* The epilogue of fused conv kernels from their attrs: iattr[7] activation, iattr[8] has bias
+ * (the last input), a second output pooled with iattr[9..14] = [kh, kw, sh, sw, pt, pl]. */
+static int sf_conv_epi_of(sf_call *c, sf_conv_epi *e, const sf_tensor *y, int32_t code, const char *name)
+{
+    memset(e, 0, sizeof *e);
+    e->act = (int)c->iattr[7];
+    e->alpha = c->fattr[0];
+    if (e->act < SF_ACT_NONE || e->act > SF_ACT_TANH)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: unknown activation code %d", name, e->act);
+    if (c->iattr[8]) {
+        const sf_tensor *b = &c->in[c->n_in - 1];
+        if (b->dtype != code || sf_numel(b) != y->shape[3] || !sf_is_contiguous(b))
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: the bias (last input) must be %lld values",
+                           name, (long long)y->shape[3]);
+        e->bias = b->data;
+    }
+    if (c->n_out >= 2) {
+        const sf_tensor *q = &c->out[1];
+        int st = sf_check4(c, q, code, name, "pooled output");
+        if (st) return st;
+        sf_geo *g = &e->pg;
+        g->N = y->shape[0], g->H = y->shape[1], g->W = y->shape[2], g->C = g->O = y->shape[3];
+        g->OH = q->shape[1], g->OW = q->shape[2];
+        g->KH = c->iattr[9], g->KW = c->iattr[10], g->sh = c->iattr[11], g->sw = c->iattr[12];
+        g->pt = c->iattr[13], g->pl = c->iattr[14], g->dh = g->dw = 1;
+        if (q->shape[0] != g->N || q->shape[3] != g->C)
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: the pooled output's batch or depth differ", name);
+        if (g->KH < 1 || g->KW < 1 || g->sh < 1 || g->sw < 1 || g->pt < 0 || g->pl < 0)
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: bad pool ksize, strides or padding", name);
+        e->pooled = q->data;
+    }
+    return SF_OK;
+}
+
+#define SF_DEFINE_CONV_FINISH(NAME, CODE, T, GEMM)                                                 \
+    /* images [n0, n0 + nb) of y (P = OH * OW pixels of O channels each) */                       \
+    static void sf_conv_finish_##NAME(const sf_conv_epi *e, T *y, int64_t n0, int64_t nb, int64_t P, \
+                                      int64_t O, int threaded)                                     \
+    {                                                                                              \
+        if (e->bias || e->act) {                                                                   \
+            const int64_t rows = nb * P;                                                           \
+            T *base = y + n0 * P * O;                                                              \
+            const int par = threaded && rows > 512 && (double)rows * O >= SF_PARALLEL_MIN &&        \
+                            !omp_in_parallel();                                                    \
+            if (!par) {                                                                            \
+                sf_epilogue_##NAME(base, rows, O, O, (const T *)e->bias, e->act, (T)e->alpha);     \
+            } else {                                                                               \
+                const int64_t blk = 256, nblk = (rows + blk - 1) / blk;                            \
+                _Pragma("omp parallel for schedule(static)")                                      \
+                for (int64_t b = 0; b < nblk; b++) {                                               \
+                    const int64_t r0 = b * blk, r1 = r0 + blk < rows ? r0 + blk : rows;            \
+                    sf_epilogue_##NAME(base + r0 * O, r1 - r0, O, O, (const T *)e->bias, e->act,   \
+                                       (T)e->alpha);                                               \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        if (!e->pooled) return;                                                                    \
+        const sf_geo *g = &e->pg;                                                                  \
+        const int64_t C = g->C, prow = nb * g->OH;                                                 \
+        const int par = threaded && prow > 1 && !omp_in_parallel() &&                              \
+                        (double)prow * g->OW * C * g->KH * g->KW >= SF_PARALLEL_MIN;               \
+        T *q = (T *)e->pooled;                                                                     \
+        _Pragma("omp parallel for schedule(static) if(par)")                                      \
+        for (int64_t r = 0; r < prow; r++) {                                                       \
+            const int64_t n = n0 + r / g->OH, oh = r % g->OH;                                      \
+            const T *img = y + n * g->H * g->W * C;                                                \
+            for (int64_t ow = 0; ow < g->OW; ow++) {                                               \
+                T *o = q + ((n * g->OH + oh) * g->OW + ow) * C;                                    \
+                int64_t h0 = oh * g->sh - g->pt, w0 = ow * g->sw - g->pl;                          \
+                int64_t h1 = h0 + g->KH, w1 = w0 + g->KW;                                          \
+                if (h0 < 0) h0 = 0;                                                                \
+                if (w0 < 0) w0 = 0;                                                                \
+                if (h1 > g->H) h1 = g->H;                                                          \
+                if (w1 > g->W) w1 = g->W;                                                          \
+                for (int64_t ch = 0; ch < C; ch++) o[ch] = -INFINITY;                              \
+                for (int64_t ih = h0; ih < h1; ih++)                                               \
+                    for (int64_t iw = w0; iw < w1; iw++) {                                         \
+                        const T *in = img + (ih * g->W + iw) * C;                                  \
+                        for (int64_t ch = 0; ch < C; ch++) o[ch] = in[ch] > o[ch] ? in[ch] : o[ch]; \
+                    }                                                                              \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
 #define SF_CONV_DTYPES(X)                            \
     X(float32, SF_FLOAT32, float, sf_sgemm) \
     X(float64, SF_FLOAT64, double, sf_dgemm)
@@ -336,26 +431,29 @@ static int sf_cut_fail(sf_call *c, const sf_geo *g, const char *more, const char
         return SF_OK;                                                                             \
     }                                                                                             \
                                                                                                   \
-    int sf_cpu_conv2d_##NAME(sf_call *c)                                                          \
+    static int sf_conv2d_run_##NAME(sf_call *c, int fused, const char *name)                      \
     {                                                                                             \
         sf_geo g;                                                                                 \
-        int st = sf_conv_check_##NAME(c, &g, "conv2d_" #NAME, 0, 1, -1, 0);                       \
+        int st = sf_conv_check_##NAME(c, &g, name, 0, 1, -1, 0);                                  \
         if (st) return st;                                                                        \
+        sf_conv_epi e;                                                                            \
+        memset(&e, 0, sizeof e);                                                                  \
+        if (fused && (st = sf_conv_epi_of(c, &e, &c->out[0], CODE, name))) return st;             \
         const T *x = (const T *)c->in[0].data, *w = (const T *)c->in[1].data;                     \
         T *y = (T *)c->out[0].data;                                                               \
         const int64_t K = g.KH * g.KW * g.C, P = g.OH * g.OW;                                     \
         if (g.N * P * g.O == 0) return SF_OK;                                                     \
-        if (K == 0) {                                                                             \
-            memset(y, 0, (size_t)(g.N * P * g.O) * sizeof(T));                                    \
-            return SF_OK;                                                                         \
-        }                                                                                         \
-        if (sf_is_pointwise(&g)) {                                                                \
-            GEMM(0, 0, (blasint)(g.N * P), (blasint)g.O,     \
-                 (blasint)K, (T)1, x, (blasint)K, w, (blasint)g.O, (T)0, y, (blasint)g.O);        \
+        if (K == 0 || sf_is_pointwise(&g)) {                                                      \
+            if (K == 0)                                                                           \
+                memset(y, 0, (size_t)(g.N * P * g.O) * sizeof(T));                                \
+            else                                                                                  \
+                GEMM(0, 0, (blasint)(g.N * P), (blasint)g.O, (blasint)K, (T)1, x, (blasint)K, w,  \
+                     (blasint)g.O, (T)0, y, (blasint)g.O);                                        \
+            sf_conv_finish_##NAME(&e, y, 0, g.N, P, g.O, 1);                                      \
             return SF_OK;                                                                         \
         }                                                                                         \
         sf_cut k;                                                                                 \
-        if (!sf_cut_of(c, &g, 0, 0, &k)) return sf_cut_fail(c, &g, "", "conv2d_" #NAME);             \
+        if (!sf_cut_of(c, &g, 0, 0, &k)) return sf_cut_fail(c, &g, "", name);                     \
         T *scratch = (T *)c->in[2].data;                                                          \
         _Pragma("omp parallel for schedule(static) num_threads(k.nth) if(k.nth > 1)")             \
         for (int64_t ci = 0; ci < k.nchunks; ci++) {                                              \
@@ -363,8 +461,17 @@ static int sf_cut_fail(sf_call *c, const sf_geo *g, const char *more, const char
             const int64_t n0 = ci * k.chunk, nb = g.N - n0 < k.chunk ? g.N - n0 : k.chunk;        \
             sf_im2col_##NAME(&g, x, col, n0, nb, k.nth == 1);                                     \
             GEMM(0, 0, nb * P, g.O, K, (T)1, col, K, w, g.O, (T)0, y + n0 * P * g.O, g.O);         \
+            sf_conv_finish_##NAME(&e, y, n0, nb, P, g.O, k.nth == 1);                             \
         }                                                                                         \
         return SF_OK;                                                                             \
+    }                                                                                             \
+                                                                                                  \
+    int sf_cpu_conv2d_##NAME(sf_call *c) { return sf_conv2d_run_##NAME(c, 0, "conv2d_" #NAME); }  \
+                                                                                                  \
+    /* conv2d with a bias, activation and max pool epilogue (staticflow.h, "fused") */           \
+    int sf_cpu_fused_conv2d_##NAME(sf_call *c)                                                    \
+    {                                                                                             \
+        return sf_conv2d_run_##NAME(c, 1, "fused_conv2d_" #NAME);                                 \
     }                                                                                             \
                                                                                                   \
     /* in[0] filter, in[1] dy, in[2] scratch -> out[0] dx */                                     \
@@ -575,6 +682,7 @@ static int sf_cut_fail(sf_call *c, const sf_geo *g, const char *more, const char
         return SF_OK;                                                                             \
     }
 
+SF_CONV_DTYPES(SF_DEFINE_CONV_FINISH)
 SF_CONV_DTYPES(SF_DEFINE_CONV)
 
 /* ---- direct convolution of narrow layers (stride 1, dilation 1) ---------
@@ -774,13 +882,15 @@ static int sf_dc_threads(int64_t slots, int64_t units)
         return SF_OK;                                                                               \
     }                                                                                               \
                                                                                                     \
-    /* in[0] x, in[1] filter, in[2] scratch -> out[0] y */                                          \
-    int sf_cpu_conv2d_direct_##NAME(sf_call *c)                                                     \
+    /* in[0] x, in[1] filter, in[2] scratch -> out[0] y; fused: the epilogue (sf_conv_epi) */     \
+    static int sf_conv2d_direct_run_##NAME(sf_call *c, int fused, const char *name)                  \
     {                                                                                               \
-        const char *name = "conv2d_direct_" #NAME;                                                  \
         sf_dgeo d;                                                                                  \
         int st;                                                                                     \
         if ((st = sf_dc_check_##NAME(c, name, "filter"))) return st;                                \
+        sf_conv_epi e;                                                                              \
+        memset(&e, 0, sizeof e);                                                                    \
+        if (fused && (st = sf_conv_epi_of(c, &e, &c->out[0], CODE, name))) return st;               \
         if ((st = sf_dc_sizes(c, &d, &c->in[0], &c->in[1], &c->out[0], SF_SIMD_BYTES / sizeof(T), name))) \
             return st;                                                                              \
         const int64_t slots = d.xe ? (sf_numel(&c->in[2]) - d.wt) / d.xe : 1;                       \
@@ -801,9 +911,20 @@ static int sf_dc_threads(int64_t slots, int64_t units)
             for (int64_t n = 0; n < d.N; n++) {                                                     \
                 sf_dc_expand_##NAME(&d, x + n * d.H * d.W * d.C, xe);                               \
                 for (int64_t oh = 0; oh < d.OH; oh++) row(&d, xe, wt, y + n * ysz + oh * d.OW * d.O, oh); \
+                sf_conv_finish_##NAME(&e, y, n, 1, d.OH * d.OW, d.O, nth == 1);                      \
             }                                                                                       \
         }                                                                                           \
         return SF_OK;                                                                               \
+    }                                                                                               \
+                                                                                                    \
+    int sf_cpu_conv2d_direct_##NAME(sf_call *c)                                                     \
+    {                                                                                               \
+        return sf_conv2d_direct_run_##NAME(c, 0, "conv2d_direct_" #NAME);                           \
+    }                                                                                               \
+                                                                                                    \
+    int sf_cpu_fused_conv2d_direct_##NAME(sf_call *c)                                               \
+    {                                                                                               \
+        return sf_conv2d_direct_run_##NAME(c, 1, "fused_conv2d_direct_" #NAME);                     \
     }                                                                                               \
                                                                                                     \
     /* in[0] x, in[1] dy, in[2] scratch -> out[0] dw [KH, KW, C, O] */                              \
@@ -1124,6 +1245,8 @@ SF_CONV_DTYPES(SF_DEFINE_POOL)
     {"sf_cpu_depthwise_conv2d_backprop_filter_" #NAME,                                          \
      sf_cpu_depthwise_conv2d_backprop_filter_##NAME},                                           \
     {"sf_cpu_conv2d_direct_" #NAME, sf_cpu_conv2d_direct_##NAME},                               \
+    {"sf_cpu_fused_conv2d_" #NAME, sf_cpu_fused_conv2d_##NAME},                                 \
+    {"sf_cpu_fused_conv2d_direct_" #NAME, sf_cpu_fused_conv2d_direct_##NAME},                   \
     {"sf_cpu_conv2d_backprop_filter_direct_" #NAME, sf_cpu_conv2d_backprop_filter_direct_##NAME}, \
     {"sf_cpu_max_pool_" #NAME, sf_cpu_max_pool_##NAME},                                         \
     {"sf_cpu_max_pool_grad_" #NAME, sf_cpu_max_pool_grad_##NAME},                               \

@@ -22,6 +22,7 @@ static const sf_entries_fn sf_families[] = {
     sf_cpu_debug_entries,
     sf_cpu_conv_entries,
     sf_cpu_topk_entries,
+    sf_cpu_fused_entries,
 };
 #define SF_N_FAMILIES ((int)(sizeof sf_families / sizeof sf_families[0]))
 

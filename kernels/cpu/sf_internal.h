@@ -18,6 +18,13 @@ void sf_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, cons
               const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 void sf_dgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, double alpha, const double *A, int64_t lda,
               const double *B, int64_t ldb, double beta, double *C, int64_t ldc);
+/* In place over rows [0, rows) of y (row length n, row stride ld): y += bias
+ * (when bias is not NULL), then the activation `act` (SF_ACT_*, alpha for
+ * leaky_relu): the epilogue of the fused kernels (fused.c, conv.c). */
+void sf_epilogue_float32(float *y, int64_t rows, int64_t n, int64_t ld, const float *bias, int act,
+                         float alpha);
+void sf_epilogue_float64(double *y, int64_t rows, int64_t n, int64_t ld, const double *bias, int act,
+                         double alpha);
 /* Switches the BLAS library to one thread; called once, before any kernel runs. */
 void sf_blas_init(void);
 

@@ -95,6 +95,22 @@ int sf_get_num_threads(void);
  * direct conv kernels' chunk lengths are multiples of it (conv.c). */
 int sf_cpu_simd_bytes(void);
 
+/* Activations a fused kernel applies in its epilogue (iattr "activation" of
+ * fused.c and conv.c's fused kernels), with the elementwise kernels' exact
+ * expressions: relu x < 0 ? 0 : x; relu6 min(max(x, 0), 6); elu x > 0 ? x :
+ * expm1(x); selu (TF's constants); leaky_relu x > 0 ? x : alpha * x;
+ * sigmoid (stable: exp(-|x|)); tanh. */
+enum {
+    SF_ACT_NONE = 0,
+    SF_ACT_RELU = 1,
+    SF_ACT_RELU6 = 2,
+    SF_ACT_ELU = 3,
+    SF_ACT_SELU = 4,
+    SF_ACT_LEAKY_RELU = 5,
+    SF_ACT_SIGMOID = 6,
+    SF_ACT_TANH = 7
+};
+
 /* ---------------------------------------------------------------------------
  * Kernel families. Names are sf_cpu_<op>_<dtype> with dtype one of float16,
  * bfloat16, float32, float64, int8, int16, int32, int64, uint8, uint16,
@@ -288,6 +304,30 @@ int sf_cpu_simd_bytes(void);
  *             had Inf values" or "Tensor had Inf and NaN values" (the caller
  *             prefixes the op's message); the copy is written either way.
  *
+ * fused.c (the pattern fusions of staticflow/passes/remap.py; float32/float64;
+ *   every tensor contiguous)
+ *   fused_matmul  sf_cpu_fused_matmul_<dt>: in[0] a, in[1] b (2-D), in[2] bias
+ *             [N] when iattr[3] -> out[0] [M, N] = act(op(a) op(b) + bias);
+ *             iattr[0] transpose_a, iattr[1] transpose_b, iattr[2] activation
+ *             (SF_ACT_*), iattr[3] has bias; fattr[0] leaky_relu's alpha. The
+ *             product is split over the threads in blocks of rows (or columns),
+ *             each block's bias and activation applied right after its GEMM,
+ *             while it is in the thread's cache.
+ *   bias_activation_grad  sf_cpu_bias_activation_grad_<dt>: in[0] gradients
+ *             [R, C], in[1] the activation's features (relu, leaky_relu) or
+ *             outputs (elu, selu) [R, C], in[2] float64 scratch of at least
+ *             threads * (C + L) elements, L = C * max(1, 256 / C) (whole rows
+ *             of at least 256 elements, as one) -> out[0] backprops [R, C] (the
+ *             activation gradient op's expression, as relu_grad & co. above),
+ *             out[1] [C] = the column sums of backprops (the bias gradient),
+ *             accumulated in float64, in one pass over memory; iattr[0] the
+ *             activation (SF_ACT_RELU, _LEAKY_RELU, _ELU or _SELU), fattr[0]
+ *             alpha.
+ *   gemm_apply  sf_cpu_gemm_apply_gradient_descent_<dt>: in[0] var [M, N]
+ *             (WRITTEN), in[1] alpha (0-d), in[2] a, in[3] b -> var -= alpha *
+ *             op(a) op(b) as one GEMM with beta = 1 (no gradient buffer);
+ *             iattr[0] transpose_a, iattr[1] transpose_b; n_out = 0.
+ *
  * conv.c (NHWC; every tensor a contiguous 4-D view; float32/float64).
  *   Images are [N, H, W, C]; pooled/conv outputs [N, OH, OW, D]. Python
  *   computes SAME/VALID/explicit padding; only pad_top and pad_left are
@@ -320,6 +360,14 @@ int sf_cpu_simd_bytes(void);
  *             (in[0] filter, in[1] dy -> dx),
  *             sf_cpu_depthwise_conv2d_backprop_filter_<dt> (in[0] input,
  *             in[1] dy -> dw).
+ *   fused     sf_cpu_fused_conv2d_<dt> and sf_cpu_fused_conv2d_direct_<dt>:
+ *             the conv above (in[0] input, in[1] filter, in[2] its scratch,
+ *             absent only for a pointwise conv of the im2col kernel), then,
+ *             per chunk of images while they are in cache: + bias (the last
+ *             input, when iattr[8]), activation iattr[7] (SF_ACT_*, alpha
+ *             fattr[0]) -> out[0]; with a second output, out[1] = the max
+ *             pool of out[0] with iattr[9..14] = [ksize_h, ksize_w, stride_h,
+ *             stride_w, pad_top, pad_left] (as max_pool below).
  *   pool      iattr = [ksize_h, ksize_w, stride_h, stride_w, pad_top,
  *             pad_left]; windows are clipped to the image.
  *             sf_cpu_max_pool_<dt>: in[0] -> out[0] window max.
@@ -348,6 +396,7 @@ int64_t sf_cpu_random_entries(const sf_kernel_entry **out);
 int64_t sf_cpu_debug_entries(const sf_kernel_entry **out);
 int64_t sf_cpu_conv_entries(const sf_kernel_entry **out);
 int64_t sf_cpu_topk_entries(const sf_kernel_entry **out);
+int64_t sf_cpu_fused_entries(const sf_kernel_entry **out);
 #endif
 
 #endif

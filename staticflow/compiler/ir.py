@@ -124,6 +124,7 @@ class Node:
         "control_users",
         "graph",
         "tensor",
+        "stands_for",
     )
 
     def __init__(self, graph: IRGraph, nid: int, op_type: str, attrs: dict, shapes, out_dtypes, origin, name):
@@ -143,6 +144,9 @@ class Node:
         self.users: list[_Edges] = [_Edges() for _ in self.shapes]  # of (Node, input position)
         self.control_users = _Edges()  # of Node
         self.tensor = None  # for a feed: the user Tensor it stands for
+        # per output, the user Tensor it computes (None: none the user wrote), for a node that
+        # stands for several user ops (a fused group); None when that is origin[0]'s outputs
+        self.stands_for: list | None = None
 
     # --- queries ----------------------------------------------------------------------------
     @property
@@ -151,6 +155,14 @@ class Node:
 
     def output(self, i: int = 0) -> Value:
         return Value(self, i)
+
+    def user_tensor(self, j: int):
+        """The user Tensor output j computes, or None."""
+        if self.stands_for is not None:
+            return self.stands_for[j]
+        if len(self.origin) == 1 and len(self.origin[0].outputs) == len(self.shapes):
+            return self.origin[0].outputs[j]
+        return None
 
     @property
     def location(self):

@@ -222,10 +222,16 @@ def import_graph_def(
     created: dict[str, fops.Operation] = {}
     nodes = list(graph_def.node)
     for n in nodes:
-        if registry.lookup(n.op) is None:
+        d = registry.lookup(n.op)
+        if d is None:
             raise ValueError(
                 f"NodeDef '{n.name}' uses op '{n.op}', which staticflow does not have "
                 f"(while importing a GraphDef)"
+            )
+        if d.internal:
+            raise ValueError(
+                f"NodeDef '{n.name}' uses op '{n.op}', which only staticflow's graph compiler makes "
+                f"(a fused group); import the graph of the ops it stands for instead"
             )
 
     def tensor_for(src: str, idx: int) -> fops.Tensor:

@@ -716,6 +716,7 @@ def _declare_convs(prefix, base, depthwise):
         lower=_conv_lower(base),
         kernels=kt,
         cases=_conv_cases("forward", depthwise),
+        contraction=None if depthwise else "conv2d",
         doc="2-D convolution" + (" per input channel (depthwise)" if depthwise else "") + ".",
     )
     op(
@@ -976,6 +977,7 @@ op(
     lower=_pool_lower("max_pool", 0, None, lambda ctx: ctx.in_shapes[0]),
     kernels=_POOL_KT,
     cases=_pool_cases("max"),
+    pooling="max",
     doc="Max pooling (padding never wins: windows are clipped to the image).",
 )
 op(

@@ -115,6 +115,18 @@ _ALGEBRA = {
     "LogicalAnd": dict(neutral=((0, True), (1, True))),
     "LogicalOr": dict(neutral=((0, False), (1, False))),
 }
+# what pattern fusion may use (registry: affine steps, activations, cross-entropy parts)
+_FUSION = {
+    "AddV2": dict(affine="add"),
+    "Add": dict(affine="add"),
+    "Sub": dict(affine="sub"),
+    "Mul": dict(affine="mul"),
+    "Relu": dict(activation="Relu"),
+    "Sigmoid": dict(activation="Sigmoid"),
+    "Tanh": dict(activation="Tanh"),
+    "Log": dict(xent_role="log"),
+    "Neg": dict(xent_role="neg"),
+}
 
 
 def _unary_lower(base):
@@ -139,6 +151,7 @@ for _name, _base, _fn, _dts, _gen in _UNARY:
         elementwise=True,
         differentiable=_name not in _NONDIFF,
         **_ALGEBRA.get(_name, {}),
+        **_FUSION.get(_name, {}),
         cases=(
             lambda gen, dts, nd: (
                 lambda rng: [
@@ -281,6 +294,7 @@ for _name, _base, _fn, _dts, _gens, _odt in _BINARY:
         elementwise=True,
         differentiable=_name not in _BINARY_NONDIFF,
         **_ALGEBRA.get(_name, {}),
+        **_FUSION.get(_name, {}),
         cases=_binary_cases(_gens, _allowed, _name in _BINARY_NONDIFF),
         doc=f"Elementwise {_base} with NumPy broadcasting.",
     )
@@ -714,6 +728,7 @@ op(
     lower=_matmul_lower,
     kernels=registry.kernels_for(["matmul"], FI) + _half_kernels("matmul"),
     cases=_mm_cases,
+    contraction="matmul",
     doc="Matrix product of two matrices (BLAS on the CPU).",
 )
 
@@ -967,6 +982,8 @@ for _name, _base, _fn, _dts, _gen in _REDUCTIONS:
         + (_half_kernels(f"reduce_{_base}") if H[0] in _dts else ()),
         differentiable=_dts != (D.bool_,),
         cases=_reduce_cases(_dts, _gen),
+        reduction=_base,
+        simplify=rewrites.reduce_nothing,
         doc=f"Reduces with {_base} over the given axes.",
     )
 
@@ -1266,6 +1283,8 @@ def _reduce(op_type, input_tensor, axis, keepdims, name, reduction_indices, keep
             from staticflow.ops import array_ops
 
             axis = array_ops.range_(0, array_ops.rank(x))
+    elif isinstance(axis, (list, tuple)) and not axis:
+        axis = np.zeros((0,), np.int32)  # no axes (an empty list would convert to float32)
     out = builder.apply_op(op_type, [x, axis], {"keep_dims": bool(keepdims)}, name or default_name).outputs[0]
     if reduce_all and not keepdims:
         out.set_shape([])  # all axes, whatever the rank: a scalar (TF's _may_reduce_to_scalar)

@@ -59,6 +59,7 @@ for _name, _base, _log in (("Softmax", "softmax", False), ("LogSoftmax", "log_so
         ref=_softmax_ref(_log),
         lower=_softmax_lower(_base),
         kernels=registry.kernels_for([_base], F),
+        xent_role=_base,
         cases=lambda rng: (
             [Case((_rand(rng, s, t),)) for t in F for s in [(5,), (3, 4), (2, 3, 4), (0, 3)]]
             + [Case((np.array([[1000.0, 0.0, -1000.0]], np.float32),), grad=False)]
@@ -129,6 +130,7 @@ op(
     lower=_bias_lower,
     kernels=registry.kernels_for(["add"], _BIAS_T) + COPY_KERNELS,
     elementwise=True,
+    affine="add",
     cases=lambda rng: (
         [Case((_rand(rng, (3, 4), t), _rand(rng, (4,), t)), grad=t.is_floating) for t in _BIAS_T]
         + [
@@ -192,6 +194,7 @@ for _name, _base, _fn, _alpha in _ACTIVATIONS:
         )(_base, _alpha),
         kernels=registry.kernels_for([_base], AF),
         elementwise=True,
+        activation=_name,
         cases=(
             lambda alpha: (
                 lambda rng: (
@@ -273,6 +276,7 @@ for _name, _base, _args, _fn in _GRAD_OPS:
         )(_base, _alpha),
         kernels=registry.kernels_for([_base], AF),
         elementwise=True,
+        activation_grad=_name[: -len("Grad")],
         cases=_grad_cases,
         doc=f"TensorFlow's {_name}: the gradient of {_name[:-4]}.",
     )

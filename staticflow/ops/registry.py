@@ -166,6 +166,29 @@ class OpDef:
     # an op's own rewrite rule: simplify(node, rewriter) -> the value that replaces output 0,
     # or None (transposes of transposes, casts there and back, chains of reshapes)
     simplify: Callable | None = None
+    # --- what pattern fusion may use (staticflow/passes/remap.py) ------------------------------
+    # a product whose output a fused kernel can finish with a bias and an activation while it is
+    # in cache: "matmul" (inputs a, b) or "conv2d" (inputs image, filter)
+    contraction: str | None = None
+    # elementwise x <op> y that a per-channel vector operand makes one step of an affine epilogue
+    # y = product * scale + shift: "add", "sub" or "mul"
+    affine: str | None = None
+    # a unary activation the fused kernels apply in their epilogue: TensorFlow's fused_ops name
+    # ("Relu", "Elu", "Selu", "LeakyRelu", "Sigmoid", "Tanh")
+    activation: str | None = None
+    # the gradient op of that activation: (gradients, features or outputs) -> backprops
+    activation_grad: str | None = None
+    # an optimizer update of input 0 (a variable) by the gradient input 2 and scalar input 1:
+    # "gradient_descent" (var -= alpha * grad)
+    gradient_update: str | None = None
+    pooling: str | None = None  # a window reduction over an image's height and width: "max"
+    reduction: str | None = None  # reduces input 0 over the axes input 1 names: "sum", "mean", ...
+    # the part the op can play in a cross-entropy written out by hand: "softmax" or "log_softmax"
+    # (over the last axis), "log" (elementwise logarithm), "neg" (negation)
+    xent_role: str | None = None
+    # an op only the compiler makes (a fused group): never read from a user's GraphDef and not
+    # compared with TensorFlow; the generated tests still check it against its NumPy reference
+    internal: bool = False
 
     def attr(self, name: str) -> Attr:
         for a in self.attrs:

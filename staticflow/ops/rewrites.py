@@ -93,3 +93,21 @@ def cast_chain(node, rw):
     if src.dtype == node.dtypes[0] and _exactly(src.dtype, x.dtype):
         return src
     return None
+
+
+def reduce_nothing(node, rw):
+    """A reduction over no axes, or over axes of size 1 only, keeps every element as it is (a
+    gradient's sum over the broadcast axes of an operand that was not broadcast): a reshape,
+    or nothing at all when the shape does not change."""
+    axes = rw.known(node.inputs[1])
+    x = node.inputs[0]
+    if axes is None or not stable(x) or x.dtype != node.dtypes[0]:
+        return None
+    r = len(x.shape)
+    axes = {int(a) % r for a in np.asarray(axes).reshape(-1)} if r else set()
+    if any(x.shape[a] != 1 for a in axes):
+        return None
+    if x.shape == node.shapes[0]:
+        return x
+    shape = rw.const(np.array(node.shapes[0], np.int64), D.int64, node.origin, f"{node.name}/shape")
+    return rw.add("Reshape", [x, shape], {"T": x.dtype, "Tshape": D.int64}, node.origin, node.name).output(0)

@@ -139,6 +139,7 @@ def declare_apply(
     bool_attrs=(),
     positive=(),
     centered: bool = False,
+    **props,
 ) -> None:
     """Declare an Apply op. `order` names its inputs in TensorFlow's order; "var" and the
     slots listed before "|" are updated in place, "grad" is the gradient, the rest are
@@ -180,11 +181,19 @@ def declare_apply(
         differentiable=False,
         cases=cases,
         doc=f"TensorFlow's {name}: updates the variable and its slots in place.",
+        **props,
     )
 
 
 _EPS = 1e-7
-declare_apply("ApplyGradientDescent", "apply_gradient_descent", "var | alpha grad", _gd, {"alpha": 0.1})
+declare_apply(
+    "ApplyGradientDescent",
+    "apply_gradient_descent",
+    "var | alpha grad",
+    _gd,
+    {"alpha": 0.1},
+    gradient_update="gradient_descent",
+)
 declare_apply(
     "ApplyMomentum",
     "apply_momentum",

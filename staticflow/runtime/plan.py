@@ -391,9 +391,11 @@ def _user_values(ir: IRGraph) -> dict:
     for node in ir.nodes.values():
         if node.type == FEED:
             out[node.tensor] = node.output(0)
-        elif len(node.origin) == 1 and len(node.origin[0].outputs) == len(node.shapes):
-            for t, v in zip(node.origin[0].outputs, node.outputs):
-                out.setdefault(t, v)
+        else:
+            for v in node.outputs:
+                t = node.user_tensor(v.index)
+                if t is not None:
+                    out.setdefault(t, v)
     return out
 
 

@@ -268,8 +268,9 @@ class Session:
             )
         self.plans_built += 1
         if self._config is not None and self._config.log_device_placement:
-            for step in p.steps:
-                print(f"{step.op.name}: ({step.op.type}): {_DEVICE}", file=sys.stderr)
+            for step in p.steps:  # every user op a step stands for (a fused group: several)
+                for o in step.node.origin if step.node is not None and step.node.origin else (step.op,):
+                    print(f"{o.name}: ({o.type}): {_DEVICE}", file=sys.stderr)
         with self._plans_lock:
             self._plans.setdefault(key, []).append(p)
             self._plans.move_to_end(key)
@@ -530,26 +531,36 @@ def _fill_step_stats(run_metadata, plan, trace) -> None:
     epoch = time.time_ns() - time.perf_counter_ns()  # the trace's clock is perf_counter_ns
     for step, (t0, t1) in spans.items():
         t1, t0 = t1 + epoch, t0 + epoch
-        op = plan.steps[step].op
-        inputs = ", ".join(t.name for t in op.inputs)
-        dev.node_stats.add(
-            node_name=op.name,
-            all_start_micros=t0 // 1000,
-            op_start_rel_micros=0,
-            op_end_rel_micros=(t1 - t0) // 1000,
-            all_end_rel_micros=(t1 - t0) // 1000,
-            all_start_nanos=t0,
-            op_start_rel_nanos=0,
-            op_end_rel_nanos=t1 - t0,
-            all_end_rel_nanos=t1 - t0,
-            timeline_label=f"{op.name} = {op.type}({inputs})",
-            thread_id=threading.get_ident() & 0x7FFFFFFF,
-        )
+        node = plan.steps[step].node
+        group = node.origin if node is not None and node.origin else (plan.steps[step].op,)
+        # one entry per user op the step stands for; a fused group's entries share its span and
+        # their labels name the group's kernel and every op in it
+        fused = f" [{node.type}: {', '.join(o.name for o in group)}]" if len(group) > 1 else ""
+        for op in group:
+            _add_node_stats(dev, op, t0, t1, fused)
     if isinstance(run_metadata, config_pb2.RunMetadata):
         run_metadata.step_stats.CopyFrom(md.step_stats)
     else:  # TensorFlow's RunMetadata: the same wire format
         run_metadata.ClearField("step_stats")
         run_metadata.MergeFromString(md.SerializeToString())
+
+
+def _add_node_stats(dev, op, t0: int, t1: int, suffix: str) -> None:
+    """One NodeExecStats of `op` spanning [t0, t1) (wall-clock ns), its label + suffix."""
+    inputs = ", ".join(t.name for t in op.inputs)
+    dev.node_stats.add(
+        node_name=op.name,
+        all_start_micros=t0 // 1000,
+        op_start_rel_micros=0,
+        op_end_rel_micros=(t1 - t0) // 1000,
+        all_end_rel_micros=(t1 - t0) // 1000,
+        all_start_nanos=t0,
+        op_start_rel_nanos=0,
+        op_end_rel_nanos=t1 - t0,
+        all_end_rel_nanos=t1 - t0,
+        timeline_label=f"{op.name} = {op.type}({inputs}){suffix}",
+        thread_id=threading.get_ident() & 0x7FFFFFFF,
+    )
 
 
 class InteractiveSession(Session):

@@ -33,17 +33,25 @@ def _fmt_bytes(n: int) -> str:
     return f"{n} B"
 
 
+def _fused(step) -> bool:
+    """Whether the step is one kernel for several user ops (a fused group)."""
+    node = step.node
+    return node is not None and len(node.origin) > 1 and node.type != step.op.type
+
+
 def tensor_locs(plan) -> dict:
     """Tensor -> Loc, read back from the plan's kernel calls (inputs and outputs)."""
     locs: dict = {}
     for step in plan.steps:
-        op = step.op
+        op, node = step.op, step.node
         for _call, ins, outs in step.calls:
             for loc, v in outs:
                 if v.src[0] == "out":
-                    locs.setdefault(op.outputs[v.src[1]], loc)
+                    t = node.user_tensor(v.src[1]) if node is not None else op.outputs[v.src[1]]
+                    if t is not None:
+                        locs.setdefault(t, loc)
             for loc, v in ins:
-                if v.src[0] == "in":
+                if v.src[0] == "in" and not _fused(step):
                     locs.setdefault(op.inputs[v.src[1]], loc)
     return locs
 
@@ -63,6 +71,9 @@ def trace_plan(plan, fetch_ops=(), annotators=()) -> Trace:
     locs = tensor_locs(plan)
     feeds = {slot.tensor for slot in plan.feeds}
     step_of = {step.op: k for k, step in enumerate(plan.steps)}
+    # a fused group's other ops: drawn beside its step, in one cluster naming the kernel
+    members = {o: k for k, step in enumerate(plan.steps) if _fused(step) for o in step.node.origin[1:]}
+    step_of.update({o: k for o, k in members.items() if o not in step_of})
     fetch_ops = set(fetch_ops)
 
     def out_lines(op) -> list[str]:
@@ -114,8 +125,28 @@ def trace_plan(plan, fetch_ops=(), annotators=()) -> Trace:
             n.attrs["peripheries"] = "2"
             n.notes.append("→ fetched")
         tr.nodes[op.name] = n
-    for step in plan.steps:
-        op = step.op
+        if _fused(step):
+            scope = f"{step.node.type}_{k + 1}"
+            n.scope = scope
+            n.notes.append(f"{step.node.type}: {len(step.node.origin)} ops, one kernel")
+            for o in step.node.origin[1:]:
+                for t in o.inputs:
+                    if t.op not in step_of:
+                        add_source(t.op)
+                tr.nodes[o.name] = Node(
+                    o.name,
+                    o.type,
+                    style.family(o.type),
+                    gradient=style.is_gradient(o.name),
+                    title=o.name,
+                    notes=[f"fused into #{k + 1}"] + out_lines(o),
+                    tooltip=f"{o.name} ({o.type}), computed by step {k + 1} ({step.node.type})",
+                    scope=scope,
+                )
+                if o in fetch_ops:
+                    tr.nodes[o.name].attrs["peripheries"] = "2"
+    drawn = [step.op for step in plan.steps] + [o for o in members if o not in {s.op for s in plan.steps}]
+    for op in drawn:
         for t in op.inputs:
             shape = shapes.get(t)
             label = tensor_label(t.dtype.name, list(shape) if shape is not None else None, t.value_index)

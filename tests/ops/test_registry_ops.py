@@ -178,8 +178,9 @@ def test_op_matches_reference(op_name, index):
             if mode == "const" and case.label != "partial_shape":
                 assert t.shape.is_fully_defined(), f"shape not inferred from constant inputs: {t.shape}"
             assert t.dtype.np == (np.dtype(object) if isinstance(gv, bytes) else gv.dtype)
-        # GraphDef round trip: same values from the re-imported graph
-        if mode == "feed":
+        # GraphDef round trip: same values from the re-imported graph (an op only the compiler
+        # makes is refused on import: tests/passes/test_remap.py)
+        if mode == "feed" and not d.internal:
             data = g.as_graph_def().SerializeToString()
             g2 = sf.Graph()
             with g2.as_default():

@@ -4,8 +4,13 @@
 broadcast-compatible shapes, then elementwise ops (unary and binary, with
 constants and broadcasting), reductions, matrix products with constant
 weights, transposes and reshapes, written so that some subexpressions repeat
-and some constants fold. `build(program)` makes the graph in the default graph
-and returns (fetches, feed_dict).
+and some constants fold. Some steps are the patterns pattern fusion looks for:
+dense layers (a product, a bias in one of its spellings, an activation),
+convolutions with a bias, an activation and sometimes a max pool, and
+cross-entropies written out by hand; and some programs also fetch the
+gradients of their outputs, so that the backward patterns appear too.
+`build(program)` makes the graph in the default graph and returns
+(fetches, feed_dict).
 """
 
 from __future__ import annotations
@@ -24,6 +29,14 @@ UNARY = {
     "square": lambda x: sf.square(sf.tanh(x)),
     "exp": lambda x: sf.exp(sf.tanh(x)),
 }
+ACTIVATIONS = {
+    "relu": sf.nn.relu,
+    "elu": sf.nn.elu,
+    "leaky": lambda x: sf.nn.leaky_relu(x, 0.1),
+    "tanh": sf.tanh,
+    "none": lambda x: x,
+}
+BIASES = ["add", "bias_add", "sub", "scalar", "scale_shift"]
 BINARY = {
     "add": lambda a, b: a + b,
     "sub": lambda a, b: a - b,
@@ -46,6 +59,7 @@ def programs(draw):
         kind = draw(
             st.sampled_from(
                 ["unary", "binary", "binary", "const", "const", "reduce", "matmul", "view", "repeat"]
+                + ["dense", "dense", "conv", "xent"]
             )
         )
         i = draw(st.integers(0, len(cur) - 1))
@@ -76,6 +90,25 @@ def programs(draw):
             m = draw(st.integers(1, 4))
             steps.append(("matmul", i, m, draw(st.integers(0, 1000))))
             s = (s[0], m)
+        elif kind == "dense":
+            if len(s) != 2:
+                continue
+            m = draw(st.integers(1, 5))
+            act = draw(st.sampled_from(sorted(ACTIVATIONS)))
+            steps.append(("dense", i, m, act, draw(st.sampled_from(BIASES)), draw(st.integers(0, 1000))))
+            s = (s[0], m)
+        elif kind == "conv":
+            if len(s) != 2:
+                continue
+            k, m, pool = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.booleans())
+            act = draw(st.sampled_from(sorted(ACTIVATIONS)))
+            steps.append(("conv", i, k, m, act, pool, draw(st.integers(0, 1000))))
+            s = (s[0], (-(-s[1] // 2) if pool else s[1]) * m)
+        elif kind == "xent":
+            if len(s) != 2:
+                continue
+            steps.append(("xent", i, draw(st.integers(0, 1000))))
+            s = (s[0],)
         elif kind == "view":
             if len(s) != 2:
                 continue
@@ -100,7 +133,8 @@ def programs(draw):
         else draw(st.lists(st.sampled_from(derived), min_size=1, max_size=2))
     )
     seed = draw(st.integers(0, 2**16))
-    return {"inputs": inputs, "steps": steps, "fetch": fetch, "seed": seed}
+    grad = draw(st.integers(0, 2)) == 0  # also fetch d(weighted sum of the fetches)/d(inputs)
+    return {"inputs": inputs, "steps": steps, "fetch": fetch, "seed": seed, "grad": grad}
 
 
 def build(program):
@@ -133,6 +167,16 @@ def build(program):
             x = vals[step[1]]
             w = np.random.default_rng(step[3]).uniform(-1, 1, (_static(x)[1], step[2])).astype(np.float32)
             return sf.matmul(x, sf.constant(w) * 1.0)
+        if kind == "dense":
+            return _dense(vals[step[1]], _static(vals[step[1]])[1], *step[2:])
+        if kind == "conv":
+            return _conv(vals[step[1]], _static(vals[step[1]]), *step[2:])
+        if kind == "xent":
+            x = vals[step[1]]
+            n = _static(x)[1]
+            p = np.random.default_rng(step[2]).random((_static(x)[0], n)) + 0.05
+            labels = sf.constant((p / p.sum(axis=1, keepdims=True)).astype(np.float32))
+            return -sf.reduce_sum(labels * sf.log(sf.nn.softmax(x)), axis=1)
         if kind == "transpose":
             return sf.transpose(vals[step[1]])
         if kind == "reshape":
@@ -155,7 +199,48 @@ def build(program):
         vals.append(v)
         shapes.append(tuple(np.asarray(_eval_shape(step, shapes))))
     fetches = [vals[i] for i in program["fetch"] if i < len(vals)]
+    if program.get("grad"):
+        weights = np.random.default_rng(program["seed"] + 1)
+        total = sf.add_n(
+            [
+                sf.reduce_sum(f * weights.uniform(0.5, 1.5, shapes[vals.index(f)]).astype(np.float32))
+                for f in fetches
+            ]
+        )
+        fetches += [g for g in sf.gradients(total, phs) if g is not None]
     return fetches, feed
+
+
+def _dense(x, n, m, act, bias, seed):
+    """act(x @ w + bias) with the bias in one of its spellings (or a scale, then a shift)."""
+    rng = np.random.default_rng(seed)
+    w = sf.constant(rng.uniform(-1, 1, (n, m)).astype(np.float32))
+    b = rng.uniform(-1, 1, m).astype(np.float32)
+    p = sf.matmul(x, w)
+    z = {
+        "add": lambda: p + b,
+        "bias_add": lambda: sf.nn.bias_add(p, b),
+        "sub": lambda: p - b,
+        "scalar": lambda: p + 0.5,
+        "scale_shift": lambda: p * (np.abs(b) + 0.5) + b,
+    }[bias]()
+    return ACTIVATIONS[act](z)
+
+
+def _conv(x, shape, k, m, act, pool, seed):
+    """x [b, n] as b images of n x 1 pixels, one channel: conv k x 1 SAME, bias, activation,
+    max pool 2 x 1 when `pool`; flattened back to [b, pixels * m]."""
+    rng = np.random.default_rng(seed)
+    b, n = shape
+    img = sf.reshape(x, [b, n, 1, 1])
+    f = sf.constant(rng.uniform(-1, 1, (k, 1, 1, m)).astype(np.float32))
+    h = ACTIVATIONS[act](
+        sf.nn.bias_add(sf.nn.conv2d(img, f, [1, 1, 1, 1], "SAME"), rng.uniform(-1, 1, m).astype(np.float32))
+    )
+    if pool:
+        h = sf.nn.max_pool(h, [1, 2, 1, 1], [1, 2, 1, 1], "SAME")
+        n = -(-n // 2)
+    return sf.reshape(h, [b, n * m])
 
 
 def _eval_shape(step, shapes):
@@ -167,8 +252,13 @@ def _eval_shape(step, shapes):
     if kind == "reduce":
         s, axis, keep = shapes[step[2]], step[3], step[4]
         return tuple(1 if a == axis else d for a, d in enumerate(s)) if keep else s[:axis] + s[axis + 1 :]
-    if kind == "matmul":
+    if kind in ("matmul", "dense"):
         return (shapes[step[1]][0], step[2])
+    if kind == "conv":
+        b, n = shapes[step[1]]
+        return (b, (-(-n // 2) if step[5] else n) * step[3])
+    if kind == "xent":
+        return (shapes[step[1]][0],)
     if kind == "transpose":
         s = shapes[step[1]]
         return (s[1], s[0])

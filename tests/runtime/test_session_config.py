@@ -64,7 +64,9 @@ def test_full_trace_times_every_op_of_the_run():
     assert dev.device.endswith("device:CPU:0")
     stats = {n.node_name: n for n in dev.node_stats}
     assert {"mm", "y"} <= set(stats)
-    assert stats["mm"].timeline_label == "mm = MatMul(x:0, w:0)"
+    # mm, the subtraction and y run as one fused kernel: each has an entry that says so
+    assert stats["mm"].timeline_label == "mm = MatMul(x:0, w:0) [_FusedMatMul: y, mm, sub]"
+    assert stats["y"].op_end_rel_nanos == stats["mm"].op_end_rel_nanos
     starts = [n.all_start_nanos for n in dev.node_stats]
     assert starts == sorted(starts)  # in the order they ran
     for n in dev.node_stats:

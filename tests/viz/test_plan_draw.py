@@ -34,7 +34,8 @@ def test_steps_numbered_in_execution_order(session):
     feed = {x: np.ones((5, 4), np.float32)}
     plan = sess.plan(out, feed)
     src = sf.viz.draw_plan(sess, out, feed).source
-    titles = re.findall(r'label="#(\d+) ([^\n"]+)', src)
+    # numbered by step (a fused group's cluster may come later in the source)
+    titles = sorted(re.findall(r'label="#(\d+) ([^\n"]+)', src), key=lambda kv: int(kv[0]))
     assert [int(k) for k, _ in titles] == list(range(1, len(plan.steps) + 1))
     assert [name for _, name in titles] == [s.op.name for s in plan.steps]
     # output shape and bytes, and the arena offset of each arena output
@@ -84,3 +85,16 @@ def test_plan_renders(tmp_path, session):
     assert (tmp_path / "plan.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     sf.viz.draw_plan(sess, [out], feed, path=tmp_path / "plan.svg")
     assert ET.parse(tmp_path / "plan.svg").getroot().tag.endswith("svg")
+
+
+def test_a_fused_group_is_a_cluster_naming_the_ops_it_replaced(session):
+    sess, x, out = session
+    feed = {x: np.ones((5, 4), np.float32)}
+    plan = sess.plan(out, feed)
+    (k,) = [i for i, s in enumerate(plan.steps) if s.node.type == "_FusedMatMul"]
+    src = sf.viz.draw_plan(sess, out, feed).source
+    assert f"subgraph cluster__FusedMatMul_{k + 1} {{" in src
+    # the relu computes the group's value; the product was swallowed by it
+    assert re.search(rf"#{k + 1} h\nRelu\n\[5, 3\] 60 B · arena @ \d+", src)
+    assert re.search(rf"MatMul\nfused into #{k + 1}", src)
+    assert "_FusedMatMul: 2 ops, one kernel" in src
