@@ -68,6 +68,19 @@ static int sf_same4(sf_call *c, const sf_tensor *t, const sf_tensor *like, const
     return SF_OK;
 }
 
+/* max_pool's start value, as TensorFlow's: a window of NaN and -inf pools to it */
+#define SF_LOWEST_float32 (-FLT_MAX)
+#define SF_LOWEST_float64 (-DBL_MAX)
+
+/* window [h0, h1) x [w0, w1) of output (oh, ow), clipped to the image */
+#define SF_WINDOW(g, oh, ow)                                         \
+    int64_t h0 = (oh) * (g).sh - (g).pt, w0 = (ow) * (g).sw - (g).pl; \
+    int64_t h1 = h0 + (g).KH, w1 = w0 + (g).KW;                      \
+    if (h0 < 0) h0 = 0;                                              \
+    if (w0 < 0) w0 = 0;                                              \
+    if (h1 > (g).H) h1 = (g).H;                                      \
+    if (w1 > (g).W) w1 = (g).W;
+
 /* img: [N, H, W, C]; filt: [KH, KW, C, O] (or NULL for pools: KH/KW from iattr);
  * out: [N, OH, OW, *]. iattr = [sh, sw, dh, dw, pt, pl] for convs. */
 static int sf_conv_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_tensor *filt,
@@ -288,13 +301,8 @@ static int sf_conv_epi_of(sf_call *c, sf_conv_epi *e, const sf_tensor *y, int32_
             const T *img = y + n * g->H * g->W * C;                                                \
             for (int64_t ow = 0; ow < g->OW; ow++) {                                               \
                 T *o = q + ((n * g->OH + oh) * g->OW + ow) * C;                                    \
-                int64_t h0 = oh * g->sh - g->pt, w0 = ow * g->sw - g->pl;                          \
-                int64_t h1 = h0 + g->KH, w1 = w0 + g->KW;                                          \
-                if (h0 < 0) h0 = 0;                                                                \
-                if (w0 < 0) w0 = 0;                                                                \
-                if (h1 > g->H) h1 = g->H;                                                          \
-                if (w1 > g->W) w1 = g->W;                                                          \
-                for (int64_t ch = 0; ch < C; ch++) o[ch] = -INFINITY;                              \
+                SF_WINDOW(*g, oh, ow)                                                              \
+                for (int64_t ch = 0; ch < C; ch++) o[ch] = SF_LOWEST_##NAME;                       \
                 for (int64_t ih = h0; ih < h1; ih++)                                               \
                     for (int64_t iw = w0; iw < w1; iw++) {                                         \
                         const T *in = img + (ih * g->W + iw) * C;                                  \
@@ -1017,19 +1025,6 @@ static int sf_pool_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_ten
     return SF_OK;
 }
 
-
-/* max_pool's start value, as TensorFlow's: a window of NaN and -inf pools to it */
-#define SF_LOWEST_float32 (-FLT_MAX)
-#define SF_LOWEST_float64 (-DBL_MAX)
-
-/* window [h0, h1) x [w0, w1) of output (oh, ow), clipped to the image */
-#define SF_WINDOW(g, oh, ow)                                         \
-    int64_t h0 = (oh) * (g).sh - (g).pt, w0 = (ow) * (g).sw - (g).pl; \
-    int64_t h1 = h0 + (g).KH, w1 = w0 + (g).KW;                      \
-    if (h0 < 0) h0 = 0;                                              \
-    if (w0 < 0) w0 = 0;                                              \
-    if (h1 > (g).H) h1 = (g).H;                                      \
-    if (w1 > (g).W) w1 = (g).W;
 
 #define SF_DEFINE_POOL(NAME, CODE, T, GEMM)                                                          \
     int sf_cpu_max_pool_##NAME(sf_call *c)                                                          \

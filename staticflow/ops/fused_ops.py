@@ -368,7 +368,7 @@ for _name, _pooled in (("_FusedConv2D", False), ("_FusedConv2DMaxPool", True)):
 # ---------------------------------------------------------------------------
 def _grad_expr(act: str, g, f, alpha):
     if act == "Relu":
-        return np.where(f > 0, g, 0)
+        return g * (f > 0)  # as ReluGrad: a NaN or Inf gradient where f <= 0 stays NaN
     if act == "LeakyRelu":
         return np.where(f > 0, g, alpha * g)
     if act == "Elu":
