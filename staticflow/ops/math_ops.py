@@ -11,6 +11,7 @@ from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, broadcast_shapes, unknown_shape
 from staticflow.ops import builder, casegen, registry, rewrites
+from staticflow.ops import scalar as _scalar
 from staticflow.ops.lowering import coalesce, contiguous_strides, narrow_tiling
 from staticflow.ops.registry import Arg, Attr, Case, op
 
@@ -137,6 +138,7 @@ for _name, _base, _fn, _dts, _gen in _UNARY:
         lower=_unary_lower(_base),
         kernels=registry.kernels_for([_base], _dts),
         elementwise=True,
+        scalar=_scalar.ScalarOp(_base),
         differentiable=_name not in _NONDIFF,
         **_ALGEBRA.get(_name, {}),
         cases=(
@@ -277,6 +279,7 @@ for _name, _base, _fn, _dts, _gens, _odt in _BINARY:
         lower=_unary_lower(_base),
         kernels=registry.kernels_for([_base], _dts),
         elementwise=True,
+        scalar=_scalar.ScalarOp(_base),
         differentiable=_name not in _BINARY_NONDIFF,
         **_ALGEBRA.get(_name, {}),
         cases=_binary_cases(_gens, _allowed, _name in _BINARY_NONDIFF),
@@ -322,6 +325,7 @@ def declare_grad_op(name, base, fn, first_gen, arg_names, attrs=(), fattr=None, 
         lower=lower,
         kernels=registry.kernels_for([base], AF),
         elementwise=True,
+        scalar=_scalar.ScalarOp(base, (fattr,) if fattr else ()),
         cases=_grad_op_cases(first_gen),
         doc=doc,
     )
@@ -523,6 +527,7 @@ op(
     ref=_select_ref,
     lower=_select_lower,
     elementwise=True,
+    scalar=_scalar.ScalarOp(align=_scalar.select_align, build=_scalar.select_expr),
     kernels=registry.kernels_for(["select"], _CAST_T),
     cases=_select_cases,
     doc="Picks from t where condition holds, else from e (TF1 where).",
@@ -542,6 +547,7 @@ op(
     ref=lambda ins, a: np.where(*ins),
     lower=_selectv2_lower,
     elementwise=True,
+    scalar=_scalar.ScalarOp(build=_scalar.select_expr),
     kernels=registry.kernels_for(["select"], _CAST_T),
     cases=lambda rng: [
         Case((_rand(rng, (3, 1), D.bool_), _rand(rng, (1, 4)), _rand(rng, ()))),
@@ -595,6 +601,7 @@ op(
     lower=_addn_lower,
     kernels=registry.kernels_for(["addn"], REAL),
     elementwise=True,
+    scalar=_scalar.ScalarOp(build=_scalar.addn_expr),
     cases=lambda rng: [
         Case(([_rand(rng, (3, 4), t) for _ in range(n)],), grad=t.is_floating)
         for t in REAL
@@ -938,6 +945,7 @@ for _name, _base, _fn, _dts, _gen in _REDUCTIONS:
         kernels=registry.kernels_for([f"reduce_{_base}"], [t for t in _dts if t not in H])
         + (_half_kernels(f"reduce_{_base}") if H[0] in _dts else ()),
         differentiable=_dts != (D.bool_,),
+        reduction=_base if _base in ("sum", "mean") else None,
         cases=_reduce_cases(_dts, _gen),
         doc=f"Reduces with {_base} over the given axes.",
     )

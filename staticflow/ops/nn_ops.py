@@ -7,6 +7,7 @@ import numpy as np
 from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
 from staticflow.ops import builder, casegen, registry
+from staticflow.ops import scalar as _scalar
 from staticflow.ops.lowering import COPY_KERNELS, coalesce, narrow_tiling
 from staticflow.ops.registry import Arg, Attr, Case, op
 
@@ -123,6 +124,7 @@ op(
     lower=_bias_lower,
     kernels=registry.kernels_for(["add"], _BIAS_T) + COPY_KERNELS,
     elementwise=True,
+    scalar=_scalar.ScalarOp("add", align=_scalar.bias_align),
     cases=lambda rng: (
         [Case((_rand(rng, (3, 4), t), _rand(rng, (4,), t)), grad=t.is_floating) for t in _BIAS_T]
         + [
@@ -186,6 +188,7 @@ for _name, _base, _fn, _alpha in _ACTIVATIONS:
         )(_base, _alpha),
         kernels=registry.kernels_for([_base], AF),
         elementwise=True,
+        scalar=_scalar.ScalarOp(_base, ("alpha",) if _alpha is not None else ()),
         cases=(
             lambda alpha: (
                 lambda rng: (
@@ -254,6 +257,7 @@ for _name, _base, _args, _fn in _GRAD_OPS:
         )(_base, _alpha),
         kernels=registry.kernels_for([_base], AF),
         elementwise=True,
+        scalar=_scalar.ScalarOp(_base, ("alpha",) if _alpha else ()),
         cases=_grad_cases,
         doc=f"TensorFlow's {_name}: the gradient of {_name[:-4]}.",
     )

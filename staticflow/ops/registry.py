@@ -138,6 +138,14 @@ class OpDef:
     # an op's own rewrite rule: simplify(node, rewriter) -> the value that replaces output 0,
     # or None (transposes of transposes, casts there and back, chains of reshapes)
     simplify: Callable | None = None
+    # --- what fusion may use (staticflow/passes/fusion.py) -----------------------------------
+    # an elementwise op's scalar C expression per dtype (ops/scalar.py: ScalarOp)
+    scalar: Any = None
+    # a reduction a fused kernel can end with: "sum" or "mean" over constant axes (input 1)
+    reduction: str | None = None
+    # an op that only passes make (a fused group): not importable from a GraphDef, left out of
+    # all_ops() and so of the generated op tests and the parity suite
+    internal: bool = False
 
     def attr(self, name: str) -> Attr:
         for a in self.attrs:
@@ -185,8 +193,9 @@ def lookup(name: str) -> OpDef | None:
     return _REGISTRY.get(name)
 
 
-def all_ops() -> list[OpDef]:
-    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+def all_ops(internal: bool = False) -> list[OpDef]:
+    """Every op users can name, sorted; with `internal`, the ops only passes make too."""
+    return [_REGISTRY[k] for k in sorted(_REGISTRY) if internal or not _REGISTRY[k].internal]
 
 
 def kernel_name(base: str, *dts: dtypes.DType, device: str = "cpu") -> str:
