@@ -79,12 +79,13 @@ class PassRecord:
 
 
 def _pipeline() -> list[Pass]:
-    from staticflow.passes import arithmetic, cse, dce, fold
+    from staticflow.passes import arithmetic, cse, dce, fold, fusion
 
     return [
         Pass("constant_folding", fold.run, "computes nodes whose inputs are all constants"),
         Pass("arithmetic_optimization", arithmetic.run, "algebraic identities, chains of views and casts"),
         Pass("common_subgraph_elimination", cse.run, "merges nodes that compute the same value"),
+        Pass("elementwise_fusion", fusion.run, "groups of elementwise ops become one generated kernel"),
         Pass("dead_node_elimination", dce.run, "drops nodes nothing fetched or targeted needs"),
     ]
 
@@ -103,6 +104,7 @@ def options_from_config(config) -> Options:
         "arithmetic_optimization": rw.arithmetic_optimization != off,
         "common_subgraph_elimination": rw.common_subgraph_elimination != off
         and (not level_zero or oo.do_common_subexpression_elimination),
+        "elementwise_fusion": rw.elementwise_fusion != off,
         "dead_node_elimination": not rw.disable_model_pruning,
     }
     if rw.disable_meta_optimizer:

@@ -422,7 +422,7 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     plan.call_steps = []
     r = 0
     for k, (s_i, (kc, ins, outs)) in enumerate(calls):
-        plan.c_fns[k] = cpu.kernel(kc.symbol)
+        plan.c_fns[k] = cpu.kernel(kc.symbol) if kc.fn is None else ffi.cast("sf_kernel", kc.fn)
         call = plan.c_calls[k]
         call.n_in, call.n_out = len(ins), len(outs)
         setattr(call, "in", plan.c_records + r)
