@@ -208,16 +208,17 @@ static int fused_error(sf_call *call, int e)
 static int fused_check(sf_call *call, int nin_extra, int nout_ew, int rank, int inner)
 {{
     if (call->n_in != NIN + nin_extra || call->n_out != NOUT)
-        return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "fused kernel: expected %d inputs and %d outputs, got %d and %d",
+        return sf_fail(call, SF_ERR_INVALID_ARGUMENT,
+                       "fused kernel: expected %d inputs and %d outputs, got %d and %d",
                        NIN + nin_extra, NOUT, (int)call->n_in, (int)call->n_out);
     for (int t = 0; t < NIN; t++)
         if (call->in[t].dtype != in_dt[t])
-            return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "fused kernel: input %d has dtype %s, expected %s", t,
-                           sf_dtype_name(call->in[t].dtype), sf_dtype_name(in_dt[t]));
+            return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "fused kernel: input %d has dtype %s, expected %s",
+                           t, sf_dtype_name(call->in[t].dtype), sf_dtype_name(in_dt[t]));
     for (int t = 0; t < NOUT; t++)
         if (call->out[t].dtype != out_dt[t])
-            return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "fused kernel: output %d has dtype %s, expected %s", t,
-                           sf_dtype_name(call->out[t].dtype), sf_dtype_name(out_dt[t]));
+            return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "fused kernel: output %d has dtype %s, expected %s",
+                           t, sf_dtype_name(call->out[t].dtype), sf_dtype_name(out_dt[t]));
     const sf_tensor *ref = &call->in[0];
     if (ref->ndim > SF_MAX_DIMS || (rank && ref->ndim != rank))
         return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "fused kernel: views of rank %d", (int)ref->ndim);
@@ -229,7 +230,8 @@ static int fused_check(sf_call *call, int nin_extra, int nout_ew, int rank, int 
         const int64_t s = v->ndim ? v->strides[inner < 0 ? v->ndim - 1 : inner] : 1;
         const int c = cls[t];
         if ((c == 0 && s != 0 && v->ndim) || (c == 1 && s != 1 && v->ndim))
-            return sf_fail(call, SF_ERR_INTERNAL, "fused kernel: view %d has inner stride %lld, compiled for %d",
+            return sf_fail(call, SF_ERR_INTERNAL,
+                           "fused kernel: view %d has inner stride %lld, compiled for %d",
                            t, (long long)s, c);
     }}
     return SF_OK;
@@ -255,7 +257,6 @@ def _header(spec: Spec) -> str:
 
 
 def _elementwise(spec: Spec) -> str:
-    nin = len(spec.inputs)
     classes = [c for _d, c in spec.inputs] + [c for _j, c in spec.outputs]
     body = "\n        ".join(_body(spec, "i", classes, None))
     pro = "\n    ".join(_prologue(spec))
@@ -318,7 +319,6 @@ int sf_cpu_fused(sf_call *call)
 
 def _reduction(spec: Spec) -> str:
     kind, red, mode = spec.reduce
-    nin = len(spec.inputs)
     nout_ew = len(spec.outputs)
     classes = [c for _d, c in spec.inputs] + [c for _j, c in spec.outputs]
     pro = "\n    ".join(_prologue(spec))

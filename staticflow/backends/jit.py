@@ -106,6 +106,8 @@ def _identity(cmd: tuple[str, ...]) -> str:
 _warned: set[str] = set()
 _lock = threading.Lock()
 _loaded: dict[str, tuple[ctypes.CDLL, int]] = {}  # key -> (library, function address), never unloaded
+# what this process did: kernels compiled, and libraries loaded from the cache without compiling
+stats = {"compiled": 0, "cached": 0}
 
 
 def warn_once(reason: str) -> None:
@@ -155,6 +157,7 @@ def load(source: str, symbol: str) -> int:
         if path.exists():
             try:
                 lib = ctypes.CDLL(str(path))
+                stats["cached"] += 1
             except OSError as e:  # not a loadable library (a foreign or damaged file): rebuild it
                 log.warning("rebuilding the cached kernel %s: %s", path, e)
                 lib = None
@@ -192,6 +195,7 @@ def _compile(source: str, path: pathlib.Path) -> None:
                 raise CompileError(
                     f"{' '.join(shlex.quote(a) for a in args)} failed:\n{out.stderr.strip()[-4000:]}"
                 )
+            stats["compiled"] += 1
             os.replace(src, path.with_suffix(".c"))  # beside the library, for reading
             os.replace(tmp, path)
         finally:

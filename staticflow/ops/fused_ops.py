@@ -72,7 +72,23 @@ class Group:
 
     def __repr__(self) -> str:
         ops_ = [m.op_type for m in self.members] + ([self.reduce.op_type] if self.reduce else [])
-        return f"<{len(ops_)} ops {','.join(ops_[:6])}{',...' if len(ops_) > 6 else ''} over {list(self.shape)}>"
+        more = ",..." if len(ops_) > 6 else ""
+        return f"<{len(ops_)} ops {','.join(ops_[:6])}{more} over {list(self.shape)}>"
+
+    def tensors(self) -> dict:
+        """User tensor -> (shape, output index of the fused node or None when the value only
+        lives in registers), for every member's user ops."""
+        out = {}
+        for j, m in enumerate(self.members):
+            o = self.outputs.index(j) if j in self.outputs else None
+            for op_ in m.origin:
+                for t in op_.outputs:
+                    out[t] = (tuple(self.shape), o)
+        if self.reduce is not None:
+            for op_ in self.reduce.origin:
+                for t in op_.outputs:
+                    out[t] = (tuple(self.reduce.out_shape), len(self.outputs))
+        return out
 
     def origin_of(self, k: int) -> tuple:
         """The user ops of member k (k == len(members): the reduction)."""

@@ -160,7 +160,8 @@ def run(ir: IRGraph, ctx) -> int:
     for g in groups:
         if _fuse(ir, g, aligned, fused_ops):
             fused += 1
-            ctx.notes.append(f"{len(g.members) + (g.reduce is not None)} ops -> 1 kernel ({g.members[0].name})")
+            n = len(g.members) + (g.reduce is not None)
+            ctx.notes.append(f"{n} ops -> 1 kernel ({g.members[0].name})")
     return fused
 
 
@@ -213,8 +214,10 @@ def _fuse(ir: IRGraph, g: _Group, aligned: dict, fused_ops) -> bool:
         group, [v.shape for v in inputs], [v.dtype for v in inputs]
     ):
         group.reduce, red = None, None
-        outputs = [j for j, m in enumerate(g.members) if any(u.id not in index for u, _i in m.users[0])
-                   or m.id in fetched]
+        outputs = [
+            j for j, m in enumerate(g.members)
+            if any(u.id not in index for u, _i in m.users[0]) or m.id in fetched
+        ]
         group.outputs = outputs
         if len(members) < 2:
             return False

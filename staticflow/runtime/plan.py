@@ -11,6 +11,7 @@ the same records for debugging.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -301,10 +302,32 @@ def plan_ir(ir: IRGraph, ev, variables, resources=None) -> Plan:
     _read_in_place(steps, snapshots, write_steps)
     plan = Plan(fetch_locs, feed_locs, steps, var_reads, var_writes, dict(ir.value_feeds))
     plan.shapes = {t: v.shape for t, v in _user_values(ir).items()}
+    for node in ir.nodes.values():  # the user tensors a fused group computes
+        group = node.attrs.get("group") if node.opdef is not None and node.opdef.internal else None
+        if group is not None:
+            for t, (shape, _o) in group.tensors().items():
+                plan.shapes.setdefault(t, shape)
     _assign_arena(p.buffers, plan.stats)
     plan.stats.steps = len(steps)
     _materialize(plan, p.buffers)
     return plan
+
+
+def step_name(step: Step) -> str:
+    """The user op a trace entry is filed under: the step's op, or for a step that stands for
+    several (a fused group), the last of them, whose value the group ends with."""
+    ops_ = step.node.origin if step.node is not None and step.node.origin else (step.op,)
+    return ops_[-1].name
+
+
+def step_label(step: Step) -> str:
+    """What a trace entry says a step ran: "name = Type(inputs) @ file:line" for each user op
+    it stands for (several for a fused group or merged nodes), in order."""
+    ops_ = step.node.origin if step.node is not None and step.node.origin else (step.op,)
+    return "; ".join(
+        f"{o.name} = {o.type}({', '.join(t.name for t in o.inputs)}) @ {fops.format_location(o.location)}"
+        for o in ops_
+    )
 
 
 def _user_values(ir: IRGraph) -> dict:
@@ -506,6 +529,16 @@ def _fail(plan: Plan, k: int, code: int):
     step = plan.steps[plan.call_steps[k]]
     op = step.op
     msg = cpu.ffi.string(plan.c_calls[k].msg).decode(errors="replace")
+    node = step.node
+    if node is not None and node.opdef is not None and node.opdef.internal:
+        # a fused kernel names the member that failed: the error is that member's op's
+        m = re.match(r"fused member (\d+): (.*)", msg, re.S)
+        group = node.attrs.get("group")
+        origin = group.origin_of(int(m.group(1))) if m and group is not None else ()
+        if origin:
+            op = origin[0]
+            msg = f"{op.type} op '{op.name}': {m.group(2)} (in a fused kernel of {len(node.origin)} ops)"
+            return errors.error_class(code)(None, op, msg + where(origin))
     d = registry.get(op.type)
     prefix = d.error_prefix(op) if d.error_prefix is not None else ""
     return errors.error_class(code)(None, op, prefix + msg + where(step.node or op))

@@ -266,8 +266,9 @@ class Session:
             )
         self.plans_built += 1
         if self._config is not None and self._config.log_device_placement:
-            for step in p.steps:
-                print(f"{step.op.name}: ({step.op.type}): {_DEVICE}", file=sys.stderr)
+            for step in p.steps:  # every user op, those of a fused step too
+                for op in step.node.origin if step.node is not None and step.node.origin else (step.op,):
+                    print(f"{op.name}: ({op.type}): {_DEVICE}", file=sys.stderr)
         with self._plans_lock:
             self._plans.setdefault(key, []).append(p)
             self._plans.move_to_end(key)
@@ -474,10 +475,8 @@ def _fill_step_stats(run_metadata, plan, trace) -> None:
     epoch = time.time_ns() - time.perf_counter_ns()  # the trace's clock is perf_counter_ns
     for step, (t0, t1) in spans.items():
         t1, t0 = t1 + epoch, t0 + epoch
-        op = plan.steps[step].op
-        inputs = ", ".join(t.name for t in op.inputs)
         dev.node_stats.add(
-            node_name=op.name,
+            node_name=plan_mod.step_name(plan.steps[step]),
             all_start_micros=t0 // 1000,
             op_start_rel_micros=0,
             op_end_rel_micros=(t1 - t0) // 1000,
@@ -486,7 +485,7 @@ def _fill_step_stats(run_metadata, plan, trace) -> None:
             op_start_rel_nanos=0,
             op_end_rel_nanos=t1 - t0,
             all_end_rel_nanos=t1 - t0,
-            timeline_label=f"{op.name} = {op.type}({inputs})",
+            timeline_label=plan_mod.step_label(plan.steps[step]),
             thread_id=threading.get_ident() & 0x7FFFFFFF,
         )
     if isinstance(run_metadata, config_pb2.RunMetadata):

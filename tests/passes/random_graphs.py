@@ -1,10 +1,10 @@
 """Random dataflow graphs for property tests of plan-time passes.
 
 `programs()` is a hypothesis strategy of small programs: placeholders of
-broadcast-compatible shapes, then elementwise ops (unary and binary, with
-constants and broadcasting), reductions, matrix products with constant
-weights, transposes and reshapes, written so that some subexpressions repeat
-and some constants fold. `build(program)` makes the graph in the default graph
+broadcast-compatible shapes, then elementwise ops (unary and binary, activations
+with attributes, comparisons feeding selects, constants and broadcasting),
+reductions, matrix products with constant weights, transposes and reshapes,
+written so that some subexpressions repeat and some constants fold. `build(program)` makes the graph in the default graph
 and returns (fetches, feed_dict).
 """
 
@@ -23,6 +23,9 @@ UNARY = {
     "abs": sf.abs,
     "square": lambda x: sf.square(sf.tanh(x)),
     "exp": lambda x: sf.exp(sf.tanh(x)),
+    "softplus": sf.nn.softplus,
+    "leaky_relu": lambda x: sf.nn.leaky_relu(x, 0.1),
+    "elu": sf.nn.elu,
 }
 BINARY = {
     "add": lambda a, b: a + b,
@@ -30,6 +33,8 @@ BINARY = {
     "mul": lambda a, b: a * b,
     "max": sf.maximum,
     "min": sf.minimum,
+    "sqdiff": sf.squared_difference,
+    "where": lambda a, b: sf.where_v2(a > b, a, b * 0.5),
 }
 
 

@@ -60,7 +60,8 @@ def test_the_example_graph_shrinks_with_the_same_values():
 
 
 @pytest.mark.parametrize(
-    "switch", ["constant_folding", "arithmetic_optimization", "common_subgraph_elimination", "elementwise_fusion"]
+    "switch",
+    ["constant_folding", "arithmetic_optimization", "common_subgraph_elimination", "elementwise_fusion"],
 )
 def test_each_switch_turns_its_pass_off(switch):
     x = sf.placeholder(sf.float32, [3])

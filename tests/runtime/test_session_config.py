@@ -64,7 +64,9 @@ def test_full_trace_times_every_op_of_the_run():
     assert dev.device.endswith("device:CPU:0")
     stats = {n.node_name: n for n in dev.node_stats}
     assert {"mm", "y"} <= set(stats)
-    assert stats["mm"].timeline_label == "mm = MatMul(x:0, w:0)"
+    assert stats["mm"].timeline_label.startswith("mm = MatMul(x:0, w:0) @ ")
+    line = g.get_operation_by_name("mm").location[1]
+    assert stats["mm"].timeline_label.endswith(f"test_session_config.py:{line}")
     starts = [n.all_start_nanos for n in dev.node_stats]
     assert starts == sorted(starts)  # in the order they ran
     for n in dev.node_stats:
