@@ -4,8 +4,8 @@
 broadcast-compatible shapes, then elementwise ops (unary and binary, activations
 with attributes, comparisons feeding selects, constants and broadcasting),
 reductions, matrix products with constant weights, transposes and reshapes,
-written so that some subexpressions repeat and some constants fold. `build(program)` makes the graph in the default graph
-and returns (fetches, feed_dict).
+written so that some subexpressions repeat and some constants fold.
+`build(program)` makes the graph in the default graph and returns (fetches, feed_dict).
 """
 
 from __future__ import annotations
