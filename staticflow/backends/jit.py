@@ -4,8 +4,8 @@ a function pointer in the ABI's kernel slot.
 The system C compiler (``$STATICFLOW_CC``, else ``$CC``, else ``cc``) builds each
 source with the flags of the kernel library into ``sf_<key>.so`` under the cache
 directory (``$STATICFLOW_CACHE_DIR``, else ``$XDG_CACHE_HOME/staticflow/kernels``,
-else ``~/.cache/staticflow/kernels``). The key hashes the source, the flags, the
-compiler's identity and the processor, so a second process (or the next session)
+else ``~/.cache/staticflow/kernels``). The key hashes the source, the headers it
+includes, the flags, the compiler's identity and the processor, so a second process (or the next session)
 loads the library without compiling, and a changed source or machine never picks up
 a stale one. A library is written under a temporary name and renamed into place, and
 compiles of one key are serialized by a lock file: two processes compiling at once
@@ -135,10 +135,21 @@ def available() -> bool:
     return True
 
 
+@cache
+def _headers() -> str:
+    """The headers a source includes: a changed helper must not find an old library."""
+    parts = []
+    for d in include_dirs():
+        for f in sorted(pathlib.Path(d).glob("*.h")):
+            parts.append(f.read_text())
+    return "\n".join(parts)
+
+
 def key_of(source: str) -> str:
+    """The cache key: source, included headers, flags, compiler and processor."""
     cmd = compiler() or ["cc"]
     h = hashlib.sha256()
-    for part in (source, " ".join(flags()), " ".join(cmd), _identity(tuple(cmd))):
+    for part in (source, _headers(), " ".join(flags()), " ".join(cmd), _identity(tuple(cmd))):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()[:32]
