@@ -25,7 +25,7 @@ PYTEST_ARGS ?= -n 2
 
 # Everything the editable install is built from: a change re-runs it, which
 # regenerates the protobuf modules and rebuilds the C library.
-SETUP_INPUTS := setup.py pyproject.toml staticflow/backends/_build_cpu.py \
+SETUP_INPUTS := setup.py pyproject.toml staticflow/backends/_build_cpu.py staticflow/ops/scalar_table.py \
 	$(shell find proto kernels -type f \( -name '*.proto' -o -name '*.c' -o -name '*.h' \
 	    -o -name '*.cu' -o -name '*.cuh' \) 2>/dev/null | sort)
 

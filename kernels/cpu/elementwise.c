@@ -41,6 +41,10 @@
 
 #include "sf_vector_math.h"
 
+/* the scalar helpers, and the op lists generated from staticflow/ops/scalar_table.py */
+#include "sf_scalar.h"
+#include "sf_scalar_table.h"
+
 #if defined(__clang__)
 #define SF_IVDEP _Pragma("clang loop vectorize(assume_safety)")
 #elif defined(__GNUC__)
@@ -56,7 +60,6 @@
 #define ADDN_BLOCK 1024
 
 /* Errors a row function reports (0 is success). */
-enum { EW_DIV_BY_ZERO = 1, EW_MOD_BY_ZERO = 2, EW_NEG_POW = 3 };
 
 /* dtype codes by the name used in kernel names */
 #define DTC_float32 SF_FLOAT32
@@ -303,143 +306,9 @@ static int ew_run(sf_call *call, const ew_desc *d)
     int sf_cpu_##NAME(sf_call *call) { return ew_run(call, &desc_##NAME); }
 
 /* ===========================================================================
- * Scalar helpers
- * ======================================================================== */
-
-#define DEF_FLOAT_HELPERS(DT, T, S)                                            \
-    static inline T sign_##DT(T x) { return x > 0 ? (T)1 : x < 0 ? (T)-1 : x; } \
-    /* exp of -|x| never overflows; NaN stays NaN */                          \
-    static inline T sigmoid_##DT(T x)                                          \
-    {                                                                          \
-        const T e = exp##S(-fabs##S(x));                                       \
-        const T r = (T)1 / ((T)1 + e);                                         \
-        return x >= 0 ? r : e * r;                                             \
-    }                                                                          \
-    /* floor mod, like np.mod: the result takes the divisor's sign */         \
-    static inline T mod_##DT(T x, T y)                                         \
-    {                                                                          \
-        T r = fmod##S(x, y);                                                   \
-        if (r != 0) {                                                          \
-            if ((r < 0) != (y < 0)) r += y;                                    \
-        } else {                                                               \
-            r = copysign##S((T)0, y);                                          \
-        }                                                                      \
-        return r;                                                              \
-    }                                                                          \
-    /* NaN-propagating, like np.maximum / np.minimum */                       \
-    static inline T max_##DT(T x, T y) { return (x > y || x != x) ? x : y; }   \
-    static inline T min_##DT(T x, T y) { return (x < y || x != x) ? x : y; }
-
-DEF_FLOAT_HELPERS(float32, float, f)
-DEF_FLOAT_HELPERS(float64, double, )
-/* float16 and bfloat16 compute in float32 */
-DEF_FLOAT_HELPERS(float16, float, f)
-DEF_FLOAT_HELPERS(bfloat16, float, f)
-
-/* SELU's constants, TensorFlow's (SELU_SCALE_ALPHA = scale * alpha). */
-#define SELU_SCALE 1.0507009873554804934193349852946
-#define SELU_ALPHA 1.6732632423543772848170429916717
-#define SELU_SCALE_ALPHA 1.7580993408473768599402175208123
-
-/* Activations. softplus is max(x, 0) + log1p(exp(-|x|)): exp never
- * overflows, and large |x| loses nothing to cancellation. */
-#define DEF_ACT_HELPERS(DT, T, S)                                              \
-    static inline T softplus_##DT(T x)                                         \
-    {                                                                          \
-        return (x > 0 ? x : (T)0) + log1p##S(exp##S(-fabs##S(x)));             \
-    }                                                                          \
-    static inline T elu_##DT(T x) { return x > 0 ? x : expm1##S(x); }          \
-    static inline T selu_##DT(T x)                                             \
-    {                                                                          \
-        return x > 0 ? (T)SELU_SCALE * x : (T)SELU_SCALE_ALPHA * expm1##S(x);  \
-    }
-
-DEF_ACT_HELPERS(float32, float, f)
-DEF_ACT_HELPERS(float64, double, )
-DEF_ACT_HELPERS(float16, float, f)
-DEF_ACT_HELPERS(bfloat16, float, f)
-
-/* Integer helpers. Arithmetic that may overflow goes through the unsigned
- * type UT, so it wraps (like NumPy) instead of being undefined. */
-#define DEF_INT_HELPERS(DT, T, UT)                                             \
-    /* rounds toward -inf, like Python's // */                                \
-    static inline T floordiv_##DT(T x, T y, int *bad)                          \
-    {                                                                          \
-        if (y == 0) { *bad = EW_DIV_BY_ZERO; return 0; }                       \
-        if (y == -1) return (T)((UT)0 - (UT)x); /* MIN / -1 wraps */           \
-        T q = x / y;                                                           \
-        if (x % y != 0 && (x < 0) != (y < 0)) q--;                             \
-        return q;                                                              \
-    }                                                                          \
-    static inline T mod_##DT(T x, T y, int *bad)                               \
-    {                                                                          \
-        if (y == 0) { *bad = EW_MOD_BY_ZERO; return 0; }                       \
-        if (y == -1) return 0; /* MIN % -1 would trap */                       \
-        T r = x % y;                                                           \
-        if (r != 0 && (r < 0) != (y < 0)) r += y;                              \
-        return r;                                                              \
-    }                                                                          \
-    /* by repeated squaring, wrapping */                                      \
-    static inline T pow_##DT(T x, T y, int *bad)                               \
-    {                                                                          \
-        if (y < 0) { *bad = EW_NEG_POW; return 0; }                            \
-        UT r = 1, b = (UT)x;                                                   \
-        while (y) {                                                            \
-            if (y & 1) r *= b;                                                 \
-            b *= b;                                                            \
-            y >>= 1;                                                           \
-        }                                                                      \
-        return (T)r;                                                           \
-    }
-
-DEF_INT_HELPERS(int32, int32_t, uint32_t)
-DEF_INT_HELPERS(int64, int64_t, uint64_t)
-/* narrow types wrap through uint32_t: their products promote to int, which
- * could overflow */
-DEF_INT_HELPERS(int8, int8_t, uint32_t)
-DEF_INT_HELPERS(int16, int16_t, uint32_t)
-
-/* Unsigned helpers: division rounds toward zero, which is floor here. */
-#define DEF_UINT_HELPERS(DT, T)                                                \
-    static inline T floordiv_##DT(T x, T y, int *bad)                          \
-    {                                                                          \
-        if (y == 0) { *bad = EW_DIV_BY_ZERO; return 0; }                       \
-        return (T)(x / y);                                                     \
-    }                                                                          \
-    static inline T mod_##DT(T x, T y, int *bad)                               \
-    {                                                                          \
-        if (y == 0) { *bad = EW_MOD_BY_ZERO; return 0; }                       \
-        return (T)(x % y);                                                     \
-    }
-
-DEF_UINT_HELPERS(uint8, uint8_t)
-DEF_UINT_HELPERS(uint16, uint16_t)
-DEF_UINT_HELPERS(uint32, uint32_t)
-DEF_UINT_HELPERS(uint64, uint64_t)
-
-/* float -> int: truncate toward zero, saturate, NaN -> 0. The bounds are
- * MAX + 1 and MIN - 1 rounded to the float type: every x strictly between
- * them truncates into range, and a bound that rounded onto MIN or MAX itself
- * saturates to that same value. */
-#define DEF_SAT(SDT, ST, DDT, DT_T, MINV, MAXV)                                \
-    static inline DT_T sat_##SDT##_##DDT(ST x)                                 \
-    {                                                                          \
-        return x != x ? 0 : x >= (ST)(MAXV) + (ST)1 ? (MAXV) : x <= (ST)(MINV) - (ST)1 ? (MINV) : (DT_T)x; \
-    }
-#define DEF_SATS(SDT, ST)                                        \
-    DEF_SAT(SDT, ST, int32, int32_t, INT32_MIN, INT32_MAX)       \
-    DEF_SAT(SDT, ST, int64, int64_t, INT64_MIN, INT64_MAX)       \
-    DEF_SAT(SDT, ST, uint8, uint8_t, 0, UINT8_MAX)               \
-    DEF_SAT(SDT, ST, int8, int8_t, INT8_MIN, INT8_MAX)           \
-    DEF_SAT(SDT, ST, int16, int16_t, INT16_MIN, INT16_MAX)       \
-    DEF_SAT(SDT, ST, uint16, uint16_t, 0, UINT16_MAX)            \
-    DEF_SAT(SDT, ST, uint32, uint32_t, 0, UINT32_MAX)            \
-    DEF_SAT(SDT, ST, uint64, uint64_t, 0, UINT64_MAX)
-DEF_SATS(float32, float)
-DEF_SATS(float64, double)
-
-/* ===========================================================================
- * Op lists (X-macros). Each entry: X(op, dtype, C type, ..., expression);
+ * Type lists (X-macros). The op lists (UNARY_FLOAT_OPS, BINARY_INT_OPS, ...,
+ * each entry X(op, dtype, C type, ..., expression)) come from the table in
+ * staticflow/ops/scalar_table.py, through the generated sf_scalar_table.h:
  * unary expressions read x, binary ones x and y, and integer ops that can
  * fail set `bad` through &bad.
  * ======================================================================== */
@@ -451,132 +320,6 @@ DEF_SATS(float64, double)
 #define FOR_SMALL_INT_TYPES(M) M(int8, int8_t, uint32_t) M(int16, int16_t, uint32_t)
 #define FOR_UINT_TYPES(M) \
     M(uint8, uint8_t, uint32_t) M(uint16, uint16_t, uint32_t) M(uint32, uint32_t, uint32_t) M(uint64, uint64_t, uint64_t)
-
-/* X(OP, DT, T, EXPR) */
-#define UNARY_FLOAT_OPS(X, DT, T, S)                  \
-    X(neg, DT, T, -x)                                 \
-    X(reciprocal, DT, T, (T)1 / x)                    \
-    X(exp, DT, T, exp##S(x))                          \
-    X(expm1, DT, T, expm1##S(x))                      \
-    X(log, DT, T, log##S(x))                          \
-    X(log1p, DT, T, log1p##S(x))                      \
-    X(sqrt, DT, T, sqrt##S(x))                        \
-    X(rsqrt, DT, T, (T)1 / sqrt##S(x))                \
-    X(square, DT, T, x * x)                           \
-    X(abs, DT, T, fabs##S(x))                         \
-    X(sign, DT, T, sign_##DT(x))                      \
-    X(floor, DT, T, floor##S(x))                      \
-    X(ceil, DT, T, ceil##S(x))                        \
-    X(round, DT, T, nearbyint##S(x)) /* half even */ \
-    X(sin, DT, T, sin##S(x))                          \
-    X(cos, DT, T, cos##S(x))                          \
-    X(erf, DT, T, erf##S(x))                          \
-    X(relu, DT, T, x < 0 ? (T)0 : x) /* NaN stays */ \
-    X(sigmoid, DT, T, sigmoid_##DT(x))                \
-    X(tanh, DT, T, tanh##S(x))                        \
-    X(softplus, DT, T, softplus_##DT(x))              \
-    X(elu, DT, T, elu_##DT(x))                        \
-    X(selu, DT, T, selu_##DT(x))
-
-/* Unary ops with an attribute: alpha = (T)fattr[0]. X(OP, DT, T, EXPR) */
-#define UNARY_ATTR_FLOAT_OPS(X, DT, T, S) X(leaky_relu, DT, T, x > 0 ? x : alpha * x)
-
-#define UNARY_INT_OPS(X, DT, T, UT)                           \
-    X(neg, DT, T, (T)((UT)0 - (UT)x))                         \
-    X(square, DT, T, (T)((UT)x * (UT)x))                      \
-    X(abs, DT, T, x < 0 ? (T)((UT)0 - (UT)x) : x)             \
-    X(sign, DT, T, (T)((x > 0) - (x < 0)))                    \
-    X(relu, DT, T, x < 0 ? (T)0 : x)
-
-/* unsigned: TensorFlow has no Neg, Abs or Sign for them */
-#define UNARY_UINT_OPS(X, DT, T, UT)                          \
-    X(square, DT, T, (T)((UT)x * (UT)x))                      \
-    X(relu, DT, T, x)
-
-#define UNARY_BOOL_OPS(X) X(logical_not, bool, uint8_t, (uint8_t)(x == 0))
-
-/* X(OP, DT, TI, ODT, TO, EXPR) */
-#define BINARY_FLOAT_OPS(X, DT, T, S)                              \
-    X(add, DT, T, DT, T, x + y)                                    \
-    X(sub, DT, T, DT, T, x - y)                                    \
-    X(mul, DT, T, DT, T, x * y)                                    \
-    X(div, DT, T, DT, T, x / y)                                    \
-    X(floordiv, DT, T, DT, T, floor##S(x / y))                     \
-    X(mod, DT, T, DT, T, mod_##DT(x, y))                           \
-    X(pow, DT, T, DT, T, pow##S(x, y))                             \
-    X(maximum, DT, T, DT, T, max_##DT(x, y))                       \
-    X(minimum, DT, T, DT, T, min_##DT(x, y))                       \
-    X(squared_difference, DT, T, DT, T, (x - y) * (x - y))
-
-/* Activation gradients, TensorFlow's *Grad ops (the same expressions, in
- * the same order, so NaN, Inf and overflow come out as TensorFlow's do): x is
- * in[0], y is in[1].
- *   relu_grad(gradients, features)     softplus_grad(gradients, features)
- *   elu_grad(gradients, outputs)       selu_grad(gradients, outputs)
- *   sigmoid_grad, tanh_grad, rsqrt_grad, sqrt_grad, reciprocal_grad (y, dy)
- * relu_grad multiplies (a NaN gradient stays NaN where the feature is <= 0);
- * the sqrt, rsqrt and reciprocal gradients are 0 where dy is 0, whatever y is.
- * X(OP, DT, TI, ODT, TO, EXPR) */
-#define BINARY_GRAD_FLOAT_OPS(X, DT, T, S)                                              \
-    X(relu_grad, DT, T, DT, T, x * (T)(y > 0))                                          \
-    X(sigmoid_grad, DT, T, DT, T, y * (x * ((T)1 - x)))                                 \
-    X(tanh_grad, DT, T, DT, T, y * ((T)1 - x * x))                                      \
-    X(softplus_grad, DT, T, DT, T, x * sigmoid_##DT(y))                                 \
-    X(elu_grad, DT, T, DT, T, y < 0 ? x * (y + (T)1) : x)                               \
-    X(selu_grad, DT, T, DT, T, y < 0 ? x * (y + (T)SELU_SCALE_ALPHA) : x * (T)SELU_SCALE) \
-    X(rsqrt_grad, DT, T, DT, T, y == 0 ? (T)0 : (T)-0.5 * (y * x) * (x * x))            \
-    X(sqrt_grad, DT, T, DT, T, y == 0 ? (T)0 : (T)0.5 * y / x)                          \
-    X(reciprocal_grad, DT, T, DT, T, y == 0 ? (T)0 : -x * x * y)
-
-/* Binary ops with an attribute: alpha = (T)fattr[0].
- *   leaky_relu_grad(gradients, features) */
-#define BINARY_ATTR_FLOAT_OPS(X, DT, T, S) X(leaky_relu_grad, DT, T, DT, T, y > 0 ? x : x * alpha)
-
-#define BINARY_INT_OPS(X, DT, T, UT)                                        \
-    X(add, DT, T, DT, T, (T)((UT)x + (UT)y))                                \
-    X(sub, DT, T, DT, T, (T)((UT)x - (UT)y))                                \
-    X(mul, DT, T, DT, T, (T)((UT)x * (UT)y))                                \
-    X(floordiv, DT, T, DT, T, floordiv_##DT(x, y, &bad))                    \
-    X(mod, DT, T, DT, T, mod_##DT(x, y, &bad))                              \
-    X(pow, DT, T, DT, T, pow_##DT(x, y, &bad))                              \
-    X(maximum, DT, T, DT, T, x > y ? x : y)                                 \
-    X(minimum, DT, T, DT, T, x < y ? x : y)                                 \
-    X(squared_difference, DT, T, DT, T, (T)(((UT)x - (UT)y) * ((UT)x - (UT)y)))
-
-/* int8 and int16: the int32/int64 ops but squared_difference (as TensorFlow) */
-#define BINARY_SMALL_INT_OPS(X, DT, T, UT)                                  \
-    X(add, DT, T, DT, T, (T)((UT)x + (UT)y))                                \
-    X(sub, DT, T, DT, T, (T)((UT)x - (UT)y))                                \
-    X(mul, DT, T, DT, T, (T)((UT)x * (UT)y))                                \
-    X(floordiv, DT, T, DT, T, floordiv_##DT(x, y, &bad))                    \
-    X(mod, DT, T, DT, T, mod_##DT(x, y, &bad))                              \
-    X(pow, DT, T, DT, T, pow_##DT(x, y, &bad))                              \
-    X(maximum, DT, T, DT, T, x > y ? x : y)                                 \
-    X(minimum, DT, T, DT, T, x < y ? x : y)
-
-/* unsigned: no pow and no squared_difference (as TensorFlow) */
-#define BINARY_UINT_OPS(X, DT, T, UT)                                       \
-    X(add, DT, T, DT, T, (T)((UT)x + (UT)y))                                \
-    X(sub, DT, T, DT, T, (T)((UT)x - (UT)y))                                \
-    X(mul, DT, T, DT, T, (T)((UT)x * (UT)y))                                \
-    X(floordiv, DT, T, DT, T, floordiv_##DT(x, y, &bad))                    \
-    X(mod, DT, T, DT, T, mod_##DT(x, y, &bad))                              \
-    X(maximum, DT, T, DT, T, x > y ? x : y)                                 \
-    X(minimum, DT, T, DT, T, x < y ? x : y)
-
-#define COMPARE_OPS(X, DT, T)                      \
-    X(less, DT, T, bool, uint8_t, x < y)           \
-    X(less_equal, DT, T, bool, uint8_t, x <= y)    \
-    X(greater, DT, T, bool, uint8_t, x > y)        \
-    X(greater_equal, DT, T, bool, uint8_t, x >= y) \
-    X(equal, DT, T, bool, uint8_t, x == y)         \
-    X(not_equal, DT, T, bool, uint8_t, x != y)
-
-#define BINARY_BOOL_OPS(X)                                                \
-    X(equal, bool, uint8_t, bool, uint8_t, (x != 0) == (y != 0))          \
-    X(not_equal, bool, uint8_t, bool, uint8_t, (x != 0) != (y != 0))      \
-    X(logical_and, bool, uint8_t, bool, uint8_t, (x != 0) & (y != 0))     \
-    X(logical_or, bool, uint8_t, bool, uint8_t, (x != 0) | (y != 0))
 
 /* X(DT, T) */
 #define SELECT_TYPES(X)                                                                   \

@@ -18,6 +18,7 @@ run time.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pathlib
 import re
@@ -35,6 +36,8 @@ ASAN_DIR = ROOT / "build" / "asan"
 # the instrumented library: an extension module of the same name, elsewhere
 ASAN_LIBRARY = ASAN_DIR / "_sf_cpu.abi3.so"
 ASAN_FLAGS = ["-fsanitize=address", "-fno-omit-frame-pointer", "-fno-common", "-g"]
+# headers the build writes (the elementwise op lists, from staticflow/ops/scalar_table.py)
+GENERATED = ROOT / "build" / "generated"
 
 
 def _cdef_text() -> str:
@@ -107,6 +110,22 @@ def _compile_args(asan: bool = False) -> list[str]:
     return args
 
 
+def write_scalar_table() -> pathlib.Path:
+    """Write ``sf_scalar_table.h`` (elementwise.c's op lists) from the scalar table, which is
+    loaded by path: the build cannot import staticflow. Rewritten only when it changes."""
+    spec = importlib.util.spec_from_file_location(
+        "_sf_scalar_table", ROOT / "staticflow" / "ops" / "scalar_table.py"
+    )
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+    GENERATED.mkdir(parents=True, exist_ok=True)
+    out = GENERATED / "sf_scalar_table.h"
+    text = table.c_header()
+    if not out.exists() or out.read_text() != text:
+        out.write_text(text)
+    return out
+
+
 def make_ffi(absolute_sources: bool = False, asan: bool = False) -> FFI:
     """The cffi builder. setup.py needs source paths relative to the project
     root; a direct build (which compiles in another directory) absolute ones.
@@ -119,15 +138,16 @@ def make_ffi(absolute_sources: bool = False, asan: bool = False) -> FFI:
     def path(p: pathlib.Path) -> str:
         return str(p if absolute_sources else p.relative_to(ROOT))
 
+    table = write_scalar_table()
     sources = sorted(path(p) for p in CPU.glob("*.c"))
     # headers: a change rebuilds the extension (setuptools compares mtimes)
-    depends = sorted(path(p) for d in (INCLUDE, CPU) for p in d.glob("*.h"))
+    depends = sorted(path(p) for d in (INCLUDE, CPU) for p in d.glob("*.h")) + [str(table)]
     ffibuilder.set_source(
         "staticflow.backends._sf_cpu",
         '#include "staticflow.h"\n',
         sources=sources,
         depends=depends,
-        include_dirs=[str(INCLUDE), str(CPU)] + inc,
+        include_dirs=[str(INCLUDE), str(CPU), str(GENERATED)] + inc,
         library_dirs=libdirs,
         runtime_library_dirs=rpath_dirs,
         libraries=libs + ["m"],

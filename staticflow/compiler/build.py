@@ -21,8 +21,14 @@ from staticflow.runtime.graph_walk import prune, toposort
 
 
 def where(node_or_op) -> str:
-    """The suffix of an error message that names the user's op(s) and source line(s)."""
-    ops_ = node_or_op.origin if isinstance(node_or_op, Node) else (node_or_op,)
+    """The suffix of an error message that names the user's op(s) and source line(s): those a
+    node stands for, one op, or a sequence of ops."""
+    if isinstance(node_or_op, Node):
+        ops_ = node_or_op.origin
+    elif isinstance(node_or_op, (list, tuple)):
+        ops_ = tuple(node_or_op)
+    else:
+        ops_ = (node_or_op,)
     if not ops_:
         return ""
     parts = [f"node {op.name} ({op.type}) defined at {fops.format_location(op.location)}" for op in ops_[:4]]

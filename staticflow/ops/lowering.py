@@ -171,6 +171,7 @@ class KernelCall:
     iattr: tuple = ()
     fattr: tuple = ()
     workspace: int = 0
+    fn: int | None = None  # the address of a kernel generated at plan time (symbol is its name)
 
 
 @dataclass
@@ -308,6 +309,11 @@ class LowerContext:
         for k, v in enumerate(outs):
             self.check_view(v, f"output {k} of {symbol}")
         self.calls.append(KernelCall(symbol, ins, outs, tuple(iattr), tuple(fattr), workspace))
+
+    def call_generated(self, symbol: str, address: int, ins, outs, iattr=(), fattr=()) -> None:
+        """A call of a kernel generated while planning (not in the library's table): the
+        plan's record takes its function pointer."""
+        self.calls.append(KernelCall(symbol, list(ins), list(outs), tuple(iattr), tuple(fattr), 0, address))
 
     def alias(self, out_index: int, in_index: int) -> None:
         """Output `out_index` is input `in_index`'s buffer (same bytes, no copy)."""

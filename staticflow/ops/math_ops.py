@@ -11,6 +11,7 @@ from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, broadcast_shapes, unknown_shape
 from staticflow.ops import builder, casegen, registry, rewrites
+from staticflow.ops import scalar as _scalar
 from staticflow.ops.lowering import coalesce, contiguous_strides, narrow_tiling
 from staticflow.ops.registry import Arg, Attr, Case, op
 
@@ -149,6 +150,7 @@ for _name, _base, _fn, _dts, _gen in _UNARY:
         lower=_unary_lower(_base),
         kernels=registry.kernels_for([_base], _dts),
         elementwise=True,
+        scalar=_scalar.ScalarOp(_base),
         differentiable=_name not in _NONDIFF,
         **_ALGEBRA.get(_name, {}),
         **_FUSION.get(_name, {}),
@@ -292,6 +294,7 @@ for _name, _base, _fn, _dts, _gens, _odt in _BINARY:
         lower=_unary_lower(_base),
         kernels=registry.kernels_for([_base], _dts),
         elementwise=True,
+        scalar=_scalar.ScalarOp(_base),
         differentiable=_name not in _BINARY_NONDIFF,
         **_ALGEBRA.get(_name, {}),
         **_FUSION.get(_name, {}),
@@ -350,6 +353,7 @@ def declare_grad_op(name, base, fn, first_gen, arg_names, attrs=(), fattr=None, 
         lower=lower,
         kernels=registry.kernels_for([base], AF),
         elementwise=True,
+        scalar=_scalar.ScalarOp(base, (fattr,) if fattr else ()),
         cases=_grad_op_cases(first_gen),
         doc=doc,
     )
@@ -562,6 +566,7 @@ op(
     ref=_select_ref,
     lower=_select_lower,
     elementwise=True,
+    scalar=_scalar.ScalarOp(align=_scalar.select_align, build=_scalar.select_expr),
     kernels=registry.kernels_for(["select"], _CAST_T),
     cases=_select_cases,
     doc="Picks from t where condition holds, else from e (TF1 where).",
@@ -581,6 +586,7 @@ op(
     ref=lambda ins, a: np.where(*ins),
     lower=_selectv2_lower,
     elementwise=True,
+    scalar=_scalar.ScalarOp(build=_scalar.select_expr),
     kernels=registry.kernels_for(["select"], _CAST_T),
     cases=lambda rng: [
         Case((_rand(rng, (3, 1), D.bool_), _rand(rng, (1, 4)), _rand(rng, ()))),
@@ -634,6 +640,7 @@ op(
     lower=_addn_lower,
     kernels=registry.kernels_for(["addn"], REAL),
     elementwise=True,
+    scalar=_scalar.ScalarOp(build=_scalar.addn_expr),
     cases=lambda rng: [
         Case(([_rand(rng, (3, 4), t) for _ in range(n)],), grad=t.is_floating)
         for t in REAL

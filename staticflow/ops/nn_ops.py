@@ -10,6 +10,7 @@ from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape
 from staticflow.ops import builder, casegen, registry
+from staticflow.ops import scalar as _scalar
 from staticflow.ops.lowering import COPY_KERNELS, coalesce, narrow_tiling
 from staticflow.ops.registry import Arg, Attr, Case, op
 
@@ -131,6 +132,7 @@ op(
     kernels=registry.kernels_for(["add"], _BIAS_T) + COPY_KERNELS,
     elementwise=True,
     affine="add",
+    scalar=_scalar.ScalarOp("add", align=_scalar.bias_align),
     cases=lambda rng: (
         [Case((_rand(rng, (3, 4), t), _rand(rng, (4,), t)), grad=t.is_floating) for t in _BIAS_T]
         + [
@@ -195,6 +197,7 @@ for _name, _base, _fn, _alpha in _ACTIVATIONS:
         kernels=registry.kernels_for([_base], AF),
         elementwise=True,
         activation=_name,
+        scalar=_scalar.ScalarOp(_base, ("alpha",) if _alpha is not None else ()),
         cases=(
             lambda alpha: (
                 lambda rng: (
@@ -277,6 +280,7 @@ for _name, _base, _args, _fn in _GRAD_OPS:
         kernels=registry.kernels_for([_base], AF),
         elementwise=True,
         activation_grad=_name[: -len("Grad")],
+        scalar=_scalar.ScalarOp(_base, ("alpha",) if _alpha else ()),
         cases=_grad_cases,
         doc=f"TensorFlow's {_name}: the gradient of {_name[:-4]}.",
     )

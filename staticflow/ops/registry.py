@@ -186,9 +186,18 @@ class OpDef:
     # the part the op can play in a cross-entropy written out by hand: "softmax" or "log_softmax"
     # (over the last axis), "log" (elementwise logarithm), "neg" (negation)
     xent_role: str | None = None
+    # --- what fusion may use (staticflow/passes/fusion.py) -----------------------------------
+    # an elementwise op's scalar C expression per dtype (ops/scalar.py: ScalarOp)
+    scalar: Any = None
     # an op only the compiler makes (a fused group): never read from a user's GraphDef and not
-    # compared with TensorFlow; the generated tests still check it against its NumPy reference
+    # compared with TensorFlow; the generated tests check it against its NumPy reference where it
+    # declares cases (the fused elementwise group has none of its own: the fusion tests compare
+    # its plans with the unfused ones)
     internal: bool = False
+    # an internal op whose attrs are plan-time objects (a fused group's members), so no case can
+    # build it from a graph: the test module (relative to the repository) that checks its kernels
+    # against its reference and the unfused ops instead; the generated tests then skip it
+    tested_by: str | None = None
 
     def attr(self, name: str) -> Attr:
         for a in self.attrs:
@@ -325,6 +334,7 @@ def lookup(name: str) -> OpDef | None:
 
 
 def all_ops() -> list[OpDef]:
+    """Every registered op, sorted by name (the compiler's internal ops too: see `internal`)."""
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 

@@ -79,13 +79,14 @@ class PassRecord:
 
 
 def _pipeline() -> list[Pass]:
-    from staticflow.passes import arithmetic, cse, dce, fold, remap
+    from staticflow.passes import arithmetic, cse, dce, fold, fusion, remap
 
     return [
         Pass("constant_folding", fold.run, "computes nodes whose inputs are all constants"),
         Pass("arithmetic_optimization", arithmetic.run, "algebraic identities, chains of views and casts"),
         Pass("common_subgraph_elimination", cse.run, "merges nodes that compute the same value"),
         Pass("remapping", remap.run, "fuses products with their epilogue, bias and activation gradients"),
+        Pass("elementwise_fusion", fusion.run, "groups of elementwise ops become one generated kernel"),
         Pass("dead_node_elimination", dce.run, "drops nodes nothing fetched or targeted needs"),
     ]
 
@@ -105,6 +106,7 @@ def options_from_config(config) -> Options:
         "common_subgraph_elimination": rw.common_subgraph_elimination != off
         and (not level_zero or oo.do_common_subexpression_elimination),
         "remapping": rw.remapping != off,
+        "elementwise_fusion": rw.elementwise_fusion != off,
         "dead_node_elimination": not rw.disable_model_pruning,
     }
     if rw.disable_meta_optimizer:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import gc
 import heapq
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -365,6 +366,11 @@ def plan_ir(ir: IRGraph, ev, variables, resources=None, allocation_limit=None) -
     _read_in_place(steps, snapshots, write_steps)
     plan = Plan(fetch_locs, feed_locs, steps, var_reads, var_writes, dict(ir.value_feeds))
     plan.shapes = {t: v.shape for t, v in _user_values(ir).items()}
+    for node in ir.nodes.values():  # the user tensors a fused group computes
+        group = node.attrs.get("group") if node.opdef is not None and node.opdef.internal else None
+        if group is not None:
+            for t, (shape, _o) in group.tensors().items():
+                plan.shapes.setdefault(t, shape)
     _assign_arena(p.buffers, plan.stats)
     p.check_alloc(
         plan.stats.arena_bytes, "the plan's arena of intermediate tensors", _largest_arena_op(steps, p)
@@ -591,7 +597,7 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     plan.call_steps = []
     r = 0
     for k, (s_i, (kc, ins, outs)) in enumerate(calls):
-        plan.c_fns[k] = cpu.kernel(kc.symbol)
+        plan.c_fns[k] = cpu.kernel(kc.symbol) if kc.fn is None else ffi.cast("sf_kernel", kc.fn)
         call = plan.c_calls[k]
         call.n_in, call.n_out = len(ins), len(outs)
         setattr(call, "in", plan.c_records + r)
@@ -673,6 +679,16 @@ def _fail(plan: Plan, k: int, code: int):
     step = plan.steps[plan.call_steps[k]]
     op = step.op
     msg = cpu.ffi.string(plan.c_calls[k].msg).decode(errors="replace")
+    node = step.node
+    if node is not None and node.opdef is not None and node.opdef.internal:
+        # a fused kernel names the member that failed: the error is that member's op's
+        m = re.match(r"fused member (\d+): (.*)", msg, re.S)
+        group = node.attrs.get("group")
+        origin = group.origin_of(int(m.group(1))) if m and group is not None else ()
+        if origin:
+            op = origin[0]
+            msg = f"{op.type} op '{op.name}': {m.group(2)} (in a fused kernel of {len(node.origin)} ops)"
+            return errors.error_class(code)(None, op, msg + where(origin))
     d = registry.get(op.type)
     prefix = d.error_prefix(op) if d.error_prefix is not None else ""
     return errors.error_class(code)(None, op, prefix + msg + where(step.node or op))

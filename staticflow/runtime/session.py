@@ -546,8 +546,10 @@ def _fill_step_stats(run_metadata, plan, trace) -> None:
 
 
 def _add_node_stats(dev, op, t0: int, t1: int, suffix: str) -> None:
-    """One NodeExecStats of `op` spanning [t0, t1) (wall-clock ns), its label + suffix."""
+    """One NodeExecStats of `op` spanning [t0, t1) (wall-clock ns), labelled with what it
+    computed and the user's source line where it was made, then `suffix`."""
     inputs = ", ".join(t.name for t in op.inputs)
+    where = fops.format_location(op.location)
     dev.node_stats.add(
         node_name=op.name,
         all_start_micros=t0 // 1000,
@@ -558,7 +560,7 @@ def _add_node_stats(dev, op, t0: int, t1: int, suffix: str) -> None:
         op_start_rel_nanos=0,
         op_end_rel_nanos=t1 - t0,
         all_end_rel_nanos=t1 - t0,
-        timeline_label=f"{op.name} = {op.type}({inputs}){suffix}",
+        timeline_label=f"{op.name} = {op.type}({inputs}) @ {where}{suffix}",
         thread_id=threading.get_ident() & 0x7FFFFFFF,
     )
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 
 from staticflow.viz.emit import MAX_NODES, Drawing, choose_collapsed, emit
-from staticflow.viz.plan import PLAN_ANNOTATORS, fetch_ops_of, trace_plan
+from staticflow.viz.plan import PLAN_ANNOTATORS, fetch_ops_of, step_ops, trace_plan
 from staticflow.viz.trace import Edge, Node, Trace, trace
 
 FORMATS = ("png", "svg", "pdf")
@@ -89,7 +89,7 @@ def draw_plan(sess, fetches, feed_dict=None, path=None, format=None, annotators=
     """
     plan = sess.plan(fetches, feed_dict)
     tr = trace_plan(plan, fetch_ops_of(sess.graph, fetches), annotators)
-    order = [s.op.name for s in plan.steps]
+    order = [op.name for s in plan.steps for op in step_ops(s)]
     d = emit(tr, collapse=False, order=order)
     if path is not None:
         render(d, path, format)

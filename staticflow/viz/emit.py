@@ -184,7 +184,10 @@ def emit(
             cid = f"cluster_{path}" if _PLAIN_SCOPE.fullmatch(path) else f"cluster_#{next(numbered)}"
             with graph.subgraph(name=cid) as sub:
                 attrs = dict(style.GRADIENT_CLUSTER if path in grad_scopes else style.CLUSTER)
-                sub.attr(**_texts(dict(label=path.rpartition("/")[2], tooltip=path, **attrs)))
+                label = trace.cluster_labels.get(path, path.rpartition("/")[2])
+                if path in trace.cluster_labels:
+                    attrs.update(style.FUSED_CLUSTER)
+                sub.attr(**_texts(dict(label=label, tooltip=label, **attrs)))
                 fill(sub, child)
 
     fill(g, root)

@@ -33,17 +33,32 @@ def _fmt_bytes(n: int) -> str:
     return f"{n} B"
 
 
-def _fused(step) -> bool:
-    """Whether the step is one kernel for several user ops (a fused group)."""
+def step_ops(step) -> tuple:
+    """The user ops a plan step stands for: several for a fused group or merged nodes."""
+    return step.node.origin if step.node is not None and step.node.origin else (step.op,)
+
+
+def _group(step):
     node = step.node
-    return node is not None and len(node.origin) > 1 and node.type != step.op.type
+    if node is not None and node.opdef is not None and node.opdef.internal:
+        return node.attrs.get("group")
+    return None
 
 
 def tensor_locs(plan) -> dict:
     """Tensor -> Loc, read back from the plan's kernel calls (inputs and outputs)."""
     locs: dict = {}
     for step in plan.steps:
+        group = _group(step)
+        if group is not None:  # a fused kernel's outputs are some of its members' values
+            by_output = {o: t for t, (_s, o) in group.tensors().items() if o is not None}
+            for _call, _ins, outs in step.calls:
+                for loc, v in outs:
+                    if v.src[0] == "out" and v.src[1] in by_output:
+                        locs.setdefault(by_output[v.src[1]], loc)
+            continue
         op, node = step.op, step.node
+        fused = len(step_ops(step)) > 1  # its outputs are user tensors, its inputs any member's
         for _call, ins, outs in step.calls:
             for loc, v in outs:
                 if v.src[0] == "out":
@@ -51,7 +66,7 @@ def tensor_locs(plan) -> dict:
                     if t is not None:
                         locs.setdefault(t, loc)
             for loc, v in ins:
-                if v.src[0] == "in" and not _fused(step):
+                if v.src[0] == "in" and not fused:
                     locs.setdefault(op.inputs[v.src[1]], loc)
     return locs
 
@@ -70,10 +85,11 @@ def trace_plan(plan, fetch_ops=(), annotators=()) -> Trace:
     shapes = plan.shapes
     locs = tensor_locs(plan)
     feeds = {slot.tensor for slot in plan.feeds}
-    step_of = {step.op: k for k, step in enumerate(plan.steps)}
-    # a fused group's other ops: drawn beside its step, in one cluster naming the kernel
-    members = {o: k for k, step in enumerate(plan.steps) if _fused(step) for o in step.node.origin[1:]}
-    step_of.update({o: k for o, k in members.items() if o not in step_of})
+    step_of = {op: k for k, step in enumerate(plan.steps) for op in step_ops(step)}
+    in_registers = {
+        t for step in plan.steps if _group(step) is not None
+        for t, (_s, o) in _group(step).tensors().items() if o is None
+    }
     fetch_ops = set(fetch_ops)
 
     def out_lines(op) -> list[str]:
@@ -83,7 +99,10 @@ def trace_plan(plan, fetch_ops=(), annotators=()) -> Trace:
             if shape is None:
                 continue
             port = f":{t.value_index} " if len(op.outputs) > 1 else ""
-            where = _where(locs[t]) if t in locs else ("fed" if t in feeds else "alias / unused")
+            if t in locs:
+                where = _where(locs[t])
+            else:
+                where = "fed" if t in feeds else "in registers" if t in in_registers else "alias / unused"
             lines.append(f"{port}{list(shape)} {_fmt_bytes(_nbytes(shape, t.dtype))} · {where}")
         return lines
 
@@ -108,52 +127,44 @@ def trace_plan(plan, fetch_ops=(), annotators=()) -> Trace:
         )
 
     for k, step in enumerate(plan.steps):
-        op = step.op
-        for t in op.inputs:
-            if t.op not in step_of:
-                add_source(t.op)
-        n = Node(
-            op.name,
-            op.type,
-            style.family(op.type),
-            gradient=style.is_gradient(op.name),
-            title=f"#{k + 1} {op.name}",
-            notes=out_lines(op) + [f"{len(step.calls)} kernel calls"] * (len(step.calls) > 1),
-            tooltip=f"step {k + 1}: {op.name} ({op.type})",
-        )
-        if op in fetch_ops:
-            n.attrs["peripheries"] = "2"
-            n.notes.append("→ fetched")
-        tr.nodes[op.name] = n
-        if _fused(step):
-            scope = f"{step.node.type}_{k + 1}"
-            n.scope = scope
-            n.notes.append(f"{step.node.type}: {len(step.node.origin)} ops, one kernel")
-            for o in step.node.origin[1:]:
-                for t in o.inputs:
-                    if t.op not in step_of:
-                        add_source(t.op)
-                tr.nodes[o.name] = Node(
-                    o.name,
-                    o.type,
-                    style.family(o.type),
-                    gradient=style.is_gradient(o.name),
-                    title=o.name,
-                    notes=[f"fused into #{k + 1}"] + out_lines(o),
-                    tooltip=f"{o.name} ({o.type}), computed by step {k + 1} ({step.node.type})",
-                    scope=scope,
-                )
-                if o in fetch_ops:
-                    tr.nodes[o.name].attrs["peripheries"] = "2"
-    drawn = [step.op for step in plan.steps] + [o for o in members if o not in {s.op for s in plan.steps}]
-    for op in drawn:
-        for t in op.inputs:
-            shape = shapes.get(t)
-            label = tensor_label(t.dtype.name, list(shape) if shape is not None else None, t.value_index)
-            tr.edges.append(Edge(t.op.name, op.name, label))
-        for c in op.control_inputs:
-            if c in step_of:
-                tr.edges.append(Edge(c.name, op.name, control=True))
+        ops_ = step_ops(step)
+        for op in ops_:
+            for t in op.inputs:
+                if t.op not in step_of:
+                    add_source(t.op)
+        scope = ""
+        if len(ops_) > 1:  # one step, several user ops: drawn together in a frame that names them
+            scope = f"step_{k + 1}"
+            internal = step.node.opdef is not None and step.node.opdef.internal
+            what = f"fused kernel {step.node.type}" if internal else "one step"
+            kinds = ", ".join(dict.fromkeys(o.type for o in ops_))
+            tr.cluster_labels[scope] = f"#{k + 1} {what}: {len(ops_)} ops ({kinds})"
+        for i, op in enumerate(ops_):
+            title = f"#{k + 1} {op.name}" if i == 0 else op.name
+            n = Node(
+                op.name,
+                op.type,
+                style.family(op.type),
+                scope=scope,
+                gradient=style.is_gradient(op.name),
+                title=title,
+                notes=out_lines(op) + [f"{len(step.calls)} kernel calls"] * (len(step.calls) > 1 and i == 0),
+                tooltip=f"step {k + 1}: {op.name} ({op.type})"
+                + (f", one of {len(ops_)} ops computed by one kernel" if len(ops_) > 1 else ""),
+            )
+            if op in fetch_ops:
+                n.attrs["peripheries"] = "2"
+                n.notes.append("→ fetched")
+            tr.nodes[op.name] = n
+    for step in plan.steps:
+        for op in step_ops(step):
+            for t in op.inputs:
+                shape = shapes.get(t)
+                label = tensor_label(t.dtype.name, list(shape) if shape is not None else None, t.value_index)
+                tr.edges.append(Edge(t.op.name, op.name, label))
+            for c in op.control_inputs:
+                if c in step_of:
+                    tr.edges.append(Edge(c.name, op.name, control=True))
     for op in fetch_ops:
         if op.name in tr.nodes and op not in step_of:
             tr.nodes[op.name].attrs["peripheries"] = "2"

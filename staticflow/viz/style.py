@@ -39,6 +39,8 @@ GRADIENT_FILL = "#fdd0a2"
 GRADIENT_CLUSTER = {"style": "filled,rounded", "fillcolor": "#fff5eb", "color": "#d94801", "penwidth": "2"}
 GRADIENT_EDGE = {"color": "#e6550d", "fontcolor": "#a63603"}
 CLUSTER = {"style": "rounded", "color": "#9e9e9e", "fontcolor": "#424242"}
+# a plan step that stands for several ops (a fused kernel): a blue frame around them
+FUSED_CLUSTER = {"style": "filled,rounded", "fillcolor": "#eef4fb", "color": "#2171b5", "penwidth": "2"}
 COLLAPSED = {"shape": "box3d", "fillcolor": "#dbe6f3"}
 CONTROL_EDGE = {"style": "dashed", "color": "#757575", "arrowhead": "odot"}
 

@@ -44,6 +44,7 @@ class Trace:
     nodes: dict[str, Node] = field(default_factory=dict)  # by name, in drawing order
     edges: list[Edge] = field(default_factory=list)
     label: str = ""  # a caption for the whole drawing
+    cluster_labels: dict[str, str] = field(default_factory=dict)  # scope -> its cluster's label
 
 
 def parent_scope(name: str) -> str:

@@ -1,16 +1,16 @@
 """Random dataflow graphs for property tests of plan-time passes.
 
 `programs()` is a hypothesis strategy of small programs: placeholders of
-broadcast-compatible shapes, then elementwise ops (unary and binary, with
-constants and broadcasting), reductions, matrix products with constant
-weights, transposes and reshapes, written so that some subexpressions repeat
-and some constants fold. Some steps are the patterns pattern fusion looks for:
-dense layers (a product, a bias in one of its spellings, an activation),
-convolutions with a bias, an activation and sometimes a max pool, and
-cross-entropies written out by hand; and some programs also fetch the
-gradients of their outputs, so that the backward patterns appear too.
-`build(program)` makes the graph in the default graph and returns
-(fetches, feed_dict).
+broadcast-compatible shapes, then elementwise ops (unary and binary, activations
+with attributes, comparisons feeding selects, constants and broadcasting),
+reductions, matrix products with constant weights, transposes and reshapes,
+written so that some subexpressions repeat and some constants fold. Some steps
+are the patterns pattern fusion looks for: dense layers (a product, a bias in
+one of its spellings, an activation), convolutions with a bias, an activation
+and sometimes a max pool, and cross-entropies written out by hand; and some
+programs also fetch the gradients of their outputs, so that the backward
+patterns appear too. `build(program)` makes the graph in the default graph and
+returns (fetches, feed_dict).
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ UNARY = {
     "abs": sf.abs,
     "square": lambda x: sf.square(sf.tanh(x)),
     "exp": lambda x: sf.exp(sf.tanh(x)),
+    "softplus": sf.nn.softplus,
+    "leaky_relu": lambda x: sf.nn.leaky_relu(x, 0.1),
+    "elu": sf.nn.elu,
 }
 ACTIVATIONS = {
     "relu": sf.nn.relu,
@@ -43,6 +46,8 @@ BINARY = {
     "mul": lambda a, b: a * b,
     "max": sf.maximum,
     "min": sf.minimum,
+    "sqdiff": sf.squared_difference,
+    "where": lambda a, b: sf.where_v2(a > b, a, b * 0.5),
 }
 
 

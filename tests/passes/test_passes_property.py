@@ -4,7 +4,7 @@ the NumPy reference evaluator (the IR's verifier runs after each pass, see conft
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 import staticflow as sf
 from staticflow.runtime import reference
@@ -18,6 +18,25 @@ OFF = sf.ConfigProto(
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs())
+# two fused gradient chains that read each other through the gradients of sums: each group
+# alone is acyclic, the two together were a cycle
+@example(
+    {
+        "inputs": [(1,), (1, 1)],
+        "steps": [
+            ("xent", 1, 0),
+            ("unary", "abs", 0),
+            ("binary", "add", 0, 2),
+            ("unary", "abs", 0),
+            ("unary", "abs", 0),
+            ("binary", "add", 0, 1),
+            ("unary", "abs", 0),
+        ],
+        "fetch": [2, 3, 4, 5, 6, 7, 8],
+        "seed": 0,
+        "grad": True,
+    }
+)
 def test_passes_on_and_off_agree_with_the_reference(program):
     with sf.Graph().as_default():
         fetches, feed = build(program)

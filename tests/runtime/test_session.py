@@ -217,7 +217,9 @@ def test_arena_reuses_memory_along_a_chain(g):
     y = x
     for _ in range(50):
         y = sf.tanh(y) + 1.0
-    with sf.Session() as sess:
+    # unfused, so that there are intermediates to pack (fused, the chain is one kernel)
+    rw = sf.RewriterConfig(elementwise_fusion=sf.RewriterConfig.OFF)
+    with sf.Session(config=sf.ConfigProto(graph_options=sf.GraphOptions(rewrite_options=rw))) as sess:
         p = sess.plan(y, {x: np.zeros(1000, np.float32)})
         out = sess.run(y, {x: np.zeros(1000, np.float32)})
     ref = np.zeros(1000, np.float32)

@@ -64,8 +64,12 @@ def test_full_trace_times_every_op_of_the_run():
     assert dev.device.endswith("device:CPU:0")
     stats = {n.node_name: n for n in dev.node_stats}
     assert {"mm", "y"} <= set(stats)
-    # mm, the subtraction and y run as one fused kernel: each has an entry that says so
-    assert stats["mm"].timeline_label == "mm = MatMul(x:0, w:0) [_FusedMatMul: y, mm, sub]"
+    # mm, the subtraction and y run as one fused kernel: each has an entry that says so, with the
+    # line that made the op
+    line = g.get_operation_by_name("mm").location[1]
+    label = stats["mm"].timeline_label
+    assert label.startswith("mm = MatMul(x:0, w:0) @ ")
+    assert label.endswith(f"test_session_config.py:{line} [_FusedMatMul: y, mm, sub]")
     assert stats["y"].op_end_rel_nanos == stats["mm"].op_end_rel_nanos
     starts = [n.all_start_nanos for n in dev.node_stats]
     assert starts == sorted(starts)  # in the order they ran

@@ -1,0 +1,148 @@
+/* Scalar helpers of the elementwise ops (not part of the ABI): the functions the
+ * expressions of staticflow/ops/scalar_table.py call, shared by the hand-written
+ * kernels (elementwise.c) and the fused kernels generated at plan time. Include
+ * it after <math.h>, "sf_internal.h" and "sf_vector_math.h". */
+#ifndef SF_SCALAR_H
+#define SF_SCALAR_H
+
+#include <math.h>
+#include <stdint.h>
+
+/* Errors an expression reports through `bad` (0 is success). */
+enum { EW_DIV_BY_ZERO = 1, EW_MOD_BY_ZERO = 2, EW_NEG_POW = 3 };
+
+
+#define DEF_FLOAT_HELPERS(DT, T, S)                                            \
+    static inline T sign_##DT(T x) { return x > 0 ? (T)1 : x < 0 ? (T)-1 : x; } \
+    /* exp of -|x| never overflows; NaN stays NaN */                          \
+    static inline T sigmoid_##DT(T x)                                          \
+    {                                                                          \
+        const T e = exp##S(-fabs##S(x));                                       \
+        const T r = (T)1 / ((T)1 + e);                                         \
+        return x >= 0 ? r : e * r;                                             \
+    }                                                                          \
+    /* floor mod, like np.mod: the result takes the divisor's sign */         \
+    static inline T mod_##DT(T x, T y)                                         \
+    {                                                                          \
+        T r = fmod##S(x, y);                                                   \
+        if (r != 0) {                                                          \
+            if ((r < 0) != (y < 0)) r += y;                                    \
+        } else {                                                               \
+            r = copysign##S((T)0, y);                                          \
+        }                                                                      \
+        return r;                                                              \
+    }                                                                          \
+    /* NaN-propagating, like np.maximum / np.minimum */                       \
+    /* (nested selects, not ||: GCC vectorizes these inside longer fused loops) */ \
+    static inline T max_##DT(T x, T y) { return x > y ? x : (x != x ? x : y); } \
+    static inline T min_##DT(T x, T y) { return x < y ? x : (x != x ? x : y); }
+
+DEF_FLOAT_HELPERS(float32, float, f)
+DEF_FLOAT_HELPERS(float64, double, )
+/* float16 and bfloat16 compute in float32 */
+DEF_FLOAT_HELPERS(float16, float, f)
+DEF_FLOAT_HELPERS(bfloat16, float, f)
+
+/* SELU's constants, TensorFlow's (SELU_SCALE_ALPHA = scale * alpha). */
+#define SELU_SCALE 1.0507009873554804934193349852946
+#define SELU_ALPHA 1.6732632423543772848170429916717
+#define SELU_SCALE_ALPHA 1.7580993408473768599402175208123
+
+/* Activations. softplus is max(x, 0) + log1p(exp(-|x|)): exp never
+ * overflows, and large |x| loses nothing to cancellation. */
+#define DEF_ACT_HELPERS(DT, T, S)                                              \
+    static inline T softplus_##DT(T x)                                         \
+    {                                                                          \
+        return (x > 0 ? x : (T)0) + log1p##S(exp##S(-fabs##S(x)));             \
+    }                                                                          \
+    static inline T elu_##DT(T x) { return x > 0 ? x : expm1##S(x); }          \
+    static inline T selu_##DT(T x)                                             \
+    {                                                                          \
+        return x > 0 ? (T)SELU_SCALE * x : (T)SELU_SCALE_ALPHA * expm1##S(x);  \
+    }
+
+DEF_ACT_HELPERS(float32, float, f)
+DEF_ACT_HELPERS(float64, double, )
+DEF_ACT_HELPERS(float16, float, f)
+DEF_ACT_HELPERS(bfloat16, float, f)
+
+/* Integer helpers. Arithmetic that may overflow goes through the unsigned
+ * type UT, so it wraps (like NumPy) instead of being undefined. */
+#define DEF_INT_HELPERS(DT, T, UT)                                             \
+    /* rounds toward -inf, like Python's // */                                \
+    static inline T floordiv_##DT(T x, T y, int *bad)                          \
+    {                                                                          \
+        if (y == 0) { *bad = EW_DIV_BY_ZERO; return 0; }                       \
+        if (y == -1) return (T)((UT)0 - (UT)x); /* MIN / -1 wraps */           \
+        T q = x / y;                                                           \
+        if (x % y != 0 && (x < 0) != (y < 0)) q--;                             \
+        return q;                                                              \
+    }                                                                          \
+    static inline T mod_##DT(T x, T y, int *bad)                               \
+    {                                                                          \
+        if (y == 0) { *bad = EW_MOD_BY_ZERO; return 0; }                       \
+        if (y == -1) return 0; /* MIN % -1 would trap */                       \
+        T r = x % y;                                                           \
+        if (r != 0 && (r < 0) != (y < 0)) r += y;                              \
+        return r;                                                              \
+    }                                                                          \
+    /* by repeated squaring, wrapping */                                      \
+    static inline T pow_##DT(T x, T y, int *bad)                               \
+    {                                                                          \
+        if (y < 0) { *bad = EW_NEG_POW; return 0; }                            \
+        UT r = 1, b = (UT)x;                                                   \
+        while (y) {                                                            \
+            if (y & 1) r *= b;                                                 \
+            b *= b;                                                            \
+            y >>= 1;                                                           \
+        }                                                                      \
+        return (T)r;                                                           \
+    }
+
+DEF_INT_HELPERS(int32, int32_t, uint32_t)
+DEF_INT_HELPERS(int64, int64_t, uint64_t)
+/* narrow types wrap through uint32_t: their products promote to int, which
+ * could overflow */
+DEF_INT_HELPERS(int8, int8_t, uint32_t)
+DEF_INT_HELPERS(int16, int16_t, uint32_t)
+
+/* Unsigned helpers: division rounds toward zero, which is floor here. */
+#define DEF_UINT_HELPERS(DT, T)                                                \
+    static inline T floordiv_##DT(T x, T y, int *bad)                          \
+    {                                                                          \
+        if (y == 0) { *bad = EW_DIV_BY_ZERO; return 0; }                       \
+        return (T)(x / y);                                                     \
+    }                                                                          \
+    static inline T mod_##DT(T x, T y, int *bad)                               \
+    {                                                                          \
+        if (y == 0) { *bad = EW_MOD_BY_ZERO; return 0; }                       \
+        return (T)(x % y);                                                     \
+    }
+
+DEF_UINT_HELPERS(uint8, uint8_t)
+DEF_UINT_HELPERS(uint16, uint16_t)
+DEF_UINT_HELPERS(uint32, uint32_t)
+DEF_UINT_HELPERS(uint64, uint64_t)
+
+/* float -> int: truncate toward zero, saturate, NaN -> 0. The bounds are
+ * MAX + 1 and MIN - 1 rounded to the float type: every x strictly between
+ * them truncates into range, and a bound that rounded onto MIN or MAX itself
+ * saturates to that same value. */
+#define DEF_SAT(SDT, ST, DDT, DT_T, MINV, MAXV)                                \
+    static inline DT_T sat_##SDT##_##DDT(ST x)                                 \
+    {                                                                          \
+        return x != x ? 0 : x >= (ST)(MAXV) + (ST)1 ? (MAXV) : x <= (ST)(MINV) - (ST)1 ? (MINV) : (DT_T)x; \
+    }
+#define DEF_SATS(SDT, ST)                                        \
+    DEF_SAT(SDT, ST, int32, int32_t, INT32_MIN, INT32_MAX)       \
+    DEF_SAT(SDT, ST, int64, int64_t, INT64_MIN, INT64_MAX)       \
+    DEF_SAT(SDT, ST, uint8, uint8_t, 0, UINT8_MAX)               \
+    DEF_SAT(SDT, ST, int8, int8_t, INT8_MIN, INT8_MAX)           \
+    DEF_SAT(SDT, ST, int16, int16_t, INT16_MIN, INT16_MAX)       \
+    DEF_SAT(SDT, ST, uint16, uint16_t, 0, UINT16_MAX)            \
+    DEF_SAT(SDT, ST, uint32, uint32_t, 0, UINT32_MAX)            \
+    DEF_SAT(SDT, ST, uint64, uint64_t, 0, UINT64_MAX)
+DEF_SATS(float32, float)
+DEF_SATS(float64, double)
+
+#endif

@@ -1,0 +1,454 @@
+"""C source of a fused elementwise kernel, generated from the members' scalar expressions.
+
+A fused kernel computes a group of elementwise ops (and optionally a sum or mean that
+ends it) in one pass over memory: every operand is read once, every member's value
+lives in a register, and only the group's outputs are written. It has the ABI's
+signature (``int sf_cpu_fused(sf_call *)``) and is called like a hand-written
+kernel:
+
+- elementwise: every input and output is a view of one shape (inputs broadcast to it
+  with 0 strides), coalesced by the planner; the kernel walks rows (all dims but the
+  last) and splits long rows into blocks of `BLOCK` elements, which are the tasks of
+  an OpenMP loop when the work is large (``SF_PARALLEL_MIN`` elements). The inner
+  loop is specialized on each operand's inner stride (1, 0 for a broadcast value, or
+  any) and marked ``omp simd``, so it vectorizes, transcendentals included (the
+  libmvec declarations of sf_vector_math.h);
+- with a reduction: every view is 2-D, [kept, reduced]. In row mode (reduced elements
+  adjacent) each output accumulates its row in double (an ``omp simd`` reduction),
+  long rows in fixed blocks of `RBLOCK` whose partials (in a scratch input) are added
+  in order; in column mode (kept elements adjacent) a block of `CBLOCK` outputs
+  accumulates row after row. Results never depend on the thread count.
+
+Errors (integer division by zero, negative integer powers) return
+SF_ERR_INVALID_ARGUMENT with "fused member <k>: <what>", which the planner turns into
+an error naming member k's op and source line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from staticflow.ops import scalar_table
+
+BLOCK = 16384  # elements of one task of an elementwise kernel
+RBLOCK = 32768  # reduced elements per partial of a row-mode reduction
+CBLOCK = 256  # outputs accumulated together by a column-mode reduction
+
+# stride classes of an operand's inner loop
+ANY, BROADCAST, UNIT = -1, 0, 1
+
+
+@dataclass(frozen=True)
+class Member:
+    """One op of the group: `text` over the variables `names`, which read `args` (("in", k)
+    kernel input k, or ("m", j) member j's value) of dtypes `arg_dtypes`."""
+
+    text: str
+    names: tuple[str, ...]
+    args: tuple[tuple[str, int], ...]
+    arg_dtypes: tuple[str, ...]
+    out: str
+    fattrs: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def can_fail(self) -> bool:
+        return "&bad" in self.text
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the source depends on. inputs: (dtype, stride class) per kernel input; outputs:
+    (member, stride class) per elementwise output; reduce: None or (kind, member, mode)
+    with kind "sum" or "mean" and mode "row" or "col" (its output comes last)."""
+
+    inputs: tuple[tuple[str, int], ...]
+    members: tuple[Member, ...]
+    outputs: tuple[tuple[int, int], ...]
+    reduce: tuple[str, int, str] | None = None
+
+
+_DTC = {
+    "float32": "SF_FLOAT32", "float64": "SF_FLOAT64", "float16": "SF_FLOAT16", "bfloat16": "SF_BFLOAT16",
+    "int32": "SF_INT32", "int64": "SF_INT64", "int8": "SF_INT8", "int16": "SF_INT16", "uint8": "SF_UINT8",
+    "uint16": "SF_UINT16", "uint32": "SF_UINT32", "uint64": "SF_UINT64", "bool": "SF_BOOL",
+}
+_SIZE = {
+    "float64": 8, "int64": 8, "uint64": 8, "float32": 4, "int32": 4, "uint32": 4,
+    "float16": 2, "bfloat16": 2, "int16": 2, "uint16": 2, "int8": 1, "uint8": 1, "bool": 1,
+}
+_HALF_LOAD = {"float16": "sf_half_to_float", "bfloat16": "sf_bfloat16_to_float"}
+_HALF_STORE = {"float16": "sf_float_to_half", "bfloat16": "sf_float_to_bfloat16"}
+
+
+def compute_type(dt: str) -> str:
+    return scalar_table.DTYPES[dt][1]
+
+
+def storage_type(dt: str) -> str:
+    return "uint16_t" if dt in _HALF_LOAD else compute_type(dt)
+
+
+def _load(dt: str, ref: str) -> str:
+    return f"{_HALF_LOAD[dt]}({ref})" if dt in _HALF_LOAD else ref
+
+
+def _store(dt: str, v: str) -> str:
+    return f"{_HALF_STORE[dt]}({v})" if dt in _HALF_STORE else v
+
+
+def _result(dt: str, text: str) -> str:
+    """A member's value: its expression in its output's compute type (16-bit floats
+    rounded to their type, as their unfused kernels round every op's result)."""
+    if dt in _HALF_LOAD:
+        return f"{_HALF_LOAD[dt]}({_HALF_STORE[dt]}((float)({text})))"
+    return f"({compute_type(dt)})({text})"
+
+
+def _index(cls: int, t: int, i: str) -> str:
+    return {UNIT: f"[{i}]", BROADCAST: "[0]"}.get(cls, f"[{i} * st[{t}]]")
+
+
+def _body(spec: Spec, i: str, classes: list[int], red_target: str | None) -> list[str]:
+    """Statements computing element `i`: loads, members, stores (and the reduction's
+    accumulation into `red_target`)."""
+    lines = []
+    nin = len(spec.inputs)
+    for k, (dt, _c) in enumerate(spec.inputs):
+        lines.append(f"const {compute_type(dt)} a{k} = {_load(dt, f'in{k}' + _index(classes[k], k, i))};")
+    for j, m in enumerate(spec.members):
+        decls = []
+        for name, (kind, idx), dt in zip(m.names, m.args, m.arg_dtypes):
+            decls.append(f"const {compute_type(dt)} {name} = {'a' if kind == 'in' else 'm'}{idx};")
+        for name, value in m.fattrs:
+            decls.append(f"const {compute_type(m.out)} {name} = ({compute_type(m.out)}){value!r};")
+        if m.can_fail:
+            decls.append("int bad = 0;")
+            tail = f" if (bad) bad{j} = bad;"
+        else:
+            tail = ""
+        lines.append(
+            f"{compute_type(m.out)} m{j}; {{ {' '.join(decls)} m{j} = {_result(m.out, m.text)};{tail} }}"
+        )
+    for o, (j, _c) in enumerate(spec.outputs):
+        dt = spec.members[j].out
+        lines.append(f"out{o}{_index(classes[nin + o], nin + o, i)} = {_store(dt, f'm{j}')};")
+    if red_target is not None:
+        lines.append(f"{red_target} += (double)m{spec.reduce[1]};")
+    return lines
+
+
+def _prologue(spec: Spec) -> list[str]:
+    """Typed pointers from the byte pointers p[] and the error flags."""
+    lines = []
+    for k, (dt, _c) in enumerate(spec.inputs):
+        lines.append(f"const {storage_type(dt)} *in{k} = (const {storage_type(dt)} *)p[{k}];")
+    nin = len(spec.inputs)
+    for o, (j, _c) in enumerate(spec.outputs):
+        st = storage_type(spec.members[j].out)
+        lines.append(f"{st} *out{o} = ({st} *)p[{nin + o}];")
+    for j, m in enumerate(spec.members):
+        if m.can_fail:
+            lines.append(f"int bad{j} = 0;")
+    return lines
+
+
+def _epilogue(spec: Spec) -> list[str]:
+    lines = []
+    for j, m in enumerate(spec.members):
+        if m.can_fail:
+            lines.append(f"if (bad{j}) return (({j} + 1) << 4) | bad{j};")
+    lines.append("return 0;")
+    return lines
+
+
+def _simd(spec: Spec, clause: str = "") -> str:
+    # a member that reports errors writes a flag: keep such loops scalar
+    if any(m.can_fail for m in spec.members):
+        return ""
+    return f"#pragma omp simd{clause}"
+
+
+_HEADER = """\
+/* A fused kernel generated by staticflow (backends/fused_codegen.py). */
+#include <math.h>
+#include <stdint.h>
+
+#include "sf_internal.h"
+#include "sf_vector_math.h"
+#include "sf_scalar.h"
+
+#define NIN {nin}
+#define NOUT {nout}
+#define NT (NIN + NOUT)
+
+static const int32_t in_dt[NIN + 1] = {{{in_dt}}};
+static const int32_t out_dt[NOUT + 1] = {{{out_dt}}};
+static const int64_t esize[NT + 1] = {{{esize}}};
+static const int cls[NT + 1] = {{{classes}}};
+
+static int fused_error(sf_call *call, int e)
+{{
+    const int member = (e >> 4) - 1, code = e & 15;
+    switch (code) {{
+    case EW_DIV_BY_ZERO:
+        return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "fused member %d: integer division by zero", member);
+    case EW_MOD_BY_ZERO:
+        return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "fused member %d: integer modulo by zero", member);
+    case EW_NEG_POW:
+        return sf_fail(call, SF_ERR_INVALID_ARGUMENT,
+                       "fused member %d: integers to negative integer powers are not allowed", member);
+    default:
+        return sf_fail(call, SF_ERR_INTERNAL, "fused member %d: failed with error %d", member, code);
+    }}
+}}
+
+/* Checks the call against what the source was generated for: arity, dtypes, one shape
+ * of rank `rank` (0: any) for every view but the reduction's output, and the inner
+ * strides the loops were specialized on (dim `inner` of each view). */
+static int fused_check(sf_call *call, int nin_extra, int nout_ew, int rank, int inner)
+{{
+    if (call->n_in != NIN + nin_extra || call->n_out != NOUT)
+        return sf_fail(call, SF_ERR_INVALID_ARGUMENT,
+                       "fused kernel: expected %d inputs and %d outputs, got %d and %d",
+                       NIN + nin_extra, NOUT, (int)call->n_in, (int)call->n_out);
+    for (int t = 0; t < NIN; t++)
+        if (call->in[t].dtype != in_dt[t])
+            return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "fused kernel: input %d has dtype %s, expected %s",
+                           t, sf_dtype_name(call->in[t].dtype), sf_dtype_name(in_dt[t]));
+    for (int t = 0; t < NOUT; t++)
+        if (call->out[t].dtype != out_dt[t])
+            return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "fused kernel: output %d has dtype %s, expected %s",
+                           t, sf_dtype_name(call->out[t].dtype), sf_dtype_name(out_dt[t]));
+    const sf_tensor *ref = &call->in[0];
+    if (ref->ndim > SF_MAX_DIMS || (rank && ref->ndim != rank))
+        return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "fused kernel: views of rank %d", (int)ref->ndim);
+    for (int t = 0; t < NIN + nout_ew; t++) {{
+        const sf_tensor *v = t < NIN ? &call->in[t] : &call->out[t - NIN];
+        int same = v->ndim == ref->ndim;
+        for (int d = 0; same && d < ref->ndim; d++) same = v->shape[d] == ref->shape[d];
+        if (!same) return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "fused kernel: view %d's shape differs", t);
+        const int64_t s = v->ndim ? v->strides[inner < 0 ? v->ndim - 1 : inner] : 1;
+        const int c = cls[t];
+        if ((c == 0 && s != 0 && v->ndim) || (c == 1 && s != 1 && v->ndim))
+            return sf_fail(call, SF_ERR_INTERNAL,
+                           "fused kernel: view %d has inner stride %lld, compiled for %d",
+                           t, (long long)s, c);
+    }}
+    return SF_OK;
+}}
+"""
+
+
+def _header(spec: Spec) -> str:
+    nin, nout = len(spec.inputs), len(spec.outputs) + (spec.reduce is not None)
+    out_dts = [spec.members[j].out for j, _c in spec.outputs]
+    if spec.reduce is not None:
+        out_dts.append(spec.members[spec.reduce[1]].out)
+    dts = [d for d, _c in spec.inputs] + out_dts
+    classes = [c for _d, c in spec.inputs] + [c for _j, c in spec.outputs] + ([ANY] if spec.reduce else [])
+    return _HEADER.format(
+        nin=nin,
+        nout=nout,
+        in_dt=", ".join([_DTC[d] for d, _c in spec.inputs] + ["0"]),
+        out_dt=", ".join([_DTC[d] for d in out_dts] + ["0"]),
+        esize=", ".join([str(_SIZE[d]) for d in dts] + ["0"]),
+        classes=", ".join([str(c) for c in classes] + ["0"]),
+    )
+
+
+def _elementwise(spec: Spec) -> str:
+    classes = [c for _d, c in spec.inputs] + [c for _j, c in spec.outputs]
+    body = "\n        ".join(_body(spec, "i", classes, None))
+    pro = "\n    ".join(_prologue(spec))
+    epi = "\n    ".join(_epilogue(spec))
+    return f"""
+static int row(int64_t n, char *const *p, const int64_t *st)
+{{
+    (void)st;
+    {pro}
+    {_simd(spec)}
+    for (int64_t i = 0; i < n; i++) {{
+        {body}
+    }}
+    {epi}
+}}
+
+int sf_cpu_fused(sf_call *call)
+{{
+    int rc = fused_check(call, 0, NOUT, 0, -1);
+    if (rc != SF_OK) return rc;
+    const sf_tensor *ref = &call->in[0];
+    const sf_tensor *v[NT];
+    int64_t inner[NT];
+    for (int t = 0; t < NT; t++) {{
+        v[t] = t < NIN ? &call->in[t] : &call->out[t - NIN];
+        inner[t] = sf_inner_stride(v[t]);
+    }}
+    const int64_t len = sf_row_len(ref), rows = sf_rows(ref), total = len * rows;
+    if (total == 0) return SF_OK;
+    /* tasks: a block of one long row, or a group of short rows */
+    const int64_t cpr = (len + {BLOCK} - 1) / {BLOCK};
+    const int64_t rpt = len >= {BLOCK} ? 1 : {BLOCK} / len;
+    const int64_t ntasks = (rows + rpt - 1) / rpt * cpr;
+    int err = 0;
+#pragma omp parallel for schedule(static) if (total >= SF_PARALLEL_MIN)
+    for (int64_t task = 0; task < ntasks; task++) {{
+        int seen;
+#pragma omp atomic read
+        seen = err;
+        if (seen) continue;
+        const int64_t r0 = task / cpr * rpt, c0 = task % cpr * {BLOCK};
+        const int64_t r1 = r0 + rpt < rows ? r0 + rpt : rows;
+        const int64_t c1 = c0 + {BLOCK} < len ? c0 + {BLOCK} : len;
+        for (int64_t r = r0; r < r1; r++) {{
+            char *p[NT];
+            for (int t = 0; t < NT; t++)
+                p[t] = (char *)v[t]->data + (sf_row_offset(v[t], ref, r) + c0 * inner[t]) * esize[t];
+            int e = row(c1 - c0, p, inner);
+            if (e) {{
+#pragma omp atomic write
+                err = e;
+                break;
+            }}
+        }}
+    }}
+    return err ? fused_error(call, err) : SF_OK;
+}}
+"""
+
+
+def _reduction(spec: Spec) -> str:
+    kind, red, mode = spec.reduce
+    nout_ew = len(spec.outputs)
+    classes = [c for _d, c in spec.inputs] + [c for _j, c in spec.outputs]
+    pro = "\n    ".join(_prologue(spec))
+    epi = "\n    ".join(_epilogue(spec))
+    out_t = compute_type(spec.members[red].out)
+    final = "acc" if kind == "sum" else "acc / (double)R"
+    nt_ew = "(NIN + NOUT - 1)"
+    if mode == "row":
+        body = "\n        ".join(_body(spec, "i", classes, "acc"))
+        return f"""
+static int row(int64_t n, char *const *p, const int64_t *st, double *acc_out)
+{{
+    (void)st;
+    {pro}
+    double acc = 0;
+    {_simd(spec, " reduction(+:acc)")}
+    for (int64_t i = 0; i < n; i++) {{
+        {body}
+    }}
+    *acc_out = acc;
+    {epi}
+}}
+
+int sf_cpu_fused(sf_call *call)
+{{
+    const int64_t R0 = call->n_in > 0 && call->in[0].ndim == 2 ? call->in[0].shape[1] : 0;
+    const int64_t nch = R0 > {RBLOCK} ? (R0 + {RBLOCK} - 1) / {RBLOCK} : 1;
+    int rc = fused_check(call, nch > 1, {nout_ew}, 2, 1);
+    if (rc != SF_OK) return rc;
+    const int64_t K = call->in[0].shape[0], R = call->in[0].shape[1];
+    const sf_tensor *v[NT];
+    int64_t sk[NT], sr[NT];
+    for (int t = 0; t < {nt_ew}; t++) {{
+        v[t] = t < NIN ? &call->in[t] : &call->out[t - NIN];
+        sk[t] = v[t]->strides[0];
+        sr[t] = v[t]->strides[1];
+    }}
+    {out_t} *out = ({out_t} *)call->out[NOUT - 1].data;
+    double *part = nch > 1 ? (double *)call->in[NIN].data : 0;
+    if (nch > 1 && call->in[NIN].dtype != SF_FLOAT64)
+        return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "fused kernel: partials must be float64");
+    const int64_t ntasks = K * nch;
+    int err = 0;
+#pragma omp parallel for schedule(static) if (K * R >= SF_PARALLEL_MIN)
+    for (int64_t task = 0; task < ntasks; task++) {{
+        int seen;
+#pragma omp atomic read
+        seen = err;
+        if (seen) continue;
+        const int64_t k = task / nch, r0 = task % nch * {RBLOCK};
+        const int64_t r1 = r0 + {RBLOCK} < R ? r0 + {RBLOCK} : R;
+        char *p[NT];
+        for (int t = 0; t < {nt_ew}; t++) p[t] = (char *)v[t]->data + (k * sk[t] + r0 * sr[t]) * esize[t];
+        double acc = 0;
+        int e = row(r1 - r0, p, sr, &acc);
+        if (e) {{
+#pragma omp atomic write
+            err = e;
+            continue;
+        }}
+        if (nch > 1) part[task] = acc;
+        else out[k] = ({out_t})({final});
+    }}
+    if (err) return fused_error(call, err);
+    if (nch > 1) /* partials added in order: the result does not depend on the threads */
+        for (int64_t k = 0; k < K; k++) {{
+            double acc = 0;
+            for (int64_t c = 0; c < nch; c++) acc += part[k * nch + c];
+            out[k] = ({out_t})({final});
+        }}
+    return SF_OK;
+}}
+"""
+    body = "\n        ".join(_body(spec, "i", classes, "acc[i]"))
+    return f"""
+static int cols(int64_t n, char *const *p, const int64_t *st, double *acc)
+{{
+    (void)st;
+    {pro}
+    {_simd(spec)}
+    for (int64_t i = 0; i < n; i++) {{
+        {body}
+    }}
+    {epi}
+}}
+
+int sf_cpu_fused(sf_call *call)
+{{
+    int rc = fused_check(call, 0, {nout_ew}, 2, 0);
+    if (rc != SF_OK) return rc;
+    const int64_t K = call->in[0].shape[0], R = call->in[0].shape[1];
+    const sf_tensor *v[NT];
+    int64_t sk[NT], sr[NT];
+    for (int t = 0; t < {nt_ew}; t++) {{
+        v[t] = t < NIN ? &call->in[t] : &call->out[t - NIN];
+        sk[t] = v[t]->strides[0];
+        sr[t] = v[t]->strides[1];
+    }}
+    {out_t} *out = ({out_t} *)call->out[NOUT - 1].data;
+    const int64_t ntasks = (K + {CBLOCK} - 1) / {CBLOCK};
+    int err = 0;
+#pragma omp parallel for schedule(static) if (K * R >= SF_PARALLEL_MIN)
+    for (int64_t task = 0; task < ntasks; task++) {{
+        int seen;
+#pragma omp atomic read
+        seen = err;
+        if (seen) continue;
+        const int64_t k0 = task * {CBLOCK}, n = K - k0 < {CBLOCK} ? K - k0 : {CBLOCK};
+        double acc[{CBLOCK}];
+        for (int64_t i = 0; i < n; i++) acc[i] = 0;
+        for (int64_t r = 0; r < R; r++) {{
+            char *p[NT];
+            for (int t = 0; t < {nt_ew}; t++) p[t] = (char *)v[t]->data + (k0 * sk[t] + r * sr[t]) * esize[t];
+            int e = cols(n, p, sk, acc);
+            if (e) {{
+#pragma omp atomic write
+                err = e;
+                break;
+            }}
+        }}
+        for (int64_t i = 0; i < n; i++) {{
+            const double a = acc[i];
+            out[k0 + i] = ({out_t})({final.replace("acc", "a")});
+        }}
+    }}
+    return err ? fused_error(call, err) : SF_OK;
+}}
+"""
+
+
+def source(spec: Spec) -> str:
+    """The C source of the kernel `sf_cpu_fused` that `spec` describes."""
+    return _header(spec) + (_elementwise(spec) if spec.reduce is None else _reduction(spec))
