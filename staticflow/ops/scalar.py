@@ -10,6 +10,7 @@ generator read nothing else about an op.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -62,8 +63,11 @@ class ScalarOp:
 
     def expression(self, in_dtypes, out_dtype) -> Expr | None:
         """The op's Expr for these dtypes, or None where no kernel computes them."""
-        ins = [dtypes.as_dtype(t).name for t in in_dtypes]
-        out = dtypes.as_dtype(out_dtype).name
+        ins = tuple(dtypes.as_dtype(t).name for t in in_dtypes)
+        return self._expression(ins, dtypes.as_dtype(out_dtype).name)
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019  (ScalarOps are module-level records)
+    def _expression(self, ins: tuple, out: str) -> Expr | None:
         if any(t not in scalar_table.DTYPES for t in (*ins, out)):
             return None
         if self.build is not None:

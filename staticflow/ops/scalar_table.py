@@ -22,6 +22,8 @@ This module imports only the standard library, so the C build can load it by pat
 
 from __future__ import annotations
 
+import functools
+
 # dtype classes: dtype name -> (class, C compute type, libm suffix or unsigned type)
 DTYPES = {
     "float32": ("float", "float", "f"),
@@ -185,6 +187,7 @@ def _entries(list_name: str):
         yield e[0], e[1], (e[2] if len(e) > 2 else None), arity
 
 
+@functools.cache
 def lookup(base: str, dtype: str, arity: int) -> tuple[str, str] | None:
     """(C expression, output dtype name) of kernel `base` for inputs of `dtype`, with the
     dtype's pieces filled in; None when the table has no such kernel."""

@@ -27,6 +27,10 @@ import numpy as np
 from staticflow.compiler.ir import IRGraph, Node
 from staticflow.framework import dtypes
 
+# the most ops one generated kernel computes: bounds its compile time (a long chain becomes
+# several kernels, most of them the same source, compiled once) and each merge's cost
+MAX_MEMBERS = 128
+
 
 class _Group:
     __slots__ = ("members", "ids", "ext", "first", "shape", "reduce")
@@ -81,14 +85,19 @@ def _cycle(ir: IRGraph, pos: dict, ids: set, ext: dict, first: int) -> bool:
     return False
 
 
-def _merge(groups: dict, a: _Group, b: _Group) -> _Group:
+def _merged_ext(a: _Group, b: _Group) -> dict:
+    """What a and b together read from outside both (cost: the two ext sets, not the members)."""
+    ext = {i: n for i, n in a.ext.items() if i not in b.ids}
+    ext.update((i, n) for i, n in b.ext.items() if i not in a.ids)
+    return ext
+
+
+def _merge(groups: dict, a: _Group, b: _Group, ext: dict) -> _Group:
     if len(a.members) < len(b.members):
         a, b = b, a
     a.members.extend(b.members)
     a.ids |= b.ids
-    a.ext.update(b.ext)
-    for i in a.ids:
-        a.ext.pop(i, None)
+    a.ext = ext
     a.first = min(a.first, b.first)
     for m in b.members:
         groups[m.id] = a
@@ -115,13 +124,11 @@ def _groups(ir: IRGraph, order: list[Node]) -> tuple[list[_Group], dict]:
                 cands.append(c)
         groups[n.id] = g
         for c in sorted(cands, key=lambda c: -len(c.members)):
-            ext = dict(g.ext)
-            ext.update(c.ext)
-            ids = g.ids | c.ids
-            for i in ids:
-                ext.pop(i, None)
-            if not _cycle(ir, pos, ids, ext, min(g.first, c.first)):
-                g = _merge(groups, g, c)
+            if len(g.members) + len(c.members) > MAX_MEMBERS:
+                continue
+            ext = _merged_ext(g, c)
+            if not _cycle(ir, pos, g.ids | c.ids, ext, min(g.first, c.first)):
+                g = _merge(groups, g, c, ext)
     unique = {id(g): g for g in groups.values()}
     out = sorted(unique.values(), key=lambda g: g.first)
     for g in out:
