@@ -284,3 +284,19 @@ def test_draw_plan_frames_a_fused_kernel_and_names_its_ops():
     assert {tr.nodes[n].scope for n in ("sq", "loss")} == {"step_2"}
     assert "in registers" in " ".join(tr.nodes["sq"].notes) and "arena" in " ".join(tr.nodes["act"].notes)
     assert all(label in dot for label in tr.cluster_labels.values())
+
+
+def test_a_long_chain_is_cut_into_kernels_of_at_most_max_members_ops():
+    from staticflow.passes import fusion
+
+    x = sf.placeholder(sf.float32, [5], name="x")
+    y = x
+    for i in range(2 * fusion.MAX_MEMBERS + 44):
+        y = sf.tanh(y) if i % 2 else y * 0.75
+    feed = {x: np.linspace(-2, 2, 5, dtype=np.float32)}
+    with sf.Session() as sess:
+        nodes = _fused_nodes(sess.plan(y, feed))
+        got = sess.run(y, feed)
+    sizes = sorted(len(n.attrs["group"].members) for n in nodes)
+    assert sizes == [44, fusion.MAX_MEMBERS, fusion.MAX_MEMBERS]
+    np.testing.assert_allclose(got, reference.evaluate(y, feed), rtol=1e-5, atol=1e-6)
