@@ -22,6 +22,8 @@ warning (backends/jit.py).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from staticflow.compiler.ir import IRGraph, Node
@@ -54,13 +56,13 @@ def _aligned(node: Node) -> list[tuple] | None:
     if "GPU" in node.device.upper():
         return None
     shape = node.shapes[0]
-    if int(np.prod(shape, dtype=np.int64)) == 0:
+    if 0 in shape:
         return None
     if d.scalar.expression([v.dtype for v in node.inputs], node.dtypes[0]) is None:
         return None
     aligned = d.scalar.aligned_shapes(node.attrs, [v.shape for v in node.inputs], shape)
     for a, v in zip(aligned, node.inputs):
-        if len(a) > len(shape) or np.prod(a, dtype=np.int64) != np.prod(v.shape, dtype=np.int64):
+        if len(a) > len(shape) or math.prod(a) != math.prod(v.shape):
             return None
         if any(n not in (1, s) for n, s in zip(a, shape[len(shape) - len(a):])):
             return None
