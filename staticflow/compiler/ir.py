@@ -199,7 +199,9 @@ class IRGraph:
 
     def __init__(self) -> None:
         self.nodes: dict[int, Node] = {}
-        self.fetches: list[Value] = []
+        self._fetches: list[Value] = []
+        self._fetch_at: dict[Value, list[int]] = {}  # value -> its positions in fetches
+        self._fetched: dict[int, int] = {}  # node id -> how many fetches read it
         self.targets: list[Node] = []
         self.feeds: dict = {}  # user Tensor -> feed Node
         self.value_feeds: dict = {}  # user Tensor -> fed value the plan is specialized on
@@ -208,6 +210,29 @@ class IRGraph:
 
     def __len__(self) -> int:
         return len(self.nodes)
+
+    # --- fetches: indexed, so asking whether a node is fetched costs O(1) -------------------
+    @property
+    def fetches(self) -> list[Value]:
+        """The fetched values in order. Read-only: assign a new list to change it."""
+        return self._fetches
+
+    @fetches.setter
+    def fetches(self, values) -> None:
+        self._fetches = list(values)
+        self._fetch_at = {}
+        self._fetched = {}
+        for k, f in enumerate(self._fetches):
+            self._fetch_at.setdefault(f, []).append(k)
+            self._fetched[f.node.id] = self._fetched.get(f.node.id, 0) + 1
+
+    def is_fetched(self, node: Node) -> bool:
+        """Whether some fetch reads an output of `node`."""
+        return self._fetched.get(node.id, 0) > 0
+
+    def is_fetched_value(self, value: Value) -> bool:
+        """Whether some fetch reads `value`."""
+        return value in self._fetch_at
 
     def __iter__(self) -> Iterator[Node]:
         return iter(list(self.nodes.values()))
@@ -287,17 +312,24 @@ class IRGraph:
         for user, i in old.node.users[old.index]:
             self.set_input(user, i, new)
             moved += 1
-        for k, f in enumerate(self.fetches):
-            if f == old:
-                self.fetches[k] = new
-                moved += 1
-        return moved
+        return moved + self.replace_fetches(old, new)
+
+    def replace_fetches(self, old: Value, new: Value) -> int:
+        """The fetches of `old` fetch `new` instead (its readers stay); how many moved."""
+        at = self._fetch_at.pop(old, []) if old != new else []
+        for k in at:
+            self._fetches[k] = new
+        if at:
+            self._fetch_at.setdefault(new, []).extend(at)
+            self._fetched[old.node.id] -= len(at)
+            self._fetched[new.node.id] = self._fetched.get(new.node.id, 0) + len(at)
+        return len(at)
 
     def remove(self, node: Node) -> None:
         """Drop a node nothing reads, fetches or targets; its inputs lose a user."""
         if node.has_users():
             raise ValueError(f"{node.name} still has users")
-        if any(f.node is node for f in self.fetches) or node in self.targets:
+        if self.is_fetched(node) or node in self.targets:
             raise ValueError(f"{node.name} is fetched or a target")
         for i, v in enumerate(node.inputs):
             v.node.users[v.index].remove((node, i))
@@ -378,8 +410,11 @@ class IRGraph:
                 assert n in c.control_users, f"{where}: control edge from {c.name} not mirrored"
             for u in n.control_users:
                 assert n in u.control, f"{where}: control user {u.name} does not list it"
-        for f in self.fetches:
+        at: dict = {}
+        for k, f in enumerate(self.fetches):
             assert self.nodes.get(f.node.id) is f.node, f"fetch {f!r} reads a removed node"
+            at.setdefault(f, []).append(k)
+        assert at == {v: sorted(ks) for v, ks in self._fetch_at.items() if ks}, "fetch index out of date"
         for t in self.targets:
             assert self.nodes.get(t.id) is t, f"target {t.name} was removed"
         self.topo_order()  # raises on a cycle

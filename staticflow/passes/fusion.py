@@ -296,7 +296,7 @@ def _fuse(ir: IRGraph, g: _Group, aligned: dict, fused_ops) -> bool:
         for user, i in list(old.node.users[old.index]):
             if user.id not in index and user is not red:
                 ir.set_input(user, i, new)
-        ir.fetches = [new if f == old else f for f in ir.fetches]
+        ir.replace_fetches(old, new)
     for m in ([red] if red is not None else []) + list(reversed(g.members)):
         ir.remove(m)
     return True

@@ -47,7 +47,6 @@ class _Remap:
         self.ctx = ctx
         self.rw = Rewriter(ir, ctx)
         self.pos: dict[int, int] = {}
-        self.fetched: set = set()
 
     # --- queries -------------------------------------------------------------------------------
     def alive(self, node) -> bool:
@@ -56,7 +55,7 @@ class _Remap:
     def sole_user(self, v):
         """The one (node, input index) that reads `v`, or None (several, none, or a fetch)."""
         users = v.node.users[v.index]
-        if len(users) != 1 or v in self.fetched:
+        if len(users) != 1 or self.ir.is_fetched_value(v):
             return None
         return users[0]
 
@@ -141,7 +140,7 @@ class _Remap:
         for n in group:
             self.ir.move_control(n, first)
         for n in reversed(group):
-            if self.alive(n) and not n.has_users() and not any(f.node is n for f in self.ir.fetches):
+            if self.alive(n) and not n.has_users() and not self.ir.is_fetched(n):
                 if n not in self.ir.targets:
                     self.ir.remove(n)
         self.rw.changed += 1
@@ -404,7 +403,7 @@ class _Remap:
         # log(softmax(x)) and the softmax go too, when nothing else reads them
         for n in (logp.node, logp.node.inputs[0].node if logp.node.inputs else None):
             if n is not None and self.alive(n) and not n.has_users() and n.pure and n not in self.ir.targets:
-                if not any(f.node is n for f in self.ir.fetches):
+                if not self.ir.is_fetched(n):
                     self.ir.remove(n)
         self.ctx.notes.append("SoftmaxCrossEntropyWithLogits(" + ", ".join(n.type for n in group) + ")")
 
@@ -438,7 +437,6 @@ def _origins(nodes) -> tuple:
 
 def run(ir, ctx) -> int:
     r = _Remap(ir, ctx)
-    r.fetched = set(ir.fetches)
     order = ir.topo_order()
     r.pos = {n.id: i for i, n in enumerate(order)}
     # updates first: a weight gradient's product goes into its variable, not into an epilogue

@@ -76,7 +76,7 @@ class Rewriter:
         if (
             not node.has_users()
             and node not in self.ir.targets
-            and not any(f.node is node for f in self.ir.fetches)
+            and not self.ir.is_fetched(node)
         ):
             self.ir.remove(node)
         self.changed += 1
