@@ -583,36 +583,8 @@ class InteractiveSession(Session):
         super().close()
 
 
-_local = threading.local()
-
-
-def _session_stack() -> list[Session]:
-    if not hasattr(_local, "stack"):
-        _local.stack = []
-    return _local.stack
-
-
-def get_default_session() -> Session | None:
-    stack = _session_stack()
-    return stack[-1] if stack else None
-
-
-def _default_session_or(session) -> Session:
-    sess = session or get_default_session()
-    if sess is None:
-        raise ValueError(
-            "Cannot evaluate tensor using `eval()`: No default session is registered. Use "
-            "`with sess.as_default()` or pass an explicit session to `eval(session=sess)`"
-        )
-    return sess
-
-
-def _run_with_default(fetch, feed_dict, session):
-    sess = _default_session_or(session)
-    g = fetch.graph
-    if sess.graph is not g:
-        raise ValueError(
-            "Cannot use the given session to evaluate tensor: the tensor's graph is different "
-            "from the session's graph."
-        )
-    return sess.run(fetch, feed_dict)
+# the default-session stack lives in the framework (Tensor.eval finds it there)
+_session_stack = fops._session_stack
+get_default_session = fops.get_default_session
+_default_session_or = fops._default_session_or
+_run_with_default = fops._run_with_default
