@@ -250,10 +250,10 @@ def _fconv_lower(pooled: bool):
         outs = [y, ctx.out(1)] if pooled else [y]
         tail = [ctx.inp(2)] if bias else []
         fattr = (float(ctx.attrs["leakyrelu_alpha"]),)
-        ch = conv_ops._direct_chunk(g, c, o, dt.size)
+        ch = conv_ops._direct_chunk(ctx.backend, g, c, o, dt.size)
         if ch is not None:
-            wt, xe, _, _ = conv_ops._direct_sizes(g, c, o, ch, conv_ops._lanes(dt.size))
-            slots = max(1, min(n, conv_ops._threads()))
+            wt, xe, _, _ = conv_ops._direct_sizes(g, c, o, ch, conv_ops._lanes(ctx.backend, dt.size))
+            slots = max(1, min(n, conv_ops._threads(ctx.backend)))
             scratch = ctx.scratch_buffer((wt + slots * xe,), dt)
             ctx.call(
                 ctx.kernel("fused_conv2d_direct", dt),
@@ -401,7 +401,7 @@ def _bag_lower(ctx):
     if r == 0:
         ctx.copy(ctx.const(0, db.dtype).broadcast_to(db.shape), db)
         return
-    threads = conv_ops._threads()
+    threads = conv_ops._threads(ctx.backend)
     width = c * max(1, 256 // c)  # rows of narrow channels go k at a time (fused.c)
     scratch = ctx.scratch_buffer((threads * (c + width),), D.float64)
     views = [ctx.inp(0).reshape((r, c)), ctx.inp(1).reshape((r, c))]

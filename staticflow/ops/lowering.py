@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from staticflow.framework import backend as _backend
 from staticflow.framework import dtypes, sizes
 from staticflow.ops import registry
 
@@ -205,6 +206,13 @@ class LowerContext:
     # the session's ResourceStore (queues, iterators, readers), for the host calls of ops that
     # use or change them; None when planning outside a session
     resources: object = None
+    # the node's device backend (framework.backend.Backend): thread count, vector width and
+    # generated kernels; None: the default device's
+    backend: object = None
+
+    def __post_init__(self):
+        if self.backend is None:
+            self.backend = _backend.default()
 
     def inp(self, i: int) -> View:
         shape = self.in_shapes[i]
