@@ -17,7 +17,7 @@ import numpy as np
 from staticflow.framework import backend, dtypes
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape
-from staticflow.ops import builder, casegen, registry
+from staticflow.ops import abi, builder, casegen, registry
 from staticflow.ops.lowering import COPY_KERNELS, View
 from staticflow.ops.registry import Arg, Attr, Case, op
 
@@ -134,11 +134,30 @@ class Geometry:
         g.kh, g.kw, g.oh, g.ow, g.pt, g.pl = kh, kw, oh, ow, pt, pl
         return g
 
-    def conv_iattr(self):
-        return (self.sh, self.sw, self.dh, self.dw, self.pt, self.pl)
+    def conv_iattr(self, chunk: int, epilogue: dict | None = None) -> tuple:
+        """A conv kernel's iattr (abi.SF_CONV_*): this geometry, the chunk, and a fused conv's
+        epilogue entries."""
+        return abi.pack({
+            abi.SF_CONV_STRIDE_H: self.sh,
+            abi.SF_CONV_STRIDE_W: self.sw,
+            abi.SF_CONV_DILATION_H: self.dh,
+            abi.SF_CONV_DILATION_W: self.dw,
+            abi.SF_CONV_PAD_TOP: self.pt,
+            abi.SF_CONV_PAD_LEFT: self.pl,
+            abi.SF_CONV_CHUNK: chunk,
+            **(epilogue or {}),
+        })
 
-    def pool_iattr(self):
-        return (self.kh, self.kw, self.sh, self.sw, self.pt, self.pl)
+    def pool_iattr(self) -> tuple:
+        """A pool kernel's iattr (abi.SF_POOL_*)."""
+        return abi.pack({
+            abi.SF_POOL_KSIZE_H: self.kh,
+            abi.SF_POOL_KSIZE_W: self.kw,
+            abi.SF_POOL_STRIDE_H: self.sh,
+            abi.SF_POOL_STRIDE_W: self.sw,
+            abi.SF_POOL_PAD_TOP: self.pt,
+            abi.SF_POOL_PAD_LEFT: self.pl,
+        })
 
 
 def _to_nhwc_dims(dims, fmt):
@@ -323,7 +342,7 @@ def _direct_conv(ctx, g: Geometry, img_nhwc, filt: View, o: int, x: View, y: Vie
     wt, xe, _, _ = _direct_sizes(g, c, o, ch, _lanes(ctx.backend, dt.size))
     slots = max(1, min(n, _threads(ctx.backend)))
     scratch = ctx.scratch_buffer((wt + slots * xe,), dt)
-    ctx.call(ctx.kernel("conv2d_direct", dt), [x, filt, scratch], [y], g.conv_iattr() + (ch,))
+    ctx.call(ctx.kernel("conv2d_direct", dt), [x, filt, scratch], [y], g.conv_iattr(ch))
 
 
 def _conv_lower_common(ctx, base, img_nhwc, filt_shape, ins, out_view, finish):
@@ -336,7 +355,7 @@ def _conv_lower_common(ctx, base, img_nhwc, filt_shape, ins, out_view, finish):
         ctx.kernel(base, ctx.out_dtypes[0]),
         ins + ([col] if col is not None else []),
         [out_view],
-        g.conv_iattr() + (chunk,),
+        g.conv_iattr(chunk),
     )
     finish()
 
@@ -436,7 +455,7 @@ def _backprop_filter_lower(base):
             per = sum(_direct_sizes(g, c, o, ch, _lanes(ctx.backend, dt.size))[1:])
             scratch = ctx.scratch_buffer((max(1, min(img[0], _threads(ctx.backend))) * per,), dt)
             ctx.call(ctx.kernel("conv2d_backprop_filter_direct", dt), [x, dy, scratch], [ctx.out(0)],
-                     g.conv_iattr() + (ch,))
+                     g.conv_iattr(ch))
             return
         _conv_lower_common(ctx, base, img, ctx.out_shapes[0], [x, dy], ctx.out(0), lambda: None)
 
