@@ -204,15 +204,12 @@ from staticflow.ops.variable_scope import (
 from staticflow.runtime.session import InteractiveSession, Session, get_default_session
 
 newaxis = None
-__version__ = "0.1.0"
 import staticflow.contrib as contrib  # noqa: E402  (tf.contrib's aliases of core TF1)
 import staticflow.flags as flags  # noqa: E402  (absl's flags, as tf.flags)
 
 # model saving and loading: sf.graph_util (freezing), sf.saved_model; sf.train has Saver & meta graphs
 from staticflow import compat, gfile, graph_util, image, logging, saved_model, strings, summary, viz  # noqa: E402
-
-# TF1's top-level names for the string ops (sf.strings has them all)
-from staticflow.framework.meta_graph import export_meta_graph, import_meta_graph  # noqa: E402
+from staticflow.framework.versions import __version__  # noqa: E402
 from staticflow.ops.array_ops import unsorted_segment_sum  # noqa: E402
 from staticflow.ops.rnn import reverse_sequence  # noqa: E402
 from staticflow.ops.string_ops import (  # noqa: E402
@@ -226,6 +223,9 @@ from staticflow.ops.string_ops import (  # noqa: E402
 from staticflow.ops.string_ops import join as string_join  # noqa: E402
 from staticflow.ops.string_ops import strip as string_strip  # noqa: E402
 from staticflow.ops.string_ops import to_number as string_to_number  # noqa: E402
+
+# TF1's top-level names for the string ops (sf.strings has them all)
+from staticflow.train.meta_graph import export_meta_graph, import_meta_graph  # noqa: E402
 
 # session and run configuration (protobuf messages, loaded on first use like GraphDef)
 _CONFIG_MESSAGES = (

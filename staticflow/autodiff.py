@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 
+from staticflow.framework import graph_walk
 from staticflow.framework import ops as fops
 from staticflow.ops import registry
 
@@ -40,31 +41,16 @@ def _differentiable_dtype(t: fops.Tensor) -> bool:
 
 def _between(ys, xs, stops) -> set[int]:
     """Ids of ops reachable from xs (forward) that reach ys (backward), not past stops."""
-    forward: set[int] = set()
-    stack = [x.op for x in xs]
-    while stack:
-        op = stack.pop()
-        if op._id in forward:
-            continue
-        forward.add(op._id)
-        for t in op.outputs:
-            if t in stops:
-                continue
-            stack.extend(t.consumers())
-    between: set[int] = set()
-    stack = [y.op for y in ys]
-    seen: set[int] = set()
-    while stack:
-        op = stack.pop()
-        if op._id in seen:
-            continue
-        seen.add(op._id)
-        if op._id in forward:
-            between.add(op._id)
-            for t in op.inputs:
-                if t not in stops:
-                    stack.append(t.op)
-    return between
+
+    def consumers(op):
+        return [c for t in op.outputs if t not in stops for c in t.consumers()]
+
+    forward = {op._id for op in graph_walk.prune([x.op for x in xs], consumers)}
+
+    def inputs(op):  # the backward walk goes on only through ops the forward one reached
+        return [t.op for t in op.inputs if t not in stops] if op._id in forward else []
+
+    return {op._id for op in graph_walk.prune([y.op for y in ys], inputs) if op._id in forward}
 
 
 def _path_from_ys(op, ys, between) -> str:
@@ -145,18 +131,17 @@ def gradients(
                 gy = fops.convert_to_tensor(gy, dtype=y.dtype)
             pending_grads[y].append(gy)
 
-        # how many consumers on the path each op waits for
-        pending: collections.Counter = collections.Counter()
+        # each op once every consumer on the path has given it its gradients: the path's ops
+        # in reverse dependency order
         ops_between = [op for op in g.get_operations() if op._id in between]
-        for op in ops_between:
-            for t in op.inputs:
-                if t.op._id in between and t not in stops:
-                    pending[t.op._id] += 1
-        ready = [op for op in ops_between if pending[op._id] == 0]
+
+        def path_inputs(op):
+            return [t.op for t in op.inputs if t.op._id in between and t not in stops]
+
+        order = graph_walk.toposort(ops_between, path_inputs, key=lambda op: op._id, name=lambda op: op.name)
         xs_set = set(xs)
         done: dict[fops.Tensor, object] = {}
-        while ready:
-            op = ready.pop()
+        for op in reversed(order):
             out_grads = []
             for t in op.outputs:
                 gsum = _sum_grads(pending_grads.get(t, []), name=f"{op.name}_{t.value_index}_AddN")
@@ -172,11 +157,6 @@ def gradients(
                     if not _differentiable_dtype(t):
                         continue
                     pending_grads[t].append(gr)
-            for t in op.inputs:
-                if t.op._id in between and t not in stops:
-                    pending[t.op._id] -= 1
-                    if pending[t.op._id] == 0:
-                        ready.append(t.op)
 
         out = []
         for x in xs:

@@ -102,7 +102,8 @@ def _read_graph_def(path: str):
 
 
 def _read_meta(path: str):
-    from staticflow.framework import errors, meta_graph
+    from staticflow.framework import errors
+    from staticflow.train import meta_graph
 
     try:
         return meta_graph.read_meta_graph_file(path)

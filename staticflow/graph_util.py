@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from staticflow.framework import errors
+from staticflow.framework import errors, graph_walk
 
 _WRITES = ("Assign", "AssignAdd", "AssignSub")
 
@@ -33,16 +33,14 @@ def extract_sub_graph(graph_def, dest_nodes):
     for d in wanted:
         if d not in by_name:
             raise ValueError(f"{d} is not in graph")
-    keep, stack = set(), list(wanted)
-    while stack:
-        name = stack.pop()
-        if name in keep:
-            continue
-        keep.add(name)
+
+    def inputs(name: str) -> list[str]:
         node = by_name.get(name)
         if node is None:
             raise ValueError(f"node {name!r} is an input of the graph but not a node of it")
-        stack.extend(_node_name(i) for i in node.input)
+        return [_node_name(i) for i in node.input]
+
+    keep = set(graph_walk.prune(wanted, inputs))
     out = graph_pb2.GraphDef()
     out.versions.CopyFrom(graph_def.versions)
     out.library.CopyFrom(graph_def.library)

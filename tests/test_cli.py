@@ -364,8 +364,8 @@ def test_unknown_signature(models, capsys):
 # hostile models and arguments: one line, exit status 2, never a traceback
 # ---------------------------------------------------------------------------------------------
 def _saved_model_with_signature_tensor(models, tmp_path, which: str, name: str) -> str:
-    from staticflow.framework.meta_graph import seal, unseal
     from staticflow.protobuf import saved_model_pb2
+    from staticflow.train.meta_graph import seal, unseal
 
     d = tmp_path / "sm"
     shutil.copytree(models["saved_model"], d)

@@ -21,8 +21,8 @@ import pytest
 import staticflow as sf
 from staticflow.cli import INTERNAL_ERROR, main
 from staticflow.framework import graph_pb2
-from staticflow.framework.meta_graph import seal, unseal
 from staticflow.protobuf import meta_graph_pb2, saved_model_pb2
+from staticflow.train.meta_graph import seal, unseal
 
 WEIRD = ["b:zz", "a\\", "x:0:1", '"q"', "<b>", "y:-1", ":", "", "x:99999999999999999999", "ünï", "^x",
          "a/b/", "/x", "x\n", "x:1"]  # fmt: skip

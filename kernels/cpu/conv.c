@@ -95,12 +95,12 @@ static int sf_conv_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_ten
     g->O = filt->shape[3];
     g->OH = out->shape[1];
     g->OW = out->shape[2];
-    g->sh = c->iattr[0];
-    g->sw = c->iattr[1];
-    g->dh = c->iattr[2];
-    g->dw = c->iattr[3];
-    g->pt = c->iattr[4];
-    g->pl = c->iattr[5];
+    g->sh = c->iattr[SF_CONV_STRIDE_H];
+    g->sw = c->iattr[SF_CONV_STRIDE_W];
+    g->dh = c->iattr[SF_CONV_DILATION_H];
+    g->dw = c->iattr[SF_CONV_DILATION_W];
+    g->pt = c->iattr[SF_CONV_PAD_TOP];
+    g->pl = c->iattr[SF_CONV_PAD_LEFT];
     if (filt->shape[2] != g->C || out->shape[0] != g->N)
         return sf_fail(c, SF_ERR_INVALID_ARGUMENT,
                        "%s: filter in_channels %lld vs input depth %lld, or batch %lld vs %lld", name,
@@ -200,7 +200,7 @@ static int sf_cut_of(const sf_call *c, const sf_geo *g, int64_t img_extra, int64
 {
     const int64_t per = g->OH * g->OW * g->KH * g->KW * g->C + img_extra;
     const int64_t have = c->n_in >= 3 ? sf_numel(&c->in[2]) : 0;
-    int64_t chunk = c->iattr[6] > 0 ? c->iattr[6] : per ? (have - extra) / per : g->N;
+    int64_t chunk = c->iattr[SF_CONV_CHUNK] > 0 ? c->iattr[SF_CONV_CHUNK] : per ? (have - extra) / per : g->N;
     if (chunk > g->N) chunk = g->N;
     if (chunk < 1) return 0;
     k->chunk = chunk;
@@ -238,11 +238,11 @@ typedef struct {
 static int sf_conv_epi_of(sf_call *c, sf_conv_epi *e, const sf_tensor *y, int32_t code, const char *name)
 {
     memset(e, 0, sizeof *e);
-    e->act = (int)c->iattr[7];
-    e->alpha = c->fattr[0];
+    e->act = (int)c->iattr[SF_CONV_ACTIVATION];
+    e->alpha = c->fattr[SF_FATTR_ALPHA];
     if (e->act < SF_ACT_NONE || e->act > SF_ACT_TANH)
         return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: unknown activation code %d", name, e->act);
-    if (c->iattr[8]) {
+    if (c->iattr[SF_CONV_HAS_BIAS]) {
         const sf_tensor *b = &c->in[c->n_in - 1];
         if (b->dtype != code || sf_numel(b) != y->shape[3] || !sf_is_contiguous(b))
             return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: the bias (last input) must be %lld values",
@@ -256,8 +256,9 @@ static int sf_conv_epi_of(sf_call *c, sf_conv_epi *e, const sf_tensor *y, int32_
         sf_geo *g = &e->pg;
         g->N = y->shape[0], g->H = y->shape[1], g->W = y->shape[2], g->C = g->O = y->shape[3];
         g->OH = q->shape[1], g->OW = q->shape[2];
-        g->KH = c->iattr[9], g->KW = c->iattr[10], g->sh = c->iattr[11], g->sw = c->iattr[12];
-        g->pt = c->iattr[13], g->pl = c->iattr[14], g->dh = g->dw = 1;
+        g->KH = c->iattr[SF_CONV_POOL_KSIZE_H], g->KW = c->iattr[SF_CONV_POOL_KSIZE_W];
+        g->sh = c->iattr[SF_CONV_POOL_STRIDE_H], g->sw = c->iattr[SF_CONV_POOL_STRIDE_W];
+        g->pt = c->iattr[SF_CONV_POOL_PAD_TOP], g->pl = c->iattr[SF_CONV_POOL_PAD_LEFT], g->dh = g->dw = 1;
         if (q->shape[0] != g->N || q->shape[3] != g->C)
             return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: the pooled output's batch or depth differ", name);
         if (g->KH < 1 || g->KW < 1 || g->sh < 1 || g->sw < 1 || g->pt < 0 || g->pl < 0)
@@ -738,10 +739,11 @@ static int sf_dc_sizes(sf_call *c, sf_dgeo *d, const sf_tensor *x, const sf_tens
     d->N = x->shape[0], d->H = x->shape[1], d->W = x->shape[2], d->C = x->shape[3];
     d->KH = f->shape[0], d->KW = f->shape[1], d->O = f->shape[3];
     d->OH = y->shape[1], d->OW = y->shape[2];
-    d->pt = c->iattr[4], d->pl = c->iattr[5], d->CH = c->iattr[6];
+    d->pt = c->iattr[SF_CONV_PAD_TOP], d->pl = c->iattr[SF_CONV_PAD_LEFT], d->CH = c->iattr[SF_CONV_CHUNK];
     if (f->shape[2] != d->C || y->shape[0] != d->N || y->shape[3] != d->O)
         return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: input, filter and output depths or batch differ", name);
-    if (c->iattr[0] != 1 || c->iattr[1] != 1 || c->iattr[2] != 1 || c->iattr[3] != 1 || d->pt < 0 || d->pl < 0)
+    if (c->iattr[SF_CONV_STRIDE_H] != 1 || c->iattr[SF_CONV_STRIDE_W] != 1 || c->iattr[SF_CONV_DILATION_H] != 1 ||
+        c->iattr[SF_CONV_DILATION_W] != 1 || d->pt < 0 || d->pl < 0)
         return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: needs strides and dilations 1 and padding >= 0", name);
     d->M = d->CH / lanes;
     if (d->O < 1 || d->CH < 1 || d->CH % lanes || d->CH % d->O || d->M > SF_DC_MAX_M)
@@ -1010,12 +1012,12 @@ static int sf_pool_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_ten
     g->C = img->shape[3];
     g->OH = pooled->shape[1];
     g->OW = pooled->shape[2];
-    g->KH = c->iattr[0];
-    g->KW = c->iattr[1];
-    g->sh = c->iattr[2];
-    g->sw = c->iattr[3];
-    g->pt = c->iattr[4];
-    g->pl = c->iattr[5];
+    g->KH = c->iattr[SF_POOL_KSIZE_H];
+    g->KW = c->iattr[SF_POOL_KSIZE_W];
+    g->sh = c->iattr[SF_POOL_STRIDE_H];
+    g->sw = c->iattr[SF_POOL_STRIDE_W];
+    g->pt = c->iattr[SF_POOL_PAD_TOP];
+    g->pl = c->iattr[SF_POOL_PAD_LEFT];
     g->dh = g->dw = 1;
     g->O = g->C;
     if (pooled->shape[0] != g->N || pooled->shape[3] != g->C)

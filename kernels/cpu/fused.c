@@ -152,16 +152,17 @@ static int sf_parts(int64_t M, int64_t N, int64_t K)
     int sf_cpu_fused_matmul_##NAME(sf_call *c)                                                  \
     {                                                                                           \
         const char *name = "fused_matmul_" #NAME;                                               \
-        const int has_bias = c->iattr[3] != 0;                                                  \
+        const int has_bias = c->iattr[SF_FUSED_MATMUL_HAS_BIAS] != 0;                                                  \
         if (c->n_in < 2 + has_bias || c->n_out < 1)                                             \
             return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s takes %d inputs and 1 output", name, \
                            2 + has_bias);                                                       \
         const sf_tensor *ta_ = &c->in[0], *tb_ = &c->in[1], *to = &c->out[0];                   \
         int st;                                                                                 \
         if ((st = sf_matrix(c, ta_, CODE, name, "a")) || (st = sf_matrix(c, tb_, CODE, name, "b")) || \
-            (st = sf_matrix(c, to, CODE, name, "out")) || (st = sf_act_ok(c, c->iattr[2], name)))  \
+            (st = sf_matrix(c, to, CODE, name, "out")) || (st = sf_act_ok(c, c->iattr[SF_FUSED_MATMUL_ACTIVATION], name)))  \
             return st;                                                                          \
-        const int ta = c->iattr[0] != 0, tb = c->iattr[1] != 0, act = (int)c->iattr[2];         \
+        const int ta = c->iattr[SF_MATMUL_TRANSPOSE_A] != 0, tb = c->iattr[SF_MATMUL_TRANSPOSE_B] != 0; \
+        const int act = (int)c->iattr[SF_FUSED_MATMUL_ACTIVATION];         \
         const int64_t M = to->shape[0], N = to->shape[1];                                       \
         int64_t K;                                                                              \
         if ((st = sf_product_dims(c, ta_, tb_, M, N, ta, tb, &K, name))) return st;             \
@@ -177,7 +178,7 @@ static int sf_parts(int64_t M, int64_t N, int64_t K)
         if (M == 0 || N == 0) return SF_OK;                                                     \
         const T *A = (const T *)ta_->data, *B = (const T *)tb_->data;                           \
         T *C = (T *)to->data;                                                                   \
-        const T alpha = (T)c->fattr[0];                                                         \
+        const T alpha = (T)c->fattr[SF_FATTR_ALPHA];                                                         \
         const int64_t lda = ta_->shape[1], ldb = tb_->shape[1];                                 \
         const int rows = M >= N;                                                                \
         const int64_t len = rows ? M : N;                                                       \
@@ -246,7 +247,7 @@ SF_FUSED_DTYPES(SF_DEFINE_FUSED_MATMUL)
         if ((st = sf_matrix(c, &c->in[0], CODE, name, "gradients")) ||                          \
             (st = sf_matrix(c, &c->in[1], CODE, name, "features")) ||                           \
             (st = sf_matrix(c, &c->out[0], CODE, name, "backprops")) ||                         \
-            (st = sf_act_ok(c, c->iattr[0], name)))                                             \
+            (st = sf_act_ok(c, c->iattr[SF_BIAS_ACT_GRAD_ACTIVATION], name)))                                             \
             return st;                                                                          \
         const int64_t R = c->in[0].shape[0], C = c->in[0].shape[1];                             \
         if (c->in[1].shape[0] != R || c->in[1].shape[1] != C || c->out[0].shape[0] != R ||      \
@@ -255,11 +256,11 @@ SF_FUSED_DTYPES(SF_DEFINE_FUSED_MATMUL)
             return sf_fail(c, SF_ERR_INVALID_ARGUMENT,                                          \
                            "%s: gradients, features and backprops must be [%lld, %lld] and the " \
                            "bias gradient [%lld]", name, (long long)R, (long long)C, (long long)C); \
-        const int act = (int)c->iattr[0];                                                       \
+        const int act = (int)c->iattr[SF_BIAS_ACT_GRAD_ACTIVATION];                                                       \
         if (act != SF_ACT_RELU && act != SF_ACT_LEAKY_RELU && act != SF_ACT_ELU && act != SF_ACT_SELU) \
             return sf_fail(c, SF_ERR_INVALID_ARGUMENT,                                          \
                            "%s: no fused gradient for activation code %d", name, act);          \
-        const T alpha = (T)c->fattr[0];                                                         \
+        const T alpha = (T)c->fattr[SF_FATTR_ALPHA];                                                         \
         const T *g = (const T *)c->in[0].data, *f = (const T *)c->in[1].data;                   \
         T *bp = (T *)c->out[0].data, *db = (T *)c->out[1].data;                                 \
         if (C == 0) return SF_OK;                                                               \
@@ -318,7 +319,7 @@ SF_FUSED_DTYPES(SF_DEFINE_BIAS_ACT_GRAD)
         if (c->in[1].dtype != CODE || sf_numel(&c->in[1]) != 1)                                 \
             return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: alpha must be one %s value", name,  \
                            #NAME);                                                              \
-        const int ta = c->iattr[0] != 0, tb = c->iattr[1] != 0;                                 \
+        const int ta = c->iattr[SF_MATMUL_TRANSPOSE_A] != 0, tb = c->iattr[SF_MATMUL_TRANSPOSE_B] != 0;                                 \
         const int64_t M = tv->shape[0], N = tv->shape[1];                                       \
         int64_t K;                                                                              \
         if ((st = sf_product_dims(c, ta_, tb_, M, N, ta, tb, &K, name))) return st;             \

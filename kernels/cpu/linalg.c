@@ -53,7 +53,7 @@ static int sf_mm_setup(sf_call *c, sf_mm *g, int32_t code, const char *name)
         return sf_fail(c, SF_ERR_INVALID_ARGUMENT,
                        "%s needs a, b and out of the same rank >= 2, got %d, %d and %d dims", name,
                        (int)a->ndim, (int)b->ndim, (int)nd);
-    const int ta = c->iattr[0] != 0, tb = c->iattr[1] != 0;
+    const int ta = c->iattr[SF_MATMUL_TRANSPOSE_A] != 0, tb = c->iattr[SF_MATMUL_TRANSPOSE_B] != 0;
     const int64_t ar = a->shape[nd - 2], ac = a->shape[nd - 1];
     const int64_t br = b->shape[nd - 2], bc = b->shape[nd - 1];
     const int64_t asr = a->strides[nd - 2], asc = a->strides[nd - 1];

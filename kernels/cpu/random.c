@@ -531,8 +531,8 @@ static int sampler_kernel(sf_call *c, const char *name, int log_uniform)
         return sf_fail(c, SF_ERR_INVALID_ARGUMENT,
                        "%s: true_classes [n] -> candidates [S], counts [n] and [S], set [cap]", name);
     const int64_t n = tc->shape[0], batch = cand->shape[0], cap = set->shape[0];
-    const int64_t range = c->iattr[0];
-    const int unique = c->iattr[1] != 0;
+    const int64_t range = c->iattr[SF_SAMPLER_RANGE_MAX];
+    const int unique = c->iattr[SF_SAMPLER_UNIQUE] != 0;
     if (range < 1) return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: range_max must be >= 1, got %lld", name,
                                   (long long)range);
     if (unique && batch > range) return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "Sampler's range is too small.");

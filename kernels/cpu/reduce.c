@@ -372,7 +372,7 @@ static int sf_column_mode(const sf_dims *kd, const sf_dims *rd)
     int sf_cpu_reduce_##OP##_##NAME(sf_call *c)                                               \
     {                                                                                         \
         sf_dims kd, rd;                                                                       \
-        int st = sf_red_setup(c, "reduce_" #OP "_" #NAME, CODE, c->iattr[0], 0, &kd, &rd);    \
+        int st = sf_red_setup(c, "reduce_" #OP "_" #NAME, CODE, c->iattr[SF_REDUCE_NDIMS], 0, &kd, &rd);    \
         if (st) return st;                                                                    \
         if (c->out[0].dtype != CODE)                                                          \
             return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "reduce_" #OP "_" #NAME                \

@@ -103,7 +103,7 @@ static int tr_check(sf_call *c, const char *name, int32_t code, int nin, const c
         T *var = TR_VEC(T, 0), *accum = TR_VEC(T, 1);                                              \
         const T *grad = TR_VEC(T, 3);                                                           \
         const T lr = TR_SCALAR(T, 2), mom = TR_SCALAR(T, 4);                                       \
-        if (c->iattr[0]) {                                                                   \
+        if (c->iattr[SF_APPLY_USE_NESTEROV]) {                                                                   \
             TR_LOOP(n, const T g = grad[i]; const T a = accum[i] * mom + g; accum[i] = a;    \
                     var[i] -= g * lr + a * mom * lr;);                                       \
         } else {                                                                             \
@@ -129,7 +129,7 @@ static int tr_check(sf_call *c, const char *name, int32_t code, int nin, const c
         const T b1 = TR_SCALAR(T, 6), b2 = TR_SCALAR(T, 7), eps = TR_SCALAR(T, 8);                    \
         const T alpha = lr * sqrt##S((T)1 - b2p) / ((T)1 - b1p);                             \
         const T omb1 = (T)1 - b1, omb2 = (T)1 - b2;                                          \
-        if (c->iattr[0]) {                                                                   \
+        if (c->iattr[SF_APPLY_USE_NESTEROV]) {                                                                   \
             TR_LOOP(n, const T g = grad[i]; const T mi = m[i] + (g - m[i]) * omb1;           \
                     const T vi = v[i] + (g * g - v[i]) * omb2; m[i] = mi; v[i] = vi;         \
                     var[i] -= ((g * omb1 + b1 * mi) * alpha) / (sqrt##S(vi) + eps););         \
@@ -190,7 +190,7 @@ static int tr_check(sf_call *c, const char *name, int32_t code, int nin, const c
         T *var = TR_VEC(T, 0), *accum = TR_VEC(T, 1);                                              \
         const T *grad = TR_VEC(T, 3);                                                           \
         const T lr = TR_SCALAR(T, 2);                                                           \
-        if (c->iattr[0]) {                                                                   \
+        if (c->iattr[SF_APPLY_UPDATE_SLOTS]) {                                                                   \
             TR_LOOP(n, const T g = grad[i]; const T a = accum[i] + g * g; accum[i] = a;      \
                     var[i] -= g * lr / sqrt##S(a););                                         \
         } else {                                                                             \

@@ -111,6 +111,61 @@ enum {
     SF_ACT_TANH = 7
 };
 
+/* Attribute positions: each kernel family's iattr/fattr entries by name. The C
+ * kernels read call->iattr[SF_CONV_STRIDE_H], and the Python lowering writes the
+ * same names (staticflow/ops/abi.py, checked against this header by a test). */
+
+/* matmul (linalg.c), gemm_apply and fused_matmul (fused.c): op(a) = a^T when set */
+enum { SF_MATMUL_TRANSPOSE_A = 0, SF_MATMUL_TRANSPOSE_B = 1 };
+
+/* fused_matmul (fused.c): after SF_MATMUL_*; fattr alpha of leaky_relu */
+enum { SF_FUSED_MATMUL_ACTIVATION = 2, SF_FUSED_MATMUL_HAS_BIAS = 3 };
+
+/* bias_activation_grad (fused.c) */
+enum { SF_BIAS_ACT_GRAD_ACTIVATION = 0 };
+
+/* fattr of the kernels with an activation's parameter: leaky_relu(_grad), fused epilogues */
+enum { SF_FATTR_ALPHA = 0 };
+
+/* reduce (reduce.c): how many trailing dims of in[0] are reduced */
+enum { SF_REDUCE_NDIMS = 0 };
+
+/* apply_momentum / apply_adam (use_nesterov), apply_adagrad (update_slots) (training.c) */
+enum { SF_APPLY_USE_NESTEROV = 0, SF_APPLY_UPDATE_SLOTS = 0 };
+
+/* candidate samplers (random.c) */
+enum { SF_SAMPLER_RANGE_MAX = 0, SF_SAMPLER_UNIQUE = 1 };
+
+/* conv, direct conv, depthwise conv and the fused convs (conv.c) */
+enum {
+    SF_CONV_STRIDE_H = 0,
+    SF_CONV_STRIDE_W = 1,
+    SF_CONV_DILATION_H = 2,
+    SF_CONV_DILATION_W = 3,
+    SF_CONV_PAD_TOP = 4,
+    SF_CONV_PAD_LEFT = 5,
+    SF_CONV_CHUNK = 6, /* images per chunk (im2col), or the direct conv's chunk length */
+    /* the fused convs' epilogue */
+    SF_CONV_ACTIVATION = 7,
+    SF_CONV_HAS_BIAS = 8,
+    SF_CONV_POOL_KSIZE_H = 9, /* a second output: the max pool of out[0] */
+    SF_CONV_POOL_KSIZE_W = 10,
+    SF_CONV_POOL_STRIDE_H = 11,
+    SF_CONV_POOL_STRIDE_W = 12,
+    SF_CONV_POOL_PAD_TOP = 13,
+    SF_CONV_POOL_PAD_LEFT = 14
+};
+
+/* max_pool, avg_pool and their gradients (conv.c) */
+enum {
+    SF_POOL_KSIZE_H = 0,
+    SF_POOL_KSIZE_W = 1,
+    SF_POOL_STRIDE_H = 2,
+    SF_POOL_STRIDE_W = 3,
+    SF_POOL_PAD_TOP = 4,
+    SF_POOL_PAD_LEFT = 5
+};
+
 /* ---------------------------------------------------------------------------
  * Kernel families. Names are sf_cpu_<op>_<dtype> with dtype one of float16,
  * bfloat16, float32, float64, int8, int16, int32, int64, uint8, uint16,

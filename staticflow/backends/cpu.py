@@ -13,6 +13,7 @@ from functools import cache
 
 import numpy as np
 
+from staticflow.framework import backend
 from staticflow.framework import dtypes as _dtypes
 
 # Idle OpenMP threads spin a short while (GOMP_SPINCOUNT iterations, about a
@@ -183,3 +184,45 @@ def get_num_threads() -> int:
 def simd_bytes() -> int:
     """Bytes in one vector register of the kernels' build target (64 with AVX-512)."""
     return int(lib.sf_cpu_simd_bytes())
+
+
+class CPUBackend:
+    """The CPU kernel library as a `framework.backend.Backend`: the one backend today."""
+
+    device_type = "CPU"
+    device_name = "/job:localhost/replica:0/task:0/device:CPU:0"
+    ffi = ffi
+
+    def kernel(self, symbol: str):
+        return kernel(symbol)
+
+    def kernel_table(self) -> dict[str, object]:
+        return kernel_table()
+
+    def fill_tensor(self, rec, data, dtype, shape, strides) -> None:
+        fill_tensor(rec, data, dtype, shape, strides)
+
+    def run_plan(self, fns, calls, n: int, status) -> int:
+        return lib.sf_run_plan(fns, calls, n, status)
+
+    def num_threads(self) -> int:
+        return get_num_threads()
+
+    def set_num_threads(self, n: int) -> None:
+        set_num_threads(n)
+
+    def simd_bytes(self) -> int:
+        return simd_bytes()
+
+    def can_generate(self) -> bool:
+        from staticflow.backends import jit
+
+        return jit.available()
+
+    def lower_fused(self, ctx, group) -> bool:
+        from staticflow.backends import fused_codegen
+
+        return fused_codegen.lower(ctx, group)
+
+
+backend.register(CPUBackend())

@@ -28,7 +28,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from staticflow.framework import dtypes
+from staticflow.ops import fused_elementwise as fe
 from staticflow.ops import scalar_table
+from staticflow.ops.lowering import coalesce
 
 BLOCK = 16384  # elements of one task of an elementwise kernel
 RBLOCK = 32768  # reduced elements per partial of a row-mode reduction
@@ -452,3 +455,63 @@ int sf_cpu_fused(sf_call *call)
 def source(spec: Spec) -> str:
     """The C source of the kernel `sf_cpu_fused` that `spec` describes."""
     return _header(spec) + (_elementwise(spec) if spec.reduce is None else _reduction(spec))
+
+
+# ---------------------------------------------------------------------------
+# lowering of a fused group (ops/fused_elementwise.py) to one generated kernel
+# ---------------------------------------------------------------------------
+def _class(stride: int) -> int:
+    return UNIT if stride == 1 else BROADCAST if stride == 0 else ANY
+
+
+def _spec(group, ctx, classes: list[int], mode: str | None) -> Spec:
+    operands = fe.kernel_operands(group)
+    index = {key: k for k, key in enumerate(operands)}
+    members = []
+    for m in group.members:
+        e = m.opdef.scalar.expression(m.in_dtypes, m.out_dtype)
+        args = tuple(
+            ("in", index[(i, a)]) if kind == "in" else ("m", i) for (kind, i), a in zip(m.args, m.aligned)
+        )
+        fattrs = tuple((name, float(m.attrs[name])) for name in e.fattrs)
+        members.append(Member(e.text, e.operands, args, tuple(t.name for t in m.in_dtypes), e.out, fattrs))
+    nin = len(operands)
+    inputs = tuple((ctx.in_dtypes[i].name, classes[k]) for k, (i, _a) in enumerate(operands))
+    outputs = tuple((j, classes[nin + o]) for o, j in enumerate(group.outputs))
+    red = None if group.reduce is None else (group.reduce.kind, group.reduce.member, mode)
+    return Spec(inputs, tuple(members), outputs, red)
+
+
+def lower(ctx, group) -> bool:
+    """Lower `group` in `ctx` to one call of a kernel generated from its members' scalar
+    expressions, compiled (or found in the cache) by jit; False, after one warning, when no
+    kernel can be made here."""
+    from staticflow.backends import jit
+
+    operands = fe.kernel_operands(group)
+    ins = [fe._input_view(i, ctx.in_shapes[i], ctx.in_dtypes[i], a, group.shape) for i, a in operands]
+    outs = [ctx.out(o) for o in range(len(group.outputs))]
+    extra = []
+    if group.reduce is None:
+        views = coalesce(ins + outs)
+        mode = None
+        classes = [_class(v.strides[-1]) if v.ndim else UNIT for v in views]
+    else:
+        views, mode = fe.operand_views(ins + outs, group.shape, group.reduce.axes)
+        inner = 1 if mode == "row" else 0
+        classes = [_class(v.strides[inner]) for v in views]
+        K, R = views[0].shape
+        if mode == "row" and R > RBLOCK:  # per-block partials, added in order
+            extra = [ctx.scratch_buffer((K * ((R + RBLOCK - 1) // RBLOCK),), dtypes.float64)]
+        outs_red = ctx.out(len(group.outputs))
+        views = views + [outs_red.reshape((K,))]
+    nin = len(ins)
+    if not jit.available():
+        return False
+    try:
+        addr = jit.load(source(_spec(group, ctx, classes, mode)), "sf_cpu_fused")
+    except jit.CompileError as e:
+        jit.warn_once(f"the compiler failed: {str(e).splitlines()[-1][:200]}")
+        return False
+    ctx.call_generated("sf_cpu_fused", addr, views[:nin] + extra, views[nin:])
+    return True

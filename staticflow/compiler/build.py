@@ -15,9 +15,9 @@ import numpy as np
 from staticflow.compiler.ir import FEED, IRGraph, Node, Value
 from staticflow.framework import dtypes, errors, sizes
 from staticflow.framework import ops as fops
+from staticflow.framework.graph_walk import prune_ops, toposort_ops
 from staticflow.framework.tensor_shape import TensorShape
 from staticflow.ops import builder, registry
-from staticflow.runtime.graph_walk import prune, toposort
 
 
 def where(node_or_op) -> str:
@@ -151,7 +151,7 @@ def build_ir(
         ir.feeds[t] = n
         values[t] = n.output(0)
     nodes: dict = {}  # user Operation -> Node
-    for op in toposort(prune(fetch_tensors, target_ops, fed), fed):
+    for op in toposort_ops(prune_ops(fetch_tensors, target_ops, fed), fed):
         node = _add_op(ir, ev, op, values, nodes, fed)
         nodes[op] = node
     ir.fetches = [values[t] for t in fetch_tensors]

@@ -15,12 +15,12 @@ edge. `verify()` checks every invariant; the tests run it after each pass.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from staticflow.framework import dtypes
+from staticflow.framework.graph_walk import prune, toposort
 from staticflow.ops import registry
 
 # pseudo-ops that exist only in the IR (no registry record)
@@ -352,35 +352,13 @@ class IRGraph:
 
     # --- order ----------------------------------------------------------------------------
     def topo_order(self) -> list[Node]:
-        """Producers before users (data and control edges); ties broken by creation order.
+        """Producers before users (data and control edges); ties broken by creation order
+        (graph_walk.toposort: iterative, linear in the graph times log n for the ties)."""
+        return toposort(self.nodes.values(), _predecessors, key=_node_id, name=_node_name)
 
-        Iterative (Kahn's algorithm with a heap), so its cost is linear in the graph
-        (times log n for the tie-breaking), whatever the graph's depth."""
-        pending = {}
-        ready: list[tuple[int, Node]] = []
-        for n in self.nodes.values():
-            k = len(n.inputs) + len(n.control)
-            pending[n.id] = k
-            if k == 0:
-                ready.append((n.id, n))
-        heapq.heapify(ready)
-        order = []
-        while ready:
-            _, n = heapq.heappop(ready)
-            order.append(n)
-            for users in n.users:
-                for u, _i in users.view():
-                    pending[u.id] -= 1
-                    if pending[u.id] == 0:
-                        heapq.heappush(ready, (u.id, u))
-            for u in n.control_users.view():
-                pending[u.id] -= 1
-                if pending[u.id] == 0:
-                    heapq.heappush(ready, (u.id, u))
-        if len(order) != len(self.nodes):
-            stuck = sorted(n.name for n in self.nodes.values() if pending[n.id] > 0)
-            raise ValueError(f"the graph has a cycle through: {', '.join(stuck[:10])}")
-        return order
+    def live(self) -> set[Node]:
+        """The nodes some fetch or target needs (graph_walk.prune from them)."""
+        return set(prune([f.node for f in self.fetches] + list(self.targets), _predecessors))
 
     # --- checking ---------------------------------------------------------------------------
     def verify(self) -> None:
@@ -460,3 +438,15 @@ def _short(v: Any) -> str | None:
         return None
     text = repr(v)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _predecessors(n: Node) -> list[Node]:
+    return [v.node for v in n.inputs] + n.control
+
+
+def _node_id(n: Node) -> int:
+    return n.id
+
+
+def _node_name(n: Node) -> str:
+    return n.name

@@ -13,8 +13,9 @@ import secrets
 
 import numpy as np
 
-from staticflow.framework import dtypes, tensor_util
+from staticflow.framework import dtypes, graph_walk, tensor_util
 from staticflow.framework import ops as fops
+from staticflow.framework.hooks import hooks
 from staticflow.framework.tensor_shape import as_shape
 
 GRAPH_DEF_VERSION = 1
@@ -159,6 +160,8 @@ def _parse_input(s: str):
 
 
 def _toposort_nodes(nodes):
+    """NodeDefs with producers first (data and control inputs); of the nodes ready at once,
+    the earliest in the GraphDef first, as TensorFlow's importer orders them."""
     by_name = {n.name: n for n in nodes}
     if len(by_name) != len(nodes):
         seen, dup = set(), None
@@ -167,32 +170,14 @@ def _toposort_nodes(nodes):
                 dup = n.name
             seen.add(n.name)
         raise ValueError(f"GraphDef has two nodes named {dup!r}")
-    order, state = [], {}
-    for root in nodes:
-        if root.name in state:
-            continue
-        stack = [(root, False)]
-        while stack:
-            n, done = stack.pop()
-            if done:
-                state[n.name] = 2
-                order.append(n)
-                continue
-            if state.get(n.name) == 2:
-                continue
-            if state.get(n.name) == 1:
-                continue
-            state[n.name] = 1
-            stack.append((n, True))
-            for s in n.input:
-                src, _, _ = _parse_input(s)
-                m = by_name.get(src)
-                if m is not None:
-                    if state.get(src) == 1 and not any(x[0] is m and not x[1] for x in stack):
-                        raise ValueError(f"GraphDef has a cycle through node {src!r}")
-                    if state.get(src) is None:
-                        stack.append((m, False))
-    return order
+    pos = {n.name: i for i, n in enumerate(nodes)}
+    try:
+        names = graph_walk.toposort(
+            list(by_name), lambda x: [_parse_input(s)[0] for s in by_name[x].input], key=pos.__getitem__
+        )
+    except ValueError as e:
+        raise ValueError(f"GraphDef: {e}") from None
+    return [by_name[x] for x in names]
 
 
 def import_graph_def(
@@ -204,8 +189,6 @@ def import_graph_def(
     `input_map` maps tensor names of graph_def to existing tensors;
     `return_elements` names the ops/tensors to return.
     """
-    from staticflow.ops import builder, registry
-
     g = fops.get_default_graph()
     loc = fops.user_frame()
     if name is None:
@@ -222,7 +205,7 @@ def import_graph_def(
     created: dict[str, fops.Operation] = {}
     nodes = list(graph_def.node)
     for n in nodes:
-        d = registry.lookup(n.op)
+        d = hooks.op_def(n.op)
         if d is None:
             raise ValueError(
                 f"NodeDef '{n.name}' uses op '{n.op}', which staticflow does not have "
@@ -250,7 +233,7 @@ def import_graph_def(
 
     with g.as_default():
         for n in _toposort_nodes(nodes):
-            d = registry.get(n.op)
+            d = hooks.op_def(n.op)
             where = f"node '{n.name}' ({n.op})"
             declared = {a.name: a for a in d.attrs}
             attrs, extra = {}, {}
@@ -259,7 +242,7 @@ def import_graph_def(
                     # the declared kind, range and allowed values, before anything uses the value
                     try:
                         value = attr_from_proto(v, declared[k].kind, where)
-                        attrs[k] = registry.check_attr(declared[k], value)
+                        attrs[k] = hooks.check_attr(declared[k], value)
                     except (TypeError, ValueError) as e:
                         msg = str(e)
                         raise ValueError(msg if msg.startswith(where) else f"{where}: {msg}") from None
@@ -297,7 +280,7 @@ def import_graph_def(
             if pos != len(data):
                 raise ValueError(f"{where}: expected {pos} inputs, got {len(data)}")
             with g.control_dependencies(controls):
-                op = builder.apply_op(
+                op = hooks.apply_op(
                     n.op,
                     grouped,
                     attrs,

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from staticflow.framework import dtypes
+from staticflow.framework.hooks import hooks as _hooks
 from staticflow.framework.tensor_shape import TensorShape, as_shape
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -144,8 +145,6 @@ class Tensor:
 
     def eval(self, feed_dict=None, session=None):
         """Run this tensor in `session` (default: the default session)."""
-        from staticflow.runtime.session import _run_with_default
-
         return _run_with_default(self, feed_dict, session)
 
     def __repr__(self) -> str:
@@ -247,9 +246,8 @@ class Operation:
 
     @property
     def op_def(self):
-        from staticflow.ops import registry
-
-        return registry.lookup(self._type)
+        """The op's registry record (None for a type the registry lacks)."""
+        return _hooks.op_def(self._type)
 
     def get_attr(self, name: str):
         try:
@@ -275,8 +273,6 @@ class Operation:
 
     def run(self, feed_dict=None, session=None) -> None:
         """Run this operation in `session` (default: the default session)."""
-        from staticflow.runtime.session import _run_with_default
-
         _run_with_default(self, feed_dict, session)
 
     def describe(self) -> str:
@@ -540,9 +536,7 @@ class Graph:
 
     def _repr_svg_(self) -> str:
         """The graph drawn as SVG, so that Jupyter shows it inline (needs graphviz's `dot`)."""
-        from staticflow import viz
-
-        return viz.draw(self).pipe(format="svg").decode()
+        return _hooks.draw(self).pipe(format="svg").decode()
 
     @property
     def building_function(self) -> bool:
@@ -570,6 +564,43 @@ def get_default_graph() -> Graph:
     if _global_default_graph is None:
         _global_default_graph = Graph()
     return _global_default_graph
+
+
+def _session_stack() -> list:
+    """This thread's stack of default sessions (Session.as_default pushes onto it)."""
+    if not hasattr(_local, "sessions"):
+        _local.sessions = []
+    return _local.sessions
+
+
+def get_default_session():
+    """The innermost session of this thread's `with sess.as_default()` blocks, or None.
+
+    The stack lives here, with the default graph's, so that `Tensor.eval` and
+    `Operation.run` find a session without knowing the runtime (as in TensorFlow)."""
+    stack = _session_stack()
+    return stack[-1] if stack else None
+
+
+def _default_session_or(session):
+    sess = session or get_default_session()
+    if sess is None:
+        raise ValueError(
+            "Cannot evaluate tensor using `eval()`: No default session is registered. Use "
+            "`with sess.as_default()` or pass an explicit session to `eval(session=sess)`"
+        )
+    return sess
+
+
+def _run_with_default(fetch, feed_dict, session):
+    sess = _default_session_or(session)
+    g = fetch.graph
+    if sess.graph is not g:
+        raise ValueError(
+            "Cannot use the given session to evaluate tensor: the tensor's graph is different "
+            "from the session's graph."
+        )
+    return sess.run(fetch, feed_dict)
 
 
 def reset_default_graph() -> None:
@@ -663,14 +694,12 @@ def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None) -> Ten
     if dtype is not None:
         dtype = dtypes.as_dtype(dtype)
     if isinstance(value, (list, tuple)) and contains_tensor(value):
-        from staticflow.ops import array_ops
-
         if dtype is None and preferred_dtype is not None:
             try:
-                return array_ops.autopack(value, dtypes.as_dtype(preferred_dtype), name)
+                return _hooks.autopack(value, dtypes.as_dtype(preferred_dtype), name)
             except (TypeError, ValueError):
                 pass
-        return array_ops.autopack(value, dtype, name)
+        return _hooks.autopack(value, dtype, name)
     if isinstance(value, Tensor):
         if dtype is not None and value.dtype != dtype:
             raise ValueError(
@@ -683,16 +712,14 @@ def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None) -> Ten
             return fn(value, dtype, name)
     if isinstance(value, Operation):
         raise TypeError(f"Can't convert Operation '{value.name}' to Tensor (it has no value)")
-    from staticflow.ops import array_ops
-
     if dtype is None and preferred_dtype is not None:
         try:
-            return array_ops.constant(
+            return _hooks.constant(
                 value, dtype=dtypes.as_dtype(preferred_dtype), name=name or "Const", _strict=True
             )
         except (TypeError, ValueError):
             pass
-    return array_ops.constant(value, dtype=dtype, name=name or "Const")
+    return _hooks.constant(value, dtype=dtype, name=name or "Const")
 
 
 def convert_n_to_tensor(values: Iterable, dtype=None) -> list[Tensor]:

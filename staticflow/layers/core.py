@@ -8,10 +8,10 @@ import numpy as np
 from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
 from staticflow.framework.ops import GraphKeys
-from staticflow.framework.smart_cond import smart_cond, smart_constant_value
 from staticflow.framework.tensor_shape import TensorShape
 from staticflow.layers.base import Layer
 from staticflow.ops import array_ops, init_ops, math_ops, nn_impl, nn_ops, state_ops, variable_scope
+from staticflow.ops.smart_cond import smart_cond, smart_constant_value
 
 vs = variable_scope
 

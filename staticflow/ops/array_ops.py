@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from staticflow.framework import dtypes, sizes, strings
+from staticflow.framework import hooks as framework_hooks
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, as_shape, unknown_shape
 from staticflow.ops import builder, casegen, registry, rewrites
@@ -2128,3 +2129,7 @@ ones_like_value = _value_filler(1)
 
 def full_like_value(var, value):
     return _value_filler(value)(var)
+
+
+# the framework's convert_to_tensor makes constants and packs lists of tensors through its hooks
+framework_hooks.install(constant=constant, autopack=autopack)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from staticflow.framework import dtypes, sizes
+from staticflow.framework import hooks as framework_hooks
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, as_shape
 from staticflow.ops import const_eval, registry
@@ -281,3 +282,7 @@ def run_reference(d: registry.OpDef, values: list, attrs: dict) -> list[np.ndarr
 
 def shape_of(t: fops.Tensor) -> TensorShape:
     return t.shape
+
+
+# GraphDef import (framework/graph_io.py) builds its ops through the framework's hook
+framework_hooks.install(apply_op=apply_op)

@@ -20,7 +20,7 @@ import numpy as np
 from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, unknown_shape
-from staticflow.ops import builder, random_ops
+from staticflow.ops import abi, builder, random_ops
 from staticflow.ops.lowering import COPY_KERNELS
 from staticflow.ops.registry import Arg, Attr, Case, op
 
@@ -149,7 +149,10 @@ def _sampler_lower(kind):
             symbol,
             [ctx.state(), ctx.inp(0).reshape([n])],
             [ctx.out(0), ctx.out(1).reshape([n]), ctx.out(2), scratch],
-            iattr=(ctx.attrs["range_max"], int(ctx.attrs["unique"])),
+            iattr=abi.pack({
+                abi.SF_SAMPLER_RANGE_MAX: ctx.attrs["range_max"],
+                abi.SF_SAMPLER_UNIQUE: int(ctx.attrs["unique"]),
+            }),
         )
 
     return lower

@@ -14,10 +14,10 @@ import math
 
 import numpy as np
 
-from staticflow.framework import dtypes
+from staticflow.framework import backend, dtypes
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape
-from staticflow.ops import builder, casegen, registry
+from staticflow.ops import abi, builder, casegen, registry
 from staticflow.ops.lowering import COPY_KERNELS, View
 from staticflow.ops.registry import Arg, Attr, Case, op
 
@@ -134,11 +134,30 @@ class Geometry:
         g.kh, g.kw, g.oh, g.ow, g.pt, g.pl = kh, kw, oh, ow, pt, pl
         return g
 
-    def conv_iattr(self):
-        return (self.sh, self.sw, self.dh, self.dw, self.pt, self.pl)
+    def conv_iattr(self, chunk: int, epilogue: dict | None = None) -> tuple:
+        """A conv kernel's iattr (abi.SF_CONV_*): this geometry, the chunk, and a fused conv's
+        epilogue entries."""
+        return abi.pack({
+            abi.SF_CONV_STRIDE_H: self.sh,
+            abi.SF_CONV_STRIDE_W: self.sw,
+            abi.SF_CONV_DILATION_H: self.dh,
+            abi.SF_CONV_DILATION_W: self.dw,
+            abi.SF_CONV_PAD_TOP: self.pt,
+            abi.SF_CONV_PAD_LEFT: self.pl,
+            abi.SF_CONV_CHUNK: chunk,
+            **(epilogue or {}),
+        })
 
-    def pool_iattr(self):
-        return (self.kh, self.kw, self.sh, self.sw, self.pt, self.pl)
+    def pool_iattr(self) -> tuple:
+        """A pool kernel's iattr (abi.SF_POOL_*)."""
+        return abi.pack({
+            abi.SF_POOL_KSIZE_H: self.kh,
+            abi.SF_POOL_KSIZE_W: self.kw,
+            abi.SF_POOL_STRIDE_H: self.sh,
+            abi.SF_POOL_STRIDE_W: self.sw,
+            abi.SF_POOL_PAD_TOP: self.pt,
+            abi.SF_POOL_PAD_LEFT: self.pl,
+        })
 
 
 def _to_nhwc_dims(dims, fmt):
@@ -252,11 +271,11 @@ def _col_scratch(ctx, g, img_nhwc, o, dtype, base: str):
     if (g.kh, g.kw, g.sh, g.sw, g.pt, g.pl) == (1, 1, 1, 1, 0, 0):
         return None, 0
     n, h, w, c = img_nhwc
-    planar = h * (w + _lanes(dtype.size)) * c  # an image in planar form, rows padded
+    planar = h * (w + _lanes(ctx.backend, dtype.size)) * c  # an image in planar form, rows padded
     per = max(g.oh * g.ow * g.kh * g.kw * c, 1) + (planar if base.endswith("_input") else 0)
     n = max(n, 1)
     chunk = max(1, min(n, COL_CAP // per))
-    slots = max(1, min(_threads(), -(-n // chunk)))
+    slots = max(1, min(_threads(ctx.backend), -(-n // chunk)))
     slot = chunk * per + (g.kh * g.kw * c * o if base.endswith("_filter") else 0)
     return ctx.scratch_buffer((slots * slot,), dtype), chunk
 
@@ -276,20 +295,17 @@ DIRECT_MAX_PAIRS = {"forward": 32, "filter": 16}
 _DIRECT_MAX_VECTORS = 8
 
 
-def _lanes(itemsize: int) -> int:
-    """Elements of `itemsize` bytes in one vector register of the kernels' build."""
-    from staticflow.backends import cpu
-
-    return max(1, cpu.simd_bytes() // itemsize)
+def _lanes(be, itemsize: int) -> int:
+    """Elements of `itemsize` bytes in one vector register of backend `be`'s kernels."""
+    return max(1, be.simd_bytes() // itemsize)
 
 
-def _threads() -> int:
-    from staticflow.backends import cpu
+def _threads(be) -> int:
+    """Threads backend `be`'s kernels split their work over."""
+    return max(1, be.num_threads())
 
-    return max(1, cpu.get_num_threads())
 
-
-def _direct_chunk(g: Geometry, c: int, o: int, itemsize: int, kind: str = "forward") -> int | None:
+def _direct_chunk(be, g: Geometry, c: int, o: int, itemsize: int, kind: str = "forward") -> int | None:
     """The chunk length (entries of a flattened output row computed in registers at once)
     for a direct conv (`kind` "forward" or "filter") with c input and o output channels, or
     None if it should not run direct."""
@@ -297,7 +313,7 @@ def _direct_chunk(g: Geometry, c: int, o: int, itemsize: int, kind: str = "forwa
         return None
     if g.kh * g.kw * c > DIRECT_MAX_TAPS or c * o > DIRECT_MAX_PAIRS[kind]:
         return None
-    lanes = _lanes(itemsize)
+    lanes = _lanes(be, itemsize)
     best = None
     for m in range(1, _DIRECT_MAX_VECTORS + 1):
         ch = m * lanes
@@ -323,10 +339,10 @@ def _direct_conv(ctx, g: Geometry, img_nhwc, filt: View, o: int, x: View, y: Vie
     """y = conv(x, filt) with the direct kernel; filt is [KH, KW, C, O]."""
     n, _, _, c = img_nhwc
     dt = ctx.out_dtypes[0]
-    wt, xe, _, _ = _direct_sizes(g, c, o, ch, _lanes(dt.size))
-    slots = max(1, min(n, _threads()))
+    wt, xe, _, _ = _direct_sizes(g, c, o, ch, _lanes(ctx.backend, dt.size))
+    slots = max(1, min(n, _threads(ctx.backend)))
     scratch = ctx.scratch_buffer((wt + slots * xe,), dt)
-    ctx.call(ctx.kernel("conv2d_direct", dt), [x, filt, scratch], [y], g.conv_iattr() + (ch,))
+    ctx.call(ctx.kernel("conv2d_direct", dt), [x, filt, scratch], [y], g.conv_iattr(ch))
 
 
 def _conv_lower_common(ctx, base, img_nhwc, filt_shape, ins, out_view, finish):
@@ -339,7 +355,7 @@ def _conv_lower_common(ctx, base, img_nhwc, filt_shape, ins, out_view, finish):
         ctx.kernel(base, ctx.out_dtypes[0]),
         ins + ([col] if col is not None else []),
         [out_view],
-        g.conv_iattr() + (chunk,),
+        g.conv_iattr(chunk),
     )
     finish()
 
@@ -358,7 +374,7 @@ def _conv_lower(base):
         img = _to_nhwc_dims(ctx.in_shapes[0], fmt)
         kh, kw, c, o = ctx.in_shapes[1]
         g = Geometry(ctx.attrs, img[1:3], (kh, kw))
-        ch = _direct_chunk(g, c, o, ctx.out_dtypes[0].size) if base == "conv2d" else None
+        ch = _direct_chunk(ctx.backend, g, c, o, ctx.out_dtypes[0].size) if base == "conv2d" else None
         if ch is not None:
             _direct_conv(ctx, g, img, ctx.inp(1), o, x, y, ch)
             finish()
@@ -384,7 +400,7 @@ def _backprop_input_lower(base):
     return lower
 
 
-def flipped_geometry(attrs, img, filter_shape, itemsize: int):
+def flipped_geometry(be, attrs, img, filter_shape, itemsize: int):
     """(geometry, chunk) of the direct conv that computes Conv2DBackpropInput for these
     shapes (see _flipped_direct), or None where it does not apply.
 
@@ -397,7 +413,7 @@ def flipped_geometry(attrs, img, filter_shape, itemsize: int):
         return None
     # the flipped conv: input dy [N, OH, OW, O], output dx [N, H, W, C]
     fg = Geometry.direct(kh, kw, img[1], img[2], kh - 1 - g.pt, kw - 1 - g.pl)
-    ch = _direct_chunk(fg, o, c, itemsize)
+    ch = _direct_chunk(be, fg, o, c, itemsize)
     return None if ch is None else (fg, ch)
 
 
@@ -406,7 +422,7 @@ def _flipped_direct(ctx, img, dy: View, dx: View) -> bool:
     space and its channel axes swapped, padded KH-1-pt / KW-1-pl; False where it does not
     apply (then the caller lowers it through im2col)."""
     kh, kw, c, o = ctx.in_shapes[1]
-    found = flipped_geometry(ctx.attrs, img, ctx.in_shapes[1], ctx.out_dtypes[0].size)
+    found = flipped_geometry(ctx.backend, ctx.attrs, img, ctx.in_shapes[1], ctx.out_dtypes[0].size)
     if found is None:
         return False
     fg, ch = found
@@ -433,12 +449,13 @@ def _backprop_filter_lower(base):
         kh, kw, c, o = ctx.out_shapes[0]
         g = Geometry(ctx.attrs, img[1:3], (kh, kw))
         dt = ctx.out_dtypes[0]
-        ch = _direct_chunk(g, c, o, dt.size, "filter") if base == "conv2d_backprop_filter" else None
+        direct = base == "conv2d_backprop_filter"
+        ch = _direct_chunk(ctx.backend, g, c, o, dt.size, "filter") if direct else None
         if ch is not None:
-            per = sum(_direct_sizes(g, c, o, ch, _lanes(dt.size))[1:])
-            scratch = ctx.scratch_buffer((max(1, min(img[0], _threads())) * per,), dt)
+            per = sum(_direct_sizes(g, c, o, ch, _lanes(ctx.backend, dt.size))[1:])
+            scratch = ctx.scratch_buffer((max(1, min(img[0], _threads(ctx.backend))) * per,), dt)
             ctx.call(ctx.kernel("conv2d_backprop_filter_direct", dt), [x, dy, scratch], [ctx.out(0)],
-                     g.conv_iattr() + (ch,))
+                     g.conv_iattr(ch))
             return
         _conv_lower_common(ctx, base, img, ctx.out_shapes[0], [x, dy], ctx.out(0), lambda: None)
 
@@ -532,7 +549,8 @@ def _backprop_input_ref(depthwise=False):
                 else:
                     dxp[:, rs, cs, :] += np.einsum("nhwo,co->nhwc", dy, w[i, j])
         dx = dxp[:, g.pt : g.pt + h, g.pl : g.pl + wd, :]
-        if not depthwise and dy.size and flipped_geometry(a, sizes, w.shape, ins[1].dtype.itemsize):
+        flipped = not depthwise and dy.size
+        if flipped and flipped_geometry(backend.default(), a, sizes, w.shape, ins[1].dtype.itemsize):
             dx = dx + _padding_terms(g, w, (h, wd), dy.shape[1:3])
         return _np_from_nhwc(dx, fmt).astype(ins[1].dtype)
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from staticflow.framework import dtypes
 from staticflow.framework.tensor_shape import TensorShape
-from staticflow.ops import casegen, conv_ops, registry
+from staticflow.ops import abi, casegen, conv_ops, registry
 from staticflow.ops.conv_ops import Geometry
 from staticflow.ops.registry import Arg, Attr, Case, op
 
@@ -34,7 +34,15 @@ F = D.FLOATS
 _rand = casegen.rand
 
 # TensorFlow's fused_ops activation names -> SF_ACT_* codes of kernels/include/staticflow.h
-ACTIVATIONS = {"Relu": 1, "Relu6": 2, "Elu": 3, "Selu": 4, "LeakyRelu": 5, "Sigmoid": 6, "Tanh": 7}
+ACTIVATIONS = {
+    "Relu": abi.SF_ACT_RELU,
+    "Relu6": abi.SF_ACT_RELU6,
+    "Elu": abi.SF_ACT_ELU,
+    "Selu": abi.SF_ACT_SELU,
+    "LeakyRelu": abi.SF_ACT_LEAKY_RELU,
+    "Sigmoid": abi.SF_ACT_SIGMOID,
+    "Tanh": abi.SF_ACT_TANH,
+}
 # the activations whose gradient ops the bias gradient kernel computes (relu_grad & co.)
 GRAD_ACTIVATIONS = ("Relu", "LeakyRelu", "Elu", "Selu")
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -118,13 +126,13 @@ def _fmm_lower(ctx):
         ctx.kernel("fused_matmul", out.dtype),
         ins,
         [out],
-        iattr=(
-            int(ctx.attrs["transpose_a"]),
-            int(ctx.attrs["transpose_b"]),
-            ACTIVATIONS.get(act, 0),
-            int(bias),
-        ),
-        fattr=(float(ctx.attrs["leakyrelu_alpha"]),),
+        iattr=abi.pack({
+            abi.SF_MATMUL_TRANSPOSE_A: int(ctx.attrs["transpose_a"]),
+            abi.SF_MATMUL_TRANSPOSE_B: int(ctx.attrs["transpose_b"]),
+            abi.SF_FUSED_MATMUL_ACTIVATION: ACTIVATIONS.get(act, abi.SF_ACT_NONE),
+            abi.SF_FUSED_MATMUL_HAS_BIAS: int(bias),
+        }),
+        fattr=abi.pack({abi.SF_FATTR_ALPHA: float(ctx.attrs["leakyrelu_alpha"])}),
     )
 
 
@@ -243,29 +251,37 @@ def _fconv_lower(pooled: bool):
         dt = ctx.out_dtypes[0]
         g = Geometry(ctx.attrs, (h, w), (kh, kw))
         x, y = ctx.inp(0), ctx.out(0)
-        iattr = (ACTIVATIONS.get(act, 0), int(bias))
+        after = {abi.SF_CONV_ACTIVATION: ACTIVATIONS.get(act, abi.SF_ACT_NONE)}
+        after[abi.SF_CONV_HAS_BIAS] = int(bias)
         if pooled:
             pg = _pool_geometry(ctx.attrs, (g.oh, g.ow))
-            iattr += pg.pool_iattr()
+            after.update({
+                abi.SF_CONV_POOL_KSIZE_H: pg.kh,
+                abi.SF_CONV_POOL_KSIZE_W: pg.kw,
+                abi.SF_CONV_POOL_STRIDE_H: pg.sh,
+                abi.SF_CONV_POOL_STRIDE_W: pg.sw,
+                abi.SF_CONV_POOL_PAD_TOP: pg.pt,
+                abi.SF_CONV_POOL_PAD_LEFT: pg.pl,
+            })
         outs = [y, ctx.out(1)] if pooled else [y]
         tail = [ctx.inp(2)] if bias else []
-        fattr = (float(ctx.attrs["leakyrelu_alpha"]),)
-        ch = conv_ops._direct_chunk(g, c, o, dt.size)
+        fattr = abi.pack({abi.SF_FATTR_ALPHA: float(ctx.attrs["leakyrelu_alpha"])})
+        ch = conv_ops._direct_chunk(ctx.backend, g, c, o, dt.size)
         if ch is not None:
-            wt, xe, _, _ = conv_ops._direct_sizes(g, c, o, ch, conv_ops._lanes(dt.size))
-            slots = max(1, min(n, conv_ops._threads()))
+            wt, xe, _, _ = conv_ops._direct_sizes(g, c, o, ch, conv_ops._lanes(ctx.backend, dt.size))
+            slots = max(1, min(n, conv_ops._threads(ctx.backend)))
             scratch = ctx.scratch_buffer((wt + slots * xe,), dt)
             ctx.call(
                 ctx.kernel("fused_conv2d_direct", dt),
                 [x, ctx.inp(1), scratch] + tail,
                 outs,
-                g.conv_iattr() + (ch,) + iattr,
+                g.conv_iattr(ch, after),
                 fattr,
             )
             return
         col, chunk = conv_ops._col_scratch(ctx, g, (n, h, w, c), o, dt, "conv2d")
         ins = [x, ctx.inp(1)] + ([col] if col is not None else []) + tail
-        ctx.call(ctx.kernel("fused_conv2d", dt), ins, outs, g.conv_iattr() + (chunk,) + iattr, fattr)
+        ctx.call(ctx.kernel("fused_conv2d", dt), ins, outs, g.conv_iattr(chunk, after), fattr)
 
     return lower
 
@@ -401,7 +417,7 @@ def _bag_lower(ctx):
     if r == 0:
         ctx.copy(ctx.const(0, db.dtype).broadcast_to(db.shape), db)
         return
-    threads = conv_ops._threads()
+    threads = conv_ops._threads(ctx.backend)
     width = c * max(1, 256 // c)  # rows of narrow channels go k at a time (fused.c)
     scratch = ctx.scratch_buffer((threads * (c + width),), D.float64)
     views = [ctx.inp(0).reshape((r, c)), ctx.inp(1).reshape((r, c))]
@@ -409,8 +425,8 @@ def _bag_lower(ctx):
         ctx.kernel("bias_activation_grad", ctx.out_dtypes[0]),
         views + [scratch],
         [ctx.out(0).reshape((r, c)), db],
-        iattr=(ACTIVATIONS[ctx.attrs["activation"]],),
-        fattr=(float(ctx.attrs["alpha"]),),
+        iattr=abi.pack({abi.SF_BIAS_ACT_GRAD_ACTIVATION: ACTIVATIONS[ctx.attrs["activation"]]}),
+        fattr=abi.pack({abi.SF_FATTR_ALPHA: float(ctx.attrs["alpha"])}),
     )
 
 
@@ -493,7 +509,10 @@ def _mad_lower(ctx):
         ctx.kernel("gemm_apply_gradient_descent", ctx.in_dtypes[0]),
         ins,
         [],
-        iattr=(int(ctx.attrs["transpose_a"]), int(ctx.attrs["transpose_b"])),
+        iattr=abi.pack({
+            abi.SF_MATMUL_TRANSPOSE_A: int(ctx.attrs["transpose_a"]),
+            abi.SF_MATMUL_TRANSPOSE_B: int(ctx.attrs["transpose_b"]),
+        }),
     )
 
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from staticflow.framework import backend as _backend
 from staticflow.framework import dtypes, sizes
-from staticflow.ops import registry
+from staticflow.ops import abi, registry
 
-MAX_DIMS = 8  # SF_MAX_DIMS of the kernel ABI
+MAX_DIMS = abi.SF_MAX_DIMS  # the most dims a kernel takes
 
 
 def contiguous_strides(shape) -> tuple[int, ...]:
@@ -165,12 +166,15 @@ def coalesce(views: list[View]) -> list[View]:
 
 @dataclass
 class KernelCall:
+    """One call of an ABI kernel: its symbol, input and output views, attribute values
+    (positions named in kernels/include/staticflow.h, see ops/abi.py). A kernel's working
+    memory is a scratch buffer among its inputs (LowerContext.scratch_buffer)."""
+
     symbol: str
     ins: list[View]
     outs: list[View]
     iattr: tuple = ()
     fattr: tuple = ()
-    workspace: int = 0
     fn: int | None = None  # the address of a kernel generated at plan time (symbol is its name)
 
 
@@ -205,6 +209,13 @@ class LowerContext:
     # the session's ResourceStore (queues, iterators, readers), for the host calls of ops that
     # use or change them; None when planning outside a session
     resources: object = None
+    # the node's device backend (framework.backend.Backend): thread count, vector width and
+    # generated kernels; None: the default device's
+    backend: object = None
+
+    def __post_init__(self):
+        if self.backend is None:
+            self.backend = _backend.default()
 
     def inp(self, i: int) -> View:
         shape = self.in_shapes[i]
@@ -300,7 +311,7 @@ class LowerContext:
             raise RuntimeError(f"op {self.opdef.name} lowers to {sym}, which it does not declare in kernels")
         return sym
 
-    def call(self, symbol: str, ins, outs, iattr=(), fattr=(), workspace: int = 0) -> None:
+    def call(self, symbol: str, ins, outs, iattr=(), fattr=()) -> None:
         if symbol not in self.opdef.kernels:
             raise RuntimeError(f"op {self.opdef.name} calls {symbol}, which it does not declare in kernels")
         ins, outs = list(ins), list(outs)
@@ -308,12 +319,12 @@ class LowerContext:
             self.check_view(v, f"input {k} of {symbol}")
         for k, v in enumerate(outs):
             self.check_view(v, f"output {k} of {symbol}")
-        self.calls.append(KernelCall(symbol, ins, outs, tuple(iattr), tuple(fattr), workspace))
+        self.calls.append(KernelCall(symbol, ins, outs, tuple(iattr), tuple(fattr)))
 
     def call_generated(self, symbol: str, address: int, ins, outs, iattr=(), fattr=()) -> None:
         """A call of a kernel generated while planning (not in the library's table): the
         plan's record takes its function pointer."""
-        self.calls.append(KernelCall(symbol, list(ins), list(outs), tuple(iattr), tuple(fattr), 0, address))
+        self.calls.append(KernelCall(symbol, list(ins), list(outs), tuple(iattr), tuple(fattr), address))
 
     def alias(self, out_index: int, in_index: int) -> None:
         """Output `out_index` is input `in_index`'s buffer (same bytes, no copy)."""

@@ -10,7 +10,7 @@ import numpy as np
 from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, broadcast_shapes, unknown_shape
-from staticflow.ops import builder, casegen, registry, rewrites
+from staticflow.ops import abi, builder, casegen, registry, rewrites
 from staticflow.ops import scalar as _scalar
 from staticflow.ops.lowering import coalesce, contiguous_strides, narrow_tiling
 from staticflow.ops.registry import Arg, Attr, Case, op
@@ -682,7 +682,10 @@ def _matmul_lower(ctx):
         ctx.kernel("matmul", o.dtype),
         [a, b],
         [o],
-        iattr=(int(ctx.attrs["transpose_a"]), int(ctx.attrs["transpose_b"])),
+        iattr=abi.pack({
+            abi.SF_MATMUL_TRANSPOSE_A: int(ctx.attrs["transpose_a"]),
+            abi.SF_MATMUL_TRANSPOSE_B: int(ctx.attrs["transpose_b"]),
+        }),
     )
     if half:
         _from_float32(ctx, o, out)
@@ -774,7 +777,10 @@ def _bmm_lower(ctx):
         mat = v.shape[-2:]
         bv = v.with_(v.shape[:-2], v.strides[:-2]).broadcast_to(batch)
         views.append(v.with_(bv.shape + mat, bv.strides + v.strides[-2:]))
-    adj = (int(ctx.attrs["adj_x"]), int(ctx.attrs["adj_y"]))
+    adj = abi.pack({
+        abi.SF_MATMUL_TRANSPOSE_A: int(ctx.attrs["adj_x"]),
+        abi.SF_MATMUL_TRANSPOSE_B: int(ctx.attrs["adj_y"]),
+    })
     ctx.call(ctx.kernel("matmul", o.dtype), views, [o], iattr=adj)
     if half:
         _from_float32(ctx, o, out)
@@ -879,13 +885,14 @@ def _reduce_lower(base):
             if k is not None:
                 part = ctx.scratch_buffer((k * width,), x.dtype)
                 ctx.call(ctx.kernel(f"reduce_{base}", x.dtype),
-                         [v.with_((k * width, rows // k), (1, k * width))], [part], iattr=(1,))
+                         [v.with_((k * width, rows // k), (1, k * width))], [part],
+                         iattr=abi.pack({abi.SF_REDUCE_NDIMS: 1}))
                 v = part.with_((width, k), (1, width))
         kept = math.prod(v.shape[: v.ndim - nred])
         o = out.reshape([kept] if v.ndim - nred else [])
         if v.ndim - nred > 1:
             o = out.with_(v.shape[: v.ndim - nred], contiguous_strides(v.shape[: v.ndim - nred]))
-        ctx.call(ctx.kernel(f"reduce_{base}", x.dtype), [v], [o], iattr=(nred,))
+        ctx.call(ctx.kernel(f"reduce_{base}", x.dtype), [v], [o], iattr=abi.pack({abi.SF_REDUCE_NDIMS: nred}))
         if final is not out:
             _from_float32(ctx, out, final)
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from staticflow.framework import dtypes
+from staticflow.framework import hooks as framework_hooks
 from staticflow.framework.tensor_shape import TensorShape, as_shape
 
 
@@ -428,3 +429,7 @@ def validate(available_kernels: set[str] | None = None) -> list[str]:
                 if k not in available_kernels:
                     problems.append(f"{d.name}: kernel {k} is missing from the library")
     return problems
+
+
+# the framework reads op records (Operation.op_def, GraphDef import) through its hooks
+framework_hooks.install(op_def=lookup, check_attr=check_attr)

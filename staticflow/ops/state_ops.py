@@ -293,9 +293,7 @@ class Variable:
         return self._snapshot.eval(session=session)
 
     def load(self, value, session=None) -> None:
-        from staticflow.runtime.session import _default_session_or
-
-        sess = _default_session_or(session)
+        sess = fops._default_session_or(session)
         sess.run(self._initializer_op, {self._initializer_op.inputs[1]: value})
 
     def assign(self, value, use_locking=None, name=None, read_value=True):

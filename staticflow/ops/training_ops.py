@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from staticflow.framework import dtypes
-from staticflow.ops import casegen, registry
+from staticflow.ops import abi, casegen, registry
 from staticflow.ops.lowering import coalesce
 from staticflow.ops.registry import Arg, Attr, Case, op
 
@@ -37,13 +37,17 @@ def _shape(n_refs: int, grad_index: int):
     return shape_fn
 
 
+# the bool attrs of the Apply ops, as the kernels' iattr positions (kernels/include/staticflow.h)
+_IATTR = {"use_nesterov": abi.SF_APPLY_USE_NESTEROV, "update_slots": abi.SF_APPLY_UPDATE_SLOTS}
+
+
 def _lower(base: str, iattr_names=(), n_refs: int = 1):
     def lower(ctx):
         ctx.alias(0, 0)
         if ctx.inp(0).size == 0:
             return
         ins = [ctx.inp(i) for i in range(len(ctx.in_shapes))]
-        iattr = [int(ctx.attrs[n]) for n in iattr_names]
+        iattr = abi.pack({_IATTR[n]: int(ctx.attrs[n]) for n in iattr_names})
         if ins[0].dtype not in D.HALF_FLOATS:
             ctx.call(ctx.kernel(base), ins, [], iattr=iattr)
             return

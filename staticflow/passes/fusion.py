@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 from staticflow.compiler.ir import IRGraph, Node
-from staticflow.framework import dtypes
+from staticflow.framework import backend, dtypes
 
 # the most ops one generated kernel computes: bounds its compile time (a long chain becomes
 # several kernels, most of them the same source, compiled once) and each merge's cost
@@ -201,16 +201,20 @@ def _attach_reductions(ir: IRGraph, order: list[Node], pos: dict, groups: dict) 
 
 
 def run(ir: IRGraph, ctx) -> int:
-    from staticflow.backends import jit
     from staticflow.ops import fused_elementwise as fused_ops
 
-    if not jit.available():
-        ctx.notes.append("no C compiler: nothing fused")
-        return 0
     order = ir.topo_order()
     groups, aligned = _groups(ir, order)
     fused = 0
+    usable: dict[str, bool] = {}  # device -> whether its backend generates kernels (a compiler)
     for g in groups:
+        device = g.members[0].device
+        if device not in usable:
+            usable[device] = backend.for_device(device).can_generate()
+            if not usable[device]:
+                ctx.notes.append(f"no C compiler for device {device or 'default'}: nothing fused there")
+        if not usable[device]:
+            continue
         if _fuse(ir, g, aligned, fused_ops):
             fused += 1
             n = len(g.members) + (g.reduce is not None)

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from staticflow import backends  # noqa: F401  (registers the backends of this build)
 from staticflow.compiler.build import build_ir, flat_args, where
 from staticflow.compiler.ir import FEED, IRGraph, Value
-from staticflow.framework import dtypes, errors, sizes
+from staticflow.framework import backend, dtypes, errors, sizes
 from staticflow.framework import ops as fops
 from staticflow.ops import registry
 from staticflow.ops.lowering import HostCall, KernelCall, LowerContext, View
@@ -90,6 +91,8 @@ class Plan:
     shapes: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)  # held by the run executing it
     pass_log: list = field(default_factory=list)  # passes.PassRecord per pass that ran
+    # the backend whose executor runs the plan's call records (framework.backend.Backend)
+    backend: object = field(default_factory=backend.default)
 
 
 @dataclass(eq=False)
@@ -276,6 +279,7 @@ def plan_ir(ir: IRGraph, ev, variables, resources=None, allocation_limit=None) -
             list(node.dtypes),
             values,
             resources=resources,
+            backend=backend.for_device(node.device),
         )
         try:
             if registry.runs_on_host(d, ctx.in_dtypes, ctx.out_dtypes):
@@ -556,10 +560,8 @@ def _round(n: int) -> int:
 
 
 def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
-    """Allocate the arena and build the C call records."""
-    from staticflow.backends import cpu
-
-    ffi = cpu.ffi
+    """Allocate the arena and build the C call records (each kernel from its node's backend)."""
+    ffi = plan.backend.ffi
     raw = np.empty(plan.stats.arena_bytes + ALIGN, np.uint8)
     base = raw.__array_interface__["data"][0]
     shift = (-base) % ALIGN
@@ -597,7 +599,8 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     plan.call_steps = []
     r = 0
     for k, (s_i, (kc, ins, outs)) in enumerate(calls):
-        plan.c_fns[k] = cpu.kernel(kc.symbol) if kc.fn is None else ffi.cast("sf_kernel", kc.fn)
+        be = backend.for_device(plan.steps[s_i].node.device)
+        plan.c_fns[k] = be.kernel(kc.symbol) if kc.fn is None else ffi.cast("sf_kernel", kc.fn)
         call = plan.c_calls[k]
         call.n_in, call.n_out = len(ins), len(outs)
         setattr(call, "in", plan.c_records + r)
@@ -607,7 +610,7 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
                 raise errors.InternalError(
                     None, plan.steps[s_i].op, f"kernel {kc.symbol} was given a tensor of Python objects"
                 )
-            cpu.fill_tensor(
+            be.fill_tensor(
                 plan.c_records[r], ffi.cast("void *", address(loc, v)), v.dtype.np, v.shape, v.strides
             )
             if loc.buf.kind == "feed":
@@ -674,11 +677,9 @@ def _view_array(arena_view, loc: Loc, v: View, writeable: bool = False) -> np.nd
 
 
 def _fail(plan: Plan, k: int, code: int):
-    from staticflow.backends import cpu
-
     step = plan.steps[plan.call_steps[k]]
     op = step.op
-    msg = cpu.ffi.string(plan.c_calls[k].msg).decode(errors="replace")
+    msg = plan.backend.ffi.string(plan.c_calls[k].msg).decode(errors="replace")
     node = step.node
     if node is not None and node.opdef is not None and node.opdef.internal:
         # a fused kernel names the member that failed: the error is that member's op's
@@ -744,20 +745,17 @@ def _can_point_at(slot: FeedSlot, value: np.ndarray) -> bool:
 
 
 def _point(plan: Plan, slot: FeedSlot, address: int) -> None:
-    from staticflow.backends import cpu
-
     for r, offset in slot.sites:
-        plan.c_records[r].data = cpu.ffi.cast("void *", address + offset)
+        plan.c_records[r].data = plan.backend.ffi.cast("void *", address + offset)
 
 
 def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
-    from staticflow.backends import cpu
-
-    status = cpu.ffi.new("int *")
+    be = plan.backend
+    status = be.ffi.new("int *")
     clock = time.perf_counter_ns
     for start, stop, host in plan.segments:
         if stop > start and mode == "c" and trace is None:
-            failed = cpu.lib.sf_run_plan(plan.c_fns + start, plan.c_calls + start, stop - start, status)
+            failed = be.run_plan(plan.c_fns + start, plan.c_calls + start, stop - start, status)
             if failed >= 0:
                 raise _fail(plan, start + failed, status[0])
         else:  # the Python walk over the same records, timing each call when traced

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from staticflow.framework import ops as fops
+from staticflow.framework.graph_walk import prune_ops, toposort_ops
 from staticflow.ops import builder, registry
-from staticflow.runtime.graph_walk import prune, toposort
 
 
 def evaluate(fetches, feed_dict=None, variables: dict | None = None):
@@ -27,7 +27,7 @@ def evaluate(fetches, feed_dict=None, variables: dict | None = None):
     variables = {} if variables is None else variables
     fed = set(feeds)
     values: dict = dict(feeds)
-    for op in toposort(prune(tensors, targets, fed), fed):
+    for op in toposort_ops(prune_ops(tensors, targets, fed), fed):
         d = registry.get(op.type)
         if op.type == "Placeholder":
             raise ValueError(f"placeholder {op.name} must be fed")

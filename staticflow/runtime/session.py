@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from staticflow.framework import dtypes, strings
+from staticflow.framework import backend, dtypes, strings
 from staticflow.framework import ops as fops
 from staticflow.runtime import plan as plan_mod
 from staticflow.runtime import sources
@@ -270,7 +270,7 @@ class Session:
         if self._config is not None and self._config.log_device_placement:
             for step in p.steps:  # every user op a step stands for (a fused group: several)
                 for o in step.node.origin if step.node is not None and step.node.origin else (step.op,):
-                    print(f"{o.name}: ({o.type}): {_DEVICE}", file=sys.stderr)
+                    print(f"{o.name}: ({o.type}): {_device_name(step.node)}", file=sys.stderr)
         with self._plans_lock:
             self._plans.setdefault(key, []).append(p)
             self._plans.move_to_end(key)
@@ -327,14 +327,13 @@ class Session:
     @contextlib.contextmanager
     def _threads(n: int):
         """n kernel threads (the config's intra_op_parallelism_threads) for one run."""
-        from staticflow.backends import cpu
-
-        before = cpu.get_num_threads()
-        cpu.set_num_threads(n)
+        be = backend.default()
+        before = be.num_threads()
+        be.set_num_threads(n)
         try:
             yield
         finally:
-            cpu.set_num_threads(before)
+            be.set_num_threads(before)
 
     def _convert_feeds(self, feed_dict) -> dict:
         feeds: dict = {}
@@ -490,13 +489,14 @@ def _check_fits(t: fops.Tensor, arr: np.ndarray, ints: bool = False) -> None:
     )
 
 
-# where every op runs, in TensorFlow's device naming
-_DEVICE = "/job:localhost/replica:0/task:0/device:CPU:0"
-
-
 def list_local_devices() -> list[str]:
-    """The devices plans run on in this process: the CPU (the kernels are CPU kernels)."""
-    return ["/device:CPU:0"]
+    """The devices plans run on in this process: one per registered backend (the CPU today)."""
+    return [f"/device:{b.device_type}:0" for b in backend.registered()]
+
+
+def _device_name(node) -> str:
+    """Where a plan's node runs, in TensorFlow's device naming."""
+    return backend.for_device(node.device if node is not None else "").device_name
 
 
 def _message(value, kind: str, arg: str):
@@ -527,7 +527,7 @@ def _fill_step_stats(run_metadata, plan, trace) -> None:
         span = spans.setdefault(step, [t0, t1])
         span[1] = t1
     md = config_pb2.RunMetadata()
-    dev = md.step_stats.dev_stats.add(device=_DEVICE)
+    dev = md.step_stats.dev_stats.add(device=plan.backend.device_name)
     epoch = time.time_ns() - time.perf_counter_ns()  # the trace's clock is perf_counter_ns
     for step, (t0, t1) in spans.items():
         t1, t0 = t1 + epoch, t0 + epoch
@@ -583,36 +583,8 @@ class InteractiveSession(Session):
         super().close()
 
 
-_local = threading.local()
-
-
-def _session_stack() -> list[Session]:
-    if not hasattr(_local, "stack"):
-        _local.stack = []
-    return _local.stack
-
-
-def get_default_session() -> Session | None:
-    stack = _session_stack()
-    return stack[-1] if stack else None
-
-
-def _default_session_or(session) -> Session:
-    sess = session or get_default_session()
-    if sess is None:
-        raise ValueError(
-            "Cannot evaluate tensor using `eval()`: No default session is registered. Use "
-            "`with sess.as_default()` or pass an explicit session to `eval(session=sess)`"
-        )
-    return sess
-
-
-def _run_with_default(fetch, feed_dict, session):
-    sess = _default_session_or(session)
-    g = fetch.graph
-    if sess.graph is not g:
-        raise ValueError(
-            "Cannot use the given session to evaluate tensor: the tensor's graph is different "
-            "from the session's graph."
-        )
-    return sess.run(fetch, feed_dict)
+# the default-session stack lives in the framework (Tensor.eval finds it there)
+_session_stack = fops._session_stack
+get_default_session = fops.get_default_session
+_default_session_or = fops._default_session_or
+_run_with_default = fops._run_with_default

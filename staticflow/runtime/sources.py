@@ -17,9 +17,9 @@ import numpy as np
 
 from staticflow.framework import dtypes, errors
 from staticflow.framework import ops as fops
+from staticflow.framework.graph_walk import prune_ops
 from staticflow.framework.tensor_shape import TensorShape
 from staticflow.ops import builder, registry
-from staticflow.runtime.graph_walk import prune
 
 
 def where(op: fops.Operation) -> str:
@@ -30,7 +30,7 @@ def needed(tensors, targets, feeds) -> list[fops.Operation]:
     """The source ops a run of (tensors, targets) given feeds evaluates, in creation order
     (an op's inputs are always older than it, so this is a dependency order)."""
     out = []
-    for op in prune(tensors, targets, set(feeds)):
+    for op in prune_ops(tensors, targets, set(feeds)):
         d = registry.lookup(op.type)
         if d is not None and d.source is not None and not all(t in feeds for t in op.outputs):
             out.append(op)

@@ -68,7 +68,7 @@ class SavedModelBuilder:
     def _write(
         self, sess, g, var_dir, tags, signature_def_map, legacy_init_op, main_op, clear_devices, saver
     ):
-        from staticflow.framework import meta_graph
+        from staticflow.train import meta_graph
         from staticflow.train import saver as saver_mod
 
         with g.as_default():
@@ -105,9 +105,9 @@ class SavedModelBuilder:
         """Write saved_model.pb and move the directory into place; return its path."""
         from google.protobuf import text_format
 
-        from staticflow.framework.meta_graph import seal
         from staticflow.protobuf import saved_model_pb2
         from staticflow.train import checkpoint_io
+        from staticflow.train.meta_graph import seal
 
         if self._tmp is None:
             raise AssertionError("add_meta_graph_and_variables must be called before save")

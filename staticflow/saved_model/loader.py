@@ -11,12 +11,12 @@ from staticflow.saved_model import constants
 def _read_saved_model(export_dir: str):
     """The SavedModel message of export_dir's saved_model.pb (or .pbtxt), verified.
 
-    A checksum header (see framework/meta_graph.py) is checked when present; a
+    A checksum header (see train/meta_graph.py) is checked when present; a
     file that is not a regular file (a FIFO, a device) is refused at once.
     """
-    from staticflow.framework.meta_graph import parse_sealed
     from staticflow.framework.regular_file import read_regular
     from staticflow.protobuf import saved_model_pb2
+    from staticflow.train.meta_graph import parse_sealed
 
     sm = saved_model_pb2.SavedModel()
     for name in (constants.SAVED_MODEL_FILENAME_PB, constants.SAVED_MODEL_FILENAME_PBTXT):
@@ -54,7 +54,7 @@ def maybe_saved_model_directory(export_dir) -> bool:
 
 def load(sess, tags, export_dir, import_scope=None, **saver_kwargs):
     """Load the meta graph tagged `tags` and its variables into `sess`; return the MetaGraphDef."""
-    from staticflow.framework import meta_graph
+    from staticflow.train import meta_graph
 
     export_dir = os.fspath(export_dir)
     if isinstance(tags, str):

@@ -1,6 +1,5 @@
 """sf.train: optimizers, learning-rate schedules, the global step, and checkpoints (Saver)."""
 
-from staticflow.framework.meta_graph import export_meta_graph, import_meta_graph
 from staticflow.train.checkpoint_io import checkpoint_exists, get_checkpoint_state, latest_checkpoint
 from staticflow.train.learning_rate_decay import (
     cosine_decay,
@@ -10,6 +9,7 @@ from staticflow.train.learning_rate_decay import (
     piecewise_constant,
     polynomial_decay,
 )
+from staticflow.train.meta_graph import export_meta_graph, import_meta_graph
 from staticflow.train.moving_averages import ExponentialMovingAverage
 from staticflow.train.optimizer import (
     AdagradOptimizer,

@@ -60,7 +60,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from staticflow.framework import dtypes, errors
+from staticflow.framework import dtypes, errors, versions
 from staticflow.framework.regular_file import open_regular, read_regular
 from staticflow.framework.tensor_shape import TensorShape
 
@@ -450,9 +450,7 @@ def _crc(arr: np.ndarray) -> int:
 
 
 def _producer() -> str:
-    import staticflow
-
-    return f"staticflow {staticflow.__version__}"
+    return f"staticflow {versions.__version__}"
 
 
 # ---------------------------------------------------------------------------

@@ -304,7 +304,7 @@ class Saver:
         strip_default_attrs=False,
         save_debug_info=False,
     ):
-        from staticflow.framework import meta_graph
+        from staticflow.train import meta_graph
 
         return meta_graph.export_meta_graph(
             filename=filename,

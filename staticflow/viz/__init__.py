@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 
+from staticflow.framework import hooks as framework_hooks
 from staticflow.viz.emit import MAX_NODES, Drawing, choose_collapsed, emit
 from staticflow.viz.plan import PLAN_ANNOTATORS, fetch_ops_of, step_ops, trace_plan
 from staticflow.viz.trace import Edge, Node, Trace, trace
@@ -110,3 +111,7 @@ __all__ = [
     "trace",
     "trace_plan",
 ]
+
+
+# Graph._repr_svg_ (Jupyter) draws through the framework's hook
+framework_hooks.install(draw=draw)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from staticflow.framework import dtypes
+from staticflow.framework import dtypes, graph_walk
 from staticflow.framework import ops as fops
 from staticflow.viz import style
 
@@ -79,18 +79,11 @@ def assign_scopes(nodes: dict[str, Node]) -> None:
 
 
 def _downstream(start: set[str], consumers: dict[str, list[str]]) -> set[str]:
-    seen = set(start)
-    stack = list(start)
-    while stack:
-        for c in consumers.get(stack.pop(), ()):
-            if c not in seen:
-                seen.add(c)
-                stack.append(c)
-    return seen
+    return set(graph_walk.prune(start, lambda n: consumers.get(n, ())))
 
 
 def _upstream(start: set[str], producers: dict[str, list[str]]) -> set[str]:
-    return _downstream(start, producers)
+    return set(graph_walk.prune(start, lambda n: producers.get(n, ())))
 
 
 def _filter(trace: Trace, keep: set[str]) -> None:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import staticflow as sf
-from staticflow.framework import meta_graph
 from staticflow.protobuf import meta_graph_pb2, saved_model_pb2
+from staticflow.train import meta_graph
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "tensorflow")
 

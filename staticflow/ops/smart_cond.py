@@ -23,6 +23,7 @@ import numpy as np
 
 from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
+from staticflow.ops import array_ops, const_eval, control_flow_ops, math_ops
 
 
 def smart_constant_value(pred) -> bool | None:
@@ -32,8 +33,6 @@ def smart_constant_value(pred) -> bool | None:
     if isinstance(pred, (bool, np.bool_)) or (isinstance(pred, (int, np.integer)) and pred in (0, 1)):
         return bool(pred)
     if isinstance(pred, fops.Tensor):
-        from staticflow.ops import const_eval
-
         v = const_eval.constant_value(pred)
         if v is None or np.size(v) != 1:
             return None
@@ -66,8 +65,6 @@ def cond(pred, true_fn: Callable, false_fn: Callable, name=None):
             raise TypeError(f"cond: pred must be a bool tensor, got {pred.dtype.name} ({pred.name})")
         if pred.shape.ndims not in (None, 0):
             raise ValueError(f"cond: pred must be a scalar, got shape {pred.shape} ({pred.name})")
-        from staticflow.ops import array_ops
-
         if pred.shape.ndims is None:  # a fed value that is not a scalar fails when the graph runs
             pred = array_ops.reshape(pred, [], name="pred")
         with fops.name_scope("true"):
@@ -91,8 +88,6 @@ def _join(pred, a, b, where: str):
     if a is None and b is None:
         return None
     if isinstance(a, fops.Operation) or isinstance(b, fops.Operation):
-        from staticflow.ops import control_flow_ops
-
         return control_flow_ops.group(a, b)
     if a is None or b is None or isinstance(a, (dict, list, tuple)) or isinstance(b, (dict, list, tuple)):
         raise ValueError(f"cond: the branches return different structures ({where}): {a!r} and {b!r}")
@@ -101,8 +96,6 @@ def _join(pred, a, b, where: str):
 
 def _select(pred, a: fops.Tensor, b: fops.Tensor, where: str) -> fops.Tensor:
     """The one place a real cond op will replace: a scalar select of the two outputs."""
-    from staticflow.ops import math_ops
-
     if a.dtype != b.dtype:
         raise TypeError(f"cond: the branches return {a.dtype.name} and {b.dtype.name} ({where})")
     if not a.shape.is_compatible_with(b.shape):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import staticflow as sf
-from staticflow.framework.smart_cond import cond, smart_cond, smart_constant_value
+from staticflow.ops.smart_cond import cond, smart_cond, smart_constant_value
 
 RNG = np.random.default_rng(3)
 

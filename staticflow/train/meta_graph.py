@@ -24,7 +24,7 @@ import re
 import struct
 import zlib
 
-from staticflow.framework import errors
+from staticflow.framework import errors, versions
 from staticflow.framework import ops as fops
 from staticflow.framework.ops import GraphKeys
 
@@ -106,8 +106,6 @@ def create_meta_graph_def(
     signature_def_map=None,
 ):
     """A MetaGraphDef of `graph` (default: the default graph)."""
-    import staticflow
-
     meta_graph_pb2, _ = _pb()
     g = graph or fops.get_default_graph()
     mg = meta_graph_pb2.MetaGraphDef()
@@ -115,7 +113,7 @@ def create_meta_graph_def(
         mg.meta_info_def.CopyFrom(meta_info_def)
     # The producer goes where TensorFlow keeps its git version: TensorFlow parses
     # tensorflow_version as a version number when it imports a meta graph.
-    mg.meta_info_def.tensorflow_git_version = f"staticflow {staticflow.__version__}"
+    mg.meta_info_def.tensorflow_git_version = f"staticflow {versions.__version__}"
     if tags:
         mg.meta_info_def.tags.extend(tags)
     mg.graph_def.CopyFrom(graph_def if graph_def is not None else g.as_graph_def())
