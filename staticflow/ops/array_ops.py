@@ -47,6 +47,22 @@ def shape_value(v, what: str = "shape") -> list[int]:
     return dims
 
 
+def scalar_input(c, i: int, what: str) -> int | None:
+    """The value of input i, an integer scalar (an axis, a count), or None when it is not
+    known yet. ValueError when it is not a scalar (TensorFlow's "must be rank 0"), whether
+    its static shape or its value says so."""
+    s = c.shape(i)
+    if s.ndims not in (None, 0):
+        raise ValueError(f"{what} must be a scalar, got shape {s}")
+    v = c.value(i)
+    if v is None:
+        return None
+    v = np.asarray(v)
+    if v.ndim != 0:
+        raise ValueError(f"{what} must be a scalar, got shape {TensorShape(v.shape)}")
+    return int(v)
+
+
 def _axis(axis: int, rank: int, what: str = "axis") -> int:
     if not -rank <= axis < max(rank, 1):
         raise ValueError(f"{what} {axis} is out of range for a tensor of rank {rank}")
@@ -773,7 +789,7 @@ op(
 def _concat_shape(c):
     n = c.attrs["N"]
     shapes = c.input_shapes[:n]
-    v = c.value(n)
+    v = scalar_input(c, n, "ConcatV2's axis")
     ranks = {s.ndims for s in shapes if s.ndims is not None}
     if len(ranks) > 1:
         raise ValueError(f"ConcatV2 inputs must all have one rank, got ranks {sorted(ranks)}")
@@ -782,7 +798,7 @@ def _concat_shape(c):
     r = ranks.pop()
     if v is None:
         return [unknown_shape(r)]
-    axis = _axis(int(np.asarray(v)), r)
+    axis = _axis(v, r)
     out = [None] * r
     total = 0
     for s in shapes:
@@ -871,11 +887,11 @@ def _split_sizes(dim, num_split, sizes):
 def _split_shapes(c, value_i, axis_i, sizes_i):
     s = c.shape(value_i)
     n = c.attrs["num_split"]
-    av = c.value(axis_i)
+    av = scalar_input(c, axis_i, "split_dim")
     sizes = c.value(sizes_i) if sizes_i is not None else None
     if s.ndims is None or av is None or (sizes_i is not None and sizes is None):
         return [unknown_shape(s.ndims)] * n
-    axis = _axis(int(np.asarray(av)), s.ndims)
+    axis = _axis(av, s.ndims)
     out = []
     for k in _split_sizes(s.as_tuple()[axis], n, sizes):
         dims = list(s.as_tuple())
@@ -1285,12 +1301,12 @@ op(
 # Gather, OneHot
 # ---------------------------------------------------------------------------
 def _gather_shape(c):
-    p, i, av = c.shape(0), c.shape(1), c.value(2)
+    p, i, av = c.shape(0), c.shape(1), scalar_input(c, 2, "GatherV2's axis")
     if c.attrs.get("batch_dims", 0) != 0:
         raise ValueError("GatherV2 supports batch_dims=0 only")
     if p.ndims is None or i.ndims is None or av is None:
         return [TensorShape(None)]
-    axis = _axis(int(np.asarray(av)), p.ndims)
+    axis = _axis(av, p.ndims)
     d = p.as_tuple()
     return [TensorShape(d[:axis] + i.as_tuple() + d[axis + 1 :])]
 

@@ -53,13 +53,9 @@ def _top_k_ref(ins, a):
 
 
 def _top_k_shape(c):
-    s, kv = c.shape(0), c.value(1)
-    if kv is not None:
-        k = int(kv)
-        if k < 0:
-            raise ValueError(f"Need k >= 0, got {k}")
-    else:
-        k = None
+    s, k = c.shape(0), array_ops.scalar_input(c, 1, "k")
+    if k is not None and k < 0:
+        raise ValueError(f"Need k >= 0, got {k}")
     if s.ndims is None:
         return [TensorShape(None)] * 2
     if s.ndims < 1:
