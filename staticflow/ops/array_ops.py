@@ -47,6 +47,11 @@ def shape_value(v, what: str = "shape") -> list[int]:
     return dims
 
 
+# The most outputs one op may have (Split's num_split, Unpack's num): each is a Python
+# object made before any shape is checked, so a count from a file must not exhaust memory.
+MAX_OUTPUTS = 1 << 20
+
+
 def scalar_input(c, i: int, what: str) -> int | None:
     """The value of input i, an integer scalar (an axis, a count), or None when it is not
     known yet. ValueError when it is not a scalar (TensorFlow's "must be rank 0"), whether
@@ -260,6 +265,18 @@ def _shape_out(c, rank_of_out):
     return [TensorShape(rank_of_out)]
 
 
+def _index_values(values, dt: dtypes.DType, what: str) -> np.ndarray:
+    """Shape or size values as an array of the op's out_type; ValueError (TensorFlow's
+    message) when one does not fit a 32-bit out_type, instead of NumPy's OverflowError."""
+    info = np.iinfo(dt.np)
+    for i, v in enumerate(values):
+        if not info.min <= v <= info.max:
+            if what == "Shape":
+                raise ValueError(f"Shape output type is 32-bit but dim {i} is {v}")
+            raise ValueError(f"Number of elements ({v}) was larger than representable by {dt.name} output type")
+    return np.array(values, dtype=dt.np)
+
+
 op(
     name="Shape",
     shape_only=True,
@@ -268,7 +285,7 @@ op(
     attrs=[Attr("T", "type"), Attr("out_type", "type", D.int32, allowed=IDX_T)],
     shape_fn=lambda c: [TensorShape([c.shape(0).ndims])],
     partial_value=_pv_shape,
-    ref=lambda ins, a: np.array(np.shape(ins[0]), dtype=a["out_type"].np),
+    ref=lambda ins, a: _index_values(np.shape(ins[0]), a["out_type"], "Shape"),
     static=True,
     differentiable=False,
     cases=lambda rng: [
@@ -284,7 +301,7 @@ op(
     outputs=[Arg("output", type_attr="out_type")],
     attrs=[Attr("T", "type"), Attr("out_type", "type", D.int32, allowed=IDX_T)],
     shape_fn=lambda c: [TensorShape([])],
-    ref=lambda ins, a: np.array(np.size(ins[0]), dtype=a["out_type"].np),
+    ref=lambda ins, a: _index_values([np.size(ins[0])], a["out_type"], "Size")[0],
     static=True,
     differentiable=False,
     cases=lambda rng: [Case((_rand(rng, s),), grad=False) for s in [(), (2, 3), (0, 4)]],
@@ -929,7 +946,7 @@ op(
     name="Split",
     inputs=[Arg("split_dim", dtype=D.int32, host=True), Arg("value", type_attr="T")],
     outputs=[Arg("output", type_attr="T", number_attr="num_split")],
-    attrs=[Attr("num_split", "int", min=1), Attr("T", "type", allowed=STR_T)],
+    attrs=[Attr("num_split", "int", min=1, max=MAX_OUTPUTS), Attr("T", "type", allowed=STR_T)],
     shape_fn=lambda c: _split_shapes(c, 1, 0, None),
     ref=_split_ref,
     lower=_split_lower(1, 0),
@@ -950,7 +967,7 @@ op(
     ],
     outputs=[Arg("output", type_attr="T", number_attr="num_split")],
     attrs=[
-        Attr("num_split", "int", min=1),
+        Attr("num_split", "int", min=1, max=MAX_OUTPUTS),
         Attr("T", "type", allowed=STR_T),
         Attr("Tlen", "type", D.int64, allowed=IDX_T),
     ],
@@ -1046,7 +1063,7 @@ op(
     name="Unpack",
     inputs=[Arg("value", type_attr="T")],
     outputs=[Arg("output", type_attr="T", number_attr="num")],
-    attrs=[Attr("num", "int", min=0), Attr("T", "type", allowed=STR_T), Attr("axis", "int", 0)],
+    attrs=[Attr("num", "int", min=0, max=MAX_OUTPUTS), Attr("T", "type", allowed=STR_T), Attr("axis", "int", 0)],
     shape_fn=_unpack_shape,
     ref=lambda ins, a: [np.take(ins[0], j, axis=a["axis"]) for j in range(a["num"])],
     lower=_unpack_lower,

@@ -298,7 +298,8 @@ def run_cases(cases, opts: Options, progress=None) -> Report:
                         outcome, detail = _death(w.proc.returncode)
                     else:
                         _, outcome, detail = msg
-                        w.case = None
+                        # after a MemoryError the worker's state is suspect: replace it
+                        w.case = None if outcome != "memory" else w.case
                 elif now >= deadline:
                     outcome, detail = "hang", f"no result in {opts.case_timeout_s:.0f} s"
                 if outcome is None:

@@ -352,7 +352,7 @@ def mutate_feeds(rng: random.Random, feeds: dict, names: list[str]) -> str:
         try:
             with np.errstate(all="ignore"):
                 feeds[key] = v.astype(dt) if dt is not object else np.array([b"x"] * max(v.size, 1), object)
-        except (ValueError, TypeError):  # strings that are no numbers
+        except (ValueError, TypeError, OverflowError):  # strings that are no numbers, ints out of range
             feeds[key] = np.zeros(v.shape, dt)
         return f"feed.dtype->{np.dtype(dt).name}"
     if k in (5, 6) and v.size:

@@ -90,3 +90,81 @@ def test_int_vals_within_range_still_read():
     p.tensor_shape.dim.add(size=2)
     p.int_val.extend([-128, 127])
     np.testing.assert_array_equal(tensor_util.make_ndarray(p), np.array([-128, 127], np.int8))
+
+
+# ---------------------------------------------------------------------------
+# output counts from a file
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("op_type,attr", [("Unpack", "num"), ("Split", "num_split"), ("SplitV", "num_split")])
+def test_a_huge_output_count_is_refused_before_any_output_is_made(op_type, attr):
+    # Unpack with num = 2**40 used to build a list of 2**40 output dtypes: MemoryError
+    g = sf.Graph()
+    with g.as_default():
+        x = sf.placeholder(sf.float32, [None], name="x")
+        if op_type == "Unpack":
+            sf.unstack(x, num=2, name="op")
+        elif op_type == "Split":
+            sf.split(x, 2, name="op")
+        else:
+            sf.split(x, [1, 1], name="op")
+    gd = g.as_graph_def()
+    for n in gd.node:
+        if n.op == op_type:
+            n.attr[attr].i = 1 << 40
+    with sf.Graph().as_default(), pytest.raises(ValueError, match=f"{attr}.* is more than the maximum"):
+        sf.import_graph_def(gd, name="")
+
+
+# ---------------------------------------------------------------------------
+# shapes that do not fit a 32-bit out_type
+# ---------------------------------------------------------------------------
+def test_a_shape_dimension_beyond_int32_is_refused_for_an_int32_shape():
+    # NumPy's OverflowError escaped the shape's partial evaluation while building a reshape
+    with sf.Graph().as_default():
+        x = sf.placeholder(sf.float32, [2, 1 << 40])
+        with pytest.raises(ValueError, match="Shape output type is 32-bit but dim 1 is 1099511627776"):
+            sf.reshape(sf.zeros([2]), sf.shape(x))
+        y = sf.reshape(sf.zeros([2]), sf.shape(x, out_type=sf.int64)[:1])  # int64 holds it
+        assert y.shape.as_list() == [2]
+
+
+def test_a_size_beyond_int32_is_refused_for_an_int32_size():
+    with sf.Graph().as_default():
+        x = sf.placeholder(sf.float32, [1 << 16, 1 << 16])
+        with pytest.raises(ValueError, match="larger than representable by int32"):
+            sf.reshape(sf.zeros([1]), [sf.size(x)])
+        y = sf.reshape(sf.zeros([1]), [sf.size(x, out_type=sf.int64) // (1 << 32)])  # int64 holds it
+        assert y.shape.as_list() == [1]
+
+
+def test_the_evaluator_names_the_op_whose_shape_does_not_fit():
+    # the planning-time evaluation of shape-only ops was not wrapped: a raw exception
+    from staticflow.compiler.build import Evaluator
+    from staticflow.compiler.ir import IRGraph
+
+    ir = IRGraph()
+    src = ir.add("Placeholder", (), {"dtype": sf.float32}, [(1 << 31,)], [sf.float32], name="x")
+    shape_attrs = {"T": sf.float32, "out_type": sf.int32}
+    shp = ir.add("Shape", [src.output(0)], shape_attrs, [(1,)], [sf.int32], name="s")
+    with pytest.raises(sf.errors.InvalidArgumentError, match="Shape op 's'.*32-bit but dim 0 is 2147483648"):
+        Evaluator(ir, {}).value(shp.output(0), "a test")
+
+
+# ---------------------------------------------------------------------------
+# regular expressions
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("static", [True, False])
+def test_a_rewrite_naming_a_group_the_pattern_lacks_is_an_invalid_argument(static):
+    # re.error ("invalid group reference") escaped the host kernel raw; a rewrite is checked
+    # whether a string matches or not, as TensorFlow checks it before running
+    g = sf.Graph()
+    with g.as_default():
+        x = sf.placeholder(sf.string, [None])
+        if static:
+            y = builder.apply_op("StaticRegexReplace", [x], {"pattern": "a+", "rewrite": r"<\1>"}).outputs[0]
+        else:
+            y = sf.strings.regex_replace(x, sf.constant("a+"), sf.constant(r"<\1>"))
+    with sf.Session(graph=g) as sess:
+        for strings in ([b"baa"], [b"xyz"]):  # matched or not: the rewrite is refused (as TF's RE2 check)
+            with pytest.raises(sf.errors.InvalidArgumentError, match=r"Invalid rewrite .* invalid group reference"):
+                sess.run(y, {x: np.array(strings, object)})
