@@ -273,7 +273,9 @@ def _index_values(values, dt: dtypes.DType, what: str) -> np.ndarray:
         if not info.min <= v <= info.max:
             if what == "Shape":
                 raise ValueError(f"Shape output type is 32-bit but dim {i} is {v}")
-            raise ValueError(f"Number of elements ({v}) was larger than representable by {dt.name} output type")
+            raise ValueError(
+                f"Number of elements ({v}) was larger than representable by {dt.name} output type"
+            )
     return np.array(values, dtype=dt.np)
 
 
@@ -1063,7 +1065,11 @@ op(
     name="Unpack",
     inputs=[Arg("value", type_attr="T")],
     outputs=[Arg("output", type_attr="T", number_attr="num")],
-    attrs=[Attr("num", "int", min=0, max=MAX_OUTPUTS), Attr("T", "type", allowed=STR_T), Attr("axis", "int", 0)],
+    attrs=[
+        Attr("num", "int", min=0, max=MAX_OUTPUTS),
+        Attr("T", "type", allowed=STR_T),
+        Attr("axis", "int", 0),
+    ],
     shape_fn=_unpack_shape,
     ref=lambda ins, a: [np.take(ins[0], j, axis=a["axis"]) for j in range(a["num"])],
     lower=_unpack_lower,
@@ -2078,7 +2084,7 @@ def _segsum_lower(ctx):
     m = math.prod(ishape)
     inner = math.prod(ctx.in_shapes[0][len(ishape) :])
     out = ctx.out(0)
-    if out.size == 0:
+    if out.size == 0 and m == 0:  # nothing to write, and no id to check
         return
     n = ctx.out_shapes[0][0]
     data, o = ctx.inp(0).reshape([m, inner]), out.reshape([n, inner])

@@ -10,6 +10,7 @@ target outside the classes, is never in the top k.
 from __future__ import annotations
 
 import collections
+import math
 
 import numpy as np
 
@@ -45,7 +46,7 @@ def _top_k_ref(ins, a):
         raise ValueError(f"Need k >= 0, got {k}")
     if k > n:
         raise ValueError(f"input must have last dimension >= k = {k} but is {n}")
-    rows = x.reshape(-1, n)
+    rows = x.reshape(math.prod(x.shape[:-1]), n)  # (-1 cannot be inferred when n is 0)
     order = _rank_order(rows)[:, :k] if rows.shape[0] else np.zeros((0, k), np.int64)
     vals = np.take_along_axis(rows, order, axis=-1) if rows.shape[0] else np.zeros((0, k), x.dtype)
     shape = x.shape[:-1] + (k,)

@@ -210,7 +210,8 @@ def model_seeds(workdir: str) -> list[Seed]:
             frozen = sf.graph_util.convert_variables_to_constants(
                 sess, g.as_graph_def(), sorted({t.op.name for t in outputs})
             )
-            out.append(Seed("model", name, graph_def=frozen.SerializeToString(), feeds=feeds, fetches=fetches))
+            gd = frozen.SerializeToString()
+            out.append(Seed("model", name, graph_def=gd, feeds=feeds, fetches=fetches))
             d = os.path.join(workdir, name)
             saver = sf.train.Saver()
             prefix = saver.save(sess, os.path.join(d, "model"))

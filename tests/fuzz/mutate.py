@@ -20,8 +20,8 @@ import numpy as np
 
 from staticflow.framework import dtypes, graph_pb2
 
-INTS = [-1, 0, 1, 2, 3, 5, -2, -7, 64, 255, 1 << 16, (1 << 31) - 1, -(1 << 31), 1 << 31, 1 << 40, (1 << 62) + 1,
-        (1 << 63) - 1, -(1 << 63)]  # fmt: skip
+INTS = [-1, 0, 1, 2, 3, 5, -2, -7, 64, 255, 1 << 16, (1 << 31) - 1, -(1 << 31), 1 << 31, 1 << 40,
+        (1 << 62) + 1, (1 << 63) - 1, -(1 << 63)]  # fmt: skip
 FLOATS = [float("nan"), float("inf"), float("-inf"), 0.0, -0.0, -1.0, 1e-45, 1e30, -1e38, 3.4e38, 0.5, 1e300]
 STRINGS = [b"", b"SAME", b"VALID", b"NHWC", b"NCHW", b"EXPLICIT", b"same", b"VALID\x00", b"\xff\xfe",
            b"a" * 300, b"NCDHW", b"x:0", b"^y"]  # fmt: skip
@@ -529,7 +529,8 @@ def mutate_checkpoint(rng: random.Random, files: dict) -> str:
         label = "envelope" if r < 2 else "envelope.crc"
     else:
         raw = files["model.index"]
-        files["model.index"] = _flip_bytes(rng, raw, 1) if rng.random() < 0.5 else raw[: rng.randrange(len(raw))]
+        cut = raw[: rng.randrange(len(raw))]
+        files["model.index"] = _flip_bytes(rng, raw, 1) if rng.random() < 0.5 else cut
         return "index.bytes"
     if consistent:
         data = files[data_name]

@@ -72,7 +72,7 @@ def classify(e: BaseException) -> Result:
         return Result("error", f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}")
     if isinstance(e, MemoryError):
         return Result("memory", _describe(e))
-    if isinstance(e, (ValueError, TypeError, KeyError)) and not isinstance(e, RecursionError) and _deliberate(e):
+    if isinstance(e, (ValueError, TypeError, KeyError)) and _deliberate(e):
         return Result("error", f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}")
     return Result("raw-exception", _describe(e))
 
@@ -337,7 +337,8 @@ def case_meta(case: dict, tmp: str) -> Result:
                 if got is None or got.dtype != want.dtype or got.shape != want.shape or (
                     got.tobytes() != want.tobytes()
                 ):
-                    return Result("mismatch", f"variable {key} restored as {got!r}, the file holds {want!r}"[:400])
+                    why = f"variable {key} restored as {got!r}, the file holds {want!r}"
+                    return Result("mismatch", why[:400])
         if not fetches:
             return Result("ok")
         return run_graph(sess, g, fetches, feeds, variables, False)

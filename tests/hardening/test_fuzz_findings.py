@@ -61,7 +61,9 @@ def test_an_imported_concat_whose_axis_constant_became_a_vector_is_refused():
 # ---------------------------------------------------------------------------
 # typed values out of their dtype's range
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("dtype,value", [(sf.uint16, 2147483646), (sf.int8, 128), (sf.uint8, -1), (sf.int16, -40000)])
+@pytest.mark.parametrize(
+    "dtype,value", [(sf.uint16, 2147483646), (sf.int8, 128), (sf.uint8, -1), (sf.int16, -40000)]
+)
 def test_an_int_val_out_of_the_dtype_range_is_refused(dtype, value):
     # int_val carries int32s for every narrower integer type: NumPy raised OverflowError
     p = tensor_pb2.TensorProto(dtype=dtype.as_datatype_enum)
@@ -166,5 +168,43 @@ def test_a_rewrite_naming_a_group_the_pattern_lacks_is_an_invalid_argument(stati
             y = sf.strings.regex_replace(x, sf.constant("a+"), sf.constant(r"<\1>"))
     with sf.Session(graph=g) as sess:
         for strings in ([b"baa"], [b"xyz"]):  # matched or not: the rewrite is refused (as TF's RE2 check)
-            with pytest.raises(sf.errors.InvalidArgumentError, match=r"Invalid rewrite .* invalid group reference"):
+            with pytest.raises(sf.errors.InvalidArgumentError, match=r"Invalid rewrite .* invalid group ref"):
                 sess.run(y, {x: np.array(strings, object)})
+
+
+# ---------------------------------------------------------------------------
+# empty outputs still check their inputs; references of empty inputs
+# ---------------------------------------------------------------------------
+def test_segment_ids_are_checked_when_there_are_no_segments():
+    # num_segments 0 made the output empty and the lowering skipped the kernel, whose check
+    # of the ids it also skipped: an id out of range passed silently (TensorFlow refuses it)
+    g = sf.Graph()
+    with g.as_default():
+        data = sf.placeholder(sf.float32, [None, 2])
+        ids = sf.placeholder(sf.int32, [None])
+        n = sf.placeholder(sf.int32, [])
+        y = sf.math.unsorted_segment_sum(data, ids, n)
+    with sf.Session(graph=g) as sess:
+        feeds = {data: np.ones((1, 2), np.float32), ids: np.array([2], np.int32)}
+        with pytest.raises(sf.errors.InvalidArgumentError, match=r"segment_ids\[0\] = 2 is out of range"):
+            sess.run(y, {**feeds, n: 0})
+        # negative ids drop their row; with no rows nothing is checked; an empty result is fine
+        assert sess.run(y, {**feeds, ids: np.array([-1], np.int32), n: 0}).shape == (0, 2)
+        got = sess.run(y, {data: np.ones((0, 2), np.float32), ids: np.zeros(0, np.int32), n: 3})
+        np.testing.assert_array_equal(got, np.zeros((3, 2), np.float32))
+
+
+def test_top_k_reference_of_an_empty_last_dimension():
+    # the NumPy reference (the fuzzer's oracle) raised "cannot reshape array of size 0"
+    from staticflow.ops import registry
+
+    d = registry.get("TopKV2")
+    x = np.zeros((3, 0), np.float32)
+    attrs = {a.name: a.default for a in d.attrs if a.default is not registry.REQUIRED}
+    vals, idx = builder.run_reference(d, [x, np.int32(0)], {**attrs, "T": sf.float32})
+    assert vals.shape == (3, 0) and idx.shape == (3, 0)
+    with sf.Graph().as_default():
+        v, i = sf.nn.top_k(sf.placeholder_with_default(x, [None, None]), 0)
+        with sf.Session() as sess:
+            got = sess.run([v, i])
+    assert got[0].shape == (3, 0) and got[1].shape == (3, 0)
