@@ -1,5 +1,6 @@
-"""Reports of the fuzz tests: their counts per outcome class and input kind are printed in
-pytest's terminal summary, whether or not output capture is on (-s), and with xdist too."""
+"""A pytest plugin for the fuzz tests: their counts per outcome class and input kind are
+printed in pytest's terminal summary, whether or not output capture is on (-s), and with
+xdist too (the root conftest loads it, so the controlling process has the hook)."""
 
 from __future__ import annotations
 
