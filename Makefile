@@ -12,6 +12,9 @@
 #   make bench    benchmarks/
 #   make crash-test  kill -9 during checkpoint saves (200 per scenario) and 200 rounds of
 #                 concurrent saves; prints the counts (tests/train/crash_harness.py)
+#   make fuzz     the long fuzz run: FUZZ_CASES mutated GraphDefs, meta graphs, checkpoints,
+#                 feeds and CLI inputs from seed FUZZ_SEED, on FUZZ_WORKERS processes; prints
+#                 the counts per outcome class and input kind (tests/fuzz/fuzz_run.py)
 #
 # The set-up is idempotent: the editable install is redone only when its
 # inputs (setup files, proto/, kernels/) changed since the last one.
@@ -41,7 +44,7 @@ TF_PY    := $(TF_VENV)/bin/python
 TF_REQS  := tests/parity/requirements.txt
 TF_STAMP := $(TF_VENV)/.requirements-installed
 
-.PHONY: all install graphviz parity-env test demo lint bench crash-test clean asan asan-build FORCE
+.PHONY: all install graphviz parity-env test demo lint bench crash-test fuzz clean asan asan-build FORCE
 
 all: test
 
@@ -98,10 +101,11 @@ test: install parity-env
 # STATICFLOW_KERNEL_LIBRARY with libasan preloaded into Python (which is not built with
 # ASan itself, hence detect_leaks=0: Python's own allocations would be reported).
 # ASAN_CI_TESTS is what `make test` runs on it: add test paths there (the op and kernel
-# tests and the hardening reproducers now).
+# tests, the hardening reproducers, and the fuzzer's un-mutated seeds).
 ASAN_LIB       := build/asan/_sf_cpu.abi3.so
 ASAN_TESTS     ?= tests
-ASAN_CI_TESTS  ?= tests/ops tests/kernels tests/hardening
+ASAN_CI_TESTS  ?= tests/ops tests/kernels tests/hardening \
+	tests/fuzz/test_fuzz.py::test_every_seed_runs_and_equals_the_reference
 ASAN_OPTIONS_  := detect_leaks=0:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=0
 CC             ?= cc
 
@@ -142,6 +146,12 @@ crash-test: install
 		OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) tests/train/crash_harness.py $$s --kills $(CRASH_KILLS); \
 	done; \
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) tests/train/crash_harness.py concurrent --rounds $(CRASH_ROUNDS)
+
+FUZZ_CASES ?= 50000
+FUZZ_SEED ?= 1
+FUZZ_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+fuzz: install
+	$(PY) tests/fuzz/fuzz_run.py --cases $(FUZZ_CASES) --seed $(FUZZ_SEED) --workers $(FUZZ_WORKERS)
 
 clean:
 	rm -rf build $(STAMP) staticflow/backends/_sf_cpu*.so staticflow/backends/include

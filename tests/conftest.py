@@ -1,6 +1,7 @@
 """Project-wide pytest hooks."""
 
 pytest_plugins = ["parity.plugin"]
+pytest_plugins.append("fuzz.report")  # the fuzz tests' counts in the terminal summary
 
 import staticflow.passes  # noqa: E402
 

@@ -110,14 +110,14 @@ class Evaluator:
         d = n.opdef
         if d.resource:  # a handle: the op's name (runtime/resources.py)
             return [np.array(_first(n).name.encode(), dtype=object)]
-        if d.shape_only:
-            out = d.ref([_shaped(v.shape, v.dtype) for v in n.inputs[:1]], n.attrs)
-            outs = out if isinstance(out, (list, tuple)) else [out]
-            return [np.asarray(o, dtype=dt.np) for o, dt in zip(outs, n.dtypes)]
-        for v in n.outputs:  # the reference allocates its outputs: within the limit
-            nbytes = sizes.num_elements(v.shape) * v.dtype.np.itemsize
-            sizes.check_allocation(nbytes, f"tensor {n.name}:{v.index}", _first(n), self.allocation_limit)
         try:
+            if d.shape_only:  # (a shape that does not fit a 32-bit out_type fails here)
+                out = d.ref([_shaped(v.shape, v.dtype) for v in n.inputs[:1]], n.attrs)
+                outs = out if isinstance(out, (list, tuple)) else [out]
+                return [np.asarray(o, dtype=dt.np) for o, dt in zip(outs, n.dtypes)]
+            for v in n.outputs:  # the reference allocates its outputs: within the limit
+                nbytes = sizes.num_elements(v.shape) * v.dtype.np.itemsize
+                sizes.check_allocation(nbytes, f"tensor {n.name}:{v.index}", _first(n), self.allocation_limit)
             return builder.run_reference(d, [self.known[x] for x in n.inputs], n.attrs)
         except (ArithmeticError, ValueError, IndexError, TypeError) as e:
             # a computation of shapes that fails (a division by zero, an index out of range)

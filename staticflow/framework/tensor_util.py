@@ -102,6 +102,11 @@ def make_ndarray(p, lazy: bool = False) -> np.ndarray:
     if dt in _BIT_PATTERN:
         arr = np.array(list(vals), dtype=np.int32).astype(np.uint16).view(dt.np)
     else:
+        if dt.np.kind in "iu":  # int_val holds int32s for the narrower types too: each must fit
+            info = np.iinfo(dt.np)
+            bad = next((v for v in vals if not info.min <= v <= info.max), None)
+            if bad is not None:
+                raise ValueError(f"TensorProto of dtype {dt.name} holds {bad} in {field}, out of its range")
         arr = np.array(list(vals), dtype=dt.np)
     return _fill(arr, shape, n, field, lazy)
 

@@ -48,6 +48,27 @@ def shape_value(v, what: str = "shape") -> list[int]:
     return dims
 
 
+# The most outputs one op may have (Split's num_split, Unpack's num): each is a Python
+# object made before any shape is checked, so a count from a file must not exhaust memory.
+MAX_OUTPUTS = 1 << 20
+
+
+def scalar_input(c, i: int, what: str) -> int | None:
+    """The value of input i, an integer scalar (an axis, a count), or None when it is not
+    known yet. ValueError when it is not a scalar (TensorFlow's "must be rank 0"), whether
+    its static shape or its value says so."""
+    s = c.shape(i)
+    if s.ndims not in (None, 0):
+        raise ValueError(f"{what} must be a scalar, got shape {s}")
+    v = c.value(i)
+    if v is None:
+        return None
+    v = np.asarray(v)
+    if v.ndim != 0:
+        raise ValueError(f"{what} must be a scalar, got shape {TensorShape(v.shape)}")
+    return int(v)
+
+
 def _axis(axis: int, rank: int, what: str = "axis") -> int:
     if not -rank <= axis < max(rank, 1):
         raise ValueError(f"{what} {axis} is out of range for a tensor of rank {rank}")
@@ -245,6 +266,20 @@ def _shape_out(c, rank_of_out):
     return [TensorShape(rank_of_out)]
 
 
+def _index_values(values, dt: dtypes.DType, what: str) -> np.ndarray:
+    """Shape or size values as an array of the op's out_type; ValueError (TensorFlow's
+    message) when one does not fit a 32-bit out_type, instead of NumPy's OverflowError."""
+    info = np.iinfo(dt.np)
+    for i, v in enumerate(values):
+        if not info.min <= v <= info.max:
+            if what == "Shape":
+                raise ValueError(f"Shape output type is 32-bit but dim {i} is {v}")
+            raise ValueError(
+                f"Number of elements ({v}) was larger than representable by {dt.name} output type"
+            )
+    return np.array(values, dtype=dt.np)
+
+
 op(
     name="Shape",
     shape_only=True,
@@ -253,7 +288,7 @@ op(
     attrs=[Attr("T", "type"), Attr("out_type", "type", D.int32, allowed=IDX_T)],
     shape_fn=lambda c: [TensorShape([c.shape(0).ndims])],
     partial_value=_pv_shape,
-    ref=lambda ins, a: np.array(np.shape(ins[0]), dtype=a["out_type"].np),
+    ref=lambda ins, a: _index_values(np.shape(ins[0]), a["out_type"], "Shape"),
     static=True,
     differentiable=False,
     cases=lambda rng: [
@@ -269,7 +304,7 @@ op(
     outputs=[Arg("output", type_attr="out_type")],
     attrs=[Attr("T", "type"), Attr("out_type", "type", D.int32, allowed=IDX_T)],
     shape_fn=lambda c: [TensorShape([])],
-    ref=lambda ins, a: np.array(np.size(ins[0]), dtype=a["out_type"].np),
+    ref=lambda ins, a: _index_values([np.size(ins[0])], a["out_type"], "Size")[0],
     static=True,
     differentiable=False,
     cases=lambda rng: [Case((_rand(rng, s),), grad=False) for s in [(), (2, 3), (0, 4)]],
@@ -774,7 +809,7 @@ op(
 def _concat_shape(c):
     n = c.attrs["N"]
     shapes = c.input_shapes[:n]
-    v = c.value(n)
+    v = scalar_input(c, n, "ConcatV2's axis")
     ranks = {s.ndims for s in shapes if s.ndims is not None}
     if len(ranks) > 1:
         raise ValueError(f"ConcatV2 inputs must all have one rank, got ranks {sorted(ranks)}")
@@ -783,7 +818,7 @@ def _concat_shape(c):
     r = ranks.pop()
     if v is None:
         return [unknown_shape(r)]
-    axis = _axis(int(np.asarray(v)), r)
+    axis = _axis(v, r)
     out = [None] * r
     total = 0
     for s in shapes:
@@ -872,11 +907,11 @@ def _split_sizes(dim, num_split, sizes):
 def _split_shapes(c, value_i, axis_i, sizes_i):
     s = c.shape(value_i)
     n = c.attrs["num_split"]
-    av = c.value(axis_i)
+    av = scalar_input(c, axis_i, "split_dim")
     sizes = c.value(sizes_i) if sizes_i is not None else None
     if s.ndims is None or av is None or (sizes_i is not None and sizes is None):
         return [unknown_shape(s.ndims)] * n
-    axis = _axis(int(np.asarray(av)), s.ndims)
+    axis = _axis(av, s.ndims)
     out = []
     for k in _split_sizes(s.as_tuple()[axis], n, sizes):
         dims = list(s.as_tuple())
@@ -914,7 +949,7 @@ op(
     name="Split",
     inputs=[Arg("split_dim", dtype=D.int32, host=True), Arg("value", type_attr="T")],
     outputs=[Arg("output", type_attr="T", number_attr="num_split")],
-    attrs=[Attr("num_split", "int", min=1), Attr("T", "type", allowed=STR_T)],
+    attrs=[Attr("num_split", "int", min=1, max=MAX_OUTPUTS), Attr("T", "type", allowed=STR_T)],
     shape_fn=lambda c: _split_shapes(c, 1, 0, None),
     ref=_split_ref,
     lower=_split_lower(1, 0),
@@ -935,7 +970,7 @@ op(
     ],
     outputs=[Arg("output", type_attr="T", number_attr="num_split")],
     attrs=[
-        Attr("num_split", "int", min=1),
+        Attr("num_split", "int", min=1, max=MAX_OUTPUTS),
         Attr("T", "type", allowed=STR_T),
         Attr("Tlen", "type", D.int64, allowed=IDX_T),
     ],
@@ -1031,7 +1066,11 @@ op(
     name="Unpack",
     inputs=[Arg("value", type_attr="T")],
     outputs=[Arg("output", type_attr="T", number_attr="num")],
-    attrs=[Attr("num", "int", min=0), Attr("T", "type", allowed=STR_T), Attr("axis", "int", 0)],
+    attrs=[
+        Attr("num", "int", min=0, max=MAX_OUTPUTS),
+        Attr("T", "type", allowed=STR_T),
+        Attr("axis", "int", 0),
+    ],
     shape_fn=_unpack_shape,
     ref=lambda ins, a: [np.take(ins[0], j, axis=a["axis"]) for j in range(a["num"])],
     lower=_unpack_lower,
@@ -1286,12 +1325,12 @@ op(
 # Gather, OneHot
 # ---------------------------------------------------------------------------
 def _gather_shape(c):
-    p, i, av = c.shape(0), c.shape(1), c.value(2)
+    p, i, av = c.shape(0), c.shape(1), scalar_input(c, 2, "GatherV2's axis")
     if c.attrs.get("batch_dims", 0) != 0:
         raise ValueError("GatherV2 supports batch_dims=0 only")
     if p.ndims is None or i.ndims is None or av is None:
         return [TensorShape(None)]
-    axis = _axis(int(np.asarray(av)), p.ndims)
+    axis = _axis(av, p.ndims)
     d = p.as_tuple()
     return [TensorShape(d[:axis] + i.as_tuple() + d[axis + 1 :])]
 
@@ -2046,7 +2085,7 @@ def _segsum_lower(ctx):
     m = math.prod(ishape)
     inner = math.prod(ctx.in_shapes[0][len(ishape) :])
     out = ctx.out(0)
-    if out.size == 0:
+    if out.size == 0 and m == 0:  # nothing to write, and no id to check
         return
     n = ctx.out_shapes[0][0]
     data, o = ctx.inp(0).reshape([m, inner]), out.reshape([n, inner])

@@ -389,7 +389,14 @@ def _rewrite(rewrite) -> bytes:
 
 def _replace_ref(pattern, rewrite, replace_global, x):
     rx, rw = _compile(pattern), _rewrite(rewrite)
-    return _map(lambda b: rx.sub(rw, b, count=0 if replace_global else 1), x)
+
+    def sub(b: bytes) -> bytes:
+        try:  # a rewrite naming a group the pattern lacks (Python checks it at every call)
+            return rx.sub(rw, b, count=0 if replace_global else 1)
+        except (re.error, IndexError) as e:
+            raise ValueError(f"Invalid rewrite {rw!r} for pattern {rx.pattern!r}: {e}") from None
+
+    return _map(sub, x)
 
 
 _REGEX_CASES = [

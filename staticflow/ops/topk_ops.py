@@ -10,6 +10,7 @@ target outside the classes, is never in the top k.
 from __future__ import annotations
 
 import collections
+import math
 
 import numpy as np
 
@@ -45,7 +46,7 @@ def _top_k_ref(ins, a):
         raise ValueError(f"Need k >= 0, got {k}")
     if k > n:
         raise ValueError(f"input must have last dimension >= k = {k} but is {n}")
-    rows = x.reshape(-1, n)
+    rows = x.reshape(math.prod(x.shape[:-1]), n)  # (-1 cannot be inferred when n is 0)
     order = _rank_order(rows)[:, :k] if rows.shape[0] else np.zeros((0, k), np.int64)
     vals = np.take_along_axis(rows, order, axis=-1) if rows.shape[0] else np.zeros((0, k), x.dtype)
     shape = x.shape[:-1] + (k,)
@@ -53,13 +54,9 @@ def _top_k_ref(ins, a):
 
 
 def _top_k_shape(c):
-    s, kv = c.shape(0), c.value(1)
-    if kv is not None:
-        k = int(kv)
-        if k < 0:
-            raise ValueError(f"Need k >= 0, got {k}")
-    else:
-        k = None
+    s, k = c.shape(0), array_ops.scalar_input(c, 1, "k")
+    if k is not None and k < 0:
+        raise ValueError(f"Need k >= 0, got {k}")
     if s.ndims is None:
         return [TensorShape(None)] * 2
     if s.ndims < 1:

@@ -1,0 +1,1 @@
+"""The fuzz harness: seeds, structure-aware mutations, worker processes, outcome classes."""
