@@ -89,14 +89,21 @@ def reference_stream(kind: str, dt, n: int, seed: int, seed2: int, counter: int,
     dt = D.as_dtype(dt)
     per = 4 if dt in (D.float32, D.int32) else 2
     if kind == "truncated_normal":
+        # each group of `per` values draws TN_RESERVE blocks and keeps its first `per` normals
+        # within two standard deviations (all groups at once: a row per group)
         groups = -(-n // per)
-        vals = []
-        for gi in range(groups):
-            w = philox_blocks(seed, seed2, counter + gi * TN_RESERVE, TN_RESERVE)
-            z = _normals(w, dt)
-            vals.append(z[np.abs(z) <= 2][:per])
-        out = np.concatenate(vals)[:n] if vals else np.zeros(0)
-        return out.astype(dt.np), groups * TN_RESERVE
+        z = (
+            _normals(philox_blocks(seed, seed2, counter, groups * TN_RESERVE), dt).reshape(groups, -1)
+            if groups
+            else np.zeros((0, 1))
+        )
+        keep = np.abs(z) <= 2
+        keep &= np.cumsum(keep, axis=1) <= per
+        if groups and not np.all(keep.sum(axis=1) == per):  # a group short of values: as drawn
+            out = np.concatenate([row[k] for row, k in zip(z, keep)])
+        else:
+            out = z[keep]
+        return out[:n].astype(dt.np), groups * TN_RESERVE
     blocks = -(-n // per)
     w = philox_blocks(seed, seed2, counter, blocks)
     if kind == "uniform":
@@ -117,7 +124,14 @@ def reference_stream(kind: str, dt, n: int, seed: int, seed2: int, counter: int,
             x = ((w[:, [0, 2]].astype(np.uint64) << np.uint64(32)) | w[:, [1, 3]].astype(np.uint64)).reshape(
                 -1
             )
-            v = np.array([int(lo) + ((int(xx) * rng) >> 64) for xx in x], np.int64)
+            # the high 64 bits of x * rng, from 32-bit limbs; lo + them wraps back into int64
+            r = np.uint64(rng)
+            m32 = np.uint64(0xFFFFFFFF)
+            x0, x1, r0, r1 = x & m32, x >> np.uint64(32), r & m32, r >> np.uint64(32)
+            p01, p10 = x0 * r1, x1 * r0
+            mid = ((x0 * r0) >> np.uint64(32)) + (p01 & m32) + (p10 & m32)
+            hi_ = x1 * r1 + (p01 >> np.uint64(32)) + (p10 >> np.uint64(32)) + (mid >> np.uint64(32))
+            v = (np.uint64(int(lo) % 2**64) + hi_).view(np.int64)
         return np.asarray(v[:n]).astype(dt.np), blocks
     raise ValueError(kind)
 
