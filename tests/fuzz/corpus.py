@@ -56,9 +56,11 @@ class Seed:
 # ---------------------------------------------------------------------------
 def _usable(d: registry.OpDef, case: registry.Case) -> bool:
     """Cases a graph of one op can run: not the session-state scenarios, not the ops whose
-    values come from session resources, not a bare Placeholder/VariableV2."""
+    values come from session resources, not a bare Placeholder/VariableV2, and not the
+    compiler's internal ops (a GraphDef cannot name them: their import is refused whole)."""
     return (
-        case.scenario is None
+        not d.internal
+        and case.scenario is None
         and d.resource is None
         and d.source is None
         and d.name not in ("Placeholder", "VariableV2")
@@ -193,7 +195,7 @@ def _builders(rng: np.random.Generator):
 def model_seeds(workdir: str) -> list[Seed]:
     """For each example model: a frozen GraphDef seed and a MetaGraphDef + checkpoint seed,
     saved under `workdir` (the files are carried in the seeds as bytes)."""
-    from staticflow.framework.meta_graph import seal, unseal
+    from staticflow.train.meta_graph import seal, unseal
     from staticflow.protobuf import meta_graph_pb2
 
     out = []

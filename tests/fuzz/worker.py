@@ -299,7 +299,7 @@ def case_graph(case: dict, tmp: str) -> Result:
 def case_meta(case: dict, tmp: str) -> Result:
     """A meta graph and its checkpoint, as files: import, restore, run the serving signature."""
     import staticflow as sf
-    from staticflow.framework import meta_graph
+    from staticflow.train import meta_graph
 
     for name, data in case["files"].items():
         with open(os.path.join(tmp, name), "wb") as f:
