@@ -61,6 +61,9 @@ class Step:
     op: fops.Operation  # the user op the step stands for (the first, when it stands for several)
     calls: list  # (KernelCall, [(Loc, View)] inputs, [(Loc, View)] outputs)
     node: object = None  # its IR node (compiler.ir.Node)
+    # the earlier steps it must follow: those computing its inputs or named by its control
+    # edges (nodes without a step, such as variables, constants and feeds, impose nothing)
+    deps: tuple[int, ...] = ()
 
 
 @dataclass
@@ -240,6 +243,7 @@ def plan_ir(ir: IRGraph, ev, variables, resources=None, allocation_limit=None) -
         if loc.buf.kind == "var" and loc.buf.var not in var_writes and loc.buf.var not in var_reads:
             var_reads.append(loc.buf.var)
 
+    step_of: dict[int, int] = {}  # IR node id -> its step
     for node in ir.topo_order():
         if node.type == FEED:
             continue
@@ -353,7 +357,10 @@ def plan_ir(ir: IRGraph, ev, variables, resources=None, allocation_limit=None) -
             resolved.append(
                 (call, [_resolve(v, locs) for v in call.ins], [_resolve(v, locs) for v in call.outs])
             )
-        steps.append(Step(op, resolved, node))
+        deps = {step_of.get(v.node.id) for v in node.inputs} | {step_of.get(c.id) for c in node.control}
+        deps.discard(None)
+        step_of[node.id] = step_index
+        steps.append(Step(op, resolved, node, tuple(sorted(deps))))
 
     # fetches
     fetch_locs = []
