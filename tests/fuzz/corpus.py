@@ -195,8 +195,8 @@ def _builders(rng: np.random.Generator):
 def model_seeds(workdir: str) -> list[Seed]:
     """For each example model: a frozen GraphDef seed and a MetaGraphDef + checkpoint seed,
     saved under `workdir` (the files are carried in the seeds as bytes)."""
-    from staticflow.train.meta_graph import seal, unseal
     from staticflow.protobuf import meta_graph_pb2
+    from staticflow.train.meta_graph import seal, unseal
 
     out = []
     rng = np.random.default_rng(7)

@@ -129,8 +129,8 @@ def make_case(run_seed: int, i: int, corp: Corpus, cli_argv=None) -> tuple[str, 
         labels = [mutate.mutate_feeds(rng, feeds, seed.fetches) for _ in range(1 + (rng.random() < 0.3))]
         return kind, graph_case(seed, seed.graph_def, feeds, f"{seed.name}: " + ", ".join(labels))
     if kind == "meta":
-        from staticflow.train.meta_graph import seal, unseal
         from staticflow.protobuf import meta_graph_pb2
+        from staticflow.train.meta_graph import seal, unseal
 
         seed = rng.choice(corp.meta)
         files = dict(seed.files)
