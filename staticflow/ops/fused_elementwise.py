@@ -23,7 +23,7 @@ import numpy as np
 
 from staticflow.framework import dtypes
 from staticflow.framework.tensor_shape import TensorShape
-from staticflow.ops import builder, registry
+from staticflow.ops import builder, registry, scalar_table
 from staticflow.ops.lowering import LowerContext, View, coalesce, contiguous_strides
 from staticflow.ops.registry import Arg, Attr, op
 
@@ -247,6 +247,8 @@ op(
     shape_fn=_shape,
     ref=_ref,
     lower=lower_fused,
+    # the fallback (members' own kernels) copies where a member passes its input through
+    kernels=registry.kernels_for(["copy"], [dtypes.as_dtype(n) for n in scalar_table.DTYPES]),
     internal=True,
     differentiable=False,
     cases=lambda rng: [],

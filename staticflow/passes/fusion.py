@@ -32,6 +32,8 @@ from staticflow.framework import backend, dtypes
 # the most ops one generated kernel computes: bounds its compile time (a long chain becomes
 # several kernels, most of them the same source, compiled once) and each merge's cost
 MAX_MEMBERS = 128
+# the most nodes one merge's cycle check walks before it gives up the merge
+MAX_WALK = 256
 
 
 class _Group:
@@ -71,7 +73,9 @@ def _aligned(node: Node) -> list[tuple] | None:
 
 def _cycle(ir: IRGraph, pos: dict, ids: set, ext: dict, first: int) -> bool:
     """Whether some value read from outside the node set `ids` depends on a member (merging
-    them into one node would then make a cycle). Nodes before `first` cannot."""
+    them into one node would then make a cycle). Nodes before `first` cannot. A walk longer
+    than MAX_WALK nodes counts as a cycle: not merging is always safe, and it keeps each
+    check's cost bounded (an unrolled RNN's gradient would otherwise walk back step by step)."""
     seen: set[int] = set()
     stack = [n for n in ext.values() if pos[n.id] > first]
     while stack:
@@ -79,6 +83,8 @@ def _cycle(ir: IRGraph, pos: dict, ids: set, ext: dict, first: int) -> bool:
         if n.id in seen:
             continue
         seen.add(n.id)
+        if len(seen) > MAX_WALK:
+            return True
         for p in [v.node for v in n.inputs] + list(n.control):
             if p.id in ids:
                 return True
