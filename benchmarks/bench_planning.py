@@ -69,12 +69,14 @@ def lstm_first_step(steps: int = 500) -> float:
 
 
 def _mlp(tf, depth: int):
+    """`depth` dense layers (relu) written with variables and matmul, so that both engines
+    build the same graph (tf.layers needs Keras 2 under TensorFlow 2.16+)."""
     x = tf.placeholder(tf.float32, [None, WIDTH])
     h = x
-    for _ in range(depth):
-        h = tf.layers.dense(
-            h, WIDTH, activation=tf.nn.relu, kernel_initializer=tf.constant_initializer(np.eye(WIDTH))
-        )
+    for i in range(depth):
+        w = tf.Variable(np.eye(WIDTH, dtype=np.float32), name=f"w{i}")
+        b = tf.Variable(np.zeros(WIDTH, np.float32), name=f"b{i}")
+        h = tf.nn.relu(tf.matmul(h, w) + b)
     return x, tf.reduce_mean(tf.square(h))
 
 
