@@ -4,7 +4,7 @@ Conv1D, Conv2D, Conv2DTranspose, SeparableConv2D."""
 from __future__ import annotations
 
 from staticflow.framework.tensor_shape import TensorShape
-from staticflow.layers.core import _KernelLayer
+from staticflow.layers.core import _apply_once, _KernelLayer
 from staticflow.ops import array_ops, conv_ops, nn_ops
 
 
@@ -301,10 +301,6 @@ Convolution2DTranspose = Deconvolution2D = Deconv2D = Conv2DTranspose
 SeparableConvolution2D = SeparableConv2D
 
 
-def _conv_fn(cls, inputs, name, reuse, **kwargs):
-    return cls(name=name, _scope=name, _reuse=reuse, **kwargs).apply(inputs)
-
-
 def conv1d(
     inputs,
     filters,
@@ -327,28 +323,7 @@ def conv1d(
     reuse=None,
 ):
     """1-d convolution layer over [batch, width, channels] (a `Conv1D` applied once)."""
-    return _conv_fn(
-        Conv1D,
-        inputs,
-        name,
-        reuse,
-        filters=filters,
-        kernel_size=kernel_size,
-        strides=strides,
-        padding=padding,
-        data_format=data_format,
-        dilation_rate=dilation_rate,
-        activation=activation,
-        use_bias=use_bias,
-        kernel_initializer=kernel_initializer,
-        bias_initializer=bias_initializer,
-        kernel_regularizer=kernel_regularizer,
-        bias_regularizer=bias_regularizer,
-        activity_regularizer=activity_regularizer,
-        kernel_constraint=kernel_constraint,
-        bias_constraint=bias_constraint,
-        trainable=trainable,
-    )
+    return _apply_once(Conv1D, locals())
 
 
 def conv2d(
@@ -373,28 +348,7 @@ def conv2d(
     reuse=None,
 ):
     """2-d convolution layer (channels_last = NHWC, channels_first = NCHW; a `Conv2D` applied once)."""
-    return _conv_fn(
-        Conv2D,
-        inputs,
-        name,
-        reuse,
-        filters=filters,
-        kernel_size=kernel_size,
-        strides=strides,
-        padding=padding,
-        data_format=data_format,
-        dilation_rate=dilation_rate,
-        activation=activation,
-        use_bias=use_bias,
-        kernel_initializer=kernel_initializer,
-        bias_initializer=bias_initializer,
-        kernel_regularizer=kernel_regularizer,
-        bias_regularizer=bias_regularizer,
-        activity_regularizer=activity_regularizer,
-        kernel_constraint=kernel_constraint,
-        bias_constraint=bias_constraint,
-        trainable=trainable,
-    )
+    return _apply_once(Conv2D, locals())
 
 
 def conv2d_transpose(
@@ -418,27 +372,7 @@ def conv2d_transpose(
     reuse=None,
 ):
     """Transposed 2-d convolution layer (a `Conv2DTranspose` applied once)."""
-    return _conv_fn(
-        Conv2DTranspose,
-        inputs,
-        name,
-        reuse,
-        filters=filters,
-        kernel_size=kernel_size,
-        strides=strides,
-        padding=padding,
-        data_format=data_format,
-        activation=activation,
-        use_bias=use_bias,
-        kernel_initializer=kernel_initializer,
-        bias_initializer=bias_initializer,
-        kernel_regularizer=kernel_regularizer,
-        bias_regularizer=bias_regularizer,
-        activity_regularizer=activity_regularizer,
-        kernel_constraint=kernel_constraint,
-        bias_constraint=bias_constraint,
-        trainable=trainable,
-    )
+    return _apply_once(Conv2DTranspose, locals())
 
 
 def separable_conv2d(
@@ -467,29 +401,4 @@ def separable_conv2d(
     reuse=None,
 ):
     """Depthwise-separable 2-d convolution layer (a `SeparableConv2D` applied once)."""
-    return _conv_fn(
-        SeparableConv2D,
-        inputs,
-        name,
-        reuse,
-        filters=filters,
-        kernel_size=kernel_size,
-        strides=strides,
-        padding=padding,
-        data_format=data_format,
-        dilation_rate=dilation_rate,
-        depth_multiplier=depth_multiplier,
-        activation=activation,
-        use_bias=use_bias,
-        depthwise_initializer=depthwise_initializer,
-        pointwise_initializer=pointwise_initializer,
-        bias_initializer=bias_initializer,
-        depthwise_regularizer=depthwise_regularizer,
-        pointwise_regularizer=pointwise_regularizer,
-        bias_regularizer=bias_regularizer,
-        activity_regularizer=activity_regularizer,
-        depthwise_constraint=depthwise_constraint,
-        pointwise_constraint=pointwise_constraint,
-        bias_constraint=bias_constraint,
-        trainable=trainable,
-    )
+    return _apply_once(SeparableConv2D, locals())

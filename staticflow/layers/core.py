@@ -100,6 +100,14 @@ class _KernelLayer(Layer):
         return self.activation(out) if self.activation is not None else out
 
 
+def _apply_once(cls, args: dict):
+    """A functional form's layer: `cls` made from the function's arguments (its locals()),
+    with `name` as its scope and `reuse` as its reuse, applied once to `inputs`."""
+    args = dict(args)
+    inputs, name, reuse = args.pop("inputs"), args.pop("name"), args.pop("reuse")
+    return cls(name=name, _scope=name, _reuse=reuse, **args).apply(inputs)
+
+
 class Dense(_KernelLayer):
     """Densely connected layer: activation(inputs @ kernel + bias) over the last dimension."""
 
@@ -183,23 +191,7 @@ def dense(
     reuse=None,
 ):
     """activation(inputs @ kernel + bias) over the last dimension (a `Dense` layer applied once)."""
-    layer = Dense(
-        units,
-        activation=activation,
-        use_bias=use_bias,
-        kernel_initializer=kernel_initializer,
-        bias_initializer=bias_initializer,
-        kernel_regularizer=kernel_regularizer,
-        bias_regularizer=bias_regularizer,
-        activity_regularizer=activity_regularizer,
-        kernel_constraint=kernel_constraint,
-        bias_constraint=bias_constraint,
-        trainable=trainable,
-        name=name,
-        _scope=name,
-        _reuse=reuse,
-    )
-    return layer.apply(inputs)
+    return _apply_once(Dense, locals())
 
 
 class Flatten(Layer):
