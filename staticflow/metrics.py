@@ -316,78 +316,40 @@ def _count_condition(values, weights, metrics_collections, updates_collections):
     )
 
 
-def _binary(labels, predictions, weights, name, default, want_label: bool, want_pred: bool, collections):
-    with variable_scope(name, default, (predictions, labels, weights)):
-        predictions, labels, weights = _remove_squeezable(
-            math_ops.cast(predictions, D.bool_), math_ops.cast(labels, D.bool_), weights
-        )
-        lab = labels if want_label else math_ops.logical_not(labels)
-        pred = predictions if want_pred else math_ops.logical_not(predictions)
-        return _count_condition(math_ops.logical_and(lab, pred), weights, *collections)
+def _binary_count(default: str, want_label: bool, want_pred: bool, doc: str):
+    """The metric counting entries whose label is `want_label` and prediction `want_pred`
+    (variable `count`, default scope `default`)."""
+
+    def metric(
+        labels, predictions, weights=None, metrics_collections=None, updates_collections=None, name=None
+    ):
+        with variable_scope(name, default, (predictions, labels, weights)):
+            predictions, labels, weights = _remove_squeezable(
+                math_ops.cast(predictions, D.bool_), math_ops.cast(labels, D.bool_), weights
+            )
+            lab = labels if want_label else math_ops.logical_not(labels)
+            pred = predictions if want_pred else math_ops.logical_not(predictions)
+            return _count_condition(
+                math_ops.logical_and(lab, pred), weights, metrics_collections, updates_collections
+            )
+
+    metric.__name__ = metric.__qualname__ = default
+    metric.__doc__ = doc
+    return metric
 
 
-def true_positives(
-    labels, predictions, weights=None, metrics_collections=None, updates_collections=None, name=None
-):
-    """The (weighted) number of entries with label and prediction both True."""
-    return _binary(
-        labels,
-        predictions,
-        weights,
-        name,
-        "true_positives",
-        True,
-        True,
-        (metrics_collections, updates_collections),
-    )
-
-
-def false_positives(
-    labels, predictions, weights=None, metrics_collections=None, updates_collections=None, name=None
-):
-    """The (weighted) number of entries predicted True whose label is False."""
-    return _binary(
-        labels,
-        predictions,
-        weights,
-        name,
-        "false_positives",
-        False,
-        True,
-        (metrics_collections, updates_collections),
-    )
-
-
-def true_negatives(
-    labels, predictions, weights=None, metrics_collections=None, updates_collections=None, name=None
-):
-    """The (weighted) number of entries with label and prediction both False."""
-    return _binary(
-        labels,
-        predictions,
-        weights,
-        name,
-        "true_negatives",
-        False,
-        False,
-        (metrics_collections, updates_collections),
-    )
-
-
-def false_negatives(
-    labels, predictions, weights=None, metrics_collections=None, updates_collections=None, name=None
-):
-    """The (weighted) number of entries predicted False whose label is True."""
-    return _binary(
-        labels,
-        predictions,
-        weights,
-        name,
-        "false_negatives",
-        True,
-        False,
-        (metrics_collections, updates_collections),
-    )
+true_positives = _binary_count(
+    "true_positives", True, True, "The (weighted) number of entries with label and prediction both True."
+)
+false_positives = _binary_count(
+    "false_positives", False, True, "The (weighted) number of entries predicted True whose label is False."
+)
+true_negatives = _binary_count(
+    "true_negatives", False, False, "The (weighted) number of entries with label and prediction both False."
+)
+false_negatives = _binary_count(
+    "false_negatives", True, False, "The (weighted) number of entries predicted False whose label is True."
+)
 
 
 def _ratio_metric(
