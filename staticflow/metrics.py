@@ -489,65 +489,37 @@ true_negatives_at_thresholds = _at_thresholds("tn", "true_negatives")
 false_negatives_at_thresholds = _at_thresholds("fn", "false_negatives")
 
 
-def _ratio_at_thresholds(prefix, other, labels, predictions, thresholds, weights, mc, uc, name):
-    """tp / (tp + `other` + 1e-7) at each threshold, ops named <prefix>_value and
-    <prefix>_update_op in scope name or <prefix>_at_thresholds."""
-    with variable_scope(name, prefix + "_at_thresholds", (predictions, labels, weights)):
-        values, updates = _confusion_matrix_at_thresholds(
-            labels, predictions, thresholds, weights, ("tp", other)
-        )
+def _ratio_at_thresholds(prefix: str, other: str, doc: str):
+    """The metric tp / (tp + `other` + 1e-7) at each threshold: ops <prefix>_value and
+    <prefix>_update_op in the scope `name` or <prefix>_at_thresholds."""
 
-        def compute(counts, op_name):
-            tp = counts["tp"]
-            return math_ops.divide(tp, 1e-7 + tp + counts[other], name=f"{prefix}_{op_name}")
-
-        return _from_counts(compute, values, updates, mc, uc)
-
-
-def precision_at_thresholds(
-    labels,
-    predictions,
-    thresholds,
-    weights=None,
-    metrics_collections=None,
-    updates_collections=None,
-    name=None,
-):
-    """tp / (tp + fp + 1e-7) at each threshold."""
-    return _ratio_at_thresholds(
-        "precision",
-        "fp",
+    def metric(
         labels,
         predictions,
         thresholds,
-        weights,
-        metrics_collections,
-        updates_collections,
-        name,
-    )
+        weights=None,
+        metrics_collections=None,
+        updates_collections=None,
+        name=None,
+    ):
+        with variable_scope(name, prefix + "_at_thresholds", (predictions, labels, weights)):
+            values, updates = _confusion_matrix_at_thresholds(
+                labels, predictions, thresholds, weights, ("tp", other)
+            )
+
+            def compute(counts, op_name):
+                tp = counts["tp"]
+                return math_ops.divide(tp, 1e-7 + tp + counts[other], name=f"{prefix}_{op_name}")
+
+            return _from_counts(compute, values, updates, metrics_collections, updates_collections)
+
+    metric.__name__ = metric.__qualname__ = prefix + "_at_thresholds"
+    metric.__doc__ = doc
+    return metric
 
 
-def recall_at_thresholds(
-    labels,
-    predictions,
-    thresholds,
-    weights=None,
-    metrics_collections=None,
-    updates_collections=None,
-    name=None,
-):
-    """tp / (tp + fn + 1e-7) at each threshold."""
-    return _ratio_at_thresholds(
-        "recall",
-        "fn",
-        labels,
-        predictions,
-        thresholds,
-        weights,
-        metrics_collections,
-        updates_collections,
-        name,
-    )
+precision_at_thresholds = _ratio_at_thresholds("precision", "fp", "tp / (tp + fp + 1e-7) at each threshold.")
+recall_at_thresholds = _ratio_at_thresholds("recall", "fn", "tp / (tp + fn + 1e-7) at each threshold.")
 
 
 def _default_thresholds(num_thresholds: int) -> list[float]:
