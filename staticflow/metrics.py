@@ -79,6 +79,21 @@ def _add(collections, value) -> None:
         fops.add_to_collections(collections, value)
 
 
+def _publish(value, update_op, metrics_collections, updates_collections):
+    """(value, update_op), each added to its collections."""
+    _add(metrics_collections, value)
+    _add(updates_collections, update_op)
+    return value, update_op
+
+
+def _from_counts(compute, values, updates, metrics_collections, updates_collections):
+    """A metric computed by compute(counts, op_name) from the count variables (the value,
+    op "value") and from their updates (the update op, op "update_op")."""
+    return _publish(
+        compute(values, "value"), compute(updates, "update_op"), metrics_collections, updates_collections
+    )
+
+
 def _remove_squeezable(predictions, labels, weights):
     """TF's _remove_squeezable_dimensions: align labels with predictions, and weights' rank
     with the predictions' (squeeze or expand its last dimension), when ranks are known."""
@@ -113,50 +128,46 @@ def _broadcast_weights(weights, values):
 # ---------------------------------------------------------------------------
 # means
 # ---------------------------------------------------------------------------
-def mean(values, weights=None, metrics_collections=None, updates_collections=None, name=None):
-    """The (weighted) mean of values: variables `total` and `count`."""
+def _streaming_mean(values, weights, metrics_collections, updates_collections, name, elementwise: bool):
+    """mean (over all of values) or mean_tensor (elementwise, elementwise=True): the weighted
+    sum and the summed weights accumulate in `total` and `count` (`total_tensor` and
+    `count_tensor` of values' shape when elementwise)."""
     with variable_scope(name, "mean", (values, weights)):
         values = math_ops.cast(values, D.float32)
-        total = metric_variable([], D.float32, name="total")
-        count = metric_variable([], D.float32, name="count")
-        if weights is None:
+        shape, suffix = (values.shape, "_tensor") if elementwise else ([], "")
+        total = metric_variable(shape, D.float32, name="total" + suffix)
+        count = metric_variable(shape, D.float32, name="count" + suffix)
+        if elementwise:
+            num_values = array_ops.ones_like(values)
+        elif weights is None:
             num_values = math_ops.cast(array_ops.size(values), D.float32)
-        else:
+        if weights is not None:
             values, _, weights = _remove_squeezable(values, None, weights)
             weights = _broadcast_weights(math_ops.cast(weights, D.float32), values)
             values = math_ops.multiply(values, weights)
-            num_values = math_ops.reduce_sum(weights)
-        update_total = state_ops.assign_add(total, math_ops.reduce_sum(values))
+            num_values = (
+                math_ops.multiply(num_values, weights) if elementwise else math_ops.reduce_sum(weights)
+            )
+        update_total = state_ops.assign_add(total, values if elementwise else math_ops.reduce_sum(values))
         with fops.control_dependencies([values]):
             update_count = state_ops.assign_add(count, num_values)
-        value = div_no_nan(total, math_ops.maximum(count, 0), name="value")
-        _add(metrics_collections, value)
-        update_op = div_no_nan(update_total, math_ops.maximum(update_count, 0), name="update_op")
-        _add(updates_collections, update_op)
-        return value, update_op
+        return _publish(
+            div_no_nan(total, math_ops.maximum(count, 0), name="value"),
+            div_no_nan(update_total, math_ops.maximum(update_count, 0), name="update_op"),
+            metrics_collections,
+            updates_collections,
+        )
+
+
+def mean(values, weights=None, metrics_collections=None, updates_collections=None, name=None):
+    """The (weighted) mean of values: variables `total` and `count`."""
+    return _streaming_mean(values, weights, metrics_collections, updates_collections, name, False)
 
 
 def mean_tensor(values, weights=None, metrics_collections=None, updates_collections=None, name=None):
     """The elementwise (weighted) mean of values over the updates: variables `total_tensor`
     and `count_tensor` of values' (fully defined) shape."""
-    with variable_scope(name, "mean", (values, weights)):
-        values = math_ops.cast(values, D.float32)
-        total = metric_variable(values.shape, D.float32, name="total_tensor")
-        count = metric_variable(values.shape, D.float32, name="count_tensor")
-        num_values = array_ops.ones_like(values)
-        if weights is not None:
-            values, _, weights = _remove_squeezable(values, None, weights)
-            weights = _broadcast_weights(math_ops.cast(weights, D.float32), values)
-            values = math_ops.multiply(values, weights)
-            num_values = math_ops.multiply(num_values, weights)
-        update_total = state_ops.assign_add(total, values)
-        with fops.control_dependencies([values]):
-            update_count = state_ops.assign_add(count, num_values)
-        value = div_no_nan(total, math_ops.maximum(count, 0), name="value")
-        _add(metrics_collections, value)
-        update_op = div_no_nan(update_total, math_ops.maximum(update_count, 0), name="update_op")
-        _add(updates_collections, update_op)
-        return value, update_op
+    return _streaming_mean(values, weights, metrics_collections, updates_collections, name, True)
 
 
 def accuracy(
@@ -196,11 +207,7 @@ def root_mean_squared_error(
     mse, update_mse = mean_squared_error(
         labels, predictions, weights, None, None, name or "root_mean_squared_error"
     )
-    rmse = math_ops.sqrt(mse)
-    _add(metrics_collections, rmse)
-    update_op = math_ops.sqrt(update_mse)
-    _add(updates_collections, update_op)
-    return rmse, update_op
+    return _publish(math_ops.sqrt(mse), math_ops.sqrt(update_mse), metrics_collections, updates_collections)
 
 
 def mean_relative_error(
@@ -230,11 +237,12 @@ def mean_cosine_distance(
     predictions, labels, weights = _remove_squeezable(predictions, labels, weights)
     radial = math_ops.reduce_sum(math_ops.multiply(predictions, labels), axis=[dim], keepdims=True)
     distance, update = mean(radial, weights, None, None, name or "mean_cosine_distance")
-    distance = math_ops.subtract(1.0, distance)
-    update = math_ops.subtract(1.0, update)
-    _add(metrics_collections, distance)
-    _add(updates_collections, update)
-    return distance, update
+    return _publish(
+        math_ops.subtract(1.0, distance),
+        math_ops.subtract(1.0, update),
+        metrics_collections,
+        updates_collections,
+    )
 
 
 def percentage_below(
@@ -283,11 +291,12 @@ def mean_per_class_accuracy(
         update_count = state_ops.assign_add(
             count, array_ops.unsorted_segment_sum(is_correct, labels, num_classes)
         )
-        value = math_ops.reduce_mean(div_no_nan(count, math_ops.maximum(total, 0)), name="mean_accuracy")
-        _add(metrics_collections, value)
-        update_op = div_no_nan(update_count, math_ops.maximum(update_total, 0), name="update_op")
-        _add(updates_collections, update_op)
-        return value, update_op
+        return _publish(
+            math_ops.reduce_mean(div_no_nan(count, math_ops.maximum(total, 0)), name="mean_accuracy"),
+            div_no_nan(update_count, math_ops.maximum(update_total, 0), name="update_op"),
+            metrics_collections,
+            updates_collections,
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -299,85 +308,48 @@ def _count_condition(values, weights, metrics_collections, updates_collections):
     if weights is not None:
         weights = math_ops.cast(weights, D.float32)
         values = math_ops.multiply(values, weights)
-    value = count.value()
-    _add(metrics_collections, value)
-    update_op = state_ops.assign_add(count, math_ops.reduce_sum(values))
-    _add(updates_collections, update_op)
-    return value, update_op
-
-
-def _binary(labels, predictions, weights, name, default, want_label: bool, want_pred: bool, collections):
-    with variable_scope(name, default, (predictions, labels, weights)):
-        predictions, labels, weights = _remove_squeezable(
-            math_ops.cast(predictions, D.bool_), math_ops.cast(labels, D.bool_), weights
-        )
-        lab = labels if want_label else math_ops.logical_not(labels)
-        pred = predictions if want_pred else math_ops.logical_not(predictions)
-        return _count_condition(math_ops.logical_and(lab, pred), weights, *collections)
-
-
-def true_positives(
-    labels, predictions, weights=None, metrics_collections=None, updates_collections=None, name=None
-):
-    """The (weighted) number of entries with label and prediction both True."""
-    return _binary(
-        labels,
-        predictions,
-        weights,
-        name,
-        "true_positives",
-        True,
-        True,
-        (metrics_collections, updates_collections),
+    return _publish(
+        count.value(),
+        state_ops.assign_add(count, math_ops.reduce_sum(values)),
+        metrics_collections,
+        updates_collections,
     )
 
 
-def false_positives(
-    labels, predictions, weights=None, metrics_collections=None, updates_collections=None, name=None
-):
-    """The (weighted) number of entries predicted True whose label is False."""
-    return _binary(
-        labels,
-        predictions,
-        weights,
-        name,
-        "false_positives",
-        False,
-        True,
-        (metrics_collections, updates_collections),
-    )
+def _binary_count(default: str, want_label: bool, want_pred: bool, doc: str):
+    """The metric counting entries whose label is `want_label` and prediction `want_pred`
+    (variable `count`, default scope `default`)."""
+
+    def metric(
+        labels, predictions, weights=None, metrics_collections=None, updates_collections=None, name=None
+    ):
+        with variable_scope(name, default, (predictions, labels, weights)):
+            predictions, labels, weights = _remove_squeezable(
+                math_ops.cast(predictions, D.bool_), math_ops.cast(labels, D.bool_), weights
+            )
+            lab = labels if want_label else math_ops.logical_not(labels)
+            pred = predictions if want_pred else math_ops.logical_not(predictions)
+            return _count_condition(
+                math_ops.logical_and(lab, pred), weights, metrics_collections, updates_collections
+            )
+
+    metric.__name__ = metric.__qualname__ = default
+    metric.__doc__ = doc
+    return metric
 
 
-def true_negatives(
-    labels, predictions, weights=None, metrics_collections=None, updates_collections=None, name=None
-):
-    """The (weighted) number of entries with label and prediction both False."""
-    return _binary(
-        labels,
-        predictions,
-        weights,
-        name,
-        "true_negatives",
-        False,
-        False,
-        (metrics_collections, updates_collections),
-    )
-
-
-def false_negatives(
-    labels, predictions, weights=None, metrics_collections=None, updates_collections=None, name=None
-):
-    """The (weighted) number of entries predicted False whose label is True."""
-    return _binary(
-        labels,
-        predictions,
-        weights,
-        name,
-        "false_negatives",
-        True,
-        False,
-        (metrics_collections, updates_collections),
-    )
+true_positives = _binary_count(
+    "true_positives", True, True, "The (weighted) number of entries with label and prediction both True."
+)
+false_positives = _binary_count(
+    "false_positives", False, True, "The (weighted) number of entries predicted True whose label is False."
+)
+true_negatives = _binary_count(
+    "true_negatives", False, False, "The (weighted) number of entries with label and prediction both False."
+)
+false_negatives = _binary_count(
+    "false_negatives", True, False, "The (weighted) number of entries predicted False whose label is True."
+)
 
 
 def _ratio_metric(
@@ -394,11 +366,12 @@ def _ratio_metric(
         def ratio(a, b, op_name):
             return math_ops.where(math_ops.greater(a + b, 0), math_ops.divide(a, a + b), 0, name=op_name)
 
-        value = ratio(tp, other, "value")
-        _add(metrics_collections, value)
-        update_op = ratio(tp_update, other_update, "update_op")
-        _add(updates_collections, update_op)
-        return value, update_op
+        return _publish(
+            ratio(tp, other, "value"),
+            ratio(tp_update, other_update, "update_op"),
+            metrics_collections,
+            updates_collections,
+        )
 
 
 def precision(
@@ -503,9 +476,7 @@ def _at_thresholds(key, default):
             values, updates = _confusion_matrix_at_thresholds(
                 labels, predictions, thresholds, weights, (key,)
             )
-            _add(metrics_collections, values[key])
-            _add(updates_collections, updates[key])
-            return values[key], updates[key]
+            return _publish(values[key], updates[key], metrics_collections, updates_collections)
 
     metric.__name__ = f"{_COUNT_NAMES[key]}_at_thresholds"
     metric.__doc__ = f"The (weighted) {_COUNT_NAMES[key].replace('_', ' ')} at each threshold."
@@ -518,54 +489,37 @@ true_negatives_at_thresholds = _at_thresholds("tn", "true_negatives")
 false_negatives_at_thresholds = _at_thresholds("fn", "false_negatives")
 
 
-def precision_at_thresholds(
-    labels,
-    predictions,
-    thresholds,
-    weights=None,
-    metrics_collections=None,
-    updates_collections=None,
-    name=None,
-):
-    """tp / (tp + fp + 1e-7) at each threshold."""
-    with variable_scope(name, "precision_at_thresholds", (predictions, labels, weights)):
-        values, updates = _confusion_matrix_at_thresholds(
-            labels, predictions, thresholds, weights, ("tp", "fp")
-        )
+def _ratio_at_thresholds(prefix: str, other: str, doc: str):
+    """The metric tp / (tp + `other` + 1e-7) at each threshold: ops <prefix>_value and
+    <prefix>_update_op in the scope `name` or <prefix>_at_thresholds."""
 
-        def prec(tp, fp, suffix):
-            return math_ops.divide(tp, 1e-7 + tp + fp, name="precision_" + suffix)
+    def metric(
+        labels,
+        predictions,
+        thresholds,
+        weights=None,
+        metrics_collections=None,
+        updates_collections=None,
+        name=None,
+    ):
+        with variable_scope(name, prefix + "_at_thresholds", (predictions, labels, weights)):
+            values, updates = _confusion_matrix_at_thresholds(
+                labels, predictions, thresholds, weights, ("tp", other)
+            )
 
-        value = prec(values["tp"], values["fp"], "value")
-        _add(metrics_collections, value)
-        update_op = prec(updates["tp"], updates["fp"], "update_op")
-        _add(updates_collections, update_op)
-        return value, update_op
+            def compute(counts, op_name):
+                tp = counts["tp"]
+                return math_ops.divide(tp, 1e-7 + tp + counts[other], name=f"{prefix}_{op_name}")
+
+            return _from_counts(compute, values, updates, metrics_collections, updates_collections)
+
+    metric.__name__ = metric.__qualname__ = prefix + "_at_thresholds"
+    metric.__doc__ = doc
+    return metric
 
 
-def recall_at_thresholds(
-    labels,
-    predictions,
-    thresholds,
-    weights=None,
-    metrics_collections=None,
-    updates_collections=None,
-    name=None,
-):
-    """tp / (tp + fn + 1e-7) at each threshold."""
-    with variable_scope(name, "recall_at_thresholds", (predictions, labels, weights)):
-        values, updates = _confusion_matrix_at_thresholds(
-            labels, predictions, thresholds, weights, ("tp", "fn")
-        )
-
-        def rec(tp, fn, suffix):
-            return math_ops.divide(tp, 1e-7 + tp + fn, name="recall_" + suffix)
-
-        value = rec(values["tp"], values["fn"], "value")
-        _add(metrics_collections, value)
-        update_op = rec(updates["tp"], updates["fn"], "update_op")
-        _add(updates_collections, update_op)
-        return value, update_op
+precision_at_thresholds = _ratio_at_thresholds("precision", "fp", "tp / (tp + fp + 1e-7) at each threshold.")
+recall_at_thresholds = _ratio_at_thresholds("recall", "fn", "tp / (tp + fn + 1e-7) at each threshold.")
 
 
 def _default_thresholds(num_thresholds: int) -> list[float]:
@@ -630,7 +584,8 @@ def auc(
                 name="interpolate_pr_auc",
             )
 
-        def compute_auc(tp, fn, tn, fp, op_name):
+        def compute_auc(counts, op_name):
+            tp, fn, tn, fp = (counts[k] for k in ("tp", "fn", "tn", "fp"))
             if curve == "PR" and summation_method == "careful_interpolation":
                 return interpolate_pr_auc(tp, fp, fn)
             rec = math_ops.divide(tp + epsilon, tp + fn + epsilon)
@@ -651,11 +606,7 @@ def auc(
                 "Trapezoidal rule is known to produce incorrect PR-AUCs; please switch to "
                 '"careful_interpolation" instead.'
             )
-        value = compute_auc(values["tp"], values["fn"], values["tn"], values["fp"], "value")
-        _add(metrics_collections, value)
-        update_op = compute_auc(updates["tp"], updates["fn"], updates["tn"], updates["fp"], "update_op")
-        _add(updates_collections, update_op)
-        return value, update_op
+        return _from_counts(compute_auc, values, updates, metrics_collections, updates_collections)
 
 
 def sensitivity_at_specificity(
@@ -679,17 +630,14 @@ def sensitivity_at_specificity(
         )
         kepsilon = 1e-7
 
-        def compute(tp, tn, fp, fn, op_name):
+        def compute(counts, op_name):
+            tp, tn, fp, fn = (counts[k] for k in ("tp", "tn", "fp", "fn"))
             specificities = math_ops.divide(tn, tn + fp + kepsilon)
             i = math_ops.cast(math_ops.argmin(math_ops.abs(specificities - specificity), 0), D.int32)
             tp_i, fn_i = array_ops.gather(tp, i), array_ops.gather(fn, i)
             return math_ops.divide(tp_i, tp_i + fn_i + kepsilon, name=op_name)
 
-        value = compute(values["tp"], values["tn"], values["fp"], values["fn"], "value")
-        _add(metrics_collections, value)
-        update_op = compute(updates["tp"], updates["tn"], updates["fp"], updates["fn"], "update_op")
-        _add(updates_collections, update_op)
-        return value, update_op
+        return _from_counts(compute, values, updates, metrics_collections, updates_collections)
 
 
 def specificity_at_sensitivity(
@@ -713,7 +661,9 @@ def specificity_at_sensitivity(
             labels, predictions, _default_thresholds(num_thresholds), weights
         )
 
-        def compute(tp, tn, fp, fn, op_name):
+        def compute(counts, op_name):
+            tn, fp = counts["tn"], counts["fp"]
+            tp, fn = counts["tp"], counts["fn"]
             sensitivities = math_ops.divide(tp, tp + fn + 1e-7)
             min_val = math_ops.reduce_min(math_ops.abs(sensitivities - sensitivity))
             indices_at_min = math_ops.cast(
@@ -725,11 +675,7 @@ def specificity_at_sensitivity(
             tn_i, fp_i = array_ops.gather(tn, i), array_ops.gather(fp, i)
             return math_ops.divide(tn_i, tn_i + fp_i + 1e-7, name=op_name)
 
-        value = compute(values["tp"], values["tn"], values["fp"], values["fn"], "value")
-        _add(metrics_collections, value)
-        update_op = compute(updates["tp"], updates["tn"], updates["fp"], updates["fn"], "update_op")
-        _add(updates_collections, update_op)
-        return value, update_op
+        return _from_counts(compute, values, updates, metrics_collections, updates_collections)
 
 
 # ---------------------------------------------------------------------------
@@ -784,6 +730,4 @@ def mean_iou(
         value = math_ops.where(
             math_ops.greater(num_valid, 0), math_ops.reduce_sum(iou, name="mean_iou") / num_valid, 0.0
         )
-        _add(metrics_collections, value)
-        _add(updates_collections, update_op)
-        return value, update_op
+        return _publish(value, update_op, metrics_collections, updates_collections)

@@ -128,27 +128,15 @@ static int sf_product_dims(sf_call *c, const sf_tensor *a, const sf_tensor *b, i
     return SF_OK;
 }
 
-/* products below this many multiply-adds run on the calling thread (linalg.c's limit) */
-#define SF_FUSED_PARALLEL_MIN (1 << 18)
-
-/* How a [M, N] output is cut into per-thread blocks of whole BLAS micro-tiles:
- * rows when M >= N, else columns (as sf_sgemm). */
-static int sf_parts(int64_t M, int64_t N, int64_t K)
-{
-    const int64_t len = M >= N ? M : N;
-    int parts = omp_in_parallel() ? 1 : omp_get_max_threads();
-    if ((double)M * (double)N * (double)K < SF_FUSED_PARALLEL_MIN || len < 2 * 8) parts = 1;
-    if (parts > len / 8) parts = (int)(len / 8 > 0 ? len / 8 : 1);
-    return parts < 1 ? 1 : parts;
-}
-
-#define SF_FUSED_DTYPES(X)                                       \
-    X(float32, SF_FLOAT32, float, scipy_cblas_sgemm, f)          \
-    X(float64, SF_FLOAT64, double, scipy_cblas_dgemm, )
+/* name, dtype code, C type, the BLAS product (one block per call), sf_sgemm or sf_dgemm
+ * (a whole product split over the threads), the float suffix of <math.h> */
+#define SF_FUSED_DTYPES(X)                                                 \
+    X(float32, SF_FLOAT32, float, scipy_cblas_sgemm, sf_sgemm, f)          \
+    X(float64, SF_FLOAT64, double, scipy_cblas_dgemm, sf_dgemm, )
 
 /* ---- matmul + bias + activation ----------------------------------------- */
 
-#define SF_DEFINE_FUSED_MATMUL(NAME, CODE, T, GEMM, S)                                          \
+#define SF_DEFINE_FUSED_MATMUL(NAME, CODE, T, GEMM, SF_GEMM, S)                                          \
     int sf_cpu_fused_matmul_##NAME(sf_call *c)                                                  \
     {                                                                                           \
         const char *name = "fused_matmul_" #NAME;                                               \
@@ -182,12 +170,11 @@ static int sf_parts(int64_t M, int64_t N, int64_t K)
         const int64_t lda = ta_->shape[1], ldb = tb_->shape[1];                                 \
         const int rows = M >= N;                                                                \
         const int64_t len = rows ? M : N;                                                       \
-        const int parts = sf_parts(M, N, K);                                                    \
+        const int parts = sf_gemm_parts(M, N, K, omp_in_parallel() ? 1 : omp_get_max_threads()); \
         _Pragma("omp parallel for schedule(static) num_threads(parts) if(parts > 1)")           \
         for (int p = 0; p < parts; p++) {                                                       \
-            const int64_t b0 = len * p / parts / 8 * 8;                                         \
-            const int64_t b1 = p + 1 == parts ? len : len * (p + 1) / parts / 8 * 8;            \
-            if (b1 <= b0) continue;                                                             \
+            int64_t b0, b1;                                                                     \
+            if (!sf_gemm_block(len, p, parts, &b0, &b1)) continue;                              \
             const T *a = A, *b = B;                                                             \
             T *cb = C;                                                                          \
             if (rows) {                                                                         \
@@ -237,7 +224,7 @@ SF_FUSED_DTYPES(SF_DEFINE_FUSED_MATMUL)
                 }                                                                   \
     }
 
-#define SF_DEFINE_BIAS_ACT_GRAD(NAME, CODE, T, GEMM, S)                                         \
+#define SF_DEFINE_BIAS_ACT_GRAD(NAME, CODE, T, GEMM, SF_GEMM, S)                                         \
     int sf_cpu_bias_activation_grad_##NAME(sf_call *c)                                          \
     {                                                                                           \
         const char *name = "bias_activation_grad_" #NAME;                                       \
@@ -305,7 +292,7 @@ SF_FUSED_DTYPES(SF_DEFINE_BIAS_ACT_GRAD)
 
 /* ---- weight gradient product accumulated into the variable -------------- */
 
-#define SF_DEFINE_GEMM_UPDATE(NAME, CODE, T, GEMM, S)                                           \
+#define SF_DEFINE_GEMM_UPDATE(NAME, CODE, T, GEMM, SF_GEMM, S)                                           \
     int sf_cpu_gemm_apply_gradient_descent_##NAME(sf_call *c)                                 \
     {                                                                                           \
         const char *name = "gemm_apply_gradient_descent_" #NAME;                              \
@@ -325,30 +312,9 @@ SF_FUSED_DTYPES(SF_DEFINE_BIAS_ACT_GRAD)
         if ((st = sf_product_dims(c, ta_, tb_, M, N, ta, tb, &K, name))) return st;             \
         if (M == 0 || N == 0 || K == 0) return SF_OK;                                           \
         const T lr = *(const T *)c->in[1].data;                                                 \
-        const T *A = (const T *)ta_->data, *B = (const T *)tb_->data;                           \
-        T *V = (T *)tv->data;                                                                   \
-        const int64_t lda = ta_->shape[1], ldb = tb_->shape[1];                                 \
-        const int rows = M >= N;                                                                \
-        const int64_t len = rows ? M : N;                                                       \
-        const int parts = sf_parts(M, N, K);                                                    \
-        _Pragma("omp parallel for schedule(static) num_threads(parts) if(parts > 1)")           \
-        for (int p = 0; p < parts; p++) {                                                       \
-            const int64_t b0 = len * p / parts / 8 * 8;                                         \
-            const int64_t b1 = p + 1 == parts ? len : len * (p + 1) / parts / 8 * 8;            \
-            if (b1 <= b0) continue;                                                             \
-            const T *a = A, *b = B;                                                             \
-            T *v = V;                                                                           \
-            if (rows) {                                                                         \
-                a += ta ? b0 : b0 * lda;                                                        \
-                v += b0 * N;                                                                    \
-            } else {                                                                            \
-                b += tb ? b0 * ldb : b0;                                                        \
-                v += b0;                                                                        \
-            }                                                                                   \
-            GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, \
-                 (blasint)(rows ? b1 - b0 : M), (blasint)(rows ? N : b1 - b0), (blasint)K, -lr,  \
-                 a, (blasint)lda, b, (blasint)ldb, (T)1, v, (blasint)N);                         \
-        }                                                                                       \
+        /* var -= lr * op(a) op(b): the product accumulated into var (beta = 1) */              \
+        SF_GEMM(ta, tb, M, N, K, -lr, (const T *)ta_->data, ta_->shape[1], (const T *)tb_->data, \
+                tb_->shape[1], (T)1, (T *)tv->data, N);                                         \
         return SF_OK;                                                                           \
     }
 
@@ -356,7 +322,7 @@ SF_FUSED_DTYPES(SF_DEFINE_GEMM_UPDATE)
 
 /* ---- table -------------------------------------------------------------- */
 
-#define SF_FUSED_ENTRY(NAME, CODE, T, GEMM, S)                                       \
+#define SF_FUSED_ENTRY(NAME, CODE, T, GEMM, SF_GEMM, S)                                       \
     {"sf_cpu_fused_matmul_" #NAME, sf_cpu_fused_matmul_##NAME},                      \
     {"sf_cpu_bias_activation_grad_" #NAME, sf_cpu_bias_activation_grad_##NAME},      \
     {"sf_cpu_gemm_apply_gradient_descent_" #NAME, sf_cpu_gemm_apply_gradient_descent_##NAME},

@@ -155,9 +155,6 @@ static int sf_fits_blasint(int64_t x)
  * between the kernels of a step, and put each other to sleep: a LeNet
  * training step ran 30% slower that way on 2 cores. */
 
-/* products below this many multiply-adds run on the calling thread */
-#define SF_GEMM_PARALLEL_MIN (1 << 18)
-
 void sf_blas_init(void)
 {
     scipy_openblas_set_num_threads(1);
@@ -167,18 +164,13 @@ void sf_blas_init(void)
     void NAME(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha, const T *A, int64_t lda, \
               const T *B, int64_t ldb, T beta, T *C, int64_t ldc)                              \
     {                                                                                          \
-        const int nt = omp_in_parallel() ? 1 : omp_get_max_threads();                          \
         const int rows = M >= N; /* split C's rows, else its columns */                        \
         const int64_t len = rows ? M : N;                                                      \
-        int parts = nt;                                                                        \
-        if ((double)M * (double)N * (double)K < SF_GEMM_PARALLEL_MIN || len < 2 * 8) parts = 1; \
-        if (parts > len / 8) parts = (int)(len / 8 > 0 ? len / 8 : 1);                         \
+        const int parts = sf_gemm_parts(M, N, K, omp_in_parallel() ? 1 : omp_get_max_threads()); \
         _Pragma("omp parallel for schedule(static) num_threads(parts) if(parts > 1)")           \
         for (int p = 0; p < parts; p++) {                                                      \
-            /* block boundaries on multiples of 8 rows/columns (whole BLAS micro-tiles) */      \
-            const int64_t b0 = len * p / parts / 8 * 8;                                        \
-            const int64_t b1 = p + 1 == parts ? len : len * (p + 1) / parts / 8 * 8;           \
-            if (b1 <= b0) continue;                                                            \
+            int64_t b0, b1;                                                                    \
+            if (!sf_gemm_block(len, p, parts, &b0, &b1)) continue;                             \
             const T *a = A, *b = B;                                                            \
             T *c = C;                                                                          \
             if (rows) {                                                                        \

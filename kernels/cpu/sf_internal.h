@@ -25,6 +25,30 @@ void sf_epilogue_float32(float *y, int64_t rows, int64_t n, int64_t ld, const fl
                          float alpha);
 void sf_epilogue_float64(double *y, int64_t rows, int64_t n, int64_t ld, const double *bias, int act,
                          double alpha);
+/* Products below this many multiply-adds run on the calling thread: forking costs more. */
+#define SF_GEMM_PARALLEL_MIN (1 << 18)
+
+/* How many per-thread blocks a [M, N] product K deep is cut into, with nt threads on
+ * offer: its rows when M >= N, else its columns, in blocks of whole BLAS micro-tiles (8)
+ * (sf_sgemm, the fused matmul). */
+static inline int sf_gemm_parts(int64_t M, int64_t N, int64_t K, int nt)
+{
+    const int64_t len = M >= N ? M : N;
+    int parts = nt;
+    if ((double)M * (double)N * (double)K < SF_GEMM_PARALLEL_MIN || len < 2 * 8) parts = 1;
+    if (parts > len / 8) parts = (int)(len / 8 > 0 ? len / 8 : 1);
+    return parts < 1 ? 1 : parts;
+}
+
+/* Block p of `parts` over len rows (or columns): [*b0, *b1), boundaries on multiples of 8;
+ * false when the block is empty. */
+static inline int sf_gemm_block(int64_t len, int p, int parts, int64_t *b0, int64_t *b1)
+{
+    *b0 = len * p / parts / 8 * 8;
+    *b1 = p + 1 == parts ? len : len * (p + 1) / parts / 8 * 8;
+    return *b1 > *b0;
+}
+
 /* Switches the BLAS library to one thread; called once, before any kernel runs. */
 void sf_blas_init(void);
 

@@ -234,6 +234,36 @@ def _channels(data_format) -> str:
     return "channels_first" if data_format and data_format.startswith("NC") else "channels_last"
 
 
+def _weights_layer(cls, inputs, sc, args: dict, **layer_args):
+    """The body that fully_connected and the convolutions share: a `cls` layer with variables
+    `weights` and `biases` (none when a normalizer_fn is given or biases_initializer is None),
+    applied to `inputs` in scope `sc`, then normalizer_fn, then activation_fn. `args` is the
+    layer function's locals(); `layer_args` are the arguments that only `cls` takes."""
+    layer = cls(
+        activation=None,
+        use_bias=bool(not args["normalizer_fn"] and args["biases_initializer"]),
+        kernel_initializer=args["weights_initializer"],
+        bias_initializer=args["biases_initializer"],
+        kernel_regularizer=args["weights_regularizer"],
+        bias_regularizer=args["biases_regularizer"],
+        trainable=args["trainable"],
+        name=sc.name,
+        dtype=inputs.dtype,
+        _scope=sc,
+        _reuse=args["reuse"],
+        **layer_args,
+    )
+    outputs = layer.apply(inputs)
+    _add_variable_to_collections(layer.kernel, args["variables_collections"], "weights")
+    if layer.bias is not None:
+        _add_variable_to_collections(layer.bias, args["variables_collections"], "biases")
+    if args["normalizer_fn"] is not None:
+        outputs = args["normalizer_fn"](outputs, **(args["normalizer_params"] or {}))
+    if args["activation_fn"] is not None:
+        outputs = args["activation_fn"](outputs)
+    return collect_named_outputs(args["outputs_collections"], sc.name, outputs)
+
+
 # --- layers ------------------------------------------------------------------------------
 @add_arg_scope
 def fully_connected(
@@ -259,29 +289,13 @@ def fully_connected(
     getter = _build_variable_getter({"bias": "biases", "kernel": "weights"})
     with vs.variable_scope(scope, "fully_connected", [inputs], reuse=reuse, custom_getter=getter) as sc:
         inputs = fops.convert_to_tensor(inputs)
-        layer = core_layers.Dense(
+        return _weights_layer(
+            core_layers.Dense,
+            inputs,
+            sc,
+            locals(),
             units=num_outputs,
-            activation=None,
-            use_bias=bool(not normalizer_fn and biases_initializer),
-            kernel_initializer=weights_initializer,
-            bias_initializer=biases_initializer,
-            kernel_regularizer=weights_regularizer,
-            bias_regularizer=biases_regularizer,
-            trainable=trainable,
-            name=sc.name,
-            dtype=inputs.dtype,
-            _scope=sc,
-            _reuse=reuse,
         )
-        outputs = layer.apply(inputs)
-        _add_variable_to_collections(layer.kernel, variables_collections, "weights")
-        if layer.bias is not None:
-            _add_variable_to_collections(layer.bias, variables_collections, "biases")
-        if normalizer_fn is not None:
-            outputs = normalizer_fn(outputs, **(normalizer_params or {}))
-        if activation_fn is not None:
-            outputs = activation_fn(outputs)
-        return collect_named_outputs(outputs_collections, sc.name, outputs)
 
 
 @add_arg_scope
@@ -325,34 +339,18 @@ def convolution(
             raise ValueError(
                 f"Convolution not supported for input with rank {rank} (staticflow supports 3 and 4)"
             )
-        layer = cls(
+        return _weights_layer(
+            cls,
+            inputs,
+            sc,
+            locals(),
             filters=num_outputs,
             kernel_size=kernel_size,
             strides=stride,
             padding=padding,
             data_format=_channels(data_format),
             dilation_rate=rate,
-            activation=None,
-            use_bias=bool(not normalizer_fn and biases_initializer),
-            kernel_initializer=weights_initializer,
-            bias_initializer=biases_initializer,
-            kernel_regularizer=weights_regularizer,
-            bias_regularizer=biases_regularizer,
-            trainable=trainable,
-            name=sc.name,
-            dtype=inputs.dtype,
-            _scope=sc,
-            _reuse=reuse,
         )
-        outputs = layer.apply(inputs)
-        _add_variable_to_collections(layer.kernel, variables_collections, "weights")
-        if layer.bias is not None:
-            _add_variable_to_collections(layer.bias, variables_collections, "biases")
-        if normalizer_fn is not None:
-            outputs = normalizer_fn(outputs, **(normalizer_params or {}))
-        if activation_fn is not None:
-            outputs = activation_fn(outputs)
-        return collect_named_outputs(outputs_collections, sc.name, outputs)
 
 
 convolution1d = add_arg_scope(functools.partial(convolution, conv_dims=1))
@@ -391,33 +389,17 @@ def convolution2d_transpose(
         if data_format not in (DATA_FORMAT_NCHW, DATA_FORMAT_NHWC):
             raise ValueError("data_format has to be either NCHW or NHWC.")
         inputs = fops.convert_to_tensor(inputs)
-        layer = conv_layers.Conv2DTranspose(
+        return _weights_layer(
+            conv_layers.Conv2DTranspose,
+            inputs,
+            sc,
+            locals(),
             filters=num_outputs,
             kernel_size=kernel_size,
             strides=stride,
             padding=padding,
             data_format=_channels(data_format),
-            activation=None,
-            use_bias=bool(not normalizer_fn and biases_initializer),
-            kernel_initializer=weights_initializer,
-            bias_initializer=biases_initializer,
-            kernel_regularizer=weights_regularizer,
-            bias_regularizer=biases_regularizer,
-            trainable=trainable,
-            name=sc.name,
-            dtype=inputs.dtype,
-            _scope=sc,
-            _reuse=reuse,
         )
-        outputs = layer.apply(inputs)
-        _add_variable_to_collections(layer.kernel, variables_collections, "weights")
-        if layer.bias is not None:
-            _add_variable_to_collections(layer.bias, variables_collections, "biases")
-        if normalizer_fn is not None:
-            outputs = normalizer_fn(outputs, **(normalizer_params or {}))
-        if activation_fn is not None:
-            outputs = activation_fn(outputs)
-        return collect_named_outputs(outputs_collections, sc.name, outputs)
 
 
 conv2d_transpose = convolution2d_transpose

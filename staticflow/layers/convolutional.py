@@ -3,11 +3,9 @@ Conv1D, Conv2D, Conv2DTranspose, SeparableConv2D."""
 
 from __future__ import annotations
 
-from staticflow.framework import dtypes
 from staticflow.framework.tensor_shape import TensorShape
-from staticflow.layers.base import Layer
-from staticflow.layers.core import _activation
-from staticflow.ops import array_ops, conv_ops, init_ops, nn_ops
+from staticflow.layers.core import _apply_once, _KernelLayer
+from staticflow.ops import array_ops, conv_ops, nn_ops
 
 
 def _tuple(v, n: int, what: str) -> tuple[int, ...]:
@@ -32,7 +30,7 @@ def _data_format(data_format: str) -> str:
     return data_format
 
 
-class _Conv(Layer):
+class _Conv(_KernelLayer):
     """N-d convolution (N = 1 or 2) with optional bias and activation."""
 
     rank = 2
@@ -45,20 +43,9 @@ class _Conv(Layer):
         padding="valid",
         data_format="channels_last",
         dilation_rate=1,
-        activation=None,
-        use_bias=True,
-        kernel_initializer=None,
-        bias_initializer=None,
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        trainable=True,
-        name=None,
         **kwargs,
     ):
-        super().__init__(trainable=trainable, name=name, activity_regularizer=activity_regularizer, **kwargs)
+        super().__init__(**kwargs)
         n = self.rank
         self.filters = int(filters)
         self.kernel_size = _tuple(kernel_size, n, "kernel_size")
@@ -66,17 +53,6 @@ class _Conv(Layer):
         self.padding = _padding(padding)
         self.data_format = _data_format(data_format)
         self.dilation_rate = _tuple(dilation_rate, n, "dilation_rate")
-        self.activation = _activation(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = (
-            bias_initializer if bias_initializer is not None else init_ops.zeros_initializer()
-        )
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
-        self.kernel = self.bias = None
 
     def _channel_axis(self) -> int:
         return -1 if self.data_format == "channels_last" else 1
@@ -98,27 +74,9 @@ class _Conv(Layer):
         return list(self.kernel_size) + [in_ch, self.filters]
 
     def build(self, input_shape):
-        dt = self.dtype or dtypes.float32
-        if not dt.is_floating:
-            raise TypeError(
-                f"Unable to build `{type(self).__name__}` layer with non-floating dtype {dt.name}"
-            )
-        in_ch = self._input_channels(input_shape)
-        self.kernel = self.add_weight(
-            "kernel",
-            self._kernel_shape(in_ch),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                "bias",
-                [self.filters],
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
+        self._check_floating(type(self).__name__, "non-floating")
+        self._add_kernel(self._kernel_shape(self._input_channels(input_shape)))
+        self._add_bias(self.filters)
         self.built = True
 
     def _fmt(self) -> str:
@@ -134,11 +92,11 @@ class _Conv(Layer):
             dilations=list(self.dilation_rate),
         )
 
+    def _add_bias_to(self, out, bias):
+        return nn_ops.bias_add(out, bias, data_format=self._fmt())
+
     def call(self, inputs):
-        out = self._convolve(inputs)
-        if self.bias is not None:
-            out = nn_ops.bias_add(out, self.bias, data_format=self._fmt())
-        return self.activation(out) if self.activation is not None else out
+        return self._bias_and_activation(self._convolve(inputs), self._add_bias_to)
 
 
 class Conv2D(_Conv):
@@ -180,14 +138,10 @@ class Conv1D(_Conv):
         )
         return array_ops.squeeze(y, [1 if last else 2])
 
-    def call(self, inputs):
-        out = self._convolve(inputs)
-        if self.bias is not None:
-            if self.data_format == "channels_first":
-                out = out + array_ops.reshape(self.bias, [1, self.filters, 1])
-            else:
-                out = nn_ops.bias_add(out, self.bias)
-        return self.activation(out) if self.activation is not None else out
+    def _add_bias_to(self, out, bias):
+        if self.data_format == "channels_first":
+            return out + array_ops.reshape(bias, [1, self.filters, 1])
+        return nn_ops.bias_add(out, bias)
 
 
 def _deconv_length(n, k, padding, stride):
@@ -326,14 +280,7 @@ class SeparableConv2D(Conv2D):
             regularizer=self.pointwise_regularizer,
             constraint=self.pointwise_constraint,
         )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                "bias",
-                [self.filters],
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
+        self._add_bias(self.filters)
         self.built = True
 
     def _convolve(self, inputs):
@@ -352,10 +299,6 @@ Convolution1D = Conv1D
 Convolution2D = Conv2D
 Convolution2DTranspose = Deconvolution2D = Deconv2D = Conv2DTranspose
 SeparableConvolution2D = SeparableConv2D
-
-
-def _conv_fn(cls, inputs, name, reuse, **kwargs):
-    return cls(name=name, _scope=name, _reuse=reuse, **kwargs).apply(inputs)
 
 
 def conv1d(
@@ -380,28 +323,7 @@ def conv1d(
     reuse=None,
 ):
     """1-d convolution layer over [batch, width, channels] (a `Conv1D` applied once)."""
-    return _conv_fn(
-        Conv1D,
-        inputs,
-        name,
-        reuse,
-        filters=filters,
-        kernel_size=kernel_size,
-        strides=strides,
-        padding=padding,
-        data_format=data_format,
-        dilation_rate=dilation_rate,
-        activation=activation,
-        use_bias=use_bias,
-        kernel_initializer=kernel_initializer,
-        bias_initializer=bias_initializer,
-        kernel_regularizer=kernel_regularizer,
-        bias_regularizer=bias_regularizer,
-        activity_regularizer=activity_regularizer,
-        kernel_constraint=kernel_constraint,
-        bias_constraint=bias_constraint,
-        trainable=trainable,
-    )
+    return _apply_once(Conv1D, locals())
 
 
 def conv2d(
@@ -426,28 +348,7 @@ def conv2d(
     reuse=None,
 ):
     """2-d convolution layer (channels_last = NHWC, channels_first = NCHW; a `Conv2D` applied once)."""
-    return _conv_fn(
-        Conv2D,
-        inputs,
-        name,
-        reuse,
-        filters=filters,
-        kernel_size=kernel_size,
-        strides=strides,
-        padding=padding,
-        data_format=data_format,
-        dilation_rate=dilation_rate,
-        activation=activation,
-        use_bias=use_bias,
-        kernel_initializer=kernel_initializer,
-        bias_initializer=bias_initializer,
-        kernel_regularizer=kernel_regularizer,
-        bias_regularizer=bias_regularizer,
-        activity_regularizer=activity_regularizer,
-        kernel_constraint=kernel_constraint,
-        bias_constraint=bias_constraint,
-        trainable=trainable,
-    )
+    return _apply_once(Conv2D, locals())
 
 
 def conv2d_transpose(
@@ -471,27 +372,7 @@ def conv2d_transpose(
     reuse=None,
 ):
     """Transposed 2-d convolution layer (a `Conv2DTranspose` applied once)."""
-    return _conv_fn(
-        Conv2DTranspose,
-        inputs,
-        name,
-        reuse,
-        filters=filters,
-        kernel_size=kernel_size,
-        strides=strides,
-        padding=padding,
-        data_format=data_format,
-        activation=activation,
-        use_bias=use_bias,
-        kernel_initializer=kernel_initializer,
-        bias_initializer=bias_initializer,
-        kernel_regularizer=kernel_regularizer,
-        bias_regularizer=bias_regularizer,
-        activity_regularizer=activity_regularizer,
-        kernel_constraint=kernel_constraint,
-        bias_constraint=bias_constraint,
-        trainable=trainable,
-    )
+    return _apply_once(Conv2DTranspose, locals())
 
 
 def separable_conv2d(
@@ -520,29 +401,4 @@ def separable_conv2d(
     reuse=None,
 ):
     """Depthwise-separable 2-d convolution layer (a `SeparableConv2D` applied once)."""
-    return _conv_fn(
-        SeparableConv2D,
-        inputs,
-        name,
-        reuse,
-        filters=filters,
-        kernel_size=kernel_size,
-        strides=strides,
-        padding=padding,
-        data_format=data_format,
-        dilation_rate=dilation_rate,
-        depth_multiplier=depth_multiplier,
-        activation=activation,
-        use_bias=use_bias,
-        depthwise_initializer=depthwise_initializer,
-        pointwise_initializer=pointwise_initializer,
-        bias_initializer=bias_initializer,
-        depthwise_regularizer=depthwise_regularizer,
-        pointwise_regularizer=pointwise_regularizer,
-        bias_regularizer=bias_regularizer,
-        activity_regularizer=activity_regularizer,
-        depthwise_constraint=depthwise_constraint,
-        pointwise_constraint=pointwise_constraint,
-        bias_constraint=bias_constraint,
-        trainable=trainable,
-    )
+    return _apply_once(SeparableConv2D, locals())

@@ -36,7 +36,79 @@ def _activation(fn):
     return table[fn]
 
 
-class Dense(Layer):
+class _KernelLayer(Layer):
+    """A layer computing activation(op(inputs, kernel) + bias): the arguments, the bias and the
+    activation that Dense and the convolutions share. A subclass makes its kernel and calls
+    `_add_bias`, then `_bias_and_activation` on its product."""
+
+    def __init__(
+        self,
+        activation=None,
+        use_bias=True,
+        kernel_initializer=None,
+        bias_initializer=None,
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        trainable=True,
+        name=None,
+        **kwargs,
+    ):
+        super().__init__(trainable=trainable, name=name, activity_regularizer=activity_regularizer, **kwargs)
+        self.activation = _activation(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = (
+            bias_initializer if bias_initializer is not None else init_ops.zeros_initializer()
+        )
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+        self.kernel = self.bias = None
+
+    def _check_floating(self, layer: str, what: str) -> None:
+        dt = self.dtype or dtypes.float32
+        if not dt.is_floating:
+            raise TypeError(f"Unable to build `{layer}` layer with {what} dtype {dt.name}")
+
+    def _add_kernel(self, shape: list[int]) -> None:
+        self.kernel = self.add_weight(
+            "kernel",
+            shape,
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+
+    def _add_bias(self, units: int) -> None:
+        """The `bias` variable [units], when use_bias."""
+        if self.use_bias:
+            self.bias = self.add_weight(
+                "bias",
+                [units],
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+
+    def _bias_and_activation(self, out, add_bias=nn_ops.bias_add):
+        if self.bias is not None:
+            out = add_bias(out, self.bias)
+        return self.activation(out) if self.activation is not None else out
+
+
+def _apply_once(cls, args: dict):
+    """A functional form's layer: `cls` made from the function's arguments (its locals()),
+    with `name` as its scope and `reuse` as its reuse, applied once to `inputs`."""
+    args = dict(args)
+    inputs, name, reuse = args.pop("inputs"), args.pop("name"), args.pop("reuse")
+    return cls(name=name, _scope=name, _reuse=reuse, **args).apply(inputs)
+
+
+class Dense(_KernelLayer):
     """Densely connected layer: activation(inputs @ kernel + bias) over the last dimension."""
 
     def __init__(
@@ -55,25 +127,25 @@ class Dense(Layer):
         name=None,
         **kwargs,
     ):
-        super().__init__(trainable=trainable, name=name, activity_regularizer=activity_regularizer, **kwargs)
-        self.units = int(units)
-        self.activation = _activation(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = (
-            bias_initializer if bias_initializer is not None else init_ops.zeros_initializer()
+        super().__init__(
+            activation,
+            use_bias,
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            activity_regularizer,
+            kernel_constraint,
+            bias_constraint,
+            trainable,
+            name,
+            **kwargs,
         )
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
-        self.kernel = self.bias = None
+        self.units = int(units)
 
     def build(self, input_shape):
         input_shape = TensorShape(input_shape)
-        dt = self.dtype or dtypes.float32
-        if not dt.is_floating:
-            raise TypeError(f"Unable to build `Dense` layer with non-floating point dtype {dt.name}")
+        self._check_floating("Dense", "non-floating point")
         if input_shape.ndims is not None and input_shape.ndims < 2:
             raise ValueError(
                 f"Input 0 of layer {self.name} is incompatible with the layer: expected min_ndim=2, "
@@ -82,21 +154,8 @@ class Dense(Layer):
         last = input_shape[-1].value if input_shape.ndims is not None else None
         if last is None:
             raise ValueError("The last dimension of the inputs to `Dense` should be defined. Found `None`.")
-        self.kernel = self.add_weight(
-            "kernel",
-            [last, self.units],
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                "bias",
-                [self.units],
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
+        self._add_kernel([last, self.units])
+        self._add_bias(self.units)
         self.built = True
 
     def call(self, inputs):
@@ -109,9 +168,7 @@ class Dense(Layer):
             out_shape = array_ops.concat([array_ops.shape(inputs)[:-1], [self.units]], 0)
             out = array_ops.reshape(math_ops.matmul(flat, self.kernel), out_shape)
             out.set_shape(inputs.shape[:-1].concatenate([self.units]))
-        if self.bias is not None:
-            out = nn_ops.bias_add(out, self.bias)
-        return self.activation(out) if self.activation is not None else out
+        return self._bias_and_activation(out)
 
     def compute_output_shape(self, input_shape):
         return TensorShape(input_shape)[:-1].concatenate([self.units])
@@ -134,23 +191,7 @@ def dense(
     reuse=None,
 ):
     """activation(inputs @ kernel + bias) over the last dimension (a `Dense` layer applied once)."""
-    layer = Dense(
-        units,
-        activation=activation,
-        use_bias=use_bias,
-        kernel_initializer=kernel_initializer,
-        bias_initializer=bias_initializer,
-        kernel_regularizer=kernel_regularizer,
-        bias_regularizer=bias_regularizer,
-        activity_regularizer=activity_regularizer,
-        kernel_constraint=kernel_constraint,
-        bias_constraint=bias_constraint,
-        trainable=trainable,
-        name=name,
-        _scope=name,
-        _reuse=reuse,
-    )
-    return layer.apply(inputs)
+    return _apply_once(Dense, locals())
 
 
 class Flatten(Layer):
