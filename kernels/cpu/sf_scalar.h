@@ -32,10 +32,11 @@ enum { EW_DIV_BY_ZERO = 1, EW_MOD_BY_ZERO = 2, EW_NEG_POW = 3 };
         }                                                                      \
         return r;                                                              \
     }                                                                          \
-    /* NaN-propagating, like np.maximum / np.minimum */                       \
-    /* (nested selects, not ||: GCC vectorizes these inside longer fused loops) */ \
-    static inline T max_##DT(T x, T y) { return x > y ? x : (x != x ? x : y); } \
-    static inline T min_##DT(T x, T y) { return x < y ? x : (x != x ? x : y); }
+    /* NaN-propagating, like np.maximum / np.minimum: the plain select, then x where x */ \
+    /* is NaN, as two selects in a row (GCC 12 vectorizes these in long fused loops; */   \
+    /* a nested select or || it does not) */                                             \
+    static inline T max_##DT(T x, T y) { T r = x > y ? x : y; return x != x ? x : r; }    \
+    static inline T min_##DT(T x, T y) { T r = x < y ? x : y; return x != x ? x : r; }
 
 DEF_FLOAT_HELPERS(float32, float, f)
 DEF_FLOAT_HELPERS(float64, double, )
