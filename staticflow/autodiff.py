@@ -18,6 +18,9 @@ from staticflow.framework import graph_walk
 from staticflow.framework import ops as fops
 from staticflow.ops import registry
 
+# the ops' gradient modules register through the registry's decorator (it is re-exported here)
+register_gradient = registry.register_gradient
+
 
 def _as_tensor(x) -> fops.Tensor:
     if hasattr(x, "_ref") and hasattr(x, "initializer"):  # a Variable: differentiate w.r.t. its storage
@@ -212,19 +215,6 @@ def _op_gradients(op, out_grads, ys, between) -> list:
                 f"{t.shape}"
             )
     return grads
-
-
-def register_gradient(op_type: str):
-    """Decorator: fn(op, *output_grads) -> input grads, the gradient of `op_type`."""
-
-    def deco(fn):
-        registry.get(op_type)  # the op must exist
-        if op_type in registry.GRADIENTS:
-            raise ValueError(f"gradient of {op_type} registered twice")
-        registry.GRADIENTS[op_type] = fn
-        return fn
-
-    return deco
 
 
 # gradient functions registered under a name (sf.RegisterGradient) that is no op type:

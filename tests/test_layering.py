@@ -26,12 +26,6 @@ TOP = len(LAYERS)  # everything else: the public API's modules (nn, losses, cont
 # known imports against the order, each to be removed; none may be added
 EXCEPTIONS = {
     # ops' Python wrappers that build on higher-level parts (TF keeps these in separate layers too)
-    ("ops.array_grad", "autodiff"),
-    ("ops.conv_grad", "autodiff"),
-    ("ops.math_grad", "autodiff"),
-    ("ops.nn_grad", "autodiff"),
-    ("ops.logging_ops", "autodiff"),
-    ("ops.topk_ops", "autodiff"),
     ("ops.data_ops", "data"),
     ("ops.data_ops", "staticflow"),
     ("ops.io_ops", "io"),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from staticflow.autodiff import register_gradient
 from staticflow.ops import array_ops, builder, math_ops
 from staticflow.ops.grad_util import reduce_to, shape_of
+from staticflow.ops.registry import register_gradient
 
 a_ = array_ops
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from staticflow.autodiff import register_gradient
 from staticflow.ops import array_ops, builder
 from staticflow.ops.grad_util import shape_of
+from staticflow.ops.registry import register_gradient
 
 _CONV_ATTRS = ("strides", "padding", "explicit_paddings", "data_format", "dilations")
 _POOL_ATTRS = ("ksize", "strides", "padding", "data_format")

@@ -158,7 +158,7 @@ def print_v2(*inputs, output_stream=None, sep=" ", end="\n", name=None) -> fops.
 
 
 def _register_gradients() -> None:
-    from staticflow.autodiff import register_gradient
+    from staticflow.ops.registry import register_gradient
 
     @register_gradient("CheckNumerics")
     def _check_numerics_grad(op_, g):

@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-from staticflow.autodiff import register_gradient
 from staticflow.ops import array_ops, builder, math_ops
 from staticflow.ops.grad_util import broadcast_grads, reduce_to, reduced_shape, shape_of, static_shape
+from staticflow.ops.registry import register_gradient
 
 m = math_ops
 a_ = array_ops

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from staticflow.autodiff import register_gradient
 from staticflow.ops import array_ops, builder, logging_ops, math_ops, nn_ops
+from staticflow.ops.registry import register_gradient
 
 logging_ops._register_gradients()
 

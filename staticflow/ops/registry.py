@@ -208,8 +208,22 @@ class OpDef:
 
 
 _REGISTRY: dict[str, OpDef] = {}
-# gradient functions, filled by staticflow.autodiff: op name -> fn or None
+# gradient functions: op name -> fn or None (register_gradient fills it; autodiff reads it)
 GRADIENTS: dict[str, Callable | None] = {}
+
+
+def register_gradient(op_type: str):
+    """Decorator: fn(op, *output_grads) -> input grads, the gradient of `op_type`. It lives
+    with the op records, so the ops' gradient modules need nothing above this layer."""
+
+    def deco(fn):
+        get(op_type)  # the op must exist
+        if op_type in GRADIENTS:
+            raise ValueError(f"gradient of {op_type} registered twice")
+        GRADIENTS[op_type] = fn
+        return fn
+
+    return deco
 
 
 def register(opdef: OpDef) -> OpDef:

@@ -14,12 +14,11 @@ import math
 
 import numpy as np
 
-from staticflow.autodiff import register_gradient
 from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape
 from staticflow.ops import array_ops, builder, casegen, math_ops, registry
-from staticflow.ops.registry import Arg, Attr, Case, op
+from staticflow.ops.registry import Arg, Attr, Case, op, register_gradient
 
 D = dtypes
 TOPK_T = (D.float32, D.float64, D.int32, D.int64)
