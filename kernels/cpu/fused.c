@@ -18,9 +18,8 @@
 
 #include "sf_internal.h"
 #include "sf_vector_math.h"
+#include "sf_scalar.h"
 
-#define SF_SELU_SCALE 1.0507009873554804934193349852946
-#define SF_SELU_SCALE_ALPHA 1.7580993408473768599402175208123
 
 /* ---- epilogue: bias + activation over rows ------------------------------ */
 
@@ -42,24 +41,16 @@
     }
 
 #define SF_DEFINE_EPILOGUE(NAME, T, S)                                                          \
-    static inline T sf_sigmoid_##NAME(T x)                                                      \
-    {                                                                                           \
-        const T e = exp##S(-fabs##S(x));                                                        \
-        const T r = (T)1 / ((T)1 + e);                                                          \
-        return x >= 0 ? r : e * r;                                                              \
-    }                                                                                           \
     static void sf_epi_rows_##NAME(T *y, int64_t rows, int64_t n, int64_t ld, const T *bias,    \
                                    int act, T alpha)                                            \
     {                                                                                           \
         switch (act) {                                                                          \
         case SF_ACT_RELU: SF_EPI_LOOP(T, x < 0 ? (T)0 : x) break;                                  \
         case SF_ACT_RELU6: SF_EPI_LOOP(T, x < 0 ? (T)0 : x > 6 ? (T)6 : x) break;                  \
-        case SF_ACT_ELU: SF_EPI_LOOP(T, x > 0 ? x : expm1##S(x)) break;                            \
-        case SF_ACT_SELU:                                                                       \
-            SF_EPI_LOOP(T, x > 0 ? (T)SF_SELU_SCALE * x : (T)SF_SELU_SCALE_ALPHA * expm1##S(x))    \
-            break;                                                                              \
+        case SF_ACT_ELU: SF_EPI_LOOP(T, elu_##NAME(x)) break;                                      \
+        case SF_ACT_SELU: SF_EPI_LOOP(T, selu_##NAME(x)) break;                                    \
         case SF_ACT_LEAKY_RELU: SF_EPI_LOOP(T, x > 0 ? x : alpha * x) break;                       \
-        case SF_ACT_SIGMOID: SF_EPI_LOOP(T, sf_sigmoid_##NAME(x)) break;                           \
+        case SF_ACT_SIGMOID: SF_EPI_LOOP(T, sigmoid_##NAME(x)) break;                           \
         case SF_ACT_TANH: SF_EPI_LOOP(T, tanh##S(x)) break;                                        \
         default:                                                                                \
             if (bias) SF_EPI_LOOP(T, x)                                                            \
@@ -276,7 +267,7 @@ SF_FUSED_DTYPES(SF_DEFINE_FUSED_MATMUL)
             case SF_ACT_LEAKY_RELU: SF_GRAD_LOOP(T, y > 0 ? x : x * alpha) break;               \
             case SF_ACT_ELU: SF_GRAD_LOOP(T, y < 0 ? x * (y + (T)1) : x) break;                 \
             case SF_ACT_SELU:                                                                   \
-                SF_GRAD_LOOP(T, y < 0 ? x * (y + (T)SF_SELU_SCALE_ALPHA) : x * (T)SF_SELU_SCALE) \
+                SF_GRAD_LOOP(T, y < 0 ? x * (y + (T)SELU_SCALE_ALPHA) : x * (T)SELU_SCALE) \
                 break;                                                                          \
             }                                                                                   \
         }                                                                                       \
