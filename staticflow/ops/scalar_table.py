@@ -41,6 +41,24 @@ DTYPES = {
     "bool": ("bool", "uint8_t", "uint8_t"),
 }
 
+# the integer binary ops of int32 and int64; the narrower and unsigned types have fewer
+_BINARY_INT = [
+    ("add", "({T})(({UT})x + ({UT})y)"),
+    ("sub", "({T})(({UT})x - ({UT})y)"),
+    ("mul", "({T})(({UT})x * ({UT})y)"),
+    ("floordiv", "floordiv_{DT}(x, y, &bad)"),
+    ("mod", "mod_{DT}(x, y, &bad)"),
+    ("pow", "pow_{DT}(x, y, &bad)"),
+    ("maximum", "x > y ? x : y"),
+    ("minimum", "x < y ? x : y"),
+    ("squared_difference", "({T})((({UT})x - ({UT})y) * (({UT})x - ({UT})y))"),
+]
+
+
+def _without(entries: list[tuple], *ops: str) -> list[tuple]:
+    return [e for e in entries if e[0] not in ops]
+
+
 # list name -> (arity, macro parameters, [(op, template) or (op, template, "bool")])
 LISTS: dict[str, tuple[int, str, list[tuple]]] = {
     "UNARY_FLOAT_OPS": (1, "X, DT, T, S", [
@@ -120,38 +138,11 @@ LISTS: dict[str, tuple[int, str, list[tuple]]] = {
     "BINARY_ATTR_FLOAT_OPS": (2, "X, DT, T, S", [
         ("leaky_relu_grad", "y > 0 ? x : x * alpha"),
     ]),
-    "BINARY_INT_OPS": (2, "X, DT, T, UT", [
-        ("add", "({T})(({UT})x + ({UT})y)"),
-        ("sub", "({T})(({UT})x - ({UT})y)"),
-        ("mul", "({T})(({UT})x * ({UT})y)"),
-        ("floordiv", "floordiv_{DT}(x, y, &bad)"),
-        ("mod", "mod_{DT}(x, y, &bad)"),
-        ("pow", "pow_{DT}(x, y, &bad)"),
-        ("maximum", "x > y ? x : y"),
-        ("minimum", "x < y ? x : y"),
-        ("squared_difference", "({T})((({UT})x - ({UT})y) * (({UT})x - ({UT})y))"),
-    ]),
+    "BINARY_INT_OPS": (2, "X, DT, T, UT", _BINARY_INT),
     # int8 and int16: the int32/int64 ops but squared_difference (as TensorFlow)
-    "BINARY_SMALL_INT_OPS": (2, "X, DT, T, UT", [
-        ("add", "({T})(({UT})x + ({UT})y)"),
-        ("sub", "({T})(({UT})x - ({UT})y)"),
-        ("mul", "({T})(({UT})x * ({UT})y)"),
-        ("floordiv", "floordiv_{DT}(x, y, &bad)"),
-        ("mod", "mod_{DT}(x, y, &bad)"),
-        ("pow", "pow_{DT}(x, y, &bad)"),
-        ("maximum", "x > y ? x : y"),
-        ("minimum", "x < y ? x : y"),
-    ]),
+    "BINARY_SMALL_INT_OPS": (2, "X, DT, T, UT", _without(_BINARY_INT, "squared_difference")),
     # unsigned: no pow and no squared_difference (as TensorFlow)
-    "BINARY_UINT_OPS": (2, "X, DT, T, UT", [
-        ("add", "({T})(({UT})x + ({UT})y)"),
-        ("sub", "({T})(({UT})x - ({UT})y)"),
-        ("mul", "({T})(({UT})x * ({UT})y)"),
-        ("floordiv", "floordiv_{DT}(x, y, &bad)"),
-        ("mod", "mod_{DT}(x, y, &bad)"),
-        ("maximum", "x > y ? x : y"),
-        ("minimum", "x < y ? x : y"),
-    ]),
+    "BINARY_UINT_OPS": (2, "X, DT, T, UT", _without(_BINARY_INT, "pow", "squared_difference")),
     "COMPARE_OPS": (2, "X, DT, T", [
         ("less", "x < y", "bool"),
         ("less_equal", "x <= y", "bool"),
