@@ -99,11 +99,8 @@ def reference_stream(kind: str, dt, n: int, seed: int, seed2: int, counter: int,
         )
         keep = np.abs(z) <= 2
         keep &= np.cumsum(keep, axis=1) <= per
-        if groups and not np.all(keep.sum(axis=1) == per):  # a group short of values: as drawn
-            out = np.concatenate([row[k] for row, k in zip(z, keep)])
-        else:
-            out = z[keep]
-        return out[:n].astype(dt.np), groups * TN_RESERVE
+        # the kept values row by row (a group short of values gives what it drew)
+        return z[keep][:n].astype(dt.np), groups * TN_RESERVE
     blocks = -(-n // per)
     w = philox_blocks(seed, seed2, counter, blocks)
     if kind == "uniform":
