@@ -201,7 +201,6 @@ class IRGraph:
         self.nodes: dict[int, Node] = {}
         self._fetches: list[Value] = []
         self._fetch_at: dict[Value, list[int]] = {}  # value -> its positions in fetches
-        self._fetched: dict[int, int] = {}  # node id -> how many fetches read it
         self.targets: list[Node] = []
         self.feeds: dict = {}  # user Tensor -> feed Node
         self.value_feeds: dict = {}  # user Tensor -> fed value the plan is specialized on
@@ -221,14 +220,12 @@ class IRGraph:
     def fetches(self, values) -> None:
         self._fetches = list(values)
         self._fetch_at = {}
-        self._fetched = {}
         for k, f in enumerate(self._fetches):
             self._fetch_at.setdefault(f, []).append(k)
-            self._fetched[f.node.id] = self._fetched.get(f.node.id, 0) + 1
 
     def is_fetched(self, node: Node) -> bool:
         """Whether some fetch reads an output of `node`."""
-        return self._fetched.get(node.id, 0) > 0
+        return any(node.output(i) in self._fetch_at for i in range(len(node.shapes)))
 
     def is_fetched_value(self, value: Value) -> bool:
         """Whether some fetch reads `value`."""
@@ -321,8 +318,6 @@ class IRGraph:
             self._fetches[k] = new
         if at:
             self._fetch_at.setdefault(new, []).extend(at)
-            self._fetched[old.node.id] -= len(at)
-            self._fetched[new.node.id] = self._fetched.get(new.node.id, 0) + len(at)
         return len(at)
 
     def remove(self, node: Node) -> None:
