@@ -5,7 +5,7 @@ run needs (pruned, shape-checked, memory-planned) and executes it on C
 kernels. ``import staticflow as sf`` and use it as ``tf.compat.v1``.
 """
 
-from staticflow import app, debugging, initializers, io, layers, losses, math, nn, test, train  # noqa: E402
+from staticflow import app, debugging, initializers, io, layers, losses, math, nn, profiler, test, train  # noqa: E402
 from staticflow.autodiff import RegisterGradient, gradients, hessian_vector_product
 from staticflow.framework import dtypes, errors
 from staticflow.framework.dtypes import (

@@ -1,6 +1,6 @@
 """sf.nn: neural-network functions."""
 
-from staticflow.ops import rnn_cell
+from staticflow.layers import rnn_cell
 from staticflow.ops.candidate_sampling_ops import (
     compute_accidental_hits,
     log_uniform_candidate_sampler,

@@ -1,6 +1,6 @@
 """sf.python_io: TFRecord files from Python (TF1's tf.python_io)."""
 
-from staticflow.io.tfrecord import (  # noqa: F401
+from staticflow.util.tfrecord import (  # noqa: F401
     TFRecordCompressionType,
     TFRecordOptions,
     TFRecordWriter,

@@ -23,20 +23,6 @@ LAYERS = [
 ]
 TOP = len(LAYERS)  # everything else: the public API's modules (nn, losses, contrib, cli, ...)
 
-# known imports against the order, each to be removed; none may be added
-EXCEPTIONS = {
-    # ops' Python wrappers that build on higher-level parts (TF keeps these in separate layers too)
-    ("ops.data_ops", "data"),
-    ("ops.data_ops", "staticflow"),
-    ("ops.io_ops", "io"),
-    ("ops.io_ops", "staticflow"),
-    ("ops.queue_ops", "staticflow"),
-    ("ops.rnn_cell", "layers"),
-    ("ops.summary_ops", "summary"),
-    ("testing.gradients", "staticflow"),
-}
-
-
 def layer_of(unit: str) -> int:
     for k, units in enumerate(LAYERS):
         if unit in units:
@@ -97,7 +83,7 @@ def violations() -> list[str]:
         unit = mod.split(".")[0]
         for line, target in _imports(mod, path.name == "__init__.py", path.read_text()):
             tunit = target.split(".")[0] if target else "staticflow"
-            if tunit == unit or _unit_layer(tunit) <= layer_of(unit) or (mod, tunit) in EXCEPTIONS:
+            if tunit == unit or _unit_layer(tunit) <= layer_of(unit):
                 continue
             where = f"staticflow/{path.relative_to(PACKAGE)}:{line}"
             out.append(f"{where}: {mod} imports {target or 'staticflow'}")
@@ -107,14 +93,6 @@ def violations() -> list[str]:
 def test_layers_import_only_downward():
     found = violations()
     assert not found, "imports against the layer order (docs/layers.md):\n" + "\n".join(found)
-
-
-def test_the_exceptions_are_all_still_needed():
-    seen = set()
-    for path, mod in _modules():
-        for _line, target in _imports(mod, path.name == "__init__.py", path.read_text()):
-            seen.add((mod, target.split(".")[0] if target else "staticflow"))
-    assert not EXCEPTIONS - seen, f"exceptions no module needs any more: {sorted(EXCEPTIONS - seen)}"
 
 
 def test_the_framework_imports_nothing_above_it():

@@ -183,7 +183,7 @@ typedef sf_vf64 sf_vec_float64;
 SF_DEFINE_HEAD(float32, float, sf_vf32, sf_vi32, int32_t)
 SF_DEFINE_HEAD(float64, double, sf_vf64, sf_vi64, int64_t)
 
-/* How an im2col conv's images are cut into chunks: iattr[6] images per chunk
+/* How an im2col conv's images are cut into chunks: iattr[SF_CONV_CHUNK] images per chunk
  * (0: as many as the whole scratch holds), the scratch in[2] holding `slots`
  * slots of chunk * (OH*OW*KH*KW*C column entries + img_extra) plus `extra`
  * each. With at least as many chunks as threads, every thread runs whole
@@ -233,8 +233,8 @@ typedef struct {
     sf_geo pg;        /* the pool's geometry (H, W, C of the conv output) */
 } sf_conv_epi;
 
-/* The epilogue of fused conv kernels from their attrs: iattr[7] activation, iattr[8] has bias
- * (the last input), a second output pooled with iattr[9..14] = [kh, kw, sh, sw, pt, pl]. */
+/* The epilogue of fused conv kernels from their attrs: SF_CONV_ACTIVATION, SF_CONV_HAS_BIAS
+ * (the last input), a second output pooled with SF_CONV_POOL_* = [kh, kw, sh, sw, pt, pl]. */
 static int sf_conv_epi_of(sf_call *c, sf_conv_epi *e, const sf_tensor *y, int32_t code, const char *name)
 {
     memset(e, 0, sizeof *e);

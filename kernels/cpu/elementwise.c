@@ -1,6 +1,6 @@
 /* Elementwise kernels: unary, binary, compare, logical, select, cast, addn,
  * and the activations and activation gradients (softplus, elu, selu,
- * leaky_relu and the *_grad ops; leaky_relu* read alpha from fattr[0]).
+ * leaky_relu and the *_grad ops; leaky_relu* read alpha from fattr[SF_FATTR_ALPHA]).
  *
  * Every kernel here is generated from an X-macro list of (op, dtype, C type,
  * scalar expression). A generated kernel is a small "row function" that runs
@@ -400,7 +400,7 @@ static int ew_run(sf_call *call, const ew_desc *d)
     }                                                                           \
     EW_PUBLIC(OP##_##DT, 1, DTC_##DT, 0, 0, DTC_##DT)
 #define DEF_UNARY(OP, DT, T, EXPR) DEF_UNARY_(OP, DT, T, EXPR, (void)fa)
-#define DEF_UNARY_ATTR(OP, DT, T, EXPR) DEF_UNARY_(OP, DT, T, EXPR, const T alpha = (T)fa[0])
+#define DEF_UNARY_ATTR(OP, DT, T, EXPR) DEF_UNARY_(OP, DT, T, EXPR, const T alpha = (T)fa[SF_FATTR_ALPHA])
 
 #define BINARY_LOOP(TI, TO, EXPR, SO, SA, SB)           \
     do {                                                \
@@ -429,7 +429,7 @@ static int ew_run(sf_call *call, const ew_desc *d)
     EW_PUBLIC(OP##_##DT, 2, DTC_##DT, DTC_##DT, 0, DTC_##ODT)
 #define DEF_BINARY(OP, DT, TI, ODT, TO, EXPR) DEF_BINARY_(OP, DT, TI, ODT, TO, EXPR, (void)fa)
 #define DEF_BINARY_ATTR(OP, DT, TI, ODT, TO, EXPR) \
-    DEF_BINARY_(OP, DT, TI, ODT, TO, EXPR, const TI alpha = (TI)fa[0])
+    DEF_BINARY_(OP, DT, TI, ODT, TO, EXPR, const TI alpha = (TI)fa[SF_FATTR_ALPHA])
 
 /* x and y are both loaded, so the choice is a branch-free blend */
 #define SELECT_LOOP(T, SO, SC, SX, SY)                  \
@@ -491,7 +491,7 @@ static int ew_run(sf_call *call, const ew_desc *d)
     }                                                                           \
     EW_PUBLIC(OP##_##DT, 1, DTC_##DT, 0, 0, DTC_##DT)
 #define DEF_UNARY_H(OP, DT, T, EXPR) DEF_UNARY_H_(OP, DT, T, EXPR, (void)fa)
-#define DEF_UNARY_ATTR_H(OP, DT, T, EXPR) DEF_UNARY_H_(OP, DT, T, EXPR, const float alpha = (float)fa[0])
+#define DEF_UNARY_ATTR_H(OP, DT, T, EXPR) DEF_UNARY_H_(OP, DT, T, EXPR, const float alpha = (float)fa[SF_FATTR_ALPHA])
 
 #define BINARY_LOOP_H(DT, ODT, EXPR, SO, SA, SB)        \
     do {                                                \
@@ -519,7 +519,7 @@ static int ew_run(sf_call *call, const ew_desc *d)
     EW_PUBLIC(OP##_##DT, 2, DTC_##DT, DTC_##DT, 0, DTC_##ODT)
 #define DEF_BINARY_H(OP, DT, TI, ODT, TO, EXPR) DEF_BINARY_H_(OP, DT, TI, ODT, TO, EXPR, (void)fa)
 #define DEF_BINARY_ATTR_H(OP, DT, TI, ODT, TO, EXPR) \
-    DEF_BINARY_H_(OP, DT, TI, ODT, TO, EXPR, const float alpha = (float)fa[0])
+    DEF_BINARY_H_(OP, DT, TI, ODT, TO, EXPR, const float alpha = (float)fa[SF_FATTR_ALPHA])
 
 #define INST_UNARY_FLOAT(DT, T, S) UNARY_FLOAT_OPS(DEF_UNARY, DT, T, S) UNARY_ATTR_FLOAT_OPS(DEF_UNARY_ATTR, DT, T, S)
 #define INST_UNARY_HALF(DT, T, S) UNARY_FLOAT_OPS(DEF_UNARY_H, DT, T, S) UNARY_ATTR_FLOAT_OPS(DEF_UNARY_ATTR_H, DT, T, S)

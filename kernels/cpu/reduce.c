@@ -1,7 +1,7 @@
 /* Reduction kernels: reduce_{sum,mean,max,min,prod}, reduce_{all,any}_bool,
  * argmax/argmin.
  *
- * The input view's last iattr[0] dims are reduced; out[0] is contiguous and
+ * The input view's last iattr[SF_REDUCE_NDIMS] dims are reduced; out[0] is contiguous and
  * holds the kept dims in C order. Both groups of dims are coalesced on their
  * own (the reduced ones sorted by stride first, since their order does not
  * matter), then one of two layouts runs:

@@ -186,7 +186,7 @@ enum {
  *               relu sigmoid tanh softplus (max(x, 0) + log1p(exp(-|x|))) elu
  *               selu (TF's scale 1.0507009873554804934193349852946, alpha
  *               1.6732632423543772848170429916717)
- *             float32/float64 with alpha = fattr[0]: leaky_relu
+ *             float32/float64 with alpha = fattr[SF_FATTR_ALPHA]: leaky_relu
  *               (x > 0 ? x : alpha * x)
  *             float16/bfloat16: as float32/float64
  *             int8/int16/int32/int64: neg square abs sign relu
@@ -211,7 +211,7 @@ enum {
  *               softplus_grad(gradients, features) =
  *                 gradients * sigmoid(features) (stable sigmoid)
  *               leaky_relu_grad(gradients, features) =
- *                 features > 0 ? gradients : gradients * alpha, alpha = fattr[0]
+ *                 features > 0 ? gradients : gradients * alpha, alpha = fattr[SF_FATTR_ALPHA]
  *               elu_grad(gradients, outputs) =
  *                 outputs < 0 ? gradients * (outputs + 1) : gradients
  *               selu_grad(gradients, outputs) = outputs < 0 ?
@@ -251,13 +251,13 @@ enum {
  * linalg.c
  *   matmul    sf_cpu_matmul_<dt> (float32/float64 on BLAS, int32/int64 loops):
  *             in[0] a [batch..., r, c], in[1] b, out[0] [batch..., M, N]
- *             contiguous; iattr[0] transpose_a, iattr[1] transpose_b. Batch
+ *             contiguous; SF_MATMUL_TRANSPOSE_A/_B transpose a/b. Batch
  *             dims of a and b have out's ndim and may have stride 0.
  *
  * reduce.c
  *   reduce    sf_cpu_reduce_{sum,mean,max,min,prod}_<dt> (float32 float64
  *             and every int), sf_cpu_reduce_{all,any}_bool: in[0] view whose
- *             last iattr[0] dims are reduced, out[0] contiguous with the kept
+ *             last iattr[SF_REDUCE_NDIMS] dims are reduced, out[0] contiguous with the kept
  *             dims. Empty reductions give the identity (max: lowest value,
  *             mean: NaN for floats, 0 for ints). Narrow and unsigned ints
  *             accumulate in 64 bits: sums and products wrap to the type,
@@ -289,12 +289,12 @@ enum {
  *             Computed in var's dtype, TF's expressions.
  *             gradient_descent  in = [var, alpha, delta]:
  *               var -= alpha * delta
- *             momentum  in = [var, accum, lr, grad, momentum], iattr[0] =
- *               use_nesterov: accum = accum * momentum + grad;
+ *             momentum  in = [var, accum, lr, grad, momentum],
+ *               SF_APPLY_USE_NESTEROV: accum = accum * momentum + grad;
  *               var -= nesterov ? grad * lr + accum * momentum * lr
  *                               : lr * accum
  *             adam  in = [var, m, v, beta1_power, beta2_power, lr, beta1,
- *               beta2, epsilon, grad], iattr[0] = use_nesterov:
+ *               beta2, epsilon, grad], SF_APPLY_USE_NESTEROV:
  *               lr_t = lr * sqrt(1 - beta2_power) / (1 - beta1_power);
  *               m += (grad - m) * (1 - beta1); v += (grad^2 - v) * (1 - beta2);
  *               var -= lr_t * (nesterov ? m * beta1 + (1 - beta1) * grad : m)
@@ -307,7 +307,7 @@ enum {
  *               epsilon, grad]: mg += (grad - mg) * (1 - rho); ms as in
  *               rms_prop; mom = mom * momentum
  *               + lr * grad / sqrt(ms - mg^2 + epsilon); var -= mom
- *             adagrad  in = [var, accum, lr, grad], iattr[0] = update_slots
+ *             adagrad  in = [var, accum, lr, grad], SF_APPLY_UPDATE_SLOTS
  *               (pass 1, TF's default): if update_slots accum += grad^2;
  *               var -= lr * grad / sqrt(accum)
  *
@@ -334,8 +334,8 @@ enum {
  *             in[1] true_classes [n] int64 -> out[0] sampled candidates
  *             [S] int64, out[1] their expected counts [n] float32, out[2]
  *             the candidates' [S] float32, out[3] a scratch set [cap] int64
- *             (cap a power of two >= 2 S, written); iattr[0] range_max,
- *             iattr[1] unique. TF's RangeSampler: one draw per float64
+ *             (cap a power of two >= 2 S, written); SF_SAMPLER_RANGE_MAX,
+ *             SF_SAMPLER_UNIQUE. TF's RangeSampler: one draw per float64
  *             uniform of the stream, until S (distinct, when unique) picks;
  *             expected counts from the number of draws (random.c). The
  *             counter advances by ceil(draws / 2); unique with S > range_max
@@ -362,9 +362,9 @@ enum {
  * fused.c (the pattern fusions of staticflow/passes/remap.py; float32/float64;
  *   every tensor contiguous)
  *   fused_matmul  sf_cpu_fused_matmul_<dt>: in[0] a, in[1] b (2-D), in[2] bias
- *             [N] when iattr[3] -> out[0] [M, N] = act(op(a) op(b) + bias);
- *             iattr[0] transpose_a, iattr[1] transpose_b, iattr[2] activation
- *             (SF_ACT_*), iattr[3] has bias; fattr[0] leaky_relu's alpha. The
+ *             [N] when SF_FUSED_MATMUL_HAS_BIAS -> out[0] [M, N] = act(op(a) op(b) + bias);
+ *             SF_MATMUL_TRANSPOSE_A/_B, SF_FUSED_MATMUL_ACTIVATION
+ *             (SF_ACT_*), SF_FUSED_MATMUL_HAS_BIAS; fattr[SF_FATTR_ALPHA] leaky_relu's alpha. The
  *             product is split over the threads in blocks of rows (or columns),
  *             each block's bias and activation applied right after its GEMM,
  *             while it is in the thread's cache.
@@ -375,13 +375,13 @@ enum {
  *             of at least 256 elements, as one) -> out[0] backprops [R, C] (the
  *             activation gradient op's expression, as relu_grad & co. above),
  *             out[1] [C] = the column sums of backprops (the bias gradient),
- *             accumulated in float64, in one pass over memory; iattr[0] the
- *             activation (SF_ACT_RELU, _LEAKY_RELU, _ELU or _SELU), fattr[0]
+ *             accumulated in float64, in one pass over memory; SF_BIAS_ACT_GRAD_ACTIVATION the
+ *             activation (SF_ACT_RELU, _LEAKY_RELU, _ELU or _SELU), fattr[SF_FATTR_ALPHA]
  *             alpha.
  *   gemm_apply  sf_cpu_gemm_apply_gradient_descent_<dt>: in[0] var [M, N]
  *             (WRITTEN), in[1] alpha (0-d), in[2] a, in[3] b -> var -= alpha *
  *             op(a) op(b) as one GEMM with beta = 1 (no gradient buffer);
- *             iattr[0] transpose_a, iattr[1] transpose_b; n_out = 0.
+ *             SF_MATMUL_TRANSPOSE_A/_B; n_out = 0.
  *
  * conv.c (NHWC; every tensor a contiguous 4-D view; float32/float64).
  *   Images are [N, H, W, C]; pooled/conv outputs [N, OH, OW, D]. Python
@@ -419,9 +419,9 @@ enum {
  *             the conv above (in[0] input, in[1] filter, in[2] its scratch,
  *             absent only for a pointwise conv of the im2col kernel), then,
  *             per chunk of images while they are in cache: + bias (the last
- *             input, when iattr[8]), activation iattr[7] (SF_ACT_*, alpha
- *             fattr[0]) -> out[0]; with a second output, out[1] = the max
- *             pool of out[0] with iattr[9..14] = [ksize_h, ksize_w, stride_h,
+ *             input, when SF_CONV_HAS_BIAS), activation SF_CONV_ACTIVATION (SF_ACT_*, alpha
+ *             fattr[SF_FATTR_ALPHA]) -> out[0]; with a second output, out[1] = the max
+ *             pool of out[0] with SF_CONV_POOL_* = [ksize_h, ksize_w, stride_h,
  *             stride_w, pad_top, pad_left] (as max_pool below).
  *   pool      iattr = [ksize_h, ksize_w, stride_h, stride_w, pad_top,
  *             pad_left]; windows are clipped to the image.

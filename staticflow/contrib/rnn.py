@@ -5,8 +5,7 @@ LSTMBlockCell, AttentionCellWrapper, ...) are not provided: using one raises
 an error that names it.
 """
 
-from staticflow.ops.rnn import static_bidirectional_rnn, static_rnn
-from staticflow.ops.rnn_cell import (
+from staticflow.layers.rnn_cell import (
     BasicLSTMCell,
     BasicRNNCell,
     DeviceWrapper,
@@ -18,6 +17,7 @@ from staticflow.ops.rnn_cell import (
     ResidualWrapper,
     RNNCell,
 )
+from staticflow.ops.rnn import static_bidirectional_rnn, static_rnn
 
 __all__ = [
     "BasicLSTMCell",

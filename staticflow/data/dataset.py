@@ -132,6 +132,11 @@ class Dataset:
     def _flat_specs(self) -> list[Spec]:
         return st.flatten(self._structure)
 
+    def _start(self, session, values: dict) -> _PyIterator[list]:
+        """A new pass over the elements, with the session and the values of `_inputs()`
+        (the entry the iterator ops of the op layer call, without importing this layer)."""
+        return self._iter(Env(session, values))
+
     def _inputs(self) -> list[fops.Tensor]:
         """The graph tensors this dataset needs when an iterator starts on it, each once."""
         out, seen, stack = [], set(), [self]
@@ -1023,7 +1028,7 @@ def _filenames(filenames):
 
 class _FileDataset(Dataset):
     def __init__(self, filenames, compression_type=None):
-        from staticflow.io.tfrecord import compression_string
+        from staticflow.util.tfrecord import compression_string
 
         self._filenames = _filenames(filenames)
         self._compression = compression_string(compression_type)
@@ -1076,7 +1081,7 @@ class TFRecordDataset(_FileDataset):
         super().__init__(filenames, compression_type)
 
     def _iter(self, env):
-        from staticflow.io.tfrecord import read_records
+        from staticflow.util.tfrecord import read_records
 
         for path in self._files(env):
             for _, data in read_records(path, self._compression):

@@ -43,11 +43,9 @@ class IteratorState:
 
     def initialize(self, dataset, values: dict) -> None:
         """Start a new pass over dataset with the values of the tensors it needs."""
-        from staticflow.data.dataset import Env
-
         with self._lock:
             self._stop()
-            self._elements = dataset._iter(Env(self._store.session, values))
+            self._elements = dataset._start(self._store.session, values)
 
     def _stop(self) -> None:
         old, self._elements = self._elements, None
@@ -67,12 +65,10 @@ class IteratorState:
                             "not part of this graph (imported from a GraphDef?)",
                         )
                     raise fail(errors.FailedPreconditionError, op_, _NOT_INITIALIZED)
-                from staticflow.data.dataset import Env
-
                 ds = self._one_shot
                 inputs = ds._inputs()
                 vals = self._store.session._run_internal(inputs, [], {}) if inputs else []
-                self._elements = ds._iter(Env(self._store.session, dict(zip(inputs, _arrays(vals)))))
+                self._elements = ds._start(self._store.session, dict(zip(inputs, _arrays(vals))))
             try:
                 return next(self._elements)
             except StopIteration:
@@ -93,10 +89,8 @@ def _iterator_attrs():
     return [Attr("output_types", "list(type)"), Attr("output_shapes", "list(shape)")]
 
 
-def _scenario_initializable():
+def _scenario_initializable(sf) -> None:
     import numpy as np
-
-    import staticflow as sf
 
     g = sf.Graph()
     with g.as_default(), sf.Session() as sess:
@@ -118,9 +112,7 @@ def _scenario_initializable():
         assert handle == it._iterator_resource.op.name.encode()
 
 
-def _scenario_one_shot():
-    import staticflow as sf
-
+def _scenario_one_shot(sf) -> None:
     g = sf.Graph()
     with g.as_default(), sf.Session() as sess:
         ds = sf.data.Dataset.range(5).batch(2)

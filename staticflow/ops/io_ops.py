@@ -19,7 +19,6 @@ import numpy as np
 from staticflow.framework import dtypes, errors
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape
-from staticflow.io import tfrecord
 from staticflow.ops import builder
 from staticflow.ops.queue_ops import QueueState
 from staticflow.ops.registry import Arg, Attr, Case, op
@@ -30,6 +29,7 @@ from staticflow.ops.resource_util import (
     scalar_shape,
     session_state_ref,
 )
+from staticflow.util import tfrecord
 
 D = dtypes
 S = D.string
@@ -169,10 +169,8 @@ class IdentityReaderState(ReaderState):
 # ---------------------------------------------------------------------------
 # declarations
 # ---------------------------------------------------------------------------
-def _scenario_text_lines():
+def _scenario_text_lines(sf) -> None:
     import tempfile
-
-    import staticflow as sf
 
     with tempfile.TemporaryDirectory() as d:
         paths = []
@@ -199,10 +197,8 @@ def _scenario_text_lines():
     assert (produced, done) == (3, 2)
 
 
-def _scenario_tfrecord():
+def _scenario_tfrecord(sf) -> None:
     import tempfile
-
-    import staticflow as sf
 
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "r.tfrecord")
@@ -223,10 +219,8 @@ def _scenario_tfrecord():
     assert list(k1[:3]) == [f"{path}:{o}".encode() for o in offsets]
 
 
-def _scenario_whole_file():
+def _scenario_whole_file(sf) -> None:
     import tempfile
-
-    import staticflow as sf
 
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "w.bin")
@@ -385,10 +379,8 @@ def _matching_files_ref(ins, a):
     return out
 
 
-def _scenario_files():
+def _scenario_files(sf) -> None:
     import tempfile
-
-    import staticflow as sf
 
     with tempfile.TemporaryDirectory() as d:
         g = sf.Graph()

@@ -342,7 +342,13 @@ def _native_ref(fn):
 def declare_grad_op(name, base, fn, first_gen, arg_names, attrs=(), fattr=None, doc=""):
     """A binary elementwise op of the float types with TF's gradient-op signature."""
     attr_list = [Attr("T", "type", allowed=AF), *attrs]
-    lower = (lambda ctx: ctx.elementwise(base, fattr=(ctx.attrs[fattr],))) if fattr else _unary_lower(base)
+    if fattr:
+
+        def lower(ctx):
+            ctx.elementwise(base, fattr=abi.pack({abi.SF_FATTR_ALPHA: ctx.attrs[fattr]}))
+
+    else:
+        lower = _unary_lower(base)
     op(
         name=name,
         inputs=[Arg(arg_names[0], type_attr="T"), Arg(arg_names[1], type_attr="T")],

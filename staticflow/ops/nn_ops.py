@@ -9,7 +9,7 @@ import numpy as np
 from staticflow.framework import dtypes
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape
-from staticflow.ops import builder, casegen, registry
+from staticflow.ops import abi, builder, casegen, registry
 from staticflow.ops import scalar as _scalar
 from staticflow.ops.lowering import COPY_KERNELS, coalesce, narrow_tiling
 from staticflow.ops.registry import Arg, Attr, Case, op
@@ -189,7 +189,7 @@ for _name, _base, _fn, _alpha in _ACTIVATIONS:
         )(_fn),
         lower=(
             lambda base, alpha: (
-                (lambda ctx: ctx.elementwise(base, fattr=(ctx.attrs["alpha"],)))
+                (lambda ctx: ctx.elementwise(base, fattr=abi.pack({abi.SF_FATTR_ALPHA: ctx.attrs["alpha"]})))
                 if alpha is not None
                 else (lambda ctx: ctx.elementwise(base))
             )
@@ -272,7 +272,7 @@ for _name, _base, _args, _fn in _GRAD_OPS:
         ref=_native_grad_ref(_fn),
         lower=(
             lambda base, alpha: (
-                (lambda ctx: ctx.elementwise(base, fattr=(ctx.attrs["alpha"],)))
+                (lambda ctx: ctx.elementwise(base, fattr=abi.pack({abi.SF_FATTR_ALPHA: ctx.attrs["alpha"]})))
                 if alpha
                 else (lambda ctx: ctx.elementwise(base))
             )

@@ -259,9 +259,7 @@ def _queue_attrs(extra=()):
 # ---------------------------------------------------------------------------
 # op declarations
 # ---------------------------------------------------------------------------
-def _scenario_fifo():
-    import staticflow as sf
-
+def _scenario_fifo(sf) -> None:
     g = sf.Graph()
     with g.as_default(), sf.Session() as sess:
         q = sf.FIFOQueue(10, [sf.int32, sf.string], shapes=[[2], []])
@@ -278,9 +276,7 @@ def _scenario_fifo():
     assert flat == [(list(r[0]), r[1]) for r in rows], flat
 
 
-def _scenario_padding():
-    import staticflow as sf
-
+def _scenario_padding(sf) -> None:
     g = sf.Graph()
     with g.as_default(), sf.Session() as sess:
         q = sf.PaddingFIFOQueue(4, [sf.int64], shapes=[[None]])
@@ -292,9 +288,7 @@ def _scenario_padding():
     np.testing.assert_array_equal(got, [[1, 2, 3], [4, 0, 0], [0, 0, 0]])
 
 
-def _scenario_shuffle():
-    import staticflow as sf
-
+def _scenario_shuffle(sf) -> None:
     g = sf.Graph()
     with g.as_default(), sf.Session() as sess:
         q = sf.RandomShuffleQueue(20, 5, [sf.int32], shapes=[[]], seed=7)

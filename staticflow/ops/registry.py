@@ -13,6 +13,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -107,7 +108,9 @@ class Case:
     `scenario` is for ops whose values come from session state (queues,
     iterators, readers): a function that builds a graph using the op, runs it
     and checks the results against a plain-Python reference; the generated
-    tests call it instead of comparing with `ref`.
+    tests call it with the public API module (`staticflow`) instead of comparing
+    with `ref`. It takes the API as an argument so the op layer never imports the
+    package above it.
     """
 
     inputs: tuple
@@ -115,7 +118,7 @@ class Case:
     grad: bool = True
     rtol: float | None = None
     label: str = ""
-    scenario: Callable[[], None] | None = None
+    scenario: Callable[[ModuleType], None] | None = None
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,62 @@ from __future__ import annotations
 from staticflow.framework import dtypes, nest
 from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape
-from staticflow.ops import array_ops, math_ops
+from staticflow.ops import array_ops, builder, math_ops
 from staticflow.ops import variable_scope as vs
-from staticflow.ops.rnn_cell import _concat, assert_like_rnncell
+
+
+def _hasattr(obj, name: str) -> bool:
+    try:
+        getattr(obj, name)
+    except AttributeError:
+        return False
+    return True
+
+
+def assert_like_rnncell(cell_name: str, cell) -> None:
+    """Raise TypeError unless `cell` has output_size, state_size, zero_state and is callable."""
+    conditions = [
+        _hasattr(cell, "output_size"),
+        _hasattr(cell, "state_size"),
+        _hasattr(cell, "get_initial_state") or _hasattr(cell, "zero_state"),
+        callable(cell),
+    ]
+    errors = [
+        "'output_size' property is missing",
+        "'state_size' property is missing",
+        "either 'zero_state' or 'get_initial_state' method is required",
+        "is not callable",
+    ]
+    if not all(conditions):
+        missing = ", ".join(e for e, ok in zip(errors, conditions) if not ok)
+        raise TypeError(f"The argument {cell_name!r} ({cell}) is not an RNNCell: {missing}.")
+
+
+def _concat(prefix, suffix, static: bool = False):
+    """[prefix..., suffix...] from ints, TensorShapes or tensors: a list of ints/None when
+    static, else an int32 tensor."""
+    if isinstance(prefix, fops.Tensor):
+        p = prefix if prefix.shape.ndims != 0 else array_ops.expand_dims(prefix, 0)
+        pv = builder.constant_value(prefix)
+        p_static = [None if pv is None else int(pv)] if prefix.shape.ndims == 0 else None
+    else:
+        ps = TensorShape(prefix)
+        p_static = ps.as_list() if ps.ndims is not None else None
+        p = fops.convert_to_tensor(ps.as_list(), dtype=dtypes.int32) if ps.is_fully_defined() else None
+    if isinstance(suffix, fops.Tensor):
+        s = suffix if suffix.shape.ndims != 0 else array_ops.expand_dims(suffix, 0)
+        s_static = None
+    else:
+        ss = TensorShape(suffix)
+        s_static = ss.as_list() if ss.ndims is not None else None
+        s = fops.convert_to_tensor(ss.as_list(), dtype=dtypes.int32) if ss.is_fully_defined() else None
+    if static:
+        if p_static is None or s_static is None:
+            return None
+        return p_static + s_static
+    if p is None or s is None:
+        raise ValueError(f"Provided a prefix or suffix of None: {prefix} and {suffix}")
+    return array_ops.concat([math_ops.cast(p, dtypes.int32), s], 0)
 
 
 def reverse_sequence(

@@ -86,7 +86,7 @@ LISTS: dict[str, tuple[int, str, list[tuple]]] = {
         ("elu", "elu_{DT}(x)"),
         ("selu", "selu_{DT}(x)"),
     ]),
-    # alpha = the op's attribute (fattr[0] of the hand-written kernels)
+    # alpha = the op's attribute (fattr[SF_FATTR_ALPHA] of the hand-written kernels)
     "UNARY_ATTR_FLOAT_OPS": (1, "X, DT, T, S", [
         ("leaky_relu", "x > 0 ? x : alpha * x"),
     ]),

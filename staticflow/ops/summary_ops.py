@@ -194,7 +194,7 @@ def normalize_image(image: np.ndarray, bad_color: np.ndarray) -> np.ndarray:
 
 
 def _image_ref(ins, a):
-    from staticflow.summary import png
+    from staticflow.util import png
 
     tag, tensor = _text(ins[0]), ins[1]
     if tensor.ndim != 4 or tensor.shape[-1] not in (1, 3, 4):

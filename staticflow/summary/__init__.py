@@ -10,7 +10,6 @@ step)`` record values for its Scalars tab. `Summary` and `Event` are the
 protobuf messages (wire-compatible with TensorFlow's).
 """
 
-from staticflow.summary.records import CorruptRecordError, crc32c, masked_crc32c, read_records
 from staticflow.summary.summary import (
     get_summary_description,
     histogram,
@@ -22,6 +21,7 @@ from staticflow.summary.summary import (
     text,
 )
 from staticflow.summary.writer import FileWriter, FileWriterCache, summary_iterator
+from staticflow.util.records import CorruptRecordError, crc32c, masked_crc32c, read_records
 
 
 def __getattr__(name):

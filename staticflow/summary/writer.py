@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 
-from staticflow.summary import records
+from staticflow.util import records
 
 FILE_VERSION = "brain.Event:2"
 

@@ -109,44 +109,48 @@ def check_gradients(
     (a seeded sample beyond that; None checks all). Returns a GradientCheck.
     """
     __tracebackhide__ = True
-    import staticflow as sf
+    from staticflow import autodiff
+    from staticflow.framework import dtypes
+    from staticflow.framework import ops as fops
+    from staticflow.ops import array_ops, math_ops, state_ops
+    from staticflow.runtime.session import Session
     from staticflow.testing.assertions import _is_float
 
     single = not isinstance(inputs, (list, tuple))
     values = [np.asarray(inputs)] if single else [np.asarray(v) for v in inputs]
     names = _input_names(fn, len(values))
     rng = np.random.default_rng(seed)
-    graph = sf.Graph()
+    graph = fops.Graph()
     with graph.as_default():
         phs, diff_idx = [], []
         for i, (v, name) in enumerate(zip(values, names)):
             if _is_float(v.dtype):
                 values[i] = v = v.astype(np.float64)
                 diff_idx.append(i)
-            phs.append(sf.placeholder(sf.as_dtype(v.dtype), shape=v.shape, name=name))
+            phs.append(array_ops.placeholder(dtypes.as_dtype(v.dtype), shape=v.shape, name=name))
         outs = fn(*phs)
         outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
         for k, y in enumerate(outs):
-            if not isinstance(y, sf.Tensor):
+            if not isinstance(y, fops.Tensor):
                 raise TypeError(
                     f"check_gradients: fn returned {type(y).__name__} as output {k}, not a Tensor"
                 )
         ys = [y for y in outs if y.dtype.is_floating]
         if not ys:
             raise TypeError("check_gradients: fn returned no floating-point output to differentiate")
-        ys64 = [sf.cast(y, sf.float64) if y.dtype != sf.float64 else y for y in ys]
-        init = sf.global_variables_initializer() if sf.global_variables() else None
+        ys64 = [math_ops.cast(y, dtypes.float64) if y.dtype != dtypes.float64 else y for y in ys]
+        init = state_ops.global_variables_initializer() if state_ops.global_variables() else None
     feeds = dict(zip(phs, values))
     report = GradientCheck()
-    with sf.Session(graph=graph) as sess:
+    with Session(graph=graph) as sess:
         if init is not None:
             sess.run(init)
         shapes = [np.shape(v) for v in sess.run(ys64, feeds)]
         report.cotangents = [rng.standard_normal(s) for s in shapes]
         with graph.as_default():
-            cs = [sf.constant(c, dtype=sf.float64) for c in report.cotangents]
-            objective = sf.add_n([sf.reduce_sum(y * c) for y, c in zip(ys64, cs)])
-            grads = sf.gradients(objective, [phs[i] for i in diff_idx])
+            cs = [array_ops.constant(c, dtype=dtypes.float64) for c in report.cotangents]
+            objective = math_ops.add_n([math_ops.reduce_sum(y * c) for y, c in zip(ys64, cs)])
+            grads = autodiff.gradients(objective, [phs[i] for i in diff_idx])
         fetch = [g for g in grads if g is not None]
         sym_values = iter(sess.run(fetch, feeds))
         failures = []

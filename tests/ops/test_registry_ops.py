@@ -150,7 +150,7 @@ def test_op_matches_reference(op_name, index):
     d = registry.get(op_name)
     case = _cases(d)[index]
     if case.scenario is not None:  # an op of session state: it checks itself
-        case.scenario()
+        case.scenario(sf)
         return
     if case.label in ("feed", "variable"):
         _run_special(d, case)

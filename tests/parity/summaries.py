@@ -10,7 +10,7 @@ two summaries are equal when their canonical forms are.
 
 from __future__ import annotations
 
-from staticflow.summary import png
+from staticflow.util import png
 
 
 def canonical(data: bytes) -> bytes:

@@ -13,7 +13,7 @@ from parity import compare, differences, summaries
 from staticflow.framework import dtypes as D
 from staticflow.framework import summary_pb2
 from staticflow.ops import registry
-from staticflow.summary import png
+from staticflow.util import png
 
 
 def test_bfloat16_compares_as_a_float_within_its_precision():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import staticflow as sf
-from staticflow.summary import records
+from staticflow.util import records
 
 
 def small_graph() -> sf.Graph:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import staticflow as sf
-from staticflow.summary import png
+from staticflow.util import png
 
 FIXTURES = os.path.join(os.path.dirname(__file__), os.pardir, "fixtures", "tensorflow")
 

@@ -1,7 +1,7 @@
 """TFRecord files: write and read them as TensorFlow does, compressed or not.
 
 The framing (length, masked CRC32C of the length, data, masked CRC32C of the
-data) is that of summary/records.py. A file may be ZLIB- or GZIP-compressed
+data) is that of util/records.py. A file may be ZLIB- or GZIP-compressed
 as a whole (TFRecordOptions); offsets, as TFRecordReader keys show them, count
 bytes of the uncompressed stream. A truncated record or a checksum that does
 not match is a DataLossError naming the file and the record's offset.
@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterator
 
 from staticflow.framework import errors
-from staticflow.summary.records import encode_record, masked_crc32c
+from staticflow.util.records import encode_record, masked_crc32c
 
 
 class TFRecordCompressionType:
