@@ -15,12 +15,13 @@ edge. `verify()` checks every invariant; the tests run it after each pass.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from staticflow.framework import dtypes
-from staticflow.framework.graph_walk import prune, toposort
+from staticflow.framework.graph_walk import prune
 from staticflow.ops import registry
 
 # pseudo-ops that exist only in the IR (no registry record)
@@ -348,8 +349,42 @@ class IRGraph:
     # --- order ----------------------------------------------------------------------------
     def topo_order(self) -> list[Node]:
         """Producers before users (data and control edges); ties broken by creation order
-        (graph_walk.toposort: iterative, linear in the graph times log n for the ties)."""
-        return toposort(self.nodes.values(), _predecessors, key=_node_id, name=_node_name)
+        (graph_walk.toposort's order: iterative, linear in the graph times log n for the ties)."""
+        # graph_walk.toposort's order (Kahn's algorithm, the smallest ready id first), written
+        # over the user lists the graph keeps: a node waits for one release per input edge
+        # and control edge, and its producers release it through their users, so no
+        # predecessor lists or sets are built. `nodes` holds ids in increasing order.
+        nodes = self.nodes
+        pending: dict[int, int] = {}
+        ready: list[int] = []
+        for nid, n in nodes.items():
+            k = len(n.inputs) + len(n.control)
+            if k:
+                pending[nid] = k
+            else:
+                ready.append(nid)  # increasing: already a heap
+        order: list[Node] = []
+        push, pop = heapq.heappush, heapq.heappop
+        while ready:
+            n = nodes[pop(ready)]
+            order.append(n)
+            for edges in n.users:
+                for u, _i in edges.view():
+                    uid = u.id
+                    k = pending[uid] - 1
+                    pending[uid] = k
+                    if not k:
+                        push(ready, uid)
+            for u in n.control_users.view():
+                uid = u.id
+                k = pending[uid] - 1
+                pending[uid] = k
+                if not k:
+                    push(ready, uid)
+        if len(order) != len(nodes):
+            stuck = sorted(nodes[i].name for i, k in pending.items() if k > 0)
+            raise ValueError(f"the graph has a cycle through: {', '.join(stuck[:10])}")
+        return order
 
     def live(self) -> set[Node]:
         """The nodes some fetch or target needs (graph_walk.prune from them)."""
@@ -437,11 +472,3 @@ def _short(v: Any) -> str | None:
 
 def _predecessors(n: Node) -> list[Node]:
     return [v.node for v in n.inputs] + n.control
-
-
-def _node_id(n: Node) -> int:
-    return n.id
-
-
-def _node_name(n: Node) -> str:
-    return n.name
