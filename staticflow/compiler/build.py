@@ -77,7 +77,7 @@ class Evaluator:
             stack.pop()
             done.add(n.id)
             for j, out in enumerate(self._compute(n, why)):
-                self.known[Value(n, j)] = out
+                self.known[n.output(j)] = out
         return self.known[v]
 
     def _needed(self, n: Node, why: str) -> list[Value]:

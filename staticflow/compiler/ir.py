@@ -31,11 +31,12 @@ FEED = "_Feed"  # a tensor whose value the run is given
 class Value:
     """Output `index` of `node`: what an input refers to."""
 
-    __slots__ = ("node", "index")
+    __slots__ = ("node", "index", "_hash")
 
     def __init__(self, node: Node, index: int):
         self.node = node
         self.index = index
+        self._hash = hash((node.id, index))
 
     @property
     def shape(self) -> tuple:
@@ -46,10 +47,12 @@ class Value:
         return self.node.dtypes[self.index]
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, Value) and other.node is self.node and other.index == self.index
+        return self is other or (
+            isinstance(other, Value) and other.node is self.node and other.index == self.index
+        )
 
     def __hash__(self) -> int:
-        return hash((self.node.id, self.index))
+        return self._hash
 
     def __repr__(self) -> str:
         return f"{self.node.name}:{self.index}"
@@ -126,6 +129,7 @@ class Node:
         "graph",
         "tensor",
         "stands_for",
+        "_values",
     )
 
     def __init__(self, graph: IRGraph, nid: int, op_type: str, attrs: dict, shapes, out_dtypes, origin, name):
@@ -148,14 +152,16 @@ class Node:
         # per output, the user Tensor it computes (None: none the user wrote), for a node that
         # stands for several user ops (a fused group); None when that is origin[0]'s outputs
         self.stands_for: list | None = None
+        self._values = tuple(Value(self, i) for i in range(len(self.shapes)))
 
     # --- queries ----------------------------------------------------------------------------
     @property
     def outputs(self) -> list[Value]:
-        return [Value(self, i) for i in range(len(self.shapes))]
+        return list(self._values)
 
     def output(self, i: int = 0) -> Value:
-        return Value(self, i)
+        # one Value per output, made with the node: dict lookups then match by identity
+        return self._values[i]
 
     def user_tensor(self, j: int):
         """The user Tensor output j computes, or None."""
@@ -207,6 +213,11 @@ class IRGraph:
         self.value_feeds: dict = {}  # user Tensor -> fed value the plan is specialized on
         self._ids = itertools.count()
         self._names: dict[str, int] = {}
+        # the last topo_order, kept until an edit adds a node or an edge (removing nodes keeps
+        # the rest in order: only what nothing reads can go); how many orders were computed
+        self._order: list[Node] | None = None
+        self._order_pruned = False
+        self.orders_computed = 0
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -274,6 +285,7 @@ class IRGraph:
         )
         node.device = device
         self.nodes[node.id] = node
+        self._order = None
         for i, v in enumerate(inputs):
             self._check_member(v.node)
             node.inputs.append(v)
@@ -286,6 +298,7 @@ class IRGraph:
         """`node` runs after `before`."""
         self._check_member(before)
         if before not in node.control:
+            self._order = None
             node.control.append(before)
             before.control_users.append(node)
 
@@ -298,6 +311,7 @@ class IRGraph:
         """Make input i of `node` read `value`."""
         self._check_member(value.node)
         old = node.inputs[i]
+        self._order = None
         old.node.users[old.index].remove((node, i))
         node.inputs[i] = value
         value.node.users[value.index].append((node, i))
@@ -333,11 +347,13 @@ class IRGraph:
             c.control_users.remove(node)
         node.inputs, node.control = [], []
         del self.nodes[node.id]
+        self._order_pruned = self._order is not None
         if node.tensor is not None and self.feeds.get(node.tensor) is node:
             del self.feeds[node.tensor]
 
     def move_control(self, old: Node, new: Node) -> None:
         """Nodes that waited for `old` wait for `new` (before `old` is removed)."""
+        self._order = None
         for u in list(old.control_users):
             u.control.remove(old)
             old.control_users.remove(u)
@@ -350,6 +366,13 @@ class IRGraph:
     def topo_order(self) -> list[Node]:
         """Producers before users (data and control edges); ties broken by creation order
         (graph_walk.toposort's order: iterative, linear in the graph times log n for the ties)."""
+        if self._order is not None:
+            if self._order_pruned:  # (a removed node had no users: the others keep their order)
+                nodes = self.nodes
+                self._order = [n for n in self._order if nodes.get(n.id) is n]
+                self._order_pruned = False
+            return list(self._order)
+        self.orders_computed += 1
         # graph_walk.toposort's order (Kahn's algorithm, the smallest ready id first), written
         # over the user lists the graph keeps: a node waits for one release per input edge
         # and control edge, and its producers release it through their users, so no
@@ -384,7 +407,8 @@ class IRGraph:
         if len(order) != len(nodes):
             stuck = sorted(nodes[i].name for i, k in pending.items() if k > 0)
             raise ValueError(f"the graph has a cycle through: {', '.join(stuck[:10])}")
-        return order
+        self._order, self._order_pruned = order, False
+        return list(order)
 
     def live(self) -> set[Node]:
         """The nodes some fetch or target needs (graph_walk.prune from them)."""
