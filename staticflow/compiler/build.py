@@ -10,13 +10,15 @@ neither building nor evaluation recurses over the graph's depth.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from staticflow.compiler.ir import FEED, IRGraph, Node, Value
 from staticflow.framework import dtypes, errors, sizes
 from staticflow.framework import ops as fops
 from staticflow.framework.graph_walk import prune_ops, toposort_ops
-from staticflow.framework.tensor_shape import TensorShape
+from staticflow.framework.tensor_shape import TensorShape, concrete
 from staticflow.ops import builder, registry
 
 
@@ -207,7 +209,7 @@ def _infer(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> list[tu
                 None, op, f"variable {op.name} has shape {s}, which is not fully defined" + where(op)
             )
         return [tuple(s.as_list())]
-    host = {i for i, a in enumerate(flat_args(d, op._attrs)) if a.host}
+    host = {i for i, a in enumerate(flat_args(d, op._attrs)) if a.host} if _has_host(d) else ()
 
     def value(i):
         if i in host:
@@ -217,7 +219,13 @@ def _infer(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> list[tu
         return None
 
     ctx = registry.ShapeContext(
-        d, op.name, [v.shape for v in inputs], [v.dtype for v in inputs], op._attrs, value, planning=True
+        d,
+        op.name,
+        [concrete(v.node.shapes[v.index]) for v in inputs],
+        [v.node.dtypes[v.index] for v in inputs],
+        op._attrs,
+        value,
+        planning=True,
     )
     try:
         shapes = d.shape_fn(ctx)
@@ -232,16 +240,30 @@ def _infer(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> list[tu
             out.append(tuple(ev.feeds[t].shape))
             continue
         s = TensorShape(s) if not isinstance(s, TensorShape) else s
-        if not s.is_fully_defined():
+        dims = s.as_tuple()
+        if dims is None or None in dims:
             raise errors.InternalError(None, op, f"shape of {t.name} is {s} after planning" + where(op))
-        try:
-            sizes.check_shape(s.as_list(), t.dtype.np.itemsize, f"the shape of {t.name}")
-        except ValueError as e:
-            raise errors.InvalidArgumentError(
-                None, op, f"{op.type} op '{op.name}': {e}" + where(op)
-            ) from None
-        out.append(tuple(s.as_list()))
+        itemsize = t.dtype.np.itemsize
+        # (what check_shape checks, done in a line for the common shape; the rest is checked)
+        if len(dims) > sizes.MAX_RANK or not 0 < math.prod(dims) * itemsize <= sizes.INT64_MAX:
+            try:
+                sizes.check_shape(dims, itemsize, f"the shape of {t.name}")
+            except ValueError as e:
+                raise errors.InvalidArgumentError(
+                    None, op, f"{op.type} op '{op.name}': {e}" + where(op)
+                ) from None
+        out.append(dims)
     return out
+
+
+_HOST: dict = {}  # OpDef name -> (the OpDef, whether any of its inputs is a host input)
+
+
+def _has_host(d: registry.OpDef) -> bool:
+    got = _HOST.get(d.name)
+    if got is None or got[0] is not d:
+        got = _HOST[d.name] = (d, any(a.host for a in d.inputs))
+    return got[1]
 
 
 __all__ = ["Evaluator", "build_ir", "flat_args", "where", "dtypes"]

@@ -140,7 +140,7 @@ class Node:
         self.attrs = attrs
         self.inputs: list[Value] = []
         self.control: list[Node] = []
-        self.shapes: list[tuple] = [tuple(int(d) for d in s) for s in shapes]
+        self.shapes: list[tuple] = [tuple(map(int, s)) for s in shapes]
         self.dtypes: list[dtypes.DType] = list(out_dtypes)
         self.device = ""
         self.origin: tuple = tuple(origin)  # user Operations this node stands for
@@ -286,8 +286,10 @@ class IRGraph:
         node.device = device
         self.nodes[node.id] = node
         self._order = None
+        nodes = self.nodes
         for i, v in enumerate(inputs):
-            self._check_member(v.node)
+            if nodes.get(v.node.id) is not v.node:
+                self._check_member(v.node)
             node.inputs.append(v)
             v.node.users[v.index].append((node, i))
         for c in control:
