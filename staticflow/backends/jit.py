@@ -60,10 +60,15 @@ def cache_dir() -> pathlib.Path:
 
 def compiler() -> list[str] | None:
     """The compiler command, or None when it is not installed."""
-    cmd = shlex.split(os.environ.get(CC_ENV) or os.environ.get("CC") or "cc")
+    cmd = _split(os.environ.get(CC_ENV) or os.environ.get("CC") or "cc")
     if not cmd or _which(cmd[0], os.environ.get("PATH")) is None:
         return None
-    return cmd
+    return list(cmd)
+
+
+@cache
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(shlex.split(text))
 
 
 @cache

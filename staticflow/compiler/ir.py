@@ -109,6 +109,9 @@ class _Edges:
         return repr(list(self._d.values()))
 
 
+_PURE: dict = {}  # op name -> (its OpDef, whether a node of it is pure)
+
+
 class Node:
     """One operation of the IR."""
 
@@ -188,13 +191,19 @@ class Node:
         """No effect beyond its outputs, and the same outputs for the same inputs (a resource
         handle is not: it names its own queue or iterator, whatever its inputs)."""
         d = self.opdef
-        return d is not None and not (
-            d.stateful
-            or d.random
-            or d.source is not None
-            or d.resource is not None
-            or any(a.ref for a in d.inputs)
-        )
+        if d is None:
+            return False
+        got = _PURE.get(d.name)
+        if got is None or got[0] is not d:  # (a property of the op record: worked out once)
+            pure = not (
+                d.stateful
+                or d.random
+                or d.source is not None
+                or d.resource is not None
+                or any(a.ref for a in d.inputs)
+            )
+            got = _PURE[d.name] = (d, pure)
+        return got[1]
 
     def __repr__(self) -> str:
         ins = ", ".join(repr(v) for v in self.inputs)
@@ -237,7 +246,8 @@ class IRGraph:
 
     def is_fetched(self, node: Node) -> bool:
         """Whether some fetch reads an output of `node`."""
-        return any(node.output(i) in self._fetch_at for i in range(len(node.shapes)))
+        at = self._fetch_at
+        return bool(at) and any(v in at for v in node._values)
 
     def is_fetched_value(self, value: Value) -> bool:
         """Whether some fetch reads `value`."""
@@ -394,13 +404,13 @@ class IRGraph:
             n = nodes[pop(ready)]
             order.append(n)
             for edges in n.users:
-                for u, _i in edges.view():
+                for u, _i in edges._d.values():
                     uid = u.id
                     k = pending[uid] - 1
                     pending[uid] = k
                     if not k:
                         push(ready, uid)
-            for u in n.control_users.view():
+            for u in n.control_users._d.values():
                 uid = u.id
                 k = pending[uid] - 1
                 pending[uid] = k

@@ -85,10 +85,18 @@ def _cycle(ir: IRGraph, pos: dict, ids: set, ext: dict, first: int) -> bool:
         seen.add(n.id)
         if len(seen) > MAX_WALK:
             return True
-        for p in [v.node for v in n.inputs] + list(n.control):
-            if p.id in ids:
+        for v in n.inputs:
+            p = v.node
+            pid = p.id
+            if pid in ids:
                 return True
-            if pos[p.id] > first and p.id not in seen:
+            if pid not in seen and pos[pid] > first:
+                stack.append(p)
+        for p in n.control:
+            pid = p.id
+            if pid in ids:
+                return True
+            if pid not in seen and pos[pid] > first:
                 stack.append(p)
     return False
 
