@@ -385,6 +385,14 @@ class IRGraph:
                 self._order_pruned = False
             return list(self._order)
         self.orders_computed += 1
+        nodes = self.nodes
+        # the common case after building: every input made before its user, so creation
+        # order is the order (each node, when reached, is the smallest ready one)
+        if all(v.node.id < nid for nid, n in nodes.items() for v in n.inputs) and all(
+            c.id < nid for nid, n in nodes.items() for c in n.control
+        ):
+            self._order, self._order_pruned = list(nodes.values()), False
+            return list(self._order)
         # graph_walk.toposort's order (Kahn's algorithm, the smallest ready id first), written
         # over the user lists the graph keeps: a node waits for one release per input edge
         # and control edge, and its producers release it through their users, so no
