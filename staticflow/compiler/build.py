@@ -179,9 +179,9 @@ def _add_op(ir: IRGraph, ev: Evaluator, op, values: dict, nodes: dict, fed: set)
             f"You must feed a value for placeholder tensor '{op.name}' with dtype "
             f"{op.get_attr('dtype').name} and shape {op.get_attr('shape')}" + where(op),
         )
-    inputs = [values[t] for t in op.inputs]
+    inputs = [values[t] for t in op._inputs]
     shapes = _infer(ev, op, d, inputs)
-    control = [nodes[c] for c in op.control_inputs if c in nodes]
+    control = [nodes[c] for c in op._control_inputs if c in nodes]
     node = ir.add(
         op.type,
         inputs,
@@ -193,9 +193,10 @@ def _add_op(ir: IRGraph, ev: Evaluator, op, values: dict, nodes: dict, fed: set)
         control=control,
         device=op.device,
     )
-    for t in op.outputs:
+    outs = node._values
+    for t in op._outputs:
         if t not in fed:
-            values[t] = node.output(t.value_index)
+            values[t] = outs[t._value_index]
     return node
 
 

@@ -80,9 +80,12 @@ def toposort(
 # --- the user's graph, for one run -------------------------------------------------------------
 def _op_inputs(fed: set):
     def inputs(op):
-        deps = [t.op for t in op.inputs if t not in fed]
-        # a control input whose outputs are all fed has nothing left to run (TF: it is cut too)
-        deps.extend(c for c in op.control_inputs if not (c.outputs and all(t in fed for t in c.outputs)))
+        deps = [t._op for t in op._inputs if t not in fed]
+        if op._control_inputs:
+            # a control input whose outputs are all fed has nothing left to run (TF: it is cut too)
+            deps.extend(
+                c for c in op._control_inputs if not (c._outputs and all(t in fed for t in c._outputs))
+            )
         return deps
 
     return inputs
@@ -100,6 +103,6 @@ def toposort_ops(ops_: list, fed: set) -> list:
     edges through fed tensors do not count."""
 
     def inputs(op):
-        return [t.op for t in op.inputs if t not in fed] + list(op.control_inputs)
+        return [t._op for t in op._inputs if t not in fed] + op._control_inputs
 
     return toposort(ops_, inputs, key=lambda op: op._id, name=lambda op: op.name)
