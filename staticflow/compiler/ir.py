@@ -396,36 +396,56 @@ class IRGraph:
         # graph_walk.toposort's order (Kahn's algorithm, the smallest ready id first), written
         # over the user lists the graph keeps: a node waits for one release per input edge
         # and control edge, and its producers release it through their users, so no
-        # predecessor lists or sets are built. `nodes` holds ids in increasing order.
-        nodes = self.nodes
+        # predecessor lists or sets are built. Most nodes come in creation order, so the walk
+        # scans the ids in increasing order and emits each ready one it reaches; a node the
+        # scan passed while it waited goes, once released, on a heap that is served first
+        # (everything on it is older than the scan's next node): the same choice as one
+        # heap of all ready nodes, with heap work only for the nodes out of creation order.
+        ids = list(nodes)  # increasing
+        count = len(ids)
         pending: dict[int, int] = {}
-        ready: list[int] = []
         for nid, n in nodes.items():
             k = len(n.inputs) + len(n.control)
             if k:
                 pending[nid] = k
-            else:
-                ready.append(nid)  # increasing: already a heap
         order: list[Node] = []
+        late: list[int] = []
         push, pop = heapq.heappush, heapq.heappop
-        while ready:
-            n = nodes[pop(ready)]
+        p = 0
+        while True:
+            if late:
+                nid = pop(late)
+            else:
+                while p < count and ids[p] in pending:
+                    p += 1
+                if p == count:
+                    break
+                nid = ids[p]
+                p += 1
+            n = nodes[nid]
             order.append(n)
+            nxt = ids[p] if p < count else -1  # ids below it were passed by the scan
             for edges in n.users:
                 for u, _i in edges._d.values():
                     uid = u.id
                     k = pending[uid] - 1
-                    pending[uid] = k
-                    if not k:
-                        push(ready, uid)
+                    if k:
+                        pending[uid] = k
+                    else:
+                        del pending[uid]
+                        if nxt < 0 or uid < nxt:
+                            push(late, uid)
             for u in n.control_users._d.values():
                 uid = u.id
                 k = pending[uid] - 1
-                pending[uid] = k
-                if not k:
-                    push(ready, uid)
+                if k:
+                    pending[uid] = k
+                else:
+                    del pending[uid]
+                    if nxt < 0 or uid < nxt:
+                        push(late, uid)
         if len(order) != len(nodes):
-            stuck = sorted(nodes[i].name for i, k in pending.items() if k > 0)
+            stuck = sorted(nodes[i].name for i in pending)
             raise ValueError(f"the graph has a cycle through: {', '.join(stuck[:10])}")
         self._order, self._order_pruned = order, False
         return list(order)

@@ -115,3 +115,25 @@ def test_toposort_still_names_a_cycle():
     preds = {"a": ["c"], "b": ["a"], "c": ["b"], "d": []}
     with pytest.raises(ValueError, match="cycle through: a, b, c"):
         graph_walk.toposort(list(preds), lambda m: preds[m], key=lambda m: m)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_ir_order_after_random_edits_is_a_fresh_walks(seed):
+    """New nodes feeding old ones (as folding and fusion make) put ids out of order."""
+    from staticflow.compiler.ir import IRGraph
+
+    rng = random.Random(seed)
+    ir = IRGraph()
+    f32 = sf.float32
+    made = [ir.add("Const", (), {}, [()], [f32]) for _ in range(3)]
+    for _ in range(rng.randint(5, 40)):
+        ins = [rng.choice(made).output(0) for _ in range(rng.randint(1, 3))]
+        made.append(ir.add("AddN", ins, {"N": len(ins)}, [()], [f32]))
+    for _ in range(rng.randint(1, 15)):  # a new producer, read by an older node
+        src = ir.add("Const", (), {}, [()], [f32])
+        user = rng.choice([n for n in made if n.inputs])
+        ir.set_input(user, rng.randrange(len(user.inputs)), src.output(0))
+        if rng.random() < 0.3:  # an older node waits for a newer one
+            ir.add_control(rng.choice(made), ir.add("Const", (), {}, [()], [f32]))
+        made.append(src)
+        assert ir.topo_order() == _reference_order(ir)
