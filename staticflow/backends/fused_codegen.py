@@ -27,6 +27,7 @@ an error naming member k's op and source line.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from staticflow.framework import dtypes
 from staticflow.ops import fused_elementwise as fe
@@ -452,8 +453,10 @@ int sf_cpu_fused(sf_call *call)
 """
 
 
+@lru_cache(maxsize=4096)
 def source(spec: Spec) -> str:
-    """The C source of the kernel `sf_cpu_fused` that `spec` describes."""
+    """The C source of the kernel `sf_cpu_fused` that `spec` describes (remembered: an
+    unrolled loop fuses the same group at every step)."""
     return _header(spec) + (_elementwise(spec) if spec.reduce is None else _reduction(spec))
 
 

@@ -60,20 +60,37 @@ def cache_dir() -> pathlib.Path:
 
 def compiler() -> list[str] | None:
     """The compiler command, or None when it is not installed."""
-    cmd = shlex.split(os.environ.get(CC_ENV) or os.environ.get("CC") or "cc")
-    if not cmd or shutil.which(cmd[0]) is None:
+    cmd = _split(os.environ.get(CC_ENV) or os.environ.get("CC") or "cc")
+    if not cmd or _which(cmd[0], os.environ.get("PATH")) is None:
         return None
-    return cmd
+    return list(cmd)
+
+
+@cache
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(shlex.split(text))
+
+
+@cache
+def _which(name: str, path: str | None) -> str | None:
+    """shutil.which, once per name and PATH: a plan asks for every group it fuses."""
+    return shutil.which(name, path=path)
 
 
 def include_dirs() -> list[str]:
     """The ABI header and the CPU kernels' helper headers: the package's copies (written by
     the build), else the source tree's."""
+    return list(_include_dirs())
+
+
+@cache
+def _include_dirs() -> tuple[str, ...]:
+    # looked up once per process, as the headers' text (_headers) is
     for inc in (_HERE / "include", _ROOT / "kernels" / "include"):
         cpu = inc / "cpu" if inc.parent == _HERE else _ROOT / "kernels" / "cpu"
         if (inc / "staticflow.h").exists() and (cpu / "sf_scalar.h").exists():
-            return [str(inc), str(cpu)]
-    return []
+            return (str(inc), str(cpu))
+    return ()
 
 
 def flags() -> list[str]:
@@ -148,11 +165,20 @@ def _headers() -> str:
 def key_of(source: str) -> str:
     """The cache key: source, included headers, flags, compiler and processor."""
     cmd = compiler() or ["cc"]
+    h = _key_prefix(tuple(cmd), " ".join(flags())).copy()
+    h.update(source.encode())
+    return h.hexdigest()[:32]
+
+
+@cache
+def _key_prefix(cmd: tuple[str, ...], flag_text: str):
+    """The hash of what every key shares (headers, flags, compiler, processor), made once:
+    the headers alone are far longer than a generated source."""
     h = hashlib.sha256()
-    for part in (source, _headers(), " ".join(flags()), " ".join(cmd), _identity(tuple(cmd))):
+    for part in (_headers(), flag_text, " ".join(cmd), _identity(cmd)):
         h.update(part.encode())
         h.update(b"\0")
-    return h.hexdigest()[:32]
+    return h
 
 
 def load(source: str, symbol: str) -> int:

@@ -10,13 +10,15 @@ neither building nor evaluation recurses over the graph's depth.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from staticflow.compiler.ir import FEED, IRGraph, Node, Value
 from staticflow.framework import dtypes, errors, sizes
 from staticflow.framework import ops as fops
 from staticflow.framework.graph_walk import prune_ops, toposort_ops
-from staticflow.framework.tensor_shape import TensorShape
+from staticflow.framework.tensor_shape import TensorShape, concrete
 from staticflow.ops import builder, registry
 
 
@@ -77,7 +79,7 @@ class Evaluator:
             stack.pop()
             done.add(n.id)
             for j, out in enumerate(self._compute(n, why)):
-                self.known[Value(n, j)] = out
+                self.known[n.output(j)] = out
         return self.known[v]
 
     def _needed(self, n: Node, why: str) -> list[Value]:
@@ -177,9 +179,9 @@ def _add_op(ir: IRGraph, ev: Evaluator, op, values: dict, nodes: dict, fed: set)
             f"You must feed a value for placeholder tensor '{op.name}' with dtype "
             f"{op.get_attr('dtype').name} and shape {op.get_attr('shape')}" + where(op),
         )
-    inputs = [values[t] for t in op.inputs]
+    inputs = [values[t] for t in op._inputs]
     shapes = _infer(ev, op, d, inputs)
-    control = [nodes[c] for c in op.control_inputs if c in nodes]
+    control = [nodes[c] for c in op._control_inputs if c in nodes]
     node = ir.add(
         op.type,
         inputs,
@@ -191,9 +193,10 @@ def _add_op(ir: IRGraph, ev: Evaluator, op, values: dict, nodes: dict, fed: set)
         control=control,
         device=op.device,
     )
-    for t in op.outputs:
+    outs = node._values
+    for t in op._outputs:
         if t not in fed:
-            values[t] = node.output(t.value_index)
+            values[t] = outs[t._value_index]
     return node
 
 
@@ -207,7 +210,7 @@ def _infer(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> list[tu
                 None, op, f"variable {op.name} has shape {s}, which is not fully defined" + where(op)
             )
         return [tuple(s.as_list())]
-    host = {i for i, a in enumerate(flat_args(d, op._attrs)) if a.host}
+    host = {i for i, a in enumerate(flat_args(d, op._attrs)) if a.host} if _has_host(d) else ()
 
     def value(i):
         if i in host:
@@ -217,7 +220,13 @@ def _infer(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> list[tu
         return None
 
     ctx = registry.ShapeContext(
-        d, op.name, [v.shape for v in inputs], [v.dtype for v in inputs], op._attrs, value, planning=True
+        d,
+        op.name,
+        [concrete(v.node.shapes[v.index]) for v in inputs],
+        [v.node.dtypes[v.index] for v in inputs],
+        op._attrs,
+        value,
+        planning=True,
     )
     try:
         shapes = d.shape_fn(ctx)
@@ -232,16 +241,30 @@ def _infer(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> list[tu
             out.append(tuple(ev.feeds[t].shape))
             continue
         s = TensorShape(s) if not isinstance(s, TensorShape) else s
-        if not s.is_fully_defined():
+        dims = s.as_tuple()
+        if dims is None or None in dims:
             raise errors.InternalError(None, op, f"shape of {t.name} is {s} after planning" + where(op))
-        try:
-            sizes.check_shape(s.as_list(), t.dtype.np.itemsize, f"the shape of {t.name}")
-        except ValueError as e:
-            raise errors.InvalidArgumentError(
-                None, op, f"{op.type} op '{op.name}': {e}" + where(op)
-            ) from None
-        out.append(tuple(s.as_list()))
+        itemsize = t.dtype.np.itemsize
+        # (what check_shape checks, done in a line for the common shape; the rest is checked)
+        if len(dims) > sizes.MAX_RANK or not 0 < math.prod(dims) * itemsize <= sizes.INT64_MAX:
+            try:
+                sizes.check_shape(dims, itemsize, f"the shape of {t.name}")
+            except ValueError as e:
+                raise errors.InvalidArgumentError(
+                    None, op, f"{op.type} op '{op.name}': {e}" + where(op)
+                ) from None
+        out.append(dims)
     return out
+
+
+_HOST: dict = {}  # OpDef name -> (the OpDef, whether any of its inputs is a host input)
+
+
+def _has_host(d: registry.OpDef) -> bool:
+    got = _HOST.get(d.name)
+    if got is None or got[0] is not d:
+        got = _HOST[d.name] = (d, any(a.host for a in d.inputs))
+    return got[1]
 
 
 __all__ = ["Evaluator", "build_ir", "flat_args", "where", "dtypes"]

@@ -15,12 +15,13 @@ edge. `verify()` checks every invariant; the tests run it after each pass.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from staticflow.framework import dtypes
-from staticflow.framework.graph_walk import prune, toposort
+from staticflow.framework.graph_walk import prune
 from staticflow.ops import registry
 
 # pseudo-ops that exist only in the IR (no registry record)
@@ -30,11 +31,12 @@ FEED = "_Feed"  # a tensor whose value the run is given
 class Value:
     """Output `index` of `node`: what an input refers to."""
 
-    __slots__ = ("node", "index")
+    __slots__ = ("node", "index", "_hash")
 
     def __init__(self, node: Node, index: int):
         self.node = node
         self.index = index
+        self._hash = hash((node.id, index))
 
     @property
     def shape(self) -> tuple:
@@ -45,10 +47,12 @@ class Value:
         return self.node.dtypes[self.index]
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, Value) and other.node is self.node and other.index == self.index
+        return self is other or (
+            isinstance(other, Value) and other.node is self.node and other.index == self.index
+        )
 
     def __hash__(self) -> int:
-        return hash((self.node.id, self.index))
+        return self._hash
 
     def __repr__(self) -> str:
         return f"{self.node.name}:{self.index}"
@@ -105,6 +109,9 @@ class _Edges:
         return repr(list(self._d.values()))
 
 
+_PURE: dict = {}  # op name -> (its OpDef, whether a node of it is pure)
+
+
 class Node:
     """One operation of the IR."""
 
@@ -125,6 +132,7 @@ class Node:
         "graph",
         "tensor",
         "stands_for",
+        "_values",
     )
 
     def __init__(self, graph: IRGraph, nid: int, op_type: str, attrs: dict, shapes, out_dtypes, origin, name):
@@ -135,7 +143,7 @@ class Node:
         self.attrs = attrs
         self.inputs: list[Value] = []
         self.control: list[Node] = []
-        self.shapes: list[tuple] = [tuple(int(d) for d in s) for s in shapes]
+        self.shapes: list[tuple] = [tuple(map(int, s)) for s in shapes]
         self.dtypes: list[dtypes.DType] = list(out_dtypes)
         self.device = ""
         self.origin: tuple = tuple(origin)  # user Operations this node stands for
@@ -147,14 +155,16 @@ class Node:
         # per output, the user Tensor it computes (None: none the user wrote), for a node that
         # stands for several user ops (a fused group); None when that is origin[0]'s outputs
         self.stands_for: list | None = None
+        self._values = tuple(Value(self, i) for i in range(len(self.shapes)))
 
     # --- queries ----------------------------------------------------------------------------
     @property
     def outputs(self) -> list[Value]:
-        return [Value(self, i) for i in range(len(self.shapes))]
+        return list(self._values)
 
     def output(self, i: int = 0) -> Value:
-        return Value(self, i)
+        # one Value per output, made with the node: dict lookups then match by identity
+        return self._values[i]
 
     def user_tensor(self, j: int):
         """The user Tensor output j computes, or None."""
@@ -181,13 +191,19 @@ class Node:
         """No effect beyond its outputs, and the same outputs for the same inputs (a resource
         handle is not: it names its own queue or iterator, whatever its inputs)."""
         d = self.opdef
-        return d is not None and not (
-            d.stateful
-            or d.random
-            or d.source is not None
-            or d.resource is not None
-            or any(a.ref for a in d.inputs)
-        )
+        if d is None:
+            return False
+        got = _PURE.get(d.name)
+        if got is None or got[0] is not d:  # (a property of the op record: worked out once)
+            pure = not (
+                d.stateful
+                or d.random
+                or d.source is not None
+                or d.resource is not None
+                or any(a.ref for a in d.inputs)
+            )
+            got = _PURE[d.name] = (d, pure)
+        return got[1]
 
     def __repr__(self) -> str:
         ins = ", ".join(repr(v) for v in self.inputs)
@@ -206,6 +222,11 @@ class IRGraph:
         self.value_feeds: dict = {}  # user Tensor -> fed value the plan is specialized on
         self._ids = itertools.count()
         self._names: dict[str, int] = {}
+        # the last topo_order, kept until an edit adds a node or an edge (removing nodes keeps
+        # the rest in order: only what nothing reads can go); how many orders were computed
+        self._order: list[Node] | None = None
+        self._order_pruned = False
+        self.orders_computed = 0
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -225,7 +246,8 @@ class IRGraph:
 
     def is_fetched(self, node: Node) -> bool:
         """Whether some fetch reads an output of `node`."""
-        return any(node.output(i) in self._fetch_at for i in range(len(node.shapes)))
+        at = self._fetch_at
+        return bool(at) and any(v in at for v in node._values)
 
     def is_fetched_value(self, value: Value) -> bool:
         """Whether some fetch reads `value`."""
@@ -273,8 +295,11 @@ class IRGraph:
         )
         node.device = device
         self.nodes[node.id] = node
+        self._order = None
+        nodes = self.nodes
         for i, v in enumerate(inputs):
-            self._check_member(v.node)
+            if nodes.get(v.node.id) is not v.node:
+                self._check_member(v.node)
             node.inputs.append(v)
             v.node.users[v.index].append((node, i))
         for c in control:
@@ -285,6 +310,7 @@ class IRGraph:
         """`node` runs after `before`."""
         self._check_member(before)
         if before not in node.control:
+            self._order = None
             node.control.append(before)
             before.control_users.append(node)
 
@@ -297,6 +323,7 @@ class IRGraph:
         """Make input i of `node` read `value`."""
         self._check_member(value.node)
         old = node.inputs[i]
+        self._order = None
         old.node.users[old.index].remove((node, i))
         node.inputs[i] = value
         value.node.users[value.index].append((node, i))
@@ -332,11 +359,13 @@ class IRGraph:
             c.control_users.remove(node)
         node.inputs, node.control = [], []
         del self.nodes[node.id]
+        self._order_pruned = self._order is not None
         if node.tensor is not None and self.feeds.get(node.tensor) is node:
             del self.feeds[node.tensor]
 
     def move_control(self, old: Node, new: Node) -> None:
         """Nodes that waited for `old` wait for `new` (before `old` is removed)."""
+        self._order = None
         for u in list(old.control_users):
             u.control.remove(old)
             old.control_users.remove(u)
@@ -348,8 +377,78 @@ class IRGraph:
     # --- order ----------------------------------------------------------------------------
     def topo_order(self) -> list[Node]:
         """Producers before users (data and control edges); ties broken by creation order
-        (graph_walk.toposort: iterative, linear in the graph times log n for the ties)."""
-        return toposort(self.nodes.values(), _predecessors, key=_node_id, name=_node_name)
+        (graph_walk.toposort's order: iterative, linear in the graph times log n for the ties)."""
+        if self._order is not None:
+            if self._order_pruned:  # (a removed node had no users: the others keep their order)
+                nodes = self.nodes
+                self._order = [n for n in self._order if nodes.get(n.id) is n]
+                self._order_pruned = False
+            return list(self._order)
+        self.orders_computed += 1
+        nodes = self.nodes
+        # the common case after building: every input made before its user, so creation
+        # order is the order (each node, when reached, is the smallest ready one)
+        if all(v.node.id < nid for nid, n in nodes.items() for v in n.inputs) and all(
+            c.id < nid for nid, n in nodes.items() for c in n.control
+        ):
+            self._order, self._order_pruned = list(nodes.values()), False
+            return list(self._order)
+        # graph_walk.toposort's order (Kahn's algorithm, the smallest ready id first), written
+        # over the user lists the graph keeps: a node waits for one release per input edge
+        # and control edge, and its producers release it through their users, so no
+        # predecessor lists or sets are built. Most nodes come in creation order, so the walk
+        # scans the ids in increasing order and emits each ready one it reaches; a node the
+        # scan passed while it waited goes, once released, on a heap that is served first
+        # (everything on it is older than the scan's next node): the same choice as one
+        # heap of all ready nodes, with heap work only for the nodes out of creation order.
+        ids = list(nodes)  # increasing
+        count = len(ids)
+        pending: dict[int, int] = {}
+        for nid, n in nodes.items():
+            k = len(n.inputs) + len(n.control)
+            if k:
+                pending[nid] = k
+        order: list[Node] = []
+        late: list[int] = []
+        push, pop = heapq.heappush, heapq.heappop
+        p = 0
+        while True:
+            if late:
+                nid = pop(late)
+            else:
+                while p < count and ids[p] in pending:
+                    p += 1
+                if p == count:
+                    break
+                nid = ids[p]
+                p += 1
+            n = nodes[nid]
+            order.append(n)
+            nxt = ids[p] if p < count else -1  # ids below it were passed by the scan
+            for edges in n.users:
+                for u, _i in edges._d.values():
+                    uid = u.id
+                    k = pending[uid] - 1
+                    if k:
+                        pending[uid] = k
+                    else:
+                        del pending[uid]
+                        if nxt < 0 or uid < nxt:
+                            push(late, uid)
+            for u in n.control_users._d.values():
+                uid = u.id
+                k = pending[uid] - 1
+                if k:
+                    pending[uid] = k
+                else:
+                    del pending[uid]
+                    if nxt < 0 or uid < nxt:
+                        push(late, uid)
+        if len(order) != len(nodes):
+            stuck = sorted(nodes[i].name for i in pending)
+            raise ValueError(f"the graph has a cycle through: {', '.join(stuck[:10])}")
+        self._order, self._order_pruned = order, False
+        return list(order)
 
     def live(self) -> set[Node]:
         """The nodes some fetch or target needs (graph_walk.prune from them)."""
@@ -437,11 +536,3 @@ def _short(v: Any) -> str | None:
 
 def _predecessors(n: Node) -> list[Node]:
     return [v.node for v in n.inputs] + n.control
-
-
-def _node_id(n: Node) -> int:
-    return n.id
-
-
-def _node_name(n: Node) -> str:
-    return n.name

@@ -47,8 +47,14 @@ def toposort(
     `nodes` are ignored); of the nodes ready at once, the one with the smallest `key`
     first (Kahn's algorithm with a heap). A cycle is a ValueError naming (by `name`) up to
     ten of the nodes on or behind it."""
-    nodes = list(nodes)
+    # ranked by (key, given position) once (a stable sort), so the heap holds plain ranks
+    nodes = sorted(nodes, key=key)
     pos = {n: i for i, n in enumerate(nodes)}
+    # the common case, a graph built producers first: every input ranks before its user,
+    # and the ranking is the order (what the heap would pick, one node at a time)
+    get = pos.get
+    if all(get(d, -1) < i for i, n in enumerate(nodes) for d in inputs(n)):
+        return nodes
     pending = [0] * len(nodes)
     users: list[list[int]] = [[] for _ in nodes]
     for i, n in enumerate(nodes):
@@ -56,16 +62,15 @@ def toposort(
         pending[i] = len(deps)
         for d in deps:
             users[d].append(i)
-    ready = [(key(nodes[i]), i) for i in range(len(nodes)) if pending[i] == 0]
-    heapq.heapify(ready)
+    ready = [i for i in range(len(nodes)) if pending[i] == 0]  # increasing: a heap already
     order = []
     while ready:
-        _, i = heapq.heappop(ready)
+        i = heapq.heappop(ready)
         order.append(nodes[i])
         for u in users[i]:
             pending[u] -= 1
             if pending[u] == 0:
-                heapq.heappush(ready, (key(nodes[u]), u))
+                heapq.heappush(ready, u)
     if len(order) != len(nodes):
         stuck = sorted(name(nodes[i]) for i in range(len(nodes)) if pending[i] > 0)
         raise ValueError(f"the graph has a cycle through: {', '.join(stuck[:10])}")
@@ -75,9 +80,12 @@ def toposort(
 # --- the user's graph, for one run -------------------------------------------------------------
 def _op_inputs(fed: set):
     def inputs(op):
-        deps = [t.op for t in op.inputs if t not in fed]
-        # a control input whose outputs are all fed has nothing left to run (TF: it is cut too)
-        deps.extend(c for c in op.control_inputs if not (c.outputs and all(t in fed for t in c.outputs)))
+        deps = [t._op for t in op._inputs if t not in fed]
+        if op._control_inputs:
+            # a control input whose outputs are all fed has nothing left to run (TF: it is cut too)
+            deps.extend(
+                c for c in op._control_inputs if not (c._outputs and all(t in fed for t in c._outputs))
+            )
         return deps
 
     return inputs
@@ -95,6 +103,6 @@ def toposort_ops(ops_: list, fed: set) -> list:
     edges through fed tensors do not count."""
 
     def inputs(op):
-        return [t.op for t in op.inputs if t not in fed] + list(op.control_inputs)
+        return [t._op for t in op._inputs if t not in fed] + op._control_inputs
 
     return toposort(ops_, inputs, key=lambda op: op._id, name=lambda op: op.name)

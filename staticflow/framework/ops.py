@@ -150,11 +150,11 @@ class Tensor:
     def __repr__(self) -> str:
         return f"<sf.Tensor '{self.name}' shape={self._shape} dtype={self._dtype.name}>"
 
-    def __hash__(self) -> int:
-        return id(self)
+    # TF1: Tensor equality is identity, so tensors work as dict keys. The hash is object's
+    # own (by identity, computed in C): planning looks tensors up in dicts a million times.
+    __hash__ = object.__hash__
 
     def __eq__(self, other):
-        # TF1: Tensor equality is identity, so tensors work as dict keys
         return self is other
 
     def __ne__(self, other):

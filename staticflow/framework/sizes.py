@@ -116,7 +116,13 @@ def allocation_limit(configured: int | None = None) -> int:
         if configured < 0:
             raise ValueError(f"allocation_limit_bytes must be positive, got {configured}")
         return int(configured)
-    env = os.environ.get(ENV_LIMIT, "").strip()
+    return _limit_from(os.environ.get(ENV_LIMIT, ""))
+
+
+@functools.lru_cache(maxsize=16)
+def _limit_from(env: str) -> int:
+    """The limit the environment variable's text sets (each allocation asks: parsed once)."""
+    env = env.strip()
     if env:
         return parse_bytes(env)
     mem = physical_memory()

@@ -265,6 +265,14 @@ def as_shape(shape) -> TensorShape:
     return TensorShape(shape)
 
 
+def concrete(dims: tuple) -> TensorShape:
+    """The shape of a tuple of ints >= 0 that is known to be valid (an IR value's shape),
+    without checking each dimension again."""
+    s = TensorShape.__new__(TensorShape)
+    s._dims = dims
+    return s
+
+
 def unknown_shape(rank: int | None = None) -> TensorShape:
     return TensorShape(None if rank is None else [None] * rank)
 

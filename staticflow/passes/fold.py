@@ -9,7 +9,7 @@ constant keeps the node's control inputs, so what it waited for still runs.
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
 from staticflow.compiler.ir import FEED
 from staticflow.framework import errors
@@ -31,9 +31,7 @@ def run(ir, ctx) -> int:
     for node in ir.topo_order():
         if not _foldable(node):
             continue
-        nbytes = sum(
-            int(np.prod(s, dtype=np.int64)) * dt.np.itemsize for s, dt in zip(node.shapes, node.dtypes)
-        )
+        nbytes = sum(math.prod(s) * dt.np.itemsize for s, dt in zip(node.shapes, node.dtypes))
         if nbytes > ctx.options.max_folded_bytes:
             continue
         try:

@@ -85,10 +85,18 @@ def _cycle(ir: IRGraph, pos: dict, ids: set, ext: dict, first: int) -> bool:
         seen.add(n.id)
         if len(seen) > MAX_WALK:
             return True
-        for p in [v.node for v in n.inputs] + list(n.control):
-            if p.id in ids:
+        for v in n.inputs:
+            p = v.node
+            pid = p.id
+            if pid in ids:
                 return True
-            if pos[p.id] > first and p.id not in seen:
+            if pid not in seen and pos[pid] > first:
+                stack.append(p)
+        for p in n.control:
+            pid = p.id
+            if pid in ids:
+                return True
+            if pid not in seen and pos[pid] > first:
                 stack.append(p)
     return False
 
@@ -231,6 +239,7 @@ def run(ir: IRGraph, ctx) -> int:
 def _fuse(ir: IRGraph, g: _Group, aligned: dict, fused_ops) -> bool:
     index = {m.id: j for j, m in enumerate(g.members)}
     inputs: list = []
+    at: dict = {}  # an outside value -> its position in inputs
     members = []
     for m in g.members:
         args = []
@@ -238,9 +247,11 @@ def _fuse(ir: IRGraph, g: _Group, aligned: dict, fused_ops) -> bool:
             if v.node.id in index:
                 args.append(("m", index[v.node.id]))
             else:
-                if v not in inputs:
+                k = at.get(v)
+                if k is None:
+                    k = at[v] = len(inputs)
                     inputs.append(v)
-                args.append(("in", inputs.index(v)))
+                args.append(("in", k))
         members.append(
             fused_ops.Member(
                 m.type,
@@ -286,16 +297,16 @@ def _fuse(ir: IRGraph, g: _Group, aligned: dict, fused_ops) -> bool:
             return False
     shapes = [g.shape] * len(outputs) + ([red.shapes[0]] if red is not None else [])
     out_dtypes = [g.members[j].dtypes[0] for j in outputs] + ([red.dtypes[0]] if red is not None else [])
-    origin = []
+    origin: dict = {}  # (ordered, each user op once)
     for m in g.members + ([red] if red is not None else []):
-        origin.extend(o for o in m.origin if o not in origin)
+        origin.update(dict.fromkeys(m.origin))
     node = ir.add(
         fused_ops.FUSED,
         inputs,
         {"Tin": [v.dtype for v in inputs], "Tout": out_dtypes, "group": group},
         shapes,
         out_dtypes,
-        origin,
+        list(origin),
         name=f"fused/{g.members[0].name}",
         device=g.members[0].device,
     )

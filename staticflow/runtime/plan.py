@@ -197,9 +197,23 @@ def build_plan(
         plan = plan_ir(ir, ev, variables, resources, allocation_limit)
     finally:
         if enabled:
+            _age_new_objects()
             gc.enable()
     plan.pass_log = records
     return plan
+
+
+def _age_new_objects() -> None:
+    """Move the objects made while the collector was off into its oldest generation.
+
+    They are mostly the plan's own (long-lived), and left in the youngest generation the
+    first young collection after planning would walk every one of them (a pause that grows
+    with the graph); in the oldest they wait for the next full collection, as survivors do.
+    gc.freeze then gc.unfreeze is that move. Skipped when the program froze objects itself
+    (unfreeze would release them)."""
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
 
 
 class _SeenList(list):

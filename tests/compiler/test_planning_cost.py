@@ -1,0 +1,139 @@
+"""Planning's cost stays linear: how often the IR's order is worked out per plan does not
+grow with the graph, the kept order is always the one a fresh walk gives, and the
+toposort's shortcut for graphs built producers first gives the heap's order."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+import staticflow as sf
+from staticflow import passes
+from staticflow.compiler.build import build_ir
+from staticflow.framework import graph_walk
+from staticflow.runtime import plan as plan_mod
+
+
+@pytest.fixture(autouse=True)
+def _graph():
+    with sf.Graph().as_default() as g:
+        yield g
+
+
+def _chain(n: int):
+    x = sf.placeholder(sf.float32, [16], name="x")
+    y = x
+    for i in range(n):
+        y = sf.tanh(y) if i % 2 else y * 0.5
+    return x, y
+
+
+def _reference_order(ir):
+    """The IR's order from scratch: graph_walk.toposort over predecessor lists, ties by id."""
+    return graph_walk.toposort(
+        list(ir.nodes.values()),
+        lambda n: [v.node for v in n.inputs] + list(n.control),
+        key=lambda n: n.id,
+        name=lambda n: n.name,
+    )
+
+
+def _plan_counting(fetch, feeds) -> int:
+    """Plan as build_plan does and return how many orders the IR worked out."""
+    ir, ev = build_ir(sf.get_default_graph(), [fetch], [], feeds)
+    passes.optimize(ir, ev)
+    plan_mod.plan_ir(ir, ev, sf.Session()._variables)
+    return ir.orders_computed
+
+
+def test_orders_per_plan_do_not_grow_with_the_graph(monkeypatch):
+    monkeypatch.setattr(passes, "VERIFY", False)  # the verifier's own walks are not planning's
+    counts = []
+    for n in (50, 800):
+        with sf.Graph().as_default():
+            x, y = _chain(n)
+            counts.append(_plan_counting(y, {x: np.ones(16, np.float32)}))
+    assert counts[0] == counts[1]
+    # at most one per pass and one for the lowering; passes that change nothing reuse it
+    assert counts[0] <= len(passes._pipeline()) + 1
+
+
+def test_the_kept_order_is_a_fresh_walks_order_after_every_pass():
+    x = sf.placeholder(sf.float32, [None, 4], name="x")
+    w = sf.Variable(np.eye(4, dtype=np.float32), name="w")
+    h = x
+    for _ in range(6):
+        h = sf.nn.relu(sf.matmul(h, w) + 1.0) * 2.0
+    loss = sf.reduce_mean(sf.square(h))
+    train = sf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    ir, ev = build_ir(sf.get_default_graph(), [loss], [train], {x: np.ones((3, 4), np.float32)})
+    assert ir.topo_order() == _reference_order(ir)
+    for p in passes._pipeline():
+        ctx = passes.PassContext(ev, passes.Options())
+        p.run(ir, ctx)
+        assert ir.topo_order() == _reference_order(ir), p.name
+        assert ir.topo_order() == _reference_order(ir), p.name  # the kept one, read twice
+
+
+def _heap_order(nodes, preds, key):
+    """The smallest-key ready node first, by scanning (quadratic, obviously right)."""
+    done, order = set(), []
+    left = list(nodes)
+    while left:
+        ready = [n for n in left if all(p in done or p not in nodes for p in preds[n])]
+        if not ready:
+            raise ValueError("cycle")
+        n = min(ready, key=lambda m: (key[m], nodes.index(m)))
+        order.append(n)
+        done.add(n)
+        left.remove(n)
+    return order
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_toposort_matches_the_smallest_ready_first_rule(seed):
+    rng = random.Random(seed)
+    n = rng.randint(1, 30)
+    nodes = [f"n{i}" for i in range(n)]
+    rng.shuffle(nodes)  # the given order is not the key order
+    key = {m: rng.randint(0, 10) for m in nodes}  # ties too
+    rank = {m: i for i, m in enumerate(rng.sample(nodes, n))}  # a hidden order edges follow
+    forward = seed % 2 == 0  # half the graphs have every edge going up the key order
+    preds = {}
+    for m in nodes:
+        cands = [p for p in nodes if (key[p] < key[m] if forward else rank[p] < rank[m])]
+        preds[m] = rng.sample(cands, min(len(cands), rng.randint(0, 3)))
+        if rng.random() < 0.2:
+            preds[m].append("outside")  # inputs outside the node set are ignored
+    got = graph_walk.toposort(nodes, lambda m: preds[m], key=lambda m: key[m])
+    assert got == _heap_order(nodes, preds, key)
+
+
+def test_toposort_still_names_a_cycle():
+    preds = {"a": ["c"], "b": ["a"], "c": ["b"], "d": []}
+    with pytest.raises(ValueError, match="cycle through: a, b, c"):
+        graph_walk.toposort(list(preds), lambda m: preds[m], key=lambda m: m)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_ir_order_after_random_edits_is_a_fresh_walks(seed):
+    """New nodes feeding old ones (as folding and fusion make) put ids out of order."""
+    from staticflow.compiler.ir import IRGraph
+
+    rng = random.Random(seed)
+    ir = IRGraph()
+    f32 = sf.float32
+    made = [ir.add("Const", (), {}, [()], [f32]) for _ in range(3)]
+    for _ in range(rng.randint(5, 40)):
+        ins = [rng.choice(made).output(0) for _ in range(rng.randint(1, 3))]
+        made.append(ir.add("AddN", ins, {"N": len(ins)}, [()], [f32]))
+    for _ in range(rng.randint(1, 15)):  # a new producer, read by an older node
+        src = ir.add("Const", (), {}, [()], [f32])
+        user = rng.choice([n for n in made if n.inputs])
+        ir.set_input(user, rng.randrange(len(user.inputs)), src.output(0))
+        if rng.random() < 0.3:  # an older node waits for a newer one
+            ir.add_control(rng.choice(made), ir.add("Const", (), {}, [()], [f32]))
+        made.append(src)
+        assert ir.topo_order() == _reference_order(ir)
