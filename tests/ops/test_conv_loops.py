@@ -201,6 +201,7 @@ def test_stride1_conv_and_gradients_on_both_paths(xs, ws, pad, path, monkeypatch
     kernel on the flipped filter), or, with the threshold at 0, through im2col: both give
     the loops' values and gradients."""
     limit = 10**9 if path == "direct" else 0
+    monkeypatch.setattr(conv_ops, "IGEMM", False)  # (depth 16 would run implicit-GEMM)
     monkeypatch.setattr(conv_ops, "DIRECT_MAX_TAPS", limit)
     monkeypatch.setattr(conv_ops, "DIRECT_MAX_PAIRS", {"forward": limit, "filter": limit})
     rng = np.random.default_rng(6)
