@@ -169,6 +169,11 @@ typedef int32_t sf_vi32 __attribute__((vector_size(SF_SIMD_BYTES)));
 typedef int64_t sf_vi64 __attribute__((vector_size(SF_SIMD_BYTES)));
 typedef sf_vf32 sf_vec_float32;
 typedef sf_vf64 sf_vec_float64;
+/* the integer vectors of the same lanes (comparison results, lane indices) */
+#define SF_VI_float32 sf_vi32
+#define SF_VI_float64 sf_vi64
+#define SF_LI_float32 int32_t
+#define SF_LI_float64 int64_t
 
 /* The first n lanes of the vector at p and zeros in the others (0 <= n <
  * lanes); a whole vector at p must be readable. */
@@ -1437,6 +1442,71 @@ static int sf_pool_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_ten
                                                                                                     \
     /* in[0] orig input, in[1] grad [N, OH, OW, C] -> out[0] dx (each grad to its window's        \
      * first max, in row-major window order) */                                                     \
+    /* max_pool_grad for windows that do not overlap (strides >= ksize): each pixel is in at  \
+     * most one window, so each window's taps are written once, the first max getting the     \
+     * gradient and the others 0, a vector of channels at a time; the image is zeroed first   \
+     * only where the windows leave pixels out */                                              \
+    static void sf_max_pool_grad_apart_##NAME(const sf_geo *g, const T *x, const T *gy, T *dx, int par) \
+    {                                                                                               \
+        typedef sf_vec_##NAME V;                                                                    \
+        typedef SF_VI_##NAME VI;                                                                    \
+        typedef SF_LI_##NAME LI;                                                                    \
+        enum { L = SF_SIMD_BYTES / sizeof(T) };                                                     \
+        const int64_t C = g->C, img_size = g->H * g->W * C;                                         \
+        const int covered = g->pt == 0 && g->pl == 0 && g->sh == g->KH && g->sw == g->KW &&        \
+                            g->OH * g->KH == g->H && g->OW * g->KW == g->W;                         \
+        _Pragma("omp parallel for schedule(static) if(par)")                                       \
+        for (int64_t n = 0; n < g->N; n++) {                                                        \
+            const T *img = x + n * img_size;                                                        \
+            T *d = dx + n * img_size;                                                               \
+            if (!covered) memset(d, 0, (size_t)img_size * sizeof(T));                               \
+            for (int64_t oh = 0; oh < g->OH; oh++)                                                  \
+                for (int64_t ow = 0; ow < g->OW; ow++) {                                            \
+                    const T *gr = gy + ((n * g->OH + oh) * g->OW + ow) * C;                         \
+                    SF_WINDOW(*g, oh, ow)                                                           \
+                    if (h0 >= h1 || w0 >= w1) continue;                                             \
+                    const int64_t first = (h0 * g->W + w0) * C;                                     \
+                    int64_t ch = 0;                                                                 \
+                    for (; ch + L <= C; ch += L) {                                                  \
+                        V m = *(const V *)(img + first + ch);                                       \
+                        VI at = (VI){0} + (LI)first;                                                    \
+                        for (int64_t ih = h0; ih < h1; ih++)                                        \
+                            for (int64_t iw = w0; iw < w1; iw++) {                                  \
+                                const int64_t off = (ih * g->W + iw) * C;                           \
+                                const V v = *(const V *)(img + off + ch);                           \
+                                const VI gt = (VI)(v > m);                                          \
+                                m = (V)(((VI)v & gt) | ((VI)m & ~gt));                              \
+                                at = (at & ~gt) | (((VI){0} + (LI)off) & gt);                           \
+                            }                                                                       \
+                        const V gv = *(const V *)(gr + ch);                                         \
+                        for (int64_t ih = h0; ih < h1; ih++)                                        \
+                            for (int64_t iw = w0; iw < w1; iw++) {                                  \
+                                const int64_t off = (ih * g->W + iw) * C;                           \
+                                const VI hit = (VI)(at == ((VI){0} + (LI)off));                         \
+                                *(V *)(d + off + ch) = (V)((VI)gv & hit);                           \
+                            }                                                                       \
+                    }                                                                               \
+                    for (; ch < C; ch++) {                                                          \
+                        int64_t at = first + ch;                                                    \
+                        T m = img[at];                                                              \
+                        for (int64_t ih = h0; ih < h1; ih++)                                        \
+                            for (int64_t iw = w0; iw < w1; iw++) {                                  \
+                                const int64_t off = (ih * g->W + iw) * C + ch;                      \
+                                if (img[off] > m) {                                                 \
+                                    m = img[off];                                                   \
+                                    at = off;                                                       \
+                                }                                                                   \
+                            }                                                                       \
+                        for (int64_t ih = h0; ih < h1; ih++)                                        \
+                            for (int64_t iw = w0; iw < w1; iw++) {                                  \
+                                const int64_t off = (ih * g->W + iw) * C + ch;                      \
+                                d[off] = off == at ? gr[ch] : (T)0;                                 \
+                            }                                                                       \
+                    }                                                                               \
+                }                                                                               \
+        }                                                                                           \
+    }                                                                                               \
+                                                                                                    \
     int sf_cpu_max_pool_grad_##NAME(sf_call *c)                                                     \
     {                                                                                               \
         sf_geo g;                                                                                   \
@@ -1450,6 +1520,10 @@ static int sf_pool_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_ten
         T *dx = (T *)c->out[0].data;                                                                \
         const int64_t C = g.C, img_size = g.H * g.W * C;                                            \
         const int par = (double)g.N * g.OH * g.OW * C * g.KH * g.KW >= SF_PARALLEL_MIN && g.N > 1;  \
+        if (g.sh >= g.KH && g.sw >= g.KW && img_size <= INT32_MAX) { /* lane indices fit 32 bits */ \
+            sf_max_pool_grad_apart_##NAME(&g, x, gy, dx, par);                                      \
+            return SF_OK;                                                                           \
+        }                                                                                           \
         _Pragma("omp parallel for schedule(static) if(par)")                                       \
         for (int64_t n = 0; n < g.N; n++) {                                                         \
             const T *img = x + n * img_size;                                                        \
