@@ -1033,6 +1033,9 @@ SF_DC_VECTOR_DTYPES(SF_DEFINE_DIRECT)
 
 /* the tile sizes: at most SF_IG_ACC accumulators, and OV <= 4 */
 #define SF_IG_ACC 28
+/* the filter gradient passes over blocks of images of about this many elements (padded
+ * images and dy): half a megabyte of float32, in a core's L2 cache */
+#define SF_IG_BLOCK (1 << 17)
 
 typedef struct {
     int64_t N, Hp, Wp, C;  /* padded input image */
@@ -1202,7 +1205,9 @@ static int64_t sf_ig_blocks(int64_t n, int64_t most)
         _Pragma("omp parallel num_threads(nth) if(nth > 1)")                                       \
         {                                                                                           \
             T *xp = scratch + omp_get_thread_num() * pimg;                                          \
-            _Pragma("omp for schedule(static)")                                                    \
+            /* dynamic: a thread that loses its core to another process leaves its images to \
+             * the others instead of holding the whole team at the end */                        \
+            _Pragma("omp for schedule(dynamic, 1)")                                                \
             for (int64_t n = 0; n < g->N; n++) {                                                    \
                 sf_ig_pad_##NAME(src + n * simg, sH, sW, g->C, xp, g->Hp, g->Wp, top, left);        \
                 T *yn = y + n * P * g->O;                                                           \
@@ -1330,15 +1335,21 @@ static int64_t sf_ig_blocks(int64_t n, int64_t most)
         const int64_t per_tap = (nvb - 1) * ncb + ncbl, units = ntap * per_tap;                     \
         const double work = (double)g.N * P * K * g.O;                                              \
         const int par = omp_get_max_threads() > 1 && work >= SF_PARALLEL_MIN && !omp_in_parallel(); \
+        const int64_t per_img = pimg + P * g.O, iblk = per_img < SF_IG_BLOCK ? SF_IG_BLOCK / per_img : 1; \
         _Pragma("omp parallel if(par)")                                                            \
         {                                                                                           \
             _Pragma("omp for schedule(static)")                                                    \
             for (int64_t n = 0; n < g.N; n++)                                                       \
                 sf_ig_pad_##NAME(x + n * g.H * g.W * g.C, g.H, g.W, g.C, xp + n * pimg, ig.Hp, ig.Wp, \
                                  g.pt, g.pl);                                                       \
-            for (int64_t n = 0; n < g.N; n++) {                                                     \
-                _Pragma("omp for schedule(static) nowait")                                         \
-                for (int64_t u = 0; u < units; u++) {                                               \
+            /* blocks of images whose padded copies and dy stay in cache while every unit     \
+             * passes over them; units are dealt out dynamically, and each unit sums its images \
+             * in order, so the sums do not depend on which thread runs it */                   \
+            for (int64_t n0 = 0; n0 < g.N; n0 += iblk) {                                            \
+                const int64_t n1 = n0 + iblk < g.N ? n0 + iblk : g.N;                               \
+                _Pragma("omp for schedule(dynamic, 1)")                                            \
+                for (int64_t u = 0; u < units; u++)                                                 \
+                for (int64_t n = n0; n < n1; n++) {                                                 \
                     const int64_t tap = u / per_tap, r = u % per_tap;                               \
                     const int64_t vb = r / ncb < nvb - 1 ? r / ncb : nvb - 1;                       \
                     const int64_t ov = vb < nvb - 1 ? 4 : ovl, nb = vb < nvb - 1 ? ncb : ncbl;      \
