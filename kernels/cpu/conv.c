@@ -169,6 +169,11 @@ typedef int32_t sf_vi32 __attribute__((vector_size(SF_SIMD_BYTES)));
 typedef int64_t sf_vi64 __attribute__((vector_size(SF_SIMD_BYTES)));
 typedef sf_vf32 sf_vec_float32;
 typedef sf_vf64 sf_vec_float64;
+/* the integer vectors of the same lanes (comparison results, lane indices) */
+#define SF_VI_float32 sf_vi32
+#define SF_VI_float64 sf_vi64
+#define SF_LI_float32 int32_t
+#define SF_LI_float64 int64_t
 
 /* The first n lanes of the vector at p and zeros in the others (0 <= n <
  * lanes); a whole vector at p must be readable. */
@@ -997,6 +1002,370 @@ static int sf_dc_threads(int64_t slots, int64_t units)
 
 SF_DC_VECTOR_DTYPES(SF_DEFINE_DIRECT)
 
+/* ---- implicit-GEMM convolution of wide layers ---------------------------
+ *
+ * Layers with many channels (the wider LeNet's 32 -> 64) are GEMMs of a
+ * healthy size, but im2col writes and reads a column matrix KH*KW times the
+ * image and cuts the product into one small BLAS call per image. These
+ * kernels instead run the GEMM's register tile directly on a zero-padded
+ * copy of the image: a block of PB output pixels of one row times OV vectors
+ * of output channels stays in PB*OV vector registers over all KH*KW*C taps;
+ * each tap broadcasts one input value per pixel and loads OV filter vectors
+ * (the filter's [KH, KW, C, O] layout has them contiguous). The filter
+ * gradient is the same tile with the roles turned: CB input channels of one
+ * tap times OV vectors of dy's channels, accumulated over every output pixel
+ * of every image. The input gradient of a stride-1 conv is the forward conv
+ * of dy (padded (KH-1)*dh - pt on top, (KW-1)*dw - pl on the left) with the
+ * filter flipped in space and its channel axes swapped. The vector channels
+ * (O; C for the input gradient) must be a multiple of the vector lanes.
+ *
+ * Scratch (in[2], elements), with Hp = (OH-1)*sh + (KH-1)*dh + 1 and Wp
+ * likewise the padded image's size:
+ *   forward          slots * Hp*Wp*C (one padded image per thread);
+ *   input gradient   KH*KW*O*C (the flipped filter) + slots * (H + (KH-1)*dh)
+ *                    * (W + (KW-1)*dw) * O (one padded dy per thread);
+ *   filter gradient  N * Hp*Wp*C (every padded image).
+ * Threads run over images (forward, input gradient: each in its slot) or,
+ * for fewer images than threads, over the rows of one image at a time; the
+ * filter gradient splits its taps over the threads, so each dw entry is one
+ * thread's sum over the images in order: the result does not depend on the
+ * thread count. */
+
+/* the tile sizes: at most SF_IG_ACC accumulators, and OV <= 4 */
+#define SF_IG_ACC 28
+/* the filter gradient passes over blocks of images of about this many elements (padded
+ * images and dy): half a megabyte of float32, in a core's L2 cache */
+#define SF_IG_BLOCK (1 << 17)
+
+typedef struct {
+    int64_t N, Hp, Wp, C;  /* padded input image */
+    int64_t KH, KW, O;     /* filter [KH, KW, C, O] */
+    int64_t OH, OW;        /* output */
+    int64_t sh, sw, dh, dw;
+} sf_ig;
+
+/* src [sH, sW, C] -> dst [Hp, Wp, C]: src pixel (i, j) at (i + top, j + left), zeros around */
+#define SF_DEFINE_IG_PAD(NAME, T)                                                                   \
+    static void sf_ig_pad_##NAME(const T *restrict src, int64_t sH, int64_t sW, int64_t C,         \
+                                 T *restrict dst, int64_t Hp, int64_t Wp, int64_t top, int64_t left) \
+    {                                                                                               \
+        const int64_t j0 = left, j1 = left + sW < Wp ? left + sW : Wp;                              \
+        for (int64_t r = 0; r < Hp; r++) {                                                          \
+            T *d = dst + r * Wp * C;                                                                \
+            const int64_t i = r - top;                                                              \
+            if (i < 0 || i >= sH || j1 <= j0) {                                                     \
+                memset(d, 0, (size_t)(Wp * C) * sizeof(T));                                         \
+                continue;                                                                           \
+            }                                                                                       \
+            memset(d, 0, (size_t)(j0 * C) * sizeof(T));                                             \
+            memcpy(d + j0 * C, src + i * sW * C, (size_t)((j1 - j0) * C) * sizeof(T));              \
+            memset(d + j1 * C, 0, (size_t)((Wp - j1) * C) * sizeof(T));                             \
+        }                                                                                           \
+    }
+
+/* y[p, v] (output pixels ow0 + p of row oh; OV vectors from channel o0) over all taps */
+#define SF_IG_FWD(NAME, T, V, OV, PB)                                                               \
+    static void sf_ig_fwd_##NAME##_##OV##_##PB(const sf_ig *g, const T *restrict xp,                \
+                                               const T *restrict w, T *restrict y, int64_t oh,      \
+                                               int64_t ow0, int64_t o0)                             \
+    {                                                                                               \
+        enum { L = SF_SIMD_BYTES / sizeof(T) };                                                     \
+        V acc[PB][OV];                                                                              \
+        _Pragma("GCC unroll 16") for (int p = 0; p < PB; p++)                                      \
+            _Pragma("GCC unroll 4") for (int v = 0; v < OV; v++) acc[p][v] = (V){0};                \
+        const int64_t C = g->C, O = g->O, ps = g->sw * C;                                           \
+        /* undilated rows: the taps (kw, c) of a filter row are one run of the image row */       \
+        const int64_t nrun = g->dw == 1 ? 1 : g->KW, run = g->dw == 1 ? g->KW * C : C;              \
+        for (int64_t kh = 0; kh < g->KH; kh++)                                                      \
+            for (int64_t kw = 0; kw < nrun; kw++) {                                                 \
+                const T *xs = xp + ((oh * g->sh + kh * g->dh) * g->Wp + ow0 * g->sw + kw * g->dw) * C; \
+                const T *ws = w + (kh * g->KW + kw) * C * O + o0;                                   \
+                for (int64_t c = 0; c < run; c++, xs++, ws += O) {                                  \
+                    V f[OV];                                                                        \
+                    _Pragma("GCC unroll 4") for (int v = 0; v < OV; v++) f[v] = *(const V *)(ws + v * L); \
+                    _Pragma("GCC unroll 16") for (int p = 0; p < PB; p++) {                        \
+                        const T b = xs[p * ps];                                                     \
+                        _Pragma("GCC unroll 4") for (int v = 0; v < OV; v++) acc[p][v] += b * f[v]; \
+                    }                                                                               \
+                }                                                                                   \
+            }                                                                                       \
+        T *out = y + (oh * g->OW + ow0) * O + o0;                                                   \
+        _Pragma("GCC unroll 16") for (int p = 0; p < PB; p++)                                      \
+            _Pragma("GCC unroll 4") for (int v = 0; v < OV; v++) *(V *)(out + p * O + v * L) = acc[p][v]; \
+    }
+
+/* dw[kh, kw, c0 + i, o0 + v-th vector] += over every output pixel of one image; c0 + i may
+ * run past C into the next kw's channels when dw == 1 (a filter row's taps are one run) */
+#define SF_IG_DW(NAME, T, V, OV, CB)                                                                \
+    static void sf_ig_dw_##NAME##_##OV##_##CB(const sf_ig *g, const T *restrict xp,                 \
+                                              const T *restrict dy, T *restrict dw, int64_t kh,     \
+                                              int64_t kw, int64_t c0, int64_t o0)                   \
+    {                                                                                               \
+        enum { L = SF_SIMD_BYTES / sizeof(T) };                                                     \
+        const int64_t C = g->C, O = g->O, ps = g->sw * C;                                           \
+        T *d = dw + ((kh * g->KW + kw) * C + c0) * O + o0;                                          \
+        V acc[CB][OV];                                                                              \
+        _Pragma("GCC unroll 16") for (int i = 0; i < CB; i++)                                      \
+            _Pragma("GCC unroll 4") for (int v = 0; v < OV; v++) acc[i][v] = *(const V *)(d + i * O + v * L); \
+        for (int64_t oh = 0; oh < g->OH; oh++) {                                                    \
+            const T *xs = xp + ((oh * g->sh + kh * g->dh) * g->Wp + kw * g->dw) * C + c0;           \
+            const T *ds = dy + oh * g->OW * O + o0;                                                 \
+            for (int64_t ow = 0; ow < g->OW; ow++, xs += ps, ds += O) {                             \
+                V e[OV];                                                                            \
+                _Pragma("GCC unroll 4") for (int v = 0; v < OV; v++) e[v] = *(const V *)(ds + v * L); \
+                _Pragma("GCC unroll 16") for (int i = 0; i < CB; i++) {                            \
+                    const T b = xs[i];                                                              \
+                    _Pragma("GCC unroll 4") for (int v = 0; v < OV; v++) acc[i][v] += b * e[v];     \
+                }                                                                                   \
+            }                                                                                       \
+        }                                                                                           \
+        _Pragma("GCC unroll 16") for (int i = 0; i < CB; i++)                                      \
+            _Pragma("GCC unroll 4") for (int v = 0; v < OV; v++) *(V *)(d + i * O + v * L) = acc[i][v]; \
+    }
+
+/* the tile variants: OV vectors by 1..14 (OV 1, 2), 1..9 (OV 3) or 1..7 (OV 4) rows */
+#define SF_IG_R7(X, N, T, V, OV) X(N, T, V, OV, 1) X(N, T, V, OV, 2) X(N, T, V, OV, 3) X(N, T, V, OV, 4) \
+    X(N, T, V, OV, 5) X(N, T, V, OV, 6) X(N, T, V, OV, 7)
+#define SF_IG_R9(X, N, T, V, OV) SF_IG_R7(X, N, T, V, OV) X(N, T, V, OV, 8) X(N, T, V, OV, 9)
+#define SF_IG_R14(X, N, T, V, OV) SF_IG_R9(X, N, T, V, OV) X(N, T, V, OV, 10) X(N, T, V, OV, 11) \
+    X(N, T, V, OV, 12) X(N, T, V, OV, 13) X(N, T, V, OV, 14)
+#define SF_IG_VARIANTS(X, N, T, V) SF_IG_R14(X, N, T, V, 1) SF_IG_R14(X, N, T, V, 2) \
+    SF_IG_R9(X, N, T, V, 3) SF_IG_R7(X, N, T, V, 4)
+#define SF_IG_CASE_FWD(N, T, V, OV, R) case OV * 100 + R: return sf_ig_fwd_##N##_##OV##_##R;
+#define SF_IG_CASE_DW(N, T, V, OV, R) case OV * 100 + R: return sf_ig_dw_##N##_##OV##_##R;
+
+/* the most tile rows (pixels or channels) for OV vectors */
+static int64_t sf_ig_max_rows(int64_t ov)
+{
+    const int64_t r = SF_IG_ACC / ov;
+    return ov == 4 ? 7 : r > 14 ? 14 : r;
+}
+
+/* n rows in blocks of at most `most`, as even as can be: the block count */
+static int64_t sf_ig_blocks(int64_t n, int64_t most)
+{
+    return (n + most - 1) / most;
+}
+
+#define SF_DEFINE_IGEMM(NAME, CODE, T, V)                                                           \
+    SF_DEFINE_IG_PAD(NAME, T)                                                                       \
+    SF_IG_VARIANTS(SF_IG_FWD, NAME, T, V)                                                           \
+    SF_IG_VARIANTS(SF_IG_DW, NAME, T, V)                                                            \
+    typedef void (*sf_ig_fwd_fn_##NAME)(const sf_ig *, const T *, const T *, T *, int64_t, int64_t, \
+                                        int64_t);                                                   \
+    typedef void (*sf_ig_dw_fn_##NAME)(const sf_ig *, const T *, const T *, T *, int64_t, int64_t,  \
+                                       int64_t, int64_t);                                           \
+    static sf_ig_fwd_fn_##NAME sf_ig_fwd_pick_##NAME(int64_t ov, int64_t rows)                      \
+    {                                                                                               \
+        switch (ov * 100 + rows) { SF_IG_VARIANTS(SF_IG_CASE_FWD, NAME, T, V) }                     \
+        return NULL;                                                                                \
+    }                                                                                               \
+    static sf_ig_dw_fn_##NAME sf_ig_dw_pick_##NAME(int64_t ov, int64_t rows)                        \
+    {                                                                                               \
+        switch (ov * 100 + rows) { SF_IG_VARIANTS(SF_IG_CASE_DW, NAME, T, V) }                      \
+        return NULL;                                                                                \
+    }                                                                                               \
+                                                                                                    \
+    /* one output row oh of one image: every pixel block and channel block */                      \
+    static void sf_ig_row_##NAME(const sf_ig *g, const T *xp, const T *w, T *y, int64_t oh)         \
+    {                                                                                               \
+        enum { L = SF_SIMD_BYTES / sizeof(T) };                                                     \
+        const int64_t nv = g->O / L;                                                                \
+        for (int64_t v0 = 0; v0 < nv; v0 += 4) {                                                    \
+            const int64_t ov = nv - v0 < 4 ? nv - v0 : 4, nb = sf_ig_blocks(g->OW, sf_ig_max_rows(ov)); \
+            for (int64_t b = 0; b < nb; b++) {                                                      \
+                const int64_t p0 = g->OW * b / nb, p1 = g->OW * (b + 1) / nb;                       \
+                sf_ig_fwd_pick_##NAME(ov, p1 - p0)(g, xp, w, y, oh, p0, v0 * L);                    \
+            }                                                                                       \
+        }                                                                                           \
+    }                                                                                               \
+                                                                                                    \
+    /* y [N, OH, OW, O] = the conv of the images src [N, sH, sW, C] placed at (top, left) in       \
+     * padded [Hp, Wp, C] copies (in `slots` scratch slots), with w [KH, KW, C, O]; then the        \
+     * epilogue per image */                                                                        \
+    static void sf_ig_conv_##NAME(const sf_ig *g, const T *src, int64_t sH, int64_t sW, int64_t top, \
+                                  int64_t left, const T *w, T *y, T *scratch, int64_t slots,         \
+                                  const sf_conv_epi *e)                                             \
+    {                                                                                               \
+        const int64_t pimg = g->Hp * g->Wp * g->C, simg = sH * sW * g->C, P = g->OH * g->OW;        \
+        const double work = (double)g->N * P * g->O * g->KH * g->KW * g->C;                         \
+        const int64_t t = omp_get_max_threads();                                                    \
+        const int par = t > 1 && work >= SF_PARALLEL_MIN && !omp_in_parallel();                     \
+        if (par && g->N < t) { /* few images: one at a time, its rows over the threads */           \
+            for (int64_t n = 0; n < g->N; n++) {                                                    \
+                sf_ig_pad_##NAME(src + n * simg, sH, sW, g->C, scratch, g->Hp, g->Wp, top, left);   \
+                T *yn = y + n * P * g->O;                                                           \
+                _Pragma("omp parallel for schedule(static)")                                       \
+                for (int64_t oh = 0; oh < g->OH; oh++) sf_ig_row_##NAME(g, scratch, w, yn, oh);     \
+            }                                                                                       \
+            if (e) sf_conv_finish_##NAME(e, y, 0, g->N, P, g->O, 1);                                \
+            return;                                                                                 \
+        }                                                                                           \
+        const int nth = par ? (int)(t < slots ? t : slots) : 1;                                     \
+        _Pragma("omp parallel num_threads(nth) if(nth > 1)")                                       \
+        {                                                                                           \
+            T *xp = scratch + omp_get_thread_num() * pimg;                                          \
+            /* dynamic: a thread that loses its core to another process leaves its images to \
+             * the others instead of holding the whole team at the end */                        \
+            _Pragma("omp for schedule(dynamic, 1)")                                                \
+            for (int64_t n = 0; n < g->N; n++) {                                                    \
+                sf_ig_pad_##NAME(src + n * simg, sH, sW, g->C, xp, g->Hp, g->Wp, top, left);        \
+                T *yn = y + n * P * g->O;                                                           \
+                for (int64_t oh = 0; oh < g->OH; oh++) sf_ig_row_##NAME(g, xp, w, yn, oh);          \
+                if (e) sf_conv_finish_##NAME(e, y, n, 1, P, g->O, 0);                               \
+            }                                                                                       \
+        }                                                                                           \
+    }                                                                                               \
+                                                                                                    \
+    /* the geometry of an implicit-GEMM call; vec the channel count that must fill vectors */      \
+    static int sf_ig_check_##NAME(sf_call *c, const sf_geo *g, int64_t vec, const char *name)       \
+    {                                                                                               \
+        if (c->n_in < 3 || c->in[2].dtype != CODE || !sf_is_contiguous(&c->in[2]))                 \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: in[2] must be a contiguous %s scratch", \
+                           name, #NAME);                                                            \
+        if (vec % (SF_SIMD_BYTES / (int64_t)sizeof(T)))                                             \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT,                                              \
+                           "%s: %lld channels are not a multiple of the %d vector lanes", name,     \
+                           (long long)vec, (int)(SF_SIMD_BYTES / sizeof(T)));                       \
+        (void)g;                                                                                    \
+        return SF_OK;                                                                               \
+    }                                                                                               \
+                                                                                                    \
+    static void sf_ig_of_##NAME(sf_ig *ig, const sf_geo *g)                                         \
+    {                                                                                               \
+        ig->N = g->N, ig->C = g->C, ig->KH = g->KH, ig->KW = g->KW, ig->O = g->O;                  \
+        ig->OH = g->OH, ig->OW = g->OW, ig->sh = g->sh, ig->sw = g->sw, ig->dh = g->dh, ig->dw = g->dw; \
+        ig->Hp = (g->OH - 1) * g->sh + (g->KH - 1) * g->dh + 1;                                    \
+        ig->Wp = (g->OW - 1) * g->sw + (g->KW - 1) * g->dw + 1;                                    \
+    }                                                                                               \
+                                                                                                    \
+    static int sf_conv2d_igemm_run_##NAME(sf_call *c, int fused, const char *name)                  \
+    {                                                                                               \
+        sf_geo g;                                                                                   \
+        int st = sf_conv_check_##NAME(c, &g, name, 0, 1, -1, 0);                                    \
+        if (st || (st = sf_ig_check_##NAME(c, &g, g.O, name))) return st;                           \
+        sf_conv_epi e;                                                                              \
+        memset(&e, 0, sizeof e);                                                                    \
+        if (fused && (st = sf_conv_epi_of(c, &e, &c->out[0], CODE, name))) return st;               \
+        if (g.N * g.OH * g.OW * g.O == 0) return SF_OK;                                             \
+        sf_ig ig;                                                                                   \
+        sf_ig_of_##NAME(&ig, &g);                                                                   \
+        const int64_t pimg = ig.Hp * ig.Wp * g.C;                                                   \
+        const int64_t slots = pimg ? sf_numel(&c->in[2]) / pimg : 1;                                \
+        if (slots < 1)                                                                              \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: the scratch must hold %lld elements",   \
+                           name, (long long)pimg);                                                  \
+        sf_ig_conv_##NAME(&ig, (const T *)c->in[0].data, g.H, g.W, g.pt, g.pl, (const T *)c->in[1].data, \
+                          (T *)c->out[0].data, (T *)c->in[2].data, slots, fused ? &e : NULL);       \
+        return SF_OK;                                                                               \
+    }                                                                                               \
+                                                                                                    \
+    int sf_cpu_conv2d_igemm_##NAME(sf_call *c)                                                      \
+    {                                                                                               \
+        return sf_conv2d_igemm_run_##NAME(c, 0, "conv2d_igemm_" #NAME);                             \
+    }                                                                                               \
+                                                                                                    \
+    int sf_cpu_fused_conv2d_igemm_##NAME(sf_call *c)                                                \
+    {                                                                                               \
+        return sf_conv2d_igemm_run_##NAME(c, 1, "fused_conv2d_igemm_" #NAME);                       \
+    }                                                                                               \
+                                                                                                    \
+    /* in[0] filter, in[1] dy, in[2] scratch -> out[0] dx; stride 1 */                             \
+    int sf_cpu_conv2d_backprop_input_igemm_##NAME(sf_call *c)                                       \
+    {                                                                                               \
+        const char *name = "conv2d_backprop_input_igemm_" #NAME;                                   \
+        sf_geo g;                                                                                   \
+        int st = sf_conv_check_##NAME(c, &g, name, -1, 0, 1, 1);                                    \
+        if (st || (st = sf_ig_check_##NAME(c, &g, g.C, name))) return st;                           \
+        const int64_t top = (g.KH - 1) * g.dh - g.pt, left = (g.KW - 1) * g.dw - g.pl;              \
+        if (g.sh != 1 || g.sw != 1 || top < 0 || left < 0)                                          \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT,                                              \
+                           "%s: needs strides 1 and padding at most the dilated filter size - 1", name); \
+        T *dx = (T *)c->out[0].data;                                                                \
+        const int64_t K = g.KH * g.KW * g.C * g.O;                                                  \
+        if (g.N * g.H * g.W * g.C == 0) return SF_OK;                                               \
+        /* the flipped conv: input dy [OH, OW, O], filter wf [KH, KW, O, C], output [H, W, C] */   \
+        sf_ig ig = {g.N, g.H + (g.KH - 1) * g.dh, g.W + (g.KW - 1) * g.dw, g.O, g.KH, g.KW, g.C,   \
+                    g.H, g.W, 1, 1, g.dh, g.dw};                                                    \
+        const int64_t pimg = ig.Hp * ig.Wp * ig.C;                                                  \
+        const int64_t slots = pimg ? (sf_numel(&c->in[2]) - K) / pimg : 1;                          \
+        if (slots < 1)                                                                              \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: the scratch must hold %lld elements",   \
+                           name, (long long)(K + pimg));                                            \
+        const T *w = (const T *)c->in[0].data;                                                      \
+        T *wf = (T *)c->in[2].data;                                                                 \
+        for (int64_t kh = 0; kh < g.KH; kh++)                                                       \
+            for (int64_t kw = 0; kw < g.KW; kw++) {                                                 \
+                const T *s = w + ((g.KH - 1 - kh) * g.KW + (g.KW - 1 - kw)) * g.C * g.O;            \
+                T *d = wf + (kh * g.KW + kw) * g.O * g.C;                                           \
+                for (int64_t ci = 0; ci < g.C; ci++)                                                \
+                    for (int64_t o = 0; o < g.O; o++) d[o * g.C + ci] = s[ci * g.O + o];            \
+            }                                                                                       \
+        sf_ig_conv_##NAME(&ig, (const T *)c->in[1].data, g.OH, g.OW, top, left, wf, dx, wf + K, slots, NULL); \
+        return SF_OK;                                                                               \
+    }                                                                                               \
+                                                                                                    \
+    /* in[0] x, in[1] dy, in[2] scratch -> out[0] dw */                                            \
+    int sf_cpu_conv2d_backprop_filter_igemm_##NAME(sf_call *c)                                      \
+    {                                                                                               \
+        enum { L = SF_SIMD_BYTES / sizeof(T) };                                                     \
+        const char *name = "conv2d_backprop_filter_igemm_" #NAME;                                  \
+        sf_geo g;                                                                                   \
+        int st = sf_conv_check_##NAME(c, &g, name, 0, -1, 1, 0);                                    \
+        if (st || (st = sf_ig_check_##NAME(c, &g, g.O, name))) return st;                           \
+        T *dw = (T *)c->out[0].data;                                                                \
+        const int64_t K = g.KH * g.KW * g.C;                                                        \
+        if (K * g.O == 0) return SF_OK;                                                             \
+        sf_ig ig;                                                                                   \
+        sf_ig_of_##NAME(&ig, &g);                                                                   \
+        const int64_t pimg = ig.Hp * ig.Wp * g.C, P = g.OH * g.OW;                                  \
+        if (P && sf_numel(&c->in[2]) < g.N * pimg)                                                  \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: the scratch must hold %lld elements",   \
+                           name, (long long)(g.N * pimg));                                          \
+        memset(dw, 0, (size_t)(K * g.O) * sizeof(T));                                               \
+        if (g.N * P == 0) return SF_OK;                                                             \
+        const T *x = (const T *)c->in[0].data, *dy = (const T *)c->in[1].data;                     \
+        T *xp = (T *)c->in[2].data;                                                                 \
+        /* units: (tap, channel block, vector block); undilated rows make a filter row's     \
+         * taps (kw, c) one run of KW * C "channels" */                                              \
+        const int64_t nv = g.O / L, nvb = (nv + 3) / 4;                                             \
+        const int64_t ovl = nv - (nvb - 1) * 4; /* the last vector block's vectors */               \
+        const int64_t ntap = g.dw == 1 ? g.KH : g.KH * g.KW, run = g.dw == 1 ? g.KW * g.C : g.C;   \
+        const int64_t ncb = sf_ig_blocks(run, sf_ig_max_rows(4)), ncbl = sf_ig_blocks(run, sf_ig_max_rows(ovl)); \
+        const int64_t per_tap = (nvb - 1) * ncb + ncbl, units = ntap * per_tap;                     \
+        const double work = (double)g.N * P * K * g.O;                                              \
+        const int par = omp_get_max_threads() > 1 && work >= SF_PARALLEL_MIN && !omp_in_parallel(); \
+        const int64_t per_img = pimg + P * g.O, iblk = per_img < SF_IG_BLOCK ? SF_IG_BLOCK / per_img : 1; \
+        _Pragma("omp parallel if(par)")                                                            \
+        {                                                                                           \
+            _Pragma("omp for schedule(static)")                                                    \
+            for (int64_t n = 0; n < g.N; n++)                                                       \
+                sf_ig_pad_##NAME(x + n * g.H * g.W * g.C, g.H, g.W, g.C, xp + n * pimg, ig.Hp, ig.Wp, \
+                                 g.pt, g.pl);                                                       \
+            /* blocks of images whose padded copies and dy stay in cache while every unit     \
+             * passes over them; units are dealt out dynamically, and each unit sums its images \
+             * in order, so the sums do not depend on which thread runs it */                   \
+            for (int64_t n0 = 0; n0 < g.N; n0 += iblk) {                                            \
+                const int64_t n1 = n0 + iblk < g.N ? n0 + iblk : g.N;                               \
+                _Pragma("omp for schedule(dynamic, 1)")                                            \
+                for (int64_t u = 0; u < units; u++)                                                 \
+                for (int64_t n = n0; n < n1; n++) {                                                 \
+                    const int64_t tap = u / per_tap, r = u % per_tap;                               \
+                    const int64_t vb = r / ncb < nvb - 1 ? r / ncb : nvb - 1;                       \
+                    const int64_t ov = vb < nvb - 1 ? 4 : ovl, nb = vb < nvb - 1 ? ncb : ncbl;      \
+                    const int64_t b = r - vb * ncb;                                                 \
+                    const int64_t c0 = run * b / nb, c1 = run * (b + 1) / nb;                       \
+                    const int64_t kh = g.dw == 1 ? tap : tap / g.KW, kw = g.dw == 1 ? 0 : tap % g.KW; \
+                    sf_ig_dw_pick_##NAME(ov, c1 - c0)(&ig, xp + n * pimg, dy + n * P * g.O, dw, kh, kw, \
+                                                      c0, vb * 4 * L);                              \
+                }                                                                                   \
+            }                                                                                       \
+        }                                                                                           \
+        return SF_OK;                                                                               \
+    }
+
+SF_DC_VECTOR_DTYPES(SF_DEFINE_IGEMM)
+
 /* ---- pooling ------------------------------------------------------------ */
 
 /* iattr = [kh, kw, sh, sw, pt, pl]; img [N, H, W, C], pooled [N, OH, OW, C]. */
@@ -1084,6 +1453,71 @@ static int sf_pool_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_ten
                                                                                                     \
     /* in[0] orig input, in[1] grad [N, OH, OW, C] -> out[0] dx (each grad to its window's        \
      * first max, in row-major window order) */                                                     \
+    /* max_pool_grad for windows that do not overlap (strides >= ksize): each pixel is in at  \
+     * most one window, so each window's taps are written once, the first max getting the     \
+     * gradient and the others 0, a vector of channels at a time; the image is zeroed first   \
+     * only where the windows leave pixels out */                                              \
+    static void sf_max_pool_grad_apart_##NAME(const sf_geo *g, const T *x, const T *gy, T *dx, int par) \
+    {                                                                                               \
+        typedef sf_vec_##NAME V;                                                                    \
+        typedef SF_VI_##NAME VI;                                                                    \
+        typedef SF_LI_##NAME LI;                                                                    \
+        enum { L = SF_SIMD_BYTES / sizeof(T) };                                                     \
+        const int64_t C = g->C, img_size = g->H * g->W * C;                                         \
+        const int covered = g->pt == 0 && g->pl == 0 && g->sh == g->KH && g->sw == g->KW &&        \
+                            g->OH * g->KH == g->H && g->OW * g->KW == g->W;                         \
+        _Pragma("omp parallel for schedule(static) if(par)")                                       \
+        for (int64_t n = 0; n < g->N; n++) {                                                        \
+            const T *img = x + n * img_size;                                                        \
+            T *d = dx + n * img_size;                                                               \
+            if (!covered) memset(d, 0, (size_t)img_size * sizeof(T));                               \
+            for (int64_t oh = 0; oh < g->OH; oh++)                                                  \
+                for (int64_t ow = 0; ow < g->OW; ow++) {                                            \
+                    const T *gr = gy + ((n * g->OH + oh) * g->OW + ow) * C;                         \
+                    SF_WINDOW(*g, oh, ow)                                                           \
+                    if (h0 >= h1 || w0 >= w1) continue;                                             \
+                    const int64_t first = (h0 * g->W + w0) * C;                                     \
+                    int64_t ch = 0;                                                                 \
+                    for (; ch + L <= C; ch += L) {                                                  \
+                        V m = *(const V *)(img + first + ch);                                       \
+                        VI at = (VI){0} + (LI)first;                                                    \
+                        for (int64_t ih = h0; ih < h1; ih++)                                        \
+                            for (int64_t iw = w0; iw < w1; iw++) {                                  \
+                                const int64_t off = (ih * g->W + iw) * C;                           \
+                                const V v = *(const V *)(img + off + ch);                           \
+                                const VI gt = (VI)(v > m);                                          \
+                                m = (V)(((VI)v & gt) | ((VI)m & ~gt));                              \
+                                at = (at & ~gt) | (((VI){0} + (LI)off) & gt);                           \
+                            }                                                                       \
+                        const V gv = *(const V *)(gr + ch);                                         \
+                        for (int64_t ih = h0; ih < h1; ih++)                                        \
+                            for (int64_t iw = w0; iw < w1; iw++) {                                  \
+                                const int64_t off = (ih * g->W + iw) * C;                           \
+                                const VI hit = (VI)(at == ((VI){0} + (LI)off));                         \
+                                *(V *)(d + off + ch) = (V)((VI)gv & hit);                           \
+                            }                                                                       \
+                    }                                                                               \
+                    for (; ch < C; ch++) {                                                          \
+                        int64_t at = first + ch;                                                    \
+                        T m = img[at];                                                              \
+                        for (int64_t ih = h0; ih < h1; ih++)                                        \
+                            for (int64_t iw = w0; iw < w1; iw++) {                                  \
+                                const int64_t off = (ih * g->W + iw) * C + ch;                      \
+                                if (img[off] > m) {                                                 \
+                                    m = img[off];                                                   \
+                                    at = off;                                                       \
+                                }                                                                   \
+                            }                                                                       \
+                        for (int64_t ih = h0; ih < h1; ih++)                                        \
+                            for (int64_t iw = w0; iw < w1; iw++) {                                  \
+                                const int64_t off = (ih * g->W + iw) * C + ch;                      \
+                                d[off] = off == at ? gr[ch] : (T)0;                                 \
+                            }                                                                       \
+                    }                                                                               \
+                }                                                                               \
+        }                                                                                           \
+    }                                                                                               \
+                                                                                                    \
     int sf_cpu_max_pool_grad_##NAME(sf_call *c)                                                     \
     {                                                                                               \
         sf_geo g;                                                                                   \
@@ -1097,6 +1531,10 @@ static int sf_pool_geo(sf_call *c, sf_geo *g, const sf_tensor *img, const sf_ten
         T *dx = (T *)c->out[0].data;                                                                \
         const int64_t C = g.C, img_size = g.H * g.W * C;                                            \
         const int par = (double)g.N * g.OH * g.OW * C * g.KH * g.KW >= SF_PARALLEL_MIN && g.N > 1;  \
+        if (g.sh >= g.KH && g.sw >= g.KW && img_size <= INT32_MAX) { /* lane indices fit 32 bits */ \
+            sf_max_pool_grad_apart_##NAME(&g, x, gy, dx, par);                                      \
+            return SF_OK;                                                                           \
+        }                                                                                           \
         _Pragma("omp parallel for schedule(static) if(par)")                                       \
         for (int64_t n = 0; n < g.N; n++) {                                                         \
             const T *img = x + n * img_size;                                                        \
@@ -1245,6 +1683,10 @@ SF_CONV_DTYPES(SF_DEFINE_POOL)
     {"sf_cpu_fused_conv2d_" #NAME, sf_cpu_fused_conv2d_##NAME},                                 \
     {"sf_cpu_fused_conv2d_direct_" #NAME, sf_cpu_fused_conv2d_direct_##NAME},                   \
     {"sf_cpu_conv2d_backprop_filter_direct_" #NAME, sf_cpu_conv2d_backprop_filter_direct_##NAME}, \
+    {"sf_cpu_conv2d_igemm_" #NAME, sf_cpu_conv2d_igemm_##NAME},                                 \
+    {"sf_cpu_fused_conv2d_igemm_" #NAME, sf_cpu_fused_conv2d_igemm_##NAME},                     \
+    {"sf_cpu_conv2d_backprop_input_igemm_" #NAME, sf_cpu_conv2d_backprop_input_igemm_##NAME},   \
+    {"sf_cpu_conv2d_backprop_filter_igemm_" #NAME, sf_cpu_conv2d_backprop_filter_igemm_##NAME}, \
     {"sf_cpu_max_pool_" #NAME, sf_cpu_max_pool_##NAME},                                         \
     {"sf_cpu_max_pool_grad_" #NAME, sf_cpu_max_pool_grad_##NAME},                               \
     {"sf_cpu_max_pool_grad_grad_" #NAME, sf_cpu_max_pool_grad_grad_##NAME},                     \

@@ -409,13 +409,25 @@ enum {
  *             sf_cpu_conv2d_backprop_filter_direct_<dt>: in[0] input, in[1]
  *               dy, in[2] (slots * (expanded image + padded dy +
  *               KH*KW*C*chunk)) -> out[0] dw.
+ *   igemm     implicit GEMM (see conv.c): iattr as conv (chunk unused), the
+ *             vector channels (O; C for the input gradient) a multiple of the
+ *             vector lanes; in[2] scratch, with Hp = (OH-1)*sh + (KH-1)*dh + 1
+ *             and Wp likewise.
+ *             sf_cpu_conv2d_igemm_<dt>: in[0] input, in[1] filter, in[2]
+ *               (slots * Hp*Wp*C) -> out[0].
+ *             sf_cpu_conv2d_backprop_input_igemm_<dt>: stride 1, padding at
+ *               most (K-1)*d; in[0] filter, in[1] dy, in[2] (KH*KW*C*O +
+ *               slots * (H+(KH-1)*dh) * (W+(KW-1)*dw) * O) -> out[0] dx.
+ *             sf_cpu_conv2d_backprop_filter_igemm_<dt>: in[0] input, in[1] dy,
+ *               in[2] (N * Hp*Wp*C) -> out[0] dw.
  *   depthwise iattr as conv (the first six), no scratch; filter [KH, KW, C, M], out depth C*M
  *             (channel c*M + m): sf_cpu_depthwise_conv2d_<dt> (in[0] input,
  *             in[1] filter), sf_cpu_depthwise_conv2d_backprop_input_<dt>
  *             (in[0] filter, in[1] dy -> dx),
  *             sf_cpu_depthwise_conv2d_backprop_filter_<dt> (in[0] input,
  *             in[1] dy -> dw).
- *   fused     sf_cpu_fused_conv2d_<dt> and sf_cpu_fused_conv2d_direct_<dt>:
+ *   fused     sf_cpu_fused_conv2d_<dt>, sf_cpu_fused_conv2d_direct_<dt> and
+ *             sf_cpu_fused_conv2d_igemm_<dt>:
  *             the conv above (in[0] input, in[1] filter, in[2] its scratch,
  *             absent only for a pointwise conv of the im2col kernel), then,
  *             per chunk of images while they are in cache: + bias (the last

@@ -311,6 +311,8 @@ def _direct_chunk(be, g: Geometry, c: int, o: int, itemsize: int, kind: str = "f
     None if it should not run direct."""
     if (g.sh, g.sw, g.dh, g.dw) != (1, 1, 1, 1) or o < 1:
         return None
+    if IGEMM and o % _lanes(be, itemsize) == 0:
+        return None  # the implicit-GEMM kernels run it faster (see IGEMM below)
     if g.kh * g.kw * c > DIRECT_MAX_TAPS or c * o > DIRECT_MAX_PAIRS[kind]:
         return None
     lanes = _lanes(be, itemsize)
@@ -345,11 +347,54 @@ def _direct_conv(ctx, g: Geometry, img_nhwc, filt: View, o: int, x: View, y: Vie
     ctx.call(ctx.kernel("conv2d_direct", dt), [x, filt, scratch], [y], g.conv_iattr(ch))
 
 
+# The implicit-GEMM kernels (conv.c, "implicit-GEMM convolution of wide layers") take the
+# other convs whose vector channels -- the output's O, or for the input gradient the
+# image's C -- fill whole vectors (the input gradient also needs stride 1 and padding
+# below the dilated filter size): no column matrix, one register tile per block of
+# output pixels. Measured on the wider LeNet's 32 -> 64 layer (5x5, 14x14, batch 64,
+# AVX-512), CPU time per pass against im2col + OpenBLAS: see README's CNN benchmark.
+# Pointwise convs stay one BLAS product; narrow layers stay direct (above). Tests set
+# this to False to run every other conv through im2col.
+IGEMM = True
+
+
+def _igemm_padded(g: Geometry) -> tuple[int, int]:
+    """(Hp, Wp): the padded image an implicit-GEMM conv reads (as sf_ig_of in conv.c)."""
+    return (g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1, (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1
+
+
+def igemm_scratch_size(be, g: Geometry, img_nhwc, o: int, itemsize: int, kind: str) -> int | None:
+    """The scratch (elements) of the implicit-GEMM kernel for a conv pass (`kind` "forward",
+    "input" or "filter") of images img_nhwc with o output channels, or None where that
+    kernel does not take it (then im2col does)."""
+    n, h, w, c = img_nhwc
+    if not IGEMM or (g.kh, g.kw, g.sh, g.sw, g.pt, g.pl) == (1, 1, 1, 1, 0, 0):
+        return None
+    if (c if kind == "input" else o) % _lanes(be, itemsize):
+        return None
+    slots = max(1, min(n, _threads(be)))
+    if kind == "input":
+        if (g.sh, g.sw) != (1, 1) or g.pt > (g.kh - 1) * g.dh or g.pl > (g.kw - 1) * g.dw:
+            return None
+        dyp = (h + (g.kh - 1) * g.dh) * (w + (g.kw - 1) * g.dw) * o
+        return g.kh * g.kw * c * o + slots * max(dyp, 1)
+    hp, wp = _igemm_padded(g)
+    return (n if kind == "filter" else slots) * max(hp * wp * c, 1) or 1
+
+
 def _conv_lower_common(ctx, base, img_nhwc, filt_shape, ins, out_view, finish):
     n, h, w, c = img_nhwc
     g = Geometry(ctx.attrs, (h, w), filt_shape[:2])
     col, chunk = (None, 0)
     if "depthwise" not in base:
+        dt = ctx.out_dtypes[0]
+        kind = base.rsplit("_", 1)[-1] if "backprop" in base else "forward"
+        size = igemm_scratch_size(ctx.backend, g, img_nhwc, filt_shape[3], dt.size, kind)
+        if size is not None:
+            scratch = ctx.scratch_buffer((size,), dt)
+            ctx.call(ctx.kernel(base + "_igemm", dt), ins + [scratch], [out_view], g.conv_iattr(0))
+            finish()
+            return
         col, chunk = _col_scratch(ctx, g, img_nhwc, filt_shape[3], ctx.out_dtypes[0], base)
     ctx.call(
         ctx.kernel(base, ctx.out_dtypes[0]),
@@ -550,7 +595,11 @@ def _backprop_input_ref(depthwise=False):
                     dxp[:, rs, cs, :] += np.einsum("nhwo,co->nhwc", dy, w[i, j])
         dx = dxp[:, g.pt : g.pt + h, g.pl : g.pl + wd, :]
         flipped = not depthwise and dy.size
-        if flipped and flipped_geometry(backend.default(), a, sizes, w.shape, ins[1].dtype.itemsize):
+        be, itemsize = backend.default(), ins[1].dtype.itemsize
+        if flipped and (
+            flipped_geometry(be, a, sizes, w.shape, itemsize) is not None
+            or igemm_scratch_size(be, g, sizes, w.shape[3], itemsize, "input") is not None
+        ):
             dx = dx + _padding_terms(g, w, (h, wd), dy.shape[1:3])
         return _np_from_nhwc(dx, fmt).astype(ins[1].dtype)
 
@@ -559,17 +608,17 @@ def _backprop_input_ref(depthwise=False):
 
 def _padding_terms(g, w, hw, ohw):
     """[1, H, W, C]: the sum of 0 * w over the taps of each dx position that the direct
-    (flipped) conv reads from dy's zero padding: NaN where such a tap's filter value is not
-    finite, else 0."""
+    (flipped) or implicit-GEMM conv reads from dy's zero padding: NaN where such a tap's
+    filter value is not finite, else 0 (stride 1)."""
     (h, wd), (oh, ow) = hw, ohw
     kh, kw, c, _ = w.shape
     with np.errstate(all="ignore"):
         zero_w = (0.0 * w).sum(axis=3)  # [KH, KW, C]: NaN where any out channel's value is not finite
     out = np.zeros((1, h, wd, c))
     for i in range(kh):
-        rows = np.arange(h) + g.pt - i  # dy row each dx row reads through tap i
+        rows = np.arange(h) + g.pt - i * g.dh  # dy row each dx row reads through tap i
         for j in range(kw):
-            cols = np.arange(wd) + g.pl - j
+            cols = np.arange(wd) + g.pl - j * g.dw
             outside = ~((rows >= 0) & (rows < oh))[:, None] | ~((cols >= 0) & (cols < ow))[None, :]
             out[0] += np.where(outside[:, :, None], zero_w[i, j], 0.0)
     return out
@@ -724,6 +773,9 @@ def _declare_convs(prefix, base, depthwise):
     kt = registry.kernels_for([base, base + "_backprop_input", base + "_backprop_filter"], F) + COPY_KERNELS
     if base == "conv2d":
         kt += registry.kernels_for(["conv2d_direct", "conv2d_backprop_filter_direct"], F)
+        kt += registry.kernels_for(
+            ["conv2d_igemm", "conv2d_backprop_input_igemm", "conv2d_backprop_filter_igemm"], F
+        )
     op(
         name=prefix,
         inputs=[Arg("input", type_attr="T"), Arg("filter", type_attr="T")],

@@ -279,6 +279,17 @@ def _fconv_lower(pooled: bool):
                 fattr,
             )
             return
+        size = conv_ops.igemm_scratch_size(ctx.backend, g, (n, h, w, c), o, dt.size, "forward")
+        if size is not None:
+            scratch = ctx.scratch_buffer((size,), dt)
+            ctx.call(
+                ctx.kernel("fused_conv2d_igemm", dt),
+                [x, ctx.inp(1), scratch] + tail,
+                outs,
+                g.conv_iattr(0, after),
+                fattr,
+            )
+            return
         col, chunk = conv_ops._col_scratch(ctx, g, (n, h, w, c), o, dt, "conv2d")
         ins = [x, ctx.inp(1)] + ([col] if col is not None else []) + tail
         ctx.call(ctx.kernel("fused_conv2d", dt), ins, outs, g.conv_iattr(chunk, after), fattr)
@@ -340,7 +351,7 @@ def _fconv_cases(pooled: bool):
     return cases
 
 
-_CONV_FUSED_KT = registry.kernels_for(["fused_conv2d", "fused_conv2d_direct"], F)
+_CONV_FUSED_KT = registry.kernels_for(["fused_conv2d", "fused_conv2d_direct", "fused_conv2d_igemm"], F)
 for _name, _pooled in (("_FusedConv2D", False), ("_FusedConv2DMaxPool", True)):
     _attrs = [
         Attr("T", "type", allowed=F),

@@ -201,6 +201,7 @@ def test_stride1_conv_and_gradients_on_both_paths(xs, ws, pad, path, monkeypatch
     kernel on the flipped filter), or, with the threshold at 0, through im2col: both give
     the loops' values and gradients."""
     limit = 10**9 if path == "direct" else 0
+    monkeypatch.setattr(conv_ops, "IGEMM", False)  # (depth 16 would run implicit-GEMM)
     monkeypatch.setattr(conv_ops, "DIRECT_MAX_TAPS", limit)
     monkeypatch.setattr(conv_ops, "DIRECT_MAX_PAIRS", {"forward": limit, "filter": limit})
     rng = np.random.default_rng(6)
@@ -269,6 +270,50 @@ def test_max_pool_gradient_goes_to_first_max():
     want[0, 2, 0, 0] = 1.0
     want[0, 2, 2, 0] = 1.0
     np.testing.assert_array_equal(gx, want)
+
+
+def loop_max_pool_grad(x, gy, kh, kw, sh, sw, padding):
+    """Each window's gradient added at its first (row-major) maximum, one channel at a time."""
+    n, h, wd, c = x.shape
+    oh, pt = _pads(h, kh, sh, 1, padding)
+    ow, pl = _pads(wd, kw, sw, 1, padding)
+    gx = np.zeros(x.shape)
+    for b in range(n):
+        for i in range(oh):
+            for j in range(ow):
+                for ch in range(c):
+                    best = None
+                    for ih in range(i * sh - pt, i * sh - pt + kh):
+                        for iw in range(j * sw - pl, j * sw - pl + kw):
+                            if 0 <= ih < h and 0 <= iw < wd and (best is None or x[b, ih, iw, ch] > best[0]):
+                                best = (x[b, ih, iw, ch], ih, iw)
+                    if best is not None:
+                        gx[b, best[1], best[2], ch] += gy[b, i, j, ch]
+    return gx
+
+
+@pytest.mark.parametrize(
+    "xs,k,st,pad",
+    [
+        ((2, 8, 6, 35), (2, 2), (2, 2), "VALID"),  # windows tile the image; 35 = vectors + a tail
+        ((1, 7, 9, 16), (2, 2), (2, 2), "SAME"),  # clipped windows at the bottom and right
+        ((2, 7, 8, 3), (2, 2), (2, 2), "VALID"),  # a row left out; depth below one vector
+        ((1, 9, 9, 20), (2, 3), (3, 3), "SAME"),  # gaps between the windows
+        ((1, 8, 8, 16), (3, 3), (2, 2), "SAME"),  # overlapping windows (the general loop)
+    ],
+)
+def test_max_pool_gradient_matches_loops(xs, k, st, pad):
+    """Small integer values make many ties: the first maximum of each window gets it."""
+    rng = np.random.default_rng(9)
+    x = rng.integers(0, 3, xs).astype(np.float64)
+    for dt in (np.float32, np.float64):
+        xp = sf.constant(x.astype(dt))
+        y = sf.nn.max_pool(xp, [1, *k, 1], [1, *st, 1], pad)
+        gy = rng.standard_normal(y.shape.as_list())
+        gx = _run(sf.gradients(y, [xp], grad_ys=[sf.constant(gy.astype(dt))])[0])
+        want = loop_max_pool_grad(x, gy.astype(dt), k[0], k[1], st[0], st[1], pad)
+        tol = 1e-6 if dt == np.float32 else 1e-12
+        np.testing.assert_allclose(gx, want, rtol=tol, atol=tol)
 
 
 def test_conv2d_transpose_is_the_input_gradient():
