@@ -17,6 +17,7 @@ import heapq
 import re
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -136,14 +137,39 @@ FETCH_NO_COPY_MIN_BYTES = 1 << 18
 
 @dataclass(eq=False)
 class FetchSlot:
-    """A fetched buffer kept out of the arena: each run allocates a fresh array of `nbytes`
-    for it (`_fresh_array`), points the call records at it (`sites`: (record index, byte
+    """A fetched buffer kept out of the arena: each run takes storage of `nbytes` for it
+    (`_fetch_storage`), points the call records at it (`sites`: (record index, byte
     offset) pairs, as FeedSlot's), runs, and hands it to the caller. Between runs the
     records hold no address at all: the plan never keeps a pointer into an array it has
-    handed out."""
+    handed out. `spare`: storage of an earlier run's result that every array of the
+    caller's over it has since released (at most one, reused by the next run: its pages
+    are already mapped, where a fresh allocation's are faulted in and zeroed)."""
 
     nbytes: int
     sites: list = field(default_factory=list)
+    spare: list = field(default_factory=list)
+
+
+class _FetchOwner:
+    """The base of every array a run hands out over a FetchSlot's storage: NumPy's views
+    keep their base (not an array) alive, so this object dies only once the caller holds
+    no array over the storage, and its storage then goes back to the slot's spare."""
+
+    __slots__ = ("__array_interface__", "__weakref__", "storage")
+
+    def __init__(self, storage: np.ndarray):
+        self.storage = storage
+        self.__array_interface__ = {
+            "data": (storage.__array_interface__["data"][0], False),
+            "shape": storage.shape,
+            "typestr": "|u1",
+            "version": 3,
+        }
+
+
+def _give_back(spare: list, storage: np.ndarray) -> None:
+    if not spare:  # one spare per slot: a caller keeping many results keeps their memory
+        spare.append(storage)
 
 
 @dataclass(eq=False)
@@ -821,7 +847,7 @@ def execute(plan: Plan, feeds: dict, variables, mode: str = "c", trace: list | N
             repointed.append(slot)
         else:
             np.copyto(slot.staging, value, casting="unsafe")
-    fresh = [_fresh_array(s.nbytes) for s in plan.fetch_slots]
+    fresh = [_fetch_storage(s) for s in plan.fetch_slots]
     if not repointed and not fresh:
         _run_segments(plan, mode, trace)
     else:
@@ -837,18 +863,28 @@ def execute(plan: Plan, feeds: dict, variables, mode: str = "c", trace: list | N
                 _point_sites(plan, s.sites, 0)
     for name in plan.var_writes:
         variables.mark_initialized(name)
+    owned = []
+    for s, a in zip(plan.fetch_slots, fresh):
+        owner = _FetchOwner(a)
+        weakref.finalize(owner, _give_back, s.spare, a)
+        owned.append(np.asarray(owner))
     out = []
     for f in plan.fetches:
         if isinstance(f, tuple):
             value = feeds[f[1]] if f[0] == "feed" else np.array(feeds[f[1]], copy=True)
         elif isinstance(f, FetchView):
-            value = fresh[f.slot][f.byte_offset : f.byte_offset + f.nbytes].view(f.dtype).reshape(f.shape)
+            value = owned[f.slot][f.byte_offset : f.byte_offset + f.nbytes].view(f.dtype).reshape(f.shape)
             if not f.hand_out:
                 value = value.copy()
         else:
             value = np.array(f, copy=True)
         out.append(value[()] if value.ndim == 0 else value)  # a scalar, as TF gives it
     return out
+
+
+def _fetch_storage(slot: FetchSlot) -> np.ndarray:
+    """Storage for a FetchSlot's buffer this run: its spare, else a fresh array."""
+    return slot.spare.pop() if slot.spare else _fresh_array(slot.nbytes)
 
 
 def _fresh_array(nbytes: int) -> np.ndarray:

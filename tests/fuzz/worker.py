@@ -131,7 +131,7 @@ def _first_diff(g, w, mask) -> str:
 # ---------------------------------------------------------------------------
 # running one case
 # ---------------------------------------------------------------------------
-# the byte each fresh fetched array starts as (install_poison): that of the arenas
+# the byte a fetched buffer's storage starts as each run (install_poison): that of the arenas
 _FRESH_POISON = [POISON[0]]
 
 
@@ -385,8 +385,8 @@ def run_case(case: dict) -> Result:
 
 def install_poison() -> None:
     """Every arena a plan allocates from now on starts filled with POISON[0], and so does
-    every fresh array a run allocates for a fetched buffer of its own (POISON[1] on a
-    poisoned second run)."""
+    the storage a run takes for a fetched buffer of its own (POISON[1] on a poisoned
+    second run)."""
     from staticflow.runtime import plan as plan_mod
 
     materialize = plan_mod._materialize
@@ -401,16 +401,16 @@ def install_poison() -> None:
     poisoned.poisons = True
     plan_mod._materialize = poisoned
 
-    fresh = plan_mod._fresh_array
+    storage = plan_mod._fetch_storage
 
-    def poisoned_fresh(nbytes):  # a fetched buffer of its own starts as the arenas do
-        a = fresh(nbytes)
+    def poisoned_storage(slot):  # a fetched buffer of its own starts as the arenas do
+        a = storage(slot)
         a.fill(_FRESH_POISON[0])
         return a
 
-    plan_mod._fresh_array = poisoned_fresh
-    # fetches of more than 64 float32 values get fresh arrays, smaller ones are copied out
-    # of the arena: both ways are fuzzed
+    plan_mod._fetch_storage = poisoned_storage
+    # fetches of more than 64 float32 values get storage of their own, smaller ones are
+    # copied out of the arena: both ways are fuzzed
     plan_mod.FETCH_NO_COPY_MIN_BYTES = 256
 
 

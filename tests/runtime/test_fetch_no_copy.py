@@ -1,5 +1,5 @@
-"""Large fetched tensors are written into a fresh array each run and handed to the caller
-without a copy out of the plan's arena.
+"""Large fetched tensors are written into storage of their own each run and handed to the
+caller without a copy out of the plan's arena; storage the caller has released is reused.
 
 Every test runs with the path forced on (a threshold of one byte) and, where the values
 are the point, off (no fetch gets storage of its own), against NumPy. Returned arrays
@@ -261,3 +261,34 @@ def test_small_fetches_stay_in_the_arena():
     assert small.fetch_slots == []
     assert [s.nbytes for s in large.fetch_slots] == [plan_mod.FETCH_NO_COPY_MIN_BYTES]
     assert large.stats.arena_bytes == 0  # its only intermediate is the fetch: no arena slot
+
+
+def _address(a: np.ndarray) -> int:
+    return a.__array_interface__["data"][0]
+
+
+def test_storage_is_reused_only_once_released(forced):
+    x = sf.placeholder(sf.float32, [N])
+    y = x * 2.0
+    xv = _x(10)
+    want = xv * np.float32(2.0)
+    with sf.Session() as sess:
+        r1 = sess.run(y, {x: xv})
+        at = _address(r1)
+        del r1  # released: the next run writes into the same memory
+        r2 = sess.run(y, {x: xv})
+        assert _address(r2) == at
+        # a view of a result keeps its storage the caller's: the next run takes other memory
+        view = r2[::2]
+        del r2
+        r3 = sess.run(y, {x: xv})
+        assert _address(r3) != at
+        r3[:] = -1.0
+        r4 = sess.run(y, {x: xv})
+        # results kept: each run gets storage of its own
+        kept = [sess.run(y, {x: xv}) for _ in range(3)]
+    np.testing.assert_array_equal(view, want[::2])
+    np.testing.assert_array_equal(r4, want)
+    assert len({_address(a) for a in (view, r3, r4, *kept)}) == 6
+    for a in kept:
+        np.testing.assert_array_equal(a, want)
