@@ -277,11 +277,13 @@ static int ew_run(sf_call *call, const ew_desc *d)
     if (total < SF_PARALLEL_MIN) {
         err = ew_block(&p, d->row, 0, rows, 0, len);
     } else {
-        /* tasks: a chunk of one long row, or a group of short rows */
+        /* tasks: a chunk of one long row, or a group of short rows, handed out one at a
+         * time: a thread the system deschedules (cores shared with other processes)
+         * leaves its tasks to the others instead of holding up the whole call */
         const int64_t cpr = (len + EW_CHUNK - 1) / EW_CHUNK;
         const int64_t rpt = len >= EW_CHUNK ? 1 : EW_CHUNK / len;
         const int64_t ntasks = (rows + rpt - 1) / rpt * cpr;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic)
         for (int64_t task = 0; task < ntasks; task++) {
             int seen;
 #pragma omp atomic read

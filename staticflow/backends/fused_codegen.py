@@ -290,12 +290,13 @@ int sf_cpu_fused(sf_call *call)
     }}
     const int64_t len = sf_row_len(ref), rows = sf_rows(ref), total = len * rows;
     if (total == 0) return SF_OK;
-    /* tasks: a block of one long row, or a group of short rows */
+    /* tasks: a block of one long row, or a group of short rows, handed out one at a time
+     * (a descheduled thread leaves its share to the others) */
     const int64_t cpr = (len + {BLOCK} - 1) / {BLOCK};
     const int64_t rpt = len >= {BLOCK} ? 1 : {BLOCK} / len;
     const int64_t ntasks = (rows + rpt - 1) / rpt * cpr;
     int err = 0;
-#pragma omp parallel for schedule(static) if (total >= SF_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if (total >= SF_PARALLEL_MIN)
     for (int64_t task = 0; task < ntasks; task++) {{
         int seen;
 #pragma omp atomic read

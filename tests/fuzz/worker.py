@@ -131,7 +131,12 @@ def _first_diff(g, w, mask) -> str:
 # ---------------------------------------------------------------------------
 # running one case
 # ---------------------------------------------------------------------------
+# the byte a fetched buffer's storage starts as each run (install_poison): that of the arenas
+_FRESH_POISON = [POISON[0]]
+
+
 def _poison_plans(sess, byte: int) -> None:
+    _FRESH_POISON[0] = byte
     for plans in sess._plans.values():
         for p in plans:
             if p.arena is not None:
@@ -206,6 +211,7 @@ def run_graph(sess, g, fetches, feeds, variables, shapes_only: bool) -> Result:
     from staticflow.runtime import reference
 
     rnd, state = _kinds(_needed_ops(fetches))
+    _FRESH_POISON[0] = POISON[0]
     # random values (an initializer run through a control input too) differ from the reference's
     shapes_only = shapes_only or rnd or _extreme(g, feeds)
 
@@ -378,7 +384,9 @@ def run_case(case: dict) -> Result:
 
 
 def install_poison() -> None:
-    """Every arena a plan allocates from now on starts filled with POISON[0]."""
+    """Every arena a plan allocates from now on starts filled with POISON[0], and so does
+    the storage a run takes for a fetched buffer of its own (POISON[1] on a poisoned
+    second run)."""
     from staticflow.runtime import plan as plan_mod
 
     materialize = plan_mod._materialize
@@ -392,6 +400,18 @@ def install_poison() -> None:
 
     poisoned.poisons = True
     plan_mod._materialize = poisoned
+
+    storage = plan_mod._fetch_storage
+
+    def poisoned_storage(slot):  # a fetched buffer of its own starts as the arenas do
+        a = storage(slot)
+        a.fill(_FRESH_POISON[0])
+        return a
+
+    plan_mod._fetch_storage = poisoned_storage
+    # fetches of more than 64 float32 values get storage of their own, smaller ones are
+    # copied out of the arena: both ways are fuzzed
+    plan_mod.FETCH_NO_COPY_MIN_BYTES = 256
 
 
 # ---------------------------------------------------------------------------
