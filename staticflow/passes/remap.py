@@ -99,13 +99,16 @@ class _Remap:
             return self.const(
                 np.broadcast_to(np.asarray(c, dtype.np).reshape(-1), (channels,)), dtype, origin
             )
-        if v.shape == (channels,):
+        if tuple(v.shape) == (channels,):
             return v
-        if int(np.prod(v.shape, dtype=np.int64)) == channels:
-            shape = self.const(np.array([channels], np.int32), dtypes.int32, origin)
-            return self.node("Reshape", [v, shape], {"T": dtype, "Tshape": dtypes.int32}, origin).output(0)
+        size = int(np.prod(v.shape, dtype=np.int64))
+        if size == channels or len(v.shape) > 1:  # [1, ..., 1, channels] or [1, ..., 1]
+            shape = self.const(np.array([size], np.int32), dtypes.int32, origin)
+            v = self.node("Reshape", [v, shape], {"T": dtype, "Tshape": dtypes.int32}, origin).output(0)
+            if size == channels:
+                return v
         ones = self.const(np.ones((channels,), dtype.np), dtype, origin)
-        return self.binary("Mul", ones, v, dtype, origin)  # a scalar, broadcast
+        return self.binary("Mul", ones, v, dtype, origin)  # one value (a scalar or [1]), broadcast
 
     def binary(self, op_type, a, b, dtype, origin):
         ca, cb = self.known(a), self.known(b)

@@ -37,6 +37,25 @@ OFF = sf.ConfigProto(
         "grad": True,
     }
 )
+# a matmul's [1, 2] product plus a [1, 1] value: one value broadcast over the channels, which
+# the fused bias must take as a [2] vector (it once became a [1, 2] "bias")
+@example(
+    {
+        "inputs": [(1, 1)],
+        "steps": [
+            ("unary", "abs", 0),
+            ("matmul", 0, 2, 0),
+            ("unary", "abs", 0),
+            ("conv", 0, 3, 1, "elu", False, 0),
+            ("unary", "abs", 0),
+            ("binary", "add", 0, 2),
+            ("unary", "abs", 0),
+        ],
+        "fetch": [3, 4, 5, 6, 7],
+        "seed": 0,
+        "grad": True,
+    }
+)
 def test_passes_on_and_off_agree_with_the_reference(program):
     with sf.Graph().as_default():
         fetches, feed = build(program)
