@@ -15,13 +15,12 @@ edge. `verify()` checks every invariant; the tests run it after each pass.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from staticflow.framework import dtypes
-from staticflow.framework.graph_walk import prune
+from staticflow.framework.graph_walk import prune, smallest_ready_first
 from staticflow.ops import registry
 
 # pseudo-ops that exist only in the IR (no registry record)
@@ -393,57 +392,22 @@ class IRGraph:
         ):
             self._order, self._order_pruned = list(nodes.values()), False
             return list(self._order)
-        # graph_walk.toposort's order (Kahn's algorithm, the smallest ready id first), written
-        # over the user lists the graph keeps: a node waits for one release per input edge
-        # and control edge, and its producers release it through their users, so no
-        # predecessor lists or sets are built. Most nodes come in creation order, so the walk
-        # scans the ids in increasing order and emits each ready one it reaches; a node the
-        # scan passed while it waited goes, once released, on a heap that is served first
-        # (everything on it is older than the scan's next node): the same choice as one
-        # heap of all ready nodes, with heap work only for the nodes out of creation order.
-        ids = list(nodes)  # increasing
-        count = len(ids)
+        # graph_walk.toposort's order, over the user lists the graph keeps: a node waits for
+        # one release per input edge and control edge, and its producers release it through
+        # their users, so no predecessor lists or sets are built
         pending: dict[int, int] = {}
         for nid, n in nodes.items():
             k = len(n.inputs) + len(n.control)
             if k:
                 pending[nid] = k
-        order: list[Node] = []
-        late: list[int] = []
-        push, pop = heapq.heappush, heapq.heappop
-        p = 0
-        while True:
-            if late:
-                nid = pop(late)
-            else:
-                while p < count and ids[p] in pending:
-                    p += 1
-                if p == count:
-                    break
-                nid = ids[p]
-                p += 1
+
+        def released_by(nid: int) -> list[int]:
             n = nodes[nid]
-            order.append(n)
-            nxt = ids[p] if p < count else -1  # ids below it were passed by the scan
-            for edges in n.users:
-                for u, _i in edges._d.values():
-                    uid = u.id
-                    k = pending[uid] - 1
-                    if k:
-                        pending[uid] = k
-                    else:
-                        del pending[uid]
-                        if nxt < 0 or uid < nxt:
-                            push(late, uid)
-            for u in n.control_users._d.values():
-                uid = u.id
-                k = pending[uid] - 1
-                if k:
-                    pending[uid] = k
-                else:
-                    del pending[uid]
-                    if nxt < 0 or uid < nxt:
-                        push(late, uid)
+            out = [u.id for edges in n.users for u, _i in edges._d.values()]
+            out.extend(u.id for u in n.control_users._d.values())
+            return out
+
+        order = [nodes[i] for i in smallest_ready_first(list(nodes), pending, released_by)]
         if len(order) != len(nodes):
             stuck = sorted(nodes[i].name for i in pending)
             raise ValueError(f"the graph has a cycle through: {', '.join(stuck[:10])}")

@@ -6,7 +6,9 @@ written once, over any hashable node and a function giving its predecessors:
 
 - `prune(roots, inputs)`: every node the roots depend on, roots included;
 - `toposort(nodes, inputs, key)`: the nodes with producers first, ties broken by `key`
-  (creation order, or position in a GraphDef, as TensorFlow's importer does).
+  (creation order, or position in a GraphDef, as TensorFlow's importer does), through
+  `smallest_ready_first`, its order over integer ids, which the compiler's IR (ids and
+  user lists of its own) walks too.
 
 Both are loops over explicit stacks and heaps, never recursion, so a graph of any
 depth works, and both cost time linear in the nodes and edges (the toposort times
@@ -17,7 +19,7 @@ the user's graph for one run: fed tensors cut them.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import TypeVar
 
 N = TypeVar("N", bound=Hashable)
@@ -55,26 +57,58 @@ def toposort(
     get = pos.get
     if all(get(d, -1) < i for i, n in enumerate(nodes) for d in inputs(n)):
         return nodes
-    pending = [0] * len(nodes)
+    pending: dict[int, int] = {}
     users: list[list[int]] = [[] for _ in nodes]
     for i, n in enumerate(nodes):
         deps = {pos[d] for d in inputs(n) if d in pos}
-        pending[i] = len(deps)
+        if deps:
+            pending[i] = len(deps)
         for d in deps:
             users[d].append(i)
-    ready = [i for i in range(len(nodes)) if pending[i] == 0]  # increasing: a heap already
-    order = []
-    while ready:
-        i = heapq.heappop(ready)
-        order.append(nodes[i])
-        for u in users[i]:
-            pending[u] -= 1
-            if pending[u] == 0:
-                heapq.heappush(ready, u)
+    order = smallest_ready_first(range(len(nodes)), pending, users.__getitem__)
     if len(order) != len(nodes):
-        stuck = sorted(name(nodes[i]) for i in range(len(nodes)) if pending[i] > 0)
+        stuck = sorted(name(nodes[i]) for i in pending)
         raise ValueError(f"the graph has a cycle through: {', '.join(stuck[:10])}")
-    return order
+    return [nodes[i] for i in order]
+
+
+def smallest_ready_first(
+    ids: Sequence[int], pending: dict[int, int], released_by: Callable[[int], Iterable[int]]
+) -> list[int]:
+    """Kahn's algorithm over integer ids, the smallest ready id first: `ids` increasing,
+    `pending[i]` the releases id i still waits for (absent: ready), `released_by(i)` the ids
+    that i's completion releases, once per release. Returns the order; what is left in
+    `pending` is on or behind a cycle.
+
+    Most graphs come nearly in id order, so the walk scans the ids in increasing order and
+    emits each ready one it reaches; an id the scan passed while it waited goes, once
+    released, on a heap that is served first (everything on it is smaller than the scan's
+    next id): the same choice as one heap of every ready id, with heap work only for the
+    ids out of order."""
+    order: list[int] = []
+    late: list[int] = []
+    push, pop = heapq.heappush, heapq.heappop
+    count, p = len(ids), 0
+    while True:
+        if late:
+            i = pop(late)
+        else:
+            while p < count and ids[p] in pending:
+                p += 1
+            if p == count:
+                return order
+            i = ids[p]
+            p += 1
+        order.append(i)
+        nxt = ids[p] if p < count else -1  # ids below it were passed by the scan
+        for u in released_by(i):
+            k = pending[u] - 1
+            if k:
+                pending[u] = k
+            else:
+                del pending[u]
+                if nxt < 0 or u < nxt:
+                    push(late, u)
 
 
 # --- the user's graph, for one run -------------------------------------------------------------
