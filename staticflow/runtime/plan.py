@@ -678,17 +678,12 @@ def _round(n: int) -> int:
 def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     """Allocate the arena and build the C call records (each kernel from its node's backend)."""
     ffi = plan.backend.ffi
-    raw = np.empty(plan.stats.arena_bytes + ALIGN, np.uint8)
-    base = raw.__array_interface__["data"][0]
-    shift = (-base) % ALIGN
-    plan.arena = raw[shift : shift + plan.stats.arena_bytes]
-    arena_base = base + shift
+    plan.arena = _aligned_bytes(plan.stats.arena_bytes)
+    arena_base = plan.arena.__array_interface__["data"][0]
     plan.consts = [b.array for b in buffers if b.kind == "const"]
     for b in buffers:
         if b.kind == "feed" and not b.objects:
-            raw_f = np.empty(b.nbytes + ALIGN, np.uint8)
-            sh = (-raw_f.__array_interface__["data"][0]) % ALIGN
-            b.array = raw_f[sh : sh + b.nbytes]
+            b.array = _aligned_bytes(b.nbytes)
     sites: dict = {}  # feed Buffer -> [(record index, byte offset)] of the records that read it
     pinned: set = set()  # feed Buffers that are always copied in (FeedSlot.pinned)
     fetch_sites: dict = {b: [] for b in buffers if b.kind == "fetch"}  # every record on one
@@ -898,13 +893,14 @@ def execute(plan: Plan, feeds: dict, variables, mode: str = "c", trace: list | N
 
 def _fetch_storage(slot: FetchSlot) -> np.ndarray:
     """Storage for a FetchSlot's buffer this run: its spare, else a fresh array."""
-    return slot.spare.pop() if slot.spare else _fresh_array(slot.nbytes)
+    return slot.spare.pop() if slot.spare else _aligned_bytes(slot.nbytes)
 
 
-def _fresh_array(nbytes: int) -> np.ndarray:
-    """A fresh uint8 array of nbytes for a fetched buffer, its start ALIGN-aligned as the
-    arena's buffers are. (NumPy asks for transparent huge pages for large allocations, so
-    its first writes fault a page per 2 MiB where the kernel grants them.)"""
+def _aligned_bytes(nbytes: int) -> np.ndarray:
+    """A fresh uint8 array of nbytes whose start is ALIGN-aligned, as the kernels want every
+    buffer's: the arena, feed staging and fetched buffers' storage. (NumPy asks for
+    transparent huge pages for large allocations, so a fetched buffer's first writes fault a
+    page per 2 MiB where the kernel grants them.)"""
     raw = np.empty(nbytes + ALIGN, np.uint8)
     shift = (-raw.__array_interface__["data"][0]) % ALIGN
     return raw[shift : shift + nbytes]
