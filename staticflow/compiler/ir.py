@@ -473,6 +473,12 @@ class IRGraph:
         return "\n".join(lines) + "\n"
 
 
+def merged_origin(nodes: Iterable[Node]) -> tuple:
+    """The user ops `nodes` stand for, in order, each once: the provenance of a node that
+    replaces them (a fused group, a pattern)."""
+    return tuple(dict.fromkeys(itertools.chain.from_iterable(n.origin for n in nodes)))
+
+
 def _fmt_attrs(attrs: dict) -> str:
     parts = []
     for k in sorted(attrs):

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from staticflow.compiler.ir import IRGraph, Node
+from staticflow.compiler.ir import IRGraph, Node, merged_origin
 from staticflow.framework import backend, dtypes
 
 # the most ops one generated kernel computes: bounds its compile time (a long chain becomes
@@ -297,16 +297,14 @@ def _fuse(ir: IRGraph, g: _Group, aligned: dict, fused_ops) -> bool:
             return False
     shapes = [g.shape] * len(outputs) + ([red.shapes[0]] if red is not None else [])
     out_dtypes = [g.members[j].dtypes[0] for j in outputs] + ([red.dtypes[0]] if red is not None else [])
-    origin: dict = {}  # (ordered, each user op once)
-    for m in g.members + ([red] if red is not None else []):
-        origin.update(dict.fromkeys(m.origin))
+    origin = merged_origin(g.members + ([red] if red is not None else []))
     node = ir.add(
         fused_ops.FUSED,
         inputs,
         {"Tin": [v.dtype for v in inputs], "Tout": out_dtypes, "group": group},
         shapes,
         out_dtypes,
-        list(origin),
+        origin,
         name=f"fused/{g.members[0].name}",
         device=g.members[0].device,
     )

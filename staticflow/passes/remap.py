@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from staticflow.compiler.ir import merged_origin
 from staticflow.framework import dtypes
 from staticflow.ops import fused_ops
 from staticflow.passes.rewrite import Rewriter
@@ -191,7 +192,7 @@ class _Remap:
             break
         if not steps and act is None:
             return
-        origin = _origins([group[-1], *group[:-1]])  # the op whose value it computes first
+        origin = merged_origin([group[-1], *group[:-1]])  # the op whose value it computes first
         scale, shift = None, None
         for how, v in steps:
             vec = self.vector(v, channels, dtype, origin)
@@ -231,7 +232,7 @@ class _Remap:
                     pool_strides=pool.attrs["strides"],
                     pool_padding=pool.attrs["padding"],
                 )
-                origin = origin + tuple(o for o in pool.origin if o not in origin)
+                origin = merged_origin([group[-1], *group[:-1], pool])
                 new = self.node(
                     "_FusedConv2DMaxPool",
                     [node.inputs[0], weights, *args],
@@ -302,7 +303,7 @@ class _Remap:
         channels = x.shape[-1]
         if int(np.prod(s.shapes[0], dtype=np.int64)) != channels:
             return
-        origin = _origins([g, s])
+        origin = merged_origin([g, s])
         attrs = {
             "T": x.dtype,
             "activation": g.opdef.activation_grad,
@@ -334,7 +335,7 @@ class _Remap:
             "transpose_b": p.attrs["transpose_b"],
             "use_locking": node.attrs.get("use_locking", False),
         }
-        origin = _origins([node, p])
+        origin = merged_origin([node, p])
         new = self.node(
             "_MatMulApplyGradientDescent",
             [node.inputs[0], node.inputs[1], *p.inputs],
@@ -393,7 +394,7 @@ class _Remap:
             group.append(last)
         if any(not self.plain(n, s.device) for n in group):
             return
-        origin = _origins([last, *(n for n in group if n is not last), logp.node])
+        origin = merged_origin([last, *(n for n in group if n is not last), logp.node])
         new = self.node(
             "SoftmaxCrossEntropyWithLogits",
             [logits, labels],
@@ -427,15 +428,6 @@ def _role(node):
 def _per_channel(shape, channels: int) -> bool:
     """A scalar, [channels], or [1, ..., 1, channels]."""
     return all(d == 1 for d in shape[:-1]) and (not shape or shape[-1] in (1, channels))
-
-
-def _origins(nodes) -> tuple:
-    out = []
-    for n in nodes:
-        for o in n.origin:
-            if o not in out:
-                out.append(o)
-    return tuple(out)
 
 
 def run(ir, ctx) -> int:
