@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 import pytest
+from conv_graphs import conv_with_gradients
 
 import staticflow as sf
 from staticflow.ops import conv_ops
@@ -206,22 +207,12 @@ def test_stride1_conv_and_gradients_on_both_paths(xs, ws, pad, path, monkeypatch
     monkeypatch.setattr(conv_ops, "DIRECT_MAX_PAIRS", {"forward": limit, "filter": limit})
     rng = np.random.default_rng(6)
     x, w = rng.standard_normal(xs), rng.standard_normal(ws)
-    tf_pad = pad if isinstance(pad, str) else [[0, 0], list(pad[0]), list(pad[1]), [0, 0]]
     want = loop_conv(x, w, 1, 1, pad if isinstance(pad, str) else None,
                      explicit=None if isinstance(pad, str) else pad)
     dy = rng.standard_normal(want.shape)
     want_gx, want_gw = loop_conv_grads(x, w, dy, pad)
     for dt in (np.float32, np.float64):
-        with sf.Graph().as_default():
-            xp = sf.placeholder(dt, [None, *xs[1:]])
-            wc = sf.constant(w.astype(dt))
-            y = sf.nn.conv2d(xp, wc, strides=1, padding=tf_pad)
-            gx, gw = sf.gradients(sf.reduce_sum(y * sf.constant(dy.astype(dt))), [xp, wc])
-            with sf.Session() as sess:
-                feeds = {xp: x.astype(dt)}
-                plan = sess.plan([y, gx, gw], feeds)
-                used = {c.symbol for step in plan.steps for c, _, _ in step.calls}
-                got = sess.run([y, gx, gw], feeds)
+        used, got = conv_with_gradients(x, w, dy, dt, (1, 1), pad)
         name = np.dtype(dt).name
         for kernel in (f"sf_cpu_conv2d_direct_{name}", f"sf_cpu_conv2d_backprop_filter_direct_{name}"):
             assert (kernel in used) == (path == "direct"), (kernel, sorted(used))
