@@ -4,15 +4,25 @@ The plan cache is bounded (ConfigProto.plan_cache_size, default
 DEFAULT_PLAN_CACHE_SIZE): a program that runs with ever new feed shapes keeps
 the most recently used plans and frees the others' arenas. Fetch structures
 are walked with loops, not recursion, so any nesting depth works.
+
+A run's fixed cost: each run signature (the fetch structure, when it is one
+element or a flat list or tuple of them, and the feed_dict's keys) keeps a
+_Signature with everything a run of it can reuse: the fetched tensors and
+targets, the fed tensors in key order, how to rebuild the fetch structure, and
+a runner of the last plan it ran (plan.runner). A run whose fed arrays have that
+plan's dtypes and shapes hands them to the runner directly. `make_callable`
+returns a function over one _Signature.
 """
 
 from __future__ import annotations
 
 import contextlib
+import operator
 import secrets
 import sys
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 
@@ -161,6 +171,127 @@ class _FetchMapper:
             ) from None
 
 
+# the most run signatures a Session keeps (a program fetching ever new tensors starts over)
+_MAX_SIGNATURES = 4096
+_INTERNAL = object()  # marks the keys of _run_internal's signatures
+
+
+def _flat_unflattener(mapper: _FetchMapper):
+    """How a _Signature turns its fetched tensors' values into the fetch structure of
+    `mapper`: None (the list of values itself), a function of that list, or False when the
+    structure is nested (not a single element, nor a flat list or tuple of them)."""
+    t = mapper.template
+    if t[0] == "leaf":
+        return operator.itemgetter(0) if isinstance(mapper.leaves[0], fops.Tensor) else _no_value
+    kind, cls, _, children = t
+    if kind != "seq" or cls not in (list, tuple) or any(c[0] != "leaf" for c in children):
+        return False
+    is_tensor = [isinstance(x, fops.Tensor) for x in mapper.leaves]
+    if all(is_tensor):
+        return None if cls is list else tuple
+
+    def interleave(values):
+        it = iter(values)
+        out = [next(it) if x else None for x in is_tensor]
+        return out if cls is list else tuple(out)
+
+    return interleave
+
+
+def _no_value(values) -> None:
+    """The value of a run fetching one operation."""
+    return None
+
+
+class _Signature:
+    """The runs of one signature: fetched tensors, targets, fed tensors (in the order the
+    values come in) and how the fetch structure is rebuilt, resolved once.
+
+    A call converts its values as `run` does, finds the plan and remembers it, with a
+    runner of it (plan.runner) and the fed arrays' dtypes and shapes; a later call whose
+    values are NumPy arrays of exactly those dtypes and shapes (what the plan cache would
+    look up) goes straight to the runner. Plans specialized on fed values, runs that
+    evaluate source ops first (queues, iterators, readers) and a config's kernel thread
+    count take the general path each time."""
+
+    __slots__ = (
+        "__weakref__",
+        "_direct",
+        "_fast",
+        "_runners",
+        "_sess",
+        "_unflatten",
+        "fed",
+        "targets",
+        "tensors",
+    )
+
+    def __init__(self, sess: Session, tensors: list, targets: list, fed: list, unflatten):
+        self._sess = sess
+        self.tensors, self.targets, self.fed = tensors, targets, fed
+        self._unflatten = unflatten
+        needs_sources = sources.needed(tensors, targets, dict.fromkeys(fed))
+        self._direct = sess._direct_runs and not needs_sources
+        self._fast = None  # (dtypes and shapes of the fed arrays, runner, plan)
+        self._runners: dict = {}  # plan -> its runner for these fed tensors
+
+    def __call__(self, values):
+        fast = self._fast
+        if fast is not None:
+            specs, run, p = fast
+            if len(specs) == 1:  # the common case, without the loop
+                v = values[0]
+                dt, shape = specs[0]
+                hit = type(v) is np.ndarray and v.dtype is dt and v.shape == shape
+            else:
+                hit = True
+                for v, (dt, shape) in zip(values, specs):
+                    if type(v) is not np.ndarray or v.dtype is not dt or v.shape != shape:
+                        hit = False
+                        break
+            if hit:
+                p.used = True
+                out = run(values)
+                return out if self._unflatten is None else self._unflatten(out)
+        out = self._run_converting(values)
+        return out if self._unflatten is None else self._unflatten(out)
+
+    def _run_converting(self, values) -> list:
+        """The fetched values of a run whose values are first converted (and checked)."""
+        sess = self._sess
+        feeds = {t: sess._feed_value(t, v) for t, v in zip(self.fed, values)}
+        if not self._direct:
+            return sess._execute(self.tensors, self.targets, feeds)[1]
+        p = sess._plan_for(self.tensors, self.targets, feeds)
+        run = self._runners.get(p)
+        if run is None:
+            run = plan_mod.runner(p, sess._variables, self.fed, sess._executor)
+            if len(self._runners) >= 8:
+                self._runners.clear()
+            self._runners[p] = run
+        converted = tuple(feeds.values())
+        if p.value_feeds:
+            self._fast = None
+        else:
+            # strings are converted each run (an object array may hold str, not bytes)
+            specs = tuple(
+                (None if t.dtype is dtypes.string else a.dtype, a.shape) for t, a in zip(self.fed, converted)
+            )
+            self._fast = (specs, run, p)
+        return run(converted)
+
+    def forget(self, plan) -> None:
+        """Drop the runner of `plan` (evicted), or of every plan (None: the session closed)."""
+        fast = self._fast
+        if plan is None:
+            self._runners = {}
+            self._fast = None
+            return
+        self._runners.pop(plan, None)
+        if fast is not None and fast[2] is plan:
+            self._fast = None
+
+
 class Session:
     """Runs operations and evaluates tensors of a graph (TF1's tf.Session).
 
@@ -200,6 +331,14 @@ class Session:
         self._sources: dict = {}  # run signature -> the source ops it evaluates first
         self._default_ctx = None
         self.plans_built = 0
+        # run key (fetches, feed keys) -> _Signature, or False for a fetch structure runs
+        # build afresh each time (nested); every live _Signature (make_callable's too), so
+        # that evicting a plan or closing the session drops their runners
+        self._signatures: dict = {}
+        self._signature_set: weakref.WeakSet = weakref.WeakSet()
+        # runners of cached signatures skip the session's per-run steps only where none is
+        # needed: no per-run kernel thread count
+        self._direct_runs = not (self._config is not None and self._config.intra_op_parallelism_threads > 0)
 
     @property
     def graph(self) -> fops.Graph:
@@ -222,24 +361,126 @@ class Session:
         """
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
+        if options is None and run_metadata is None:
+            kind = type(fetches)
+            key = (kind, *fetches) if kind is list or kind is tuple else fetches
+            if feed_dict:
+                key = (key, tuple(feed_dict))
+            try:
+                sig = self._signatures.get(key)
+            except TypeError:  # an unhashable fetch structure (dicts, lists inside)
+                sig = False
+            if sig is None:
+                sig = self._signature_of(key, fetches, feed_dict)
+            if sig is not False:
+                return sig(tuple(feed_dict.values()) if feed_dict else ())
+        return self._run_general(fetches, feed_dict, options, run_metadata)
+
+    def _run_general(self, fetches, feed_dict, options, run_metadata):
+        """A run that walks its fetch structure and converts its feeds afresh: traced runs
+        and fetch structures a _Signature does not keep."""
         options = _message(options, "RunOptions", "options")
         run_metadata = _message(run_metadata, "RunMetadata", "run_metadata")
         mapper = _FetchMapper(self._graph, fetches)
         feeds = self._convert_feeds(feed_dict)
         tensors = [x for x in mapper.leaves if isinstance(x, fops.Tensor)]
         targets = [x for x in mapper.leaves if isinstance(x, fops.Operation)]
-        feeds, targets = self._evaluate_sources(tensors, targets, feeds)
         trace = [] if options is not None and options.trace_level and run_metadata is not None else None
-        if self._config is not None and self._config.intra_op_parallelism_threads > 0:
-            with self._threads(self._config.intra_op_parallelism_threads):
-                p, values = self._plan_and_execute(tensors, targets, feeds, trace)
-        else:
-            p, values = self._plan_and_execute(tensors, targets, feeds, trace)
+        p, values = self._execute(tensors, targets, feeds, trace)
         if trace is not None:
             _fill_step_stats(run_metadata, p, trace)
         it = iter(values)
         leaf_values = [next(it) if isinstance(x, fops.Tensor) else None for x in mapper.leaves]
         return mapper.build(leaf_values)
+
+    def _signature_of(self, key, fetches, feed_dict):
+        """The _Signature of a run (kept under `key`), or False when its fetch structure is
+        nested (rebuilt by each run's _FetchMapper: a key compares elements by equality, so
+        only a flat structure's key says the structure too)."""
+        mapper = _FetchMapper(self._graph, fetches)
+        fed = [self._feed_tensor(k) for k in feed_dict] if feed_dict else []
+        unflatten = _flat_unflattener(mapper)
+        sig = False
+        if unflatten is not False and len(set(fed)) == len(fed):
+            sig = self._new_signature(mapper.leaves, fed, unflatten)
+        if len(self._signatures) >= _MAX_SIGNATURES:
+            self._signatures.clear()
+        self._signatures[key] = sig
+        return sig
+
+    def _new_signature(self, leaves, fed, unflatten) -> _Signature:
+        tensors = [x for x in leaves if isinstance(x, fops.Tensor)]
+        targets = [x for x in leaves if isinstance(x, fops.Operation)]
+        sig = _Signature(self, tensors, targets, fed, unflatten)
+        self._signature_set.add(sig)
+        return sig
+
+    def make_callable(self, fetches, feed_list=None, accept_options: bool = False):
+        """A function that runs `fetches` as `run(fetches, feed_dict)` does, taking the
+        feed_dict's values positionally in `feed_list` order (TF1's Session.make_callable).
+
+        The fetches and the feed_list's tensors are resolved once, here (a fetch or feed
+        that run would refuse raises the same error now); each call then costs little more
+        than binding its values and running the plan. With `accept_options`, the function
+        also takes `options` (a RunOptions) and `run_metadata` (a RunMetadata) keywords, as
+        run does. Calling it with more or fewer values than `feed_list` holds is a
+        TypeError (TensorFlow ignores extra values and misses the absent ones' feeds); a
+        tensor listed twice takes the later value, as a feed_dict would.
+        """
+        if feed_list is not None and not isinstance(feed_list, (list, tuple)):
+            raise TypeError(
+                f"Argument `feed_list` must be a list or tuple. Received: feed_list={feed_list!r}"
+            )
+        mapper = _FetchMapper(self._graph, fetches)
+        listed = [self._feed_tensor(k) for k in feed_list or ()]
+        fed = list(dict.fromkeys(reversed(listed)))[::-1]  # each tensor once, at its last place
+        last = {t: i for i, t in enumerate(listed)}
+        pick = None if len(fed) == len(listed) else operator.itemgetter(*[last[t] for t in fed])
+        unflatten = _flat_unflattener(mapper)
+        sig = self._new_signature(mapper.leaves, fed, None if unflatten is False else unflatten)
+        rebuild = mapper.build if unflatten is False else None
+        count = len(listed)
+        names = ", ".join(t.name for t in listed)
+
+        def values_of(args):
+            if self._closed:
+                raise RuntimeError("Attempted to use a closed Session.")
+            if len(args) != count:
+                raise TypeError(
+                    f"This callable of Session.make_callable takes {count} feed value(s), in feed_list "
+                    f"order ({names or 'no feeds'}); it was given {len(args)}"
+                )
+            if pick is None:
+                return args
+            picked = pick(args)
+            return picked if len(fed) > 1 else (picked,)
+
+        def structured(flat):
+            it = iter(flat)
+            return rebuild([next(it) if isinstance(x, fops.Tensor) else None for x in mapper.leaves])
+
+        if accept_options:
+
+            def call_with_options(*args, options=None, run_metadata=None):
+                values = values_of(args)
+                if options is None and run_metadata is None:
+                    out = sig(values)
+                    return out if rebuild is None else structured(out)
+                return self._run_general(fetches, dict(zip(fed, values)), options, run_metadata)
+
+            return call_with_options
+        if rebuild is not None:
+            return lambda *args: structured(sig(values_of(args)))
+
+        if pick is not None:
+            return lambda *args: sig(values_of(args))
+
+        def call(*args):
+            if self._closed or len(args) != count:
+                values_of(args)  # raises
+            return sig(args)
+
+        return call
 
     def _plan_for(self, tensors, targets, feeds):
         key = (
@@ -275,13 +516,21 @@ class Session:
             self._plans.setdefault(key, []).append(p)
             self._plans.move_to_end(key)
             self._plan_count += 1
+            evicted = []
             while self._plan_count > self.plan_cache_size:  # evict the least recently used
                 old_key, old = next(iter(self._plans.items()))
-                old.pop(0)
+                if old[0].used:  # reused by a runner since it was last looked up: a second chance
+                    old[0].used = False
+                    self._plans.move_to_end(old_key)
+                    continue
+                evicted.append(old.pop(0))
                 if not old:
                     del self._plans[old_key]
                 self._plan_count -= 1
                 self.plans_evicted += 1
+        for gone in evicted:  # no signature keeps an evicted plan's arena alive
+            for sig in list(self._signature_set):
+                sig.forget(gone)
         return p
 
     @property
@@ -320,8 +569,23 @@ class Session:
         functions and of a source's control inputs."""
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
+        key = (_INTERNAL, tuple(tensors), tuple(targets), tuple(feeds))
+        sig = self._signatures.get(key)
+        if sig is None:
+            if len(self._signatures) >= _MAX_SIGNATURES:
+                self._signatures.clear()
+            sig = self._new_signature(list(tensors) + list(targets), list(feeds), None)
+            self._signatures[key] = sig
+        return sig(tuple(feeds.values()))
+
+    def _execute(self, tensors, targets, feeds: dict, trace=None):
+        """(plan, fetched values) of a run whose feeds are converted: its source ops
+        evaluated first, on the config's kernel thread count."""
         feeds, targets = self._evaluate_sources(tensors, targets, feeds)
-        return self._plan_and_execute(list(tensors), list(targets), feeds, None)[1]
+        if self._config is not None and self._config.intra_op_parallelism_threads > 0:
+            with self._threads(self._config.intra_op_parallelism_threads):
+                return self._plan_and_execute(tensors, targets, feeds, trace)
+        return self._plan_and_execute(tensors, targets, feeds, trace)
 
     @staticmethod
     @contextlib.contextmanager
@@ -413,6 +677,9 @@ class Session:
         with self._plans_lock:
             self._plans.clear()
             self._plan_count = 0
+        self._signatures.clear()
+        for sig in list(self._signature_set):  # make_callable's functions keep theirs
+            sig.forget(None)
 
     def __enter__(self):
         self._default_ctx = self.as_default()
