@@ -17,6 +17,7 @@ returns a function over one _Signature.
 from __future__ import annotations
 
 import contextlib
+import math
 import operator
 import secrets
 import sys
@@ -232,13 +233,15 @@ class _Signature:
         self._unflatten = unflatten
         needs_sources = sources.needed(tensors, targets, dict.fromkeys(fed))
         self._direct = sess._direct_runs and not needs_sources
-        self._fast = None  # (dtypes and shapes of the fed arrays, runner, plan)
+        # (dtypes and shapes fed arrays must have, runner, plan, dtypes and shapes converted
+        # values must have: strings' too)
+        self._fast = None
         self._runners: dict = {}  # plan -> its runner for these fed tensors
 
     def __call__(self, values):
         fast = self._fast
         if fast is not None:
-            specs, run, p = fast
+            specs, run, p, _ = fast
             if len(specs) == 1:  # the common case, without the loop
                 v = values[0]
                 dt, shape = specs[0]
@@ -259,9 +262,24 @@ class _Signature:
     def _run_converting(self, values) -> list:
         """The fetched values of a run whose values are first converted (and checked)."""
         sess = self._sess
-        feeds = {t: sess._feed_value(t, v) for t, v in zip(self.fed, values)}
+        fast = self._fast
+        if fast is None:
+            feeds = {t: sess._feed_value(t, v) for t, v in zip(self.fed, values)}
+        else:  # the arrays the last plan takes as they are need no conversion (a scalar fed beside)
+            feeds = {
+                t: v
+                if type(v) is np.ndarray and v.dtype is dt and v.shape == shape
+                else sess._feed_value(t, v)
+                for t, v, (dt, shape) in zip(self.fed, values, fast[0])
+            }
         if not self._direct:
             return sess._execute(self.tensors, self.targets, feeds)[1]
+        converted = tuple(feeds.values())
+        if fast is not None and all(
+            a.dtype == dt and a.shape == shape for a, (dt, shape) in zip(converted, fast[3])
+        ):  # converted values (Python scalars, lists, strings) for the last plan
+            fast[2].used = True
+            return fast[1](converted)
         p = sess._plan_for(self.tensors, self.targets, feeds)
         run = self._runners.get(p)
         if run is None:
@@ -269,7 +287,6 @@ class _Signature:
             if len(self._runners) >= 8:
                 self._runners.clear()
             self._runners[p] = run
-        converted = tuple(feeds.values())
         if p.value_feeds:
             self._fast = None
         else:
@@ -277,7 +294,7 @@ class _Signature:
             specs = tuple(
                 (None if t.dtype is dtypes.string else a.dtype, a.shape) for t, a in zip(self.fed, converted)
             )
-            self._fast = (specs, run, p)
+            self._fast = (specs, run, p, tuple((a.dtype, a.shape) for a in converted))
         return run(converted)
 
     def forget(self, plan) -> None:
@@ -722,6 +739,9 @@ def _check_python_ints(t: fops.Tensor, value, arr: np.ndarray) -> None:
     _check_fits(t, np.array([lo if lo < int(t.dtype.min) else hi], dtype=object), ints=True)
 
 
+_FLOAT_TOPS: dict = {}  # float DType -> its largest finite value (finfo is slow to ask)
+
+
 def _check_fits(t: fops.Tensor, arr: np.ndarray, ints: bool = False) -> None:
     """A fed value must be representable in the placeholder's dtype: an integer outside
     the range of an integer dtype, or a finite float beyond a float dtype's largest value,
@@ -735,10 +755,16 @@ def _check_fits(t: fops.Tensor, arr: np.ndarray, ints: bool = False) -> None:
         bad = lo if lo < int(dt.min) else hi if hi > int(dt.max) else None
         limits = f"[{int(dt.min)}, {int(dt.max)}]"
     elif dt.is_floating and arr.dtype.kind == "f" and arr.dtype.itemsize > dt.size:
-        top = float(dt.max)
-        finite = arr[np.isfinite(arr)]
-        big = finite[np.abs(finite) > top] if finite.size else finite
-        bad = big.reshape(-1)[0] if big.size else None
+        top = _FLOAT_TOPS.get(dt)
+        if top is None:
+            top = _FLOAT_TOPS[dt] = float(dt.max)
+        if arr.size == 1:  # a fed scalar (a learning rate): no NumPy reductions over one value
+            v = float(arr.reshape(-1)[0])
+            bad = v if math.isfinite(v) and abs(v) > top else None
+        else:
+            finite = arr[np.isfinite(arr)]
+            big = finite[np.abs(finite) > top] if finite.size else finite
+            bad = big.reshape(-1)[0] if big.size else None
         limits = f"[{-top}, {top}]"
     else:
         return

@@ -95,6 +95,20 @@ def test_values_are_converted_as_run_converts_them(g):
             np.testing.assert_array_equal(length(["ab", "cde"]), [2, 3])
 
 
+def test_python_scalars_beside_arrays(g):
+    x, y, _ = _graph()
+    lr = sf.placeholder(sf.float32, [], name="lr")
+    xv = np.arange(3, dtype=np.float32)
+    with sf.Session() as sess:
+        f = sess.make_callable(y * lr, [x, lr])
+        for k in range(3):  # the array reused as it is, the scalar converted each call
+            np.testing.assert_allclose(f(xv, 0.5 * k), (xv * 2 + 1) * 0.5 * k)
+            np.testing.assert_allclose(sess.run(y * 1.0, {x: xv, lr: 2.0}), xv * 2 + 1)
+        with pytest.raises(sf.errors.InvalidArgumentError, match="lr:0.*holds 1e[+]39, outside the float32"):
+            f(xv, 1e39)
+        assert np.isinf(f(xv, np.inf)).all()  # infinities are no overflow
+
+
 def test_shapes_change_between_calls(g):
     x, y, _ = _graph()
     rng = np.random.default_rng(0)
