@@ -959,7 +959,8 @@ def _direct_call(plan: Plan, mode: str):
     """(run_plan, fns, calls, n, status): the one C call that runs every kernel call of
     `plan` in its order, as `_run_segments` does untraced, when the plan is one segment
     without host calls run by the C executor; else None. `status` is the plan's runner's
-    own buffer for the failing call's code."""
+    own buffer for the failing call's code. It is `_run_segments`'s untraced C case written
+    out once: a plan that `_run_segments` would run any other way gets None here."""
     if mode != "c" or len(plan.segments) != 1 or plan.segments[0][2] is not None:
         return None
     start, stop, _ = plan.segments[0]
