@@ -752,8 +752,8 @@ def _check_fits(t: fops.Tensor, arr: np.ndarray, ints: bool = False) -> None:
     dt = t.dtype
     if dt.is_integer and (ints or arr.dtype.kind in "iu"):
         lo, hi = int(arr.min()), int(arr.max())
-        bad = lo if lo < int(dt.min) else hi if hi > int(dt.max) else None
-        limits = f"[{int(dt.min)}, {int(dt.max)}]"
+        low, top = int(dt.min), int(dt.max)
+        bad = lo if lo < low else hi if hi > top else None
     elif dt.is_floating and arr.dtype.kind == "f" and arr.dtype.itemsize > dt.size:
         top = _FLOAT_TOPS.get(dt)
         if top is None:
@@ -765,11 +765,12 @@ def _check_fits(t: fops.Tensor, arr: np.ndarray, ints: bool = False) -> None:
             finite = arr[np.isfinite(arr)]
             big = finite[np.abs(finite) > top] if finite.size else finite
             bad = big.reshape(-1)[0] if big.size else None
-        limits = f"[{-top}, {top}]"
+        low = -top
     else:
         return
-    if bad is None:
+    if bad is None:  # (the limits are formatted only for the error: a float's repr is slow)
         return
+    limits = f"[{low}, {top}]"
     op = t.op
     from staticflow.framework import errors
 

@@ -100,12 +100,15 @@ def test_python_scalars_beside_arrays(g):
     lr = sf.placeholder(sf.float32, [], name="lr")
     xv = np.arange(3, dtype=np.float32)
     with sf.Session() as sess:
-        f = sess.make_callable(y * lr, [x, lr])
+        scaled = y * lr
+        f = sess.make_callable(scaled, [x, lr])
         for k in range(3):  # the array reused as it is, the scalar converted each call
             np.testing.assert_allclose(f(xv, 0.5 * k), (xv * 2 + 1) * 0.5 * k)
-            np.testing.assert_allclose(sess.run(y * 1.0, {x: xv, lr: 2.0}), xv * 2 + 1)
-        with pytest.raises(sf.errors.InvalidArgumentError, match="lr:0.*holds 1e[+]39, outside the float32"):
+            np.testing.assert_allclose(sess.run(scaled, {x: xv, lr: 2.0}), (xv * 2 + 1) * 2)
+        with pytest.raises(sf.errors.InvalidArgumentError, match="lr:0.*holds 1e[+]39, outside the") as e:
             f(xv, 1e39)
+        top = float(np.finfo(np.float32).max)
+        assert f"range [{-top}, {top}]" in str(e.value)
         assert np.isinf(f(xv, np.inf)).all()  # infinities are no overflow
 
 
