@@ -74,62 +74,75 @@ def _allocates(n: Node) -> bool:
 
 
 class _Model:
-    """Bytes per tensor, readers per tensor and the order constraints of one IR."""
+    """Bytes per tensor, readers per tensor and the order constraints of one IR. Tensors are
+    numbered (a node's outputs get consecutive numbers; a view's output is its input's
+    number, its root), so the walks below hash no IR objects."""
 
     def __init__(self, ir: IRGraph, plain: list[Node]):
         self.plain = plain
         self.pos = {n.id: k for k, n in enumerate(plain)}
-        root: dict[Value, Value] = {}
-        self.size: dict[Value, int] = {}
+        outs: dict[int, list[int]] = {}  # node id -> the tensor number of each output
+        size: list[int] = []
+        own: dict[int, list[int]] = {}  # node id -> the numbers its own outputs start
         for n in plain:
             a = _alias_input(n)
             alloc = _allocates(n)
-            for v in n.outputs:
-                if a is not None and v.index == 0 and a < len(n.inputs):
-                    root[v] = root[n.inputs[a]]
+            ids, mine = [], []
+            for j, shape in enumerate(n.shapes):
+                if a is not None and j == 0 and a < len(n.inputs):
+                    src = n.inputs[a]
+                    ids.append(outs[src.node.id][src.index])
                     continue
-                root[v] = v
-                self.size[v] = sizes.num_elements(v.shape) * v.dtype.np.itemsize if alloc else 0
-        self.root = root
-        self.pinned = {root[v] for v in ir.fetches}
-        # the tensors (roots) each node reads; alias nodes read through, so they count as none
-        self.reads: dict[int, list[Value]] = {}
-        self.readers: dict[Value, int] = {r: 0 for r in self.size}
+                ids.append(len(size))
+                mine.append(len(size))
+                size.append(sizes.num_elements(shape) * n.dtypes[j].np.itemsize if alloc else 0)
+            outs[n.id], own[n.id] = ids, mine
+        self.size, self.own = size, own
+        self.pinned = {outs[v.node.id][v.index] for v in ir.fetches}
+        # the tensors each node reads; views read through, so they count as reading none
+        self.reads: dict[int, list[int]] = {}
+        readers = [0] * len(size)
         for n in plain:
             if _alias_input(n) is not None:
                 self.reads[n.id] = []
                 continue
-            rs = list(dict.fromkeys(root[v] for v in n.inputs))
+            rs = list(dict.fromkeys(outs[v.node.id][v.index] for v in n.inputs))
             self.reads[n.id] = rs
             for r in rs:
-                self.readers[r] += 1
+                readers[r] += 1
+        self.readers = readers
+        # bytes of a node's outputs that something reads or a fetch keeps (the rest die at once)
+        self.born = {n.id: sum(size[t] for t in own[n.id] if readers[t] or t in self.pinned) for n in plain}
         self.preds: dict[int, set[int]] = {n.id: {p.id for p in _preds(n)} for n in plain}
         for before, after in _effect_order(plain):
             self.preds[after.id].add(before.id)
 
-    def _born(self, n: Node) -> int:
-        """Bytes the node's outputs take that something will read (or a fetch keeps)."""
-        return sum(
-            self.size[v] for v in n.outputs if self.root[v] is v and (self.readers[v] or v in self.pinned)
-        )
-
     def peak(self, order: list[Node]) -> int:
-        left = dict(self.readers)
+        size, readers, pinned, own, reads = self.size, self.readers, self.pinned, self.own, self.reads
+        left = list(readers)
         live = peak = 0
         for n in order:
-            live += sum(self.size[v] for v in n.outputs if self.root[v] is v)
+            mine = own[n.id]
+            live += sum(size[t] for t in mine)
             peak = max(peak, live)
-            for v in n.outputs:  # read by nothing: gone after the step
-                if self.root[v] is v and not self.readers[v] and v not in self.pinned:
-                    live -= self.size[v]
-            for r in self.reads[n.id]:
+            for t in mine:  # read by nothing: gone after the step
+                if not readers[t] and t not in pinned:
+                    live -= size[t]
+            for r in reads[n.id]:
                 left[r] -= 1
-                if not left[r] and r not in self.pinned:
-                    live -= self.size[r]
+                if not left[r] and r not in pinned:
+                    live -= size[r]
         return peak
 
     def greedy_order(self) -> list[Node]:
-        plain, pos, reads, pinned, size = self.plain, self.pos, self.reads, self.pinned, self.size
+        plain, pos, reads, pinned, size, born = (
+            self.plain,
+            self.pos,
+            self.reads,
+            self.pinned,
+            self.size,
+            self.born,
+        )
         by_id = {n.id: n for n in plain}
         succs: dict[int, list[int]] = {n.id: [] for n in plain}
         pending = {}
@@ -137,27 +150,25 @@ class _Model:
             pending[nid] = len(ps)
             for p in ps:
                 succs[p].append(nid)
-        left = dict(self.readers)
+        left = list(self.readers)
         # the readers of each tensor that have not run: when one is left, it frees the tensor
-        waiting: dict[Value, set[int]] = {r: set() for r in left}
+        waiting: list[set[int]] = [set() for _ in size]
         for n in plain:
             for r in reads[n.id]:
                 waiting[r].add(n.id)
+        # bytes a node frees when it runs now: the tensors it is the last reader of
+        gain = {n.id: sum(size[r] for r in reads[n.id] if left[r] == 1 and r not in pinned) for n in plain}
         ready = set()
         heap: list = []
-
-        def score(nid: int) -> int:
-            freed = sum(size[r] for r in reads[nid] if left[r] == 1 and r not in pinned)
-            return freed - self._born(by_id[nid])
 
         def key(nid: int) -> int:
             # a node that frees more than it allocates goes first, the most first, then one
             # that allocates nothing (a constant, a view: it may make a freeing node ready);
             # the rest keep the plain order (moving only what gains keeps the plan close to it)
-            gain = score(nid)
-            if gain > 0:
-                return -gain - 1
-            return -1 if not self._born(by_id[nid]) else 0
+            net = gain[nid] - born[nid]
+            if net > 0:
+                return -net - 1
+            return -1 if not born[nid] else 0
 
         def push(nid: int) -> None:
             heapq.heappush(heap, (key(nid), pos[nid], nid))
@@ -168,16 +179,17 @@ class _Model:
                 push(n.id)
         out: list[Node] = []
         while heap:
-            neg, _p, nid = heapq.heappop(heap)
-            if nid not in ready or neg != key(nid):  # taken, or its score changed since
+            k, _p, nid = heapq.heappop(heap)
+            if nid not in ready or k != key(nid):  # taken, or its gain grew since
                 continue
             ready.discard(nid)
             out.append(by_id[nid])
             for r in reads[nid]:
                 left[r] -= 1
                 waiting[r].discard(nid)
-                if left[r] == 1:  # its last reader now frees it: a better score
+                if left[r] == 1 and r not in pinned:  # its last reader now frees it
                     (last,) = waiting[r]
+                    gain[last] += size[r]
                     if last in ready:
                         push(last)
             for s in succs[nid]:
