@@ -196,11 +196,23 @@ SF_FUSED_DTYPES(SF_DEFINE_FUSED_MATMUL)
 #define SF_SUM_BLOCK 16
 #define SF_GRAD_WIDTH 256
 
+/* The backprops may be written over the gradients or the features (the planner's in-place
+ * writes: OpDef.inplace), so those pointers are not restrict: each element is read before it
+ * is written at the same index, which the ivdep pragma tells the vectorizer is safe. */
+#if defined(__clang__)
+#define SF_GRAD_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define SF_GRAD_IVDEP _Pragma("GCC ivdep")
+#else
+#define SF_GRAD_IVDEP
+#endif
+
 #define SF_GRAD_LOOP(T, EXPR)                                                       \
     for (int64_t e = e0, nb = 0; e < e1; e += L, nb++) {                            \
         const int64_t m = e1 - e < L ? e1 - e : L;                                  \
-        const T *restrict gr = g + e, *restrict fr = f + e;                         \
-        T *restrict br = bp + e;                                                    \
+        const T *gr = g + e, *fr = f + e;                                           \
+        T *br = bp + e;                                                             \
+        SF_GRAD_IVDEP                                                               \
         for (int64_t j = 0; j < m; j++) {                                           \
             const T x = gr[j], y = fr[j];                                           \
             const T v = (EXPR);                                                     \

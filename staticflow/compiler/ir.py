@@ -414,6 +414,21 @@ class IRGraph:
         self._order, self._order_pruned = order, False
         return list(order)
 
+    def set_order(self, order: list[Node]) -> None:
+        """Make `order` what topo_order returns until the next edit that adds a node or an
+        edge: a pass that chooses among the valid orders (memory-aware ordering) states its
+        choice here. It must hold every node once, each after its inputs and control
+        predecessors; anything else is a ValueError."""
+        nodes = self.nodes
+        pos = {n.id: k for k, n in enumerate(order)}
+        if len(pos) != len(order) or len(order) != len(nodes) or any(nodes.get(i) is None for i in pos):
+            raise ValueError("an order must hold every node of the graph exactly once")
+        for k, n in enumerate(order):
+            for p in _predecessors(n):
+                if pos[p.id] >= k:
+                    raise ValueError(f"{n.name} is ordered before its predecessor {p.name}")
+        self._order, self._order_pruned = list(order), False
+
     def live(self) -> set[Node]:
         """The nodes some fetch or target needs (graph_walk.prune from them)."""
         return set(prune([f.node for f in self.fetches] + list(self.targets), _predecessors))

@@ -251,6 +251,9 @@ op(
     kernels=registry.kernels_for(["copy"], [dtypes.as_dtype(n) for n in scalar_table.DTYPES]),
     internal=True,
     differentiable=False,
+    # the generated kernel loads every operand at an index before it stores there (the
+    # fallback to the members' kernels makes several calls, which the planner never aliases)
+    inplace=registry.INPLACE_ANY,
     cases=lambda rng: [],
     tested_by="tests/passes/test_fusion.py",  # and the property tests of tests/passes
     doc="A group of elementwise ops (and a sum or mean ending it) computed by one generated kernel.",

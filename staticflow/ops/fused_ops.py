@@ -479,6 +479,9 @@ op(
     ref=_bag_ref,
     lower=_bag_lower,
     kernels=registry.kernels_for(["bias_activation_grad"], F) + registry.kernels_for(["copy"], F),
+    # the backprops over the gradients or the features: fused.c reads both at an element
+    # before it writes the backprop there
+    inplace=((0, 0), (1, 0)),
     differentiable=False,
     internal=True,
     cases=_bag_cases,

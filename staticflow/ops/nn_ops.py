@@ -131,6 +131,7 @@ op(
     lower=_bias_lower,
     kernels=registry.kernels_for(["add"], _BIAS_T) + COPY_KERNELS,
     elementwise=True,
+    inplace=((0, 0),),  # one add kernel over the value and the broadcast bias
     affine="add",
     scalar=_scalar.ScalarOp("add", align=_scalar.bias_align),
     cases=lambda rng: (
@@ -196,6 +197,7 @@ for _name, _base, _fn, _alpha in _ACTIVATIONS:
         )(_base, _alpha),
         kernels=registry.kernels_for([_base], AF),
         elementwise=True,
+        inplace=((0, 0),),
         activation=_name,
         scalar=_scalar.ScalarOp(_base, ("alpha",) if _alpha is not None else ()),
         cases=(
@@ -279,6 +281,7 @@ for _name, _base, _args, _fn in _GRAD_OPS:
         )(_base, _alpha),
         kernels=registry.kernels_for([_base], AF),
         elementwise=True,
+        inplace=((0, 0), (1, 0)),
         activation_grad=_name[: -len("Grad")],
         scalar=_scalar.ScalarOp(_base, ("alpha",) if _alpha else ()),
         cases=_grad_cases,

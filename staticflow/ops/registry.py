@@ -121,6 +121,9 @@ class Case:
     scenario: Callable[[ModuleType], None] | None = None
 
 
+INPLACE_ANY = ((-1, -1),)  # OpDef.inplace: any input's buffer may become any output's
+
+
 @dataclass(frozen=True)
 class OpDef:
     name: str
@@ -138,6 +141,12 @@ class OpDef:
     random: bool = False
     static: bool = False
     differentiable: bool = True
+    # (input, output) pairs whose buffers the op's kernels may share: each element of the
+    # output is computed from that input's element at the same index, read before it is written
+    # (elementwise kernels). INPLACE_ANY: every input with every output (a generated fused
+    # kernel loads all its operands at an index before it stores any output there). The
+    # planner writes an output over its input where that input dies at the step
+    # (runtime/plan.py: _write_in_place)
     inplace: tuple[tuple[int, int], ...] = ()
     error_prefix: Callable | None = None  # op -> text put before a kernel's error message
     shape_only: bool = False  # outputs depend on the inputs' shapes only (Shape, Size, Rank)
@@ -208,6 +217,13 @@ class OpDef:
             if a.name == name:
                 return a
         raise KeyError(f"op {self.name} has no attr {name!r}")
+
+    def inplace_pairs(self, n_in: int, n_out: int) -> list[tuple[int, int]]:
+        """The (input, output) pairs of a node with n_in inputs and n_out outputs whose
+        buffers may be shared, in the order the planner tries them."""
+        if self.inplace == INPLACE_ANY:
+            return [(i, j) for j in range(n_out) for i in range(n_in)]
+        return [(i, j) for i, j in self.inplace if i < n_in and j < n_out]
 
 
 _REGISTRY: dict[str, OpDef] = {}

@@ -79,7 +79,7 @@ class PassRecord:
 
 
 def _pipeline() -> list[Pass]:
-    from staticflow.passes import arithmetic, cse, dce, fold, fusion, remap
+    from staticflow.passes import arithmetic, cse, dce, fold, fusion, memory_order, remap
 
     return [
         Pass("constant_folding", fold.run, "computes nodes whose inputs are all constants"),
@@ -88,6 +88,7 @@ def _pipeline() -> list[Pass]:
         Pass("remapping", remap.run, "fuses products with their epilogue, bias and activation gradients"),
         Pass("elementwise_fusion", fusion.run, "groups of elementwise ops become one generated kernel"),
         Pass("dead_node_elimination", dce.run, "drops nodes nothing fetched or targeted needs"),
+        Pass("memory_ordering", memory_order.run, "orders the nodes for a lower peak of live bytes"),
     ]
 
 
@@ -108,12 +109,30 @@ def options_from_config(config) -> Options:
         "remapping": rw.remapping != off,
         "elementwise_fusion": rw.elementwise_fusion != off,
         "dead_node_elimination": not rw.disable_model_pruning,
+        **_memory_switches(rw),
     }
     if rw.disable_meta_optimizer:
         opts.enabled = {k: False for k in opts.enabled}
     if oo.max_folded_constant_in_bytes > 0:
         opts.max_folded_bytes = int(oo.max_folded_constant_in_bytes)
     return opts
+
+
+def _memory_switches(rw) -> dict[str, bool]:
+    """The memory passes that RewriterConfig.memory_optimization turns on.
+
+    NO_MEM_OPT turns them all off. Outputs written in place over a dying input
+    ("memory_in_place", done while the plan assigns buffers) stay on for every other value.
+    Memory-aware ordering ("memory_ordering") is TensorFlow's scheduling heuristic: on for
+    DEFAULT_MEM_OPT, HEURISTICS and SCHEDULING_HEURISTICS, off for the values that name
+    other techniques alone (MANUAL, SWAPPING_HEURISTICS, RECOMPUTATION_HEURISTICS)."""
+    m = rw.memory_optimization
+    if m == rw.NO_MEM_OPT:
+        return {"memory_ordering": False, "memory_in_place": False}
+    return {
+        "memory_ordering": m in (rw.DEFAULT_MEM_OPT, rw.HEURISTICS, rw.SCHEDULING_HEURISTICS),
+        "memory_in_place": True,
+    }
 
 
 _runs = itertools.count()

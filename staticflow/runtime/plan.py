@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import gc
 import heapq
+import mmap
 import re
 import threading
 import time
@@ -75,6 +76,7 @@ class PlanStats:
     peak_bytes: int = 0
     kernel_calls: int = 0
     steps: int = 0
+    in_place: int = 0  # outputs written over an input that dies at their step
 
 
 @dataclass(eq=False)
@@ -104,6 +106,9 @@ class Plan:
     # the backend whose executor runs the plan's call records (framework.backend.Backend)
     backend: object = field(default_factory=backend.default)
     fetch_slots: list = field(default_factory=list)  # FetchSlot per fetched buffer of its own
+    # (step index, input index, output index) of each output written over its input's buffer
+    in_place: list = field(default_factory=list)
+    arena_buffers: list = field(default_factory=list)  # the Buffers packed into the arena
 
 
 @dataclass(eq=False)
@@ -261,7 +266,8 @@ def build_plan(
     try:
         ir, ev = build_ir(graph, fetch_tensors, target_ops, feeds, allocation_limit)
         records = passes.optimize(ir, ev, options)
-        plan = plan_ir(ir, ev, variables, resources, allocation_limit)
+        in_place = (options or passes.Options()).on("memory_in_place")
+        plan = plan_ir(ir, ev, variables, resources, allocation_limit, in_place)
     finally:
         if enabled:
             _age_new_objects()
@@ -304,8 +310,12 @@ class _SeenList(list):
         return x in self._seen
 
 
-def plan_ir(ir: IRGraph, ev, variables, resources=None, allocation_limit=None) -> Plan:
-    """Lower an IR to kernel calls on buffers, pack the arena and build the C records."""
+def plan_ir(
+    ir: IRGraph, ev, variables, resources=None, allocation_limit=None, in_place: bool = True
+) -> Plan:
+    """Lower an IR to kernel calls on buffers, pack the arena and build the C records.
+    `in_place`: outputs may be written over an input that dies at their step
+    (`_write_in_place`)."""
     p = _Planner(ev, allocation_limit)
     steps: list[Step] = []
     feed_locs = []
@@ -463,7 +473,12 @@ def plan_ir(ir: IRGraph, ev, variables, resources=None, allocation_limit=None) -
 
     _read_in_place(steps, snapshots, write_steps)
     _own_fetch_buffers(fetch_locs, steps)
+    # what the intermediates would take without planning: every tensor its own buffer
+    unplanned = sum(_round(b.nbytes) for b in p.buffers if b.kind == "arena")
+    written_in_place = _write_in_place(steps, p) if in_place else []
     plan = Plan(fetch_locs, feed_locs, steps, var_reads, var_writes, dict(ir.value_feeds))
+    plan.in_place = written_in_place
+    plan.stats.in_place = len(written_in_place)
     plan.shapes = {t: v.shape for t, v in _user_values(ir).items()}
     for node in ir.nodes.values():  # the user tensors a fused group computes
         group = node.attrs.get("group") if node.opdef is not None and node.opdef.internal else None
@@ -471,12 +486,36 @@ def plan_ir(ir: IRGraph, ev, variables, resources=None, allocation_limit=None) -
             for t, (shape, _o) in group.tensors().items():
                 plan.shapes.setdefault(t, shape)
     _assign_arena(p.buffers, plan.stats)
+    plan.stats.intermediate_bytes = unplanned
     p.check_alloc(
         plan.stats.arena_bytes, "the plan's arena of intermediate tensors", _largest_arena_op(steps, p)
     )
     plan.stats.steps = len(steps)
+    plan.arena_buffers = [b for b in p.buffers if b.kind == "arena"]
     _materialize(plan, p.buffers)
     return plan
+
+
+def step_memory(plan: Plan) -> list[tuple[int, int, int, int]]:
+    """Per step of the plan: (bytes its new arena buffers take, bytes of those still alive
+    after it, arena bytes alive while it runs, arena bytes alive after it), from the packed
+    buffers' lifetimes (what RunMetadata reports per op)."""
+    n = len(plan.steps)
+    total, live, starts, ends = [0] * n, [0] * n, [0] * (n + 2), [0] * (n + 2)
+    for b in plan.arena_buffers:
+        s, e = max(b.start, 0), min(max(b.end, b.start, 0), n)
+        if s < n:
+            total[s] += b.nbytes
+            if e > s:
+                live[s] += b.nbytes
+        starts[min(s, n)] += b.nbytes
+        ends[e] += b.nbytes
+    out, alive = [], 0
+    for k in range(n):
+        alive += starts[k]
+        out.append((total[k], live[k], alive, alive - ends[k]))
+        alive -= ends[k]
+    return out
 
 
 def _largest_arena_op(steps: list[Step], p: _Planner):
@@ -517,6 +556,94 @@ def _read_in_place(steps: list[Step], snapshots: list, write_steps: dict) -> Non
             continue
         b.kind, b.array, b.var = "var", var_loc.buf.array, var_loc.buf.var
         steps[s_copy].calls = [c for c in steps[s_copy].calls if c[0] is not kc]
+
+
+def _write_in_place(steps: list[Step], p: _Planner) -> list[tuple[int, int, int]]:
+    """Write an output over an input that dies at its step, where the op allows it.
+
+    The op's record names the (input, output) pairs its kernels may alias (`OpDef.inplace`:
+    each element of the output is computed from that input's element at the same index,
+    read before it is written). A pair is taken when
+    - both tensors are whole arena buffers of one size and dtype: never a feed, a variable,
+      a constant, a fetched buffer of its own or a string array;
+    - the input's buffer (every tensor viewing it) is read by no later step and no fetch:
+      its last use is this step;
+    - one kernel call of the step touches the two buffers, and every view it has of either is
+      the same window (so an input read through another view, a transpose or a broadcast of
+      the same bytes, keeps the output apart);
+    - the output's buffer is not already another output's at this step.
+    The output's buffer then goes: its tensors live in the input's buffer, whose lifetime
+    extends to theirs. The step waits for every other step that reads the input (their reads
+    come first in any order that keeps the steps' dependencies). Returns the pairs taken as
+    (step, input, output)."""
+    refs: dict[int, list[Loc]] = {}  # id(buffer) -> every Loc over it (each Loc object once)
+    seen: set[int] = set()
+
+    def note(loc: Loc) -> None:
+        if id(loc) not in seen:
+            seen.add(id(loc))
+            refs.setdefault(id(loc.buf), []).append(loc)
+
+    readers: dict[int, set[int]] = {}  # id(buffer) -> the steps reading it
+    for s_i, step in enumerate(steps):
+        for _c, ins, outs in step.calls:
+            for loc, _v in ins:
+                note(loc)
+                readers.setdefault(id(loc.buf), set()).add(s_i)
+            for loc, _v in outs:
+                note(loc)
+    for loc in p.locs.values():
+        note(loc)
+    done: list[tuple[int, int, int]] = []
+    gone: set[int] = set()
+    for s_i, step in enumerate(steps):
+        node = step.node
+        d = node.opdef if node is not None else None
+        if d is None or not d.inplace:
+            continue
+        taken: set[int] = set()
+        for i, j in d.inplace_pairs(len(node.inputs), len(node.outputs)):
+            src, dst = p.locs.get(node.inputs[i]), p.locs.get(node.outputs[j])
+            if src is None or dst is None or not _can_alias(step, s_i, src, dst, taken, p):
+                continue
+            old, new = dst.buf, src.buf
+            for loc in refs.pop(id(old), []):
+                loc.buf = new
+                refs.setdefault(id(new), []).append(loc)
+            new.end = max(new.end, old.end)
+            readers.setdefault(id(new), set()).update(readers.pop(id(old), ()))
+            gone.add(id(old))
+            taken.add(id(new))
+            others = readers.get(id(new), set()) - {s_i}
+            step.deps = tuple(sorted(set(step.deps) | {r for r in others if r < s_i}))
+            done.append((s_i, i, j))
+    if gone:
+        p.buffers[:] = [b for b in p.buffers if id(b) not in gone]
+    return done
+
+
+def _can_alias(step: Step, s_i: int, src: Loc, dst: Loc, taken: set, p: _Planner) -> bool:
+    a, b = src.buf, dst.buf
+    if a is b or a.kind != "arena" or b.kind != "arena" or a.objects or b.objects:
+        return False
+    if id(a) in taken or id(b) in taken or a.end != s_i or b.start != s_i:
+        return False
+    if src.byte_offset or dst.byte_offset or src.dtype is not dst.dtype or a.nbytes != b.nbytes:
+        return False
+    if _Planner.nbytes(src.shape, src.dtype) != a.nbytes or _Planner.nbytes(dst.shape, dst.dtype) != b.nbytes:
+        return False
+    touching = [c for c in step.calls if any(loc.buf is a or loc.buf is b for loc, _v in c[1] + c[2])]
+    if len(touching) != 1 or isinstance(touching[0][0], HostCall):
+        return False
+    _kc, ins, outs = touching[0]
+    writes = [v for loc, v in outs if loc.buf is b]
+    if len(writes) != 1 or any(loc.buf is a for loc, _v in outs):
+        return False
+    def window(loc: Loc, v: View) -> tuple:
+        return (loc.byte_offset + v.offset * v.dtype.np.itemsize, v.shape, v.strides, v.dtype.np)
+
+    w = window(dst, writes[0])
+    return all(window(loc, v) == w for loc, v in ins if loc.buf is a or loc.buf is b)
 
 
 def _own_fetch_buffers(fetch_locs: list, steps: list[Step]) -> None:
@@ -681,7 +808,7 @@ def _round(n: int) -> int:
 def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     """Allocate the arena and build the C call records (each kernel from its node's backend)."""
     ffi = plan.backend.ffi
-    plan.arena = _aligned_bytes(plan.stats.arena_bytes)
+    plan.arena = _arena_bytes(plan.stats.arena_bytes)
     arena_base = plan.arena.__array_interface__["data"][0]
     plan.consts = [b.array for b in buffers if b.kind == "const"]
     for b in buffers:
@@ -1010,6 +1137,37 @@ def _aligned_bytes(nbytes: int) -> np.ndarray:
     page per 2 MiB where the kernel grants them.)"""
     raw = np.empty(nbytes + ALIGN, np.uint8)
     shift = (-raw.__array_interface__["data"][0]) % ALIGN
+    return raw[shift : shift + nbytes]
+
+
+# arenas at least this large are a mapping of their own advised for transparent huge pages
+HUGE_PAGE_MIN_BYTES = 4 << 20
+HUGE_PAGE = 2 << 20
+
+
+def _arena_bytes(nbytes: int) -> np.ndarray:
+    """The plan's arena: a large one is an anonymous mapping whose 2 MiB-aligned start is
+    advised MADV_HUGEPAGE, so that where the system's transparent huge pages are in
+    "madvise" mode (a common default) the arena's pages are 2 MiB ones: a step walking
+    hundreds of MiB of activations then misses the TLB far less, and the first run faults a
+    page in per 2 MiB instead of per 4 KiB. This is explicit, not left to NumPy: NumPy
+    advises its own allocations of 4 MiB and more too, but only where its
+    `_set_madvise_hugepage` switch is on, and the arena would be a NumPy allocation like any
+    other. The mapping is released when the plan goes (its pages go back to the system at
+    once, not to the C heap). Smaller arenas, and systems without the advice, take
+    _aligned_bytes."""
+    advice = getattr(mmap, "MADV_HUGEPAGE", None)
+    if nbytes < HUGE_PAGE_MIN_BYTES or advice is None:
+        return _aligned_bytes(nbytes)
+    # private (a shared anonymous mapping is shmem, which huge pages follow other rules for);
+    # page-aligned; untouched pages take no memory
+    m = mmap.mmap(-1, nbytes + HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    raw = np.frombuffer(m, np.uint8)
+    shift = (-raw.__array_interface__["data"][0]) % HUGE_PAGE
+    try:
+        m.madvise(advice, shift, nbytes)
+    except OSError:  # a kernel without transparent huge pages: plain pages
+        pass
     return raw[shift : shift + nbytes]
 
 

@@ -822,6 +822,12 @@ def _fill_step_stats(run_metadata, plan, trace) -> None:
         span[1] = t1
     md = config_pb2.RunMetadata()
     dev = md.step_stats.dev_stats.add(device=plan.backend.device_name)
+    st = plan.stats
+    dev.memory_plan.arena_bytes = st.arena_bytes
+    dev.memory_plan.intermediate_bytes = st.intermediate_bytes
+    dev.memory_plan.peak_bytes = st.peak_bytes
+    dev.memory_plan.in_place_outputs = st.in_place
+    memory = plan_mod.step_memory(plan)
     epoch = time.time_ns() - time.perf_counter_ns()  # the trace's clock is perf_counter_ns
     for step, (t0, t1) in spans.items():
         t1, t0 = t1 + epoch, t0 + epoch
@@ -830,8 +836,17 @@ def _fill_step_stats(run_metadata, plan, trace) -> None:
         # one entry per user op the step stands for; a fused group's entries share its span and
         # their labels name the group's kernel and every op in it
         fused = f" [{node.type}: {', '.join(o.name for o in group)}]" if len(group) > 1 else ""
-        for op in group:
-            _add_node_stats(dev, op, t0, t1, fused)
+        for k, op in enumerate(group):
+            ns = _add_node_stats(dev, op, t0, t1, fused)
+            if k == 0:  # the step's arena bytes, once (TensorFlow's per-node allocator record)
+                total, live, peak, in_use = memory[step]
+                ns.memory.add(
+                    allocator_name="arena",
+                    total_bytes=total,
+                    peak_bytes=peak,
+                    live_bytes=live,
+                    allocator_bytes_in_use=in_use,
+                )
     if isinstance(run_metadata, config_pb2.RunMetadata):
         run_metadata.step_stats.CopyFrom(md.step_stats)
     else:  # TensorFlow's RunMetadata: the same wire format
@@ -839,12 +854,12 @@ def _fill_step_stats(run_metadata, plan, trace) -> None:
         run_metadata.MergeFromString(md.SerializeToString())
 
 
-def _add_node_stats(dev, op, t0: int, t1: int, suffix: str) -> None:
+def _add_node_stats(dev, op, t0: int, t1: int, suffix: str):
     """One NodeExecStats of `op` spanning [t0, t1) (wall-clock ns), labelled with what it
-    computed and the user's source line where it was made, then `suffix`."""
+    computed and the user's source line where it was made, then `suffix`; returns it."""
     inputs = ", ".join(t.name for t in op.inputs)
     where = fops.format_location(op.location)
-    dev.node_stats.add(
+    return dev.node_stats.add(
         node_name=op.name,
         all_start_micros=t0 // 1000,
         op_start_rel_micros=0,

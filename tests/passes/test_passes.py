@@ -62,6 +62,7 @@ def test_the_example_graph_shrinks_with_the_same_values():
         "remapping",
         "elementwise_fusion",
         "dead_node_elimination",
+        "memory_ordering",
     ]
 
 
