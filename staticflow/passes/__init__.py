@@ -40,6 +40,7 @@ class Options:
 
     enabled: dict[str, bool] = field(default_factory=dict)
     max_folded_bytes: int = DEFAULT_MAX_FOLDED_BYTES
+    memory_optimization: int = 0  # RewriterConfig.MemOptType (0: DEFAULT_MEM_OPT)
 
     def on(self, name: str) -> bool:
         return self.enabled.get(name, True)
@@ -79,7 +80,7 @@ class PassRecord:
 
 
 def _pipeline() -> list[Pass]:
-    from staticflow.passes import arithmetic, cse, dce, fold, fusion, remap
+    from staticflow.passes import arithmetic, cse, dce, fold, fusion, recompute, remap
 
     return [
         Pass("constant_folding", fold.run, "computes nodes whose inputs are all constants"),
@@ -87,6 +88,7 @@ def _pipeline() -> list[Pass]:
         Pass("common_subgraph_elimination", cse.run, "merges nodes that compute the same value"),
         Pass("remapping", remap.run, "fuses products with their epilogue, bias and activation gradients"),
         Pass("elementwise_fusion", fusion.run, "groups of elementwise ops become one generated kernel"),
+        Pass("recomputation", recompute.run, "backward readers of forward values read recomputed copies"),
         Pass("dead_node_elimination", dce.run, "drops nodes nothing fetched or targeted needs"),
     ]
 
@@ -108,7 +110,9 @@ def options_from_config(config) -> Options:
         "remapping": rw.remapping != off,
         "elementwise_fusion": rw.elementwise_fusion != off,
         "dead_node_elimination": not rw.disable_model_pruning,
+        "recomputation": rw.memory_optimization != rw.NO_MEM_OPT,
     }
+    opts.memory_optimization = int(rw.memory_optimization)
     if rw.disable_meta_optimizer:
         opts.enabled = {k: False for k in opts.enabled}
     if oo.max_folded_constant_in_bytes > 0:
