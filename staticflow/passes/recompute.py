@@ -29,6 +29,7 @@ without a config.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 
@@ -82,13 +83,14 @@ def run(ir: IRGraph, ctx) -> int:
         if users:
             readers.setdefault(key, []).append((n, users))
     backward_order = [n for n in order if n.id in backward and not n.flag("static")]
+    backward_pos = [pos[n.id] for n in backward_order]
     clones = 0
     for key, group in readers.items():
         first = min(pos[u.id] for _n, users in group for u, _i in users)
         # the backward work just before the first reader: the clones wait for it, so that
         # they run when the backward pass reaches the segment, not with the forward pass
-        after = [b for b in backward_order if pos[b.id] < first]
-        wait = [after[-1]] if after else []
+        at = bisect.bisect_left(backward_pos, first)
+        wait = [backward_order[at - 1]] if at else []
         made: dict[int, Node] = {}
         for n, users in group:
             c = _clone(ir, n, segment, key, made, wait)
