@@ -41,6 +41,20 @@ def recompute_grad(fn: Callable) -> Callable:
     return wrapped
 
 
+def hint_of(op):
+    """The recompute mark of `op`: its ``_recompute_hint`` attr (made by recompute_grad, read
+    from a GraphDef, or set with ``op._set_attr``) as an int or text, or None."""
+    a = op._extra_attrs.get(HINT_ATTR)
+    if a is None:
+        a = op._attrs.get(HINT_ATTR)
+        if a is None:
+            return None
+    if isinstance(a, attr_value_pb2.AttrValue):
+        kind = a.WhichOneof("value")
+        return getattr(a, kind) if kind in ("i", "b", "s") else str(a)
+    return a
+
+
 def _tensors(x) -> list:
     if isinstance(x, fops.Tensor):
         return [x]

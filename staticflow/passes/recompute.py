@@ -35,7 +35,7 @@ import re
 
 from staticflow.compiler.build import flat_args
 from staticflow.compiler.ir import FEED, IRGraph, Node
-from staticflow.ops.recompute import HINT_ATTR
+from staticflow.ops.recompute import hint_of
 
 # RewriterConfig.MemOptType (TensorFlow's numbers)
 DEFAULT_MEM_OPT, NO_MEM_OPT, MANUAL, HEURISTICS = 0, 1, 2, 3
@@ -134,13 +134,13 @@ def _hint(n: Node):
     """The recompute mark shared by every user op `n` stands for, or None."""
     if not n.origin:
         return None
-    marks = []
+    first = None
     for o in n.origin:
-        a = o._extra_attrs.get(HINT_ATTR)
-        if a is None:
+        mark = hint_of(o)
+        if mark is None:
             return None
-        marks.append(a.i if a.WhichOneof("value") == "i" else str(a).strip())
-    return marks[0]
+        first = mark if first is None else first
+    return first
 
 
 def _backward(order: list[Node]) -> set[int]:

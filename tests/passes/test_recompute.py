@@ -213,6 +213,29 @@ def test_recompute_grad_marks_the_inside_not_the_outputs():
     assert sf.contrib.layers.recompute_grad is sf.recompute_grad
 
 
+def test_marks_survive_a_graph_def_round_trip_and_a_set_attr():
+    g, train, feed = _block_model(wrap=True)
+    gd = g.as_graph_def()
+    assert sum("_recompute_hint" in n.attr for n in gd.node) >= 9
+    g2 = sf.Graph()
+    with g2.as_default():
+        sf.import_graph_def(gd, name="")
+        feed2 = {g2.get_tensor_by_name(t.name): v for t, v in feed.items()}
+        train2 = g2.get_operation_by_name(train.name)
+    with g2.as_default(), sf.Session(graph=g2, config=_config(MANUAL)) as s:
+        assert _recomputed(s.plan(train2, feed2)) > 0
+    # marks set by hand, as in TensorFlow, on the ops of one layer (fused into one node,
+    # which is recomputed when every op it stands for is marked)
+    g3, train3, feed3 = _block_model(wrap=False)
+    for op in g3.get_operations():
+        if op.name.startswith("block1/inner0/") and op.type in ("MatMul", "BiasAdd", "Tanh"):
+            op._set_attr("_recompute_hint", 1)
+    on, p_on = _train(g3, train3, feed3, MANUAL)
+    off, p_off = _train(g3, train3, feed3, NO_MEM_OPT)
+    assert _recomputed(p_on) >= 1 and _recomputed(p_off) == 0
+    _assert_same(on, off)
+
+
 # --- the example models ---------------------------------------------------------------------------
 def _load(name: str):
     spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
