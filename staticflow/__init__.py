@@ -181,6 +181,7 @@ from staticflow.ops.math_ops import multiply as mul
 from staticflow.ops.math_ops import negative as neg
 from staticflow.ops.math_ops import subtract as sub
 from staticflow.ops.random_ops import random_normal, random_uniform, set_random_seed, truncated_normal
+from staticflow.ops.recompute import recompute_grad
 from staticflow.ops.state_ops import (
     Variable,
     assign,

@@ -31,6 +31,7 @@ from staticflow.ops import (
     random_ops,
 )
 from staticflow.ops import variable_scope as vs
+from staticflow.ops.recompute import recompute_grad  # noqa: F401  (tf.contrib.layers.recompute_grad)
 
 DATA_FORMAT_NCHW = "NCHW"
 DATA_FORMAT_NHWC = "NHWC"

@@ -246,7 +246,8 @@ def import_graph_def(
                     except (TypeError, ValueError) as e:
                         msg = str(e)
                         raise ValueError(msg if msg.startswith(where) else f"{where}: {msg}") from None
-                elif not k.startswith("_") or k == "_gradient_op_type":  # (gradient_override_map)
+                elif not k.startswith("_") or k in ("_gradient_op_type", "_recompute_hint"):
+                    # (gradient_override_map's mark, and recomputation's: recompute_grad, MANUAL)
                     extra[k] = v
             data, controls = [], []
             for s in n.input:

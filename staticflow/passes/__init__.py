@@ -40,6 +40,7 @@ class Options:
 
     enabled: dict[str, bool] = field(default_factory=dict)
     max_folded_bytes: int = DEFAULT_MAX_FOLDED_BYTES
+    memory_optimization: int = 0  # RewriterConfig.MemOptType (0: DEFAULT_MEM_OPT)
 
     def on(self, name: str) -> bool:
         return self.enabled.get(name, True)
@@ -79,7 +80,7 @@ class PassRecord:
 
 
 def _pipeline() -> list[Pass]:
-    from staticflow.passes import arithmetic, cse, dce, fold, fusion, memory_order, remap
+    from staticflow.passes import arithmetic, cse, dce, fold, fusion, memory_order, recompute, remap
 
     return [
         Pass("constant_folding", fold.run, "computes nodes whose inputs are all constants"),
@@ -87,6 +88,7 @@ def _pipeline() -> list[Pass]:
         Pass("common_subgraph_elimination", cse.run, "merges nodes that compute the same value"),
         Pass("remapping", remap.run, "fuses products with their epilogue, bias and activation gradients"),
         Pass("elementwise_fusion", fusion.run, "groups of elementwise ops become one generated kernel"),
+        Pass("recomputation", recompute.run, "backward readers of forward values read recomputed copies"),
         Pass("dead_node_elimination", dce.run, "drops nodes nothing fetched or targeted needs"),
         Pass("memory_ordering", memory_order.run, "orders the nodes for a lower peak of live bytes"),
     ]
@@ -111,6 +113,7 @@ def options_from_config(config) -> Options:
         "dead_node_elimination": not rw.disable_model_pruning,
         **_memory_switches(rw),
     }
+    opts.memory_optimization = int(rw.memory_optimization)
     if rw.disable_meta_optimizer:
         opts.enabled = {k: False for k in opts.enabled}
     if oo.max_folded_constant_in_bytes > 0:
@@ -125,13 +128,17 @@ def _memory_switches(rw) -> dict[str, bool]:
     ("memory_in_place", done while the plan assigns buffers) stay on for every other value.
     Memory-aware ordering ("memory_ordering") is TensorFlow's scheduling heuristic: on for
     DEFAULT_MEM_OPT, HEURISTICS and SCHEDULING_HEURISTICS, off for the values that name
-    other techniques alone (MANUAL, SWAPPING_HEURISTICS, RECOMPUTATION_HEURISTICS)."""
+    other techniques alone (MANUAL, SWAPPING_HEURISTICS, RECOMPUTATION_HEURISTICS).
+    Recomputation ("recomputation") runs for every value but NO_MEM_OPT: unmarked nodes
+    only under HEURISTICS and RECOMPUTATION_HEURISTICS (the pass reads the value itself),
+    nodes marked by recompute_grad always, as TensorFlow's recompute_grad needs no option."""
     m = rw.memory_optimization
     if m == rw.NO_MEM_OPT:
-        return {"memory_ordering": False, "memory_in_place": False}
+        return {"memory_ordering": False, "memory_in_place": False, "recomputation": False}
     return {
         "memory_ordering": m in (rw.DEFAULT_MEM_OPT, rw.HEURISTICS, rw.SCHEDULING_HEURISTICS),
         "memory_in_place": True,
+        "recomputation": True,
     }
 
 

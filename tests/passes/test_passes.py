@@ -61,6 +61,7 @@ def test_the_example_graph_shrinks_with_the_same_values():
         "common_subgraph_elimination",
         "remapping",
         "elementwise_fusion",
+        "recomputation",
         "dead_node_elimination",
         "memory_ordering",
     ]
