@@ -339,7 +339,7 @@ class Session:
         self._plans_lock = threading.Lock()
         self.plans_evicted = 0
         self._variables = VariableStore(self._graph)
-        self._executor = executor
+        self._executor_mode = executor
         # runs do not take this lock (each plan has its own, so that a run blocked in a queue
         # never stops another); it guards direct reads and writes of variable storage
         self._lock = threading.Lock()
@@ -498,6 +498,18 @@ class Session:
             return sig(args)
 
         return call
+
+    @property
+    def _executor(self) -> str:
+        """How plans run: "c" (one call into the C executor) or "python" (the same records
+        walked from Python, for debugging)."""
+        return self._executor_mode
+
+    @_executor.setter
+    def _executor(self, mode: str) -> None:
+        # the signatures' runners were made for the old mode
+        self._executor_mode = mode
+        self._signatures.clear()
 
     def _plan_for(self, tensors, targets, feeds):
         key = (

