@@ -5,8 +5,9 @@ while planning, lowering to kernel calls, buffer assignment) is separate from
 executing it. Every intermediate lives in one arena at an offset chosen from
 its lifetime, so a run allocates nothing; variables live in the session's
 persistent storage; constants in the plan. The kernel calls are prebuilt C
-records, so executing is one call into C (`sf_run_plan`), or a Python walk of
-the same records for debugging.
+records, so executing is one call into C per segment between host calls
+(`sf_run_plan` in the plan's order, or `sf_run_schedule`, which runs independent calls
+on several threads), or a Python walk of the same records for debugging.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from staticflow.framework import backend, dtypes, errors, sizes
 from staticflow.framework import ops as fops
 from staticflow.ops import registry
 from staticflow.ops.lowering import HostCall, KernelCall, LowerContext, View
+from staticflow.runtime import schedule
 
 ALIGN = 64
 
@@ -101,6 +103,10 @@ class Plan:
     # the backend whose executor runs the plan's call records (framework.backend.Backend)
     backend: object = field(default_factory=backend.default)
     fetch_slots: list = field(default_factory=list)  # FetchSlot per fetched buffer of its own
+    # threads the scheduled executor may run independent calls on (the session config's
+    # inter_op_parallelism_threads): 0 the device's processors, 1 (or less) the plan's order
+    inter_op_threads: int = 0
+    schedule: list | None = None  # schedule.SegmentSchedule per segment, made on first use
 
 
 @dataclass(eq=False)
@@ -840,8 +846,8 @@ def _fail(plan: Plan, k: int, code: int):
 def execute(plan: Plan, feeds: dict, variables, mode: str = "c", trace: list | None = None) -> list:
     """Run a plan: bind the feeds (large contiguous ones in place, the rest copied in), run
     every kernel call, hand out the fetches (a large fetched buffer, written into a fresh
-    array this run, as it is; the rest copied out). With a `trace` list, each call runs on its
-    own and appends (step index, start ns, end ns) to it."""
+    array this run, as it is; the rest copied out). With a `trace` list, each call appends
+    (step index, start ns, end ns, thread index) to it."""
     for name in plan.var_reads:
         if not variables.is_initialized(name):
             op = variables.op(name)
@@ -931,8 +937,14 @@ def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
     be = plan.backend
     status = be.ffi.new("int *")
     clock = time.perf_counter_ns
-    for start, stop, host in plan.segments:
-        if stop > start and mode == "c" and trace is None:
+    threads = _inter_op_threads(plan) if mode == "c" else 1
+    scheduled = mode == "c" and hasattr(be, "run_schedule") and (threads > 1 or trace is not None)
+    if scheduled and plan.schedule is None:
+        plan.schedule = schedule.build(plan)
+    for seg, (start, stop, host) in enumerate(plan.segments):
+        if stop > start and scheduled:
+            _run_scheduled(plan, seg, threads, trace, status)
+        elif stop > start and mode == "c" and trace is None:
             failed = be.run_plan(plan.c_fns + start, plan.c_calls + start, stop - start, status)
             if failed >= 0:
                 raise _fail(plan, start + failed, status[0])
@@ -941,7 +953,7 @@ def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
                 t0 = clock()
                 code = plan.c_fns[k](plan.c_calls + k)
                 if trace is not None:
-                    trace.append((plan.call_steps[k], t0, clock()))
+                    trace.append((plan.call_steps[k], t0, clock(), 0))
                 if code:
                     raise _fail(plan, k, code)
         if host is not None:
@@ -949,7 +961,34 @@ def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
             t0 = clock()
             _run_host(plan.steps[step].op, fn, ins, outs)
             if trace is not None:
-                trace.append((step, t0, clock()))
+                trace.append((step, t0, clock(), 0))
+
+
+def _inter_op_threads(plan: Plan) -> int:
+    n = plan.inter_op_threads
+    return plan.backend.num_procs() if n == 0 and hasattr(plan.backend, "num_procs") else max(n, 1)
+
+
+def _run_scheduled(plan: Plan, seg: int, threads: int, trace: list | None, status) -> None:
+    """One segment through the scheduled executor: on up to `threads` threads when its
+    calls are not a chain, else in order; traced, with each call's span and thread."""
+    be = plan.backend
+    start, stop, _ = plan.segments[seg]
+    n = stop - start
+    sch = plan.schedule[seg]
+    t = min(threads, sch.width)
+    spans = np.zeros((n, 3), np.int64) if trace is not None else None
+    c_spans = be.ffi.cast("int64_t *", spans.ctypes.data) if spans is not None else be.ffi.NULL
+    failed = be.run_schedule(
+        plan.c_fns + start, plan.c_calls + start, n, sch.npred, sch.succ_start, sch.succ, t, c_spans, status
+    )
+    if spans is not None:
+        steps = plan.call_steps
+        for i, (t0, t1, th) in enumerate(spans.tolist()):
+            if t1:  # calls after a failure never ran
+                trace.append((steps[start + i], t0, t1, th))
+    if failed >= 0:
+        raise _fail(plan, start + failed, status[0])
 
 
 def _run_host(op, fn, ins, outs) -> None:

@@ -192,6 +192,8 @@ class Session:
         self.plans_evicted = 0
         self._variables = VariableStore(self._graph)
         self._executor = executor
+        # threads the plans' independent kernel calls may run on (0: one per processor)
+        self._inter_op = self._config.inter_op_parallelism_threads if self._config is not None else 0
         # runs do not take this lock (each plan has its own, so that a run blocked in a queue
         # never stops another); it guards direct reads and writes of variable storage
         self._lock = threading.Lock()
@@ -267,6 +269,7 @@ class Session:
                 allocation_limit=limit or None,
             )
         self.plans_built += 1
+        p.inter_op_threads = self._inter_op
         if self._config is not None and self._config.log_device_placement:
             for step in p.steps:  # every user op a step stands for (a fused group: several)
                 for o in step.node.origin if step.node is not None and step.node.origin else (step.op,):
@@ -518,18 +521,21 @@ def _message(value, kind: str, arg: str):
 
 
 def _fill_step_stats(run_metadata, plan, trace) -> None:
-    """Per-op wall times of a traced run: trace holds (step index, start ns, end ns) per
-    kernel or host call, in order; an op's entry spans its first call to its last."""
+    """Per-op wall times of a traced run: trace holds (step index, start ns, end ns, thread)
+    per kernel or host call, in the plan's order; an op's entry spans its first call to its
+    last, in the lane of the thread that ran its first call (thread 0: the calling thread,
+    others the scheduled executor's workers)."""
     from staticflow.protobuf import config_pb2
 
     spans: dict[int, list[int]] = {}
-    for step, t0, t1 in trace:
-        span = spans.setdefault(step, [t0, t1])
-        span[1] = t1
+    for step, t0, t1, thread in trace:
+        span = spans.setdefault(step, [t0, t1, thread])
+        span[0], span[1] = min(span[0], t0), max(span[1], t1)
+    caller = threading.get_ident() & 0x7FFFFFFF
     md = config_pb2.RunMetadata()
     dev = md.step_stats.dev_stats.add(device=plan.backend.device_name)
     epoch = time.time_ns() - time.perf_counter_ns()  # the trace's clock is perf_counter_ns
-    for step, (t0, t1) in spans.items():
+    for step, (t0, t1, thread) in spans.items():
         t1, t0 = t1 + epoch, t0 + epoch
         node = plan.steps[step].node
         group = node.origin if node is not None and node.origin else (plan.steps[step].op,)
@@ -537,7 +543,7 @@ def _fill_step_stats(run_metadata, plan, trace) -> None:
         # their labels name the group's kernel and every op in it
         fused = f" [{node.type}: {', '.join(o.name for o in group)}]" if len(group) > 1 else ""
         for op in group:
-            _add_node_stats(dev, op, t0, t1, fused)
+            _add_node_stats(dev, op, t0, t1, fused, caller + thread)
     if isinstance(run_metadata, config_pb2.RunMetadata):
         run_metadata.step_stats.CopyFrom(md.step_stats)
     else:  # TensorFlow's RunMetadata: the same wire format
@@ -545,7 +551,7 @@ def _fill_step_stats(run_metadata, plan, trace) -> None:
         run_metadata.MergeFromString(md.SerializeToString())
 
 
-def _add_node_stats(dev, op, t0: int, t1: int, suffix: str) -> None:
+def _add_node_stats(dev, op, t0: int, t1: int, suffix: str, thread_id: int) -> None:
     """One NodeExecStats of `op` spanning [t0, t1) (wall-clock ns), labelled with what it
     computed and the user's source line where it was made, then `suffix`."""
     inputs = ", ".join(t.name for t in op.inputs)
@@ -561,7 +567,7 @@ def _add_node_stats(dev, op, t0: int, t1: int, suffix: str) -> None:
         op_end_rel_nanos=t1 - t0,
         all_end_rel_nanos=t1 - t0,
         timeline_label=f"{op.name} = {op.type}({inputs}) @ {where}{suffix}",
-        thread_id=threading.get_ident() & 0x7FFFFFFF,
+        thread_id=thread_id & 0x7FFFFFFF,
     )
 
 
