@@ -113,7 +113,7 @@ typedef struct sf_job {
     int64_t started;
     int running;      /* calls executing now */
     int threads;      /* workers 1..threads-1 take part, with the caller (0) */
-    int budget;       /* OpenMP threads shared by the running calls */
+    int omp_threads;  /* the caller's OpenMP thread count, which every call gets */
     int64_t failed;   /* lowest failing index, or -1 */
     int fail_status;
     int64_t *trace;
@@ -179,12 +179,13 @@ static void sf_work(sf_job *j, int id)
 {
     while (j->heap_n > 0 && j->failed < 0) {
         int64_t i = sf_heap_pop(j);
-        int k = ++j->running;
+        j->running++;
         j->started++;
         if (j->heap_n > 0) pthread_cond_signal(&sf_pool_cv); /* more for another worker */
         pthread_mutex_unlock(&sf_pool_mu);
-        int nt = j->budget / k;
-        omp_set_num_threads(nt > 1 ? nt : 1);
+        /* the count the call would get in order: kernels cut their work by it (a product's
+         * blocks, a reduction's partial sums), so another count could change the bits */
+        if (omp_get_max_threads() != j->omp_threads) omp_set_num_threads(j->omp_threads);
         int64_t t0 = j->trace ? sf_now_ns() : 0;
         int st = j->fns[i](&j->calls[i]);
         if (j->trace) {
@@ -328,7 +329,7 @@ int64_t sf_run_schedule(sf_kernel *fns, sf_call *calls, int64_t n, const int32_t
     j.heap = heap;
     j.failed = -1;
     j.trace = trace;
-    j.budget = omp_get_max_threads();
+    j.omp_threads = omp_get_max_threads();
     j.threads = sf_grow_pool(threads);
     memcpy(count, npred, (size_t)n * sizeof *count);
     for (int64_t i = 0; i < n; i++)
@@ -346,7 +347,6 @@ int64_t sf_run_schedule(sf_kernel *fns, sf_call *calls, int64_t n, const int32_t
     sf_pool_job = NULL;
     pthread_mutex_unlock(&sf_pool_mu);
 
-    omp_set_num_threads(j.budget);
     free(heap);
     free(count);
     pthread_mutex_unlock(&sf_run_mu);

@@ -84,10 +84,12 @@ int64_t sf_run_plan(sf_kernel *fns, sf_call *calls, int64_t n, int *status);
  * calls call i waits for; its successors are succ[succ_start[i]..succ_start[i+1]).
  * The dependencies must order every two calls that touch the same bytes with
  * at least one writing, so results are the sequential loop's, bit for bit.
- * Ready calls start lowest index first; a call started while k calls run gets
- * max(1, T / k) OpenMP threads, T being the caller's thread count, so the two
- * levels never oversubscribe the cores. threads <= 1, or a pool busy with
- * another run, is sf_run_plan's loop in order. trace: NULL, or 3 * n int64s
+ * Ready calls start lowest index first. Every call gets the caller's OpenMP
+ * thread count, as in order: kernels cut their work by it (a product's blocks,
+ * a reduction's partial sums), so another count could change their bits; the
+ * caller keeps threads x that count within the cores (sf_num_procs).
+ * threads <= 1, or a pool busy with another run, is sf_run_plan's loop in
+ * order. trace: NULL, or 3 * n int64s
  * that receive each call's start and end (CLOCK_MONOTONIC ns) and the index of
  * the thread that ran it (0: the caller). Returns as sf_run_plan: -1, or the
  * lowest index of the calls that failed (no call starts after a failure; the

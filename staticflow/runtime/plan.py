@@ -103,9 +103,9 @@ class Plan:
     # the backend whose executor runs the plan's call records (framework.backend.Backend)
     backend: object = field(default_factory=backend.default)
     fetch_slots: list = field(default_factory=list)  # FetchSlot per fetched buffer of its own
-    # threads the scheduled executor may run independent calls on (the session config's
-    # inter_op_parallelism_threads): 0 the device's processors, 1 (or less) the plan's order
-    inter_op_threads: int = 0
+    # threads the scheduled executor may run independent calls on (from the session config's
+    # inter_op_parallelism_threads); 1: the plan's order
+    inter_op_threads: int = 1
     schedule: list | None = None  # schedule.SegmentSchedule per segment, made on first use
 
 
@@ -247,13 +247,16 @@ def build_plan(
     resources=None,
     options=None,
     allocation_limit=None,
+    inter_op_threads: int = 1,
 ) -> Plan:
     """Plan the run that computes fetch_tensors and runs target_ops given feeds: build the IR
     of this signature, rewrite it with the pass pipeline (`options`: passes.Options, from the
     session's config), lower it. `resources` (the session's ResourceStore) is what host
     calls of queue, iterator and reader ops use. `allocation_limit` bounds every allocation
     of the plan in bytes (None: the default of `sizes.allocation_limit`); more raises
-    ResourceExhaustedError."""
+    ResourceExhaustedError. `inter_op_threads` above 1 plans for the scheduled executor: the
+    arena is packed by the dependency depth at which each step can run, so that calls that
+    may run at once get bytes of their own."""
     from staticflow import passes
 
     # Python's cyclic garbage collector pauses meanwhile: planning makes many objects and no
@@ -264,7 +267,7 @@ def build_plan(
     try:
         ir, ev = build_ir(graph, fetch_tensors, target_ops, feeds, allocation_limit)
         records = passes.optimize(ir, ev, options)
-        plan = plan_ir(ir, ev, variables, resources, allocation_limit)
+        plan = plan_ir(ir, ev, variables, resources, allocation_limit, inter_op_threads)
     finally:
         if enabled:
             _age_new_objects()
@@ -307,7 +310,9 @@ class _SeenList(list):
         return x in self._seen
 
 
-def plan_ir(ir: IRGraph, ev, variables, resources=None, allocation_limit=None) -> Plan:
+def plan_ir(
+    ir: IRGraph, ev, variables, resources=None, allocation_limit=None, inter_op_threads: int = 1
+) -> Plan:
     """Lower an IR to kernel calls on buffers, pack the arena and build the C records."""
     p = _Planner(ev, allocation_limit)
     steps: list[Step] = []
@@ -334,7 +339,10 @@ def plan_ir(ir: IRGraph, ev, variables, resources=None, allocation_limit=None) -
             var_reads.append(loc.buf.var)
 
     step_of: dict[int, int] = {}  # IR node id -> its step
-    for node in ir.topo_order():
+    order, depth = ir.topo_order(), None
+    if inter_op_threads > 1:  # by the depth each step can run at (for the packing below)
+        order, depth = schedule.parallel_order(order)
+    for node in order:
         if node.type == FEED:
             continue
         d = node.opdef
@@ -473,6 +481,9 @@ def plan_ir(ir: IRGraph, ev, variables, resources=None, allocation_limit=None) -
         if group is not None:
             for t, (shape, _o) in group.tensors().items():
                 plan.shapes.setdefault(t, shape)
+    plan.inter_op_threads = inter_op_threads
+    if depth is not None:
+        schedule.parallel_lifetimes(steps, p.buffers, [depth[s.node.id] for s in steps])
     _assign_arena(p.buffers, plan.stats)
     p.check_alloc(
         plan.stats.arena_bytes, "the plan's arena of intermediate tensors", _largest_arena_op(steps, p)
@@ -937,7 +948,7 @@ def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
     be = plan.backend
     status = be.ffi.new("int *")
     clock = time.perf_counter_ns
-    threads = _inter_op_threads(plan) if mode == "c" else 1
+    threads = max(plan.inter_op_threads, 1) if mode == "c" else 1
     scheduled = mode == "c" and hasattr(be, "run_schedule") and (threads > 1 or trace is not None)
     if scheduled and plan.schedule is None:
         plan.schedule = schedule.build(plan)
@@ -962,11 +973,6 @@ def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
             _run_host(plan.steps[step].op, fn, ins, outs)
             if trace is not None:
                 trace.append((step, t0, clock(), 0))
-
-
-def _inter_op_threads(plan: Plan) -> int:
-    n = plan.inter_op_threads
-    return plan.backend.num_procs() if n == 0 and hasattr(plan.backend, "num_procs") else max(n, 1)
 
 
 def _run_scheduled(plan: Plan, seg: int, threads: int, trace: list | None, status) -> None:

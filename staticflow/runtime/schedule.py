@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from staticflow.compiler.build import flat_args
+from staticflow.compiler.ir import FEED
 from staticflow.ops.lowering import HostCall
 
 
@@ -90,6 +91,82 @@ class _Shadow:
         if at < hi:
             starts.append(at), ends.append(hi), writer.append(-1), readers.append([k])
         self.starts[i:j], self.ends[i:j], self.writer[i:j], self.readers[i:j] = starts, ends, writer, readers
+
+
+def parallel_order(order: list) -> tuple[list, dict]:
+    """A plan's IR nodes (`order`: producers first) sorted by the depth at which each can
+    run, for a plan the scheduled executor runs, and that depth by node id.
+
+    A node's depth is one more than the deepest node it must follow: its data and control
+    inputs (nodes that make no step, such as variables, constants and feeds, impose
+    nothing), the earlier writers of a variable it reads or writes and, when it writes one,
+    the earlier readers, and the stateful ops before it that keep resources of their own
+    (queues, readers, ...). Sorting by depth (stably: ties keep `order`) keeps every one of
+    those orders, so the plan computes what `order`'s plan computes; and the arena, packed
+    by depth (parallel_lifetimes), shares bytes only between buffers one of which is done
+    before the other's first depth, in this order and in any schedule the executor picks
+    that follows depth."""
+    depth: dict[int, int] = {}
+    last_write: dict[int, int] = {}  # variable node id -> depth of its last writer
+    reads: dict[int, int] = {}  # variable node id -> deepest reader since that write
+    last_stateful = -1
+    for node in order:
+        d = node.opdef
+        if d is None or d.static or node.type in (FEED, "VariableV2"):
+            depth[node.id] = -1  # no step
+            continue
+        at = 0
+        for v in node.inputs:
+            at = max(at, depth.get(v.node.id, -1) + 1)
+        for c in node.control:
+            at = max(at, depth.get(c.id, -1) + 1)
+        try:
+            args = flat_args(d, node.attrs)
+        except (KeyError, TypeError, ValueError):
+            args = []
+        touched = []
+        for a, v in zip(args, node.inputs):
+            if v.node.type == "VariableV2":
+                at = max(at, last_write.get(v.node.id, -1) + 1)
+                if a.ref:
+                    at = max(at, reads.get(v.node.id, -1) + 1)
+                touched.append((v.node.id, bool(a.ref)))
+        if d.stateful and not d.random and not touched:
+            at = max(at, last_stateful + 1)
+            last_stateful = at
+        for vid, write in touched:
+            if write:
+                last_write[vid], reads[vid] = at, -1
+            else:
+                reads[vid] = max(reads.get(vid, -1), at)
+        depth[node.id] = at
+    return sorted(order, key=lambda n: depth[n.id]), depth
+
+
+def parallel_lifetimes(steps: list, buffers: list, depth: list[int]) -> None:
+    """Re-time the arena buffers' lifetimes, before packing, by the depth of the steps that
+    use them (parallel_order; `depth` per step) instead of the steps' places: buffers used
+    at one depth then get bytes of their own, so steps that may run at once never wait on
+    one another for reused bytes; bytes are shared only from a shallower depth to a deeper
+    one, and the write-after-read edges that brings (call_dependencies) never make a step
+    wait past its depth. A fetched buffer lives past the deepest step."""
+    after = max(depth, default=0) + 1
+    span: dict[int, list[int]] = {}
+    for i, s in enumerate(steps):
+        at = depth[i]
+        for c in s.calls:
+            for loc, _v in (*c[1], *c[2]):
+                if loc.buf.kind == "arena":
+                    sp = span.get(id(loc.buf))
+                    if sp is None:
+                        span[id(loc.buf)] = [at, at]
+                    else:
+                        sp[0], sp[1] = min(sp[0], at), max(sp[1], at)
+    n = len(steps)
+    for b in buffers:
+        sp = span.get(id(b))
+        if b.kind == "arena" and sp is not None:
+            b.start, b.end = sp[0], after if b.end >= n else sp[1]
 
 
 def _written_inputs(step) -> set:

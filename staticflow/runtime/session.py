@@ -192,8 +192,7 @@ class Session:
         self.plans_evicted = 0
         self._variables = VariableStore(self._graph)
         self._executor = executor
-        # threads the plans' independent kernel calls may run on (0: one per processor)
-        self._inter_op = self._config.inter_op_parallelism_threads if self._config is not None else 0
+        self._inter_op = _inter_op_threads(self._config)
         # runs do not take this lock (each plan has its own, so that a run blocked in a queue
         # never stops another); it guards direct reads and writes of variable storage
         self._lock = threading.Lock()
@@ -267,9 +266,9 @@ class Session:
                 resources=self._resources,
                 options=self._pass_options,
                 allocation_limit=limit or None,
+                inter_op_threads=self._inter_op,
             )
         self.plans_built += 1
-        p.inter_op_threads = self._inter_op
         if self._config is not None and self._config.log_device_placement:
             for step in p.steps:  # every user op a step stands for (a fused group: several)
                 for o in step.node.origin if step.node is not None and step.node.origin else (step.op,):
@@ -569,6 +568,21 @@ def _add_node_stats(dev, op, t0: int, t1: int, suffix: str, thread_id: int) -> N
         timeline_label=f"{op.name} = {op.type}({inputs}) @ {where}{suffix}",
         thread_id=thread_id & 0x7FFFFFFF,
     )
+
+
+def _inter_op_threads(config) -> int:
+    """Threads a session's plans run independent kernel calls on (the scheduled executor):
+    the config's inter_op_parallelism_threads as given; 0 (the default) as many as fit in
+    the processors beside the kernels' own OpenMP threads (intra_op_parallelism_threads, else
+    the current count), which every call keeps so that results are the same bits as in
+    order: one thread per core with one-thread kernels, in order with kernels on every core;
+    below 0, as in TensorFlow, the calling thread alone."""
+    inter = config.inter_op_parallelism_threads if config is not None else 0
+    if inter != 0:
+        return max(inter, 1)
+    be = backend.default()
+    intra = config.intra_op_parallelism_threads if config is not None else 0
+    return max(1, be.num_procs() // max(1, intra if intra > 0 else be.num_threads()))
 
 
 class InteractiveSession(Session):

@@ -33,8 +33,10 @@ EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 POISON = (0xFF, 0x5A)
 
 
-def _config(threads: int, **kw) -> sf.ConfigProto:
-    return sf.ConfigProto(inter_op_parallelism_threads=threads, **kw)
+def _config(threads: int, intra: int = 1, **kw) -> sf.ConfigProto:
+    """`threads` inter-op threads, each call's kernel on `intra` OpenMP threads (which a
+    call keeps however many run at once: its bits depend on it)."""
+    return sf.ConfigProto(inter_op_parallelism_threads=threads, intra_op_parallelism_threads=intra, **kw)
 
 
 def _poison(sess, byte: int) -> None:
@@ -88,7 +90,7 @@ def permuted(monkeypatch):
     monkeypatch.setattr(plan_mod, "_run_segments", run_segments)
 
 
-def _train(build, feed_fn, threads: int, steps: int = 3, poison: int = POISON[0]):
+def _train(build, feed_fn, threads: int, steps: int = 3, poison: int = POISON[0], intra: int = 1):
     """Build a fresh graph with `build` (-> (fetches, train op)), train `steps` steps on
     `threads` inter-op threads with the arena poisoned before each run; every fetched value
     and the final variables, as bytes."""
@@ -98,7 +100,7 @@ def _train(build, feed_fn, threads: int, steps: int = 3, poison: int = POISON[0]
         init = sf.global_variables_initializer()
         variables = sf.global_variables()
     out = []
-    with sf.Session(graph=g, config=_config(threads)) as sess:
+    with sf.Session(graph=g, config=_config(threads, intra)) as sess:
         sess.run(init)
         for i in range(steps):
             feeds = feed_fn(g, i)
@@ -208,6 +210,9 @@ def test_examples_train_bit_identical_on_1_to_4_threads(model):
     for threads in (2, 3, 4):
         got, _ = _train(build, feeds, threads, poison=POISON[threads % 2])
         assert got == want, f"{threads} threads"
+    # kernels on two OpenMP threads each (cut into other blocks than on one)
+    want, _ = _train(build, feeds, 1, intra=2)
+    assert _train(build, feeds, 2, intra=2)[0] == want
 
 
 @pytest.mark.parametrize("model", sorted(MODELS))
@@ -365,6 +370,8 @@ def test_reused_arena_bytes_get_write_after_read_edges():
     x = sf.placeholder(sf.float32, [64, 64], name="x")
     branches = [sf.tanh(sf.matmul(x, x * float(i))) for i in range(6)]
     y = sf.add_n(branches)
+    for _ in range(6):
+        y = sf.matmul(sf.tanh(y), x)
     with sf.Session(config=_config(4)) as sess:
         xv = np.full((64, 64), 0.01, np.float32)
         sess.run(y, {x: xv})
@@ -388,9 +395,14 @@ def test_reused_arena_bytes_get_write_after_read_edges():
             if base <= addr < base + plan.arena.nbytes:
                 spans.append((addr, addr + size, j >= rec.n_in))
         ranges.append(spans)
-    checked = 0
+    checked = war = 0
     for k in range(n):
         for j in range(k):
+            war += any(
+                lo1 < hi2 and lo2 < hi1 and w1 and not w2
+                for lo1, hi1, w1 in ranges[k]
+                for lo2, hi2, w2 in ranges[j]
+            )
             clash = any(
                 lo1 < hi2 and lo2 < hi1 and (w1 or w2)
                 for lo1, hi1, w1 in ranges[k]
@@ -399,7 +411,7 @@ def test_reused_arena_bytes_get_write_after_read_edges():
             if clash:
                 checked += 1
                 assert j in before[k], f"call {k} touches bytes call {j} touched, unordered"
-    assert checked > n  # reuse happened
+    assert checked > n and war > 0  # bytes were reused
 
 
 def test_a_failing_kernel_in_a_parallel_segment_names_its_op():
