@@ -16,17 +16,19 @@ engines sum the 800-term conv dot products and the 3136-term dense ones in
 different orders in float32, which may move the loss by up to about 1e-6
 relative (on the default batch the three losses come out bit-identical),
 while any wiring mistake (layout, padding, flatten order) moves it by far
-more than 1e-4. staticflow runs three times: with every graph pass and the
-default inter-op parallelism (independent kernel calls on one thread per
-core, the kernels' OpenMP threads shared among them), with the plan's calls
-one after another ("sf inter-op 1": inter_op_parallelism_threads=1), and
-without pattern fusion ("sf no-remap"). Measured in one process and printed as samples per second
-with ratios as in bench_foundation.py: peer time per step divided by
-staticflow's, so above 1 means staticflow is faster.
+more than 1e-4. staticflow runs three times: with every graph pass (by default
+the plan's calls one after another, each kernel on every core), with
+independent kernel calls at once on one thread per core, each kernel on one
+thread ("sf inter-op": inter_op_parallelism_threads = cores,
+intra_op_parallelism_threads = 1; every call keeps one OpenMP count, so the
+results are the in-order run's bits), and without pattern fusion ("sf
+no-remap"). Measured in one process and printed as samples per second with
+ratios as in bench_foundation.py: peer time per step divided by staticflow's,
+so above 1 means staticflow is faster.
 Run: ``make bench`` or ``python benchmarks/bench_cnn.py [--trace-dir DIR]``; with
-``--trace-dir`` each network's staticflow step is also run traced once and written
-to DIR/<model>_step_trace.json, a Chrome trace (Perfetto, chrome://tracing) with
-a lane per thread that ran kernels.
+``--trace-dir`` each network's "sf inter-op" step is also run traced once and
+written to DIR/<model>_step_trace.json, a Chrome trace (Perfetto, chrome://tracing)
+with a lane per thread that ran kernels.
 """
 
 from __future__ import annotations
@@ -165,16 +167,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", type=int, default=64, help="examples per step (default 64)")
     ap.add_argument("--model", choices=[*MODELS, "all"], default="all", help="which network (default: all)")
-    ap.add_argument("--trace-dir", help="write a Chrome trace of each network's staticflow step here")
+    ap.add_argument("--trace-dir", help="write a Chrome trace of each network's sf inter-op step here")
     args = ap.parse_args()
     print(machine_line())
     for name in MODELS if args.model == "all" else [args.model]:
         run_model(name, args.batch, args.trace_dir)
 
 
+def inter_op_config():
+    """Independent kernel calls at once on one thread per core, each kernel on one thread."""
+    return sf.ConfigProto(inter_op_parallelism_threads=os.cpu_count() or 1, intra_op_parallelism_threads=1)
+
+
 def write_trace(convs, dense, init, x0, y0, path: str) -> None:
-    """One traced staticflow step (after the warm-up steps) as a Chrome trace at `path`."""
-    _, step = tf1_style_step(sf, convs, dense, init, x0, y0)
+    """One traced "sf inter-op" step (after the warm-up steps) as a Chrome trace at `path`."""
+    _, step = tf1_style_step(sf, convs, dense, init, x0, y0, inter_op_config())
     for _ in range(WARMUP):
         step()
     md = sf.RunMetadata()
@@ -193,9 +200,7 @@ def run_model(model: str, batch: int, trace_dir: str | None = None) -> None:
     results = run_engines(
         {
             "staticflow": lambda: bench_tf1_style(sf, convs, dense, init, x0, y0),
-            "sf inter-op 1": lambda: bench_tf1_style(
-                sf, convs, dense, init, x0, y0, sf.ConfigProto(inter_op_parallelism_threads=1)
-            ),
+            "sf inter-op": lambda: bench_tf1_style(sf, convs, dense, init, x0, y0, inter_op_config()),
             "sf no-remap": lambda: bench_tf1_style(
                 sf, convs, dense, init, x0, y0, staticflow_config("no-remap")
             ),
