@@ -27,11 +27,16 @@ from staticflow.compiler.build import flat_args
 from staticflow.compiler.ir import FEED
 from staticflow.ops.lowering import HostCall
 
+# a call touching fewer bytes than this (inputs and outputs) is too small to be worth a
+# thread of its own: handing it over costs about 0.1-0.2 us more than calling it in order
+SCHEDULE_MIN_BYTES = 1 << 15
+
 
 @dataclass
 class SegmentSchedule:
     """One segment's dependency arrays as the C executor reads them, and its width: the
-    most calls at one depth of its dependency graph (1: a chain, run in order)."""
+    most calls of at least SCHEDULE_MIN_BYTES at one depth of its dependency graph (below 2:
+    a chain, or nothing worth another thread, run in order)."""
 
     npred: object  # int32[n]: calls each call waits for
     succ_start: object  # int64[n + 1]
@@ -244,6 +249,12 @@ def build(plan) -> list:
     """The SegmentSchedule of each of the plan's segments (plan.segments' order)."""
     ffi = plan.backend.ffi
     deps_of = call_dependencies(plan)
+    big = [
+        sum(v.size * v.dtype.np.itemsize for _, v in (*ins, *outs)) >= SCHEDULE_MIN_BYTES
+        for s in plan.steps
+        for kc, ins, outs in s.calls
+        if not isinstance(kc, HostCall)
+    ]
     out = []
     for start, stop, _host in plan.segments:
         n = stop - start
@@ -259,7 +270,7 @@ def build(plan) -> list:
                     npred[i] += 1
                     d = max(d, depth[p - start] + 1)
             depth[i] = d
-            per_depth[d] = per_depth.get(d, 0) + 1
+            per_depth[d] = per_depth.get(d, 0) + big[start + i]
         succ_start = np.zeros(n + 1, np.int64)
         succ_start[1:] = np.cumsum([len(s) for s in succs]) if n else []
         succ = np.array([x for s in succs for x in sorted(s)] or [0], np.int32)

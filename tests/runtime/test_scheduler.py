@@ -46,6 +46,12 @@ def _poison(sess, byte: int) -> None:
                 p.arena.fill(byte)
 
 
+@pytest.fixture(autouse=True)
+def _schedule_small_calls(monkeypatch):
+    """Schedule calls of every size: the graphs here are small, and the point is the order."""
+    monkeypatch.setattr(schedule, "SCHEDULE_MIN_BYTES", 0)
+
+
 def _random_topo(deps: list, start: int, stop: int, rng) -> list[int]:
     """A random order of calls start..stop-1 that the dependencies allow, drawn to be
     far from the plan's: half the time the last ready call, else any ready one."""
@@ -453,6 +459,20 @@ def test_traced_run_records_each_op_on_the_thread_that_ran_it():
         assert ns.all_end_rel_nanos >= 0
     trace = sf.profiler.Timeline(md.step_stats).generate_chrome_trace_format()
     assert '"thread_name"' in trace
+
+
+def test_calls_too_small_for_a_thread_of_their_own_run_in_order(monkeypatch):
+    monkeypatch.setattr(schedule, "SCHEDULE_MIN_BYTES", 1 << 15)
+    x = sf.placeholder(sf.float32, [16], name="x")
+    small = sf.add_n([sf.sin(x * float(i)) for i in range(6)])  # 64-byte calls
+    big = sf.placeholder(sf.float32, [128, 128], name="big")
+    large = sf.add_n([sf.matmul(big, big * float(i)) for i in range(3)])  # 64 KiB calls
+    with sf.Session(config=_config(2)) as sess:
+        feeds = {x: np.ones(16, np.float32), big: np.ones((128, 128), np.float32)}
+        sess.run(small, feeds)
+        sess.run(large, feeds)
+        assert [s.width for s in sess.plan(small, feeds).schedule] == [0]
+        assert max(s.width for s in sess.plan(large, feeds).schedule) >= 2
 
 
 def test_one_thread_is_the_plans_order():
