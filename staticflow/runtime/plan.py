@@ -950,7 +950,7 @@ def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
     clock = time.perf_counter_ns
     threads = max(plan.inter_op_threads, 1) if mode == "c" else 1
     scheduled = mode == "c" and hasattr(be, "run_schedule") and (threads > 1 or trace is not None)
-    if scheduled and plan.schedule is None:
+    if scheduled and threads > 1 and plan.schedule is None:
         plan.schedule = schedule.build(plan)
     for seg, (start, stop, host) in enumerate(plan.segments):
         if stop > start and scheduled:
@@ -977,14 +977,16 @@ def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
 
 def _run_scheduled(plan: Plan, seg: int, threads: int, trace: list | None, status) -> None:
     """One segment through the scheduled executor: on up to `threads` threads when its
-    calls are not a chain, else in order; traced, with each call's span and thread."""
+    calls are not a chain (and some are worth a thread), else in order (with one thread no
+    dependencies are made); traced, with each call's span and thread."""
     be = plan.backend
     start, stop, _ = plan.segments[seg]
     n = stop - start
-    sch = plan.schedule[seg]
+    null = be.ffi.NULL
+    sch = plan.schedule[seg] if threads > 1 else schedule.SegmentSchedule(null, null, null, 1)
     t = min(threads, sch.width)
     spans = np.zeros((n, 3), np.int64) if trace is not None else None
-    c_spans = be.ffi.cast("int64_t *", spans.ctypes.data) if spans is not None else be.ffi.NULL
+    c_spans = be.ffi.cast("int64_t *", spans.ctypes.data) if spans is not None else null
     failed = be.run_schedule(
         plan.c_fns + start, plan.c_calls + start, n, sch.npred, sch.succ_start, sch.succ, t, c_spans, status
     )
