@@ -16,16 +16,25 @@ engines sum the 800-term conv dot products and the 3136-term dense ones in
 different orders in float32, which may move the loss by up to about 1e-6
 relative (on the default batch the three losses come out bit-identical),
 while any wiring mistake (layout, padding, flatten order) moves it by far
-more than 1e-4. staticflow runs twice: with every graph pass, and without
-pattern fusion ("sf no-remap"). Measured in one process and printed as samples per second
-with ratios as in bench_foundation.py: peer time per step divided by
-staticflow's, so above 1 means staticflow is faster.
-Run: ``make bench`` or ``python benchmarks/bench_cnn.py``.
+more than 1e-4. staticflow runs three times: with every graph pass (by default
+the plan's calls one after another, each kernel on every core), with
+independent kernel calls at once on one thread per core, each kernel on one
+thread ("sf inter-op": inter_op_parallelism_threads = cores,
+intra_op_parallelism_threads = 1; every call keeps one OpenMP count, so the
+results are the in-order run's bits), and without pattern fusion ("sf
+no-remap"). Measured in one process and printed as samples per second with
+ratios as in bench_foundation.py: peer time per step divided by staticflow's,
+so above 1 means staticflow is faster.
+Run: ``make bench`` or ``python benchmarks/bench_cnn.py [--trace-dir DIR]``; with
+``--trace-dir`` each network's "sf inter-op" step is also run traced once and
+written to DIR/<model>_step_trace.json, a Chrome trace (Perfetto, chrome://tracing)
+with a lane per thread that ran kernels.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 
 import idle_threads  # noqa: F401  (before NumPy loads its BLAS)
 import numpy as np
@@ -158,19 +167,40 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", type=int, default=64, help="examples per step (default 64)")
     ap.add_argument("--model", choices=[*MODELS, "all"], default="all", help="which network (default: all)")
+    ap.add_argument("--trace-dir", help="write a Chrome trace of each network's sf inter-op step here")
     args = ap.parse_args()
     print(machine_line())
     for name in MODELS if args.model == "all" else [args.model]:
-        run_model(name, args.batch)
+        run_model(name, args.batch, args.trace_dir)
 
 
-def run_model(model: str, batch: int) -> None:
+def inter_op_config():
+    """Independent kernel calls at once on one thread per core, each kernel on one thread."""
+    return sf.ConfigProto(inter_op_parallelism_threads=os.cpu_count() or 1, intra_op_parallelism_threads=1)
+
+
+def write_trace(convs, dense, init, x0, y0, path: str) -> None:
+    """One traced "sf inter-op" step (after the warm-up steps) as a Chrome trace at `path`."""
+    _, step = tf1_style_step(sf, convs, dense, init, x0, y0, inter_op_config())
+    for _ in range(WARMUP):
+        step()
+    md = sf.RunMetadata()
+    full = sf.RunOptions(trace_level=sf.RunOptions.FULL_TRACE)
+    step.session.run(step.train_op, step.feed, options=full, run_metadata=md)
+    with open(path, "w") as f:
+        f.write(sf.profiler.Timeline(md.step_stats).generate_chrome_trace_format())
+    lanes = {ns.thread_id for d in md.step_stats.dev_stats for ns in d.node_stats}
+    print(f"  trace: {path} ({len(lanes)} thread lanes)")
+
+
+def run_model(model: str, batch: int, trace_dir: str | None = None) -> None:
     """Measure one network of MODELS on every engine and print its table."""
     convs, dense = MODELS[model]
     init, x0, y0 = make_problem(convs, dense, batch)
     results = run_engines(
         {
             "staticflow": lambda: bench_tf1_style(sf, convs, dense, init, x0, y0),
+            "sf inter-op": lambda: bench_tf1_style(sf, convs, dense, init, x0, y0, inter_op_config()),
             "sf no-remap": lambda: bench_tf1_style(
                 sf, convs, dense, init, x0, y0, staticflow_config("no-remap")
             ),
@@ -187,6 +217,9 @@ def run_model(model: str, batch: int) -> None:
     spread = max(abs(loss - base) for loss, _ in results.values()) / abs(base)
     print(f"  first loss {base:.6f} (all engines agree to rtol 1e-4; largest gap {spread:.1e})")
     print_table(results, "samples", batch)
+    if trace_dir:
+        os.makedirs(trace_dir, exist_ok=True)
+        write_trace(convs, dense, init, x0, y0, os.path.join(trace_dir, f"{model}_step_trace.json"))
 
 
 if __name__ == "__main__":

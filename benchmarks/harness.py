@@ -46,7 +46,12 @@ def session_step(tf, graph, init_op, loss, train_op, feed: dict, config=None) ->
     sess = tf.Session(graph=graph, config=config)
     sess.run(init_op)
     first, _ = sess.run([loss, train_op], feed)
-    return float(first), lambda: sess.run(train_op, feed)
+
+    def step():
+        return sess.run(train_op, feed)
+
+    step.session, step.train_op, step.feed = sess, train_op, feed  # for a traced step
+    return float(first), step
 
 
 def staticflow_config(passes: str):

@@ -1,5 +1,8 @@
-/* The CPU executor: the joined kernel table, the plan runner and the thread
- * count. */
+/* The CPU executor: the joined kernel table, the plan runner (in order, or
+ * scheduled over a pool of threads) and the thread count. */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>
@@ -91,6 +94,274 @@ int64_t sf_run_plan(sf_kernel *fns, sf_call *calls, int64_t n, int *status)
     }
     if (status) *status = SF_OK;
     return -1;
+}
+
+/* ---- scheduled plan runner ---------------------------------------------- */
+
+/* One run of sf_run_schedule. Everything in it but the read-only inputs is
+ * guarded by sf_pool_mu. */
+typedef struct sf_job {
+    sf_kernel *fns;
+    sf_call *calls;
+    int64_t n;
+    const int64_t *succ_start;
+    const int32_t *succ;
+    int32_t *count;   /* calls each call still waits for */
+    int64_t *heap;    /* ready calls, a min-heap of indices */
+    int64_t heap_n;
+    int64_t finished; /* calls done, failed ones included */
+    int64_t started;
+    int running;      /* calls executing now */
+    int threads;      /* workers 1..threads-1 take part, with the caller (0) */
+    int omp_threads;  /* the caller's OpenMP thread count, which every call gets */
+    int64_t failed;   /* lowest failing index, or -1 */
+    int fail_status;
+    int64_t *trace;
+} sf_job;
+
+#define SF_MAX_WORKERS 256
+/* Spins of an idle worker before it sleeps: kernels are often a few
+ * microseconds, shorter than a wake-up through the condition variable. */
+#define SF_SPIN 20000
+
+static pthread_mutex_t sf_pool_mu = PTHREAD_MUTEX_INITIALIZER;
+/* what sleeping threads wait for: ready calls, or the end of a job */
+static pthread_cond_t sf_pool_cv = PTHREAD_COND_INITIALIZER;
+static pthread_mutex_t sf_run_mu = PTHREAD_MUTEX_INITIALIZER;  /* one scheduled run at a time */
+static int sf_pool_size;     /* workers made so far (ids 1..sf_pool_size) */
+static sf_job *sf_pool_job;  /* the job being run, or NULL */
+static int64_t sf_pool_epoch; /* bumped when work may be there: what spinners watch */
+
+static int64_t sf_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void sf_heap_push(sf_job *j, int64_t v)
+{
+    int64_t i = j->heap_n++;
+    while (i > 0) {
+        int64_t p = (i - 1) / 2;
+        if (j->heap[p] <= v) break;
+        j->heap[i] = j->heap[p];
+        i = p;
+    }
+    j->heap[i] = v;
+}
+
+static int64_t sf_heap_pop(sf_job *j)
+{
+    int64_t top = j->heap[0], v = j->heap[--j->heap_n], n = j->heap_n, i = 0;
+    for (;;) {
+        int64_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && j->heap[c + 1] < j->heap[c]) c++;
+        if (v <= j->heap[c]) break;
+        j->heap[i] = j->heap[c];
+        i = c;
+    }
+    if (n) j->heap[i] = v;
+    return top;
+}
+
+/* Done, stopped by a failure, or stuck (nothing ready, nothing running: a
+ * dependency cycle, which well-formed plans never have). */
+static int sf_job_over(const sf_job *j)
+{
+    return j->running == 0 && (j->finished == j->n || j->failed >= 0 || j->heap_n == 0);
+}
+
+/* Run ready calls of `j` as thread `id` until none is ready; entered and left
+ * with sf_pool_mu held. */
+static void sf_work(sf_job *j, int id)
+{
+    while (j->heap_n > 0 && j->failed < 0) {
+        int64_t i = sf_heap_pop(j);
+        j->running++;
+        j->started++;
+        if (j->heap_n > 0) pthread_cond_signal(&sf_pool_cv); /* more for another worker */
+        pthread_mutex_unlock(&sf_pool_mu);
+        /* the count the call would get in order: kernels cut their work by it (a product's
+         * blocks, a reduction's partial sums), so another count could change the bits */
+        if (omp_get_max_threads() != j->omp_threads) omp_set_num_threads(j->omp_threads);
+        int64_t t0 = j->trace ? sf_now_ns() : 0;
+        int st = j->fns[i](&j->calls[i]);
+        if (j->trace) {
+            j->trace[3 * i] = t0;
+            j->trace[3 * i + 1] = sf_now_ns();
+            j->trace[3 * i + 2] = id;
+        }
+        pthread_mutex_lock(&sf_pool_mu);
+        j->running--;
+        j->finished++;
+        if (st != SF_OK) {
+            if (j->failed < 0 || i < j->failed) {
+                j->failed = i;
+                j->fail_status = st;
+            }
+        } else {
+            int64_t pushed = 0;
+            for (int64_t e = j->succ_start[i]; e < j->succ_start[i + 1]; e++) {
+                int32_t s = j->succ[e];
+                if (--j->count[s] == 0) {
+                    sf_heap_push(j, s);
+                    pushed++;
+                }
+            }
+            if (pushed > 1) {
+                __atomic_add_fetch(&sf_pool_epoch, 1, __ATOMIC_RELEASE);
+                pthread_cond_broadcast(&sf_pool_cv);
+            }
+        }
+        if (sf_job_over(j)) pthread_cond_broadcast(&sf_pool_cv);
+    }
+}
+
+static void *sf_worker_main(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    pthread_mutex_lock(&sf_pool_mu);
+    for (;;) {
+        sf_job *j = sf_pool_job;
+        if (j && id < j->threads && j->heap_n > 0 && j->failed < 0) {
+            sf_work(j, id);
+            continue;
+        }
+        /* nothing to do: spin a little without the lock, then sleep */
+        int64_t epoch = __atomic_load_n(&sf_pool_epoch, __ATOMIC_ACQUIRE);
+        pthread_mutex_unlock(&sf_pool_mu);
+        int woke = 0;
+        for (int s = 0; s < SF_SPIN; s++) {
+            if (__atomic_load_n(&sf_pool_epoch, __ATOMIC_ACQUIRE) != epoch) {
+                woke = 1;
+                break;
+            }
+        }
+        pthread_mutex_lock(&sf_pool_mu);
+        if (!woke) {
+            j = sf_pool_job;
+            if (!(j && id < j->threads && j->heap_n > 0 && j->failed < 0))
+                pthread_cond_wait(&sf_pool_cv, &sf_pool_mu);
+        }
+    }
+    return NULL;
+}
+
+/* A forked child has none of the parent's workers, and no run in progress. */
+static void sf_pool_after_fork(void)
+{
+    pthread_mutex_init(&sf_pool_mu, NULL);
+    pthread_mutex_init(&sf_run_mu, NULL);
+    pthread_cond_init(&sf_pool_cv, NULL);
+    sf_pool_size = 0;
+    sf_pool_job = NULL;
+}
+
+static pthread_once_t sf_pool_once = PTHREAD_ONCE_INIT;
+
+static void sf_pool_init(void)
+{
+    pthread_atfork(NULL, NULL, sf_pool_after_fork);
+}
+
+/* Make workers 1..want-1 exist; returns how many threads a job may use. */
+static int sf_grow_pool(int want)
+{
+    if (want > SF_MAX_WORKERS) want = SF_MAX_WORKERS;
+    pthread_once(&sf_pool_once, sf_pool_init);
+    pthread_mutex_lock(&sf_pool_mu);
+    while (sf_pool_size + 1 < want) {
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int rc = pthread_create(&t, &attr, sf_worker_main, (void *)(intptr_t)(sf_pool_size + 1));
+        pthread_attr_destroy(&attr);
+        if (rc != 0) break; /* no more threads: run with those there are */
+        sf_pool_size++;
+    }
+    int have = sf_pool_size + 1;
+    pthread_mutex_unlock(&sf_pool_mu);
+    return have < want ? have : want;
+}
+
+static int64_t sf_run_in_order(sf_kernel *fns, sf_call *calls, int64_t n, int64_t *trace, int *status)
+{
+    if (!trace) return sf_run_plan(fns, calls, n, status);
+    for (int64_t i = 0; i < n; i++) {
+        trace[3 * i] = sf_now_ns();
+        int st = fns[i](&calls[i]);
+        trace[3 * i + 1] = sf_now_ns();
+        trace[3 * i + 2] = 0;
+        if (st != SF_OK) {
+            if (status) *status = st;
+            return i;
+        }
+    }
+    if (status) *status = SF_OK;
+    return -1;
+}
+
+int64_t sf_run_schedule(sf_kernel *fns, sf_call *calls, int64_t n, const int32_t *npred,
+                        const int64_t *succ_start, const int32_t *succ, int threads,
+                        int64_t *trace, int *status)
+{
+    if (threads <= 1 || n <= 1 || pthread_mutex_trylock(&sf_run_mu) != 0)
+        return sf_run_in_order(fns, calls, n, trace, status);
+    int64_t *heap = (int64_t *)malloc((size_t)n * sizeof *heap);
+    int32_t *count = (int32_t *)malloc((size_t)n * sizeof *count);
+    if (!heap || !count) {
+        free(heap);
+        free(count);
+        pthread_mutex_unlock(&sf_run_mu);
+        return sf_run_in_order(fns, calls, n, trace, status);
+    }
+    sf_job j;
+    memset(&j, 0, sizeof j);
+    j.fns = fns;
+    j.calls = calls;
+    j.n = n;
+    j.succ_start = succ_start;
+    j.succ = succ;
+    j.count = count;
+    j.heap = heap;
+    j.failed = -1;
+    j.trace = trace;
+    j.omp_threads = omp_get_max_threads();
+    j.threads = sf_grow_pool(threads);
+    memcpy(count, npred, (size_t)n * sizeof *count);
+    for (int64_t i = 0; i < n; i++)
+        if (count[i] == 0) sf_heap_push(&j, i);
+
+    pthread_mutex_lock(&sf_pool_mu);
+    sf_pool_job = &j;
+    __atomic_add_fetch(&sf_pool_epoch, 1, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&sf_pool_cv);
+    for (;;) {
+        sf_work(&j, 0);
+        if (sf_job_over(&j)) break;
+        if (j.heap_n == 0 || j.failed >= 0) pthread_cond_wait(&sf_pool_cv, &sf_pool_mu);
+    }
+    sf_pool_job = NULL;
+    pthread_mutex_unlock(&sf_pool_mu);
+
+    free(heap);
+    free(count);
+    pthread_mutex_unlock(&sf_run_mu);
+    if (j.failed < 0 && j.finished != n) { /* a dependency cycle: nothing left was ready */
+        if (status) *status = SF_ERR_INTERNAL;
+        return j.started < n ? j.started : 0;
+    }
+    if (status) *status = j.failed >= 0 ? j.fail_status : SF_OK;
+    return j.failed;
+}
+
+int sf_num_procs(void)
+{
+    int n = omp_get_num_procs();
+    return n > 0 ? n : 1;
 }
 
 /* ---- threads ------------------------------------------------------------ */

@@ -78,6 +78,29 @@ typedef int (*sf_kernel)(sf_call *call);
  * returned status in *status tell why). */
 int64_t sf_run_plan(sf_kernel *fns, sf_call *calls, int64_t n, int *status);
 
+/* The scheduled executor: runs calls[0..n) on up to `threads` threads (the
+ * calling one and a process-wide pool of workers, made once and reused), each
+ * call once every call it depends on has finished. npred[i] is the number of
+ * calls call i waits for; its successors are succ[succ_start[i]..succ_start[i+1]).
+ * The dependencies must order every two calls that touch the same bytes with
+ * at least one writing, so results are the sequential loop's, bit for bit.
+ * Ready calls start lowest index first. Every call gets the caller's OpenMP
+ * thread count, as in order: kernels cut their work by it (a product's blocks,
+ * a reduction's partial sums), so another count could change their bits; the
+ * caller keeps threads x that count within the cores (sf_num_procs).
+ * threads <= 1, or a pool busy with another run, is sf_run_plan's loop in
+ * order. trace: NULL, or 3 * n int64s
+ * that receive each call's start and end (CLOCK_MONOTONIC ns) and the index of
+ * the thread that ran it (0: the caller). Returns as sf_run_plan: -1, or the
+ * lowest index of the calls that failed (no call starts after a failure; the
+ * running ones finish). */
+int64_t sf_run_schedule(sf_kernel *fns, sf_call *calls, int64_t n, const int32_t *npred,
+                        const int64_t *succ_start, const int32_t *succ, int threads,
+                        int64_t *trace, int *status);
+
+/* Processors OpenMP sees: the default thread count of the scheduled executor. */
+int sf_num_procs(void);
+
 /* Every kernel a library holds, by name, so Python finds kernels by the names
  * the op registry declares and can check that none is missing. */
 typedef struct sf_kernel_entry {

@@ -205,6 +205,12 @@ class CPUBackend:
     def run_plan(self, fns, calls, n: int, status) -> int:
         return lib.sf_run_plan(fns, calls, n, status)
 
+    def run_schedule(self, fns, calls, n: int, npred, succ_start, succ, threads: int, trace, status) -> int:
+        return lib.sf_run_schedule(fns, calls, n, npred, succ_start, succ, threads, trace, status)
+
+    def num_procs(self) -> int:
+        return int(lib.sf_num_procs())
+
     def num_threads(self) -> int:
         return get_num_threads()
 

@@ -44,6 +44,15 @@ class Backend(Protocol):
         """The executor: run calls[0..n) through fns[0..n); -1 when all succeeded, else the
         index of the first failing call (its status in status[0], its message in its msg)."""
 
+    def run_schedule(self, fns, calls, n: int, npred, succ_start, succ, threads: int, trace, status) -> int:
+        """The scheduled executor: run calls[0..n) on up to `threads` threads, each once the
+        calls it depends on are done (npred[i] of them; its successors succ[succ_start[i]:
+        succ_start[i + 1]]); `trace` (NULL, or 3 * n int64s) receives each call's start and end
+        ns (CLOCK_MONOTONIC, perf_counter_ns's clock) and thread index. Returns as run_plan."""
+
+    def num_procs(self) -> int:
+        """Processors of the device: the default of inter-op parallelism."""
+
     def num_threads(self) -> int:
         """Threads the kernels may use (at least 1)."""
 

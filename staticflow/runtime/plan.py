@@ -5,8 +5,9 @@ while planning, lowering to kernel calls, buffer assignment) is separate from
 executing it. Every intermediate lives in one arena at an offset chosen from
 its lifetime, so a run allocates nothing; variables live in the session's
 persistent storage; constants in the plan. The kernel calls are prebuilt C
-records, so executing is one call into C (`sf_run_plan`), or a Python walk of
-the same records for debugging.
+records, so executing is one call into C per segment between host calls
+(`sf_run_plan` in the plan's order, or `sf_run_schedule`, which runs independent calls
+on several threads), or a Python walk of the same records for debugging.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from staticflow.framework import backend, dtypes, errors, sizes
 from staticflow.framework import ops as fops
 from staticflow.ops import registry
 from staticflow.ops.lowering import HostCall, KernelCall, LowerContext, View
+from staticflow.runtime import schedule
 
 ALIGN = 64
 
@@ -109,6 +111,10 @@ class Plan:
     # (step index, input index, output index) of each output written over its input's buffer
     in_place: list = field(default_factory=list)
     arena_buffers: list = field(default_factory=list)  # the Buffers packed into the arena
+    # threads the scheduled executor may run independent calls on (from the session config's
+    # inter_op_parallelism_threads); 1: the plan's order
+    inter_op_threads: int = 1
+    schedule: list | None = None  # schedule.SegmentSchedule per segment, made on first use
 
 
 @dataclass(eq=False)
@@ -249,13 +255,16 @@ def build_plan(
     resources=None,
     options=None,
     allocation_limit=None,
+    inter_op_threads: int = 1,
 ) -> Plan:
     """Plan the run that computes fetch_tensors and runs target_ops given feeds: build the IR
     of this signature, rewrite it with the pass pipeline (`options`: passes.Options, from the
     session's config), lower it. `resources` (the session's ResourceStore) is what host
     calls of queue, iterator and reader ops use. `allocation_limit` bounds every allocation
     of the plan in bytes (None: the default of `sizes.allocation_limit`); more raises
-    ResourceExhaustedError."""
+    ResourceExhaustedError. `inter_op_threads` above 1 plans for the scheduled executor: the
+    arena is packed by the dependency depth at which each step can run, so that calls that
+    may run at once get bytes of their own."""
     from staticflow import passes
 
     # Python's cyclic garbage collector pauses meanwhile: planning makes many objects and no
@@ -267,7 +276,7 @@ def build_plan(
         ir, ev = build_ir(graph, fetch_tensors, target_ops, feeds, allocation_limit)
         records = passes.optimize(ir, ev, options)
         in_place = (options or passes.Options()).on("memory_in_place")
-        plan = plan_ir(ir, ev, variables, resources, allocation_limit, in_place)
+        plan = plan_ir(ir, ev, variables, resources, allocation_limit, in_place, inter_op_threads)
     finally:
         if enabled:
             _age_new_objects()
@@ -311,11 +320,18 @@ class _SeenList(list):
 
 
 def plan_ir(
-    ir: IRGraph, ev, variables, resources=None, allocation_limit=None, in_place: bool = True
+    ir: IRGraph,
+    ev,
+    variables,
+    resources=None,
+    allocation_limit=None,
+    in_place: bool = True,
+    inter_op_threads: int = 1,
 ) -> Plan:
     """Lower an IR to kernel calls on buffers, pack the arena and build the C records.
     `in_place`: outputs may be written over an input that dies at their step
-    (`_write_in_place`)."""
+    (`_write_in_place`); `inter_op_threads` > 1: ordered and packed for the scheduled
+    executor (schedule.py)."""
     p = _Planner(ev, allocation_limit)
     steps: list[Step] = []
     feed_locs = []
@@ -341,7 +357,10 @@ def plan_ir(
             var_reads.append(loc.buf.var)
 
     step_of: dict[int, int] = {}  # IR node id -> its step
-    for node in ir.topo_order():
+    order, depth = ir.topo_order(), None
+    if inter_op_threads > 1:  # by the depth each step can run at (for the packing below)
+        order, depth = schedule.parallel_order(order)
+    for node in order:
         if node.type == FEED:
             continue
         d = node.opdef
@@ -485,6 +504,9 @@ def plan_ir(
         if group is not None:
             for t, (shape, _o) in group.tensors().items():
                 plan.shapes.setdefault(t, shape)
+    plan.inter_op_threads = inter_op_threads
+    if depth is not None:
+        schedule.parallel_lifetimes(steps, p.buffers, [depth[s.node.id] for s in steps])
     _assign_arena(p.buffers, plan.stats)
     plan.stats.intermediate_bytes = unplanned
     p.check_alloc(
@@ -970,8 +992,8 @@ def _fail(plan: Plan, k: int, code: int):
 def execute(plan: Plan, feeds: dict, variables, mode: str = "c", trace: list | None = None) -> list:
     """Run a plan: bind the feeds (large contiguous ones in place, the rest copied in), run
     every kernel call, hand out the fetches (a large fetched buffer, written into a fresh
-    array this run, as it is; the rest copied out). With a `trace` list, each call runs on its
-    own and appends (step index, start ns, end ns) to it."""
+    array this run, as it is; the rest copied out). With a `trace` list, each call appends
+    (step index, start ns, end ns, thread index) to it."""
     _check_initialized(plan, variables)
     repointed = []
     for slot in plan.feeds:
@@ -1090,6 +1112,8 @@ def _direct_call(plan: Plan, mode: str):
     out once: a plan that `_run_segments` would run any other way gets None here."""
     if mode != "c" or len(plan.segments) != 1 or plan.segments[0][2] is not None:
         return None
+    if plan.inter_op_threads > 1 and hasattr(plan.backend, "run_schedule"):
+        return None  # the scheduled executor's
     start, stop, _ = plan.segments[0]
     be = plan.backend
     return be.run_plan, plan.c_fns + start, plan.c_calls + start, stop - start, be.ffi.new("int *")
@@ -1196,8 +1220,14 @@ def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
     be = plan.backend
     status = be.ffi.new("int *")
     clock = time.perf_counter_ns
-    for start, stop, host in plan.segments:
-        if stop > start and mode == "c" and trace is None:
+    threads = max(plan.inter_op_threads, 1) if mode == "c" else 1
+    scheduled = mode == "c" and hasattr(be, "run_schedule") and (threads > 1 or trace is not None)
+    if scheduled and threads > 1 and plan.schedule is None:
+        plan.schedule = schedule.build(plan)
+    for seg, (start, stop, host) in enumerate(plan.segments):
+        if stop > start and scheduled:
+            _run_scheduled(plan, seg, threads, trace, status)
+        elif stop > start and mode == "c" and trace is None:
             failed = be.run_plan(plan.c_fns + start, plan.c_calls + start, stop - start, status)
             if failed >= 0:
                 raise _fail(plan, start + failed, status[0])
@@ -1206,7 +1236,7 @@ def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
                 t0 = clock()
                 code = plan.c_fns[k](plan.c_calls + k)
                 if trace is not None:
-                    trace.append((plan.call_steps[k], t0, clock()))
+                    trace.append((plan.call_steps[k], t0, clock(), 0))
                 if code:
                     raise _fail(plan, k, code)
         if host is not None:
@@ -1214,7 +1244,31 @@ def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
             t0 = clock()
             _run_host(plan.steps[step].op, fn, ins, outs)
             if trace is not None:
-                trace.append((step, t0, clock()))
+                trace.append((step, t0, clock(), 0))
+
+
+def _run_scheduled(plan: Plan, seg: int, threads: int, trace: list | None, status) -> None:
+    """One segment through the scheduled executor: on up to `threads` threads when its
+    calls are not a chain (and some are worth a thread), else in order (with one thread no
+    dependencies are made); traced, with each call's span and thread."""
+    be = plan.backend
+    start, stop, _ = plan.segments[seg]
+    n = stop - start
+    null = be.ffi.NULL
+    sch = plan.schedule[seg] if threads > 1 else schedule.SegmentSchedule(null, null, null, 1)
+    t = min(threads, sch.width)
+    spans = np.zeros((n, 3), np.int64) if trace is not None else None
+    c_spans = be.ffi.cast("int64_t *", spans.ctypes.data) if spans is not None else null
+    failed = be.run_schedule(
+        plan.c_fns + start, plan.c_calls + start, n, sch.npred, sch.succ_start, sch.succ, t, c_spans, status
+    )
+    if spans is not None:
+        steps = plan.call_steps
+        for i, (t0, t1, th) in enumerate(spans.tolist()):
+            if t1:  # calls after a failure never ran
+                trace.append((steps[start + i], t0, t1, th))
+    if failed >= 0:
+        raise _fail(plan, start + failed, status[0])
 
 
 def _run_host(op, fn, ins, outs) -> None:

@@ -340,6 +340,7 @@ class Session:
         self.plans_evicted = 0
         self._variables = VariableStore(self._graph)
         self._executor_mode = executor
+        self._inter_op = _inter_op_threads(self._config)
         # runs do not take this lock (each plan has its own, so that a run blocked in a queue
         # never stops another); it guards direct reads and writes of variable storage
         self._lock = threading.Lock()
@@ -535,6 +536,7 @@ class Session:
                 resources=self._resources,
                 options=self._pass_options,
                 allocation_limit=limit or None,
+                inter_op_threads=self._inter_op,
             )
         self.plans_built += 1
         if self._config is not None and self._config.log_device_placement:
@@ -824,14 +826,17 @@ def _message(value, kind: str, arg: str):
 
 
 def _fill_step_stats(run_metadata, plan, trace) -> None:
-    """Per-op wall times of a traced run: trace holds (step index, start ns, end ns) per
-    kernel or host call, in order; an op's entry spans its first call to its last."""
+    """Per-op wall times of a traced run: trace holds (step index, start ns, end ns, thread)
+    per kernel or host call, in the plan's order; an op's entry spans its first call to its
+    last, in the lane of the thread that ran its first call (thread 0: the calling thread,
+    others the scheduled executor's workers)."""
     from staticflow.protobuf import config_pb2
 
     spans: dict[int, list[int]] = {}
-    for step, t0, t1 in trace:
-        span = spans.setdefault(step, [t0, t1])
-        span[1] = t1
+    for step, t0, t1, thread in trace:
+        span = spans.setdefault(step, [t0, t1, thread])
+        span[0], span[1] = min(span[0], t0), max(span[1], t1)
+    caller = threading.get_ident() & 0x7FFFFFFF
     md = config_pb2.RunMetadata()
     dev = md.step_stats.dev_stats.add(device=plan.backend.device_name)
     st = plan.stats
@@ -841,7 +846,7 @@ def _fill_step_stats(run_metadata, plan, trace) -> None:
     dev.memory_plan.in_place_outputs = st.in_place
     memory = plan_mod.step_memory(plan)
     epoch = time.time_ns() - time.perf_counter_ns()  # the trace's clock is perf_counter_ns
-    for step, (t0, t1) in spans.items():
+    for step, (t0, t1, thread) in spans.items():
         t1, t0 = t1 + epoch, t0 + epoch
         node = plan.steps[step].node
         group = node.origin if node is not None and node.origin else (plan.steps[step].op,)
@@ -849,7 +854,7 @@ def _fill_step_stats(run_metadata, plan, trace) -> None:
         # their labels name the group's kernel and every op in it
         fused = f" [{node.type}: {', '.join(o.name for o in group)}]" if len(group) > 1 else ""
         for k, op in enumerate(group):
-            ns = _add_node_stats(dev, op, t0, t1, fused)
+            ns = _add_node_stats(dev, op, t0, t1, fused, caller + thread)
             if k == 0:  # the step's arena bytes, once (TensorFlow's per-node allocator record)
                 total, live, peak, in_use = memory[step]
                 ns.memory.add(
@@ -866,7 +871,7 @@ def _fill_step_stats(run_metadata, plan, trace) -> None:
         run_metadata.MergeFromString(md.SerializeToString())
 
 
-def _add_node_stats(dev, op, t0: int, t1: int, suffix: str):
+def _add_node_stats(dev, op, t0: int, t1: int, suffix: str, thread_id: int):
     """One NodeExecStats of `op` spanning [t0, t1) (wall-clock ns), labelled with what it
     computed and the user's source line where it was made, then `suffix`; returns it."""
     inputs = ", ".join(t.name for t in op.inputs)
@@ -882,8 +887,23 @@ def _add_node_stats(dev, op, t0: int, t1: int, suffix: str):
         op_end_rel_nanos=t1 - t0,
         all_end_rel_nanos=t1 - t0,
         timeline_label=f"{op.name} = {op.type}({inputs}) @ {where}{suffix}",
-        thread_id=threading.get_ident() & 0x7FFFFFFF,
+        thread_id=thread_id & 0x7FFFFFFF,
     )
+
+
+def _inter_op_threads(config) -> int:
+    """Threads a session's plans run independent kernel calls on (the scheduled executor):
+    the config's inter_op_parallelism_threads as given; 0 (the default) as many as fit in
+    the processors beside the kernels' own OpenMP threads (intra_op_parallelism_threads, else
+    the current count), which every call keeps so that results are the same bits as in
+    order: one thread per core with one-thread kernels, in order with kernels on every core;
+    below 0, as in TensorFlow, the calling thread alone."""
+    inter = config.inter_op_parallelism_threads if config is not None else 0
+    if inter != 0:
+        return max(inter, 1)
+    be = backend.default()
+    intra = config.intra_op_parallelism_threads if config is not None else 0
+    return max(1, be.num_procs() // max(1, intra if intra > 0 else be.num_threads()))
 
 
 class InteractiveSession(Session):
