@@ -109,33 +109,11 @@ def _engine(name: str, sizes, batch):
 
         return step, None
     if name == "jax":
-        import jax
-        import jax.numpy as jnp
+        import jax_mlp
 
         init, x0, y0 = _problem(sizes, batch)
-
-        def loss_fn(params, x, y):
-            h = x
-            for i in range(len(params) // 2):
-                h = h @ params[2 * i] + params[2 * i + 1]
-                if i < len(params) // 2 - 1:
-                    h = jnp.maximum(h, 0)
-            logp = jax.nn.log_softmax(h)
-            return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
-
-        @jax.jit
-        def update(params, x, y):
-            loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
-            return loss, [p - LR * g for p, g in zip(params, grads)]
-
-        state = {"params": [jnp.asarray(p) for p in init]}
+        step = jax_mlp.sgd_step(init, x0, y0, LR)
         del init
-        tx, ty = jnp.asarray(x0), jnp.asarray(y0)
-
-        def step():
-            loss, state["params"] = update(state["params"], tx, ty)
-            return loss.block_until_ready()
-
         return step, None
     if name == "pytorch":
         import torch

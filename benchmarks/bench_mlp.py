@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 
 import idle_threads  # noqa: F401  (before NumPy loads its BLAS)
+import jax_mlp
 import numpy as np
 import numpy_mlp
 from harness import (
@@ -139,32 +140,9 @@ def bench_pytensor(init, x0, y0) -> tuple[float, float] | None:
 def bench_jax(init, x0, y0) -> tuple[float, float] | None:
     """A jitted JAX step (loss, gradients and the SGD update), its parameters passed along."""
     try:
-        import jax
-        import jax.numpy as jnp
+        step = jax_mlp.sgd_step(init, x0, y0, LR)
     except ImportError:
         return None
-
-    def loss_fn(params, x, y):
-        h = x
-        for i in range(len(params) // 2):
-            h = h @ params[2 * i] + params[2 * i + 1]
-            if i < len(params) // 2 - 1:
-                h = jnp.maximum(h, 0)
-        logp = jax.nn.log_softmax(h)
-        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
-
-    @jax.jit
-    def update(params, x, y):
-        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
-        return loss, [p - LR * g for p, g in zip(params, grads)]
-
-    state = {"params": [jnp.asarray(p) for p in init]}
-    tx, ty = jnp.asarray(x0), jnp.asarray(y0)
-
-    def step():
-        loss, state["params"] = update(state["params"], tx, ty)
-        return loss.block_until_ready()
-
     first = float(step())
     return first, timed(step, WARMUP, REPEAT)
 
