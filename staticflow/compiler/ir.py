@@ -111,6 +111,23 @@ class _Edges:
 _PURE: dict = {}  # op name -> (its OpDef, whether a node of it is pure)
 
 
+def pure_op(d: registry.OpDef | None) -> bool:
+    """Whether nodes of op record `d` are pure (Node.pure); False for IR-only ops."""
+    if d is None:
+        return False
+    got = _PURE.get(d.name)
+    if got is None or got[0] is not d:  # (a property of the op record: worked out once)
+        pure = not (
+            d.stateful
+            or d.random
+            or d.source is not None
+            or d.resource is not None
+            or any(a.ref for a in d.inputs)
+        )
+        got = _PURE[d.name] = (d, pure)
+    return got[1]
+
+
 class Node:
     """One operation of the IR."""
 
@@ -189,20 +206,7 @@ class Node:
     def pure(self) -> bool:
         """No effect beyond its outputs, and the same outputs for the same inputs (a resource
         handle is not: it names its own queue or iterator, whatever its inputs)."""
-        d = self.opdef
-        if d is None:
-            return False
-        got = _PURE.get(d.name)
-        if got is None or got[0] is not d:  # (a property of the op record: worked out once)
-            pure = not (
-                d.stateful
-                or d.random
-                or d.source is not None
-                or d.resource is not None
-                or any(a.ref for a in d.inputs)
-            )
-            got = _PURE[d.name] = (d, pure)
-        return got[1]
+        return pure_op(self.opdef)
 
     def __repr__(self) -> str:
         ins = ", ".join(repr(v) for v in self.inputs)
@@ -331,8 +335,11 @@ class IRGraph:
         """Every reader of `old` (inputs and fetches) reads `new` instead; how many were moved."""
         if old == new:
             return 0
+        edges = old.node.users[old.index]
+        if not edges._d and not self._fetch_at:  # (a node just built: nothing reads it yet)
+            return 0
         moved = 0
-        for user, i in old.node.users[old.index]:
+        for user, i in edges:
             self.set_input(user, i, new)
             moved += 1
         return moved + self.replace_fetches(old, new)

@@ -119,8 +119,12 @@ def options_from_config(config) -> Options:
 _runs = itertools.count()
 
 
-def optimize(ir: IRGraph, evaluator, options: Options | None = None) -> list[PassRecord]:
-    """Run the pipeline on `ir` in place; one record per pass that ran."""
+def optimize(
+    ir: IRGraph, evaluator, options: Options | None = None, built: dict[str, int] | None = None
+) -> list[PassRecord]:
+    """Run the pipeline on `ir` in place; one record per pass that ran. `built`: how many
+    nodes each pass's rules replaced while the IR was built (passes.early), counted in its
+    record."""
     options = options or Options()
     dump_dir = os.environ.get(DUMP_ENV)
     run_id = next(_runs)
@@ -136,7 +140,10 @@ def optimize(ir: IRGraph, evaluator, options: Options | None = None) -> list[Pas
         before = len(ir)
         t0 = time.perf_counter()
         changed = p.run(ir, ctx)
-        rec = PassRecord(p.name, time.perf_counter() - t0, before, len(ir), changed, ctx.notes)
+        early = (built or {}).get(p.name, 0)
+        if early:
+            ctx.notes.insert(0, f"{early} nodes while building")
+        rec = PassRecord(p.name, time.perf_counter() - t0, before, len(ir), changed + early, ctx.notes)
         records.append(rec)
         log.debug("%s", rec)
         if VERIFY:

@@ -63,20 +63,17 @@ class Rewriter:
         """Readers of node's outputs read `values`; its control users wait for the nodes
         that compute them; the node goes (its own control inputs move to those nodes, so
         that what it waited for still runs first)."""
+        ir = self.ir
         for j, v in enumerate(values):
-            self.ir.replace_uses(node.output(j), v)
-        targets = {v.node.id: v.node for v in values}
-        for t in targets.values():
-            for c in node.control:
-                if c is not t:
-                    self.ir.add_control(t, c)
-        first = values[0].node if values else None
-        if first is not None:
-            self.ir.move_control(node, first)
-        if (
-            not node.has_users()
-            and node not in self.ir.targets
-            and not self.ir.is_fetched(node)
-        ):
-            self.ir.remove(node)
+            ir.replace_uses(node.output(j), v)
+        if node.control:
+            targets = {v.node.id: v.node for v in values}
+            for t in targets.values():
+                for c in node.control:
+                    if c is not t:
+                        ir.add_control(t, c)
+        if values and (node.control_users or node in ir.targets):
+            ir.move_control(node, values[0].node)
+        if not node.has_users() and node not in ir.targets and not ir.is_fetched(node):
+            ir.remove(node)
         self.changed += 1

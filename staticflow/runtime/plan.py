@@ -249,6 +249,7 @@ def build_plan(
     of the plan in bytes (None: the default of `sizes.allocation_limit`); more raises
     ResourceExhaustedError."""
     from staticflow import passes
+    from staticflow.passes.early import EarlyRewrites
 
     # Python's cyclic garbage collector pauses meanwhile: planning makes many objects and no
     # garbage, and the full collections it would trigger each walk every object of the
@@ -256,8 +257,9 @@ def build_plan(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        ir, ev = build_ir(graph, fetch_tensors, target_ops, feeds, allocation_limit)
-        records = passes.optimize(ir, ev, options)
+        early = EarlyRewrites(options)
+        ir, ev = build_ir(graph, fetch_tensors, target_ops, feeds, allocation_limit, early)
+        records = passes.optimize(ir, ev, options, early.counts)
         plan = plan_ir(ir, ev, variables, resources, allocation_limit)
     finally:
         if enabled:
