@@ -205,16 +205,28 @@ def _add_op(ir: IRGraph, ev: Evaluator, op, values: dict, nodes: dict, fed: set,
             f"{op.get_attr('dtype').name} and shape {op.get_attr('shape')}" + where(op),
         )
     inputs = [values[t] for t in op._inputs]
-    shapes = _infer(ev, op, d, inputs)
     control = [nodes[c] for c in op._control_inputs if c in nodes]
-    out_dtypes = [t.dtype for t in op.outputs]
+    out_dtypes = [t.dtype for t in op._outputs]
     if rewrites is not None and not control:
-        got = rewrites.fold_op(op, d, inputs, shapes, out_dtypes)
-        if got is not None:
-            for t in op._outputs:
-                if t not in fed:
-                    values[t] = got[t._value_index]
-            return got[0].node
+        # the rewrites decide before the node exists: one that folds (a shape-only op, before
+        # even its shape function), simplifies away or duplicates another never gets edges
+        got = rewrites.fold_op(op, d, inputs, None, out_dtypes) if d.shape_only else None
+        if got is None:
+            shapes = _infer(ev, op, d, inputs)
+            if not d.shape_only:
+                got = rewrites.fold_op(op, d, inputs, shapes, out_dtypes)
+        if got is None:
+            node = ir.detached(op.type, inputs, op._attrs, shapes, out_dtypes, (op,), op.name, op.device)
+            got = rewrites.simplify_new(node)
+            if got is None:
+                ir.attach(node)
+                got = node._values
+        node = got[0].node if got else node
+        for t in op._outputs:
+            if t not in fed:
+                values[t] = got[t._value_index]
+        return node
+    shapes = _infer(ev, op, d, inputs)
     node = ir.add(
         op.type,
         inputs,

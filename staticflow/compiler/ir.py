@@ -286,28 +286,46 @@ class IRGraph:
         device: str = "",
     ) -> Node:
         """A new node; its inputs and control predecessors must already be in this graph."""
-        node = Node(
-            self,
-            next(self._ids),
-            op_type,
-            dict(attrs or {}),
-            list(shapes),
-            list(out_dtypes),
-            origin,
-            self.unique_name(name or op_type),
-        )
-        node.device = device
-        self.nodes[node.id] = node
-        self._order = None
-        nodes = self.nodes
-        for i, v in enumerate(inputs):
-            if nodes.get(v.node.id) is not v.node:
-                self._check_member(v.node)
-            node.inputs.append(v)
-            v.node.users[v.index].append((node, i))
+        node = self.detached(op_type, inputs, attrs, shapes, out_dtypes, origin, name, device)
+        self.attach(node)
         for c in control:
             self.add_control(node, c)
         return node
+
+    def detached(
+        self,
+        op_type: str,
+        inputs: Iterable[Value] = (),
+        attrs: dict | None = None,
+        shapes: Iterable = (),
+        out_dtypes: Iterable = (),
+        origin: Iterable = (),
+        name: str | None = None,
+        device: str = "",
+    ) -> Node:
+        """A node that reads `inputs` (members of this graph) but is not in the graph yet: a
+        rewrite can look at it as at any node, and `attach` adds it (or it is dropped, having
+        cost no edges). Its name is made unique when attached."""
+        node = Node(
+            self, next(self._ids), op_type, dict(attrs or {}), list(shapes), list(out_dtypes), origin,
+            name or op_type,
+        )
+        node.device = device
+        nodes = self.nodes
+        ins = node.inputs
+        for v in inputs:
+            if nodes.get(v.node.id) is not v.node:
+                self._check_member(v.node)
+            ins.append(v)
+        return node
+
+    def attach(self, node: Node) -> None:
+        """Add a `detached` node: its name made unique, its inputs' user lists updated."""
+        node.name = self.unique_name(node.name)
+        self.nodes[node.id] = node
+        self._order = None
+        for i, v in enumerate(node.inputs):
+            v.node.users[v.index].append((node, i))
 
     def add_control(self, node: Node, before: Node) -> None:
         """`node` runs after `before`."""

@@ -55,14 +55,22 @@ def _rewrite(rw: Rewriter, node):
     return None
 
 
-def simplify_node(rw: Rewriter, node):
-    """Replace `node` by the value it computes more cheaply; that value, or None."""
+def simplified(rw: Rewriter, node):
+    """The value that computes what `node` does more cheaply, or None (the node is not
+    replaced: see simplify_node)."""
     if node.opdef is None or node.control or not node.pure or len(node.shapes) != 1:
         return None
     v = _rewrite(rw, node)
     if v is None or v == node.output(0):
         return None
-    rw.replace(node, [v])
+    return v
+
+
+def simplify_node(rw: Rewriter, node):
+    """Replace `node` by the value it computes more cheaply; that value, or None."""
+    v = simplified(rw, node)
+    if v is not None:
+        rw.replace(node, [v])
     return v
 
 

@@ -65,6 +65,16 @@ class Merger:
     def merge(self, node):
         """Replace `node` by an earlier node that computes the same; its outputs, or None (the
         node is kept, and is what later duplicates merge into)."""
+        keep = self.find(node)
+        if keep is None:
+            return None
+        outs = keep.outputs
+        self.rw.replace(node, outs)
+        return outs
+
+    def find(self, node):
+        """The earlier node that computes what `node` does, now standing for its user ops too;
+        None when there is none (`node` is then the one later duplicates find)."""
         if not node.pure or node.type == "Const" and node.attrs["value"].size > MAX_CONST:
             return None
         if any(not v.node.pure for v in node.inputs if v.node.opdef is not None):
@@ -73,10 +83,7 @@ class Merger:
         keep = self.earlier(key, node.origin)
         if keep is None:
             self.seen[key] = node
-            return None
-        outs = keep.outputs
-        self.rw.replace(node, outs)
-        return outs
+        return keep
 
     def earlier(self, key: tuple, origin: tuple):
         """The kept node of computation `key`, now also standing for the user ops `origin`;

@@ -45,13 +45,16 @@ class EarlyRewrites:
         self._rw = Rewriter(ir, PassContext(evaluator, self.options))
         self._merger = cse.Merger(self._rw)
 
-    def fold_op(self, op, d, inputs: list[Value], shapes: list, out_dtypes: list) -> list[Value] | None:
+    def fold_op(self, op, d, inputs: list[Value], shapes: list | None, out_dtypes: list) -> list | None:
         """Constants for the outputs of user op `op` (no control inputs; its inputs and
-        inferred shapes given) when it folds, without making its node; else None. The
-        decision and the values are constant folding's (fold.foldable, the evaluator)."""
-        if not self.fold or not shapes or not fold.foldable(d, op.type, inputs) or op.type == "Placeholder":
+        inferred shapes given, or for a shape-only op None: its values' shapes) when it
+        folds, without making its node; else None. The decision and the values are constant
+        folding's (fold.foldable, the evaluator)."""
+        if not self.fold or not out_dtypes or op.type == "Placeholder":
             return None
-        if fold.nbytes(shapes, out_dtypes) > self.options.max_folded_bytes:
+        if not fold.foldable(d, op.type, inputs):
+            return None
+        if shapes is not None and fold.nbytes(shapes, out_dtypes) > self.options.max_folded_bytes:
             return None
         ev = self._rw.ctx.evaluator
         why = "constant folding"
@@ -62,11 +65,33 @@ class EarlyRewrites:
             values = ev.computed(d, op.type, inputs, op._attrs, shapes, out_dtypes, (op,), op.name, why)
         except (errors.OpError, ValueError, ArithmeticError, TypeError, IndexError):
             return None  # (its node is made, and fails the same way when it runs)
+        if shapes is None:
+            if len(values) != len(out_dtypes):
+                return None
+            if fold.nbytes([v.shape for v in values], out_dtypes) > self.options.max_folded_bytes:
+                return None
         const = self._const if self.cse else self._rw.const
         name = f"ConstantFolding/{op.name}"
         self.counts[FOLD] += 1
         self._rw.changed += 1
         return [const(val, dt, (op,), name, ()) for val, dt in zip(values, out_dtypes)]
+
+    def simplify_new(self, node: Node) -> list[Value] | None:
+        """For a `detached` node of a user op that did not fold (fold_op): the values that
+        stand for its outputs when arithmetic simplification or CSE replaces it (it is then
+        dropped), else None (attach it: CSE has taken it as the node later duplicates find)."""
+        rw = self._rw
+        if self.arith:
+            v = arithmetic.simplified(rw, node)
+            if v is not None:
+                self.counts[ARITH] += 1
+                return [v]
+        if self.cse:
+            keep = self._merger.find(node)
+            if keep is not None:
+                self.counts[CSE] += 1
+                return keep.outputs
+        return None
 
     def visit(self, node: Node) -> list[Value] | None:
         """The values that stand for `node`'s outputs when a rewrite replaced it (the node is
