@@ -192,7 +192,8 @@ class _Planner:
 
     def __init__(self, ev, allocation_limit=None):
         self.ev = ev  # the IR's evaluator: values known before the run
-        self.allocation_limit = allocation_limit  # bytes; None: sizes.allocation_limit()'s default
+        # bytes (the configured limit, else sizes.allocation_limit()'s default, read once a plan)
+        self.allocation_limit = sizes.allocation_limit(allocation_limit)
         self.locs: dict[Value, Loc] = {}
         self.buffers: list[Buffer] = []
 
