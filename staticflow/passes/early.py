@@ -41,6 +41,14 @@ class EarlyRewrites:
     def active(self) -> bool:
         return self.fold or self.arith or self.cse
 
+    def done(self) -> frozenset:
+        """The passes that need not run again after building: those on here, when their rules
+        saw every node built and made no node of their own (a rule's new op, such as the
+        reshape that replaces a sum over unit axes, is left to the pipeline)."""
+        if self._rw is None or self._rw.added:
+            return frozenset()
+        return frozenset(name for name, on in ((FOLD, self.fold), (ARITH, self.arith), (CSE, self.cse)) if on)
+
     def start(self, ir, evaluator) -> None:
         self._rw = Rewriter(ir, PassContext(evaluator, self.options))
         self._merger = cse.Merger(self._rw)

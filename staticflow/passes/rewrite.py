@@ -18,6 +18,7 @@ class Rewriter:
         self.ir = ir
         self.ctx = ctx
         self.changed = 0
+        self.added = 0  # nodes made by `add` (a rule's new op, which the walk that made it skips)
 
     def known(self, v: Value):
         """The value of `v` when it is a constant, else None."""
@@ -57,6 +58,7 @@ class Rewriter:
         from staticflow.ops import builder
 
         out_dtypes = builder.output_dtypes(d, attrs)
+        self.added += 1
         return self.ir.add(op_type, inputs, attrs, shapes, out_dtypes, origin, name or op_type)
 
     def replace(self, node: Node, values: list[Value]) -> None:

@@ -260,7 +260,7 @@ def build_plan(
     try:
         early = EarlyRewrites(options)
         ir, ev = build_ir(graph, fetch_tensors, target_ops, feeds, allocation_limit, early)
-        records = passes.optimize(ir, ev, options, early.counts)
+        records = passes.optimize(ir, ev, options, early.counts, early.done())
         plan = plan_ir(ir, ev, variables, resources, allocation_limit)
     finally:
         if enabled:

@@ -155,7 +155,10 @@ def _optimized(early: bool, loss, train, feed):
     rewrites = EarlyRewrites() if early else None
     ir, ev = build_ir(sf.get_default_graph(), [loss], [train], feed, None, rewrites)
     built = len(ir)
-    passes.optimize(ir, ev, None, rewrites.counts if early else None)
+    if early:
+        passes.optimize(ir, ev, None, rewrites.counts, rewrites.done())
+    else:
+        passes.optimize(ir, ev)
     return built, ir
 
 
@@ -179,6 +182,28 @@ def test_the_early_rewrites_leave_an_unrolled_gradients_plumbing_out_of_the_buil
     assert early_built <= len(ir) < plain_built
     assert [(a, s) for a, s, _o in _kinds(early)] == [(a, s) for a, s, _o in _kinds(plain)]
     assert _kinds(early) == _kinds(plain)
+
+
+def test_the_early_rewrites_end_where_the_pipeline_does_with_rule_made_nodes_and_control():
+    """Rules that make nodes (a sum over unit axes becomes a reshape, two transposes one) and
+    nodes with control inputs: the passes run again after building, and the plan's nodes are
+    the plain pipeline's."""
+    x = sf.placeholder(sf.float32, [None, 1, 3], name="x")
+    v = sf.Variable(np.ones(3, np.float32), name="v")
+    s = sf.reduce_sum(x * 2.0, axis=1)  # over a unit axis: a reshape
+    t = sf.transpose(sf.transpose(s, [1, 0]) + 1.0, [1, 0])
+    with sf.control_dependencies([sf.assign_add(v, [1.0, 1.0, 1.0])]):
+        c = sf.constant(2.0) * sf.constant(3.0) + sf.identity(t)
+    n = sf.cast(sf.reshape(sf.shape(x), [3])[2:] * 1, sf.float32)  # folds
+    y = sf.reduce_mean(sf.square(c + n + v))
+    feed = {x: np.arange(6, dtype=np.float32).reshape(2, 1, 3)}
+    rewrites = EarlyRewrites()
+    ir, ev = build_ir(sf.get_default_graph(), [y], [], feed, None, rewrites)
+    assert rewrites.done() == frozenset()  # a rule made a node: the passes run again
+    passes.optimize(ir, ev, None, rewrites.counts, rewrites.done())
+    plain, ev2 = build_ir(sf.get_default_graph(), [y], [], feed)
+    passes.optimize(plain, ev2)
+    assert _kinds(ir) == _kinds(plain)
 
 
 def test_built_nodes_per_unrolled_step_stay_few():
