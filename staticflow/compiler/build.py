@@ -59,6 +59,7 @@ class Evaluator:
         self.ir = ir
         self.feeds = feeds
         self.allocation_limit = allocation_limit  # bytes a computed value may take (None: default)
+        self._limit: int | None = None  # that limit, resolved when first needed
         self.known: dict[Value, np.ndarray] = {}
 
     def value(self, v: Value, why: str) -> np.ndarray:
@@ -112,39 +113,66 @@ class Evaluator:
         d = n.opdef
         if d.resource:  # a handle: the op's name (runtime/resources.py)
             return [np.array(_first(n).name.encode(), dtype=object)]
+        return self.computed(d, n.type, n.inputs, n.attrs, n.shapes, n.dtypes, n.origin, n.name, why)
+
+    def computed(
+        self, d: registry.OpDef, op_type: str, inputs, attrs, shapes, out_dtypes, origin, name: str, why: str
+    ) -> list[np.ndarray]:
+        """The outputs of an op that computes from its inputs (their values already known) or,
+        shape-only, from their shapes; `origin` and `name` are what errors name."""
         try:
             if d.shape_only:  # (a shape that does not fit a 32-bit out_type fails here)
-                out = d.ref([_shaped(v.shape, v.dtype) for v in n.inputs[:1]], n.attrs)
+                out = d.ref([_shaped(v.shape, v.dtype) for v in inputs[:1]], attrs)
                 outs = out if isinstance(out, (list, tuple)) else [out]
-                return [np.asarray(o, dtype=dt.np) for o, dt in zip(outs, n.dtypes)]
-            for v in n.outputs:  # the reference allocates its outputs: within the limit
-                nbytes = sizes.num_elements(v.shape) * v.dtype.np.itemsize
-                sizes.check_allocation(nbytes, f"tensor {n.name}:{v.index}", _first(n), self.allocation_limit)
-            return builder.run_reference(d, [self.known[x] for x in n.inputs], n.attrs)
+                return [np.asarray(o, dtype=dt.np) for o, dt in zip(outs, out_dtypes)]
+            op = origin[0] if origin else None
+            if self._limit is None:
+                self._limit = sizes.allocation_limit(self.allocation_limit)
+            for j, (s, dt) in enumerate(zip(shapes, out_dtypes)):  # the reference allocates its outputs
+                nbytes = sizes.num_elements(s) * dt.np.itemsize
+                if nbytes > self._limit:
+                    sizes.check_allocation(nbytes, f"tensor {name}:{j}", op, self.allocation_limit)
+            known = self.known
+            return builder.run_reference(d, [known[x] for x in inputs], attrs)
         except (ArithmeticError, ValueError, IndexError, TypeError) as e:
             # a computation of shapes that fails (a division by zero, an index out of range)
             # fails as the op would when it runs: named, with its source line
-            op = _first(n)
-            name = op.name if op is not None else n.name
+            op = origin[0] if origin else None
+            name = op.name if op is not None else name
             raise errors.InvalidArgumentError(
-                None, op, f"{n.type} op '{name}': {e} (while computing {why})" + where(n)
+                None, op, f"{op_type} op '{name}': {e} (while computing {why})" + where(tuple(origin))
             ) from None
+
+
+_SHAPED: dict = {}  # (shape, dtype) -> a read-only zero-stride array of it
 
 
 def _shaped(shape, dt: dtypes.DType) -> np.ndarray:
     """An array of this shape and dtype that takes no memory (shape-only references read
-    shapes, never values)."""
-    return np.broadcast_to(np.empty((), dt.np if dt is not dtypes.string else object), tuple(shape))
+    shapes, never values); read-only, so one per shape and dtype serves every reference."""
+    key = (tuple(shape), dt)
+    got = _SHAPED.get(key)
+    if got is None:
+        if len(_SHAPED) > 4096:
+            _SHAPED.clear()
+        got = np.broadcast_to(np.empty((), dt.np if dt is not dtypes.string else object), key[0])
+        _SHAPED[key] = got
+    return got
 
 
 def build_ir(
-    graph, fetch_tensors, target_ops, feeds: dict, allocation_limit=None
+    graph, fetch_tensors, target_ops, feeds: dict, allocation_limit=None, rewrites=None
 ) -> tuple[IRGraph, Evaluator]:
     """The IR of the run that computes `fetch_tensors` and runs `target_ops` given `feeds`
     (user Tensor -> array), with every shape concrete; values computed while planning stay
-    within `allocation_limit` bytes each."""
+    within `allocation_limit` bytes each. `rewrites` (passes.early.EarlyRewrites) sees each
+    node as it is added and may replace it: its readers then read what replaced it."""
     ir = IRGraph()
     ev = Evaluator(ir, feeds, allocation_limit)
+    if rewrites is not None and rewrites.active:
+        rewrites.start(ir, ev)
+    else:
+        rewrites = None
     fed = set(feeds)
     values: dict = {}  # user Tensor -> Value
     for t, v in feeds.items():
@@ -154,14 +182,15 @@ def build_ir(
         values[t] = n.output(0)
     nodes: dict = {}  # user Operation -> Node
     for op in toposort_ops(prune_ops(fetch_tensors, target_ops, fed), fed):
-        node = _add_op(ir, ev, op, values, nodes, fed)
-        nodes[op] = node
+        nodes[op] = _add_op(ir, ev, op, values, nodes, fed, rewrites)
     ir.fetches = [values[t] for t in fetch_tensors]
     ir.targets = [nodes[o] for o in target_ops]
     return ir, ev
 
 
-def _add_op(ir: IRGraph, ev: Evaluator, op, values: dict, nodes: dict, fed: set) -> Node:
+def _add_op(ir: IRGraph, ev: Evaluator, op, values: dict, nodes: dict, fed: set, rewrites=None) -> Node:
+    """The node of `op` (or, when `rewrites` replaced it, the node of its first output's
+    replacement, which its control users then wait for); its outputs are entered in `values`."""
     d = registry.lookup(op.type)
     if d is None:
         raise errors.UnimplementedError(None, op, f"staticflow has no op {op.type!r}" + where(op))
@@ -180,20 +209,45 @@ def _add_op(ir: IRGraph, ev: Evaluator, op, values: dict, nodes: dict, fed: set)
             f"{op.get_attr('dtype').name} and shape {op.get_attr('shape')}" + where(op),
         )
     inputs = [values[t] for t in op._inputs]
-    shapes = _infer(ev, op, d, inputs)
     control = [nodes[c] for c in op._control_inputs if c in nodes]
+    out_dtypes = [t.dtype for t in op._outputs]
+    if rewrites is not None and not control:
+        # the rewrites decide before the node exists: one that folds (a shape-only op, before
+        # even its shape function), simplifies away or duplicates another never gets edges
+        got = rewrites.fold_op(op, d, inputs, None, out_dtypes) if d.shape_only else None
+        if got is None:
+            shapes = _infer(ev, op, d, inputs)
+            if not d.shape_only:
+                got = rewrites.fold_op(op, d, inputs, shapes, out_dtypes)
+        if got is None:
+            node = ir.detached(op.type, inputs, op._attrs, shapes, out_dtypes, (op,), op.name, op.device)
+            got = rewrites.simplify_new(node)
+            if got is None:
+                ir.attach(node)
+                got = node._values
+        node = got[0].node if got else node
+        for t in op._outputs:
+            if t not in fed:
+                values[t] = got[t._value_index]
+        return node
+    shapes = _infer(ev, op, d, inputs)
     node = ir.add(
         op.type,
         inputs,
         op._attrs,
         shapes,
-        [t.dtype for t in op.outputs],
+        out_dtypes,
         origin=[op],
         name=op.name,
         control=control,
         device=op.device,
     )
     outs = node._values
+    if rewrites is not None:
+        got = rewrites.visit(node)
+        if got is not None:
+            outs = got
+            node = got[0].node
     for t in op._outputs:
         if t not in fed:
             values[t] = outs[t._value_index]
@@ -244,9 +298,14 @@ def _infer(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> list[tu
         dims = s.as_tuple()
         if dims is None or None in dims:
             raise errors.InternalError(None, op, f"shape of {t.name} is {s} after planning" + where(op))
-        itemsize = t.dtype.np.itemsize
-        # (what check_shape checks, done in a line for the common shape; the rest is checked)
-        if len(dims) > sizes.MAX_RANK or not 0 < math.prod(dims) * itemsize <= sizes.INT64_MAX:
+        # (what check_shape checks, done in a line for the common shape, whatever the itemsize
+        # (at most 16 bytes); the rest is checked)
+        n = math.prod(dims)
+        if len(dims) > sizes.MAX_RANK or not 0 < n <= _SAFE_ELEMENTS:
+            itemsize = t.dtype.np.itemsize
+            if len(dims) <= sizes.MAX_RANK and 0 < n * itemsize <= sizes.INT64_MAX:
+                out.append(dims)
+                continue
             try:
                 sizes.check_shape(dims, itemsize, f"the shape of {t.name}")
             except ValueError as e:
@@ -256,6 +315,8 @@ def _infer(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> list[tu
         out.append(dims)
     return out
 
+
+_SAFE_ELEMENTS = sizes.INT64_MAX >> 4  # elements of any dtype whose bytes fit in an int64
 
 _HOST: dict = {}  # OpDef name -> (the OpDef, whether any of its inputs is a host input)
 

@@ -111,6 +111,23 @@ class _Edges:
 _PURE: dict = {}  # op name -> (its OpDef, whether a node of it is pure)
 
 
+def pure_op(d: registry.OpDef | None) -> bool:
+    """Whether nodes of op record `d` are pure (Node.pure); False for IR-only ops."""
+    if d is None:
+        return False
+    got = _PURE.get(d.name)
+    if got is None or got[0] is not d:  # (a property of the op record: worked out once)
+        pure = not (
+            d.stateful
+            or d.random
+            or d.source is not None
+            or d.resource is not None
+            or any(a.ref for a in d.inputs)
+        )
+        got = _PURE[d.name] = (d, pure)
+    return got[1]
+
+
 class Node:
     """One operation of the IR."""
 
@@ -189,20 +206,7 @@ class Node:
     def pure(self) -> bool:
         """No effect beyond its outputs, and the same outputs for the same inputs (a resource
         handle is not: it names its own queue or iterator, whatever its inputs)."""
-        d = self.opdef
-        if d is None:
-            return False
-        got = _PURE.get(d.name)
-        if got is None or got[0] is not d:  # (a property of the op record: worked out once)
-            pure = not (
-                d.stateful
-                or d.random
-                or d.source is not None
-                or d.resource is not None
-                or any(a.ref for a in d.inputs)
-            )
-            got = _PURE[d.name] = (d, pure)
-        return got[1]
+        return pure_op(self.opdef)
 
     def __repr__(self) -> str:
         ins = ", ".join(repr(v) for v in self.inputs)
@@ -282,28 +286,46 @@ class IRGraph:
         device: str = "",
     ) -> Node:
         """A new node; its inputs and control predecessors must already be in this graph."""
-        node = Node(
-            self,
-            next(self._ids),
-            op_type,
-            dict(attrs or {}),
-            list(shapes),
-            list(out_dtypes),
-            origin,
-            self.unique_name(name or op_type),
-        )
-        node.device = device
-        self.nodes[node.id] = node
-        self._order = None
-        nodes = self.nodes
-        for i, v in enumerate(inputs):
-            if nodes.get(v.node.id) is not v.node:
-                self._check_member(v.node)
-            node.inputs.append(v)
-            v.node.users[v.index].append((node, i))
+        node = self.detached(op_type, inputs, attrs, shapes, out_dtypes, origin, name, device)
+        self.attach(node)
         for c in control:
             self.add_control(node, c)
         return node
+
+    def detached(
+        self,
+        op_type: str,
+        inputs: Iterable[Value] = (),
+        attrs: dict | None = None,
+        shapes: Iterable = (),
+        out_dtypes: Iterable = (),
+        origin: Iterable = (),
+        name: str | None = None,
+        device: str = "",
+    ) -> Node:
+        """A node that reads `inputs` (members of this graph) but is not in the graph yet: a
+        rewrite can look at it as at any node, and `attach` adds it (or it is dropped, having
+        cost no edges). Its name is made unique when attached."""
+        node = Node(
+            self, next(self._ids), op_type, dict(attrs or {}), list(shapes), list(out_dtypes), origin,
+            name or op_type,
+        )
+        node.device = device
+        nodes = self.nodes
+        ins = node.inputs
+        for v in inputs:
+            if nodes.get(v.node.id) is not v.node:
+                self._check_member(v.node)
+            ins.append(v)
+        return node
+
+    def attach(self, node: Node) -> None:
+        """Add a `detached` node: its name made unique, its inputs' user lists updated."""
+        node.name = self.unique_name(node.name)
+        self.nodes[node.id] = node
+        self._order = None
+        for i, v in enumerate(node.inputs):
+            v.node.users[v.index].append((node, i))
 
     def add_control(self, node: Node, before: Node) -> None:
         """`node` runs after `before`."""
@@ -331,8 +353,11 @@ class IRGraph:
         """Every reader of `old` (inputs and fetches) reads `new` instead; how many were moved."""
         if old == new:
             return 0
+        edges = old.node.users[old.index]
+        if not edges._d and not self._fetch_at:  # (a node just built: nothing reads it yet)
+            return 0
         moved = 0
-        for user, i in old.node.users[old.index]:
+        for user, i in edges:
             self.set_input(user, i, new)
             moved += 1
         return moved + self.replace_fetches(old, new)

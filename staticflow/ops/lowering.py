@@ -74,8 +74,8 @@ class View:
         return View(
             self.src,
             self.dtype,
-            tuple(int(x) for x in shape),
-            tuple(int(x) for x in strides),
+            tuple(map(int, shape)),
+            tuple(map(int, strides)),
             self.offset if offset is None else int(offset),
         )
 
@@ -83,7 +83,7 @@ class View:
         """The same elements in a new shape (a contiguous view; same element count)."""
         if not self.is_contiguous():
             raise ValueError("reshape of a non-contiguous view")
-        shape = tuple(int(x) for x in shape)
+        shape = tuple(map(int, shape))
         n = sizes.num_elements(shape, "view shape")
         if n != self.size:
             raise ValueError(f"cannot view {self.size} elements of shape {self.shape} as shape {shape} ({n})")
@@ -94,7 +94,7 @@ class View:
 
     def broadcast_to(self, shape) -> View:
         """NumPy broadcasting as 0 strides; shape must be broadcast-compatible."""
-        shape = tuple(int(x) for x in shape)
+        shape = tuple(map(int, shape))
         lead = len(shape) - self.ndim
         if lead < 0:
             raise ValueError(f"cannot broadcast {self.shape} to {shape}")

@@ -145,8 +145,17 @@ def _memory_switches(rw) -> dict[str, bool]:
 _runs = itertools.count()
 
 
-def optimize(ir: IRGraph, evaluator, options: Options | None = None) -> list[PassRecord]:
-    """Run the pipeline on `ir` in place; one record per pass that ran."""
+def optimize(
+    ir: IRGraph,
+    evaluator,
+    options: Options | None = None,
+    built: dict[str, int] | None = None,
+    done: frozenset = frozenset(),
+) -> list[PassRecord]:
+    """Run the pipeline on `ir` in place; one record per pass that ran. `built`: how many
+    nodes each pass's rules replaced while the IR was built (passes.early), counted in its
+    record; `done`: the passes whose rules saw every node while building, so that running
+    them again would change nothing (their records then count the building's work only)."""
     options = options or Options()
     dump_dir = os.environ.get(DUMP_ENV)
     run_id = next(_runs)
@@ -161,8 +170,11 @@ def optimize(ir: IRGraph, evaluator, options: Options | None = None) -> list[Pas
         ctx = PassContext(evaluator, options)
         before = len(ir)
         t0 = time.perf_counter()
-        changed = p.run(ir, ctx)
-        rec = PassRecord(p.name, time.perf_counter() - t0, before, len(ir), changed, ctx.notes)
+        changed = 0 if p.name in done else p.run(ir, ctx)
+        early = (built or {}).get(p.name, 0)
+        if early:
+            ctx.notes.insert(0, f"{early} nodes while building")
+        rec = PassRecord(p.name, time.perf_counter() - t0, before, len(ir), changed + early, ctx.notes)
         records.append(rec)
         log.debug("%s", rec)
         if VERIFY:

@@ -55,16 +55,31 @@ def _rewrite(rw: Rewriter, node):
     return None
 
 
+def simplified(rw: Rewriter, node):
+    """The value that computes what `node` does more cheaply, or None (the node is not
+    replaced: see simplify_node)."""
+    if node.opdef is None or node.control or not node.pure or len(node.shapes) != 1:
+        return None
+    v = _rewrite(rw, node)
+    if v is None or v == node.output(0):
+        return None
+    return v
+
+
+def simplify_node(rw: Rewriter, node):
+    """Replace `node` by the value it computes more cheaply; that value, or None."""
+    v = simplified(rw, node)
+    if v is not None:
+        rw.replace(node, [v])
+    return v
+
+
 def run(ir, ctx) -> int:
     rw = Rewriter(ir, ctx)
+    nodes = ir.nodes
     for node in ir.topo_order():
-        if node.opdef is None or node.control or not node.pure or len(node.shapes) != 1:
-            continue
-        if ir.nodes.get(node.id) is not node:
-            continue  # removed by an earlier rewrite
-        v = _rewrite(rw, node)
-        if v is not None and v != node.output(0):
-            rw.replace(node, [v])
+        if nodes.get(node.id) is node:  # (not removed by an earlier rewrite)
+            simplify_node(rw, node)
     if rw.changed:
         ctx.notes.append(f"{rw.changed} nodes simplified")
     return rw.changed

@@ -16,6 +16,7 @@ from staticflow.framework.tensor_shape import TensorShape
 from staticflow.passes.rewrite import Rewriter
 
 MAX_ORIGIN = 8  # user ops a merged node keeps as its provenance
+MAX_CONST = 4096  # elements of the largest constant merged (comparing larger ones costs more)
 
 
 def _canon(v):
@@ -38,31 +39,68 @@ def _canon(v):
 
 
 def _key(node):
+    return key_of(node.type, node.device, node.inputs, node.control, node.attrs)
+
+
+def key_of(op_type: str, device: str, inputs, control, attrs: dict) -> tuple:
+    """What two nodes that compute the same value share: op, device, inputs, control inputs
+    and attrs (a node need not exist yet: a constant about to be made)."""
     return (
-        node.type,
-        node.device,
-        tuple((v.node.id, v.index) for v in node.inputs),
-        tuple(sorted(c.id for c in node.control)),
-        tuple(sorted((k, _canon(x)) for k, x in node.attrs.items())),
+        op_type,
+        device,
+        tuple((v.node.id, v.index) for v in inputs),
+        tuple(sorted(c.id for c in control)),
+        tuple(sorted((k, _canon(x)) for k, x in attrs.items())),
     )
+
+
+class Merger:
+    """The nodes seen so far by their computation: a node met after one that computes the same
+    value is replaced by it. Nodes must come producers first."""
+
+    def __init__(self, rw: Rewriter):
+        self.rw = rw
+        self.seen: dict = {}
+
+    def merge(self, node):
+        """Replace `node` by an earlier node that computes the same; its outputs, or None (the
+        node is kept, and is what later duplicates merge into)."""
+        keep = self.find(node)
+        if keep is None:
+            return None
+        outs = keep.outputs
+        self.rw.replace(node, outs)
+        return outs
+
+    def find(self, node):
+        """The earlier node that computes what `node` does, now standing for its user ops too;
+        None when there is none (`node` is then the one later duplicates find)."""
+        if not node.pure or node.type == "Const" and node.attrs["value"].size > MAX_CONST:
+            return None
+        if any(not v.node.pure for v in node.inputs if v.node.opdef is not None):
+            return None  # reads session state (a variable): its value depends on when it runs
+        key = _key(node)
+        keep = self.earlier(key, node.origin)
+        if keep is None:
+            self.seen[key] = node
+        return keep
+
+    def earlier(self, key: tuple, origin: tuple):
+        """The kept node of computation `key`, now also standing for the user ops `origin`;
+        None when there is none."""
+        keep = self.seen.get(key)
+        if keep is None or self.rw.ir.nodes.get(keep.id) is not keep:
+            return None
+        if len(keep.origin) < MAX_ORIGIN:  # (errors name a few; a constant may stand for thousands)
+            keep.origin = keep.origin + tuple(o for o in origin if o not in keep.origin)
+        return keep
 
 
 def run(ir, ctx) -> int:
     rw = Rewriter(ir, ctx)
-    seen: dict = {}
+    merger = Merger(rw)
     for node in ir.topo_order():
-        if not node.pure or node.opdef.static and node.type == "Const" and node.attrs["value"].size > 4096:
-            continue
-        if any(not v.node.pure for v in node.inputs if v.node.opdef is not None):
-            continue  # reads session state (a variable): its value depends on when it runs
-        key = _key(node)
-        keep = seen.get(key)
-        if keep is None:
-            seen[key] = node
-            continue
-        if len(keep.origin) < MAX_ORIGIN:  # (errors name a few; a constant may stand for thousands)
-            keep.origin = keep.origin + tuple(o for o in node.origin if o not in keep.origin)
-        rw.replace(node, keep.outputs)
+        merger.merge(node)
     if rw.changed:
         ctx.notes.append(f"{rw.changed} duplicates merged")
     return rw.changed

@@ -71,33 +71,26 @@ def _aligned(node: Node) -> list[tuple] | None:
     return aligned
 
 
-def _cycle(ir: IRGraph, pos: dict, ids: set, ext: dict, first: int) -> bool:
+def _cycle(preds: dict, pos: dict, ids: set, ext: dict, first: int) -> bool:
     """Whether some value read from outside the node set `ids` depends on a member (merging
     them into one node would then make a cycle). Nodes before `first` cannot. A walk longer
     than MAX_WALK nodes counts as a cycle: not merging is always safe, and it keeps each
-    check's cost bounded (an unrolled RNN's gradient would otherwise walk back step by step)."""
+    check's cost bounded (an unrolled RNN's gradient would otherwise walk back step by step).
+    `preds`: each node id's producers' and control predecessors' ids."""
     seen: set[int] = set()
-    stack = [n for n in ext.values() if pos[n.id] > first]
+    stack = [i for i in ext if pos[i] > first]
     while stack:
-        n = stack.pop()
-        if n.id in seen:
+        nid = stack.pop()
+        if nid in seen:
             continue
-        seen.add(n.id)
+        seen.add(nid)
         if len(seen) > MAX_WALK:
             return True
-        for v in n.inputs:
-            p = v.node
-            pid = p.id
+        for pid in preds[nid]:
             if pid in ids:
                 return True
             if pid not in seen and pos[pid] > first:
-                stack.append(p)
-        for p in n.control:
-            pid = p.id
-            if pid in ids:
-                return True
-            if pid not in seen and pos[pid] > first:
-                stack.append(p)
+                stack.append(pid)
     return False
 
 
@@ -122,6 +115,7 @@ def _merge(groups: dict, a: _Group, b: _Group, ext: dict) -> _Group:
 
 def _groups(ir: IRGraph, order: list[Node]) -> tuple[list[_Group], dict]:
     pos = {n.id: k for k, n in enumerate(order)}
+    preds = {n.id: [v.node.id for v in n.inputs] + [c.id for c in n.control] for n in order}
     targets = {t.id for t in ir.targets}
     groups: dict[int, _Group] = {}
     aligned: dict[int, list] = {}
@@ -143,13 +137,13 @@ def _groups(ir: IRGraph, order: list[Node]) -> tuple[list[_Group], dict]:
             if len(g.members) + len(c.members) > MAX_MEMBERS:
                 continue
             ext = _merged_ext(g, c)
-            if not _cycle(ir, pos, g.ids | c.ids, ext, min(g.first, c.first)):
+            if not _cycle(preds, pos, g.ids | c.ids, ext, min(g.first, c.first)):
                 g = _merge(groups, g, c, ext)
     unique = {id(g): g for g in groups.values()}
     out = sorted(unique.values(), key=lambda g: g.first)
     for g in out:
         g.members.sort(key=lambda m: pos[m.id])
-    _attach_reductions(ir, order, pos, groups)
+    _attach_reductions(ir, order, pos, preds, groups)
     out = [g for g in out if len(g.members) + (g.reduce is not None) >= 2]
     return _without_cycles(order, out), aligned
 
@@ -193,7 +187,7 @@ def _without_cycles(order: list[Node], groups: list[_Group]) -> list[_Group]:
         groups = groups[:drop] + groups[drop + 1:]
 
 
-def _attach_reductions(ir: IRGraph, order: list[Node], pos: dict, groups: dict) -> None:
+def _attach_reductions(ir: IRGraph, order: list[Node], pos: dict, preds: dict, groups: dict) -> None:
     """A sum or mean of a member's value (float32/float64, constant axes) ends the member's
     group, one reduction per group, unless a value the group reads from outside depends on
     the reduction's result (the gradient of a sum broadcast back into the group's chain)."""
@@ -209,7 +203,7 @@ def _attach_reductions(ir: IRGraph, order: list[Node], pos: dict, groups: dict) 
         if g is None or g.reduce is not None or axes.type != "Const" or r.inputs[0].shape != g.shape:
             continue
         ext = {i: n for i, n in g.ext.items() if i != r.id}
-        if _cycle(ir, pos, g.ids | {r.id}, ext, g.first):
+        if _cycle(preds, pos, g.ids | {r.id}, ext, g.first):
             continue
         g.reduce = r
 

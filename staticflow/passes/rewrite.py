@@ -18,6 +18,7 @@ class Rewriter:
         self.ir = ir
         self.ctx = ctx
         self.changed = 0
+        self.added = 0  # nodes made by `add` (a rule's new op, which the walk that made it skips)
 
     def known(self, v: Value):
         """The value of `v` when it is a constant, else None."""
@@ -57,26 +58,24 @@ class Rewriter:
         from staticflow.ops import builder
 
         out_dtypes = builder.output_dtypes(d, attrs)
+        self.added += 1
         return self.ir.add(op_type, inputs, attrs, shapes, out_dtypes, origin, name or op_type)
 
     def replace(self, node: Node, values: list[Value]) -> None:
         """Readers of node's outputs read `values`; its control users wait for the nodes
         that compute them; the node goes (its own control inputs move to those nodes, so
         that what it waited for still runs first)."""
+        ir = self.ir
         for j, v in enumerate(values):
-            self.ir.replace_uses(node.output(j), v)
-        targets = {v.node.id: v.node for v in values}
-        for t in targets.values():
-            for c in node.control:
-                if c is not t:
-                    self.ir.add_control(t, c)
-        first = values[0].node if values else None
-        if first is not None:
-            self.ir.move_control(node, first)
-        if (
-            not node.has_users()
-            and node not in self.ir.targets
-            and not self.ir.is_fetched(node)
-        ):
-            self.ir.remove(node)
+            ir.replace_uses(node.output(j), v)
+        if node.control:
+            targets = {v.node.id: v.node for v in values}
+            for t in targets.values():
+                for c in node.control:
+                    if c is not t:
+                        ir.add_control(t, c)
+        if values and (node.control_users or node in ir.targets):
+            ir.move_control(node, values[0].node)
+        if not node.has_users() and node not in ir.targets and not ir.is_fetched(node):
+            ir.remove(node)
         self.changed += 1

@@ -206,7 +206,8 @@ class _Planner:
 
     def __init__(self, ev, allocation_limit=None):
         self.ev = ev  # the IR's evaluator: values known before the run
-        self.allocation_limit = allocation_limit  # bytes; None: sizes.allocation_limit()'s default
+        # bytes (the configured limit, else sizes.allocation_limit()'s default, read once a plan)
+        self.allocation_limit = sizes.allocation_limit(allocation_limit)
         self.locs: dict[Value, Loc] = {}
         self.buffers: list[Buffer] = []
 
@@ -266,6 +267,7 @@ def build_plan(
     arena is packed by the dependency depth at which each step can run, so that calls that
     may run at once get bytes of their own."""
     from staticflow import passes
+    from staticflow.passes.early import EarlyRewrites
 
     # Python's cyclic garbage collector pauses meanwhile: planning makes many objects and no
     # garbage, and the full collections it would trigger each walk every object of the
@@ -273,8 +275,9 @@ def build_plan(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        ir, ev = build_ir(graph, fetch_tensors, target_ops, feeds, allocation_limit)
-        records = passes.optimize(ir, ev, options)
+        early = EarlyRewrites(options)
+        ir, ev = build_ir(graph, fetch_tensors, target_ops, feeds, allocation_limit, early)
+        records = passes.optimize(ir, ev, options, early.counts, early.done())
         in_place = (options or passes.Options()).on("memory_in_place")
         plan = plan_ir(ir, ev, variables, resources, allocation_limit, in_place, inter_op_threads)
     finally:
