@@ -104,7 +104,7 @@ test: install parity-env
 # tests, the hardening reproducers, and the fuzzer's un-mutated seeds).
 ASAN_LIB       := build/asan/_sf_cpu.abi3.so
 ASAN_TESTS     ?= tests
-ASAN_CI_TESTS  ?= tests/ops tests/kernels tests/hardening \
+ASAN_CI_TESTS  ?= tests/ops tests/kernels tests/hardening tests/runtime/test_scheduler.py \
 	tests/fuzz/test_fuzz.py::test_every_seed_runs_and_equals_the_reference
 ASAN_OPTIONS_  := detect_leaks=0:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=0
 CC             ?= cc
