@@ -55,6 +55,7 @@ from staticflow.ops import array_ops as _array_ops
 from staticflow.ops import control_flow_ops as _cf
 from staticflow.ops import conv_grad as _conv_grad  # noqa: F401  (registers gradients)
 from staticflow.ops import conv_ops as _conv_ops  # noqa: F401
+from staticflow.ops import fused_elementwise as _fused_elementwise  # noqa: F401  (elementwise fusion's op)
 from staticflow.ops import fused_ops as _fused_ops  # noqa: F401  (ops pattern fusion makes)
 from staticflow.ops import logging_ops as _logging_ops
 from staticflow.ops import math_grad as _math_grad  # noqa: F401
