@@ -486,16 +486,73 @@ def _spec(group, ctx, classes: list[int], mode: str | None) -> Spec:
     return Spec(inputs, tuple(members), outputs, red)
 
 
+def _lowering_key(ctx, group) -> tuple | None:
+    """What the lowering of `group` in `ctx` depends on (its members' ops, wiring, alignment,
+    attributes and dtypes; the node's input and output shapes and dtypes), or None when an
+    attribute cannot be a key. An unrolled loop fuses the same group at every step: equal keys
+    lower to the same views and kernel source."""
+    r = group.reduce
+    try:
+        key = (
+            tuple(group.shape),
+            tuple(group.outputs),
+            None if r is None else (r.kind, r.op_type, tuple(r.axes), r.member, tuple(r.out_shape)),
+            tuple(
+                (m.op_type, m.args, m.aligned, m.in_dtypes, m.out_dtype, tuple(m.attrs.items()))
+                for m in group.members
+            ),
+            tuple(tuple(s) for s in ctx.in_shapes),
+            tuple(ctx.in_dtypes),
+            tuple(tuple(s) for s in ctx.out_shapes),
+            tuple(ctx.out_dtypes),
+        )
+        hash(key)
+    except TypeError:  # an unhashable attribute value
+        return None
+    return key
+
+
+# lowering key -> (the kernel's views, its scratch buffer's (shape, dtype) or None, the number
+# of input views, its source): views name only ("in", i) and ("out", j) buffers, which mean
+# the same in every context with the key's shapes
+_LOWERED: dict = {}
+
+
 def lower(ctx, group) -> bool:
     """Lower `group` in `ctx` to one call of a kernel generated from its members' scalar
     expressions, compiled (or found in the cache) by jit; False, after one warning, when no
-    kernel can be made here."""
+    kernel can be made here. Identical groups (`_lowering_key`) reuse the first one's views
+    and source."""
     from staticflow.backends import jit
 
+    if not jit.available():
+        return False
+    key = _lowering_key(ctx, group)
+    hit = _LOWERED.get(key) if key is not None else None
+    if hit is None:
+        hit = _lowered(ctx, group)
+        if key is not None:
+            if len(_LOWERED) > 4096:
+                _LOWERED.clear()
+            _LOWERED[key] = hit
+    views, scratch, nin, src = hit
+    try:
+        addr = jit.load(src, "sf_cpu_fused")
+    except jit.CompileError as e:
+        jit.warn_once(f"the compiler failed: {str(e).splitlines()[-1][:200]}")
+        return False
+    extra = () if scratch is None else (ctx.scratch_buffer(*scratch),)
+    ctx.call_generated("sf_cpu_fused", addr, views[:nin] + extra, views[nin:])
+    return True
+
+
+def _lowered(ctx, group) -> tuple:
+    """The views of `group`'s kernel call in `ctx` (inputs, then outputs), the (shape, dtype)
+    of the scratch buffer it needs or None, the number of inputs, and its C source."""
     operands = fe.kernel_operands(group)
     ins = [fe._input_view(i, ctx.in_shapes[i], ctx.in_dtypes[i], a, group.shape) for i, a in operands]
     outs = [ctx.out(o) for o in range(len(group.outputs))]
-    extra = []
+    scratch = None
     if group.reduce is None:
         views = coalesce(ins + outs)
         mode = None
@@ -506,16 +563,7 @@ def lower(ctx, group) -> bool:
         classes = [_class(v.strides[inner]) for v in views]
         K, R = views[0].shape
         if mode == "row" and R > RBLOCK:  # per-block partials, added in order
-            extra = [ctx.scratch_buffer((K * ((R + RBLOCK - 1) // RBLOCK),), dtypes.float64)]
+            scratch = ((K * ((R + RBLOCK - 1) // RBLOCK),), dtypes.float64)
         outs_red = ctx.out(len(group.outputs))
         views = views + [outs_red.reshape((K,))]
-    nin = len(ins)
-    if not jit.available():
-        return False
-    try:
-        addr = jit.load(source(_spec(group, ctx, classes, mode)), "sf_cpu_fused")
-    except jit.CompileError as e:
-        jit.warn_once(f"the compiler failed: {str(e).splitlines()[-1][:200]}")
-        return False
-    ctx.call_generated("sf_cpu_fused", addr, views[:nin] + extra, views[nin:])
-    return True
+    return tuple(views), scratch, len(ins), source(_spec(group, ctx, classes, mode))

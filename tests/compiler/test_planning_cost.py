@@ -243,3 +243,49 @@ def test_the_early_rewrites_follow_the_switches():
             s.run(sf.global_variables_initializer())
             values.append(s.run(loss, feed))
     np.testing.assert_allclose(values[0], values[1], rtol=1e-6)
+
+
+def _plan_description(fetch, feeds) -> list:
+    """Every kernel call of the plan: its symbol, generated function, attributes and where
+    each operand lives (buffer kind, byte offset, shape, dtype, view)."""
+    ir, ev = build_ir(sf.get_default_graph(), [fetch], [], feeds)
+    passes.optimize(ir, ev)
+    plan = plan_mod.plan_ir(ir, ev, sf.Session()._variables)
+
+    def where(pairs):
+        return [(loc.buf.kind, loc.byte_offset, loc.shape, loc.dtype, v) for loc, v in pairs]
+
+    return [
+        (kc.symbol, kc.fn, kc.iattr, kc.fattr, where(ins), where(outs))
+        for step in plan.steps
+        for kc, ins, outs in step.calls
+    ]
+
+
+def test_identical_fused_groups_lower_as_if_each_were_lowered_afresh(monkeypatch):
+    # an unrolled loop of fused groups, alike step by step (elementwise and with a reduction),
+    # beside groups of other shapes: the plan is the one made lowering every group from scratch
+    from staticflow.backends import fused_codegen, jit
+
+    if not jit.available():
+        pytest.skip("no C compiler for generated kernels")
+    x = sf.placeholder(sf.float32, [4, 3], name="x")
+    v = sf.placeholder(sf.float32, [3], name="v")
+    w = sf.placeholder(sf.float32, [3, 3], name="w")
+    h, outs = x, []
+    for _ in range(6):
+        z = sf.matmul(h, w)  # (not fusable: it ends each step's groups)
+        h = sf.tanh(z * 0.5 + v) * sf.sigmoid(z)
+        outs.append(sf.reduce_sum(sf.square(h - 1.0), axis=1))
+        outs.append(sf.exp(sf.matmul(h, w, transpose_b=True)) - 1.0)
+    y = sf.add_n([sf.reduce_sum(o) for o in outs])
+    feeds = {x: np.ones((4, 3), np.float32), v: np.ones(3, np.float32), w: np.eye(3, dtype=np.float32)}
+    fused_codegen._LOWERED.clear()
+    lowered = fused_codegen._lowered
+    made = []
+    monkeypatch.setattr(fused_codegen, "_lowered", lambda ctx, g: made.append(1) or lowered(ctx, g))
+    memo = _plan_description(y, feeds)
+    calls = sum(1 for c in memo if c[1] is not None)
+    assert calls >= 12 and len(made) < calls  # groups were fused, and alike ones reused
+    monkeypatch.setattr(fused_codegen, "_lowering_key", lambda ctx, g: None)
+    assert _plan_description(y, feeds) == memo
