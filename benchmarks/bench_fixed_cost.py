@@ -30,27 +30,25 @@ ROUND_SECONDS = 2e-3  # the length of a timed round
 ROUNDS = 200  # rounds per engine, taken in turns
 
 
-def staticflow_calls(xv: np.ndarray) -> dict[str, Callable]:
-    g = sf.Graph()
-    with g.as_default():
-        x = sf.placeholder(sf.float32, [xv.size])
-        y = x + 1.0
-    sess = sf.Session(graph=g)
-    f = sess.make_callable(y, [x])
-    return {"staticflow sess.run": lambda: sess.run(y, {x: xv}), "staticflow make_callable": lambda: f(xv)}
-
-
-def tf1_calls(xv: np.ndarray) -> dict[str, Callable]:
-    tf = import_tf1()
-    if tf is None:
-        return {}
+def _tf1_api_calls(tf, label: str, xv: np.ndarray) -> dict[str, Callable]:
+    """`sess.run` and `make_callable` of y = x + 1 through a TF1-style API (staticflow's or
+    TensorFlow's compat.v1, whose calls are spelled the same)."""
     g = tf.Graph()
     with g.as_default():
         x = tf.placeholder(tf.float32, [xv.size])
         y = x + 1.0
     sess = tf.Session(graph=g)
     f = sess.make_callable(y, [x])
-    return {"tf1 sess.run": lambda: sess.run(y, {x: xv}), "tf1 make_callable": lambda: f(xv)}
+    return {f"{label} sess.run": lambda: sess.run(y, {x: xv}), f"{label} make_callable": lambda: f(xv)}
+
+
+def staticflow_calls(xv: np.ndarray) -> dict[str, Callable]:
+    return _tf1_api_calls(sf, "staticflow", xv)
+
+
+def tf1_calls(xv: np.ndarray) -> dict[str, Callable]:
+    tf = import_tf1()
+    return {} if tf is None else _tf1_api_calls(tf, "tf1", xv)
 
 
 def pytensor_calls(xv: np.ndarray) -> dict[str, Callable]:

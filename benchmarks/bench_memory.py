@@ -108,34 +108,13 @@ def _engine(name: str, sizes, batch):
             return loss
 
         return step, None
-    if name == "jax":
-        import jax_mlp
+    if name in ("jax", "pytorch"):
+        import peer_mlp
 
         init, x0, y0 = _problem(sizes, batch)
-        step = jax_mlp.sgd_step(init, x0, y0, LR)
+        make = peer_mlp.jax_sgd_step if name == "jax" else peer_mlp.torch_sgd_step
+        step = make(init, x0, y0, LR)
         del init
-        return step, None
-    if name == "pytorch":
-        import torch
-
-        init, x0, y0 = _problem(sizes, batch)
-        params = [torch.tensor(p, requires_grad=True) for p in init]
-        del init
-        opt = torch.optim.SGD(params, lr=LR)
-        tx, ty = torch.from_numpy(x0), torch.from_numpy(y0)
-
-        def step():
-            opt.zero_grad(set_to_none=True)
-            h = tx
-            for i in range(len(params) // 2):
-                h = torch.addmm(params[2 * i + 1], h, params[2 * i])
-                if i < len(params) // 2 - 1:
-                    h = torch.relu(h)
-            loss = torch.nn.functional.cross_entropy(h, ty)
-            loss.backward()
-            opt.step()
-            return loss.detach()
-
         return step, None
     raise ValueError(name)
 

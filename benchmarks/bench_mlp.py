@@ -20,9 +20,9 @@ from __future__ import annotations
 import argparse
 
 import idle_threads  # noqa: F401  (before NumPy loads its BLAS)
-import jax_mlp
 import numpy as np
 import numpy_mlp
+import peer_mlp
 from harness import (
     import_tf1,
     machine_line,
@@ -89,26 +89,11 @@ def bench_numpy(init, x0, y0) -> tuple[float, float]:
 
 
 def bench_pytorch(init, x0, y0) -> tuple[float, float] | None:
+    """A PyTorch step (autograd and torch.optim.SGD) on the same weights."""
     try:
-        import torch
+        step = peer_mlp.torch_sgd_step(init, x0, y0, LR)
     except ImportError:
         return None
-    params = [torch.tensor(p, requires_grad=True) for p in init]
-    opt = torch.optim.SGD(params, lr=LR)
-    tx, ty = torch.from_numpy(x0), torch.from_numpy(y0)
-
-    def step() -> float:
-        opt.zero_grad(set_to_none=True)
-        h = tx
-        for i in range(len(params) // 2):
-            h = torch.addmm(params[2 * i + 1], h, params[2 * i])
-            if i < len(params) // 2 - 1:
-                h = torch.relu(h)
-        loss = torch.nn.functional.cross_entropy(h, ty)
-        loss.backward()
-        opt.step()
-        return loss.detach()
-
     first = float(step())
     return first, timed(step, WARMUP, REPEAT)
 
@@ -140,7 +125,7 @@ def bench_pytensor(init, x0, y0) -> tuple[float, float] | None:
 def bench_jax(init, x0, y0) -> tuple[float, float] | None:
     """A jitted JAX step (loss, gradients and the SGD update), its parameters passed along."""
     try:
-        step = jax_mlp.sgd_step(init, x0, y0, LR)
+        step = peer_mlp.jax_sgd_step(init, x0, y0, LR)
     except ImportError:
         return None
     first = float(step())

@@ -1,12 +1,13 @@
-"""The MLP's SGD step in JAX, shared by the benchmarks that run it beside staticflow.
+"""The MLP's SGD step in JAX and in PyTorch, shared by the benchmarks that run it beside
+staticflow.
 
-It imports JAX only when called, so a benchmark that measures each engine's memory in a
-process of its own loads nothing else."""
+Each imports its engine only when called, so a benchmark that measures each engine's
+memory in a process of its own loads nothing else."""
 
 from __future__ import annotations
 
 
-def sgd_step(init, x0, y0, lr: float):
+def jax_sgd_step(init, x0, y0, lr: float):
     """A jitted step (loss, gradients and the SGD update) of the relu MLP whose parameters
     are `init` (weight, bias, ...), on the batch (x0, y0); returns a function that runs one
     step and returns the loss, its parameters passed along between calls. Raises ImportError
@@ -34,5 +35,30 @@ def sgd_step(init, x0, y0, lr: float):
     def step():
         loss, state["params"] = update(state["params"], tx, ty)
         return loss.block_until_ready()
+
+    return step
+
+
+def torch_sgd_step(init, x0, y0, lr: float):
+    """The same step in PyTorch (torch.optim.SGD; the weights as given, rows by columns):
+    a function that runs one step and returns the loss tensor. Raises ImportError where
+    PyTorch is not installed."""
+    import torch
+
+    params = [torch.tensor(p, requires_grad=True) for p in init]
+    opt = torch.optim.SGD(params, lr=lr)
+    tx, ty = torch.from_numpy(x0), torch.from_numpy(y0)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        h = tx
+        for i in range(len(params) // 2):
+            h = torch.addmm(params[2 * i + 1], h, params[2 * i])
+            if i < len(params) // 2 - 1:
+                h = torch.relu(h)
+        loss = torch.nn.functional.cross_entropy(h, ty)
+        loss.backward()
+        opt.step()
+        return loss.detach()
 
     return step
