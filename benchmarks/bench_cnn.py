@@ -28,12 +28,14 @@ so above 1 means staticflow is faster.
 Run: ``make bench`` or ``python benchmarks/bench_cnn.py [--trace-dir DIR]``; with
 ``--trace-dir`` each network's "sf inter-op" step is also run traced once and
 written to DIR/<model>_step_trace.json, a Chrome trace (Perfetto, chrome://tracing)
-with a lane per thread that ran kernels.
+with a lane per thread that ran kernels, and drawn beside it as a PNG where matplotlib is
+installed (trace_picture.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 
 import idle_threads  # noqa: F401  (before NumPy loads its BLAS)
@@ -174,6 +176,10 @@ def main() -> None:
         run_model(name, args.batch, args.trace_dir)
 
 
+def picture_title() -> str:
+    return f"inter_op_parallelism_threads={os.cpu_count() or 1}, intra_op_parallelism_threads=1"
+
+
 def inter_op_config():
     """Independent kernel calls at once on one thread per core, each kernel on one thread."""
     return sf.ConfigProto(inter_op_parallelism_threads=os.cpu_count() or 1, intra_op_parallelism_threads=1)
@@ -191,6 +197,15 @@ def write_trace(convs, dense, init, x0, y0, path: str) -> None:
         f.write(sf.profiler.Timeline(md.step_stats).generate_chrome_trace_format())
     lanes = {ns.thread_id for d in md.step_stats.dev_stats for ns in d.node_stats}
     print(f"  trace: {path} ({len(lanes)} thread lanes)")
+    try:
+        import matplotlib  # noqa: F401
+        import trace_picture
+    except ImportError:
+        return
+    picture = path.replace(".json", ".png")
+    with open(path) as f:
+        trace_picture.draw(json.load(f), picture, "one training step, " + picture_title())
+    print(f"  picture: {picture}")
 
 
 def run_model(model: str, batch: int, trace_dir: str | None = None) -> None:
