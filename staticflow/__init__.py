@@ -26,6 +26,7 @@ from staticflow.framework.dtypes import (
     uint16,
     uint32,
     uint64,
+    variant,
 )
 from staticflow.framework.dtypes import (
     bool_ as bool,
@@ -57,6 +58,7 @@ from staticflow.ops import conv_grad as _conv_grad  # noqa: F401  (registers gra
 from staticflow.ops import conv_ops as _conv_ops  # noqa: F401
 from staticflow.ops import fused_elementwise as _fused_elementwise  # noqa: F401  (elementwise fusion's op)
 from staticflow.ops import fused_ops as _fused_ops  # noqa: F401  (ops pattern fusion makes)
+from staticflow.ops import list_ops as _list_ops  # noqa: F401  (registers the TensorList ops)
 from staticflow.ops import logging_ops as _logging_ops
 from staticflow.ops import math_grad as _math_grad  # noqa: F401
 from staticflow.ops import math_ops as _math_ops
@@ -196,6 +198,7 @@ from staticflow.ops.state_ops import (
     trainable_variables,
     variables_initializer,
 )
+from staticflow.ops.tensor_array_ops import TensorArray
 from staticflow.ops.variable_scope import (
     AUTO_REUSE,
     VariableScope,
