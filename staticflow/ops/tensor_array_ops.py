@@ -231,9 +231,9 @@ class TensorArray:
 
     def close(self, name=None):
         """A no-op (a TensorList needs no closing)."""
-        from staticflow.ops import control_flow_ops
+        from staticflow.ops import array_ops
 
-        return control_flow_ops.no_op(name=name)
+        return array_ops.no_op(name=name)
 
     def grad(self, source, flow=None, name=None):
         """Not supported by TensorList arrays (as in TensorFlow 2): gradients flow through
