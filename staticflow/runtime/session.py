@@ -679,6 +679,11 @@ class Session:
                 f"The value of a feed cannot be a sf.Tensor object ({value.name} fed to {t.name}). "
                 "Acceptable feed values include Python scalars, strings, lists, NumPy ndarrays."
             )
+        if t.dtype is dtypes.variant:
+            raise TypeError(
+                f"Cannot feed a value to Tensor '{t.name}': it has dtype variant (a TensorList, "
+                "made by the list ops), which has no NumPy form"
+            )
         if t.dtype is dtypes.string:
             arr = strings.bytes_array(value, f"the value fed to Tensor '{t.name}' (dtype string)")
         else:

@@ -25,7 +25,9 @@ def _numeric_grad(sess, loss, p, x, eps=1e-6):
         xp, xm = x.copy().reshape(-1), x.copy().reshape(-1)
         xp[k] += eps
         xm[k] -= eps
-        flat[k] = (sess.run(loss, {p: xp.reshape(x.shape)}) - sess.run(loss, {p: xm.reshape(x.shape)})) / (2 * eps)
+        flat[k] = (sess.run(loss, {p: xp.reshape(x.shape)}) - sess.run(loss, {p: xm.reshape(x.shape)})) / (
+            2 * eps
+        )
     return out
 
 
@@ -251,14 +253,18 @@ def test_stack_expects_the_declared_size():
     with sf.Graph().as_default():
         p = sf.placeholder(sf.float32, [None, 2])
         st = sf.TensorArray(sf.float32, size=2).unstack(p).stack()
-        assert "expected a list with 2 elements but got a list with 3" in _run_error(st, {p: np.zeros((3, 2))})
+        assert "expected a list with 2 elements but got a list with 3" in _run_error(
+            st, {p: np.zeros((3, 2))}
+        )
 
 
-def test_fetching_the_flow_is_an_error_naming_it():
+def test_fetching_or_feeding_the_flow_is_an_error_naming_it():
     with sf.Graph().as_default():
         ta = sf.TensorArray(sf.float32, size=1, name="arr")
         msg = _run_error(ta.flow, cls=sf.errors.InternalError)
-    assert "arr:0" in msg and "variant" in msg
+        assert "arr:0" in msg and "variant" in msg
+        with sf.Session() as sess, pytest.raises(TypeError, match="arr:0.*variant"):
+            sess.run(ta.read(0, name="r0"), {ta.flow: 0})
 
 
 # --- graphs --------------------------------------------------------------------------------------
@@ -292,7 +298,7 @@ def test_graph_def_round_trip_runs_the_same():
         with sf.Session() as sess:
             want = sess.run([out, gx], {p: x})
     data = g.as_graph_def().SerializeToString()
-    with sf.Graph().as_default() as g2:
+    with sf.Graph().as_default():
         sf.import_graph_def(sf.GraphDef.FromString(data), name="")
         with sf.Session() as sess:
             got = sess.run(["out:0", "gx:0"], {"x:0": x})
