@@ -302,10 +302,12 @@ def _infer(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> list[tu
         ctx.input_specs = [ev.specs.get(v) for v in inputs]
     try:
         shapes = d.shape_fn(ctx)
-        passes_lists = op._outputs and op._outputs[0].dtype is dtypes.variant
-        if not ctx.output_specs and ctx.input_specs and passes_lists:
-            # an op that passes lists through without knowing them (Identity, AddN of gradients)
-            ctx.output_specs = {0: list_ops.joined_spec(ctx.input_specs)}
+        # an op of lists alone that passes them through without knowing them (Identity, AddN
+        # of gradients); not one that maps several to several (a loop's output j is its input j)
+        passes_lists = len(op._outputs) == 1 and op._outputs[0].dtype is dtypes.variant
+        if passes_lists and not ctx.output_specs and ctx.input_specs:
+            if all(t.dtype is dtypes.variant for t in op._inputs):
+                ctx.output_specs = {0: list_ops.joined_spec(ctx.input_specs)}
         ev._new_specs = ctx.output_specs
     except (ValueError, IndexError) as e:
         ins = ", ".join(str(TensorShape(v.shape)) for v in inputs)
