@@ -278,7 +278,7 @@ def __getattr__(name: str):
 
 # streaming metrics, the sf.random namespace, and TF1's names of everyday ops
 # input pipelines: sf.data, queues, readers, CSV decoding, TFRecord files (sf.python_io)
-from staticflow import data, metrics, python_io, random  # noqa: E402  # noqa: E402
+from staticflow import data, metrics, python_io, random, raw_ops  # noqa: E402  # noqa: E402
 from staticflow.ops.confusion_matrix import confusion_matrix  # noqa: E402
 from staticflow.ops.io_ops import (  # noqa: E402
     IdentityReader,

@@ -324,3 +324,23 @@ def test_tensorflow_written_tensor_array_graph_imports_and_matches():
         a = np.asarray(a)
         assert a.shape == b.shape and a.dtype == b.dtype, name
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def test_raw_ops_build_the_list_ops_a_loop_gradient_uses():
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    with sf.Graph().as_default():
+        lst = sf.raw_ops.EmptyTensorList(element_shape=[3], max_num_elements=-1, element_dtype=sf.float32)
+        lst = sf.raw_ops.TensorListPushBack(input_handle=lst, tensor=sf.constant(x[0]))
+        lst = sf.raw_ops.TensorListPushBack(input_handle=lst, tensor=sf.constant(x[1]), name="push")
+        rest, last = sf.raw_ops.TensorListPopBack(
+            input_handle=lst, element_shape=[3], element_dtype=sf.float32
+        )
+        assert lst.op.name == "push" and lst.dtype is sf.variant
+        with sf.Session() as sess:
+            got_last, length = sess.run([last, sf.raw_ops.TensorListLength(input_handle=rest)])
+        with pytest.raises(TypeError, match="missing required argument"):
+            sf.raw_ops.TensorListLength()
+        with pytest.raises(AttributeError):
+            sf.raw_ops.NoSuchOp  # noqa: B018
+    np.testing.assert_array_equal(got_last, x[1])
+    assert length == 1
