@@ -243,3 +243,23 @@ class TensorArray:
     def __repr__(self) -> str:
         es, flow = self.element_shape, self._flow.name
         return f"<sf.TensorArray dtype={self._dtype.name} element_shape={es} flow={flow}>"
+
+
+def build_ta_with_new_flow(old_ta: TensorArray, flow: fops.Tensor) -> TensorArray:
+    """A TensorArray like `old_ta` (dtype, size, element shape, shape inference) over another
+    flow: how a loop or a branch that carries an array as its variant flow gives the array
+    back (TensorFlow's function of this name, which while_loop and cond use)."""
+    if not isinstance(flow, fops.Tensor) or flow.dtype is not dtypes.variant:
+        got = flow.dtype.name if isinstance(flow, fops.Tensor) else type(flow).__name__
+        raise TypeError(f"Expected `flow` to be a variant tensor, but received `{got}` instead.")
+    return old_ta._with_flow(flow)
+
+
+def to_flow(x):
+    """`x`'s flow when it is a TensorArray, else `x` (what a loop carries for it)."""
+    return x.flow if isinstance(x, TensorArray) else x
+
+
+def from_flow(template, x):
+    """A TensorArray over flow `x` like `template` when `template` is a TensorArray, else `x`."""
+    return build_ta_with_new_flow(template, x) if isinstance(template, TensorArray) else x

@@ -344,3 +344,21 @@ def test_raw_ops_build_the_list_ops_a_loop_gradient_uses():
             sf.raw_ops.NoSuchOp  # noqa: B018
     np.testing.assert_array_equal(got_last, x[1])
     assert length == 1
+
+
+def test_variant_dtype_and_flow_helpers():
+    from staticflow.framework import dtypes
+    from staticflow.ops import tensor_array_ops
+
+    assert sf.as_dtype("variant") is sf.variant and sf.as_dtype(21) is sf.variant
+    assert sf.variant.size == 0 and dtypes.holds_objects(sf.variant) and not dtypes.holds_objects(sf.float32)
+    with sf.Graph().as_default():
+        ta = sf.TensorArray(sf.float32, size=2, element_shape=[2])
+        carried = sf.identity(tensor_array_ops.to_flow(ta))  # what a loop would carry
+        back = tensor_array_ops.from_flow(ta, carried).write(1, [3.0, 4.0])
+        assert tensor_array_ops.from_flow(3, carried) is carried
+        assert back.element_shape.as_list() == [2]
+        with pytest.raises(TypeError, match="variant"):
+            tensor_array_ops.build_ta_with_new_flow(ta, sf.constant(1.0))
+        with sf.Session() as sess:  # the size survives: stack knows its length before the run
+            np.testing.assert_array_equal(sess.run(back.stack()), [[0, 0], [3, 4]])
