@@ -165,12 +165,15 @@ def _shaped(shape, dt: dtypes.DType) -> np.ndarray:
 
 
 def build_ir(
-    graph, fetch_tensors, target_ops, feeds: dict, allocation_limit=None, rewrites=None
+    graph, fetch_tensors, target_ops, feeds: dict, allocation_limit=None, rewrites=None, feed_specs=None
 ) -> tuple[IRGraph, Evaluator]:
     """The IR of the run that computes `fetch_tensors` and runs `target_ops` given `feeds`
     (user Tensor -> array), with every shape concrete; values computed while planning stay
     within `allocation_limit` bytes each. `rewrites` (passes.early.EarlyRewrites) sees each
-    node as it is added and may replace it: its readers then read what replaced it."""
+    node as it is added and may replace it: its readers then read what replaced it.
+    `feed_specs` (fed Tensor -> list_ops.ListSpec) tells what is known of fed variants (a
+    function's TensorList arguments: a loop body reads elements of the shapes its caller
+    knows)."""
     ir = IRGraph()
     ev = Evaluator(ir, feeds, allocation_limit)
     if rewrites is not None and rewrites.active:
@@ -184,6 +187,8 @@ def build_ir(
         n.tensor = t
         ir.feeds[t] = n
         values[t] = n.output(0)
+        if feed_specs and feed_specs.get(t) is not None:
+            ev.specs[n.output(0)] = feed_specs[t]
     nodes: dict = {}  # user Operation -> Node
     for op in toposort_ops(prune_ops(fetch_tensors, target_ops, fed), fed):
         nodes[op] = _add_op(ir, ev, op, values, nodes, fed, rewrites)

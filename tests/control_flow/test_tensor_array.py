@@ -362,3 +362,22 @@ def test_variant_dtype_and_flow_helpers():
             tensor_array_ops.build_ta_with_new_flow(ta, sf.constant(1.0))
         with sf.Session() as sess:  # the size survives: stack knows its length before the run
             np.testing.assert_array_equal(sess.run(back.stack()), [[0, 0], [3, 4]])
+
+
+def test_a_fed_list_plans_with_the_spec_its_caller_gives():
+    # (how a loop body, whose TensorList arguments are feeds of its own plan, learns their
+    # element shapes: the caller passes what it knows of them)
+    from staticflow.compiler.build import build_ir
+    from staticflow.framework.tensor_shape import TensorShape
+    from staticflow.ops import list_ops
+
+    with sf.Graph().as_default() as g:
+        flow = sf.TensorArray(sf.float32, size=3).flow
+        item = sf.TensorArray(sf.float32, flow=flow).read(1)
+        assert item.shape.ndims is None
+    feeds = {flow: np.empty((), object)}
+    with pytest.raises(sf.errors.InvalidArgumentError, match="element_shape"):
+        build_ir(g, [item], [], feeds)
+    spec = list_ops.ListSpec(TensorShape(None), 3, ((2, 5),) * 3, (2, 5))
+    ir, _ = build_ir(g, [item], [], feeds, feed_specs={flow: spec})
+    assert ir.fetches[0].shape == (2, 5)
