@@ -7,7 +7,7 @@ changes its input, so a list value can be read by several ops (and by a gradient
 order. The arrays a list holds are its own copies (an arena buffer is reused once its step
 is done), and nothing writes them afterwards, so lists share them freely.
 
-The ops run on the host (registry `host_kernel`): their NumPy references are their kernels.
+The ops run on the host: each lowers to one host call of its NumPy reference (`_lower`).
 Plans need every shape before the run; the shape of what is read from a list (an element,
 a stack, a concatenation) comes from the op's `element_shape` input and, while planning,
 from what the list's producers tell of it (`ListSpec`, recorded by the compiler per variant
@@ -212,8 +212,17 @@ def _own(x: np.ndarray, dt: dtypes.DType) -> np.ndarray:
     return a
 
 
+def _fits(es: TensorShape, shape: tuple) -> bool:
+    """Whether a concrete shape is compatible with a partial one (without building shapes:
+    this runs at every write)."""
+    if es.ndims is None:
+        return True
+    dims = es.as_list()
+    return len(dims) == len(shape) and all(d is None or d == n for d, n in zip(dims, shape))
+
+
 def _check_item_shape(tl: TensorList, shape: tuple) -> None:
-    if not tl.element_shape.is_compatible_with(TensorShape(shape)):
+    if not _fits(tl.element_shape, tuple(shape)):
         raise ValueError(
             f"Tried to set a tensor with incompatible shape at a list index. Item element shape: "
             f"{_fmt(TensorShape(shape))} list shape: {_fmt(tl.element_shape)}"
@@ -225,9 +234,8 @@ def _stacked(tl: TensorList, indices, shape_arg, op_name: str) -> np.ndarray:
     picked = []
     for i in indices:
         picked.append(tl.items[i])
-    for x in picked:
-        if x is not None:
-            s = _merge(s, TensorShape(x.shape), " (the shapes of the list's elements differ)")
+    for shape in {x.shape for x in picked if x is not None}:
+        s = _merge(s, TensorShape(shape), " (the shapes of the list's elements differ)")
     if not s.is_fully_defined():
         if not tl.items:
             raise ValueError(
@@ -239,6 +247,8 @@ def _stacked(tl: TensorList, indices, shape_arg, op_name: str) -> np.ndarray:
             f"non-fully-defined element_shape: {_fmt(s)}"
         )
     shape = s.as_tuple()
+    if picked and all(x is not None for x in picked) and tl.element_dtype is not D.string:
+        return np.stack(picked)
     out = np.empty((len(picked),) + shape, dtype=tl.element_dtype.np)
     for k, x in enumerate(picked):
         if x is None:
@@ -802,7 +812,38 @@ _DT = Attr("element_dtype", "type", allowed=_ELEMENT_TYPES)
 _ST = Attr("shape_type", "type", D.int32, allowed=_SHAPE_TYPES)
 _H = Arg("input_handle", dtype=V)
 _OUT = Arg("output_handle", dtype=V)
-_COMMON = dict(host_kernel=True, foldable=False)
+def _lower(ctx) -> None:
+    """One host call of the op's reference on the run's arrays, writing its outputs in place: a
+    list into its 0-d object array, an element or a stack into its arena buffer (without the
+    copy `LowerContext.reference` makes for references that may return their inputs: these
+    return arrays of their own or ones a list owns, never an input)."""
+    ref, attrs, shapes = ctx.opdef.ref, ctx.attrs, [tuple(s) for s in ctx.out_shapes]
+
+    def run(op, ins, outs):
+        values = ref(ins, attrs)
+        if not isinstance(values, tuple):
+            values = (values,)
+        for j, (o, v) in enumerate(zip(outs, values)):
+            if o.dtype == object and o.ndim == 0 and isinstance(v, np.ndarray) and v.dtype == object:
+                o[()] = v[()]  # a list (or a string element)
+                continue
+            v = np.asarray(v)
+            if v.shape != shapes[j]:
+                raise ValueError(
+                    f"output {j} has shape {list(v.shape)} at run time, but the plan made room for "
+                    f"{list(shapes[j])} (the shapes of the list's elements changed from what planning saw)"
+                )
+            o[...] = v
+
+    ctx.host(
+        run,
+        [ctx.inp(i) for i in range(len(ctx.in_shapes))],
+        [ctx.out(j) for j in range(len(ctx.out_shapes))],
+    )
+
+
+# host calls of their own lowering (strings_lowered: it handles the Python objects itself)
+_COMMON = dict(lower=_lower, strings_lowered=True, foldable=False)
 
 
 def _scenario_cases(*fns):
