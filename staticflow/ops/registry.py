@@ -159,7 +159,7 @@ class OpDef:
     # the NumPy reference is the kernel: the op runs in Python between kernel calls. Ops on
     # strings (which no C kernel handles) run this way too, whatever this flag says.
     host_kernel: bool = False
-    strings_lowered: bool = False  # its lowering handles strings itself (with host calls)
+    strings_lowered: bool = False  # its lowering handles strings and variants itself (host calls)
     # a handle op: its output is a scalar string naming a per-session resource (a queue, an
     # iterator, a reader) that `resource(op)` creates on first use (runtime/resources.py)
     resource: Callable | None = None
