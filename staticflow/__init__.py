@@ -26,6 +26,7 @@ from staticflow.framework.dtypes import (
     uint16,
     uint32,
     uint64,
+    variant,
 )
 from staticflow.framework.dtypes import (
     bool_ as bool,
@@ -57,6 +58,7 @@ from staticflow.ops import conv_grad as _conv_grad  # noqa: F401  (registers gra
 from staticflow.ops import conv_ops as _conv_ops  # noqa: F401
 from staticflow.ops import fused_elementwise as _fused_elementwise  # noqa: F401  (elementwise fusion's op)
 from staticflow.ops import fused_ops as _fused_ops  # noqa: F401  (ops pattern fusion makes)
+from staticflow.ops import list_ops as _list_ops  # noqa: F401  (registers the TensorList ops)
 from staticflow.ops import logging_ops as _logging_ops
 from staticflow.ops import math_grad as _math_grad  # noqa: F401
 from staticflow.ops import math_ops as _math_ops
@@ -196,6 +198,7 @@ from staticflow.ops.state_ops import (
     trainable_variables,
     variables_initializer,
 )
+from staticflow.ops.tensor_array_ops import TensorArray
 from staticflow.ops.variable_scope import (
     AUTO_REUSE,
     VariableScope,
@@ -275,7 +278,7 @@ def __getattr__(name: str):
 
 # streaming metrics, the sf.random namespace, and TF1's names of everyday ops
 # input pipelines: sf.data, queues, readers, CSV decoding, TFRecord files (sf.python_io)
-from staticflow import data, metrics, python_io, random  # noqa: E402  # noqa: E402
+from staticflow import data, metrics, python_io, random, raw_ops  # noqa: E402  # noqa: E402
 from staticflow.ops.confusion_matrix import confusion_matrix  # noqa: E402
 from staticflow.ops.io_ops import (  # noqa: E402
     IdentityReader,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import collections
 
-from staticflow.framework import graph_walk
+from staticflow.framework import dtypes, graph_walk
 from staticflow.framework import ops as fops
 from staticflow.ops import registry
 
@@ -39,7 +39,8 @@ def _listify(x) -> list:
 
 
 def _differentiable_dtype(t: fops.Tensor) -> bool:
-    return t.dtype.is_floating
+    # (a variant, a TensorList, carries the gradients of its elements, as in TensorFlow)
+    return t.dtype.is_floating or t.dtype is dtypes.variant
 
 
 def _between(ys, xs, stops) -> set[int]:

@@ -19,7 +19,7 @@ from staticflow.framework import dtypes, errors, sizes
 from staticflow.framework import ops as fops
 from staticflow.framework.graph_walk import prune_ops, toposort_ops
 from staticflow.framework.tensor_shape import TensorShape, concrete
-from staticflow.ops import builder, registry
+from staticflow.ops import builder, list_ops, registry
 
 
 def where(node_or_op) -> str:
@@ -61,6 +61,10 @@ class Evaluator:
         self.allocation_limit = allocation_limit  # bytes a computed value may take (None: default)
         self._limit: int | None = None  # that limit, resolved when first needed
         self.known: dict[Value, np.ndarray] = {}
+        # variant values: what their shape functions know of them while planning (a TensorList's
+        # element shapes and length, ops/list_ops.py), read by the shape functions of their users
+        self.specs: dict[Value, object] = {}
+        self._new_specs: dict = {}  # output index -> spec of the op _infer saw last
 
     def value(self, v: Value, why: str) -> np.ndarray:
         """The value of `v`, or InvalidArgumentError when it is only known while running."""
@@ -155,18 +159,21 @@ def _shaped(shape, dt: dtypes.DType) -> np.ndarray:
     if got is None:
         if len(_SHAPED) > 4096:
             _SHAPED.clear()
-        got = np.broadcast_to(np.empty((), dt.np if dt is not dtypes.string else object), key[0])
+        got = np.broadcast_to(np.empty((), dt.np if not dtypes.holds_objects(dt) else object), key[0])
         _SHAPED[key] = got
     return got
 
 
 def build_ir(
-    graph, fetch_tensors, target_ops, feeds: dict, allocation_limit=None, rewrites=None
+    graph, fetch_tensors, target_ops, feeds: dict, allocation_limit=None, rewrites=None, feed_specs=None
 ) -> tuple[IRGraph, Evaluator]:
     """The IR of the run that computes `fetch_tensors` and runs `target_ops` given `feeds`
     (user Tensor -> array), with every shape concrete; values computed while planning stay
     within `allocation_limit` bytes each. `rewrites` (passes.early.EarlyRewrites) sees each
-    node as it is added and may replace it: its readers then read what replaced it."""
+    node as it is added and may replace it: its readers then read what replaced it.
+    `feed_specs` (fed Tensor -> list_ops.ListSpec) tells what is known of fed variants (a
+    function's TensorList arguments: a loop body reads elements of the shapes its caller
+    knows)."""
     ir = IRGraph()
     ev = Evaluator(ir, feeds, allocation_limit)
     if rewrites is not None and rewrites.active:
@@ -180,6 +187,8 @@ def build_ir(
         n.tensor = t
         ir.feeds[t] = n
         values[t] = n.output(0)
+        if feed_specs and feed_specs.get(t) is not None:
+            ev.specs[n.output(0)] = feed_specs[t]
     nodes: dict = {}  # user Operation -> Node
     for op in toposort_ops(prune_ops(fetch_tensors, target_ops, fed), fed):
         nodes[op] = _add_op(ir, ev, op, values, nodes, fed, rewrites)
@@ -229,6 +238,7 @@ def _add_op(ir: IRGraph, ev: Evaluator, op, values: dict, nodes: dict, fed: set,
         for t in op._outputs:
             if t not in fed:
                 values[t] = got[t._value_index]
+        _keep_specs(ev, op, values)
         return node
     shapes = _infer(ev, op, d, inputs)
     node = ir.add(
@@ -251,7 +261,18 @@ def _add_op(ir: IRGraph, ev: Evaluator, op, values: dict, nodes: dict, fed: set,
     for t in op._outputs:
         if t not in fed:
             values[t] = outs[t._value_index]
+    _keep_specs(ev, op, values)
     return node
+
+
+def _keep_specs(ev: Evaluator, op, values: dict) -> None:
+    """Record the specs the op's shape function gave its variant outputs."""
+    if ev._new_specs:
+        for j, spec in ev._new_specs.items():
+            v = values.get(op._outputs[j])
+            if v is not None and spec is not None:
+                ev.specs[v] = spec
+        ev._new_specs = {}
 
 
 def _infer(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> list[tuple]:
@@ -282,8 +303,17 @@ def _infer(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> list[tu
         value,
         planning=True,
     )
+    if ev.specs:
+        ctx.input_specs = [ev.specs.get(v) for v in inputs]
     try:
         shapes = d.shape_fn(ctx)
+        # an op of lists alone that passes them through without knowing them (Identity, AddN
+        # of gradients); not one that maps several to several (a loop's output j is its input j)
+        passes_lists = len(op._outputs) == 1 and op._outputs[0].dtype is dtypes.variant
+        if passes_lists and not ctx.output_specs and ctx.input_specs:
+            if all(t.dtype is dtypes.variant for t in op._inputs):
+                ctx.output_specs = {0: list_ops.joined_spec(ctx.input_specs)}
+        ev._new_specs = ctx.output_specs
     except (ValueError, IndexError) as e:
         ins = ", ".join(str(TensorShape(v.shape)) for v in inputs)
         raise errors.InvalidArgumentError(

@@ -1,7 +1,8 @@
 """Data types, named and numbered as TensorFlow's (``DataType`` enum values).
 
 Every numeric type of TF1 is here: float16 (``half``), bfloat16, float32,
-float64, int8/16/32/64, uint8/16/32/64, plus bool and string. bfloat16 has no
+float64, int8/16/32/64, uint8/16/32/64, plus bool and string, and ``variant`` (a host
+object: a TensorList, the value TensorArrays are built on). bfloat16 has no
 NumPy type of its own; as in TensorFlow, its NumPy type is ``ml_dtypes.bfloat16``
 (16-bit storage, round-to-nearest-even conversion from float32).
 """
@@ -22,7 +23,8 @@ class DType:
         self.as_datatype_enum = enum
         self.as_numpy_dtype = np_type
         self._np = np.dtype(np_type) if np_type is not None else None
-        # f: floating point, i: signed integer, u: unsigned integer, b: bool, s: string
+        # f: floating point, i: signed integer, u: unsigned integer, b: bool, s: string,
+        # v: variant (a host object, never touched by a kernel)
         self._kind = kind
 
     @property
@@ -68,8 +70,8 @@ class DType:
 
     @property
     def size(self) -> int:
-        """Bytes per element (0 for string, as in TensorFlow)."""
-        return 0 if self._kind == "s" else self._np.itemsize
+        """Bytes per element (0 for string and variant, as in TensorFlow)."""
+        return 0 if self._kind in "sv" else self._np.itemsize
 
     @property
     def np(self) -> np.dtype:
@@ -152,6 +154,9 @@ uint32 = DType("uint32", 22, np.uint32, "u")
 uint64 = DType("uint64", 23, np.uint64, "u")
 bool_ = DType("bool", 10, np.bool_, "b")
 string = DType("string", 7, np.object_, "s")
+# a variant tensor's element is a Python object (ops/list_ops.py: TensorList); it lives in the
+# plan's object arrays, as strings do, and only host calls read or write it
+variant = DType("variant", 21, np.object_, "v")
 
 ALL = (
     float16,
@@ -169,10 +174,12 @@ ALL = (
     bool_,
     string,
 )
+# (variant is not in ALL: no constant, feed or variable holds one; ops make and read it)
 _BY_NAME = {d.name: d for d in ALL} | {"half": float16, "double": float64, "float": float32}
-_BY_ENUM = {d.as_datatype_enum: d for d in ALL}
+_BY_NAME["variant"] = variant
+_BY_ENUM = {d.as_datatype_enum: d for d in (*ALL, variant)}
 # TensorFlow's reference types (float32_ref, ...) read as their base type
-_BY_ENUM.update({d.as_datatype_enum + 100: d for d in ALL})
+_BY_ENUM.update({d.as_datatype_enum + 100: d for d in (*ALL, variant)})
 _BY_NP = {d.np: d for d in ALL if d is not string}
 
 # TF's image intensity ranges (skimage's dtype_range), read by DType.limits
@@ -197,6 +204,12 @@ ALL_NUMERIC = ALL_FLOATS + ALL_INTS
 REAL_AND_BOOL = NUMERIC + (bool_,)
 # every type a tensor of fixed-size elements can have (copies, variables, feeds)
 FIXED_SIZE = ALL_NUMERIC + (bool_,)
+
+
+def holds_objects(dt: DType) -> bool:
+    """Whether a tensor of this type holds Python objects (string, variant): kept in object
+    arrays outside the arena, read and written by host calls only."""
+    return dt._kind in "sv"
 
 
 def as_dtype(value) -> DType:

@@ -275,9 +275,21 @@ def run_reference(d: registry.OpDef, values: list, attrs: dict) -> list[np.ndarr
     dts = output_dtypes(d, attrs)
     # copies: an output must not alias an input a later reference call updates in place
     return [
-        np.array(o, dtype=dt.np) if dt is not dtypes.string else np.array(o, dtype=object)
+        np.array(o, dtype=dt.np) if not dtypes.holds_objects(dt) else _object_array(o)
         for o, dt in zip(out, dts)
     ]
+
+
+def _object_array(o) -> np.ndarray:
+    """A reference's output of Python objects as an object array (a TensorList, which NumPy
+    must not take apart, as a 0-d one)."""
+    if isinstance(o, np.ndarray):
+        return np.array(o, dtype=object)
+    if isinstance(o, (bytes, str, list, tuple)):
+        return np.array(o, dtype=object)
+    arr = np.empty((), dtype=object)
+    arr[()] = o
+    return arr
 
 
 def shape_of(t: fops.Tensor) -> TensorShape:

@@ -631,6 +631,11 @@ def _addn_lower(ctx):
 
 
 def _addn_ref(ins):
+    if ins[0].dtype == object:  # variants: TensorLists, added slot by slot (list_ops.TensorList)
+        acc = ins[0][()]
+        for x in ins[1:]:
+            acc = acc + x[()]
+        return acc
     if ins[0].dtype in _HALF_NP:  # each addition rounds, in input order (TensorFlow's)
         acc = ins[0]
         for x in ins[1:]:
@@ -643,7 +648,9 @@ op(
     name="AddN",
     inputs=[Arg("inputs", type_attr="T", number_attr="N")],
     outputs=[Arg("sum", type_attr="T")],
-    attrs=[Attr("N", "int", min=1), Attr("T", "type", allowed=REAL)],
+    # (variant: gradients arriving at one TensorList through several readers, added slot by slot
+    # on the host: ops/list_ops.py)
+    attrs=[Attr("N", "int", min=1), Attr("T", "type", allowed=REAL + (D.variant,))],
     shape_fn=_addn_shape,
     ref=lambda ins, a: _addn_ref(ins),
     lower=_addn_lower,

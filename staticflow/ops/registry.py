@@ -159,7 +159,7 @@ class OpDef:
     # the NumPy reference is the kernel: the op runs in Python between kernel calls. Ops on
     # strings (which no C kernel handles) run this way too, whatever this flag says.
     host_kernel: bool = False
-    strings_lowered: bool = False  # its lowering handles strings itself (with host calls)
+    strings_lowered: bool = False  # its lowering handles strings and variants itself (host calls)
     # a handle op: its output is a scalar string naming a per-session resource (a queue, an
     # iterator, a reader) that `resource(op)` creates on first use (runtime/resources.py)
     resource: Callable | None = None
@@ -383,10 +383,10 @@ def kernels_for(bases: Sequence[str], dts: Sequence[dtypes.DType]) -> tuple[str,
 
 def runs_on_host(d: OpDef, in_dtypes, out_dtypes) -> bool:
     """Whether an op runs through its NumPy reference rather than kernels: host-kernel
-    ops, and every op that reads or writes strings."""
+    ops, and every op that reads or writes strings or variants (Python objects)."""
     if d.host_kernel:
         return True
-    return not d.strings_lowered and any(t is dtypes.string for t in (*in_dtypes, *out_dtypes))
+    return not d.strings_lowered and any(dtypes.holds_objects(t) for t in (*in_dtypes, *out_dtypes))
 
 
 class ShapeContext:
@@ -411,6 +411,15 @@ class ShapeContext:
         self.attrs = attrs
         self._values = values
         self._partials = partials
+        # while planning: what is known of each variant input (a list_ops.ListSpec: its
+        # elements' shapes, its length) or None; a shape function records its variant
+        # outputs' in `output_specs` (output index -> spec)
+        self.input_specs: list = []
+        self.output_specs: dict = {}
+
+    def spec(self, i: int):
+        """What is known while planning of variant input i (list_ops.ListSpec), or None."""
+        return self.input_specs[i] if i < len(self.input_specs) else None
 
     def value(self, i: int):
         """Input i's value when known before running (a constant, a shape), else None."""

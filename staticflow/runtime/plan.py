@@ -201,6 +201,12 @@ class FetchView:
     hand_out: bool
 
 
+def _object_array(shape, dt: dtypes.DType) -> np.ndarray:
+    """The storage of a tensor of Python objects: empty strings, or None for a variant (its
+    TensorList is made by the op that writes it)."""
+    return np.full(tuple(shape), b"" if dt is dtypes.string else None, dtype=object)
+
+
 class _Planner:
     """Buffers and locations of one plan, built from its IR."""
 
@@ -225,8 +231,8 @@ class _Planner:
         arena's raw bytes cannot hold) an object array of the plan's own."""
         n = self.nbytes(shape, dt)
         self.check_alloc(n, f"a {dt.name} tensor of shape {list(shape)}", op)
-        if dt is dtypes.string:
-            b = Buffer("object", n, array=np.full(tuple(shape), b"", dtype=object), objects=True)
+        if dtypes.holds_objects(dt):  # strings, variants (TensorLists): Python objects
+            b = Buffer("object", n, array=_object_array(shape, dt), objects=True)
         else:
             b = Buffer("arena", n, start=step, end=step)
         self.buffers.append(b)
@@ -238,7 +244,7 @@ class _Planner:
         # expanded here, within the limit
         self.check_alloc(self.nbytes(arr.shape, dt), f"a {dt.name} constant of shape {list(arr.shape)}", op)
         arr = np.asarray(arr, dtype=dt.np, order="C")
-        b = Buffer("const", arr.nbytes, array=arr, objects=dt is dtypes.string)
+        b = Buffer("const", arr.nbytes, array=arr, objects=dtypes.holds_objects(dt))
         self.buffers.append(b)
         return Loc(b, 0, arr.shape, dt)
 
@@ -344,8 +350,8 @@ def plan_ir(
         shape = node.shapes[0]
         b = Buffer("feed", p.nbytes(shape, t.dtype))
         p.check_alloc(b.nbytes, f"the staging buffer of fed tensor {t.name}", t.op)
-        if t.dtype is dtypes.string:
-            b.objects, b.array = True, np.full(shape, b"", dtype=object)
+        if dtypes.holds_objects(t.dtype):
+            b.objects, b.array = True, _object_array(shape, t.dtype)
         p.buffers.append(b)
         loc = Loc(b, 0, tuple(shape), t.dtype)
         p.locs[node.output(0)] = loc

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from staticflow.framework import backend, dtypes, strings
+from staticflow.framework import backend, dtypes, errors, strings
 from staticflow.framework import ops as fops
 from staticflow.runtime import plan as plan_mod
 from staticflow.runtime import sources
@@ -162,7 +162,7 @@ class _FetchMapper:
         if hasattr(f, "value") and hasattr(f, "initializer") and callable(f.value):
             f = f.value()  # a Variable fetches its value
         try:
-            return graph.as_graph_element(f)
+            el = graph.as_graph_element(f)
         except (KeyError, ValueError) as e:
             raise ValueError(f"Fetch argument {f!r} cannot be interpreted as a Tensor. ({e})") from None
         except TypeError as e:
@@ -170,6 +170,16 @@ class _FetchMapper:
                 f"Fetch argument {f!r} has invalid type {type(f)}, must be a string, Tensor or "
                 f"Operation. ({e})"
             ) from None
+        if isinstance(el, fops.Tensor) and el.dtype is dtypes.variant:
+            # (TensorFlow fails too: a variant has no NumPy form; its class is TensorFlow's)
+            raise errors.InternalError(
+                None,
+                el.op,
+                f"Tensor {el.name} has dtype variant (a TensorList, the value of a TensorArray), "
+                "which Session.run cannot return: fetch what reads it (TensorArray.stack(), "
+                "read(), size())",
+            )
+        return el
 
 
 # the most run signatures a Session keeps (a program fetching ever new tensors starts over)
@@ -668,6 +678,11 @@ class Session:
             raise TypeError(
                 f"The value of a feed cannot be a sf.Tensor object ({value.name} fed to {t.name}). "
                 "Acceptable feed values include Python scalars, strings, lists, NumPy ndarrays."
+            )
+        if t.dtype is dtypes.variant:
+            raise TypeError(
+                f"Cannot feed a value to Tensor '{t.name}': it has dtype variant (a TensorList, "
+                "made by the list ops), which has no NumPy form"
             )
         if t.dtype is dtypes.string:
             arr = strings.bytes_array(value, f"the value fed to Tensor '{t.name}' (dtype string)")
