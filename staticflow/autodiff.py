@@ -265,3 +265,14 @@ def hessian_vector_product(ys, xs, v) -> list:
         math_ops.reduce_sum(gr * array_ops.stop_gradient(vv)) for gr, vv in zip(grads, vs) if gr is not None
     ]
     return gradients(math_ops.add_n(prods), xs)
+
+
+# the gradient of a cond (ops/control_flow_v2.py) differentiates its branches with this
+# function, which lives above the ops
+def _install() -> None:
+    from staticflow.ops import control_flow_v2
+
+    control_flow_v2.install_gradients(gradients)
+
+
+_install()
