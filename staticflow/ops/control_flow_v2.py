@@ -561,18 +561,15 @@ def _while_lower(ctx) -> None:
     ins = [tuple(s) for s in ctx.in_shapes]
     cond_r = plan_function(ctx.attrs["cond"], ins)
     body_r = plan_function(ctx.attrs["body"], ins)
-    pred = [np.zeros((), np.bool_)]
 
     def run(op, in_arrays, out_arrays):
         # the loop variables live in the outputs; the body's plan copies them into its own
         # feed buffers before it writes its results back over them: no allocation per step
         for o, i in zip(out_arrays, in_arrays):
             np.copyto(o, i)
-        while True:
-            cond_r.run(out_arrays, pred)
-            if not pred[0]:
-                break
-            body_r.run(out_arrays, out_arrays)
+        truth, step = cond_r.truth, body_r.run
+        while truth(out_arrays):
+            step(out_arrays, out_arrays)
 
     n = len(ctx.in_shapes)
     ctx.host(run, [ctx.inp(i) for i in range(n)], [ctx.out(j) for j in range(n)])

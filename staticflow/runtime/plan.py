@@ -303,39 +303,60 @@ def build_plan(
 
 class FunctionRunner:
     """A function graph's nested plan for one signature of input shapes, run on arrays: the
-    arguments are copied into its feed buffers, its kernels run, its results are copied
-    into the caller's arrays (nothing is allocated per call)."""
+    arguments are copied into its feed buffers, its kernels run (one C call when the plan is
+    one segment without host calls), its results are copied into the caller's arrays.
+    Nothing is allocated per call, and the caller's result arrays may be its argument arrays
+    (a loop's variables): every argument is in the plan's own buffers before any result is
+    written."""
 
     def __init__(self, fg, plan: Plan, variables, in_shapes):
         self.name = fg.name
         self.plan = plan
         self.variables = variables
         pos = {t: i for i, t in enumerate(fg.inputs)}
+        staging = {slot.tensor: slot.staging for slot in plan.feeds}
         self.copies_in = [(slot.staging, pos[slot.tensor]) for slot in plan.feeds]
-        self.copies_out = []  # (j, arena view) or (j, argument index)
+        # (result index, array it is copied from: an arena view, or an argument's feed buffer)
+        self.copies_out = []
+        self.out_shapes = []
         for j, f in enumerate(plan.fetches):
-            self.copies_out.append((j, pos[f[1]] if isinstance(f, tuple) else f))
-        self.out_shapes = [
-            tuple(src.shape) if isinstance(src, np.ndarray) else tuple(in_shapes[src])
-            for _, src in self.copies_out
-        ]
+            src = staging[f[1]] if isinstance(f, tuple) else f
+            self.copies_out.append((j, src))
+            self.out_shapes.append(tuple(src.shape) if isinstance(f, tuple) else tuple(f.shape))
+        self._direct = _direct_call(plan, "c")
         self._checked = False
+
+    def _call(self, ins) -> None:
+        """Copy the arguments in and run the plan's kernels (in the plan's lock)."""
+        plan = self.plan
+        if not self._checked:
+            _check_initialized(plan, self.variables)
+        for staging, i in self.copies_in:
+            staging[...] = ins[i]
+        direct = self._direct
+        if direct is None:
+            _run_segments(plan, "c")
+        elif direct[3]:
+            failed = direct[0](direct[1], direct[2], direct[3], direct[4])
+            if failed >= 0:
+                raise _fail(plan, failed, direct[4][0])
+        if not self._checked:
+            for name in plan.var_writes:
+                self.variables.mark_initialized(name)
+            self._checked = True
 
     def run(self, ins, outs) -> None:
         """Run on argument arrays `ins`, writing the results into arrays `outs`."""
-        plan = self.plan
-        with plan.lock:
-            if not self._checked:
-                _check_initialized(plan, self.variables)
-            for staging, i in self.copies_in:
-                np.copyto(staging, ins[i], casting="unsafe")
-            _run_segments(plan, "c")
-            if not self._checked:
-                for name in plan.var_writes:
-                    self.variables.mark_initialized(name)
-                self._checked = True
+        with self.plan.lock:
+            self._call(ins)
             for j, src in self.copies_out:
-                np.copyto(outs[j], ins[src] if isinstance(src, int) else src, casting="unsafe")
+                outs[j][...] = src
+
+    def truth(self, ins) -> bool:
+        """Run a function of one scalar result (a loop's cond) and return that result's truth."""
+        with self.plan.lock:
+            self._call(ins)
+            return bool(self.copies_out[0][1])
 
 
 class FunctionPlans:

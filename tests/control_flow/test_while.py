@@ -168,3 +168,20 @@ def test_tensorflow_written_while_loop_imports_and_matches():
         with sf.Session() as sess:
             for k in (0, 3, 10):  # 10: maximum_iterations (6) stops it
                 np.testing.assert_allclose(sess.run("x:0", {"n:0": k}), want[f"x_{k}"], rtol=1e-6)
+
+
+def test_body_that_swaps_loop_variables():
+    # results that are arguments of the body, crossed: each must be read before any is written
+    g = sf.Graph()
+    with g.as_default():
+        n = sf.placeholder(sf.int32, [])
+        _, a, b, go = sf.while_loop(
+            lambda i, a, b, go: go,
+            lambda i, a, b, go: (i + 1, b, a, i + 1 < n),
+            [0, [1.0, 2.0], [3.0, 4.0], True],
+        )
+        with sf.Session() as sess:
+            for k, (wa, wb) in {1: ([3.0, 4.0], [1.0, 2.0]), 2: ([1.0, 2.0], [3.0, 4.0])}.items():
+                got_a, got_b = sess.run([a, b], {n: k})
+                np.testing.assert_allclose(got_a, wa)
+                np.testing.assert_allclose(got_b, wb)
