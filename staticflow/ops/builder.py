@@ -156,6 +156,8 @@ def _convert_inputs(g, d, inputs, attrs, op_type, name, loc) -> list[fops.Tensor
                     preferred = None if default is registry.REQUIRED else default
                 with g.as_default():
                     t = fops.convert_to_tensor(y, dtype=want, name=arg.name, preferred_dtype=preferred)
+                if t.graph is not g:  # a variable's value from an enclosing graph: captured
+                    t = _check_graph(g, t, op_type)
                 if arg.type_attr and arg.type_attr not in attrs:
                     attrs[arg.type_attr] = want = t.dtype
             if want is not None and t.dtype != want:
@@ -187,6 +189,8 @@ def _convert_typed_list(g, arg, x, attrs, op_type, name, loc) -> list[fops.Tenso
         else:
             with g.as_default():
                 t = fops.convert_to_tensor(y, dtype=want, name=f"{arg.name}_{i}")
+            if t.graph is not g:
+                t = _check_graph(g, t, op_type)
         if want is not None and t.dtype != want:
             raise TypeError(
                 f"{op_type} op '{name or op_type}': tensor {i} of input {arg.name} has dtype "

@@ -274,3 +274,36 @@ def test_drawing_shows_each_branch_as_a_cluster():
         for cluster in ("cond/then_branch", "cond/else_branch", "cond/then_branch/cond/then_branch"):
             assert f"cluster_{cluster}" in dot
         assert "then_branch: cond_true" in dot
+
+
+def test_freeze_and_meta_graph_keep_the_branches(tmp_path):
+    g = sf.Graph()
+    with g.as_default():
+        x = sf.placeholder(sf.float32, [2], name="x")
+        p = sf.placeholder(sf.bool, [], name="p")
+        w = sf.Variable([2.0, -1.0], name="w")
+        r = sf.identity(sf.cond(p, lambda: x * w, lambda: x + w), name="r")
+        _, loop = sf.while_loop(lambda i, a: i < 3, lambda i, a: (i + 1, a * w), [0, x])
+        sf.identity(loop, name="loop")
+        saver = sf.train.Saver()
+        with sf.Session() as sess:
+            sess.run(sf.global_variables_initializer())
+            prefix = saver.save(sess, str(tmp_path / "model"))
+            frozen = sf.graph_util.convert_variables_to_constants(sess, g.as_graph_def(), ["r", "loop"])
+    assert not any(n.op == "VariableV2" for n in frozen.node)
+    assert len(frozen.library.function) == 4
+    want = {True: [2.0, -2.0], False: [3.0, 1.0]}
+    g2 = sf.Graph()
+    with g2.as_default():
+        sf.import_graph_def(frozen, name="")
+        with sf.Session() as sess:
+            for pv, w_ in want.items():
+                np.testing.assert_allclose(sess.run("r:0", {"x:0": [1.0, 2.0], "p:0": pv}), w_)
+            np.testing.assert_allclose(sess.run("loop:0", {"x:0": [1.0, 2.0]}), [8.0, -2.0])
+    g3 = sf.Graph()
+    with g3.as_default():
+        restorer = sf.train.import_meta_graph(prefix + ".meta")
+        with sf.Session() as sess:
+            restorer.restore(sess, prefix)
+            np.testing.assert_allclose(sess.run("r:0", {"x:0": [1.0, 2.0], "p:0": True}), want[True])
+            np.testing.assert_allclose(sess.run("loop:0", {"x:0": [1.0, 2.0]}), [8.0, -2.0])
