@@ -282,7 +282,7 @@ def test_freeze_and_meta_graph_keep_the_branches(tmp_path):
         x = sf.placeholder(sf.float32, [2], name="x")
         p = sf.placeholder(sf.bool, [], name="p")
         w = sf.Variable([2.0, -1.0], name="w")
-        r = sf.identity(sf.cond(p, lambda: x * w, lambda: x + w), name="r")
+        sf.identity(sf.cond(p, lambda: x * w, lambda: x + w), name="r")
         _, loop = sf.while_loop(lambda i, a: i < 3, lambda i, a: (i + 1, a * w), [0, x])
         sf.identity(loop, name="loop")
         saver = sf.train.Saver()
