@@ -84,6 +84,10 @@ def _if_shapes(ctx: registry.ShapeContext) -> list:
             )
     if ctx.planning and ctx.functions is not None:
         ins = [tuple(s.as_list()) for s in ctx.input_shapes[1:]]
+        known = ctx.value(0)
+        if known is not None and np.size(known) == 1:  # a constant predicate: its branch only
+            fg = then_fg if _truth(known) else else_fg
+            return [TensorShape(list(s)) for s in ctx.functions(fg, ins)]
         a = ctx.functions(then_fg, ins)
         b = ctx.functions(else_fg, ins)
         for j, (x, y) in enumerate(zip(a, b)):
@@ -118,16 +122,20 @@ def _if_lower(ctx) -> None:
         raise ValueError("If: planning a function's nested plan needs the runtime (no function planner)")
     ins = ctx.in_shapes[1:]
     runners = [plan_function(ctx.attrs["then_branch"], ins), plan_function(ctx.attrs["else_branch"], ins)]
-    for r in runners:
+    # why a branch cannot run: its shapes are not the op's (they came from the other branch,
+    # the one a constant predicate picks)
+    wrong: list = [None, None]
+    for k, r in enumerate(runners):
         for j, (s, want) in enumerate(zip(r.out_shapes, ctx.out_shapes)):
             if tuple(s) != tuple(want):
-                raise ValueError(
-                    f"branch {r.name} gives output {j} shape {list(s)}, the cond's is {list(want)}"
-                )
+                wrong[k] = f"branch {r.name} gives output {j} shape {list(s)}, the cond's is {list(want)}"
     then_run, else_run = runners
 
     def run(op, in_arrays, out_arrays):
-        (then_run if _truth(in_arrays[0]) else else_run).run(in_arrays[1:], out_arrays)
+        k = 0 if _truth(in_arrays[0]) else 1
+        if wrong[k] is not None:
+            raise ValueError(wrong[k])
+        (then_run if k == 0 else else_run).run(in_arrays[1:], out_arrays)
 
     ctx.host(
         run, [ctx.inp(i) for i in range(len(ctx.in_shapes))], [ctx.out(j) for j in range(len(ctx.out_shapes))]

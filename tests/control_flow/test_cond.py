@@ -307,3 +307,28 @@ def test_freeze_and_meta_graph_keep_the_branches(tmp_path):
             restorer.restore(sess, prefix)
             np.testing.assert_allclose(sess.run("r:0", {"x:0": [1.0, 2.0], "p:0": True}), want[True])
             np.testing.assert_allclose(sess.run("loop:0", {"x:0": [1.0, 2.0]}), [8.0, -2.0])
+
+
+def _plan_ops(sess, fetch, feeds):
+    """The op types of the plan a run of `fetch` with `feeds` makes."""
+    return [s.node.type for s in sess.plan(fetch, feeds).steps]
+
+
+def test_a_predicate_constant_in_the_plan_inlines_its_branch():
+    # the predicate tests a fed tensor's shape: constant once the plan knows the shape, so the
+    # plan holds the taken branch's ops, and the other branch (another output shape) is never planned
+    g = sf.Graph()
+    with g.as_default():
+        x = sf.placeholder(sf.float32, [None])
+        big = sf.shape(x)[0] > 2
+        r = sf.cond(big, lambda: sf.reduce_sum(x, keepdims=True) * 2.0, lambda: x + 1.0)
+        assert _ifs(g)
+        with sf.Session() as sess:
+            np.testing.assert_allclose(sess.run(r, {x: [1.0, 2.0, 3.0, 4.0]}), [20.0])
+            np.testing.assert_allclose(sess.run(r, {x: [1.0, 2.0]}), [2.0, 3.0])
+            types = _plan_ops(sess, r, {x: np.ones(5, np.float32)})
+            assert not {"If", "StatelessIf"} & set(types), types
+        rw = sf.RewriterConfig(function_optimization=sf.RewriterConfig.OFF)  # the If stays a call
+        with sf.Session(config=sf.ConfigProto(graph_options=sf.GraphOptions(rewrite_options=rw))) as sess:
+            np.testing.assert_allclose(sess.run(r, {x: [1.0, 2.0, 3.0, 4.0]}), [20.0])
+            assert "StatelessIf" in _plan_ops(sess, r, {x: np.ones(5, np.float32)})
