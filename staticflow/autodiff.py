@@ -188,6 +188,10 @@ def _op_gradients(op, out_grads, ys, between) -> list:
                 f"gives {op.describe()}"
             )
     elif not d.differentiable:
+        if d.gradient_error:
+            raise LookupError(
+                f"{d.gradient_error}: {op.describe()}. Path from ys: {_path_from_ys(op, ys, between)}"
+            )
         return [None] * len(op.inputs)
     else:
         fn = registry.GRADIENTS.get(op.type)

@@ -584,7 +584,26 @@ def _while_lower(ctx) -> None:
 
 
 def _while_cases(rng):
-    return [Case((), scenario=_while_scenario, grad=False)]
+    from staticflow.ops import math_ops
+
+    def function(fn, name):
+        fg = FuncGraph(unique_function_name(name))
+        with fg.as_default():
+            i = fg.add_input(dtypes.int32, [], "i")
+            x = fg.add_input(dtypes.float64, [3], "x")
+            w = fg.add_input(dtypes.float64, [3], "w")
+            fg.outputs = fn(i, x, w)
+        return fg
+
+    cond_fg = function(lambda i, x, w: [math_ops.less(i, 3)], "case_cond")
+    body_fg = function(lambda i, x, w: [math_ops.add(i, 1), math_ops.tanh(x * w) + x, w], "case_body")
+    attrs = {"cond": cond_fg, "body": body_fg}
+    x, w = rng.standard_normal(3), rng.standard_normal(3)
+    return [
+        Case(([np.int32(0), x, w],), attrs, grad=False),
+        Case(([np.int32(2), x, w],), attrs, grad=False),
+        Case((), scenario=_while_scenario, grad=False),
+    ]
 
 
 def _while_scenario(sf) -> None:
@@ -621,6 +640,7 @@ for _name, _stateful in (("While", True), ("StatelessWhile", False)):
         stateful=_stateful,
         foldable=False,
         differentiable=False,  # gradients through loops need the TensorList accumulators (later)
+        gradient_error="staticflow cannot differentiate through while_loop yet",
         doc="Runs body (a function) on the loop variables while cond (a function) holds.",
     )
 

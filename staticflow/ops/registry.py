@@ -142,6 +142,9 @@ class OpDef:
     random: bool = False
     static: bool = False
     differentiable: bool = True
+    # why gradients cannot pass through the op yet (a not differentiable op whose gradient is
+    # missing, not None by definition): differentiating through it raises this
+    gradient_error: str | None = None
     # (input, output) pairs whose buffers the op's kernels may share: each element of the
     # output is computed from that input's element at the same index, read before it is written
     # (elementwise kernels). INPLACE_ANY: every input with every output (a generated fused
