@@ -189,6 +189,10 @@ def _op_gradients(op, out_grads, ys, between) -> list:
                 f"gives {op.describe()}"
             )
     elif not d.differentiable:
+        if d.gradient_error:
+            raise LookupError(
+                f"{d.gradient_error}: {op.describe()}. Path from ys: {_path_from_ys(op, ys, between)}"
+            )
         return [None] * len(op.inputs)
     else:
         fn = registry.GRADIENTS.get(op.type)
@@ -266,3 +270,14 @@ def hessian_vector_product(ys, xs, v) -> list:
         math_ops.reduce_sum(gr * array_ops.stop_gradient(vv)) for gr, vv in zip(grads, vs) if gr is not None
     ]
     return gradients(math_ops.add_n(prods), xs)
+
+
+# the gradient of a cond (ops/control_flow_v2.py) differentiates its branches with this
+# function, which lives above the ops
+def _install() -> None:
+    from staticflow.ops import control_flow_v2
+
+    control_flow_v2.install_gradients(gradients)
+
+
+_install()

@@ -65,6 +65,23 @@ class Evaluator:
         # element shapes and length, ops/list_ops.py), read by the shape functions of their users
         self.specs: dict[Value, object] = {}
         self._new_specs: dict = {}  # output index -> spec of the op _infer saw last
+        self._function_shapes: dict = {}
+
+    def function_shapes(self, fg, in_shapes) -> list[tuple]:
+        """The concrete output shapes of function graph `fg` (a branch, a loop body) for
+        arguments of these concrete shapes: its IR built as a plan's would be. Its values
+        needed while planning must not come from its arguments (a shape argument computed
+        from an argument's value): they are only known while it runs."""
+        key = (id(fg), tuple(tuple(s) for s in in_shapes))
+        got = self._function_shapes.get(key)
+        if got is not None:
+            return got[1]
+        feeds = {t: _shaped(tuple(s), t.dtype) for t, s in zip(fg.inputs, in_shapes)}
+        ir, ev = build_ir(fg, fg.outputs, fg.control_outputs, feeds, self.allocation_limit)
+        check_no_value_feeds(fg, ir)
+        shapes = [tuple(v.node.shapes[v.index]) for v in ir.fetches]
+        self._function_shapes[key] = (fg, shapes)
+        return shapes
 
     def value(self, v: Value, why: str) -> np.ndarray:
         """The value of `v`, or InvalidArgumentError when it is only known while running."""
@@ -146,6 +163,19 @@ class Evaluator:
             raise errors.InvalidArgumentError(
                 None, op, f"{op_type} op '{name}': {e} (while computing {why})" + where(tuple(origin))
             ) from None
+
+
+def check_no_value_feeds(fg, ir: IRGraph) -> None:
+    """A function's plan cannot be specialized on its arguments' values (they change from call
+    to call): fail, naming the argument, when its IR needed one while planning."""
+    for t in ir.value_feeds:
+        raise errors.UnimplementedError(
+            None,
+            t.op,
+            f"function {fg.name} needs the value of its argument {t.name} while it is planned "
+            f"(a shape or axis computed from it); inside cond and while_loop such values must come "
+            f"from constants or shapes" + where(t.op),
+        )
 
 
 _SHAPED: dict = {}  # (shape, dtype) -> a read-only zero-stride array of it
@@ -302,6 +332,7 @@ def _infer(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> list[tu
         op._attrs,
         value,
         planning=True,
+        functions=ev.function_shapes,
     )
     if ev.specs:
         ctx.input_specs = [ev.specs.get(v) for v in inputs]

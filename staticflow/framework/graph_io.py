@@ -64,6 +64,8 @@ def attr_to_proto(value, kind: str):
     elif kind == "list(string)":
         a.list.s.extend(v if isinstance(v, bytes) else str(v).encode() for v in value)
         a.list.SetInParent()
+    elif kind == "func":
+        a.func.name = value.name
     else:
         raise ValueError(f"unknown attr kind {kind!r}")
     return a
@@ -79,6 +81,7 @@ def attr_from_proto(a, kind: str, where: str = ""):
         "string": "s",
         "shape": "shape",
         "tensor": "tensor",
+        "func": "func",
     }.get(kind, "list")
     if field != expect and not (expect == "list" and field is None):
         raise ValueError(f"{where}: attr should be {kind}, the GraphDef holds {field}")
@@ -112,6 +115,13 @@ def attr_from_proto(a, kind: str, where: str = ""):
         return [as_shape(v) for v in a.list.shape]
     if kind == "list(string)":
         return [v.decode() for v in a.list.s]
+    if kind == "func":
+        from staticflow.framework import function_io
+
+        try:
+            return function_io.resolve(a.func.name)
+        except KeyError as e:
+            raise ValueError(f"{where}: {e.args[0]}") from None
     raise ValueError(f"unknown attr kind {kind!r}")
 
 
@@ -144,6 +154,9 @@ def graph_to_graph_def(graph: fops.Graph, add_shapes: bool = False):
     gd.versions.producer = GRAPH_DEF_VERSION
     for op in graph.get_operations():
         gd.node.add().CopyFrom(node_def_of(op, add_shapes))
+    from staticflow.framework import function_io
+
+    function_io.add_library(gd, graph)
     return gd
 
 
@@ -204,6 +217,28 @@ def import_graph_def(
     used_keys = set()
     created: dict[str, fops.Operation] = {}
     nodes = list(graph_def.node)
+    from staticflow.framework import function_io
+
+    with function_io.library(graph_def.library if graph_def.HasField("library") else None, g):
+        _import_nodes(g, nodes, input_map, used_keys, created, prefix, loc)
+    unused = set(input_map) - used_keys
+    if unused:
+        raise ValueError(
+            f"Attempted to map inputs that were not found in graph_def: [{', '.join(sorted(unused))}]"
+        )
+    if return_elements is None:
+        return None
+    out = []
+    for r in return_elements:
+        src, idx, _ = _parse_input(r)
+        if src not in created:
+            raise ValueError(f"Requested return_element {r!r} not found in graph_def.")
+        out.append(created[src].outputs[idx] if ":" in r else created[src])
+    return out
+
+
+def _import_nodes(g, nodes, input_map, used_keys, created, prefix, loc) -> None:
+    """Build the NodeDefs `nodes` in graph g (import_graph_def's work)."""
     for n in nodes:
         d = hooks.op_def(n.op)
         if d is None:
@@ -292,20 +327,6 @@ def import_graph_def(
                     device=n.device,
                 )
             created[n.name] = op
-    unused = set(input_map) - used_keys
-    if unused:
-        raise ValueError(
-            f"Attempted to map inputs that were not found in graph_def: [{', '.join(sorted(unused))}]"
-        )
-    if return_elements is None:
-        return None
-    out = []
-    for r in return_elements:
-        src, idx, _ = _parse_input(r)
-        if src not in created:
-            raise ValueError(f"Requested return_element {r!r} not found in graph_def.")
-        out.append(created[src].outputs[idx] if ":" in r else created[src])
-    return out
 
 
 # ---------------------------------------------------------------------------

@@ -18,6 +18,9 @@ from staticflow.ops.const_eval import constant_value, constant_value_as_shape  #
 
 
 def _graph_of(inputs) -> fops.Graph:
+    dg = fops.get_default_graph()
+    if dg.building_function:  # inside a function every op is the function's (outer tensors captured)
+        return dg
     for x in inputs:
         if isinstance(x, (list, tuple)):
             for y in x:
@@ -28,9 +31,13 @@ def _graph_of(inputs) -> fops.Graph:
     return fops.get_default_graph()
 
 
-def _check_graph(g: fops.Graph, t: fops.Tensor, op_type: str) -> None:
+def _check_graph(g: fops.Graph, t: fops.Tensor, op_type: str) -> fops.Tensor:
+    """`t` as graph `g` sees it: itself, or, in a function, its capture from an enclosing graph."""
+    if t.graph is not g and g.building_function and g.is_ancestor(t.graph):
+        return g.capture(t)
     if t.graph is not g:
         raise ValueError(f"{op_type}: Tensor {t.name} must be from the same graph as the other inputs.")
+    return t
 
 
 def _fmt_shapes(shapes) -> str:
@@ -139,8 +146,7 @@ def _convert_inputs(g, d, inputs, attrs, op_type, name, loc) -> list[fops.Tensor
         want = arg.dtype or (attrs.get(arg.type_attr) if arg.type_attr else None)
         for y in list(x) if arg.is_list else [x]:
             if isinstance(y, fops.Tensor):
-                _check_graph(g, y, op_type)
-                t = y
+                t = _check_graph(g, y, op_type)
             else:
                 # as TF: a type attr's default is the preferred dtype of a converted value
                 # (an empty shape list [] becomes int32, not float32)
@@ -150,6 +156,8 @@ def _convert_inputs(g, d, inputs, attrs, op_type, name, loc) -> list[fops.Tensor
                     preferred = None if default is registry.REQUIRED else default
                 with g.as_default():
                     t = fops.convert_to_tensor(y, dtype=want, name=arg.name, preferred_dtype=preferred)
+                if t.graph is not g:  # a variable's value from an enclosing graph: captured
+                    t = _check_graph(g, t, op_type)
                 if arg.type_attr and arg.type_attr not in attrs:
                     attrs[arg.type_attr] = want = t.dtype
             if want is not None and t.dtype != want:
@@ -177,11 +185,12 @@ def _convert_typed_list(g, arg, x, attrs, op_type, name, loc) -> list[fops.Tenso
     for i, y in enumerate(x):
         want = dtypes.as_dtype(wants[i]) if wants is not None else None
         if isinstance(y, fops.Tensor):
-            _check_graph(g, y, op_type)
-            t = y
+            t = _check_graph(g, y, op_type)
         else:
             with g.as_default():
                 t = fops.convert_to_tensor(y, dtype=want, name=f"{arg.name}_{i}")
+            if t.graph is not g:
+                t = _check_graph(g, t, op_type)
         if want is not None and t.dtype != want:
             raise TypeError(
                 f"{op_type} op '{name or op_type}': tensor {i} of input {arg.name} has dtype "

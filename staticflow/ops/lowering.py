@@ -212,6 +212,10 @@ class LowerContext:
     # the node's device backend (framework.backend.Backend): thread count, vector width and
     # generated kernels; None: the default device's
     backend: object = None
+    # fn(func_graph, concrete input shapes) -> a FunctionRunner: the function's nested plan
+    # for those shapes, made by the runtime (ops that call functions: If, While); None when
+    # planning without one
+    functions: object = None
 
     def __post_init__(self):
         if self.backend is None:

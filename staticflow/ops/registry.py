@@ -78,6 +78,7 @@ ATTR_KINDS = (
     "list(type)",
     "list(shape)",
     "list(string)",
+    "func",  # a function (framework.func_graph.FuncGraph): a branch or loop body
 )
 
 
@@ -141,6 +142,9 @@ class OpDef:
     random: bool = False
     static: bool = False
     differentiable: bool = True
+    # why gradients cannot pass through the op yet (a not differentiable op whose gradient is
+    # missing, not None by definition): differentiating through it raises this
+    gradient_error: str | None = None
     # (input, output) pairs whose buffers the op's kernels may share: each element of the
     # output is computed from that input's element at the same index, read before it is written
     # (elementwise kernels). INPLACE_ANY: every input with every output (a generated fused
@@ -330,6 +334,11 @@ def _check_scalar(a: Attr, v, what: str):
     elif kind == "tensor":
         if v is None:
             raise TypeError(f"{what} must be a tensor value, got None")
+    elif kind == "func":
+        from staticflow.framework.func_graph import FuncGraph
+
+        if not isinstance(v, FuncGraph):
+            raise TypeError(f"{what} must be a function (a FuncGraph), got {v!r} ({type(v).__name__})")
     if a.allowed is not None and kind in ("type", "string") and v not in a.allowed:
         shown = ", ".join(x.name if isinstance(x, dtypes.DType) else str(x) for x in a.allowed)
         got = v.name if isinstance(v, dtypes.DType) else repr(v)
@@ -402,8 +411,12 @@ class ShapeContext:
         values,
         planning: bool = False,
         partials=None,
+        functions=None,
     ):
         self.planning = planning  # True when shapes are the concrete ones of a run
+        # while planning: fn(func_graph, concrete input shapes) -> its concrete output shapes
+        # (the compiler's, for the ops that call functions: If, While); else None
+        self.functions = functions
         self.opdef = opdef
         self.name = name
         self.input_shapes = [as_shape(s) for s in shapes]

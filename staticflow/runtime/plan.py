@@ -263,6 +263,7 @@ def build_plan(
     options=None,
     allocation_limit=None,
     inter_op_threads: int = 1,
+    functions=None,
 ) -> Plan:
     """Plan the run that computes fetch_tensors and runs target_ops given feeds: build the IR
     of this signature, rewrite it with the pass pipeline (`options`: passes.Options, from the
@@ -271,7 +272,8 @@ def build_plan(
     of the plan in bytes (None: the default of `sizes.allocation_limit`); more raises
     ResourceExhaustedError. `inter_op_threads` above 1 plans for the scheduled executor: the
     arena is packed by the dependency depth at which each step can run, so that calls that
-    may run at once get bytes of their own."""
+    may run at once get bytes of their own. `functions` (FunctionPlans) plans the functions
+    its ops call (branches, loop bodies); None: a new one for this plan."""
     from staticflow import passes
     from staticflow.passes.early import EarlyRewrites
 
@@ -285,7 +287,12 @@ def build_plan(
         ir, ev = build_ir(graph, fetch_tensors, target_ops, feeds, allocation_limit, early)
         records = passes.optimize(ir, ev, options, early.counts, early.done())
         in_place = (options or passes.Options()).on("memory_in_place")
-        plan = plan_ir(ir, ev, variables, resources, allocation_limit, in_place, inter_op_threads)
+        if functions is None:
+            functions = FunctionPlans(variables, resources, options, allocation_limit)
+        plan = plan_ir(
+            ir, ev, variables, resources, allocation_limit, in_place, inter_op_threads, functions,
+            own_fetches=not getattr(graph, "building_function", False),
+        )
     finally:
         if enabled:
             _age_new_objects()
@@ -298,6 +305,95 @@ def build_plan(
         for f, t in zip(plan.fetches, fetch_tensors)
     ]
     return plan
+
+
+class FunctionRunner:
+    """A function graph's nested plan for one signature of input shapes, run on arrays: the
+    arguments are copied into its feed buffers, its kernels run (one C call when the plan is
+    one segment without host calls), its results are copied into the caller's arrays.
+    Nothing is allocated per call, and the caller's result arrays may be its argument arrays
+    (a loop's variables): every argument is in the plan's own buffers before any result is
+    written."""
+
+    def __init__(self, fg, plan: Plan, variables, in_shapes):
+        self.name = fg.name
+        self.plan = plan
+        self.variables = variables
+        pos = {t: i for i, t in enumerate(fg.inputs)}
+        staging = {slot.tensor: slot.staging for slot in plan.feeds}
+        self.copies_in = [(slot.staging, pos[slot.tensor]) for slot in plan.feeds]
+        # (result index, array it is copied from: an arena view, or an argument's feed buffer)
+        self.copies_out = []
+        self.out_shapes = []
+        for j, f in enumerate(plan.fetches):
+            src = staging[f[1]] if isinstance(f, tuple) else f
+            self.copies_out.append((j, src))
+            self.out_shapes.append(tuple(src.shape) if isinstance(f, tuple) else tuple(f.shape))
+        self._direct = _direct_call(plan, "c")
+        self._checked = False
+
+    def _call(self, ins) -> None:
+        """Copy the arguments in and run the plan's kernels (in the plan's lock)."""
+        plan = self.plan
+        if not self._checked:
+            _check_initialized(plan, self.variables)
+        for staging, i in self.copies_in:
+            staging[...] = ins[i]
+        direct = self._direct
+        if direct is None:
+            _run_segments(plan, "c")
+        elif direct[3]:
+            failed = direct[0](direct[1], direct[2], direct[3], direct[4])
+            if failed >= 0:
+                raise _fail(plan, failed, direct[4][0])
+        if not self._checked:
+            for name in plan.var_writes:
+                self.variables.mark_initialized(name)
+            self._checked = True
+
+    def run(self, ins, outs) -> None:
+        """Run on argument arrays `ins`, writing the results into arrays `outs`."""
+        with self.plan.lock:
+            self._call(ins)
+            for j, src in self.copies_out:
+                outs[j][...] = src
+
+    def truth(self, ins) -> bool:
+        """Run a function of one scalar result (a loop's cond) and return that result's truth."""
+        with self.plan.lock:
+            self._call(ins)
+            return bool(self.copies_out[0][1])
+
+
+class FunctionPlans:
+    """The nested plans of the functions one plan's ops call (cond branches, loop bodies),
+    made once per (function, input shapes) with the same compiler pipeline as the plan
+    (build_ir, passes, lowering) and kept while the plan lives. A function's plan is
+    specialized on nothing but its arguments' shapes."""
+
+    def __init__(self, variables, resources=None, options=None, allocation_limit=None):
+        self.variables = variables
+        self.resources = resources
+        self.options = options
+        self.allocation_limit = allocation_limit
+        self._runners: dict = {}
+
+    def __call__(self, fg, in_shapes) -> FunctionRunner:
+        from staticflow.compiler.build import _shaped, check_no_value_feeds
+
+        key = (id(fg), tuple(tuple(int(n) for n in s) for s in in_shapes))
+        got = self._runners.get(key)
+        if got is not None:
+            return got[1]
+        feeds = {t: _shaped(s, t.dtype) for t, s in zip(fg.inputs, key[1])}
+        p = build_plan(
+            fg, list(fg.outputs), list(fg.control_outputs), feeds, self.variables, self.resources,
+            self.options, self.allocation_limit, functions=self,
+        )
+        check_no_value_feeds(fg, p)
+        runner_ = FunctionRunner(fg, p, self.variables, key[1])
+        self._runners[key] = (fg, runner_)
+        return runner_
 
 
 def _age_new_objects() -> None:
@@ -336,6 +432,8 @@ def plan_ir(
     allocation_limit=None,
     in_place: bool = True,
     inter_op_threads: int = 1,
+    functions=None,
+    own_fetches: bool = True,
 ) -> Plan:
     """Lower an IR to kernel calls on buffers, pack the arena and build the C records.
     `in_place`: outputs may be written over an input that dies at their step
@@ -409,6 +507,7 @@ def plan_ir(
             values,
             resources=resources,
             backend=backend.for_device(node.device),
+            functions=functions,
         )
         try:
             if registry.runs_on_host(d, ctx.in_dtypes, ctx.out_dtypes):
@@ -500,7 +599,8 @@ def plan_ir(
         fetch_locs.append(loc)
 
     _read_in_place(steps, snapshots, write_steps)
-    _own_fetch_buffers(fetch_locs, steps)
+    if own_fetches:  # (a function's plan: its caller copies its results out of the arena)
+        _own_fetch_buffers(fetch_locs, steps)
     # what the intermediates would take without planning: every tensor its own buffer
     unplanned = sum(_round(b.nbytes) for b in p.buffers if b.kind == "arena")
     written_in_place = _write_in_place(steps, p) if in_place else []

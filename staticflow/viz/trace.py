@@ -157,8 +157,36 @@ def trace_graph(graph: fops.Graph, fetches=None, gradients: bool = True) -> Trac
             )
         for c in op.control_inputs:
             tr.edges.append(Edge(c.name, op.name, control=True))
+    _add_functions(tr, graph)
     assign_scopes(tr.nodes)
     return _restrict(tr, _fetch_names(fetches), gradients)
+
+
+def _function_attrs(op) -> list:
+    """(attr name, FuncGraph) of an op that calls functions (a cond's branches, a loop's body)."""
+    return [(k, v) for k, v in sorted(op._attrs.items()) if getattr(v, "building_function", False)]
+
+
+def _add_functions(tr: Trace, graph, depth: int = 0) -> None:
+    """Each function an op calls drawn inside a cluster within the op's own (named
+    `<op>/<attr>`, labelled with the attr and the function's name), its ops and edges with it,
+    nested functions likewise."""
+    if depth > 32:
+        return
+    for op in graph.get_operations():
+        for attr, fg in _function_attrs(op):
+            base = f"{op.name}/{attr}"
+            tr.cluster_labels[base] = f"{attr}: {fg.name}"
+            sub = trace_graph(fg)
+            if depth < 32:
+                _add_functions(sub, fg, depth + 1)
+            for n in sub.nodes.values():
+                n.name = f"{base}/{n.name}"
+                tr.nodes[n.name] = n
+            for e in sub.edges:
+                tr.edges.append(Edge(f"{base}/{e.src}", f"{base}/{e.dst}", e.label, e.control, e.attrs))
+            for k, v in sub.cluster_labels.items():
+                tr.cluster_labels[f"{base}/{k}"] = v
 
 
 def _attr_dtype(node, idx: int) -> str:
@@ -214,12 +242,44 @@ def trace_graph_def(graph_def, fetches=None, gradients: bool = True) -> Trace:
             prod = by_name.get(src)
             label = tensor_label(_attr_dtype(prod, k), _attr_shape(prod, k), k) if prod is not None else ""
             tr.edges.append(Edge(src, nd.name, label))
+    _add_library_functions(tr, graph_def)
     # an input naming a node that is not there (a partial GraphDef) is drawn as a bare node
     for e in tr.edges:
         if e.src not in tr.nodes:
             tr.nodes[e.src] = Node(e.src, "?", "other", gradient=style.is_gradient(e.src))
     assign_scopes(tr.nodes)
     return _restrict(tr, _fetch_names(fetches), gradients)
+
+
+def _add_library_functions(tr: Trace, graph_def) -> None:
+    """The library's functions that nodes name (func attrs) drawn in clusters, as
+    `_add_functions` draws a graph's."""
+    has = graph_def.HasField("library")
+    library = {f.signature.name: f for f in graph_def.library.function} if has else {}
+    if not library:
+        return
+
+    def add(nodes, prefix: str, depth: int) -> None:
+        for nd in nodes:
+            for attr in sorted(nd.attr):
+                v = nd.attr[attr]
+                if v.WhichOneof("value") != "func" or v.func.name not in library or depth > 32:
+                    continue
+                fd = library[v.func.name]
+                base = f"{prefix}{nd.name}/{attr}"
+                tr.cluster_labels[base] = f"{attr}: {fd.signature.name}"
+                for a in fd.signature.input_arg:
+                    arg = f"{base}/{a.name}"
+                    tr.nodes[arg] = Node(arg, "Placeholder", style.family("Placeholder"))
+                for m in fd.node_def:
+                    name = f"{base}/{m.name}"
+                    tr.nodes[name] = Node(name, m.op, style.family(m.op), tooltip=f"{m.name} ({m.op})")
+                    for inp in m.input:
+                        src = inp.lstrip("^").split(":")[0]
+                        tr.edges.append(Edge(f"{base}/{src}", name, control=inp.startswith("^")))
+                add(fd.node_def, base + "/", depth + 1)
+
+    add(graph_def.node, "", 0)
 
 
 def trace(graph_or_graph_def, fetches=None, gradients: bool = True) -> Trace:

@@ -138,6 +138,7 @@ _BAD_KIND = {  # a value of the wrong kind, and an AttrValue field of the wrong 
     "list(type)": ("float32", "i"),
     "list(shape)": (5, "i"),
     "list(string)": ("NHWC", "i"),
+    "func": ("cond_true", "i"),
 }
 
 

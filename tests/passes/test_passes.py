@@ -56,6 +56,7 @@ def test_the_example_graph_shrinks_with_the_same_values():
     np.testing.assert_allclose(v_on, reference.evaluate(out, feed), rtol=1e-5)
     names = [r.name for r in p.pass_log]
     assert names == [
+        "function_optimization",
         "constant_folding",
         "arithmetic_optimization",
         "common_subgraph_elimination",

@@ -1,0 +1,769 @@
+"""Functional control flow: `If`/`StatelessIf` and `cond`, `case`, `switch_case`.
+
+TensorFlow's control flow v2 form: a cond is one op that owns its branches as
+function graphs (framework/func_graph.py), called with the predicate and the
+tensors the branches capture; only the taken branch runs. The op's output shapes
+must be concrete when a plan is made: the compiler infers each branch's shapes for
+the run's input shapes (`ShapeContext.functions`) and both must agree (dynamic
+output shapes are later work). Lowering plans each branch once per input-shape
+signature through the runtime's hook (`LowerContext.functions`) and runs the taken
+one from a host step; its nested plan has its own arena.
+
+The gradient of an If is an If over gradient functions: each recomputes its forward
+branch from the If's inputs, then differentiates it (TensorFlow instead makes the
+forward branch's intermediates extra outputs). The gradients function itself is
+above this layer: `staticflow.autodiff` installs it (`install_gradients`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from staticflow.framework import dtypes, nest
+from staticflow.framework import ops as fops
+from staticflow.framework.func_graph import FuncGraph, unique_function_name
+from staticflow.framework.tensor_shape import TensorShape
+from staticflow.ops import builder, registry
+from staticflow.ops.registry import Arg, Attr, Case
+
+_gradients: Callable | None = None  # autodiff.gradients, installed by staticflow.autodiff
+
+
+def install_gradients(fn: Callable) -> None:
+    """The gradients function (staticflow.autodiff.gradients) the If gradient builds with."""
+    global _gradients
+    _gradients = fn
+
+
+# ---------------------------------------------------------------------------
+# running a function graph by its NumPy references (the ops' `ref`: the test oracle)
+# ---------------------------------------------------------------------------
+def run_function_reference(fg: FuncGraph, values: list) -> list[np.ndarray]:
+    """fg's outputs for argument `values`, computed op by op with the NumPy references."""
+    from staticflow.framework.graph_walk import prune_ops, toposort_ops
+
+    known: dict = {t: np.asarray(v) for t, v in zip(fg.inputs, values)}
+    fed = set(known)
+    for op in toposort_ops(prune_ops(fg.outputs, fg.control_outputs, fed), fed):
+        d = registry.get(op.type)
+        if op.type == "VariableV2" or d.stateful or d.source is not None:
+            raise ValueError(
+                f"function {fg.name}: {op.type} op '{op.name}' has no reference outside a session"
+            )
+        if op.type == "Const":
+            outs = [np.asarray(op.get_attr("value"))]
+        else:
+            outs = builder.run_reference(d, [known[t] for t in op.inputs], op._attrs)
+        for t, v in zip(op.outputs, outs):
+            known[t] = v
+    return [known[t] for t in fg.outputs]
+
+
+# ---------------------------------------------------------------------------
+# the If ops
+# ---------------------------------------------------------------------------
+def _truth(v) -> bool:
+    v = np.asarray(v)
+    if v.size != 1:
+        raise ValueError(f"the predicate must be a scalar, got shape {list(v.shape)}")
+    return bool(v.reshape(-1)[0])
+
+
+def _if_shapes(ctx: registry.ShapeContext) -> list:
+    then_fg, else_fg = ctx.attrs["then_branch"], ctx.attrs["else_branch"]
+    n = len(ctx.attrs["Tout"])
+    for fg, which in ((then_fg, "then_branch"), (else_fg, "else_branch")):
+        if len(fg.outputs) != n:
+            raise ValueError(f"{which} {fg.name} returns {len(fg.outputs)} values, Tout lists {n}")
+        if len(fg.inputs) != len(ctx.input_shapes) - 1:
+            raise ValueError(
+                f"{which} {fg.name} takes {len(fg.inputs)} arguments, the op passes "
+                f"{len(ctx.input_shapes) - 1}"
+            )
+    if ctx.planning and ctx.functions is not None:
+        ins = [tuple(s.as_list()) for s in ctx.input_shapes[1:]]
+        known = ctx.value(0)
+        if known is not None and np.size(known) == 1:  # a constant predicate: its branch only
+            fg = then_fg if _truth(known) else else_fg
+            return [TensorShape(list(s)) for s in ctx.functions(fg, ins)]
+        a = ctx.functions(then_fg, ins)
+        b = ctx.functions(else_fg, ins)
+        for j, (x, y) in enumerate(zip(a, b)):
+            if tuple(x) != tuple(y):
+                raise ValueError(
+                    f"the branches of cond '{ctx.name}' give output {j} different shapes for these "
+                    f"inputs: {list(x)} ({then_fg.name}) and {list(y)} ({else_fg.name}); both "
+                    f"branches' outputs must have one shape when the graph is planned"
+                )
+        return [TensorShape(list(s)) for s in a]
+    declared = ctx.attrs.get("output_shapes") or []
+    out = []
+    for j in range(n):
+        s = then_fg.outputs[j].shape.most_specific_compatible_shape(else_fg.outputs[j].shape)
+        if j < len(declared):
+            try:
+                s = s.merge_with(TensorShape(declared[j]))
+            except ValueError:
+                s = TensorShape(declared[j])
+        out.append(s)
+    return out
+
+
+def _if_ref(inputs, attrs):
+    fg = attrs["then_branch"] if _truth(inputs[0]) else attrs["else_branch"]
+    return run_function_reference(fg, list(inputs[1:]))
+
+
+def _if_lower(ctx) -> None:
+    plan_function = getattr(ctx, "functions", None)
+    if plan_function is None:
+        raise ValueError("If: planning a function's nested plan needs the runtime (no function planner)")
+    ins = ctx.in_shapes[1:]
+    runners = [plan_function(ctx.attrs["then_branch"], ins), plan_function(ctx.attrs["else_branch"], ins)]
+    # why a branch cannot run: its shapes are not the op's (they came from the other branch,
+    # the one a constant predicate picks)
+    wrong: list = [None, None]
+    for k, r in enumerate(runners):
+        for j, (s, want) in enumerate(zip(r.out_shapes, ctx.out_shapes)):
+            if tuple(s) != tuple(want):
+                wrong[k] = f"branch {r.name} gives output {j} shape {list(s)}, the cond's is {list(want)}"
+    then_run, else_run = runners
+
+    def run(op, in_arrays, out_arrays):
+        k = 0 if _truth(in_arrays[0]) else 1
+        if wrong[k] is not None:
+            raise ValueError(wrong[k])
+        (then_run if k == 0 else else_run).run(in_arrays[1:], out_arrays)
+
+    ctx.host(
+        run, [ctx.inp(i) for i in range(len(ctx.in_shapes))], [ctx.out(j) for j in range(len(ctx.out_shapes))]
+    )
+
+
+def _if_cases(rng):
+    from staticflow.ops import math_ops
+
+    def branch(fn):
+        fg = FuncGraph(unique_function_name("case_branch"))
+        with fg.as_default():
+            x = fg.add_input(dtypes.float64, [3], "x")
+            w = fg.add_input(dtypes.float64, [3], "w")
+            fg.outputs = [fn(x, w)]
+        return fg
+
+    then_fg = branch(lambda x, w: math_ops.sin(x) * w)
+    else_fg = branch(lambda x, w: x * x - w)
+    attrs = {"then_branch": then_fg, "else_branch": else_fg, "Tout": [dtypes.float64]}
+    x, w = rng.standard_normal(3), rng.standard_normal(3)
+    return [
+        Case((np.bool_(True), [x, w]), attrs),
+        Case((np.bool_(False), [x, w]), attrs),
+        Case((), scenario=_if_scenario, grad=False),
+    ]
+
+
+def _if_scenario(sf) -> None:
+    """The registry's check of If/StatelessIf: cond's two branches against NumPy."""
+    x = np.array([1.5, -2.0, 3.0], np.float32)
+    g = sf.Graph()
+    with g.as_default():
+        p = sf.placeholder(sf.bool, [])
+        xt = sf.constant(x)
+        out = sf.cond(p, lambda: xt * 2.0, lambda: xt - 1.0)
+        with sf.Session() as sess:
+            np.testing.assert_allclose(sess.run(out, {p: True}), x * 2.0, rtol=1e-6)
+            np.testing.assert_allclose(sess.run(out, {p: False}), x - 1.0, rtol=1e-6)
+
+
+for _name, _stateful in (("If", True), ("StatelessIf", False)):
+    registry.op(
+        name=_name,
+        inputs=[Arg("cond", type_attr="Tcond", differentiable=False), Arg("input", type_list_attr="Tin")],
+        outputs=[Arg("output", type_list_attr="Tout")],
+        attrs=[
+            Attr("Tcond", "type"),
+            Attr("Tin", "list(type)"),
+            Attr("Tout", "list(type)"),
+            Attr("then_branch", "func"),
+            Attr("else_branch", "func"),
+            Attr("output_shapes", "list(shape)", default=[]),
+        ],
+        shape_fn=_if_shapes,
+        ref=_if_ref,
+        lower=_if_lower,
+        cases=_if_cases,
+        stateful=_stateful,
+        foldable=False,
+        doc="Runs then_branch or else_branch (functions) on the inputs, as the predicate says.",
+    )
+
+
+# ---------------------------------------------------------------------------
+# building functions
+# ---------------------------------------------------------------------------
+def _effects(fg: FuncGraph) -> list[fops.Operation]:
+    """The ops of fg that change state (writes, stateful ops): run though no output needs them."""
+    out = []
+    for op in fg.get_operations():
+        d = op.op_def
+        if op.type in ("VariableV2", "Placeholder") or d is None:
+            continue
+        if d.stateful or any(a.ref for a in d.inputs):
+            out.append(op)
+    return out
+
+
+def is_stateful(fg: FuncGraph) -> bool:
+    """Whether fg (or a function it calls) has an op with state: a write, a stateful or random op."""
+    for op in fg.get_operations():
+        d = op.op_def
+        if op.type in ("VariableV2", "Placeholder") or d is None:
+            continue
+        if d.stateful or d.random or any(a.ref for a in d.inputs):
+            return True
+        for v in op._attrs.values():
+            if isinstance(v, FuncGraph) and is_stateful(v):
+                return True
+    return False
+
+
+def build_function(fn: Callable, name: str, args: list | None = None, outer: fops.Graph | None = None):
+    """Trace `fn(*arg_tensors)` into a new FuncGraph; returns (the graph, fn's structured
+    result). `args` are (dtype, shape) pairs of its arguments."""
+    outer = outer or fops.get_default_graph()
+    fg = FuncGraph(unique_function_name(name), outer)
+    with fg.as_default():
+        phs = [fg.add_input(dt, shape, name=f"arg{i}") for i, (dt, shape) in enumerate(args or [])]
+        result = fn(*phs)
+    fg.control_outputs = _effects(fg)
+    return fg, result
+
+
+def _flatten_result(fg: FuncGraph, result, what: str) -> tuple[list, list]:
+    """(leaves, tensors): the leaves of a branch's result, and its outputs (tensors made in fg)."""
+    leaves = nest.flatten(result)
+    tensors = []
+    with fg.as_default():
+        for i, x in enumerate(leaves):
+            if x is None or isinstance(x, fops.Operation):
+                continue
+            try:
+                t = fops.convert_to_tensor(x)
+            except (TypeError, ValueError) as e:
+                raise TypeError(f"{what}: output {i} ({x!r}) is not a tensor: {e}") from None
+            if t.graph is not fg:
+                t = fg.capture(t)
+            tensors.append(t)
+    return leaves, tensors
+
+
+def _unify_inputs(fgs: list[FuncGraph]) -> list[fops.Tensor]:
+    """Give every function the same arguments: the union of their captures, in order (a
+    function that does not use one gets an argument it ignores). Returns the outer tensors."""
+    outer: list[fops.Tensor] = []
+    for fg in fgs:
+        for o, _ in fg.captures:
+            if o not in outer:
+                outer.append(o)
+    for fg in fgs:
+        mine = dict(fg.captures)
+        fixed = list(fg.inputs[: len(fg.inputs) - len(fg.captures)])
+        new_inputs = list(fixed)
+        for o in outer:
+            inner = mine.get(o)
+            if inner is None:
+                inner = fg.add_input(o.dtype, o.shape, name="unused_" + o.op.name.replace("/", "_"))
+                fg.inputs.pop()
+                fg.captures.append((o, inner))
+            new_inputs.append(inner)
+        fg.inputs = new_inputs
+        fg.captures = [(o, dict(fg.captures)[o]) for o in outer]
+    return outer
+
+
+def _structure_check(a, b, where: str = "output") -> None:
+    """Branch results of one structure: same nesting, None/op leaves in the same places."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if set(a) != set(b):
+            raise ValueError(f"cond: the branches return dicts of different keys ({sorted(a)}, {sorted(b)})")
+        for k in a:
+            _structure_check(a[k], b[k], f"{where}[{k!r}]")
+        return
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and type(a) is type(b):
+        if len(a) != len(b):
+            raise ValueError(f"cond: the branches return {len(a)} and {len(b)} values ({where})")
+        for i, (x, y) in enumerate(zip(a, b)):
+            _structure_check(x, y, f"{where}[{i}]")
+        return
+    if (a is None) != (b is None) or nest.is_nested(a) or nest.is_nested(b):
+        raise ValueError(f"cond: the branches return different structures ({where}): {a!r} and {b!r}")
+    if isinstance(a, fops.Operation) != isinstance(b, fops.Operation):
+        raise ValueError(f"cond: the branches return different structures ({where}): {a!r} and {b!r}")
+
+
+def cond(pred, true_fn: Callable, false_fn: Callable, name=None):
+    """true_fn() if pred else false_fn(), as one If op of which only the taken branch runs.
+
+    `pred` is a boolean scalar tensor (or a Python bool: the branch is then called
+    directly, as it is when the predicate's value is known while building). The branches
+    return the same structure (a tensor, or a list/tuple/dict of them, Nones and
+    operations allowed); each tensor pair has one dtype.
+    """
+    from staticflow.ops import smart_cond
+
+    if not callable(true_fn):
+        raise TypeError(f"`true_fn` must be callable, got {true_fn!r}")
+    if not callable(false_fn):
+        raise TypeError(f"`false_fn` must be callable, got {false_fn!r}")
+    if isinstance(pred, (bool, np.bool_)):
+        return true_fn() if pred else false_fn()
+    with fops.name_scope(name, "cond", [pred]) as scope:
+        pred = fops.convert_to_tensor(pred)
+        if pred.dtype != dtypes.bool_:
+            raise TypeError(f"cond: pred must be a bool tensor, got {pred.dtype.name} ({pred.name})")
+        if pred.shape.ndims not in (None, 0):
+            raise ValueError(f"cond: pred must be a scalar, got shape {pred.shape} ({pred.name})")
+        known = smart_cond.smart_constant_value(pred)
+        if known is not None:  # a predicate known while building: its branch, as smart_cond
+            return true_fn() if known else false_fn()
+        if pred.shape.ndims is None:  # a fed value that is not a scalar fails when the graph runs
+            from staticflow.ops import array_ops
+
+            pred = array_ops.reshape(pred, [], name="pred")
+        base = scope.rstrip("/").replace("/", "_") or "cond"
+        g = fops.get_default_graph()
+        then_fg, a = build_function(true_fn, f"{base}_true", outer=g)
+        else_fg, b = build_function(false_fn, f"{base}_false", outer=g)
+        _structure_check(a, b)
+        then_leaves, then_out = _flatten_result(then_fg, a, "cond true_fn")
+        else_leaves, else_out = _flatten_result(else_fg, b, "cond false_fn")
+        for j, (x, y) in enumerate(zip(then_out, else_out)):
+            if x.dtype != y.dtype:
+                raise TypeError(
+                    f"cond: the branches return {x.dtype.name} and {y.dtype.name} (output {j}: "
+                    f"{x.name} and {y.name})"
+                )
+        then_fg.outputs, else_fg.outputs = then_out, else_out
+        then_fg.structured_outputs, else_fg.structured_outputs = a, b
+        outer = _unify_inputs([then_fg, else_fg])
+        shapes = [x.shape.most_specific_compatible_shape(y.shape) for x, y in zip(then_out, else_out)]
+        op_type = "If" if is_stateful(then_fg) or is_stateful(else_fg) else "StatelessIf"
+        op = builder.apply_op(
+            op_type,
+            [pred, outer],
+            {
+                "Tout": [t.dtype for t in then_out],
+                "then_branch": then_fg,
+                "else_branch": else_fg,
+                "output_shapes": shapes,
+            },
+            name=scope,
+        )
+        outs = iter([builder.apply_op("Identity", [t], None, name="Identity").outputs[0] for t in op.outputs])
+        flat = []
+        for x in then_leaves:
+            if x is None:
+                flat.append(None)
+            elif isinstance(x, fops.Operation):
+                flat.append(op)
+            else:
+                flat.append(next(outs))
+        return nest.pack_sequence_as(a, flat)
+
+
+def case(pred_fn_pairs, default=None, exclusive: bool = False, strict: bool = False, name: str = "case"):
+    """TF1's case: the fn of the first pair whose predicate holds, else `default` (the last
+    pair's fn when default is None): a chain of conds, each in the previous one's false
+    branch. `exclusive` checks at run time that at most one predicate holds."""
+    if isinstance(pred_fn_pairs, dict):
+        pairs = list(pred_fn_pairs.items())
+    else:
+        pairs = list(pred_fn_pairs)
+    for p in pairs:
+        if not isinstance(p, tuple) or len(p) != 2 or not callable(p[1]):
+            raise TypeError(f"case: each pred_fn_pair must be a (predicate, callable) pair, got {p!r}")
+    if not pairs and default is None:
+        raise ValueError("case: no predicates and no default")
+    if default is None:
+        pairs, default = pairs[:-1], pairs[-1][1]
+    if not callable(default):
+        raise TypeError(f"case: default must be callable, got {default!r}")
+    with fops.name_scope(name, "case") as scope:
+        if exclusive and len(pairs) > 1:
+            from staticflow.ops import confusion_matrix, math_ops
+
+            count = math_ops.add_n([math_ops.cast(p, dtypes.int32) for p, _ in pairs])
+            check = confusion_matrix.assert_all(
+                math_ops.less_equal(count, 1),
+                "case: more than one predicate is true (exclusive=True)",
+                name="exclusive",
+            )
+            pairs = [(_after(p, check), f) for p, f in pairs]
+        return _chain(pairs, default, scope)
+
+
+def _after(t, op):
+    from staticflow.ops import array_ops
+
+    with fops.control_dependencies([op]):
+        return array_ops.identity(t)
+
+
+def _chain(pairs, default, scope):
+    if not pairs:
+        return default()
+    (pred, fn), rest = pairs[0], pairs[1:]
+    return cond(pred, fn, lambda: _chain(rest, default, scope), name="If")
+
+
+def switch_case(branch_index, branch_fns, default=None, name: str = "switch_case"):
+    """branch_fns[branch_index](), `default` (the last branch when None) for an index out of
+    range. A chain of If ops on `branch_index == i` (TensorFlow's v2 uses one Case op: the
+    chain runs the same one branch, with one predicate test per branch before it)."""
+    if isinstance(branch_fns, dict):
+        items = sorted(branch_fns.items())
+        for k, _ in items:
+            if not isinstance(k, int):
+                raise TypeError(f"switch_case: branch_fns keys must be ints, got {k!r}")
+    else:
+        items = list(enumerate(branch_fns))
+    if not items:
+        raise ValueError("switch_case: branch_fns must not be empty")
+    for _, f in items:
+        if not callable(f):
+            raise TypeError(f"switch_case: each branch must be callable, got {f!r}")
+    if default is None:
+        default = items[-1][1]
+    with fops.name_scope(name, "switch_case", [branch_index]) as scope:
+        from staticflow.ops import math_ops
+
+        idx = fops.convert_to_tensor(branch_index)
+        if idx.dtype not in (dtypes.int32, dtypes.int64):
+            raise TypeError(
+                f"switch_case: branch_index must be int32 or int64, got {idx.dtype.name} ({idx.name})"
+            )
+        if idx.shape.ndims not in (None, 0):
+            raise ValueError(f"switch_case: branch_index must be a scalar, got shape {idx.shape}")
+        pairs = [(math_ops.equal(idx, np.array(k, idx.dtype.np)), f) for k, f in items]
+        return _chain(pairs, default, scope)
+
+
+# ---------------------------------------------------------------------------
+# gradient
+# ---------------------------------------------------------------------------
+def _grad_function(fg: FuncGraph, grad_specs, outer: fops.Graph, diff: list[int]) -> FuncGraph:
+    """A function of (output gradients..., fg's arguments...) giving the gradients of fg's
+    arguments listed in `diff`: fg's body recomputed, then differentiated."""
+    from staticflow.framework.func_graph import copy_body
+    from staticflow.ops import array_ops
+
+    gfg = FuncGraph(unique_function_name(fg.name + "_grad"), outer)
+    with gfg.as_default():
+        gys = [gfg.add_input(dt, shape, name=f"grad_{j}") for j, (dt, shape) in enumerate(grad_specs)]
+        xs = [gfg.add_input(t.dtype, t.shape, name=f"x_{i}") for i, t in enumerate(fg.inputs)]
+        ys, _ = copy_body(fg, xs)
+        pairs = [(y, gy) for y, gy in zip(ys, gys) if y.dtype.is_floating]
+        want = [xs[i] for i in diff]
+        if pairs:
+            got = _gradients([y for y, _ in pairs], want, grad_ys=[gy for _, gy in pairs])
+        else:
+            got = [None] * len(want)
+        gfg.outputs = [g if g is not None else array_ops.zeros_like(x) for g, x in zip(got, want)]
+        gfg.outputs = [array_ops.identity(t) if t.op.type == "Placeholder" else t for t in gfg.outputs]
+    gfg.control_outputs = []
+    return gfg
+
+
+def _if_grad(op, *grads):
+    from staticflow.ops import array_ops
+
+    if _gradients is None:
+        raise RuntimeError("the gradient of a cond needs staticflow.autodiff (import staticflow)")
+    then_fg, else_fg = op.get_attr("then_branch"), op.get_attr("else_branch")
+    inputs = list(op.inputs[1:])
+    diff = [i for i, t in enumerate(inputs) if t.dtype.is_floating]
+    if not diff:
+        return [None] * len(op.inputs)
+    grads = [g if g is not None else array_ops.zeros_like(t) for g, t in zip(grads, op.outputs)]
+    specs = [(t.dtype, t.shape) for t in op.outputs]
+    g = op.graph
+    gthen = _grad_function(then_fg, specs, g, diff)
+    gelse = _grad_function(else_fg, specs, g, diff)
+    n_fixed = len(grads) + len(inputs)
+    for gfg in (gthen, gelse):  # the arguments before captures: (grads, inputs)
+        assert len(gfg.inputs) == n_fixed + len(gfg.captures)
+    outer = _unify_inputs([gthen, gelse])
+    op_type = "If" if is_stateful(gthen) or is_stateful(gelse) else "StatelessIf"
+    gop = builder.apply_op(
+        op_type,
+        [op.inputs[0], [*grads, *inputs, *outer]],
+        {
+            "Tout": [inputs[i].dtype for i in diff],
+            "then_branch": gthen,
+            "else_branch": gelse,
+            "output_shapes": [inputs[i].shape for i in diff],
+        },
+        name=op_type,
+    )
+    out = [None] * len(op.inputs)
+    for k, i in enumerate(diff):
+        out[1 + i] = gop.outputs[k]
+    return out
+
+
+registry.register_gradient("If")(_if_grad)
+registry.register_gradient("StatelessIf")(_if_grad)
+
+
+# ---------------------------------------------------------------------------
+# While
+# ---------------------------------------------------------------------------
+def _while_shapes(ctx: registry.ShapeContext) -> list:
+    cond_fg, body_fg = ctx.attrs["cond"], ctx.attrs["body"]
+    n = len(ctx.attrs["T"])
+    if len(body_fg.outputs) != n or len(body_fg.inputs) != n or len(cond_fg.inputs) != n:
+        raise ValueError(
+            f"body {body_fg.name} takes {len(body_fg.inputs)} and returns {len(body_fg.outputs)} values, "
+            f"cond {cond_fg.name} takes {len(cond_fg.inputs)}; the loop has {n} loop variables"
+        )
+    if len(cond_fg.outputs) != 1:
+        raise ValueError(f"cond {cond_fg.name} returns {len(cond_fg.outputs)} values, not one predicate")
+    if ctx.planning and ctx.functions is not None:
+        ins = [tuple(s.as_list()) for s in ctx.input_shapes]
+        (c,) = ctx.functions(cond_fg, ins)
+        if tuple(c) != ():
+            raise ValueError(f"the cond of while loop '{ctx.name}' gives shape {list(c)}, not a scalar")
+        outs = ctx.functions(body_fg, ins)
+        for j, (a, b) in enumerate(zip(ins, outs)):
+            if tuple(a) != tuple(b):
+                raise ValueError(
+                    f"the body of while loop '{ctx.name}' changes the shape of loop variable {j} from "
+                    f"{list(a)} to {list(b)}; loop variables keep one shape when the graph is planned "
+                    f"(loops whose variables change shape are later work)"
+                )
+        return [TensorShape(list(s)) for s in ins]
+    declared = ctx.attrs.get("output_shapes") or []
+    out = []
+    for j in range(n):
+        s = ctx.input_shapes[j].most_specific_compatible_shape(body_fg.outputs[j].shape)
+        if j < len(declared):
+            s = TensorShape(declared[j])
+        out.append(s)
+    return out
+
+
+def _while_ref(inputs, attrs):
+    cond_fg, body_fg = attrs["cond"], attrs["body"]
+    vals = [np.array(v) for v in inputs]
+    while _truth(run_function_reference(cond_fg, vals)[0]):
+        vals = [np.array(v) for v in run_function_reference(body_fg, vals)]
+    return vals
+
+
+def _while_lower(ctx) -> None:
+    plan_function = getattr(ctx, "functions", None)
+    if plan_function is None:
+        raise ValueError("While: planning a function's nested plan needs the runtime (no function planner)")
+    ins = [tuple(s) for s in ctx.in_shapes]
+    cond_r = plan_function(ctx.attrs["cond"], ins)
+    body_r = plan_function(ctx.attrs["body"], ins)
+
+    def run(op, in_arrays, out_arrays):
+        # the loop variables live in the outputs; the body's plan copies them into its own
+        # feed buffers before it writes its results back over them: no allocation per step
+        for o, i in zip(out_arrays, in_arrays):
+            np.copyto(o, i)
+        truth, step = cond_r.truth, body_r.run
+        while truth(out_arrays):
+            step(out_arrays, out_arrays)
+
+    n = len(ctx.in_shapes)
+    ctx.host(run, [ctx.inp(i) for i in range(n)], [ctx.out(j) for j in range(n)])
+
+
+def _while_cases(rng):
+    from staticflow.ops import math_ops
+
+    def function(fn, name):
+        fg = FuncGraph(unique_function_name(name))
+        with fg.as_default():
+            i = fg.add_input(dtypes.int32, [], "i")
+            x = fg.add_input(dtypes.float64, [3], "x")
+            w = fg.add_input(dtypes.float64, [3], "w")
+            fg.outputs = fn(i, x, w)
+        return fg
+
+    cond_fg = function(lambda i, x, w: [math_ops.less(i, 3)], "case_cond")
+    body_fg = function(lambda i, x, w: [math_ops.add(i, 1), math_ops.tanh(x * w) + x, w], "case_body")
+    attrs = {"cond": cond_fg, "body": body_fg}
+    x, w = rng.standard_normal(3), rng.standard_normal(3)
+    return [
+        Case(([np.int32(0), x, w],), attrs, grad=False),
+        Case(([np.int32(2), x, w],), attrs, grad=False),
+        Case((), scenario=_while_scenario, grad=False),
+    ]
+
+
+def _while_scenario(sf) -> None:
+    """The registry's check of While/StatelessWhile: a loop with a fed count against NumPy."""
+    g = sf.Graph()
+    with g.as_default():
+        n = sf.placeholder(sf.int32, [])
+        x0 = np.array([1.0, 2.0], np.float32)
+        _, x = sf.while_loop(lambda i, x: i < n, lambda i, x: (i + 1, x * 1.5 + 1.0), [0, sf.constant(x0)])
+        with sf.Session() as sess:
+            for k in (0, 1, 5):
+                want = x0.copy()
+                for _ in range(k):
+                    want = want * np.float32(1.5) + np.float32(1.0)
+                np.testing.assert_allclose(sess.run(x, {n: k}), want, rtol=1e-6)
+
+
+for _name, _stateful in (("While", True), ("StatelessWhile", False)):
+    registry.op(
+        name=_name,
+        inputs=[Arg("input", type_list_attr="T")],
+        outputs=[Arg("output", type_list_attr="T")],
+        attrs=[
+            Attr("T", "list(type)"),
+            Attr("cond", "func"),
+            Attr("body", "func"),
+            Attr("output_shapes", "list(shape)", default=[]),
+            Attr("parallel_iterations", "int", default=10),
+        ],
+        shape_fn=_while_shapes,
+        ref=_while_ref,
+        lower=_while_lower,
+        cases=_while_cases,
+        stateful=_stateful,
+        foldable=False,
+        differentiable=False,  # gradients through loops need the TensorList accumulators (later)
+        gradient_error="staticflow cannot differentiate through while_loop yet",
+        doc="Runs body (a function) on the loop variables while cond (a function) holds.",
+    )
+
+
+def while_loop(
+    cond: Callable,
+    body: Callable,
+    loop_vars,
+    shape_invariants=None,
+    parallel_iterations: int = 10,
+    back_prop: bool = True,
+    swap_memory: bool = False,
+    name=None,
+    maximum_iterations=None,
+    return_same_structure: bool = False,
+):
+    """TF1's while_loop as one While op (control flow v2 form): `body(*loop_vars)` repeated
+    while `cond(*loop_vars)` holds, at most `maximum_iterations` times. Loop variables are a
+    (nested) list/tuple of tensors; each keeps one shape when the graph is planned.
+
+    As TensorFlow's, the op's loop variables are [iteration counter, maximum_iterations (-1:
+    none), the flattened loop_vars..., the tensors cond and body capture]."""
+    from staticflow.ops import array_ops, math_ops
+
+    if not callable(cond):
+        raise TypeError(f"while_loop: cond must be callable, got {cond!r}")
+    if not callable(body):
+        raise TypeError(f"while_loop: body must be callable, got {body!r}")
+    if parallel_iterations < 1:
+        raise ValueError(
+            f"while_loop: parallel_iterations must be a positive integer, got {parallel_iterations}"
+        )
+    single = not isinstance(loop_vars, (list, tuple))
+    structure = [loop_vars] if single else loop_vars
+    flat_in = nest.flatten(structure)
+    if not flat_in:
+        raise ValueError("while_loop: no loop variables")
+    with fops.name_scope(name, "while", [t for t in flat_in if isinstance(t, fops.Tensor)]) as scope:
+        flat_in = [fops.convert_to_tensor(t) for t in flat_in]
+        if shape_invariants is not None:
+            inv = nest.flatten([shape_invariants] if single else shape_invariants)
+            if len(inv) != len(flat_in):
+                raise ValueError(f"while_loop: {len(inv)} shape_invariants for {len(flat_in)} loop variables")
+            shapes = [TensorShape(s) if not isinstance(s, TensorShape) else s for s in inv]
+            for t, s in zip(flat_in, shapes):
+                if not s.is_compatible_with(t.shape):
+                    raise ValueError(
+                        f"while_loop: the shape invariant {s} is not compatible with loop variable "
+                        f"{t.name} of shape {t.shape}"
+                    )
+        else:
+            shapes = [t.shape for t in flat_in]
+        if maximum_iterations is None:
+            max_iter = array_ops.constant(-1, dtypes.int32, name="maximum_iterations")
+        else:
+            max_iter = fops.convert_to_tensor(maximum_iterations, name="maximum_iterations")
+            if max_iter.dtype != dtypes.int32:
+                max_iter = math_ops.cast(max_iter, dtypes.int32)
+        counter = array_ops.constant(0, dtypes.int32, name="loop_counter")
+        specs = [(dtypes.int32, TensorShape([])), (dtypes.int32, TensorShape([]))]
+        specs += [(t.dtype, s) for t, s in zip(flat_in, shapes)]
+        g = fops.get_default_graph()
+        base = scope.rstrip("/").replace("/", "_") or "while"
+        has_max = maximum_iterations is not None
+
+        def cond_fn(i, m, *xs):
+            xs_ = nest.pack_sequence_as(structure, list(xs))
+            c = cond(*xs_)
+            c = fops.convert_to_tensor(c)
+            if c.dtype != dtypes.bool_:
+                raise TypeError(f"while_loop: cond must return a bool tensor, got {c.dtype.name} ({c.name})")
+            if has_max:
+                c = math_ops.logical_and(math_ops.less(i, m), c)
+            return c
+
+        def body_fn(i, m, *xs):
+            xs_ = nest.pack_sequence_as(structure, list(xs))
+            out = body(*xs_)
+            if not isinstance(out, (list, tuple)) and len(structure) == 1:
+                out = [out]
+            if isinstance(out, tuple) and isinstance(structure, list):
+                out = list(out)
+            flat_out = nest.flatten(list(out))
+            if len(flat_out) != len(flat_in):
+                raise ValueError(
+                    f"while_loop: body returns {len(flat_out)} values for {len(flat_in)} loop variables"
+                )
+            return [math_ops.add(i, 1), m, *flat_out]
+
+        cond_fg, c = build_function(cond_fn, f"{base}_cond", specs, outer=g)
+        body_fg, b = build_function(body_fn, f"{base}_body", specs, outer=g)
+        _, (cond_out,) = _flatten_result(cond_fg, [c], "while_loop cond")
+        _, body_out = _flatten_result(body_fg, b, "while_loop body")
+        for j, (t, (dt, s)) in enumerate(zip(body_out, specs)):
+            if t.dtype != dt:
+                raise TypeError(
+                    f"while_loop: body returns {t.dtype.name} for loop variable {j - 2} of dtype {dt.name}"
+                )
+            if not s.is_compatible_with(t.shape):
+                raise ValueError(
+                    f"while_loop: body returns shape {t.shape} for loop variable {j - 2} of shape {s}; "
+                    f"give shape_invariants for a loop variable whose shape changes"
+                )
+        cond_fg.outputs, body_fg.outputs = [cond_out], body_out
+        outer = _unify_inputs([cond_fg, body_fg])
+        body_fg.outputs = body_out + list(body_fg.inputs[len(specs) :])  # captures pass through
+        op_type = "While" if is_stateful(cond_fg) or is_stateful(body_fg) else "StatelessWhile"
+        inputs = [counter, max_iter, *flat_in, *outer]
+        op = builder.apply_op(
+            op_type,
+            [inputs],
+            {
+                "cond": cond_fg,
+                "body": body_fg,
+                "output_shapes": [s for _, s in specs] + [t.shape for t in outer],
+                "parallel_iterations": parallel_iterations,
+            },
+            name=scope,
+        )
+        outs = [builder.apply_op("Identity", [t], None, name="Identity").outputs[0] for t in op.outputs]
+        result = nest.pack_sequence_as(structure, outs[2 : 2 + len(flat_in)])
+        if single and not return_same_structure:
+            return result[0]
+        if len(flat_in) == 1 and not return_same_structure and not nest.is_nested(structure[0]):
+            return result[0]
+        return result
