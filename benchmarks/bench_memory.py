@@ -3,7 +3,11 @@
 Each engine runs in a fresh process of its own, so that what one loads does not count
 against another, and reports:
 - RSS after import and graph build: the resident set once the framework is imported, the
-  model built and its weights initialized (before the first step);
+  model built and its weights initialized (before the first step). staticflow and TensorFlow
+  build their variables as a TF1 model does, with initializer ops (Glorot-uniform weights,
+  zero biases); "sf from arrays" starts from the NumPy engines' arrays instead, which its
+  graph keeps as constants (a second copy of the weights). The losses therefore differ a
+  little between the two groups;
 - peak RSS increase during step 1: the kernel's high-water mark of the resident set
   (VmHWM, reset through /proc/self/clear_refs just before the step) minus the resident set
   before it: what the first step needs on top of the weights;
@@ -57,14 +61,26 @@ def _problem(sizes, batch):
     return params, x, y
 
 
-def _tf1_style(tf, sizes, batch, config=None):
-    """A TF1-API graph of the MLP's SGD step on staticflow or TensorFlow; (step fn, session)."""
+def _tf1_style(tf, sizes, batch, config=None, from_arrays=False):
+    """A TF1-API graph of the MLP's SGD step on staticflow or TensorFlow; (step fn, session).
+
+    The variables start as a TF1 model's do (tf.layers.dense, tf.get_variable): Glorot-uniform
+    initializer ops for the weights, zeros for the biases, drawn when the initializer runs.
+    `from_arrays`: from the NumPy arrays the other engines use instead, which the graph then
+    holds as constants (a second copy of every weight, kept for re-initializing)."""
     init, x0, y0 = _problem(sizes, batch)
     g = tf.Graph()
     with g.as_default():
         x = tf.placeholder(tf.float32, [None, sizes[0]], name="x")
         y = tf.placeholder(tf.int64, [None], name="y")
-        params = [tf.Variable(p, name=f"p{i}") for i, p in enumerate(init)]
+        if from_arrays:
+            params = [tf.Variable(p, name=f"p{i}") for i, p in enumerate(init)]
+        else:
+            glorot = tf.glorot_uniform_initializer(seed=0)
+            params = [
+                tf.Variable(glorot(p.shape) if p.ndim == 2 else tf.zeros(p.shape), name=f"p{i}")
+                for i, p in enumerate(init)
+            ]
         del init
         h = x
         for i in range(len(params) // 2):
@@ -82,14 +98,14 @@ def _tf1_style(tf, sizes, batch, config=None):
 
 def _engine(name: str, sizes, batch):
     """Import the engine, build the model; a step function (returning the loss) and extras."""
-    if name in ("staticflow", "sf NO_MEM_OPT"):
+    if name in ("staticflow", "sf NO_MEM_OPT", "sf from arrays"):
         import staticflow as sf
 
         config = None
-        if name != "staticflow":
+        if name == "sf NO_MEM_OPT":
             config = sf.ConfigProto()
             config.graph_options.rewrite_options.memory_optimization = sf.RewriterConfig.NO_MEM_OPT
-        step, sess = _tf1_style(sf, sizes, batch, config)
+        step, sess = _tf1_style(sf, sizes, batch, config, from_arrays=name == "sf from arrays")
         return step, sess
     if name == "tensorflow1":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -162,7 +178,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1024)
     ap.add_argument("--sizes", default="-".join(map(str, SIZES)), help="layer sizes, e.g. 784-4096-10")
     ap.add_argument("--steps", type=int, default=5, help="timed steady steps per engine")
-    ap.add_argument("--engines", default="staticflow,sf NO_MEM_OPT,numpy,tensorflow1,jax,pytorch")
+    ap.add_argument(
+        "--engines", default="staticflow,sf NO_MEM_OPT,sf from arrays,numpy,tensorflow1,jax,pytorch"
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split("-")]

@@ -5,7 +5,7 @@ run needs (pruned, shape-checked, memory-planned) and executes it on C
 kernels. ``import staticflow as sf`` and use it as ``tf.compat.v1``.
 """
 
-from staticflow import app, debugging, initializers, io, layers, losses, math, nn, profiler, test, train  # noqa: E402
+from staticflow import debugging, initializers, io, layers, losses, math, nn, profiler, test, train  # noqa: E402
 from staticflow.autodiff import RegisterGradient, gradients, hessian_vector_product
 from staticflow.framework import dtypes, errors
 from staticflow.framework.dtypes import (
@@ -211,7 +211,6 @@ from staticflow.runtime.session import InteractiveSession, Session, get_default_
 
 newaxis = None
 import staticflow.contrib as contrib  # noqa: E402  (tf.contrib's aliases of core TF1)
-import staticflow.flags as flags  # noqa: E402  (absl's flags, as tf.flags)
 
 # model saving and loading: sf.graph_util (freezing), sf.saved_model; sf.train has Saver & meta graphs
 from staticflow import compat, gfile, graph_util, image, logging, saved_model, strings, summary, viz  # noqa: E402
@@ -265,7 +264,16 @@ _PROTO_MESSAGES = {
 }
 
 
+# absl's command-line flags and app runner (sf.flags, sf.app): loaded on first use, since a
+# program that builds and runs graphs needs neither, and absl brings pdb, sockets and logging
+_LAZY_MODULES = ("app", "flags")
+
+
 def __getattr__(name: str):
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f"staticflow.{name}")
     if name in _CONFIG_MESSAGES:
         from staticflow.protobuf import config_pb2
 

@@ -159,6 +159,10 @@ static int sf_product_dims(sf_call *c, const sf_tensor *a, const sf_tensor *b, i
         T *C = (T *)to->data;                                                                   \
         const T alpha = (T)c->fattr[SF_FATTR_ALPHA];                                                         \
         const int64_t lda = ta_->shape[1], ldb = tb_->shape[1];                                 \
+        if (M == 1 && K > 0) { /* one row: the matrix-vector product (linalg.c) */           \
+            sf_gemv_##NAME(tb, N, K, A, 1, B, ldb, C, bias, act, alpha);                        \
+            return SF_OK;                                                                       \
+        }                                                                                       \
         const int rows = M >= N;                                                                \
         const int64_t len = rows ? M : N;                                                       \
         const int parts = sf_gemm_parts(M, N, K, omp_in_parallel() ? 1 : omp_get_max_threads()); \

@@ -189,6 +189,87 @@ void sf_blas_init(void)
 SF_DEFINE_GEMM(sf_sgemm, float, scipy_cblas_sgemm)
 SF_DEFINE_GEMM(sf_dgemm, double, scipy_cblas_dgemm)
 
+/* ---- one-row products (gemv) ---------------------------------------------
+ *
+ * A product with one row of output (a batch-1 dense layer, y = x W) is a
+ * matrix-vector product, limited by reading W once. BLAS's gemm spends as long
+ * packing W as multiplying; here each thread streams its own block of W's
+ * columns, the same block on every call, so on a machine whose per-core caches
+ * hold W's share the weights stay there between runs. Each output element is
+ * one thread's sum over k in order, whatever the thread count, so results do
+ * not depend on the split. The plain and fused matmuls share it, so a fused
+ * plan gives the unfused plan's values. */
+
+/* Output columns per accumulator block: 128 floats are 8 AVX-512 registers. */
+#define SF_GEMV_BLOCK 128
+/* Elements of W below which the product runs on the calling thread. */
+#define SF_GEMV_PARALLEL_MIN (1 << 16)
+
+#define SF_DEFINE_GEMV(NAME, T)                                                                  \
+    /* y[j] = sum_k x[k * incx] op(B)[k, j] for j in [j0, j1) */                                \
+    static void sf_gemv_cols_##NAME(int tb, int64_t K, const T *restrict x, int64_t incx,       \
+                                    const T *restrict B, int64_t ldb, T *restrict y, int64_t j0, \
+                                    int64_t j1)                                                 \
+    {                                                                                           \
+        if (!tb) { /* B [K, N] row-major: y += x[k] B[k, :], block by block */                 \
+            for (int64_t j = j0; j < j1; j += SF_GEMV_BLOCK) {                                  \
+                const int64_t n = j1 - j < SF_GEMV_BLOCK ? j1 - j : SF_GEMV_BLOCK;              \
+                T acc[SF_GEMV_BLOCK];                                                           \
+                if (n == SF_GEMV_BLOCK) {                                                       \
+                    for (int t = 0; t < SF_GEMV_BLOCK; t++) acc[t] = 0;                         \
+                    for (int64_t k = 0; k < K; k++) {                                           \
+                        const T s = x[k * incx];                                                \
+                        const T *restrict w = B + k * ldb + j;                                  \
+                        for (int t = 0; t < SF_GEMV_BLOCK; t++) acc[t] += s * w[t];             \
+                    }                                                                           \
+                } else {                                                                        \
+                    for (int64_t t = 0; t < n; t++) acc[t] = 0;                                 \
+                    for (int64_t k = 0; k < K; k++) {                                           \
+                        const T s = x[k * incx];                                                \
+                        const T *restrict w = B + k * ldb + j;                                  \
+                        for (int64_t t = 0; t < n; t++) acc[t] += s * w[t];                     \
+                    }                                                                           \
+                }                                                                               \
+                memcpy(y + j, acc, (size_t)n * sizeof(T));                                      \
+            }                                                                                   \
+        } else { /* B [N, K] row-major: y[j] = x . B[j, :], in 16 lanes summed at the end */   \
+            for (int64_t j = j0; j < j1; j++) {                                                 \
+                const T *restrict w = B + j * ldb;                                              \
+                T lane[16] = {0};                                                               \
+                int64_t k = 0;                                                                  \
+                if (incx == 1)                                                                  \
+                    for (; k + 16 <= K; k += 16)                                                \
+                        for (int t = 0; t < 16; t++) lane[t] += x[k + t] * w[k + t];            \
+                for (; k < K; k++) lane[0] += x[k * incx] * w[k];                               \
+                T sum = 0;                                                                      \
+                for (int t = 0; t < 16; t++) sum += lane[t];                                    \
+                y[j] = sum;                                                                     \
+            }                                                                                   \
+        }                                                                                       \
+    }                                                                                           \
+                                                                                                \
+    void sf_gemv_##NAME(int tb, int64_t N, int64_t K, const T *x, int64_t incx, const T *B,     \
+                        int64_t ldb, T *y, const T *bias, int act, T alpha)                     \
+    {                                                                                           \
+        int parts = omp_in_parallel() ? 1 : omp_get_max_threads();                              \
+        if ((double)N * (double)K < SF_GEMV_PARALLEL_MIN) parts = 1;                            \
+        if (parts > N / 16) parts = N / 16 > 0 ? (int)(N / 16) : 1;                             \
+        _Pragma("omp parallel for schedule(static) num_threads(parts) if(parts > 1)")           \
+        for (int p = 0; p < parts; p++) {                                                       \
+            /* blocks on multiples of 16 columns (whole cache lines of floats) */              \
+            const int64_t j0 = N * p / parts / 16 * 16;                                         \
+            const int64_t j1 = p + 1 == parts ? N : N * (p + 1) / parts / 16 * 16;              \
+            if (j1 <= j0) continue;                                                             \
+            sf_gemv_cols_##NAME(tb, K, x, incx, B, ldb, y, j0, j1);                             \
+            if (bias || act != SF_ACT_NONE)                                                     \
+                sf_epilogue_##NAME(y + j0, 1, j1 - j0, j1 - j0, bias ? bias + j0 : NULL, act,   \
+                                   alpha);                                                      \
+        }                                                                                       \
+    }
+
+SF_DEFINE_GEMV(float32, float)
+SF_DEFINE_GEMV(float64, double)
+
 #define SF_FLOAT_DTYPES(X)                \
     X(float32, SF_FLOAT32, float, sf_sgemm) \
     X(float64, SF_FLOAT64, double, sf_dgemm)
@@ -249,6 +330,11 @@ SF_DEFINE_GEMM(sf_dgemm, double, scipy_cblas_dgemm)
                            "matmul_" #NAME ": [%lld, %lld] x [%lld, %lld] or its leading "   \
                            "dims exceed the 32-bit BLAS limit of %d",                        \
                            (long long)M, (long long)K, (long long)K, (long long)N, INT_MAX); \
+        if (M == 1 && g.batch == 1 && !need && vo.blasable && !vo.trans) {                   \
+            sf_gemv_##NAME(vb.trans, N, K, A, va.trans ? va.ld : 1, B, vb.ld, o, NULL,         \
+                           SF_ACT_NONE, (T)0);                                              \
+            return SF_OK;                                                                    \
+        }                                                                                    \
         T *pa = (T *)c->workspace, *pb = pa + wa, *po = pb + wb;                             \
         if (!va.blasable) va = (sf_blas_view){1, 0, K};                                      \
         if (!vb.blasable) vb = (sf_blas_view){1, 0, N};                                      \

@@ -25,6 +25,14 @@ void sf_epilogue_float32(float *y, int64_t rows, int64_t n, int64_t ld, const fl
                          float alpha);
 void sf_epilogue_float64(double *y, int64_t rows, int64_t n, int64_t ld, const double *bias, int act,
                          double alpha);
+/* One-row product y = x op(B) (+ bias, then the activation `act` as in the epilogue):
+ * x has K elements at stride incx, B is [K, N] row-major (ldb), or [N, K] when tb;
+ * y is N contiguous elements. On the kernels' threads, each a fixed block of columns,
+ * with the same sums in the same order whatever the thread count (linalg.c). */
+void sf_gemv_float32(int tb, int64_t N, int64_t K, const float *x, int64_t incx, const float *B,
+                     int64_t ldb, float *y, const float *bias, int act, float alpha);
+void sf_gemv_float64(int tb, int64_t N, int64_t K, const double *x, int64_t incx, const double *B,
+                     int64_t ldb, double *y, const double *bias, int act, double alpha);
 /* Products below this many multiply-adds run on the calling thread: forking costs more. */
 #define SF_GEMM_PARALLEL_MIN (1 << 18)
 

@@ -85,8 +85,9 @@ MAX_DIMS = lib.SF_MAX_DIMS
 MAX_ATTRS = lib.SF_MAX_ATTRS
 
 # TensorFlow DataType enum values, as used by the ABI (bfloat16's NumPy type
-# is ml_dtypes.bfloat16, as in TensorFlow)
-_DTYPE_CODES = {d.np: d.as_datatype_enum for d in _dtypes.FIXED_SIZE}
+# is ml_dtypes.bfloat16, as in TensorFlow: its entry is added by dtype_code once
+# a bfloat16 array exists, so that importing staticflow does not load ml_dtypes)
+_DTYPE_CODES = {d.np: d.as_datatype_enum for d in _dtypes.FIXED_SIZE if d is not _dtypes.bfloat16}
 
 
 class KernelError(RuntimeError):
@@ -115,7 +116,13 @@ def kernel(name: str):
 
 
 def dtype_code(dtype) -> int:
-    return _DTYPE_CODES[np.dtype(dtype)]
+    d = np.dtype(dtype)
+    code = _DTYPE_CODES.get(d)
+    if code is None and d.name == "bfloat16":
+        code = _DTYPE_CODES[_dtypes.bfloat16.np] = _dtypes.bfloat16.as_datatype_enum
+    if code is None:
+        raise KeyError(d)
+    return code
 
 
 def fill_tensor(rec, data_ptr, dtype, shape: Sequence[int], strides: Sequence[int]) -> None:

@@ -4,12 +4,15 @@ Every numeric type of TF1 is here: float16 (``half``), bfloat16, float32,
 float64, int8/16/32/64, uint8/16/32/64, plus bool and string, and ``variant`` (a host
 object: a TensorList, the value TensorArrays are built on). bfloat16 has no
 NumPy type of its own; as in TensorFlow, its NumPy type is ``ml_dtypes.bfloat16``
-(16-bit storage, round-to-nearest-even conversion from float32).
+(16-bit storage, round-to-nearest-even conversion from float32). ml_dtypes is a large
+extension library that a float32 program never needs: it loads when bfloat16's NumPy type
+or a float type's limits are first asked for.
 """
 
 from __future__ import annotations
 
-import ml_dtypes
+import sys
+
 import numpy as np
 
 
@@ -89,6 +92,8 @@ class DType:
 
     def _limit(self, which: int):
         if self._kind == "f":
+            import ml_dtypes
+
             info = ml_dtypes.finfo(self._np)
             return (info.min, info.max)[which]
         if self._kind in "iu":
@@ -138,9 +143,44 @@ class DType:
         return self.as_datatype_enum
 
 
+class _LazyNumPyType(DType):
+    """A DType whose NumPy type comes from a module loaded on first use (bfloat16's, from
+    ml_dtypes)."""
+
+    __slots__ = ("_module",)
+
+    def __init__(self, name: str, enum: int, module: str, kind: str):
+        # the two NumPy slots are set through DType's descriptors: here they are properties
+        self.name, self.as_datatype_enum, self._kind, self._module = name, enum, kind, module
+        DType.as_numpy_dtype.__set__(self, None)
+        DType._np.__set__(self, None)
+
+    def _load(self):
+        import importlib
+
+        t = getattr(importlib.import_module(self._module), self.name)
+        DType.as_numpy_dtype.__set__(self, t)
+        DType._np.__set__(self, np.dtype(t))
+        _BY_NP[np.dtype(t)] = self
+        return t
+
+    @property
+    def as_numpy_dtype(self):
+        t = DType.as_numpy_dtype.__get__(self)
+        return self._load() if t is None else t
+
+    @property
+    def _np(self) -> np.dtype:
+        d = DType._np.__get__(self)
+        if d is None:
+            self._load()
+            d = DType._np.__get__(self)
+        return d
+
+
 float16 = DType("float16", 19, np.float16, "f")
 half = float16
-bfloat16 = DType("bfloat16", 14, ml_dtypes.bfloat16, "f")
+bfloat16 = _LazyNumPyType("bfloat16", 14, "ml_dtypes", "f")
 float32 = DType("float32", 1, np.float32, "f")
 float64 = DType("float64", 2, np.float64, "f")
 double = float64
@@ -180,7 +220,8 @@ _BY_NAME["variant"] = variant
 _BY_ENUM = {d.as_datatype_enum: d for d in (*ALL, variant)}
 # TensorFlow's reference types (float32_ref, ...) read as their base type
 _BY_ENUM.update({d.as_datatype_enum + 100: d for d in (*ALL, variant)})
-_BY_NP = {d.np: d for d in ALL if d is not string}
+# bfloat16's entry is added when ml_dtypes loads (a bfloat16 array cannot exist before)
+_BY_NP = {d.np: d for d in ALL if d is not string and d is not bfloat16}
 
 # TF's image intensity ranges (skimage's dtype_range), read by DType.limits
 _IMAGE_RANGE = {
@@ -243,6 +284,9 @@ def as_dtype(value) -> DType:
     if npd.kind in "SUO":
         return string
     d = _BY_NP.get(npd)
+    if d is None and npd.name == "bfloat16" and "ml_dtypes" in sys.modules:
+        bfloat16.np  # noqa: B018  (adds its entry)
+        d = _BY_NP.get(npd)
     if d is None:
         raise TypeError(f"NumPy dtype {npd} has no staticflow dtype")
     return d

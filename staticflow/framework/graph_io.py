@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 
 import numpy as np
 
@@ -344,7 +343,7 @@ def write_graph(graph_or_graph_def, logdir: str, name: str, as_text: bool = True
     os.makedirs(logdir, exist_ok=True)
     path = os.path.join(logdir, name)
     data = text_format.MessageToString(gd).encode() if as_text else gd.SerializeToString()
-    tmp = f"{path}.tmp-{os.getpid()}-{secrets.token_hex(4)}"  # concurrent writers do not collide
+    tmp = f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"  # concurrent writers do not collide
     try:
         with open(tmp, "wb") as f:
             f.write(data)

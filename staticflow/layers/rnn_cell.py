@@ -15,7 +15,6 @@ the same cells inside a loop body.
 from __future__ import annotations
 
 import collections
-import hashlib
 import numbers
 
 from staticflow.framework import dtypes, nest
@@ -573,6 +572,8 @@ class DropoutWrapper(_RNNCellWrapper):
         if self._seed is None:
             return None
         salt = f"{salt_prefix}_{index}"
+        import hashlib  # (it loads OpenSSL: only when a seed is derived)
+
         return int(hashlib.md5((str(self._seed) + salt).encode("utf-8")).hexdigest()[:8], 16) & 0x7FFFFFFF
 
     def _variational_recurrent_dropout_value(self, index, value, noise, keep_prob):

@@ -34,16 +34,17 @@ def _in_float32(fn):
     (what TensorFlow's CPU kernels for float16 and bfloat16 do)."""
 
     def wrapped(*xs):
-        half = [x.dtype for x in xs if x.dtype in _HALF_NP]
+        half = [x.dtype for x in xs if x.dtype.name in _HALF_NP]
         if not half:
             return fn(*xs)
-        y = np.asarray(fn(*[x.astype(np.float32) if x.dtype in _HALF_NP else x for x in xs]))
+        y = np.asarray(fn(*[x.astype(np.float32) if x.dtype.name in _HALF_NP else x for x in xs]))
         return y.astype(half[0]) if y.dtype.kind == "f" else y
 
     return wrapped
 
 
-_HALF_NP = tuple(t.np for t in H)
+# by name: bfloat16's NumPy type loads (ml_dtypes) only once a bfloat16 array exists
+_HALF_NP = frozenset(t.name for t in H)
 
 
 def _to_float32(ctx, view):
@@ -636,7 +637,7 @@ def _addn_ref(ins):
         for x in ins[1:]:
             acc = acc + x[()]
         return acc
-    if ins[0].dtype in _HALF_NP:  # each addition rounds, in input order (TensorFlow's)
+    if ins[0].dtype.name in _HALF_NP:  # each addition rounds, in input order (TensorFlow's)
         acc = ins[0]
         for x in ins[1:]:
             acc = (acc.astype(np.float32) + x.astype(np.float32)).astype(acc.dtype)
@@ -712,7 +713,7 @@ def _mm_ref(a, b, ta, tb):
     b = np.swapaxes(b, -1, -2) if tb else b
     if a.dtype.kind in "iu":
         return np.matmul(a, b)
-    if a.dtype in _HALF_NP:  # float32 products, rounded once
+    if a.dtype.name in _HALF_NP:  # float32 products, rounded once
         return np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(a.dtype)
     return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(a.dtype)
 
@@ -918,7 +919,7 @@ def _reduce_lower(base):
 def _reduce_ref(fn):
     def ref(ins, a):
         x = ins[0]
-        if x.dtype in _HALF_NP:  # reduced in float32, rounded once
+        if x.dtype.name in _HALF_NP:  # reduced in float32, rounded once
             return ref([x.astype(np.float32), ins[1]], a).astype(x.dtype)
         axes = tuple(_norm_axes(ins[1], x.ndim))
         with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -1052,7 +1053,7 @@ def _arg_ref(fn):
 
     def ref(ins, a):
         x = ins[0]
-        if x.dtype in _HALF_NP:
+        if x.dtype.name in _HALF_NP:
             x = x.astype(np.float32)
         axis = _norm_axes(ins[1], x.ndim)[0]
         if x.shape[axis] == 0:

@@ -604,6 +604,8 @@ def plan_ir(
     # what the intermediates would take without planning: every tensor its own buffer
     unplanned = sum(_round(b.nbytes) for b in p.buffers if b.kind == "arena")
     written_in_place = _write_in_place(steps, p) if in_place else []
+    if in_place:
+        _assign_in_place(steps, p)
     plan = Plan(fetch_locs, feed_locs, steps, var_reads, var_writes, dict(ir.value_feeds))
     plan.in_place = written_in_place
     plan.stats.in_place = len(written_in_place)
@@ -751,6 +753,41 @@ def _write_in_place(steps: list[Step], p: _Planner) -> list[tuple[int, int, int]
     if gone:
         p.buffers[:] = [b for b in p.buffers if id(b) not in gone]
     return done
+
+
+def _assign_in_place(steps: list[Step], p: _Planner) -> None:
+    """Compute a value that an Assign writes into a variable in the variable's storage.
+
+    A variable's initializer (Assign of a random or filled tensor) would otherwise hold the
+    value twice: in the plan's arena, which lives as long as the plan is cached, and in the
+    variable. The value's buffer becomes the variable's storage, and the Assign's copy goes,
+    when the value is a whole arena buffer of the variable's shape and dtype, read by no step
+    after the Assign and by no host call, and no other step views the variable at all (so
+    nothing sees it change before the Assign's turn)."""
+    touching: dict[str, set[int]] = {}  # variable -> the steps whose calls view its storage
+    host: set[int] = set()
+    for s_i, step in enumerate(steps):
+        for c, ins, outs in step.calls:
+            for loc, _v in ins + outs:
+                if loc.buf.kind == "var":
+                    touching.setdefault(loc.buf.var, set()).add(s_i)
+                if isinstance(c, HostCall):
+                    host.add(id(loc.buf))
+    for s_i, step in enumerate(steps):
+        if step.node is None or step.node.type != "Assign" or len(step.calls) != 1:
+            continue
+        src, dst = p.locs.get(step.node.inputs[1]), p.locs.get(step.node.inputs[0])
+        if src is None or dst is None:
+            continue
+        a, v = src.buf, dst.buf
+        if a.kind != "arena" or v.kind != "var" or a.objects or v.objects or id(a) in host:
+            continue
+        if a.end != s_i or src.byte_offset or dst.byte_offset or src.dtype is not dst.dtype:
+            continue
+        if a.nbytes != v.nbytes or tuple(src.shape) != tuple(v.array.shape) or touching[v.var] != {s_i}:
+            continue
+        a.kind, a.array, a.var = "var", v.array, v.var
+        step.calls = []
 
 
 def _can_alias(step: Step, s_i: int, src: Loc, dst: Loc, taken: set, p: _Planner) -> bool:

@@ -7,7 +7,6 @@ renamed into place when complete, so a failed export leaves no export_dir.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 
 from staticflow.framework import ops as fops
@@ -50,7 +49,7 @@ class SavedModelBuilder:
         parent = os.path.dirname(os.path.abspath(self._export_dir))
         os.makedirs(parent, exist_ok=True)
         self._tmp = os.path.join(
-            parent, f".{os.path.basename(self._export_dir)}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+            parent, f".{os.path.basename(self._export_dir)}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
         )
         var_dir = os.path.join(self._tmp, constants.VARIABLES_DIRECTORY)
         os.makedirs(var_dir)

@@ -51,7 +51,6 @@ import contextlib
 import errno
 import os
 import re
-import secrets
 import stat
 import threading
 import time
@@ -221,7 +220,7 @@ class _Staged:
 
     def __init__(self, path: str, chunks: Iterable[bytes], kind: str):
         self.path, self.kind = path, kind
-        self.fd, self.tmp = _create_held(lambda: f"{path}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+        self.fd, self.tmp = _create_held(lambda: f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
         try:
             _write_all(self.fd, chunks, kind, path)
             _step(kind + "_sync", path)
@@ -389,7 +388,7 @@ def write_checkpoint(prefix: str, tensors: list[tuple[str, np.ndarray]]) -> None
                 yield flat[start : start + _CHUNK].tobytes()
 
     previous = _referenced_data(prefix)  # the data file the index names now, if any
-    fd, data_path = _create_held(lambda: f"{prefix}{DATA_INFIX}{secrets.token_hex(_TOKEN_HEX // 2)}")
+    fd, data_path = _create_held(lambda: f"{prefix}{DATA_INFIX}{os.urandom(_TOKEN_HEX // 2).hex()}")
     committed = False
     try:
         _write_all(fd, data_chunks(), "data", data_path)

@@ -126,3 +126,26 @@ def test_fused_conv_pools_what_it_computed():
     np.testing.assert_array_equal(pooled, y.reshape(3, 4, 2, 4, 2, 4).max(axis=(2, 4)))
     with pytest.raises(KernelError, match="the bias \\(last input\\) must be 4 values"):
         call_kernel("sf_cpu_fused_conv2d_float32", [x, f, scratch, bias[:3]], [y], iattr[:9])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("tb", [0, 1])
+@pytest.mark.parametrize("act", ["Relu", "Sigmoid"])
+def test_one_row_fused_matmul_gives_the_unfused_values(dtype, tb, act):
+    """A batch-1 dense layer: the fused kernel's values against NumPy, and bit for bit the
+    plain matmul's output with the bias added and the activation applied after it (the
+    unfused plan's three kernels), since both run the same matrix-vector product."""
+    K, N = 784, 250
+    a, bias = _rand((1, K), 1, dtype), _rand((N,), 3, dtype)
+    b = _rand((N, K) if tb else (K, N), 2, dtype)
+    name = "float32" if dtype == np.float32 else "float64"
+    out = np.full((1, N), np.nan, dtype)
+    call_kernel(
+        f"sf_cpu_fused_matmul_{name}", [a, b, bias], [out], [0, tb, fused_ops.ACTIVATIONS[act], 1], [0.3]
+    )
+    want = fused_ops.activate(a.astype(np.float64) @ (b.T if tb else b) + bias, act, 0.3)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+    if act == "Relu":  # NumPy's float sigmoid rounds differently from the kernel's
+        plain = np.full((1, N), np.nan, dtype)
+        call_kernel(f"sf_cpu_matmul_{name}", [a, b], [plain], [0, tb])
+        np.testing.assert_array_equal(out, np.maximum(plain + bias, 0))

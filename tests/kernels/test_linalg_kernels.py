@@ -221,3 +221,44 @@ def test_matmul_packs_into_workspace(name):
     assert status == 0, msg
     _check(out, np.matmul(a, b), dtype)
     assert not out_base[:, :, 1::2].any()
+
+
+@pytest.mark.parametrize("name", ["sf_cpu_matmul_float32", "sf_cpu_matmul_float64"])
+@pytest.mark.parametrize("K,N", [(1, 1), (33, 10), (784, 512), (300, 700), (64, 130)])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_one_row_products(name, K, N, ta, tb):
+    """M = 1 (a batch-1 dense layer) takes the matrix-vector path: every column block, the
+    tail of a block and both layouts of b, against NumPy."""
+    dtype = DTYPES[name.rsplit("_", 1)[1]]
+    a = _rand((K, 1) if ta else (1, K), dtype, 11)
+    b = _rand((N, K) if tb else (K, N), dtype, 12)
+    _run(name, a, b, ta, tb)
+
+
+@pytest.mark.parametrize("name", ["sf_cpu_matmul_float32", "sf_cpu_matmul_float64"])
+def test_one_row_product_with_strided_row_and_padded_b(name):
+    dtype = DTYPES[name.rsplit("_", 1)[1]]
+    K, N = 200, 300
+    b = np.zeros((K, N + 7), dtype)
+    b[:, :N] = _rand((K, N), dtype, 13)
+    _run(name, _rand((1, 3 * K), dtype, 14)[:, ::3], b[:, :N])
+    bt = np.zeros((N, K + 5), dtype)
+    bt[:, :K] = _rand((N, K), dtype, 15)
+    _run(name, _rand((1, K), dtype, 16), bt[:, :K], tb=True)
+
+
+@pytest.mark.parametrize("name", ["sf_cpu_matmul_float32", "sf_cpu_matmul_float64"])
+def test_one_row_product_is_the_same_on_any_thread_count(name):
+    """Each output of a one-row product is one thread's sum in k order: 1, 2 and 3 threads
+    give the same bits."""
+    dtype = DTYPES[name.rsplit("_", 1)[1]]
+    a, b = _rand((1, 784), dtype, 17), _rand((784, 520), dtype, 18)
+    outs = []
+    try:
+        for n in (1, 2, 3):
+            set_num_threads(n)
+            outs.append(_run(name, a, b))
+    finally:
+        set_num_threads(0)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(outs[0], outs[2])

@@ -385,6 +385,76 @@ def test_no_mem_opt_turns_the_memory_passes_off():
     assert opts.on("memory_ordering") and opts.on("memory_in_place")
 
 
+# --- a value assigned to a variable computed in its storage ----------------------------------
+def _random_variables():
+    w = sf.Variable(sf.glorot_uniform_initializer(seed=3)([300, 200]), name="w")
+    u = sf.Variable(sf.random_normal([64], seed=4) * 2.0 + 1.0, name="u")  # a chain, in place
+    b = sf.Variable(sf.zeros([200]), name="b")
+    return [w, u, b]
+
+
+def test_an_initializer_computes_its_value_in_the_variable():
+    """A random initializer's value is drawn straight into the variable: the plan has no
+    arena and no copy, and the variables get the values the same ops give on their own."""
+    vs = _random_variables()
+    init = sf.global_variables_initializer()
+    with sf.Session(config=_config(False)) as s:
+        s.run(init)
+        off_plan = _last_plan(s)
+        off = s.run(vs)
+    with sf.Session() as s:
+        s.run(init)
+        p = _last_plan(s)
+        on = s.run(vs)
+        s.run(init)  # a second run draws again, into the same storage
+        again = s.run(vs)
+    with sf.Session() as s:  # the initial values fetched, not assigned
+        alone = s.run([v.initial_value for v in vs])
+    for a, b, c in zip(off, on, alone, strict=True):
+        assert _same_bits(a, b) and _same_bits(a, c)
+    assert not _same_bits(on[0], again[0]) and not _same_bits(on[1], again[1])
+    assert off_plan.stats.arena_bytes >= (300 * 200 + 64) * 4
+    assert p.stats.arena_bytes == 0 and p.arena_buffers == []
+    # only b's Assign copies (from its constant)
+    assert sorted(len(step.calls) for step in p.steps if step.node.type == "Assign") == [0, 0, 1]
+    limit = np.sqrt(6 / 500)
+    assert 0 < np.abs(on[0]).max() < limit and on[2].tolist() == [0] * 200
+
+
+def test_an_assigned_value_waits_for_the_variables_earlier_readers():
+    """When another step of the run views the variable (a read ordered before the Assign),
+    the value keeps a buffer of its own, so the read sees the old value; a value also read
+    by other steps is the same wherever it lives."""
+    v = sf.Variable(np.ones([500], np.float32), name="v")
+    old = v.read_value() * 1.0
+    r = sf.random_uniform([500], seed=5)
+    with sf.control_dependencies([old]):
+        a = v.assign(r)
+    r3 = r * 3.0
+    with sf.Session() as s:
+        s.run(v.initializer)
+        got_old, got_a, got_r3 = s.run([old, a, r3])
+        p = _last_plan(s)
+        now = s.run(v)
+
+    np.testing.assert_array_equal(got_old, np.ones(500, np.float32))
+    np.testing.assert_array_equal(got_a, now)
+    np.testing.assert_array_equal(got_r3, now * np.float32(3.0))
+    assert [len(step.calls) for step in p.steps if step.node.type == "Assign"] == [1]
+    r2 = sf.random_uniform([500], seed=6)
+    r6 = r2 * 6.0  # read before the Assign: from the variable's storage, the same values
+    with sf.control_dependencies([r6]):
+        a2 = v.assign(r2)  # no early read of the variable: r2 is drawn into it
+    with sf.Session() as s:
+        s.run(v.initializer)
+        got_a2, got_r6 = s.run([a2, r6])
+        p2 = _last_plan(s)
+        now = s.run(v)
+    np.testing.assert_array_equal(got_a2, now)
+    np.testing.assert_array_equal(got_r6, now * np.float32(6.0))
+    assert [len(step.calls) for step in p2.steps if step.node.type == "Assign"] == [0]
+
+
 # --- SGD fused into the weight gradient's product ---------------------------------------------
 def _sgd_mlp(lr_kind: str):
     rng = np.random.default_rng(3)
