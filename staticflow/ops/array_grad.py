@@ -71,6 +71,13 @@ def _padv2_grad(op, g):
 def _concat_grad(op, g):
     n = op.get_attr("N")
     values, axis = op.inputs[:n], op.inputs[n]
+    ax = builder.constant_value(axis)
+    r = values[0].shape.ndims
+    if ax is not None and r is not None:
+        ax = int(ax) % max(r, 1)
+        sizes = [v.shape[ax].value if v.shape.ndims == r else None for v in values]
+        if None not in sizes:  # the pieces' sizes are known: split at constants
+            return a_.split(g, np.array(sizes, np.int32), axis=ax, num=n) + [None]
     rank = a_.rank(values[0])
     ax = math_ops.floormod(math_ops.cast(axis, "int32"), rank)
     sizes = a_.stack([a_.gather(a_.shape(v), ax) for v in values])
