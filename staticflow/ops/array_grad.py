@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from staticflow.ops import array_ops, builder, math_ops
-from staticflow.ops.grad_util import reduce_to, shape_of
+from staticflow.ops.grad_util import reduce_to, reshape_target, shape_of
 from staticflow.ops.registry import register_gradient
 
 a_ = array_ops
@@ -20,7 +20,7 @@ for _t in ("Identity", "PlaceholderWithDefault"):
 
 
 def _reshape_back(op, g):
-    return [a_.reshape(g, shape_of(op.inputs[0]))] + [None] * (len(op.inputs) - 1)
+    return [a_.reshape(g, reshape_target(op.inputs[0]))] + [None] * (len(op.inputs) - 1)
 
 
 for _t in ("Reshape", "ExpandDims", "Squeeze"):

@@ -29,6 +29,15 @@ def shape_of(t: fops.Tensor):
     return np.array(s, np.int32) if s is not None else array_ops.shape(t)
 
 
+def reshape_target(t: fops.Tensor):
+    """A shape to reshape a tensor of t's size into t's shape: a constant when t's shape is
+    known, or when one dimension alone is unknown (it becomes reshape's -1); else a Shape op."""
+    dims = t.shape.as_list() if t.shape.ndims is not None else None
+    if dims is not None and sum(d is None for d in dims) <= 1 and all(d is None or d > 0 for d in dims):
+        return np.array([-1 if d is None else d for d in dims], np.int32)
+    return array_ops.shape(t)
+
+
 def broadcast_grads(x: fops.Tensor, y: fops.Tensor, gx, gy):
     """Sum the gradients of a broadcasting binary op back to the shapes of x and y."""
     sx, sy = static_shape(x), static_shape(y)
@@ -325,9 +334,4 @@ def _reduce_known(g, axes, t):
     if not lead:
         return math_ops.reduce_sum(g, inner, keepdims=True)
     g = math_ops.reduce_sum(g, list(axes))
-    if not inner:
-        return g
-    dims = t.shape.as_list()
-    if sum(d is None for d in dims) <= 1:
-        return array_ops.reshape(g, np.array([-1 if d is None else d for d in dims], np.int32))
-    return array_ops.reshape(g, shape_of(t))
+    return array_ops.reshape(g, reshape_target(t)) if inner else g

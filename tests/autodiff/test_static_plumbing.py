@@ -155,3 +155,17 @@ def test_an_unrolled_lstms_gradient_has_no_shape_plumbing(g):
     kinds = _grad_ops(g, n)
     assert kinds["BroadcastGradientArgs"] == 0 and kinds["GatherV2"] == 0, kinds
     assert kinds["Shape"] <= 2, kinds  # the mean's count of the batch only
+
+
+def test_reshape_back_to_one_unknown_dimension_uses_a_constant(g):
+    x = sf.placeholder(sf.float64, [None, 2, 3], name="x")
+    w = np.arange(6.0)
+    flat = sf.reshape(x, [-1, 6])
+    two = sf.placeholder(sf.float64, [None, None], name="two")
+    n = len(g.get_operations())
+    gx, gt = sf.gradients(sf.reduce_sum(flat * w) + sf.reduce_sum(sf.reshape(two, [-1]) * 2.0), [x, two])
+    kinds = _grad_ops(g, n)
+    assert kinds["Shape"] == 3, kinds  # the two sums' broadcasts and `two`'s own shape
+    vx, vt = _run([gx, gt], {x: np.ones((4, 2, 3)), two: np.ones((2, 5))})
+    np.testing.assert_allclose(vx, np.broadcast_to(w.reshape(2, 3), (4, 2, 3)))
+    np.testing.assert_allclose(vt, np.full((2, 5), 2.0))
