@@ -289,3 +289,43 @@ def test_identical_fused_groups_lower_as_if_each_were_lowered_afresh(monkeypatch
     assert calls >= 12 and len(made) < calls  # groups were fused, and alike ones reused
     monkeypatch.setattr(fused_codegen, "_lowering_key", lambda ctx, g: None)
     assert _plan_description(y, feeds) == memo
+
+
+def _shape_functions_run(monkeypatch, fetch, feeds) -> int:
+    from staticflow.compiler import build as build_mod
+
+    calls = []
+    real = build_mod.registry.ShapeContext
+
+    def counting(*a, **k):
+        calls.append(a[1])
+        return real(*a, **k)
+
+    monkeypatch.setattr(build_mod.registry, "ShapeContext", counting)
+    build_ir(sf.get_default_graph(), [fetch], [], feeds)
+    monkeypatch.setattr(build_mod.registry, "ShapeContext", real)
+    return len(calls)
+
+
+def test_shapes_the_graph_knows_are_not_inferred_again(monkeypatch):
+    """Ops whose shapes were fully known while building (and whose inputs have those shapes)
+    take them from the graph; ops reading a batch of unknown size run their shape function."""
+    w = sf.Variable(np.ones((3, 3), np.float32), name="w")
+    known = sf.reduce_sum(sf.matmul(w, w) * 2.0)
+    x = sf.placeholder(sf.float32, [None, 3], name="x")
+    fed = sf.reduce_sum(sf.matmul(x, w) * 2.0)
+    assert _shape_functions_run(monkeypatch, known, {}) == 0
+    # the MatMul, the Mul and the Sum read x's batch: each runs its shape function
+    assert _shape_functions_run(monkeypatch, fed, {x: np.ones((2, 3), np.float32)}) >= 3
+    with sf.Session() as s:
+        s.run(sf.global_variables_initializer())
+        np.testing.assert_allclose(s.run(known), 2 * 9 * 3)
+
+
+def test_a_feed_that_contradicts_a_known_shape_still_fails_while_planning():
+    v = sf.placeholder(sf.float32, [None], name="v")
+    m = sf.reshape(v, [2, 3])  # known (2, 3): planning still checks the fed size
+    with sf.Session() as s:
+        np.testing.assert_array_equal(s.run(m, {v: np.arange(6, dtype=np.float32)}).shape, (2, 3))
+        with pytest.raises(sf.errors.InvalidArgumentError, match="Reshape"):
+            s.run(m, {v: np.arange(5, dtype=np.float32)})
