@@ -315,6 +315,9 @@ def _infer(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> list[tu
                 None, op, f"variable {op.name} has shape {s}, which is not fully defined" + where(op)
             )
         return [tuple(s.as_list())]
+    known = _known_shapes(ev, op, d, inputs)
+    if known is not None:
+        return known
     host = {i for i, a in enumerate(flat_args(d, op._attrs)) if a.host} if _has_host(d) else ()
 
     def value(i):
@@ -374,6 +377,28 @@ def _infer(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> list[tu
                     None, op, f"{op.type} op '{op.name}': {e}" + where(op)
                 ) from None
         out.append(dims)
+    return out
+
+
+def _known_shapes(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> list[tuple] | None:
+    """The outputs' shapes as the graph knows them, when the shape function would only repeat
+    what it worked out while the graph was built: every output's shape fully known and none
+    fed, every input's concrete shape the one the graph knew and every input whose value a
+    shape may depend on a constant of the graph. (Those shapes were checked for size then.)
+    None otherwise."""
+    out = []
+    for t in op._outputs:
+        dims = t._shape._dims
+        if dims is None or None in dims or t in ev.feeds:
+            return None
+        out.append(dims)
+    for v, t in zip(inputs, op._inputs):
+        if v.node.shapes[v.index] != t._shape._dims:
+            return None
+    if _has_host(d):
+        args = flat_args(d, op._attrs)
+        if any(a.host and t.op.type != "Const" for a, t in zip(args, op._inputs)):
+            return None
     return out
 
 

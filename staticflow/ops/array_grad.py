@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from staticflow.ops import array_ops, builder, math_ops
-from staticflow.ops.grad_util import reduce_to, shape_of
+from staticflow.ops.grad_util import reduce_to, reshape_target, shape_of
 from staticflow.ops.registry import register_gradient
 
 a_ = array_ops
@@ -20,7 +20,7 @@ for _t in ("Identity", "PlaceholderWithDefault"):
 
 
 def _reshape_back(op, g):
-    return [a_.reshape(g, shape_of(op.inputs[0]))] + [None] * (len(op.inputs) - 1)
+    return [a_.reshape(g, reshape_target(op.inputs[0]))] + [None] * (len(op.inputs) - 1)
 
 
 for _t in ("Reshape", "ExpandDims", "Squeeze"):
@@ -71,6 +71,13 @@ def _padv2_grad(op, g):
 def _concat_grad(op, g):
     n = op.get_attr("N")
     values, axis = op.inputs[:n], op.inputs[n]
+    ax = builder.constant_value(axis)
+    r = values[0].shape.ndims
+    if ax is not None and r is not None:
+        ax = int(ax) % max(r, 1)
+        sizes = [v.shape[ax].value if v.shape.ndims == r else None for v in values]
+        if None not in sizes:  # the pieces' sizes are known: split at constants
+            return a_.split(g, np.array(sizes, np.int32), axis=ax, num=n) + [None]
     rank = a_.rank(values[0])
     ax = math_ops.floormod(math_ops.cast(axis, "int32"), rank)
     sizes = a_.stack([a_.gather(a_.shape(v), ax) for v in values])
