@@ -93,6 +93,7 @@ class Optimizer:
             with fops.control_dependencies(None):
                 self._create_slots(var_list)
             with fops.name_scope(name, self._name) as scope:
+                self._hyper = {}  # (name, dtype) -> its scalar tensor, made once per apply
                 self._prepare()
                 updates = []
                 for grad, var in gvs:
@@ -103,6 +104,7 @@ class Optimizer:
                         )
                     with fops.name_scope("update_" + var.op.name):
                         updates.append(self._apply_dense(math_ops.cast(grad, var.dtype), var))
+                self._hyper = None
                 if global_step is None:
                     train = self._finish(updates, scope[:-1].rsplit("/", 1)[-1])
                 else:
@@ -160,11 +162,21 @@ class Optimizer:
         return out + list(self._non_slot.values())
 
     def _scalar(self, value, var, name):
-        """A hyperparameter as a scalar of the variable's dtype (numbers converted exactly)."""
+        """A hyperparameter as a scalar of the variable's dtype (numbers converted exactly).
+
+        A number becomes one constant per dtype for all the variables one `apply_gradients`
+        updates, as TensorFlow's `_prepare` makes one learning-rate tensor, not one per
+        variable (a model of 800 variables would carry 800 copies to fold)."""
         value = value() if callable(value) else value
         if isinstance(value, fops.Tensor):
             return math_ops.cast(value, var.dtype)
-        return fops.convert_to_tensor(value, dtype=var.dtype, name=name)
+        cache = getattr(self, "_hyper", None)
+        if cache is None:
+            return fops.convert_to_tensor(value, dtype=var.dtype, name=name)
+        key = (name, var.dtype, value)
+        if key not in cache:
+            cache[key] = fops.convert_to_tensor(value, dtype=var.dtype, name=name)
+        return cache[key]
 
     def _apply(self, op_type, inputs, attrs=None):
         return builder.apply_op(op_type, inputs, dict(attrs or {}, use_locking=self._use_locking))
