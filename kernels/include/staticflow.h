@@ -101,6 +101,11 @@ int64_t sf_run_schedule(sf_kernel *fns, sf_call *calls, int64_t n, const int32_t
 /* Processors OpenMP sees: the default thread count of the scheduled executor. */
 int sf_num_procs(void);
 
+/* The work (elements; multiply-adds for a product) below which kernels stay on one
+ * thread; n < 0 restores the defaults. For tests: a low floor sends small inputs down
+ * the parallel paths. Not for use while kernels run. */
+void sf_set_parallel_min(int64_t n);
+
 /* Every kernel a library holds, by name, so Python finds kernels by the names
  * the op registry declares and can check that none is missing. */
 typedef struct sf_kernel_entry {

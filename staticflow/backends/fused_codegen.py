@@ -177,6 +177,7 @@ _HEADER = """\
 #include <math.h>
 #include <stdint.h>
 
+#define SF_JIT_KERNEL 1
 #include "sf_internal.h"
 #include "sf_vector_math.h"
 #include "sf_scalar.h"
