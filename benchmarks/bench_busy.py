@@ -1,7 +1,8 @@
 """Speed when the machine is not idle.
 
 A small autoencoder training step (784-256-128-784, sigmoid, RMSProp, batch 256) in
-staticflow (its default threads, and intra_op_parallelism_threads=1), TensorFlow 1.x graph
+staticflow (its default threads, which each run may lower from what it observes; those
+threads on every run, the choice turned off; and intra_op_parallelism_threads=1), TensorFlow 1.x graph
 mode (the same two settings) and PyTorch (2 threads and 1) where installed, each measured:
 
 - idle;
@@ -35,6 +36,7 @@ import numpy as np
 from harness import import_tf1, machine_line
 
 import staticflow as sf
+from staticflow.backends import cpu
 
 SIZES = (784, 256, 128, 784)
 BATCH = 256
@@ -152,6 +154,16 @@ def engines() -> dict[str, Callable]:
     out: dict[str, Callable] = {}
     _, out["staticflow"] = graph_step(sf, None)
     _, out["sf 1 thread"] = graph_step(sf, sf.ConfigProto(intra_op_parallelism_threads=1))
+    _, fixed = graph_step(sf, None)
+
+    def fixed_threads():  # every run on the default count: the thread choice per run off
+        cpu.set_adaptive_threads(False)
+        try:
+            fixed()
+        finally:
+            cpu.set_adaptive_threads(True)
+
+    out["sf fixed thr"] = fixed_threads
     firsts = {}
     # PyTorch first: its optimizers import torch._dynamo, which crashes once TensorFlow is loaded
     for n in (2, 1):
