@@ -43,10 +43,11 @@ BATCH = 256
 LR = 1e-3
 
 
-def _busy_loop(pin: bool) -> None:  # pragma: no cover - runs in the child
+def _busy_loop(pin: bool, ready) -> None:  # pragma: no cover - runs in the child
     if pin and hasattr(os, "sched_setaffinity"):
         cores = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {cores[-1]})
+    ready.set()
     while True:
         pass
 
@@ -61,9 +62,12 @@ class Busy:
 
     def __enter__(self):
         if self.mode is not None:
-            self.proc = mp.get_context("fork").Process(target=_busy_loop, args=(self.mode == "pinned",),
-                                                       daemon=True)
+            # spawned, not forked: the engines' thread pools make fork unsafe
+            ctx = mp.get_context("spawn")
+            ready = ctx.Event()
+            self.proc = ctx.Process(target=_busy_loop, args=(self.mode == "pinned", ready), daemon=True)
             self.proc.start()
+            ready.wait(60)
             time.sleep(0.3)  # let the scheduler settle the spinner on its core
         return self
 

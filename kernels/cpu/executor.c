@@ -107,13 +107,13 @@ static int64_t sf_run_calls(sf_kernel *fns, sf_call *calls, int64_t n, int *stat
  * counts (the caller's count, halved down to 1) and runs at the rung that has been
  * fastest, now and then trying the rungs beside it: at first every few runs, then less
  * often (up to every SF_PROBE_MAX runs) while the choice holds, and often again after it
- * changes. Kernels cut their work by its size, not by the thread count, so the count
+ * changes or after a run much slower than the choice's mean (another process starting). Kernels cut their work by its size, not by the thread count, so the count
  * chosen never changes a result. */
 
 #define SF_POLICY_SLOTS 64
 #define SF_RUNGS 8
 #define SF_PROBE_MIN 4
-#define SF_PROBE_MAX 256
+#define SF_PROBE_MAX 128
 
 typedef struct {
     const void *key;      /* the plan's calls array */
@@ -179,11 +179,17 @@ static void sf_policy_record(int slot, const void *key, int64_t n, int top, int 
     sf_policy *p = &sf_policies[slot];
     if (p->key == key && p->n == n && p->top == top && rung < p->rungs) {
         int64_t *e = &p->est[rung];
+        if (rung == p->rung && *e && p->runs > 2 && ns > *e + *e / 2) {
+            /* a sudden slowdown (another process took a core?): probe soon */
+            p->interval = SF_PROBE_MIN;
+            if (p->next_probe > p->runs + 1) p->next_probe = p->runs + 1;
+        }
         *e = *e ? (3 * *e + ns) / 4 : ns;
         if (p->runs > 2 && rung != p->rung) {
-            /* a probe: move when the neighbour was clearly faster */
+            /* a probe: move when the neighbour was clearly faster (its mean, or this run
+             * alone by far) */
             const int64_t cur = p->est[p->rung];
-            if (cur && *e < cur - cur / 8) {
+            if (cur && (*e < cur - cur / 8 || ns < cur / 2)) {
                 p->rung = rung;
                 p->interval = SF_PROBE_MIN;
             } else if (p->interval < SF_PROBE_MAX) {
