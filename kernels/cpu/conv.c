@@ -548,7 +548,13 @@ static int sf_conv_epi_of(sf_call *c, sf_conv_epi *e, const sf_tensor *y, int32_
         if (!sf_cut_of(c, &g, 0, K * g.O, &k))                                                       \
             return sf_cut_fail(c, &g, " and the filter", "conv2d_backprop_filter_" #NAME);                  \
         T *scratch = (T *)c->in[2].data;                                                          \
-        if (k.nth == 1) {                                                                         \
+        /* parts: partial dw's, each summing a fixed run of chunks, as many as the scratch has \
+         * slots for (never more than chunks): set by the sizes and the plan's scratch, not by \
+         * the threads that run them, so the sum's bits do not depend on the thread count */   \
+        const double work_ = (double)g.N * (double)(P * K) * (double)g.O;                         \
+        int64_t parts = k.slots < k.nchunks ? k.slots : k.nchunks;                                \
+        if (parts < 2 || work_ < SF_PARALLEL_MIN) parts = 1;                                      \
+        if (parts == 1) {                                                                         \
             for (int64_t n0 = 0; n0 < g.N; n0 += k.chunk) {                                       \
                 const int64_t nb = g.N - n0 < k.chunk ? g.N - n0 : k.chunk;                       \
                 sf_im2col_##NAME(&g, x, scratch, n0, nb, 1);                                      \
@@ -557,27 +563,23 @@ static int sf_conv_epi_of(sf_call *c, sf_conv_epi *e, const sf_tensor *y, int32_
             }                                                                                     \
             return SF_OK;                                                                         \
         }                                                                                         \
-        /* each thread sums its chunks into its slot's partial dw; then the partials in order */ \
-        int team = 1;                                                                             \
-        _Pragma("omp parallel num_threads(k.nth)")                                               \
-        {                                                                                         \
-            const int tid = omp_get_thread_num();                                                 \
-            T *col = scratch + tid * k.slot, *part = col + k.chunk * P * K;                       \
-            int first = 1;                                                                        \
-            if (tid == 0) team = omp_get_num_threads();                                           \
-            _Pragma("omp for schedule(static)")                                                  \
-            for (int64_t ci = 0; ci < k.nchunks; ci++) {                                          \
+        /* part s sums chunks [s * nchunks / parts, (s + 1) * nchunks / parts) in its slot; the \
+         * threads take parts as they come free; then the partials are added in order */        \
+        const int nth_ = omp_in_parallel() ? 1 : omp_get_max_threads();                          \
+        _Pragma("omp parallel for schedule(dynamic, 1) num_threads(nth_) if(nth_ > 1)")           \
+        for (int64_t s = 0; s < parts; s++) {                                                     \
+            T *col = scratch + s * k.slot, *part = col + k.chunk * P * K;                         \
+            const int64_t c0 = s * k.nchunks / parts, c1 = (s + 1) * k.nchunks / parts;           \
+            for (int64_t ci = c0; ci < c1; ci++) {                                                \
                 const int64_t n0 = ci * k.chunk, nb = g.N - n0 < k.chunk ? g.N - n0 : k.chunk;    \
                 sf_im2col_##NAME(&g, x, col, n0, nb, 0);                                          \
-                GEMM(1, 0, K, g.O, nb * P, (T)1, col, K, dy + n0 * P * g.O, g.O, (T)(first ? 0 : 1), \
+                GEMM(1, 0, K, g.O, nb * P, (T)1, col, K, dy + n0 * P * g.O, g.O, (T)(ci > c0),    \
                      part, g.O);                                                                  \
-                first = 0;                                                                        \
             }                                                                                     \
-            if (first) memset(part, 0, (size_t)(K * g.O) * sizeof(T));                            \
         }                                                                                         \
         memcpy(dw, scratch + k.chunk * P * K, (size_t)(K * g.O) * sizeof(T));                     \
-        for (int t = 1; t < team; t++) {                                                          \
-            const T *part = scratch + t * k.slot + k.chunk * P * K;                               \
+        for (int64_t s = 1; s < parts; s++) {                                                     \
+            const T *part = scratch + s * k.slot + k.chunk * P * K;                               \
             for (int64_t j = 0; j < K * g.O; j++) dw[j] += part[j];                               \
         }                                                                                         \
         return SF_OK;                                                                             \
@@ -962,36 +964,44 @@ static int sf_dc_threads(int64_t slots, int64_t units)
         const int64_t K = d.KH * d.KW * d.C, ysz = d.OH * d.OW * d.O;                               \
         const int64_t per_image = ysz * K;                                                          \
         const int big = (double)d.N * per_image >= SF_PARALLEL_MIN;                                 \
-        /* many images: one slot per thread over images; few: the taps split over threads */        \
-        const int by_image = d.N >= omp_get_max_threads() || !big;                                  \
-        const int nth = big ? sf_dc_threads(by_image ? slots : 1 << 30, by_image ? d.N : K) : 1;    \
-        const int used = by_image ? nth : 1;                                                        \
-        for (int s = 0; s < used; s++) memset(scratch + s * per + d.xe + d.dyp, 0, (size_t)d.acc * sizeof(T)); \
-        _Pragma("omp parallel num_threads(nth) if(nth > 1)")                                       \
-        {                                                                                           \
-            const int tid = by_image ? omp_get_thread_num() : 0;                                    \
-            T *xe = scratch + tid * per, *dyp = xe + d.xe, *acc = dyp + d.dyp;                      \
-            if (by_image) {                                                                         \
-                _Pragma("omp for schedule(static)")                                                \
-                for (int64_t n = 0; n < d.N; n++) {                                                 \
+        /* many images: parts of whole images, one scratch slot each, as many as the slots  \
+         * (the plan's) and the images allow; few: the taps split over threads (each tap's   \
+         * sum is one thread's). The parts follow from the sizes and the slots, not from the \
+         * thread count, so the bits do not depend on it. */                                 \
+        const int by_image = d.N >= slots || !big;                                                  \
+        const int64_t parts = by_image ? (big ? (slots < d.N ? slots : d.N) : 1) : 1;             \
+        const int team = omp_in_parallel() ? 1 : omp_get_max_threads();                            \
+        const int nth = by_image ? (team < parts ? team : (int)parts)                               \
+                                 : (big ? sf_dc_threads(1 << 30, K) : 1);                          \
+        const int64_t used = parts;                                                                 \
+        for (int64_t s = 0; s < used; s++) memset(scratch + s * per + d.xe + d.dyp, 0, (size_t)d.acc * sizeof(T)); \
+        if (by_image) {                                                                             \
+            _Pragma("omp parallel for schedule(dynamic, 1) num_threads(nth) if(nth > 1)")          \
+            for (int64_t s = 0; s < parts; s++) {                                                   \
+                T *xe = scratch + s * per, *dyp = xe + d.xe, *acc = dyp + d.dyp;                    \
+                for (int64_t n = d.N * s / parts; n < d.N * (s + 1) / parts; n++) {                 \
                     sf_dc_load_##NAME(&d, x + n * d.H * d.W * d.C, dy + n * ysz, xe, dyp);          \
                     taps(&d, xe, dyp, acc, 0, K);                                                   \
                 }                                                                                   \
-            } else {                                                                                \
-                for (int64_t n = 0; n < d.N; n++) {                                                 \
-                    _Pragma("omp single")                                                          \
-                    sf_dc_load_##NAME(&d, x + n * d.H * d.W * d.C, dy + n * ysz, xe, dyp);          \
-                    const int nt = omp_get_num_threads(), id = omp_get_thread_num();                \
-                    taps(&d, xe, dyp, acc, K * id / nt, K * (id + 1) / nt);                         \
-                    _Pragma("omp barrier")                                                         \
-                }                                                                                   \
             }                                                                                       \
+        } else {                                                                                    \
+        _Pragma("omp parallel num_threads(nth) if(nth > 1)")                                       \
+        {                                                                                           \
+            T *xe = scratch, *dyp = xe + d.xe, *acc = dyp + d.dyp;                                  \
+            for (int64_t n = 0; n < d.N; n++) {                                                     \
+                _Pragma("omp single")                                                              \
+                sf_dc_load_##NAME(&d, x + n * d.H * d.W * d.C, dy + n * ysz, xe, dyp);              \
+                const int nt = omp_get_num_threads(), id = omp_get_thread_num();                    \
+                taps(&d, xe, dyp, acc, K * id / nt, K * (id + 1) / nt);                             \
+                _Pragma("omp barrier")                                                             \
+            }                                                                                       \
+        }                                                                                           \
         }                                                                                           \
         /* fold: dw[k, o] = sum over slots and over the chunk entries t = o (mod O) */              \
         for (int64_t k = 0; k < K; k++)                                                             \
             for (int64_t o = 0; o < d.O; o++) {                                                     \
                 T s = 0;                                                                            \
-                for (int u = 0; u < used; u++) {                                                    \
+                for (int64_t u = 0; u < used; u++) {                                                \
                     const T *a = scratch + u * per + d.xe + d.dyp + k * d.CH;                       \
                     for (int64_t t = o; t < d.CH; t += d.O) s += a[t];                              \
                 }                                                                                   \

@@ -83,7 +83,9 @@ const sf_kernel_entry *sf_cpu_kernel_table(int64_t *count)
 
 /* ---- plan runner -------------------------------------------------------- */
 
-int64_t sf_run_plan(sf_kernel *fns, sf_call *calls, int64_t n, int *status)
+static int64_t sf_now_ns(void);
+
+static int64_t sf_run_calls(sf_kernel *fns, sf_call *calls, int64_t n, int *status)
 {
     for (int64_t i = 0; i < n; i++) {
         int st = fns[i](&calls[i]);
@@ -94,6 +96,133 @@ int64_t sf_run_plan(sf_kernel *fns, sf_call *calls, int64_t n, int *status)
     }
     if (status) *status = SF_OK;
     return -1;
+}
+
+/* ---- the kernels' thread count, chosen per run -----------------------------
+ *
+ * A parallel loop ends when its slowest thread does, and a thread whose core another
+ * process holds runs only when that process yields: on a machine that is not idle, the
+ * caller's full thread count can make a run several times slower than one thread. So each
+ * plan (known by its calls array) keeps the time of its runs at each rung of a ladder of
+ * counts (the caller's count, halved down to 1) and runs at the rung that has been
+ * fastest, now and then trying the rungs beside it: at first every few runs, then less
+ * often (up to every SF_PROBE_MAX runs) while the choice holds, and often again after it
+ * changes or after a run much slower than the choice's mean (another process starting). Kernels cut their work by its size, not by the thread count, so the count
+ * chosen never changes a result. */
+
+#define SF_POLICY_SLOTS 64
+#define SF_RUNGS 8
+#define SF_PROBE_MIN 4
+#define SF_PROBE_MAX 128
+
+typedef struct {
+    const void *key;      /* the plan's calls array */
+    int64_t n;
+    int top;              /* the caller's count the ladder starts from */
+    int rungs;            /* counts top, top/2, ..., 1 */
+    int rung;             /* the current choice */
+    int next_side;        /* which neighbour the next probe tries */
+    int64_t est[SF_RUNGS]; /* a running mean of each rung's run time (ns), 0: never run */
+    int64_t runs, next_probe, interval;
+} sf_policy;
+
+static sf_policy sf_policies[SF_POLICY_SLOTS];
+static pthread_mutex_t sf_policy_mu = PTHREAD_MUTEX_INITIALIZER;
+static int sf_adaptive = 1;
+
+void sf_set_adaptive_threads(int on)
+{
+    __atomic_store_n(&sf_adaptive, on != 0, __ATOMIC_RELAXED);
+}
+
+static int sf_rung_threads(int top, int rung)
+{
+    int t = top >> rung;
+    return t < 1 ? 1 : t;
+}
+
+/* The rung this run takes (the choice, or a neighbour to probe). */
+static int sf_policy_pick(const void *key, int64_t n, int top, int *slot)
+{
+    const uintptr_t h = ((uintptr_t)key >> 6) ^ (uintptr_t)n * 0x9e3779b1u;
+    const int s = (int)(h % SF_POLICY_SLOTS);
+    *slot = s;
+    pthread_mutex_lock(&sf_policy_mu);
+    sf_policy *p = &sf_policies[s];
+    if (p->key != key || p->n != n || p->top != top) {
+        memset(p, 0, sizeof *p);
+        p->key = key;
+        p->n = n;
+        p->top = top;
+        int r = 1;
+        while (r < SF_RUNGS && (top >> r) >= 1) r++;
+        p->rungs = r;
+        p->interval = SF_PROBE_MIN;
+        p->next_probe = 2 + SF_PROBE_MIN; /* two runs to settle (first-run set-up), then probe */
+    }
+    int rung = p->rung;
+    p->runs++;
+    if (p->runs >= p->next_probe && p->rungs > 1) {
+        int side = p->next_side;
+        if (rung + side * 2 - 1 < 0 || rung + side * 2 - 1 >= p->rungs) side = !side;
+        p->next_side = !side;
+        rung = rung + side * 2 - 1;
+        p->next_probe = p->runs + p->interval;
+    }
+    pthread_mutex_unlock(&sf_policy_mu);
+    return rung;
+}
+
+static void sf_policy_record(int slot, const void *key, int64_t n, int top, int rung, int64_t ns)
+{
+    pthread_mutex_lock(&sf_policy_mu);
+    sf_policy *p = &sf_policies[slot];
+    if (p->key == key && p->n == n && p->top == top && rung < p->rungs) {
+        int64_t *e = &p->est[rung];
+        if (rung == p->rung && *e && p->runs > 2 && ns > *e + *e / 2) {
+            /* a sudden slowdown (another process took a core?): probe soon */
+            p->interval = SF_PROBE_MIN;
+            if (p->next_probe > p->runs + 1) p->next_probe = p->runs + 1;
+        }
+        *e = *e ? (3 * *e + ns) / 4 : ns;
+        if (p->runs > 2 && rung != p->rung) {
+            /* a probe: move when the neighbour was clearly faster (its mean, or this run
+             * alone by far) */
+            const int64_t cur = p->est[p->rung];
+            if (cur && (*e < cur - cur / 8 || ns < cur / 2)) {
+                p->rung = rung;
+                p->interval = SF_PROBE_MIN;
+            } else if (p->interval < SF_PROBE_MAX) {
+                p->interval *= 2;
+            }
+        }
+    }
+    pthread_mutex_unlock(&sf_policy_mu);
+}
+
+static int sf_run_threads(const void *key, int64_t n, int *slot, int *rung)
+{
+    const int top = omp_in_parallel() ? 1 : omp_get_max_threads();
+    *slot = -1;
+    *rung = 0;
+    if (top <= 1 || !__atomic_load_n(&sf_adaptive, __ATOMIC_RELAXED)) return top;
+    *rung = sf_policy_pick(key, n, top, slot);
+    return sf_rung_threads(top, *rung);
+}
+
+int64_t sf_run_plan(sf_kernel *fns, sf_call *calls, int64_t n, int *status)
+{
+    int slot, rung;
+    const int top = omp_in_parallel() ? 1 : omp_get_max_threads();
+    const int t = sf_run_threads(calls, n, &slot, &rung);
+    if (slot < 0) return sf_run_calls(fns, calls, n, status);
+    if (t != top) omp_set_num_threads(t);
+    const int64_t t0 = sf_now_ns();
+    const int64_t failed = sf_run_calls(fns, calls, n, status);
+    const int64_t ns = sf_now_ns() - t0;
+    if (t != top) omp_set_num_threads(top);
+    if (failed < 0) sf_policy_record(slot, calls, n, top, rung, ns);
+    return failed;
 }
 
 /* ---- scheduled plan runner ---------------------------------------------- */
@@ -183,8 +312,8 @@ static void sf_work(sf_job *j, int id)
         j->started++;
         if (j->heap_n > 0) pthread_cond_signal(&sf_pool_cv); /* more for another worker */
         pthread_mutex_unlock(&sf_pool_mu);
-        /* the count the call would get in order: kernels cut their work by it (a product's
-         * blocks, a reduction's partial sums), so another count could change the bits */
+        /* the count chosen for the run (kernels cut their work by its size, so any count
+         * gives the same bits) */
         if (omp_get_max_threads() != j->omp_threads) omp_set_num_threads(j->omp_threads);
         int64_t t0 = j->trace ? sf_now_ns() : 0;
         int st = j->fns[i](&j->calls[i]);
@@ -254,6 +383,7 @@ static void sf_pool_after_fork(void)
 {
     pthread_mutex_init(&sf_pool_mu, NULL);
     pthread_mutex_init(&sf_run_mu, NULL);
+    pthread_mutex_init(&sf_policy_mu, NULL);
     pthread_cond_init(&sf_pool_cv, NULL);
     sf_pool_size = 0;
     sf_pool_job = NULL;
@@ -329,8 +459,13 @@ int64_t sf_run_schedule(sf_kernel *fns, sf_call *calls, int64_t n, const int32_t
     j.heap = heap;
     j.failed = -1;
     j.trace = trace;
-    j.omp_threads = omp_get_max_threads();
+    /* every call gets the count chosen for this run (the caller's, or fewer when fewer
+     * have been faster: sf_run_threads) */
+    int slot, rung;
+    const int top = omp_in_parallel() ? 1 : omp_get_max_threads();
+    j.omp_threads = sf_run_threads(calls, n, &slot, &rung);
     j.threads = sf_grow_pool(threads);
+    const int64_t t0 = sf_now_ns();
     memcpy(count, npred, (size_t)n * sizeof *count);
     for (int64_t i = 0; i < n; i++)
         if (count[i] == 0) sf_heap_push(&j, i);
@@ -346,6 +481,9 @@ int64_t sf_run_schedule(sf_kernel *fns, sf_call *calls, int64_t n, const int32_t
     }
     sf_pool_job = NULL;
     pthread_mutex_unlock(&sf_pool_mu);
+    if (slot >= 0 && j.failed < 0 && j.finished == n)
+        sf_policy_record(slot, calls, n, top, rung, sf_now_ns() - t0);
+    if (omp_get_max_threads() != top) omp_set_num_threads(top); /* the caller ran calls too */
 
     free(heap);
     free(count);
@@ -356,6 +494,15 @@ int64_t sf_run_schedule(sf_kernel *fns, sf_call *calls, int64_t n, const int32_t
     }
     if (status) *status = j.failed >= 0 ? j.fail_status : SF_OK;
     return j.failed;
+}
+
+int64_t sf_parallel_min_elems = SF_PARALLEL_MIN_DEFAULT;
+int64_t sf_gemm_parallel_min_madds = SF_GEMM_PARALLEL_MIN_DEFAULT;
+
+void sf_set_parallel_min(int64_t n)
+{
+    sf_parallel_min_elems = n < 0 ? SF_PARALLEL_MIN_DEFAULT : n;
+    sf_gemm_parallel_min_madds = n < 0 ? SF_GEMM_PARALLEL_MIN_DEFAULT : n;
 }
 
 int sf_num_procs(void)

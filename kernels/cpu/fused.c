@@ -165,8 +165,8 @@ static int sf_product_dims(sf_call *c, const sf_tensor *a, const sf_tensor *b, i
         }                                                                                       \
         const int rows = M >= N;                                                                \
         const int64_t len = rows ? M : N;                                                       \
-        const int parts = sf_gemm_parts(M, N, K, omp_in_parallel() ? 1 : omp_get_max_threads()); \
-        _Pragma("omp parallel for schedule(static) num_threads(parts) if(parts > 1)")           \
+        const int parts = sf_gemm_parts(M, N, K), team = SF_GEMM_TEAM(parts);                      \
+        _Pragma("omp parallel for schedule(dynamic, 1) num_threads(team) if(team > 1)")              \
         for (int p = 0; p < parts; p++) {                                                       \
             int64_t b0, b1;                                                                     \
             if (!sf_gemm_block(len, p, parts, &b0, &b1)) continue;                              \
@@ -258,21 +258,24 @@ SF_FUSED_DTYPES(SF_DEFINE_FUSED_MATMUL)
         const T *g = (const T *)c->in[0].data, *f = (const T *)c->in[1].data;                   \
         T *bp = (T *)c->out[0].data, *db = (T *)c->out[1].data;                                 \
         if (C == 0) return SF_OK;                                                               \
-        int nth = omp_get_max_threads();                                                        \
-        if ((double)R * (double)C < SF_PARALLEL_MIN || R < 2) nth = 1;                          \
-        if (nth > R) nth = (int)R;                                                              \
         const int64_t k = C < SF_GRAD_WIDTH ? SF_GRAD_WIDTH / C : 1, L = k * C;                 \
-        const int64_t per = C + L; /* a thread's accumulators (float64) and chunk sums (T) */   \
+        const int64_t per = C + L; /* a part's accumulators (float64) and chunk sums (T) */     \
         const sf_tensor *ts = &c->in[2];                                                        \
-        if (ts->dtype != SF_FLOAT64 || !sf_is_contiguous(ts) || sf_numel(ts) < nth * per)       \
+        if (ts->dtype != SF_FLOAT64 || !sf_is_contiguous(ts) || sf_numel(ts) < per)             \
             return sf_fail(c, SF_ERR_INVALID_ARGUMENT,                                          \
-                           "%s: the scratch must be %lld contiguous float64 values", name,      \
-                           (long long)(nth * per));                                             \
+                           "%s: the scratch must be at least %lld contiguous float64 values", name, \
+                           (long long)per);                                                     \
+        /* parts of whole rows, as many as the scratch holds (the plan sizes it): set by the  \
+         * sizes, not by the threads that take them, so the sums' bits do not depend on the  \
+         * thread count */                                                                    \
+        int64_t nth = sf_numel(ts) / per;                                                       \
+        if ((double)R * (double)C < SF_PARALLEL_MIN || R < 2) nth = 1;                          \
+        if (nth > R) nth = R;                                                                   \
+        const int team = omp_in_parallel() ? 1 : omp_get_max_threads();                         \
         double *scratch = (double *)ts->data;                                                   \
-        _Pragma("omp parallel num_threads(nth) if(nth > 1)")                                    \
-        {                                                                                       \
-            const int t = nth > 1 ? omp_get_thread_num() : 0;                                   \
-            /* whole rows per thread, so that every chunk starts at a row */                   \
+        _Pragma("omp parallel for schedule(dynamic, 1) num_threads(team) if(nth > 1 && team > 1)") \
+        for (int64_t t = 0; t < nth; t++) {                                                     \
+            /* whole rows per part, so that every chunk starts at a row */                     \
             const int64_t e0 = R * t / nth * C, e1 = R * (t + 1) / nth * C;                     \
             double *acc = scratch + t * per;                                                    \
             T *blk = (T *)(acc + C);                                                            \

@@ -166,8 +166,8 @@ void sf_blas_init(void)
     {                                                                                          \
         const int rows = M >= N; /* split C's rows, else its columns */                        \
         const int64_t len = rows ? M : N;                                                      \
-        const int parts = sf_gemm_parts(M, N, K, omp_in_parallel() ? 1 : omp_get_max_threads()); \
-        _Pragma("omp parallel for schedule(static) num_threads(parts) if(parts > 1)")           \
+        const int parts = sf_gemm_parts(M, N, K), team = SF_GEMM_TEAM(parts);                      \
+        _Pragma("omp parallel for schedule(dynamic, 1) num_threads(team) if(team > 1)")              \
         for (int p = 0; p < parts; p++) {                                                      \
             int64_t b0, b1;                                                                    \
             if (!sf_gemm_block(len, p, parts, &b0, &b1)) continue;                             \

@@ -16,9 +16,10 @@
  *                accumulated row by row, so the inner loop is contiguous.
  *
  * Work of SF_PARALLEL_MIN input elements or more runs on OpenMP threads, over
- * outputs when there are enough of them, else by splitting the reduced range
- * among threads and merging the per-thread partials in thread order (so the
- * result does not depend on timing).
+ * outputs when there are enough of them, else by cutting the reduced range
+ * into a number of parts set by its length (sf_parts), which the threads take
+ * as they come free, and merging the partials in part order: the result
+ * depends neither on timing nor on the thread count.
  *
  * Accumulators: float32 sums, means and products accumulate in double; int
  * sums and products wrap (unsigned arithmetic) like TensorFlow; int32 means
@@ -126,6 +127,19 @@ static inline void sf_split(int64_t n, int t, int nt, int64_t *lo, int64_t *hi)
 {
     *lo = n * t / nt;
     *hi = n * (t + 1) / nt;
+}
+
+/* Fewer outputs (or column blocks) than this: each reduction is cut into parts. */
+#define SF_SPLIT_BELOW 8
+
+/* Parts of a reduction of n elements: one per SF_PARALLEL_MIN / 4 elements (at least one,
+ * at most SF_MAX_SPLIT). A function of the size alone, so the bits do not depend on the
+ * threads. */
+static int64_t sf_parts(int64_t n)
+{
+    const int64_t per = SF_PARALLEL_MIN / 4 > 0 ? SF_PARALLEL_MIN / 4 : 1;
+    const int64_t s = n / per;
+    return s < 1 ? 1 : s > SF_MAX_SPLIT ? SF_MAX_SPLIT : s;
 }
 
 static int sf_threads(void)
@@ -387,11 +401,15 @@ static int sf_column_mode(const sf_dims *kd, const sf_dims *rd)
             for (int64_t p = 0; p < P; p++) o[p] = v;                                         \
             return SF_OK;                                                                     \
         }                                                                                     \
+        /* every choice below follows from the sizes, never from the thread count, so the  \
+         * bits do not depend on it: outputs in parallel when there are enough of them,     \
+         * else each reduction in a fixed number of parts (sf_parts), merged in order */     \
         const int nt = sf_threads();                                                          \
-        const int big = nt > 1 && (double)P * (double)Q >= (double)SF_PARALLEL_MIN;           \
+        const int big = (double)P * (double)Q >= (double)SF_PARALLEL_MIN;                     \
+        const int64_t S = big ? sf_parts(Q) : 1;                                              \
         if (!sf_column_mode(&kd, &rd)) {                                                      \
-            if (!big || P >= nt) {                                                            \
-                _Pragma("omp parallel if(big) num_threads(nt)")                               \
+            if (!big || P >= SF_SPLIT_BELOW || S == 1) {                                      \
+                _Pragma("omp parallel if(big && nt > 1) num_threads(nt)")                     \
                 {                                                                             \
                     int64_t lo, hi, idx[SF_MAX_DIMS];                                         \
                     sf_split(P, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);       \
@@ -407,26 +425,25 @@ static int sf_column_mode(const sf_dims *kd, const sf_dims *rd)
                 }                                                                             \
                 return SF_OK;                                                                 \
             }                                                                                 \
-            /* few outputs, long reductions: split each reduction */                          \
-            ACC part[SF_MAX_SPLIT];                                                           \
-            int64_t kidx[SF_MAX_DIMS];                                                        \
-            int64_t koff = sf_dims_seek(&kd, 0, kidx);                                        \
-            for (int64_t p = 0; p < P; p++) {                                                 \
-                int used = nt;                                                                \
-                _Pragma("omp parallel num_threads(nt)")                                       \
-                {                                                                             \
-                    int t = omp_get_thread_num(), n = omp_get_num_threads();                  \
-                    int64_t lo, hi;                                                           \
-                    sf_split(Q, t, n, &lo, &hi);                                              \
-                    ACC a = (ACC)SF_INIT_##OP(NAME);                                          \
-                    sf_range_##OP##_##NAME(x + koff, &rd, lo, hi, &a);                        \
-                    part[t] = a;                                                              \
-                    if (t == 0) used = n;                                                     \
-                }                                                                             \
+            /* few outputs, long reductions: S parts of each, taken as threads come free */   \
+            ACC part[SF_SPLIT_BELOW * SF_MAX_SPLIT];                                          \
+            int64_t koffs[SF_SPLIT_BELOW];                                                    \
+            {                                                                                 \
+                int64_t kidx[SF_MAX_DIMS];                                                    \
+                koffs[0] = sf_dims_seek(&kd, 0, kidx);                                        \
+                for (int64_t p = 1; p < P; p++) koffs[p] = koffs[p - 1] + sf_dims_next(&kd, kidx); \
+            }                                                                                 \
+            _Pragma("omp parallel for schedule(dynamic, 1) if(nt > 1) num_threads(nt)")       \
+            for (int64_t w = 0; w < P * S; w++) {                                             \
+                const int64_t p = w / S, t = w % S;                                           \
                 ACC a = (ACC)SF_INIT_##OP(NAME);                                              \
-                for (int t = 0; t < used; t++) SF_STEP_##OP(a, part[t], ACC);                 \
+                sf_range_##OP##_##NAME(x + koffs[p], &rd, Q * t / S, Q * (t + 1) / S, &a);    \
+                part[w] = a;                                                                  \
+            }                                                                                 \
+            for (int64_t p = 0; p < P; p++) {                                                 \
+                ACC a = (ACC)SF_INIT_##OP(NAME);                                              \
+                for (int64_t t = 0; t < S; t++) SF_STEP_##OP(a, part[p * S + t], ACC);        \
                 o[p] = SF_FINAL_##OP##_##CLS(a, Q, T);                                        \
-                koff += sf_dims_next(&kd, kidx);                                              \
             }                                                                                 \
             return SF_OK;                                                                     \
         }                                                                                     \
@@ -436,8 +453,8 @@ static int sf_column_mode(const sf_dims *kd, const sf_dims *rd)
         const int64_t n = kd.shape[kd.nd - 1];                                                \
         const int64_t nchunks = (n + SF_CHUNK - 1) / SF_CHUNK;                                \
         const int64_t blocks = (P / n) * nchunks;                                             \
-        if (!big || blocks >= nt) {                                                           \
-            _Pragma("omp parallel for schedule(static) if(big) num_threads(nt)")              \
+        if (!big || blocks >= SF_SPLIT_BELOW || S == 1) {                                     \
+            _Pragma("omp parallel for schedule(static) if(big && nt > 1) num_threads(nt)")    \
             for (int64_t b = 0; b < blocks; b++) {                                            \
                 int64_t idx[SF_MAX_DIMS];                                                     \
                 const int64_t kr = b / nchunks, j0 = (b % nchunks) * SF_CHUNK;                \
@@ -452,31 +469,25 @@ static int sf_column_mode(const sf_dims *kd, const sf_dims *rd)
             }                                                                                 \
             return SF_OK;                                                                     \
         }                                                                                     \
-        /* few blocks, long reductions: split the reduced range per block and  \
-         * merge the threads' partials in thread order */                                     \
+        /* few blocks, long reductions: S parts of the reduced range per block, taken as    \
+         * threads come free, merged in part order (an ordered section) */                   \
         for (int64_t b = 0; b < blocks; b++) {                                                \
             int64_t idx[SF_MAX_DIMS];                                                         \
             const int64_t kr = b / nchunks, j0 = (b % nchunks) * SF_CHUNK;                    \
             const int64_t len = n - j0 < SF_CHUNK ? n - j0 : SF_CHUNK;                        \
             const T *base = x + sf_dims_seek(&ko, kr, idx) + j0;                              \
             ACC total[SF_CHUNK];                                                              \
-            _Pragma("omp parallel num_threads(nt)")                                           \
-            {                                                                                 \
-                int t = omp_get_thread_num(), nth = omp_get_num_threads();                    \
-                int64_t lo, hi;                                                               \
-                sf_split(Q, t, nth, &lo, &hi);                                                \
+            _Pragma("omp parallel for schedule(dynamic, 1) ordered if(nt > 1) num_threads(nt)") \
+            for (int64_t t = 0; t < S; t++) {                                                 \
                 ACC acc[SF_CHUNK];                                                            \
                 for (int64_t jj = 0; jj < len; jj++) acc[jj] = (ACC)SF_INIT_##OP(NAME);       \
-                sf_cols_##OP##_##NAME(base, &rd, lo, hi, acc, len);                           \
-                for (int u = 0; u < nth; u++) {                                               \
-                    if (u == t) {                                                             \
-                        if (u == 0)                                                           \
-                            for (int64_t jj = 0; jj < len; jj++) total[jj] = acc[jj];         \
-                        else                                                                  \
-                            for (int64_t jj = 0; jj < len; jj++)                              \
-                                SF_STEP_##OP(total[jj], acc[jj], ACC);                        \
-                    }                                                                         \
-                    _Pragma("omp barrier")                                                    \
+                sf_cols_##OP##_##NAME(base, &rd, Q * t / S, Q * (t + 1) / S, acc, len);       \
+                _Pragma("omp ordered")                                                        \
+                {                                                                             \
+                    if (t == 0)                                                               \
+                        for (int64_t jj = 0; jj < len; jj++) total[jj] = acc[jj];             \
+                    else                                                                      \
+                        for (int64_t jj = 0; jj < len; jj++) SF_STEP_##OP(total[jj], acc[jj], ACC); \
                 }                                                                             \
             }                                                                                 \
             T *ob = o + kr * n + j0;                                                          \

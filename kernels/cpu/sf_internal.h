@@ -8,8 +8,20 @@
 #include <string.h>
 #include "staticflow.h"
 
-/* Work below this many elements runs on one thread: forking costs more. */
-#define SF_PARALLEL_MIN 32768
+/* Work below this many elements runs on one thread: forking costs more. The
+ * library reads the thresholds from variables (sf_set_parallel_min lowers them,
+ * so that tests take the parallel paths on small inputs); generated kernels,
+ * built apart from the library, keep the defaults. */
+#define SF_PARALLEL_MIN_DEFAULT 32768
+#define SF_GEMM_PARALLEL_MIN_DEFAULT (1 << 18)
+#ifdef SF_JIT_KERNEL
+#define SF_PARALLEL_MIN SF_PARALLEL_MIN_DEFAULT
+#define SF_GEMM_PARALLEL_MIN SF_GEMM_PARALLEL_MIN_DEFAULT
+#else
+extern int64_t sf_parallel_min_elems, sf_gemm_parallel_min_madds;
+#define SF_PARALLEL_MIN sf_parallel_min_elems
+#define SF_GEMM_PARALLEL_MIN sf_gemm_parallel_min_madds
+#endif
 
 /* Row-major C = alpha op(A) op(B) + beta C (op transposes when ta/tb), on the
  * kernels' OpenMP threads (linalg.c); sizes must fit the 32-bit BLAS. Inside a
@@ -33,20 +45,32 @@ void sf_gemv_float32(int tb, int64_t N, int64_t K, const float *x, int64_t incx,
                      int64_t ldb, float *y, const float *bias, int act, float alpha);
 void sf_gemv_float64(int tb, int64_t N, int64_t K, const double *x, int64_t incx, const double *B,
                      int64_t ldb, double *y, const double *bias, int act, double alpha);
-/* Products below this many multiply-adds run on the calling thread: forking costs more. */
-#define SF_GEMM_PARALLEL_MIN (1 << 18)
+/* Products below SF_GEMM_PARALLEL_MIN multiply-adds run on the calling thread: forking
+ * costs more. */
 
-/* How many per-thread blocks a [M, N] product K deep is cut into, with nt threads on
- * offer: its rows when M >= N, else its columns, in blocks of whole BLAS micro-tiles (8)
- * (sf_sgemm, the fused matmul). */
-static inline int sf_gemm_parts(int64_t M, int64_t N, int64_t K, int nt)
+/* How many blocks a [M, N] product K deep is cut into: its rows when M >= N, else its
+ * columns, in blocks of at least SF_GEMM_BLOCK_MIN rows (columns) on whole BLAS
+ * micro-tiles (8), at most SF_GEMM_MAX_PARTS. A function of the sizes alone: each block is
+ * one single-threaded BLAS call, taken by whichever thread comes free (sf_sgemm, the fused
+ * matmul), so the bits do not depend on the thread count, and a thread that another
+ * process holds up delays at most one block. */
+#define SF_GEMM_BLOCK_MIN 64
+#define SF_GEMM_MAX_PARTS 16
+static inline int sf_gemm_parts(int64_t M, int64_t N, int64_t K)
 {
     const int64_t len = M >= N ? M : N;
-    int parts = nt;
-    if ((double)M * (double)N * (double)K < SF_GEMM_PARALLEL_MIN || len < 2 * 8) parts = 1;
-    if (parts > len / 8) parts = (int)(len / 8 > 0 ? len / 8 : 1);
-    return parts < 1 ? 1 : parts;
+    const double work = (double)M * (double)N * (double)K;
+    if (work < (double)SF_GEMM_PARALLEL_MIN || len < 2 * 8) return 1;
+    int64_t parts = len / SF_GEMM_BLOCK_MIN;
+    const double per = SF_GEMM_PARALLEL_MIN / 2 > 0 ? (double)(SF_GEMM_PARALLEL_MIN / 2) : 1.0;
+    if ((double)parts > work / per) parts = (int64_t)(work / per);
+    if (parts > SF_GEMM_MAX_PARTS) parts = SF_GEMM_MAX_PARTS;
+    return parts < 1 ? 1 : (int)parts;
 }
+
+/* The threads that take a product's `parts` blocks: the kernels' count, none past the
+ * blocks, one inside a parallel region. */
+#define SF_GEMM_TEAM(parts) (omp_in_parallel() ? 1 : omp_get_max_threads() < (parts) ? omp_get_max_threads() : (parts))
 
 /* Block p of `parts` over len rows (or columns): [*b0, *b1), boundaries on multiples of 8;
  * false when the block is empty. */

@@ -75,7 +75,12 @@ typedef int (*sf_kernel)(sf_call *call);
 
 /* The executor: runs calls[0..n) in order through fns[0..n). Returns -1 when
  * all succeeded, else the index of the first failing call (whose msg and the
- * returned status in *status tell why). */
+ * returned status in *status tell why). The kernels run on the caller's OpenMP
+ * thread count or fewer: each plan (known by `calls`) keeps the time of its runs
+ * at the counts it has tried (the caller's, halved down to 1) and takes the
+ * fastest, trying the others now and then; on a machine whose cores other
+ * processes hold, fewer threads are often faster. Kernels cut their work by
+ * its size, not the thread count, so the choice never changes a result. */
 int64_t sf_run_plan(sf_kernel *fns, sf_call *calls, int64_t n, int *status);
 
 /* The scheduled executor: runs calls[0..n) on up to `threads` threads (the
@@ -84,10 +89,9 @@ int64_t sf_run_plan(sf_kernel *fns, sf_call *calls, int64_t n, int *status);
  * calls call i waits for; its successors are succ[succ_start[i]..succ_start[i+1]).
  * The dependencies must order every two calls that touch the same bytes with
  * at least one writing, so results are the sequential loop's, bit for bit.
- * Ready calls start lowest index first. Every call gets the caller's OpenMP
- * thread count, as in order: kernels cut their work by it (a product's blocks,
- * a reduction's partial sums), so another count could change their bits; the
- * caller keeps threads x that count within the cores (sf_num_procs).
+ * Ready calls start lowest index first. Every call gets the OpenMP thread
+ * count sf_run_plan would give the run (below); the caller keeps threads x
+ * its own count within the cores (sf_num_procs).
  * threads <= 1, or a pool busy with another run, is sf_run_plan's loop in
  * order. trace: NULL, or 3 * n int64s
  * that receive each call's start and end (CLOCK_MONOTONIC ns) and the index of
@@ -98,8 +102,17 @@ int64_t sf_run_schedule(sf_kernel *fns, sf_call *calls, int64_t n, const int32_t
                         const int64_t *succ_start, const int32_t *succ, int threads,
                         int64_t *trace, int *status);
 
+/* Whether sf_run_plan and sf_run_schedule choose the thread count per run (1, the
+ * default) or always use the caller's (0): for measurements. */
+void sf_set_adaptive_threads(int on);
+
 /* Processors OpenMP sees: the default thread count of the scheduled executor. */
 int sf_num_procs(void);
+
+/* The work (elements; multiply-adds for a product) below which kernels stay on one
+ * thread; n < 0 restores the defaults. For tests: a low floor sends small inputs down
+ * the parallel paths. Not for use while kernels run. */
+void sf_set_parallel_min(int64_t n);
 
 /* Every kernel a library holds, by name, so Python finds kernels by the names
  * the op registry declares and can check that none is missing. */

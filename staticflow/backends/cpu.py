@@ -179,6 +179,19 @@ def call_kernel(
         raise KernelError(status, ffi.string(call.msg).decode(errors="replace"), name)
 
 
+def set_adaptive_threads(on: bool) -> None:
+    """Whether a plan's runs choose the kernels' thread count from the times they observe
+    (the default), or always take the set count (for measurements)."""
+    lib.sf_set_adaptive_threads(1 if on else 0)
+
+
+def set_parallel_min(n: int) -> None:
+    """The work below which kernels stay on one thread (elements, or a product's
+    multiply-adds); n < 0 restores the defaults. Tests lower it so that small inputs take
+    the parallel paths."""
+    lib.sf_set_parallel_min(int(n))
+
+
 def set_num_threads(n: int) -> None:
     """Threads the kernels may use (0 restores the default)."""
     lib.sf_set_num_threads(int(n))

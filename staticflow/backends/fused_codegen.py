@@ -177,6 +177,7 @@ _HEADER = """\
 #include <math.h>
 #include <stdint.h>
 
+#define SF_JIT_KERNEL 1
 #include "sf_internal.h"
 #include "sf_vector_math.h"
 #include "sf_scalar.h"
@@ -367,7 +368,7 @@ int sf_cpu_fused(sf_call *call)
         return sf_fail(call, SF_ERR_INVALID_ARGUMENT, "fused kernel: partials must be float64");
     const int64_t ntasks = K * nch;
     int err = 0;
-#pragma omp parallel for schedule(static) if (K * R >= SF_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if (K * R >= SF_PARALLEL_MIN)
     for (int64_t task = 0; task < ntasks; task++) {{
         int seen;
 #pragma omp atomic read
@@ -425,7 +426,7 @@ int sf_cpu_fused(sf_call *call)
     {out_t} *out = ({out_t} *)call->out[NOUT - 1].data;
     const int64_t ntasks = (K + {CBLOCK} - 1) / {CBLOCK};
     int err = 0;
-#pragma omp parallel for schedule(static) if (K * R >= SF_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if (K * R >= SF_PARALLEL_MIN)
     for (int64_t task = 0; task < ntasks; task++) {{
         int seen;
 #pragma omp atomic read
