@@ -251,10 +251,12 @@ SF_DEFINE_GEMM(sf_dgemm, double, scipy_cblas_dgemm)
     void sf_gemv_##NAME(int tb, int64_t N, int64_t K, const T *x, int64_t incx, const T *B,     \
                         int64_t ldb, T *y, const T *bias, int act, T alpha)                     \
     {                                                                                           \
-        int parts = omp_in_parallel() ? 1 : omp_get_max_threads();                              \
-        if ((double)N * (double)K < SF_GEMV_PARALLEL_MIN) parts = 1;                            \
-        if (parts > N / 16) parts = N / 16 > 0 ? (int)(N / 16) : 1;                             \
-        _Pragma("omp parallel for schedule(static) num_threads(parts) if(parts > 1)")           \
+        /* blocks fixed by the sizes (64 columns or more, at most SF_GEMM_MAX_PARTS), taken   \
+         * by whichever thread comes free, as the products' blocks are */                       \
+        int parts = (int)(N / 64 < SF_GEMM_MAX_PARTS ? N / 64 : SF_GEMM_MAX_PARTS);             \
+        if ((double)N * (double)K < SF_GEMV_PARALLEL_MIN || parts < 1) parts = 1;               \
+        const int team = SF_GEMM_TEAM(parts);                                                   \
+        _Pragma("omp parallel for schedule(dynamic, 1) num_threads(team) if(team > 1)")         \
         for (int p = 0; p < parts; p++) {                                                       \
             /* blocks on multiples of 16 columns (whole cache lines of floats) */              \
             const int64_t j0 = N * p / parts / 16 * 16;                                         \
