@@ -84,12 +84,13 @@ def _if_shapes(ctx: registry.ShapeContext) -> list:
             )
     if ctx.planning and ctx.functions is not None:
         ins = [tuple(s.as_list()) for s in ctx.input_shapes[1:]]
+        specs = list(ctx.input_specs[1:])
         known = ctx.value(0)
         if known is not None and np.size(known) == 1:  # a constant predicate: its branch only
             fg = then_fg if _truth(known) else else_fg
-            return [TensorShape(list(s)) for s in ctx.functions(fg, ins)]
-        a = ctx.functions(then_fg, ins)
-        b = ctx.functions(else_fg, ins)
+            return [TensorShape(list(s)) for s in ctx.functions(fg, ins, specs)]
+        a = ctx.functions(then_fg, ins, specs)
+        b = ctx.functions(else_fg, ins, specs)
         for j, (x, y) in enumerate(zip(a, b)):
             if tuple(x) != tuple(y):
                 raise ValueError(
@@ -121,7 +122,11 @@ def _if_lower(ctx) -> None:
     if plan_function is None:
         raise ValueError("If: planning a function's nested plan needs the runtime (no function planner)")
     ins = ctx.in_shapes[1:]
-    runners = [plan_function(ctx.attrs["then_branch"], ins), plan_function(ctx.attrs["else_branch"], ins)]
+    specs = list(ctx.in_specs[1:])
+    runners = [
+        plan_function(ctx.attrs["then_branch"], ins, specs),
+        plan_function(ctx.attrs["else_branch"], ins, specs),
+    ]
     # why a branch cannot run: its shapes are not the op's (they came from the other branch,
     # the one a constant predicate picks)
     wrong: list = [None, None]
@@ -532,10 +537,11 @@ def _while_shapes(ctx: registry.ShapeContext) -> list:
         raise ValueError(f"cond {cond_fg.name} returns {len(cond_fg.outputs)} values, not one predicate")
     if ctx.planning and ctx.functions is not None:
         ins = [tuple(s.as_list()) for s in ctx.input_shapes]
-        (c,) = ctx.functions(cond_fg, ins)
+        specs = _loop_specs(ctx, body_fg, ins)
+        (c,) = ctx.functions(cond_fg, ins, specs)
         if tuple(c) != ():
             raise ValueError(f"the cond of while loop '{ctx.name}' gives shape {list(c)}, not a scalar")
-        outs = ctx.functions(body_fg, ins)
+        outs = ctx.functions(body_fg, ins, specs)
         for j, (a, b) in enumerate(zip(ins, outs)):
             if tuple(a) != tuple(b):
                 raise ValueError(
@@ -554,6 +560,45 @@ def _while_shapes(ctx: registry.ShapeContext) -> list:
     return out
 
 
+def _join_loop_spec(a, b):
+    """What is known of a list that is `a` before an iteration and `b` after it."""
+    from staticflow.ops import list_ops
+
+    if a is None or b is None:
+        return None
+    if a == b:
+        return a
+    length = a.length if a.length == b.length else None
+    items = a.items if a.items == b.items else None
+    unwritten = a.items is not None and all(x is None for x in a.items)
+    item_shape = b.item_shape if unwritten or a.item_shape == b.item_shape else None
+    return list_ops.ListSpec(a.element_shape, length, items, item_shape)
+
+
+def _loop_specs(ctx: registry.ShapeContext, body_fg: FuncGraph, ins: list) -> list:
+    """What is known of the loop's list variables at every iteration: the specs they enter
+    with, joined with what the body makes of them until that no longer changes (a body that
+    passes a list through keeps its spec; one that writes slots keeps the length and the
+    shape written). They are the op's outputs' specs, and the specs the cond's and body's
+    plans are made with."""
+    from staticflow.ops import list_ops
+
+    specs = [sp if isinstance(sp, list_ops.ListSpec) else None for sp in ctx.input_specs[: len(ins)]]
+    specs += [None] * (len(ins) - len(specs))
+    if not any(specs):
+        return specs
+    for _ in range(8):
+        _, outs = ctx.functions(body_fg, ins, specs, with_specs=True)
+        new = [_join_loop_spec(a, b) for a, b in zip(specs, outs)]
+        if new == specs:
+            break
+        specs = new
+    else:
+        specs = [None if sp is None else list_ops.ListSpec(sp.element_shape) for sp in specs]
+    ctx.output_specs = {j: sp for j, sp in enumerate(specs) if sp is not None}
+    return specs
+
+
 def _while_ref(inputs, attrs):
     cond_fg, body_fg = attrs["cond"], attrs["body"]
     vals = [np.array(v) for v in inputs]
@@ -567,8 +612,10 @@ def _while_lower(ctx) -> None:
     if plan_function is None:
         raise ValueError("While: planning a function's nested plan needs the runtime (no function planner)")
     ins = [tuple(s) for s in ctx.in_shapes]
-    cond_r = plan_function(ctx.attrs["cond"], ins)
-    body_r = plan_function(ctx.attrs["body"], ins)
+    # the loop's outputs' specs are what is known of its list variables at every iteration
+    specs = list(ctx.out_specs)
+    cond_r = plan_function(ctx.attrs["cond"], ins, specs)
+    body_r = plan_function(ctx.attrs["body"], ins, specs)
 
     def run(op, in_arrays, out_arrays):
         # the loop variables live in the outputs; the body's plan copies them into its own
@@ -673,9 +720,14 @@ def while_loop(
         raise ValueError(
             f"while_loop: parallel_iterations must be a positive integer, got {parallel_iterations}"
         )
+    from staticflow.ops import tensor_array_ops
+
     single = not isinstance(loop_vars, (list, tuple))
     structure = [loop_vars] if single else loop_vars
-    flat_in = nest.flatten(structure)
+    # a TensorArray travels as its flow (a variant tensor): unwrapped here, wrapped again
+    # around the flow inside cond and body and around the loop's output (TensorFlow's way)
+    templates = nest.flatten(structure)
+    flat_in = [tensor_array_ops.to_flow(t) for t in templates]
     if not flat_in:
         raise ValueError("while_loop: no loop variables")
     with fops.name_scope(name, "while", [t for t in flat_in if isinstance(t, fops.Tensor)]) as scope:
@@ -706,8 +758,13 @@ def while_loop(
         base = scope.rstrip("/").replace("/", "_") or "while"
         has_max = maximum_iterations is not None
 
+        def wrap(xs):
+            return nest.pack_sequence_as(
+                structure, [tensor_array_ops.from_flow(t, x) for t, x in zip(templates, xs)]
+            )
+
         def cond_fn(i, m, *xs):
-            xs_ = nest.pack_sequence_as(structure, list(xs))
+            xs_ = wrap(xs)
             c = cond(*xs_)
             c = fops.convert_to_tensor(c)
             if c.dtype != dtypes.bool_:
@@ -717,7 +774,7 @@ def while_loop(
             return c
 
         def body_fn(i, m, *xs):
-            xs_ = nest.pack_sequence_as(structure, list(xs))
+            xs_ = wrap(xs)
             out = body(*xs_)
             if not isinstance(out, (list, tuple)) and len(structure) == 1:
                 out = [out]
@@ -728,6 +785,13 @@ def while_loop(
                 raise ValueError(
                     f"while_loop: body returns {len(flat_out)} values for {len(flat_in)} loop variables"
                 )
+            for j, (t, x) in enumerate(zip(templates, flat_out)):
+                if isinstance(t, tensor_array_ops.TensorArray) != isinstance(x, tensor_array_ops.TensorArray):
+                    raise TypeError(
+                        f"while_loop: loop variable {j} is {type(t).__name__} but the body returns "
+                        f"{type(x).__name__} for it"
+                    )
+            flat_out = [tensor_array_ops.to_flow(x) for x in flat_out]
             return [math_ops.add(i, 1), m, *flat_out]
 
         cond_fg, c = build_function(cond_fn, f"{base}_cond", specs, outer=g)
@@ -761,7 +825,7 @@ def while_loop(
             name=scope,
         )
         outs = [builder.apply_op("Identity", [t], None, name="Identity").outputs[0] for t in op.outputs]
-        result = nest.pack_sequence_as(structure, outs[2 : 2 + len(flat_in)])
+        result = wrap(outs[2 : 2 + len(flat_in)])
         if single and not return_same_structure:
             return result[0]
         if len(flat_in) == 1 and not return_same_structure and not nest.is_nested(structure[0]):
