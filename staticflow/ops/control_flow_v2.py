@@ -647,8 +647,8 @@ def _while_cases(rng):
     attrs = {"cond": cond_fg, "body": body_fg}
     x, w = rng.standard_normal(3), rng.standard_normal(3)
     return [
-        Case(([np.int32(0), x, w],), attrs, grad=False),
-        Case(([np.int32(2), x, w],), attrs, grad=False),
+        Case(([np.int32(0), x, w],), attrs),
+        Case(([np.int32(2), x, w],), attrs),
         Case((), scenario=_while_scenario, grad=False),
     ]
 
@@ -686,10 +686,142 @@ for _name, _stateful in (("While", True), ("StatelessWhile", False)):
         cases=_while_cases,
         stateful=_stateful,
         foldable=False,
-        differentiable=False,  # gradients through loops need the TensorList accumulators (later)
-        gradient_error="staticflow cannot differentiate through while_loop yet",
         doc="Runs body (a function) on the loop variables while cond (a function) holds.",
     )
+
+
+_LIST_WRITES = ("TensorListSetItem", "TensorListPushBack", "TensorListScatterIntoExistingList")
+
+
+def _list_dtype(t: fops.Tensor):
+    """The element dtype of the TensorList `t` holds, from the op that made it (through
+    Identity, loops and function arguments), or None when that cannot be told."""
+    seen = 0
+    while seen < 1000:
+        seen += 1
+        op = t.op
+        if "element_dtype" in op._attrs:
+            return op._attrs["element_dtype"]
+        if op.type in ("Identity",) or op.type in ("While", "StatelessWhile"):
+            t = op.inputs[0 if op.type == "Identity" else t.value_index]
+            continue
+        if op.type == "Placeholder" and isinstance(t.graph, FuncGraph):
+            outer = {inner: o for o, inner in t.graph.captures}.get(t)
+            if outer is None:
+                return None
+            t = outer
+            continue
+        return None
+    return None
+
+
+def _zeros_like_list(t: fops.Tensor, dtype):
+    """A list like `t` (length, element shape) of slots never written: a zero gradient."""
+    from staticflow.ops import list_ops
+
+    return list_ops.tensor_list_reserve(
+        list_ops.tensor_list_element_shape(t), list_ops.tensor_list_length(t), dtype
+    )
+
+
+def _while_grad(op, *grads):
+    """The gradient of a While: a replay of the forward loop that pushes each iteration's loop
+    variables onto TensorList accumulators, then a backward loop that pops them in reverse,
+    recomputes the body on them and differentiates it (the captured tensors are loop
+    variables the body passes through, so their gradients add up over the iterations).
+    TensorFlow instead has the forward loop itself keep the intermediates it needs; here the
+    forward loop runs once more when its gradient is computed.
+
+    TensorList (TensorArray) loop variables are not accumulated: one the body passes through
+    is the same list at every iteration, and one it changes must only be written by the body
+    (as map_fn's and scan's results are), so that what it holds changes no value the body
+    computes; the backward body sees the list the loop started with in its place."""
+    from staticflow.framework.func_graph import copy_body
+    from staticflow.ops import array_ops, list_ops, math_ops
+
+    if _gradients is None:
+        raise RuntimeError("the gradient of a while_loop needs staticflow.autodiff (import staticflow)")
+    cond_fg, body_fg = op.get_attr("cond"), op.get_attr("body")
+    inputs = list(op.inputs)
+    n = len(inputs)
+    lists = [j for j, t in enumerate(inputs) if t.dtype is dtypes.variant]
+    for j in lists:
+        arg, out = body_fg.inputs[j], body_fg.outputs[j]
+        if out is arg:
+            continue
+        for c in arg.consumers():
+            if c.type not in _LIST_WRITES or c.inputs[0] is not arg:
+                raise NotImplementedError(
+                    f"staticflow cannot differentiate through while loop '{op.name}' yet: its body "
+                    f"reads the TensorList loop variable {j} ({c.type} op '{c.name}') that it also "
+                    f"changes; gradients through loops that only write such lists are provided"
+                )
+    diff = [j for j, t in enumerate(inputs) if t.dtype.is_floating or t.dtype is dtypes.variant]
+    if not [j for j in diff if inputs[j].dtype.is_floating] and all(grads[j] is None for j in lists):
+        return [None] * n
+    dts = {j: _list_dtype(inputs[j]) for j in lists}
+    for j in lists:
+        if dts[j] is None and grads[j] is None:
+            raise NotImplementedError(
+                f"while loop '{op.name}': cannot tell the element dtype of its TensorList loop "
+                f"variable {j} ({inputs[j].name}) to give it a zero gradient"
+            )
+    shapes = [t.shape for t in op.outputs]
+
+    def zero(j, like):
+        if like.dtype is dtypes.variant:
+            return _zeros_like_list(like, dts[j])
+        return array_ops.zeros_like(like)
+
+    kept = [j for j in range(n) if j not in lists]  # accumulated per iteration
+    with fops.name_scope(None, "while_grad"):
+        grads = [g if g is not None or j not in diff else zero(j, op.outputs[j]) for j, g in enumerate(grads)]
+        accs = [
+            list_ops.empty_tensor_list(shapes[j] if shapes[j].is_fully_defined() else None, inputs[j].dtype)
+            for j in kept
+        ]
+
+        def replay_cond(xs, accs):
+            (c,), _ = copy_body(cond_fg, list(xs))
+            return c
+
+        def replay_body(xs, accs):
+            ys, _ = copy_body(body_fg, list(xs))
+            return list(ys), [list_ops.tensor_list_push_back(a, xs[j]) for a, j in zip(accs, kept)]
+
+        _, accs = while_loop(replay_cond, replay_body, [inputs, accs], name="replay")
+        count = list_ops.tensor_list_length(accs[0])
+
+        def back_cond(k, gs, accs):
+            return k > 0
+
+        def back_body(k, gs, accs):
+            fg = fops.get_default_graph()
+            new_accs, xs = [], [fg.capture(t) if j in lists else None for j, t in enumerate(inputs)]
+            for a, j in zip(accs, kept):
+                s = shapes[j]
+                a2, x = list_ops.tensor_list_pop_back(a, inputs[j].dtype, s if s.is_fully_defined() else -1)
+                x.set_shape(s)
+                new_accs.append(a2)
+                xs[j] = x
+            ys, _ = copy_body(body_fg, xs)
+            pairs = [(ys[j], gs[m]) for m, j in enumerate(diff)]
+            got = _gradients([y for y, _ in pairs], [xs[j] for j in diff], grad_ys=[g for _, g in pairs])
+            new_gs = [g if g is not None else zero(j, xs[j]) for g, j in zip(got, diff)]
+            return math_ops.subtract(k, 1), new_gs, new_accs
+
+        _, gs, _ = while_loop(
+            back_cond, back_body, [count, [grads[j] for j in diff], accs], name="backward",
+            return_same_structure=True,
+        )
+    out: list = [None] * n
+    for g, j in zip(gs, diff):
+        out[j] = g
+    return out
+
+
+registry.register_gradient("While")(_while_grad)
+registry.register_gradient("StatelessWhile")(_while_grad)
 
 
 def while_loop(
