@@ -92,3 +92,21 @@ def test_body_reading_a_list_it_writes_fails_clearly():
         _, ta = sf.while_loop(lambda i, t: i < 3, body, [1, ta])
         with pytest.raises(NotImplementedError, match="reads the TensorList loop variable"):
             sf.gradients(sf.reduce_sum(ta.stack()), x)
+
+
+def test_gradient_of_nested_loops_and_a_cond_in_the_body():
+    xv = np.array([0.3, -0.2])
+    with sf.Graph().as_default():
+        x = sf.placeholder(sf.float64, [2])
+
+        def outer_body(i, a):
+            _, b = sf.while_loop(lambda j, b: j < 2, lambda j, b: (j + 1, sf.sin(b) * x + a), [0, a])
+            b = sf.cond(sf.equal(i % 2, 0), lambda: b * b, lambda: b - x)
+            return i + 1, b
+
+        _, y = sf.while_loop(lambda i, a: i < 3, outer_body, [0, x])
+        loss = sf.reduce_sum(y * y)
+        (g,) = sf.gradients(loss, x)
+        with sf.Session() as sess:
+            want = _numeric(sess, loss, x, xv)
+            np.testing.assert_allclose(sess.run(g, {x: xv}), want, rtol=1e-6, atol=1e-8)
