@@ -118,3 +118,23 @@ def test_scan_nested_initializer_and_elems():
         got = _run(out)
     np.testing.assert_allclose(got["sum"], np.cumsum(av * bv[:, None], axis=0), rtol=1e-12)
     np.testing.assert_array_equal(got["n"], np.arange(1, 5))
+
+
+def test_names_are_tensorflows():
+    # as TensorFlow 1.x (control flow v2) names them
+    with sf.Graph().as_default():
+        x = sf.placeholder(sf.float32, [4, 3])
+        names = [
+            sf.map_fn(lambda r: r * 2.0, x).name,
+            sf.scan(lambda a, r: a + r, x).name,
+            sf.foldl(lambda a, r: a + r, x).name,
+            sf.foldr(lambda a, r: a + r, x, initializer=sf.zeros([3])).name,
+        ]
+        loops = [o.name for o in sf.get_default_graph().get_operations() if o.type.endswith("While")]
+    assert names == [
+        "map/TensorArrayV2Stack/TensorListStack:0",
+        "scan/TensorArrayV2Stack/TensorListStack:0",
+        "foldl/while/Identity_3:0",
+        "foldr/while/Identity_3:0",
+    ]
+    assert loops == ["map/while", "scan/while", "foldl/while", "foldr/while"]
