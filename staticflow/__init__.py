@@ -105,6 +105,7 @@ from staticflow.ops.clip_ops import clip_by_global_norm, clip_by_norm, clip_by_v
 from staticflow.ops.control_flow_ops import group, with_dependencies
 from staticflow.ops.control_flow_ops import tuple_ as tuple  # noqa: A001 - TF's name
 from staticflow.ops.control_flow_v2 import case, cond, switch_case, while_loop
+from staticflow.ops.functional_ops import foldl, foldr, map_fn, scan
 from staticflow.ops.init_ops import (
     constant_initializer,
     glorot_normal_initializer,

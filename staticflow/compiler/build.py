@@ -67,21 +67,27 @@ class Evaluator:
         self._new_specs: dict = {}  # output index -> spec of the op _infer saw last
         self._function_shapes: dict = {}
 
-    def function_shapes(self, fg, in_shapes) -> list[tuple]:
+    def function_shapes(self, fg, in_shapes, in_specs=None, with_specs: bool = False):
         """The concrete output shapes of function graph `fg` (a branch, a loop body) for
         arguments of these concrete shapes: its IR built as a plan's would be. Its values
         needed while planning must not come from its arguments (a shape argument computed
-        from an argument's value): they are only known while it runs."""
-        key = (id(fg), tuple(tuple(s) for s in in_shapes))
+        from an argument's value): they are only known while it runs. `in_specs`: what is
+        known of its list arguments (ListSpecs, None where nothing); `with_specs`: return
+        (shapes, the specs of its outputs) instead."""
+        specs = tuple(in_specs) if in_specs else ()
+        key = (id(fg), tuple(tuple(s) for s in in_shapes), specs)
         got = self._function_shapes.get(key)
-        if got is not None:
-            return got[1]
-        feeds = {t: _shaped(tuple(s), t.dtype) for t, s in zip(fg.inputs, in_shapes)}
-        ir, ev = build_ir(fg, fg.outputs, fg.control_outputs, feeds, self.allocation_limit)
-        check_no_value_feeds(fg, ir)
-        shapes = [tuple(v.node.shapes[v.index]) for v in ir.fetches]
-        self._function_shapes[key] = (fg, shapes)
-        return shapes
+        if got is None:
+            feeds = {t: _shaped(tuple(s), t.dtype) for t, s in zip(fg.inputs, in_shapes)}
+            feed_specs = {t: sp for t, sp in zip(fg.inputs, specs) if sp is not None}
+            ir, ev = build_ir(
+                fg, fg.outputs, fg.control_outputs, feeds, self.allocation_limit, feed_specs=feed_specs
+            )
+            check_no_value_feeds(fg, ir)
+            shapes = [tuple(v.node.shapes[v.index]) for v in ir.fetches]
+            out_specs = [ev.specs.get(v) for v in ir.fetches]
+            got = self._function_shapes[key] = (fg, shapes, out_specs)
+        return (got[1], got[2]) if with_specs else got[1]
 
     def value(self, v: Value, why: str) -> np.ndarray:
         """The value of `v`, or InvalidArgumentError when it is only known while running."""

@@ -84,12 +84,13 @@ def _if_shapes(ctx: registry.ShapeContext) -> list:
             )
     if ctx.planning and ctx.functions is not None:
         ins = [tuple(s.as_list()) for s in ctx.input_shapes[1:]]
+        specs = list(ctx.input_specs[1:])
         known = ctx.value(0)
         if known is not None and np.size(known) == 1:  # a constant predicate: its branch only
             fg = then_fg if _truth(known) else else_fg
-            return [TensorShape(list(s)) for s in ctx.functions(fg, ins)]
-        a = ctx.functions(then_fg, ins)
-        b = ctx.functions(else_fg, ins)
+            return [TensorShape(list(s)) for s in ctx.functions(fg, ins, specs)]
+        a = ctx.functions(then_fg, ins, specs)
+        b = ctx.functions(else_fg, ins, specs)
         for j, (x, y) in enumerate(zip(a, b)):
             if tuple(x) != tuple(y):
                 raise ValueError(
@@ -121,7 +122,11 @@ def _if_lower(ctx) -> None:
     if plan_function is None:
         raise ValueError("If: planning a function's nested plan needs the runtime (no function planner)")
     ins = ctx.in_shapes[1:]
-    runners = [plan_function(ctx.attrs["then_branch"], ins), plan_function(ctx.attrs["else_branch"], ins)]
+    specs = list(ctx.in_specs[1:])
+    runners = [
+        plan_function(ctx.attrs["then_branch"], ins, specs),
+        plan_function(ctx.attrs["else_branch"], ins, specs),
+    ]
     # why a branch cannot run: its shapes are not the op's (they came from the other branch,
     # the one a constant predicate picks)
     wrong: list = [None, None]
@@ -532,10 +537,11 @@ def _while_shapes(ctx: registry.ShapeContext) -> list:
         raise ValueError(f"cond {cond_fg.name} returns {len(cond_fg.outputs)} values, not one predicate")
     if ctx.planning and ctx.functions is not None:
         ins = [tuple(s.as_list()) for s in ctx.input_shapes]
-        (c,) = ctx.functions(cond_fg, ins)
+        specs = _loop_specs(ctx, body_fg, ins)
+        (c,) = ctx.functions(cond_fg, ins, specs)
         if tuple(c) != ():
             raise ValueError(f"the cond of while loop '{ctx.name}' gives shape {list(c)}, not a scalar")
-        outs = ctx.functions(body_fg, ins)
+        outs = ctx.functions(body_fg, ins, specs)
         for j, (a, b) in enumerate(zip(ins, outs)):
             if tuple(a) != tuple(b):
                 raise ValueError(
@@ -554,6 +560,45 @@ def _while_shapes(ctx: registry.ShapeContext) -> list:
     return out
 
 
+def _join_loop_spec(a, b):
+    """What is known of a list that is `a` before an iteration and `b` after it."""
+    from staticflow.ops import list_ops
+
+    if a is None or b is None:
+        return None
+    if a == b:
+        return a
+    length = a.length if a.length == b.length else None
+    items = a.items if a.items == b.items else None
+    unwritten = a.items is not None and all(x is None for x in a.items)
+    item_shape = b.item_shape if unwritten or a.item_shape == b.item_shape else None
+    return list_ops.ListSpec(a.element_shape, length, items, item_shape)
+
+
+def _loop_specs(ctx: registry.ShapeContext, body_fg: FuncGraph, ins: list) -> list:
+    """What is known of the loop's list variables at every iteration: the specs they enter
+    with, joined with what the body makes of them until that no longer changes (a body that
+    passes a list through keeps its spec; one that writes slots keeps the length and the
+    shape written). They are the op's outputs' specs, and the specs the cond's and body's
+    plans are made with."""
+    from staticflow.ops import list_ops
+
+    specs = [sp if isinstance(sp, list_ops.ListSpec) else None for sp in ctx.input_specs[: len(ins)]]
+    specs += [None] * (len(ins) - len(specs))
+    if not any(specs):
+        return specs
+    for _ in range(8):
+        _, outs = ctx.functions(body_fg, ins, specs, with_specs=True)
+        new = [_join_loop_spec(a, b) for a, b in zip(specs, outs)]
+        if new == specs:
+            break
+        specs = new
+    else:
+        specs = [None if sp is None else list_ops.ListSpec(sp.element_shape) for sp in specs]
+    ctx.output_specs = {j: sp for j, sp in enumerate(specs) if sp is not None}
+    return specs
+
+
 def _while_ref(inputs, attrs):
     cond_fg, body_fg = attrs["cond"], attrs["body"]
     vals = [np.array(v) for v in inputs]
@@ -567,8 +612,10 @@ def _while_lower(ctx) -> None:
     if plan_function is None:
         raise ValueError("While: planning a function's nested plan needs the runtime (no function planner)")
     ins = [tuple(s) for s in ctx.in_shapes]
-    cond_r = plan_function(ctx.attrs["cond"], ins)
-    body_r = plan_function(ctx.attrs["body"], ins)
+    # the loop's outputs' specs are what is known of its list variables at every iteration
+    specs = list(ctx.out_specs)
+    cond_r = plan_function(ctx.attrs["cond"], ins, specs)
+    body_r = plan_function(ctx.attrs["body"], ins, specs)
 
     def run(op, in_arrays, out_arrays):
         # the loop variables live in the outputs; the body's plan copies them into its own
@@ -600,8 +647,8 @@ def _while_cases(rng):
     attrs = {"cond": cond_fg, "body": body_fg}
     x, w = rng.standard_normal(3), rng.standard_normal(3)
     return [
-        Case(([np.int32(0), x, w],), attrs, grad=False),
-        Case(([np.int32(2), x, w],), attrs, grad=False),
+        Case(([np.int32(0), x, w],), attrs),
+        Case(([np.int32(2), x, w],), attrs),
         Case((), scenario=_while_scenario, grad=False),
     ]
 
@@ -639,10 +686,142 @@ for _name, _stateful in (("While", True), ("StatelessWhile", False)):
         cases=_while_cases,
         stateful=_stateful,
         foldable=False,
-        differentiable=False,  # gradients through loops need the TensorList accumulators (later)
-        gradient_error="staticflow cannot differentiate through while_loop yet",
         doc="Runs body (a function) on the loop variables while cond (a function) holds.",
     )
+
+
+_LIST_WRITES = ("TensorListSetItem", "TensorListPushBack", "TensorListScatterIntoExistingList")
+
+
+def _list_dtype(t: fops.Tensor):
+    """The element dtype of the TensorList `t` holds, from the op that made it (through
+    Identity, loops and function arguments), or None when that cannot be told."""
+    seen = 0
+    while seen < 1000:
+        seen += 1
+        op = t.op
+        if "element_dtype" in op._attrs:
+            return op._attrs["element_dtype"]
+        if op.type in ("Identity",) or op.type in ("While", "StatelessWhile"):
+            t = op.inputs[0 if op.type == "Identity" else t.value_index]
+            continue
+        if op.type == "Placeholder" and isinstance(t.graph, FuncGraph):
+            outer = {inner: o for o, inner in t.graph.captures}.get(t)
+            if outer is None:
+                return None
+            t = outer
+            continue
+        return None
+    return None
+
+
+def _zeros_like_list(t: fops.Tensor, dtype):
+    """A list like `t` (length, element shape) of slots never written: a zero gradient."""
+    from staticflow.ops import list_ops
+
+    return list_ops.tensor_list_reserve(
+        list_ops.tensor_list_element_shape(t), list_ops.tensor_list_length(t), dtype
+    )
+
+
+def _while_grad(op, *grads):
+    """The gradient of a While: a replay of the forward loop that pushes each iteration's loop
+    variables onto TensorList accumulators, then a backward loop that pops them in reverse,
+    recomputes the body on them and differentiates it (the captured tensors are loop
+    variables the body passes through, so their gradients add up over the iterations).
+    TensorFlow instead has the forward loop itself keep the intermediates it needs; here the
+    forward loop runs once more when its gradient is computed.
+
+    TensorList (TensorArray) loop variables are not accumulated: one the body passes through
+    is the same list at every iteration, and one it changes must only be written by the body
+    (as map_fn's and scan's results are), so that what it holds changes no value the body
+    computes; the backward body sees the list the loop started with in its place."""
+    from staticflow.framework.func_graph import copy_body
+    from staticflow.ops import array_ops, list_ops, math_ops
+
+    if _gradients is None:
+        raise RuntimeError("the gradient of a while_loop needs staticflow.autodiff (import staticflow)")
+    cond_fg, body_fg = op.get_attr("cond"), op.get_attr("body")
+    inputs = list(op.inputs)
+    n = len(inputs)
+    lists = [j for j, t in enumerate(inputs) if t.dtype is dtypes.variant]
+    for j in lists:
+        arg, out = body_fg.inputs[j], body_fg.outputs[j]
+        if out is arg:
+            continue
+        for c in arg.consumers():
+            if c.type not in _LIST_WRITES or c.inputs[0] is not arg:
+                raise NotImplementedError(
+                    f"staticflow cannot differentiate through while loop '{op.name}' yet: its body "
+                    f"reads the TensorList loop variable {j} ({c.type} op '{c.name}') that it also "
+                    f"changes; gradients through loops that only write such lists are provided"
+                )
+    diff = [j for j, t in enumerate(inputs) if t.dtype.is_floating or t.dtype is dtypes.variant]
+    if not [j for j in diff if inputs[j].dtype.is_floating] and all(grads[j] is None for j in lists):
+        return [None] * n
+    dts = {j: _list_dtype(inputs[j]) for j in lists}
+    for j in lists:
+        if dts[j] is None and grads[j] is None:
+            raise NotImplementedError(
+                f"while loop '{op.name}': cannot tell the element dtype of its TensorList loop "
+                f"variable {j} ({inputs[j].name}) to give it a zero gradient"
+            )
+    shapes = [t.shape for t in op.outputs]
+
+    def zero(j, like):
+        if like.dtype is dtypes.variant:
+            return _zeros_like_list(like, dts[j])
+        return array_ops.zeros_like(like)
+
+    kept = [j for j in range(n) if j not in lists]  # accumulated per iteration
+    with fops.name_scope(None, "while_grad"):
+        grads = [g if g is not None or j not in diff else zero(j, op.outputs[j]) for j, g in enumerate(grads)]
+        accs = [
+            list_ops.empty_tensor_list(shapes[j] if shapes[j].is_fully_defined() else None, inputs[j].dtype)
+            for j in kept
+        ]
+
+        def replay_cond(xs, accs):
+            (c,), _ = copy_body(cond_fg, list(xs))
+            return c
+
+        def replay_body(xs, accs):
+            ys, _ = copy_body(body_fg, list(xs))
+            return list(ys), [list_ops.tensor_list_push_back(a, xs[j]) for a, j in zip(accs, kept)]
+
+        _, accs = while_loop(replay_cond, replay_body, [inputs, accs], name="replay")
+        count = list_ops.tensor_list_length(accs[0])
+
+        def back_cond(k, gs, accs):
+            return k > 0
+
+        def back_body(k, gs, accs):
+            fg = fops.get_default_graph()
+            new_accs, xs = [], [fg.capture(t) if j in lists else None for j, t in enumerate(inputs)]
+            for a, j in zip(accs, kept):
+                s = shapes[j]
+                a2, x = list_ops.tensor_list_pop_back(a, inputs[j].dtype, s if s.is_fully_defined() else -1)
+                x.set_shape(s)
+                new_accs.append(a2)
+                xs[j] = x
+            ys, _ = copy_body(body_fg, xs)
+            pairs = [(ys[j], gs[m]) for m, j in enumerate(diff)]
+            got = _gradients([y for y, _ in pairs], [xs[j] for j in diff], grad_ys=[g for _, g in pairs])
+            new_gs = [g if g is not None else zero(j, xs[j]) for g, j in zip(got, diff)]
+            return math_ops.subtract(k, 1), new_gs, new_accs
+
+        _, gs, _ = while_loop(
+            back_cond, back_body, [count, [grads[j] for j in diff], accs], name="backward",
+            return_same_structure=True,
+        )
+    out: list = [None] * n
+    for g, j in zip(gs, diff):
+        out[j] = g
+    return out
+
+
+registry.register_gradient("While")(_while_grad)
+registry.register_gradient("StatelessWhile")(_while_grad)
 
 
 def while_loop(
@@ -673,9 +852,14 @@ def while_loop(
         raise ValueError(
             f"while_loop: parallel_iterations must be a positive integer, got {parallel_iterations}"
         )
+    from staticflow.ops import tensor_array_ops
+
     single = not isinstance(loop_vars, (list, tuple))
     structure = [loop_vars] if single else loop_vars
-    flat_in = nest.flatten(structure)
+    # a TensorArray travels as its flow (a variant tensor): unwrapped here, wrapped again
+    # around the flow inside cond and body and around the loop's output (TensorFlow's way)
+    templates = nest.flatten(structure)
+    flat_in = [tensor_array_ops.to_flow(t) for t in templates]
     if not flat_in:
         raise ValueError("while_loop: no loop variables")
     with fops.name_scope(name, "while", [t for t in flat_in if isinstance(t, fops.Tensor)]) as scope:
@@ -706,8 +890,13 @@ def while_loop(
         base = scope.rstrip("/").replace("/", "_") or "while"
         has_max = maximum_iterations is not None
 
+        def wrap(xs):
+            return nest.pack_sequence_as(
+                structure, [tensor_array_ops.from_flow(t, x) for t, x in zip(templates, xs)]
+            )
+
         def cond_fn(i, m, *xs):
-            xs_ = nest.pack_sequence_as(structure, list(xs))
+            xs_ = wrap(xs)
             c = cond(*xs_)
             c = fops.convert_to_tensor(c)
             if c.dtype != dtypes.bool_:
@@ -717,7 +906,7 @@ def while_loop(
             return c
 
         def body_fn(i, m, *xs):
-            xs_ = nest.pack_sequence_as(structure, list(xs))
+            xs_ = wrap(xs)
             out = body(*xs_)
             if not isinstance(out, (list, tuple)) and len(structure) == 1:
                 out = [out]
@@ -728,6 +917,13 @@ def while_loop(
                 raise ValueError(
                     f"while_loop: body returns {len(flat_out)} values for {len(flat_in)} loop variables"
                 )
+            for j, (t, x) in enumerate(zip(templates, flat_out)):
+                if isinstance(t, tensor_array_ops.TensorArray) != isinstance(x, tensor_array_ops.TensorArray):
+                    raise TypeError(
+                        f"while_loop: loop variable {j} is {type(t).__name__} but the body returns "
+                        f"{type(x).__name__} for it"
+                    )
+            flat_out = [tensor_array_ops.to_flow(x) for x in flat_out]
             return [math_ops.add(i, 1), m, *flat_out]
 
         cond_fg, c = build_function(cond_fn, f"{base}_cond", specs, outer=g)
@@ -761,7 +957,7 @@ def while_loop(
             name=scope,
         )
         outs = [builder.apply_op("Identity", [t], None, name="Identity").outputs[0] for t in op.outputs]
-        result = nest.pack_sequence_as(structure, outs[2 : 2 + len(flat_in)])
+        result = wrap(outs[2 : 2 + len(flat_in)])
         if single and not return_same_structure:
             return result[0]
         if len(flat_in) == 1 and not return_same_structure and not nest.is_nested(structure[0]):

@@ -216,6 +216,10 @@ class LowerContext:
     # for those shapes, made by the runtime (ops that call functions: If, While); None when
     # planning without one
     functions: object = None
+    # what planning knows of the list values among its inputs and outputs (ListSpecs, None
+    # where nothing is known): ops that call functions pass them to their plans
+    in_specs: list = field(default_factory=list)
+    out_specs: list = field(default_factory=list)
 
     def __post_init__(self):
         if self.backend is None:

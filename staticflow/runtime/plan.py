@@ -264,6 +264,7 @@ def build_plan(
     allocation_limit=None,
     inter_op_threads: int = 1,
     functions=None,
+    feed_specs=None,
 ) -> Plan:
     """Plan the run that computes fetch_tensors and runs target_ops given feeds: build the IR
     of this signature, rewrite it with the pass pipeline (`options`: passes.Options, from the
@@ -284,7 +285,7 @@ def build_plan(
     gc.disable()
     try:
         early = EarlyRewrites(options)
-        ir, ev = build_ir(graph, fetch_tensors, target_ops, feeds, allocation_limit, early)
+        ir, ev = build_ir(graph, fetch_tensors, target_ops, feeds, allocation_limit, early, feed_specs)
         records = passes.optimize(ir, ev, options, early.counts, early.done())
         in_place = (options or passes.Options()).on("memory_in_place")
         if functions is None:
@@ -378,17 +379,21 @@ class FunctionPlans:
         self.allocation_limit = allocation_limit
         self._runners: dict = {}
 
-    def __call__(self, fg, in_shapes) -> FunctionRunner:
+    def __call__(self, fg, in_shapes, in_specs=None) -> FunctionRunner:
+        """`in_specs`: what is known of the function's list arguments (ListSpecs, None where
+        nothing), so that its reads of them plan with the element shapes its caller knows."""
         from staticflow.compiler.build import _shaped, check_no_value_feeds
 
-        key = (id(fg), tuple(tuple(int(n) for n in s) for s in in_shapes))
+        specs = tuple(in_specs) if in_specs else ()
+        key = (id(fg), tuple(tuple(int(n) for n in s) for s in in_shapes), specs)
         got = self._runners.get(key)
         if got is not None:
             return got[1]
         feeds = {t: _shaped(s, t.dtype) for t, s in zip(fg.inputs, key[1])}
+        feed_specs = {t: sp for t, sp in zip(fg.inputs, specs) if sp is not None}
         p = build_plan(
             fg, list(fg.outputs), list(fg.control_outputs), feeds, self.variables, self.resources,
-            self.options, self.allocation_limit, functions=self,
+            self.options, self.allocation_limit, functions=self, feed_specs=feed_specs,
         )
         check_no_value_feeds(fg, p)
         runner_ = FunctionRunner(fg, p, self.variables, key[1])
@@ -509,6 +514,9 @@ def plan_ir(
             backend=backend.for_device(node.device),
             functions=functions,
         )
+        if ev.specs:
+            ctx.in_specs = [ev.specs.get(v) for v in node.inputs]
+            ctx.out_specs = [ev.specs.get(node.output(j)) for j in range(len(node.dtypes))]
         try:
             if registry.runs_on_host(d, ctx.in_dtypes, ctx.out_dtypes):
                 ctx.reference([i for i, a in enumerate(args) if a.ref])
