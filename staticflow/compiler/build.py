@@ -392,6 +392,9 @@ def _known_shapes(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> 
     fed, every input's concrete shape the one the graph knew and every input whose value a
     shape may depend on a constant of the graph. (Those shapes were checked for size then.)
     None otherwise."""
+    _has_host(d)
+    if _HOST[d.name][2] or any(t.dtype is dtypes.variant for t in (*op._inputs, *op._outputs)):
+        return None
     out = []
     for t in op._outputs:
         dims = t._shape._dims
@@ -416,8 +419,16 @@ _HOST: dict = {}  # OpDef name -> (the OpDef, whether any of its inputs is a hos
 def _has_host(d: registry.OpDef) -> bool:
     got = _HOST.get(d.name)
     if got is None or got[0] is not d:
-        got = _HOST[d.name] = (d, any(a.host for a in d.inputs))
+        got = _HOST[d.name] = (d, any(a.host for a in d.inputs), _infers_beyond_shapes(d))
     return got[1]
+
+
+def _infers_beyond_shapes(d: registry.OpDef) -> bool:
+    """Whether the op's shape function must run even when the graph knew its shapes: it
+    records what a list holds (variant inputs or outputs: the specs its readers plan with)
+    or plans functions (a branch's or body's shapes for the run's inputs)."""
+    args = (*d.inputs, *d.outputs)
+    return any(a.kind == "func" for a in d.attrs) or any(a.dtype is dtypes.variant for a in args)
 
 
 __all__ = ["Evaluator", "build_ir", "flat_args", "where", "dtypes"]

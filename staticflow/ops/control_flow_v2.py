@@ -631,24 +631,28 @@ def _while_lower(ctx) -> None:
 
 
 def _while_cases(rng):
+    """Loops in TensorFlow's layout of While's inputs (the iteration counter from 0, the
+    iteration limit, then the loop variables), which TensorFlow's gradient of a While reads:
+    it runs as many backward iterations as the counter's final value."""
     from staticflow.ops import math_ops
 
     def function(fn, name):
         fg = FuncGraph(unique_function_name(name))
         with fg.as_default():
             i = fg.add_input(dtypes.int32, [], "i")
+            m = fg.add_input(dtypes.int32, [], "maximum_iterations")
             x = fg.add_input(dtypes.float64, [3], "x")
             w = fg.add_input(dtypes.float64, [3], "w")
-            fg.outputs = fn(i, x, w)
+            fg.outputs = fn(i, m, x, w)
         return fg
 
-    cond_fg = function(lambda i, x, w: [math_ops.less(i, 3)], "case_cond")
-    body_fg = function(lambda i, x, w: [math_ops.add(i, 1), math_ops.tanh(x * w) + x, w], "case_body")
+    cond_fg = function(lambda i, m, x, w: [math_ops.less(i, m)], "case_cond")
+    body_fg = function(lambda i, m, x, w: [math_ops.add(i, 1), m, math_ops.tanh(x * w) + x, w], "case_body")
     attrs = {"cond": cond_fg, "body": body_fg}
     x, w = rng.standard_normal(3), rng.standard_normal(3)
     return [
-        Case(([np.int32(0), x, w],), attrs),
-        Case(([np.int32(2), x, w],), attrs),
+        Case(([np.int32(0), np.int32(3), x, w],), attrs),
+        Case(([np.int32(0), np.int32(1), x, w],), attrs),
         Case((), scenario=_while_scenario, grad=False),
     ]
 
