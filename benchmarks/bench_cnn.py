@@ -219,8 +219,10 @@ def run_model(model: str, batch: int, trace_dir: str | None = None) -> None:
             "sf no-remap": lambda: bench_tf1_style(
                 sf, convs, dense, init, x0, y0, staticflow_config("no-remap")
             ),
-            "tensorflow1": lambda: bench_tf1_style(import_tf1(), convs, dense, init, x0, y0),
+            # PyTorch before TensorFlow: its optimizer loads triton, which crashes the process
+            # when TensorFlow's libraries are already loaded
             "pytorch": lambda: bench_pytorch(convs, dense, init, x0, y0),
+            "tensorflow1": lambda: bench_tf1_style(import_tf1(), convs, dense, init, x0, y0),
         }
     )
     layers = " -> ".join(f"conv {k}x{k}x{o} SAME relu, pool 2x2" for k, o in convs)
