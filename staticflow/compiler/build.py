@@ -392,8 +392,7 @@ def _known_shapes(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> 
     fed, every input's concrete shape the one the graph knew and every input whose value a
     shape may depend on a constant of the graph. (Those shapes were checked for size then.)
     None otherwise."""
-    _has_host(d)
-    if _HOST[d.name][2] or any(t.dtype is dtypes.variant for t in (*op._inputs, *op._outputs)):
+    if _op_flags(d)[1] or any(t.dtype is dtypes.variant for t in (*op._inputs, *op._outputs)):
         return None
     out = []
     for t in op._outputs:
@@ -413,14 +412,20 @@ def _known_shapes(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> 
 
 _SAFE_ELEMENTS = sizes.INT64_MAX >> 4  # elements of any dtype whose bytes fit in an int64
 
-_HOST: dict = {}  # OpDef name -> (the OpDef, whether any of its inputs is a host input)
+# OpDef name -> (the OpDef, (whether any of its inputs is a host input, whether its shape
+# function must always run))
+_FLAGS: dict = {}
+
+
+def _op_flags(d: registry.OpDef) -> tuple[bool, bool]:
+    got = _FLAGS.get(d.name)
+    if got is None or got[0] is not d:
+        got = _FLAGS[d.name] = (d, (any(a.host for a in d.inputs), _infers_beyond_shapes(d)))
+    return got[1]
 
 
 def _has_host(d: registry.OpDef) -> bool:
-    got = _HOST.get(d.name)
-    if got is None or got[0] is not d:
-        got = _HOST[d.name] = (d, any(a.host for a in d.inputs), _infers_beyond_shapes(d))
-    return got[1]
+    return _op_flags(d)[0]
 
 
 def _infers_beyond_shapes(d: registry.OpDef) -> bool:
