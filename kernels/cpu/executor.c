@@ -552,3 +552,55 @@ int sf_get_num_threads(void)
     sf_capture_default();
     return omp_get_max_threads();
 }
+
+/* ---- loops of nested plans ---------------------------------------------- */
+
+static void sf_copy_all(const sf_copy *c, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (c[i].nbytes > 0) memcpy(c[i].dst, c[i].src, (size_t)c[i].nbytes);
+}
+
+/* One run of a segment: its in copies, its calls, its out copies. */
+static int64_t sf_run_segment(const sf_segment *s, int *status)
+{
+    sf_copy_all(s->copy_in, s->n_copy_in);
+    if (s->n > 0) {
+        const int64_t failed = sf_run_plan(s->fns, s->calls, s->n, status);
+        if (failed >= 0) return failed;
+    }
+    sf_copy_all(s->copy_out, s->n_copy_out);
+    return -1;
+}
+
+int64_t sf_run_while(const sf_segment *cond, const uint8_t *pred, const sf_segment *body,
+                     int64_t limit, int64_t budget_ns, int64_t *iterations, int *stopped,
+                     int *which, int *status)
+{
+    const int64_t t0 = budget_ns > 0 ? sf_now_ns() : 0;
+    int64_t k = 0;
+    *stopped = 0;
+    *which = 0;
+    if (status) *status = SF_OK;
+    while (k < limit) {
+        int64_t failed = sf_run_segment(cond, status);
+        if (failed >= 0) {
+            *iterations = k;
+            return failed;
+        }
+        if (!*pred) {
+            *stopped = 1;
+            break;
+        }
+        failed = sf_run_segment(body, status);
+        if (failed >= 0) {
+            *which = 1;
+            *iterations = k;
+            return failed;
+        }
+        k++;
+        if (budget_ns > 0 && sf_now_ns() - t0 > budget_ns) break;
+    }
+    *iterations = k;
+    return -1;
+}

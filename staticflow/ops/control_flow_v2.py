@@ -614,17 +614,14 @@ def _while_lower(ctx) -> None:
     ins = [tuple(s) for s in ctx.in_shapes]
     # the loop's outputs' specs are what is known of its list variables at every iteration
     specs = list(ctx.out_specs)
-    cond_r = plan_function(ctx.attrs["cond"], ins, specs)
-    body_r = plan_function(ctx.attrs["body"], ins, specs)
+    loop = plan_function.loop(ctx.attrs["cond"], ctx.attrs["body"], ins, specs)
 
     def run(op, in_arrays, out_arrays):
         # the loop variables live in the outputs; the body's plan copies them into its own
         # feed buffers before it writes its results back over them: no allocation per step
         for o, i in zip(out_arrays, in_arrays):
             np.copyto(o, i)
-        truth, step = cond_r.truth, body_r.run
-        while truth(out_arrays):
-            step(out_arrays, out_arrays)
+        loop.run(out_arrays)
 
     n = len(ctx.in_shapes)
     ctx.host(run, [ctx.inp(i) for i in range(n)], [ctx.out(j) for j in range(n)])
