@@ -469,7 +469,7 @@ class LoopRunner:
     def _make_c_loop(self, loop_vars: list):
         cond, body = self.cond, self.body
         be = cond.plan.backend
-        if cond._direct is None or body._direct is None or not hasattr(be, "run_while"):
+        if cond._direct is None or body._direct is None:
             return None
         if be is not body.plan.backend or not all(a.flags.c_contiguous for a in loop_vars):
             return None
