@@ -443,3 +443,42 @@ def test_exported_as_tensorflow_1():
     assert sf.compat.v1.nn.dynamic_rnn is sf.nn.dynamic_rnn
     assert sf.compat.v1.nn.bidirectional_dynamic_rnn is sf.nn.bidirectional_dynamic_rnn
     assert sf.compat.v1.nn.raw_rnn is sf.nn.raw_rnn
+
+
+def test_tensorflow_written_dynamic_rnn_imports_and_matches():
+    # TensorFlow's dynamic_rnn (LSTMCell, fed sequence_length, weights frozen to constants) and
+    # a while_loop over its outputs, from tests/fixtures/control_flow/make_rnn_fixture.py
+    import pathlib
+
+    from staticflow.framework import graph_pb2
+
+    fixtures = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "control_flow"
+    gd = graph_pb2.GraphDef.FromString((fixtures / "dynamic_rnn_v2.pb").read_bytes())
+    want = np.load(fixtures / "dynamic_rnn_v2.npz")
+    feeds = {"x:0": want["x"], "lengths:0": want["lengths"]}
+    g = sf.Graph()
+    with g.as_default():
+        sf.import_graph_def(gd, name="")
+        types = {op.type for op in g.get_operations()}
+        assert {"StatelessWhile", "TensorListFromTensor", "TensorListStack", "Assert", "Minimum"} <= types
+        body = g.get_operation_by_name("rnn/while").get_attr("body")
+        assert {"TensorListGetItem", "TensorListSetItem", "Select"} <= {
+            op.type for op in body.get_operations()
+        }
+        with sf.Session() as sess:
+            got = sess.run(["outputs:0", "c:0", "h:0", "total:0"], feeds)
+    for name, value in zip(["outputs", "c", "h", "total"], got):
+        np.testing.assert_allclose(value, want[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    # the same network built here, with TF's weights, gives TF's values
+    with sf.Graph().as_default():
+        x = sf.placeholder(sf.float32, [None, 6, 3])
+        lengths = sf.placeholder(sf.int32, [None])
+        cell = sf.nn.rnn_cell.LSTMCell(4, initializer=sf.constant_initializer(want["kernel"]))
+        out, state = sf.nn.dynamic_rnn(cell, x, sequence_length=lengths, dtype=sf.float32)
+        assert [v.name for v in sf.global_variables()] == list(want["variables"])
+        with sf.Session() as sess:
+            sess.run(sf.global_variables_initializer())
+            o, s = sess.run([out, state], {x: want["x"], lengths: want["lengths"]})
+    np.testing.assert_allclose(o, want["outputs"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(s.c, want["c"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(s.h, want["h"], rtol=1e-5, atol=1e-6)
