@@ -129,3 +129,30 @@ def test_gradient_of_a_dynamic_size_array_the_loop_grows():
     assert size == 3
     # ta[0] = x^2, ta[2] = x^4
     np.testing.assert_allclose(got, 2 * np.array([1.5, -0.5]) + 8 * np.array([1.5, -0.5]) ** 3)
+
+
+def test_gradient_of_a_loop_whose_array_is_not_used():
+    # the array's gradient is an empty list of element shape [?, 3]: the gradient of the
+    # body's write reads it with the shape of the item written (a Shape, known while planning)
+    xv = np.random.default_rng(3).standard_normal((2, 3))
+    with sf.Graph().as_default():
+        x = sf.placeholder(sf.float64, [None, 3])
+        ta = sf.TensorArray(sf.float64, size=4, element_shape=[None, 3])
+        _, _, h = sf.while_loop(
+            lambda i, ta, h: i < 4, lambda i, ta, h: (i + 1, ta.write(i, h), sf.tanh(h) * 0.5 + x), [0, ta, x]
+        )
+        (gx,) = sf.gradients(sf.reduce_sum(h), [x])
+        got = _run(gx, {x: xv})
+
+    def f(x):
+        h = x
+        for _ in range(4):
+            h = np.tanh(h) * 0.5 + x
+        return h.sum()
+
+    want = np.zeros_like(xv)
+    for idx in np.ndindex(xv.shape):
+        e = np.zeros_like(xv)
+        e[idx] = 1e-6
+        want[idx] = (f(xv + e) - f(xv - e)) / 2e-6
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
