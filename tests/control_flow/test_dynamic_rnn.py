@@ -482,3 +482,35 @@ def test_tensorflow_written_dynamic_rnn_imports_and_matches():
     np.testing.assert_allclose(o, want["outputs"], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(s.c, want["c"], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(s.h, want["h"], rtol=1e-5, atol=1e-6)
+
+
+def test_stack_bidirectional_dynamic_rnn():
+    x_bm = RNG.standard_normal((B, T, D))
+    with sf.Graph().as_default():
+        x = sf.placeholder(sf.float64, [None, T, D])
+        cells_fw = [sf.nn.rnn_cell.GRUCell(3), sf.nn.rnn_cell.BasicRNNCell(2)]
+        cells_bw = [sf.nn.rnn_cell.GRUCell(3), sf.nn.rnn_cell.BasicRNNCell(2)]
+        out, states_fw, states_bw = sf.contrib.rnn.stack_bidirectional_dynamic_rnn(
+            cells_fw, cells_bw, x, sequence_length=LENGTHS, dtype=sf.float64
+        )
+        assert out.shape.as_list()[1:] == [T, 4] and len(states_fw) == len(states_bw) == 2
+        names = {v.name for v in sf.global_variables()}
+        assert "stack_bidirectional_rnn/cell_1/bidirectional_rnn/bw/basic_rnn_cell/kernel:0" in names
+        with sf.Session() as sess:
+            sess.run(sf.global_variables_initializer())
+            w = {
+                (i, d): _weights(sess, f"stack_bidirectional_rnn/cell_{i}/bidirectional_rnn/{d}")[1]
+                for i in (0, 1)
+                for d in ("fw", "bw")
+            }
+            got = sess.run([out, states_fw, states_bw], {x: x_bm})
+        with pytest.raises(ValueError, match="Forward and Backward cells must have the same depth"):
+            sf.contrib.rnn.stack_bidirectional_dynamic_rnn(cells_fw, cells_bw[:1], x, dtype=sf.float64)
+    layer = x_bm.transpose(1, 0, 2)
+    for i, (step, units) in enumerate(((_gru, 3), (_basic, 2))):
+        fw, (sfw,) = np_rnn(step, w[i, "fw"], layer, LENGTHS, [np.zeros((B, units))])
+        bw, (sbw,) = np_rnn(step, w[i, "bw"], _np_reverse(layer, LENGTHS), LENGTHS, [np.zeros((B, units))])
+        layer = np.concatenate([fw, _np_reverse(bw, LENGTHS)], 2)
+        np.testing.assert_allclose(got[1][i], sfw, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(got[2][i], sbw, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got[0], layer.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
