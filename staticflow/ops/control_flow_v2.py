@@ -458,9 +458,12 @@ def switch_case(branch_index, branch_fns, default=None, name: str = "switch_case
 # ---------------------------------------------------------------------------
 # gradient
 # ---------------------------------------------------------------------------
-def _grad_function(fg: FuncGraph, grad_specs, outer: fops.Graph, diff: list[int]) -> FuncGraph:
+def _grad_function(
+    fg: FuncGraph, grad_specs, outer: fops.Graph, diff: list[int], list_dtypes: dict | None = None
+) -> FuncGraph:
     """A function of (output gradients..., fg's arguments...) giving the gradients of fg's
-    arguments listed in `diff`: fg's body recomputed, then differentiated."""
+    arguments listed in `diff`: fg's body recomputed, then differentiated. `list_dtypes`
+    gives the element dtype of the TensorList arguments in `diff` (for a zero gradient)."""
     from staticflow.framework.func_graph import copy_body
     from staticflow.ops import array_ops
 
@@ -475,7 +478,14 @@ def _grad_function(fg: FuncGraph, grad_specs, outer: fops.Graph, diff: list[int]
             got = _gradients([y for y, _ in pairs], want, grad_ys=[gy for _, gy in pairs])
         else:
             got = [None] * len(want)
-        gfg.outputs = [g if g is not None else array_ops.zeros_like(x) for g, x in zip(got, want)]
+        list_dtypes = list_dtypes or {}
+
+        def zero(x, i):
+            if x.dtype is dtypes.variant:
+                return _zeros_like_list(x, list_dtypes[i])
+            return array_ops.zeros_like(x)
+
+        gfg.outputs = [g if g is not None else zero(x, i) for g, x, i in zip(got, want, diff)]
         gfg.outputs = [array_ops.identity(t) if t.op.type == "Placeholder" else t for t in gfg.outputs]
     gfg.control_outputs = []
     return gfg
@@ -488,14 +498,21 @@ def _if_grad(op, *grads):
         raise RuntimeError("the gradient of a cond needs staticflow.autodiff (import staticflow)")
     then_fg, else_fg = op.get_attr("then_branch"), op.get_attr("else_branch")
     inputs = list(op.inputs[1:])
-    diff = [i for i, t in enumerate(inputs) if t.dtype.is_floating]
+    # TensorLists (TensorArrays a branch reads) of floats are differentiated too: the
+    # gradient of a read is a list
+    list_dtypes = {
+        i: dt
+        for i, t in enumerate(inputs)
+        if t.dtype is dtypes.variant and (dt := _list_dtype(t)) is not None and dt.is_floating
+    }
+    diff = [i for i, t in enumerate(inputs) if t.dtype.is_floating or i in list_dtypes]
     if not diff:
         return [None] * len(op.inputs)
     grads = [g if g is not None else array_ops.zeros_like(t) for g, t in zip(grads, op.outputs)]
     specs = [(t.dtype, t.shape) for t in op.outputs]
     g = op.graph
-    gthen = _grad_function(then_fg, specs, g, diff)
-    gelse = _grad_function(else_fg, specs, g, diff)
+    gthen = _grad_function(then_fg, specs, g, diff, list_dtypes)
+    gelse = _grad_function(else_fg, specs, g, diff, list_dtypes)
     n_fixed = len(grads) + len(inputs)
     for gfg in (gthen, gelse):  # the arguments before captures: (grads, inputs)
         assert len(gfg.inputs) == n_fixed + len(gfg.captures)
@@ -775,12 +792,25 @@ def _while_grad(op, *grads):
         return array_ops.zeros_like(like)
 
     kept = [j for j in range(n) if j not in lists]  # accumulated per iteration
+    # lists the body grows (a write past the end of a dynamic-size TensorArray): the gradient
+    # of such a write shrinks the list's gradient back to the list's length before it, so
+    # their lengths are accumulated too, and the backward body sees the list it started
+    # with resized to that iteration's length
+    grown = [
+        j
+        for j in lists
+        if body_fg.outputs[j] is not body_fg.inputs[j]
+        and any(
+            c.type == "TensorListSetItem" and c.get_attr("resize_if_index_out_of_bounds")
+            for c in body_fg.inputs[j].consumers()
+        )
+    ]
     with fops.name_scope(None, "while_grad"):
         grads = [g if g is not None or j not in diff else zero(j, op.outputs[j]) for j, g in enumerate(grads)]
         accs = [
             list_ops.empty_tensor_list(shapes[j] if shapes[j].is_fully_defined() else None, inputs[j].dtype)
             for j in kept
-        ]
+        ] + [list_ops.empty_tensor_list([], dtypes.int32) for _ in grown]
 
         def replay_cond(xs, accs):
             (c,), _ = copy_body(cond_fg, list(xs))
@@ -788,7 +818,8 @@ def _while_grad(op, *grads):
 
         def replay_body(xs, accs):
             ys, _ = copy_body(body_fg, list(xs))
-            return list(ys), [list_ops.tensor_list_push_back(a, xs[j]) for a, j in zip(accs, kept)]
+            pushed = [xs[j] for j in kept] + [list_ops.tensor_list_length(xs[j]) for j in grown]
+            return list(ys), [list_ops.tensor_list_push_back(a, x) for a, x in zip(accs, pushed)]
 
         _, accs = while_loop(replay_cond, replay_body, [inputs, accs], name="replay")
         count = list_ops.tensor_list_length(accs[0])
@@ -805,6 +836,10 @@ def _while_grad(op, *grads):
                 x.set_shape(s)
                 new_accs.append(a2)
                 xs[j] = x
+            for a, j in zip(accs[len(kept) :], grown):
+                a2, length = list_ops.tensor_list_pop_back(a, dtypes.int32, [])
+                new_accs.append(a2)
+                xs[j] = list_ops.tensor_list_resize(xs[j], length)
             ys, _ = copy_body(body_fg, xs)
             pairs = [(ys[j], gs[m]) for m, j in enumerate(diff)]
             got = _gradients([y for y, _ in pairs], [xs[j] for j in diff], grad_ys=[g for _, g in pairs])
