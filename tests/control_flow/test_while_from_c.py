@@ -97,19 +97,3 @@ def test_a_failing_kernel_in_a_c_loop_names_its_op():
             with pytest.raises(sf.errors.InvalidArgumentError, match="loop value"):
                 sess.run(x, {n: 5})
 
-
-def test_nested_loops_from_c_match_numpy():
-    with sf.Graph().as_default():
-        n = sf.placeholder(sf.int32, [])
-
-        def outer(i, total):
-            _, inner = sf.while_loop(
-                lambda j, t: j < i, lambda j, t: (j + 1, t + sf.cast(j, sf.float32)), [0, 0.0]
-            )
-            return i + 1, total + inner
-
-        _, total = sf.while_loop(lambda i, t: i < n, outer, [0, 0.0])
-        with sf.Session() as sess:
-            for k in (0, 1, 4, 7):
-                want = sum(sum(range(i)) for i in range(k))
-                assert sess.run(total, {n: k}) == pytest.approx(want)
