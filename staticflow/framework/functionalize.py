@@ -34,6 +34,8 @@ from staticflow.framework.hooks import hooks
 V1_OPS = frozenset({"Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond"})
 # reference-typed variants (TF1 variables read in a loop) and the gradient's n-way switch
 REFUSED_OPS = frozenset({"RefSwitch", "RefMerge", "RefEnter", "RefExit", "RefNextIteration", "_SwitchN"})
+# what TF1's gradient of a while loop keeps each iteration's values on
+GRADIENT_STACK_OPS = frozenset({"StackV2", "StackPushV2", "StackPopV2", "Stack", "StackPush", "StackPop"})
 REEXPORT = (
     "re-export the graph with control flow v2 (call tf.compat.v1.enable_control_flow_v2() "
     "before building it), which writes functional If/While ops"
@@ -592,6 +594,14 @@ def functionalize(graph_def):
                 + f": TF1 control flow on reference-typed tensors (or a gradient's n-way switch) is not "
                 f"converted; {REEXPORT}"
             )
+    stacks = [n for n in graph_def.node if n.op in GRADIENT_STACK_OPS]
+    if stacks:
+        n = stacks[0]
+        raise ControlFlowImportError(
+            f"{n.op} node '{n.name}': the GraphDef holds TF1's gradient of a while loop (its "
+            f"per-iteration values kept on Stack ops, popped by a second frame), which is not "
+            f"converted; {REEXPORT} (or import the forward graph and take its gradients in staticflow)"
+        )
     g = _Graph(graph_def)
     while _convert_conds(g) or _convert_frames(g):
         _drop_dead(g)

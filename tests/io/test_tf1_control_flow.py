@@ -252,3 +252,10 @@ def test_a_branch_input_naming_no_node_is_refused_naming_it():
     with sf.Graph().as_default():
         with pytest.raises(ValueError, match=r"Merge node 'cond/Merge_1': input 'no_such_node' is not a"):
             sf.import_graph_def(gd, name="")
+
+
+def test_a_tf1_gradient_of_a_while_loop_is_refused_naming_its_stacks():
+    gd = _graph_def("while_grad_v1")
+    with sf.Graph().as_default():
+        with pytest.raises(ValueError, match=r"Stack\w* node '.*': the GraphDef holds TF1's gradient"):
+            sf.import_graph_def(gd, name="")
