@@ -80,16 +80,23 @@ class _Graph:
         self.nodes = {n.name: n for n in self.out.node}
         self.fn_names = {f.signature.name for f in self.out.library.function}
         self.removed: set[str] = set()
+        self._consumers: dict[str, list] | None = None
+        self.just_removed: list[str] = []  # removed since the last _drop_readers
 
     def consumers(self, name: str) -> list[tuple[object, int, bool]]:
-        """(node, output index or -1 for control, ...) of the nodes reading node `name`."""
-        out = []
-        for n in self.nodes.values():
-            for s in n.input:
-                src, idx, ctrl = _ref(s)
-                if src == name:
-                    out.append((n, idx, ctrl))
-        return out
+        """(node, output index or -1 for control, is_control) of the nodes reading node
+        `name`, from an index made once per edit of the graph (`changed`)."""
+        if self._consumers is None:
+            index: dict[str, list] = {}
+            for n in self.nodes.values():
+                for s in n.input:
+                    src, idx, ctrl = _ref(s)
+                    index.setdefault(src, []).append((n, idx, ctrl))
+            self._consumers = index
+        return [x for x in self._consumers.get(name, ()) if self.nodes.get(x[0].name) is x[0]]
+
+    def changed(self) -> None:
+        self._consumers = None
 
     def unique(self, name: str) -> str:
         base, k = name, 0
@@ -222,6 +229,7 @@ def _arg_names(g: _Graph, nodes: list[str], count: int) -> list[str]:
 def _replace_with_identity(g: _Graph, n, src: str, dtype: int) -> None:
     """Node `n` becomes an Identity of `src` under its name (its consumers keep their refs)."""
     controls = [s for s in n.input if s.startswith("^") and _ref(s)[0] not in g.removed]
+    g.changed()
     del n.input[:]
     n.input.append(src)
     n.input.extend(controls)
@@ -232,9 +240,11 @@ def _replace_with_identity(g: _Graph, n, src: str, dtype: int) -> None:
 
 
 def _remove(g: _Graph, names) -> None:
+    """Drop nodes (the consumer index skips them from now on)."""
     for nn in names:
-        g.nodes.pop(nn, None)
-        g.removed.add(nn)
+        if g.nodes.pop(nn, None) is not None:
+            g.removed.add(nn)
+            g.just_removed.append(nn)
 
 
 def _add_node(g: _Graph, name: str, op: str, inputs: list[str], device: str = ""):
@@ -244,6 +254,7 @@ def _add_node(g: _Graph, name: str, op: str, inputs: list[str], device: str = ""
     n.name, n.op, n.device = name, op, device
     n.input.extend(inputs)
     g.nodes[name] = n
+    g.changed()
     return n
 
 
@@ -300,7 +311,8 @@ def _cond_side(g: _Graph, merge, s: str):
 
 
 def _convert_conds(g: _Graph) -> bool:
-    """Convert the ready cond groups; whether one was converted."""
+    """Convert the cond groups whose branches hold no control flow left to convert; whether
+    one was converted."""
     merges = [n for n in g.nodes.values() if n.op == "Merge" and not _is_loop_merge(g, n)]
     sides: dict[str, list] = {}
     for m in merges:
@@ -331,12 +343,13 @@ def _convert_conds(g: _Graph) -> bool:
     groups: dict[str, list[str]] = {}
     for m in merges:
         groups.setdefault(find(m.name), []).append(m.name)
-    for members in groups.values():
+    done = False
+    for members in groups.values():  # ready groups share no node: each converts on its own
         if any(s[3] for mn in members for s in sides[mn]):
             continue
         _convert_cond(g, members, sides)
-        return True
-    return False
+        done = True
+    return done
 
 
 def _convert_cond(g: _Graph, members: list[str], sides: dict) -> None:
@@ -604,8 +617,9 @@ def functionalize(graph_def):
         )
     g = _Graph(graph_def)
     while _convert_conds(g) or _convert_frames(g):
-        _drop_dead(g)
-    _drop_dead(g)
+        _drop_readers(g)
+    _drop_dead_switches(g)
+    _drop_readers(g)
     left = [n for n in g.nodes.values() if n.op in V1_OPS]
     if left:
         n = left[0]
@@ -621,20 +635,24 @@ def functionalize(graph_def):
     return g.out
 
 
-def _drop_dead(g: _Graph) -> None:
-    """Drop the nodes that only ran in a branch or body and that nothing converted needs: those
-    left reading a removed node, and Switches from which no Merge, Exit or NextIteration can be
-    reached (a cond's pivot Switch(pred, pred) and its switch_t/switch_f Identity nodes). A
-    dropped node with effects is refused: it ran when its branch did, and no output of the If
-    carries it."""
+def _drop_dead_switches(g: _Graph) -> None:
+    """Drop the Switches from which no Merge, Exit or NextIteration can be reached any more,
+    and what reads them (a cond's pivot Switch(pred, pred) and its switch_t/switch_f Identity
+    nodes, a branch's nodes no output needs). A dropped node with effects is refused: it ran
+    when its branch did, and no output of the If carries it."""
     for s in [n for n in g.nodes.values() if n.op == "Switch"]:
-        closure, stack = {s.name}, [s.name]
-        while stack:
+        if s.name not in g.nodes:
+            continue
+        closure, stack, live = {s.name}, [s.name], False
+        while stack and not live:
             for c, _, _ in g.consumers(stack.pop()):
+                if c.op in V1_OPS:  # it reaches control flow not converted: not dead
+                    live = True
+                    break
                 if c.name not in closure:
                     closure.add(c.name)
                     stack.append(c.name)
-        if any(g.nodes[x].op in V1_OPS and x != s.name for x in closure):
+        if live:
             continue
         for x in closure:
             if x != s.name and _stateful(g.nodes[x]):
@@ -645,20 +663,22 @@ def _drop_dead(g: _Graph) -> None:
                     f"run it as the original did; {REEXPORT}"
                 )
         _remove(g, closure)
-    changed = True
-    while changed:
-        changed = False
-        for n in list(g.nodes.values()):
-            dead = [s for s in n.input if _ref(s)[0] in g.removed]
-            if not dead:
-                continue
+
+
+def _drop_readers(g: _Graph) -> None:
+    """Drop the nodes left reading a node a conversion removed (one that moved into a
+    function): they only ran in its branch or body, and nothing converted needs them. One
+    with effects is refused, as in _drop_dead_switches; a control-flow node other than a
+    Switch (a cond's pivot) is left for the error about unconverted control flow."""
+    while g.just_removed:
+        name = g.just_removed.pop()
+        for n, _, _ in g.consumers(name):
             if n.op in V1_OPS and n.op != "Switch":
-                continue  # left for the error about unconverted control flow
-            if _stateful(n):
+                continue
+            if n.op != "Switch" and _stateful(n):
                 raise ControlFlowImportError(
-                    f"{n.op} node '{n.name}' reads '{dead[0]}' of a converted cond or while loop but no "
+                    f"{n.op} node '{n.name}' reads '{name}' of a converted cond or while loop but no "
                     f"output of it needs the node, and it has effects, so the converted graph could "
                     f"not run it as the original did; {REEXPORT}"
                 )
             _remove(g, [n.name])
-            changed = True

@@ -156,10 +156,6 @@ def _missing_input(gd):
     _set_input(gd, "cond/Merge_1", 0, "no_such_node")
 
 
-def _effect_only_in_branch(gd):
-    _add(gd, "shuffle", "RandomShuffle", ["cond/cond/switch_t"], T=sf.bool)
-
-
 def _effect_reads_branch_node(gd):
     _add(gd, "shuffle", "RandomShuffle", ["cond/mul"], T=sf.float32)
 
@@ -171,7 +167,6 @@ COND_REFUSALS = [
     (_value_index_read, r"Merge node 'cond/Merge'.*'which' \(Identity\) reads its value_index"),
     (_two_predicates, r"Merge node 'cond/.*test different predicates"),
     (_source_in_branch, r"node 'cond/add/y' \(Const\) is used inside it but does not enter it"),
-    (_effect_only_in_branch, r"'shuffle' runs in a branch of the cond of Switch 'cond/cond/Switch'"),
     (_effect_reads_branch_node, r"RandomShuffle node 'shuffle' reads 'cond/mul' of a converted cond"),
 ]
 
@@ -258,4 +253,39 @@ def test_a_tf1_gradient_of_a_while_loop_is_refused_naming_its_stacks():
     gd = _graph_def("while_grad_v1")
     with sf.Graph().as_default():
         with pytest.raises(ValueError, match=r"Stack\w* node '.*': the GraphDef holds TF1's gradient"):
+            sf.import_graph_def(gd, name="")
+
+
+def _small_cond():
+    """A cond as TF1 writes it, by hand: x's Switch on p, -x and |x| joined by a Merge, and the
+    pivot Switch(p, p) with its switch_t Identity that no branch uses."""
+    gd = sf.GraphDef()
+    _add(gd, "x", "Placeholder", [], dtype=sf.float32)
+    _add(gd, "p", "Placeholder", [], dtype=sf.bool)
+    _add(gd, "cond/Switch", "Switch", ["p", "p"], T=sf.bool)
+    _add(gd, "cond/switch_t", "Identity", ["cond/Switch:1"], T=sf.bool)
+    _add(gd, "cond/Neg/Switch", "Switch", ["x", "p"], T=sf.float32)
+    _add(gd, "cond/Neg", "Neg", ["cond/Neg/Switch:1"], T=sf.float32)
+    _add(gd, "cond/Abs", "Abs", ["cond/Neg/Switch"], T=sf.float32)
+    _add(gd, "cond/Merge", "Merge", ["cond/Abs", "cond/Neg"], T=sf.float32)
+    _node(gd, "cond/Merge").attr["N"].i = 2
+    return gd
+
+
+def test_a_hand_written_cond_imports_and_its_unused_pivot_is_dropped():
+    with sf.Graph().as_default() as g:
+        sf.import_graph_def(_small_cond(), name="")
+    assert not {op.type for op in g.get_operations()} & V1_OPS
+    assert "cond/switch_t" not in [op.name for op in g.get_operations()]
+    xv = np.array([1.5, -2.0], np.float32)
+    with sf.Session(graph=g) as sess:
+        np.testing.assert_array_equal(sess.run("cond/Merge:0", {"x:0": xv, "p:0": True}), -xv)
+        np.testing.assert_array_equal(sess.run("cond/Merge:0", {"x:0": xv, "p:0": False}), np.abs(xv))
+
+
+def test_an_effect_only_a_dead_branch_pivot_reaches_is_refused_naming_it():
+    gd = _small_cond()
+    _add(gd, "shuffle", "RandomShuffle", ["cond/switch_t"], T=sf.bool)
+    with sf.Graph().as_default():
+        with pytest.raises(ValueError, match=r"'shuffle' runs in a branch of the cond of Switch 'cond/Sw"):
             sf.import_graph_def(gd, name="")
