@@ -188,3 +188,26 @@ def test_map_fn_over_a_captured_weight_gives_numpys_values(on):
     if on:
         (rec,) = [r for r in p.pass_log if r.name == "loop_optimization"]
         assert rec.changed == 1
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_an_invariant_tensor_array_is_made_once_with_numpys_values_and_gradients(on):
+    wv = np.arange(15, dtype=np.float32).reshape(5, 3)
+    with sf.Graph().as_default():
+        w = sf.placeholder(sf.float32, [5, 3])
+
+        def body(i, acc):  # the array unstacked from the captured w is the same every iteration
+            ta = sf.TensorArray(sf.float32, size=5).unstack(w * 2.0)
+            return i + 1, acc + ta.read(i)
+
+        _, acc = sf.while_loop(lambda i, a: i < 5, body, [0, sf.zeros([3])])
+        (gw,) = sf.gradients(sf.reduce_sum(acc * acc), [w])
+        with sf.Session(config=_config(on)) as sess:
+            got, got_g = sess.run([acc, gw], {w: wv})
+            p = sess.plan(acc, {w: wv})
+    want = (wv * 2).sum(0)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    np.testing.assert_allclose(got_g, np.tile(4 * want, (5, 1)), rtol=1e-6)
+    if on:
+        (rec,) = [r for r in p.pass_log if r.name == "loop_optimization"]
+        assert rec.changed == 1 and "TensorListFromTensor" in str(rec)
