@@ -85,7 +85,7 @@ class _Graph:
 
     def consumers(self, name: str) -> list[tuple[object, int, bool]]:
         """(node, output index or -1 for control, is_control) of the nodes reading node
-        `name`, from an index made once per edit of the graph (`changed`)."""
+        `name`, from an index made once and kept up to date (`edges`)."""
         if self._consumers is None:
             index: dict[str, list] = {}
             for n in self.nodes.values():
@@ -95,8 +95,17 @@ class _Graph:
             self._consumers = index
         return [x for x in self._consumers.get(name, ()) if self.nodes.get(x[0].name) is x[0]]
 
-    def changed(self) -> None:
-        self._consumers = None
+    def edges(self, n, add: bool) -> None:
+        """Record (add) or forget the edges into node `n` in the consumer index."""
+        if self._consumers is None:
+            return
+        for s in n.input:
+            src, idx, ctrl = _ref(s)
+            got = self._consumers.setdefault(src, [])
+            if add:
+                got.append((n, idx, ctrl))
+            else:
+                got[:] = [x for x in got if x[0] is not n]
 
     def unique(self, name: str) -> str:
         base, k = name, 0
@@ -127,38 +136,75 @@ def _stateful(n) -> bool:
     return d is None or bool(d.stateful or d.random)
 
 
-def _walk(g: _Graph, roots: list[str], boundary, where: str) -> tuple[list[str], bool]:
+def _forward(g: _Graph, starts, passes) -> set[str]:
+    """The nodes reachable from `starts` along data and control edges, not going through a
+    control-flow node unless `passes(name)`: the region a construct's Switches or Enters
+    lead to, where its branches or body lie."""
+    seen = set(starts)
+    stack = list(starts)
+    while stack:
+        for c, _, _ in g.consumers(stack.pop()):
+            if c.name in seen or (c.op in V1_OPS and not passes(c.name)):
+                continue
+            seen.add(c.name)
+            stack.append(c.name)
+    return seen
+
+
+def _walk(g: _Graph, roots: list[str], boundary, inside: set[str], where: str):
     """The nodes between `roots` (node names) and the boundary nodes (`boundary(name)`
-    true), walking back along data and control inputs; (their names, whether a control-flow
-    node of another construct blocked the walk). A node with no inputs that is not behind a
-    boundary is outside the construct: refused (TF1 guards everything a branch or body reads
-    with a Switch or Enter, and gives a source node a control input from inside)."""
+    true), walking back along data and control inputs within `inside` (the nodes the
+    construct's Switches or Enters lead to); returns (their names, whether a control-flow node
+    of another construct blocked the walk, the nodes outside that they wait for: control
+    inputs the new node takes). A data input from outside is refused: TF1 guards everything a
+    branch or body reads with a Switch or Enter."""
     seen: set[str] = set()
     order: list[str] = []
+    external: list[str] = []
+    errors: list[ControlFlowImportError] = []
     blocked = False
-    stack = [r for r in roots if not boundary(r)]
+
+    def outside(src: str, ctrl: bool) -> None:
+        nonlocal blocked
+        n = g.nodes.get(src)
+        if n is None:
+            raise ControlFlowImportError(f"{where}: input {src!r} is not a node of the GraphDef")
+        if n.op in V1_OPS:
+            blocked = True
+        elif ctrl:
+            if src not in external:
+                external.append(src)
+        elif not errors:
+            errors.append(
+                ControlFlowImportError(
+                    f"{where}: node '{src}' ({n.op}) is used inside it but does not enter it through "
+                    f"a Switch or Enter node, so it cannot be made a function; {REEXPORT}"
+                )
+            )
+
+    stack = []
+    for r in roots:
+        if boundary(r):
+            continue
+        if r in inside:
+            stack.append(r)
+        else:
+            outside(r, False)
     while stack:
         name = stack.pop()
         if name in seen:
             continue
         seen.add(name)
-        n = g.nodes.get(name)
-        if n is None:
-            raise ControlFlowImportError(f"{where}: input {name!r} is not a node of the GraphDef")
-        if n.op in V1_OPS:
-            blocked = True
-            continue
         order.append(name)
-        if not n.input:
-            raise ControlFlowImportError(
-                f"{where}: node '{name}' ({n.op}) is used inside it but does not enter it through a "
-                f"Switch or Enter node, so it cannot be made a function; {REEXPORT}"
-            )
-        for s in n.input:
-            src, _, _ = _ref(s)
-            if not boundary(src) and src not in seen:
+        for t in g.nodes[name].input:
+            src, _, ctrl = _ref(t)
+            if boundary(src) or src in seen:
+                continue
+            if src in inside:
                 stack.append(src)
-    return order, blocked
+            else:
+                outside(src, ctrl)
+    return order, blocked, external, (errors[0] if errors else None)
 
 
 def _function(
@@ -229,7 +275,7 @@ def _arg_names(g: _Graph, nodes: list[str], count: int) -> list[str]:
 def _replace_with_identity(g: _Graph, n, src: str, dtype: int) -> None:
     """Node `n` becomes an Identity of `src` under its name (its consumers keep their refs)."""
     controls = [s for s in n.input if s.startswith("^") and _ref(s)[0] not in g.removed]
-    g.changed()
+    g.edges(n, add=False)
     del n.input[:]
     n.input.append(src)
     n.input.extend(controls)
@@ -237,6 +283,7 @@ def _replace_with_identity(g: _Graph, n, src: str, dtype: int) -> None:
     for k in list(n.attr):
         del n.attr[k]
     n.attr["T"].type = dtype
+    g.edges(n, add=True)
 
 
 def _remove(g: _Graph, names) -> None:
@@ -254,7 +301,7 @@ def _add_node(g: _Graph, name: str, op: str, inputs: list[str], device: str = ""
     n.name, n.op, n.device = name, op, device
     n.input.extend(inputs)
     g.nodes[name] = n
-    g.changed()
+    g.edges(n, add=True)
     return n
 
 
@@ -280,13 +327,15 @@ def _is_loop_merge(g: _Graph, n) -> bool:
     )
 
 
-def _cond_side(g: _Graph, merge, s: str):
-    """(branch: 1 then / 0 else, inner node names, the Switches it starts at, blocked) of the
-    Merge input `s`."""
+def _cond_side(g: _Graph, merge, s: str, inside: set[str]):
+    """(branch: 1 then / 0 else, inner node names, the Switches it starts at, blocked, the
+    outside nodes it waits for) of the Merge input `s`."""
     where = f"cond Merge node '{merge.name}'"
     src, idx, _ = _ref(s)
-    nodes, blocked = _walk(
-        g, [src], lambda x: g.nodes.get(x) is not None and g.nodes[x].op == "Switch", where
+    if src not in g.nodes:
+        raise ControlFlowImportError(f"{where}: input {src!r} is not a node of the GraphDef")
+    nodes, blocked, external, error = _walk(
+        g, [src], lambda x: g.nodes.get(x) is not None and g.nodes[x].op == "Switch", inside, where
     )
     ports: set[int] = set()
     switches: set[str] = set()
@@ -300,14 +349,50 @@ def _cond_side(g: _Graph, merge, s: str):
                 ports.add(k)
                 switches.add(a)
     if blocked:
-        return None, nodes, switches, True
+        return None, nodes, switches, True, external, None
+    if error is not None:  # refused once the cond waits for nothing (see _convert_conds)
+        return None, nodes, switches, False, external, error
     if len(ports) != 1:
         raise ControlFlowImportError(
             f"{where}: its input '{s}' is "
             + ("not behind a Switch node" if not ports else "behind both outputs of its Switch nodes")
             + f", so it is in neither branch of a cond; {REEXPORT}"
         )
-    return ports.pop(), nodes, switches, False
+    return ports.pop(), nodes, switches, False, external, None
+
+
+def _switches_behind(g: _Graph, s: str) -> set[str]:
+    """The Switches a walk back along data inputs from tensor `s` meets (its cond's, when the
+    graph is TF1's), not walking through control-flow nodes."""
+    seen, stack, found = set(), [_ref(s)[0]], set()
+    while stack:
+        name = stack.pop()
+        n = g.nodes.get(name)
+        if name in seen or n is None:
+            continue
+        seen.add(name)
+        if n.op == "Switch":
+            found.add(name)
+        elif n.op not in V1_OPS:
+            stack.extend(_ref(t)[0] for t in n.input if not t.startswith("^"))
+    return found
+
+
+def _cond_region(g: _Graph, merge, by_pred: dict, cache: dict) -> set[str]:
+    """The nodes the Switches on the predicates of this Merge's Switches lead to (up to
+    control-flow nodes): where its branches lie."""
+    preds = {
+        _resolve(g, g.nodes[x].input[1])
+        for t in merge.input
+        if not t.startswith("^")
+        for x in _switches_behind(g, t)
+    }
+    region: set[str] = set()
+    for pred in preds:
+        if pred not in cache:
+            cache[pred] = _forward(g, by_pred.get(pred, []), lambda x: False)
+        region |= cache[pred]
+    return region
 
 
 def _convert_conds(g: _Graph) -> bool:
@@ -315,6 +400,11 @@ def _convert_conds(g: _Graph) -> bool:
     one was converted."""
     merges = [n for n in g.nodes.values() if n.op == "Merge" and not _is_loop_merge(g, n)]
     sides: dict[str, list] = {}
+    regions: dict[str, set[str]] = {}
+    by_pred: dict[str, list[str]] = {}  # the Switches testing each predicate
+    for n in g.nodes.values():
+        if n.op == "Switch":
+            by_pred.setdefault(_resolve(g, n.input[1]), []).append(n.name)
     for m in merges:
         data = [s for s in m.input if not s.startswith("^")]
         if len(data) != 2:
@@ -322,7 +412,8 @@ def _convert_conds(g: _Graph) -> bool:
                 f"cond Merge node '{m.name}' has {len(data)} inputs; a cond's Merge joins two branches "
                 f"(a Merge of more, as TF1's case writes, is not converted); {REEXPORT}"
             )
-        sides[m.name] = [_cond_side(g, m, s) for s in data]
+        inside = _cond_region(g, m, by_pred, regions)
+        sides[m.name] = [_cond_side(g, m, s, inside) for s in data]
     # group the Merges of one cond: those sharing a Switch or a node
     parent = {m.name: m.name for m in merges}
 
@@ -334,7 +425,7 @@ def _convert_conds(g: _Graph) -> bool:
 
     owner: dict[str, str] = {}
     for mn, ss in sides.items():
-        for _, nodes, switches, _ in ss:
+        for _, nodes, switches, _, _, _ in ss:
             for x in list(nodes) + list(switches):
                 if x in owner:
                     parent[find(mn)] = find(owner[x])
@@ -347,6 +438,12 @@ def _convert_conds(g: _Graph) -> bool:
     for members in groups.values():  # ready groups share no node: each converts on its own
         if any(s[3] for mn in members for s in sides[mn]):
             continue
+        # a branch's outside input is refused once the cond waits for nothing: the region a
+        # blocked cond's branches lie in is only known after its inner constructs convert
+        for mn in members:
+            for side in sides[mn]:
+                if side[5] is not None:
+                    raise side[5]
         _convert_cond(g, members, sides)
         done = True
     return done
@@ -355,12 +452,14 @@ def _convert_conds(g: _Graph) -> bool:
 def _convert_cond(g: _Graph, members: list[str], sides: dict) -> None:
     where = f"cond Merge node '{members[0]}'"
     switches: list[str] = []
+    external: list[str] = []  # outside nodes the branches wait for: the If's control inputs
     branch_nodes: dict[int, list[str]] = {0: [], 1: []}
     outs: dict[int, list[str]] = {0: [], 1: []}
     for mn in members:
         m = g.nodes[mn]
         data = [s for s in m.input if not s.startswith("^")]
-        (pa, na, sa, _), (pb, nb, sb, _) = sides[mn]
+        (pa, na, sa, _, ea, _), (pb, nb, sb, _, eb, _) = sides[mn]
+        external += [x for x in ea + eb if x not in external]
         if pa == pb:
             raise ControlFlowImportError(
                 f"cond Merge node '{mn}': both its inputs are in the {'true' if pa else 'false'} branch "
@@ -402,7 +501,7 @@ def _convert_cond(g: _Graph, members: list[str], sides: dict) -> None:
             f"the {label} branch of {where}",
         )
     stateful = any(_stateful(g.nodes[x]) for x in everything)
-    controls = []
+    controls = ["^" + x for x in external]
     for s in switches:
         for t in g.nodes[s].input:
             if t.startswith("^") and t not in controls:
@@ -508,20 +607,26 @@ def _convert_frame(g: _Graph, frame: str, enters: list) -> bool:
     merge_names = {m.name for m in merges}
     const_names = {e.name for e in const_enters}
     switch_names = {s.name for s in switches}
-    cond_nodes, b1 = _walk(
+    own = merge_names | switch_names | {n.name for n in nexts} | {loop_cond.name}
+    inside = _forward(g, [e.name for e in enters], own.__contains__)
+    cond_nodes, b1, e1, err1 = _walk(
         g,
         [_ref(loop_cond.input[0])[0]],
         lambda x: x in merge_names or x in const_names,
+        inside,
         f"the cond of while loop frame '{frame}'",
     )
-    body_nodes, b2 = _walk(
+    body_nodes, b2, e2, err2 = _walk(
         g,
         [_ref(n.input[0])[0] for n in nexts],
         lambda x: x in switch_names or x in const_names,
+        inside,
         f"the body of while loop frame '{frame}'",
     )
     if b1 or b2:
         return False
+    if err1 or err2:
+        raise err1 or err2
     nv, nc = len(var_enters), len(const_enters)
     types = [_dtype_attr(e) for e in var_enters] + [_dtype_attr(e) for e in const_enters]
     arg_names = _arg_names(g, cond_nodes + body_nodes, nv + nc)
@@ -556,7 +661,7 @@ def _convert_frame(g: _Graph, frame: str, enters: list) -> bool:
     )
     inner = set(cond_nodes) | set(body_nodes)
     stateful = any(_stateful(g.nodes[x]) for x in inner)
-    controls = []
+    controls = ["^" + x for x in dict.fromkeys(e1 + e2)]
     for e in enters:
         for t in e.input:
             if t.startswith("^") and t not in controls:

@@ -42,6 +42,7 @@ def _cases(name, outs):
         ("cond_v1", ["a", "b"], {"StatelessIf"}),
         ("while_v1", ["x"], {"StatelessWhile"}),
         ("nested_v1", ["v"], {"StatelessWhile"}),
+        ("control_deps_v1", ["r", "r2", "w"], {"StatelessIf", "StatelessWhile"}),
     ],
 )
 @pytest.mark.parametrize("prefix", ["", "imported"])
@@ -55,12 +56,21 @@ def test_tf1_control_flow_imports_as_functions_and_gives_tensorflows_values(name
     assert ops <= types
     pre = prefix + "/" if prefix else ""
     cases = _cases(name, outs)
-    assert len(cases) >= 3
+    assert len(cases) >= 2
     with sf.Session(graph=g) as sess:
         for feeds, want in cases:
             got = sess.run([pre + o + ":0" for o in outs], {pre + k: v for k, v in feeds.items()})
             for o, v in zip(outs, got, strict=True):
                 np.testing.assert_allclose(v, want[o], rtol=1e-5, atol=1e-6, err_msg=f"{name} {o} {feeds}")
+
+
+def test_control_inputs_from_outside_a_construct_become_the_new_nodes_control_inputs():
+    with sf.Graph().as_default() as g:
+        sf.import_graph_def(_graph_def("control_deps_v1"), name="")
+    made = [op for op in g.get_operations() if op.type in ("StatelessIf", "StatelessWhile")]
+    assert len(made) == 3
+    for op in made:
+        assert "other" in [c.name for c in op.control_inputs], op.name
 
 
 def test_nested_loops_and_their_cond_nest_as_functions():
