@@ -5,7 +5,10 @@ kernel calls, as here, the loop runs from C (sf_run_while), and the cost per ite
 copying the loop variable in and out of the nested plans' buffers and their kernel calls,
 beside TensorFlow 1.x graph mode's while_loop (in
 control flow v2 form, as staticflow's) and PyTorch's Python loop where installed. Also
-a cond picking one of two small branches per run, beside TensorFlow's.
+a cond picking one of two small branches per run, beside TensorFlow's. And a loop whose body
+computes values that are the same at every iteration (`x @ W` of captured tensors, a
+transpose of a captured weight), with staticflow's loop_optimization (which computes them
+once, before the loop) on and off, beside TensorFlow's.
 
 Each engine's figure is the best of ROUNDS runs. Run: ``make bench`` or
 ``python benchmarks/bench_while.py``.
@@ -50,6 +53,32 @@ def _cond(tf):
         return sess.run(y, {p: flip[0]})
 
     return run
+
+
+RNN_BATCH, RNN_HIDDEN, RNN_STEPS = 32, 256, 100
+
+
+def _rnn(tf, config=None):
+    """h <- tanh(h @ W^T + x @ W) for RNN_STEPS iterations: W^T and x @ W are invariant."""
+    rng = np.random.default_rng(0)
+    wv = (rng.standard_normal((RNN_HIDDEN, RNN_HIDDEN)) * 0.05).astype(np.float32)
+    xv = rng.standard_normal((RNN_BATCH, RNN_HIDDEN)).astype(np.float32)
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [RNN_BATCH, RNN_HIDDEN])
+        w = tf.placeholder(tf.float32, [RNN_HIDDEN, RNN_HIDDEN])
+
+        def body(i, h):
+            return [i + 1, tf.tanh(tf.matmul(h, tf.transpose(w)) + tf.matmul(x, w))]
+
+        _, h = tf.while_loop(lambda i, h: i < RNN_STEPS, body, [tf.constant(0), tf.zeros_like(x)])
+        sess = tf.Session(graph=g, config=config)
+    feeds = {x: xv, w: wv}
+    want = np.zeros_like(xv)
+    for _ in range(RNN_STEPS):
+        want = np.tanh(want @ wv.T + xv @ wv)
+    np.testing.assert_allclose(sess.run(h, feeds), want, rtol=1e-3, atol=1e-4)
+    return lambda: sess.run(h, feeds)
 
 
 def _torch_loop():
@@ -110,6 +139,21 @@ def main() -> None:
             fn()
         t = _best(_repeat, fn, 1000) / 1000
         print(f"  {name:24s} {t * 1e6:13.2f}")
+    off = sf.ConfigProto()
+    off.graph_options.rewrite_options.loop_optimization = sf.RewriterConfig.OFF
+    rnns = {"staticflow": _rnn(sf), "staticflow, loop_opt off": _rnn(sf, off)}
+    if tf is not None:
+        rnns["tf1"] = _rnn(tf)
+    print(
+        f"loop with invariant values: tanh(h @ W^T + x @ W), {RNN_STEPS} iterations, "
+        f"[{RNN_BATCH}, {RNN_HIDDEN}], best of {ROUNDS} runs"
+    )
+    print(f"  {'engine':24s} {'ms/run':>13s}")
+    for name, fn in rnns.items():
+        for _ in range(3):
+            fn()
+        t = _best(_repeat, fn, 5) / 5
+        print(f"  {name:24s} {t * 1e3:13.2f}")
 
 
 if __name__ == "__main__":

@@ -120,18 +120,28 @@ class FuncGraph(fops.Graph):
         return [op for op in self.get_operations() if op.type == "VariableV2"]
 
 
-def copy_body(fg: FuncGraph, inputs: list, name_prefix: str = "") -> tuple[list, list]:
+def copy_body(
+    fg: FuncGraph, inputs: list, name_prefix: str = "", replace: dict | None = None
+) -> tuple[list, list]:
     """Build `fg`'s ops again in the default graph with `inputs` for its arguments;
     returns (its outputs there, its control outputs there). The ops keep their names
-    (uniquified there, under `name_prefix`) and attrs."""
+    (uniquified there, under `name_prefix`) and attrs. `replace` maps more of fg's tensors
+    to tensors standing for them: then only the ops the outputs and control outputs still
+    need are built (an argument only replaced tensors read may be None in `inputs`)."""
     g = fops.get_default_graph()
     if len(inputs) != len(fg.inputs):
         raise ValueError(f"function {fg.name} takes {len(fg.inputs)} arguments, got {len(inputs)}")
     mapped: dict[fops.Tensor, fops.Tensor] = dict(zip(fg.inputs, inputs))
     done: dict[fops.Operation, fops.Operation] = {}
     args = {t.op for t in fg.inputs}
+    needed = None
+    if replace:
+        from staticflow.framework.graph_walk import prune_ops
+
+        mapped.update(replace)
+        needed = set(prune_ops(fg.outputs, fg.control_outputs, set(mapped)))
     for op in fg.get_operations():  # creation order is a topological order
-        if op in args:
+        if op in args or (needed is not None and op not in needed):
             continue
         if op.type == "VariableV2":  # the same storage, found by name where the copy is made
             done[op] = _variable_in(g, op.name).op

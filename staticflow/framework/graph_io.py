@@ -215,8 +215,11 @@ def import_graph_def(
             raise TypeError(f"input_map value for {k!r} must be a Tensor, got {type(v).__name__}")
     used_keys = set()
     created: dict[str, fops.Operation] = {}
+    from staticflow.framework import function_io, functionalize
+
+    if functionalize.has_v1_control_flow(graph_def):  # TF1's Switch/Merge, Enter/Exit frames
+        graph_def = functionalize.functionalize(graph_def)
     nodes = list(graph_def.node)
-    from staticflow.framework import function_io
 
     with function_io.library(graph_def.library if graph_def.HasField("library") else None, g):
         _import_nodes(g, nodes, input_map, used_keys, created, prefix, loc)

@@ -47,6 +47,16 @@ def inline(ir, rw: Rewriter, node, fg) -> bool:
     if sub.value_feeds:  # it needed an argument's value while planning: keep the call
         return False
     arg_of = dict(zip(fg.inputs, args))
+    fetched = splice(ir, sub, arg_of, node)
+    rw.replace(node, fetched)
+    return True
+
+
+def splice(ir, sub, arg_of: dict, node, ev=None, sub_ev=None) -> list:
+    """Copy the nodes of IR `sub` into `ir`, named under `node` and after its control inputs,
+    its FEED nodes standing for the values `arg_of` maps their tensors to; returns the values
+    of `sub`'s fetches in `ir`. With evaluators (`ev` of ir, `sub_ev` of sub), what is known
+    of the copied lists (their specs) is known of the copies."""
     mapped: dict = {}
     nodes: dict = {}
     for s in sub.topo_order():
@@ -67,8 +77,9 @@ def inline(ir, rw: Rewriter, node, fg) -> bool:
         nodes[s.id] = new
         for j in range(len(s.outputs)):
             mapped[s.output(j)] = new.output(j)
-    rw.replace(node, [mapped[v] for v in sub.fetches])
-    return True
+            if ev is not None and sub_ev is not None and s.output(j) in sub_ev.specs:
+                ev.specs[new.output(j)] = sub_ev.specs[s.output(j)]
+    return [mapped[v] for v in sub.fetches]
 
 
 def run(ir, ctx) -> int:
