@@ -491,6 +491,17 @@ def _grad_function(
     return gfg
 
 
+def _read_dtype(fgs: list, i: int):
+    """The element dtype the branches read their list argument i with (None if none reads it
+    with one): the dtype of a list passed in as a function's argument, which the op that made
+    it does not tell there."""
+    for fg in fgs:
+        for c in fg.inputs[i].consumers():
+            if "element_dtype" in c._attrs:
+                return c._attrs["element_dtype"]
+    return None
+
+
 def _if_grad(op, *grads):
     from staticflow.ops import array_ops
 
@@ -503,7 +514,9 @@ def _if_grad(op, *grads):
     list_dtypes = {
         i: dt
         for i, t in enumerate(inputs)
-        if t.dtype is dtypes.variant and (dt := _list_dtype(t)) is not None and dt.is_floating
+        if t.dtype is dtypes.variant
+        and (dt := _list_dtype(t) or _read_dtype([then_fg, else_fg], i)) is not None
+        and dt.is_floating
     }
     diff = [i for i, t in enumerate(inputs) if t.dtype.is_floating or i in list_dtypes]
     if not diff:
