@@ -25,7 +25,7 @@ from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, as_shape
 from staticflow.ops import array_ops, builder, control_flow_v2, logging_ops, math_ops, tensor_array_ops
 from staticflow.ops import variable_scope as vs
-from staticflow.ops.rnn import _concat, _infer_state_dtype, assert_like_rnncell, reverse_sequence
+from staticflow.ops.rnn import _concat, _infer_state_dtype, _rnn_step, assert_like_rnncell, reverse_sequence
 
 
 def _transpose_batch_time(x: fops.Tensor) -> fops.Tensor:
@@ -72,26 +72,6 @@ def _assert_has_shape(x: fops.Tensor, shape: list) -> fops.Operation:
     return logging_ops.Assert(
         math_ops.reduce_all(math_ops.equal(array_ops.shape(x), packed)),
         [f"Expected shape for Tensor {x.name} is ", packed, " but saw shape: ", array_ops.shape(x)],
-    )
-
-
-def _rnn_step(time, sequence_length, zero_output, state, call_cell):
-    """The cell's output and new state, with zeros and the old state for the rows whose
-    sequence has ended (time >= sequence_length[b]); scalars pass as the cell gives them."""
-    new_output, new_state = call_cell()
-    nest.assert_same_structure(zero_output, new_output)
-    nest.assert_same_structure(state, new_state)
-    copy = time >= sequence_length
-
-    def copy_through(old, new):
-        if old.shape.ndims == 0:
-            return new
-        out = math_ops.where(copy, old, new)
-        out.set_shape(old.shape)
-        return out
-
-    return nest.map_structure(copy_through, zero_output, new_output), nest.map_structure(
-        copy_through, state, new_state
     )
 
 
