@@ -1052,11 +1052,46 @@ def _fresh(shape, dt) -> np.ndarray:
     return np.empty(tuple(shape), dt.np)
 
 
-def _shapes_and_specs(values: list) -> tuple[list, list]:
-    from staticflow.ops import list_ops
+def _list_arg_uses(fg: FuncGraph) -> list:
+    """Per argument of fg: how it reads a list argument, which tells how much of what the list
+    holds its plan needs: "push" (only appended to, or unused: nothing), "pop" (only popped
+    from or appended to: the last element's shape), None (anything else: every slot's shape).
+    Kept on fg."""
+    got = getattr(fg, "_list_arg_uses", None)
+    if got is None:
+        got = []
+        for t in fg.inputs:
+            kinds = {c.type for c in t.consumers()}
+            if any(c.inputs[0] is not t for c in t.consumers()):
+                kinds.add(None)
+            got.append(
+                "push" if kinds <= {"TensorListPushBack"}
+                else "pop" if kinds <= {"TensorListPushBack", "TensorListPopBack"}
+                else None
+            )
+        fg._list_arg_uses = got
+    return got
 
+
+def _shapes_and_specs(values: list, fg: FuncGraph) -> tuple[list, list]:
+    """The shapes of fg's argument arrays, and the specs of its list arguments as far as its
+    plan needs them (so that iterations whose lists differ only where fg does not look share
+    one plan: the backward loop of a growing loop's gradient, popping elements that grow, is
+    planned once per element shape, not once per list)."""
     shapes = [tuple(v.shape) for v in values]
-    specs = [list_ops.spec_of(v) if v.dtype == object and v.ndim == 0 else None for v in values]
+    specs: list = [None] * len(values)
+    uses = _list_arg_uses(fg)
+    for j, v in enumerate(values):
+        if v.dtype != object or v.ndim != 0:
+            continue
+        spec = list_ops.spec_of(v)
+        if spec is None or j >= len(uses) or uses[j] is None:
+            specs[j] = spec
+        elif uses[j] == "push":
+            specs[j] = list_ops.ListSpec(spec.element_shape)
+        else:
+            last = next((x for x in reversed(spec.items) if x is not None), None)
+            specs[j] = list_ops.ListSpec(spec.element_shape, None, None, last)
     return shapes, specs
 
 
@@ -1070,7 +1105,7 @@ def run_dynamic(op: fops.Operation, values: list, plan_function: Callable) -> li
     values = [np.asarray(v) for v in values]
     if op.type in ("If", "StatelessIf"):
         fg = op.get_attr("then_branch") if _truth(values[0]) else op.get_attr("else_branch")
-        shapes, specs = _shapes_and_specs(values[1:])
+        shapes, specs = _shapes_and_specs(values[1:], fg)
         r = plan_function(fg, shapes, specs)
         outs = [_fresh(s, t.dtype) for s, t in zip(r.out_shapes, op.outputs)]
         r.run(values[1:], outs)
@@ -1081,10 +1116,10 @@ def run_dynamic(op: fops.Operation, values: list, plan_function: Callable) -> li
     declared = op.get_attr("output_shapes") or []
     xs = [np.array(v, copy=True) for v in values]  # the loop's own (a fed array is the caller's)
     while True:
-        shapes, specs = _shapes_and_specs(xs)
+        shapes, specs = _shapes_and_specs(xs, cond_fg)
         if not plan_function(cond_fg, shapes, specs).truth(xs):
             return xs
-        r = plan_function(body_fg, shapes, specs)
+        r = plan_function(body_fg, shapes, _shapes_and_specs(xs, body_fg)[1])
         if [tuple(s) for s in r.out_shapes] == shapes:
             r.run(xs, xs)  # every argument is in the plan's buffers before a result is written
             continue
