@@ -564,8 +564,9 @@ class Session:
         key = (
             tuple(id(t) for t in tensors),
             tuple(id(o) for o in targets),
-            tuple(sorted((t.name, v.shape, v.dtype.str, specs.get(t)) for t, v in feeds.items())),
+            tuple(sorted((t.name, v.shape, v.dtype.str) for t, v in feeds.items())),
             done,
+            tuple(sorted((t.name, sp) for t, sp in specs.items())) if specs else None,
         )
         with self._plans_lock:
             plans = self._plans.get(key, [])

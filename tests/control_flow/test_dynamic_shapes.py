@@ -304,3 +304,40 @@ def test_changing_shapes_inside_a_function_fail_clearly():
         with sf.Session() as sess:
             with pytest.raises(sf.errors.UnimplementedError, match="only known while it runs"):
                 sess.run(y, {p: True, n: 2})
+
+
+def test_two_growing_loops_the_raw_loop_output_and_make_callable():
+    g = sf.Graph()
+    with g.as_default():
+        n = sf.placeholder(sf.int32, [])
+        inv = [sf.TensorShape([]), sf.TensorShape([None])]
+        _, a = sf.while_loop(
+            lambda i, x: i < n, lambda i, x: (i + 1, sf.concat([x, x[:1] + 1.0], 0)), [0, sf.ones([1])],
+            shape_invariants=inv,
+        )
+        _, b = sf.while_loop(
+            lambda i, x: i < n + 1, lambda i, x: (i + 1, sf.concat([x, x[-1:] * 2.0], 0)), [0, sf.ones([1])],
+            shape_invariants=inv,
+        )
+        raw = a.op.inputs[0]  # the While op's own output, not the Identity after it
+        assert raw.op.type in ("While", "StatelessWhile")
+        total = sf.reduce_sum(a) + sf.reduce_sum(b)
+
+        def ref(k):
+            ra = np.array([1.0] + [2.0] * k, np.float32)
+            rb = 2.0 ** np.arange(k + 2, dtype=np.float32)
+            return ra, rb
+
+        with sf.Session() as sess:
+            for k in (0, 2, 3):
+                ra, rb = ref(k)
+                got_raw, got_total, got_b = sess.run([raw, total, b], {n: k})
+                np.testing.assert_array_equal(got_raw, ra)
+                np.testing.assert_array_equal(got_b, rb)
+                assert got_total == pytest.approx(ra.sum() + rb.sum())
+            f = sess.make_callable([total, raw], [n])
+            for k in (3, 1, 3):
+                ra, rb = ref(k)
+                got_total, got_raw = f(k)
+                np.testing.assert_array_equal(got_raw, ra)
+                assert got_total == pytest.approx(ra.sum() + rb.sum())
