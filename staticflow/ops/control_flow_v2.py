@@ -1084,14 +1084,15 @@ def _shapes_and_specs(values: list, fg: FuncGraph) -> tuple[list, list]:
     for j, v in enumerate(values):
         if v.dtype != object or v.ndim != 0:
             continue
-        spec = list_ops.spec_of(v)
-        if spec is None or j >= len(uses) or uses[j] is None:
-            specs[j] = spec
-        elif uses[j] == "push":
-            specs[j] = list_ops.ListSpec(spec.element_shape)
+        tl = v[()]
+        if not isinstance(tl, list_ops.TensorList) or j >= len(uses) or uses[j] is None:
+            specs[j] = list_ops.spec_of(tl)
+        elif uses[j] == "push":  # (without a walk over the list: an iteration costs no more as it grows)
+            specs[j] = list_ops.ListSpec(tl.element_shape)
         else:
-            last = next((x for x in reversed(spec.items) if x is not None), None)
-            specs[j] = list_ops.ListSpec(spec.element_shape, None, None, last)
+            last = next((x for x in reversed(tl.items) if x is not None), None)
+            shape = None if last is None else tuple(np.shape(last))
+            specs[j] = list_ops.ListSpec(tl.element_shape, None, None, shape)
     return shapes, specs
 
 
@@ -1123,7 +1124,9 @@ def run_dynamic(op: fops.Operation, values: list, plan_function: Callable) -> li
         if [tuple(s) for s in r.out_shapes] == shapes:
             r.run(xs, xs)  # every argument is in the plan's buffers before a result is written
             continue
-        _check_invariants(op.name, body_fg, declared, shapes, r.out_shapes)
+        if not r.invariants_checked:  # (once per plan of the body: per shapes)
+            _check_invariants(op.name, body_fg, declared, shapes, r.out_shapes)
+            r.invariants_checked = True
         outs = [_fresh(s, t.dtype) for s, t in zip(r.out_shapes, op.outputs)]
         r.run(xs, outs)
         xs = outs

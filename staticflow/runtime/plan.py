@@ -389,6 +389,9 @@ class FunctionRunner:
             self.out_shapes.append(tuple(src.shape) if isinstance(f, tuple) else tuple(f.shape))
         self._direct = _direct_call(plan, "c")
         self._checked = False
+        # a loop body whose results change shape: its results were checked against the loop's
+        # shape invariants (control_flow_v2.run_dynamic), once for all its runs
+        self.invariants_checked = False
 
     def _call(self, ins) -> None:
         """Copy the arguments in and run the plan's kernels (in the plan's lock)."""
@@ -443,13 +446,14 @@ class FunctionPlans:
     def __call__(self, fg, in_shapes, in_specs=None) -> FunctionRunner:
         """`in_specs`: what is known of the function's list arguments (ListSpecs, None where
         nothing), so that its reads of them plan with the element shapes its caller knows."""
-        from staticflow.compiler.build import _shaped, check_no_value_feeds
-
         specs = tuple(in_specs) if in_specs else ()
-        key = (id(fg), tuple(tuple(int(n) for n in s) for s in in_shapes), specs)
-        got = self._runners.get(key)
+        # (NumPy's integers hash and compare as Python's: the key found without converting them)
+        got = self._runners.get((id(fg), tuple(map(tuple, in_shapes)), specs))
         if got is not None:
             return got[1]
+        from staticflow.compiler.build import _shaped, check_no_value_feeds
+
+        key = (id(fg), tuple(tuple(int(n) for n in s) for s in in_shapes), specs)
         feeds = {t: _shaped(s, t.dtype) for t, s in zip(fg.inputs, key[1])}
         feed_specs = {t: sp for t, sp in zip(fg.inputs, specs) if sp is not None}
         p = build_plan(
