@@ -10,6 +10,10 @@ computes values that are the same at every iteration (`x @ W` of captured tensor
 transpose of a captured weight), with staticflow's loop_optimization (which computes them
 once, before the loop) on and off, beside TensorFlow's.
 
+Also a loop whose variable grows (a row appended per iteration, allowed by
+shape_invariants), which staticflow runs from Python with the body planned per shape (the
+plans made on the first run, reused after), and its gradient, beside TensorFlow's.
+
 Each engine's figure is the best of ROUNDS runs. Run: ``make bench`` or
 ``python benchmarks/bench_while.py``.
 """
@@ -81,6 +85,28 @@ def _rnn(tf, config=None):
     return lambda: sess.run(h, feeds)
 
 
+GROW_ITERATIONS = 100
+
+
+def _growing(tf):
+    """(run of the growing loop, run of its gradient), each a function of the iteration count."""
+    g = tf.Graph()
+    with g.as_default():
+        n = tf.placeholder(tf.int32, [])
+        x0 = tf.constant(np.full((1, 8), 0.5, np.float32))
+        w = tf.constant(np.linspace(-1.0, 1.0, 8, dtype=np.float32))
+        _, x = tf.while_loop(
+            lambda i, x: i < n,
+            lambda i, x: (i + 1, tf.concat([x, tf.tanh(x[-1:] * w)], 0)),
+            [tf.constant(0), x0],
+            shape_invariants=[tf.TensorShape([]), tf.TensorShape([None, 8])],
+        )
+        total = tf.reduce_sum(x)
+        (gx,) = tf.gradients(total, [x0])
+        sess = tf.Session(graph=g)
+    return (lambda k: sess.run(total, {n: k})), (lambda k: sess.run(gx, {n: k}))
+
+
 def _torch_loop():
     try:
         import torch
@@ -132,6 +158,20 @@ def main() -> None:
     for name, fn in loops.items():
         t = _best(fn, ITERATIONS) - _best(fn, 0)
         print(f"  {name:24s} {t / ITERATIONS * 1e6:13.2f}")
+    grows = {"staticflow": _growing(sf)}
+    if tf is not None:
+        grows["tf1"] = _growing(tf)
+    print(f"growing loop variable (1x8, a row per iteration), {GROW_ITERATIONS} iterations, per run")
+    print(f"  {'engine':24s} {'forward ms':>13s} {'gradient ms':>13s}")
+    for name, (fwd, grad) in grows.items():
+        got = [fwd(GROW_ITERATIONS), grad(GROW_ITERATIONS)]  # the first runs plan every shape
+        if name != "staticflow":
+            ref = [grows["staticflow"][0](GROW_ITERATIONS), grows["staticflow"][1](GROW_ITERATIONS)]
+            np.testing.assert_allclose(got[0], ref[0], rtol=1e-4)
+            np.testing.assert_allclose(got[1], ref[1], rtol=1e-4, atol=1e-5)
+        t_f = _best(fwd, GROW_ITERATIONS)
+        t_g = _best(grad, GROW_ITERATIONS)
+        print(f"  {name:24s} {t_f * 1e3:13.2f} {t_g * 1e3:13.2f}")
     print("cond of two 4-element branches, per run (the predicate fed, alternating)")
     print(f"  {'engine':24s} {'us/run':>13s}")
     for name, fn in conds.items():

@@ -11,6 +11,7 @@ neither building nor evaluation recurses over the graph's depth.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -81,7 +82,8 @@ class Evaluator:
             feeds = {t: _shaped(tuple(s), t.dtype) for t, s in zip(fg.inputs, in_shapes)}
             feed_specs = {t: sp for t, sp in zip(fg.inputs, specs) if sp is not None}
             ir, ev = build_ir(
-                fg, fg.outputs, fg.control_outputs, feeds, self.allocation_limit, feed_specs=feed_specs
+                fg, fg.outputs, fg.control_outputs, feeds, self.allocation_limit, feed_specs=feed_specs,
+                split=False,
             )
             check_no_value_feeds(fg, ir)
             shapes = [tuple(v.node.shapes[v.index]) for v in ir.fetches]
@@ -200,8 +202,85 @@ def _shaped(shape, dt: dtypes.DType) -> np.ndarray:
     return got
 
 
+class DynamicOutputs(Exception):
+    """Raised by `_infer` for an op whose outputs' shapes are only known while it runs (its
+    shape function set `ShapeContext.dynamic`): build_ir ends the plan before it."""
+
+
+@dataclass
+class Split:
+    """How a run whose graph holds values of shapes known only while running goes, when its
+    IR (the *static part*) cannot hold every op the run needs.
+
+    The static part computes `static_fetches` (the run's fetches it can compute) and then
+    `boundary`: every other tensor the rest of the run reads that the static part makes (the
+    inputs of the dynamic ops and of the continuation). The `dynamic` ops (If, While whose
+    outputs change shape) then run from Python on those values (in this order: none reads
+    another's outputs), and the *continuation*, every op downstream of them (by data or
+    control edges), is planned as a plan of the same graph that computes `cont_fetches` and
+    runs `cont_targets` with `cont_feeds` fed (the boundary, the dynamic ops' outputs it
+    reads, and the run's feeds it reads), treating the ops in `done` as already run."""
+
+    static_fetches: list
+    boundary: list
+    dynamic: list
+    cont_fetches: list
+    cont_targets: list
+    cont_feeds: list
+    done: frozenset
+    static_targets: list  # the run's targets before the dynamic ops, and what later ops wait for
+
+
+# ops a continuation makes again instead of being fed their outputs: a variable (its storage,
+# which an assignment needs), a constant (folded in the continuation)
+_REMADE = ("VariableV2", "Const")
+
+
+def _split(fetch_tensors, target_ops, feeds: dict, nodes: dict, dynamic: list, cont: set, done) -> Split:
+    """The Split of a run whose ops `dynamic` have outputs of shapes known only while running
+    and whose ops `cont` are downstream of them; `nodes`: the static part's ops."""
+    dyn = set(dynamic)
+    later = cont | dyn
+    boundary: dict = {}  # tensors read after the static part that it (or the feeds) gives
+    cont_feeds: dict = {}
+    for op in dynamic:
+        for t in op.inputs:
+            if t not in feeds:
+                boundary[t] = None
+    for op in cont:
+        for t in op.inputs:
+            if t.op in cont or (t not in feeds and t.op.type in _REMADE):
+                continue
+            cont_feeds[t] = None
+            if t.op not in dyn and t not in feeds:
+                boundary[t] = None
+    # the static part's ops a later op waits for by a control edge: its targets
+    waited = {c: None for op in later for c in op._control_inputs if c in nodes}
+    static_fetches = [t for t in fetch_tensors if t in feeds or t.op not in later]
+    cont_fetches = [t for t in fetch_tensors if t not in feeds and t.op in cont]
+    static_done = frozenset(o for o in nodes if o.type not in _REMADE)
+    return Split(
+        static_fetches,
+        list(boundary),
+        list(dynamic),
+        list(dict.fromkeys(cont_fetches)),
+        [o for o in target_ops if o in cont],
+        list(cont_feeds),
+        frozenset(done or ()) | static_done | dyn,
+        [o for o in target_ops if o in nodes] + [o for o in waited if o not in target_ops],
+    )
+
+
 def build_ir(
-    graph, fetch_tensors, target_ops, feeds: dict, allocation_limit=None, rewrites=None, feed_specs=None
+    graph,
+    fetch_tensors,
+    target_ops,
+    feeds: dict,
+    allocation_limit=None,
+    rewrites=None,
+    feed_specs=None,
+    done=None,
+    split: bool = True,
 ) -> tuple[IRGraph, Evaluator]:
     """The IR of the run that computes `fetch_tensors` and runs `target_ops` given `feeds`
     (user Tensor -> array), with every shape concrete; values computed while planning stay
@@ -209,7 +288,11 @@ def build_ir(
     node as it is added and may replace it: its readers then read what replaced it.
     `feed_specs` (fed Tensor -> list_ops.ListSpec) tells what is known of fed variants (a
     function's TensorList arguments: a loop body reads elements of the shapes its caller
-    knows)."""
+    knows). `done`: ops already run (a continuation's; see Split), never pruned into.
+
+    An op whose outputs' shapes are only known while it runs (a loop variable that grows)
+    ends the IR there: the IR is the static part of the run, and `ir.split` (a Split) says
+    what runs after it; without `split` (a function's IR) that is an error naming the op."""
     ir = IRGraph()
     ev = Evaluator(ir, feeds, allocation_limit)
     if rewrites is not None and rewrites.active:
@@ -226,11 +309,42 @@ def build_ir(
         if feed_specs and feed_specs.get(t) is not None:
             ev.specs[n.output(0)] = feed_specs[t]
     nodes: dict = {}  # user Operation -> Node
-    for op in toposort_ops(prune_ops(fetch_tensors, target_ops, fed), fed):
-        nodes[op] = _add_op(ir, ev, op, values, nodes, fed, rewrites)
+    dynamic: list = []  # ops whose outputs' shapes are only known while they run
+    cont: set = set()  # ops downstream of those
+    ir.split = None
+    for op in toposort_ops(prune_ops(fetch_tensors, target_ops, fed, done), fed):
+        if dynamic and _after_dynamic(op, fed, cont, dynamic):
+            cont.add(op)
+            continue
+        try:
+            nodes[op] = _add_op(ir, ev, op, values, nodes, fed, rewrites)
+        except DynamicOutputs:
+            if not split:
+                raise errors.UnimplementedError(
+                    None,
+                    op,
+                    f"{op.type} op '{op.name}' gives outputs whose shapes are only known while it "
+                    f"runs (a loop variable that changes shape, a cond whose branches give "
+                    f"different shapes), inside the function {getattr(graph, 'name', '')}; such "
+                    f"ops are run at the top level of a graph only" + where(op),
+                ) from None
+            dynamic.append(op)
+    if dynamic:
+        ir.split = _split(fetch_tensors, target_ops, feeds, nodes, dynamic, cont, done)
+        fetch_tensors = ir.split.static_fetches + ir.split.boundary
+        target_ops = ir.split.static_targets
     ir.fetches = [values[t] for t in fetch_tensors]
     ir.targets = [nodes[o] for o in target_ops]
     return ir, ev
+
+
+def _after_dynamic(op, fed: set, cont: set, dynamic: list) -> bool:
+    """Whether `op` reads (by data or control edges) an output of a dynamic op or of an op
+    downstream of one."""
+    for t in op._inputs:
+        if t not in fed and (t._op in cont or t._op in dynamic):
+            return True
+    return any(c in cont or c in dynamic for c in op._control_inputs)
 
 
 def _add_op(ir: IRGraph, ev: Evaluator, op, values: dict, nodes: dict, fed: set, rewrites=None) -> Node:
@@ -350,6 +464,8 @@ def _infer(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> list[tu
         ctx.input_specs = [ev.specs.get(v) for v in inputs]
     try:
         shapes = d.shape_fn(ctx)
+        if ctx.dynamic:
+            raise DynamicOutputs(op.name)
         # an op of lists alone that passes them through without knowing them (Identity, AddN
         # of gradients); not one that maps several to several (a loop's output j is its input j)
         passes_lists = len(op._outputs) == 1 and op._outputs[0].dtype is dtypes.variant
@@ -439,4 +555,4 @@ def _infers_beyond_shapes(d: registry.OpDef) -> bool:
     return any(a.kind == "func" for a in d.attrs) or any(a.dtype is dtypes.variant for a in args)
 
 
-__all__ = ["Evaluator", "build_ir", "flat_args", "where", "dtypes"]
+__all__ = ["DynamicOutputs", "Evaluator", "Split", "build_ir", "flat_args", "where", "dtypes"]

@@ -112,7 +112,7 @@ def smallest_ready_first(
 
 
 # --- the user's graph, for one run -------------------------------------------------------------
-def _op_inputs(fed: set):
+def _op_inputs(fed: set, done=None):
     def inputs(op):
         deps = [t._op for t in op._inputs if t not in fed]
         if op._control_inputs:
@@ -120,16 +120,20 @@ def _op_inputs(fed: set):
             deps.extend(
                 c for c in op._control_inputs if not (c._outputs and all(t in fed for t in c._outputs))
             )
+        if done:
+            deps = [d for d in deps if d not in done]
         return deps
 
     return inputs
 
 
-def prune_ops(fetch_tensors, target_ops, fed: set) -> list:
+def prune_ops(fetch_tensors, target_ops, fed: set, done=None) -> list:
     """The Operations needed to compute `fetch_tensors` and run `target_ops`; fed tensors
-    cut the walk."""
-    roots = [t.op for t in fetch_tensors if t not in fed] + list(target_ops)
-    return prune(roots, _op_inputs(fed))
+    cut the walk, and so do the ops in `done` (already run this run: the part of a run
+    before a value whose shape is only known while running)."""
+    roots = [t.op for t in fetch_tensors if t not in fed]
+    roots += [o for o in target_ops if not done or o not in done]
+    return prune(roots, _op_inputs(fed, done))
 
 
 def toposort_ops(ops_: list, fed: set) -> list:

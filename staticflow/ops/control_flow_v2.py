@@ -4,8 +4,9 @@ TensorFlow's control flow v2 form: a cond is one op that owns its branches as
 function graphs (framework/func_graph.py), called with the predicate and the
 tensors the branches capture; only the taken branch runs. The op's output shapes
 must be concrete when a plan is made: the compiler infers each branch's shapes for
-the run's input shapes (`ShapeContext.functions`) and both must agree (dynamic
-output shapes are later work). Lowering plans each branch once per input-shape
+the run's input shapes (`ShapeContext.functions`); where they differ the If's outputs are
+*dynamic*: the plan ends before the op, which runs from Python (`run_dynamic`), and the rest
+of the run is planned for the shapes it gave. Lowering plans each branch once per input-shape
 signature through the runtime's hook (`LowerContext.functions`) and runs the taken
 one from a host step; its nested plan has its own arena.
 
@@ -21,11 +22,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from staticflow.framework import dtypes, nest
+from staticflow.framework import dtypes, errors, nest
 from staticflow.framework import ops as fops
 from staticflow.framework.func_graph import FuncGraph, unique_function_name
 from staticflow.framework.tensor_shape import TensorShape
-from staticflow.ops import builder, registry
+from staticflow.ops import builder, list_ops, registry
 from staticflow.ops.registry import Arg, Attr, Case
 
 _gradients: Callable | None = None  # autodiff.gradients, installed by staticflow.autodiff
@@ -89,16 +90,30 @@ def _if_shapes(ctx: registry.ShapeContext) -> list:
         if known is not None and np.size(known) == 1:  # a constant predicate: its branch only
             fg = then_fg if _truth(known) else else_fg
             return [TensorShape(list(s)) for s in ctx.functions(fg, ins, specs)]
-        a = ctx.functions(then_fg, ins, specs)
-        b = ctx.functions(else_fg, ins, specs)
-        for j, (x, y) in enumerate(zip(a, b)):
-            if tuple(x) != tuple(y):
-                raise ValueError(
-                    f"the branches of cond '{ctx.name}' give output {j} different shapes for these "
-                    f"inputs: {list(x)} ({then_fg.name}) and {list(y)} ({else_fg.name}); both "
-                    f"branches' outputs must have one shape when the graph is planned"
-                )
+        got, failed = [], None
+        for fg in (then_fg, else_fg):
+            try:
+                got.append(ctx.functions(fg, ins, specs))
+            except (errors.OpError, ValueError):
+                # a branch that cannot take these inputs, where its arguments' shapes were not
+                # all known when it was built (the gradient of a cond whose branches give
+                # different shapes gets the taken branch's): only the taken one is planned, when
+                # it runs; with all shapes known it is the user's error now
+                if failed is not None or all(t.shape.is_fully_defined() for t in fg.inputs):
+                    raise
+                failed = fg
+                got.append(None)
+        a, b = got
+        if failed is not None or any(tuple(x) != tuple(y) for x, y in zip(a, b)):
+            # the branches give different shapes: the cond's are known once it has run
+            ctx.dynamic = True
+            return _if_graph_shapes(ctx, then_fg, else_fg, n)
         return [TensorShape(list(s)) for s in a]
+    return _if_graph_shapes(ctx, then_fg, else_fg, n)
+
+
+def _if_graph_shapes(ctx, then_fg: FuncGraph, else_fg: FuncGraph, n: int) -> list:
+    """The If's output shapes as its branches' graphs tell them (unknown where they differ)."""
     declared = ctx.attrs.get("output_shapes") or []
     out = []
     for j in range(n):
@@ -567,19 +582,42 @@ def _while_shapes(ctx: registry.ShapeContext) -> list:
         raise ValueError(f"cond {cond_fg.name} returns {len(cond_fg.outputs)} values, not one predicate")
     if ctx.planning and ctx.functions is not None:
         ins = [tuple(s.as_list()) for s in ctx.input_shapes]
+        entry = [sp if isinstance(sp, list_ops.ListSpec) else None for sp in ctx.input_specs[:n]]
+        entry += [None] * (n - len(entry))
+        try:
+            first = ctx.functions(body_fg, ins, entry)
+        except (errors.OpError, ValueError):
+            # a body that cannot take the entry shapes, where its arguments' shapes were not all
+            # known when it was built (the gradient's backward loop over lists of elements
+            # of changing shapes, whose entry may be empty): planned when it runs, iteration by
+            # iteration, if it runs at all; with all shapes known it is the user's error now
+            if all(t.shape.is_fully_defined() for t in body_fg.inputs):
+                raise
+            ctx.dynamic = True
+            return _while_graph_shapes(ctx, body_fg, n)
+        _check_invariants(ctx.name, body_fg, ctx.attrs.get("output_shapes") or [], ins, first)
+        if any(tuple(a) != tuple(b) for a, b in zip(ins, first)):
+            # a loop variable changes shape (as its shape invariant allows): the loop's
+            # outputs' shapes are known once it has run
+            ctx.dynamic = True
+            return _while_graph_shapes(ctx, body_fg, n)
         specs = _loop_specs(ctx, body_fg, ins)
         (c,) = ctx.functions(cond_fg, ins, specs)
         if tuple(c) != ():
             raise ValueError(f"the cond of while loop '{ctx.name}' gives shape {list(c)}, not a scalar")
         outs = ctx.functions(body_fg, ins, specs)
-        for j, (a, b) in enumerate(zip(ins, outs)):
-            if tuple(a) != tuple(b):
-                raise ValueError(
-                    f"the body of while loop '{ctx.name}' changes the shape of loop variable {j} from "
-                    f"{list(a)} to {list(b)}; loop variables keep one shape when the graph is planned "
-                    f"(loops whose variables change shape are later work)"
-                )
+        if any(tuple(a) != tuple(b) for a, b in zip(ins, outs)):
+            # shapes that change once what the lists hold is joined over the iterations: each
+            # iteration is planned for what its lists hold when it runs
+            _check_invariants(ctx.name, body_fg, ctx.attrs.get("output_shapes") or [], ins, outs)
+            ctx.dynamic = True
+            return _while_graph_shapes(ctx, body_fg, n)
         return [TensorShape(list(s)) for s in ins]
+    return _while_graph_shapes(ctx, body_fg, n)
+
+
+def _while_graph_shapes(ctx, body_fg: FuncGraph, n: int) -> list:
+    """The While's output shapes as the graph tells them: its loop variables' invariants."""
     declared = ctx.attrs.get("output_shapes") or []
     out = []
     for j in range(n):
@@ -588,6 +626,30 @@ def _while_shapes(ctx: registry.ShapeContext) -> list:
             s = TensorShape(declared[j])
         out.append(s)
     return out
+
+
+def _shape_str(s) -> str:
+    """A shape as TensorFlow 1 prints it: (1, 2), (?, 2), (3,)."""
+    return str(TensorShape(list(s)) if not isinstance(s, TensorShape) else s)
+
+
+def _check_invariants(name: str, body_fg: FuncGraph, declared: list, ins, outs) -> None:
+    """TF1's check of a loop variable against its shape invariant after an iteration: the
+    body's result must have a shape the invariant allows (the same rank, the same sizes where
+    it gives them); a ValueError with TensorFlow's message otherwise."""
+    for j, (a, b) in enumerate(zip(ins, outs)):
+        if j >= len(declared) or tuple(a) == tuple(b):
+            continue
+        inv = TensorShape(declared[j])
+        if not inv.is_compatible_with(TensorShape(list(b))):
+            what = body_fg.inputs[j].name if j < len(body_fg.inputs) else f"loop variable {j}"
+            raise ValueError(
+                f"Input tensor '{what}' of while loop '{name}' enters the loop with shape "
+                f"{_shape_str(a)}, but has shape {_shape_str(b)} after one iteration, which its shape "
+                f"invariant {_shape_str(inv)} does not allow. To allow the shape to vary across "
+                f"iterations, use the `shape_invariants` argument of tf.while_loop to specify a "
+                f"less-specific shape."
+            )
 
 
 def _join_loop_spec(a, b):
@@ -834,7 +896,12 @@ def _while_grad(op, *grads):
             pushed = [xs[j] for j in kept] + [list_ops.tensor_list_length(xs[j]) for j in grown]
             return list(ys), [list_ops.tensor_list_push_back(a, x) for a, x in zip(accs, pushed)]
 
-        _, accs = while_loop(replay_cond, replay_body, [inputs, accs], name="replay")
+        # the replay's variables keep the forward loop's shape invariants (its outputs' shapes);
+        # a list accumulator is a scalar of any length, whose elements may differ in shape
+        list_inv = [TensorShape([])] * len(accs)
+        _, accs = while_loop(
+            replay_cond, replay_body, [inputs, accs], shape_invariants=[shapes, list_inv], name="replay"
+        )
         count = list_ops.tensor_list_length(accs[0])
 
         def back_cond(k, gs, accs):
@@ -859,9 +926,11 @@ def _while_grad(op, *grads):
             new_gs = [g if g is not None else zero(j, xs[j]) for g, j in zip(got, diff)]
             return math_ops.subtract(k, 1), new_gs, new_accs
 
+        # a loop variable's gradient has its shape at each iteration: the same invariant
         _, gs, _ = while_loop(
             back_cond, back_body, [count, [grads[j] for j in diff], accs], name="backward",
             return_same_structure=True,
+            shape_invariants=[TensorShape([]), [shapes[j] for j in diff], list_inv],
         )
     out: list = [None] * n
     for g, j in zip(gs, diff):
@@ -921,8 +990,9 @@ def while_loop(
             for t, s in zip(flat_in, shapes):
                 if not s.is_compatible_with(t.shape):
                     raise ValueError(
-                        f"while_loop: the shape invariant {s} is not compatible with loop variable "
-                        f"{t.name} of shape {t.shape}"
+                        f"The shape invariant specified for {t.name} is not compatible with the initial "
+                        f"shape of the loop variable. It enters the loop with shape {t.shape}, but the "
+                        f"specified shape invariant is {s}."
                     )
         else:
             shapes = [t.shape for t in flat_in]
@@ -975,6 +1045,7 @@ def while_loop(
             flat_out = [tensor_array_ops.to_flow(x) for x in flat_out]
             return [math_ops.add(i, 1), m, *flat_out]
 
+        inputs_named = [t.name for t in flat_in]
         cond_fg, c = build_function(cond_fn, f"{base}_cond", specs, outer=g)
         body_fg, b = build_function(body_fn, f"{base}_body", specs, outer=g)
         _, (cond_out,) = _flatten_result(cond_fg, [c], "while_loop cond")
@@ -985,9 +1056,11 @@ def while_loop(
                     f"while_loop: body returns {t.dtype.name} for loop variable {j - 2} of dtype {dt.name}"
                 )
             if not s.is_compatible_with(t.shape):
+                what = inputs_named[j - 2] if 0 <= j - 2 < len(inputs_named) else f"loop variable {j - 2}"
                 raise ValueError(
-                    f"while_loop: body returns shape {t.shape} for loop variable {j - 2} of shape {s}; "
-                    f"give shape_invariants for a loop variable whose shape changes"
+                    f"Input tensor '{what}' enters the loop with shape {s}, but has shape {t.shape} "
+                    f"after one iteration. To allow the shape to vary across iterations, use the "
+                    f"`shape_invariants` argument of tf.while_loop to specify a less-specific shape."
                 )
         cond_fg.outputs, body_fg.outputs = [cond_out], body_out
         outer = _unify_inputs([cond_fg, body_fg])
@@ -1012,3 +1085,93 @@ def while_loop(
         if len(flat_in) == 1 and not return_same_structure and not nest.is_nested(structure[0]):
             return result[0]
         return result
+
+
+# ---------------------------------------------------------------------------
+# running an If or While whose outputs' shapes are only known while it runs
+# ---------------------------------------------------------------------------
+def _fresh(shape, dt) -> np.ndarray:
+    """An array a function's results are written into: objects (None) for lists and strings."""
+    if dtypes.holds_objects(dt):
+        return np.full(tuple(shape), b"" if dt is dtypes.string else None, dtype=object)
+    return np.empty(tuple(shape), dt.np)
+
+
+def _list_arg_uses(fg: FuncGraph) -> list:
+    """Per argument of fg: how it reads a list argument, which tells how much of what the list
+    holds its plan needs: "push" (only appended to, or unused: nothing), "pop" (only popped
+    from or appended to: the last element's shape), None (anything else: every slot's shape).
+    Kept on fg."""
+    got = getattr(fg, "_list_arg_uses", None)
+    if got is None:
+        got = []
+        for t in fg.inputs:
+            kinds = {c.type for c in t.consumers()}
+            if any(c.inputs[0] is not t for c in t.consumers()):
+                kinds.add(None)
+            got.append(
+                "push" if kinds <= {"TensorListPushBack"}
+                else "pop" if kinds <= {"TensorListPushBack", "TensorListPopBack"}
+                else None
+            )
+        fg._list_arg_uses = got
+    return got
+
+
+def _shapes_and_specs(values: list, fg: FuncGraph) -> tuple[list, list]:
+    """The shapes of fg's argument arrays, and the specs of its list arguments as far as its
+    plan needs them (so that iterations whose lists differ only where fg does not look share
+    one plan: the backward loop of a growing loop's gradient, popping elements that grow, is
+    planned once per element shape, not once per list)."""
+    shapes = [tuple(v.shape) for v in values]
+    specs: list = [None] * len(values)
+    uses = _list_arg_uses(fg)
+    for j, v in enumerate(values):
+        if v.dtype != object or v.ndim != 0:
+            continue
+        tl = v[()]
+        if not isinstance(tl, list_ops.TensorList) or j >= len(uses) or uses[j] is None:
+            specs[j] = list_ops.spec_of(tl)
+        elif uses[j] == "push":  # (without a walk over the list: an iteration costs no more as it grows)
+            specs[j] = list_ops.ListSpec(tl.element_shape)
+        else:
+            last = next((x for x in reversed(tl.items) if x is not None), None)
+            shape = None if last is None else tuple(np.shape(last))
+            specs[j] = list_ops.ListSpec(tl.element_shape, None, None, shape)
+    return shapes, specs
+
+
+def run_dynamic(op: fops.Operation, values: list, plan_function: Callable) -> list[np.ndarray]:
+    """The outputs of If or While `op` (one whose outputs' shapes are only known while it runs)
+    for input arrays `values`, each function it calls planned by `plan_function` (the runtime's
+    FunctionPlans: once per function and input shapes, reused by later iterations and runs).
+    A loop's iterations whose variables keep their shapes run in place, as a planned loop's
+    do; one that changes them gets fresh arrays of the new shapes, each checked against the
+    loop variables' shape invariants."""
+    values = [np.asarray(v) for v in values]
+    if op.type in ("If", "StatelessIf"):
+        fg = op.get_attr("then_branch") if _truth(values[0]) else op.get_attr("else_branch")
+        shapes, specs = _shapes_and_specs(values[1:], fg)
+        r = plan_function(fg, shapes, specs)
+        outs = [_fresh(s, t.dtype) for s, t in zip(r.out_shapes, op.outputs)]
+        r.run(values[1:], outs)
+        return outs
+    if op.type not in ("While", "StatelessWhile"):
+        raise ValueError(f"{op.type} op '{op.name}' has no outputs of shapes known only while it runs")
+    cond_fg, body_fg = op.get_attr("cond"), op.get_attr("body")
+    declared = op.get_attr("output_shapes") or []
+    xs = [np.array(v, copy=True) for v in values]  # the loop's own (a fed array is the caller's)
+    while True:
+        shapes, specs = _shapes_and_specs(xs, cond_fg)
+        if not plan_function(cond_fg, shapes, specs).truth(xs):
+            return xs
+        r = plan_function(body_fg, shapes, _shapes_and_specs(xs, body_fg)[1])
+        if [tuple(s) for s in r.out_shapes] == shapes:
+            r.run(xs, xs)  # every argument is in the plan's buffers before a result is written
+            continue
+        if not r.invariants_checked:  # (once per plan of the body: per shapes)
+            _check_invariants(op.name, body_fg, declared, shapes, r.out_shapes)
+            r.invariants_checked = True
+        outs = [_fresh(s, t.dtype) for s, t in zip(r.out_shapes, op.outputs)]
+        r.run(xs, outs)
+        xs = outs

@@ -141,6 +141,17 @@ def _list(x: np.ndarray, what: str = "input_handle") -> TensorList:
     return v
 
 
+def spec_of(value) -> ListSpec | None:
+    """What a list value holds, as planning knows lists (a ListSpec of its slots' shapes), or
+    None when `value` (a 0-d object array or the TensorList itself) is no list: what a plan
+    fed this list, made while running, plans its reads with."""
+    tl = value[()] if isinstance(value, np.ndarray) else value
+    if not isinstance(tl, TensorList):
+        return None
+    items = tuple(None if a is None else tuple(np.shape(a)) for a in tl.items)
+    return ListSpec(tl.element_shape).with_items(items)
+
+
 def _wrap(tl: TensorList) -> np.ndarray:
     arr = np.empty((), dtype=object)
     arr[()] = tl

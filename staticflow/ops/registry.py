@@ -429,6 +429,11 @@ class ShapeContext:
         # outputs' in `output_specs` (output index -> spec)
         self.input_specs: list = []
         self.output_specs: dict = {}
+        # while planning: set by the shape function of an op that calls functions (If, While)
+        # when its outputs' shapes are only known while it runs (a loop variable that grows, a
+        # cond whose branches give different shapes); the shapes it returns are then the
+        # graph's (partly unknown), and the plan ends before the op (compiler.build_ir)
+        self.dynamic = False
 
     def spec(self, i: int):
         """What is known while planning of variant input i (list_ops.ListSpec), or None."""

@@ -6,8 +6,8 @@ to one). For a predicate known only at run time it builds a `cond`: one If op
 whose branches are functions, of which only the taken one runs
 (ops/control_flow_v2.py). The static shape of an output is the one both
 branches agree on (`most_specific_compatible_shape`), as TF's cond gives; when
-a plan is made both branches must give one concrete shape (dynamic output
-shapes are later work). Layers and ops whose behaviour a tensor picks
+the branches give different concrete shapes, the rest of the run is planned once
+the taken one has run (docs/control_flow.md). Layers and ops whose behaviour a tensor picks
 (`training=is_training`) go through `smart_cond`.
 """
 

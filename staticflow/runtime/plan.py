@@ -265,6 +265,7 @@ def build_plan(
     inter_op_threads: int = 1,
     functions=None,
     feed_specs=None,
+    done=None,
 ) -> Plan:
     """Plan the run that computes fetch_tensors and runs target_ops given feeds: build the IR
     of this signature, rewrite it with the pass pipeline (`options`: passes.Options, from the
@@ -274,7 +275,12 @@ def build_plan(
     ResourceExhaustedError. `inter_op_threads` above 1 plans for the scheduled executor: the
     arena is packed by the dependency depth at which each step can run, so that calls that
     may run at once get bytes of their own. `functions` (FunctionPlans) plans the functions
-    its ops call (branches, loop bodies); None: a new one for this plan."""
+    its ops call (branches, loop bodies); None: a new one for this plan. `done`: ops already
+    run (a continuation's, see SplitPlan).
+
+    A run that needs an op whose outputs' shapes are only known while it runs (a loop
+    variable that grows) gives a SplitPlan: this plan for the part before such ops, and what
+    runs after it."""
     from staticflow import passes
     from staticflow.passes.early import EarlyRewrites
 
@@ -285,7 +291,10 @@ def build_plan(
     gc.disable()
     try:
         early = EarlyRewrites(options)
-        ir, ev = build_ir(graph, fetch_tensors, target_ops, feeds, allocation_limit, early, feed_specs)
+        ir, ev = build_ir(
+            graph, fetch_tensors, target_ops, feeds, allocation_limit, early, feed_specs, done,
+            split=not getattr(graph, "building_function", False),
+        )
         records = passes.optimize(ir, ev, options, early.counts, early.done())
         in_place = (options or passes.Options()).on("memory_in_place")
         if functions is None:
@@ -299,13 +308,61 @@ def build_plan(
             _age_new_objects()
             gc.enable()
     plan.pass_log = records
+    asked = list(fetch_tensors)
+    if ir.split is not None:
+        fetch_tensors = ir.split.static_fetches + ir.split.boundary
     # a fetch the passes turned into one of a fed tensor (an identity of it) is a copy of the
     # fed array: the caller's array itself is what fetching the fed tensor gives (as in TF)
     plan.fetches = [
         ("feed copy", f[1]) if isinstance(f, tuple) and f[1] is not t else f
         for f, t in zip(plan.fetches, fetch_tensors)
     ]
+    if ir.split is not None:
+        return SplitPlan(plan, ir.split, functions, asked)
     return plan
+
+
+class SplitPlan:
+    """The plan of a run that needs values whose shapes are only known while running (the
+    outputs of a loop whose variables change shape, of a cond whose branches give different
+    shapes): `static`, the Plan of the part of the run before them, which also fetches the
+    values the rest reads (`split.boundary`); the ops that make them (`split.dynamic`), run
+    from Python with their functions' plans from `functions` (per input shapes, kept with this
+    plan); then the continuation, the rest of the run, which the session plans as a plan of
+    the same graph fed those values (so it is planned once per their shapes, and may split
+    again). Attributes it does not have are the static plan's (its steps, stats, lock)."""
+
+    def __init__(self, static: Plan, split, functions, fetch_tensors: list):
+        self.static = static
+        self.fetch_tensors = fetch_tensors  # the run's, in its order
+        self.split = split
+        self.functions = functions
+        self.used = False
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["static"], name)
+
+    def run_dynamic(self, feeds: dict, static_values: list) -> dict:
+        """Tensor -> value of what the continuation may read: the static part's fetched
+        values (`static_values`, in its fetch order), the fed values, and the outputs of the
+        dynamic ops, run here on them."""
+        from staticflow.ops import control_flow_v2
+
+        sp = self.split
+        known = dict(feeds)
+        known.update(zip(sp.static_fetches + sp.boundary, static_values))
+        for op in sp.dynamic:
+            ins = [known[t] for t in op.inputs]
+            try:
+                outs = control_flow_v2.run_dynamic(op, ins, self.functions)
+            except errors.OpError:
+                raise
+            except (ValueError, TypeError, IndexError) as e:
+                raise errors.InvalidArgumentError(
+                    None, op, f"{op.type} op '{op.name}': {e}" + where(op)
+                ) from None
+            known.update(zip(op.outputs, outs))
+        return known
 
 
 class FunctionRunner:
@@ -332,6 +389,9 @@ class FunctionRunner:
             self.out_shapes.append(tuple(src.shape) if isinstance(f, tuple) else tuple(f.shape))
         self._direct = _direct_call(plan, "c")
         self._checked = False
+        # a loop body whose results change shape: its results were checked against the loop's
+        # shape invariants (control_flow_v2.run_dynamic), once for all its runs
+        self.invariants_checked = False
 
     def _call(self, ins) -> None:
         """Copy the arguments in and run the plan's kernels (in the plan's lock)."""
@@ -379,16 +439,21 @@ class FunctionPlans:
         self.allocation_limit = allocation_limit
         self._runners: dict = {}
 
+    def count(self) -> int:
+        """How many nested plans it has made (one per function and input shapes)."""
+        return len(self._runners)
+
     def __call__(self, fg, in_shapes, in_specs=None) -> FunctionRunner:
         """`in_specs`: what is known of the function's list arguments (ListSpecs, None where
         nothing), so that its reads of them plan with the element shapes its caller knows."""
-        from staticflow.compiler.build import _shaped, check_no_value_feeds
-
         specs = tuple(in_specs) if in_specs else ()
-        key = (id(fg), tuple(tuple(int(n) for n in s) for s in in_shapes), specs)
-        got = self._runners.get(key)
+        # (NumPy's integers hash and compare as Python's: the key found without converting them)
+        got = self._runners.get((id(fg), tuple(map(tuple, in_shapes)), specs))
         if got is not None:
             return got[1]
+        from staticflow.compiler.build import _shaped, check_no_value_feeds
+
+        key = (id(fg), tuple(tuple(int(n) for n in s) for s in in_shapes), specs)
         feeds = {t: _shaped(s, t.dtype) for t, s in zip(fg.inputs, key[1])}
         feed_specs = {t: sp for t, sp in zip(fg.inputs, specs) if sp is not None}
         p = build_plan(

@@ -31,6 +31,7 @@ import numpy as np
 
 from staticflow.framework import backend, dtypes, errors, strings
 from staticflow.framework import ops as fops
+from staticflow.ops import list_ops
 from staticflow.runtime import plan as plan_mod
 from staticflow.runtime import sources
 from staticflow.runtime.resources import ResourceStore
@@ -293,7 +294,7 @@ class _Signature:
         p = sess._plan_for(self.tensors, self.targets, feeds)
         run = self._runners.get(p)
         if run is None:
-            run = plan_mod.runner(p, sess._variables, self.fed, sess._executor)
+            run = sess._runner(p, self.fed)
             if len(self._runners) >= 8:
                 self._runners.clear()
             self._runners[p] = run
@@ -522,11 +523,50 @@ class Session:
         self._executor_mode = mode
         self._signatures.clear()
 
-    def _plan_for(self, tensors, targets, feeds):
+    def _runner(self, p, fed: list):
+        """A function of the fed values (in `fed` order) that runs plan `p` (plan.runner's; a
+        SplitPlan's runs its parts)."""
+        if isinstance(p, plan_mod.SplitPlan):
+            return lambda values: self._run_split(p, dict(zip(fed, values)))
+        return plan_mod.runner(p, self._variables, fed, self._executor)
+
+    def _run_split(self, p, feeds: dict, trace=None) -> list:
+        """The fetched values of a run planned as a SplitPlan: its static part runs, then the
+        ops whose outputs' shapes it could not know, then the continuation, planned (or found
+        in the plan cache) for the shapes they gave, fed what it reads (so nothing before it
+        runs twice). The continuation may split again."""
+        sp = p.split
+        with p.static.lock:
+            static_values = plan_mod.execute(p.static, feeds, self._variables, self._executor, trace)
+        known = p.run_dynamic(feeds, static_values)
+        if sp.cont_fetches or sp.cont_targets:
+            cont_feeds = {t: _as_array(t, known[t]) for t in sp.cont_feeds}
+            cp = self._plan_for(sp.cont_fetches, sp.cont_targets, cont_feeds, sp.done)
+            if isinstance(cp, plan_mod.SplitPlan):
+                values = self._run_split(cp, cont_feeds)
+            else:
+                with cp.lock:
+                    values = plan_mod.execute(cp, cont_feeds, self._variables, self._executor)
+            known.update(zip(sp.cont_fetches, values))
+        n = len(sp.static_fetches)
+        static = dict(zip(sp.static_fetches, static_values[:n]))
+        out = []
+        for t in p.fetch_tensors:
+            v = static[t] if t in static else known[t]
+            if t not in static and isinstance(v, np.ndarray):
+                v = v[()] if v.ndim == 0 else v  # a scalar, as TF gives it
+            out.append(v)
+        return out
+
+    def _plan_for(self, tensors, targets, feeds, done=None):
+        # a fed list (a continuation's) is planned with what it holds: its slots' shapes
+        specs = {t: list_ops.spec_of(v) for t, v in feeds.items() if t.dtype is dtypes.variant}
         key = (
             tuple(id(t) for t in tensors),
             tuple(id(o) for o in targets),
             tuple(sorted((t.name, v.shape, v.dtype.str) for t, v in feeds.items())),
+            done,
+            tuple(sorted((t.name, sp) for t, sp in specs.items())) if specs else None,
         )
         with self._plans_lock:
             plans = self._plans.get(key, [])
@@ -547,6 +587,8 @@ class Session:
                 options=self._pass_options,
                 allocation_limit=limit or None,
                 inter_op_threads=self._inter_op,
+                feed_specs={t: sp for t, sp in specs.items() if sp is not None} or None,
+                done=done,
             )
         self.plans_built += 1
         if self._config is not None and self._config.log_device_placement:
@@ -589,6 +631,8 @@ class Session:
 
     def _plan_and_execute(self, tensors, targets, feeds, trace):
         p = self._plan_for(tensors, targets, feeds)
+        if isinstance(p, plan_mod.SplitPlan):
+            return p, self._run_split(p, feeds, trace)
         with p.lock:  # a plan owns its arena: one run of it at a time
             return p, plan_mod.execute(p, feeds, self._variables, self._executor, trace)
 
@@ -751,6 +795,18 @@ class Session:
 
     def list_devices(self) -> list[str]:
         return list_local_devices()
+
+
+def _as_array(t: fops.Tensor, value) -> np.ndarray:
+    """A value a run computed (a scalar as NumPy gives it, a list object) as the array a plan
+    is fed for tensor `t`."""
+    if t.dtype is dtypes.variant:
+        if isinstance(value, np.ndarray) and value.dtype == object and value.ndim == 0:
+            return value
+        arr = np.empty((), dtype=object)
+        arr[()] = value
+        return arr
+    return np.asarray(value, dtype=None if t.dtype is dtypes.string else t.dtype.np)
 
 
 def _check_python_ints(t: fops.Tensor, value, arr: np.ndarray) -> None:
