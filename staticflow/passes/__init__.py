@@ -80,10 +80,22 @@ class PassRecord:
 
 
 def _pipeline() -> list[Pass]:
-    from staticflow.passes import arithmetic, cse, dce, fold, fusion, inline, memory_order, recompute, remap
+    from staticflow.passes import (
+        arithmetic,
+        cse,
+        dce,
+        fold,
+        fusion,
+        inline,
+        loops,
+        memory_order,
+        recompute,
+        remap,
+    )
 
     return [
         Pass("function_optimization", inline.run, "a cond on a constant predicate becomes its taken branch"),
+        Pass("loop_optimization", loops.run, "a loop and its gradient's replay: the replay alone runs"),
         Pass("constant_folding", fold.run, "computes nodes whose inputs are all constants"),
         Pass("arithmetic_optimization", arithmetic.run, "algebraic identities, chains of views and casts"),
         Pass("common_subgraph_elimination", cse.run, "merges nodes that compute the same value"),
@@ -106,6 +118,7 @@ def options_from_config(config) -> Options:
     level_zero = oo.opt_level == oo.L0
     opts.enabled = {
         "function_optimization": rw.function_optimization != off,
+        "loop_optimization": rw.loop_optimization != off,
         "constant_folding": rw.constant_folding != off and (not level_zero or oo.do_constant_folding),
         "arithmetic_optimization": rw.arithmetic_optimization != off,
         "common_subgraph_elimination": rw.common_subgraph_elimination != off

@@ -115,6 +115,7 @@ class Plan:
     # inter_op_parallelism_threads); 1: the plan's order
     inter_op_threads: int = 1
     schedule: list | None = None  # schedule.SegmentSchedule per segment, made on first use
+    functions: object = None  # FunctionPlans: the nested plans of the functions its ops call
 
 
 @dataclass(eq=False)
@@ -299,6 +300,7 @@ def build_plan(
             _age_new_objects()
             gc.enable()
     plan.pass_log = records
+    plan.functions = functions
     # a fetch the passes turned into one of a fed tensor (an identity of it) is a copy of the
     # fed array: the caller's array itself is what fetching the fed tensor gives (as in TF)
     plan.fetches = [
@@ -378,6 +380,10 @@ class FunctionPlans:
         self.options = options
         self.allocation_limit = allocation_limit
         self._runners: dict = {}
+
+    def runners(self) -> list[tuple]:
+        """(function graph, FunctionRunner) of every nested plan made so far, to inspect."""
+        return list(self._runners.values())
 
     def __call__(self, fg, in_shapes, in_specs=None) -> FunctionRunner:
         """`in_specs`: what is known of the function's list arguments (ListSpecs, None where

@@ -57,6 +57,7 @@ def test_the_example_graph_shrinks_with_the_same_values():
     names = [r.name for r in p.pass_log]
     assert names == [
         "function_optimization",
+        "loop_optimization",
         "constant_folding",
         "arithmetic_optimization",
         "common_subgraph_elimination",
