@@ -1,0 +1,186 @@
+"""An LSTM over 100 steps, forward and backward: dynamic_rnn's while_loop beside TensorFlow and PyTorch.
+
+One step fetches the loss (the sum of the LSTM's outputs) and its gradients with respect to
+every weight (the cell's kernel and bias): batch 64, 100 time steps, input size and hidden
+size 256, float32, time-major input, every sequence of the full length (no
+`sequence_length`, so no masking). Engines:
+
+- staticflow: the loop `dynamic_rnn` builds (a while_loop reading its inputs from a
+  TensorArray unstacked from x, an LSTMCell, the outputs written to a TensorArray that is
+  stacked after the loop), and gradients through it;
+- TensorFlow 1.x graph mode: `tf.compat.v1.nn.dynamic_rnn`, in control flow v2 form
+  (While, TensorList), as TensorFlow 2's compat.v1 builds it, with a cell that computes
+  what `tf.compat.v1.nn.rnn_cell.LSTMCell` does, op for op (`TFLSTMCell`: TensorFlow with
+  Keras 3 no longer has that class);
+- PyTorch: `torch.nn.LSTM` (its fused CPU LSTM) on the same weights, eager
+  forward + `backward()`.
+
+All start from the same weights, so the first losses must agree. Also printed: the
+per-iteration cost of an empty while_loop body beside TensorFlow's (bench_while's loop).
+Each figure is the best of several rounds. Run: ``python benchmarks/bench_dynamic_rnn.py``.
+"""
+
+from __future__ import annotations
+
+import bench_while
+import idle_threads  # noqa: F401  (before NumPy loads its BLAS)
+import numpy as np
+from harness import import_tf1, machine_line, timed
+
+import staticflow as sf
+
+T, B, IN, H = 100, 64, 256, 256
+WHILE_ITERATIONS = 20000
+
+
+def weights(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x [T, B, IN], the LSTMCell kernel [IN + H, 4H] (gates i, j, f, o) and bias [4H]."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((T, B, IN)).astype(np.float32)
+    kernel = (rng.standard_normal((IN + H, 4 * H)) / np.sqrt(IN + H)).astype(np.float32)
+    bias = (rng.standard_normal(4 * H) * 0.1).astype(np.float32)
+    return x, kernel, bias
+
+
+def build_staticflow(x_np, kernel, bias):
+    """The loop sf.nn.dynamic_rnn builds (time-major), by hand: a while_loop over a TensorArray."""
+    g = sf.Graph()
+    with g.as_default():
+        x = sf.placeholder(sf.float32, [T, B, IN], name="x")
+        cell = sf.nn.rnn_cell.LSTMCell(H, initializer=sf.constant_initializer(kernel))
+        with sf.variable_scope("rnn"):
+            cell.build(sf.TensorShape([B, IN]))
+        b_init = cell._bias.assign(sf.constant(bias))
+        inputs = sf.TensorArray(sf.float32, size=T, element_shape=[B, IN]).unstack(x)
+        outputs = sf.TensorArray(sf.float32, size=T, element_shape=[B, H])
+        state = cell.zero_state(B, sf.float32)
+
+        def body(t, out, c, h):
+            y, (c2, h2) = cell(inputs.read(t), sf.nn.rnn_cell.LSTMStateTuple(c, h))
+            return t + 1, out.write(t, y), c2, h2
+
+        _, out, _, _ = sf.while_loop(
+            lambda t, *_: t < T, body, [sf.constant(0), outputs, state.c, state.h], maximum_iterations=T
+        )
+        loss = sf.reduce_sum(out.stack())
+        grads = sf.gradients(loss, [cell._kernel, cell._bias])
+        init = sf.global_variables_initializer()
+    sess = sf.Session(graph=g)
+    sess.run(init)
+    sess.run(b_init)
+    return sess, [loss, *grads], {x: x_np}
+
+
+class TFLSTMCell:
+    """tf.compat.v1.nn.rnn_cell.LSTMCell's computation, op for op (TensorFlow with Keras 3 no
+    longer has the class): concat([x, m]) @ kernel + bias, gates i, j, f, o, forget bias 1."""
+
+    output_size = H
+    state_size = (H, H)  # (c, m)
+
+    def __init__(self, tf, kernel, bias):
+        self.tf = tf
+        self.kernel = tf.get_variable("lstm_cell/kernel", initializer=kernel)
+        self.bias = tf.get_variable("lstm_cell/bias", initializer=bias)
+
+    def zero_state(self, batch_size, dtype):
+        return tuple(self.tf.zeros([batch_size, H], dtype) for _ in range(2))
+
+    def __call__(self, inputs, state, scope=None):
+        tf = self.tf
+        c, m = state
+        z = tf.nn.bias_add(tf.matmul(tf.concat([inputs, m], 1), self.kernel), self.bias)
+        i, j, f, o = tf.split(z, 4, axis=1)
+        c = tf.sigmoid(f + 1.0) * c + tf.sigmoid(i) * tf.tanh(j)
+        m = tf.sigmoid(o) * tf.tanh(c)
+        return m, (c, m)
+
+
+def build_tf(tf, x_np, kernel, bias):
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [T, B, IN])
+        cell = TFLSTMCell(tf, kernel, bias)
+        out, _ = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32, time_major=True)
+        loss = tf.reduce_sum(out)
+        grads = tf.gradients(loss, [cell.kernel, cell.bias])
+        init = tf.global_variables_initializer()
+    sess = tf.Session(graph=g)
+    sess.run(init)
+    return sess, [loss, *grads], {x: x_np}
+
+
+def session_engine(sess, fetches, feed):
+    first = sess.run(fetches, feed)
+    return first, timed(lambda: sess.run(fetches, feed), warmup=2, repeat=5)
+
+
+def torch_engine(x_np, kernel, bias):
+    """torch.nn.LSTM on the same weights: TensorFlow's gates (i, j, f, o) and forget bias 1.0
+    as PyTorch's (i, f, g, o) rows."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    lstm = torch.nn.LSTM(IN, H)
+    ki, kj, kf, ko = np.split(kernel, 4, axis=1)
+    bi, bj, bf, bo = np.split(bias, 4)
+    w = np.concatenate([ki, kf, kj, ko], axis=1).T  # [4H, IN + H]
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(torch.from_numpy(np.ascontiguousarray(w[:, :IN])))
+        lstm.weight_hh_l0.copy_(torch.from_numpy(np.ascontiguousarray(w[:, IN:])))
+        lstm.bias_ih_l0.copy_(torch.from_numpy(np.concatenate([bi, bf + 1.0, bj, bo])))
+        lstm.bias_hh_l0.zero_()
+    tx = torch.from_numpy(x_np)
+    params = list(lstm.parameters())
+
+    def step():
+        out, _ = lstm(tx)
+        loss = out.sum()
+        grads = torch.autograd.grad(loss, params)
+        return float(loss.detach()), grads
+
+    first = step()
+    return first, timed(step, warmup=2, repeat=5), torch.get_num_threads()
+
+
+def main() -> None:
+    print(machine_line())
+    x_np, kernel, bias = weights()
+    rows = {}
+    sess, fetches, feed = build_staticflow(x_np, kernel, bias)
+    ref, rows["staticflow"] = session_engine(sess, fetches, feed)
+    torch_rows = torch_engine(x_np, kernel, bias)  # (PyTorch before TensorFlow)
+    if torch_rows is None:
+        print("  PyTorch: not installed")
+    else:
+        first, t, threads = torch_rows
+        np.testing.assert_allclose(first[0], ref[0], rtol=1e-3)
+        rows[f"pytorch nn.LSTM ({threads} threads)"] = t
+    tf = import_tf1()
+    if tf is None:
+        print("  TensorFlow: not installed")
+    else:
+        tf.enable_control_flow_v2()
+        tsess, tfetches, tfeed = build_tf(tf, x_np, kernel, bias)
+        got, rows["tf1 dynamic_rnn (v2)"] = session_engine(tsess, tfetches, tfeed)
+        np.testing.assert_allclose(got[0], ref[0], rtol=1e-3)
+        for a, b in zip(got[1:], ref[1:]):
+            np.testing.assert_allclose(a, b, rtol=2e-2, atol=2e-2 * np.abs(b).max())
+    base = rows["staticflow"]
+    print(f"  LSTM T={T} B={B} input={IN} hidden={H} float32, loss and gradients of every weight")
+    print(f"  {'engine':34s} {'ms/step':>10s} {'time / staticflow time':>24s}")
+    for name, t in rows.items():
+        print(f"  {name:34s} {t * 1e3:10.2f} {t / base:24.2f}")
+    loops = {"staticflow": bench_while._loop(sf)}
+    if tf is not None:
+        loops["tf1"] = bench_while._loop(tf)
+    print(f"  empty while_loop body, {WHILE_ITERATIONS} iterations")
+    print(f"  {'engine':34s} {'us/iteration':>10s}")
+    for name, fn in loops.items():
+        t = bench_while._best(fn, WHILE_ITERATIONS) - bench_while._best(fn, 0)
+        print(f"  {name:34s} {t / WHILE_ITERATIONS * 1e6:10.2f}")
+
+
+if __name__ == "__main__":
+    main()
