@@ -615,17 +615,19 @@ def _while_lower(ctx) -> None:
     ins = [tuple(s) for s in ctx.in_shapes]
     # the loop's outputs' specs are what is known of its list variables at every iteration
     specs = list(ctx.out_specs)
+    body_fg = ctx.attrs["body"]
     cond_r = plan_function(ctx.attrs["cond"], ins, specs)
-    body_r = plan_function(ctx.attrs["body"], ins, specs)
+    body_r = plan_function(body_fg, ins, specs)
+    # the variables the body returns unchanged (captured weights) are copied into the plans
+    # once per loop, not at every iteration
+    invariant = frozenset(j for j, (a, b) in enumerate(zip(body_fg.inputs, body_fg.outputs)) if a is b)
 
     def run(op, in_arrays, out_arrays):
         # the loop variables live in the outputs; the body's plan copies them into its own
         # feed buffers before it writes its results back over them: no allocation per step
         for o, i in zip(out_arrays, in_arrays):
             np.copyto(o, i)
-        truth, step = cond_r.truth, body_r.run
-        while truth(out_arrays):
-            step(out_arrays, out_arrays)
+        body_r.loop(cond_r, out_arrays, invariant)
 
     n = len(ctx.in_shapes)
     ctx.host(run, [ctx.inp(i) for i in range(n)], [ctx.out(j) for j in range(n)])

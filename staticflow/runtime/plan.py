@@ -292,7 +292,14 @@ def build_plan(
         if functions is None:
             functions = FunctionPlans(variables, resources, options, allocation_limit)
         plan = plan_ir(
-            ir, ev, variables, resources, allocation_limit, in_place, inter_op_threads, functions,
+            ir,
+            ev,
+            variables,
+            resources,
+            allocation_limit,
+            in_place,
+            inter_op_threads,
+            functions,
             own_fetches=not getattr(graph, "building_function", False),
         )
     finally:
@@ -333,18 +340,25 @@ class FunctionRunner:
             self.copies_out.append((j, src))
             self.out_shapes.append(tuple(src.shape) if isinstance(f, tuple) else tuple(f.shape))
         self._direct = _direct_call(plan, "c")
+        # the segments as one list to walk (a plan with host calls: a loop body reading lists)
+        self._program = _segment_program(plan) if self._direct is None else None
+        self._status = plan.backend.ffi.new("int *")
         self._checked = False
+        self._loop_copies: dict = {}
 
-    def _call(self, ins) -> None:
+    def _call(self, ins, copies_in=None) -> None:
         """Copy the arguments in and run the plan's kernels (in the plan's lock)."""
         plan = self.plan
         if not self._checked:
             _check_initialized(plan, self.variables)
-        for staging, i in self.copies_in:
+        for staging, i in self.copies_in if copies_in is None else copies_in:
             staging[...] = ins[i]
         direct = self._direct
         if direct is None:
-            _run_segments(plan, "c")
+            if self._program is None:
+                _run_segments(plan, "c")
+            else:
+                _run_program(plan, self._program, self._status)
         elif direct[3]:
             failed = direct[0](direct[1], direct[2], direct[3], direct[4])
             if failed >= 0:
@@ -366,6 +380,45 @@ class FunctionRunner:
         with self.plan.lock:
             self._call(ins)
             return bool(self.copies_out[0][1])
+
+    def loop_copies(self, invariant: frozenset) -> tuple[list, list, list]:
+        """For a loop whose body returns the arguments in `invariant` unchanged (the captured
+        weights): (copies in of those, to make once per loop; copies in of the others, per
+        iteration; copies out, per iteration, without the invariant results, which are their
+        arguments). Nothing but these copies writes a plan's argument buffers, so what is
+        copied in once stays for every iteration."""
+        got = self._loop_copies.get(invariant)
+        if got is None:
+            once = [(st, i) for st, i in self.copies_in if i in invariant]
+            each = [(st, i) for st, i in self.copies_in if i not in invariant]
+            staged = {id(st): i for st, i in self.copies_in}
+            out = [
+                (j, src) for j, src in self.copies_out if not (j in invariant and staged.get(id(src)) == j)
+            ]
+            got = self._loop_copies[invariant] = (once, each, out)
+        return got
+
+    def loop(self, cond: FunctionRunner, arrays: list, invariant: frozenset) -> None:
+        """Run a while loop with this runner as its body and `cond` as its cond on the loop
+        variables `arrays` (read and written in place), copying the invariant ones in once."""
+        c_once, c_each, _ = cond.loop_copies(invariant)
+        once, each, out = self.loop_copies(invariant)
+        with cond.plan.lock:
+            for staging, i in c_once:
+                staging[...] = arrays[i]
+        with self.plan.lock:
+            for staging, i in once:
+                staging[...] = arrays[i]
+        flag = cond.copies_out[0][1]
+        while True:
+            with cond.plan.lock:
+                cond._call(arrays, c_each)
+                if not flag:
+                    return
+            with self.plan.lock:
+                self._call(arrays, each)
+                for j, src in out:
+                    arrays[j][...] = src
 
 
 class FunctionPlans:
@@ -398,8 +451,16 @@ class FunctionPlans:
         feeds = {t: _shaped(s, t.dtype) for t, s in zip(fg.inputs, key[1])}
         feed_specs = {t: sp for t, sp in zip(fg.inputs, specs) if sp is not None}
         p = build_plan(
-            fg, list(fg.outputs), list(fg.control_outputs), feeds, self.variables, self.resources,
-            self.options, self.allocation_limit, functions=self, feed_specs=feed_specs,
+            fg,
+            list(fg.outputs),
+            list(fg.control_outputs),
+            feeds,
+            self.variables,
+            self.resources,
+            self.options,
+            self.allocation_limit,
+            functions=self,
+            feed_specs=feed_specs,
         )
         check_no_value_feeds(fg, p)
         runner_ = FunctionRunner(fg, p, self.variables, key[1])
@@ -821,6 +882,7 @@ def _can_alias(step: Step, s_i: int, src: Loc, dst: Loc, taken: set, p: _Planner
     writes = [v for loc, v in outs if loc.buf is b]
     if len(writes) != 1 or any(loc.buf is a for loc, _v in outs):
         return False
+
     def window(loc: Loc, v: View) -> tuple:
         return (loc.byte_offset + v.offset * v.dtype.np.itemsize, v.shape, v.strides, v.dtype.np)
 
@@ -1277,6 +1339,33 @@ def _direct_call(plan: Plan, mode: str):
     start, stop, _ = plan.segments[0]
     be = plan.backend
     return be.run_plan, plan.c_fns + start, plan.c_calls + start, stop - start, be.ffi.new("int *")
+
+
+def _segment_program(plan: Plan) -> list | None:
+    """`_run_segments`'s untraced C case for a plan of several segments, as one list to walk:
+    (True, fns, calls, count, first call) for a segment's kernel calls, (False, op, fn, ins,
+    outs) for a host call; None when the plan needs the scheduled executor."""
+    if plan.inter_op_threads > 1 and hasattr(plan.backend, "run_schedule"):
+        return None
+    prog = []
+    for start, stop, host in plan.segments:
+        if stop > start:
+            prog.append((True, plan.c_fns + start, plan.c_calls + start, stop - start, start))
+        if host is not None:
+            step, fn, ins, outs = host
+            prog.append((False, plan.steps[step].op, fn, ins, outs))
+    return prog
+
+
+def _run_program(plan: Plan, prog: list, status) -> None:
+    run_plan = plan.backend.run_plan
+    for kernels, a, b, c, d in prog:
+        if kernels:
+            failed = run_plan(a, b, c, status)
+            if failed >= 0:
+                raise _fail(plan, d + failed, status[0])
+        else:
+            _run_host(a, b, c, d)
 
 
 def _fetch_getter(f, pos: dict):
