@@ -17,20 +17,28 @@ size 256, float32, time-major input, every sequence of the full length (no
 
 All start from the same weights, so the first losses must agree. Also printed: the
 per-iteration cost of an empty while_loop body beside TensorFlow's (bench_while's loop).
-Each figure is the best of several rounds. Run: ``python benchmarks/bench_dynamic_rnn.py``.
+Each figure is the best of several rounds, the engines taking turns; the load average
+before and after is printed (the machine may be shared). Run:
+``python benchmarks/bench_dynamic_rnn.py`` (``--threads 1``: every engine's kernels on one
+thread, a comparison a busy machine disturbs less).
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import time
+
 import bench_while
 import idle_threads  # noqa: F401  (before NumPy loads its BLAS)
 import numpy as np
-from harness import import_tf1, machine_line, timed
+from harness import import_tf1, machine_line
 
 import staticflow as sf
 
 T, B, IN, H = 100, 64, 256, 256
 WHILE_ITERATIONS = 20000
+ROUNDS = 7
 
 
 def weights(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -42,7 +50,7 @@ def weights(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, kernel, bias
 
 
-def build_staticflow(x_np, kernel, bias):
+def build_staticflow(x_np, kernel, bias, threads: int = 0):
     """The loop sf.nn.dynamic_rnn builds (time-major), by hand: a while_loop over a TensorArray."""
     g = sf.Graph()
     with g.as_default():
@@ -65,7 +73,7 @@ def build_staticflow(x_np, kernel, bias):
         loss = sf.reduce_sum(out.stack())
         grads = sf.gradients(loss, [cell._kernel, cell._bias])
         init = sf.global_variables_initializer()
-    sess = sf.Session(graph=g)
+    sess = sf.Session(graph=g, config=sf.ConfigProto(intra_op_parallelism_threads=threads))
     sess.run(init)
     sess.run(b_init)
     return sess, [loss, *grads], {x: x_np}
@@ -96,7 +104,7 @@ class TFLSTMCell:
         return m, (c, m)
 
 
-def build_tf(tf, x_np, kernel, bias):
+def build_tf(tf, x_np, kernel, bias, threads: int = 0):
     g = tf.Graph()
     with g.as_default():
         x = tf.placeholder(tf.float32, [T, B, IN])
@@ -105,23 +113,26 @@ def build_tf(tf, x_np, kernel, bias):
         loss = tf.reduce_sum(out)
         grads = tf.gradients(loss, [cell.kernel, cell.bias])
         init = tf.global_variables_initializer()
-    sess = tf.Session(graph=g)
+    cfg = tf.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=threads)
+    sess = tf.Session(graph=g, config=cfg)
     sess.run(init)
     return sess, [loss, *grads], {x: x_np}
 
 
 def session_engine(sess, fetches, feed):
-    first = sess.run(fetches, feed)
-    return first, timed(lambda: sess.run(fetches, feed), warmup=2, repeat=5)
+    """(first values, one-step function) of a session's step."""
+    return sess.run(fetches, feed), lambda: sess.run(fetches, feed)
 
 
-def torch_engine(x_np, kernel, bias):
+def torch_engine(x_np, kernel, bias, threads: int = 0):
     """torch.nn.LSTM on the same weights: TensorFlow's gates (i, j, f, o) and forget bias 1.0
     as PyTorch's (i, f, g, o) rows."""
     try:
         import torch
     except ImportError:
         return None
+    if threads:
+        torch.set_num_threads(threads)
     lstm = torch.nn.LSTM(IN, H)
     ki, kj, kf, ko = np.split(kernel, 4, axis=1)
     bi, bj, bf, bo = np.split(bias, 4)
@@ -140,35 +151,56 @@ def torch_engine(x_np, kernel, bias):
         grads = torch.autograd.grad(loss, params)
         return float(loss.detach()), grads
 
-    first = step()
-    return first, timed(step, warmup=2, repeat=5), torch.get_num_threads()
+    return step(), step, torch.get_num_threads()
+
+
+def interleaved(steps: dict, rounds: int) -> dict:
+    """Best seconds per step of each engine, the engines taking turns round after round, so
+    that a change in the machine's load reaches them alike."""
+    for step in steps.values():
+        step()
+    best = dict.fromkeys(steps, float("inf"))
+    for _ in range(rounds):
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            step()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--threads", type=int, default=0, help="threads of every engine's kernels (0: each one's default)"
+    )
+    threads = parser.parse_args().threads
     print(machine_line())
+    if threads:
+        print(f"every engine on {threads} thread(s)")
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
     x_np, kernel, bias = weights()
-    rows = {}
-    sess, fetches, feed = build_staticflow(x_np, kernel, bias)
-    ref, rows["staticflow"] = session_engine(sess, fetches, feed)
-    torch_rows = torch_engine(x_np, kernel, bias)  # (PyTorch before TensorFlow)
+    steps = {}
+    ref, steps["staticflow"] = session_engine(*build_staticflow(x_np, kernel, bias, threads))
+    torch_rows = torch_engine(x_np, kernel, bias, threads)  # (PyTorch before TensorFlow)
     if torch_rows is None:
         print("  PyTorch: not installed")
     else:
-        first, t, threads = torch_rows
+        first, step, threads = torch_rows
         np.testing.assert_allclose(first[0], ref[0], rtol=1e-3)
-        rows[f"pytorch nn.LSTM ({threads} threads)"] = t
+        steps[f"pytorch nn.LSTM ({threads} threads)"] = step
     tf = import_tf1()
     if tf is None:
         print("  TensorFlow: not installed")
     else:
         tf.enable_control_flow_v2()
-        tsess, tfetches, tfeed = build_tf(tf, x_np, kernel, bias)
-        got, rows["tf1 dynamic_rnn (v2)"] = session_engine(tsess, tfetches, tfeed)
+        got, steps["tf1 dynamic_rnn (v2)"] = session_engine(*build_tf(tf, x_np, kernel, bias, threads))
         np.testing.assert_allclose(got[0], ref[0], rtol=1e-3)
         for a, b in zip(got[1:], ref[1:]):
             np.testing.assert_allclose(a, b, rtol=2e-2, atol=2e-2 * np.abs(b).max())
+    rows = interleaved(steps, ROUNDS)
     base = rows["staticflow"]
     print(f"  LSTM T={T} B={B} input={IN} hidden={H} float32, loss and gradients of every weight")
+    print(f"  best of {ROUNDS} steps each, the engines taking turns")
     print(f"  {'engine':34s} {'ms/step':>10s} {'time / staticflow time':>24s}")
     for name, t in rows.items():
         print(f"  {name:34s} {t * 1e3:10.2f} {t / base:24.2f}")
@@ -180,6 +212,7 @@ def main() -> None:
     for name, fn in loops.items():
         t = bench_while._best(fn, WHILE_ITERATIONS) - bench_while._best(fn, 0)
         print(f"  {name:34s} {t / WHILE_ITERATIONS * 1e6:10.2f}")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
