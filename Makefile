@@ -129,6 +129,7 @@ demo: install
 	$(PY) examples/cnn_digits.py --model lenet
 	$(PY) examples/cnn_digits.py --model resnet
 	$(PY) examples/transformer_reverse.py
+	$(PY) examples/lstm_sequences.py
 
 lint: install
 	$(PY) -m ruff check .

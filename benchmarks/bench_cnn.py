@@ -18,10 +18,11 @@ relative (on the default batch the three losses come out bit-identical),
 while any wiring mistake (layout, padding, flatten order) moves it by far
 more than 1e-4. staticflow runs three times: with every graph pass (by default
 the plan's calls one after another, each kernel on every core), with
-independent kernel calls at once on one thread per core, each kernel on one
-thread ("sf inter-op": inter_op_parallelism_threads = cores,
-intra_op_parallelism_threads = 1; every call keeps one OpenMP count, so the
-results are the in-order run's bits), and without pattern fusion ("sf
+independent kernel calls at once ("sf inter-op": inter_op_parallelism_threads =
+intra_op_parallelism_threads = cores, TensorFlow's default: the calls running at
+once share the cores, so a call that runs alone gets every core and two
+independent ones one each; kernels cut their work by its size, not the thread
+count, so the results are the in-order run's bits), and without pattern fusion ("sf
 no-remap"). Measured in one process and printed as samples per second with
 ratios as in bench_foundation.py: peer time per step divided by staticflow's,
 so above 1 means staticflow is faster.
@@ -177,12 +178,14 @@ def main() -> None:
 
 
 def picture_title() -> str:
-    return f"inter_op_parallelism_threads={os.cpu_count() or 1}, intra_op_parallelism_threads=1"
+    n = os.cpu_count() or 1
+    return f"inter_op_parallelism_threads={n}, intra_op_parallelism_threads={n}"
 
 
 def inter_op_config():
-    """Independent kernel calls at once on one thread per core, each kernel on one thread."""
-    return sf.ConfigProto(inter_op_parallelism_threads=os.cpu_count() or 1, intra_op_parallelism_threads=1)
+    """Independent kernel calls at once, sharing the cores' threads."""
+    n = os.cpu_count() or 1
+    return sf.ConfigProto(inter_op_parallelism_threads=n, intra_op_parallelism_threads=n)
 
 
 def write_trace(convs, dense, init, x0, y0, path: str) -> None:

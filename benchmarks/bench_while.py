@@ -1,8 +1,9 @@
 """The per-iteration overhead of a while_loop: an empty body (i + 1 while i < n).
 
-staticflow's loop runs its cond and body as nested plans from one host step; the cost
-per iteration is what that costs (copying the loop variable in and out of the nested
-plans' buffers, one C call each), beside TensorFlow 1.x graph mode's while_loop (in
+staticflow's loop runs its cond and body as nested plans; when each is one segment of
+kernel calls, as here, the loop runs from C (sf_run_while), and the cost per iteration is
+copying the loop variable in and out of the nested plans' buffers and their kernel calls,
+beside TensorFlow 1.x graph mode's while_loop (in
 control flow v2 form, as staticflow's) and PyTorch's Python loop where installed. Also
 a cond picking one of two small branches per run, beside TensorFlow's.
 

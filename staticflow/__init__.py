@@ -117,7 +117,7 @@ from staticflow.ops.init_ops import (
     variance_scaling_initializer,
     zeros_initializer,
 )
-from staticflow.ops.logging_ops import add_check_numerics_ops, check_numerics
+from staticflow.ops.logging_ops import Assert, add_check_numerics_ops, check_numerics
 from staticflow.ops.logging_ops import print_ as Print  # noqa: N812 - TF's name
 from staticflow.ops.logging_ops import print_v2 as print  # noqa: A004 - TF's name
 from staticflow.ops.math_ops import (

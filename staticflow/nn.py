@@ -61,5 +61,6 @@ from staticflow.ops.nn_ops import (  # noqa: F401
     sparse_softmax_cross_entropy_with_logits,
 )
 from staticflow.ops.rnn import static_bidirectional_rnn, static_rnn
+from staticflow.ops.rnn_dynamic import bidirectional_dynamic_rnn, dynamic_rnn, raw_rnn
 from staticflow.ops.sampled_losses import nce_loss, sampled_softmax_loss
 from staticflow.ops.topk_ops import in_top_k, top_k

@@ -245,7 +245,8 @@ enum {
             const int64_t na = p.shape[ta], soa = p.so[ta], sia = p.si[ta];                \
             const int64_t ablocks = (na + SF_TILE - 1) / SF_TILE;                          \
             const int64_t tasks = planes * ablocks;                                        \
-            _Pragma("omp parallel for schedule(static) if(par)")                           \
+            const int sf_ch_ = sf_chunk(SF_TILE * n);                                      \
+            _Pragma("omp parallel for schedule(dynamic, sf_ch_) if(par)")                           \
             for (int64_t t = 0; t < tasks; t++) {                                          \
                 sf_rowpos r;                                                               \
                 sf_rowpos_init(&r, &q, t / ablocks);                                       \
@@ -335,7 +336,8 @@ static inline int64_t sf_index_at(const sf_tensor *t, int64_t k)
         const int unit = ps2 == 1 && os2 == 1;                                             \
         const int64_t rows = outer * m;                                                    \
         const int par = rows * inner >= SF_PARALLEL_MIN;                                   \
-        _Pragma("omp parallel for schedule(static) if(par)")                               \
+        const int sf_ch_ = sf_chunk(inner);                                                \
+        _Pragma("omp parallel for schedule(dynamic, sf_ch_) if(par)")                               \
         for (int64_t r = 0; r < rows; r++) {                                               \
             const int64_t a = r / m, k = r % m;                                            \
             const int64_t v = sf_index_at(ix, k);                                          \
@@ -401,7 +403,8 @@ static inline int64_t sf_index2_at(const sf_tensor *t, int64_t a, int64_t b)
         T *o = (T *)out->data;                                                             \
         const int64_t s0 = out->strides[0], s1 = out->strides[1], s2 = out->strides[2];    \
         const int par = outer * depth * inner >= SF_PARALLEL_MIN;                          \
-        _Pragma("omp parallel for schedule(static) if(par)")                               \
+        const int sf_ch_ = sf_chunk(depth * inner);                                        \
+        _Pragma("omp parallel for schedule(dynamic, sf_ch_) if(par)")                               \
         for (int64_t a = 0; a < outer; a++) {                                              \
             T *restrict oa = o + a * s0;                                                   \
             if (s2 == 1 && s1 == inner) {                                                  \

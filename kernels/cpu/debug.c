@@ -110,7 +110,8 @@ static int dbg_status(sf_call *c, int flags)
         const T *x = (const T *)in->data;                                                      \
         T *y = out ? (T *)out->data : NULL;                                                    \
         int flags = 0;                                                                         \
-        _Pragma("omp parallel for schedule(static) reduction(|:flags) if(total >= SF_PARALLEL_MIN)") \
+        const int sf_ch_ = sf_chunk(DBG_CHUNK);                                                      \
+        _Pragma("omp parallel for schedule(dynamic, sf_ch_) reduction(|:flags) if(total >= SF_PARALLEL_MIN)") \
         for (int64_t t = 0; t < ntasks; t++) {                                                 \
             const int64_t r = t / cpr, c0 = t % cpr * DBG_CHUNK;                               \
             const int64_t m = len - c0 < DBG_CHUNK ? len - c0 : DBG_CHUNK;                     \

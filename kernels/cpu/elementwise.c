@@ -596,7 +596,8 @@ static int addn_run(sf_call *call, const char *name, int32_t dt, addn_block_fn f
             fn(call, flat, task / cpr, c0, len - c0 < ADDN_BLOCK ? len - c0 : ADDN_BLOCK);
         }
     } else {
-#pragma omp parallel for schedule(static)
+        const int chunk = sf_chunk(ADDN_BLOCK);
+#pragma omp parallel for schedule(dynamic, chunk)
         for (int64_t task = 0; task < ntasks; task++) {
             const int64_t c0 = task % cpr * ADDN_BLOCK;
             fn(call, flat, task / cpr, c0, len - c0 < ADDN_BLOCK ? len - c0 : ADDN_BLOCK);

@@ -242,7 +242,8 @@ typedef struct sf_job {
     int64_t started;
     int running;      /* calls executing now */
     int threads;      /* workers 1..threads-1 take part, with the caller (0) */
-    int omp_threads;  /* the caller's OpenMP thread count, which every call gets */
+    int omp_threads;  /* the caller's OpenMP thread count: what the running calls share */
+    int omp_in_use;   /* OpenMP threads the running calls hold */
     int64_t failed;   /* lowest failing index, or -1 */
     int fail_status;
     int64_t *trace;
@@ -302,6 +303,22 @@ static int sf_job_over(const sf_job *j)
     return j->running == 0 && (j->finished == j->n || j->failed >= 0 || j->heap_n == 0);
 }
 
+/* The OpenMP threads a call that starts now gets: the run's count less what the
+ * running calls hold, split evenly with the ready calls that idle threads can start
+ * at once, and at least one. A call that runs alone (the forward convolution of a
+ * network) gets every thread; two independent ones (its two gradients) share them,
+ * rather than each taking the count and oversubscribing the cores. Called with
+ * sf_pool_mu held, after the call was counted in `running`. */
+static int sf_share(const sf_job *j)
+{
+    int free_threads = j->omp_threads - j->omp_in_use;
+    int64_t others = j->heap_n;
+    const int idle = j->threads - j->running;
+    if (others > idle) others = idle;
+    int share = (int)(free_threads / (others + 1));
+    return share < 1 ? 1 : share;
+}
+
 /* Run ready calls of `j` as thread `id` until none is ready; entered and left
  * with sf_pool_mu held. */
 static void sf_work(sf_job *j, int id)
@@ -310,11 +327,12 @@ static void sf_work(sf_job *j, int id)
         int64_t i = sf_heap_pop(j);
         j->running++;
         j->started++;
+        const int share = sf_share(j);
+        j->omp_in_use += share;
         if (j->heap_n > 0) pthread_cond_signal(&sf_pool_cv); /* more for another worker */
         pthread_mutex_unlock(&sf_pool_mu);
-        /* the count chosen for the run (kernels cut their work by its size, so any count
-         * gives the same bits) */
-        if (omp_get_max_threads() != j->omp_threads) omp_set_num_threads(j->omp_threads);
+        /* kernels cut their work by its size, so any count gives the same bits */
+        if (omp_get_max_threads() != share) omp_set_num_threads(share);
         int64_t t0 = j->trace ? sf_now_ns() : 0;
         int st = j->fns[i](&j->calls[i]);
         if (j->trace) {
@@ -324,6 +342,7 @@ static void sf_work(sf_job *j, int id)
         }
         pthread_mutex_lock(&sf_pool_mu);
         j->running--;
+        j->omp_in_use -= share;
         j->finished++;
         if (st != SF_OK) {
             if (j->failed < 0 || i < j->failed) {
@@ -551,4 +570,56 @@ int sf_get_num_threads(void)
 {
     sf_capture_default();
     return omp_get_max_threads();
+}
+
+/* ---- loops of nested plans ---------------------------------------------- */
+
+static void sf_copy_all(const sf_copy *c, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (c[i].nbytes > 0) memcpy(c[i].dst, c[i].src, (size_t)c[i].nbytes);
+}
+
+/* One run of a segment: its in copies, its calls, its out copies. */
+static int64_t sf_run_segment(const sf_segment *s, int *status)
+{
+    sf_copy_all(s->copy_in, s->n_copy_in);
+    if (s->n > 0) {
+        const int64_t failed = sf_run_plan(s->fns, s->calls, s->n, status);
+        if (failed >= 0) return failed;
+    }
+    sf_copy_all(s->copy_out, s->n_copy_out);
+    return -1;
+}
+
+int64_t sf_run_while(const sf_segment *cond, const uint8_t *pred, const sf_segment *body,
+                     int64_t limit, int64_t budget_ns, int64_t *iterations, int *stopped,
+                     int *which, int *status)
+{
+    const int64_t t0 = budget_ns > 0 ? sf_now_ns() : 0;
+    int64_t k = 0;
+    *stopped = 0;
+    *which = 0;
+    if (status) *status = SF_OK;
+    while (k < limit) {
+        int64_t failed = sf_run_segment(cond, status);
+        if (failed >= 0) {
+            *iterations = k;
+            return failed;
+        }
+        if (!*pred) {
+            *stopped = 1;
+            break;
+        }
+        failed = sf_run_segment(body, status);
+        if (failed >= 0) {
+            *which = 1;
+            *iterations = k;
+            return failed;
+        }
+        k++;
+        if (budget_ns > 0 && sf_now_ns() - t0 > budget_ns) break;
+    }
+    *iterations = k;
+    return -1;
 }

@@ -390,7 +390,8 @@ SF_FLOAT_DTYPES(SF_DEFINE_MATMUL_BLAS)
         const int par = rows > 1 && (double)rows * (double)N * (double)(K ? K : 1) >=        \
                                         (double)SF_PARALLEL_MIN;                             \
         const int64_t am = g.am, ak = g.ak, bk = g.bk, bn = g.bn, om = g.om, on = g.on;      \
-        _Pragma("omp parallel for schedule(static) if(par)")                                 \
+        const int sf_ch_ = sf_chunk(N * (K ? K : 1));                                        \
+        _Pragma("omp parallel for schedule(dynamic, sf_ch_) if(par)")                                 \
         for (int64_t r = 0; r < rows; r++) {                                                 \
             const int64_t t = r / M, i = r % M;                                              \
             int64_t x, y, z;                                                                 \

@@ -189,7 +189,8 @@ static int sf_nn_check(sf_call *c, int32_t code, const char *name)
         const T *x = (const T *)in->data;                                                   \
         T *y = (T *)out->data;                                                              \
         const int big = (double)rows * (double)n >= (double)SF_PARALLEL_MIN && rows > 1;    \
-        _Pragma("omp parallel for schedule(static) if(big)")                                \
+        const int sf_ch_ = sf_chunk(n);                                                     \
+        _Pragma("omp parallel for schedule(dynamic, sf_ch_) if(big)")                                \
         for (int64_t r = 0; r < rows; r++)                                                  \
             sf_softmax_row_##NAME(x + sf_row_offset(in, out, r), y + sf_row_offset(out, out, r), \
                                   n, si, so, log_);                                         \
@@ -311,7 +312,8 @@ static int sf_xent_check(sf_call *c, int32_t code, int32_t idx_code, const char 
         const T *xd = (const T *)x->data, *ld = (const T *)l->data;                         \
         T *lod = (T *)lo->data, *bpd = (T *)bp->data;                                       \
         const int big = (double)rows * (double)n >= (double)SF_PARALLEL_MIN && rows > 1;    \
-        _Pragma("omp parallel for schedule(static) if(big)")                                \
+        const int sf_ch_ = sf_chunk(n);                                                     \
+        _Pragma("omp parallel for schedule(dynamic, sf_ch_) if(big)")                                \
         for (int64_t r = 0; r < rows; r++)                                                  \
             lod[r * lo->strides[0]] = sf_xent_row_##NAME(                                   \
                 xd + r * x->strides[0], x->strides[1], ld + r * l->strides[0], l->strides[1], \
@@ -355,7 +357,8 @@ static int sf_xent_check(sf_call *c, int32_t code, int32_t idx_code, const char 
         const T *xd = (const T *)x->data;                                                   \
         T *lod = (T *)lo->data, *bpd = (T *)bp->data;                                       \
         const int big = (double)rows * (double)n >= (double)SF_PARALLEL_MIN && rows > 1;    \
-        _Pragma("omp parallel for schedule(static) if(big)")                                \
+        const int sf_ch_ = sf_chunk(n);                                                     \
+        _Pragma("omp parallel for schedule(dynamic, sf_ch_) if(big)")                                \
         for (int64_t r = 0; r < rows; r++)                                                  \
             lod[r * lo->strides[0]] = sf_sparse_xent_row_##NAME(                            \
                 xd + r * x->strides[0], x->strides[1], (int64_t)ld[r * sl],                 \

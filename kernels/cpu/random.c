@@ -307,7 +307,7 @@ static uint64_t gen_run(const ph_key *k, int64_t n, int epb, size_t esize, conv_
 {
     const int64_t nblocks = (n + epb - 1) / epb;
     const int64_t ntasks = (nblocks + TASK_BLOCKS - 1) / TASK_BLOCKS;
-#pragma omp parallel for schedule(static) if (n >= SF_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if (n >= SF_PARALLEL_MIN)
     for (int64_t t = 0; t < ntasks; t++) {
         const int64_t b1 = (t + 1) * TASK_BLOCKS < nblocks ? (t + 1) * TASK_BLOCKS : nblocks;
         uint32_t w[4][PH_LANES];
@@ -350,7 +350,7 @@ static uint64_t gen_run(const ph_key *k, int64_t n, int epb, size_t esize, conv_
     {                                                                                           \
         const int64_t ngroups = (n + EPB - 1) / EPB;                                            \
         const int64_t ntasks = (ngroups + TASK_BLOCKS - 1) / TASK_BLOCKS;                       \
-        _Pragma("omp parallel for schedule(static) if (n >= SF_PARALLEL_MIN)")                  \
+        _Pragma("omp parallel for schedule(dynamic) if (n >= SF_PARALLEL_MIN)")                 \
         for (int64_t t = 0; t < ntasks; t++) {                                                  \
             const int64_t g1 = (t + 1) * TASK_BLOCKS < ngroups ? (t + 1) * TASK_BLOCKS : ngroups; \
             uint32_t w[4][PH_LANES];                                                            \

@@ -68,6 +68,19 @@ static inline int sf_gemm_parts(int64_t M, int64_t N, int64_t K)
     return parts < 1 ? 1 : (int)parts;
 }
 
+/* Iterations per chunk of a parallel loop whose iterations each touch `work` elements:
+ * about SF_CHUNK_WORK elements, handed out a chunk at a time (schedule(dynamic, chunk)), so
+ * a thread whose core another process holds leaves its share to the others instead of
+ * holding up the whole call. Only for loops whose iterations write disjoint outputs that
+ * do not depend on the thread that runs them: the same bits for any thread count. */
+#define SF_CHUNK_WORK 16384
+static inline int sf_chunk(int64_t work)
+{
+    if (work < 1) work = 1;
+    const int64_t c = (SF_CHUNK_WORK + work - 1) / work;
+    return c > (1 << 20) ? 1 << 20 : (int)c;
+}
+
 /* The threads that take a product's `parts` blocks: the kernels' count, none past the
  * blocks, one inside a parallel region. */
 #define SF_GEMM_TEAM(parts) (omp_in_parallel() ? 1 : omp_get_max_threads() < (parts) ? omp_get_max_threads() : (parts))

@@ -114,7 +114,8 @@ static int topk_check(sf_call *c, int32_t code, const char *name)
         T *vd = (T *)c->out[0].data;                                                           \
         int32_t *id = (int32_t *)c->out[1].data;                                               \
         const int big = (double)rows * (double)n >= (double)SF_PARALLEL_MIN && rows > 1;       \
-        _Pragma("omp parallel for schedule(static) if(big)")                                   \
+        const int sf_ch_ = sf_chunk(n);                                                        \
+        _Pragma("omp parallel for schedule(dynamic, sf_ch_) if(big)")                                   \
         for (int64_t r = 0; r < rows; r++)                                                     \
             tk_row_##DT(xd + r * x->strides[0], x->strides[1], n, k, vd + r * k, id + r * k);  \
         return SF_OK;                                                                          \
@@ -143,7 +144,8 @@ TOPK_DTYPES(DEF_TOPK)
         const IT *td = (const IT *)t->data;                                                    \
         uint8_t *od = (uint8_t *)o->data;                                                      \
         const int big = (double)b * (double)nc >= (double)SF_PARALLEL_MIN && b > 1;            \
-        _Pragma("omp parallel for schedule(static) if(big)")                                   \
+        const int sf_ch_ = sf_chunk(nc);                                                       \
+        _Pragma("omp parallel for schedule(dynamic, sf_ch_) if(big)")                                   \
         for (int64_t r = 0; r < b; r++) {                                                      \
             const float *row = pd + r * p->strides[0];                                         \
             const int64_t s = p->strides[1], target = (int64_t)td[r * t->strides[0]];          \

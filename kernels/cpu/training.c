@@ -62,7 +62,7 @@ static int tr_check(sf_call *c, const char *name, int32_t code, int nin, const c
 #define TR_LOOP(N, ...)                                                              \
     do {                                                                             \
         const int64_t n_ = (N), nch_ = (n_ + TR_CHUNK - 1) / TR_CHUNK;               \
-        _Pragma("omp parallel for schedule(static) if(n_ >= SF_PARALLEL_MIN)")       \
+        _Pragma("omp parallel for schedule(dynamic) if(n_ >= SF_PARALLEL_MIN)")      \
         for (int64_t ch_ = 0; ch_ < nch_; ch_++) {                                   \
             const int64_t i0_ = ch_ * TR_CHUNK;                                      \
             const int64_t i1_ = n_ - i0_ < TR_CHUNK ? n_ : i0_ + TR_CHUNK;           \

@@ -89,9 +89,10 @@ int64_t sf_run_plan(sf_kernel *fns, sf_call *calls, int64_t n, int *status);
  * calls call i waits for; its successors are succ[succ_start[i]..succ_start[i+1]).
  * The dependencies must order every two calls that touch the same bytes with
  * at least one writing, so results are the sequential loop's, bit for bit.
- * Ready calls start lowest index first. Every call gets the OpenMP thread
- * count sf_run_plan would give the run (below); the caller keeps threads x
- * its own count within the cores (sf_num_procs).
+ * Ready calls start lowest index first. The calls running at once share the
+ * OpenMP thread count sf_run_plan would give the run (below): a call that
+ * starts gets what the running ones do not hold, split evenly with the ready
+ * calls idle threads can start with it, and at least one thread.
  * threads <= 1, or a pool busy with another run, is sf_run_plan's loop in
  * order. trace: NULL, or 3 * n int64s
  * that receive each call's start and end (CLOCK_MONOTONIC ns) and the index of
@@ -101,6 +102,40 @@ int64_t sf_run_plan(sf_kernel *fns, sf_call *calls, int64_t n, int *status);
 int64_t sf_run_schedule(sf_kernel *fns, sf_call *calls, int64_t n, const int32_t *npred,
                         const int64_t *succ_start, const int32_t *succ, int threads,
                         int64_t *trace, int *status);
+
+/* A while loop whose cond and body are each one segment of kernel calls (a
+ * nested plan without host steps), run from C: no return to the interpreter
+ * between iterations. Before a segment's calls run, its copy_in copies are made
+ * (the loop variables into its feed buffers); after, its copy_out copies (its
+ * results back into the loop variables). Every copy_in copy of a segment is
+ * made before any of its copy_out copies, so results may be written over the
+ * variables they came from. */
+typedef struct sf_copy {
+    void *dst;
+    const void *src;
+    int64_t nbytes;
+} sf_copy;
+
+typedef struct sf_segment {
+    sf_kernel *fns;
+    sf_call *calls;
+    int64_t n;
+    const sf_copy *copy_in;
+    int64_t n_copy_in;
+    const sf_copy *copy_out;
+    int64_t n_copy_out;
+} sf_segment;
+
+/* Runs iterations (cond; if *pred is zero, stop; body) until the cond says
+ * stop, `limit` bodies have run, or `budget_ns` has passed (checked after
+ * each body; <= 0: no time limit), so the caller can look at signals between
+ * calls and call again. *iterations receives the bodies run and *stopped 1
+ * when the cond said stop. Returns -1 when every call succeeded, else the
+ * index of the failing call in its segment, which *which names (0: cond,
+ * 1: body), with its status in *status (as sf_run_plan). */
+int64_t sf_run_while(const sf_segment *cond, const uint8_t *pred, const sf_segment *body,
+                     int64_t limit, int64_t budget_ns, int64_t *iterations, int *stopped,
+                     int *which, int *status);
 
 /* Whether sf_run_plan and sf_run_schedule choose the thread count per run (1, the
  * default) or always use the caller's (0): for measurements. */

@@ -228,6 +228,10 @@ class CPUBackend:
     def run_schedule(self, fns, calls, n: int, npred, succ_start, succ, threads: int, trace, status) -> int:
         return lib.sf_run_schedule(fns, calls, n, npred, succ_start, succ, threads, trace, status)
 
+    def run_while(self, cond, pred, body, limit: int, budget_ns: int, *out) -> int:
+        """out: the iterations, stopped, which and status cells (see sf_run_while)."""
+        return lib.sf_run_while(cond, pred, body, limit, budget_ns, *out)
+
     def num_procs(self) -> int:
         return int(lib.sf_num_procs())
 

@@ -329,8 +329,11 @@ def _infer(ev: Evaluator, op, d: registry.OpDef, inputs: list[Value]) -> list[tu
     def value(i):
         if i in host:
             return ev.value(inputs[i], f"input {i} of {op.type} op '{op.name}'")
-        if inputs[i].node.type == "Const":
-            return inputs[i].node.attrs["value"]
+        node = inputs[i].node
+        if node.type == "Const":
+            return node.attrs["value"]
+        if node.opdef is not None and node.opdef.shape_only:  # Shape, Size, Rank: shapes are concrete
+            return ev.value(inputs[i], f"input {i} of {op.type} op '{op.name}'")
         return None
 
     ctx = registry.ShapeContext(

@@ -50,6 +50,13 @@ class Backend(Protocol):
         succ_start[i + 1]]); `trace` (NULL, or 3 * n int64s) receives each call's start and end
         ns (CLOCK_MONOTONIC, perf_counter_ns's clock) and thread index. Returns as run_plan."""
 
+    def run_while(self, cond, pred, body, limit: int, budget_ns: int, *out) -> int:
+        """A while loop of two one-segment nested plans run by the executor (sf_run_while):
+        `cond` and `body` are sf_segment records, `pred` the cond's boolean result; it stops
+        when the cond gives false, after `limit` bodies or `budget_ns`; `out`: the cells
+        receiving the bodies run, whether the cond stopped it, which segment failed and
+        the status. Returns as run_plan."""
+
     def num_procs(self) -> int:
         """Processors of the device: the default of inter-op parallelism."""
 

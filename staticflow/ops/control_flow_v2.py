@@ -459,9 +459,12 @@ def switch_case(branch_index, branch_fns, default=None, name: str = "switch_case
 # ---------------------------------------------------------------------------
 # gradient
 # ---------------------------------------------------------------------------
-def _grad_function(fg: FuncGraph, grad_specs, outer: fops.Graph, diff: list[int]) -> FuncGraph:
+def _grad_function(
+    fg: FuncGraph, grad_specs, outer: fops.Graph, diff: list[int], list_dtypes: dict | None = None
+) -> FuncGraph:
     """A function of (output gradients..., fg's arguments...) giving the gradients of fg's
-    arguments listed in `diff`: fg's body recomputed, then differentiated."""
+    arguments listed in `diff`: fg's body recomputed, then differentiated. `list_dtypes`
+    gives the element dtype of the TensorList arguments in `diff` (for a zero gradient)."""
     from staticflow.framework.func_graph import copy_body
     from staticflow.ops import array_ops
 
@@ -476,7 +479,14 @@ def _grad_function(fg: FuncGraph, grad_specs, outer: fops.Graph, diff: list[int]
             got = _gradients([y for y, _ in pairs], want, grad_ys=[gy for _, gy in pairs])
         else:
             got = [None] * len(want)
-        gfg.outputs = [g if g is not None else array_ops.zeros_like(x) for g, x in zip(got, want)]
+        list_dtypes = list_dtypes or {}
+
+        def zero(x, i):
+            if x.dtype is dtypes.variant:
+                return _zeros_like_list(x, list_dtypes[i])
+            return array_ops.zeros_like(x)
+
+        gfg.outputs = [g if g is not None else zero(x, i) for g, x, i in zip(got, want, diff)]
         gfg.outputs = [array_ops.identity(t) if t.op.type == "Placeholder" else t for t in gfg.outputs]
     gfg.control_outputs = []
     return gfg
@@ -489,14 +499,21 @@ def _if_grad(op, *grads):
         raise RuntimeError("the gradient of a cond needs staticflow.autodiff (import staticflow)")
     then_fg, else_fg = op.get_attr("then_branch"), op.get_attr("else_branch")
     inputs = list(op.inputs[1:])
-    diff = [i for i, t in enumerate(inputs) if t.dtype.is_floating]
+    # TensorLists (TensorArrays a branch reads) of floats are differentiated too: the
+    # gradient of a read is a list
+    list_dtypes = {
+        i: dt
+        for i, t in enumerate(inputs)
+        if t.dtype is dtypes.variant and (dt := _list_dtype(t)) is not None and dt.is_floating
+    }
+    diff = [i for i, t in enumerate(inputs) if t.dtype.is_floating or i in list_dtypes]
     if not diff:
         return [None] * len(op.inputs)
     grads = [g if g is not None else array_ops.zeros_like(t) for g, t in zip(grads, op.outputs)]
     specs = [(t.dtype, t.shape) for t in op.outputs]
     g = op.graph
-    gthen = _grad_function(then_fg, specs, g, diff)
-    gelse = _grad_function(else_fg, specs, g, diff)
+    gthen = _grad_function(then_fg, specs, g, diff, list_dtypes)
+    gelse = _grad_function(else_fg, specs, g, diff, list_dtypes)
     n_fixed = len(grads) + len(inputs)
     for gfg in (gthen, gelse):  # the arguments before captures: (grads, inputs)
         assert len(gfg.inputs) == n_fixed + len(gfg.captures)
@@ -615,19 +632,14 @@ def _while_lower(ctx) -> None:
     ins = [tuple(s) for s in ctx.in_shapes]
     # the loop's outputs' specs are what is known of its list variables at every iteration
     specs = list(ctx.out_specs)
-    body_fg = ctx.attrs["body"]
-    cond_r = plan_function(ctx.attrs["cond"], ins, specs)
-    body_r = plan_function(body_fg, ins, specs)
-    # the variables the body returns unchanged (captured weights) are copied into the plans
-    # once per loop, not at every iteration
-    invariant = frozenset(j for j, (a, b) in enumerate(zip(body_fg.inputs, body_fg.outputs)) if a is b)
+    loop = plan_function.loop(ctx.attrs["cond"], ctx.attrs["body"], ins, specs)
 
     def run(op, in_arrays, out_arrays):
         # the loop variables live in the outputs; the body's plan copies them into its own
         # feed buffers before it writes its results back over them: no allocation per step
         for o, i in zip(out_arrays, in_arrays):
             np.copyto(o, i)
-        body_r.loop(cond_r, out_arrays, invariant)
+        loop.run(out_arrays)
 
     n = len(ctx.in_shapes)
     ctx.host(run, [ctx.inp(i) for i in range(n)], [ctx.out(j) for j in range(n)])
@@ -771,12 +783,19 @@ class _BodyGradient:
     into the backward body, on values got the other ways). A gradient op that reads only a
     forward tensor's shape (Shape, ZerosLike, ...) reads the static shape instead."""
 
-    def __init__(self, body_fg: FuncGraph, inputs: list, diff: list, lists: list, grad_specs: list):
+    def __init__(
+        self, body_fg: FuncGraph, inputs: list, diff: list, lists: list, grad_specs: list, grown: list
+    ):
         self.body_fg, self.inputs = body_fg, inputs
         self.scratch = FuncGraph(unique_function_name(body_fg.name + "_grad"), fops.get_default_graph())
         g = self.scratch
         with g.as_default():
-            self.xs = [g.add_input(t.dtype, t.shape, name=f"x{j}") for j, t in enumerate(body_fg.inputs)]
+            # (a list argument is a capture of the loop's input, so that what reads it can
+            # tell its element dtype: _list_dtype follows captures out)
+            self.xs = [
+                g.capture(inputs[j]) if j in lists else g.add_input(t.dtype, t.shape, name=f"x{j}")
+                for j, t in enumerate(body_fg.inputs)
+            ]
             self.gys = [g.add_input(dt, s, name=f"grad{m}") for m, (dt, s) in enumerate(grad_specs)]
             first = len(g.get_operations())
             mapped, _ = copy_ops(body_fg, self.xs)
@@ -788,6 +807,7 @@ class _BodyGradient:
         self.source = {c: t for t, c in mapped.items()}  # scratch tensor -> body_fg tensor
         invariant = {j for j, t in enumerate(body_fg.inputs) if body_fg.outputs[j] is t}
         self.outer_of = {self.xs[j]: inputs[j] for j in range(len(inputs)) if j in invariant or j in lists}
+        self.grown = {self.xs[j]: j for j in grown}  # (lists: read at each iteration's length)
         self.kind: dict = {}
         self.invariance: dict = {}
         self.accumulated: list = []  # scratch tensors the replay pushes, in order
@@ -875,11 +895,13 @@ class _BodyGradient:
             got = self.outer_of[t]
         return got
 
-    def backward(self, gs: list, read_acc) -> list:
+    def backward(self, gs: list, read_acc, lengths: dict) -> list:
         """Build one backward iteration in the default graph (the backward loop's body): the
         gradient ops on `gs` (the output gradients) and the forward values, `read_acc(m)`
-        giving the m-th accumulated one. Returns the gradients, None where there is none."""
+        giving the m-th accumulated one, `lengths[j]` the length list loop variable j (one the
+        body grows) had at that iteration. Returns the gradients, None where there is none."""
         from staticflow.framework.func_graph import _variable_in, copy_op
+        from staticflow.ops import list_ops
 
         fg = fops.get_default_graph()
         env: dict = dict(zip(self.gys, gs))
@@ -891,7 +913,9 @@ class _BodyGradient:
             if got is not None:
                 return got
             k = self._classify(t)
-            if k == "outer":
+            if k == "outer" and t in self.grown:  # the list it started with, at that length
+                got = list_ops.tensor_list_resize(fg.capture(self.outer_of[t]), lengths[self.grown[t]])
+            elif k == "outer":
                 got = fg.capture(self.outer_of[t])
             elif k == "acc":
                 got = read_acc(acc_index[t])
@@ -972,9 +996,23 @@ def _while_grad(op, *grads):
             return _zeros_like_list(like, dts[j])
         return array_ops.zeros_like(like)
 
+    # lists the body grows (a write past the end of a dynamic-size TensorArray): the gradient
+    # of such a write shrinks the list's gradient back to the list's length before it, so
+    # their lengths are accumulated too, and the backward body sees the list it started
+    # with resized to that iteration's length
+    grown = [
+        j
+        for j in lists
+        if body_fg.outputs[j] is not body_fg.inputs[j]
+        and any(
+            c.type == "TensorListSetItem" and c.get_attr("resize_if_index_out_of_bounds")
+            for c in body_fg.inputs[j].consumers()
+        )
+    ]
     with fops.name_scope(None, "while_grad"):
         grads = [g if g is not None or j not in diff else zero(j, op.outputs[j]) for j, g in enumerate(grads)]
-        bg = _BodyGradient(body_fg, inputs, diff, lists, [(inputs[j].dtype, shapes[j]) for j in diff])
+        specs = [(inputs[j].dtype, shapes[j]) for j in diff]
+        bg = _BodyGradient(body_fg, inputs, diff, lists, specs, grown)
         bg.hoist()
         # what the replay pushes: the forward values the gradient reads (the loop's first
         # variable, the counter, when it reads none: the backward loop counts the pushes)
@@ -982,7 +1020,7 @@ def _while_grad(op, *grads):
         accs = [
             list_ops.empty_tensor_list(t.shape if t.shape.is_fully_defined() else None, t.dtype)
             for t in pushed
-        ]
+        ] + [list_ops.empty_tensor_list([], dtypes.int32) for _ in grown]
 
         def replay_cond(xs, accs):
             (c,), _ = copy_body(cond_fg, list(xs))
@@ -991,7 +1029,8 @@ def _while_grad(op, *grads):
         def replay_body(xs, accs):
             mapped, _ = copy_ops(body_fg, list(xs))
             ys = [mapped[t] for t in body_fg.outputs]
-            return ys, [list_ops.tensor_list_push_back(a, mapped[t]) for a, t in zip(accs, pushed)]
+            values = [mapped[t] for t in pushed] + [list_ops.tensor_list_length(xs[j]) for j in grown]
+            return ys, [list_ops.tensor_list_push_back(a, x) for a, x in zip(accs, values)]
 
         replay_out, accs = while_loop(replay_cond, replay_body, [inputs, accs], name="replay")
         replay = accs[0].op.inputs[0].op
@@ -1008,12 +1047,13 @@ def _while_grad(op, *grads):
             lists_in = [fg.capture(a) for a in accs]
 
             def read(m):
-                s = pushed[m].shape
-                return list_ops.tensor_list_get_item(
-                    lists_in[m], at, pushed[m].dtype, s if s.is_fully_defined() else -1
-                )
+                return list_ops.tensor_list_get_item(lists_in[m], at, pushed[m].dtype, pushed[m].shape)
 
-            got = bg.backward(list(gs), read)
+            lengths = {
+                j: list_ops.tensor_list_get_item(lists_in[len(pushed) + m], at, dtypes.int32, [])
+                for m, j in enumerate(grown)
+            }
+            got = bg.backward(list(gs), read, lengths)
             new_gs = []
             for g, j, gy in zip(got, diff, gs):
                 if g is None:

@@ -362,7 +362,7 @@ def _from_tensor_shape(c):
         raise ValueError(f"Specified a list with shape {_fmt(es)} from a tensor with shape {_fmt(t)}")
     if c.planning and t.is_fully_defined():
         dims = t.as_tuple()
-        return _new_list_shape(c, ListSpec(es, dims[0], (dims[1:],) * dims[0]))
+        return _new_list_shape(c, ListSpec(es).with_items((dims[1:],) * dims[0]))
     return _new_list_shape(c, None)
 
 

@@ -100,6 +100,56 @@ op(
 )
 
 
+def _summarize(a: np.ndarray, summarize: int) -> str:
+    flat = a.reshape(-1)
+    shown = " ".join(
+        v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in flat[:summarize]
+    )
+    return f"[{shown}{'...' if flat.size > summarize else ''}]"
+
+
+def _assert_fn(op_, arrays, _outs=()):
+    """The host side of Assert: the run fails, showing the data tensors, when the condition
+    does not hold (TensorFlow's message)."""
+    if bool(np.asarray(arrays[0]).reshape(())):
+        return
+    summarize = op_.get_attr("summarize")
+    raise ValueError(
+        "assertion failed: " + " ".join(_summarize(np.asarray(a), summarize) for a in arrays[1:])
+    )
+
+
+def _assert_ref(ins, a):
+    if not bool(np.asarray(ins[0]).reshape(())):
+        raise ValueError("assertion failed")
+    return []
+
+
+op(
+    name="Assert",
+    inputs=[Arg("condition", dtype=D.bool_), Arg("data", type_list_attr="T", differentiable=False)],
+    outputs=[],
+    attrs=[Attr("T", "list(type)", allowed=COPY_DTYPES + (D.string,)), Attr("summarize", "int", 3)],
+    shape_fn=lambda c: [],
+    ref=_assert_ref,
+    lower=lambda ctx: ctx.host(_assert_fn, [ctx.inp(i) for i in range(len(ctx.in_shapes))]),
+    strings_lowered=True,
+    stateful=True,
+    differentiable=False,
+    cases=lambda rng: [Case((np.bool_(True), [casegen.rand(rng, (2,)), np.array(b"x", object)]), grad=False)],
+    doc="Nothing; the run fails with the data tensors in its message when condition (a scalar) is false.",
+)
+
+
+def Assert(condition, data, summarize=None, name=None) -> fops.Operation:  # noqa: N802 - TF's name
+    """An op that fails the run, showing `data` (tensors or strings), when the bool scalar
+    `condition` is false; make what it guards depend on it (control dependencies)."""
+    with fops.name_scope(name, "Assert", [condition]) as scope:
+        data = [fops.convert_to_tensor(d) for d in data]
+        attrs = {"T": [d.dtype for d in data], "summarize": 3 if summarize is None else summarize}
+        return builder.apply_op("Assert", [condition, data], attrs, name=scope)
+
+
 def check_numerics(tensor, message: str, name=None) -> fops.Tensor:
     """tensor, checked for NaN and Inf each time it is computed."""
     return builder.apply_op("CheckNumerics", [tensor], {"message": message}, name).outputs[0]

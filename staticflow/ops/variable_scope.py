@@ -200,8 +200,19 @@ class _Store:
         return f"{prefix}_{i}"
 
 
+def _home_graph(g: fops.Graph) -> fops.Graph:
+    """The graph that holds `g`'s variables: `g` itself, or for a function being built (a
+    loop's body, a cond's branch) the outermost graph enclosing it."""
+    while getattr(g, "outer_graph", None) is not None:
+        g = g.outer_graph
+    return g
+
+
 def _store(g: fops.Graph | None = None) -> _Store:
-    g = g or fops.get_default_graph()
+    # A function shares the store (variables and variable scopes) of the graph it is built in,
+    # as TensorFlow's function graphs share its collections: a cell called in a loop's body
+    # finds and makes its variables under the scopes entered outside.
+    g = _home_graph(g or fops.get_default_graph())
     st = getattr(g, "_variable_store", None)
     if st is None:
         st = g._variable_store = _Store()
@@ -409,8 +420,31 @@ def _true_getter(
     **kwargs,
 ):
     """The store's get-or-create by full name. reuse: False refuses an existing
-    variable, True a missing one; None and AUTO_REUSE allow both (as in TF1)."""
+    variable, True a missing one; None and AUTO_REUSE allow both (as in TF1).
+
+    Called while a function is built (a cell in dynamic_rnn's loop body), it makes the
+    variable and its initializer in the outermost graph, as TensorFlow lifts them out of
+    the function (init_scope): the function reads it as a captured value."""
     g = fops.get_default_graph()
+    home = _home_graph(g)
+    if home is not g:
+        with home.as_default(), home.control_dependencies(None):
+            return _true_getter(
+                name,
+                shape,
+                dtype,
+                initializer,
+                regularizer,
+                reuse,
+                trainable,
+                collections,
+                caching_device,
+                partitioner,
+                validate_shape,
+                use_resource,
+                constraint,
+                **kwargs,
+            )
     st = _store(g)
     full = name
     if trainable is None:

@@ -400,7 +400,8 @@ class FunctionRunner:
 
     def loop(self, cond: FunctionRunner, arrays: list, invariant: frozenset) -> None:
         """Run a while loop with this runner as its body and `cond` as its cond on the loop
-        variables `arrays` (read and written in place), copying the invariant ones in once."""
+        variables `arrays` (read and written in place), copying the invariant ones in once
+        (LoopRunner's way from Python)."""
         c_once, c_each, _ = cond.loop_copies(invariant)
         once, each, out = self.loop_copies(invariant)
         with cond.plan.lock:
@@ -436,7 +437,7 @@ class FunctionPlans:
 
     def runners(self) -> list[tuple]:
         """(function graph, FunctionRunner) of every nested plan made so far, to inspect."""
-        return list(self._runners.values())
+        return [(fg, r) for fg, r in self._runners.values() if isinstance(r, FunctionRunner)]
 
     def __call__(self, fg, in_shapes, in_specs=None) -> FunctionRunner:
         """`in_specs`: what is known of the function's list arguments (ListSpecs, None where
@@ -466,6 +467,125 @@ class FunctionPlans:
         runner_ = FunctionRunner(fg, p, self.variables, key[1])
         self._runners[key] = (fg, runner_)
         return runner_
+
+    def loop(self, cond_fg, body_fg, in_shapes, in_specs=None) -> LoopRunner:
+        """The runner of a while loop of these cond and body functions on loop variables of
+        these shapes (made once, as the functions' plans)."""
+        shapes = tuple(tuple(int(n) for n in s) for s in in_shapes)
+        key = ("loop", id(cond_fg), id(body_fg), shapes, tuple(in_specs) if in_specs else ())
+        got = self._runners.get(key)
+        if got is None:
+            cond, body = self(cond_fg, in_shapes, in_specs), self(body_fg, in_shapes, in_specs)
+            # the variables the body returns unchanged (captured weights): copied into the
+            # plans once per run of the loop, not at every iteration
+            pairs = zip(body_fg.inputs, body_fg.outputs)
+            invariant = frozenset(j for j, (a, b) in enumerate(pairs) if a is b)
+            # the functions ride along so that their ids stay theirs while the key lives
+            got = self._runners[key] = ((cond_fg, body_fg), LoopRunner(cond, body, invariant))
+        return got[1]
+
+
+class LoopRunner:
+    """A while loop of two nested plans, its cond's and its body's, on the loop variables'
+    arrays (which hold the initial values when it starts and the final ones when it ends).
+
+    When both plans are one segment without host steps, the loop runs from C (sf_run_while):
+    the interpreter is not entered between iterations. It returns to Python every
+    `C_BUDGET_NS` so that signals (Ctrl-C) are seen. Otherwise each iteration is two calls
+    of the nested plans from Python. The first iteration always runs from Python: it checks
+    that the variables the plans read are initialized."""
+
+    C_LIMIT = 1 << 30
+    C_BUDGET_NS = 50_000_000
+
+    def __init__(self, cond: FunctionRunner, body: FunctionRunner, invariant: frozenset = frozenset()):
+        self.cond = cond
+        self.body = body
+        # the loop variables the body passes through: the first iteration copies them into
+        # the plans, the others copy them neither in nor out
+        self.invariant = invariant
+        self._tables: dict = {}  # loop variables' addresses -> the C loop's records
+
+    def run(self, loop_vars: list) -> None:
+        cond, body = self.cond, self.body
+        if not cond.truth(loop_vars):
+            return
+        body.run(loop_vars, loop_vars)
+        c = self._c_loop(loop_vars)
+        if c is None:
+            body.loop(cond, loop_vars, self.invariant)
+            return
+        be, c_cond, pred, c_body, out = c[:5]
+        iterations, stopped, which, status = out
+        with cond.plan.lock, body.plan.lock:
+            while True:
+                failed = be.run_while(
+                    c_cond, pred, c_body, self.C_LIMIT, self.C_BUDGET_NS, iterations, stopped, which, status
+                )
+                if failed >= 0:
+                    runner_ = cond if which[0] == 0 else body
+                    raise _fail(runner_.plan, runner_.plan.segments[0][0] + failed, status[0])
+                if stopped[0]:
+                    return
+
+    def _c_loop(self, loop_vars: list):
+        """The C loop's records for these loop variable arrays (made once per set of
+        addresses), or None when the loop cannot run from C."""
+        key = tuple(a.ctypes.data for a in loop_vars)
+        if key in self._tables:
+            return self._tables[key]
+        if len(self._tables) >= 8:  # the variables of a plan's loop op stay put: this is rare
+            self._tables.clear()
+        got = self._tables[key] = self._make_c_loop(loop_vars)
+        return got
+
+    def _make_c_loop(self, loop_vars: list):
+        cond, body = self.cond, self.body
+        be = cond.plan.backend
+        if cond._direct is None or body._direct is None:
+            return None
+        if be is not body.plan.backend or not all(a.flags.c_contiguous for a in loop_vars):
+            return None
+        pred = cond.copies_out[0][1]
+        if pred.dtype != np.bool_ or pred.size != 1 or not pred.flags.c_contiguous:
+            return None
+        ffi = be.ffi
+        keep: list = []
+
+        def copies(pairs):
+            pairs = [(d, s) for d, s in pairs if d.nbytes]
+            for d, s in pairs:
+                if d.nbytes != s.nbytes or not (d.flags.c_contiguous and s.flags.c_contiguous):
+                    return None
+            arr = ffi.new("sf_copy[]", max(len(pairs), 1))
+            for k, (d, s) in enumerate(pairs):
+                arr[k].dst = ffi.cast("void *", d.ctypes.data)
+                arr[k].src = ffi.cast("void *", s.ctypes.data)
+                arr[k].nbytes = d.nbytes
+            keep.append(arr)
+            return arr, len(pairs)
+
+        def segment(runner_, outs):
+            # (the first iteration, from Python, copied the invariant variables in)
+            _, each, out = runner_.loop_copies(self.invariant)
+            ins = copies([(staging, loop_vars[i]) for staging, i in each])
+            back = copies([(loop_vars[j], src) for j, src in out]) if outs else (ffi.NULL, 0)
+            if ins is None or back is None:
+                return None
+            _, fns, calls, n, _ = runner_._direct
+            seg = ffi.new("sf_segment *")
+            seg.fns, seg.calls, seg.n = fns, calls, n
+            seg.copy_in, seg.n_copy_in = ins
+            seg.copy_out, seg.n_copy_out = back
+            keep.append(seg)
+            return seg
+
+        c_cond, c_body = segment(cond, False), segment(body, True)
+        if c_cond is None or c_body is None:
+            return None
+        c_pred = ffi.cast("uint8_t *", pred.ctypes.data)
+        out = (ffi.new("int64_t *"), ffi.new("int *"), ffi.new("int *"), ffi.new("int *"))
+        return be, c_cond, c_pred, c_body, out, keep, loop_vars
 
 
 def _age_new_objects() -> None:

@@ -332,3 +332,23 @@ def test_a_predicate_constant_in_the_plan_inlines_its_branch():
         with sf.Session(config=sf.ConfigProto(graph_options=sf.GraphOptions(rewrite_options=rw))) as sess:
             np.testing.assert_allclose(sess.run(r, {x: [1.0, 2.0, 3.0, 4.0]}), [20.0])
             assert "StatelessIf" in _plan_ops(sess, r, {x: np.ones(5, np.float32)})
+
+
+@pytest.mark.parametrize("pred", [True, False])
+def test_gradient_through_a_branch_that_reads_a_tensor_array(pred):
+    # the branch's input is the array's list (a variant): its gradient is a list
+    xv = np.arange(6.0).reshape(3, 2)
+    with sf.Graph().as_default():
+        x = sf.placeholder(sf.float64, [3, 2])
+        p = sf.placeholder(sf.bool, [])
+        ta = sf.TensorArray(sf.float64, size=3).unstack(x)
+        y = sf.cond(p, lambda: ta.read(1) * x[2], lambda: sf.zeros([2], sf.float64) + x[0])
+        (gx,) = sf.gradients(sf.reduce_sum(y), x)
+        with sf.Session() as sess:
+            got = sess.run(gx, {x: xv, p: pred})
+    want = np.zeros_like(xv)
+    if pred:
+        want[1], want[2] = xv[2], xv[1]
+    else:
+        want[0] = 1.0
+    np.testing.assert_allclose(got, want)

@@ -217,3 +217,28 @@ def test_captured_tensors_are_read_anew_by_every_run_of_the_loop():
                 for _ in range(k):
                     want = want * wv + 1.0
                 np.testing.assert_allclose(sess.run(y, {w: wv, n: k}), want, rtol=1e-12)
+
+
+def test_variables_made_in_a_body_live_in_the_outer_graph():
+    # get_variable inside a body (a layer built on its first call there) makes the variable and
+    # its initializer outside the loop, under the variable scopes entered outside, as TF lifts
+    # them; the body reads it as a captured value and gradients reach it
+    g = sf.Graph()
+    with g.as_default():
+        x = sf.placeholder(sf.float32, [2])
+
+        def body(i, h):
+            w = sf.get_variable("w", [2], initializer=sf.constant_initializer([2.0, 3.0]))
+            return i + 1, h * w
+
+        with sf.variable_scope("outer"):
+            _, y = sf.while_loop(lambda i, h: i < 2, body, [0, x])
+        (v,) = sf.global_variables()
+        assert v.name == "outer/w:0" and v.graph is g
+        assert sf.trainable_variables() == [v]
+        (gw,) = sf.gradients(sf.reduce_sum(y), v)
+        with sf.Session() as sess:
+            sess.run(sf.global_variables_initializer())
+            got_y, got_gw = sess.run([y, gw], {x: [1.0, 1.0]})
+    np.testing.assert_allclose(got_y, [4.0, 9.0])
+    np.testing.assert_allclose(got_gw, [4.0, 6.0])

@@ -79,3 +79,80 @@ def test_body_must_return_the_array():
         ta = sf.TensorArray(sf.float32, size=2)
         with pytest.raises(TypeError, match="loop variable 1 is TensorArray"):
             sf.while_loop(lambda i, t: i < 2, lambda i, t: (i + 1, t.flow), [0, ta])
+
+
+def test_gradient_of_an_array_whose_batch_size_is_fed():
+    # the array's element shape [?, 3] is known only through the writes while planning
+    xv = np.random.default_rng(2).standard_normal((2, 3))
+    with sf.Graph().as_default():
+        x = sf.placeholder(sf.float64, [None, 3])
+        ta = sf.TensorArray(sf.float64, size=4, element_shape=[None, 3])
+
+        def body(i, ta, h):
+            h = sf.tanh(h * 0.5 + x)
+            return i + 1, ta.write(i, h), h
+
+        _, ta, _ = sf.while_loop(lambda i, ta, h: i < 4, body, [0, ta, x])
+        w = np.arange(4.0)[:, None, None]
+        (gx,) = sf.gradients(sf.reduce_sum(ta.stack() * w), [x])
+        got = _run(gx, {x: xv})
+
+    def f(x):
+        h, total = x, 0.0
+        for i in range(4):
+            h = np.tanh(h * 0.5 + x)
+            total += i * h.sum()
+        return total
+
+    want = np.zeros_like(xv)
+    for idx in np.ndindex(xv.shape):
+        e = np.zeros_like(xv)
+        e[idx] = 1e-6
+        want[idx] = (f(xv + e) - f(xv - e)) / 2e-6
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+
+
+def test_gradient_of_a_dynamic_size_array_the_loop_grows():
+    # each write grows the list; the gradient of a write shrinks the list's gradient back to
+    # the length the list had before it, which the backward loop must know per iteration
+    with sf.Graph().as_default():
+        x = sf.placeholder(sf.float64, [2])
+        n = sf.placeholder(sf.int32, [])
+        ta = sf.TensorArray(sf.float64, size=0, dynamic_size=True, element_shape=[2])
+        _, ta, _ = sf.while_loop(
+            lambda i, ta, h: i < n, lambda i, ta, h: (i + 1, ta.write(i, h * x), h * x), [0, ta, x]
+        )
+        y = sf.reduce_sum(ta.read(0)) + 2.0 * sf.reduce_sum(ta.read(2))
+        (gx,) = sf.gradients(y, [x])
+        with sf.Session() as sess:
+            got, size = sess.run([gx, ta.size()], {x: [1.5, -0.5], n: 3})
+    assert size == 3
+    # ta[0] = x^2, ta[2] = x^4
+    np.testing.assert_allclose(got, 2 * np.array([1.5, -0.5]) + 8 * np.array([1.5, -0.5]) ** 3)
+
+
+def test_gradient_of_a_loop_whose_array_is_not_used():
+    # the array's gradient is an empty list of element shape [?, 3]: the gradient of the
+    # body's write reads it with the shape of the item written (a Shape, known while planning)
+    xv = np.random.default_rng(3).standard_normal((2, 3))
+    with sf.Graph().as_default():
+        x = sf.placeholder(sf.float64, [None, 3])
+        ta = sf.TensorArray(sf.float64, size=4, element_shape=[None, 3])
+        _, _, h = sf.while_loop(
+            lambda i, ta, h: i < 4, lambda i, ta, h: (i + 1, ta.write(i, h), sf.tanh(h) * 0.5 + x), [0, ta, x]
+        )
+        (gx,) = sf.gradients(sf.reduce_sum(h), [x])
+        got = _run(gx, {x: xv})
+
+    def f(x):
+        h = x
+        for _ in range(4):
+            h = np.tanh(h) * 0.5 + x
+        return h.sum()
+
+    want = np.zeros_like(xv)
+    for idx in np.ndindex(xv.shape):
+        e = np.zeros_like(xv)
+        e[idx] = 1e-6
+        want[idx] = (f(xv + e) - f(xv - e)) / 2e-6
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
