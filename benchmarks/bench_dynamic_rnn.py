@@ -5,9 +5,9 @@ every weight (the cell's kernel and bias): batch 64, 100 time steps, input size 
 size 256, float32, time-major input, every sequence of the full length (no
 `sequence_length`, so no masking). Engines:
 
-- staticflow: the loop `dynamic_rnn` builds (a while_loop reading its inputs from a
-  TensorArray unstacked from x, an LSTMCell, the outputs written to a TensorArray that is
-  stacked after the loop), and gradients through it;
+- staticflow: `sf.nn.dynamic_rnn` with `LSTMCell` (a while_loop reading its inputs from a
+  TensorArray unstacked from x, the outputs written to a TensorArray that is stacked after
+  the loop), and gradients through it;
 - TensorFlow 1.x graph mode: `tf.compat.v1.nn.dynamic_rnn`, in control flow v2 form
   (While, TensorList), as TensorFlow 2's compat.v1 builds it, with a cell that computes
   what `tf.compat.v1.nn.rnn_cell.LSTMCell` does, op for op (`TFLSTMCell`: TensorFlow with
@@ -51,27 +51,17 @@ def weights(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def build_staticflow(x_np, kernel, bias, threads: int = 0):
-    """The loop sf.nn.dynamic_rnn builds (time-major), by hand: a while_loop over a TensorArray."""
+    """sf.nn.dynamic_rnn with an LSTMCell (time-major), loss and gradients of its weights."""
     g = sf.Graph()
     with g.as_default():
         x = sf.placeholder(sf.float32, [T, B, IN], name="x")
         cell = sf.nn.rnn_cell.LSTMCell(H, initializer=sf.constant_initializer(kernel))
-        with sf.variable_scope("rnn"):
-            cell.build(sf.TensorShape([B, IN]))
-        b_init = cell._bias.assign(sf.constant(bias))
-        inputs = sf.TensorArray(sf.float32, size=T, element_shape=[B, IN]).unstack(x)
-        outputs = sf.TensorArray(sf.float32, size=T, element_shape=[B, H])
-        state = cell.zero_state(B, sf.float32)
-
-        def body(t, out, c, h):
-            y, (c2, h2) = cell(inputs.read(t), sf.nn.rnn_cell.LSTMStateTuple(c, h))
-            return t + 1, out.write(t, y), c2, h2
-
-        _, out, _, _ = sf.while_loop(
-            lambda t, *_: t < T, body, [sf.constant(0), outputs, state.c, state.h], maximum_iterations=T
-        )
-        loss = sf.reduce_sum(out.stack())
-        grads = sf.gradients(loss, [cell._kernel, cell._bias])
+        out, _ = sf.nn.dynamic_rnn(cell, x, dtype=sf.float32, time_major=True)
+        (bias_var,) = [v for v in sf.trainable_variables() if "bias" in v.name]
+        (kernel_var,) = [v for v in sf.trainable_variables() if "kernel" in v.name]
+        b_init = bias_var.assign(sf.constant(bias))
+        loss = sf.reduce_sum(out)
+        grads = sf.gradients(loss, [kernel_var, bias_var])
         init = sf.global_variables_initializer()
     sess = sf.Session(graph=g, config=sf.ConfigProto(intra_op_parallelism_threads=threads))
     sess.run(init)
