@@ -128,6 +128,14 @@ def copy_body(
     (uniquified there, under `name_prefix`) and attrs. `replace` maps more of fg's tensors
     to tensors standing for them: then only the ops the outputs and control outputs still
     need are built (an argument only replaced tensors read may be None in `inputs`)."""
+    mapped, done = copy_ops(fg, inputs, name_prefix, replace)
+    return [mapped[t] for t in fg.outputs], [done[o] for o in fg.control_outputs if o in done]
+
+
+def copy_ops(fg: FuncGraph, inputs: list, name_prefix: str = "", replace: dict | None = None) -> tuple[dict, dict]:
+    """`copy_body`'s work: returns ({fg tensor: its copy}, {fg op: its copy}) for every op
+    built, so that a caller can use the copy of any intermediate (a loop's gradient
+    accumulates some)."""
     g = fops.get_default_graph()
     if len(inputs) != len(fg.inputs):
         raise ValueError(f"function {fg.name} takes {len(fg.inputs)} arguments, got {len(inputs)}")
@@ -147,30 +155,37 @@ def copy_body(
             done[op] = _variable_in(g, op.name).op
             mapped[op.outputs[0]] = done[op].outputs[0]
             continue
-        flat = [mapped[t] for t in op.inputs]
-        grouped, pos = [], 0
-        for a in op.op_def.inputs:
-            if a.is_list:
-                k = a.count(op._attrs)
-                grouped.append(flat[pos : pos + k])
-                pos += k
-            else:
-                grouped.append(flat[pos])
-                pos += 1
-        controls = [done[c] for c in op.control_inputs if c in done]
-        with g.control_dependencies(controls):
-            new = hooks.apply_op(
-                op.type,
-                grouped,
-                op.attrs,
-                name=name_prefix + op.name,
-                extra_attrs=op._extra_attrs,
-                device=op.device or None,
-            )
+        new = copy_op(
+            op, [mapped[t] for t in op.inputs], [done[c] for c in op.control_inputs if c in done], name_prefix
+        )
         done[op] = new
         for a, b in zip(op.outputs, new.outputs):
             mapped[a] = b
-    return [mapped[t] for t in fg.outputs], [done[o] for o in fg.control_outputs if o in done]
+    return mapped, done
+
+
+def copy_op(op: fops.Operation, inputs: list, controls: list, name_prefix: str = "") -> fops.Operation:
+    """`op` built again in the default graph on `inputs` (flat, in its order), after the
+    ops `controls`: same type, attrs and name (uniquified, under `name_prefix`)."""
+    g = fops.get_default_graph()
+    grouped, pos = [], 0
+    for a in op.op_def.inputs:
+        if a.is_list:
+            k = a.count(op._attrs)
+            grouped.append(inputs[pos : pos + k])
+            pos += k
+        else:
+            grouped.append(inputs[pos])
+            pos += 1
+    with g.control_dependencies(controls):
+        return hooks.apply_op(
+            op.type,
+            grouped,
+            op.attrs,
+            name=name_prefix + op.name,
+            extra_attrs=op._extra_attrs,
+            device=op.device or None,
+        )
 
 
 def _variable_in(g: fops.Graph, name: str) -> fops.Tensor:

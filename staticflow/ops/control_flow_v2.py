@@ -24,7 +24,7 @@ import numpy as np
 
 from staticflow.framework import dtypes, errors, nest
 from staticflow.framework import ops as fops
-from staticflow.framework.func_graph import FuncGraph, unique_function_name
+from staticflow.framework.func_graph import FuncGraph, copy_body, copy_ops, unique_function_name
 from staticflow.framework.tensor_shape import TensorShape
 from staticflow.ops import builder, list_ops, registry
 from staticflow.ops.registry import Arg, Attr, Case
@@ -216,6 +216,7 @@ for _name, _stateful in (("If", True), ("StatelessIf", False)):
         cases=_if_cases,
         stateful=_stateful,
         foldable=False,
+        strings_lowered=True,  # its lowering runs nested plans, lists and strings in them too
         doc="Runs then_branch or else_branch (functions) on the inputs, as the predicate says.",
     )
 
@@ -779,6 +780,7 @@ for _name, _stateful in (("While", True), ("StatelessWhile", False)):
         cases=_while_cases,
         stateful=_stateful,
         foldable=False,
+        strings_lowered=True,  # its lowering runs nested plans, lists and strings in them too
         doc="Runs body (a function) on the loop variables while cond (a function) holds.",
     )
 
@@ -817,19 +819,222 @@ def _zeros_like_list(t: fops.Tensor, dtype):
     )
 
 
+_SHAPE_READERS = ("Shape", "Size", "Rank", "ZerosLike", "OnesLike")
+
+
+def _from_static_shape(op: fops.Operation, t: fops.Tensor):
+    """What `op` (a reader of t's shape only: Shape, ZerosLike, ...) gives, built from t's
+    static shape, or None when that shape is not fully known: the backward loop then needs
+    no copy of t."""
+    from staticflow.ops import array_ops
+
+    if not _reads_static_shape(op, t):
+        return None
+    dims = t.shape.as_list()
+    if op.type == "ZerosLike":
+        return array_ops.zeros(dims, t.dtype)
+    if op.type == "OnesLike":
+        return array_ops.ones(dims, t.dtype)
+    out_type = op.get_attr("out_type") if op.type != "Rank" else dtypes.int32
+    value = {"Shape": dims, "Size": int(np.prod(dims)), "Rank": len(dims)}[op.type]
+    return array_ops.constant(np.asarray(value, out_type.np), out_type)
+
+
+def _reads_static_shape(op: fops.Operation, t: fops.Tensor) -> bool:
+    return op.type in _SHAPE_READERS and t.dtype is not dtypes.variant and t.shape.is_fully_defined()
+
+
+class _BodyGradient:
+    """The gradient of one iteration of a loop's body, split as TensorFlow's while_v2 splits it.
+
+    The body is copied into a scratch function and differentiated there; the gradient ops
+    read some forward tensors, each of which the backward loop gets one of these ways:
+    `outer` (a loop variable the body passes through, a list loop variable, or a float value
+    of those alone, such as a weight's transpose: computed once, outside the loops), `acc`
+    (pushed by the replay loop at every iteration, read back by the backward loop: the body's
+    intermediates and changing loop variables), `const` (of constants alone: copied, and
+    folded by planning) or `recompute` (a list the body makes, as a list of lists is not
+    provided, or an integer of invariants, which planning may need to know: its op is copied
+    into the backward body, on values got the other ways). A gradient op that reads only a
+    forward tensor's shape (Shape, ZerosLike, ...) reads the static shape instead."""
+
+    def __init__(
+        self, body_fg: FuncGraph, inputs: list, diff: list, lists: list, grad_specs: list, grown: list
+    ):
+        self.body_fg, self.inputs = body_fg, inputs
+        self.scratch = FuncGraph(unique_function_name(body_fg.name + "_grad"), fops.get_default_graph())
+        g = self.scratch
+        with g.as_default():
+            # (a list argument is a capture of the loop's input, so that what reads it can
+            # tell its element dtype: _list_dtype follows captures out)
+            self.xs = [
+                g.capture(inputs[j]) if j in lists else g.add_input(t.dtype, t.shape, name=f"x{j}")
+                for j, t in enumerate(body_fg.inputs)
+            ]
+            self.gys = [g.add_input(dt, s, name=f"grad{m}") for m, (dt, s) in enumerate(grad_specs)]
+            first = len(g.get_operations())
+            mapped, _ = copy_ops(body_fg, self.xs)
+            self.forward_ops = set(g.get_operations()[first:])
+            ys = [mapped[t] for t in body_fg.outputs]
+            got = _gradients([ys[j] for j in diff], [self.xs[j] for j in diff], grad_ys=self.gys)
+            self.grads = list(got)
+            self.grad_ops = [o for o in g.get_operations()[first:] if o not in self.forward_ops]
+        self.source = {c: t for t, c in mapped.items()}  # scratch tensor -> body_fg tensor
+        invariant = {j for j, t in enumerate(body_fg.inputs) if body_fg.outputs[j] is t}
+        self.outer_of = {self.xs[j]: inputs[j] for j in range(len(inputs)) if j in invariant or j in lists}
+        self.grown = {self.xs[j]: j for j in grown}  # (lists: read at each iteration's length)
+        self.kind: dict = {}
+        self.invariance: dict = {}
+        self.accumulated: list = []  # scratch tensors the replay pushes, in order
+        for o in self.grad_ops:
+            for t in o.inputs:
+                if self._is_forward(t) and not _reads_static_shape(o, t):
+                    self._classify(t)
+
+    def _is_forward(self, t) -> bool:
+        return t in self.source
+
+    def _invariance(self, t) -> str:
+        """The invariance of t: "const" (a value of constants alone), "outer" (of the loop's invariants and
+        constants: the same at every iteration) or "varying"."""
+        todo = [t]
+        while todo:
+            x = todo[-1]
+            if x in self.invariance:
+                todo.pop()
+                continue
+            if x in self.outer_of:
+                self.invariance[x] = "outer"
+                continue
+            if x.op not in self.forward_ops:  # a changing loop variable
+                self.invariance[x] = "varying"
+                continue
+            missing = [i for i in x.op.inputs if i not in self.invariance]
+            if missing:
+                todo.extend(missing)
+                continue
+            d = x.op.op_def
+            stateless = d is not None and not (d.stateful or d.random) and x.op.type != "VariableV2"
+            stateless = stateless and not any(
+                isinstance(v, FuncGraph) and is_stateful(v) for v in x.op._attrs.values()
+            )
+            ins = {self.invariance[i] for i in x.op.inputs}
+            if not stateless or "varying" in ins:
+                k = "varying"
+            else:
+                k = "outer" if "outer" in ins else "const"
+            for o in x.op.outputs:
+                self.invariance[o] = k
+        return self.invariance[t]
+
+    def _classify(self, t) -> str:
+        k = self.kind.get(t)
+        if k is not None:
+            return k
+        inv = self._invariance(t)
+        if t in self.outer_of:
+            k = "outer"
+        elif inv == "const":
+            k = "const"  # copied into the backward body, where planning folds it
+        elif inv == "outer":
+            # a float is computed once, outside; shapes and indices are copied (planning may
+            # need their values, which a function cannot take from its arguments)
+            k = "outer" if t.dtype.is_floating else "recompute"
+        elif t.op in self.forward_ops and (t.dtype is dtypes.variant or t.op.type == "VariableV2"):
+            k = "recompute"
+        else:
+            k = "acc"
+        self.kind[t] = k
+        if k == "acc":
+            self.accumulated.append(t)
+        elif k == "recompute":
+            for x in t.op.inputs:
+                self._classify(x)
+        return k
+
+    def hoist(self) -> None:
+        """Build the `outer` values in the default graph (before the loops), from the loop's inputs."""
+        from staticflow.framework.func_graph import copy_op
+
+        for t, k in list(self.kind.items()):
+            if k == "outer" and t not in self.outer_of:
+                self._outer(t, copy_op)
+
+    def _outer(self, t, copy_op):
+        got = self.outer_of.get(t)
+        if got is None:
+            op = t.op
+            new = copy_op(op, [self._outer(x, copy_op) for x in op.inputs], [])
+            for a, b in zip(op.outputs, new.outputs):
+                self.outer_of[a] = b
+            got = self.outer_of[t]
+        return got
+
+    def backward(self, gs: list, read_acc, lengths: dict) -> list:
+        """Build one backward iteration in the default graph (the backward loop's body): the
+        gradient ops on `gs` (the output gradients) and the forward values, `read_acc(m)`
+        giving the m-th accumulated one, `lengths[j]` the length list loop variable j (one the
+        body grows) had at that iteration. Returns the gradients, None where there is none."""
+        from staticflow.framework.func_graph import _variable_in, copy_op
+        from staticflow.ops import list_ops
+
+        fg = fops.get_default_graph()
+        env: dict = dict(zip(self.gys, gs))
+        done: dict = {}
+        acc_index = {t: m for m, t in enumerate(self.accumulated)}
+
+        def value(t):
+            got = env.get(t)
+            if got is not None:
+                return got
+            k = self._classify(t)
+            if k == "outer" and t in self.grown:  # the list it started with, at that length
+                got = list_ops.tensor_list_resize(fg.capture(self.outer_of[t]), lengths[self.grown[t]])
+            elif k == "outer":
+                got = fg.capture(self.outer_of[t])
+            elif k == "acc":
+                got = read_acc(acc_index[t])
+                got.set_shape(t.shape)
+            else:  # const, recompute
+                op = t.op
+                if op.type == "VariableV2":
+                    new = _variable_in(fg, op.name).op
+                else:
+                    new = copy_op(op, [value(x) for x in op.inputs], [])
+                for a, b in zip(op.outputs, new.outputs):
+                    env[a] = b
+                got = env[t]
+            env[t] = got
+            return got
+
+        for o in self.grad_ops:
+            if len(o.inputs) == 1 and self._is_forward(o.inputs[0]):
+                fixed = _from_static_shape(o, o.inputs[0])
+                if fixed is not None:
+                    env[o.outputs[0]] = fixed
+                    continue
+            controls = [done[c] for c in o.control_inputs if c in done]
+            new = copy_op(o, [value(t) for t in o.inputs], controls)
+            done[o] = new
+            for a, b in zip(o.outputs, new.outputs):
+                env[a] = b
+        return [None if t is None else value(t) for t in self.grads]
+
+
 def _while_grad(op, *grads):
-    """The gradient of a While: a replay of the forward loop that pushes each iteration's loop
-    variables onto TensorList accumulators, then a backward loop that pops them in reverse,
-    recomputes the body on them and differentiates it (the captured tensors are loop
-    variables the body passes through, so their gradients add up over the iterations).
-    TensorFlow instead has the forward loop itself keep the intermediates it needs; here the
-    forward loop runs once more when its gradient is computed.
+    """The gradient of a While: a replay of the forward loop that pushes, at each iteration,
+    the forward values the body's gradient reads onto TensorList accumulators, then a
+    backward loop that runs as many times, reads them in reverse and runs the body's
+    gradient ops alone (`_BodyGradient`: no forward op is computed again; values of the
+    loop's inputs alone are computed once, outside). The captured tensors are loop
+    variables the body passes through, so their gradients add up over the iterations. The
+    replay is the forward loop with pushes: a plan that runs both runs the replay alone
+    (passes/loops.py), as TensorFlow's forward op itself keeps what its gradient needs.
 
     TensorList (TensorArray) loop variables are not accumulated: one the body passes through
     is the same list at every iteration, and one it changes must only be written by the body
     (as map_fn's and scan's results are), so that what it holds changes no value the body
     computes; the backward body sees the list the loop started with in its place."""
-    from staticflow.framework.func_graph import copy_body
     from staticflow.ops import array_ops, list_ops, math_ops
 
     if _gradients is None:
@@ -866,7 +1071,6 @@ def _while_grad(op, *grads):
             return _zeros_like_list(like, dts[j])
         return array_ops.zeros_like(like)
 
-    kept = [j for j in range(n) if j not in lists]  # accumulated per iteration
     # lists the body grows (a write past the end of a dynamic-size TensorArray): the gradient
     # of such a write shrinks the list's gradient back to the list's length before it, so
     # their lengths are accumulated too, and the backward body sees the list it started
@@ -882,9 +1086,15 @@ def _while_grad(op, *grads):
     ]
     with fops.name_scope(None, "while_grad"):
         grads = [g if g is not None or j not in diff else zero(j, op.outputs[j]) for j, g in enumerate(grads)]
+        specs = [(inputs[j].dtype, shapes[j]) for j in diff]
+        bg = _BodyGradient(body_fg, inputs, diff, lists, specs, grown)
+        bg.hoist()
+        # what the replay pushes: the forward values the gradient reads (the loop's first
+        # variable, the counter, when it reads none: the backward loop counts the pushes)
+        pushed = [bg.source[t] for t in bg.accumulated] or [body_fg.inputs[0]]
         accs = [
-            list_ops.empty_tensor_list(shapes[j] if shapes[j].is_fully_defined() else None, inputs[j].dtype)
-            for j in kept
+            list_ops.empty_tensor_list(t.shape if t.shape.is_fully_defined() else None, t.dtype)
+            for t in pushed
         ] + [list_ops.empty_tensor_list([], dtypes.int32) for _ in grown]
 
         def replay_cond(xs, accs):
@@ -892,45 +1102,53 @@ def _while_grad(op, *grads):
             return c
 
         def replay_body(xs, accs):
-            ys, _ = copy_body(body_fg, list(xs))
-            pushed = [xs[j] for j in kept] + [list_ops.tensor_list_length(xs[j]) for j in grown]
-            return list(ys), [list_ops.tensor_list_push_back(a, x) for a, x in zip(accs, pushed)]
+            mapped, _ = copy_ops(body_fg, list(xs))
+            ys = [mapped[t] for t in body_fg.outputs]
+            values = [mapped[t] for t in pushed] + [list_ops.tensor_list_length(xs[j]) for j in grown]
+            return ys, [list_ops.tensor_list_push_back(a, x) for a, x in zip(accs, values)]
 
         # the replay's variables keep the forward loop's shape invariants (its outputs' shapes);
         # a list accumulator is a scalar of any length, whose elements may differ in shape
         list_inv = [TensorShape([])] * len(accs)
-        _, accs = while_loop(
+        replay_out, accs = while_loop(
             replay_cond, replay_body, [inputs, accs], shape_invariants=[shapes, list_inv], name="replay"
         )
+        replay = accs[0].op.inputs[0].op
+        # the forward op a plan may take its outputs from this loop's (passes/loops.py)
+        replay.get_attr("body").replay_of = (body_fg, cond_fg, n)
         count = list_ops.tensor_list_length(accs[0])
 
-        def back_cond(k, gs, accs):
+        def back_cond(k, gs):
             return k > 0
 
-        def back_body(k, gs, accs):
+        def back_body(k, gs):
             fg = fops.get_default_graph()
-            new_accs, xs = [], [fg.capture(t) if j in lists else None for j, t in enumerate(inputs)]
-            for a, j in zip(accs, kept):
-                s = shapes[j]
-                a2, x = list_ops.tensor_list_pop_back(a, inputs[j].dtype, s if s.is_fully_defined() else -1)
-                x.set_shape(s)
-                new_accs.append(a2)
-                xs[j] = x
-            for a, j in zip(accs[len(kept) :], grown):
-                a2, length = list_ops.tensor_list_pop_back(a, dtypes.int32, [])
-                new_accs.append(a2)
-                xs[j] = list_ops.tensor_list_resize(xs[j], length)
-            ys, _ = copy_body(body_fg, xs)
-            pairs = [(ys[j], gs[m]) for m, j in enumerate(diff)]
-            got = _gradients([y for y, _ in pairs], [xs[j] for j in diff], grad_ys=[g for _, g in pairs])
-            new_gs = [g if g is not None else zero(j, xs[j]) for g, j in zip(got, diff)]
-            return math_ops.subtract(k, 1), new_gs, new_accs
+            at = math_ops.subtract(k, 1)
+            lists_in = [fg.capture(a) for a in accs]
+
+            def read(m):
+                return list_ops.tensor_list_get_item(lists_in[m], at, pushed[m].dtype, pushed[m].shape)
+
+            lengths = {
+                j: list_ops.tensor_list_get_item(lists_in[len(pushed) + m], at, dtypes.int32, [])
+                for m, j in enumerate(grown)
+            }
+            got = bg.backward(list(gs), read, lengths)
+            new_gs = []
+            for g, j, gy in zip(got, diff, gs):
+                if g is None:
+                    g = zero(j, fg.capture(inputs[j])) if j in lists else array_ops.zeros_like(gy)
+                new_gs.append(g)
+            return at, new_gs
 
         # a loop variable's gradient has its shape at each iteration: the same invariant
-        _, gs, _ = while_loop(
-            back_cond, back_body, [count, [grads[j] for j in diff], accs], name="backward",
+        _, gs = while_loop(
+            back_cond,
+            back_body,
+            [count, [grads[j] for j in diff]],
+            name="backward",
             return_same_structure=True,
-            shape_invariants=[TensorShape([]), [shapes[j] for j in diff], list_inv],
+            shape_invariants=[TensorShape([]), [shapes[j] for j in diff]],
         )
     out: list = [None] * n
     for g, j in zip(gs, diff):

@@ -64,16 +64,15 @@ class TensorList:
             return NotImplemented
         if len(self.items) != len(other.items):
             raise ValueError(f"cannot add lists of {len(self.items)} and {len(other.items)} elements")
-        items = []
+        items = [b if a is None else a if b is None else None for a, b in zip(self.items, other.items)]
         for i, (a, b) in enumerate(zip(self.items, other.items)):
-            if a is None or b is None:
-                items.append(b if a is None else a)
+            if a is None or b is None:  # (most slots: a loop's gradient sets one per iteration)
                 continue
             if a.shape != b.shape:
                 raise ValueError(
                     f"cannot add list elements {i} of shapes {list(a.shape)} and {list(b.shape)}"
                 )
-            items.append(a + b)
+            items[i] = a + b
         return self.with_items(items)
 
     def __repr__(self) -> str:
@@ -823,11 +822,89 @@ _DT = Attr("element_dtype", "type", allowed=_ELEMENT_TYPES)
 _ST = Attr("shape_type", "type", D.int32, allowed=_SHAPE_TYPES)
 _H = Arg("input_handle", dtype=V)
 _OUT = Arg("output_handle", dtype=V)
+
+
+def _fast(name: str, attrs: dict, shapes: list, generic):
+    """The host call of a list op a loop runs at every iteration (get, set, push of one
+    element) with the common case written out: the list of the element dtype, the index in
+    range, the element's shape one already checked against this list's element shape. Any
+    other case takes `generic` (the reference), which gives the op's errors."""
+    dt = attrs.get("element_dtype")
+    if dt is None or dt is D.string:
+        return None
+    np_dt = dt.np
+    fits: dict = {}  # (id of an element shape, item shape) seen to fit -> that element shape
+
+    def fit(tl, shape) -> bool:
+        es = tl.element_shape
+        key = (id(es), shape)
+        if fits.get(key) is es:
+            return True
+        if _fits(es, shape):
+            if len(fits) > 64:  # (lists made anew by every run bring new element shapes)
+                fits.clear()
+            fits[key] = es  # (kept: its id stays its own)
+            return True
+        return False
+
+    def own(x):
+        a = np.array(x, dtype=np_dt, copy=True)
+        a.flags.writeable = False
+        return a
+
+    if name == "TensorListGetItem":
+        (want,) = shapes
+
+        def get_item(op, ins, outs):
+            tl = ins[0][()]
+            if type(tl) is TensorList and tl.element_dtype is dt:
+                i = int(ins[1])
+                items = tl.items
+                if 0 <= i < len(items):
+                    x = items[i]
+                    if x is not None and x.shape == want:
+                        outs[0][...] = x
+                        return
+            generic(op, ins, outs)
+
+        return get_item
+    if name == "TensorListSetItem" and not attrs.get("resize_if_index_out_of_bounds"):
+
+        def set_item(op, ins, outs):
+            tl = ins[0][()]
+            if type(tl) is TensorList and tl.element_dtype is dt:
+                i = int(ins[1])
+                item = ins[2]
+                items = tl.items
+                if 0 <= i < len(items) and fit(tl, item.shape):
+                    items = list(items)
+                    items[i] = own(item)
+                    outs[0][()] = TensorList(dt, tl.element_shape, items, tl.max_num_elements)
+                    return
+            generic(op, ins, outs)
+
+        return set_item
+    if name == "TensorListPushBack":
+
+        def push_back(op, ins, outs):
+            tl = ins[0][()]
+            if type(tl) is TensorList and tl.element_dtype is dt and tl.max_num_elements == -1:
+                item = ins[1]
+                if fit(tl, item.shape):
+                    outs[0][()] = TensorList(dt, tl.element_shape, [*tl.items, own(item)], -1)
+                    return
+            generic(op, ins, outs)
+
+        return push_back
+    return None
+
+
 def _lower(ctx) -> None:
     """One host call of the op's reference on the run's arrays, writing its outputs in place: a
     list into its 0-d object array, an element or a stack into its arena buffer (without the
     copy `LowerContext.reference` makes for references that may return their inputs: these
-    return arrays of their own or ones a list owns, never an input)."""
+    return arrays of their own or ones a list owns, never an input). Get, set and push of
+    one element take a shorter way in their common case (`_fast`)."""
     ref, attrs, shapes = ctx.opdef.ref, ctx.attrs, [tuple(s) for s in ctx.out_shapes]
 
     def run(op, ins, outs):
@@ -847,7 +924,7 @@ def _lower(ctx) -> None:
             o[...] = v
 
     ctx.host(
-        run,
+        _fast(ctx.opdef.name, attrs, shapes, run) or run,
         [ctx.inp(i) for i in range(len(ctx.in_shapes))],
         [ctx.out(j) for j in range(len(ctx.out_shapes))],
     )

@@ -88,6 +88,7 @@ def _pipeline() -> list[Pass]:
         fusion,
         inline,
         loop_invariant,
+        loops,
         memory_order,
         recompute,
         remap,
@@ -95,7 +96,12 @@ def _pipeline() -> list[Pass]:
 
     return [
         Pass("function_optimization", inline.run, "a cond on a constant predicate becomes its taken branch"),
-        Pass("loop_optimization", loop_invariant.run, "invariant values of a loop body run once, before it"),
+        Pass(
+            "loop_optimization",
+            lambda ir, ctx: loops.run(ir, ctx) + loop_invariant.run(ir, ctx),
+            "a loop and its gradient's replay: the replay alone runs; invariant values of a loop "
+            "body run once, before it",
+        ),
         Pass("constant_folding", fold.run, "computes nodes whose inputs are all constants"),
         Pass("arithmetic_optimization", arithmetic.run, "algebraic identities, chains of views and casts"),
         Pass("common_subgraph_elimination", cse.run, "merges nodes that compute the same value"),

@@ -115,6 +115,7 @@ class Plan:
     # inter_op_parallelism_threads); 1: the plan's order
     inter_op_threads: int = 1
     schedule: list | None = None  # schedule.SegmentSchedule per segment, made on first use
+    functions: object = None  # FunctionPlans: the nested plans of the functions its ops call
 
 
 @dataclass(eq=False)
@@ -300,7 +301,14 @@ def build_plan(
         if functions is None:
             functions = FunctionPlans(variables, resources, options, allocation_limit)
         plan = plan_ir(
-            ir, ev, variables, resources, allocation_limit, in_place, inter_op_threads, functions,
+            ir,
+            ev,
+            variables,
+            resources,
+            allocation_limit,
+            in_place,
+            inter_op_threads,
+            functions,
             own_fetches=not getattr(graph, "building_function", False),
         )
     finally:
@@ -308,6 +316,7 @@ def build_plan(
             _age_new_objects()
             gc.enable()
     plan.pass_log = records
+    plan.functions = functions
     asked = list(fetch_tensors)
     if ir.split is not None:
         fetch_tensors = ir.split.static_fetches + ir.split.boundary
@@ -388,21 +397,28 @@ class FunctionRunner:
             self.copies_out.append((j, src))
             self.out_shapes.append(tuple(src.shape) if isinstance(f, tuple) else tuple(f.shape))
         self._direct = _direct_call(plan, "c")
+        # the segments as one list to walk (a plan with host calls: a loop body reading lists)
+        self._program = _segment_program(plan) if self._direct is None else None
+        self._status = plan.backend.ffi.new("int *")
         self._checked = False
         # a loop body whose results change shape: its results were checked against the loop's
         # shape invariants (control_flow_v2.run_dynamic), once for all its runs
         self.invariants_checked = False
+        self._loop_copies: dict = {}
 
-    def _call(self, ins) -> None:
+    def _call(self, ins, copies_in=None) -> None:
         """Copy the arguments in and run the plan's kernels (in the plan's lock)."""
         plan = self.plan
         if not self._checked:
             _check_initialized(plan, self.variables)
-        for staging, i in self.copies_in:
+        for staging, i in self.copies_in if copies_in is None else copies_in:
             staging[...] = ins[i]
         direct = self._direct
         if direct is None:
-            _run_segments(plan, "c")
+            if self._program is None:
+                _run_segments(plan, "c")
+            else:
+                _run_program(plan, self._program, self._status)
         elif direct[3]:
             failed = direct[0](direct[1], direct[2], direct[3], direct[4])
             if failed >= 0:
@@ -425,6 +441,46 @@ class FunctionRunner:
             self._call(ins)
             return bool(self.copies_out[0][1])
 
+    def loop_copies(self, invariant: frozenset) -> tuple[list, list, list]:
+        """For a loop whose body returns the arguments in `invariant` unchanged (the captured
+        weights): (copies in of those, to make once per loop; copies in of the others, per
+        iteration; copies out, per iteration, without the invariant results, which are their
+        arguments). Nothing but these copies writes a plan's argument buffers, so what is
+        copied in once stays for every iteration."""
+        got = self._loop_copies.get(invariant)
+        if got is None:
+            once = [(st, i) for st, i in self.copies_in if i in invariant]
+            each = [(st, i) for st, i in self.copies_in if i not in invariant]
+            staged = {id(st): i for st, i in self.copies_in}
+            out = [
+                (j, src) for j, src in self.copies_out if not (j in invariant and staged.get(id(src)) == j)
+            ]
+            got = self._loop_copies[invariant] = (once, each, out)
+        return got
+
+    def loop(self, cond: FunctionRunner, arrays: list, invariant: frozenset) -> None:
+        """Run a while loop with this runner as its body and `cond` as its cond on the loop
+        variables `arrays` (read and written in place), copying the invariant ones in once
+        (LoopRunner's way from Python)."""
+        c_once, c_each, _ = cond.loop_copies(invariant)
+        once, each, out = self.loop_copies(invariant)
+        with cond.plan.lock:
+            for staging, i in c_once:
+                staging[...] = arrays[i]
+        with self.plan.lock:
+            for staging, i in once:
+                staging[...] = arrays[i]
+        flag = cond.copies_out[0][1]
+        while True:
+            with cond.plan.lock:
+                cond._call(arrays, c_each)
+                if not flag:
+                    return
+            with self.plan.lock:
+                self._call(arrays, each)
+                for j, src in out:
+                    arrays[j][...] = src
+
 
 class FunctionPlans:
     """The nested plans of the functions one plan's ops call (cond branches, loop bodies),
@@ -441,7 +497,11 @@ class FunctionPlans:
 
     def count(self) -> int:
         """How many nested plans it has made (one per function and input shapes)."""
-        return len(self._runners)
+        return sum(isinstance(r, FunctionRunner) for _, r in self._runners.values())
+
+    def runners(self) -> list[tuple]:
+        """(function graph, FunctionRunner) of every nested plan made so far, to inspect."""
+        return [(fg, r) for fg, r in self._runners.values() if isinstance(r, FunctionRunner)]
 
     def __call__(self, fg, in_shapes, in_specs=None) -> FunctionRunner:
         """`in_specs`: what is known of the function's list arguments (ListSpecs, None where
@@ -457,8 +517,16 @@ class FunctionPlans:
         feeds = {t: _shaped(s, t.dtype) for t, s in zip(fg.inputs, key[1])}
         feed_specs = {t: sp for t, sp in zip(fg.inputs, specs) if sp is not None}
         p = build_plan(
-            fg, list(fg.outputs), list(fg.control_outputs), feeds, self.variables, self.resources,
-            self.options, self.allocation_limit, functions=self, feed_specs=feed_specs,
+            fg,
+            list(fg.outputs),
+            list(fg.control_outputs),
+            feeds,
+            self.variables,
+            self.resources,
+            self.options,
+            self.allocation_limit,
+            functions=self,
+            feed_specs=feed_specs,
         )
         check_no_value_feeds(fg, p)
         runner_ = FunctionRunner(fg, p, self.variables, key[1])
@@ -473,8 +541,12 @@ class FunctionPlans:
         got = self._runners.get(key)
         if got is None:
             cond, body = self(cond_fg, in_shapes, in_specs), self(body_fg, in_shapes, in_specs)
+            # the variables the body returns unchanged (captured weights): copied into the
+            # plans once per run of the loop, not at every iteration
+            pairs = zip(body_fg.inputs, body_fg.outputs)
+            invariant = frozenset(j for j, (a, b) in enumerate(pairs) if a is b)
             # the functions ride along so that their ids stay theirs while the key lives
-            got = self._runners[key] = ((cond_fg, body_fg), LoopRunner(cond, body))
+            got = self._runners[key] = ((cond_fg, body_fg), LoopRunner(cond, body, invariant))
         return got[1]
 
 
@@ -491,9 +563,12 @@ class LoopRunner:
     C_LIMIT = 1 << 30
     C_BUDGET_NS = 50_000_000
 
-    def __init__(self, cond: FunctionRunner, body: FunctionRunner):
+    def __init__(self, cond: FunctionRunner, body: FunctionRunner, invariant: frozenset = frozenset()):
         self.cond = cond
         self.body = body
+        # the loop variables the body passes through: the first iteration copies them into
+        # the plans, the others copy them neither in nor out
+        self.invariant = invariant
         self._tables: dict = {}  # loop variables' addresses -> the C loop's records
 
     def run(self, loop_vars: list) -> None:
@@ -503,9 +578,7 @@ class LoopRunner:
         body.run(loop_vars, loop_vars)
         c = self._c_loop(loop_vars)
         if c is None:
-            truth, step = cond.truth, body.run
-            while truth(loop_vars):
-                step(loop_vars, loop_vars)
+            body.loop(cond, loop_vars, self.invariant)
             return
         be, c_cond, pred, c_body, out = c[:5]
         iterations, stopped, which, status = out
@@ -558,8 +631,10 @@ class LoopRunner:
             return arr, len(pairs)
 
         def segment(runner_, outs):
-            ins = copies([(staging, loop_vars[i]) for staging, i in runner_.copies_in])
-            back = copies([(loop_vars[j], src) for j, src in runner_.copies_out]) if outs else (ffi.NULL, 0)
+            # (the first iteration, from Python, copied the invariant variables in)
+            _, each, out = runner_.loop_copies(self.invariant)
+            ins = copies([(staging, loop_vars[i]) for staging, i in each])
+            back = copies([(loop_vars[j], src) for j, src in out]) if outs else (ffi.NULL, 0)
             if ins is None or back is None:
                 return None
             _, fns, calls, n, _ = runner_._direct
@@ -992,6 +1067,7 @@ def _can_alias(step: Step, s_i: int, src: Loc, dst: Loc, taken: set, p: _Planner
     writes = [v for loc, v in outs if loc.buf is b]
     if len(writes) != 1 or any(loc.buf is a for loc, _v in outs):
         return False
+
     def window(loc: Loc, v: View) -> tuple:
         return (loc.byte_offset + v.offset * v.dtype.np.itemsize, v.shape, v.strides, v.dtype.np)
 
@@ -1448,6 +1524,33 @@ def _direct_call(plan: Plan, mode: str):
     start, stop, _ = plan.segments[0]
     be = plan.backend
     return be.run_plan, plan.c_fns + start, plan.c_calls + start, stop - start, be.ffi.new("int *")
+
+
+def _segment_program(plan: Plan) -> list | None:
+    """`_run_segments`'s untraced C case for a plan of several segments, as one list to walk:
+    (True, fns, calls, count, first call) for a segment's kernel calls, (False, op, fn, ins,
+    outs) for a host call; None when the plan needs the scheduled executor."""
+    if plan.inter_op_threads > 1 and hasattr(plan.backend, "run_schedule"):
+        return None
+    prog = []
+    for start, stop, host in plan.segments:
+        if stop > start:
+            prog.append((True, plan.c_fns + start, plan.c_calls + start, stop - start, start))
+        if host is not None:
+            step, fn, ins, outs = host
+            prog.append((False, plan.steps[step].op, fn, ins, outs))
+    return prog
+
+
+def _run_program(plan: Plan, prog: list, status) -> None:
+    run_plan = plan.backend.run_plan
+    for kernels, a, b, c, d in prog:
+        if kernels:
+            failed = run_plan(a, b, c, status)
+            if failed >= 0:
+                raise _fail(plan, d + failed, status[0])
+        else:
+            _run_host(a, b, c, d)
 
 
 def _fetch_getter(f, pos: dict):

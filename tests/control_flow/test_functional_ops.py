@@ -20,7 +20,7 @@ def test_map_fn_static_and_fed_length():
         y = sf.map_fn(lambda r: sf.tanh(r) * 2.0 + sf.reduce_sum(r), x)
         assert y.op.name.startswith("map/") and y.shape.as_list() == [None, 3]
         want = np.stack([np.tanh(r) * 2 + r.sum() for r in xv])
-        np.testing.assert_allclose(_run(y, {x: xv}), want, rtol=1e-5)
+        np.testing.assert_allclose(_run(y, {x: xv}), want, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(_run(y, {x: xv[:2]}), want[:2], rtol=1e-5)
         z = sf.map_fn(lambda r: r * r, sf.constant(xv))
         assert z.shape.as_list() == [5, 3]

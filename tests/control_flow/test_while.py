@@ -201,6 +201,23 @@ def test_gradients_through_a_loop():
             np.testing.assert_allclose(sess.run(gx, {x: [1.0, 2.0]}), [3.0, 3.0])
 
 
+def test_captured_tensors_are_read_anew_by_every_run_of_the_loop():
+    """A loop copies what its body passes through (captured tensors) into the body's plan
+    once per run of the loop, not per iteration: a new fed value reaches every run."""
+    with sf.Graph().as_default():
+        w = sf.placeholder(sf.float64, [3])
+        n = sf.placeholder(sf.int32, [])
+        y0 = sf.ones([3], sf.float64)
+        _, y = sf.while_loop(lambda i, y: i < n, lambda i, y: (i + 1, y * w + 1.0), [0, y0])
+        with sf.Session() as sess:
+            runs = ((np.array([0.5, 2.0, -1.0]), 3), (np.array([1.5, -0.5, 0.25]), 4), (np.zeros(3), 2))
+            for wv, k in runs:
+                want = np.ones(3)
+                for _ in range(k):
+                    want = want * wv + 1.0
+                np.testing.assert_allclose(sess.run(y, {w: wv, n: k}), want, rtol=1e-12)
+
+
 def test_variables_made_in_a_body_live_in_the_outer_graph():
     # get_variable inside a body (a layer built on its first call there) makes the variable and
     # its initializer outside the loop, under the variable scopes entered outside, as TF lifts
