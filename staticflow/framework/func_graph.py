@@ -132,7 +132,9 @@ def copy_body(
     return [mapped[t] for t in fg.outputs], [done[o] for o in fg.control_outputs if o in done]
 
 
-def copy_ops(fg: FuncGraph, inputs: list, name_prefix: str = "", replace: dict | None = None) -> tuple[dict, dict]:
+def copy_ops(
+    fg: FuncGraph, inputs: list, name_prefix: str = "", replace: dict | None = None
+) -> tuple[dict, dict]:
     """`copy_body`'s work: returns ({fg tensor: its copy}, {fg op: its copy}) for every op
     built, so that a caller can use the copy of any intermediate (a loop's gradient
     accumulates some)."""

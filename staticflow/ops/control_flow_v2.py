@@ -1117,8 +1117,28 @@ def _while_grad(op, *grads):
         # the forward op a plan may take its outputs from this loop's (passes/loops.py)
         replay.get_attr("body").replay_of = (body_fg, cond_fg, n)
         count = list_ops.tensor_list_length(accs[0])
+        # a loop whose variables change shape (as its shape invariants allow) pushes values of
+        # other shapes at each iteration: its backward loop carries the accumulators and pops
+        # them, so that its body, planned per iteration, knows the shape of what it reads (the
+        # last element's); otherwise they are read by index, which keeps the backward loop
+        # differentiable in turn (gradients of gradients)
+        changing = any(
+            inputs[j].dtype is not dtypes.variant and shapes[j].as_list() != inputs[j].shape.as_list()
+            for j in range(n)
+            if shapes[j].ndims is not None and inputs[j].shape.ndims is not None
+        ) or any(shapes[j].ndims is None for j in range(n) if inputs[j].dtype is not dtypes.variant)
 
-        def back_cond(k, gs):
+        def gradient_body(at, gs, read, lengths):
+            fg = fops.get_default_graph()
+            got = bg.backward(list(gs), read, lengths)
+            new_gs = []
+            for g, j, gy in zip(got, diff, gs):
+                if g is None:
+                    g = zero(j, fg.capture(inputs[j])) if j in lists else array_ops.zeros_like(gy)
+                new_gs.append(g)
+            return new_gs
+
+        def back_cond(k, gs, *carried):
             return k > 0
 
         def back_body(k, gs):
@@ -1133,23 +1153,41 @@ def _while_grad(op, *grads):
                 j: list_ops.tensor_list_get_item(lists_in[len(pushed) + m], at, dtypes.int32, [])
                 for m, j in enumerate(grown)
             }
-            got = bg.backward(list(gs), read, lengths)
-            new_gs = []
-            for g, j, gy in zip(got, diff, gs):
-                if g is None:
-                    g = zero(j, fg.capture(inputs[j])) if j in lists else array_ops.zeros_like(gy)
-                new_gs.append(g)
-            return at, new_gs
+            return at, gradient_body(at, gs, read, lengths)
+
+        def back_body_popping(k, gs, carried):
+            at = math_ops.subtract(k, 1)
+            popped, left = [], []
+            for m, a in enumerate(carried):
+                t = pushed[m] if m < len(pushed) else None
+                dt, shape = (t.dtype, t.shape) if t is not None else (dtypes.int32, TensorShape([]))
+                a2, x = list_ops.tensor_list_pop_back(a, dt, shape if shape.is_fully_defined() else -1)
+                x.set_shape(shape)
+                left.append(a2)
+                popped.append(x)
+            lengths = {j: popped[len(pushed) + m] for m, j in enumerate(grown)}
+            return at, gradient_body(at, gs, lambda m: popped[m], lengths), left
 
         # a loop variable's gradient has its shape at each iteration: the same invariant
-        _, gs = while_loop(
-            back_cond,
-            back_body,
-            [count, [grads[j] for j in diff]],
-            name="backward",
-            return_same_structure=True,
-            shape_invariants=[TensorShape([]), [shapes[j] for j in diff]],
-        )
+        if changing:
+            list_inv = [TensorShape([])] * len(accs)
+            _, gs, _ = while_loop(
+                back_cond,
+                back_body_popping,
+                [count, [grads[j] for j in diff], accs],
+                name="backward",
+                return_same_structure=True,
+                shape_invariants=[TensorShape([]), [shapes[j] for j in diff], list_inv],
+            )
+        else:
+            _, gs = while_loop(
+                back_cond,
+                back_body,
+                [count, [grads[j] for j in diff]],
+                name="backward",
+                return_same_structure=True,
+                shape_invariants=[TensorShape([]), [shapes[j] for j in diff]],
+            )
     out: list = [None] * n
     for g, j in zip(gs, diff):
         out[j] = g

@@ -16,12 +16,13 @@ switch of this name is RewriterConfig.loop_optimization (its LoopInvariantNodeMo
 
 from __future__ import annotations
 
-from staticflow.compiler.build import _shaped, build_ir
+from staticflow.compiler.build import _shaped, build_ir, flat_args
 from staticflow.compiler.ir import pure_op
 from staticflow.framework import errors
 from staticflow.framework.func_graph import FuncGraph, copy_body, unique_function_name
 from staticflow.framework.graph_walk import prune_ops
 from staticflow.framework.tensor_shape import TensorShape
+from staticflow.ops import registry
 from staticflow.passes.inline import splice
 from staticflow.passes.rewrite import Rewriter
 
@@ -64,6 +65,18 @@ def invariant_values(body: FuncGraph) -> list:
         if any(t in depends for t in op.inputs):
             depends.update(op.outputs)
             cone.add(op)
+    # a value the rest of the body reads at a host input (a shape to reshape to, the shapes
+    # BroadcastGradientArgs compares) is one the body's plan needs while planning: an
+    # argument's value is known only while it runs, so such a value stays in the body (it
+    # folds there, costing nothing per iteration), and so do the cone's values only it reads
+    changed = True
+    while changed:
+        changed = False
+        for op in body.get_operations():
+            if op in cone and any(_read_at_host_input(t, c) for t in op.outputs for c in t.consumers()
+                                  if c not in cone):
+                cone.discard(op)
+                changed = True
     returned = set(body.outputs)
     out = []
     for op in body.get_operations():
@@ -73,6 +86,13 @@ def invariant_values(body: FuncGraph) -> list:
             if t in returned or any(c not in cone for c in t.consumers()):
                 out.append(t)
     return out
+
+
+def _read_at_host_input(t, consumer) -> bool:
+    """Whether op `consumer` reads tensor t at an input whose value its planning needs."""
+    d = registry.lookup(consumer.type)
+    args = flat_args(d, consumer._attrs)
+    return any(x is t and i < len(args) and args[i].host for i, x in enumerate(consumer.inputs))
 
 
 def _derive(fg: FuncGraph, keep: list[int], extra: list, replace: dict | None, suffix: str) -> FuncGraph:

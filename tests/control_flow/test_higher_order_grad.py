@@ -5,7 +5,6 @@ gradient."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import staticflow as sf
 
@@ -81,12 +80,6 @@ def test_first_derivative_through_while_loop_matches_tensorflows():
     np.testing.assert_allclose(got, [2.1817539206319014, 3.7357694010209093], rtol=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=NotImplementedError,
-    reason="the while gradient's backward loop pops its accumulators (a TensorList loop variable it "
-    "reads and changes), which the while gradient cannot differentiate in turn",
-)
 def test_second_derivative_through_while_loop_matches_tensorflows():
     with sf.Graph().as_default():
         x = sf.placeholder(sf.float64, [])
