@@ -61,17 +61,21 @@ def sources() -> list[pathlib.Path]:
     return sorted(CUDA.glob("*.cu"))
 
 
-def _generated_dir() -> pathlib.Path:
-    """The directory of sf_scalar_table.h (the elementwise op lists, as the C build
-    writes it; rewritten only when it changes). The table is loaded by path: the
-    build cannot import staticflow."""
+def _table_text() -> str:
+    """sf_scalar_table.h (the elementwise op lists) as the C build writes it. The table
+    is loaded by path: the build cannot import staticflow."""
     path = ROOT / "staticflow" / "ops" / "scalar_table.py"
     spec = importlib.util.spec_from_file_location("_sf_scalar_table", path)
     table = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(table)
+    return table.c_header()
+
+
+def _generated_dir() -> pathlib.Path:
+    """The directory of sf_scalar_table.h, written when it changed."""
     GENERATED.mkdir(parents=True, exist_ok=True)
     out = GENERATED / "sf_scalar_table.h"
-    text = table.c_header()
+    text = _table_text()
     if not out.exists() or out.read_text() != text:
         out.write_text(text)
     return GENERATED
@@ -81,27 +85,29 @@ def _include_dirs(generated: pathlib.Path) -> list[str]:
     return [str(KERNELS / "include"), str(KERNELS / "cpu"), str(CUDA), str(generated)]
 
 
-def _headers(generated: pathlib.Path) -> list[pathlib.Path]:
+def _headers() -> list[pathlib.Path]:
     hs = [p for d in (KERNELS / "include", KERNELS / "cpu", CUDA) for p in d.glob("*.h")]
-    hs += list(CUDA.glob("*.cuh")) + [generated / "sf_scalar_table.h"]
-    return sorted(hs)
+    return sorted(hs + list(CUDA.glob("*.cuh")))
 
 
-def _digest(src: pathlib.Path, nvcc: str, generated: pathlib.Path) -> str:
-    """Hash of what an object is made from: its source, every header, the flags, nvcc."""
+def _digest(src: pathlib.Path, nvcc: str, table: str) -> str:
+    """Hash of what an object is made from: its source, every header (the generated op
+    lists included), the flags, nvcc."""
     h = hashlib.sha256()
-    for p in [src, *_headers(generated)]:
+    for p in [src, *_headers()]:
         h.update(p.name.encode())
         h.update(p.read_bytes())
+    h.update(table.encode())
     h.update(" ".join(FLAGS).encode())
     h.update(os.path.realpath(nvcc).encode())
     return h.hexdigest()
 
 
-def _stale(build_dir: pathlib.Path, nvcc: str, generated: pathlib.Path) -> list[tuple[pathlib.Path, str]]:
+def _stale(build_dir: pathlib.Path, nvcc: str) -> list[tuple[pathlib.Path, str]]:
     out = []
+    table = _table_text()
     for src in sources():
-        digest = _digest(src, nvcc, generated)
+        digest = _digest(src, nvcc, table)
         obj = build_dir / (src.stem + ".o")
         stamp = obj.with_suffix(".hash")
         if not (obj.exists() and stamp.exists() and stamp.read_text() == digest):
@@ -114,8 +120,7 @@ def is_up_to_date(nvcc: str | None = None) -> bool:
     nvcc = nvcc or find_nvcc()
     if nvcc is None or not LIBRARY.exists():
         return False
-    generated = _generated_dir()
-    if _stale(BUILD, nvcc, generated):
+    if _stale(BUILD, nvcc):
         return False
     newest = max((BUILD / (s.stem + ".o")).stat().st_mtime for s in sources())
     return LIBRARY.stat().st_mtime >= newest
@@ -143,7 +148,7 @@ def build(build_dir: pathlib.Path = BUILD, library: pathlib.Path = LIBRARY, nvcc
         obj = build_dir / (s[0].stem + ".o")
         return (obj.stat().st_size if obj.exists() else 0, s[0].stat().st_size)
 
-    stale = sorted(_stale(build_dir, nvcc, generated), key=cost, reverse=True)
+    stale = sorted(_stale(build_dir, nvcc), key=cost, reverse=True)
     jobs = jobs or max(1, min(len(stale), os.cpu_count() or 1))
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {}

@@ -86,3 +86,20 @@ def test_c_kernels_ignore_the_stream_member():
     call.stream = cpu.ffi.cast("void *", 0xDEAD)
     assert cpu.kernel("sf_cpu_add_float32")(call) == 0
     np.testing.assert_array_equal(out, 2 * x)
+
+
+def test_build_without_nvcc_says_so_in_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(_build_cuda, "find_nvcc", lambda: None)
+    assert _build_cuda.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "nvcc not found" in out
+
+
+def test_unbuilt_library_is_unavailable_with_the_reason(monkeypatch, tmp_path):
+    monkeypatch.setattr(cuda, "LIBRARY", tmp_path / "_sf_cuda.so")
+    monkeypatch.setattr(cuda, "_loaded", None)
+    monkeypatch.setattr(cuda, "_load_error", None)
+    assert not cuda.available()
+    assert "not built" in cuda.unavailable_reason()
+    with pytest.raises(cuda.CudaUnavailable, match="not built"):
+        cuda.kernel_table()
