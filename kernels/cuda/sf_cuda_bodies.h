@@ -282,6 +282,46 @@ SF_HD static inline int64_t sf_row_off(const int64_t *shape, const int64_t *st, 
 /* ---- copy (array ops: transpose, slice, concat pieces, fill): out = x ---- */
 #define SF_EW_COPY(DT, T) SF_EW_DEF_UNARY_(copy_##DT, T, T, x, SF_EW_NOPRO)
 
+/* ---- transposing copies: a 2-D plan (after coalescing) whose output is
+ * contiguous along dim 1 and whose input is contiguous along dim 0 moves through
+ * tiles of SF_TILE x SF_TILE elements: a block of SF_TILE x SF_TILE_ROWS threads
+ * reads a tile along the input's contiguous dim into shared memory (one padding
+ * column: no bank conflicts) and writes it along the output's, so both sides are
+ * coalesced. Thread (tx, ty) loads element (row tr * 32 + tx, column tc * 32 + ty
+ * + k) into tile[ty + k][tx], and stores element (row tr * 32 + ty + k, column
+ * tc * 32 + tx) from tile[tx][ty + k], k = 0, 8, 16, 24. ----------------------- */
+#define SF_TILE 32
+#define SF_TILE_ROWS 8
+
+static inline int sf_copy_is_transpose(const sf_ew_plan *p)
+{
+    return p->nd == 2 && p->st[0][1] == 1 && p->st[1][0] == 1 && p->st[1][1] != 1 && p->st[1][1] != 0;
+}
+
+#define SF_TILE_BODIES(ES, E)                                                                  \
+    SF_HD static inline void sf_tile_load_##ES(const sf_ew_plan *p, int64_t tr, int64_t tc, int tx, int ty, \
+                                               E tile[SF_TILE][SF_TILE + 1])                    \
+    {                                                                                          \
+        for (int k = 0; k < SF_TILE; k += SF_TILE_ROWS) {                                      \
+            const int64_t r = tr * SF_TILE + tx, c = tc * SF_TILE + ty + k;                    \
+            if (r < p->shape[0] && c < p->shape[1])                                            \
+                tile[ty + k][tx] = ((const E *)p->data[1])[r * p->st[1][0] + c * p->st[1][1]];  \
+        }                                                                                      \
+    }                                                                                          \
+    SF_HD static inline void sf_tile_store_##ES(const sf_ew_plan *p, int64_t tr, int64_t tc, int tx, int ty, \
+                                                E tile[SF_TILE][SF_TILE + 1])                   \
+    {                                                                                          \
+        for (int k = 0; k < SF_TILE; k += SF_TILE_ROWS) {                                      \
+            const int64_t r = tr * SF_TILE + ty + k, c = tc * SF_TILE + tx;                    \
+            if (r < p->shape[0] && c < p->shape[1])                                            \
+                ((E *)p->data[0])[r * p->st[0][0] + c * p->st[0][1]] = tile[tx][ty + k];      \
+        }                                                                                      \
+    }
+SF_TILE_BODIES(1, uint8_t)
+SF_TILE_BODIES(2, uint16_t)
+SF_TILE_BODIES(4, uint32_t)
+SF_TILE_BODIES(8, uint64_t)
+
 /* ---- select: out = cond ? x : y; cond bool is input 1 --------------------- */
 #define SF_EW_SELECT(DT, T)                                                                 \
     SF_HD static inline int sf_ew_elem_select_##DT(const sf_ew_plan *p, int64_t i, double alpha_) \

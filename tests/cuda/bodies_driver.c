@@ -57,7 +57,47 @@ SF_EW_BOOL_LISTS(X_U, X_B)
 #define X_CAST(SDT, ST, SK, DDT, DTT, DK) \
     SF_EW_CAST(SDT, ST, SK, DDT, DTT, DK) SF_EMU_EW_PUBLIC(cast_##SDT##_##DDT, 1, SF_DTC_##SDT, 0, 0, SF_DTC_##DDT)
 SF_CAST_PAIRS(X_CAST)
-#define X_COPY(DT, T) SF_EW_COPY(DT, T) SF_EMU_EW_PUBLIC(copy_##DT, 1, SF_DTC_##DT, 0, 0, SF_DTC_##DT)
+/* transposing copies: each block's tile, its threads' loads, then their stores */
+#define SF_EMU_TCOPY(ES, E)                                                                     \
+    static void sf_emu_tcopy_##ES(const sf_ew_plan *p)                                          \
+    {                                                                                           \
+        const int64_t ntr = (p->shape[0] + SF_TILE - 1) / SF_TILE;                              \
+        const int64_t ntc = (p->shape[1] + SF_TILE - 1) / SF_TILE;                              \
+        E tile[SF_TILE][SF_TILE + 1];                                                           \
+        for (int64_t t = 0; t < ntr * ntc; t++) {                                               \
+            for (int ty = 0; ty < SF_TILE_ROWS; ty++)                                           \
+                for (int tx = 0; tx < SF_TILE; tx++) sf_tile_load_##ES(p, t / ntc, t % ntc, tx, ty, tile); \
+            for (int ty = 0; ty < SF_TILE_ROWS; ty++)                                           \
+                for (int tx = 0; tx < SF_TILE; tx++) sf_tile_store_##ES(p, t / ntc, t % ntc, tx, ty, tile); \
+        }                                                                                       \
+    }
+SF_EMU_TCOPY(1, uint8_t)
+SF_EMU_TCOPY(2, uint16_t)
+SF_EMU_TCOPY(4, uint32_t)
+SF_EMU_TCOPY(8, uint64_t)
+
+/* transposing copies made (for the tests: the tiled path must be taken) */
+int64_t sf_emu_tiled_copies;
+
+#define X_COPY(DT, T)                                                                           \
+    SF_EW_COPY(DT, T)                                                                           \
+    int sf_emu_copy_##DT(sf_call *c)                                                            \
+    {                                                                                           \
+        static const int32_t dts[3] = {SF_DTC_##DT, 0, 0};                                      \
+        sf_ew_plan p;                                                                           \
+        int64_t n = 0;                                                                          \
+        int st = sf_cu_ew_prepare(c, "sf_cuda_copy_" #DT, 1, dts, SF_DTC_##DT, &p, &n);         \
+        if (st || n == 0) return st;                                                            \
+        if (!sf_copy_is_transpose(&p)) return sf_emu_ew_go(c, "sf_cuda_copy_" #DT, sf_ew_elem_copy_##DT, &p, n); \
+        sf_emu_tiled_copies++;                                                                  \
+        switch (sizeof(T)) {                                                                    \
+        case 1: sf_emu_tcopy_1(&p); break;                                                      \
+        case 2: sf_emu_tcopy_2(&p); break;                                                      \
+        case 4: sf_emu_tcopy_4(&p); break;                                                      \
+        default: sf_emu_tcopy_8(&p); break;                                                     \
+        }                                                                                       \
+        return SF_OK;                                                                           \
+    }
 SF_CU_ALL(X_COPY)
 #define X_SELECT(DT, T) \
     SF_EW_SELECT(DT, T) SF_EMU_EW_PUBLIC(select_##DT, 3, SF_BOOL, SF_DTC_##DT, SF_DTC_##DT, SF_DTC_##DT)

@@ -103,7 +103,10 @@ def cases(name: str) -> list[Case]:
         x = values(rng, dt, (5, 6))
         out = _view_out(dt, (6, 5))
         fill = np.broadcast_to(values(rng, dt, ()), (6, 5))
-        return [Case([x.T[:, ::-1]], [out]), Case([fill], [np.zeros((6, 5), dt)])]
+        big = values(rng, dt, (70, 45))
+        return [Case([x.T[:, ::-1]], [out]), Case([fill], [np.zeros((6, 5), dt)]),
+                Case([x.T], [np.zeros((6, 5), dt)], label="transpose"),
+                Case([big.T], [np.zeros((45, 70), dt)], label="transpose, partial tiles")]
     if op == "select":
         cond = rng.random((3, 1, 5)) < 0.5
         x, y = values(rng, dt, (4, 5)), values(rng, dt, (3, 4, 1))

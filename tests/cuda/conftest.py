@@ -21,6 +21,7 @@ _DRIVER_CDEF = """
 const sf_kernel_entry *sf_emu_kernel_table(int64_t *count);
 int sf_emu_reduce_mode(const sf_tensor *in, const sf_tensor *out, int64_t nred_dims);
 double sf_emu_tree_sum_float32(const double *partials);
+extern int64_t sf_emu_tiled_copies;
 """
 
 

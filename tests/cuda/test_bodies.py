@@ -151,6 +151,13 @@ def test_fill_transpose_and_concat_piece_through_copy(emu):
     out = np.zeros((4, 3, 2), np.int64)
     emu.call("sf_cuda_copy_int64", [x.transpose(2, 1, 0)], [out])
     np.testing.assert_array_equal(out, x.transpose(2, 1, 0))
+    # a transpose takes the tiled path (both sides coalesced); partial tiles at the edges
+    before = emu.lib.sf_emu_tiled_copies
+    a = np.arange(70 * 45, dtype=np.float32).reshape(70, 45)
+    t = np.zeros((45, 70), np.float32)
+    emu.call("sf_cuda_copy_float32", [a.T], [t])
+    np.testing.assert_array_equal(t, a.T)
+    assert emu.lib.sf_emu_tiled_copies == before + 1
     cat = np.zeros((2, 7), np.int64)
     emu.call("sf_cuda_copy_int64", [np.broadcast_to(np.int64(5), (2, 3))], [cat[:, 4:]])
     np.testing.assert_array_equal(cat, [[0, 0, 0, 0, 5, 5, 5]] * 2)
