@@ -28,9 +28,10 @@ PYTEST_ARGS ?= -n 2
 
 # Everything the editable install is built from: a change re-runs it, which
 # regenerates the protobuf modules and rebuilds the C library.
+# (The .cu sources are not among them: the CUDA library has its own incremental build below.)
 SETUP_INPUTS := setup.py pyproject.toml staticflow/backends/_build_cpu.py staticflow/ops/scalar_table.py \
 	$(shell find proto kernels -type f \( -name '*.proto' -o -name '*.c' -o -name '*.h' \
-	    -o -name '*.cu' -o -name '*.cuh' \) 2>/dev/null | sort)
+	    -o -name '*.cuh' \) 2>/dev/null | sort)
 
 # The list itself is an input too, so that removing or renaming a kernel file
 # also rebuilds; the file is rewritten only when the list changes.
@@ -44,11 +45,17 @@ TF_PY    := $(TF_VENV)/bin/python
 TF_REQS  := tests/parity/requirements.txt
 TF_STAMP := $(TF_VENV)/.requirements-installed
 
-.PHONY: all install graphviz parity-env test demo lint bench crash-test fuzz clean asan asan-build FORCE
+.PHONY: all install cuda graphviz parity-env test demo lint bench crash-test fuzz clean asan asan-build FORCE
 
 all: test
 
-install: $(STAMP) graphviz
+install: $(STAMP) graphviz cuda
+
+# The CUDA kernel library (kernels/cuda/), when nvcc is present: the builder compiles
+# only the families whose sources or headers changed, and says so in one line
+# when nvcc is missing (staticflow/backends/_build_cuda.py).
+cuda: $(STAMP)
+	@$(PY) staticflow/backends/_build_cuda.py
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -155,5 +162,5 @@ fuzz: install
 	$(PY) tests/fuzz/fuzz_run.py --cases $(FUZZ_CASES) --seed $(FUZZ_SEED) --workers $(FUZZ_WORKERS)
 
 clean:
-	rm -rf build $(STAMP) staticflow/backends/_sf_cpu*.so staticflow/backends/include
+	rm -rf build $(STAMP) staticflow/backends/_sf_cpu*.so staticflow/backends/_sf_cuda.so staticflow/backends/include
 	find staticflow -name '*_pb2.py' -delete

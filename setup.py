@@ -136,7 +136,7 @@ setup(
     # the pytest plugin (entry point pytest11): a top-level module, so that loading it
     # at every pytest start does not import staticflow
     py_modules=["pytest_staticflow"],
-    package_data={"staticflow.backends": ["include/*.h", "include/*/*.h", "include/*/*.cuh"]},
+    package_data={"staticflow.backends": ["include/*.h", "include/*/*.h", "include/*/*.cuh", "_sf_cuda.so"]},
     cffi_modules=["staticflow/backends/_build_cpu.py:ffibuilder"],
     cmdclass={"gen_proto": gen_proto, "build_py": build_py_with_generated},
 )

@@ -8,21 +8,27 @@
 #include <math.h>
 #include <stdint.h>
 
+/* SF_HD marks the helpers __host__ __device__ where the CUDA kernels include
+ * this header (kernels/cuda/sf_cuda_bodies.h defines it); empty in C. */
+#ifndef SF_HD
+#define SF_HD
+#endif
+
 /* Errors an expression reports through `bad` (0 is success). */
 enum { EW_DIV_BY_ZERO = 1, EW_MOD_BY_ZERO = 2, EW_NEG_POW = 3 };
 
 
 #define DEF_FLOAT_HELPERS(DT, T, S)                                            \
-    static inline T sign_##DT(T x) { return x > 0 ? (T)1 : x < 0 ? (T)-1 : x; } \
+    static inline SF_HD T sign_##DT(T x) { return x > 0 ? (T)1 : x < 0 ? (T)-1 : x; } \
     /* exp of -|x| never overflows; NaN stays NaN */                          \
-    static inline T sigmoid_##DT(T x)                                          \
+    static inline SF_HD T sigmoid_##DT(T x)                                          \
     {                                                                          \
         const T e = exp##S(-fabs##S(x));                                       \
         const T r = (T)1 / ((T)1 + e);                                         \
         return x >= 0 ? r : e * r;                                             \
     }                                                                          \
     /* floor mod, like np.mod: the result takes the divisor's sign */         \
-    static inline T mod_##DT(T x, T y)                                         \
+    static inline SF_HD T mod_##DT(T x, T y)                                         \
     {                                                                          \
         T r = fmod##S(x, y);                                                   \
         if (r != 0) {                                                          \
@@ -35,8 +41,8 @@ enum { EW_DIV_BY_ZERO = 1, EW_MOD_BY_ZERO = 2, EW_NEG_POW = 3 };
     /* NaN-propagating, like np.maximum / np.minimum: the plain select, then x where x */ \
     /* is NaN, as two selects in a row (GCC 12 vectorizes these in long fused loops; */   \
     /* a nested select or || it does not) */                                             \
-    static inline T max_##DT(T x, T y) { T r = x > y ? x : y; return x != x ? x : r; }    \
-    static inline T min_##DT(T x, T y) { T r = x < y ? x : y; return x != x ? x : r; }
+    static inline SF_HD T max_##DT(T x, T y) { T r = x > y ? x : y; return x != x ? x : r; }    \
+    static inline SF_HD T min_##DT(T x, T y) { T r = x < y ? x : y; return x != x ? x : r; }
 
 DEF_FLOAT_HELPERS(float32, float, f)
 DEF_FLOAT_HELPERS(float64, double, )
@@ -52,12 +58,12 @@ DEF_FLOAT_HELPERS(bfloat16, float, f)
 /* Activations. softplus is max(x, 0) + log1p(exp(-|x|)): exp never
  * overflows, and large |x| loses nothing to cancellation. */
 #define DEF_ACT_HELPERS(DT, T, S)                                              \
-    static inline T softplus_##DT(T x)                                         \
+    static inline SF_HD T softplus_##DT(T x)                                         \
     {                                                                          \
         return (x > 0 ? x : (T)0) + log1p##S(exp##S(-fabs##S(x)));             \
     }                                                                          \
-    static inline T elu_##DT(T x) { return x > 0 ? x : expm1##S(x); }          \
-    static inline T selu_##DT(T x)                                             \
+    static inline SF_HD T elu_##DT(T x) { return x > 0 ? x : expm1##S(x); }          \
+    static inline SF_HD T selu_##DT(T x)                                             \
     {                                                                          \
         return x > 0 ? (T)SELU_SCALE * x : (T)SELU_SCALE_ALPHA * expm1##S(x);  \
     }
@@ -71,7 +77,7 @@ DEF_ACT_HELPERS(bfloat16, float, f)
  * type UT, so it wraps (like NumPy) instead of being undefined. */
 #define DEF_INT_HELPERS(DT, T, UT)                                             \
     /* rounds toward -inf, like Python's // */                                \
-    static inline T floordiv_##DT(T x, T y, int *bad)                          \
+    static inline SF_HD T floordiv_##DT(T x, T y, int *bad)                          \
     {                                                                          \
         if (y == 0) { *bad = EW_DIV_BY_ZERO; return 0; }                       \
         if (y == -1) return (T)((UT)0 - (UT)x); /* MIN / -1 wraps */           \
@@ -79,7 +85,7 @@ DEF_ACT_HELPERS(bfloat16, float, f)
         if (x % y != 0 && (x < 0) != (y < 0)) q--;                             \
         return q;                                                              \
     }                                                                          \
-    static inline T mod_##DT(T x, T y, int *bad)                               \
+    static inline SF_HD T mod_##DT(T x, T y, int *bad)                               \
     {                                                                          \
         if (y == 0) { *bad = EW_MOD_BY_ZERO; return 0; }                       \
         if (y == -1) return 0; /* MIN % -1 would trap */                       \
@@ -88,7 +94,7 @@ DEF_ACT_HELPERS(bfloat16, float, f)
         return r;                                                              \
     }                                                                          \
     /* by repeated squaring, wrapping */                                      \
-    static inline T pow_##DT(T x, T y, int *bad)                               \
+    static inline SF_HD T pow_##DT(T x, T y, int *bad)                               \
     {                                                                          \
         if (y < 0) { *bad = EW_NEG_POW; return 0; }                            \
         UT r = 1, b = (UT)x;                                                   \
@@ -109,12 +115,12 @@ DEF_INT_HELPERS(int16, int16_t, uint32_t)
 
 /* Unsigned helpers: division rounds toward zero, which is floor here. */
 #define DEF_UINT_HELPERS(DT, T)                                                \
-    static inline T floordiv_##DT(T x, T y, int *bad)                          \
+    static inline SF_HD T floordiv_##DT(T x, T y, int *bad)                          \
     {                                                                          \
         if (y == 0) { *bad = EW_DIV_BY_ZERO; return 0; }                       \
         return (T)(x / y);                                                     \
     }                                                                          \
-    static inline T mod_##DT(T x, T y, int *bad)                               \
+    static inline SF_HD T mod_##DT(T x, T y, int *bad)                               \
     {                                                                          \
         if (y == 0) { *bad = EW_MOD_BY_ZERO; return 0; }                       \
         return (T)(x % y);                                                     \
@@ -130,7 +136,7 @@ DEF_UINT_HELPERS(uint64, uint64_t)
  * them truncates into range, and a bound that rounded onto MIN or MAX itself
  * saturates to that same value. */
 #define DEF_SAT(SDT, ST, DDT, DT_T, MINV, MAXV)                                \
-    static inline DT_T sat_##SDT##_##DDT(ST x)                                 \
+    static inline SF_HD DT_T sat_##SDT##_##DDT(ST x)                                 \
     {                                                                          \
         return x != x ? 0 : x >= (ST)(MAXV) + (ST)1 ? (MAXV) : x <= (ST)(MINV) - (ST)1 ? (MINV) : (DT_T)x; \
     }

@@ -69,6 +69,10 @@ typedef struct sf_call {
     void *workspace;
     int64_t workspace_size;
     char msg[SF_MSG_LEN];
+    /* The stream a device kernel launches on (a cudaStream_t for the CUDA
+     * kernels; NULL: the default stream). The C kernels ignore it. Last, so
+     * that the members above keep their offsets. */
+    void *stream;
 } sf_call;
 
 typedef int (*sf_kernel)(sf_call *call);
@@ -535,6 +539,24 @@ int64_t sf_cpu_debug_entries(const sf_kernel_entry **out);
 int64_t sf_cpu_conv_entries(const sf_kernel_entry **out);
 int64_t sf_cpu_topk_entries(const sf_kernel_entry **out);
 int64_t sf_cpu_fused_entries(const sf_kernel_entry **out);
+
+/* The CUDA kernel library (kernels/cuda/, built by nvcc when it is present;
+ * staticflow/backends/cuda.py declares these to cffi itself, since the CPU
+ * library does not define them). sf_tensor.data holds device pointers, the
+ * sf_call record and its sf_tensor arrays are host memory, call->stream is
+ * the cudaStream_t. Names are sf_cuda_<op>_<dtype>, each the CUDA version of
+ * the C kernel sf_cpu_<op>_<dtype> with the same iattr/fattr and results
+ * (kernels/cuda/README.md lists the families). */
+const sf_kernel_entry *sf_cuda_kernel_table(int64_t *count);
+/* Devices the CUDA runtime sees (>= 0), or -1 with the runtime's reason in
+ * msg (no driver, no device, ...). Never aborts. */
+int sf_cuda_device_count(char *msg, int64_t msg_len);
+/* Device memory and copies (kind 1: host to device, 2: device to host, 3:
+ * device to device); 0, or -1 with CUDA's message in msg. */
+int sf_cuda_malloc(void **ptr, int64_t nbytes, char *msg, int64_t msg_len);
+int sf_cuda_free(void *ptr, char *msg, int64_t msg_len);
+int sf_cuda_memcpy(void *dst, const void *src, int64_t nbytes, int kind, char *msg, int64_t msg_len);
+int sf_cuda_synchronize(char *msg, int64_t msg_len);
 #endif
 
 #endif

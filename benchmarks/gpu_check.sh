@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# One command for a machine with an NVIDIA GPU: build the CUDA kernel library
+# (`make install`: the C library, then kernels/cuda/ with nvcc), then run
+# tests/cuda on the GPU (every kernel family against the C kernels, the CPU build
+# of the kernel bodies, the library checks) and print the results. Exits non-zero
+# when the build fails, a test fails, or no GPU is usable (the GPU tests would skip).
+#
+#   benchmarks/gpu_check.sh            # from the repository root
+#   PYTEST_ARGS="-x" benchmarks/gpu_check.sh
+set -u
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+
+echo "== GPU"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 || echo "nvidia-smi: not available"
+echo "== nvcc"
+nvcc --version 2>&1 | tail -n 2 || echo "nvcc: not found"
+
+echo "== build"
+start=$(date +%s)
+log=$(mktemp)
+make install >"$log" 2>&1 || { tail -n 40 "$log"; echo "build failed"; exit 1; }
+grep "CUDA kernels" "$log"
+echo "make install: $(( $(date +%s) - start )) s"
+
+echo "== device"
+$PY -c "from staticflow.backends import cuda; r = cuda.unavailable_reason(); print('CUDA usable' if r is None else 'CUDA not usable: ' + r); raise SystemExit(0 if r is None else 3)" || exit 3
+
+echo "== tests/cuda"
+$PY -m pytest -q -rs -p no:cacheprovider ${PYTEST_ARGS:-} tests/cuda

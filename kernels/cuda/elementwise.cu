@@ -1,0 +1,98 @@
+/* Elementwise CUDA kernels: unary, binary (with broadcasting), compare,
+ * logical, the activation gradients, select and addn, each
+ * sf_cuda_<op>_<dtype> the CUDA version of the C kernel of the same name (casts
+ * are in cast.cu, copies in array.cu).
+ *
+ * The ops and their expressions come from staticflow/ops/scalar_table.py (the
+ * generated sf_scalar_table.h) through the bodies of sf_cuda_bodies.h: one
+ * thread per output element in a grid-stride loop, adjacent threads on
+ * adjacent elements, so views with unit inner stride are accessed coalesced.
+ * Integer division or modulo by zero and negative integer powers are reported
+ * through the family's error slot (their kernels wait for the device; the
+ * others do not). 16-bit floats are not covered yet.
+ */
+#include "sf_cuda_ew.cuh"
+#include "sf_scalar_table.h"
+
+/* the list entries: body, kernel, public function */
+#define X_U(OP, DT, T, EXPR)                                                                    \
+    SF_EW_U(OP, DT, T, EXPR)                                                                    \
+    SF_CU_EW_KERNEL(OP##_##DT)                                                                  \
+    SF_CU_EW_PUBLIC(OP##_##DT, 1, SF_DTC_##DT, 0, 0, SF_DTC_##DT, SF_CU_FALLIBLE(EXPR))
+#define X_UA(OP, DT, T, EXPR)                                                                   \
+    SF_EW_UA(OP, DT, T, EXPR)                                                                   \
+    SF_CU_EW_KERNEL(OP##_##DT)                                                                  \
+    SF_CU_EW_PUBLIC(OP##_##DT, 1, SF_DTC_##DT, 0, 0, SF_DTC_##DT, 0)
+#define X_B(OP, DT, TI, ODT, TO, EXPR)                                                          \
+    SF_EW_B(OP, DT, TI, ODT, TO, EXPR)                                                          \
+    SF_CU_EW_KERNEL(OP##_##DT)                                                                  \
+    SF_CU_EW_PUBLIC(OP##_##DT, 2, SF_DTC_##DT, SF_DTC_##DT, 0, SF_DTC_##ODT, SF_CU_FALLIBLE(EXPR))
+#define X_BA(OP, DT, TI, ODT, TO, EXPR)                                                         \
+    SF_EW_BA(OP, DT, TI, ODT, TO, EXPR)                                                         \
+    SF_CU_EW_KERNEL(OP##_##DT)                                                                  \
+    SF_CU_EW_PUBLIC(OP##_##DT, 2, SF_DTC_##DT, SF_DTC_##DT, 0, SF_DTC_##ODT, 0)
+
+#define X_FLOAT(DT, T, S) SF_EW_FLOAT_LISTS(DT, T, S, X_U, X_UA, X_B, X_BA)
+#define X_INT(DT, T, UT) SF_EW_INT_LISTS(DT, T, UT, X_U, X_B)
+#define X_SMALL(DT, T, UT) SF_EW_SMALL_INT_LISTS(DT, T, UT, X_U, X_B)
+#define X_UINT(DT, T, UT) SF_EW_UINT_LISTS(DT, T, UT, X_U, X_B)
+SF_CU_FLOAT_TYPES(X_FLOAT)
+SF_CU_INT_TYPES(X_INT)
+SF_CU_SMALL_INT_TYPES(X_SMALL)
+SF_CU_UINT_TYPES(X_UINT)
+SF_EW_BOOL_LISTS(X_U, X_B)
+
+#define X_SELECT(DT, T)                                                                         \
+    SF_EW_SELECT(DT, T)                                                                         \
+    SF_CU_EW_KERNEL(select_##DT)                                                                \
+    SF_CU_EW_PUBLIC(select_##DT, 3, SF_BOOL, SF_DTC_##DT, SF_DTC_##DT, SF_DTC_##DT, 0)
+SF_CU_ALL(X_SELECT)
+
+/* addn: passes of up to three operands, the later ones reading out first */
+#define X_ADDN(DT, T, UT)                                                                       \
+    SF_EW_ADDN(DT, T, UT)                                                                       \
+    SF_CU_EW_KERNEL(addn_##DT)                                                                  \
+    extern "C" int sf_cuda_addn_##DT(sf_call *c)                                                \
+    {                                                                                           \
+        const char *name = "sf_cuda_addn_" #DT;                                                 \
+        if (c->n_in < 1 || c->n_out < 1) {                                                      \
+            snprintf(c->msg, SF_MSG_LEN, "%s: expected inputs and 1 output", name);             \
+            return SF_ERR_INVALID_ARGUMENT;                                                     \
+        }                                                                                       \
+        for (int i = 0; i < c->n_in; i++)                                                       \
+            if (c->in[i].dtype != SF_DTC_##DT) {                                                \
+                snprintf(c->msg, SF_MSG_LEN, "%s: input %d has dtype %s", name, i,              \
+                         sf_cu_dtype_name(c->in[i].dtype));                                     \
+                return SF_ERR_INVALID_ARGUMENT;                                                 \
+            }                                                                                   \
+        sf_tensor ops[3];                                                                       \
+        for (int first = 0; first < c->n_in;) {                                                 \
+            int k = 0;                                                                          \
+            if (first > 0) ops[k++] = c->out[0];                                                \
+            while (k < 3 && first < c->n_in) ops[k++] = c->in[first++];                         \
+            sf_ew_plan p;                                                                       \
+            int64_t n = 0;                                                                      \
+            int st = sf_ew_plan_make(name, &c->out[0], ops, k, &p, &n, c->msg);                 \
+            if (st || n == 0) return st;                                                        \
+            st = sf_cu_ew_go(c, name, k_addn_##DT, &p, n, 0);                                   \
+            if (st) return st;                                                                  \
+        }                                                                                       \
+        return SF_OK;                                                                           \
+    }
+SF_ADDN_TYPES(X_ADDN)
+
+/* the table */
+#define E_U(OP, DT, T, EXPR) {"sf_cuda_" #OP "_" #DT, sf_cuda_##OP##_##DT},
+#define E_B(OP, DT, TI, ODT, TO, EXPR) {"sf_cuda_" #OP "_" #DT, sf_cuda_##OP##_##DT},
+#define E_FLOAT(DT, T, S) SF_EW_FLOAT_LISTS(DT, T, S, E_U, E_U, E_B, E_B)
+#define E_INT(DT, T, UT) SF_EW_INT_LISTS(DT, T, UT, E_U, E_B)
+#define E_SMALL(DT, T, UT) SF_EW_SMALL_INT_LISTS(DT, T, UT, E_U, E_B)
+#define E_UINT(DT, T, UT) SF_EW_UINT_LISTS(DT, T, UT, E_U, E_B)
+#define E_SELECT(DT, T) {"sf_cuda_select_" #DT, sf_cuda_select_##DT},
+#define E_ADDN(DT, T, UT) {"sf_cuda_addn_" #DT, sf_cuda_addn_##DT},
+
+static const sf_kernel_entry sf_cu_ew_table[] = {
+    SF_CU_FLOAT_TYPES(E_FLOAT) SF_CU_INT_TYPES(E_INT) SF_CU_SMALL_INT_TYPES(E_SMALL) SF_CU_UINT_TYPES(E_UINT)
+    SF_EW_BOOL_LISTS(E_U, E_B) SF_CU_ALL(E_SELECT) SF_ADDN_TYPES(E_ADDN)};
+
+SF_CU_ENTRIES(elementwise, sf_cu_ew_table)

@@ -1,0 +1,263 @@
+"""The CUDA kernel library: loaded on request, kernel lookup by name, calls through the ABI.
+
+The library is ``staticflow/backends/_sf_cuda.so``, built by nvcc from
+``kernels/cuda/`` at install time when nvcc is present (``_build_cuda.py``). It
+is opened through cffi in ABI mode, with the kernel ABI header as the cdef, only
+when something asks for it (`library`, `available`, `kernel_table`): importing
+staticflow never loads CUDA. The library links the CUDA runtime statically, so it
+loads on machines without a driver or GPU; `available` then says why no kernel
+can run.
+
+Kernels take device pointers in their sf_tensor records. `call_kernel` is the
+test and tool entry: it copies NumPy arrays (strided views included, as views of
+their uploaded memory span) to the device, runs one kernel, and copies the
+outputs back.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from staticflow.framework import dtypes as _dtypes
+
+_HERE = pathlib.Path(__file__).resolve().parent
+LIBRARY = _HERE / "_sf_cuda.so"
+
+# The library's own entries (the CPU library's cdef leaves them out: it does not define them).
+_CUDA_CDEF = """
+const sf_kernel_entry *sf_cuda_kernel_table(int64_t *count);
+int sf_cuda_device_count(char *msg, int64_t msg_len);
+int sf_cuda_malloc(void **ptr, int64_t nbytes, char *msg, int64_t msg_len);
+int sf_cuda_free(void *ptr, char *msg, int64_t msg_len);
+int sf_cuda_memcpy(void *dst, const void *src, int64_t nbytes, int kind, char *msg, int64_t msg_len);
+int sf_cuda_synchronize(char *msg, int64_t msg_len);
+"""
+
+_H2D, _D2H = 1, 2
+
+
+class CudaUnavailable(RuntimeError):
+    """The CUDA library cannot be used here; str() says why."""
+
+
+class KernelError(RuntimeError):
+    """A CUDA kernel returned a non-zero status; `code` is the status, str() the message."""
+
+    def __init__(self, code: int, message: str, kernel: str = ""):
+        super().__init__(message)
+        self.code = code
+        self.kernel = kernel
+
+
+def _header() -> pathlib.Path:
+    for p in (_HERE / "include" / "staticflow.h", _HERE.parents[1] / "kernels" / "include" / "staticflow.h"):
+        if p.is_file():
+            return p
+    raise CudaUnavailable("the kernel ABI header staticflow.h is not installed")
+
+
+def _cdef_text() -> str:
+    """The ABI header as a cffi cdef: comments, preprocessor lines and the
+    ``#ifndef SF_CDEF`` blocks removed (as the C library's build reads it)."""
+    text = re.sub(r"/\*.*?\*/", "", _header().read_text(), flags=re.S)
+    out, skip = [], 0
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("#ifndef SF_CDEF"):
+            skip += 1
+            continue
+        if skip and s.startswith("#endif"):
+            skip -= 1
+            continue
+        if skip or s.startswith("#"):
+            m = re.match(r"#define\s+(SF_\w+)\s+(\d+)$", s)
+            if m and not skip:
+                out.append(f"#define {m.group(1)} {m.group(2)}")
+            continue
+        out.append(line)
+    return "\n".join(out) + _CUDA_CDEF
+
+
+_lock = threading.Lock()
+_loaded: tuple | None = None
+_load_error: str | None = None
+
+
+def library():
+    """(ffi, lib) of the CUDA library, opened on the first call; CudaUnavailable
+    when it is not built or cannot be opened."""
+    global _loaded, _load_error
+    with _lock:
+        if _loaded is None and _load_error is None:
+            if not LIBRARY.is_file():
+                _load_error = ("the CUDA kernel library is not built (nvcc was not found when "
+                               "staticflow was installed; install the CUDA toolkit and rerun `make install`)")
+            else:
+                try:
+                    from cffi import FFI
+
+                    ffi = FFI()
+                    ffi.cdef(_cdef_text())
+                    _loaded = (ffi, ffi.dlopen(str(LIBRARY)))
+                except (OSError, ImportError) as e:
+                    _load_error = f"the CUDA kernel library could not be loaded: {e}"
+        if _loaded is None:
+            raise CudaUnavailable(_load_error)
+        return _loaded
+
+
+def _msg(ffi, buf) -> str:
+    return ffi.string(buf).decode(errors="replace")
+
+
+def unavailable_reason() -> str | None:
+    """None when CUDA kernels can run here (the library loads and sees a GPU), else why not."""
+    try:
+        ffi, lib = library()
+    except CudaUnavailable as e:
+        return str(e)
+    if not _driver_loads():
+        return "no NVIDIA driver (libcuda.so.1 cannot be loaded)"
+    buf = ffi.new("char[]", 256)
+    n = lib.sf_cuda_device_count(buf, 256)
+    if n < 0:
+        return f"no usable CUDA driver or GPU: {_msg(ffi, buf)}"
+    if n == 0:
+        return "the CUDA driver sees no GPU"
+    return None
+
+
+def _driver_loads() -> bool:
+    """Whether the driver library (which the statically linked runtime opens) loads."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    return True
+
+
+def available() -> bool:
+    """Whether CUDA kernels can run here; `unavailable_reason` says why not."""
+    return unavailable_reason() is None
+
+
+def kernel_table() -> dict[str, object]:
+    """Name -> function pointer of every kernel in the CUDA library (needs no GPU)."""
+    ffi, lib = library()
+    count = ffi.new("int64_t *")
+    entries = lib.sf_cuda_kernel_table(count)
+    return {ffi.string(entries[i].name).decode(): entries[i].fn for i in range(count[0])}
+
+
+# ---- device memory for call_kernel ------------------------------------------
+
+_DTYPE_CODES = {d.np: d.as_datatype_enum for d in _dtypes.FIXED_SIZE if d is not _dtypes.bfloat16}
+
+
+def _check(ffi, rc: int, buf, what: str) -> None:
+    if rc != 0:
+        raise CudaUnavailable(f"{what}: {_msg(ffi, buf)}")
+
+
+class _Upload:
+    """A NumPy array's memory span on the device, and the array as a view of it."""
+
+    def __init__(self, a: np.ndarray):
+        self.ffi, self.lib = library()
+        self.a = a
+        if a.size == 0:
+            lo = hi = a.__array_interface__["data"][0]
+        else:
+            lo, hi = np.lib.array_utils.byte_bounds(a)
+        self.lo, self.nbytes = lo, max(hi - lo, 1)
+        self.buf = self.ffi.new("char[]", 256)
+        ptr = self.ffi.new("void **")
+        _check(self.ffi, self.lib.sf_cuda_malloc(ptr, self.nbytes, self.buf, 256), self.buf, "cudaMalloc")
+        self.dev = ptr[0]
+        if a.size:
+            src = self.ffi.cast("void *", lo)
+            _check(self.ffi, self.lib.sf_cuda_memcpy(self.dev, src, hi - lo, _H2D, self.buf, 256), self.buf,
+                   "copy to the device")
+        offset = a.__array_interface__["data"][0] - lo
+        self.data = self.ffi.cast("char *", self.dev) + offset
+
+    def download(self) -> None:
+        if self.a.size:
+            dst = self.ffi.cast("void *", self.lo)
+            rc = self.lib.sf_cuda_memcpy(dst, self.dev, self.nbytes, _D2H, self.buf, 256)
+            _check(self.ffi, rc, self.buf,
+                   "copy from the device")
+
+    def free(self) -> None:
+        self.lib.sf_cuda_free(self.dev, self.buf, 256)
+
+
+def _record(rec, up: _Upload) -> None:
+    a = up.a
+    if a.ndim > 8:
+        raise ValueError(f"kernels take at most 8 dims, got shape {a.shape}")
+    rec.data = up.data
+    code = _DTYPE_CODES.get(a.dtype)
+    if code is None:
+        raise KeyError(a.dtype)
+    rec.dtype = code
+    rec.ndim = a.ndim
+    for i, (n, s) in enumerate(zip(a.shape, a.strides)):
+        rec.shape[i] = n
+        rec.strides[i] = s // a.itemsize
+
+
+def call_kernel(
+    name: str,
+    inputs: Sequence[np.ndarray],
+    outputs: Sequence[np.ndarray],
+    iattr: Sequence[int] = (),
+    fattr: Sequence[float] = (),
+) -> None:
+    """Run CUDA kernel `name` once on NumPy arrays: each array's memory span is
+    copied to the device and described as the same view there; after the kernel,
+    outputs and the inputs it may write (state, optimizer slots) are copied back.
+    A failing kernel raises KernelError with its message. For tests and tools."""
+    ffi, lib = library()
+    fn = kernel_table().get(name)
+    if fn is None:
+        raise KeyError(f"the CUDA kernel library has no kernel {name!r}")
+    ups: list[_Upload] = []
+    try:
+        ins = ffi.new("sf_tensor[]", max(len(inputs), 1))
+        outs = ffi.new("sf_tensor[]", max(len(outputs), 1))
+        for i, a in enumerate(inputs):
+            ups.append(_Upload(a))
+            _record(ins[i], ups[-1])
+        for i, a in enumerate(outputs):
+            if not a.flags.writeable:
+                raise ValueError(f"output {i} of {name} is read-only")
+            ups.append(_Upload(a))
+            _record(outs[i], ups[-1])
+        call = ffi.new("sf_call *")
+        call.n_in, call.n_out = len(inputs), len(outputs)
+        setattr(call, "in", ins)
+        call.out = outs
+        call.stream = ffi.NULL
+        for i, v in enumerate(iattr):
+            call.iattr[i] = int(v)
+        for i, v in enumerate(fattr):
+            call.fattr[i] = float(v)
+        status = fn(call)
+        buf = ffi.new("char[]", 256)
+        _check(ffi, lib.sf_cuda_synchronize(buf, 256), buf, f"{name} failed on the device")
+        if status != 0:
+            raise KernelError(status, _msg(ffi, call.msg), name)
+        for up in ups:
+            if up.a.flags.writeable:
+                up.download()
+    finally:
+        for up in ups:
+            up.free()

@@ -1,0 +1,429 @@
+/* The CUDA kernels' bodies (kernels/cuda/sf_cuda_bodies.h) run on the CPU: each
+ * sf_emu_* function does what the CUDA kernel of the same name does, with the
+ * grid's threads as a loop and a block's warp shuffles and shared memory as the
+ * tree emulation of sf_cuda_bodies.h. Host pointers stand for device pointers.
+ * Built by the tests with cffi (test_bodies.py); sf_emu_kernel_table lists the
+ * emulated kernels under their CUDA names. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sf_cuda_bodies.h"
+#include "sf_cuda_ew.h"
+#include "sf_scalar_table.h"
+
+/* ---- elementwise: one "thread" per element ------------------------------- */
+
+typedef int (*sf_emu_elem)(const sf_ew_plan *, int64_t, double);
+
+static int sf_emu_ew_go(sf_call *c, const char *name, sf_emu_elem f, const sf_ew_plan *p, int64_t n)
+{
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const int b = f(p, i, c->fattr[SF_FATTR_ALPHA]);
+        if (b > bad) bad = b; /* the kernels' atomicMax */
+    }
+    return bad ? sf_cu_ew_error(c, name, bad) : SF_OK;
+}
+
+#define SF_EMU_EW_PUBLIC(NAME, NIN, D0, D1, D2, DOUT)                                          \
+    int sf_emu_##NAME(sf_call *c)                                                              \
+    {                                                                                          \
+        static const int32_t dts[3] = {D0, D1, D2};                                            \
+        sf_ew_plan p;                                                                          \
+        int64_t n = 0;                                                                         \
+        int st = sf_cu_ew_prepare(c, "sf_cuda_" #NAME, NIN, dts, DOUT, &p, &n);                \
+        if (st || n == 0) return st;                                                           \
+        return sf_emu_ew_go(c, "sf_cuda_" #NAME, sf_ew_elem_##NAME, &p, n);                    \
+    }
+
+#define X_U(OP, DT, T, EXPR) SF_EW_U(OP, DT, T, EXPR) SF_EMU_EW_PUBLIC(OP##_##DT, 1, SF_DTC_##DT, 0, 0, SF_DTC_##DT)
+#define X_UA(OP, DT, T, EXPR) SF_EW_UA(OP, DT, T, EXPR) SF_EMU_EW_PUBLIC(OP##_##DT, 1, SF_DTC_##DT, 0, 0, SF_DTC_##DT)
+#define X_B(OP, DT, TI, ODT, TO, EXPR) \
+    SF_EW_B(OP, DT, TI, ODT, TO, EXPR) SF_EMU_EW_PUBLIC(OP##_##DT, 2, SF_DTC_##DT, SF_DTC_##DT, 0, SF_DTC_##ODT)
+#define X_BA(OP, DT, TI, ODT, TO, EXPR) \
+    SF_EW_BA(OP, DT, TI, ODT, TO, EXPR) SF_EMU_EW_PUBLIC(OP##_##DT, 2, SF_DTC_##DT, SF_DTC_##DT, 0, SF_DTC_##ODT)
+#define X_FLOAT(DT, T, S) SF_EW_FLOAT_LISTS(DT, T, S, X_U, X_UA, X_B, X_BA)
+#define X_INT(DT, T, UT) SF_EW_INT_LISTS(DT, T, UT, X_U, X_B)
+#define X_SMALL(DT, T, UT) SF_EW_SMALL_INT_LISTS(DT, T, UT, X_U, X_B)
+#define X_UINT(DT, T, UT) SF_EW_UINT_LISTS(DT, T, UT, X_U, X_B)
+SF_CU_FLOAT_TYPES(X_FLOAT)
+SF_CU_INT_TYPES(X_INT)
+SF_CU_SMALL_INT_TYPES(X_SMALL)
+SF_CU_UINT_TYPES(X_UINT)
+SF_EW_BOOL_LISTS(X_U, X_B)
+
+#define X_CAST(SDT, ST, SK, DDT, DTT, DK) \
+    SF_EW_CAST(SDT, ST, SK, DDT, DTT, DK) SF_EMU_EW_PUBLIC(cast_##SDT##_##DDT, 1, SF_DTC_##SDT, 0, 0, SF_DTC_##DDT)
+SF_CAST_PAIRS(X_CAST)
+/* transposing copies: each block's tile, its threads' loads, then their stores */
+#define SF_EMU_TCOPY(ES, E)                                                                     \
+    static void sf_emu_tcopy_##ES(const sf_ew_plan *p)                                          \
+    {                                                                                           \
+        const int64_t ntr = (p->shape[0] + SF_TILE - 1) / SF_TILE;                              \
+        const int64_t ntc = (p->shape[1] + SF_TILE - 1) / SF_TILE;                              \
+        E tile[SF_TILE][SF_TILE + 1];                                                           \
+        for (int64_t t = 0; t < ntr * ntc; t++) {                                               \
+            for (int ty = 0; ty < SF_TILE_ROWS; ty++)                                           \
+                for (int tx = 0; tx < SF_TILE; tx++) sf_tile_load_##ES(p, t / ntc, t % ntc, tx, ty, tile); \
+            for (int ty = 0; ty < SF_TILE_ROWS; ty++)                                           \
+                for (int tx = 0; tx < SF_TILE; tx++) sf_tile_store_##ES(p, t / ntc, t % ntc, tx, ty, tile); \
+        }                                                                                       \
+    }
+SF_EMU_TCOPY(1, uint8_t)
+SF_EMU_TCOPY(2, uint16_t)
+SF_EMU_TCOPY(4, uint32_t)
+SF_EMU_TCOPY(8, uint64_t)
+
+/* transposing copies made (for the tests: the tiled path must be taken) */
+int64_t sf_emu_tiled_copies;
+
+#define X_COPY(DT, T)                                                                           \
+    SF_EW_COPY(DT, T)                                                                           \
+    int sf_emu_copy_##DT(sf_call *c)                                                            \
+    {                                                                                           \
+        static const int32_t dts[3] = {SF_DTC_##DT, 0, 0};                                      \
+        sf_ew_plan p;                                                                           \
+        int64_t n = 0;                                                                          \
+        int st = sf_cu_ew_prepare(c, "sf_cuda_copy_" #DT, 1, dts, SF_DTC_##DT, &p, &n);         \
+        if (st || n == 0) return st;                                                            \
+        if (!sf_copy_is_transpose(&p)) return sf_emu_ew_go(c, "sf_cuda_copy_" #DT, sf_ew_elem_copy_##DT, &p, n); \
+        sf_emu_tiled_copies++;                                                                  \
+        switch (sizeof(T)) {                                                                    \
+        case 1: sf_emu_tcopy_1(&p); break;                                                      \
+        case 2: sf_emu_tcopy_2(&p); break;                                                      \
+        case 4: sf_emu_tcopy_4(&p); break;                                                      \
+        default: sf_emu_tcopy_8(&p); break;                                                     \
+        }                                                                                       \
+        return SF_OK;                                                                           \
+    }
+SF_CU_ALL(X_COPY)
+#define X_SELECT(DT, T) \
+    SF_EW_SELECT(DT, T) SF_EMU_EW_PUBLIC(select_##DT, 3, SF_BOOL, SF_DTC_##DT, SF_DTC_##DT, SF_DTC_##DT)
+SF_CU_ALL(X_SELECT)
+
+#define X_ADDN(DT, T, UT)                                                                       \
+    SF_EW_ADDN(DT, T, UT)                                                                       \
+    int sf_emu_addn_##DT(sf_call *c)                                                            \
+    {                                                                                           \
+        const char *name = "sf_cuda_addn_" #DT;                                                 \
+        if (c->n_in < 1 || c->n_out < 1) return SF_ERR_INVALID_ARGUMENT;                        \
+        sf_tensor ops[3];                                                                       \
+        for (int first = 0; first < c->n_in;) {                                                 \
+            int k = 0;                                                                          \
+            if (first > 0) ops[k++] = c->out[0];                                                \
+            while (k < 3 && first < c->n_in) ops[k++] = c->in[first++];                         \
+            sf_ew_plan p;                                                                       \
+            int64_t n = 0;                                                                      \
+            int st = sf_ew_plan_make(name, &c->out[0], ops, k, &p, &n, c->msg);                 \
+            if (st || n == 0) return st;                                                        \
+            if ((st = sf_emu_ew_go(c, name, sf_ew_elem_addn_##DT, &p, n))) return st;           \
+        }                                                                                       \
+        return SF_OK;                                                                           \
+    }
+SF_ADDN_TYPES(X_ADDN)
+
+/* ---- reductions: row mode through the block tree, column mode per output --- */
+
+#define X_RED(OP, DT, T, ACC, INIT, FIN)                                                        \
+    SF_RED_DEF_PARTIAL(OP, DT, T, ACC, INIT, FIN)                                               \
+    SF_RED_DEF_TREE_EMU(OP, DT, T, ACC, INIT, FIN)                                              \
+    int sf_emu_reduce_##OP##_##DT(sf_call *c)                                                   \
+    {                                                                                           \
+        sf_red_plan p;                                                                          \
+        int st = sf_red_plan_make("sf_cuda_reduce_" #OP "_" #DT, &c->in[0], &c->out[0],         \
+                                  c->iattr[SF_REDUCE_NDIMS], &p, c->msg);                       \
+        if (st) return st;                                                                      \
+        for (int64_t o = 0; o < p.nout; o++) {                                                  \
+            if (p.column) {                                                                     \
+                sf_red_final_##OP##_##DT(&p, o, sf_red_partial_##OP##_##DT(&p, o, 0, 1));       \
+            } else {                                                                            \
+                ACC v[SF_RED_THREADS];                                                          \
+                for (int t = 0; t < SF_RED_THREADS; t++)                                        \
+                    v[t] = sf_red_partial_##OP##_##DT(&p, o, t, SF_RED_THREADS);                \
+                sf_red_final_##OP##_##DT(&p, o, sf_red_block_emu_##OP##_##DT(v, SF_RED_THREADS)); \
+            }                                                                                   \
+        }                                                                                       \
+        return SF_OK;                                                                           \
+    }
+SF_RED_KERNELS(X_RED)
+
+/* which mode the plan picks (1 column, 0 row), for the tests */
+int sf_emu_reduce_mode(const sf_tensor *in, const sf_tensor *out, int64_t nred_dims)
+{
+    sf_red_plan p;
+    char msg[SF_MSG_LEN];
+    if (sf_red_plan_make("mode", in, out, nred_dims, &p, msg)) return -1;
+    return p.column;
+}
+
+/* the block tree alone over 256 float32 partials summed in double: the order test */
+double sf_emu_tree_sum_float32(const double *partials)
+{
+    double v[SF_RED_THREADS];
+    memcpy(v, partials, sizeof v);
+    return sf_red_block_emu_sum_float32(v, SF_RED_THREADS);
+}
+
+/* ---- softmax and cross-entropy: one block per row --------------------------- */
+
+#define X_NN(DT, T, EXP)                                                                           \
+    static T sf_emu_rowmax_##DT(const T *x, int64_t n, int64_t s)                                  \
+    {                                                                                              \
+        T v[SF_RED_THREADS];                                                                       \
+        for (int t = 0; t < SF_RED_THREADS; t++) {                                                 \
+            v[t] = (T)-INFINITY;                                                                   \
+            for (int64_t j = t; j < n; j += SF_RED_THREADS) v[t] = SF_RCOMB_max(v[t], x[j * s]);   \
+        }                                                                                          \
+        return sf_red_block_emu_max_##DT(v, SF_RED_THREADS);                                       \
+    }                                                                                              \
+    static double sf_emu_rowexp_##DT(const T *x, int64_t n, int64_t s, T m)                        \
+    {                                                                                              \
+        double v[SF_RED_THREADS];                                                                  \
+        for (int t = 0; t < SF_RED_THREADS; t++) {                                                 \
+            v[t] = 0;                                                                              \
+            for (int64_t j = t; j < n; j += SF_RED_THREADS) v[t] += (double)EXP(x[j * s] - m);     \
+        }                                                                                          \
+        return sf_red_block_emu_sum_float64(v, SF_RED_THREADS);                                    \
+    }                                                                                              \
+    static int sf_emu_softmax_any_##DT(sf_call *c, int log_)                                       \
+    {                                                                                              \
+        const sf_tensor *in = &c->in[0], *out = &c->out[0];                                        \
+        const int nd = in->ndim;                                                                   \
+        int64_t rows = 1;                                                                          \
+        for (int d = 0; d + 1 < nd; d++) rows *= in->shape[d];                                     \
+        const int64_t n = in->shape[nd - 1], si = in->strides[nd - 1], so = out->strides[nd - 1];  \
+        for (int64_t r = 0; r < rows; r++) {                                                       \
+            const T *x = (const T *)in->data + sf_row_off(in->shape, in->strides, nd, r);          \
+            T *y = (T *)out->data + sf_row_off(in->shape, out->strides, nd, r);                    \
+            const T m = sf_emu_rowmax_##DT(x, n, si);                                              \
+            const double s = sf_emu_rowexp_##DT(x, n, si, m);                                      \
+            if (log_) {                                                                            \
+                const T ls = (T)log(s);                                                            \
+                for (int64_t j = 0; j < n; j++) y[j * so] = (x[j * si] - m) - ls;                  \
+            } else {                                                                               \
+                const T inv = (T)(1.0 / s);                                                        \
+                for (int64_t j = 0; j < n; j++) y[j * so] = EXP(x[j * si] - m) * inv;              \
+            }                                                                                      \
+        }                                                                                          \
+        return SF_OK;                                                                              \
+    }                                                                                              \
+    int sf_emu_softmax_##DT(sf_call *c) { return sf_emu_softmax_any_##DT(c, 0); }                 \
+    int sf_emu_log_softmax_##DT(sf_call *c) { return sf_emu_softmax_any_##DT(c, 1); }             \
+    /* ix: sparse labels (IDX 32 or 64 bits), else dense label rows */                           \
+    static int sf_emu_xent_any_##DT(sf_call *c, int idx_bits)                                      \
+    {                                                                                              \
+        const sf_tensor *x = &c->in[0], *l = &c->in[1], *lo = &c->out[0], *bp = &c->out[1];        \
+        const int64_t rows = x->shape[0], n = x->shape[1];                                         \
+        for (int64_t r = 0; idx_bits && r < rows; r++) {                                           \
+            const int64_t v = idx_bits == 32 ? ((const int32_t *)l->data)[r * l->strides[0]]        \
+                                             : ((const int64_t *)l->data)[r * l->strides[0]];       \
+            if (v < 0 || v >= n) {                                                                 \
+                snprintf(c->msg, SF_MSG_LEN,                                                       \
+                         "Received a label value of %lld which is outside the valid range of [0, %lld).", \
+                         (long long)v, (long long)n);                                              \
+                return SF_ERR_INVALID_ARGUMENT;                                                    \
+            }                                                                                      \
+        }                                                                                          \
+        for (int64_t r = 0; r < rows; r++) {                                                       \
+            const T *xr = (const T *)x->data + r * x->strides[0];                                  \
+            T *br = (T *)bp->data + r * bp->strides[0];                                            \
+            const int64_t xs = x->strides[1], bs = bp->strides[1];                                 \
+            const T m = sf_emu_rowmax_##DT(xr, n, xs);                                             \
+            const double s = sf_emu_rowexp_##DT(xr, n, xs, m);                                     \
+            const T ls = (T)log(s), inv = (T)(1.0 / s);                                            \
+            T *lor = (T *)lo->data + r * lo->strides[0];                                           \
+            if (idx_bits) {                                                                        \
+                const int64_t lab = idx_bits == 32 ? ((const int32_t *)l->data)[r * l->strides[0]]  \
+                                                   : ((const int64_t *)l->data)[r * l->strides[0]]; \
+                for (int64_t j = 0; j < n; j++) {                                                  \
+                    const T e = EXP(xr[j * xs] - m) * inv;                                         \
+                    br[j * bs] = j == lab ? e - (T)1 : e;                                          \
+                }                                                                                  \
+                *lor = ls - (xr[lab * xs] - m);                                                    \
+            } else {                                                                               \
+                const T *lr = (const T *)l->data + r * l->strides[0];                              \
+                double v[SF_RED_THREADS];                                                          \
+                for (int t = 0; t < SF_RED_THREADS; t++) {                                         \
+                    v[t] = 0;                                                                      \
+                    for (int64_t j = t; j < n; j += SF_RED_THREADS) {                              \
+                        const T lab = lr[j * l->strides[1]], xv = xr[j * xs];                      \
+                        br[j * bs] = EXP(xv - m) * inv - lab;                                      \
+                        v[t] += (double)(lab * (ls - (xv - m)));                                   \
+                    }                                                                              \
+                }                                                                                  \
+                *lor = n ? (T)sf_red_block_emu_sum_float64(v, SF_RED_THREADS) : (T)0;              \
+            }                                                                                      \
+        }                                                                                          \
+        return SF_OK;                                                                              \
+    }                                                                                              \
+    int sf_emu_softmax_xent_##DT(sf_call *c) { return sf_emu_xent_any_##DT(c, 0); }               \
+    int sf_emu_sparse_softmax_xent_##DT##_int32(sf_call *c) { return sf_emu_xent_any_##DT(c, 32); } \
+    int sf_emu_sparse_softmax_xent_##DT##_int64(sf_call *c) { return sf_emu_xent_any_##DT(c, 64); }
+X_NN(float32, float, sf_cu_exp_f32)
+X_NN(float64, double, sf_cu_exp_f64)
+
+/* ---- optimizer updates ------------------------------------------------------ */
+
+#define X_TR_OP(OPT, NIN, MASK, DT, T)                                                          \
+    int sf_emu_apply_##OPT##_##DT(sf_call *c)                                                   \
+    {                                                                                           \
+        int64_t n = 0;                                                                          \
+        int st = sf_tr_check(c, "sf_cuda_apply_" #OPT "_" #DT, SF_DTC_##DT, NIN, MASK, &n);     \
+        if (st) return st;                                                                      \
+        void *in[10];                                                                           \
+        for (int i = 0; i < 10; i++) in[i] = i < NIN ? c->in[i].data : NULL;                    \
+        const int flag = (int)c->iattr[SF_APPLY_USE_NESTEROV];                                  \
+        for (int64_t i = 0; i < n; i++) SF_TR_APPLY_##OPT(DT, T, i, in, flag);                  \
+        (void)flag;                                                                             \
+        return SF_OK;                                                                           \
+    }
+#define X_TR_F32(OPT, NIN, MASK) X_TR_OP(OPT, NIN, MASK, float32, float)
+#define X_TR_F64(OPT, NIN, MASK) X_TR_OP(OPT, NIN, MASK, float64, double)
+SF_TR_OPS(X_TR_F32)
+SF_TR_OPS(X_TR_F64)
+
+/* ---- random ------------------------------------------------------------------ */
+
+#define SF_EMU_GEN_uniform(DT, k, u, o, m, lo, range) sf_rand_uniform_##DT(k, u, o, m)
+#define SF_EMU_GEN_normal(DT, k, u, o, m, lo, range) sf_rand_normal_##DT(k, u, o, m)
+#define SF_EMU_GEN_truncated(DT, k, u, o, m, lo, range) sf_rand_truncated_##DT(k, u, o, m)
+#define SF_EMU_GEN_int(DT, k, u, o, m, lo, range) sf_rand_int_##DT(k, u, o, m, lo, range)
+#define X_RANDOM(KIND, DT, T, EPB, BPU, PUBLIC)                                                 \
+    int sf_emu_##PUBLIC(sf_call *c)                                                             \
+    {                                                                                           \
+        int64_t *s = (int64_t *)c->in[0].data;                                                  \
+        const int64_t ss = c->in[0].strides[0];                                                 \
+        const int64_t sv[3] = {s[0], s[ss], s[2 * ss]};                                         \
+        const sf_ph_key k = sf_ph_key_of(sv);                                                   \
+        uint64_t lo = 0, range = 0;                                                             \
+        (void)lo;                                                                               \
+        (void)range;                                                                            \
+        if (c->n_in == 3) {                                                                     \
+            const T a = *(const T *)c->in[1].data, b = *(const T *)c->in[2].data;               \
+            if (a >= b) {                                                                       \
+                snprintf(c->msg, SF_MSG_LEN, "Need minval < maxval: got %lld >= %lld", (long long)a, \
+                         (long long)b);                                                         \
+                return SF_ERR_INVALID_ARGUMENT;                                                 \
+            }                                                                                   \
+            lo = (uint64_t)(int64_t)a;                                                          \
+            range = (uint64_t)(int64_t)b - lo;                                                  \
+        }                                                                                       \
+        int64_t n = 1;                                                                          \
+        for (int d = 0; d < c->out[0].ndim; d++) n *= c->out[0].shape[d];                       \
+        if (n == 0) return SF_OK;                                                               \
+        T *o = (T *)c->out[0].data;                                                             \
+        const int64_t units = (n + EPB - 1) / EPB;                                              \
+        for (int64_t u = 0; u < units; u++) {                                                   \
+            const int m = n - u * EPB < EPB ? (int)(n - u * EPB) : EPB;                         \
+            SF_EMU_GEN_##KIND(DT, &k, (uint64_t)u, o + u * EPB, m, lo, range);                  \
+        }                                                                                       \
+        s[2 * ss] = (int64_t)((uint64_t)s[2 * ss] + (uint64_t)units * (BPU));                   \
+        return SF_OK;                                                                           \
+    }
+#define SF_EMU_RANDOM(X)                                                                        \
+    X(uniform, float32, float, 4, 1, random_uniform_float32)                                    \
+    X(uniform, float64, double, 2, 1, random_uniform_float64)                                   \
+    X(normal, float32, float, 4, 1, random_normal_float32)                                      \
+    X(normal, float64, double, 2, 1, random_normal_float64)                                     \
+    X(truncated, float32, float, 4, SF_TN_RESERVE, truncated_normal_float32)                    \
+    X(truncated, float64, double, 2, SF_TN_RESERVE, truncated_normal_float64)                   \
+    X(int, int32, int32_t, 4, 1, random_uniform_int_int32)                                      \
+    X(int, int64, int64_t, 2, 1, random_uniform_int_int64)
+SF_EMU_RANDOM(X_RANDOM)
+
+/* ---- gather and one_hot ------------------------------------------------------- */
+
+#define SF_EMU_BY_SIZE(ES, WHAT, ...)                                                            \
+    switch (ES) {                                                                                \
+    case 1: WHAT(1, uint8_t, __VA_ARGS__) break;                                                 \
+    case 2: WHAT(2, uint16_t, __VA_ARGS__) break;                                                \
+    case 4: WHAT(4, uint32_t, __VA_ARGS__) break;                                                \
+    default: WHAT(8, uint64_t, __VA_ARGS__) break;                                               \
+    }
+#define SF_EMU_GATHER_LOOP(ES, E, IDX, IT)                                                       \
+    for (int64_t e = 0; e < total; e++)                                                          \
+        sf_gather_elem_##ES##_##IDX(e, (E *)out->data, os, (const E *)pa->data, ps, (const IT *)ix->data, \
+                                    ix->strides[0], m, inner);
+#define SF_EMU_ONE_HOT_LOOP(ES, E, IDX, IT)                                                      \
+    for (int64_t e = 0; e < total; e++)                                                          \
+        sf_one_hot_elem_##ES##_##IDX(e, (E *)out->data, os, (const IT *)ix->data, ix->strides[0], \
+                                     ix->strides[1], depth, inner, *(const E *)on->data,         \
+                                     *(const E *)off->data);
+
+static int sf_emu_gather(sf_call *c, int es)
+{
+    const sf_tensor *pa = &c->in[0], *ix = &c->in[1], *out = &c->out[0];
+    const int64_t outer = pa->shape[0], n = pa->shape[1], inner = pa->shape[2], m = ix->shape[0];
+    const int i64 = ix->dtype == SF_INT64;
+    for (int64_t k = 0; k < m; k++) {
+        const int64_t v = i64 ? ((const int64_t *)ix->data)[k * ix->strides[0]]
+                              : ((const int32_t *)ix->data)[k * ix->strides[0]];
+        if (v < 0 || v >= n) {
+            snprintf(c->msg, SF_MSG_LEN, "indices[%lld] = %lld is not in [0, %lld)", (long long)k, (long long)v,
+                     (long long)n);
+            return SF_ERR_INVALID_ARGUMENT;
+        }
+    }
+    const int64_t total = outer * m * inner, *os = out->strides, *ps = pa->strides;
+    if (i64) {
+        SF_EMU_BY_SIZE(es, SF_EMU_GATHER_LOOP, int64, int64_t)
+    } else {
+        SF_EMU_BY_SIZE(es, SF_EMU_GATHER_LOOP, int32, int32_t)
+    }
+    return SF_OK;
+}
+
+static int sf_emu_one_hot(sf_call *c, int es)
+{
+    const sf_tensor *ix = &c->in[0], *on = &c->in[1], *off = &c->in[2], *out = &c->out[0];
+    const int64_t depth = out->shape[1], inner = out->shape[2], total = out->shape[0] * depth * inner;
+    const int64_t *os = out->strides;
+    if (ix->dtype == SF_INT64) {
+        SF_EMU_BY_SIZE(es, SF_EMU_ONE_HOT_LOOP, int64, int64_t)
+    } else {
+        SF_EMU_BY_SIZE(es, SF_EMU_ONE_HOT_LOOP, int32, int32_t)
+    }
+    return SF_OK;
+}
+
+#define X_ARRAY(DT, ES)                                                   \
+    int sf_emu_gather_##DT(sf_call *c) { return sf_emu_gather(c, ES); }   \
+    int sf_emu_one_hot_##DT(sf_call *c) { return sf_emu_one_hot(c, ES); }
+SF_CU_SIZES(X_ARRAY)
+
+/* ---- the table, under the CUDA kernels' names ------------------------------- */
+
+#define E_U(OP, DT, T, EXPR) {"sf_cuda_" #OP "_" #DT, sf_emu_##OP##_##DT},
+#define E_B(OP, DT, TI, ODT, TO, EXPR) {"sf_cuda_" #OP "_" #DT, sf_emu_##OP##_##DT},
+#define E_FLOAT(DT, T, S) SF_EW_FLOAT_LISTS(DT, T, S, E_U, E_U, E_B, E_B)
+#define E_INT(DT, T, UT) SF_EW_INT_LISTS(DT, T, UT, E_U, E_B)
+#define E_SMALL(DT, T, UT) SF_EW_SMALL_INT_LISTS(DT, T, UT, E_U, E_B)
+#define E_UINT(DT, T, UT) SF_EW_UINT_LISTS(DT, T, UT, E_U, E_B)
+#define E_CAST(SDT, ST, SK, DDT, DTT, DK) {"sf_cuda_cast_" #SDT "_" #DDT, sf_emu_cast_##SDT##_##DDT},
+#define E_COPY(DT, T) {"sf_cuda_copy_" #DT, sf_emu_copy_##DT}, {"sf_cuda_select_" #DT, sf_emu_select_##DT},
+#define E_ADDN(DT, T, UT) {"sf_cuda_addn_" #DT, sf_emu_addn_##DT},
+#define E_RED(OP, DT, T, ACC, INIT, FIN) {"sf_cuda_reduce_" #OP "_" #DT, sf_emu_reduce_##OP##_##DT},
+#define E_NN(DT)                                                                       \
+    {"sf_cuda_softmax_" #DT, sf_emu_softmax_##DT},                                     \
+    {"sf_cuda_log_softmax_" #DT, sf_emu_log_softmax_##DT},                             \
+    {"sf_cuda_softmax_xent_" #DT, sf_emu_softmax_xent_##DT},                           \
+    {"sf_cuda_sparse_softmax_xent_" #DT "_int32", sf_emu_sparse_softmax_xent_##DT##_int32}, \
+    {"sf_cuda_sparse_softmax_xent_" #DT "_int64", sf_emu_sparse_softmax_xent_##DT##_int64},
+#define E_TR_F32(OPT, NIN, MASK) {"sf_cuda_apply_" #OPT "_float32", sf_emu_apply_##OPT##_float32},
+#define E_TR_F64(OPT, NIN, MASK) {"sf_cuda_apply_" #OPT "_float64", sf_emu_apply_##OPT##_float64},
+#define E_RANDOM(KIND, DT, T, EPB, BPU, PUBLIC) {"sf_cuda_" #PUBLIC, sf_emu_##PUBLIC},
+#define E_ARRAY(DT, ES) {"sf_cuda_gather_" #DT, sf_emu_gather_##DT}, {"sf_cuda_one_hot_" #DT, sf_emu_one_hot_##DT},
+
+static const sf_kernel_entry sf_emu_table[] = {
+    SF_CU_FLOAT_TYPES(E_FLOAT) SF_CU_INT_TYPES(E_INT) SF_CU_SMALL_INT_TYPES(E_SMALL) SF_CU_UINT_TYPES(E_UINT)
+    SF_EW_BOOL_LISTS(E_U, E_B) SF_CAST_PAIRS(E_CAST) SF_CU_ALL(E_COPY) SF_ADDN_TYPES(E_ADDN)
+    SF_RED_KERNELS(E_RED) E_NN(float32) E_NN(float64) SF_TR_OPS(E_TR_F32) SF_TR_OPS(E_TR_F64)
+    SF_EMU_RANDOM(E_RANDOM) SF_CU_SIZES(E_ARRAY)};
+
+const sf_kernel_entry *sf_emu_kernel_table(int64_t *count)
+{
+    *count = (int64_t)(sizeof sf_emu_table / sizeof sf_emu_table[0]);
+    return sf_emu_table;
+}

@@ -1,0 +1,296 @@
+"""Inputs for every CUDA kernel, by name, and the comparison with its C kernel.
+
+A CUDA kernel sf_cuda_<op>_<dtype> has the C kernel sf_cpu_<op>_<dtype> as its
+reference (the C kernels are tested against NumPy in tests/kernels). `cases`
+builds, for a kernel name, calls of it on strided, broadcast and edge-case
+views; `run_and_compare` runs one call through a kernel caller (the CPU-compiled
+bodies of test_bodies.py, or the GPU through staticflow.backends.cuda in
+test_gpu.py) and through the C kernel on copies of the same arrays, and
+compares every output and every input the kernel writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+
+from staticflow.ops import scalar_table
+
+DTYPES = ["float32", "float64", "int32", "int64", "int8", "int16", "uint8", "uint16", "uint32", "uint64",
+          "bool"]
+FLOATS = ("float32", "float64")
+
+
+@dataclasses.dataclass
+class Case:
+    inputs: list[np.ndarray]
+    outputs: list[np.ndarray]
+    iattr: tuple = ()
+    fattr: tuple = ()
+    # inputs the kernel writes (optimizer slots, random state)
+    written: tuple = ()
+    label: str = ""
+
+
+def _rng(name: str) -> np.random.Generator:
+    return np.random.default_rng(abs(hash(name)) % (2**32))
+
+
+def values(rng, dtype: str, shape, positive: bool = False) -> np.ndarray:
+    dt = np.dtype(dtype)
+    if dtype == "bool":
+        return rng.random(shape) < 0.5
+    if dt.kind == "f":
+        v = rng.standard_normal(shape) * 3
+        return (np.abs(v) + 0.1 if positive else v).astype(dt)
+    info = np.iinfo(dt)
+    lo, hi = (1, 6) if positive else (max(info.min, -50), min(info.max, 50))
+    return rng.integers(lo, hi + 1, size=shape).astype(dt)
+
+
+def _view_out(dtype: str, shape) -> np.ndarray:
+    """An output view with a gap between its columns (stride 2 in the last dim) in a
+    buffer of 7s: elements outside the view must stay 7."""
+    base = np.full(tuple(shape[:-1]) + (2 * shape[-1],), 7).astype(dtype)
+    return base[..., ::2]
+
+
+def _split(name: str) -> tuple[str, str]:
+    """(op, dtype) of sf_cuda_<op>_<dtype>."""
+    rest = name[len("sf_cuda_"):]
+    for dt in sorted(DTYPES, key=len, reverse=True):
+        if rest.endswith("_" + dt):
+            return rest[: -len(dt) - 1], dt
+    raise ValueError(name)
+
+
+def cases(name: str) -> list[Case]:
+    rng = _rng(name)
+    rest = name[len("sf_cuda_"):]
+    if rest.startswith("cast_"):
+        src, dst = None, None
+        for s in DTYPES:
+            if rest.startswith(f"cast_{s}_") and rest[len(f"cast_{s}_"):] in DTYPES:
+                src, dst = s, rest[len(f"cast_{s}_"):]
+        x = values(rng, src, (4, 6))
+        if src in FLOATS:
+            x.flat[:6] = [np.nan, np.inf, -np.inf, 3e9, -3e9, -0.7]
+        out = _view_out(dst, (6, 4))
+        return [Case([x.T], [out])]
+    if rest.startswith("reduce_"):
+        return _reduce_cases(name, rng)
+    if "softmax" in rest:
+        return _nn_cases(name, rng)
+    if rest.startswith("apply_"):
+        return _apply_cases(name, rng)
+    if rest.startswith(("random_", "truncated_normal_")):
+        return _random_cases(name, rng)
+    op, dt = _split(name)
+    if op == "gather":
+        params = values(rng, dt, (2, 5, 3))
+        out = np.zeros((2, 4, 3), dtype=dt)
+        return [Case([params, np.array([4, 0, 2, 4], dtype=np.int64)], [out]),
+                Case([params[:, ::-1, ::2], np.array([1, 3, 0, 1], dtype=np.int32)],
+                     [np.zeros((2, 4, 2), dt)])]
+    if op == "one_hot":
+        ix = np.array([[0, 3, -1], [2, 5, 1]], dtype=np.int64)
+        on, off = np.array(values(rng, dt, ())), np.array(values(rng, dt, ()))
+        return [Case([ix, on, off], [np.zeros((2, 4, 3), dt)]),
+                Case([ix.astype(np.int32).T.copy().T, on, off], [np.zeros((2, 4, 3), dt)])]
+    if op == "copy":
+        x = values(rng, dt, (5, 6))
+        out = _view_out(dt, (6, 5))
+        fill = np.broadcast_to(values(rng, dt, ()), (6, 5))
+        big = values(rng, dt, (70, 45))
+        return [Case([x.T[:, ::-1]], [out]), Case([fill], [np.zeros((6, 5), dt)]),
+                Case([x.T], [np.zeros((6, 5), dt)], label="transpose"),
+                Case([big.T], [np.zeros((45, 70), dt)], label="transpose, partial tiles")]
+    if op == "select":
+        cond = rng.random((3, 1, 5)) < 0.5
+        x, y = values(rng, dt, (4, 5)), values(rng, dt, (3, 4, 1))
+        out = _view_out(dt, (3, 4, 5))
+        return [Case([cond, x, y], [out])]
+    if op == "addn":
+        out = []
+        for k in (1, 2, 3, 5, 7):
+            xs = [values(rng, dt, (3, 4)) for _ in range(k)]
+            xs[0] = xs[0].T.copy().T  # Fortran order: a strided view
+            o = _view_out(dt, (3, 4))
+            out.append(Case(xs, [o], label=f"{k} inputs"))
+        return out
+    return _elementwise_cases(op, dt, rng)
+
+
+def _elementwise_cases(op: str, dt: str, rng) -> list[Case]:
+    unary = scalar_table.lookup(op, dt, 1)
+    entry = unary or scalar_table.lookup(op, dt, 2)
+    if entry is None:
+        raise KeyError(f"{op}_{dt} is not in the scalar table")
+    odt = entry[1]
+    fattr = (0.2,)
+    positive = dt not in FLOATS and op in ("floordiv", "mod", "pow")
+    if unary:
+        base = values(rng, dt, (6, 10))
+        x = base[::-1, ::2]  # negative and step strides
+        out = _view_out(odt, (6, 5))
+        return [Case([x], [out], fattr=fattr),
+                Case([np.asarray(values(rng, dt, ()))], [np.zeros((), odt)], fattr=fattr, label="0-d")]
+    x = values(rng, dt, (3, 1, 5))
+    y = values(rng, dt, (4, 10), positive=positive)[:, ::2]
+    out = _view_out(odt, (3, 4, 5))
+    same = values(rng, dt, (257,))
+    return [Case([x, y], [out], fattr=fattr, label="broadcast"),
+            Case([same, values(rng, dt, (257,), positive=positive)], [np.zeros(257, odt)], fattr=fattr,
+                 label="contiguous"),
+            Case([np.asarray(values(rng, dt, ())), values(rng, dt, (257,), positive=positive)],
+                 [np.zeros(257, odt)],
+                 fattr=fattr, label="scalar")]
+
+
+def _reduce_cases(name: str, rng) -> list[Case]:
+    op, dt = _split(name)
+    out = []
+    # (input view, reduced trailing dims): row mode, column mode, several dims, empty, scalar
+    shaped = [
+        (values(rng, dt, (3, 1000)), 1),
+        (values(rng, dt, (700, 40)).T, 1),  # [40, 700] strides (1, 40): column sums
+        (values(rng, dt, (2, 6, 50, 4))[:, ::2].transpose(0, 3, 1, 2), 2),
+        (values(rng, dt, (5, 0)), 1),
+        (values(rng, dt, (4, 33))[:, ::-1], 2),
+        (values(rng, dt, (64, 7)), 1),
+    ]
+    if dt in FLOATS and op in ("max", "min"):
+        a = values(rng, dt, (2, 300))
+        a[1, 123] = np.nan
+        shaped.append((a, 1))
+    if op == "prod" and dt in FLOATS:
+        shaped = [(np.abs(a) ** 0.01 * np.sign(a) if a.size else a, k) for a, k in shaped]
+    for a, k in shaped:
+        kept = a.shape[: a.ndim - k]
+        out.append(Case([a], [np.zeros(kept, dtype=a.dtype)], iattr=(k,), label=f"{a.shape} over {k}"))
+    return out
+
+
+def _nn_cases(name: str, rng) -> list[Case]:
+    rest = name[len("sf_cuda_"):]
+    dt = "float64" if "float64" in rest else "float32"
+    if rest.startswith(("softmax_float", "log_softmax_float")):
+        a = values(rng, dt, (3, 5, 700))
+        b = values(rng, dt, (4, 9))[:, ::-2]
+        return [Case([a], [np.zeros_like(a)]), Case([b], [np.zeros(b.shape, dt)]),
+                Case([a[:, :, :3]], [np.zeros((3, 5, 3), dt)])]
+    logits = values(rng, dt, (6, 300)) * 10
+    if rest.startswith("softmax_xent"):
+        lab = rng.random((6, 300)).astype(dt)
+        lab /= lab.sum(1, keepdims=True)
+        row = np.broadcast_to(lab[:1], (6, 300))
+        return [Case([logits, lab], [np.zeros(6, dt), np.zeros((6, 300), dt)]),
+                Case([logits[:, ::3], row[:, ::3]], [np.zeros(6, dt), np.zeros((6, 100), dt)],
+                     label="strided")]
+    it = np.int64 if rest.endswith("int64") else np.int32
+    labels = np.array([0, 299, 5, 7, 7, 100], dtype=it)
+    return [Case([logits, labels], [np.zeros(6, dt), np.zeros((6, 300), dt)])]
+
+
+_APPLY_INPUTS = {  # (names, which are variable-shaped)
+    "gradient_descent": ("var alpha delta", "101"),
+    "momentum": ("var accum lr grad momentum", "11010"),
+    "adam": ("var m v beta1_power beta2_power lr beta1 beta2 epsilon grad", "1110000001"),
+    "rms_prop": ("var ms mom lr rho momentum epsilon grad", "11100001"),
+    "centered_rms_prop": ("var mg ms mom lr rho momentum epsilon grad", "111100001"),
+    "adagrad": ("var accum lr grad", "1101"),
+}
+_SCALARS = {"alpha": 0.1, "lr": 0.01, "momentum": 0.9, "beta1_power": 0.9**3, "beta2_power": 0.999**3,
+            "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-7, "rho": 0.9}
+
+
+def _apply_cases(name: str, rng) -> list[Case]:
+    op, dt = _split(name)
+    opt = op[len("apply_"):]
+    names, mask = _APPLY_INPUTS[opt]
+    out = []
+    for flag in (0, 1):
+        ins = []
+        for nm, vec in zip(names.split(), mask):
+            if vec == "1":
+                v = rng.standard_normal((37, 11)).astype(dt)
+                if nm in ("v", "ms", "accum"):
+                    v = np.abs(v) + 0.5  # second moments are positive
+                if nm == "mg":
+                    v = v * 0.1
+                ins.append(v)
+            else:
+                ins.append(np.array(_SCALARS[nm], dtype=dt))
+        written = tuple(i for i, (nm, v) in enumerate(zip(names.split(), mask))
+                        if v == "1" and nm not in ("grad", "delta"))
+        out.append(Case(ins, [], iattr=(flag,), written=written, label=f"flag {flag}"))
+    return out
+
+
+def _random_cases(name: str, rng) -> list[Case]:
+    rest = name[len("sf_cuda_"):]
+    dt = rest.rsplit("_", 1)[1]
+    out = []
+    for n, seed in ((1, 3), (1001, 7), (4096, 2**40 + 5)):
+        state = np.array([seed, 11, 2**32 - 3], dtype=np.int64)  # the counter crosses 2^32
+        ins = [state]
+        if "uniform_int" in rest:
+            ins += [np.array(-5, dtype=dt), np.array(1000 if n > 1 else -4, dtype=dt)]
+        out.append(Case(ins, [np.zeros(n, dtype=dt)], written=(0,), label=f"{n} values"))
+    return out
+
+
+def tolerance(name: str, a: np.ndarray) -> tuple[float, float]:
+    """(rtol, atol) for comparing with the C kernel: exact for integers, bools and
+    moves; a few ulps for floats (the C kernels run vectorized libm and fused
+    multiply-adds, and sum in another order)."""
+    rest = name[len("sf_cuda_"):]
+    exact = ("copy_", "select_", "gather_", "one_hot_", "cast_", "random_uniform")
+    if a.dtype.kind != "f" or rest.startswith(exact):
+        return 0.0, 0.0
+    if a.dtype == np.float32:
+        return 2e-5, 2e-6
+    return 1e-11, 1e-13
+
+
+def _root(a: np.ndarray) -> np.ndarray:
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _copy_view(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a copy of view a with the same strides, the copied memory it views, flat)."""
+    root = _root(a)
+    flat = root.copy(order="K").ravel(order="K")  # the root's memory, in memory order
+    lo = min(root.__array_interface__["data"][0], a.__array_interface__["data"][0])
+    offset = a.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    assert lo == root.__array_interface__["data"][0], "views start inside their root's memory"
+    view = np.ndarray(a.shape, a.dtype, buffer=flat.view(np.uint8), offset=offset, strides=a.strides)
+    return view, flat
+
+
+def run_and_compare(name: str, case: Case, call: Callable, reference: Callable) -> None:
+    """Run `call(name, ins, outs, iattr, fattr)` and the C kernel on copies of the case's
+    arrays; compare outputs (their whole memory, so writes outside a view show) and the
+    inputs the kernel writes."""
+    runs = []
+    for _ in range(2):
+        ins = [_copy_view(a) for a in case.inputs]
+        outs = [_copy_view(a) for a in case.outputs]
+        runs.append((ins, outs))
+    (ins_a, outs_a), (ins_b, outs_b) = runs
+    reference("sf_cpu_" + name[len("sf_cuda_"):], [v for v, _ in ins_b], [v for v, _ in outs_b], case.iattr,
+              case.fattr)
+    call(name, [v for v, _ in ins_a], [v for v, _ in outs_a], case.iattr, case.fattr)
+    pairs = [(a[1], b[1], f"output {i}") for i, (a, b) in enumerate(zip(outs_a, outs_b))]
+    pairs += [(ins_a[i][1], ins_b[i][1], f"input {i}") for i in case.written]
+    for a, b, what in pairs:
+        rtol, atol = tolerance(name, a)
+        if rtol == 0 and atol == 0:
+            np.testing.assert_array_equal(a, b, err_msg=f"{name} {case.label}: {what}")
+        else:
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, equal_nan=True,
+                                       err_msg=f"{name} {case.label}: {what}")

@@ -1,0 +1,203 @@
+"""The CUDA kernels' logic, compiled for the CPU: every emulated kernel against its C
+kernel on strided, broadcast and edge-case views, the reductions' tree order
+against an independent Python rendering of it, and the error paths. Needs a C
+compiler, not nvcc or a GPU."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import staticflow  # noqa: F401  (registers the ops)
+from staticflow.backends import cpu
+from staticflow.ops import registry
+
+from .cases import cases, run_and_compare
+
+FAMILIES = {
+    "elementwise": lambda n: not n.startswith(("sf_cuda_cast_", "sf_cuda_copy_", "sf_cuda_select_",
+                                               "sf_cuda_addn_",
+                                               "sf_cuda_reduce_", "sf_cuda_apply_", "sf_cuda_random_",
+                                               "sf_cuda_truncated_", "sf_cuda_gather_", "sf_cuda_one_hot_"))
+    and "softmax" not in n,
+    "cast": lambda n: n.startswith("sf_cuda_cast_"),
+    "copy_select_addn": lambda n: n.startswith(("sf_cuda_copy_", "sf_cuda_select_", "sf_cuda_addn_")),
+    "reduce": lambda n: n.startswith("sf_cuda_reduce_"),
+    "nn": lambda n: "softmax" in n,
+    "training": lambda n: n.startswith("sf_cuda_apply_"),
+    "random": lambda n: n.startswith(("sf_cuda_random_", "sf_cuda_truncated_")),
+    "array": lambda n: n.startswith(("sf_cuda_gather_", "sf_cuda_one_hot_")),
+}
+
+
+def run_family(family: str, names, call) -> int:
+    """Every kernel of the family through `call`, against its C kernel; returns the count."""
+    picked = sorted(n for n in names if FAMILIES[family](n))
+    assert picked, f"no {family} kernels"
+    failures = []
+    for name in picked:
+        for case in cases(name):
+            try:
+                run_and_compare(name, case, call, cpu.call_kernel)
+            except (AssertionError, cpu.KernelError) as e:
+                failures.append(f"{name} {case.label}: {str(e)[:600]}")
+    assert not failures, f"{len(failures)} of the {family} calls differ:\n" + "\n".join(failures[:10])
+    return len(picked)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_bodies_match_the_c_kernels(emu, family):
+    run_family(family, emu.table, emu.call)
+
+
+def test_every_emulated_kernel_is_a_declared_c_kernel(emu):
+    declared = {k for d in registry.all_ops() for k in d.kernels}
+    missing = sorted(n for n in emu.table if "sf_cpu_" + n[len("sf_cuda_"):] not in declared)
+    assert not missing, f"CUDA kernels whose C kernel no op declares: {missing}"
+    families = {f: sum(1 for n in emu.table if pred(n)) for f, pred in FAMILIES.items()}
+    assert sum(families.values()) == len(emu.table), "a kernel in no family, or in two"
+
+
+# ---- the reductions' order ------------------------------------------------------
+
+
+def tree(v: list[float]) -> float:
+    """The block tree of sf_cuda_bodies.h, written out: warps combine lanes l and l + off
+    (a lane past the warp's end reads itself) for off = 16 ... 1; warp 0 then does the same
+    over the warps' lane-0 values, padded with zeros."""
+    def warp(x):
+        x = list(x)
+        for off in (16, 8, 4, 2, 1):
+            old = list(x)
+            x = [old[lane] + (old[lane + off] if lane + off < 32 else old[lane]) for lane in range(32)]
+        return x[0]
+
+    firsts = [warp(v[w * 32:(w + 1) * 32]) for w in range(len(v) // 32)]
+    return warp(firsts + [0.0] * (32 - len(firsts)))
+
+
+def test_block_tree_is_the_documented_order(emu):
+    rng = np.random.default_rng(0)
+    # magnitudes 1e16 and 1: each order of additions rounds differently
+    v = (rng.choice([1e16, -1e16, 1.0, 3.0], size=256) * rng.integers(1, 5, size=256)).astype(np.float64)
+    got = emu.lib.sf_emu_tree_sum_float32(emu.ffi.cast("const double *", v.ctypes.data))
+    assert got == tree(v.tolist())
+    assert tree(v.tolist()) != sum(v.tolist()), "the input must tell orders apart"
+
+
+def test_row_reduction_is_thread_partials_then_the_tree(emu):
+    """A float64 row sum: thread t sums elements t, t + 256, ... in order, then the tree."""
+    rng = np.random.default_rng(1)
+    x = rng.choice([1e15, -1e15, 0.1, 7.0], size=(2, 256 * 5 + 17)) * rng.random((2, 256 * 5 + 17))
+    out = np.zeros(2)
+    emu.call("sf_cuda_reduce_sum_float64", [x], [out], iattr=(1,))
+    for r in range(2):
+        partials = []
+        for t in range(256):
+            s = 0.0
+            for v in x[r, t::256].tolist():
+                s += v
+            partials.append(s)
+        assert out[r] == tree(partials)
+
+
+def reduce_mode(emu, a: np.ndarray, k: int) -> int:
+    ins = emu.ffi.new("sf_tensor *")
+    outs = emu.ffi.new("sf_tensor *")
+    emu.record(ins, a)
+    emu.record(outs, np.zeros(a.shape[: a.ndim - k], a.dtype))
+    return emu.lib.sf_emu_reduce_mode(ins, outs, k)
+
+
+def test_reduction_picks_row_or_column_mode(emu):
+    a = np.zeros((700, 40), np.float32)
+    assert reduce_mode(emu, a, 1) == 0  # long contiguous rows: a block per row
+    assert reduce_mode(emu, a.T, 1) == 1  # column sums: a thread per output, coalesced
+    assert reduce_mode(emu, np.zeros((4000, 5), np.float32), 1) == 1  # short rows
+
+
+def test_max_propagates_nan_and_ints_wrap(emu):
+    a = np.arange(600, dtype=np.float32).reshape(2, 300)
+    a[0, 200] = np.nan
+    out = np.zeros(2, np.float32)
+    emu.call("sf_cuda_reduce_max_float32", [a], [out], iattr=(1,))
+    assert np.isnan(out[0]) and out[1] == 599
+    b = np.full((1, 1000), 100, np.int8)
+    o8 = np.zeros(1, np.int8)
+    emu.call("sf_cuda_reduce_sum_int8", [b], [o8], iattr=(1,))
+    assert o8[0] == np.int8(100_000 % 256 - 256)  # 100000 wraps to -96
+    om = np.zeros(1, np.int8)
+    emu.call("sf_cuda_reduce_mean_int8", [b], [om], iattr=(1,))
+    assert om[0] == 100  # means accumulate in 64 bits
+
+
+# ---- indexing of views --------------------------------------------------------
+
+
+def test_broadcast_strided_binary_against_numpy(emu):
+    rng = np.random.default_rng(2)
+    base = rng.standard_normal((5, 8, 6)).astype(np.float32)
+    x = base[::-2, 1::2, ::3]  # (3, 4, 2), negative and step strides
+    y = rng.standard_normal((4, 1)).astype(np.float32)
+    buf = np.full((3, 4, 4), 9.0, np.float32)
+    out = buf[:, :, ::2]
+    emu.call("sf_cuda_sub_float32", [x, y], [out])
+    np.testing.assert_array_equal(out, x - y)
+    np.testing.assert_array_equal(buf[:, :, 1::2], 9.0)
+
+
+def test_fill_transpose_and_concat_piece_through_copy(emu):
+    x = np.arange(24, dtype=np.int64).reshape(2, 3, 4)
+    out = np.zeros((4, 3, 2), np.int64)
+    emu.call("sf_cuda_copy_int64", [x.transpose(2, 1, 0)], [out])
+    np.testing.assert_array_equal(out, x.transpose(2, 1, 0))
+    # a transpose takes the tiled path (both sides coalesced); partial tiles at the edges
+    before = emu.lib.sf_emu_tiled_copies
+    a = np.arange(70 * 45, dtype=np.float32).reshape(70, 45)
+    t = np.zeros((45, 70), np.float32)
+    emu.call("sf_cuda_copy_float32", [a.T], [t])
+    np.testing.assert_array_equal(t, a.T)
+    assert emu.lib.sf_emu_tiled_copies == before + 1
+    cat = np.zeros((2, 7), np.int64)
+    emu.call("sf_cuda_copy_int64", [np.broadcast_to(np.int64(5), (2, 3))], [cat[:, 4:]])
+    np.testing.assert_array_equal(cat, [[0, 0, 0, 0, 5, 5, 5]] * 2)
+
+
+# ---- errors ---------------------------------------------------------------------
+
+
+def test_errors_match_the_c_kernels(emu):
+    def both(name, ins, outs):
+        msgs = []
+        for call, prefix in ((emu.call, "sf_cuda_"), (cpu.call_kernel, "sf_cpu_")):
+            with pytest.raises(cpu.KernelError) as e:
+                call(prefix + name, [a.copy() for a in ins], [o.copy() for o in outs])
+            msgs.append(str(e.value))
+        return msgs
+
+    z = np.array([1, 0, 2], np.int32)
+    got, want = both("floordiv_int32", [z, z], [np.zeros(3, np.int32)])
+    assert got.endswith("integer division by zero") and want.endswith("integer division by zero")
+    logits = np.zeros((2, 5), np.float32)
+    got, want = both("sparse_softmax_xent_float32_int64", [logits, np.array([1, 7])],
+                     [np.zeros(2, np.float32), np.zeros((2, 5), np.float32)])
+    assert got == want == "Received a label value of 7 which is outside the valid range of [0, 5)."
+    got, want = both("gather_float32", [np.zeros((1, 4, 2), np.float32), np.array([0, 1, 2, 3, 1, 9])],
+                     [np.zeros((1, 6, 2), np.float32)])
+    assert got == want == "indices[5] = 9 is not in [0, 4)"
+    with pytest.raises(cpu.KernelError, match=r"input 1 of shape \[3\] does not broadcast to \[2, 4\]"):
+        emu.call("sf_cuda_add_float32", [np.zeros(4, np.float32), np.zeros(3, np.float32)],
+                 [np.zeros((2, 4), np.float32)])
+
+
+def test_random_streams_equal_the_cpu_bits_and_advance_the_state(emu):
+    for name in ("random_uniform_float32", "random_uniform_float64", "random_uniform_int_int64"):
+        s1 = np.array([42, 7, 10], np.int64)
+        s2 = s1.copy()
+        extra = [np.array(-3, np.int64), np.array(2**40, np.int64)] if "int" in name else []
+        a, b = np.zeros(1003, name.rsplit("_", 1)[1]), np.zeros(1003, name.rsplit("_", 1)[1])
+        emu.call("sf_cuda_" + name, [s1, *extra], [a])
+        cpu.call_kernel("sf_cpu_" + name, [s2, *extra], [b])
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(s1, s2)
+        assert s1[2] > 10

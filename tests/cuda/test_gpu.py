@@ -1,0 +1,50 @@
+"""The CUDA kernels on a GPU against the C kernels: every kernel of every family, on
+the same strided and broadcast cases as the CPU build of their bodies, and the
+error paths. Skipped, with the reason, where no GPU can run them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from staticflow.backends import cpu, cuda
+
+from .test_bodies import FAMILIES, run_family
+
+pytestmark = pytest.mark.skipif(not cuda.available(), reason=f"no GPU: {cuda.unavailable_reason()}")
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_gpu_kernels_match_the_c_kernels(family):
+    run_family(family, cuda.kernel_table(), cuda.call_kernel)
+
+
+def test_gpu_errors_are_statuses_with_the_c_messages():
+    with pytest.raises(cuda.KernelError, match="integer division by zero"):
+        z = np.array([1, 0, 2], np.int32)
+        cuda.call_kernel("sf_cuda_floordiv_int32", [z, z], [np.zeros(3, np.int32)])
+    with pytest.raises(cuda.KernelError, match=r"Received a label value of 7 which is outside"):
+        cuda.call_kernel("sf_cuda_sparse_softmax_xent_float32_int64",
+                         [np.zeros((2, 5), np.float32), np.array([1, 7])],
+                         [np.zeros(2, np.float32), np.zeros((2, 5), np.float32)])
+    with pytest.raises(cuda.KernelError, match=r"indices\[5\] = 9 is not in \[0, 4\)"):
+        params, ix = np.zeros((1, 4, 2), np.float32), np.array([0, 1, 2, 3, 1, 9])
+        cuda.call_kernel("sf_cuda_gather_float32", [params, ix], [np.zeros((1, 6, 2), np.float32)])
+    # after the errors, the device still runs kernels
+    x = np.arange(5, dtype=np.float32)
+    out = np.zeros(5, np.float32)
+    cuda.call_kernel("sf_cuda_add_float32", [x, x], [out])
+    np.testing.assert_array_equal(out, 2 * x)
+
+
+def test_gpu_large_reduction_and_elementwise():
+    """Sizes past one grid of blocks (grid-stride loops) and long rows."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 5_000_000)).astype(np.float32)
+    out, ref = np.zeros(3, np.float32), np.zeros(3, np.float32)
+    cuda.call_kernel("sf_cuda_reduce_sum_float32", [x], [out], iattr=(1,))
+    cpu.call_kernel("sf_cpu_reduce_sum_float32", [x], [ref], iattr=(1,))
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-3)
+    y = np.zeros_like(x)
+    cuda.call_kernel("sf_cuda_mul_float32", [x, x], [y])
+    np.testing.assert_array_equal(y, x * x)
