@@ -110,7 +110,13 @@ static int64_t sf_run_calls(sf_kernel *fns, sf_call *calls, int64_t n, int *stat
  * changes or after a run much slower than the choice's mean (another process starting). Kernels cut their work by its size, not by the thread count, so the count
  * chosen never changes a result. */
 
-#define SF_POLICY_SLOTS 64
+/* Plans are found by their calls array in a table of SF_POLICY_SLOTS entries, in sets
+ * of SF_POLICY_WAYS (a new plan takes its set's least recently run entry): a training
+ * step through a loop runs a dozen segments of nested plans per step, and two plans that
+ * took turns in one entry would each reset the other's times at every run and never
+ * leave the caller's full count. */
+#define SF_POLICY_SLOTS 1024
+#define SF_POLICY_WAYS 8
 #define SF_RUNGS 8
 #define SF_PROBE_MIN 4
 #define SF_PROBE_MAX 128
@@ -124,9 +130,11 @@ typedef struct {
     int next_side;        /* which neighbour the next probe tries */
     int64_t est[SF_RUNGS]; /* a running mean of each rung's run time (ns), 0: never run */
     int64_t runs, next_probe, interval;
+    uint64_t last; /* when it last ran (sf_policy_clock) */
 } sf_policy;
 
 static sf_policy sf_policies[SF_POLICY_SLOTS];
+static uint64_t sf_policy_clock;
 static pthread_mutex_t sf_policy_mu = PTHREAD_MUTEX_INITIALIZER;
 static int sf_adaptive = 1;
 
@@ -145,12 +153,23 @@ static int sf_rung_threads(int top, int rung)
 static int sf_policy_pick(const void *key, int64_t n, int top, int *slot)
 {
     const uintptr_t h = ((uintptr_t)key >> 6) ^ (uintptr_t)n * 0x9e3779b1u;
-    const int s = (int)(h % SF_POLICY_SLOTS);
-    *slot = s;
+    const int set = (int)(h % (SF_POLICY_SLOTS / SF_POLICY_WAYS)) * SF_POLICY_WAYS;
     pthread_mutex_lock(&sf_policy_mu);
+    int s = set;
+    for (int w = 0; w < SF_POLICY_WAYS; w++) {
+        const sf_policy *q = &sf_policies[set + w];
+        if (q->key == key && q->n == n) {
+            s = set + w;
+            break;
+        }
+        if (q->last < sf_policies[s].last) s = set + w; /* the least recently run (or unused) */
+    }
+    *slot = s;
     sf_policy *p = &sf_policies[s];
+    p->last = ++sf_policy_clock;
     if (p->key != key || p->n != n || p->top != top) {
         memset(p, 0, sizeof *p);
+        p->last = sf_policy_clock;
         p->key = key;
         p->n = n;
         p->top = top;
