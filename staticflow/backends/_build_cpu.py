@@ -42,8 +42,14 @@ GENERATED = ROOT / "build" / "generated"
 
 def _cdef_text() -> str:
     """The ABI header with preprocessor lines and non-cdef blocks removed."""
-    text = (INCLUDE / "staticflow.h").read_text()
-    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    return cdef_of((INCLUDE / "staticflow.h").read_text())
+
+
+def cdef_of(header: str) -> str:
+    """The ABI header's text as a cffi cdef: comments, preprocessor lines and the
+    ``#ifndef SF_CDEF`` blocks removed, simple integer #defines kept (cffi reads them).
+    The CUDA library's loader reads the same header through it."""
+    text = re.sub(r"/\*.*?\*/", "", header, flags=re.S)
     out, skip = [], 0
     for line in text.splitlines():
         s = line.strip()
@@ -54,7 +60,6 @@ def _cdef_text() -> str:
             skip -= 1
             continue
         if skip or s.startswith("#"):
-            # keep simple integer #defines, which cffi understands
             m = re.match(r"#define\s+(SF_\w+)\s+(\d+)$", s)
             if m and not skip:
                 out.append(f"#define {m.group(1)} {m.group(2)}")

@@ -17,7 +17,6 @@ outputs back.
 from __future__ import annotations
 
 import pathlib
-import re
 import threading
 from collections.abc import Sequence
 
@@ -62,25 +61,11 @@ def _header() -> pathlib.Path:
 
 
 def _cdef_text() -> str:
-    """The ABI header as a cffi cdef: comments, preprocessor lines and the
-    ``#ifndef SF_CDEF`` blocks removed (as the C library's build reads it)."""
-    text = re.sub(r"/\*.*?\*/", "", _header().read_text(), flags=re.S)
-    out, skip = [], 0
-    for line in text.splitlines():
-        s = line.strip()
-        if s.startswith("#ifndef SF_CDEF"):
-            skip += 1
-            continue
-        if skip and s.startswith("#endif"):
-            skip -= 1
-            continue
-        if skip or s.startswith("#"):
-            m = re.match(r"#define\s+(SF_\w+)\s+(\d+)$", s)
-            if m and not skip:
-                out.append(f"#define {m.group(1)} {m.group(2)}")
-            continue
-        out.append(line)
-    return "\n".join(out) + _CUDA_CDEF
+    """The ABI header as a cffi cdef (as the C library's build reads it), with the CUDA
+    declarations."""
+    from staticflow.backends._build_cpu import cdef_of
+
+    return cdef_of(_header().read_text()) + _CUDA_CDEF
 
 
 _lock = threading.Lock()
