@@ -127,6 +127,18 @@ def _infer_state_dtype(explicit_dtype, state):
     return inferred[0]
 
 
+def _initial_state(cell, initial_state, batch_size, dtype):
+    """The state an RNN starts from: `initial_state`, else the cell's zero state of `dtype`
+    (TF1's error when neither is given)."""
+    if initial_state is not None:
+        return initial_state
+    if not dtype:
+        raise ValueError("If no initial_state is provided, argument `dtype` must be specified")
+    if getattr(cell, "get_initial_state", None) is not None:
+        return cell.get_initial_state(inputs=None, batch_size=batch_size, dtype=dtype)
+    return cell.zero_state(batch_size, dtype)
+
+
 def _rnn_step(time, sequence_length, zero_output, state, call_cell):
     """One step of an RNN over a batch of sequences: the cell's output and new state where
     time < sequence_length[b], else zeros and the old state (rows chosen by `where`)."""
@@ -179,15 +191,7 @@ def static_rnn(cell, inputs, initial_state=None, dtype=None, sequence_length=Non
         else:
             fixed_batch = first_input.shape.with_rank_at_least(1)[0]
         batch_size = fixed_batch.value if fixed_batch.value else array_ops.shape(first_input)[0]
-        if initial_state is not None:
-            state = initial_state
-        else:
-            if not dtype:
-                raise ValueError("If no initial_state is provided, argument `dtype` must be specified")
-            if getattr(cell, "get_initial_state", None) is not None:
-                state = cell.get_initial_state(inputs=None, batch_size=batch_size, dtype=dtype)
-            else:
-                state = cell.zero_state(batch_size, dtype)
+        state = _initial_state(cell, initial_state, batch_size, dtype)
         if sequence_length is not None:
             sequence_length = fops.convert_to_tensor(sequence_length, name="sequence_length")
             if sequence_length.shape.ndims not in (None, 1):

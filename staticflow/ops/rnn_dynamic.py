@@ -25,7 +25,14 @@ from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, as_shape
 from staticflow.ops import array_ops, builder, control_flow_v2, logging_ops, math_ops, tensor_array_ops
 from staticflow.ops import variable_scope as vs
-from staticflow.ops.rnn import _concat, _infer_state_dtype, _rnn_step, assert_like_rnncell, reverse_sequence
+from staticflow.ops.rnn import (
+    _concat,
+    _infer_state_dtype,
+    _initial_state,
+    _rnn_step,
+    assert_like_rnncell,
+    reverse_sequence,
+)
 
 
 def _transpose_batch_time(x: fops.Tensor) -> fops.Tensor:
@@ -111,15 +118,7 @@ def dynamic_rnn(
                 )
             sequence_length = array_ops.identity(sequence_length, name="sequence_length")
         batch_size = _best_effort_input_batch_size(flat_input)
-        if initial_state is not None:
-            state = initial_state
-        else:
-            if not dtype:
-                raise ValueError("If no initial_state is provided, argument `dtype` must be specified")
-            if getattr(cell, "get_initial_state", None) is not None:
-                state = cell.get_initial_state(inputs=None, batch_size=batch_size, dtype=dtype)
-            else:
-                state = cell.zero_state(batch_size, dtype)
+        state = _initial_state(cell, initial_state, batch_size, dtype)
         if sequence_length is not None:
             with fops.control_dependencies([_assert_has_shape(sequence_length, [batch_size])]):
                 sequence_length = array_ops.identity(sequence_length, name="CheckSeqLen")
