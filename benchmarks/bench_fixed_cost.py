@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import idle_threads  # noqa: F401  (before NumPy loads its BLAS)
 import numpy as np
-from harness import import_tf1, machine_line
+from harness import import_tf1, machine_line, pytensor_functions
 
 import staticflow as sf
 
@@ -53,13 +53,12 @@ def tf1_calls(xv: np.ndarray) -> dict[str, Callable]:
 
 def pytensor_calls(xv: np.ndarray) -> dict[str, Callable]:
     try:
-        import pytensor
         import pytensor.tensor as pt
     except ImportError:
         return {}
     px = pt.vector("x", dtype="float32")
-    f = pytensor.function([px], px + np.float32(1.0))
-    return {"pytensor function": lambda: f(xv)}
+    fns = pytensor_functions([px], px + np.float32(1.0))
+    return {f"{name} function": (lambda f=f: f(xv)) for name, f in fns.items()}
 
 
 def jax_calls(xv: np.ndarray) -> dict[str, Callable]:

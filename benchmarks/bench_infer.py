@@ -28,7 +28,7 @@ from collections.abc import Callable
 import idle_threads  # noqa: F401  (before NumPy loads its BLAS)
 import numpy as np
 import numpy_mlp
-from harness import import_tf1, machine_line
+from harness import import_tf1, machine_line, pytensor_functions
 
 import staticflow as sf
 
@@ -139,7 +139,6 @@ def pytorch_calls(params) -> dict[str, Callable]:
 
 def pytensor_calls(params) -> dict[str, Callable]:
     try:
-        import pytensor
         import pytensor.tensor as pt
     except ImportError:
         return {}
@@ -149,7 +148,7 @@ def pytensor_calls(params) -> dict[str, Callable]:
         h = pt.dot(h, pt.constant(params[2 * i])) + pt.constant(params[2 * i + 1])
         if i < len(params) // 2 - 1:
             h = pt.maximum(h, 0)
-    return {"pytensor": pytensor.function([x], h)}
+    return pytensor_functions([x], h)
 
 
 def jax_calls(params) -> dict[str, Callable]:

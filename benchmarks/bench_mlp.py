@@ -27,6 +27,7 @@ from harness import (
     import_tf1,
     machine_line,
     print_table,
+    pytensor_functions,
     run_engines,
     session_step,
     staticflow_config,
@@ -98,8 +99,9 @@ def bench_pytorch(init, x0, y0) -> tuple[float, float] | None:
     return first, timed(step, WARMUP, REPEAT)
 
 
-def bench_pytensor(init, x0, y0) -> tuple[float, float] | None:
-    """A PyTensor function computing the loss and applying the SGD updates in place."""
+def bench_pytensor(init, x0, y0, name: str) -> tuple[float, float] | None:
+    """A PyTensor function computing the loss and applying the SGD updates in place, compiled
+    by the backend `name` names (harness.pytensor_functions), on its own copy of the weights."""
     try:
         import pytensor
         import pytensor.tensor as pt
@@ -117,7 +119,10 @@ def bench_pytensor(init, x0, y0) -> tuple[float, float] | None:
     loss = -logp[pt.arange(y.shape[0]), y].mean()
     grads = pytensor.grad(loss, params)
     lr = np.float32(LR)
-    fn = pytensor.function([x, y], loss, updates=[(p, p - lr * g) for p, g in zip(params, grads)])
+    fns = pytensor_functions([x, y], loss, updates=[(p, p - lr * g) for p, g in zip(params, grads)])
+    if name not in fns:
+        return None
+    fn = fns[name]
     first = float(fn(x0, y0))
     return first, timed(lambda: fn(x0, y0), WARMUP, REPEAT)
 
@@ -144,10 +149,12 @@ def main() -> None:
             "sf no-remap": lambda: bench_tf1_style(sf, init, x0, y0, staticflow_config("no-remap")),
             "sf no-passes": lambda: bench_tf1_style(sf, init, x0, y0, staticflow_config("none")),
             "numpy": lambda: bench_numpy(init, x0, y0),
-            "pytensor": lambda: bench_pytensor(init, x0, y0),
+            "pytensor": lambda: bench_pytensor(init, x0, y0, "pytensor"),
+            "pytensor numba": lambda: bench_pytensor(init, x0, y0, "pytensor numba"),
             "jax": lambda: bench_jax(init, x0, y0),
-            "tensorflow1": lambda: bench_tf1_style(import_tf1(), init, x0, y0),
+            # PyTorch before TensorFlow: torch's optimizer crashes when loaded after TensorFlow.
             "pytorch": lambda: bench_pytorch(init, x0, y0),
+            "tensorflow1": lambda: bench_tf1_style(import_tf1(), init, x0, y0),
         }
     )
     sizes = "-".join(map(str, SIZES))

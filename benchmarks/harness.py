@@ -69,6 +69,28 @@ def staticflow_config(passes: str):
     return sf.ConfigProto(graph_options=sf.GraphOptions(rewrite_options=rw))
 
 
+PYTENSOR_LINKERS = {"pytensor": "cvm", "pytensor numba": "numba"}
+
+
+def pytensor_functions(inputs, outputs, **kwargs) -> dict[str, Callable]:
+    """The same PyTensor graph compiled by its C backend ("pytensor", the `cvm` linker: the
+    compiled C function the figures compare with) and by its Numba backend, PyTensor 3's
+    default ("pytensor numba"); empty when PyTensor is missing, one entry when Numba is."""
+    try:
+        import pytensor
+        from pytensor.compile.mode import Mode
+    except ImportError:
+        return {}
+    out = {}
+    for name, linker in PYTENSOR_LINKERS.items():
+        try:
+            mode = Mode(linker=linker, optimizer="fast_run")
+            out[name] = pytensor.function(inputs, outputs, mode=mode, **kwargs)
+        except (ImportError, NotImplementedError):
+            continue
+    return out
+
+
 def import_tf1():
     """tensorflow.compat.v1 in graph mode, or None when TensorFlow is not installed."""
     try:
