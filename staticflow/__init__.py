@@ -68,6 +68,7 @@ from staticflow.ops import random_ops as _random_ops
 from staticflow.ops import state_ops as _state_ops
 from staticflow.ops import string_ops as _string_ops  # noqa: F401  (registers the string ops)
 from staticflow.ops import training_ops as _training_ops  # noqa: F401
+from staticflow.ops import transfer as _transfer  # noqa: F401  (copy insertion's ops)
 from staticflow.ops.array_ops import (
     broadcast_to,
     concat,

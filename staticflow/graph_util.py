@@ -62,7 +62,7 @@ def _variable_value(sess, name: str) -> np.ndarray:
     if not store.is_initialized(name):
         raise errors.FailedPreconditionError(None, op, f"Attempting to use uninitialized value {name}")
     with sess._lock:
-        return np.array(store.storage(op), copy=True)
+        return store.read(op)
 
 
 def convert_variables_to_constants(

@@ -207,11 +207,48 @@ def simd_bytes() -> int:
 
 
 class CPUBackend:
-    """The CPU kernel library as a `framework.backend.Backend`: the one backend today."""
+    """The CPU kernel library as a `framework.backend.Backend`: the default device.
+
+    Its memory is host memory: plans keep their NumPy-backed arenas (with their huge-page
+    advice) and variables their NumPy arrays, so CPU-only plans take no device path at all;
+    `allocate` and the copies exist so that the CPU meets the interface every device does
+    (a copy is a memcpy)."""
 
     device_type = "CPU"
     device_name = "/job:localhost/replica:0/task:0/device:CPU:0"
     ffi = ffi
+    host_memory = True
+
+    def __init__(self) -> None:
+        self._blocks: dict[int, np.ndarray] = {}  # address -> the array that owns it
+
+    def device_count(self) -> int:
+        return 1
+
+    def has_kernel(self, symbol: str) -> bool:
+        return symbol in kernel_table()
+
+    def allocate(self, nbytes: int) -> int:
+        raw = np.empty(max(int(nbytes), 1) + 64, np.uint8)
+        shift = (-raw.ctypes.data) % 64
+        ptr = raw.ctypes.data + shift
+        self._blocks[ptr] = raw
+        return ptr
+
+    def free(self, ptr: int) -> None:
+        self._blocks.pop(ptr, None)
+
+    def copy_in(self, dst: int, src, stream=None) -> None:
+        ffi.memmove(ffi.cast("void *", dst), ffi.from_buffer(np.ascontiguousarray(src)), src.nbytes)
+
+    def copy_out(self, dst, src: int, stream=None) -> None:
+        ffi.memmove(ffi.from_buffer(dst), ffi.cast("void *", src), dst.nbytes)
+
+    def new_stream(self):
+        return ffi.NULL  # kernels run in the caller's thread, in order
+
+    def synchronize(self, stream=None) -> None:
+        pass
 
     def kernel(self, symbol: str):
         return kernel(symbol)

@@ -8,10 +8,20 @@ The runtime (plans, sessions) and the lowering of ops talk to this interface,
 never to a backend module by name, so that a second device is a second
 implementation registered here, not a fork of the planner.
 
+Devices: a backend also owns its device's memory and its stream of work. Plans ask
+it for their arena (`allocate`, one allocation per plan), variables and random
+states live in memory it allocated, and the copies between host and device go
+through it (`copy_in`, `copy_out`, and the `UPLOAD`/`DOWNLOAD` transfer kernels
+that the copy nodes of a plan call through the ABI, on the session's `stream`).
+`host_memory` says whether the device's pointers are host addresses NumPy may
+view: the CPU's are, so CPU plans keep their NumPy-backed arenas and pay nothing
+for devices; every other device is reached only through this interface.
+
 Backends register themselves when `staticflow.backends` is imported (the runtime
-imports it); `for_device` picks one by a node's device string. A device whose
-type no backend serves runs on the default backend, as TensorFlow's soft
-placement does (every kernel is a CPU kernel today).
+imports it); `for_device` picks one by a node's device string. The placement pass
+(passes/placement.py) gives each node a device some backend serves, so a node's
+device names its backend; `for_device` falls back to the default for a device no
+backend serves (plans built without placement: nested function plans' tools).
 """
 
 from __future__ import annotations
@@ -20,6 +30,13 @@ import re
 from typing import Any, Protocol, runtime_checkable
 
 DEFAULT_DEVICE_TYPE = "CPU"
+# the full name of a device (TensorFlow's), as placement logs and node devices give it
+DEVICE_PREFIX = "/job:localhost/replica:0/task:0/device:"
+# the transfer kernels of a non-host device (Backend.kernel): ABI kernels whose in[0] and
+# out[0] are one tensor's host and device views (UPLOAD: host in, device out; DOWNLOAD: the
+# reverse), run on call->stream like the device's other kernels
+UPLOAD = "sf_device_upload"
+DOWNLOAD = "sf_device_download"
 
 
 @runtime_checkable
@@ -76,6 +93,37 @@ class Backend(Protocol):
         """Lower a fused elementwise group (ops/fused_elementwise.py) to one generated kernel
         in `ctx`; False when no kernel can be made (the caller lowers its members)."""
 
+    # --- the device: memory, copies, streams ------------------------------------------------
+    host_memory: bool  # device pointers are host addresses (NumPy may view them): the CPU
+
+    def device_count(self) -> int:
+        """How many devices of this type the backend can run on."""
+
+    def has_kernel(self, symbol: str) -> bool:
+        """Whether `symbol` (a kernel name as lowering gives it: the ABI's CPU name,
+        sf_cpu_<op>_<dtype>) has a kernel on this device."""
+
+    def allocate(self, nbytes: int) -> int:
+        """Device memory of at least `nbytes` (aligned for any dtype): its address.
+        Freed by `free`; MemoryError when the device has none left."""
+
+    def free(self, ptr: int) -> None:
+        """Give back memory `allocate` returned."""
+
+    def copy_in(self, dst: int, src, stream=None) -> None:
+        """Copy the C-contiguous NumPy array `src` into device memory at `dst` (ordered on
+        `stream` with its kernels; `src` may be reused when this returns)."""
+
+    def copy_out(self, dst, src: int, stream=None) -> None:
+        """Copy device memory at `src` into the C-contiguous NumPy array `dst`; it holds the
+        values when this returns (the stream's earlier work done)."""
+
+    def new_stream(self):
+        """A stream of work (one per Session): the value kernels get in sf_call.stream."""
+
+    def synchronize(self, stream=None) -> None:
+        """Wait until the work queued on `stream` is done."""
+
 
 _backends: dict[str, Backend] = {}
 
@@ -117,4 +165,41 @@ def default() -> Backend:
 def for_device(device: str) -> Backend:
     """The backend that runs a node placed on `device`: the one of its device type, else the
     default (soft placement)."""
+    if not device:
+        return default()
     return _backends.get(device_type(device)) or default()
+
+
+def unregister(device_type_: str) -> Backend | None:
+    """Remove the backend of a device type (not the default's); the one removed, or None."""
+    key = device_type_.upper()
+    if key == DEFAULT_DEVICE_TYPE:
+        raise ValueError("the default backend cannot be removed")
+    return _backends.pop(key, None)
+
+
+def has_devices() -> bool:
+    """Whether a backend besides the default's is registered (placement has work to do)."""
+    return len(_backends) > 1
+
+
+_INDEX = re.compile(r"(?:^|/)(?:device:)?[A-Za-z_]+:(\d+)$")
+
+
+def device_index(device: str) -> int | None:
+    """The device number a device string names ("/gpu:1" -> 1), None when it names none."""
+    for part in reversed((device or "").split("/")):
+        m = _INDEX.search("/" + part) if part else None
+        if m and not part.startswith(("job:", "replica:", "task:")):
+            return int(m.group(1))
+    return None
+
+
+def full_name(device_type_: str, index: int = 0) -> str:
+    """TensorFlow's full name of a device: /job:localhost/replica:0/task:0/device:GPU:0."""
+    return f"{DEVICE_PREFIX}{device_type_.upper()}:{index}"
+
+
+def is_host(device: str) -> bool:
+    """Whether a node on `device` runs on host memory (the CPU, or no device at all)."""
+    return for_device(device).host_memory

@@ -215,6 +215,9 @@ class OpDef:
     # build it from a graph: the test module (relative to the repository) that checks its kernels
     # against its reference and the unfused ops instead; the generated tests then skip it
     tested_by: str | None = None
+    # a copy between host and device memory that copy insertion adds (ops/transfer.py):
+    # "upload" (reads host memory, writes its device's) or "download" (the reverse)
+    transfer: str | None = None
 
     def attr(self, name: str) -> Attr:
         for a in self.attrs:

@@ -41,6 +41,10 @@ class Options:
     enabled: dict[str, bool] = field(default_factory=dict)
     max_folded_bytes: int = DEFAULT_MAX_FOLDED_BYTES
     memory_optimization: int = 0  # RewriterConfig.MemOptType (0: DEFAULT_MEM_OPT)
+    # placement (ConfigProto): ops without a kernel on their requested device fall back to the
+    # CPU; device type -> most devices of it the session uses (ConfigProto.device_count)
+    soft_placement: bool = False
+    device_count: dict[str, int] = field(default_factory=dict)
 
     def on(self, name: str) -> bool:
         return self.enabled.get(name, True)
@@ -60,6 +64,9 @@ class Pass:
     name: str
     run: Callable[[IRGraph, PassContext], int]
     doc: str
+    # not an optimization: runs whatever the config turns off, and has a record only when it
+    # changed something (placement, copy insertion: a plan on devices needs them)
+    required: bool = False
 
 
 @dataclass
@@ -82,6 +89,7 @@ class PassRecord:
 def _pipeline() -> list[Pass]:
     from staticflow.passes import (
         arithmetic,
+        copy_insertion,
         cse,
         dce,
         fold,
@@ -90,6 +98,7 @@ def _pipeline() -> list[Pass]:
         loop_invariant,
         loops,
         memory_order,
+        placement,
         recompute,
         remap,
     )
@@ -108,6 +117,10 @@ def _pipeline() -> list[Pass]:
         Pass("remapping", remap.run, "fuses products with their epilogue, bias and activation gradients"),
         Pass("elementwise_fusion", fusion.run, "groups of elementwise ops become one generated kernel"),
         Pass("recomputation", recompute.run, "backward readers of forward values read recomputed copies"),
+        Pass("placement", placement.run, "gives every node a device: its scope's, where it has the kernels",
+             required=True),
+        Pass("copy_insertion", copy_insertion.run, "host<->device copies where a value crosses memories",
+             required=True),
         Pass("dead_node_elimination", dce.run, "drops nodes nothing fetched or targeted needs"),
         Pass("memory_ordering", memory_order.run, "orders the nodes for a lower peak of live bytes"),
     ]
@@ -118,6 +131,8 @@ def options_from_config(config) -> Options:
     opts = Options()
     if config is None:
         return opts
+    opts.soft_placement = bool(config.allow_soft_placement)
+    opts.device_count = {k.upper(): int(v) for k, v in config.device_count.items()}
     go = config.graph_options
     rw, oo = go.rewrite_options, go.optimizer_options
     off = rw.OFF
@@ -186,7 +201,7 @@ def optimize(
         ir.verify()
     records = []
     for k, p in enumerate(_pipeline(), start=1):
-        if not options.on(p.name):
+        if not p.required and not options.on(p.name):
             continue
         ctx = PassContext(evaluator, options)
         before = len(ir)
@@ -196,6 +211,8 @@ def optimize(
         if early:
             ctx.notes.insert(0, f"{early} nodes while building")
         rec = PassRecord(p.name, time.perf_counter() - t0, before, len(ir), changed + early, ctx.notes)
+        if p.required and not rec.changed:
+            continue
         records.append(rec)
         log.debug("%s", rec)
         if VERIFY:

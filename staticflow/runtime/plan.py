@@ -49,6 +49,10 @@ class Buffer:
     start: int = 0  # first step that writes it (-1: before the run)
     end: int = -1  # last step that reads it
     offset: int = -1  # arena offset
+    # the memory it lives in: "" the host's, else a device's full name (its backend's memory;
+    # no NumPy view of it exists: `ptr` is its address there for var and state buffers)
+    device: str = ""
+    ptr: int = 0
 
 
 @dataclass
@@ -116,6 +120,8 @@ class Plan:
     inter_op_threads: int = 1
     schedule: list | None = None  # schedule.SegmentSchedule per segment, made on first use
     functions: object = None  # FunctionPlans: the nested plans of the functions its ops call
+    # per device memory the plan's steps use (none for a CPU-only plan): DeviceArena
+    device_arenas: dict = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -208,6 +214,29 @@ def _object_array(shape, dt: dtypes.DType) -> np.ndarray:
     return np.full(tuple(shape), b"" if dt is dtypes.string else None, dtype=object)
 
 
+@dataclass(eq=False)
+class DeviceArena:
+    """A plan's part in one device's memory: its arena of intermediates and, after it, the
+    constants its device steps read (uploaded once, when the plan is built), in one
+    allocation of `nbytes` at `ptr`, freed with the plan."""
+
+    device: str
+    backend: object
+    arena_bytes: int = 0
+    const_bytes: int = 0
+    ptr: int = 0
+    stream: object = None  # the session's stream on this device: every call's sf_call.stream
+
+    @property
+    def nbytes(self) -> int:
+        return self.arena_bytes + self.const_bytes
+
+
+def _memory(device: str) -> str:
+    """The memory a node on `device` works in: "" the host's, else the device's full name."""
+    return "" if not device or backend.is_host(device) else device
+
+
 class _Planner:
     """Buffers and locations of one plan, built from its IR."""
 
@@ -217,6 +246,7 @@ class _Planner:
         self.allocation_limit = sizes.allocation_limit(allocation_limit)
         self.locs: dict[Value, Loc] = {}
         self.buffers: list[Buffer] = []
+        self.twins: dict = {}  # (host const Buffer id, device) -> its copy in the device's memory
 
     # --- sizes --------------------------------------------------------------------------------
     @staticmethod
@@ -227,15 +257,16 @@ class _Planner:
         sizes.check_allocation(n, what, op, self.allocation_limit)
 
     # --- buffers ----------------------------------------------------------------------------
-    def new_arena(self, shape, dt: dtypes.DType, step: int, op=None) -> Loc:
-        """A fresh buffer for an intermediate: an arena slot, or for strings (which the
-        arena's raw bytes cannot hold) an object array of the plan's own."""
+    def new_arena(self, shape, dt: dtypes.DType, step: int, op=None, device: str = "") -> Loc:
+        """A fresh buffer for an intermediate: an arena slot (in `device`'s memory: "" the
+        host's), or for strings (which the arena's raw bytes cannot hold) an object array of
+        the plan's own."""
         n = self.nbytes(shape, dt)
         self.check_alloc(n, f"a {dt.name} tensor of shape {list(shape)}", op)
         if dtypes.holds_objects(dt):  # strings, variants (TensorLists): Python objects
             b = Buffer("object", n, array=_object_array(shape, dt), objects=True)
         else:
-            b = Buffer("arena", n, start=step, end=step)
+            b = Buffer("arena", n, start=step, end=step, device=device)
         self.buffers.append(b)
         return Loc(b, 0, tuple(shape), dt)
 
@@ -248,6 +279,18 @@ class _Planner:
         b = Buffer("const", arr.nbytes, array=arr, objects=dtypes.holds_objects(dt))
         self.buffers.append(b)
         return Loc(b, 0, arr.shape, dt)
+
+    def on_device(self, loc: Loc, device: str) -> Loc:
+        """`loc` as a device step reads it: a host constant's copy in the device's memory
+        (one per constant and device); anything else as it is."""
+        b = loc.buf
+        if not device or b.kind != "const" or b.device == device or b.objects:
+            return loc
+        twin = self.twins.get((id(b), device))
+        if twin is None:
+            twin = self.twins[(id(b), device)] = Buffer("const", b.nbytes, array=b.array, device=device)
+            self.buffers.append(twin)
+        return Loc(twin, loc.byte_offset, loc.shape, loc.dtype)
 
     def use(self, loc: Loc, step: int) -> None:
         if loc.buf.kind == "arena":
@@ -730,12 +773,17 @@ def plan_ir(
         d = node.opdef
         step_index = len(steps)
         op = node.origin[0]
+        mem = _memory(node.device)  # the memory the step's kernels work in
         if node.type == "VariableV2":
             p.check_alloc(p.nbytes(node.shapes[0], node.dtypes[0]), f"variable {op.name}", op)
-            arr = variables.storage(op)
-            b = Buffer("var", arr.nbytes, array=arr, var=op.name, objects=arr.dtype == object)
+            if mem:  # the variable lives in its device's memory, across runs
+                ptr, nbytes = variables.device_storage(op, mem)
+                b = Buffer("var", nbytes, var=op.name, device=mem, ptr=ptr)
+            else:
+                arr = variables.storage(op)
+                b = Buffer("var", arr.nbytes, array=arr, var=op.name, objects=arr.dtype == object)
             p.buffers.append(b)
-            p.locs[node.output(0)] = Loc(b, 0, arr.shape, node.dtypes[0])
+            p.locs[node.output(0)] = Loc(b, 0, tuple(node.shapes[0]), node.dtypes[0])
             continue
         if d.static:
             for v in node.outputs:
@@ -748,6 +796,19 @@ def plan_ir(
         # a regular op: lower to kernel calls
         in_locs = [p.locs[v] for v in node.inputs]
         args = flat_args(d, node.attrs)
+        out_mem = mem
+        if mem:
+            if d.transfer == "download":
+                out_mem = ""  # reads its device's memory, writes the host's
+            elif d.transfer is None:
+                in_locs = [p.on_device(loc, mem) for loc in in_locs]
+            if d.transfer != "upload":
+                for i, (a, loc) in enumerate(zip(args, in_locs)):
+                    if loc.buf.device != mem and not a.host:
+                        raise errors.InternalError(
+                            None, op, f"{node.type} op '{op.name}' on {node.device} reads input {i} from "
+                            f"{loc.buf.device or 'host'} memory: no copy was inserted" + where(node)
+                        )
         values = [
             ev.value(v, f"input {i} of {node.type} op '{op.name}'") if a.host else None
             for i, (a, v) in enumerate(zip(args, node.inputs))
@@ -794,7 +855,7 @@ def plan_ir(
                 if src.buf.kind == "var" and not args[ctx.aliases[j]].ref:
                     # a read of a variable is a snapshot: copy it out of the storage (the copy
                     # is dropped after planning if no write can come between it and its uses)
-                    loc = p.new_arena(out_shapes[j], v.dtype, step_index, op)
+                    loc = p.new_arena(out_shapes[j], v.dtype, step_index, op, out_mem)
                     src_view = ctx.inp(ctx.aliases[j]).reshape(out_shapes[j])
                     if src_view.size:
                         kc = KernelCall(registry.kernel_name("copy", v.dtype), [src_view], [ctx.out(j)])
@@ -803,17 +864,21 @@ def plan_ir(
                 else:
                     loc = Loc(src.buf, src.byte_offset, tuple(out_shapes[j]), v.dtype)
             else:
-                loc = p.new_arena(out_shapes[j], v.dtype, step_index, op)
+                loc = p.new_arena(out_shapes[j], v.dtype, step_index, op, out_mem)
             out_locs.append(loc)
             p.locs[v] = loc
-        const_locs = [p.const_loc(c, dtypes.as_dtype(c.dtype), op) for c in ctx.consts]
-        scratch_locs = [p.new_arena(s, dt, step_index, op) for s, dt in ctx.scratch]
+        const_locs = [p.on_device(p.const_loc(c, dtypes.as_dtype(c.dtype), op), mem) for c in ctx.consts]
+        scratch_locs = [p.new_arena(s, dt, step_index, op, mem) for s, dt in ctx.scratch]
         state_locs = []
         if d.random:
-            arr = variables.op_state(op)
-            b = Buffer("state", arr.nbytes, array=arr)
+            if mem:  # the stream state lives in the device's memory, as a variable does
+                ptr, nbytes = variables.device_op_state(op, mem)
+                b = Buffer("state", nbytes, device=mem, ptr=ptr)
+            else:
+                arr = variables.op_state(op)
+                b = Buffer("state", arr.nbytes, array=arr)
             p.buffers.append(b)
-            state_locs.append(Loc(b, 0, arr.shape, dtypes.int64))
+            state_locs.append(Loc(b, 0, (3,), dtypes.int64))
         locs = {
             "in": in_locs,
             "out": out_locs,
@@ -875,16 +940,26 @@ def plan_ir(
         if group is not None:
             for t, (shape, _o) in group.tensors().items():
                 plan.shapes.setdefault(t, shape)
-    plan.inter_op_threads = inter_op_threads
+    devices = sorted({b.device for b in p.buffers if b.device})
+    # a device's calls run in its stream's order: the plan's order, on one thread
+    plan.inter_op_threads = 1 if devices else inter_op_threads
     if depth is not None:
         schedule.parallel_lifetimes(steps, p.buffers, [depth[s.node.id] for s in steps])
-    _assign_arena(p.buffers, plan.stats)
+    _assign_arena([b for b in p.buffers if not b.device], plan.stats)
+    for dev in devices:  # each device's arena: packed as the host's, in its own memory
+        dstats = PlanStats()
+        _assign_arena([b for b in p.buffers if b.device == dev], dstats)
+        da = DeviceArena(dev, backend.for_device(dev), dstats.arena_bytes)
+        da.const_bytes = sum(_round(b.nbytes) for b in p.buffers if b.device == dev and b.kind == "const")
+        p.check_alloc(da.nbytes, f"the plan's memory on {dev}", _largest_arena_op(steps, p))
+        da.stream = variables.stream(dev) if hasattr(variables, "stream") else None
+        plan.device_arenas[dev] = da
     plan.stats.intermediate_bytes = unplanned
     p.check_alloc(
         plan.stats.arena_bytes, "the plan's arena of intermediate tensors", _largest_arena_op(steps, p)
     )
     plan.stats.steps = len(steps)
-    plan.arena_buffers = [b for b in p.buffers if b.kind == "arena"]
+    plan.arena_buffers = [b for b in p.buffers if b.kind == "arena" and not b.device]
     _materialize(plan, p.buffers)
     return plan
 
@@ -948,6 +1023,7 @@ def _read_in_place(steps: list[Step], snapshots: list, write_steps: dict) -> Non
         if any(s_copy <= w <= b.end for w in writes):
             continue
         b.kind, b.array, b.var = "var", var_loc.buf.array, var_loc.buf.var
+        b.device, b.ptr = var_loc.buf.device, var_loc.buf.ptr
         steps[s_copy].calls = [c for c in steps[s_copy].calls if c[0] is not kc]
 
 
@@ -1042,6 +1118,8 @@ def _assign_in_place(steps: list[Step], p: _Planner) -> None:
         a, v = src.buf, dst.buf
         if a.kind != "arena" or v.kind != "var" or a.objects or v.objects or id(a) in host:
             continue
+        if a.device or v.device:  # device variables keep their storage (the session's)
+            continue
         if a.end != s_i or src.byte_offset or dst.byte_offset or src.dtype is not dst.dtype:
             continue
         if a.nbytes != v.nbytes or tuple(src.shape) != tuple(v.array.shape) or touching[v.var] != {s_i}:
@@ -1052,7 +1130,7 @@ def _assign_in_place(steps: list[Step], p: _Planner) -> None:
 
 def _can_alias(step: Step, s_i: int, src: Loc, dst: Loc, taken: set, p: _Planner) -> bool:
     a, b = src.buf, dst.buf
-    if a is b or a.kind != "arena" or b.kind != "arena" or a.objects or b.objects:
+    if a is b or a.kind != "arena" or b.kind != "arena" or a.objects or b.objects or a.device != b.device:
         return False
     if id(a) in taken or id(b) in taken or a.end != s_i or b.start != s_i:
         return False
@@ -1090,6 +1168,7 @@ def _own_fetch_buffers(fetch_locs: list, steps: list[Step]) -> None:
         b = loc.buf
         if (
             b.kind == "arena"
+            and not b.device
             and 0 < b.nbytes
             and b.nbytes >= FETCH_NO_COPY_MIN_BYTES
             and id(b) not in host
@@ -1239,7 +1318,16 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     ffi = plan.backend.ffi
     plan.arena = _arena_bytes(plan.stats.arena_bytes)
     arena_base = plan.arena.__array_interface__["data"][0]
-    plan.consts = [b.array for b in buffers if b.kind == "const"]
+    plan.consts = [b.array for b in buffers if b.kind == "const" and not b.device]
+    for da in plan.device_arenas.values():  # one allocation per device: arena, then constants
+        da.ptr = da.backend.allocate(max(da.nbytes, 1))
+        weakref.finalize(plan, da.backend.free, da.ptr)
+        at = da.arena_bytes
+        for b in buffers:
+            if b.device == da.device and b.kind == "const":
+                b.offset, b.ptr = at, da.ptr + at
+                da.backend.copy_in(b.ptr, b.array, da.stream)
+                at += _round(b.nbytes)
     for b in buffers:
         if b.kind == "feed" and not b.objects:
             b.array = _aligned_bytes(b.nbytes)
@@ -1249,7 +1337,9 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
 
     def address(loc: Loc, v: View) -> int:
         b = loc.buf
-        if b.kind == "fetch":  # no storage between runs: execute points the records at each run's
+        if b.device:  # device memory: the plan's allocation there, or the session's storage
+            start = plan.device_arenas[b.device].ptr + b.offset if b.kind == "arena" else b.ptr
+        elif b.kind == "fetch":  # no storage between runs: execute points the records at each run's
             start = 0
         elif b.kind == "arena":
             start = arena_base + b.offset
@@ -1275,9 +1365,18 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     plan.call_steps = []
     r = 0
     for k, (s_i, (kc, ins, outs)) in enumerate(calls):
-        be = backend.for_device(plan.steps[s_i].node.device)
-        plan.c_fns[k] = be.kernel(kc.symbol) if kc.fn is None else ffi.cast("sf_kernel", kc.fn)
+        dev = plan.steps[s_i].node.device
+        be = backend.for_device(dev)
+        try:
+            plan.c_fns[k] = be.kernel(kc.symbol) if kc.fn is None else ffi.cast("sf_kernel", kc.fn)
+        except KeyError as e:
+            step = plan.steps[s_i]
+            what = f"{step.node.type} op '{step.op.name}' placed on {dev or 'the CPU'}"
+            raise errors.InternalError(None, step.op, f"{what}: {e.args[0]}" + where(step.node)) from None
         call = plan.c_calls[k]
+        da = plan.device_arenas.get(_memory(dev))
+        if da is not None and da.stream:
+            call.stream = ffi.cast("void *", da.stream)
         call.n_in, call.n_out = len(ins), len(outs)
         setattr(call, "in", plan.c_records + r)
         call.out = plan.c_records + r + len(ins)
@@ -1308,6 +1407,10 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
     # fetch/feed views over the arena
     def arena_view(loc: Loc) -> np.ndarray:
         b = loc.buf
+        if b.device:
+            raise errors.InternalError(
+                None, None, f"a host view of a tensor in {b.device} memory was asked for (no copy inserted)"
+            )
         nbytes = sizes.num_elements(loc.shape) * loc.dtype.np.itemsize
         if b.objects:  # an object array: offsets count elements (of the object pointer's size)
             first = loc.byte_offset // loc.dtype.np.itemsize

@@ -41,21 +41,102 @@ DEFAULT_PLAN_CACHE_SIZE = 64
 
 
 class VariableStore:
-    """Persistent storage of a session's variables (stable addresses for plans)."""
+    """Persistent storage of a session's variables (stable addresses for plans).
+
+    A variable placed on the CPU is a NumPy array; one placed on a device lives in that
+    device's memory (allocated by its backend, freed with the session), and so do the
+    stream states of random ops placed there. Code outside plans reads and writes a
+    variable through `read` and `write`, which copy to and from a device where it lives
+    there. The store also holds the session's stream on each device (`stream`)."""
 
     def __init__(self, graph: fops.Graph):
         self._graph = graph
         self._arrays: dict[str, np.ndarray] = {}
         self._initialized: set[str] = set()
         self._states: dict[str, np.ndarray] = {}
+        # variable or random op name -> (device, backend, address, nbytes) in a device's memory
+        self._on_device: dict[str, tuple] = {}
+        self._device_states: dict[str, tuple] = {}
+        self._streams: dict[str, int] = {}  # device -> the session's stream there (an address)
 
     def storage(self, op: fops.Operation) -> np.ndarray:
+        if op.name in self._on_device:
+            raise ValueError(
+                f"variable {op.name} lives on {self._on_device[op.name][0]}: read and write it through "
+                f"VariableStore.read and write"
+            )
         a = self._arrays.get(op.name)
         if a is None:
             shape = op.get_attr("shape").as_list()
             a = np.zeros(shape, dtype=op.get_attr("dtype").np)
             self._arrays[op.name] = a
         return a
+
+    def _device_block(self, table: dict, name: str, device: str, host: np.ndarray) -> tuple[int, int]:
+        got = table.get(name)
+        if got is not None:
+            if got[0] != device:
+                raise errors.InvalidArgumentError(
+                    None, None, f"{name} lives on {got[0]} in this session; a plan placed it on {device}"
+                )
+            return got[2], got[3]
+        be = backend.for_device(device)
+        ptr = be.allocate(max(host.nbytes, 1))
+        be.copy_in(ptr, host, self.stream(device))
+        table[name] = (device, be, ptr, host.nbytes)
+        weakref.finalize(self, be.free, ptr)
+        return ptr, host.nbytes
+
+    def device_storage(self, op: fops.Operation, device: str) -> tuple[int, int]:
+        """(address, bytes) of variable `op` in `device`'s memory, made on first use (from its
+        host value, when it had one: the session's first plan placed it elsewhere)."""
+        if op.name in self._arrays and op.name not in self._on_device:
+            host = self._arrays.pop(op.name)
+        else:
+            shape = op.get_attr("shape").as_list()
+            host = np.zeros(shape, dtype=op.get_attr("dtype").np)
+        return self._device_block(self._on_device, op.name, device, host)
+
+    def device_op_state(self, op: fops.Operation, device: str) -> tuple[int, int]:
+        """(address, bytes) of a random op's stream state in `device`'s memory."""
+        return self._device_block(self._device_states, op.name, device, self.op_state(op))
+
+    def stream(self, device: str) -> int:
+        """The session's stream on `device` (one per session and device), as an address."""
+        s = self._streams.get(device)
+        if s is None:
+            be = backend.for_device(device)
+            st = be.new_stream()
+            s = self._streams[device] = int(be.ffi.cast("intptr_t", st)) if st is not None else 0
+        return s
+
+    def device_of(self, name: str) -> str:
+        """The device a variable lives on ("" the host)."""
+        got = self._on_device.get(name)
+        return got[0] if got is not None else ""
+
+    def read(self, op: fops.Operation) -> np.ndarray:
+        """A copy of variable `op`'s value, wherever it lives."""
+        got = self._on_device.get(op.name)
+        if got is None:
+            return np.array(self.storage(op), copy=True)
+        device, be, ptr, _n = got
+        out = np.empty(op.get_attr("shape").as_list(), op.get_attr("dtype").np)
+        be.copy_out(out, ptr, self.stream(device))
+        return out
+
+    def write(self, op: fops.Operation, value) -> None:
+        """Set variable `op` to `value` (its shape), wherever it lives."""
+        got = self._on_device.get(op.name)
+        if got is None:
+            np.copyto(self.storage(op), value)
+            return
+        device, be, ptr, _n = got
+        arr = np.ascontiguousarray(value, dtype=op.get_attr("dtype").np)
+        be.copy_in(ptr, arr, self.stream(device))
+
+    def shape_of(self, op: fops.Operation) -> tuple:
+        return tuple(op.get_attr("shape").as_list())
 
     def op_state(self, op: fops.Operation) -> np.ndarray:
         """The stream state [seed, seed2, counter] of a random op, created on first use."""
@@ -78,7 +159,7 @@ class VariableStore:
         return self._graph.get_operation_by_name(name)
 
     def names(self) -> list[str]:
-        return list(self._arrays)
+        return list(self._arrays) + list(self._on_device)
 
 
 class _FetchMapper:
@@ -593,6 +674,8 @@ class Session:
         self.plans_built += 1
         if self._config is not None and self._config.log_device_placement:
             for step in p.steps:  # every user op a step stands for (a fused group: several)
+                if step.node is not None and step.node.opdef is not None and step.node.opdef.transfer:
+                    continue  # the copies placement's devices imply: not user ops
                 for o in step.node.origin if step.node is not None and step.node.origin else (step.op,):
                     print(f"{o.name}: ({o.type}): {_device_name(step.node)}", file=sys.stderr)
         with self._plans_lock:
@@ -875,7 +958,10 @@ def list_local_devices() -> list[str]:
 
 def _device_name(node) -> str:
     """Where a plan's node runs, in TensorFlow's device naming."""
-    return backend.for_device(node.device if node is not None else "").device_name
+    device = node.device if node is not None else ""
+    if device.startswith(backend.DEVICE_PREFIX):
+        return device
+    return backend.for_device(device).device_name
 
 
 def _message(value, kind: str, arg: str):

@@ -223,7 +223,7 @@ class Saver:
                         op,
                         f"Attempting to save uninitialized variable {op.name} (checkpoint key {key})",
                     )
-                out.append((key, np.array(store.storage(op), copy=True)))
+                out.append((key, store.read(op)))
         return out
 
     def save(
@@ -362,16 +362,16 @@ class Saver:
         store = sess._variables
         with sess._lock:
             for key, op in self._vars.items():
-                arr = store.storage(op)
-                if arr.shape != values[key].shape:
+                shape = store.shape_of(op)
+                if shape != values[key].shape:
                     raise errors.InvalidArgumentError(
                         None,
                         op,
                         f"Restoring {key}: shape {list(values[key].shape)} in the checkpoint, "
-                        f"{list(arr.shape)} in the session",
+                        f"{list(shape)} in the session",
                     )
             for key, op in self._vars.items():
-                np.copyto(store.storage(op), values[key])
+                store.write(op, values[key])
                 store.mark_initialized(op.name)
 
 

@@ -1,0 +1,285 @@
+"""A simulated GPU: the host side of the device path, tested on machines without one.
+
+`install()` registers a `SimulatedDevice` as the backend of device type "GPU" (and
+`uninstall()` removes it); nothing registers it otherwise, so `sf.test.is_gpu_available()`
+and the device listings never see it unless a test asks. It implements the whole device
+interface of `framework.backend.Backend` the way the CUDA backend does, with the CPU
+kernels as its kernel library:
+
+- its memory is separately allocated "device" memory: plan arenas, variables, random
+  states and constants of device nodes live there, never in the host's NumPy arrays;
+- every kernel it hands out is the CPU kernel wrapped in a check that each tensor record
+  of the call lies inside device memory it allocated: a kernel given a host pointer (a
+  missing copy) fails with an error naming the kernel and the tensor instead of reading
+  host memory, as it would fault on a GPU;
+- the transfer kernels (UPLOAD / DOWNLOAD) and `copy_in` / `copy_out` count uploads,
+  downloads and their bytes, and check that one side is host memory and the other the
+  device's;
+- every launch and transfer is appended to `log` with the stream it ran on, so tests can
+  check the order the copies impose on the kernels.
+
+`kernels` restricts the library to the CPU kernels a predicate accepts (to test soft
+placement: an op without a "GPU" kernel); the default is every CPU kernel.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from staticflow.backends import cpu
+from staticflow.framework import backend
+from staticflow.framework import dtypes as _dtypes
+
+ffi, lib = cpu.ffi, cpu.lib
+
+_ITEMSIZE = {d.as_datatype_enum: d.np.itemsize for d in _dtypes.FIXED_SIZE}
+_SF_ERR_INTERNAL = 13
+_ALIGN = 256  # as cudaMalloc's
+
+
+@dataclass
+class Counters:
+    """Transfers and allocations of a simulated device since `reset`."""
+
+    uploads: int = 0
+    downloads: int = 0
+    upload_bytes: int = 0
+    download_bytes: int = 0
+    allocations: int = 0
+    frees: int = 0
+    launches: int = 0
+
+
+@dataclass
+class SimulatedDevice:
+    """A "GPU" backend running the CPU kernels on memory of its own (see the module doc)."""
+
+    kernels: Callable[[str], bool] | None = None  # which CPU kernel symbols it has; None: all
+    count: int = 1  # devices of the type (GPU:0 .. GPU:count-1 share this memory)
+    device_type: str = "GPU"
+    counters: Counters = field(default_factory=Counters)
+    log: list = field(default_factory=list)  # (stream id, "launch" | "upload" | "download", symbol)
+
+    host_memory = False
+    ffi = ffi
+
+    def __post_init__(self) -> None:
+        self.device_name = backend.full_name(self.device_type, 0)
+        self._blocks: dict[int, np.ndarray] = {}  # start address -> its storage
+        self._starts: list[int] = []  # sorted start addresses
+        self._wrapped: dict[str, object] = {}  # symbol -> the checking callback (kept alive)
+        self._streams = itertools.count(1)
+
+    # --- memory -------------------------------------------------------------------------
+    def allocate(self, nbytes: int) -> int:
+        raw = np.empty(max(int(nbytes), 1) + _ALIGN, np.uint8)
+        ptr = raw.ctypes.data + (-raw.ctypes.data) % _ALIGN
+        raw[:] = 0xA5  # fresh device memory holds garbage, not zeros
+        self._blocks[ptr] = raw
+        bisect.insort(self._starts, ptr)
+        self.counters.allocations += 1
+        return ptr
+
+    def free(self, ptr: int) -> None:
+        if self._blocks.pop(ptr, None) is not None:
+            self._starts.remove(ptr)
+            self.counters.frees += 1
+
+    def owns(self, lo: int, hi: int) -> bool:
+        """Whether bytes [lo, hi) lie inside one allocation of this device."""
+        i = bisect.bisect_right(self._starts, lo) - 1
+        if i < 0:
+            return False
+        start = self._starts[i]
+        raw = self._blocks[start]
+        end = raw.ctypes.data + raw.nbytes
+        return lo >= start and hi <= end
+
+    @property
+    def bytes_allocated(self) -> int:
+        return sum(b.nbytes - _ALIGN for b in self._blocks.values())
+
+    def copy_in(self, dst: int, src, stream=None) -> None:
+        src = np.ascontiguousarray(src)
+        if src.nbytes and not self.owns(dst, dst + src.nbytes):
+            raise ValueError("copy_in: the destination is not memory of the simulated device")
+        self.counters.uploads += 1
+        self.counters.upload_bytes += src.nbytes
+        self.log.append((self._stream_id(stream), "upload", "copy_in"))
+        if src.nbytes:
+            ffi.memmove(ffi.cast("void *", dst), ffi.from_buffer(src), src.nbytes)
+
+    def copy_out(self, dst, src: int, stream=None) -> None:
+        if dst.nbytes and not self.owns(src, src + dst.nbytes):
+            raise ValueError("copy_out: the source is not memory of the simulated device")
+        self.counters.downloads += 1
+        self.counters.download_bytes += dst.nbytes
+        self.log.append((self._stream_id(stream), "download", "copy_out"))
+        if dst.nbytes:
+            ffi.memmove(ffi.from_buffer(dst), ffi.cast("void *", src), dst.nbytes)
+
+    def new_stream(self):
+        return ffi.cast("void *", next(self._streams))
+
+    def synchronize(self, stream=None) -> None:
+        pass  # the simulated kernels are done when they return
+
+    @staticmethod
+    def _stream_id(stream) -> int:
+        return 0 if stream is None or stream == ffi.NULL else int(ffi.cast("intptr_t", stream))
+
+    def reset(self) -> None:
+        """Zero the counters and clear the log."""
+        self.counters = Counters()
+        self.log.clear()
+
+    # --- kernels ------------------------------------------------------------------------
+    def device_count(self) -> int:
+        return self.count
+
+    def has_kernel(self, symbol: str) -> bool:
+        if symbol in (backend.UPLOAD, backend.DOWNLOAD):
+            return True
+        return symbol in cpu.kernel_table() and (self.kernels is None or bool(self.kernels(symbol)))
+
+    def kernel(self, symbol: str):
+        fn = self._wrapped.get(symbol)
+        if fn is None:
+            if symbol == backend.UPLOAD:
+                fn = self._transfer(upload=True)
+            elif symbol == backend.DOWNLOAD:
+                fn = self._transfer(upload=False)
+            elif self.has_kernel(symbol):
+                fn = self._checked(symbol, cpu.kernel(symbol))
+            else:
+                raise KeyError(f"the simulated {self.device_type} device has no kernel {symbol!r}")
+            self._wrapped[symbol] = fn
+        return fn
+
+    def kernel_table(self) -> dict[str, object]:
+        return {s: self.kernel(s) for s in cpu.kernel_table() if self.has_kernel(s)}
+
+    def _span(self, rec) -> tuple[int, int]:
+        """Bytes [lo, hi) a tensor record's strided view covers (empty: lo == hi)."""
+        item = _ITEMSIZE.get(rec.dtype, 1)
+        lo = hi = int(ffi.cast("intptr_t", rec.data))
+        if any(rec.shape[i] == 0 for i in range(rec.ndim)):
+            return lo, lo
+        for i in range(rec.ndim):
+            ext = (rec.shape[i] - 1) * rec.strides[i] * item
+            if ext < 0:
+                lo += ext
+            else:
+                hi += ext
+        return lo, hi + item
+
+    def _bad_record(self, call) -> str | None:
+        """The first tensor of a call outside this device's memory, named, or None."""
+        for kind, recs, n in (("input", getattr(call, "in"), call.n_in), ("output", call.out, call.n_out)):
+            for i in range(n):
+                lo, hi = self._span(recs[i])
+                if hi > lo and not self.owns(lo, hi):
+                    return f"{kind} {i}"
+        return None
+
+    def _fail(self, call, text: str) -> int:
+        msg = text.encode()[: ffi.sizeof(call.msg) - 1]
+        ffi.memmove(call.msg, msg + b"\0", len(msg) + 1)
+        return _SF_ERR_INTERNAL
+
+    def _checked(self, symbol: str, fn):
+        def run(call):
+            bad = self._bad_record(call)
+            if bad is not None:
+                where = f"the simulated {self.device_type}"
+                return self._fail(call, f"{symbol} on {where} was given a host pointer as its {bad}")
+            self.counters.launches += 1
+            self.log.append((self._stream_id(call.stream), "launch", symbol))
+            return fn(call)
+
+        return ffi.callback("sf_kernel", run)
+
+    def _transfer(self, upload: bool):
+        name = backend.UPLOAD if upload else backend.DOWNLOAD
+
+        def run(call):
+            src, dst = getattr(call, "in")[0], call.out[0]
+            (slo, shi), (dlo, dhi) = self._span(src), self._span(dst)
+            n = shi - slo
+            if n != dhi - dlo:
+                return self._fail(call, f"{name}: {n} bytes in, {dhi - dlo} out")
+            dev_lo, dev_hi, host_lo, host_hi = (dlo, dhi, slo, shi) if upload else (slo, shi, dlo, dhi)
+            if n and (not self.owns(dev_lo, dev_hi) or self.owns(host_lo, host_hi)):
+                return self._fail(call, f"{name}: the device side is not device memory or the host side is")
+            if upload:
+                self.counters.uploads += 1
+                self.counters.upload_bytes += n
+            else:
+                self.counters.downloads += 1
+                self.counters.download_bytes += n
+            self.log.append((self._stream_id(call.stream), "upload" if upload else "download", name))
+            if n:
+                ffi.memmove(ffi.cast("void *", dlo), ffi.cast("void *", slo), n)
+            return 0
+
+        return ffi.callback("sf_kernel", run)
+
+    # --- the executor and the rest: the host's (kernels are host functions that launch) ---
+    def fill_tensor(self, rec, data, dtype, shape, strides) -> None:
+        cpu.fill_tensor(rec, data, dtype, shape, strides)
+
+    def run_plan(self, fns, calls, n: int, status) -> int:
+        return lib.sf_run_plan(fns, calls, n, status)
+
+    def run_schedule(self, fns, calls, n: int, npred, succ_start, succ, threads: int, trace, status) -> int:
+        # one stream: the calls run in the plan's order
+        return lib.sf_run_schedule(fns, calls, n, npred, succ_start, succ, 1, trace, status)
+
+    def run_while(self, cond, pred, body, limit: int, budget_ns: int, *out) -> int:
+        return lib.sf_run_while(cond, pred, body, limit, budget_ns, *out)
+
+    def num_procs(self) -> int:
+        return int(lib.sf_num_procs())
+
+    def num_threads(self) -> int:
+        return cpu.get_num_threads()
+
+    def set_num_threads(self, n: int) -> None:
+        cpu.set_num_threads(n)
+
+    def simd_bytes(self) -> int:
+        return cpu.simd_bytes()
+
+    def can_generate(self) -> bool:
+        return False  # generated kernels are the CPU's own code: fused groups run member by member
+
+    def lower_fused(self, ctx, group) -> bool:
+        return False
+
+
+_installed: list = []  # (the simulated device, the backend it replaced or None)
+
+
+def install(kernels: Callable[[str], bool] | None = None, count: int = 1) -> SimulatedDevice:
+    """Register a fresh simulated GPU (see the module doc); `uninstall` restores what was
+    there. Sessions made after this place ops on it as on a GPU."""
+    dev = SimulatedDevice(kernels=kernels, count=count)
+    previous = backend.unregister(dev.device_type)
+    backend.register(dev)
+    _installed.append((dev, previous))
+    return dev
+
+
+def uninstall() -> None:
+    """Remove the last installed simulated GPU, restoring the backend it replaced."""
+    if not _installed:
+        return
+    dev, previous = _installed.pop()
+    backend.unregister(dev.device_type)
+    if previous is not None:
+        backend.register(previous)
