@@ -45,7 +45,7 @@ TF_PY    := $(TF_VENV)/bin/python
 TF_REQS  := tests/parity/requirements.txt
 TF_STAMP := $(TF_VENV)/.requirements-installed
 
-.PHONY: all install cuda graphviz parity-env test demo lint bench crash-test fuzz clean asan asan-build FORCE
+.PHONY: all install cuda graphviz parity-env test test-gpu test-gpu-simulated demo lint bench crash-test fuzz clean asan asan-build FORCE
 
 all: test
 
@@ -102,6 +102,24 @@ test: install parity-env
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
 	if [ $$rc -ne 0 ]; then exit $$rc; fi
 	@$(MAKE) --no-print-directory asan ASAN_TESTS="$(ASAN_CI_TESTS)"
+
+# The op tests on the GPU, each op placed on /gpu:0 with soft placement off where the GPU has
+# its kernels (tests/ondevice.py), compared with the CPU's references, then the MLP and CNN
+# examples (their ops go to the GPU by default). Without a GPU this fails with the reason:
+# asked for GPU tests, a machine without one must not look like one where they passed.
+# test-gpu-simulated runs the same selection on the simulated GPU (any machine).
+GPU_TESTS ?= tests/ops/test_registry_ops.py tests/devices tests/cuda
+test-gpu: install
+	@$(PY) -c "import sys, staticflow as sf; from staticflow.backends import cuda; \
+	ok = sf.test.is_gpu_available(); \
+	ok or print('no GPU: ' + (cuda.unavailable_reason() or 'none listed') + '; make test-gpu needs one', file=sys.stderr); \
+	sys.exit(0 if ok else 1)"
+	STATICFLOW_TEST_DEVICE=gpu $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) $(GPU_TESTS)
+	$(PY) examples/mlp_digits.py
+	$(PY) examples/cnn_digits.py --model lenet
+
+test-gpu-simulated: install
+	STATICFLOW_TEST_DEVICE=simulated $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/ops/test_registry_ops.py
 
 # AddressSanitizer: a second build of the kernel library, with every load and store
 # checked, in build/asan/ (the normal build is untouched). The tests load it through

@@ -268,7 +268,7 @@ _PROTO_MESSAGES = {
 
 # absl's command-line flags and app runner (sf.flags, sf.app): loaded on first use, since a
 # program that builds and runs graphs needs neither, and absl brings pdb, sockets and logging
-_LAZY_MODULES = ("app", "flags")
+_LAZY_MODULES = ("app", "config", "flags")
 
 
 def __getattr__(name: str):

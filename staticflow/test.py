@@ -113,14 +113,18 @@ def gpu_device_name() -> str:
 
 
 def is_gpu_available(cuda_only: bool = False, min_cuda_compute_capability=None) -> bool:
-    """Whether staticflow can run on a GPU here (its kernels are CPU kernels: False)."""
+    """Whether staticflow can run on a GPU here: its CUDA library is built and the driver
+    sees a GPU (TF1's signature; the compute capability is not checked: the library's fat
+    binary covers sm_80 and sm_90 and carries PTX for newer GPUs)."""
     del cuda_only, min_cuda_compute_capability
     return bool(gpu_device_name())
 
 
 def is_built_with_cuda() -> bool:
-    """Whether staticflow was built with CUDA kernels (it was not)."""
-    return False
+    """Whether staticflow's CUDA kernel library was built (nvcc was found at install)."""
+    from staticflow.backends import cuda
+
+    return cuda.LIBRARY.is_file()
 
 
 def is_built_with_rocm() -> bool:

@@ -64,6 +64,7 @@ class SimulatedDevice:
     device_type: str = "GPU"
     counters: Counters = field(default_factory=Counters)
     log: list = field(default_factory=list)  # (stream id, "launch" | "upload" | "download", symbol)
+    listed: bool = False  # shown by device listings and is_gpu_available (as a real GPU would be)
 
     host_memory = False
     ffi = ffi
@@ -265,10 +266,14 @@ class SimulatedDevice:
 _installed: list = []  # (the simulated device, the backend it replaced or None)
 
 
-def install(kernels: Callable[[str], bool] | None = None, count: int = 1) -> SimulatedDevice:
+def install(
+    kernels: Callable[[str], bool] | None = None, count: int = 1, listed: bool = False
+) -> SimulatedDevice:
     """Register a fresh simulated GPU (see the module doc); `uninstall` restores what was
-    there. Sessions made after this place ops on it as on a GPU."""
-    dev = SimulatedDevice(kernels=kernels, count=count)
+    there. Sessions made after this place ops on it as on a GPU. `listed`: device listings
+    and `sf.test.is_gpu_available()` report it (for tests of code that asks them)."""
+    backend.registered()  # (a real GPU's backend, probed first, is what uninstall restores)
+    dev = SimulatedDevice(kernels=kernels, count=count, listed=listed)
     previous = backend.unregister(dev.device_type)
     backend.register(dev)
     _installed.append((dev, previous))

@@ -126,6 +126,10 @@ class Backend(Protocol):
 
 
 _backends: dict[str, Backend] = {}
+# functions that register a backend once its device is known to work (the CUDA backend: it
+# loads its library and asks the driver), run on the first question about devices, so that
+# importing staticflow loads no device library
+_probes: list = []
 
 
 def register(backend: Backend) -> None:
@@ -136,7 +140,24 @@ def register(backend: Backend) -> None:
 
 
 def registered() -> list[Backend]:
+    _probe()
     return list(_backends.values())
+
+
+def add_probe(fn) -> None:
+    """Run `fn()` (which may `register` a backend) the first time devices are asked about."""
+    _probes.append(fn)
+
+
+def _probe() -> None:
+    while _probes:
+        _probes.pop(0)()
+
+
+def listed() -> list[Backend]:
+    """The backends of real devices: what device listings and `is_gpu_available` report (a
+    simulated device is left out unless it was installed to be listed)."""
+    return [b for b in registered() if getattr(b, "listed", True)]
 
 
 _DEVICE_TYPE = re.compile(r"(?:^|/)(?:device:)?([A-Za-z_]+)(?::\d+|$)")
@@ -180,6 +201,8 @@ def unregister(device_type_: str) -> Backend | None:
 
 def has_devices() -> bool:
     """Whether a backend besides the default's is registered (placement has work to do)."""
+    if _probes:
+        _probe()
     return len(_backends) > 1
 
 

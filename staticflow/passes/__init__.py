@@ -45,6 +45,9 @@ class Options:
     # CPU; device type -> most devices of it the session uses (ConfigProto.device_count)
     soft_placement: bool = False
     device_count: dict[str, int] = field(default_factory=dict)
+    # variable name -> the memory it lives in ("" the host, else a device's full name): the
+    # session's, so that placement keeps a variable where earlier plans put it
+    variable_devices: dict[str, str] = field(default_factory=dict)
 
     def on(self, name: str) -> bool:
         return self.enabled.get(name, True)

@@ -28,6 +28,13 @@ def memory(device: str) -> str:
     return "" if backend.is_host(device) else device
 
 
+def output_memory(node) -> str:
+    """The memory `node`'s outputs are in (a download runs on its device, writes the host's)."""
+    if node.opdef is not None and node.opdef.transfer == "download":
+        return ""
+    return memory(node.device)
+
+
 def run(ir, ctx) -> int:
     if not backend.has_devices():
         return 0
@@ -41,7 +48,7 @@ def run(ir, ctx) -> int:
         got = copies.get(key)
         if got is not None:
             return got
-        src = memory(v.node.device)
+        src = output_memory(v.node)
         if src and dst:  # device to device: through the host
             out = copy_of(copy_of(v, ""), dst)
         elif dst:
@@ -62,10 +69,10 @@ def run(ir, ctx) -> int:
             p = v.node
             if a.host or (p.opdef is not None and p.opdef.static):
                 continue
-            if memory(p.device) != dst:
+            if output_memory(p) != dst:
                 ir.set_input(n, i, copy_of(v, dst))
     for v in list(ir.fetches):
-        if memory(v.node.device) and not (v.node.opdef is not None and v.node.opdef.static):
+        if output_memory(v.node) and not (v.node.opdef is not None and v.node.opdef.static):
             ir.replace_fetches(v, copy_of(v, ""))
     if copies:
         ups = sum(1 for (_v, d) in copies if d)

@@ -40,8 +40,11 @@ def run(ir, ctx) -> int:
         return 0  # no device but the CPU, none asked for: every node stays where it is
     groups = _colocation_groups(ir)
     changed = 0
+    homes = opts.variable_devices
     for members in groups:
-        device = _choose(members, requests, available, ctx, opts.soft_placement)
+        device = _home(members, homes, available, ctx)
+        if device is None:
+            device = _choose(members, requests, available, ctx, opts.soft_placement)
         for n in members:
             if n.device != device:
                 n.device = device
@@ -100,6 +103,21 @@ def _colocation_groups(ir) -> list[list]:
     for nid, n in ir.nodes.items():
         groups.setdefault(find(nid), []).append(n)
     return list(groups.values())
+
+
+def _home(members, homes: dict, available: dict, ctx) -> str | None:
+    """Where the group's variable lives in the session, when it can stay there (so that a
+    variable is not moved between plans); None to choose afresh."""
+    var = next((n for n in members if n.type == "VariableV2" and n.origin), None)
+    if var is None or var.origin[0].name not in homes:
+        return None
+    home = homes[var.origin[0].name]
+    if not home:
+        return CPU
+    t = backend.device_type(home)
+    if (backend.device_index(home) or 0) >= available.get(t, 0):
+        return None
+    return home if _unsupported(members, backend.for_device(home), ctx) is None else None
 
 
 def _choose(members, requests, available, ctx, soft: bool) -> str:

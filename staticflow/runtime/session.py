@@ -58,27 +58,44 @@ class VariableStore:
         self._on_device: dict[str, tuple] = {}
         self._device_states: dict[str, tuple] = {}
         self._streams: dict[str, int] = {}  # device -> the session's stream there (an address)
+        # variable name -> the device it lives on: placement keeps variables where they are
+        # (the session's pass options hold this dict); a plan that must place one elsewhere
+        # moves it, and `on_move` (the session's) drops the plans that point at the old storage
+        self.homes: dict[str, str] = {}
+        self.on_move = None
+        self.moved = 0
 
     def storage(self, op: fops.Operation) -> np.ndarray:
+        """The host storage of variable `op` (moved from a device, when it lived on one)."""
         if op.name in self._on_device:
-            raise ValueError(
-                f"variable {op.name} lives on {self._on_device[op.name][0]}: read and write it through "
-                f"VariableStore.read and write"
-            )
+            self._move(op, self._on_device, "")
         a = self._arrays.get(op.name)
         if a is None:
             shape = op.get_attr("shape").as_list()
             a = np.zeros(shape, dtype=op.get_attr("dtype").np)
             self._arrays[op.name] = a
+        if self.homes.get(op.name, "") != "":
+            self.homes[op.name] = ""
         return a
+
+    def _move(self, op: fops.Operation, table: dict, device: str) -> None:
+        """Move a variable (or random state) off the device it lives on, to `device` ("" the
+        host): a plan placed it elsewhere than the plans before it. Its value goes along;
+        the session's plans, which point at the old storage, are dropped (`on_move`)."""
+        old_device, be, ptr, nbytes = table.pop(op.name)
+        if table is self._on_device:
+            value = np.empty(op.get_attr("shape").as_list(), op.get_attr("dtype").np)
+        else:
+            value = np.empty(3, np.int64)
+        be.copy_out(value, ptr, self.stream(old_device))
+        (self._arrays if table is self._on_device else self._states)[op.name] = value
+        self.moved += 1
+        if self.on_move is not None:
+            self.on_move()
 
     def _device_block(self, table: dict, name: str, device: str, host: np.ndarray) -> tuple[int, int]:
         got = table.get(name)
-        if got is not None:
-            if got[0] != device:
-                raise errors.InvalidArgumentError(
-                    None, None, f"{name} lives on {got[0]} in this session; a plan placed it on {device}"
-                )
+        if got is not None and got[0] == device:
             return got[2], got[3]
         be = backend.for_device(device)
         ptr = be.allocate(max(host.nbytes, 1))
@@ -90,16 +107,31 @@ class VariableStore:
     def device_storage(self, op: fops.Operation, device: str) -> tuple[int, int]:
         """(address, bytes) of variable `op` in `device`'s memory, made on first use (from its
         host value, when it had one: the session's first plan placed it elsewhere)."""
-        if op.name in self._arrays and op.name not in self._on_device:
-            host = self._arrays.pop(op.name)
-        else:
-            shape = op.get_attr("shape").as_list()
-            host = np.zeros(shape, dtype=op.get_attr("dtype").np)
+        got = self._on_device.get(op.name)
+        if got is not None and got[0] == device:
+            return got[2], got[3]
+        if got is not None:
+            self._move(op, self._on_device, "")
+        host = self._arrays.pop(op.name, None)
+        if host is None:
+            host = np.zeros(op.get_attr("shape").as_list(), dtype=op.get_attr("dtype").np)
+        elif self.on_move is not None and got is None:
+            self.on_move()  # plans made before point at its host storage
+        self.homes[op.name] = device
         return self._device_block(self._on_device, op.name, device, host)
 
     def device_op_state(self, op: fops.Operation, device: str) -> tuple[int, int]:
         """(address, bytes) of a random op's stream state in `device`'s memory."""
-        return self._device_block(self._device_states, op.name, device, self.op_state(op))
+        got = self._device_states.get(op.name)
+        if got is not None and got[0] != device:
+            self._move(op, self._device_states, "")
+        if got is None or got[0] != device:
+            host = self._states.pop(op.name, None)
+            if host is None:
+                host = self.op_state(op)
+                self._states.pop(op.name, None)
+            return self._device_block(self._device_states, op.name, device, host)
+        return got[2], got[3]
 
     def stream(self, device: str) -> int:
         """The session's stream on `device` (one per session and device), as an address."""
@@ -139,7 +171,10 @@ class VariableStore:
         return tuple(op.get_attr("shape").as_list())
 
     def op_state(self, op: fops.Operation) -> np.ndarray:
-        """The stream state [seed, seed2, counter] of a random op, created on first use."""
+        """The stream state [seed, seed2, counter] of a random op, created on first use (moved
+        from a device, when it lived on one)."""
+        if op.name in self._device_states:
+            self._move(op, self._device_states, "")
         a = self._states.get(op.name)
         if a is None:
             seed, seed2 = op.get_attr("seed"), op.get_attr("seed2")
@@ -431,6 +466,8 @@ class Session:
         self._plans_lock = threading.Lock()
         self.plans_evicted = 0
         self._variables = VariableStore(self._graph)
+        self._pass_options.variable_devices = self._variables.homes
+        self._variables.on_move = self._drop_plans
         self._executor_mode = executor
         self._inter_op = _inter_op_threads(self._config)
         # runs do not take this lock (each plan has its own, so that a run blocked in a queue
@@ -844,6 +881,16 @@ class Session:
         return np.asarray(arr, order="C")
 
     # --- lifetime -----------------------------------------------------------------------------
+    def _drop_plans(self) -> None:
+        """Forget every plan (a variable moved between memories: their pointers are stale);
+        the next runs plan again."""
+        with self._plans_lock:
+            self._plans.clear()
+            self._plan_count = 0
+        self._signatures.clear()
+        for sig in list(self._signature_set):
+            sig.forget(None)
+
     def close(self) -> None:
         self._closed = True
         self._resources.close()  # wakes runs blocked in a queue, stops background readers
@@ -952,8 +999,9 @@ def _check_fits(t: fops.Tensor, arr: np.ndarray, ints: bool = False) -> None:
 
 
 def list_local_devices() -> list[str]:
-    """The devices plans run on in this process: one per registered backend (the CPU today)."""
-    return [f"/device:{b.device_type}:0" for b in backend.registered()]
+    """The devices plans can run on in this process: the CPU, and each GPU a backend serves
+    (a simulated one only when it was installed to be listed)."""
+    return [f"/device:{b.device_type}:{i}" for b in backend.listed() for i in range(b.device_count())]
 
 
 def _device_name(node) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pathlib
 
 import numpy as np
+import ondevice
 import pytest
 
 import staticflow as sf
@@ -103,7 +104,7 @@ def _build(d, case, mode):
 def _run_special(d, case):
     """Ops whose value does not come from inputs: placeholders and variables."""
     g = sf.Graph()
-    with g.as_default(), sf.Session(graph=g) as sess:
+    with g.as_default(), ondevice.scope(), ondevice.session(g) as sess:
         if d.name == "Placeholder":
             dt = case.attrs["dtype"]
             x = builder.apply_op("Placeholder", [], case.attrs).outputs[0]
@@ -159,7 +160,7 @@ def test_op_matches_reference(op_name, index):
     want = None
     for mode in ("feed", "const"):
         g = sf.Graph()
-        with g.as_default():
+        with g.as_default(), ondevice.scope():
             inputs, feeds = _build(d, case, mode)
             op = builder.apply_op(d.name, inputs, dict(case.attrs))
         if want is None:
@@ -167,8 +168,7 @@ def test_op_matches_reference(op_name, index):
                 want = builder.run_reference(d, [v for _, v in flat], op.attrs)
             except (ValueError, IndexError, ZeroDivisionError) as e:
                 pytest.fail(f"reference raised on a valid case: {e}")
-        with sf.Session(graph=g) as sess:
-            got = sess.run(list(op.outputs), feeds) if op.outputs else sess.run(op, feeds)
+        got = ondevice.run(g, list(op.outputs) if op.outputs else op, feeds, d.name)
         if not op.outputs:
             assert got is None
             continue
@@ -188,8 +188,7 @@ def test_op_matches_reference(op_name, index):
             with g2.as_default():
                 sf.import_graph_def(sf.GraphDef.FromString(data), name="")
             feeds2 = {g2.get_tensor_by_name(t.name): v for t, v in feeds.items()}
-            with sf.Session(graph=g2) as sess:
-                got2 = sess.run([g2.get_tensor_by_name(t.name) for t in op.outputs], feeds2)
+            got2 = ondevice.run(g2, [g2.get_tensor_by_name(t.name) for t in op.outputs], feeds2, d.name)
             for a, b in zip(got, got2):
                 np.testing.assert_array_equal(a, b)
 
