@@ -136,6 +136,10 @@ def options_from_config(config) -> Options:
         return opts
     opts.soft_placement = bool(config.allow_soft_placement)
     opts.device_count = {k.upper(): int(v) for k, v in config.device_count.items()}
+    visible = config.gpu_options.visible_device_list.strip()
+    if visible:  # GPUs the session may see: as many as the list names
+        n = len([v for v in visible.split(",") if v.strip()])
+        opts.device_count["GPU"] = min(opts.device_count.get("GPU", n), n)
     go = config.graph_options
     rw, oo = go.rewrite_options, go.optimizer_options
     off = rw.OFF

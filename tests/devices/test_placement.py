@@ -171,3 +171,17 @@ def test_queries_list_a_gpu_only_where_one_can_run(make_sim_gpu):
     assert sf.test.is_gpu_available()
     assert [d.name for d in sf.config.list_physical_devices("GPU")] == ["/physical_device:GPU:0"]
     assert [d.name for d in sf.config.list_logical_devices("GPU")] == ["/device:GPU:0"]
+
+
+def test_visible_device_list_bounds_the_gpus_a_session_uses(make_sim_gpu):
+    make_sim_gpu(count=2)
+    g = sf.Graph()
+    with g.as_default():
+        with sf.device("/gpu:1"):
+            y = sf.exp(sf.constant([0.0]), name="e")
+    one = sf.ConfigProto(gpu_options=sf.GPUOptions(visible_device_list="0"))
+    with sf.Session(graph=g, config=one) as s:
+        with pytest.raises(sf.errors.InvalidArgumentError, match="explicitly assigned to /device:GPU:1"):
+            s.run(y)
+    with sf.Session(graph=g) as s:
+        assert s.run(y) == pytest.approx([1.0])
