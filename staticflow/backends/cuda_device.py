@@ -180,8 +180,9 @@ def cpu_dtype(code: int):
 
 
 def probe() -> None:
-    """Register the GPU where the CUDA library can run here (a cheap no-op where it is not
-    built: the file check comes first)."""
-    if not cuda.LIBRARY.is_file() or cuda.unavailable_reason() is not None:
+    """Register the GPU where the CUDA library can run here (cheap where it cannot: the
+    file and driver checks come first)."""
+    # the driver first: without one the library (tens of ms to open) is never loaded
+    if not cuda.LIBRARY.is_file() or not cuda._driver_loads() or cuda.unavailable_reason() is not None:
         return
     backend.register(CudaDevice())

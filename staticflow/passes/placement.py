@@ -25,7 +25,7 @@ the plan keeps one copy per device, uploaded once when the plan is built.
 from __future__ import annotations
 
 from staticflow.compiler.build import flat_args, where
-from staticflow.framework import backend, errors
+from staticflow.framework import backend, dtypes, errors
 from staticflow.ops import registry
 from staticflow.ops.lowering import HostCall, LowerContext
 
@@ -182,7 +182,8 @@ def _why_not(node, be, ctx) -> str | None:
     if d.static or d.transfer is not None:
         return None  # constants are copied where they are read; copies run on their device
     if node.type == "VariableV2":
-        return None if any(dt.is_numeric for dt in node.dtypes) else "strings live in host memory"
+        objects = any(dtypes.holds_objects(dt) for dt in node.dtypes)
+        return "strings live in host memory" if objects else None
     if d.source is not None or d.resource is not None or d.lower is None:
         return f"no supported kernel for {be.device_type} devices is available"
     in_dtypes = [v.dtype for v in node.inputs]

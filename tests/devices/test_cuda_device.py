@@ -1,0 +1,57 @@
+"""The CUDA GPU as a runtime device (backends/cuda_device.py): its kernel mapping where the
+library is built, its absence where no GPU can run, and, on a GPU, plans on it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import staticflow as sf
+from staticflow.backends import cuda
+from staticflow.framework import backend
+
+built = pytest.mark.skipif(not cuda.LIBRARY.is_file(), reason="the CUDA kernel library is not built here")
+
+
+@built
+def test_the_gpu_maps_the_abi_names_to_its_kernels():
+    from staticflow.backends.cuda_device import CudaDevice
+
+    dev = CudaDevice()
+    table = cuda.kernel_table()
+    assert dev.has_kernel("sf_cpu_neg_float32") == ("sf_cuda_neg_float32" in table)
+    assert dev.has_kernel(backend.UPLOAD) and dev.has_kernel(backend.DOWNLOAD)
+    cpu_names = ("sf_cpu_matmul_float32", "sf_cpu_conv2d_float32")
+    missing = next(s for s in cpu_names if "sf_cuda" + s[6:] not in table)
+    assert not dev.has_kernel(missing)
+    with pytest.raises(KeyError, match="has no kernel"):
+        dev.kernel(missing)
+
+
+def test_no_gpu_is_registered_where_none_can_run():
+    if cuda.available():
+        pytest.skip("a GPU can run here")
+    assert "GPU" not in [b.device_type for b in backend.registered()]
+    assert not sf.test.is_gpu_available()
+    assert sf.config.list_physical_devices("GPU") == []
+
+
+@pytest.mark.gpu
+def test_an_mlp_step_on_the_gpu_equals_the_cpu():
+    rng = np.random.default_rng(0)
+    xs = rng.standard_normal((64, 10)).astype(np.float32)
+
+    def losses(device):
+        g = sf.Graph()
+        with g.as_default(), sf.device(device):
+            sf.set_random_seed(1)
+            x = sf.placeholder(sf.float32, [None, 10])
+            h = sf.layers.dense(x, 32, activation=sf.nn.relu)
+            loss = sf.reduce_mean(sf.square(sf.layers.dense(h, 1)))
+            step = sf.train.GradientDescentOptimizer(0.05).minimize(loss)
+            init = sf.global_variables_initializer()
+        with sf.Session(graph=g, config=sf.ConfigProto(allow_soft_placement=True)) as s:
+            s.run(init)
+            return [s.run([loss, step], {x: xs})[0] for _ in range(5)]
+
+    np.testing.assert_allclose(losses("/gpu:0"), losses("/cpu:0"), rtol=1e-4)
