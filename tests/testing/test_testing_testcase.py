@@ -125,10 +125,14 @@ def test_temp_dirs_are_per_test_under_the_process_dir(monkeypatch, tmp_path):
 
 
 def test_devices():
-    assert sf.test.is_gpu_available() is False
-    assert sf.test.is_gpu_available(cuda_only=True, min_cuda_compute_capability=(3, 0)) is False
-    assert sf.test.gpu_device_name() == ""
-    assert sf.test.is_built_with_cuda() is False and sf.test.is_built_with_gpu_support() is False
+    from staticflow.backends import cuda
+
+    gpu = cuda.available()  # the CUDA library is built and the driver sees a GPU
+    assert sf.test.is_gpu_available() is gpu
+    assert sf.test.is_gpu_available(cuda_only=True, min_cuda_compute_capability=(3, 0)) is gpu
+    assert sf.test.gpu_device_name() == ("/device:GPU:0" if gpu else "")
+    built = cuda.LIBRARY.is_file()
+    assert sf.test.is_built_with_cuda() is built and sf.test.is_built_with_gpu_support() is built
     assert sf.test.mock.patch is unittest.mock.patch
 
 
