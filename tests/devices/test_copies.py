@@ -223,3 +223,32 @@ def test_a_cpu_only_session_takes_no_device_path():
         p = sess.plan(y, {x: np.zeros(3, np.float32)})
     assert p.device_arenas == {}
     assert [r.name for r in p.pass_log if r.name in ("placement", "copy_insertion")] == []
+
+
+def test_a_variable_a_later_plan_must_place_elsewhere_moves_with_its_value(make_sim_gpu):
+    # the GPU lacks the momentum update: a plan added later that updates the variable with it
+    # keeps it on the CPU, so the variable moves there, value and all, and the session's
+    # earlier plans (pointing at its device storage) are planned again
+    dev = make_sim_gpu(kernels=lambda sym: "momentum" not in sym)
+    g = sf.Graph()
+    with g.as_default():
+        with sf.device("/gpu:0"):
+            v = sf.Variable(np.zeros(4, np.float32), name="v")
+            inc = sf.assign_add(v, np.ones(4, np.float32))
+        init = sf.global_variables_initializer()
+    with sf.Session(graph=g, config=sf.ConfigProto(allow_soft_placement=True)) as sess:
+        sess.run(init)
+        sess.run(inc.op)
+        assert sess._variables.device_of("v") == GPU
+        with g.as_default(), sf.device("/gpu:0"):
+            opt = sf.train.MomentumOptimizer(0.25, 0.0)
+            step = opt.minimize(sf.reduce_sum(v * v))  # v -= 0.25 * 2v
+            slots = sf.variables_initializer(opt.variables())
+        sess.run(slots)
+        sess.run(step)
+        assert sess._variables.device_of("v") == "" and sess._variables.moved == 1
+        np.testing.assert_array_equal(sess.run(v), [0.5] * 4)
+        sess.run(inc.op)  # planned again, on the variable's new home
+        np.testing.assert_array_equal(sess.run(v), [1.5] * 4)
+        assert sess._variables.moved == 1  # and it stays there
+    assert dev.counters.downloads >= 1
