@@ -146,6 +146,12 @@ def load_module(image: bytes, names: list[str], device: int = 0) -> list:
     return out
 
 
+def address(handle) -> int:
+    """A driver handle (CUcontext, CUfunction; NULL: 0) as an integer."""
+    ffi, _lib = library()
+    return int(ffi.cast("uintptr_t", handle))
+
+
 def entry_points() -> dict:
     """Addresses of the driver functions the generic launcher calls (sf_fused_fn's)."""
     ffi, lib = library()

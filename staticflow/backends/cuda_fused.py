@@ -92,13 +92,14 @@ def descriptor_ffi():
     return _ffi
 
 
-def descriptor(spec: fc.Spec, func, fin, entry: dict, ctx=None):
-    """A new sf_fused_fn for `spec`'s kernel (kept alive by the caller)."""
+def descriptor(spec: fc.Spec, func: int, fin: int, entry: dict, ctx: int = 0):
+    """A new sf_fused_fn for `spec`'s kernel (kept alive by the caller): the addresses of its
+    CUfunctions, the driver's entry points and the context."""
     ffi = descriptor_ffi()
     d = ffi.new("sf_fused_fn *")
-    d.ctx = ffi.cast("void *", ctx or 0)
+    d.ctx = ffi.cast("void *", ctx)
     d.func = ffi.cast("void *", func)
-    d.fin = ffi.cast("void *", fin or 0)
+    d.fin = ffi.cast("void *", fin)
     for k, v in entry.items():
         setattr(d, k, ffi.cast("void *", v))
     d.mode = 0 if spec.reduce is None else 1 if spec.reduce[2] == "row" else 2
@@ -178,7 +179,9 @@ class GpuLoader(Loader):
             if hit is None:
                 names = ["sf_fused", "sf_fused_fin"]
                 func, fin = cuda_driver.load_module(self.image(source), names, self.device)
-                d = descriptor(spec, func, fin, cuda_driver.entry_points(), cuda_driver.context(self.device))
+                ctx = cuda_driver.context(self.device)
+                func, fin, ctx = (cuda_driver.address(p) for p in (func, fin, ctx))
+                d = descriptor(spec, func, fin, cuda_driver.entry_points(), ctx)
                 addr = int(descriptor_ffi().cast("uintptr_t", d))
                 hit = self._kernels[source] = (d, addr)
         return self.symbol, launcher_address(), (hit[1],)
