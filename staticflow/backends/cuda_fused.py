@@ -142,6 +142,12 @@ class GpuLoader(Loader):
         self._kernels: dict = {}  # source -> (descriptor, address); never freed
 
     def unavailable(self) -> str | None:
+        """Why no kernel can be made (None: they can); found out once per loader."""
+        if not hasattr(self, "_why"):
+            self._why = self._unavailable()
+        return self._why
+
+    def _unavailable(self) -> str | None:
         from staticflow.backends import cuda_driver, nvrtc
 
         why = nvrtc.unavailable_reason()
@@ -214,10 +220,16 @@ def lower(ctx, group, device: int = 0, loader: Loader | None = None) -> bool:
     if why:
         jit.warn_once(f"GPU: {why}", _HINT)
         return False
+    from staticflow.backends import cuda_driver, nvrtc
+
     try:
         symbol, addr, iattr = loader.kernel(spec)
     except jit.CompileError as e:
         jit.warn_once(f"GPU: the kernel did not compile: {str(e).splitlines()[-1][:200]}", _HINT)
+        return False
+    except (cuda_driver.DriverUnavailable, nvrtc.NvrtcUnavailable) as e:
+        # e.g. a driver older than NVRTC, which cannot load its code
+        jit.warn_once(f"GPU: the kernel could not be loaded: {str(e)[:200]}", _HINT)
         return False
     extra = [] if scratch is None else [ctx.scratch_buffer(*scratch)]
     if fc.cuda_fallible(spec):

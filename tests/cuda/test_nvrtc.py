@@ -465,3 +465,18 @@ def test_without_nvrtc_or_a_driver_the_gpu_lowering_says_why(monkeypatch, recwar
     np.testing.assert_allclose(got, np.exp(1.0) * 2 + 1, rtol=1e-6)
     assert [str(w.message) for w in recwarn if issubclass(w.category, jit.FusionWarning)] and \
         "libnvrtc" in str([w.message for w in recwarn][0])
+
+
+def test_a_kernel_the_driver_cannot_load_falls_back_to_the_members(monkeypatch, recwarn):
+    monkeypatch.setattr(jit, "_warned", set())
+
+    class Refusing(EmuLoader):
+        def kernel(self, spec):
+            raise cuda_driver.DriverUnavailable("cuModuleLoadData failed: CUDA_ERROR_UNSUPPORTED_PTX_VERSION")
+
+    x = sf.placeholder(sf.float32, [5])
+    with gpu_lowering(Refusing()):
+        got = run([sf.exp(x) * x], {x: np.full(5, 2.0, np.float32)})[0]
+    np.testing.assert_allclose(got, np.exp(2.0) * 2, rtol=1e-6)
+    msgs = [str(w.message) for w in recwarn if issubclass(w.category, jit.FusionWarning)]
+    assert len(msgs) == 1 and "UNSUPPORTED_PTX_VERSION" in msgs[0]
