@@ -57,9 +57,20 @@ typedef struct sf_fused_view {
     int64_t st[SF_FUSED_MAXD]; /* element strides; [0], [1] in reduction mode */
 } sf_fused_view;
 
-/* The multi-index of C-order element i of shape[0..nd). */
-SF_HD static inline void sf_fused_unravel(const int64_t *shape, int nd, int64_t i, int64_t *ix)
+/* The multi-index of C-order element i of shape[0..nd), which has n elements: in 32-bit
+ * arithmetic when n fits (a GPU's 64-bit division is a long instruction sequence). */
+SF_HD static inline void sf_fused_unravel(const int64_t *shape, int nd, int64_t i, int64_t *ix, int64_t n)
 {
+    if (n <= (int64_t)0xffffffff) {
+        uint32_t j = (uint32_t)i;
+        for (int d = nd - 1; d > 0; d--) {
+            const uint32_t s = (uint32_t)shape[d];
+            ix[d] = j % s;
+            j /= s;
+        }
+        ix[0] = j;
+        return;
+    }
     for (int d = nd - 1; d > 0; d--) {
         ix[d] = i % shape[d];
         i /= shape[d];

@@ -548,7 +548,7 @@ SF_HD static inline int sf_fused_elem(const sf_fused_args *a, int64_t i)
 {{
     const int nd = (int)a->h.nd;
     int64_t ix[SF_FUSED_MAXD];
-    sf_fused_unravel(a->h.shape, nd, i, ix);
+    if (nd > 1) sf_fused_unravel(a->h.shape, nd, i, ix, a->h.n);
     (void)ix;
     {pro}
     {offs}
