@@ -202,6 +202,24 @@ def default_loader(device: int = 0) -> GpuLoader:
     return _default[device]
 
 
+# lowering key (fused_codegen._lowering_key) -> (views, scratch, nin, spec): an unrolled loop
+# fuses the same group at every step, and equal keys lower alike
+_LOWERED: dict = {}
+
+
+def _lowered(ctx, group) -> tuple:
+    key = fc._lowering_key(ctx, group)
+    hit = _LOWERED.get(key) if key is not None else None
+    if hit is None:
+        views, scratch, nin, classes, mode = fc.geometry(ctx, group, fc.CUDA_CHUNK)
+        hit = (tuple(views), scratch, nin, fc._spec(group, ctx, classes, mode))
+        if key is not None:
+            if len(_LOWERED) > 4096:
+                _LOWERED.clear()
+            _LOWERED[key] = hit
+    return hit
+
+
 _HINT = ("GPU fused kernels need libnvrtc (the CUDA toolkit or the nvidia-cuda-nvrtc wheel), a driver "
          "and a C compiler.")
 
@@ -214,8 +232,7 @@ def lower(ctx, group, device: int = 0, loader: Loader | None = None) -> bool:
     if why:
         jit.warn_once(f"GPU: {why}", _HINT)
         return False
-    views, scratch, nin, classes, mode = fc.geometry(ctx, group, fc.CUDA_CHUNK)
-    spec = fc._spec(group, ctx, classes, mode)
+    views, scratch, nin, spec = _lowered(ctx, group)
     why = fc.cuda_unsupported(spec)
     if why:
         jit.warn_once(f"GPU: {why}", _HINT)
