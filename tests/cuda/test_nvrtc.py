@@ -56,11 +56,9 @@ def test_random_graphs_through_the_emulated_gpu_kernels_agree(program):
         fetches, feed = build(program)
         want = reference.evaluate(fetches, feed)
         cpu_fused = run(fetches, feed)
-        with gpu_lowering(EmuLoader()) as loader:
+        with gpu_lowering(EmuLoader()):
             got = run(fetches, feed)
-    _agree(got, want, cpu_fused)
-    for spec in loader.specs:
-        assert fc.cuda_source(spec) in fc.cuda_source.__wrapped__(spec)  # a pure function of the spec
+    _agree(got, want, cpu_fused)  # (the fixed cases below check that groups take this path)
 
 
 def _fixed(build_fn, feed_fn, tol=2e-5):
