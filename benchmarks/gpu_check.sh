@@ -2,8 +2,11 @@
 # One command for a machine with an NVIDIA GPU: build the CUDA kernel library
 # (`make install`: the C library, then kernels/cuda/ with nvcc), then run
 # tests/cuda on the GPU (every kernel family against the C kernels, the CPU build
-# of the kernel bodies, the library checks) and print the results. Exits non-zero
-# when the build fails, a test fails, or no GPU is usable (the GPU tests would skip).
+# of the kernel bodies, the generated fused kernels through NVRTC, the library
+# checks), then benchmarks/bench_gpu.py (copy bandwidth, the fused chains' GB/s,
+# the 4096^2 matmul and the MLP step against PyTorch where installed) and print the
+# results. Exits non-zero when the build fails, a test fails, or no GPU is usable
+# (the GPU tests would skip). BENCH=0 leaves the benchmarks out.
 #
 #   benchmarks/gpu_check.sh            # from the repository root
 #   PYTEST_ARGS="-x" benchmarks/gpu_check.sh
@@ -28,3 +31,10 @@ $PY -c "from staticflow.backends import cuda; r = cuda.unavailable_reason(); pri
 
 echo "== tests/cuda"
 $PY -m pytest -q -rs -p no:cacheprovider ${PYTEST_ARGS:-} tests/cuda
+status=$?
+
+if [ "${BENCH:-1}" != 0 ]; then
+    echo "== benchmarks/bench_gpu.py"
+    $PY benchmarks/bench_gpu.py ${BENCH_ARGS:-}
+fi
+exit $status

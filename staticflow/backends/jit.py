@@ -127,14 +127,15 @@ _loaded: dict[str, tuple[ctypes.CDLL, int]] = {}  # key -> (library, function ad
 stats = {"compiled": 0, "cached": 0}
 
 
-def warn_once(reason: str) -> None:
-    """One FusionWarning per reason and process."""
+def warn_once(reason: str, hint: str = "") -> None:
+    """One FusionWarning per reason and process; `hint` says what to install (default: a C
+    compiler)."""
     if reason in _warned:
         return
     _warned.add(reason)
+    hint = hint or f"Install a C compiler (e.g. gcc) or name one in ${CC_ENV}."
     warnings.warn(
-        f"staticflow cannot generate fused kernels ({reason}); plans run the unfused kernels. "
-        f"Install a C compiler (e.g. gcc) or name one in ${CC_ENV}.",
+        f"staticflow cannot generate fused kernels ({reason}); plans run the unfused kernels. {hint}",
         FusionWarning,
         stacklevel=2,
     )
@@ -152,21 +153,28 @@ def available() -> bool:
     return True
 
 
-@cache
 def _headers() -> str:
     """The headers a source includes: a changed helper must not find an old library."""
+    return headers_text(_include_dirs())
+
+
+@cache
+def headers_text(dirs: tuple[str, ...]) -> str:
+    """The text of every header in `dirs` (once per process): part of the keys."""
     parts = []
-    for d in include_dirs():
+    for d in dirs:
         for f in sorted(pathlib.Path(d).glob("*.h")):
             parts.append(f.read_text())
     return "\n".join(parts)
 
 
-def key_of(source: str) -> str:
+def key_of(source: str, includes: tuple[str, ...] = ()) -> str:
     """The cache key: source, included headers, flags, compiler and processor."""
     cmd = compiler() or ["cc"]
     h = _key_prefix(tuple(cmd), " ".join(flags())).copy()
     h.update(source.encode())
+    if includes:
+        h.update(headers_text(tuple(includes)).encode())
     return h.hexdigest()[:32]
 
 
@@ -181,10 +189,11 @@ def _key_prefix(cmd: tuple[str, ...], flag_text: str):
     return h
 
 
-def load(source: str, symbol: str) -> int:
+def load(source: str, symbol: str, includes: tuple[str, ...] = ()) -> int:
     """The address of function `symbol` of `source`, compiled (or found in the cache) and
-    loaded. Raises CompileError when the compiler fails."""
-    key = key_of(source)
+    loaded; `includes`: more header directories (their headers are part of the key).
+    Raises CompileError when the compiler fails."""
+    key = key_of(source, includes)
     with _lock:
         hit = _loaded.get(key)
         if hit is not None:
@@ -199,34 +208,27 @@ def load(source: str, symbol: str) -> int:
                 log.warning("rebuilding the cached kernel %s: %s", path, e)
                 lib = None
         if lib is None:
-            _compile(source, path)
+            _compile(source, path, includes)
             lib = ctypes.CDLL(str(path))
         addr = ctypes.cast(getattr(lib, symbol), ctypes.c_void_p).value
         _loaded[key] = (lib, addr)
         return addr
 
 
-def _compile(source: str, path: pathlib.Path) -> None:
-    """Compile `source` into `path`: under a lock file, into a temporary name renamed into
-    place, so that concurrent compiles of one key never leave a partial library."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _file_lock(path.with_suffix(".lock")):
-        if path.exists():
-            try:  # another process finished it while we waited
-                ctypes.CDLL(str(path))
-                return
-            except OSError:
-                pass
-        cmd = compiler()
-        if cmd is None:
-            raise CompileError("no C compiler")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".so", dir=path.parent)
-        os.close(fd)
-        src = tmp[:-3] + ".c"
+def _compile(source: str, path: pathlib.Path, includes: tuple[str, ...] = ()) -> None:
+    """Compile `source` into `path` (through `build_entry`: concurrent compiles of one key
+    never leave a partial library)."""
+    cmd = compiler()
+    if cmd is None:
+        raise CompileError("no C compiler")
+
+    def build(tmp: str) -> None:
+        src = tmp + ".c"
         try:
             with open(src, "w") as f:
                 f.write(source)
-            args = [*cmd, *flags(), *(f"-I{d}" for d in include_dirs()), src, "-o", tmp, "-lm"]
+            inc = [*include_dirs(), *includes]
+            args = [*cmd, *flags(), *(f"-I{d}" for d in inc), src, "-o", tmp, "-lm"]
             out = subprocess.run(args, capture_output=True, text=True, timeout=300)
             if out.returncode != 0:
                 raise CompileError(
@@ -234,11 +236,41 @@ def _compile(source: str, path: pathlib.Path) -> None:
                 )
             stats["compiled"] += 1
             os.replace(src, path.with_suffix(".c"))  # beside the library, for reading
+        finally:
+            if os.path.exists(src):
+                os.unlink(src)
+
+    build_entry(path, build, _loadable)
+
+
+def _loadable(path: pathlib.Path) -> bool:
+    try:
+        ctypes.CDLL(str(path))
+        return True
+    except OSError:
+        return False
+
+
+def build_entry(path: pathlib.Path, build, valid) -> bool:
+    """Make cache entry `path` with `build(tmp)`, which writes the file `tmp`: under a lock
+    file, into a temporary name renamed into place, so that two processes making one entry
+    at once leave one whole file, never a torn one. An entry that another process finished
+    while this one waited for the lock, and that `valid(path)` accepts, is kept (returns
+    False); else it is built (True). Shared by every kind of generated kernel (C libraries
+    here, GPU code in backends/nvrtc.py)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _file_lock(path.with_suffix(".lock")):
+        if path.exists() and valid(path):
+            return False
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
+        try:
+            build(tmp)
             os.replace(tmp, path)
         finally:
-            for f in (tmp, src):
-                if os.path.exists(f):
-                    os.unlink(f)
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return True
 
 
 class _file_lock:

@@ -9,7 +9,9 @@ reduction's result, in that order. `Group` (the node's ``group`` attr) describes
 Lowering asks the node's backend (`ctx.backend.lower_fused`) for one kernel: the CPU
 backend generates C from the members' scalar expressions (`backends/fused_codegen.py`),
 compiles or finds it in the kernel cache (`backends/jit.py`) and calls it in the ABI's
-slot like a hand-written kernel. Where no kernel can be generated (no C compiler, a compile error), the node
+slot like a hand-written kernel; a GPU backend calls `backends/cuda_fused.lower`, which generates
+CUDA from the same member expressions and compiles it with NVRTC. Where no kernel can be
+generated (no C compiler, a compile error), the node
 lowers to its members' own kernels, with intermediates in scratch buffers, after one
 warning: the values are the same either way.
 """
