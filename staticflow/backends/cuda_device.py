@@ -161,10 +161,15 @@ class CudaDevice:
         return cpu.simd_bytes()
 
     def can_generate(self) -> bool:
-        return False  # GPU fused kernels (NVRTC) come as their own lowering
+        """Whether NVRTC, the driver and the launcher can make fused kernels here."""
+        from staticflow.backends import cuda_fused
+
+        return cuda_fused.default_loader(0).unavailable() is None
 
     def lower_fused(self, ctx, group) -> bool:
-        return False
+        from staticflow.backends import cuda_fused
+
+        return cuda_fused.lower(ctx, group, device=0)
 
 
 _DTYPES: dict = {}

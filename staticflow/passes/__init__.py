@@ -118,10 +118,12 @@ def _pipeline() -> list[Pass]:
         Pass("arithmetic_optimization", arithmetic.run, "algebraic identities, chains of views and casts"),
         Pass("common_subgraph_elimination", cse.run, "merges nodes that compute the same value"),
         Pass("remapping", remap.run, "fuses products with their epilogue, bias and activation gradients"),
-        Pass("elementwise_fusion", fusion.run, "groups of elementwise ops become one generated kernel"),
-        Pass("recomputation", recompute.run, "backward readers of forward values read recomputed copies"),
+        # placement before elementwise fusion: a group is made of one device's nodes and
+        # lowered by that device's backend (C on the CPU, NVRTC on a GPU)
         Pass("placement", placement.run, "gives every node a device: its scope's, where it has the kernels",
              required=True),
+        Pass("elementwise_fusion", fusion.run, "groups of elementwise ops become one generated kernel"),
+        Pass("recomputation", recompute.run, "backward readers of forward values read recomputed copies"),
         Pass("copy_insertion", copy_insertion.run, "host<->device copies where a value crosses memories",
              required=True),
         Pass("dead_node_elimination", dce.run, "drops nodes nothing fetched or targeted needs"),

@@ -1,9 +1,10 @@
 """Elementwise fusion: groups of elementwise ops of one shape become one generated kernel.
 
 A node can join a group when its op record has a scalar expression for its dtypes
-(`OpDef.scalar`), it is pure, has no control edges, is not a target, runs on the CPU,
-and its output is not empty. A group holds nodes of one output shape (the group's
-shape): their inputs from outside may broadcast to it, but a value of another shape is
+(`OpDef.scalar`), it is pure, has no control edges, is not a target, and its output is
+not empty. A group holds nodes of one device (placement runs first) and one output shape
+(the group's shape), and that device's backend generates its kernel (C on the CPU, CUDA
+through NVRTC on a GPU): their inputs from outside may broadcast to it, but a value of another shape is
 computed by its own group, so nothing is computed twice. Groups grow in execution
 order: a node joins the groups of the producers it reads (merging them) unless that
 would make a cycle, that is unless some value the merged group reads from outside
@@ -54,8 +55,6 @@ def _aligned(node: Node) -> list[tuple] | None:
     if d is None or d.scalar is None or d.internal:
         return None
     if node.control or node.control_users or not node.pure or len(node.shapes) != 1:
-        return None
-    if "GPU" in node.device.upper():
         return None
     shape = node.shapes[0]
     if 0 in shape:
@@ -130,7 +129,8 @@ def _groups(ir: IRGraph, order: list[Node]) -> tuple[list[_Group], dict]:
         cands = []
         for v in n.inputs:
             c = groups.get(v.node.id)
-            if c is not None and c.shape == g.shape and c.reduce is None and c not in cands:
+            if (c is not None and c.shape == g.shape and c.reduce is None and c not in cands
+                    and c.members[0].device == n.device):
                 cands.append(c)
         groups[n.id] = g
         for c in sorted(cands, key=lambda c: -len(c.members)):
@@ -202,6 +202,8 @@ def _attach_reductions(ir: IRGraph, order: list[Node], pos: dict, preds: dict, g
         axes = r.inputs[1].node
         if g is None or g.reduce is not None or axes.type != "Const" or r.inputs[0].shape != g.shape:
             continue
+        if r.device != g.members[0].device:
+            continue
         ext = {i: n for i, n in g.ext.items() if i != r.id}
         if _cycle(preds, pos, g.ids | {r.id}, ext, g.first):
             continue
@@ -220,7 +222,7 @@ def run(ir: IRGraph, ctx) -> int:
         if device not in usable:
             usable[device] = backend.for_device(device).can_generate()
             if not usable[device]:
-                ctx.notes.append(f"no C compiler for device {device or 'default'}: nothing fused there")
+                ctx.notes.append(f"no kernel generator for device {device or 'default'}: nothing fused there")
         if not usable[device]:
             continue
         if _fuse(ir, g, aligned, fused_ops):
