@@ -19,8 +19,7 @@ static __global__ void k_advance(int64_t *state, int64_t st, uint64_t blocks)
 /* Reads the key from the state (strided) into the kernels' layout. */
 static __device__ __forceinline__ sf_ph_key sf_cu_key(const int64_t *state, int64_t st)
 {
-    const int64_t s[3] = {state[0], state[st], state[2 * st]};
-    return sf_ph_key_of(s);
+    return sf_ph_key_of(state, st);
 }
 
 #define X_GEN(KIND, DT, T, EPB, BLOCKS_PER_UNIT)                                                       \

@@ -295,8 +295,7 @@ SF_TR_OPS(X_TR_F64)
     {                                                                                           \
         int64_t *s = (int64_t *)c->in[0].data;                                                  \
         const int64_t ss = c->in[0].strides[0];                                                 \
-        const int64_t sv[3] = {s[0], s[ss], s[2 * ss]};                                         \
-        const sf_ph_key k = sf_ph_key_of(sv);                                                   \
+        const sf_ph_key k = sf_ph_key_of(s, ss);                                                \
         uint64_t lo = 0, range = 0;                                                             \
         (void)lo;                                                                               \
         (void)range;                                                                            \
