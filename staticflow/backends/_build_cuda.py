@@ -165,7 +165,9 @@ def build(build_dir: pathlib.Path = BUILD, library: pathlib.Path = LIBRARY, nvcc
     objs = [build_dir / (s.stem + ".o") for s in sources()]
     if stale or not library.exists() or library.stat().st_mtime < max(o.stat().st_mtime for o in objs):
         tmp = library.with_name(library.name + ".tmp")
-        cmd = [nvcc, "-shared", "-cudart", "static", *GENCODE, *(str(o) for o in objs), "-o", str(tmp)]
+        # -ldl: linalg.cu opens cuBLAS and cuDNN at run time
+        cmd = [nvcc, "-shared", "-cudart", "static", *GENCODE, *(str(o) for o in objs), "-ldl",
+               "-o", str(tmp)]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError(f"linking the CUDA library failed:\n{r.stdout}{r.stderr}")

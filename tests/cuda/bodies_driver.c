@@ -7,10 +7,12 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sf_cuda_bodies.h"
 #include "sf_cuda_ew.h"
+#include "sf_cuda_linalg.h"
 #include "sf_scalar_table.h"
 
 /* ---- elementwise: one "thread" per element ------------------------------- */
@@ -392,6 +394,197 @@ static int sf_emu_one_hot(sf_call *c, int es)
     int sf_emu_one_hot_##DT(sf_call *c) { return sf_emu_one_hot(c, ES); }
 SF_CU_SIZES(X_ARRAY)
 
+/* ---- matmul and conv: linalg.cu's plans and steps, with cuBLAS's and cuDNN's
+ * documented results computed by loops ---------------------------------------- */
+
+typedef struct sf_emu_ctx {
+    sf_call *c;
+    int64_t esize;
+} sf_emu_ctx;
+
+static void *sf_emu_alloc(void *ctx, int64_t bytes)
+{
+    sf_emu_ctx *x = (sf_emu_ctx *)ctx;
+    void *p = malloc((size_t)(bytes > 0 ? bytes : 1));
+    if (!p) snprintf(x->c->msg, SF_MSG_LEN, "out of memory");
+    /* garbage, as fresh device memory: every step must write what it reads */
+    if (p) memset(p, 0x7f, (size_t)(bytes > 0 ? bytes : 1));
+    return p;
+}
+
+static void sf_emu_release(void *ctx, void *ptr)
+{
+    (void)ctx;
+    free(ptr);
+}
+
+static int sf_emu_gm_pack(void *ctx, const sf_gm_plan *p, const sf_gm_operand *o, int to_dense, void *view,
+                          void *dense)
+{
+    const int64_t es = ((sf_emu_ctx *)ctx)->esize, n = p->batch * o->R * o->C;
+    for (int64_t e = 0; e < n; e++) {
+        char *v = (char *)view + sf_gm_pack_off(p, o, e) * es, *d = (char *)dense + e * es;
+        if (to_dense) memcpy(d, v, (size_t)es);
+        else memcpy(v, d, (size_t)es);
+    }
+    return SF_OK;
+}
+
+static int sf_emu_gm_zero(void *ctx, const sf_gm_plan *p, void *out)
+{
+    const int64_t es = ((sf_emu_ctx *)ctx)->esize, n = p->batch * p->M * p->N;
+    for (int64_t e = 0; e < n; e++) memset((char *)out + sf_gm_pack_off(p, &p->Z, e) * es, 0, (size_t)es);
+    return SF_OK;
+}
+
+/* cublas<t>gemmStridedBatched, alpha 1, beta 0: column-major, op N or T per operand */
+#define SF_EMU_GEMM(T)                                                                               \
+    static void sf_emu_gemm_##T(const sf_gm_plan *p, const T *x, int64_t sx, const T *y, int64_t sy, T *z, \
+                                int64_t sz, int64_t count)                                           \
+    {                                                                                                \
+        for (int64_t t = 0; t < count; t++)                                                          \
+            for (int64_t j = 0; j < p->n; j++)                                                       \
+                for (int64_t i = 0; i < p->m; i++) {                                                 \
+                    T s = 0;                                                                         \
+                    for (int64_t q = 0; q < p->k; q++) {                                             \
+                        const T xv = p->X.op == SF_GM_OP_N ? x[t * sx + i + q * p->X.ld] : x[t * sx + q + i * p->X.ld]; \
+                        const T yv = p->Y.op == SF_GM_OP_N ? y[t * sy + q + j * p->Y.ld] : y[t * sy + j + q * p->Y.ld]; \
+                        s += xv * yv;                                                                \
+                    }                                                                                \
+                    z[t * sz + i + j * p->Z.ld] = s;                                                 \
+                }                                                                                    \
+    }
+SF_EMU_GEMM(float)
+SF_EMU_GEMM(double)
+
+/* cuBLAS: a stride of a batched call is used only with count > 1 */
+static int sf_emu_gemm(void *ctx, const sf_gm_plan *p, const void *x, int64_t sx, const void *y, int64_t sy, void *z,
+                       int64_t sz, int64_t count)
+{
+    if (count == 1) sx = sy = sz = 0;
+    if (((sf_emu_ctx *)ctx)->esize == 4) sf_emu_gemm_float(p, x, sx, y, sy, z, sz, count);
+    else sf_emu_gemm_double(p, x, sx, y, sy, z, sz, count);
+    return SF_OK;
+}
+
+static int sf_emu_matmul(sf_call *c, const char *name, int32_t code, int64_t esize)
+{
+    sf_gm_plan p;
+    int st = sf_gm_plan_make(c, &p, code, name);
+    if (st) return st;
+    sf_emu_ctx x = {c, esize};
+    static const sf_gm_ops ops = {sf_emu_alloc, sf_emu_release, sf_emu_gm_pack, sf_emu_gm_zero, sf_emu_gemm};
+    return sf_gm_run(c, &p, &ops, &x, esize);
+}
+int sf_emu_matmul_float32(sf_call *c) { return sf_emu_matmul(c, "sf_cuda_matmul_float32", SF_FLOAT32, 4); }
+int sf_emu_matmul_float64(sf_call *c) { return sf_emu_matmul(c, "sf_cuda_matmul_float64", SF_FLOAT64, 8); }
+
+#define SF_EMU_MATMUL_INT(DT, T, UT)                                                                 \
+    int sf_emu_matmul_##DT(sf_call *c)                                                              \
+    {                                                                                                \
+        sf_gm_plan p;                                                                                \
+        int st = sf_gm_plan_make(c, &p, SF_DTC_##DT, "sf_cuda_matmul_" #DT);                         \
+        if (st) return st;                                                                           \
+        for (int64_t e = 0; e < p.batch * p.M * p.N; e++)                                            \
+            sf_gm_int_elem_##DT(&p, e, (const T *)c->in[0].data, (const T *)c->in[1].data, (T *)c->out[0].data); \
+        return SF_OK;                                                                                \
+    }
+SF_EMU_MATMUL_INT(int32, int32_t, uint32_t)
+SF_EMU_MATMUL_INT(int64, int64_t, uint64_t)
+
+static int sf_emu_cv_zero(void *ctx, const sf_cv_plan *p, void *out, int64_t n)
+{
+    (void)p;
+    memset(out, 0, (size_t)(n * ((sf_emu_ctx *)ctx)->esize));
+    return SF_OK;
+}
+
+static int sf_emu_cv_filter(void *ctx, const sf_cv_plan *p, int to_oihw, void *hwio, void *oihw)
+{
+    const int64_t es = ((sf_emu_ctx *)ctx)->esize, n = p->O * p->I * p->KH * p->KW;
+    for (int64_t e = 0; e < n; e++) {
+        char *h = (char *)hwio + sf_cv_hwio_off(p, e) * es, *o = (char *)oihw + e * es;
+        if (to_oihw) memcpy(o, h, (size_t)es);
+        else memcpy(h, o, (size_t)es);
+    }
+    return SF_OK;
+}
+
+static int sf_emu_cv_pad(void *ctx, const sf_cv_plan *p, int to_padded, void *img, void *padded)
+{
+    const int64_t es = ((sf_emu_ctx *)ctx)->esize;
+    const int64_t n = to_padded ? p->N * p->Hx * p->Wx * p->C : p->N * p->H * p->W * p->C;
+    for (int64_t e = 0; e < n; e++) {
+        const int64_t s = to_padded ? sf_cv_pad_src(p, e) : sf_cv_crop_src(p, e);
+        char *dst = (char *)(to_padded ? padded : img) + e * es;
+        if (s < 0) memset(dst, 0, (size_t)es);
+        else memcpy(dst, (char *)(to_padded ? img : padded) + s * es, (size_t)es);
+    }
+    return SF_OK;
+}
+
+/* cuDNN's cross-correlation (alpha 1, beta 0) on the plan's descriptors: x [N, C, Hx, Wx]
+ * and y [N, O, OH, OW] with NHWC strides, w packed OIHW, groups, symmetric padding */
+#define SF_EMU_CONV(T)                                                                               \
+    static void sf_emu_conv_##T(const sf_cv_plan *p, T *x, T *w, T *y)                               \
+    {                                                                                                \
+        const int64_t og = p->O / p->groups;                                                         \
+        const int64_t nx = p->N * p->Hx * p->Wx * p->C, nw = p->O * p->I * p->KH * p->KW;            \
+        if (p->kind == SF_CV_INPUT_GRAD) memset(x, 0, (size_t)nx * sizeof(T));                       \
+        if (p->kind == SF_CV_FILTER_GRAD) memset(w, 0, (size_t)nw * sizeof(T));                      \
+        for (int64_t n = 0; n < p->N; n++)                                                           \
+            for (int64_t o = 0; o < p->O; o++)                                                       \
+                for (int64_t oh = 0; oh < p->OH; oh++)                                               \
+                    for (int64_t ow = 0; ow < p->OW; ow++) {                                         \
+                        T *yv = y + ((n * p->OH + oh) * p->OW + ow) * p->O + o;                      \
+                        T s = 0;                                                                     \
+                        for (int64_t i = 0; i < p->I; i++)                                           \
+                            for (int64_t kh = 0; kh < p->KH; kh++)                                   \
+                                for (int64_t kw = 0; kw < p->KW; kw++) {                             \
+                                    const int64_t h = oh * p->sh - p->ph + kh * p->dh;               \
+                                    const int64_t ww = ow * p->sw - p->pw + kw * p->dw;              \
+                                    if (h < 0 || h >= p->Hx || ww < 0 || ww >= p->Wx) continue;      \
+                                    T *xv = x + ((n * p->Hx + h) * p->Wx + ww) * p->C + (o / og) * p->I + i; \
+                                    T *wv = w + ((o * p->I + i) * p->KH + kh) * p->KW + kw;          \
+                                    if (p->kind == SF_CV_FORWARD) s += *xv * *wv;                    \
+                                    else if (p->kind == SF_CV_INPUT_GRAD) *xv += *yv * *wv;          \
+                                    else *wv += *xv * *yv;                                           \
+                                }                                                                    \
+                        if (p->kind == SF_CV_FORWARD) *yv = s;                                       \
+                    }                                                                                \
+    }
+SF_EMU_CONV(float)
+SF_EMU_CONV(double)
+
+static int sf_emu_cv_conv(void *ctx, const sf_cv_plan *p, void *x, void *w, void *y)
+{
+    if (((sf_emu_ctx *)ctx)->esize == 4) sf_emu_conv_float(p, x, w, y);
+    else sf_emu_conv_double(p, x, w, y);
+    return SF_OK;
+}
+
+static int sf_emu_conv(sf_call *c, const char *name, int kind, int dw, int32_t code, int64_t esize)
+{
+    sf_cv_plan p;
+    int st = sf_cv_plan_make(c, &p, kind, dw, code, name);
+    if (st) return st;
+    sf_emu_ctx x = {c, esize};
+    static const sf_cv_ops ops = {sf_emu_alloc, sf_emu_release, sf_emu_cv_zero, sf_emu_cv_filter, sf_emu_cv_pad,
+                                  sf_emu_cv_conv};
+    return sf_cv_run(c, &p, &ops, &x, esize);
+}
+
+#define X_CONV(NAME, KIND, DW)                                                                       \
+    int sf_emu_##NAME##_float32(sf_call *c)                                                          \
+    {                                                                                                \
+        return sf_emu_conv(c, "sf_cuda_" #NAME "_float32", KIND, DW, SF_FLOAT32, 4);                 \
+    }                                                                                                \
+    int sf_emu_##NAME##_float64(sf_call *c)                                                          \
+    {                                                                                                \
+        return sf_emu_conv(c, "sf_cuda_" #NAME "_float64", KIND, DW, SF_FLOAT64, 8);                 \
+    }
+SF_CV_KERNELS(X_CONV)
+
 /* ---- the table, under the CUDA kernels' names ------------------------------- */
 
 #define E_U(OP, DT, T, EXPR) {"sf_cuda_" #OP "_" #DT, sf_emu_##OP##_##DT},
@@ -413,13 +606,17 @@ SF_CU_SIZES(X_ARRAY)
 #define E_TR_F32(OPT, NIN, MASK) {"sf_cuda_apply_" #OPT "_float32", sf_emu_apply_##OPT##_float32},
 #define E_TR_F64(OPT, NIN, MASK) {"sf_cuda_apply_" #OPT "_float64", sf_emu_apply_##OPT##_float64},
 #define E_RANDOM(KIND, DT, T, EPB, BPU, PUBLIC) {"sf_cuda_" #PUBLIC, sf_emu_##PUBLIC},
+#define E_CONV(NAME, KIND, DW) \
+    {"sf_cuda_" #NAME "_float32", sf_emu_##NAME##_float32}, {"sf_cuda_" #NAME "_float64", sf_emu_##NAME##_float64},
+#define E_MATMUL(DT) {"sf_cuda_matmul_" #DT, sf_emu_matmul_##DT},
 #define E_ARRAY(DT, ES) {"sf_cuda_gather_" #DT, sf_emu_gather_##DT}, {"sf_cuda_one_hot_" #DT, sf_emu_one_hot_##DT},
 
 static const sf_kernel_entry sf_emu_table[] = {
     SF_CU_FLOAT_TYPES(E_FLOAT) SF_CU_INT_TYPES(E_INT) SF_CU_SMALL_INT_TYPES(E_SMALL) SF_CU_UINT_TYPES(E_UINT)
     SF_EW_BOOL_LISTS(E_U, E_B) SF_CAST_PAIRS(E_CAST) SF_CU_ALL(E_COPY) SF_ADDN_TYPES(E_ADDN)
     SF_RED_KERNELS(E_RED) E_NN(float32) E_NN(float64) SF_TR_OPS(E_TR_F32) SF_TR_OPS(E_TR_F64)
-    SF_EMU_RANDOM(E_RANDOM) SF_CU_SIZES(E_ARRAY)};
+    SF_EMU_RANDOM(E_RANDOM) SF_CU_SIZES(E_ARRAY) SF_CV_KERNELS(E_CONV) E_MATMUL(float32) E_MATMUL(float64)
+    E_MATMUL(int32) E_MATMUL(int64)};
 
 const sf_kernel_entry *sf_emu_kernel_table(int64_t *count)
 {

@@ -12,14 +12,15 @@ import staticflow  # noqa: F401  (registers the ops)
 from staticflow.backends import cpu
 from staticflow.ops import registry
 
-from .cases import cases, run_and_compare
+from .cases import cases, check_matmul_layouts, run_and_compare
 
 FAMILIES = {
     "elementwise": lambda n: not n.startswith(("sf_cuda_cast_", "sf_cuda_copy_", "sf_cuda_select_",
                                                "sf_cuda_addn_",
                                                "sf_cuda_reduce_", "sf_cuda_apply_", "sf_cuda_random_",
-                                               "sf_cuda_truncated_", "sf_cuda_gather_", "sf_cuda_one_hot_"))
-    and "softmax" not in n,
+                                               "sf_cuda_truncated_", "sf_cuda_gather_", "sf_cuda_one_hot_",
+                                               "sf_cuda_matmul_"))
+    and "softmax" not in n and "conv2d" not in n,
     "cast": lambda n: n.startswith("sf_cuda_cast_"),
     "copy_select_addn": lambda n: n.startswith(("sf_cuda_copy_", "sf_cuda_select_", "sf_cuda_addn_")),
     "reduce": lambda n: n.startswith("sf_cuda_reduce_"),
@@ -27,6 +28,7 @@ FAMILIES = {
     "training": lambda n: n.startswith("sf_cuda_apply_"),
     "random": lambda n: n.startswith(("sf_cuda_random_", "sf_cuda_truncated_")),
     "array": lambda n: n.startswith(("sf_cuda_gather_", "sf_cuda_one_hot_")),
+    "linalg": lambda n: n.startswith("sf_cuda_matmul_") or "conv2d" in n,
 }
 
 
@@ -56,6 +58,10 @@ def test_every_emulated_kernel_is_a_declared_c_kernel(emu):
     assert not missing, f"CUDA kernels whose C kernel no op declares: {missing}"
     families = {f: sum(1 for n in emu.table if pred(n)) for f, pred in FAMILIES.items()}
     assert sum(families.values()) == len(emu.table), "a kernel in no family, or in two"
+
+
+def test_matmul_packs_what_cublas_cannot_read(emu):
+    check_matmul_layouts(emu.call)
 
 
 # ---- the reductions' order ------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 
 from staticflow.backends import cpu, cuda
 
+from .cases import check_matmul_layouts
 from .test_bodies import FAMILIES, run_family
 
 pytestmark = pytest.mark.skipif(not cuda.available(), reason=f"no GPU: {cuda.unavailable_reason()}")
@@ -17,6 +18,10 @@ pytestmark = pytest.mark.skipif(not cuda.available(), reason=f"no GPU: {cuda.una
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_gpu_kernels_match_the_c_kernels(family):
     run_family(family, cuda.kernel_table(), cuda.call_kernel)
+
+
+def test_gpu_matmul_packs_what_cublas_cannot_read():
+    check_matmul_layouts(cuda.call_kernel)
 
 
 def test_gpu_errors_are_statuses_with_the_c_messages():
