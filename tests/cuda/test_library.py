@@ -34,6 +34,38 @@ def test_cuda_sources_compile():
         shutil.rmtree(lib.parent, ignore_errors=True)
 
 
+def test_families_depend_only_on_the_headers_they_include(tmp_path, monkeypatch):
+    """A change to linalg.cu's headers recompiles linalg.cu alone; one to the shared
+    bodies recompiles every family that includes them."""
+    deps = {s.name: {d.name for d in _build_cuda._deps(s)} for s in _build_cuda.sources()}
+    assert {"sf_cuda_dnn.h", "sf_cuda_linalg.h"} <= deps["linalg.cu"]
+    assert not any("sf_cuda_dnn.h" in d for n, d in deps.items() if n != "linalg.cu")
+    assert all("sf_cuda_bodies.h" in d and "staticflow.h" in d for d in deps.values())
+    # every header of kernels/cuda/ is some family's (none is left out of the hashes)
+    used = set().union(*deps.values())
+    headers = {p.name for pattern in ("*.h", "*.cuh") for p in _build_cuda.CUDA.glob(pattern)}
+    assert headers <= used, headers - used
+    # the digests: editing a copy of sf_cuda_dnn.h changes linalg.cu's alone
+    kernels = tmp_path / "kernels"
+    shutil.copytree(_build_cuda.KERNELS, kernels)
+    monkeypatch.setattr(_build_cuda, "KERNELS", kernels)
+    monkeypatch.setattr(_build_cuda, "CUDA", kernels / "cuda")
+    nvcc, table = "nvcc", "table"
+    before = {s.name: _build_cuda._digest(s, nvcc, table) for s in _build_cuda.sources()}
+    dnn = kernels / "cuda" / "sf_cuda_dnn.h"
+    dnn.write_text(dnn.read_text() + "\n/* changed */\n")
+    after = {s.name: _build_cuda._digest(s, nvcc, table) for s in _build_cuda.sources()}
+    assert {n for n in before if before[n] != after[n]} == {"linalg.cu"}
+    bodies = kernels / "cuda" / "sf_cuda_bodies.h"
+    bodies.write_text(bodies.read_text() + "\n/* changed */\n")
+    again = {s.name: _build_cuda._digest(s, nvcc, table) for s in _build_cuda.sources()}
+    assert all(again[n] != after[n] for n in again)
+    # the op lists count only for the families that include them
+    other = {s.name: _build_cuda._digest(s, nvcc, "other") for s in _build_cuda.sources()}
+    includes_table = {n for n in deps if "sf_scalar_table.h" in (_build_cuda.CUDA / n).read_text()}
+    assert includes_table and {n for n in other if other[n] != again[n]} == includes_table
+
+
 def _table_or_skip() -> dict:
     try:
         return cuda.kernel_table()
