@@ -13,6 +13,10 @@
 #include "sf_cuda_bodies.h"
 #include "sf_cuda_ew.h"
 #include "sf_cuda_linalg.h"
+#include "sf_cuda_random.h"
+#include "sf_cuda_arg.h"
+#include "sf_cuda_debug.h"
+#include "sf_cuda_pool.h"
 #include "sf_scalar_table.h"
 
 /* ---- elementwise: one "thread" per element ------------------------------- */
@@ -107,22 +111,13 @@ SF_CU_ALL(X_SELECT)
 
 #define X_ADDN(DT, T, UT)                                                                       \
     SF_EW_ADDN(DT, T, UT)                                                                       \
+    static int sf_emu_addn_go_##DT(sf_call *c, const char *name, const sf_ew_plan *p, int64_t n) \
+    {                                                                                           \
+        return sf_emu_ew_go(c, name, sf_ew_elem_addn_##DT, p, n);                               \
+    }                                                                                           \
     int sf_emu_addn_##DT(sf_call *c)                                                            \
     {                                                                                           \
-        const char *name = "sf_cuda_addn_" #DT;                                                 \
-        if (c->n_in < 1 || c->n_out < 1) return SF_ERR_INVALID_ARGUMENT;                        \
-        sf_tensor ops[3];                                                                       \
-        for (int first = 0; first < c->n_in;) {                                                 \
-            int k = 0;                                                                          \
-            if (first > 0) ops[k++] = c->out[0];                                                \
-            while (k < 3 && first < c->n_in) ops[k++] = c->in[first++];                         \
-            sf_ew_plan p;                                                                       \
-            int64_t n = 0;                                                                      \
-            int st = sf_ew_plan_make(name, &c->out[0], ops, k, &p, &n, c->msg);                 \
-            if (st || n == 0) return st;                                                        \
-            if ((st = sf_emu_ew_go(c, name, sf_ew_elem_addn_##DT, &p, n))) return st;           \
-        }                                                                                       \
-        return SF_OK;                                                                           \
+        return sf_ew_addn_run(c, "sf_cuda_addn_" #DT, SF_DTC_##DT, sf_emu_addn_go_##DT);        \
     }
 SF_ADDN_TYPES(X_ADDN)
 
@@ -286,53 +281,9 @@ X_NN(float64, double, sf_cu_exp_f64)
 SF_TR_OPS(X_TR_F32)
 SF_TR_OPS(X_TR_F64)
 
-/* ---- random ------------------------------------------------------------------ */
+/* ---- random: random.cu's kernels and launchers (sf_cuda_random.h) ------------- */
 
-#define SF_EMU_GEN_uniform(DT, k, u, o, m, lo, range) sf_rand_uniform_##DT(k, u, o, m)
-#define SF_EMU_GEN_normal(DT, k, u, o, m, lo, range) sf_rand_normal_##DT(k, u, o, m)
-#define SF_EMU_GEN_truncated(DT, k, u, o, m, lo, range) sf_rand_truncated_##DT(k, u, o, m)
-#define SF_EMU_GEN_int(DT, k, u, o, m, lo, range) sf_rand_int_##DT(k, u, o, m, lo, range)
-#define X_RANDOM(KIND, DT, T, EPB, BPU, PUBLIC)                                                 \
-    int sf_emu_##PUBLIC(sf_call *c)                                                             \
-    {                                                                                           \
-        int64_t *s = (int64_t *)c->in[0].data;                                                  \
-        const int64_t ss = c->in[0].strides[0];                                                 \
-        const sf_ph_key k = sf_ph_key_of(s, ss);                                                \
-        uint64_t lo = 0, range = 0;                                                             \
-        (void)lo;                                                                               \
-        (void)range;                                                                            \
-        if (c->n_in == 3) {                                                                     \
-            const T a = *(const T *)c->in[1].data, b = *(const T *)c->in[2].data;               \
-            if (a >= b) {                                                                       \
-                snprintf(c->msg, SF_MSG_LEN, "Need minval < maxval: got %lld >= %lld", (long long)a, \
-                         (long long)b);                                                         \
-                return SF_ERR_INVALID_ARGUMENT;                                                 \
-            }                                                                                   \
-            lo = (uint64_t)(int64_t)a;                                                          \
-            range = (uint64_t)(int64_t)b - lo;                                                  \
-        }                                                                                       \
-        int64_t n = 1;                                                                          \
-        for (int d = 0; d < c->out[0].ndim; d++) n *= c->out[0].shape[d];                       \
-        if (n == 0) return SF_OK;                                                               \
-        T *o = (T *)c->out[0].data;                                                             \
-        const int64_t units = (n + EPB - 1) / EPB;                                              \
-        for (int64_t u = 0; u < units; u++) {                                                   \
-            const int m = n - u * EPB < EPB ? (int)(n - u * EPB) : EPB;                         \
-            SF_EMU_GEN_##KIND(DT, &k, (uint64_t)u, o + u * EPB, m, lo, range);                  \
-        }                                                                                       \
-        s[2 * ss] = (int64_t)((uint64_t)s[2 * ss] + (uint64_t)units * (BPU));                   \
-        return SF_OK;                                                                           \
-    }
-#define SF_EMU_RANDOM(X)                                                                        \
-    X(uniform, float32, float, 4, 1, random_uniform_float32)                                    \
-    X(uniform, float64, double, 2, 1, random_uniform_float64)                                   \
-    X(normal, float32, float, 4, 1, random_normal_float32)                                      \
-    X(normal, float64, double, 2, 1, random_normal_float64)                                     \
-    X(truncated, float32, float, 4, SF_TN_RESERVE, truncated_normal_float32)                    \
-    X(truncated, float64, double, 2, SF_TN_RESERVE, truncated_normal_float64)                   \
-    X(int, int32, int32_t, 4, 1, random_uniform_int_int32)                                      \
-    X(int, int64, int64_t, 2, 1, random_uniform_int_int64)
-SF_EMU_RANDOM(X_RANDOM)
+#define SF_EMU_RANDOM SF_CU_RANDOM
 
 /* ---- gather and one_hot ------------------------------------------------------- */
 
@@ -605,7 +556,7 @@ SF_CV_KERNELS(X_CONV)
     {"sf_cuda_sparse_softmax_xent_" #DT "_int64", sf_emu_sparse_softmax_xent_##DT##_int64},
 #define E_TR_F32(OPT, NIN, MASK) {"sf_cuda_apply_" #OPT "_float32", sf_emu_apply_##OPT##_float32},
 #define E_TR_F64(OPT, NIN, MASK) {"sf_cuda_apply_" #OPT "_float64", sf_emu_apply_##OPT##_float64},
-#define E_RANDOM(KIND, DT, T, EPB, BPU, PUBLIC) {"sf_cuda_" #PUBLIC, sf_emu_##PUBLIC},
+#define E_RANDOM(KIND, DT, T, EPB, BPU, PUBLIC) {"sf_cuda_" #PUBLIC, sf_cuda_##PUBLIC},
 #define E_CONV(NAME, KIND, DW) \
     {"sf_cuda_" #NAME "_float32", sf_emu_##NAME##_float32}, {"sf_cuda_" #NAME "_float64", sf_emu_##NAME##_float64},
 #define E_MATMUL(DT) {"sf_cuda_matmul_" #DT, sf_emu_matmul_##DT},
@@ -615,7 +566,9 @@ static const sf_kernel_entry sf_emu_table[] = {
     SF_CU_FLOAT_TYPES(E_FLOAT) SF_CU_INT_TYPES(E_INT) SF_CU_SMALL_INT_TYPES(E_SMALL) SF_CU_UINT_TYPES(E_UINT)
     SF_EW_BOOL_LISTS(E_U, E_B) SF_CAST_PAIRS(E_CAST) SF_CU_ALL(E_COPY) SF_ADDN_TYPES(E_ADDN)
     SF_RED_KERNELS(E_RED) E_NN(float32) E_NN(float64) SF_TR_OPS(E_TR_F32) SF_TR_OPS(E_TR_F64)
-    SF_EMU_RANDOM(E_RANDOM) SF_CU_SIZES(E_ARRAY) SF_CV_KERNELS(E_CONV) E_MATMUL(float32) E_MATMUL(float64)
+    SF_EMU_RANDOM(E_RANDOM) SF_CU_SIZES(E_ARRAY) SF_CV_KERNELS(E_CONV) SF_ARG_KERNELS(SF_ARG_ENTRY) SF_DEBUG_TYPES(SF_DEBUG_ENTRY)
+    SF_POOL_TYPES(SF_POOL_ENTRY)
+    E_MATMUL(float32) E_MATMUL(float64)
     E_MATMUL(int32) E_MATMUL(int64)};
 
 const sf_kernel_entry *sf_emu_kernel_table(int64_t *count)

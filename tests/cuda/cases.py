@@ -91,6 +91,16 @@ def cases(name: str) -> list[Case]:
         return _matmul_cases(name, rng)
     if "conv2d" in rest:
         return _conv_cases(name, rng)
+    if "_pool" in rest:
+        return _pool_cases(name, rng)
+    if rest.startswith(("argmax_", "argmin_")):
+        return _arg_cases(name, rng)
+    if rest.startswith("check_numerics_"):
+        _, dt = _split(name)
+        x = values(rng, dt, (6, 10))[::-1, ::2]
+        y = x.copy()
+        return [Case([x], [_view_out(dt, (6, 5))], label="copy"), Case([x], [], label="check only"),
+                Case([y], [y], label="in place")]
     op, dt = _split(name)
     if op == "gather":
         params = values(rng, dt, (2, 5, 3))
@@ -272,6 +282,17 @@ def _matmul_cases(name: str, rng) -> list[Case]:
     return out
 
 
+def check_numerics_errors(both: Callable) -> None:
+    """check_numerics on NaN, Inf and both: `both(name, ins, outs)` runs the CUDA kernel and
+    the C kernel and returns their messages."""
+    for dt in FLOATS:
+        for bad, want in (([np.nan], "NaN"), ([np.inf], "Inf"), ([np.nan, -np.inf], "Inf and NaN")):
+            x = np.arange(12, dtype=dt).reshape(3, 4)[:, ::-1]
+            x.flat[[5, 9][: len(bad)]] = bad
+            got, ref = both(f"check_numerics_{dt}", [x], [np.zeros((3, 4), dt)])
+            assert got == ref == f"Tensor had {want} values", (got, ref)
+
+
 def check_matmul_layouts(call: Callable) -> None:
     """Operands and outputs the C kernel packs only with a workspace (which the test
     callers do not pass): cuBLAS's plan packs them itself. Checked against NumPy."""
@@ -289,6 +310,56 @@ def check_matmul_layouts(call: Callable) -> None:
         else:
             np.testing.assert_array_equal(out, want.astype(dt), err_msg=dt)
         np.testing.assert_array_equal(buf[:, :, 1::2], 7)
+
+
+def _arg_cases(name: str, rng) -> list[Case]:
+    """Rows of a view (long, strided, transposed: adjacent rows adjacent in memory), ties,
+    and for floats NaN (never chosen) and rows of NaN or infinities (index 0)."""
+    op, dt = _split(name)
+    a = values(rng, dt, (5, 300))
+    a[1, 7] = a[1, 200] = a[1].max() if op == "argmax" else a[1].min()  # a tie: the first wins
+    if dt in FLOATS:
+        a[2, :] = np.nan
+        a[3, 10] = np.nan
+        a[4, :] = -np.inf if op == "argmax" else np.inf
+    b = values(rng, dt, (40, 6)).T  # [6, 40], strides (1, 6)
+    return [Case([a], [np.zeros(5, np.int64)], label="rows, int64"),
+            Case([a[:, ::-3]], [np.zeros(5, np.int32)], label="strided rows, int32"),
+            Case([b], [np.zeros(6, np.int64)], label="transposed"),
+            Case([values(rng, dt, (3, 4, 5))[:, ::2]], [np.zeros((3, 2), np.int32)], label="3-d"),
+            Case([values(rng, dt, (1,))], [np.zeros((), np.int64)], label="one element")]
+
+
+def _pool_cases(name: str, rng) -> list[Case]:
+    """Overlapping and disjoint windows, padding (clipped windows), ties (the first max
+    wins), NaN and -inf windows."""
+    rest = name[len("sf_cuda_"):]
+    dt = rest.rsplit("_", 1)[1]
+    op = rest[: -len(dt) - 1]
+    out = []
+    # (H, W, KH, KW, stride, (pt, pb), (pl, pr))
+    geos = [(7, 6, 3, 3, 2, (1, 1), (1, 1)), (8, 8, 2, 2, 2, (0, 0), (0, 0)), (6, 7, 3, 2, 1, (1, 1), (0, 1)),
+            (5, 5, 2, 3, 3, (0, 1), (1, 1))]
+    N, C = 2, 5
+    for H, W, KH, KW, s, (pt, pb), (pl, pr) in geos:
+        OH, OW = _conv_out(H, KH, s, 1, pt, pb), _conv_out(W, KW, s, 1, pl, pr)
+        x = np.round(values(rng, dt, (N, H, W, C))).astype(dt)  # rounded: ties in windows
+        if dt in FLOATS:
+            x[0, 0, 0, 0] = np.nan
+            x[1, :2, :2, 1] = -np.inf
+        gy = values(rng, dt, (N, OH, OW, C))
+        iattr = (KH, KW, s, s, pt, pl)
+        label = f"{H}x{W} k {KH}x{KW} s {s} pad {pt},{pb} {pl},{pr}"
+        if op in ("max_pool", "avg_pool"):
+            out.append(Case([x], [np.zeros((N, OH, OW, C), dt)], iattr=iattr, label=label))
+        elif op == "max_pool_grad":
+            out.append(Case([x, gy], [np.zeros(x.shape, dt)], iattr=iattr, label=label))
+        elif op == "max_pool_grad_grad":
+            out.append(Case([x, values(rng, dt, x.shape)], [np.zeros((N, OH, OW, C), dt)], iattr=iattr,
+                            label=label))
+        else:
+            out.append(Case([gy], [np.zeros(x.shape, dt)], iattr=iattr, label=label))
+    return out
 
 
 def _conv_out(size: int, k: int, s: int, d: int, before: int, after: int) -> int:

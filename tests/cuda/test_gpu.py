@@ -9,7 +9,7 @@ import pytest
 
 from staticflow.backends import cpu, cuda
 
-from .cases import check_matmul_layouts
+from .cases import check_matmul_layouts, check_numerics_errors
 from .test_bodies import FAMILIES, run_family
 
 pytestmark = pytest.mark.skipif(not cuda.available(), reason=f"no GPU: {cuda.unavailable_reason()}")
@@ -40,6 +40,19 @@ def test_gpu_errors_are_statuses_with_the_c_messages():
     out = np.zeros(5, np.float32)
     cuda.call_kernel("sf_cuda_add_float32", [x, x], [out])
     np.testing.assert_array_equal(out, 2 * x)
+
+
+def test_gpu_check_numerics_messages_are_the_c_kernels():
+    def both(name, ins, outs):
+        msgs = []
+        for call, prefix, err in ((cuda.call_kernel, "sf_cuda_", cuda.KernelError),
+                                  (cpu.call_kernel, "sf_cpu_", cpu.KernelError)):
+            with pytest.raises(err) as e:
+                call(prefix + name, [a.copy() for a in ins], [o.copy() for o in outs])
+            msgs.append(str(e.value))
+        return msgs
+
+    check_numerics_errors(both)
 
 
 def test_gpu_large_reduction_and_elementwise():
