@@ -15,6 +15,7 @@
  *                        copies device memory to the host (and waits); in C memcpy
  *   SF_CU_ERROR_SLOT(F)  a family's error slot (sf_cuda.cuh); in C a static variable
  *   SF_ATOMIC_OR(p, v)   atomicOr on an error slot; in C *p |= v
+ *   SF_ATOMIC_MIN(p, v)  atomicMin on an error slot; in C *p = min(*p, v)
  * A status is returned from the enclosing function when a launch fails. */
 #ifndef SF_CUDA_LAUNCH_H
 #define SF_CUDA_LAUNCH_H
@@ -51,6 +52,7 @@
     } while (0)
 #define SF_PUBLIC extern "C" int
 #define SF_ATOMIC_OR(p, v) atomicOr((p), (unsigned long long)(v))
+#define SF_ATOMIC_MIN(p, v) atomicMin((p), (unsigned long long)(v))
 
 #else
 #include <string.h>
@@ -65,6 +67,7 @@
 #define SF_TO_HOST(c, name, dst, src, bytes) memcpy((dst), (src), (bytes))
 #define SF_PUBLIC int
 #define SF_ATOMIC_OR(p, v) (*(p) |= (unsigned long long)(v))
+#define SF_ATOMIC_MIN(p, v) (*(p) = *(p) < (unsigned long long)(v) ? *(p) : (unsigned long long)(v))
 #define SF_CU_ERROR_SLOT(FAMILY)                                                                      \
     static unsigned long long sf_cu_err_##FAMILY;                                                     \
     static int sf_cu_err_begin_##FAMILY(sf_call *c, const char *name, unsigned long long init,        \

@@ -17,6 +17,8 @@
 #include "sf_cuda_arg.h"
 #include "sf_cuda_debug.h"
 #include "sf_cuda_pool.h"
+#include "sf_cuda_topk.h"
+#include "sf_cuda_segment.h"
 #include "sf_scalar_table.h"
 
 /* ---- elementwise: one "thread" per element ------------------------------- */
@@ -567,7 +569,8 @@ static const sf_kernel_entry sf_emu_table[] = {
     SF_EW_BOOL_LISTS(E_U, E_B) SF_CAST_PAIRS(E_CAST) SF_CU_ALL(E_COPY) SF_ADDN_TYPES(E_ADDN)
     SF_RED_KERNELS(E_RED) E_NN(float32) E_NN(float64) SF_TR_OPS(E_TR_F32) SF_TR_OPS(E_TR_F64)
     SF_EMU_RANDOM(E_RANDOM) SF_CU_SIZES(E_ARRAY) SF_CV_KERNELS(E_CONV) SF_ARG_KERNELS(SF_ARG_ENTRY) SF_DEBUG_TYPES(SF_DEBUG_ENTRY)
-    SF_POOL_TYPES(SF_POOL_ENTRY)
+    SF_POOL_TYPES(SF_POOL_ENTRY) SF_TOPK_TYPES(SF_TOPK_ENTRY) SF_IN_TOPK_ENTRIES
+    SF_SEGMENT_TYPES(SF_SEGMENT_ENTRY)
     E_MATMUL(float32) E_MATMUL(float64)
     E_MATMUL(int32) E_MATMUL(int64)};
 

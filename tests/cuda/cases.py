@@ -91,6 +91,17 @@ def cases(name: str) -> list[Case]:
         return _matmul_cases(name, rng)
     if "conv2d" in rest:
         return _conv_cases(name, rng)
+    if rest.startswith("unsorted_segment_sum_"):
+        _, dt = _split(name)
+        data = values(rng, dt, (9, 3))
+        ids = np.array([4, 0, -1, 4, 2, 4, -3, 0, 1])
+        big = values(rng, dt, (600, 2))
+        return [Case([data, ids], [np.full((5, 3), 7).astype(dt)], label="int64 ids"),
+                Case([data, ids.astype(np.int32)], [np.full((6, 3), 7).astype(dt)], label="int32 ids"),
+                Case([big, rng.integers(-1, 3, 600)], [np.zeros((3, 2), dt)], label="many rows per segment"),
+                Case([data[:0], ids[:0]], [np.full((2, 3), 7).astype(dt)], label="no rows")]
+    if rest.startswith(("top_k_", "in_top_k_")):
+        return _topk_cases(name, rng)
     if "_pool" in rest:
         return _pool_cases(name, rng)
     if rest.startswith(("argmax_", "argmin_")):
@@ -328,6 +339,27 @@ def _arg_cases(name: str, rng) -> list[Case]:
             Case([b], [np.zeros(6, np.int64)], label="transposed"),
             Case([values(rng, dt, (3, 4, 5))[:, ::2]], [np.zeros((3, 2), np.int32)], label="3-d"),
             Case([values(rng, dt, (1,))], [np.zeros((), np.int64)], label="one element")]
+
+
+def _topk_cases(name: str, rng) -> list[Case]:
+    """top_k: strided rows with ties (by index) and NaN (above every number), k from 0 to n;
+    in_top_k: ties, targets out of range, a row with NaN, one with Inf."""
+    rest = name[len("sf_cuda_"):]
+    if rest.startswith("in_top_k"):
+        it = rest.rsplit("_", 1)[1]
+        pred = np.round(values(rng, "float32", (7, 12)))
+        pred[4, 3] = np.nan
+        pred[5, 0] = np.inf
+        targets = np.array([0, 11, 5, -1, 2, 3, 12], dtype=it)
+        return [Case([pred, targets, np.array(k, dtype=it)], [np.zeros(7, bool)], label=f"k {k}")
+                for k in (0, 1, 3, 12)]
+    _, dt = _split(name)
+    x = np.round(values(rng, dt, (4, 100)) / 2).astype(dt)[:, ::2]  # [4, 50], ties
+    if dt in FLOATS:
+        x[1, [3, 30]] = np.nan
+        x[2, 7] = -np.inf
+    return [Case([x], [np.zeros((4, k), dt), np.zeros((4, k), np.int32)], label=f"k {k}")
+            for k in (0, 1, 5, 50)]
 
 
 def _pool_cases(name: str, rng) -> list[Case]:

@@ -21,7 +21,8 @@ FAMILIES = {
                                                "sf_cuda_truncated_", "sf_cuda_gather_", "sf_cuda_one_hot_",
                                                "sf_cuda_matmul_", "sf_cuda_argmax_", "sf_cuda_argmin_",
                                                "sf_cuda_check_numerics_", "sf_cuda_max_pool",
-                                               "sf_cuda_avg_pool"))
+                                               "sf_cuda_avg_pool", "sf_cuda_top_k_", "sf_cuda_in_top_k_",
+                                               "sf_cuda_unsorted_segment_sum_"))
     and "softmax" not in n and "conv2d" not in n,
     "cast": lambda n: n.startswith("sf_cuda_cast_"),
     "copy_select_addn": lambda n: n.startswith(("sf_cuda_copy_", "sf_cuda_select_", "sf_cuda_addn_")),
@@ -32,6 +33,8 @@ FAMILIES = {
     "array": lambda n: n.startswith(("sf_cuda_gather_", "sf_cuda_one_hot_")),
     "linalg": lambda n: n.startswith("sf_cuda_matmul_") or "conv2d" in n,
     "pool": lambda n: n.startswith(("sf_cuda_max_pool", "sf_cuda_avg_pool")),
+    "topk": lambda n: n.startswith(("sf_cuda_top_k_", "sf_cuda_in_top_k_")),
+    "segment": lambda n: n.startswith("sf_cuda_unsorted_segment_sum_"),
     "arg_debug": lambda n: n.startswith(("sf_cuda_argmax_", "sf_cuda_argmin_", "sf_cuda_check_numerics_")),
 }
 
@@ -196,6 +199,9 @@ def test_errors_match_the_c_kernels(emu):
                      [np.zeros((1, 6, 2), np.float32)])
     assert got == want == "indices[5] = 9 is not in [0, 4)"
     check_numerics_errors(both)
+    got, want = both("unsorted_segment_sum_float32", [np.ones((4, 2), np.float32), np.array([0, 5, 1, 9])],
+                     [np.zeros((3, 2), np.float32)])
+    assert got == want == "segment_ids[1] = 5 is out of range [0, 3)"
     with pytest.raises(cpu.KernelError, match=r"input 1 of shape \[3\] does not broadcast to \[2, 4\]"):
         emu.call("sf_cuda_add_float32", [np.zeros(4, np.float32), np.zeros(3, np.float32)],
                  [np.zeros((2, 4), np.float32)])

@@ -42,7 +42,7 @@ def test_gpu_errors_are_statuses_with_the_c_messages():
     np.testing.assert_array_equal(out, 2 * x)
 
 
-def test_gpu_check_numerics_messages_are_the_c_kernels():
+def test_gpu_data_errors_are_the_c_kernels_messages():
     def both(name, ins, outs):
         msgs = []
         for call, prefix, err in ((cuda.call_kernel, "sf_cuda_", cuda.KernelError),
@@ -53,6 +53,9 @@ def test_gpu_check_numerics_messages_are_the_c_kernels():
         return msgs
 
     check_numerics_errors(both)
+    got, want = both("unsorted_segment_sum_int8", [np.ones((4, 2), np.int8), np.array([0, 5, 1, 9])],
+                     [np.zeros((3, 2), np.int8)])
+    assert got == want == "segment_ids[1] = 5 is out of range [0, 3)"
 
 
 def test_gpu_large_reduction_and_elementwise():
