@@ -14,6 +14,8 @@
 #include "sf_cuda_ew.h"
 #include "sf_cuda_linalg.h"
 #include "sf_cuda_random.h"
+#include "sf_cuda_training.h"
+#include "sf_cuda_gather.h"
 #include "sf_cuda_arg.h"
 #include "sf_cuda_debug.h"
 #include "sf_cuda_pool.h"
@@ -263,89 +265,13 @@ double sf_emu_tree_sum_float32(const double *partials)
 X_NN(float32, float, sf_cu_exp_f32)
 X_NN(float64, double, sf_cu_exp_f64)
 
-/* ---- optimizer updates ------------------------------------------------------ */
-
-#define X_TR_OP(OPT, NIN, MASK, DT, T)                                                          \
-    int sf_emu_apply_##OPT##_##DT(sf_call *c)                                                   \
-    {                                                                                           \
-        int64_t n = 0;                                                                          \
-        int st = sf_tr_check(c, "sf_cuda_apply_" #OPT "_" #DT, SF_DTC_##DT, NIN, MASK, &n);     \
-        if (st) return st;                                                                      \
-        void *in[10];                                                                           \
-        for (int i = 0; i < 10; i++) in[i] = i < NIN ? c->in[i].data : NULL;                    \
-        const int flag = (int)c->iattr[SF_APPLY_USE_NESTEROV];                                  \
-        for (int64_t i = 0; i < n; i++) SF_TR_APPLY_##OPT(DT, T, i, in, flag);                  \
-        (void)flag;                                                                             \
-        return SF_OK;                                                                           \
-    }
-#define X_TR_F32(OPT, NIN, MASK) X_TR_OP(OPT, NIN, MASK, float32, float)
-#define X_TR_F64(OPT, NIN, MASK) X_TR_OP(OPT, NIN, MASK, float64, double)
-SF_TR_OPS(X_TR_F32)
-SF_TR_OPS(X_TR_F64)
+/* ---- optimizer updates: training.cu's kernels and launchers (sf_cuda_training.h) */
 
 /* ---- random: random.cu's kernels and launchers (sf_cuda_random.h) ------------- */
 
 #define SF_EMU_RANDOM SF_CU_RANDOM
 
-/* ---- gather and one_hot ------------------------------------------------------- */
-
-#define SF_EMU_BY_SIZE(ES, WHAT, ...)                                                            \
-    switch (ES) {                                                                                \
-    case 1: WHAT(1, uint8_t, __VA_ARGS__) break;                                                 \
-    case 2: WHAT(2, uint16_t, __VA_ARGS__) break;                                                \
-    case 4: WHAT(4, uint32_t, __VA_ARGS__) break;                                                \
-    default: WHAT(8, uint64_t, __VA_ARGS__) break;                                               \
-    }
-#define SF_EMU_GATHER_LOOP(ES, E, IDX, IT)                                                       \
-    for (int64_t e = 0; e < total; e++)                                                          \
-        sf_gather_elem_##ES##_##IDX(e, (E *)out->data, os, (const E *)pa->data, ps, (const IT *)ix->data, \
-                                    ix->strides[0], m, inner);
-#define SF_EMU_ONE_HOT_LOOP(ES, E, IDX, IT)                                                      \
-    for (int64_t e = 0; e < total; e++)                                                          \
-        sf_one_hot_elem_##ES##_##IDX(e, (E *)out->data, os, (const IT *)ix->data, ix->strides[0], \
-                                     ix->strides[1], depth, inner, *(const E *)on->data,         \
-                                     *(const E *)off->data);
-
-static int sf_emu_gather(sf_call *c, int es)
-{
-    const sf_tensor *pa = &c->in[0], *ix = &c->in[1], *out = &c->out[0];
-    const int64_t outer = pa->shape[0], n = pa->shape[1], inner = pa->shape[2], m = ix->shape[0];
-    const int i64 = ix->dtype == SF_INT64;
-    for (int64_t k = 0; k < m; k++) {
-        const int64_t v = i64 ? ((const int64_t *)ix->data)[k * ix->strides[0]]
-                              : ((const int32_t *)ix->data)[k * ix->strides[0]];
-        if (v < 0 || v >= n) {
-            snprintf(c->msg, SF_MSG_LEN, "indices[%lld] = %lld is not in [0, %lld)", (long long)k, (long long)v,
-                     (long long)n);
-            return SF_ERR_INVALID_ARGUMENT;
-        }
-    }
-    const int64_t total = outer * m * inner, *os = out->strides, *ps = pa->strides;
-    if (i64) {
-        SF_EMU_BY_SIZE(es, SF_EMU_GATHER_LOOP, int64, int64_t)
-    } else {
-        SF_EMU_BY_SIZE(es, SF_EMU_GATHER_LOOP, int32, int32_t)
-    }
-    return SF_OK;
-}
-
-static int sf_emu_one_hot(sf_call *c, int es)
-{
-    const sf_tensor *ix = &c->in[0], *on = &c->in[1], *off = &c->in[2], *out = &c->out[0];
-    const int64_t depth = out->shape[1], inner = out->shape[2], total = out->shape[0] * depth * inner;
-    const int64_t *os = out->strides;
-    if (ix->dtype == SF_INT64) {
-        SF_EMU_BY_SIZE(es, SF_EMU_ONE_HOT_LOOP, int64, int64_t)
-    } else {
-        SF_EMU_BY_SIZE(es, SF_EMU_ONE_HOT_LOOP, int32, int32_t)
-    }
-    return SF_OK;
-}
-
-#define X_ARRAY(DT, ES)                                                   \
-    int sf_emu_gather_##DT(sf_call *c) { return sf_emu_gather(c, ES); }   \
-    int sf_emu_one_hot_##DT(sf_call *c) { return sf_emu_one_hot(c, ES); }
-SF_CU_SIZES(X_ARRAY)
+/* ---- gather and one_hot: array.cu's kernels and launchers (sf_cuda_gather.h) ---- */
 
 /* ---- matmul and conv: linalg.cu's plans and steps, with cuBLAS's and cuDNN's
  * documented results computed by loops ---------------------------------------- */
@@ -556,19 +482,16 @@ SF_CV_KERNELS(X_CONV)
     {"sf_cuda_softmax_xent_" #DT, sf_emu_softmax_xent_##DT},                           \
     {"sf_cuda_sparse_softmax_xent_" #DT "_int32", sf_emu_sparse_softmax_xent_##DT##_int32}, \
     {"sf_cuda_sparse_softmax_xent_" #DT "_int64", sf_emu_sparse_softmax_xent_##DT##_int64},
-#define E_TR_F32(OPT, NIN, MASK) {"sf_cuda_apply_" #OPT "_float32", sf_emu_apply_##OPT##_float32},
-#define E_TR_F64(OPT, NIN, MASK) {"sf_cuda_apply_" #OPT "_float64", sf_emu_apply_##OPT##_float64},
 #define E_RANDOM(KIND, DT, T, EPB, BPU, PUBLIC) {"sf_cuda_" #PUBLIC, sf_cuda_##PUBLIC},
 #define E_CONV(NAME, KIND, DW) \
     {"sf_cuda_" #NAME "_float32", sf_emu_##NAME##_float32}, {"sf_cuda_" #NAME "_float64", sf_emu_##NAME##_float64},
 #define E_MATMUL(DT) {"sf_cuda_matmul_" #DT, sf_emu_matmul_##DT},
-#define E_ARRAY(DT, ES) {"sf_cuda_gather_" #DT, sf_emu_gather_##DT}, {"sf_cuda_one_hot_" #DT, sf_emu_one_hot_##DT},
 
 static const sf_kernel_entry sf_emu_table[] = {
     SF_CU_FLOAT_TYPES(E_FLOAT) SF_CU_INT_TYPES(E_INT) SF_CU_SMALL_INT_TYPES(E_SMALL) SF_CU_UINT_TYPES(E_UINT)
     SF_EW_BOOL_LISTS(E_U, E_B) SF_CAST_PAIRS(E_CAST) SF_CU_ALL(E_COPY) SF_ADDN_TYPES(E_ADDN)
-    SF_RED_KERNELS(E_RED) E_NN(float32) E_NN(float64) SF_TR_OPS(E_TR_F32) SF_TR_OPS(E_TR_F64)
-    SF_EMU_RANDOM(E_RANDOM) SF_CU_SIZES(E_ARRAY) SF_CV_KERNELS(E_CONV) SF_ARG_KERNELS(SF_ARG_ENTRY) SF_DEBUG_TYPES(SF_DEBUG_ENTRY)
+    SF_RED_KERNELS(E_RED) E_NN(float32) E_NN(float64) SF_TR_OPS(SF_TR_ENTRY_F32) SF_TR_OPS(SF_TR_ENTRY_F64)
+    SF_EMU_RANDOM(E_RANDOM) SF_CU_SIZES(SF_GATHER_ENTRY) SF_CV_KERNELS(E_CONV) SF_ARG_KERNELS(SF_ARG_ENTRY) SF_DEBUG_TYPES(SF_DEBUG_ENTRY)
     SF_POOL_TYPES(SF_POOL_ENTRY) SF_TOPK_TYPES(SF_TOPK_ENTRY) SF_IN_TOPK_ENTRIES
     SF_SEGMENT_TYPES(SF_SEGMENT_ENTRY)
     E_MATMUL(float32) E_MATMUL(float64)
