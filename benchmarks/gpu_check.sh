@@ -29,6 +29,17 @@ echo "make install: $(( $(date +%s) - start )) s"
 echo "== device"
 $PY -c "from staticflow.backends import cuda; r = cuda.unavailable_reason(); print('CUDA usable' if r is None else 'CUDA not usable: ' + r); raise SystemExit(0 if r is None else 3)" || exit 3
 
+echo "== cuBLAS / cuDNN (matmul and conv kernels; pip install nvidia-cublas-cu12 nvidia-cudnn-cu12)"
+$PY -c "
+import ctypes.util
+from staticflow.backends import cuda
+dirs = cuda.nvidia_library_dirs()
+print('wheel library dirs:', [str(d) for d in dirs] or 'none')
+for lib in ('cublas', 'cudnn'):
+    found = any(any(d.glob(f'lib{lib}.so*')) for d in dirs) or ctypes.util.find_library(lib)
+    print(lib, 'found' if found else 'NOT found: its kernels will fail with the install message')
+"
+
 echo "== tests/cuda"
 $PY -m pytest -q -rs -p no:cacheprovider ${PYTEST_ARGS:-} tests/cuda
 status=$?

@@ -25,8 +25,8 @@
  *   random_normal float64       2 per block: u1 from (w0, w1), u2 from
  *                               (w2, w3), 53 bits each, the same transform
  *   truncated_normal            groups of 4 (float32) or 2 (float64) elements;
- *                               group g owns the TN_RESERVE blocks from
- *                               counter + g * TN_RESERVE: it takes the
+ *                               group g owns the SF_TN_RESERVE blocks from
+ *                               counter + g * SF_TN_RESERVE: it takes the
  *                               normals of those blocks in order (as above),
  *                               keeping those with |z| <= 2, until the group
  *                               is full (TensorFlow's resampling; a group
@@ -54,36 +54,19 @@
 #include <string.h>
 
 #include "sf_internal.h"
+#include "sf_philox.h"
 
 #include "sf_vector_math.h" /* libmvec variants of the Box-Muller log, sin, cos */
-
-#define PH_M0 0xD2511F53u
-#define PH_M1 0xCD9E8D57u
-#define PH_W0 0x9E3779B9u
-#define PH_W1 0xBB67AE85u
 
 /* Blocks Philox runs at once (lanes of the vector loops). */
 #define PH_LANES 16
 /* Blocks per parallel task (a multiple of PH_LANES). */
 #define TASK_BLOCKS 2048
-/* Blocks each truncated_normal group owns. */
-#define TN_RESERVE 8
-/* A truncated_normal group gives up after this many blocks (probability 0
- * in practice) and fills what is left with 0. */
-#define TN_MAX_BLOCKS 4096
-
-#define TWO_PI 6.283185307179586476925286766559
-
-typedef struct ph_key {
-    uint32_t k0, k1; /* the key: seed */
-    uint32_t c2, c3; /* the counter's high words: seed2 */
-    uint64_t ctr;    /* the state's counter: block 0 of this call */
-} ph_key;
 
 /* The blocks at ctr + first + l * step, l in [0, PH_LANES): w[word][lane].
  * The words are held in 64-bit lanes (their high halves zero) so that the
  * 32 x 32 -> 64-bit products vectorize (vpmuludq). */
-static void philox_lanes(const ph_key *k, uint64_t first, uint64_t step, uint32_t w[4][PH_LANES])
+static void philox_lanes(const sf_ph_key *k, uint64_t first, uint64_t step, uint32_t w[4][PH_LANES])
 {
     uint64_t x0[PH_LANES], x1[PH_LANES], x2[PH_LANES], x3[PH_LANES];
     for (int l = 0; l < PH_LANES; l++) {
@@ -97,7 +80,7 @@ static void philox_lanes(const ph_key *k, uint64_t first, uint64_t step, uint32_
     for (int r = 0; r < 10; r++) {
 #pragma omp simd
         for (int l = 0; l < PH_LANES; l++) {
-            const uint64_t p0 = (x0[l] & 0xffffffffu) * PH_M0, p1 = (x2[l] & 0xffffffffu) * PH_M1;
+            const uint64_t p0 = (x0[l] & 0xffffffffu) * SF_PH_M0, p1 = (x2[l] & 0xffffffffu) * SF_PH_M1;
             const uint64_t y0 = (p1 >> 32) ^ x1[l] ^ ka;
             const uint64_t y2 = (p0 >> 32) ^ x3[l] ^ kb;
             x1[l] = p1 & 0xffffffffu;
@@ -105,8 +88,8 @@ static void philox_lanes(const ph_key *k, uint64_t first, uint64_t step, uint32_
             x0[l] = y0;
             x2[l] = y2;
         }
-        ka = (uint32_t)(ka + PH_W0);
-        kb = (uint32_t)(kb + PH_W1);
+        ka = (uint32_t)(ka + SF_PH_W0);
+        kb = (uint32_t)(kb + SF_PH_W1);
     }
     for (int l = 0; l < PH_LANES; l++) {
         w[0][l] = (uint32_t)x0[l];
@@ -116,54 +99,9 @@ static void philox_lanes(const ph_key *k, uint64_t first, uint64_t step, uint32_
     }
 }
 
-/* One block, at ctr + b. */
-static void philox_one(const ph_key *k, uint64_t b, uint32_t w[4])
-{
-    const uint64_t c = k->ctr + b;
-    uint32_t x0 = (uint32_t)c, x1 = (uint32_t)(c >> 32), x2 = k->c2, x3 = k->c3;
-    uint32_t ka = k->k0, kb = k->k1;
-    for (int r = 0; r < 10; r++) {
-        const uint64_t p0 = (uint64_t)PH_M0 * x0, p1 = (uint64_t)PH_M1 * x2;
-        const uint32_t y0 = (uint32_t)(p1 >> 32) ^ x1 ^ ka;
-        const uint32_t y2 = (uint32_t)(p0 >> 32) ^ x3 ^ kb;
-        x1 = (uint32_t)p1;
-        x3 = (uint32_t)p0;
-        x0 = y0;
-        x2 = y2;
-        ka += PH_W0;
-        kb += PH_W1;
-    }
-    w[0] = x0;
-    w[1] = x1;
-    w[2] = x2;
-    w[3] = x3;
-}
-
 /* ---- word -> value conversions ------------------------------------------ */
 
-static inline float u01_f32(uint32_t w) { return (float)(w >> 8) * 0x1p-24f; }
-static inline float u01c_f32(uint32_t w) { return (float)((w >> 8) + 1) * 0x1p-24f; } /* (0, 1] */
-static inline uint64_t bits64(uint32_t hi, uint32_t lo) { return (uint64_t)hi << 32 | lo; }
-static inline double u01_f64(uint64_t x) { return (double)(x >> 11) * 0x1p-53; }
-static inline double u01c_f64(uint64_t x) { return (double)((x >> 11) + 1) * 0x1p-53; } /* (0, 1] */
-
-/* Box-Muller: two normals from the words (a, b) [float32] */
-static inline void bm_f32(uint32_t a, uint32_t b, float *z0, float *z1)
-{
-    const float r = sqrtf(-2.0f * logf(u01c_f32(a)));
-    const float t = (float)TWO_PI * u01_f32(b);
-    *z0 = r * cosf(t);
-    *z1 = r * sinf(t);
-}
-
-/* Box-Muller: two normals from one block [float64] */
-static inline void bm_f64(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, double *z0, double *z1)
-{
-    const double r = sqrt(-2.0 * log(u01c_f64(bits64(w0, w1))));
-    const double t = TWO_PI * u01_f64(bits64(w2, w3));
-    *z0 = r * cos(t);
-    *z1 = r * sin(t);
-}
+/* sf_u01_*, sf_bits64 and Box-Muller (sf_bm_*): sf_philox.h */
 
 /* A conversion turns PH_LANES blocks into PH_LANES * epb values, block-major
  * (lane l's values at dst[l * epb ...]). */
@@ -174,7 +112,7 @@ static void conv_uniform_f32(const uint32_t w[4][PH_LANES], void *dst, const voi
     float *o = (float *)dst;
     (void)prm;
     for (int l = 0; l < PH_LANES; l++)
-        for (int s = 0; s < 4; s++) o[l * 4 + s] = u01_f32(w[s][l]);
+        for (int s = 0; s < 4; s++) o[l * 4 + s] = sf_u01_f32(w[s][l]);
 }
 
 static void conv_uniform_f64(const uint32_t w[4][PH_LANES], void *dst, const void *prm)
@@ -182,8 +120,8 @@ static void conv_uniform_f64(const uint32_t w[4][PH_LANES], void *dst, const voi
     double *o = (double *)dst;
     (void)prm;
     for (int l = 0; l < PH_LANES; l++) {
-        o[l * 2] = u01_f64(bits64(w[0][l], w[1][l]));
-        o[l * 2 + 1] = u01_f64(bits64(w[2][l], w[3][l]));
+        o[l * 2] = sf_u01_f64(sf_bits64(w[0][l], w[1][l]));
+        o[l * 2 + 1] = sf_u01_f64(sf_bits64(w[2][l], w[3][l]));
     }
 }
 
@@ -198,8 +136,8 @@ static void conv_normal_f32(const uint32_t w[4][PH_LANES], void *dst, const void
     (void)prm;
     for (int j = 0; j < 2 * PH_LANES; j++) {
         const int p = j / PH_LANES, l = j % PH_LANES;
-        r[j] = sqrtf(-2.0f * logf(u01c_f32(wa[2 * p * PH_LANES + l])));
-        t[j] = (float)TWO_PI * u01_f32(wa[(2 * p + 1) * PH_LANES + l]);
+        r[j] = sqrtf(-2.0f * logf(sf_u01c_f32(wa[2 * p * PH_LANES + l])));
+        t[j] = (float)SF_TWO_PI * sf_u01_f32(wa[(2 * p + 1) * PH_LANES + l]);
     }
     for (int j = 0; j < 2 * PH_LANES; j++) zc[j] = r[j] * cosf(t[j]);
     for (int j = 0; j < 2 * PH_LANES; j++) zs[j] = r[j] * sinf(t[j]);
@@ -217,8 +155,8 @@ static void conv_normal_f64(const uint32_t w[4][PH_LANES], void *dst, const void
     double *o = (double *)dst;
     (void)prm;
     for (int l = 0; l < PH_LANES; l++) {
-        r[l] = sqrt(-2.0 * log(u01c_f64(bits64(w[0][l], w[1][l]))));
-        t[l] = TWO_PI * u01_f64(bits64(w[2][l], w[3][l]));
+        r[l] = sqrt(-2.0 * log(sf_u01c_f64(sf_bits64(w[0][l], w[1][l]))));
+        t[l] = SF_TWO_PI * sf_u01_f64(sf_bits64(w[2][l], w[3][l]));
     }
     for (int l = 0; l < PH_LANES; l++) z[0][l] = r[l] * cos(t[l]);
     for (int l = 0; l < PH_LANES; l++) z[1][l] = r[l] * sin(t[l]);
@@ -246,35 +184,29 @@ static void conv_int_i32(const uint32_t w[4][PH_LANES], void *dst, const void *p
 static void conv_int_i64(const uint32_t w[4][PH_LANES], void *dst, const void *prm)
 {
     const int_prm *p = (const int_prm *)prm;
-    __extension__ typedef unsigned __int128 u128;
     int64_t *o = (int64_t *)dst;
     for (int l = 0; l < PH_LANES; l++)
         for (int s = 0; s < 2; s++) {
-            const uint64_t x = bits64(w[2 * s][l], w[2 * s + 1][l]);
-            o[l * 2 + s] = (int64_t)(p->lo + (uint64_t)(((u128)x * p->range) >> 64));
+            const uint64_t x = sf_bits64(w[2 * s][l], w[2 * s + 1][l]);
+            o[l * 2 + s] = (int64_t)(p->lo + sf_mulhi64(x, p->range));
         }
 }
 
 /* ---- the drivers --------------------------------------------------------- */
 
 /* Reads and checks the state in[0]; fills *k. */
-static int state_read(sf_call *c, const char *name, ph_key *k)
+static int state_read(sf_call *c, const char *name, sf_ph_key *k)
 {
     const sf_tensor *s = &c->in[0];
     if (s->dtype != SF_INT64 || s->ndim != 1 || s->shape[0] != 3)
         return sf_fail(c, SF_ERR_INVALID_ARGUMENT,
                        "%s: in[0] must be the int64 state [seed, seed2, counter] of shape [3]", name);
     const int64_t *d = (const int64_t *)s->data, st = s->strides[0];
-    const uint64_t seed = (uint64_t)d[0], seed2 = (uint64_t)d[st];
-    k->k0 = (uint32_t)seed;
-    k->k1 = (uint32_t)(seed >> 32);
-    k->c2 = (uint32_t)seed2;
-    k->c3 = (uint32_t)(seed2 >> 32);
-    k->ctr = (uint64_t)d[2 * st];
+    *k = sf_ph_key_of(d, st);
     return SF_OK;
 }
 
-static void state_advance(sf_call *c, const ph_key *k, uint64_t blocks)
+static void state_advance(sf_call *c, const sf_ph_key *k, uint64_t blocks)
 {
     const sf_tensor *s = &c->in[0];
     ((int64_t *)s->data)[2 * s->strides[0]] = (int64_t)(k->ctr + blocks);
@@ -302,7 +234,7 @@ static int out_check(sf_call *c, const char *name, int nin, int32_t code, int64_
 
 /* n values, epb per block, esize bytes each, into out; returns the blocks
  * used. */
-static uint64_t gen_run(const ph_key *k, int64_t n, int epb, size_t esize, conv_fn f, const void *prm,
+static uint64_t gen_run(const sf_ph_key *k, int64_t n, int epb, size_t esize, conv_fn f, const void *prm,
                         void *out)
 {
     const int64_t nblocks = (n + epb - 1) / epb;
@@ -327,17 +259,17 @@ static uint64_t gen_run(const ph_key *k, int64_t n, int epb, size_t esize, conv_
     return (uint64_t)nblocks;
 }
 
-/* truncated normal: groups of epb values, each from its TN_RESERVE blocks */
+/* truncated normal: groups of epb values, each from its SF_TN_RESERVE blocks */
 #define DEF_TRUNC(DT, T, EPB)                                                                   \
-    static void tn_fill_##DT(const ph_key *k, uint64_t g, const T *first, T *dst, int64_t m)     \
+    static void tn_fill_##DT(const sf_ph_key *k, uint64_t g, const T *first, T *dst, int64_t m)     \
     {                                                                                           \
         T v[EPB], z[EPB];                                                                       \
         int cnt = 0;                                                                            \
         for (int s = 0; s < EPB; s++)                                                           \
             if (fabs((double)first[s]) <= 2.0) v[cnt++] = first[s];                             \
-        for (uint64_t a = 1; cnt < EPB && a < TN_MAX_BLOCKS; a++) {                             \
+        for (uint64_t a = 1; cnt < EPB && a < SF_TN_MAX_BLOCKS; a++) {                             \
             uint32_t w[4];                                                                      \
-            philox_one(k, g * TN_RESERVE + a, w);                                               \
+            sf_philox(k, g * SF_TN_RESERVE + a, w);                                               \
             tn_block_##DT(w, z);                                                                \
             for (int s = 0; s < EPB && cnt < EPB; s++)                                          \
                 if (fabs((double)z[s]) <= 2.0) v[cnt++] = z[s];                                 \
@@ -346,7 +278,7 @@ static uint64_t gen_run(const ph_key *k, int64_t n, int epb, size_t esize, conv_
         for (int64_t s = 0; s < m; s++) dst[s] = v[s];                                          \
     }                                                                                           \
                                                                                                 \
-    static uint64_t tn_run_##DT(const ph_key *k, int64_t n, T *out)                             \
+    static uint64_t tn_run_##DT(const sf_ph_key *k, int64_t n, T *out)                             \
     {                                                                                           \
         const int64_t ngroups = (n + EPB - 1) / EPB;                                            \
         const int64_t ntasks = (ngroups + TASK_BLOCKS - 1) / TASK_BLOCKS;                       \
@@ -356,7 +288,7 @@ static uint64_t gen_run(const ph_key *k, int64_t n, int epb, size_t esize, conv_
             uint32_t w[4][PH_LANES];                                                            \
             T tmp[PH_LANES * EPB];                                                              \
             for (int64_t g = t * TASK_BLOCKS; g < g1; g += PH_LANES) {                          \
-                philox_lanes(k, (uint64_t)g * TN_RESERVE, TN_RESERVE, w);                       \
+                philox_lanes(k, (uint64_t)g * SF_TN_RESERVE, SF_TN_RESERVE, w);                       \
                 conv_normal_##DT(w, tmp, NULL);                                                 \
                 for (int64_t l = 0; l < PH_LANES && g + l < g1; l++) {                          \
                     const int64_t e0 = (g + l) * EPB;                                           \
@@ -371,18 +303,18 @@ static uint64_t gen_run(const ph_key *k, int64_t n, int epb, size_t esize, conv_
                 }                                                                               \
             }                                                                                   \
         }                                                                                       \
-        return (uint64_t)ngroups * TN_RESERVE;                                                  \
+        return (uint64_t)ngroups * SF_TN_RESERVE;                                                  \
     }
 
 static inline void tn_block_f32(const uint32_t w[4], float z[4])
 {
-    bm_f32(w[0], w[1], &z[0], &z[1]);
-    bm_f32(w[2], w[3], &z[2], &z[3]);
+    sf_bm_f32(w[0], w[1], &z[0], &z[1]);
+    sf_bm_f32(w[2], w[3], &z[2], &z[3]);
 }
 
 static inline void tn_block_f64(const uint32_t w[4], double z[2])
 {
-    bm_f64(w[0], w[1], w[2], w[3], &z[0], &z[1]);
+    sf_bm_f64(w[0], w[1], w[2], w[3], &z[0], &z[1]);
 }
 
 DEF_TRUNC(f32, float, 4)
@@ -393,7 +325,7 @@ DEF_TRUNC(f64, double, 2)
 #define DEF_FLOAT_KERNELS(DT, CODE, SUF, EPB, T)                                               \
     int sf_cpu_random_uniform_##DT(sf_call *c)                                                 \
     {                                                                                          \
-        ph_key k;                                                                              \
+        sf_ph_key k;                                                                              \
         int64_t n;                                                                             \
         int st = out_check(c, "random_uniform_" #DT, 1, CODE, &n);                             \
         if (!st) st = state_read(c, "random_uniform_" #DT, &k);                                \
@@ -403,7 +335,7 @@ DEF_TRUNC(f64, double, 2)
     }                                                                                          \
     int sf_cpu_random_normal_##DT(sf_call *c)                                                  \
     {                                                                                          \
-        ph_key k;                                                                              \
+        sf_ph_key k;                                                                              \
         int64_t n;                                                                             \
         int st = out_check(c, "random_normal_" #DT, 1, CODE, &n);                              \
         if (!st) st = state_read(c, "random_normal_" #DT, &k);                                 \
@@ -413,7 +345,7 @@ DEF_TRUNC(f64, double, 2)
     }                                                                                          \
     int sf_cpu_truncated_normal_##DT(sf_call *c)                                               \
     {                                                                                          \
-        ph_key k;                                                                              \
+        sf_ph_key k;                                                                              \
         int64_t n;                                                                             \
         int st = out_check(c, "truncated_normal_" #DT, 1, CODE, &n);                           \
         if (!st) st = state_read(c, "truncated_normal_" #DT, &k);                              \
@@ -429,7 +361,7 @@ DEF_FLOAT_KERNELS(float64, SF_FLOAT64, f64, 2, double)
     int sf_cpu_random_uniform_int_##DT(sf_call *c)                                             \
     {                                                                                          \
         static const char name[] = "random_uniform_int_" #DT;                                  \
-        ph_key k;                                                                              \
+        sf_ph_key k;                                                                              \
         int64_t n;                                                                             \
         int st = out_check(c, name, 3, CODE, &n);                                              \
         if (!st) st = state_read(c, name, &k);                                                 \
@@ -478,13 +410,12 @@ typedef struct sampler {
 
 static int64_t sampler_draw(const sampler *s, const uint32_t w[4], int half)
 {
-    const uint64_t x = bits64(w[2 * half], w[2 * half + 1]);
+    const uint64_t x = sf_bits64(w[2 * half], w[2 * half + 1]);
     if (s->log_uniform) {
-        const int64_t v = (int64_t)exp(u01_f64(x) * s->log_range) - 1;
+        const int64_t v = (int64_t)exp(sf_u01_f64(x) * s->log_range) - 1;
         return v % s->range;
     }
-    __extension__ typedef unsigned __int128 u128;
-    return (int64_t)(((u128)x * (uint64_t)s->range) >> 64);
+    return (int64_t)sf_mulhi64(x, (uint64_t)s->range);
 }
 
 static float sampler_prob(const sampler *s, int64_t v)
@@ -517,7 +448,7 @@ static int sampler_kernel(sf_call *c, const char *name, int log_uniform)
     if (c->n_in != 2 || c->n_out != 4)
         return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s takes 2 inputs and 4 outputs, got %d and %d", name,
                        (int)c->n_in, (int)c->n_out);
-    ph_key k;
+    sf_ph_key k;
     int st = state_read(c, name, &k);
     if (st) return st;
     const sf_tensor *tc = &c->in[1], *cand = &c->out[0], *tec = &c->out[1], *sec = &c->out[2],
@@ -561,14 +492,14 @@ static int sampler_kernel(sf_call *c, const char *name, int log_uniform)
             if (tries >= SAMPLER_MAX_TRIES)
                 return sf_fail(c, SF_ERR_INTERNAL, "%s: no %lld distinct values after %lld draws", name,
                                (long long)batch, (long long)tries);
-            if ((tries & 1) == 0) philox_one(&k, (uint64_t)(tries >> 1), w);
+            if ((tries & 1) == 0) sf_philox(&k, (uint64_t)(tries >> 1), w);
             const int64_t v = sampler_draw(&s, w, (int)(tries & 1));
             tries++;
             if (set_insert(slots, cap, v)) out[picked++ * so] = v;
         }
     } else {
         for (; tries < batch; tries++) {
-            if ((tries & 1) == 0) philox_one(&k, (uint64_t)(tries >> 1), w);
+            if ((tries & 1) == 0) sf_philox(&k, (uint64_t)(tries >> 1), w);
             out[tries * so] = sampler_draw(&s, w, (int)(tries & 1));
         }
     }

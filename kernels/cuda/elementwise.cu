@@ -48,36 +48,17 @@ SF_EW_BOOL_LISTS(X_U, X_B)
     SF_CU_EW_PUBLIC(select_##DT, 3, SF_BOOL, SF_DTC_##DT, SF_DTC_##DT, SF_DTC_##DT, 0)
 SF_CU_ALL(X_SELECT)
 
-/* addn: passes of up to three operands, the later ones reading out first */
+/* addn: sf_ew_addn_run's passes (sf_cuda_ew.h) */
 #define X_ADDN(DT, T, UT)                                                                       \
     SF_EW_ADDN(DT, T, UT)                                                                       \
     SF_CU_EW_KERNEL(addn_##DT)                                                                  \
+    static int sf_cu_addn_go_##DT(sf_call *c, const char *name, const sf_ew_plan *p, int64_t n) \
+    {                                                                                           \
+        return sf_cu_ew_go(c, name, k_addn_##DT, p, n, 0);                                      \
+    }                                                                                           \
     extern "C" int sf_cuda_addn_##DT(sf_call *c)                                                \
     {                                                                                           \
-        const char *name = "sf_cuda_addn_" #DT;                                                 \
-        if (c->n_in < 1 || c->n_out < 1) {                                                      \
-            snprintf(c->msg, SF_MSG_LEN, "%s: expected inputs and 1 output", name);             \
-            return SF_ERR_INVALID_ARGUMENT;                                                     \
-        }                                                                                       \
-        for (int i = 0; i < c->n_in; i++)                                                       \
-            if (c->in[i].dtype != SF_DTC_##DT) {                                                \
-                snprintf(c->msg, SF_MSG_LEN, "%s: input %d has dtype %s", name, i,              \
-                         sf_cu_dtype_name(c->in[i].dtype));                                     \
-                return SF_ERR_INVALID_ARGUMENT;                                                 \
-            }                                                                                   \
-        sf_tensor ops[3];                                                                       \
-        for (int first = 0; first < c->n_in;) {                                                 \
-            int k = 0;                                                                          \
-            if (first > 0) ops[k++] = c->out[0];                                                \
-            while (k < 3 && first < c->n_in) ops[k++] = c->in[first++];                         \
-            sf_ew_plan p;                                                                       \
-            int64_t n = 0;                                                                      \
-            int st = sf_ew_plan_make(name, &c->out[0], ops, k, &p, &n, c->msg);                 \
-            if (st || n == 0) return st;                                                        \
-            st = sf_cu_ew_go(c, name, k_addn_##DT, &p, n, 0);                                   \
-            if (st) return st;                                                                  \
-        }                                                                                       \
-        return SF_OK;                                                                           \
+        return sf_ew_addn_run(c, "sf_cuda_addn_" #DT, SF_DTC_##DT, sf_cu_addn_go_##DT);         \
     }
 SF_ADDN_TYPES(X_ADDN)
 

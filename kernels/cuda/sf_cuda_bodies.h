@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sf_philox.h"
+
 /* C linkage for the ABI's declarations under nvcc (the .cu files define them) */
 #ifdef __cplusplus
 extern "C" {
@@ -785,69 +787,21 @@ typedef struct sf_tr_args {
  * Random: Philox4x32-10, random.c's stream layout (see there)
  * ======================================================================== */
 
-#define SF_PH_M0 0xD2511F53u
-#define SF_PH_M1 0xCD9E8D57u
-#define SF_PH_W0 0x9E3779B9u
-#define SF_PH_W1 0xBB67AE85u
-#define SF_TN_RESERVE 8
-#define SF_TN_MAX_BLOCKS 4096
-#define SF_TWO_PI 6.283185307179586476925286766559
+/* Philox, its conversions and Box-Muller: kernels/cpu/sf_philox.h, shared with random.c */
 
-typedef struct sf_ph_key {
-    uint32_t k0, k1, c2, c3;
-    uint64_t ctr;
-} sf_ph_key;
-
-SF_HD static inline sf_ph_key sf_ph_key_of(const int64_t *state)
+SF_HD static inline void sf_normals_float32(const sf_ph_key *k, uint64_t b, float z[4])
 {
-    sf_ph_key k;
-    const uint64_t seed = (uint64_t)state[0], seed2 = (uint64_t)state[1];
-    k.k0 = (uint32_t)seed;
-    k.k1 = (uint32_t)(seed >> 32);
-    k.c2 = (uint32_t)seed2;
-    k.c3 = (uint32_t)(seed2 >> 32);
-    k.ctr = (uint64_t)state[2];
-    return k;
+    uint32_t w[4];
+    sf_philox(k, b, w);
+    sf_bm_f32(w[0], w[1], &z[0], &z[1]);
+    sf_bm_f32(w[2], w[3], &z[2], &z[3]);
 }
 
-/* Block ctr + b: four words. */
-SF_HD static inline void sf_philox(const sf_ph_key *k, uint64_t b, uint32_t w[4])
+SF_HD static inline void sf_normals_float64(const sf_ph_key *k, uint64_t b, double z[2])
 {
-    const uint64_t c = k->ctr + b;
-    uint32_t x0 = (uint32_t)c, x1 = (uint32_t)(c >> 32), x2 = k->c2, x3 = k->c3;
-    uint32_t ka = k->k0, kb = k->k1;
-    for (int r = 0; r < 10; r++) {
-        const uint64_t p0 = (uint64_t)SF_PH_M0 * x0, p1 = (uint64_t)SF_PH_M1 * x2;
-        const uint32_t y0 = (uint32_t)(p1 >> 32) ^ x1 ^ ka;
-        const uint32_t y2 = (uint32_t)(p0 >> 32) ^ x3 ^ kb;
-        x1 = (uint32_t)p1;
-        x3 = (uint32_t)p0;
-        x0 = y0;
-        x2 = y2;
-        ka += SF_PH_W0;
-        kb += SF_PH_W1;
-    }
-    w[0] = x0;
-    w[1] = x1;
-    w[2] = x2;
-    w[3] = x3;
-}
-
-SF_HD static inline float sf_u01_f32(uint32_t w) { return (float)(w >> 8) * 5.9604644775390625e-08f; }
-SF_HD static inline float sf_u01c_f32(uint32_t w) { return (float)((w >> 8) + 1) * 5.9604644775390625e-08f; }
-SF_HD static inline uint64_t sf_bits64(uint32_t hi, uint32_t lo) { return (uint64_t)hi << 32 | lo; }
-SF_HD static inline double sf_u01_f64(uint64_t x) { return (double)(x >> 11) * 1.1102230246251565e-16; }
-SF_HD static inline double sf_u01c_f64(uint64_t x) { return (double)((x >> 11) + 1) * 1.1102230246251565e-16; }
-
-/* The high 64 bits of a 64 x 64-bit product. */
-SF_HD static inline uint64_t sf_mulhi64(uint64_t a, uint64_t b)
-{
-#ifdef __CUDA_ARCH__
-    return __umul64hi(a, b);
-#else
-    __extension__ typedef unsigned __int128 u128;
-    return (uint64_t)(((u128)a * b) >> 64);
-#endif
+    uint32_t w[4];
+    sf_philox(k, b, w);
+    sf_bm_f64(w[0], w[1], w[2], w[3], &z[0], &z[1]);
 }
 
 /* Values of block b (its elements' indices e0 = b * epb ...), at most m written. */
@@ -863,28 +817,6 @@ SF_HD static inline void sf_rand_uniform_float64(const sf_ph_key *k, uint64_t b,
     uint32_t w[4];
     sf_philox(k, b, w);
     for (int s = 0; s < m; s++) o[s] = sf_u01_f64(sf_bits64(w[2 * s], w[2 * s + 1]));
-}
-
-SF_HD static inline void sf_normals_float32(const sf_ph_key *k, uint64_t b, float z[4])
-{
-    uint32_t w[4];
-    sf_philox(k, b, w);
-    for (int p = 0; p < 2; p++) {
-        const float r = sqrtf(-2.0f * logf(sf_u01c_f32(w[2 * p])));
-        const float t = (float)SF_TWO_PI * sf_u01_f32(w[2 * p + 1]);
-        z[2 * p] = r * cosf(t);
-        z[2 * p + 1] = r * sinf(t);
-    }
-}
-
-SF_HD static inline void sf_normals_float64(const sf_ph_key *k, uint64_t b, double z[2])
-{
-    uint32_t w[4];
-    sf_philox(k, b, w);
-    const double r = sqrt(-2.0 * log(sf_u01c_f64(sf_bits64(w[0], w[1]))));
-    const double t = SF_TWO_PI * sf_u01_f64(sf_bits64(w[2], w[3]));
-    z[0] = r * cos(t);
-    z[1] = r * sin(t);
 }
 
 #define SF_RAND_NORMAL(DT, T, EPB)                                                            \

@@ -62,6 +62,36 @@ static inline int sf_cu_ew_error(sf_call *c, const char *name, int e)
     return SF_ERR_INVALID_ARGUMENT;
 }
 
+/* Runs one elementwise pass over a plan: the GPU's launch (sf_cuda_ew.cuh) or the
+ * CPU driver's loop. */
+typedef int (*sf_ew_go_fn)(sf_call *c, const char *name, const sf_ew_plan *p, int64_t n);
+
+/* addn: passes of up to three operands, the later ones reading out first. */
+static inline int sf_ew_addn_run(sf_call *c, const char *name, int32_t dtc, sf_ew_go_fn go)
+{
+    if (c->n_in < 1 || c->n_out < 1) {
+        snprintf(c->msg, SF_MSG_LEN, "%s: expected inputs and 1 output", name);
+        return SF_ERR_INVALID_ARGUMENT;
+    }
+    for (int i = 0; i < c->n_in; i++)
+        if (c->in[i].dtype != dtc) {
+            snprintf(c->msg, SF_MSG_LEN, "%s: input %d has dtype %s", name, i, sf_cu_dtype_name(c->in[i].dtype));
+            return SF_ERR_INVALID_ARGUMENT;
+        }
+    sf_tensor ops[3];
+    for (int first = 0; first < c->n_in;) {
+        int k = 0;
+        if (first > 0) ops[k++] = c->out[0];
+        while (k < 3 && first < c->n_in) ops[k++] = c->in[first++];
+        sf_ew_plan p;
+        int64_t n = 0;
+        int st = sf_ew_plan_make(name, &c->out[0], ops, k, &p, &n, c->msg);
+        if (st || n == 0) return st;
+        if ((st = go(c, name, &p, n))) return st;
+    }
+    return SF_OK;
+}
+
 /* An expression that reports errors through `bad` needs its kernel's error
  * slot read back; the others do not wait for the device. */
 #define SF_CU_FALLIBLE(EXPR) (strstr(#EXPR, "&bad") != NULL)

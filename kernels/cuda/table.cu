@@ -12,11 +12,19 @@ int64_t sf_cuda_nn_entries(const sf_kernel_entry **out);
 int64_t sf_cuda_training_entries(const sf_kernel_entry **out);
 int64_t sf_cuda_array_entries(const sf_kernel_entry **out);
 int64_t sf_cuda_random_entries(const sf_kernel_entry **out);
+int64_t sf_cuda_linalg_entries(const sf_kernel_entry **out);
+int64_t sf_cuda_arg_entries(const sf_kernel_entry **out);
+int64_t sf_cuda_debug_entries(const sf_kernel_entry **out);
+int64_t sf_cuda_pool_entries(const sf_kernel_entry **out);
+int64_t sf_cuda_topk_entries(const sf_kernel_entry **out);
+int64_t sf_cuda_segment_entries(const sf_kernel_entry **out);
 }
 
 static int64_t (*const sf_cu_families[])(const sf_kernel_entry **) = {
     sf_cuda_elementwise_entries, sf_cuda_cast_entries,   sf_cuda_reduce_entries, sf_cuda_nn_entries,
-    sf_cuda_training_entries,    sf_cuda_array_entries,  sf_cuda_random_entries,
+    sf_cuda_training_entries,    sf_cuda_array_entries,  sf_cuda_random_entries, sf_cuda_linalg_entries,
+    sf_cuda_arg_entries,         sf_cuda_debug_entries,  sf_cuda_pool_entries, sf_cuda_topk_entries,
+    sf_cuda_segment_entries,
 };
 
 static sf_kernel_entry *sf_cu_table;

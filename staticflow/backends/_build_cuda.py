@@ -11,9 +11,10 @@ nvcc's static one (``-cudart static``), so the library needs only the driver
 then says why no GPU is usable). Without nvcc it prints one line and builds
 nothing.
 
-A family is recompiled only when its source, a header under kernels/ or the
-flags changed (a hash per object, kept beside it); the library is relinked only
-when an object changed. The build never needs a GPU.
+A family is recompiled only when its source, a header it includes (directly or
+not: the quoted #includes, followed through kernels/), the generated op lists it
+includes or the flags changed (a hash per object, kept beside it); the library is
+relinked only when an object changed. The build never needs a GPU.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import hashlib
 import importlib.util
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -85,28 +87,48 @@ def _include_dirs(generated: pathlib.Path) -> list[str]:
     return [str(KERNELS / "include"), str(KERNELS / "cpu"), str(CUDA), str(generated)]
 
 
-def _headers() -> list[pathlib.Path]:
-    hs = [p for d in (KERNELS / "include", KERNELS / "cpu", CUDA) for p in d.glob("*.h")]
-    return sorted(hs + list(CUDA.glob("*.cuh")))
+_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"([^"]+)"', re.M)
+_TABLE_HEADER = "sf_scalar_table.h"
+
+
+def _deps(src: pathlib.Path) -> list[pathlib.Path]:
+    """The headers under kernels/ that `src` includes, directly or through others (every
+    quoted #include, whatever the #if around it: a superset). The generated op lists are
+    not a file here: _digest hashes their text."""
+    dirs = [src.parent, KERNELS / "include", KERNELS / "cpu", CUDA]
+    seen: dict[pathlib.Path, None] = {}
+    todo = [src]
+    while todo:
+        for name in _INCLUDE.findall(todo.pop().read_text()):
+            for d in dirs:
+                h = d / name
+                if h.is_file():
+                    if h not in seen:
+                        seen[h] = None
+                        todo.append(h)
+                    break
+    return sorted(seen)
 
 
 def _digest(src: pathlib.Path, nvcc: str, table: str) -> str:
-    """Hash of what an object is made from: its source, every header (the generated op
-    lists included), the flags, nvcc."""
+    """Hash of what an object is made from: its source, the headers it includes (the
+    generated op lists when it includes them), the flags, nvcc."""
     h = hashlib.sha256()
-    for p in [src, *_headers()]:
+    for p in [src, *_deps(src)]:
         h.update(p.name.encode())
         h.update(p.read_bytes())
-    h.update(table.encode())
+    if _TABLE_HEADER in _INCLUDE.findall("\n".join(p.read_text() for p in [src, *_deps(src)])):
+        h.update(table.encode())
     h.update(" ".join(FLAGS).encode())
     h.update(os.path.realpath(nvcc).encode())
     return h.hexdigest()
 
 
-def _stale(build_dir: pathlib.Path, nvcc: str) -> list[tuple[pathlib.Path, str]]:
+def _stale(build_dir: pathlib.Path, nvcc: str, srcs: list[pathlib.Path] | None = None
+           ) -> list[tuple[pathlib.Path, str]]:
     out = []
     table = _table_text()
-    for src in sources():
+    for src in srcs if srcs is not None else sources():
         digest = _digest(src, nvcc, table)
         obj = build_dir / (src.stem + ".o")
         stamp = obj.with_suffix(".hash")
@@ -126,11 +148,14 @@ def is_up_to_date(nvcc: str | None = None) -> bool:
     return LIBRARY.stat().st_mtime >= newest
 
 
-def _compile(nvcc: str, src: pathlib.Path, obj: pathlib.Path, generated: pathlib.Path) -> None:
+def _compile(nvcc: str, src: pathlib.Path, obj: pathlib.Path, generated: pathlib.Path) -> float:
+    """Compiles one family; returns the seconds it took."""
+    t0 = time.perf_counter()
     cmd = [nvcc, *FLAGS, *(f"-I{d}" for d in _include_dirs(generated)), "-c", str(src), "-o", str(obj)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"nvcc failed on {src.relative_to(ROOT)}:\n{r.stdout}{r.stderr}")
+    return time.perf_counter() - t0
 
 
 def build(build_dir: pathlib.Path = BUILD, library: pathlib.Path = LIBRARY, nvcc: str | None = None,
@@ -148,7 +173,8 @@ def build(build_dir: pathlib.Path = BUILD, library: pathlib.Path = LIBRARY, nvcc
         obj = build_dir / (s[0].stem + ".o")
         return (obj.stat().st_size if obj.exists() else 0, s[0].stat().st_size)
 
-    stale = sorted(_stale(build_dir, nvcc), key=cost, reverse=True)
+    srcs = sources()  # once: a source added meanwhile waits for the next build
+    stale = sorted(_stale(build_dir, nvcc, srcs), key=cost, reverse=True)
     jobs = jobs or max(1, min(len(stale), os.cpu_count() or 1))
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {}
@@ -159,13 +185,17 @@ def build(build_dir: pathlib.Path = BUILD, library: pathlib.Path = LIBRARY, nvcc
                 print(f"nvcc {src.relative_to(ROOT)}", flush=True)
             futures[pool.submit(_compile, nvcc, src, obj, generated)] = (obj, digest)
         for f in concurrent.futures.as_completed(futures):
-            f.result()  # raises the first compile error
+            seconds = f.result()  # raises the first compile error
             obj, digest = futures[f]
             obj.with_suffix(".hash").write_text(digest)
-    objs = [build_dir / (s.stem + ".o") for s in sources()]
+            if verbose:
+                print(f"  {obj.stem}.cu: {seconds:.1f} s", flush=True)
+    objs = [build_dir / (s.stem + ".o") for s in srcs]
     if stale or not library.exists() or library.stat().st_mtime < max(o.stat().st_mtime for o in objs):
         tmp = library.with_name(library.name + ".tmp")
-        cmd = [nvcc, "-shared", "-cudart", "static", *GENCODE, *(str(o) for o in objs), "-o", str(tmp)]
+        # -ldl: linalg.cu opens cuBLAS and cuDNN at run time
+        cmd = [nvcc, "-shared", "-cudart", "static", *GENCODE, *(str(o) for o in objs), "-ldl",
+               "-o", str(tmp)]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError(f"linking the CUDA library failed:\n{r.stdout}{r.stderr}")

@@ -35,6 +35,7 @@ int sf_cuda_malloc(void **ptr, int64_t nbytes, char *msg, int64_t msg_len);
 int sf_cuda_free(void *ptr, char *msg, int64_t msg_len);
 int sf_cuda_memcpy(void *dst, const void *src, int64_t nbytes, int kind, char *msg, int64_t msg_len);
 int sf_cuda_synchronize(char *msg, int64_t msg_len);
+int sf_cuda_add_library_dir(const char *dir);
 """
 
 _H2D, _D2H = 1, 2
@@ -88,12 +89,33 @@ def library():
 
                     ffi = FFI()
                     ffi.cdef(_cdef_text())
-                    _loaded = (ffi, ffi.dlopen(str(LIBRARY)))
+                    lib = ffi.dlopen(str(LIBRARY))
+                    for d in nvidia_library_dirs():
+                        lib.sf_cuda_add_library_dir(str(d).encode())
+                    _loaded = (ffi, lib)
                 except (OSError, ImportError) as e:
                     _load_error = f"the CUDA kernel library could not be loaded: {e}"
         if _loaded is None:
             raise CudaUnavailable(_load_error)
         return _loaded
+
+
+def nvidia_library_dirs() -> list[pathlib.Path]:
+    """The library directories of NVIDIA's PyPI wheels (nvidia-cublas-cu12, nvidia-cudnn-cu12,
+    their CUDA 13 builds) installed beside staticflow: where the matmul and conv kernels look
+    for cuBLAS and cuDNN before the system's library path."""
+    import site
+    import sys
+
+    roots = [*site.getsitepackages(), site.getusersitepackages(), *sys.path]
+    out: list[pathlib.Path] = []
+    for root in roots:
+        base = pathlib.Path(root) / "nvidia"
+        for sub in ("cu13", "cublas", "cudnn"):
+            d = base / sub / "lib"
+            if d.is_dir() and d not in out:
+                out.append(d)
+    return out
 
 
 def _msg(ffi, buf) -> str:

@@ -7,10 +7,20 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sf_cuda_bodies.h"
 #include "sf_cuda_ew.h"
+#include "sf_cuda_linalg.h"
+#include "sf_cuda_random.h"
+#include "sf_cuda_training.h"
+#include "sf_cuda_gather.h"
+#include "sf_cuda_arg.h"
+#include "sf_cuda_debug.h"
+#include "sf_cuda_pool.h"
+#include "sf_cuda_topk.h"
+#include "sf_cuda_segment.h"
 #include "sf_scalar_table.h"
 
 /* ---- elementwise: one "thread" per element ------------------------------- */
@@ -105,22 +115,13 @@ SF_CU_ALL(X_SELECT)
 
 #define X_ADDN(DT, T, UT)                                                                       \
     SF_EW_ADDN(DT, T, UT)                                                                       \
+    static int sf_emu_addn_go_##DT(sf_call *c, const char *name, const sf_ew_plan *p, int64_t n) \
+    {                                                                                           \
+        return sf_emu_ew_go(c, name, sf_ew_elem_addn_##DT, p, n);                               \
+    }                                                                                           \
     int sf_emu_addn_##DT(sf_call *c)                                                            \
     {                                                                                           \
-        const char *name = "sf_cuda_addn_" #DT;                                                 \
-        if (c->n_in < 1 || c->n_out < 1) return SF_ERR_INVALID_ARGUMENT;                        \
-        sf_tensor ops[3];                                                                       \
-        for (int first = 0; first < c->n_in;) {                                                 \
-            int k = 0;                                                                          \
-            if (first > 0) ops[k++] = c->out[0];                                                \
-            while (k < 3 && first < c->n_in) ops[k++] = c->in[first++];                         \
-            sf_ew_plan p;                                                                       \
-            int64_t n = 0;                                                                      \
-            int st = sf_ew_plan_make(name, &c->out[0], ops, k, &p, &n, c->msg);                 \
-            if (st || n == 0) return st;                                                        \
-            if ((st = sf_emu_ew_go(c, name, sf_ew_elem_addn_##DT, &p, n))) return st;           \
-        }                                                                                       \
-        return SF_OK;                                                                           \
+        return sf_ew_addn_run(c, "sf_cuda_addn_" #DT, SF_DTC_##DT, sf_emu_addn_go_##DT);        \
     }
 SF_ADDN_TYPES(X_ADDN)
 
@@ -264,134 +265,204 @@ double sf_emu_tree_sum_float32(const double *partials)
 X_NN(float32, float, sf_cu_exp_f32)
 X_NN(float64, double, sf_cu_exp_f64)
 
-/* ---- optimizer updates ------------------------------------------------------ */
+/* ---- optimizer updates: training.cu's kernels and launchers (sf_cuda_training.h) */
 
-#define X_TR_OP(OPT, NIN, MASK, DT, T)                                                          \
-    int sf_emu_apply_##OPT##_##DT(sf_call *c)                                                   \
-    {                                                                                           \
-        int64_t n = 0;                                                                          \
-        int st = sf_tr_check(c, "sf_cuda_apply_" #OPT "_" #DT, SF_DTC_##DT, NIN, MASK, &n);     \
-        if (st) return st;                                                                      \
-        void *in[10];                                                                           \
-        for (int i = 0; i < 10; i++) in[i] = i < NIN ? c->in[i].data : NULL;                    \
-        const int flag = (int)c->iattr[SF_APPLY_USE_NESTEROV];                                  \
-        for (int64_t i = 0; i < n; i++) SF_TR_APPLY_##OPT(DT, T, i, in, flag);                  \
-        (void)flag;                                                                             \
-        return SF_OK;                                                                           \
-    }
-#define X_TR_F32(OPT, NIN, MASK) X_TR_OP(OPT, NIN, MASK, float32, float)
-#define X_TR_F64(OPT, NIN, MASK) X_TR_OP(OPT, NIN, MASK, float64, double)
-SF_TR_OPS(X_TR_F32)
-SF_TR_OPS(X_TR_F64)
+/* ---- random: random.cu's kernels and launchers (sf_cuda_random.h) ------------- */
 
-/* ---- random ------------------------------------------------------------------ */
+#define SF_EMU_RANDOM SF_CU_RANDOM
 
-#define SF_EMU_GEN_uniform(DT, k, u, o, m, lo, range) sf_rand_uniform_##DT(k, u, o, m)
-#define SF_EMU_GEN_normal(DT, k, u, o, m, lo, range) sf_rand_normal_##DT(k, u, o, m)
-#define SF_EMU_GEN_truncated(DT, k, u, o, m, lo, range) sf_rand_truncated_##DT(k, u, o, m)
-#define SF_EMU_GEN_int(DT, k, u, o, m, lo, range) sf_rand_int_##DT(k, u, o, m, lo, range)
-#define X_RANDOM(KIND, DT, T, EPB, BPU, PUBLIC)                                                 \
-    int sf_emu_##PUBLIC(sf_call *c)                                                             \
-    {                                                                                           \
-        int64_t *s = (int64_t *)c->in[0].data;                                                  \
-        const int64_t ss = c->in[0].strides[0];                                                 \
-        const int64_t sv[3] = {s[0], s[ss], s[2 * ss]};                                         \
-        const sf_ph_key k = sf_ph_key_of(sv);                                                   \
-        uint64_t lo = 0, range = 0;                                                             \
-        (void)lo;                                                                               \
-        (void)range;                                                                            \
-        if (c->n_in == 3) {                                                                     \
-            const T a = *(const T *)c->in[1].data, b = *(const T *)c->in[2].data;               \
-            if (a >= b) {                                                                       \
-                snprintf(c->msg, SF_MSG_LEN, "Need minval < maxval: got %lld >= %lld", (long long)a, \
-                         (long long)b);                                                         \
-                return SF_ERR_INVALID_ARGUMENT;                                                 \
-            }                                                                                   \
-            lo = (uint64_t)(int64_t)a;                                                          \
-            range = (uint64_t)(int64_t)b - lo;                                                  \
-        }                                                                                       \
-        int64_t n = 1;                                                                          \
-        for (int d = 0; d < c->out[0].ndim; d++) n *= c->out[0].shape[d];                       \
-        if (n == 0) return SF_OK;                                                               \
-        T *o = (T *)c->out[0].data;                                                             \
-        const int64_t units = (n + EPB - 1) / EPB;                                              \
-        for (int64_t u = 0; u < units; u++) {                                                   \
-            const int m = n - u * EPB < EPB ? (int)(n - u * EPB) : EPB;                         \
-            SF_EMU_GEN_##KIND(DT, &k, (uint64_t)u, o + u * EPB, m, lo, range);                  \
-        }                                                                                       \
-        s[2 * ss] = (int64_t)((uint64_t)s[2 * ss] + (uint64_t)units * (BPU));                   \
-        return SF_OK;                                                                           \
-    }
-#define SF_EMU_RANDOM(X)                                                                        \
-    X(uniform, float32, float, 4, 1, random_uniform_float32)                                    \
-    X(uniform, float64, double, 2, 1, random_uniform_float64)                                   \
-    X(normal, float32, float, 4, 1, random_normal_float32)                                      \
-    X(normal, float64, double, 2, 1, random_normal_float64)                                     \
-    X(truncated, float32, float, 4, SF_TN_RESERVE, truncated_normal_float32)                    \
-    X(truncated, float64, double, 2, SF_TN_RESERVE, truncated_normal_float64)                   \
-    X(int, int32, int32_t, 4, 1, random_uniform_int_int32)                                      \
-    X(int, int64, int64_t, 2, 1, random_uniform_int_int64)
-SF_EMU_RANDOM(X_RANDOM)
+/* ---- gather and one_hot: array.cu's kernels and launchers (sf_cuda_gather.h) ---- */
 
-/* ---- gather and one_hot ------------------------------------------------------- */
+/* ---- matmul and conv: linalg.cu's plans and steps, with cuBLAS's and cuDNN's
+ * documented results computed by loops ---------------------------------------- */
 
-#define SF_EMU_BY_SIZE(ES, WHAT, ...)                                                            \
-    switch (ES) {                                                                                \
-    case 1: WHAT(1, uint8_t, __VA_ARGS__) break;                                                 \
-    case 2: WHAT(2, uint16_t, __VA_ARGS__) break;                                                \
-    case 4: WHAT(4, uint32_t, __VA_ARGS__) break;                                                \
-    default: WHAT(8, uint64_t, __VA_ARGS__) break;                                               \
-    }
-#define SF_EMU_GATHER_LOOP(ES, E, IDX, IT)                                                       \
-    for (int64_t e = 0; e < total; e++)                                                          \
-        sf_gather_elem_##ES##_##IDX(e, (E *)out->data, os, (const E *)pa->data, ps, (const IT *)ix->data, \
-                                    ix->strides[0], m, inner);
-#define SF_EMU_ONE_HOT_LOOP(ES, E, IDX, IT)                                                      \
-    for (int64_t e = 0; e < total; e++)                                                          \
-        sf_one_hot_elem_##ES##_##IDX(e, (E *)out->data, os, (const IT *)ix->data, ix->strides[0], \
-                                     ix->strides[1], depth, inner, *(const E *)on->data,         \
-                                     *(const E *)off->data);
+typedef struct sf_emu_ctx {
+    sf_call *c;
+    int64_t esize;
+} sf_emu_ctx;
 
-static int sf_emu_gather(sf_call *c, int es)
+static void *sf_emu_alloc(void *ctx, int64_t bytes)
 {
-    const sf_tensor *pa = &c->in[0], *ix = &c->in[1], *out = &c->out[0];
-    const int64_t outer = pa->shape[0], n = pa->shape[1], inner = pa->shape[2], m = ix->shape[0];
-    const int i64 = ix->dtype == SF_INT64;
-    for (int64_t k = 0; k < m; k++) {
-        const int64_t v = i64 ? ((const int64_t *)ix->data)[k * ix->strides[0]]
-                              : ((const int32_t *)ix->data)[k * ix->strides[0]];
-        if (v < 0 || v >= n) {
-            snprintf(c->msg, SF_MSG_LEN, "indices[%lld] = %lld is not in [0, %lld)", (long long)k, (long long)v,
-                     (long long)n);
-            return SF_ERR_INVALID_ARGUMENT;
-        }
-    }
-    const int64_t total = outer * m * inner, *os = out->strides, *ps = pa->strides;
-    if (i64) {
-        SF_EMU_BY_SIZE(es, SF_EMU_GATHER_LOOP, int64, int64_t)
-    } else {
-        SF_EMU_BY_SIZE(es, SF_EMU_GATHER_LOOP, int32, int32_t)
+    sf_emu_ctx *x = (sf_emu_ctx *)ctx;
+    void *p = malloc((size_t)(bytes > 0 ? bytes : 1));
+    if (!p) snprintf(x->c->msg, SF_MSG_LEN, "out of memory");
+    /* garbage, as fresh device memory: every step must write what it reads */
+    if (p) memset(p, 0x7f, (size_t)(bytes > 0 ? bytes : 1));
+    return p;
+}
+
+static void sf_emu_release(void *ctx, void *ptr)
+{
+    (void)ctx;
+    free(ptr);
+}
+
+static int sf_emu_gm_pack(void *ctx, const sf_gm_plan *p, const sf_gm_operand *o, int to_dense, void *view,
+                          void *dense)
+{
+    const int64_t es = ((sf_emu_ctx *)ctx)->esize, n = p->batch * o->R * o->C;
+    for (int64_t e = 0; e < n; e++) {
+        char *v = (char *)view + sf_gm_pack_off(p, o, e) * es, *d = (char *)dense + e * es;
+        if (to_dense) memcpy(d, v, (size_t)es);
+        else memcpy(v, d, (size_t)es);
     }
     return SF_OK;
 }
 
-static int sf_emu_one_hot(sf_call *c, int es)
+static int sf_emu_gm_zero(void *ctx, const sf_gm_plan *p, void *out)
 {
-    const sf_tensor *ix = &c->in[0], *on = &c->in[1], *off = &c->in[2], *out = &c->out[0];
-    const int64_t depth = out->shape[1], inner = out->shape[2], total = out->shape[0] * depth * inner;
-    const int64_t *os = out->strides;
-    if (ix->dtype == SF_INT64) {
-        SF_EMU_BY_SIZE(es, SF_EMU_ONE_HOT_LOOP, int64, int64_t)
-    } else {
-        SF_EMU_BY_SIZE(es, SF_EMU_ONE_HOT_LOOP, int32, int32_t)
+    const int64_t es = ((sf_emu_ctx *)ctx)->esize, n = p->batch * p->M * p->N;
+    for (int64_t e = 0; e < n; e++) memset((char *)out + sf_gm_pack_off(p, &p->Z, e) * es, 0, (size_t)es);
+    return SF_OK;
+}
+
+/* cublas<t>gemmStridedBatched, alpha 1, beta 0: column-major, op N or T per operand */
+#define SF_EMU_GEMM(T)                                                                               \
+    static void sf_emu_gemm_##T(const sf_gm_plan *p, const T *x, int64_t sx, const T *y, int64_t sy, T *z, \
+                                int64_t sz, int64_t count)                                           \
+    {                                                                                                \
+        for (int64_t t = 0; t < count; t++)                                                          \
+            for (int64_t j = 0; j < p->n; j++)                                                       \
+                for (int64_t i = 0; i < p->m; i++) {                                                 \
+                    T s = 0;                                                                         \
+                    for (int64_t q = 0; q < p->k; q++) {                                             \
+                        const T xv = p->X.op == SF_GM_OP_N ? x[t * sx + i + q * p->X.ld] : x[t * sx + q + i * p->X.ld]; \
+                        const T yv = p->Y.op == SF_GM_OP_N ? y[t * sy + q + j * p->Y.ld] : y[t * sy + j + q * p->Y.ld]; \
+                        s += xv * yv;                                                                \
+                    }                                                                                \
+                    z[t * sz + i + j * p->Z.ld] = s;                                                 \
+                }                                                                                    \
+    }
+SF_EMU_GEMM(float)
+SF_EMU_GEMM(double)
+
+/* cuBLAS: a stride of a batched call is used only with count > 1 */
+static int sf_emu_gemm(void *ctx, const sf_gm_plan *p, const void *x, int64_t sx, const void *y, int64_t sy, void *z,
+                       int64_t sz, int64_t count)
+{
+    if (count == 1) sx = sy = sz = 0;
+    if (((sf_emu_ctx *)ctx)->esize == 4) sf_emu_gemm_float(p, x, sx, y, sy, z, sz, count);
+    else sf_emu_gemm_double(p, x, sx, y, sy, z, sz, count);
+    return SF_OK;
+}
+
+static int sf_emu_matmul(sf_call *c, const char *name, int32_t code, int64_t esize)
+{
+    sf_gm_plan p;
+    int st = sf_gm_plan_make(c, &p, code, name);
+    if (st) return st;
+    sf_emu_ctx x = {c, esize};
+    static const sf_gm_ops ops = {sf_emu_alloc, sf_emu_release, sf_emu_gm_pack, sf_emu_gm_zero, sf_emu_gemm};
+    return sf_gm_run(c, &p, &ops, &x, esize);
+}
+int sf_emu_matmul_float32(sf_call *c) { return sf_emu_matmul(c, "sf_cuda_matmul_float32", SF_FLOAT32, 4); }
+int sf_emu_matmul_float64(sf_call *c) { return sf_emu_matmul(c, "sf_cuda_matmul_float64", SF_FLOAT64, 8); }
+
+#define SF_EMU_MATMUL_INT(DT, T, UT)                                                                 \
+    int sf_emu_matmul_##DT(sf_call *c)                                                              \
+    {                                                                                                \
+        sf_gm_plan p;                                                                                \
+        int st = sf_gm_plan_make(c, &p, SF_DTC_##DT, "sf_cuda_matmul_" #DT);                         \
+        if (st) return st;                                                                           \
+        for (int64_t e = 0; e < p.batch * p.M * p.N; e++)                                            \
+            sf_gm_int_elem_##DT(&p, e, (const T *)c->in[0].data, (const T *)c->in[1].data, (T *)c->out[0].data); \
+        return SF_OK;                                                                                \
+    }
+SF_EMU_MATMUL_INT(int32, int32_t, uint32_t)
+SF_EMU_MATMUL_INT(int64, int64_t, uint64_t)
+
+static int sf_emu_cv_zero(void *ctx, const sf_cv_plan *p, void *out, int64_t n)
+{
+    (void)p;
+    memset(out, 0, (size_t)(n * ((sf_emu_ctx *)ctx)->esize));
+    return SF_OK;
+}
+
+static int sf_emu_cv_filter(void *ctx, const sf_cv_plan *p, int to_oihw, void *hwio, void *oihw)
+{
+    const int64_t es = ((sf_emu_ctx *)ctx)->esize, n = p->O * p->I * p->KH * p->KW;
+    for (int64_t e = 0; e < n; e++) {
+        char *h = (char *)hwio + sf_cv_hwio_off(p, e) * es, *o = (char *)oihw + e * es;
+        if (to_oihw) memcpy(o, h, (size_t)es);
+        else memcpy(h, o, (size_t)es);
     }
     return SF_OK;
 }
 
-#define X_ARRAY(DT, ES)                                                   \
-    int sf_emu_gather_##DT(sf_call *c) { return sf_emu_gather(c, ES); }   \
-    int sf_emu_one_hot_##DT(sf_call *c) { return sf_emu_one_hot(c, ES); }
-SF_CU_SIZES(X_ARRAY)
+static int sf_emu_cv_pad(void *ctx, const sf_cv_plan *p, int to_padded, void *img, void *padded)
+{
+    const int64_t es = ((sf_emu_ctx *)ctx)->esize;
+    const int64_t n = to_padded ? p->N * p->Hx * p->Wx * p->C : p->N * p->H * p->W * p->C;
+    for (int64_t e = 0; e < n; e++) {
+        const int64_t s = to_padded ? sf_cv_pad_src(p, e) : sf_cv_crop_src(p, e);
+        char *dst = (char *)(to_padded ? padded : img) + e * es;
+        if (s < 0) memset(dst, 0, (size_t)es);
+        else memcpy(dst, (char *)(to_padded ? img : padded) + s * es, (size_t)es);
+    }
+    return SF_OK;
+}
+
+/* cuDNN's cross-correlation (alpha 1, beta 0) on the plan's descriptors: x [N, C, Hx, Wx]
+ * and y [N, O, OH, OW] with NHWC strides, w packed OIHW, groups, symmetric padding */
+#define SF_EMU_CONV(T)                                                                               \
+    static void sf_emu_conv_##T(const sf_cv_plan *p, T *x, T *w, T *y)                               \
+    {                                                                                                \
+        const int64_t og = p->O / p->groups;                                                         \
+        const int64_t nx = p->N * p->Hx * p->Wx * p->C, nw = p->O * p->I * p->KH * p->KW;            \
+        if (p->kind == SF_CV_INPUT_GRAD) memset(x, 0, (size_t)nx * sizeof(T));                       \
+        if (p->kind == SF_CV_FILTER_GRAD) memset(w, 0, (size_t)nw * sizeof(T));                      \
+        for (int64_t n = 0; n < p->N; n++)                                                           \
+            for (int64_t o = 0; o < p->O; o++)                                                       \
+                for (int64_t oh = 0; oh < p->OH; oh++)                                               \
+                    for (int64_t ow = 0; ow < p->OW; ow++) {                                         \
+                        T *yv = y + ((n * p->OH + oh) * p->OW + ow) * p->O + o;                      \
+                        T s = 0;                                                                     \
+                        for (int64_t i = 0; i < p->I; i++)                                           \
+                            for (int64_t kh = 0; kh < p->KH; kh++)                                   \
+                                for (int64_t kw = 0; kw < p->KW; kw++) {                             \
+                                    const int64_t h = oh * p->sh - p->ph + kh * p->dh;               \
+                                    const int64_t ww = ow * p->sw - p->pw + kw * p->dw;              \
+                                    if (h < 0 || h >= p->Hx || ww < 0 || ww >= p->Wx) continue;      \
+                                    T *xv = x + ((n * p->Hx + h) * p->Wx + ww) * p->C + (o / og) * p->I + i; \
+                                    T *wv = w + ((o * p->I + i) * p->KH + kh) * p->KW + kw;          \
+                                    if (p->kind == SF_CV_FORWARD) s += *xv * *wv;                    \
+                                    else if (p->kind == SF_CV_INPUT_GRAD) *xv += *yv * *wv;          \
+                                    else *wv += *xv * *yv;                                           \
+                                }                                                                    \
+                        if (p->kind == SF_CV_FORWARD) *yv = s;                                       \
+                    }                                                                                \
+    }
+SF_EMU_CONV(float)
+SF_EMU_CONV(double)
+
+static int sf_emu_cv_conv(void *ctx, const sf_cv_plan *p, void *x, void *w, void *y)
+{
+    if (((sf_emu_ctx *)ctx)->esize == 4) sf_emu_conv_float(p, x, w, y);
+    else sf_emu_conv_double(p, x, w, y);
+    return SF_OK;
+}
+
+static int sf_emu_conv(sf_call *c, const char *name, int kind, int dw, int32_t code, int64_t esize)
+{
+    sf_cv_plan p;
+    int st = sf_cv_plan_make(c, &p, kind, dw, code, name);
+    if (st) return st;
+    sf_emu_ctx x = {c, esize};
+    static const sf_cv_ops ops = {sf_emu_alloc, sf_emu_release, sf_emu_cv_zero, sf_emu_cv_filter, sf_emu_cv_pad,
+                                  sf_emu_cv_conv};
+    return sf_cv_run(c, &p, &ops, &x, esize);
+}
+
+#define X_CONV(NAME, KIND, DW)                                                                       \
+    int sf_emu_##NAME##_float32(sf_call *c)                                                          \
+    {                                                                                                \
+        return sf_emu_conv(c, "sf_cuda_" #NAME "_float32", KIND, DW, SF_FLOAT32, 4);                 \
+    }                                                                                                \
+    int sf_emu_##NAME##_float64(sf_call *c)                                                          \
+    {                                                                                                \
+        return sf_emu_conv(c, "sf_cuda_" #NAME "_float64", KIND, DW, SF_FLOAT64, 8);                 \
+    }
+SF_CV_KERNELS(X_CONV)
 
 /* ---- the table, under the CUDA kernels' names ------------------------------- */
 
@@ -411,16 +482,20 @@ SF_CU_SIZES(X_ARRAY)
     {"sf_cuda_softmax_xent_" #DT, sf_emu_softmax_xent_##DT},                           \
     {"sf_cuda_sparse_softmax_xent_" #DT "_int32", sf_emu_sparse_softmax_xent_##DT##_int32}, \
     {"sf_cuda_sparse_softmax_xent_" #DT "_int64", sf_emu_sparse_softmax_xent_##DT##_int64},
-#define E_TR_F32(OPT, NIN, MASK) {"sf_cuda_apply_" #OPT "_float32", sf_emu_apply_##OPT##_float32},
-#define E_TR_F64(OPT, NIN, MASK) {"sf_cuda_apply_" #OPT "_float64", sf_emu_apply_##OPT##_float64},
-#define E_RANDOM(KIND, DT, T, EPB, BPU, PUBLIC) {"sf_cuda_" #PUBLIC, sf_emu_##PUBLIC},
-#define E_ARRAY(DT, ES) {"sf_cuda_gather_" #DT, sf_emu_gather_##DT}, {"sf_cuda_one_hot_" #DT, sf_emu_one_hot_##DT},
+#define E_RANDOM(KIND, DT, T, EPB, BPU, PUBLIC) {"sf_cuda_" #PUBLIC, sf_cuda_##PUBLIC},
+#define E_CONV(NAME, KIND, DW) \
+    {"sf_cuda_" #NAME "_float32", sf_emu_##NAME##_float32}, {"sf_cuda_" #NAME "_float64", sf_emu_##NAME##_float64},
+#define E_MATMUL(DT) {"sf_cuda_matmul_" #DT, sf_emu_matmul_##DT},
 
 static const sf_kernel_entry sf_emu_table[] = {
     SF_CU_FLOAT_TYPES(E_FLOAT) SF_CU_INT_TYPES(E_INT) SF_CU_SMALL_INT_TYPES(E_SMALL) SF_CU_UINT_TYPES(E_UINT)
     SF_EW_BOOL_LISTS(E_U, E_B) SF_CAST_PAIRS(E_CAST) SF_CU_ALL(E_COPY) SF_ADDN_TYPES(E_ADDN)
-    SF_RED_KERNELS(E_RED) E_NN(float32) E_NN(float64) SF_TR_OPS(E_TR_F32) SF_TR_OPS(E_TR_F64)
-    SF_EMU_RANDOM(E_RANDOM) SF_CU_SIZES(E_ARRAY)};
+    SF_RED_KERNELS(E_RED) E_NN(float32) E_NN(float64) SF_TR_OPS(SF_TR_ENTRY_F32) SF_TR_OPS(SF_TR_ENTRY_F64)
+    SF_EMU_RANDOM(E_RANDOM) SF_CU_SIZES(SF_GATHER_ENTRY) SF_CV_KERNELS(E_CONV) SF_ARG_KERNELS(SF_ARG_ENTRY) SF_DEBUG_TYPES(SF_DEBUG_ENTRY)
+    SF_POOL_TYPES(SF_POOL_ENTRY) SF_TOPK_TYPES(SF_TOPK_ENTRY) SF_IN_TOPK_ENTRIES
+    SF_SEGMENT_TYPES(SF_SEGMENT_ENTRY)
+    E_MATMUL(float32) E_MATMUL(float64)
+    E_MATMUL(int32) E_MATMUL(int64)};
 
 const sf_kernel_entry *sf_emu_kernel_table(int64_t *count)
 {

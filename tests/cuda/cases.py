@@ -87,6 +87,31 @@ def cases(name: str) -> list[Case]:
         return _apply_cases(name, rng)
     if rest.startswith(("random_", "truncated_normal_")):
         return _random_cases(name, rng)
+    if rest.startswith("matmul_"):
+        return _matmul_cases(name, rng)
+    if "conv2d" in rest:
+        return _conv_cases(name, rng)
+    if rest.startswith("unsorted_segment_sum_"):
+        _, dt = _split(name)
+        data = values(rng, dt, (9, 3))
+        ids = np.array([4, 0, -1, 4, 2, 4, -3, 0, 1])
+        big = values(rng, dt, (600, 2))
+        return [Case([data, ids], [np.full((5, 3), 7).astype(dt)], label="int64 ids"),
+                Case([data, ids.astype(np.int32)], [np.full((6, 3), 7).astype(dt)], label="int32 ids"),
+                Case([big, rng.integers(-1, 3, 600)], [np.zeros((3, 2), dt)], label="many rows per segment"),
+                Case([data[:0], ids[:0]], [np.full((2, 3), 7).astype(dt)], label="no rows")]
+    if rest.startswith(("top_k_", "in_top_k_")):
+        return _topk_cases(name, rng)
+    if "_pool" in rest:
+        return _pool_cases(name, rng)
+    if rest.startswith(("argmax_", "argmin_")):
+        return _arg_cases(name, rng)
+    if rest.startswith("check_numerics_"):
+        _, dt = _split(name)
+        x = values(rng, dt, (6, 10))[::-1, ::2]
+        y = x.copy()
+        return [Case([x], [_view_out(dt, (6, 5))], label="copy"), Case([x], [], label="check only"),
+                Case([y], [y], label="in place")]
     op, dt = _split(name)
     if op == "gather":
         params = values(rng, dt, (2, 5, 3))
@@ -242,6 +267,172 @@ def _random_cases(name: str, rng) -> list[Case]:
     return out
 
 
+def _matmul_cases(name: str, rng) -> list[Case]:
+    """Every way cuBLAS reads an operand: in place (row- or column-major, either
+    transpose), packed (other strides), a linear batch (one strided-batched call), a
+    broadcast batch (a call per element), a column-major or strided out, K = 0."""
+    _, dt = _split(name)
+    out = []
+    for ta in (0, 1):
+        for tb in (0, 1):
+            a = values(rng, dt, (7, 5) if ta else (5, 7))
+            b = values(rng, dt, (3, 7) if tb else (7, 3))
+            out.append(Case([a, b], [np.zeros((5, 3), dt)], iattr=(ta, tb), label=f"ta {ta} tb {tb}"))
+    a, b = values(rng, dt, (4, 5, 7)), values(rng, dt, (4, 7, 3))
+    out.append(Case([a, b], [np.zeros((4, 5, 3), dt)], label="linear batch"))
+    out.append(Case([a[:1], b], [np.zeros((4, 5, 3), dt)], label="a broadcast over the batch"))
+    a2, b2 = values(rng, dt, (2, 1, 5, 7)), values(rng, dt, (1, 3, 7, 4))
+    out.append(Case([a2, b2], [np.zeros((2, 3, 5, 4), dt)], label="broadcast batch dims"))
+    a3, b3 = values(rng, dt, (5, 7)), values(rng, dt, (7, 3))
+    out.append(Case([a3[None], b3[None]], [np.zeros((1, 3, 5), dt).transpose(0, 2, 1)],
+                    label="column-major out"))
+    out.append(Case([values(rng, dt, (3, 0)), values(rng, dt, (0, 4))], [np.full((3, 4), 7).astype(dt)],
+                    label="K = 0"))
+    out.append(Case([values(rng, dt, (1, 7)), values(rng, dt, (7, 1))], [np.zeros((1, 1), dt)],
+                    label="1 x 1"))
+    return out
+
+
+def check_numerics_errors(both: Callable) -> None:
+    """check_numerics on NaN, Inf and both: `both(name, ins, outs)` runs the CUDA kernel and
+    the C kernel and returns their messages."""
+    for dt in FLOATS:
+        for bad, want in (([np.nan], "NaN"), ([np.inf], "Inf"), ([np.nan, -np.inf], "Inf and NaN")):
+            x = np.arange(12, dtype=dt).reshape(3, 4)[:, ::-1]
+            x.flat[[5, 9][: len(bad)]] = bad
+            got, ref = both(f"check_numerics_{dt}", [x], [np.zeros((3, 4), dt)])
+            assert got == ref == f"Tensor had {want} values", (got, ref)
+
+
+def check_matmul_layouts(call: Callable) -> None:
+    """Operands and outputs the C kernel packs only with a workspace (which the test
+    callers do not pass): cuBLAS's plan packs them itself. Checked against NumPy."""
+    rng = np.random.default_rng(5)
+    for dt in ("float32", "float64", "int32", "int64"):
+        a = values(rng, dt, (2, 5, 14))[:, :, ::2]  # both matrix strides > 1
+        b = values(rng, dt, (3, 7, 2))[:, :, 0].T[None]  # [1, 7, 3], strides (0, 2, 14)
+        buf = np.full((2, 5, 6), 7).astype(dt)
+        out = buf[:, :, ::2]
+        call(f"sf_cuda_matmul_{dt}", [a, b], [out], (0, 0), ())
+        want = np.matmul(a.astype(np.float64), b.astype(np.float64))
+        if dt.startswith("float"):
+            rtol = 1e-4 if dt == "float32" else 1e-12
+            np.testing.assert_allclose(out, want, rtol=rtol, atol=1e-4, err_msg=dt)
+        else:
+            np.testing.assert_array_equal(out, want.astype(dt), err_msg=dt)
+        np.testing.assert_array_equal(buf[:, :, 1::2], 7)
+
+
+def _arg_cases(name: str, rng) -> list[Case]:
+    """Rows of a view (long, strided, transposed: adjacent rows adjacent in memory), ties,
+    and for floats NaN (never chosen) and rows of NaN or infinities (index 0)."""
+    op, dt = _split(name)
+    a = values(rng, dt, (5, 300))
+    a[1, 7] = a[1, 200] = a[1].max() if op == "argmax" else a[1].min()  # a tie: the first wins
+    if dt in FLOATS:
+        a[2, :] = np.nan
+        a[3, 10] = np.nan
+        a[4, :] = -np.inf if op == "argmax" else np.inf
+    b = values(rng, dt, (40, 6)).T  # [6, 40], strides (1, 6)
+    return [Case([a], [np.zeros(5, np.int64)], label="rows, int64"),
+            Case([a[:, ::-3]], [np.zeros(5, np.int32)], label="strided rows, int32"),
+            Case([b], [np.zeros(6, np.int64)], label="transposed"),
+            Case([values(rng, dt, (3, 4, 5))[:, ::2]], [np.zeros((3, 2), np.int32)], label="3-d"),
+            Case([values(rng, dt, (1,))], [np.zeros((), np.int64)], label="one element")]
+
+
+def _topk_cases(name: str, rng) -> list[Case]:
+    """top_k: strided rows with ties (by index) and NaN (above every number), k from 0 to n;
+    in_top_k: ties, targets out of range, a row with NaN, one with Inf."""
+    rest = name[len("sf_cuda_"):]
+    if rest.startswith("in_top_k"):
+        it = rest.rsplit("_", 1)[1]
+        pred = np.round(values(rng, "float32", (7, 12)))
+        pred[4, 3] = np.nan
+        pred[5, 0] = np.inf
+        targets = np.array([0, 11, 5, -1, 2, 3, 12], dtype=it)
+        return [Case([pred, targets, np.array(k, dtype=it)], [np.zeros(7, bool)], label=f"k {k}")
+                for k in (0, 1, 3, 12)]
+    _, dt = _split(name)
+    x = np.round(values(rng, dt, (4, 100)) / 2).astype(dt)[:, ::2]  # [4, 50], ties
+    if dt in FLOATS:
+        x[1, [3, 30]] = np.nan
+        x[2, 7] = -np.inf
+    return [Case([x], [np.zeros((4, k), dt), np.zeros((4, k), np.int32)], label=f"k {k}")
+            for k in (0, 1, 5, 50)]
+
+
+def _pool_cases(name: str, rng) -> list[Case]:
+    """Overlapping and disjoint windows, padding (clipped windows), ties (the first max
+    wins), NaN and -inf windows."""
+    rest = name[len("sf_cuda_"):]
+    dt = rest.rsplit("_", 1)[1]
+    op = rest[: -len(dt) - 1]
+    out = []
+    # (H, W, KH, KW, stride, (pt, pb), (pl, pr))
+    geos = [(7, 6, 3, 3, 2, (1, 1), (1, 1)), (8, 8, 2, 2, 2, (0, 0), (0, 0)), (6, 7, 3, 2, 1, (1, 1), (0, 1)),
+            (5, 5, 2, 3, 3, (0, 1), (1, 1))]
+    N, C = 2, 5
+    for H, W, KH, KW, s, (pt, pb), (pl, pr) in geos:
+        OH, OW = _conv_out(H, KH, s, 1, pt, pb), _conv_out(W, KW, s, 1, pl, pr)
+        x = np.round(values(rng, dt, (N, H, W, C))).astype(dt)  # rounded: ties in windows
+        if dt in FLOATS:
+            x[0, 0, 0, 0] = np.nan
+            x[1, :2, :2, 1] = -np.inf
+        gy = values(rng, dt, (N, OH, OW, C))
+        iattr = (KH, KW, s, s, pt, pl)
+        label = f"{H}x{W} k {KH}x{KW} s {s} pad {pt},{pb} {pl},{pr}"
+        if op in ("max_pool", "avg_pool"):
+            out.append(Case([x], [np.zeros((N, OH, OW, C), dt)], iattr=iattr, label=label))
+        elif op == "max_pool_grad":
+            out.append(Case([x, gy], [np.zeros(x.shape, dt)], iattr=iattr, label=label))
+        elif op == "max_pool_grad_grad":
+            out.append(Case([x, values(rng, dt, x.shape)], [np.zeros((N, OH, OW, C), dt)], iattr=iattr,
+                            label=label))
+        else:
+            out.append(Case([gy], [np.zeros(x.shape, dt)], iattr=iattr, label=label))
+    return out
+
+
+def _conv_out(size: int, k: int, s: int, d: int, before: int, after: int) -> int:
+    return (size + before + after - (k - 1) * d - 1) // s + 1
+
+
+def _conv_cases(name: str, rng) -> list[Case]:
+    """Symmetric padding (cuDNN's own), asymmetric (SAME with an even window: the
+    zero-padded copy), strides that leave rows unused, dilation; forward and both
+    gradients, with the C kernels' scratch where they take one."""
+    rest = name[len("sf_cuda_"):]
+    dt = rest.rsplit("_", 1)[1]
+    op = rest[: -len(dt) - 1]
+    depthwise = op.startswith("depthwise")
+    out = []
+    # (H, W, KH, KW, stride, dilation, (pt, pb), (pl, pr))
+    geos = [(7, 6, 3, 3, 1, 1, (1, 1), (1, 1)), (8, 7, 2, 3, 2, 1, (0, 1), (1, 1)),
+            (9, 9, 3, 2, 2, 2, (2, 2), (0, 1)), (7, 5, 2, 2, 3, 1, (0, 0), (0, 0)),
+            (5, 5, 1, 1, 1, 1, (0, 0), (0, 0)), (6, 7, 4, 2, 1, 1, (1, 2), (0, 1)),
+            (7, 8, 4, 3, 2, 1, (1, 2), (0, 1))]
+    N, C, depth_out = 2, 3, 4
+    for H, W, KH, KW, s, d, (pt, pb), (pl, pr) in geos:
+        OH, OW = _conv_out(H, KH, s, d, pt, pb), _conv_out(W, KW, s, d, pl, pr)
+        depth = C * 2 if depthwise else depth_out
+        x = values(rng, dt, (N, H, W, C))
+        f = values(rng, dt, (KH, KW, C, 2 if depthwise else depth_out))
+        dy = values(rng, dt, (N, OH, OW, depth))
+        iattr = (s, s, d, d, pt, pl, 0)
+        # the C kernels' im2col scratch: every image's column matrix and planar copy, and a filter
+        per_image = OH * OW * KH * KW * C + H * (W + 64) * C
+        scratch = [] if depthwise else [np.zeros(N * per_image + KH * KW * C * depth_out, dt)]
+        label = f"{H}x{W} k {KH}x{KW} s {s} d {d} pad {pt},{pb} {pl},{pr}"
+        if op.endswith("backprop_input"):
+            out.append(Case([f, dy, *scratch], [np.zeros((N, H, W, C), dt)], iattr=iattr, label=label))
+        elif op.endswith("backprop_filter"):
+            out.append(Case([x, dy, *scratch], [np.zeros(f.shape, dt)], iattr=iattr, label=label))
+        else:
+            out.append(Case([x, f, *scratch], [np.zeros((N, OH, OW, depth), dt)], iattr=iattr, label=label))
+    return out
+
+
 def tolerance(name: str, a: np.ndarray) -> tuple[float, float]:
     """(rtol, atol) for comparing with the C kernel: exact for integers, bools and
     moves; a few ulps for floats (the C kernels run vectorized libm and fused
@@ -250,6 +441,8 @@ def tolerance(name: str, a: np.ndarray) -> tuple[float, float]:
     exact = ("copy_", "select_", "gather_", "one_hot_", "cast_", "random_uniform")
     if a.dtype.kind != "f" or rest.startswith(exact):
         return 0.0, 0.0
+    if rest.startswith("matmul_") or "conv2d" in rest:  # sums of products, in another order
+        return (1e-4, 1e-4) if a.dtype == np.float32 else (1e-11, 1e-11)
     if a.dtype == np.float32:
         return 2e-5, 2e-6
     return 1e-11, 1e-13

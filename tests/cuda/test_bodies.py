@@ -12,14 +12,18 @@ import staticflow  # noqa: F401  (registers the ops)
 from staticflow.backends import cpu
 from staticflow.ops import registry
 
-from .cases import cases, run_and_compare
+from .cases import cases, check_matmul_layouts, check_numerics_errors, run_and_compare
 
 FAMILIES = {
     "elementwise": lambda n: not n.startswith(("sf_cuda_cast_", "sf_cuda_copy_", "sf_cuda_select_",
                                                "sf_cuda_addn_",
                                                "sf_cuda_reduce_", "sf_cuda_apply_", "sf_cuda_random_",
-                                               "sf_cuda_truncated_", "sf_cuda_gather_", "sf_cuda_one_hot_"))
-    and "softmax" not in n,
+                                               "sf_cuda_truncated_", "sf_cuda_gather_", "sf_cuda_one_hot_",
+                                               "sf_cuda_matmul_", "sf_cuda_argmax_", "sf_cuda_argmin_",
+                                               "sf_cuda_check_numerics_", "sf_cuda_max_pool",
+                                               "sf_cuda_avg_pool", "sf_cuda_top_k_", "sf_cuda_in_top_k_",
+                                               "sf_cuda_unsorted_segment_sum_"))
+    and "softmax" not in n and "conv2d" not in n,
     "cast": lambda n: n.startswith("sf_cuda_cast_"),
     "copy_select_addn": lambda n: n.startswith(("sf_cuda_copy_", "sf_cuda_select_", "sf_cuda_addn_")),
     "reduce": lambda n: n.startswith("sf_cuda_reduce_"),
@@ -27,6 +31,11 @@ FAMILIES = {
     "training": lambda n: n.startswith("sf_cuda_apply_"),
     "random": lambda n: n.startswith(("sf_cuda_random_", "sf_cuda_truncated_")),
     "array": lambda n: n.startswith(("sf_cuda_gather_", "sf_cuda_one_hot_")),
+    "linalg": lambda n: n.startswith("sf_cuda_matmul_") or "conv2d" in n,
+    "pool": lambda n: n.startswith(("sf_cuda_max_pool", "sf_cuda_avg_pool")),
+    "topk": lambda n: n.startswith(("sf_cuda_top_k_", "sf_cuda_in_top_k_")),
+    "segment": lambda n: n.startswith("sf_cuda_unsorted_segment_sum_"),
+    "arg_debug": lambda n: n.startswith(("sf_cuda_argmax_", "sf_cuda_argmin_", "sf_cuda_check_numerics_")),
 }
 
 
@@ -56,6 +65,10 @@ def test_every_emulated_kernel_is_a_declared_c_kernel(emu):
     assert not missing, f"CUDA kernels whose C kernel no op declares: {missing}"
     families = {f: sum(1 for n in emu.table if pred(n)) for f, pred in FAMILIES.items()}
     assert sum(families.values()) == len(emu.table), "a kernel in no family, or in two"
+
+
+def test_matmul_packs_what_cublas_cannot_read(emu):
+    check_matmul_layouts(emu.call)
 
 
 # ---- the reductions' order ------------------------------------------------------
@@ -185,6 +198,10 @@ def test_errors_match_the_c_kernels(emu):
     got, want = both("gather_float32", [np.zeros((1, 4, 2), np.float32), np.array([0, 1, 2, 3, 1, 9])],
                      [np.zeros((1, 6, 2), np.float32)])
     assert got == want == "indices[5] = 9 is not in [0, 4)"
+    check_numerics_errors(both)
+    got, want = both("unsorted_segment_sum_float32", [np.ones((4, 2), np.float32), np.array([0, 5, 1, 9])],
+                     [np.zeros((3, 2), np.float32)])
+    assert got == want == "segment_ids[1] = 5 is out of range [0, 3)"
     with pytest.raises(cpu.KernelError, match=r"input 1 of shape \[3\] does not broadcast to \[2, 4\]"):
         emu.call("sf_cuda_add_float32", [np.zeros(4, np.float32), np.zeros(3, np.float32)],
                  [np.zeros((2, 4), np.float32)])

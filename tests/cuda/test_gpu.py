@@ -9,6 +9,7 @@ import pytest
 
 from staticflow.backends import cpu, cuda
 
+from .cases import check_matmul_layouts, check_numerics_errors
 from .test_bodies import FAMILIES, run_family
 
 pytestmark = pytest.mark.skipif(not cuda.available(), reason=f"no GPU: {cuda.unavailable_reason()}")
@@ -17,6 +18,10 @@ pytestmark = pytest.mark.skipif(not cuda.available(), reason=f"no GPU: {cuda.una
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_gpu_kernels_match_the_c_kernels(family):
     run_family(family, cuda.kernel_table(), cuda.call_kernel)
+
+
+def test_gpu_matmul_packs_what_cublas_cannot_read():
+    check_matmul_layouts(cuda.call_kernel)
 
 
 def test_gpu_errors_are_statuses_with_the_c_messages():
@@ -35,6 +40,22 @@ def test_gpu_errors_are_statuses_with_the_c_messages():
     out = np.zeros(5, np.float32)
     cuda.call_kernel("sf_cuda_add_float32", [x, x], [out])
     np.testing.assert_array_equal(out, 2 * x)
+
+
+def test_gpu_data_errors_are_the_c_kernels_messages():
+    def both(name, ins, outs):
+        msgs = []
+        for call, prefix, err in ((cuda.call_kernel, "sf_cuda_", cuda.KernelError),
+                                  (cpu.call_kernel, "sf_cpu_", cpu.KernelError)):
+            with pytest.raises(err) as e:
+                call(prefix + name, [a.copy() for a in ins], [o.copy() for o in outs])
+            msgs.append(str(e.value))
+        return msgs
+
+    check_numerics_errors(both)
+    got, want = both("unsorted_segment_sum_int8", [np.ones((4, 2), np.int8), np.array([0, 5, 1, 9])],
+                     [np.zeros((3, 2), np.int8)])
+    assert got == want == "segment_ids[1] = 5 is out of range [0, 3)"
 
 
 def test_gpu_large_reduction_and_elementwise():

@@ -4,6 +4,8 @@ not load it, and `available()` says why no GPU can be used."""
 
 from __future__ import annotations
 
+import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -30,6 +32,38 @@ def test_cuda_sources_compile():
         assert lib.is_file()
     finally:
         shutil.rmtree(lib.parent, ignore_errors=True)
+
+
+def test_families_depend_only_on_the_headers_they_include(tmp_path, monkeypatch):
+    """A change to linalg.cu's headers recompiles linalg.cu alone; one to the shared
+    bodies recompiles every family that includes them."""
+    deps = {s.name: {d.name for d in _build_cuda._deps(s)} for s in _build_cuda.sources()}
+    assert {"sf_cuda_dnn.h", "sf_cuda_linalg.h"} <= deps["linalg.cu"]
+    assert not any("sf_cuda_dnn.h" in d for n, d in deps.items() if n != "linalg.cu")
+    assert all("sf_cuda_bodies.h" in d and "staticflow.h" in d for d in deps.values())
+    # every header of kernels/cuda/ is some family's (none is left out of the hashes)
+    used = set().union(*deps.values())
+    headers = {p.name for pattern in ("*.h", "*.cuh") for p in _build_cuda.CUDA.glob(pattern)}
+    assert headers <= used, headers - used
+    # the digests: editing a copy of sf_cuda_dnn.h changes linalg.cu's alone
+    kernels = tmp_path / "kernels"
+    shutil.copytree(_build_cuda.KERNELS, kernels)
+    monkeypatch.setattr(_build_cuda, "KERNELS", kernels)
+    monkeypatch.setattr(_build_cuda, "CUDA", kernels / "cuda")
+    nvcc, table = "nvcc", "table"
+    before = {s.name: _build_cuda._digest(s, nvcc, table) for s in _build_cuda.sources()}
+    dnn = kernels / "cuda" / "sf_cuda_dnn.h"
+    dnn.write_text(dnn.read_text() + "\n/* changed */\n")
+    after = {s.name: _build_cuda._digest(s, nvcc, table) for s in _build_cuda.sources()}
+    assert {n for n in before if before[n] != after[n]} == {"linalg.cu"}
+    bodies = kernels / "cuda" / "sf_cuda_bodies.h"
+    bodies.write_text(bodies.read_text() + "\n/* changed */\n")
+    again = {s.name: _build_cuda._digest(s, nvcc, table) for s in _build_cuda.sources()}
+    assert all(again[n] != after[n] for n in again)
+    # the op lists count only for the families that include them
+    other = {s.name: _build_cuda._digest(s, nvcc, "other") for s in _build_cuda.sources()}
+    includes_table = {n for n in deps if "sf_scalar_table.h" in (_build_cuda.CUDA / n).read_text()}
+    assert includes_table and {n for n in other if other[n] != again[n]} == includes_table
 
 
 def _table_or_skip() -> dict:
@@ -103,3 +137,109 @@ def test_unbuilt_library_is_unavailable_with_the_reason(monkeypatch, tmp_path):
     assert "not built" in cuda.unavailable_reason()
     with pytest.raises(cuda.CudaUnavailable, match="not built"):
         cuda.kernel_table()
+
+
+# ---- cuBLAS and cuDNN -------------------------------------------------------------
+
+HERE = pathlib.Path(__file__).resolve().parent
+CUDA_SRC = HERE.parents[1] / "kernels" / "cuda"
+
+
+def _nvidia_include_dirs() -> list[pathlib.Path]:
+    """Where NVIDIA's headers may be, in search order: the CUDA toolkit of nvcc (its
+    TOP, as nvcc reports it: nvcc may be a wrapper script), $SF_NVIDIA_INCLUDE
+    (os.pathsep-separated), and the include directories of NVIDIA's wheels beside
+    staticflow."""
+    dirs = []
+    nvcc = _build_cuda.find_nvcc()
+    if nvcc:
+        r = subprocess.run([nvcc, "--dryrun", "-E", "-x", "cu", os.devnull], capture_output=True, text=True)
+        for line in (r.stdout + r.stderr).splitlines():
+            if line.startswith("#$ TOP="):
+                top = pathlib.Path(line.split("=", 1)[1].strip())
+                dirs += [top / "include", *sorted(top.glob("targets/*/include"))]
+    dirs += [pathlib.Path(d) for d in os.environ.get("SF_NVIDIA_INCLUDE", "").split(os.pathsep) if d]
+    dirs += [d.parent / "include" for d in cuda.nvidia_library_dirs()]
+    return [d for d in dict.fromkeys(dirs) if d.is_dir()]
+
+
+def _find_header(name: str, dirs: list[pathlib.Path]) -> pathlib.Path | None:
+    return next((d for d in dirs if (d / name).is_file()), None)
+
+
+def test_cublas_and_cudnn_declarations_match_their_headers(tmp_path):
+    """The declarations the kernels dlopen against (sf_cuda_dnn.h) compiled beside
+    cublas_v2.h and cudnn.h: a parameter, return type or constant that differs fails."""
+    dirs = _nvidia_include_dirs()
+    found = {h: _find_header(h, dirs) for h in ("cuda_runtime_api.h", "cublas_v2.h", "cudnn.h")}
+    missing = [h for h, d in found.items() if d is None]
+    if missing:
+        pytest.skip(f"no {', '.join(missing)} (install the CUDA toolkit, nvidia-cublas-cu12 and "
+                    "nvidia-cudnn-cu12, or set SF_NVIDIA_INCLUDE)")
+    cxx = shutil.which(os.environ.get("CXX", "c++")) or shutil.which("g++")
+    if cxx is None:
+        pytest.skip("no C++ compiler")
+    incs = [f"-I{d}" for d in [*dirs, CUDA_SRC]]
+    check = HERE / "dnn_decls_check.cpp"
+    cmd = [cxx, "-std=c++17", "-fsyntax-only", *incs, str(check)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    # the check can fail: one parameter changed is caught
+    bad = tmp_path / "sf_cuda_dnn.h"
+    text = (CUDA_SRC / "sf_cuda_dnn.h").read_text()
+    assert "const float *, float *, int))" in text
+    bad.write_text(text.replace("const float *, float *, int))", "const float *, float *, long))", 1))
+    r = subprocess.run([cxx, "-std=c++17", "-fsyntax-only", f"-I{tmp_path}", *incs, str(check)],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "cublasSgemm_v2 is not declared as in its header" in r.stderr
+
+
+def _host_call(ffi, name: str, arrays_in, arrays_out, iattr=()):
+    """A CUDA kernel called with host memory: only for kernels that fail before touching it."""
+    fn = cuda.kernel_table()[name]
+    ins = ffi.new("sf_tensor[]", len(arrays_in))
+    outs = ffi.new("sf_tensor[]", len(arrays_out))
+    for recs, arrays in ((ins, arrays_in), (outs, arrays_out)):
+        for i, a in enumerate(arrays):
+            recs[i].data = ffi.cast("void *", a.ctypes.data)
+            recs[i].dtype = cpu.dtype_code(a.dtype)
+            recs[i].ndim = a.ndim
+            for d, (n, st) in enumerate(zip(a.shape, a.strides)):
+                recs[i].shape[d] = n
+                recs[i].strides[d] = st // a.itemsize
+    call = ffi.new("sf_call *")
+    call.n_in, call.n_out = len(arrays_in), len(arrays_out)
+    setattr(call, "in", ins)
+    call.out = outs
+    for i, v in enumerate(iattr):
+        call.iattr[i] = v
+    return fn(call), ffi.string(call.msg).decode()
+
+
+def test_missing_cublas_and_cudnn_name_the_pip_package():
+    """Where the libraries cannot be found, the product and conv kernels fail with a
+    message naming the library and the package to install (checked only where they are
+    missing: elsewhere the GPU tests run them)."""
+    import ctypes.util
+
+    _table_or_skip()
+    ffi, _ = cuda.library()
+    have = {lib: bool(ctypes.util.find_library(lib)) for lib in ("cublas", "cudnn")}
+    for d in cuda.nvidia_library_dirs():
+        have["cublas"] |= any(d.glob("libcublas.so*"))
+        have["cudnn"] |= any(d.glob("libcudnn.so*"))
+    if all(have.values()):
+        pytest.skip("cuBLAS and cuDNN are installed here")
+    a, b, out = np.ones((2, 3), np.float32), np.ones((3, 4), np.float32), np.zeros((2, 4), np.float32)
+    if not have["cublas"]:
+        st, msg = _host_call(ffi, "sf_cuda_matmul_float32", [a, b], [out])
+        assert st != 0 and "cuBLAS" in msg and "pip package nvidia-cublas-cu12" in msg, msg
+        assert msg.startswith("sf_cuda_matmul_float32: ")
+    if not have["cudnn"]:
+        x, f, y = np.ones((1, 4, 4, 2), np.float32), np.ones((3, 3, 2, 5), np.float32), np.zeros((1, 2, 2, 5),
+                                                                                                    np.float32)
+        st, msg = _host_call(ffi, "sf_cuda_conv2d_float32", [x, f], [y], iattr=(1, 1, 1, 1, 0, 0))
+        assert st != 0 and "cuDNN" in msg and "pip package nvidia-cudnn-cu12" in msg, msg
+    # a bad call is still a bad call, before any library is needed
+    st, msg = _host_call(ffi, "sf_cuda_matmul_float32", [a, a], [out])
+    assert st == 3 and "does not give out" in msg
