@@ -35,13 +35,13 @@ void sf_dgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, double alpha, con
 /* The own float32 product on AVX-512 builds (gemm.c): C = alpha op(A) op(B) + beta C, then
  * C = act(C + bias) when bias is not NULL or act is not SF_ACT_NONE, on the kernels' threads
  * (the calling thread inside a parallel region), with the same bits for any thread count.
- * Returns 1 when it computed C, 0 when it did not (no AVX-512, empty sizes, no memory): the
+ * Returns 1 when it computed C, 0 when it did not (no AVX-512, empty sizes): the
  * caller then takes BLAS. sf_sgemm_own_wins says, from the sizes alone, whether it beats the
  * BLAS path on this machine (where it does not, callers keep BLAS). */
 int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                  int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
                  const float *bias, int act, float act_alpha);
-int sf_sgemm_own_wins(int64_t M, int64_t N, int64_t K);
+int sf_sgemm_own_wins(int ta, int64_t M, int64_t N, int64_t K);
 /* In place over rows [0, rows) of y (row length n, row stride ld): y += bias
  * (when bias is not NULL), then the activation `act` (SF_ACT_*, alpha for
  * leaky_relu): the epilogue of the fused kernels (fused.c, conv.c). */
