@@ -536,11 +536,13 @@ int64_t sf_run_schedule(sf_kernel *fns, sf_call *calls, int64_t n, const int32_t
 
 int64_t sf_parallel_min_elems = SF_PARALLEL_MIN_DEFAULT;
 int64_t sf_gemm_parallel_min_madds = SF_GEMM_PARALLEL_MIN_DEFAULT;
+int64_t sf_gemm_own_min_madds = SF_GEMM_OWN_MIN_DEFAULT;
 
 void sf_set_parallel_min(int64_t n)
 {
     sf_parallel_min_elems = n < 0 ? SF_PARALLEL_MIN_DEFAULT : n;
     sf_gemm_parallel_min_madds = n < 0 ? SF_GEMM_PARALLEL_MIN_DEFAULT : n;
+    sf_gemm_own_min_madds = n < 0 ? SF_GEMM_OWN_MIN_DEFAULT : n;
 }
 
 int sf_num_procs(void)

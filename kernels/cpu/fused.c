@@ -127,6 +127,25 @@ static int sf_product_dims(sf_call *c, const sf_tensor *a, const sf_tensor *b, i
 
 /* ---- matmul + bias + activation ----------------------------------------- */
 
+/* The own GEMM with the epilogue on each block (gemm.c) where it beats BLAS for these
+ * sizes; 0 when the caller is to take the BLAS blocks (float64 always). */
+static int sf_own_float32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A,
+                          int64_t lda, const float *B, int64_t ldb, float *C, const float *bias,
+                          int act, float alpha)
+{
+    return sf_sgemm_own_wins(ta, M, N, K) &&
+           sf_sgemm_own(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N, bias, act, alpha);
+}
+
+static int sf_own_float64(int ta, int tb, int64_t M, int64_t N, int64_t K, const double *A,
+                          int64_t lda, const double *B, int64_t ldb, double *C, const double *bias,
+                          int act, double alpha)
+{
+    (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb;
+    (void)C, (void)bias, (void)act, (void)alpha;
+    return 0;
+}
+
 #define SF_DEFINE_FUSED_MATMUL(NAME, CODE, T, GEMM, SF_GEMM, S)                                          \
     int sf_cpu_fused_matmul_##NAME(sf_call *c)                                                  \
     {                                                                                           \
@@ -163,6 +182,8 @@ static int sf_product_dims(sf_call *c, const sf_tensor *a, const sf_tensor *b, i
             sf_gemv_##NAME(tb, N, K, A, 1, B, ldb, C, bias, act, alpha);                        \
             return SF_OK;                                                                       \
         }                                                                                       \
+        if (K > 0 && sf_own_##NAME(ta, tb, M, N, K, A, lda, B, ldb, C, bias, act, alpha))     \
+            return SF_OK;                                                                       \
         const int rows = M >= N;                                                                \
         const int64_t len = rows ? M : N;                                                       \
         const int parts = sf_gemm_parts(M, N, K), team = SF_GEMM_TEAM(parts);                      \

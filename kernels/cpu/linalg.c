@@ -186,8 +186,18 @@ void sf_blas_init(void)
         }                                                                                      \
     }
 
-SF_DEFINE_GEMM(sf_sgemm, float, scipy_cblas_sgemm)
+SF_DEFINE_GEMM(sf_sgemm_blas, float, scipy_cblas_sgemm)
 SF_DEFINE_GEMM(sf_dgemm, double, scipy_cblas_dgemm)
+
+/* float32: the own GEMM where it beats BLAS for these sizes (gemm.c), else the BLAS blocks */
+void sf_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+              int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    if (sf_sgemm_own_wins(ta, M, N, K) &&
+        sf_sgemm_own(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, SF_ACT_NONE, 0.0f))
+        return;
+    sf_sgemm_blas(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
 
 /* ---- one-row products (gemv) ---------------------------------------------
  *

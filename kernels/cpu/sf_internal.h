@@ -14,11 +14,13 @@
  * built apart from the library, keep the defaults. */
 #define SF_PARALLEL_MIN_DEFAULT 32768
 #define SF_GEMM_PARALLEL_MIN_DEFAULT (1 << 18)
+/* Float32 products below this many multiply-adds keep BLAS (gemm.c, sf_sgemm_own_wins) */
+#define SF_GEMM_OWN_MIN_DEFAULT (1 << 20)
 #ifdef SF_JIT_KERNEL
 #define SF_PARALLEL_MIN SF_PARALLEL_MIN_DEFAULT
 #define SF_GEMM_PARALLEL_MIN SF_GEMM_PARALLEL_MIN_DEFAULT
 #else
-extern int64_t sf_parallel_min_elems, sf_gemm_parallel_min_madds;
+extern int64_t sf_parallel_min_elems, sf_gemm_parallel_min_madds, sf_gemm_own_min_madds;
 #define SF_PARALLEL_MIN sf_parallel_min_elems
 #define SF_GEMM_PARALLEL_MIN sf_gemm_parallel_min_madds
 #endif
@@ -30,6 +32,16 @@ void sf_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, cons
               const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 void sf_dgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, double alpha, const double *A, int64_t lda,
               const double *B, int64_t ldb, double beta, double *C, int64_t ldc);
+/* The own float32 product on AVX-512 builds (gemm.c): C = alpha op(A) op(B) + beta C, then
+ * C = act(C + bias) when bias is not NULL or act is not SF_ACT_NONE, on the kernels' threads
+ * (the calling thread inside a parallel region), with the same bits for any thread count.
+ * Returns 1 when it computed C, 0 when it did not (no AVX-512, empty sizes): the
+ * caller then takes BLAS. sf_sgemm_own_wins says, from the sizes alone, whether it beats the
+ * BLAS path on this machine (where it does not, callers keep BLAS). */
+int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                 const float *bias, int act, float act_alpha);
+int sf_sgemm_own_wins(int ta, int64_t M, int64_t N, int64_t K);
 /* In place over rows [0, rows) of y (row length n, row stride ld): y += bias
  * (when bias is not NULL), then the activation `act` (SF_ACT_*, alpha for
  * leaky_relu): the epilogue of the fused kernels (fused.c, conv.c). */

@@ -1,0 +1,421 @@
+/* Own float32 GEMM for AVX-512 targets (the build's -march): packed panels, a
+ * register-blocked 8x32 microkernel and the fused epilogues, with results that
+ * do not depend on the thread count. Other targets (and float64) keep BLAS
+ * (linalg.c); sf_sgemm_own below says 0 there and the callers take BLAS.
+ *
+ * C = alpha op(A) op(B) + beta C, then (optionally) C = act(C + bias), all
+ * row-major. The product is cut in two ways:
+ *   - K in equal blocks of at most SF_KC (set by K alone, not by a cache size:
+ *     each element of C is the sum of its K-blocks in order, each block a
+ *     sequence of FMAs in k order from zero, so the bits depend on K alone);
+ *   - C in a grid of chunks of whole micro-tiles (SF_MR rows x SF_NR columns),
+ *     taken by whichever thread comes free. Which thread computes a chunk
+ *     changes nothing in its arithmetic, so any thread count gives the same
+ *     bits, and a thread that another process holds up delays one chunk.
+ * A chunk packs its panels of A and B per K-block into its thread's buffer,
+ * sized from the L2 cache read at run time (sysconf): a quarter of the L2 per
+ * operand. When every chunk reads all of one operand (the grid is one row or
+ * one column of chunks), that operand's panels are packed once, by the first
+ * chunk that needs each, and shared (sf_shared_panel). The epilogue (bias,
+ * activation) runs on each SF_MR-row block of a chunk right after its last
+ * K-block, while that block is in cache.
+ */
+#define _GNU_SOURCE /* posix_memalign, sysconf(_SC_LEVEL2_CACHE_SIZE) */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <omp.h>
+#include <cblas.h>
+
+#include "sf_internal.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+
+#ifndef SF_MR
+#define SF_MR 8
+#endif
+#define SF_NR 32
+#ifndef SF_KC
+#define SF_KC 384
+#endif
+
+/* The K-block: K cut into equal blocks of at most SF_KC (on multiples of 8), so that no
+ * block is a short remainder that pays C's load and store for a few FMAs. */
+static inline int64_t sf_kc(int64_t K)
+{
+    const int64_t nk = (K + SF_KC - 1) / SF_KC, kc = (K + nk - 1) / nk;
+    return (kc + 7) / 8 * 8;
+}
+
+/* Per-thread packing buffers, grown on demand and kept for the thread's life (the
+ * kernels' threads persist, so the steady state allocates nothing). */
+static _Thread_local float *sf_pack_buf, *sf_shared_buf;
+static _Thread_local int64_t sf_pack_cap, sf_shared_cap;
+
+static float *sf_grow(float **buf, int64_t *cap, int64_t n)
+{
+    if (n <= *cap) return *buf;
+    free(*buf);
+    *buf = NULL;
+    *cap = 0;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, (size_t)n * sizeof(float)) != 0) return NULL;
+    *buf = p;
+    *cap = n;
+    return *buf;
+}
+
+/* L2 bytes per core, read once (0 when the system does not say: 1 MiB is assumed). */
+static int64_t sf_l2_bytes(void)
+{
+    static int64_t l2;
+    if (!l2) {
+        long v = -1;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+        v = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+        l2 = v > 65536 ? (int64_t)v : (int64_t)1 << 20;
+    }
+    return l2;
+}
+
+/* ---- packing -------------------------------------------------------------
+ * A panel: rows [r0, r0 + SF_MR) of op(A), all K, as K groups of SF_MR values
+ * (k-major), rows past M zero. B panel: columns [c0, c0 + SF_NR) of op(B), as K
+ * groups of SF_NR values, columns past N zero. */
+
+/* dst[c * dld + r] = src[r * ld + c] for c < ncols, r < 16 (the lanes set in `store`),
+ * rows r >= nrows read as zero: a 16 x 16 transpose in registers. */
+static inline void sf_tr16(const float *src, int64_t ld, int64_t nrows, int64_t ncols, float *dst,
+                           int64_t dld, __mmask16 store)
+{
+    const __mmask16 cm = ncols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << ncols) - 1);
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++)
+        r[i] = i < nrows ? _mm512_maskz_loadu_ps(cm, src + i * ld) : _mm512_setzero_ps();
+    /* pairs of rows interleaved, then quads, then 128-bit lanes across quads */
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+        r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xDD);
+    }
+    for (int c = 0; c < ncols; c++) _mm512_mask_storeu_ps(dst + c * dld, store, r[c]);
+}
+
+static void sf_pack_a(float *restrict dst, int ta, const float *restrict A, int64_t lda, int64_t M,
+                      int64_t k0, int64_t K, int64_t r0)
+{
+    A += ta ? k0 * lda : k0;
+    const int64_t m = M - r0 < SF_MR ? M - r0 : SF_MR;
+    if (ta) { /* A stored [K, M]: row k of the panel is contiguous */
+        const __mmask16 lm = (__mmask16)((1u << m) - 1), sm = (__mmask16)((1u << SF_MR) - 1);
+        for (int64_t k = 0; k < K; k++)
+            _mm512_mask_storeu_ps(dst + k * SF_MR, sm, _mm512_maskz_loadu_ps(lm, A + k * lda + r0));
+    } else { /* A stored [M, K]: SF_MR rows transposed 16 k at a time */
+        for (int64_t k = 0; k < K; k += 16)
+            sf_tr16(A + r0 * lda + k, lda, m, K - k < 16 ? K - k : 16, dst + k * SF_MR, SF_MR,
+                    (__mmask16)((1u << SF_MR) - 1));
+    }
+}
+
+static void sf_pack_b(float *restrict dst, int tb, const float *restrict B, int64_t ldb, int64_t N,
+                      int64_t k0, int64_t K, int64_t c0)
+{
+    B += tb ? k0 : k0 * ldb;
+    const int64_t n = N - c0 < SF_NR ? N - c0 : SF_NR;
+    if (!tb) { /* B stored [K, N]: row k of the panel is contiguous */
+        if (n == SF_NR) {
+            for (int64_t k = 0; k < K; k++) {
+                const float *s = B + k * ldb + c0;
+                _mm512_store_ps(dst + k * SF_NR, _mm512_loadu_ps(s));
+                _mm512_store_ps(dst + k * SF_NR + 16, _mm512_loadu_ps(s + 16));
+            }
+        } else {
+            for (int64_t k = 0; k < K; k++) {
+                const float *s = B + k * ldb + c0;
+                float *d = dst + k * SF_NR;
+                int64_t j = 0;
+                for (; j < n; j++) d[j] = s[j];
+                for (; j < SF_NR; j++) d[j] = 0;
+            }
+        }
+    } else { /* B stored [N, K]: up to SF_NR rows transposed 16 x 16 at a time */
+        for (int64_t k = 0; k < K; k += 16) {
+            const int64_t w = K - k < 16 ? K - k : 16;
+            sf_tr16(B + c0 * ldb + k, ldb, n < 16 ? n : 16, w, dst + k * SF_NR, SF_NR, 0xFFFF);
+            sf_tr16(B + (c0 + 16) * ldb + k, ldb, n - 16, w, dst + k * SF_NR + 16, SF_NR, 0xFFFF);
+        }
+    }
+}
+
+/* ---- microkernel ---------------------------------------------------------
+ * acc = sum over k < kc of a[k] (SF_MR) x b[k] (SF_NR), then for the valid
+ * rows (mr) and columns (mask0, mask1):
+ *   first K-block:  C = alpha acc + beta C   (C not read when beta == 0)
+ *   later blocks:   C = alpha acc + C */
+static void sf_ukernel(int64_t kc, const float *restrict a, const float *restrict b,
+                      float *restrict C, int64_t ldc, float alpha, float beta, int first,
+                      int64_t mr, __mmask16 mask0, __mmask16 mask1)
+{
+    __m512 c0[SF_MR], c1[SF_MR];
+#pragma GCC unroll 16
+    for (int r = 0; r < SF_MR; r++) c0[r] = c1[r] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kc; k++) {
+        const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+        _mm_prefetch((const char *)(b + 8 * SF_NR), _MM_HINT_T0);
+        _mm_prefetch((const char *)(a + 8 * SF_MR), _MM_HINT_T0);
+#pragma GCC unroll 16
+        for (int r = 0; r < SF_MR; r++) {
+            const __m512 av = _mm512_set1_ps(a[r]);
+            c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
+            c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+        }
+        a += SF_MR;
+        b += SF_NR;
+    }
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(first ? beta : 1.0f);
+    const int read = !first || beta != 0.0f;
+#pragma GCC unroll 16
+    for (int r = 0; r < SF_MR; r++) {
+        if (r >= mr) break;
+        float *c = C + r * ldc;
+        __m512 y0 = _mm512_mul_ps(va, c0[r]), y1 = _mm512_mul_ps(va, c1[r]);
+        if (read) {
+            y0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask0, c), y0);
+            y1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask1, c + 16), y1);
+        }
+        _mm512_mask_storeu_ps(c, mask0, y0);
+        _mm512_mask_storeu_ps(c + 16, mask1, y1);
+    }
+}
+
+static inline __mmask16 sf_mask(int64_t n)
+{
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+}
+
+/* The product's geometry and epilogue, as the chunks see it. */
+typedef struct {
+    int ta, tb;
+    int64_t M, N, K, lda, ldb, ldc, kb;
+    const float *A, *B, *bias;
+    float alpha, beta, act_alpha, *C;
+    int act;
+    /* When the chunks are one row of column blocks (side 1: every chunk reads all of A) or
+     * one column of row blocks (side 2: all of B), that operand's panels are packed once,
+     * by whichever chunk needs one first, into `shared` (slot p * nkb + t: panel p, K-block
+     * t), with flags[slot] 0 (not packed), 1 (being packed) or 2 (packed). A chunk that
+     * finds a panel being packed packs its own copy instead of waiting for it. */
+    int side;
+    int64_t nkb;
+    float *shared;
+    int *flags;
+} sf_gemm_job;
+
+/* Panels on the shared side, at most (the chunk's table of their addresses) */
+#define SF_SHARED_MAX 64
+
+/* The address of panel p's K-block t on the shared side: the shared copy when it is
+ * packed or this call claims it, else `mine` (packed here). */
+static const float *sf_shared_panel(const sf_gemm_job *j, int64_t p, int64_t t, int64_t k0,
+                                    int64_t kc, float *mine)
+{
+    const int64_t w = j->side == 1 ? SF_MR : SF_NR, slot = p * j->nkb + t;
+    float *dst = j->shared + slot * j->kb * w;
+    int *flag = j->flags + slot;
+    int state = __atomic_load_n(flag, __ATOMIC_ACQUIRE);
+    if (state == 2) return dst;
+    int expect = 0;
+    if (state != 0 || !__atomic_compare_exchange_n(flag, &expect, 1, 0, __ATOMIC_ACQ_REL,
+                                                   __ATOMIC_ACQUIRE)) {
+        if (__atomic_load_n(flag, __ATOMIC_ACQUIRE) == 2) return dst;
+        dst = mine;
+        flag = NULL;
+    }
+    if (j->side == 1)
+        sf_pack_a(dst, j->ta, j->A, j->lda, j->M, k0, kc, p * SF_MR);
+    else
+        sf_pack_b(dst, j->tb, j->B, j->ldb, j->N, k0, kc, p * SF_NR);
+    if (flag) __atomic_store_n(flag, 2, __ATOMIC_RELEASE);
+    return dst;
+}
+
+/* One chunk of C: A panels [pa0, pa1) (rows), B panels [pb0, pb1) (columns). Per
+ * K-block, the chunk packs its panels of both operands into `buf` (kb deep), then every
+ * micro-tile of the chunk gets that K-block; a row block's epilogue follows its last
+ * K-block. */
+static void sf_chunk_run(const sf_gemm_job *j, int64_t pa0, int64_t pa1, int64_t pb0, int64_t pb1,
+                         float *buf)
+{
+    const int64_t M = j->M, N = j->N, K = j->K;
+    const int64_t r0 = pa0 * SF_MR, r1 = pa1 * SF_MR < M ? pa1 * SF_MR : M;
+    const int64_t c0 = pb0 * SF_NR, c1 = pb1 * SF_NR < N ? pb1 * SF_NR : N;
+    float *ap = buf, *bp = buf + (pa1 - pa0) * j->kb * SF_MR;
+    const float *sp[SF_SHARED_MAX]; /* the shared side's panels for this K-block */
+    for (int64_t k0 = 0, t = 0; k0 < K; k0 += j->kb, t++) {
+        const int64_t kc = K - k0 < j->kb ? K - k0 : j->kb;
+        const int first = k0 == 0, last = k0 + kc >= K;
+        for (int64_t p = pa0; p < pa1; p++) {
+            float *mine = ap + (p - pa0) * kc * SF_MR;
+            if (j->side == 1)
+                sp[p - pa0] = sf_shared_panel(j, p, t, k0, kc, mine);
+            else
+                sf_pack_a(mine, j->ta, j->A, j->lda, M, k0, kc, p * SF_MR);
+        }
+        for (int64_t p = pb0; p < pb1; p++) {
+            float *mine = bp + (p - pb0) * kc * SF_NR;
+            if (j->side == 2)
+                sp[p - pb0] = sf_shared_panel(j, p, t, k0, kc, mine);
+            else
+                sf_pack_b(mine, j->tb, j->B, j->ldb, N, k0, kc, p * SF_NR);
+        }
+        for (int64_t i = r0; i < r1; i += SF_MR) {
+            const float *a = j->side == 1 ? sp[(i - r0) / SF_MR] : ap + (i - r0) / SF_MR * kc * SF_MR;
+            const int64_t mr = r1 - i < SF_MR ? r1 - i : SF_MR;
+            for (int64_t jj = c0; jj < c1; jj += SF_NR) {
+                const float *b = j->side == 2 ? sp[(jj - c0) / SF_NR] : bp + (jj - c0) / SF_NR * kc * SF_NR;
+                const int64_t nr = c1 - jj;
+                sf_ukernel(kc, a, b, j->C + i * j->ldc + jj, j->ldc, j->alpha, j->beta, first,
+                                mr, sf_mask(nr), sf_mask(nr - 16));
+            }
+            if (last && (j->bias || j->act != SF_ACT_NONE))
+                sf_epilogue_float32(j->C + i * j->ldc + c0, mr, c1 - c0, j->ldc,
+                                    j->bias ? j->bias + c0 : NULL, j->act, j->act_alpha);
+        }
+    }
+}
+
+/* n panels in pieces of at most `cap` panels, as even as whole panels allow */
+static int64_t sf_pieces(int64_t n, int64_t cap)
+{
+    if (cap < 1) cap = 1;
+    return (n + cap - 1) / cap;
+}
+
+int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                 const float *bias, int act, float act_alpha)
+{
+    if (M <= 0 || N <= 0 || K <= 0) return 0;
+    sf_gemm_job j = {ta, tb, M, N, K, lda, ldb, ldc, sf_kc(K), A, B, bias,
+                     alpha, beta, act_alpha, C, act, 0, 0, NULL, NULL};
+    /* C in a grid of chunks, each packing its own panels of A and B (but for a shared
+     * operand, below): the threads never wait for each other before the end. Along C's
+     * longer side, chunks of at most an eighth of it (room for two threads to even out
+     * when another process holds one up); one K-block of a chunk's panels of each operand
+     * within a quarter of the L2. */
+    const int64_t np_a = (M + SF_MR - 1) / SF_MR, np_b = (N + SF_NR - 1) / SF_NR;
+    const int64_t l2q = sf_l2_bytes() / 4 / (j.kb * (int64_t)sizeof(float));
+    int64_t cap_a = l2q / SF_MR, cap_b = l2q / SF_NR;
+    if (N >= M) {
+        if (cap_b > (np_b + 7) / 8) cap_b = (np_b + 7) / 8;
+    } else if (cap_a > (np_a + 7) / 8) {
+        cap_a = (np_a + 7) / 8;
+    }
+    const int64_t na = sf_pieces(np_a, cap_a), nb = sf_pieces(np_b, cap_b), nchunks = na * nb;
+    const int64_t per_a = (np_a + na - 1) / na, per_b = (np_b + nb - 1) / nb;
+    const double work = (double)M * (double)N * (double)K;
+    int team = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (work < (double)SF_GEMM_PARALLEL_MIN || nchunks < 2) team = 1;
+    if (team > nchunks) team = (int)nchunks;
+    const int64_t need = (per_a * SF_MR + per_b * SF_NR) * j.kb;
+    /* one operand read whole by every chunk, with a team to share its packing */
+    j.nkb = (K + j.kb - 1) / j.kb;
+    if (team > 1 && na == 1 && np_a <= SF_SHARED_MAX) j.side = 1;
+    else if (team > 1 && nb == 1 && np_b <= SF_SHARED_MAX) j.side = 2;
+    if (j.side) {
+        const int64_t slots = (j.side == 1 ? np_a : np_b) * j.nkb;
+        const int64_t floats = slots * j.kb * (j.side == 1 ? SF_MR : SF_NR);
+        /* the flags after the panels, on their own cache lines */
+        float *sh = sf_grow(&sf_shared_buf, &sf_shared_cap, floats + 16 + slots);
+        if (sh) {
+            j.shared = sh;
+            j.flags = (int *)(sh + floats + 16);
+            memset(j.flags, 0, (size_t)slots * sizeof(int));
+        } else {
+            j.side = 0;
+        }
+    }
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+        /* no barrier before the chunks: a thread that another process holds up neither
+         * delays the start nor holds a chunk until it runs */
+        float *buf = sf_grow(&sf_pack_buf, &sf_pack_cap, need);
+        /* chunks row-block-major when C is tall (a thread's next chunk reuses its rows'
+         * cache lines), column-block-major when it is wide */
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t q = 0; q < nchunks; q++) {
+            const int64_t ia = N >= M ? q % na : q / nb, ib = N >= M ? q / na : q % nb;
+            const int64_t a0 = ia * per_a, b0 = ib * per_b;
+            if (a0 >= np_a || b0 >= np_b) continue;
+            const int64_t a1 = a0 + per_a < np_a ? a0 + per_a : np_a;
+            const int64_t b1 = b0 + per_b < np_b ? b0 + per_b : np_b;
+            if (buf) {
+                sf_chunk_run(&j, a0, a1, b0, b1, buf);
+            } else { /* no memory for the panels: BLAS on the chunk's block */
+                const int64_t r0 = a0 * SF_MR, r1 = a1 * SF_MR < M ? a1 * SF_MR : M;
+                const int64_t c0 = b0 * SF_NR, c1 = b1 * SF_NR < N ? b1 * SF_NR : N;
+                scipy_cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                                  tb ? CblasTrans : CblasNoTrans, (blasint)(r1 - r0),
+                                  (blasint)(c1 - c0), (blasint)K, alpha,
+                                  ta ? A + r0 : A + r0 * lda, (blasint)lda,
+                                  tb ? B + c0 * ldb : B + c0, (blasint)ldb, beta,
+                                  C + r0 * ldc + c0, (blasint)ldc);
+                if (bias || act != SF_ACT_NONE)
+                    sf_epilogue_float32(C + r0 * ldc + c0, r1 - r0, c1 - c0, ldc,
+                                        bias ? bias + c0 : NULL, act, act_alpha);
+            }
+        }
+    }
+    return 1;
+}
+
+int sf_sgemm_own_wins(int ta, int64_t M, int64_t N, int64_t K)
+{
+    /* small or skinny products: BLAS's lower fixed cost (and tighter edge tiles) wins;
+     * with the threshold lowered (sf_set_parallel_min, for tests) every size takes the
+     * own path */
+    const double madds = (double)M * (double)N * (double)K;
+    if (sf_gemm_own_min_madds < SF_GEMM_OWN_MIN_DEFAULT) return madds >= (double)sf_gemm_own_min_madds;
+    if (madds < (double)sf_gemm_own_min_madds || M < 32 || N < 32 || K < 16) return 0;
+    /* a long product into a narrow C (a conv's filter gradient, 800 x 64 x 3136): BLAS's
+     * packing of the tall operand is the faster there (64 vs 77 GFLOPS on one core) */
+    return !(ta && N <= 64 && K > 2 * M);
+}
+
+#else /* no AVX-512: BLAS does every product */
+
+int sf_sgemm_own_wins(int ta, int64_t M, int64_t N, int64_t K)
+{
+    (void)ta, (void)M, (void)N, (void)K;
+    return 0;
+}
+
+int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                 const float *bias, int act, float act_alpha)
+{
+    (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B;
+    (void)ldb, (void)beta, (void)C, (void)ldc, (void)bias, (void)act, (void)act_alpha;
+    return 0;
+}
+
+#endif
