@@ -206,7 +206,42 @@ def simd_bytes() -> int:
     return int(lib.sf_cpu_simd_bytes())
 
 
-class CPUBackend:
+class HostExecutor:
+    """The host's executor and thread settings, shared by every backend whose kernel entries
+    are host functions: the CPU's kernels, and the device backends' entries that launch on
+    their device (backends/cuda_device.py, backends/simulated.py)."""
+
+    # a device's calls go to one stream: its scheduled plans run on one thread, in order
+    one_stream = False
+
+    def fill_tensor(self, rec, data, dtype, shape, strides) -> None:
+        fill_tensor(rec, data, dtype, shape, strides)
+
+    def run_plan(self, fns, calls, n: int, status) -> int:
+        return lib.sf_run_plan(fns, calls, n, status)
+
+    def run_schedule(self, fns, calls, n: int, npred, succ_start, succ, threads: int, trace, status) -> int:
+        threads = 1 if self.one_stream else threads
+        return lib.sf_run_schedule(fns, calls, n, npred, succ_start, succ, threads, trace, status)
+
+    def run_while(self, cond, pred, body, limit: int, budget_ns: int, *out) -> int:
+        """out: the iterations, stopped, which and status cells (see sf_run_while)."""
+        return lib.sf_run_while(cond, pred, body, limit, budget_ns, *out)
+
+    def num_procs(self) -> int:
+        return int(lib.sf_num_procs())
+
+    def num_threads(self) -> int:
+        return get_num_threads()
+
+    def set_num_threads(self, n: int) -> None:
+        set_num_threads(n)
+
+    def simd_bytes(self) -> int:
+        return simd_bytes()
+
+
+class CPUBackend(HostExecutor):
     """The CPU kernel library as a `framework.backend.Backend`: the default device.
 
     Its memory is host memory: plans keep their NumPy-backed arenas (with their huge-page
@@ -256,30 +291,6 @@ class CPUBackend:
     def kernel_table(self) -> dict[str, object]:
         return kernel_table()
 
-    def fill_tensor(self, rec, data, dtype, shape, strides) -> None:
-        fill_tensor(rec, data, dtype, shape, strides)
-
-    def run_plan(self, fns, calls, n: int, status) -> int:
-        return lib.sf_run_plan(fns, calls, n, status)
-
-    def run_schedule(self, fns, calls, n: int, npred, succ_start, succ, threads: int, trace, status) -> int:
-        return lib.sf_run_schedule(fns, calls, n, npred, succ_start, succ, threads, trace, status)
-
-    def run_while(self, cond, pred, body, limit: int, budget_ns: int, *out) -> int:
-        """out: the iterations, stopped, which and status cells (see sf_run_while)."""
-        return lib.sf_run_while(cond, pred, body, limit, budget_ns, *out)
-
-    def num_procs(self) -> int:
-        return int(lib.sf_num_procs())
-
-    def num_threads(self) -> int:
-        return get_num_threads()
-
-    def set_num_threads(self, n: int) -> None:
-        set_num_threads(n)
-
-    def simd_bytes(self) -> int:
-        return simd_bytes()
 
     def can_generate(self) -> bool:
         from staticflow.backends import jit

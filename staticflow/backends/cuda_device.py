@@ -32,10 +32,11 @@ _H2D, _D2H = 1, 2
 _SF_ERR_INTERNAL = 13
 
 
-class CudaDevice:
+class CudaDevice(cpu.HostExecutor):
     """The CUDA library's GPU (see the module doc)."""
 
     device_type = "GPU"
+    one_stream = True  # the session's stream: calls in the plan's order
     device_name = backend.full_name("GPU", 0)
     host_memory = False
     listed = True
@@ -134,31 +135,6 @@ class CudaDevice:
 
     def synchronize(self, stream=None) -> None:
         self._check(self._lib.sf_cuda_synchronize(self._msg, 256), "synchronize")
-
-    # --- the host's executor (kernel entries are host functions that launch) -------------------
-    def fill_tensor(self, rec, data, dtype, shape, strides) -> None:
-        cpu.fill_tensor(rec, data, dtype, shape, strides)
-
-    def run_plan(self, fns, calls, n: int, status) -> int:
-        return cpu.lib.sf_run_plan(fns, calls, n, status)
-
-    def run_schedule(self, fns, calls, n: int, npred, succ_start, succ, threads: int, trace, status) -> int:
-        return cpu.lib.sf_run_schedule(fns, calls, n, npred, succ_start, succ, 1, trace, status)
-
-    def run_while(self, cond, pred, body, limit: int, budget_ns: int, *out) -> int:
-        return cpu.lib.sf_run_while(cond, pred, body, limit, budget_ns, *out)
-
-    def num_procs(self) -> int:
-        return int(cpu.lib.sf_num_procs())
-
-    def num_threads(self) -> int:
-        return cpu.get_num_threads()
-
-    def set_num_threads(self, n: int) -> None:
-        cpu.set_num_threads(n)
-
-    def simd_bytes(self) -> int:
-        return cpu.simd_bytes()
 
     def can_generate(self) -> bool:
         """Whether NVRTC, the driver and the launcher can make fused kernels here."""

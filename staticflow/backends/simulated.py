@@ -35,7 +35,7 @@ from staticflow.backends import cpu
 from staticflow.framework import backend
 from staticflow.framework import dtypes as _dtypes
 
-ffi, lib = cpu.ffi, cpu.lib
+ffi = cpu.ffi
 
 _ITEMSIZE = {d.as_datatype_enum: d.np.itemsize for d in _dtypes.FIXED_SIZE}
 _SF_ERR_INTERNAL = 13
@@ -56,12 +56,13 @@ class Counters:
 
 
 @dataclass
-class SimulatedDevice:
+class SimulatedDevice(cpu.HostExecutor):
     """A "GPU" backend running the CPU kernels on memory of its own (see the module doc)."""
 
     kernels: Callable[[str], bool] | None = None  # which CPU kernel symbols it has; None: all
     count: int = 1  # devices of the type (GPU:0 .. GPU:count-1 share this memory)
     device_type: str = "GPU"
+    one_stream = True  # one stream: calls in the plan's order
     counters: Counters = field(default_factory=Counters)
     log: list = field(default_factory=list)  # (stream id, "launch" | "upload" | "download", symbol)
     listed: bool = False  # shown by device listings and is_gpu_available (as a real GPU would be)
@@ -229,32 +230,6 @@ class SimulatedDevice:
             return 0
 
         return ffi.callback("sf_kernel", run)
-
-    # --- the executor and the rest: the host's (kernels are host functions that launch) ---
-    def fill_tensor(self, rec, data, dtype, shape, strides) -> None:
-        cpu.fill_tensor(rec, data, dtype, shape, strides)
-
-    def run_plan(self, fns, calls, n: int, status) -> int:
-        return lib.sf_run_plan(fns, calls, n, status)
-
-    def run_schedule(self, fns, calls, n: int, npred, succ_start, succ, threads: int, trace, status) -> int:
-        # one stream: the calls run in the plan's order
-        return lib.sf_run_schedule(fns, calls, n, npred, succ_start, succ, 1, trace, status)
-
-    def run_while(self, cond, pred, body, limit: int, budget_ns: int, *out) -> int:
-        return lib.sf_run_while(cond, pred, body, limit, budget_ns, *out)
-
-    def num_procs(self) -> int:
-        return int(lib.sf_num_procs())
-
-    def num_threads(self) -> int:
-        return cpu.get_num_threads()
-
-    def set_num_threads(self, n: int) -> None:
-        cpu.set_num_threads(n)
-
-    def simd_bytes(self) -> int:
-        return cpu.simd_bytes()
 
     def can_generate(self) -> bool:
         return False  # generated kernels are the CPU's own code: fused groups run member by member
