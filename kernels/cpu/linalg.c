@@ -203,15 +203,20 @@ void sf_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, cons
  *
  * A product with one row of output (a batch-1 dense layer, y = x W) is a
  * matrix-vector product, limited by reading W once. BLAS's gemm spends as long
- * packing W as multiplying; here each thread streams its own block of W's
- * columns, the same block on every call, so on a machine whose per-core caches
- * hold W's share the weights stay there between runs. Each output element is
- * one thread's sum over k in order, whatever the thread count, so results do
- * not depend on the split. The plain and fused matmuls share it, so a fused
- * plan gives the unfused plan's values. */
+ * packing W as multiplying. Here W [K, N] is read in its own order: each sweep
+ * takes four rows of W, whole cache lines one after another (streams the
+ * hardware prefetchers follow), into a block of y that stays in L1. Walking a
+ * column block down K instead jumps a whole row per step, and the prefetchers,
+ * which stop at page boundaries, lose it: that order ran at half the speed.
+ * Thread p always takes the same columns (a static split), so on a machine
+ * whose per-core caches hold a thread's share of W it stays there between runs.
+ * Each output element is one thread's sum over k in order, y = fma(x[k],
+ * W[k, j], y), whatever the split and the thread count, so results do not
+ * depend on either. The plain and fused matmuls share it, so a fused plan gives
+ * the unfused plan's values. */
 
-/* Output columns per accumulator block: 128 floats are 8 AVX-512 registers. */
-#define SF_GEMV_BLOCK 128
+/* Columns of y per block: 4 KiB of float32, well inside L1 beside W's lines. */
+#define SF_GEMV_COLS 1024
 /* Elements of W below which the product runs on the calling thread. */
 #define SF_GEMV_PARALLEL_MIN (1 << 16)
 
@@ -221,29 +226,59 @@ void sf_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, cons
                                     const T *restrict B, int64_t ldb, T *restrict y, int64_t j0, \
                                     int64_t j1)                                                 \
     {                                                                                           \
-        if (!tb) { /* B [K, N] row-major: y += x[k] B[k, :], block by block */                 \
-            for (int64_t j = j0; j < j1; j += SF_GEMV_BLOCK) {                                  \
-                const int64_t n = j1 - j < SF_GEMV_BLOCK ? j1 - j : SF_GEMV_BLOCK;              \
-                T acc[SF_GEMV_BLOCK];                                                           \
-                if (n == SF_GEMV_BLOCK) {                                                       \
-                    for (int t = 0; t < SF_GEMV_BLOCK; t++) acc[t] = 0;                         \
-                    for (int64_t k = 0; k < K; k++) {                                           \
-                        const T s = x[k * incx];                                                \
-                        const T *restrict w = B + k * ldb + j;                                  \
-                        for (int t = 0; t < SF_GEMV_BLOCK; t++) acc[t] += s * w[t];             \
-                    }                                                                           \
-                } else {                                                                        \
-                    for (int64_t t = 0; t < n; t++) acc[t] = 0;                                 \
-                    for (int64_t k = 0; k < K; k++) {                                           \
-                        const T s = x[k * incx];                                                \
-                        const T *restrict w = B + k * ldb + j;                                  \
-                        for (int64_t t = 0; t < n; t++) acc[t] += s * w[t];                     \
-                    }                                                                           \
+        if (!tb) { /* B [K, N] row-major: y += x[k] B[k, :], four rows per sweep */            \
+            for (int64_t jb = j0; jb < j1; jb += SF_GEMV_COLS) {                                \
+                const int64_t n = j1 - jb < SF_GEMV_COLS ? j1 - jb : SF_GEMV_COLS;              \
+                T *restrict yb = y + jb;                                                        \
+                for (int64_t t = 0; t < n; t++) yb[t] = 0;                                      \
+                int64_t k = 0;                                                                  \
+                for (; k + 4 <= K; k += 4) {                                                    \
+                    const T s0 = x[k * incx], s1 = x[(k + 1) * incx];                           \
+                    const T s2 = x[(k + 2) * incx], s3 = x[(k + 3) * incx];                     \
+                    const T *restrict w0 = B + k * ldb + jb, *restrict w1 = w0 + ldb;           \
+                    const T *restrict w2 = w1 + ldb, *restrict w3 = w2 + ldb;                   \
+                    /* left to right: the order of the sum over k, one fma per term */        \
+                    for (int64_t t = 0; t < n; t++)                                             \
+                        yb[t] = yb[t] + s0 * w0[t] + s1 * w1[t] + s2 * w2[t] + s3 * w3[t];      \
                 }                                                                               \
-                memcpy(y + j, acc, (size_t)n * sizeof(T));                                      \
+                for (; k < K; k++) {                                                            \
+                    const T s = x[k * incx];                                                    \
+                    const T *restrict w = B + k * ldb + jb;                                     \
+                    for (int64_t t = 0; t < n; t++) yb[t] = yb[t] + s * w[t];                   \
+                }                                                                               \
             }                                                                                   \
-        } else { /* B [N, K] row-major: y[j] = x . B[j, :], in 16 lanes summed at the end */   \
-            for (int64_t j = j0; j < j1; j++) {                                                 \
+        } else { /* B [N, K] row-major: y[j] = x . B[j, :], in 16 lanes summed at the end,    \
+                  * four columns at a time (four independent accumulators) */                  \
+            int64_t j = j0;                                                                     \
+            if (incx == 1)                                                                      \
+                for (; j + 4 <= j1; j += 4) {                                                   \
+                    const T *restrict w0 = B + j * ldb, *restrict w1 = w0 + ldb;                \
+                    const T *restrict w2 = w1 + ldb, *restrict w3 = w2 + ldb;                   \
+                    T l0[16] = {0}, l1[16] = {0}, l2[16] = {0}, l3[16] = {0};                   \
+                    int64_t k = 0;                                                              \
+                    for (; k + 16 <= K; k += 16)                                                \
+                        for (int t = 0; t < 16; t++) {                                          \
+                            l0[t] += x[k + t] * w0[k + t];                                      \
+                            l1[t] += x[k + t] * w1[k + t];                                      \
+                            l2[t] += x[k + t] * w2[k + t];                                      \
+                            l3[t] += x[k + t] * w3[k + t];                                      \
+                        }                                                                       \
+                    for (; k < K; k++) {                                                        \
+                        l0[0] += x[k] * w0[k];                                                  \
+                        l1[0] += x[k] * w1[k];                                                  \
+                        l2[0] += x[k] * w2[k];                                                  \
+                        l3[0] += x[k] * w3[k];                                                  \
+                    }                                                                           \
+                    T s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                           \
+                    for (int t = 0; t < 16; t++) {                                              \
+                        s0 += l0[t];                                                            \
+                        s1 += l1[t];                                                            \
+                        s2 += l2[t];                                                            \
+                        s3 += l3[t];                                                            \
+                    }                                                                           \
+                    y[j] = s0, y[j + 1] = s1, y[j + 2] = s2, y[j + 3] = s3;                     \
+                }                                                                               \
+            for (; j < j1; j++) {                                                               \
                 const T *restrict w = B + j * ldb;                                              \
                 T lane[16] = {0};                                                               \
                 int64_t k = 0;                                                                  \
@@ -261,21 +296,23 @@ void sf_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, cons
     void sf_gemv_##NAME(int tb, int64_t N, int64_t K, const T *x, int64_t incx, const T *B,     \
                         int64_t ldb, T *y, const T *bias, int act, T alpha)                     \
     {                                                                                           \
-        /* blocks fixed by the sizes (64 columns or more, at most SF_GEMM_MAX_PARTS), taken   \
-         * by whichever thread comes free, as the products' blocks are */                       \
+        /* one block of columns per thread (64 columns or more each), the same block on     \
+         * every call */                                                                        \
         int parts = (int)(N / 64 < SF_GEMM_MAX_PARTS ? N / 64 : SF_GEMM_MAX_PARTS);             \
         if ((double)N * (double)K < SF_GEMV_PARALLEL_MIN || parts < 1) parts = 1;               \
         const int team = SF_GEMM_TEAM(parts);                                                   \
-        _Pragma("omp parallel for schedule(dynamic, 1) num_threads(team) if(team > 1)")         \
-        for (int p = 0; p < parts; p++) {                                                       \
+        _Pragma("omp parallel num_threads(team) if(team > 1)")                                  \
+        {                                                                                       \
+            const int p = omp_get_thread_num(), np = omp_get_num_threads();                     \
             /* blocks on multiples of 16 columns (whole cache lines of floats) */              \
-            const int64_t j0 = N * p / parts / 16 * 16;                                         \
-            const int64_t j1 = p + 1 == parts ? N : N * (p + 1) / parts / 16 * 16;              \
-            if (j1 <= j0) continue;                                                             \
-            sf_gemv_cols_##NAME(tb, K, x, incx, B, ldb, y, j0, j1);                             \
-            if (bias || act != SF_ACT_NONE)                                                     \
-                sf_epilogue_##NAME(y + j0, 1, j1 - j0, j1 - j0, bias ? bias + j0 : NULL, act,   \
-                                   alpha);                                                      \
+            const int64_t j0 = N * p / np / 16 * 16;                                            \
+            const int64_t j1 = p + 1 == np ? N : N * (p + 1) / np / 16 * 16;                    \
+            if (j1 > j0) {                                                                      \
+                sf_gemv_cols_##NAME(tb, K, x, incx, B, ldb, y, j0, j1);                         \
+                if (bias || act != SF_ACT_NONE)                                                 \
+                    sf_epilogue_##NAME(y + j0, 1, j1 - j0, j1 - j0, bias ? bias + j0 : NULL,    \
+                                       act, alpha);                                             \
+            }                                                                                   \
         }                                                                                       \
     }
 

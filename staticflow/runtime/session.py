@@ -338,9 +338,9 @@ class _Signature:
     A call converts its values as `run` does, finds the plan and remembers it, with a
     runner of it (plan.runner) and the fed arrays' dtypes and shapes; a later call whose
     values are NumPy arrays of exactly those dtypes and shapes (what the plan cache would
-    look up) goes straight to the runner. Plans specialized on fed values, runs that
-    evaluate source ops first (queues, iterators, readers) and a config's kernel thread
-    count take the general path each time."""
+    look up) goes straight to the runner (which sets a config's kernel thread count around
+    the run). Plans specialized on fed values and runs that evaluate source ops first
+    (queues, iterators, readers) take the general path each time."""
 
     __slots__ = (
         "__weakref__",
@@ -359,7 +359,7 @@ class _Signature:
         self.tensors, self.targets, self.fed = tensors, targets, fed
         self._unflatten = unflatten
         needs_sources = sources.needed(tensors, targets, dict.fromkeys(fed))
-        self._direct = sess._direct_runs and not needs_sources
+        self._direct = not needs_sources
         # (dtypes and shapes fed arrays must have, runner, plan, dtypes and shapes converted
         # values must have: strings' too)
         self._fast = None
@@ -483,9 +483,8 @@ class Session:
         # that evicting a plan or closing the session drops their runners
         self._signatures: dict = {}
         self._signature_set: weakref.WeakSet = weakref.WeakSet()
-        # runners of cached signatures skip the session's per-run steps only where none is
-        # needed: no per-run kernel thread count
-        self._direct_runs = not (self._config is not None and self._config.intra_op_parallelism_threads > 0)
+        # the config's kernel thread count, set around each run (0: the default)
+        self._intra = self._config.intra_op_parallelism_threads if self._config is not None else 0
 
     @property
     def graph(self) -> fops.Graph:
@@ -645,8 +644,24 @@ class Session:
         """A function of the fed values (in `fed` order) that runs plan `p` (plan.runner's; a
         SplitPlan's runs its parts)."""
         if isinstance(p, plan_mod.SplitPlan):
-            return lambda values: self._run_split(p, dict(zip(fed, values)))
-        return plan_mod.runner(p, self._variables, fed, self._executor)
+            run = lambda values: self._run_split(p, dict(zip(fed, values)))  # noqa: E731
+        else:
+            run = plan_mod.runner(p, self._variables, fed, self._executor)
+        if self._intra <= 0:
+            return run
+        # the config's kernel threads for this run: OpenMP's thread count is the calling
+        # thread's own setting, so another thread's sessions keep theirs
+        n, be = self._intra, backend.default()
+
+        def run_on_threads(values):
+            before = be.num_threads()
+            be.set_num_threads(n)
+            try:
+                return run(values)
+            finally:
+                be.set_num_threads(before)
+
+        return run_on_threads
 
     def _run_split(self, p, feeds: dict, trace=None) -> list:
         """The fetched values of a run planned as a SplitPlan: its static part runs, then the
@@ -787,8 +802,8 @@ class Session:
         """(plan, fetched values) of a run whose feeds are converted: its source ops
         evaluated first, on the config's kernel thread count."""
         feeds, targets = self._evaluate_sources(tensors, targets, feeds)
-        if self._config is not None and self._config.intra_op_parallelism_threads > 0:
-            with self._threads(self._config.intra_op_parallelism_threads):
+        if self._intra > 0:
+            with self._threads(self._intra):
                 return self._plan_and_execute(tensors, targets, feeds, trace)
         return self._plan_and_execute(tensors, targets, feeds, trace)
 

@@ -224,7 +224,7 @@ def test_matmul_packs_into_workspace(name):
 
 
 @pytest.mark.parametrize("name", ["sf_cpu_matmul_float32", "sf_cpu_matmul_float64"])
-@pytest.mark.parametrize("K,N", [(1, 1), (33, 10), (784, 512), (300, 700), (64, 130)])
+@pytest.mark.parametrize("K,N", [(1, 1), (33, 10), (784, 512), (300, 700), (64, 130), (7, 2100)])
 @pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
 def test_one_row_products(name, K, N, ta, tb):
     """M = 1 (a batch-1 dense layer) takes the matrix-vector path: every column block, the

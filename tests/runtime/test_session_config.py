@@ -37,6 +37,27 @@ def test_intra_op_threads_apply_during_runs_only(monkeypatch):
     np.testing.assert_allclose(got, np.maximum(np.ones((2, 4)) @ np.arange(12).reshape(4, 3) - 10, 0))
 
 
+def test_intra_op_threads_apply_on_the_cached_runs_too(monkeypatch):
+    """Repeated runs and a make_callable go through the plan's runner (the fast path), which
+    sets the config's thread count around each run and restores the caller's."""
+    g, x, y = _graph()
+    seen = []
+    record = lambda *a, **k: seen.append(cpu.get_num_threads())  # noqa: E731
+    monkeypatch.setattr(logging_ops, "print", record, raising=False)
+    with g.as_default():
+        z = sf.Print(y, [y], "y: ")
+    before = cpu.get_num_threads()
+    feed = np.ones((2, 4), np.float32)
+    want = np.maximum(feed @ np.arange(12).reshape(4, 3) - 10, 0)
+    with sf.Session(graph=g, config=sf.ConfigProto(intra_op_parallelism_threads=1)) as sess:
+        f = sess.make_callable(z, [x])
+        for _ in range(3):
+            np.testing.assert_allclose(sess.run(z, {x: feed}), want)
+            np.testing.assert_allclose(f(feed), want)
+            assert cpu.get_num_threads() == before
+    assert seen == [1] * 6
+
+
 def test_log_device_placement_names_every_op_once(capsys):
     g, x, y = _graph()
     cfg = sf.ConfigProto(log_device_placement=True, allow_soft_placement=True)
