@@ -136,6 +136,25 @@ static void sf_pack_a(float *restrict dst, int ta, const float *restrict A, int6
     }
 }
 
+/* Panels [p0, p1) of op(A) for A stored [K, M] (ta), packed together: row k of A
+ * holds row k of every panel side by side, so reading it whole, one row after
+ * another, is the order the prefetchers follow; packing one panel at a time reads
+ * SF_MR floats a row, a page (or more) apart. Same values as sf_pack_a per panel. */
+static void sf_pack_a_rows(float *restrict dst, const float *restrict A, int64_t lda, int64_t M,
+                           int64_t k0, int64_t K, int64_t p0, int64_t p1)
+{
+    const int64_t r0 = p0 * SF_MR, r1 = p1 * SF_MR < M ? p1 * SF_MR : M;
+    const __mmask16 sm = (__mmask16)((1u << SF_MR) - 1);
+    for (int64_t k = 0; k < K; k++) {
+        const float *row = A + (k0 + k) * lda;
+        float *d = dst + k * SF_MR;
+        for (int64_t r = r0; r < r1; r += SF_MR, d += K * SF_MR) {
+            const int64_t m = r1 - r < SF_MR ? r1 - r : SF_MR;
+            _mm512_mask_storeu_ps(d, sm, _mm512_maskz_loadu_ps((__mmask16)((1u << m) - 1), row + r));
+        }
+    }
+}
+
 static void sf_pack_b(float *restrict dst, int tb, const float *restrict B, int64_t ldb, int64_t N,
                       int64_t k0, int64_t K, int64_t c0)
 {
@@ -273,12 +292,14 @@ static void sf_chunk_run(const sf_gemm_job *j, int64_t pa0, int64_t pa1, int64_t
     for (int64_t k0 = 0, t = 0; k0 < K; k0 += j->kb, t++) {
         const int64_t kc = K - k0 < j->kb ? K - k0 : j->kb;
         const int first = k0 == 0, last = k0 + kc >= K;
-        for (int64_t p = pa0; p < pa1; p++) {
-            float *mine = ap + (p - pa0) * kc * SF_MR;
-            if (j->side == 1)
-                sp[p - pa0] = sf_shared_panel(j, p, t, k0, kc, mine);
-            else
-                sf_pack_a(mine, j->ta, j->A, j->lda, M, k0, kc, p * SF_MR);
+        if (j->side == 1) {
+            for (int64_t p = pa0; p < pa1; p++)
+                sp[p - pa0] = sf_shared_panel(j, p, t, k0, kc, ap + (p - pa0) * kc * SF_MR);
+        } else if (j->ta) {
+            sf_pack_a_rows(ap, j->A, j->lda, M, k0, kc, pa0, pa1);
+        } else {
+            for (int64_t p = pa0; p < pa1; p++)
+                sf_pack_a(ap + (p - pa0) * kc * SF_MR, 0, j->A, j->lda, M, k0, kc, p * SF_MR);
         }
         for (int64_t p = pb0; p < pb1; p++) {
             float *mine = bp + (p - pb0) * kc * SF_NR;
