@@ -148,7 +148,14 @@ static void sf_pack_a_rows(float *restrict dst, const float *restrict A, int64_t
     for (int64_t k = 0; k < K; k++) {
         const float *row = A + (k0 + k) * lda;
         float *d = dst + k * SF_MR;
-        for (int64_t r = r0; r < r1; r += SF_MR, d += K * SF_MR) {
+        int64_t r = r0;
+        if (SF_MR == 8) /* two panels per 64-byte load */
+            for (; r + 16 <= r1; r += 16, d += 2 * K * SF_MR) {
+                const __m512 v = _mm512_loadu_ps(row + r);
+                _mm256_storeu_ps(d, _mm512_castps512_ps256(v));
+                _mm256_storeu_ps(d + K * SF_MR, _mm512_extractf32x8_ps(v, 1));
+            }
+        for (; r < r1; r += SF_MR, d += K * SF_MR) {
             const int64_t m = r1 - r < SF_MR ? r1 - r : SF_MR;
             _mm512_mask_storeu_ps(d, sm, _mm512_maskz_loadu_ps((__mmask16)((1u << m) - 1), row + r));
         }
