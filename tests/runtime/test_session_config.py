@@ -22,38 +22,44 @@ def _graph():
     return g, x, y
 
 
-def test_intra_op_threads_apply_during_runs_only(monkeypatch):
+@pytest.fixture
+def printed_threads(monkeypatch):
+    """(graph, x, z, seen): z is the graph's y through a Print whose host side records the
+    kernel thread count it runs with into seen."""
     g, x, y = _graph()
     seen = []
     record = lambda *a, **k: seen.append(cpu.get_num_threads())  # noqa: E731
     monkeypatch.setattr(logging_ops, "print", record, raising=False)
     with g.as_default():
         z = sf.Print(y, [y], "y: ")
+    return g, x, z, seen
+
+
+def _relu_mm(feed):
+    return np.maximum(feed @ np.arange(12).reshape(4, 3) - 10, 0)
+
+
+def test_intra_op_threads_apply_during_runs_only(printed_threads):
+    g, x, z, seen = printed_threads
     before = cpu.get_num_threads()
     with sf.Session(graph=g, config=sf.ConfigProto(intra_op_parallelism_threads=1)) as sess:
         got = sess.run(z, {x: np.ones((2, 4), np.float32)})
     assert seen == [1]
     assert cpu.get_num_threads() == before
-    np.testing.assert_allclose(got, np.maximum(np.ones((2, 4)) @ np.arange(12).reshape(4, 3) - 10, 0))
+    np.testing.assert_allclose(got, _relu_mm(np.ones((2, 4))))
 
 
-def test_intra_op_threads_apply_on_the_cached_runs_too(monkeypatch):
+def test_intra_op_threads_apply_on_the_cached_runs_too(printed_threads):
     """Repeated runs and a make_callable go through the plan's runner (the fast path), which
     sets the config's thread count around each run and restores the caller's."""
-    g, x, y = _graph()
-    seen = []
-    record = lambda *a, **k: seen.append(cpu.get_num_threads())  # noqa: E731
-    monkeypatch.setattr(logging_ops, "print", record, raising=False)
-    with g.as_default():
-        z = sf.Print(y, [y], "y: ")
+    g, x, z, seen = printed_threads
     before = cpu.get_num_threads()
     feed = np.ones((2, 4), np.float32)
-    want = np.maximum(feed @ np.arange(12).reshape(4, 3) - 10, 0)
     with sf.Session(graph=g, config=sf.ConfigProto(intra_op_parallelism_threads=1)) as sess:
         f = sess.make_callable(z, [x])
         for _ in range(3):
-            np.testing.assert_allclose(sess.run(z, {x: feed}), want)
-            np.testing.assert_allclose(f(feed), want)
+            np.testing.assert_allclose(sess.run(z, {x: feed}), _relu_mm(feed))
+            np.testing.assert_allclose(f(feed), _relu_mm(feed))
             assert cpu.get_num_threads() == before
     assert seen == [1] * 6
 
