@@ -17,6 +17,7 @@
 
 #include "sf_cuda.cuh"
 #include "sf_cuda_dnn.h"
+#define SF_POOL_NO_LAUNCHERS /* sf_cuda_linalg.h includes the pool kernels, not their launchers */
 #include "sf_cuda_linalg.h"
 
 /* ---- the libraries ---------------------------------------------------------- */
