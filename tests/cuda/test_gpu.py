@@ -97,9 +97,10 @@ def test_gpu_fused_and_sampler_errors_are_the_c_kernels_messages():
 
 
 def test_gpu_bias_gradient_over_many_row_chunks():
-    """Rows past one grid's chunks (the blocks' grid-stride loop) and a wide matrix."""
+    """More 256-row chunks than a grid has blocks in y (65535: the blocks' chunk loop) and a
+    wide matrix."""
     rng = np.random.default_rng(4)
-    for r, c in ((65535 * 256 // 64 + 77, 3), (3000, 1000)):
+    for r, c in ((65535 * 256 + 77, 2), (3000, 1000)):
         g = rng.standard_normal((r, c)).astype(np.float32)
         f = rng.standard_normal((r, c)).astype(np.float32)
         got = [np.zeros((r, c), np.float32), np.zeros(c, np.float32)]
