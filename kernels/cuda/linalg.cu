@@ -12,12 +12,17 @@
  *
  * The plans (which operand cuBLAS reads transposed, which must be packed; the
  * cuDNN descriptors, filter transposition, padding) and the steps are
- * sf_cuda_linalg.h's, shared with the CPU driver of the tests. */
+ * sf_cuda_linalg.h's, shared with the CPU driver of the tests.
+ *
+ * The fused kernels of pattern fusion (fused_matmul, gemm_apply_gradient_descent,
+ * fused_conv2d, bias_activation_grad) are here too: their products and convolutions
+ * are these, followed by sf_cuda_fused.h's epilogue and gradient kernels. */
 #include <dlfcn.h>
 
 #include "sf_cuda.cuh"
 #include "sf_cuda_dnn.h"
-#include "sf_cuda_linalg.h"
+#define SF_POOL_NO_LAUNCHERS /* the max pool kernel only (the fused conv's pooling) */
+#include "sf_cuda_fused.h"
 
 /* ---- the libraries ---------------------------------------------------------- */
 
@@ -497,6 +502,153 @@ static int sf_cu_conv(sf_call *c, const char *name, int kind, int depthwise, int
     }
 SF_CV_KERNELS(SF_CU_CONV)
 
+/* ---- the fused kernels (sf_cuda_fused.h) --------------------------------------------- */
+
+/* the cuBLAS handle of the call's stream, on first use */
+static int sf_cu_blas_ready(sf_cu_ctx *x)
+{
+    if (x->blas) return SF_OK;
+    if (!(x->blas_api = sf_cublas_get(x->c, x->name))) return SF_ERR_INTERNAL;
+    if (!(x->blas = sf_cublas_handle_of(x->c, x->name, x->blas_api))) return SF_ERR_INTERNAL;
+    x->blas_api->cublasSetStream_v2(x->blas, sf_cu_stream(x->c));
+    return SF_OK;
+}
+
+static int sf_cu_fu_zero(void *ctx, void *ptr, int64_t bytes)
+{
+    sf_cu_ctx *x = (sf_cu_ctx *)ctx;
+    return sf_cu_check_api(x->c, x->name, cudaMemsetAsync(ptr, 0, (size_t)bytes, sf_cu_stream(x->c)));
+}
+
+template <typename T>
+static int sf_cu_fu_gemm(void *ctx, const sf_fu_gemm *g, const void *xa, const void *ya, void *z, const void *coef)
+{
+    sf_cu_ctx *x = (sf_cu_ctx *)ctx;
+    int st = sf_cu_blas_ready(x);
+    if (st) return st;
+    const sf_cublas_api *api = x->blas_api;
+    const T one = 1, zero = 0;
+    /* coefficients in device memory: no wait for the device to read lr */
+    const T *alpha = coef ? (const T *)coef : &one, *beta = coef ? (const T *)coef + 1 : &zero;
+    sf_cublas_status s = SF_CUBLAS_STATUS_SUCCESS;
+    if (coef) s = api->cublasSetPointerMode_v2(x->blas, SF_CUBLAS_POINTER_MODE_DEVICE);
+    if (s == SF_CUBLAS_STATUS_SUCCESS) {
+        const int m = (int)g->m, n = (int)g->n, k = (int)g->k, lx = (int)g->ldx, ly = (int)g->ldy, lz = (int)g->ldz;
+        if (sizeof(T) == 4)
+            s = api->cublasSgemm_v2(x->blas, g->opx, g->opy, m, n, k, (const float *)alpha, (const float *)xa, lx,
+                                    (const float *)ya, ly, (const float *)beta, (float *)z, lz);
+        else
+            s = api->cublasDgemm_v2(x->blas, g->opx, g->opy, m, n, k, (const double *)alpha, (const double *)xa, lx,
+                                    (const double *)ya, ly, (const double *)beta, (double *)z, lz);
+    }
+    /* the handle is shared by the stream's other products, which pass host scalars */
+    if (coef) api->cublasSetPointerMode_v2(x->blas, SF_CUBLAS_POINTER_MODE_HOST);
+    if (s != SF_CUBLAS_STATUS_SUCCESS) {
+        snprintf(x->c->msg, SF_MSG_LEN, "%s: cuBLAS GEMM failed (status %d)", x->name, (int)s);
+        return SF_ERR_INTERNAL;
+    }
+    return SF_OK;
+}
+
+template <typename T>
+static int sf_cu_fu_conv(void *ctx, const sf_cv_plan *p)
+{
+    sf_cu_ctx *x = (sf_cu_ctx *)ctx;
+    if (!sf_cv_empty(p) && !x->dnn) {
+        if (!(x->dnn_api = sf_cudnn_get(x->c, x->name))) return SF_ERR_INTERNAL;
+        if (!(x->dnn = sf_cudnn_handle_of(x->c, x->name, x->dnn_api))) return SF_ERR_INTERNAL;
+        x->dnn_api->cudnnSetStream(x->dnn, sf_cu_stream(x->c));
+    }
+    static const sf_cv_ops ops = {sf_cu_alloc, sf_cu_release, sf_cu_cv_zero<T>, sf_cu_cv_filter<T>, sf_cu_cv_pad<T>,
+                                  sf_cu_cv_conv};
+    return sf_cv_run(x->c, p, &ops, ctx, sizeof(T));
+}
+
+/* bias_activation_grad's pass: block (column tile, chunk of SF_BAG_ROWS rows) writes the
+ * backprops of its elements and its columns' partials part[chunk, j] */
+#define SF_CU_BAG_KERNEL(DT, T, S)                                                                    \
+    static __global__ void __launch_bounds__(SF_BAG_THREADS)                                          \
+        k_bag_##DT(const T *g, const T *f, T *bp, double *part, int64_t R, int64_t C, int64_t nchunks,  \
+                   int act, T alpha)                                                                  \
+    {                                                                                                 \
+        __shared__ double sm[SF_BAG_GROUPS][SF_BAG_COLS];                                             \
+        const int lane = threadIdx.x % 32, grp = threadIdx.x / 32;                                    \
+        const int64_t j = (int64_t)blockIdx.x * SF_BAG_COLS + lane;                                   \
+        /* the tree's lanes: warp grp adds columns 4 grp .. 4 grp + 3, eight lanes each */            \
+        const int col = grp * 4 + lane / 8, gi = lane % 8;                                            \
+        const int64_t jc = (int64_t)blockIdx.x * SF_BAG_COLS + col;                                   \
+        for (int64_t q = blockIdx.y; q < nchunks; q += gridDim.y) {                                   \
+            const int64_t r0 = q * SF_BAG_ROWS, r1 = r0 + SF_BAG_ROWS < R ? r0 + SF_BAG_ROWS : R;    \
+            double acc = 0;                                                                           \
+            if (j < C)                                                                                \
+                for (int64_t r = r0 + grp; r < r1; r += SF_BAG_GROUPS) {                              \
+                    const int64_t e = r * C + j;                                                      \
+                    const T v = sf_fu_act_grad_##DT(g[e], f[e], act, alpha);                          \
+                    bp[e] = v;                                                                        \
+                    acc += (double)v;                                                                 \
+                }                                                                                     \
+            sm[grp][lane] = acc;                                                                      \
+            __syncthreads();                                                                          \
+            double v = sm[gi][col];                                                                   \
+            v += __shfl_down_sync(0xffffffffu, v, 4, 8);                                              \
+            v += __shfl_down_sync(0xffffffffu, v, 2, 8);                                              \
+            v += __shfl_down_sync(0xffffffffu, v, 1, 8);                                              \
+            if (gi == 0 && jc < C) part[q * C + jc] = v;                                              \
+            __syncthreads();                                                                          \
+        }                                                                                             \
+    }
+SF_FU_TYPES(SF_CU_BAG_KERNEL)
+
+#define SF_CU_FUSED(DT, T, S)                                                                         \
+    extern "C" int sf_cuda_fused_matmul_##DT(sf_call *c)                                              \
+    {                                                                                                 \
+        sf_cu_ctx x = {c, "fused_matmul_" #DT, sizeof(T) == 8, NULL, NULL, NULL, NULL};               \
+        static const sf_fu_ops ops = {sf_cu_alloc, sf_cu_release, sf_cu_fu_zero, sf_cu_fu_gemm<T>,      \
+                                      sf_cu_fu_conv<T>};                                               \
+        return sf_fu_fused_matmul_##DT(c, &ops, &x);                                                  \
+    }                                                                                                 \
+    extern "C" int sf_cuda_gemm_apply_gradient_descent_##DT(sf_call *c)                               \
+    {                                                                                                 \
+        sf_cu_ctx x = {c, "gemm_apply_gradient_descent_" #DT, sizeof(T) == 8, NULL, NULL, NULL, NULL};\
+        static const sf_fu_ops ops = {sf_cu_alloc, sf_cu_release, sf_cu_fu_zero, sf_cu_fu_gemm<T>,      \
+                                      sf_cu_fu_conv<T>};                                               \
+        return sf_fu_gemm_apply_##DT(c, &ops, &x);                                                    \
+    }                                                                                                 \
+    extern "C" int sf_cuda_fused_conv2d_##DT(sf_call *c)                                              \
+    {                                                                                                 \
+        sf_cu_ctx x = {c, "fused_conv2d_" #DT, sizeof(T) == 8, NULL, NULL, NULL, NULL};               \
+        static const sf_fu_ops ops = {sf_cu_alloc, sf_cu_release, sf_cu_fu_zero, sf_cu_fu_gemm<T>,      \
+                                      sf_cu_fu_conv<T>};                                               \
+        return sf_fu_fused_conv2d_##DT(c, &ops, &x);                                                  \
+    }                                                                                                 \
+    extern "C" int sf_cuda_bias_activation_grad_##DT(sf_call *c)                                      \
+    {                                                                                                 \
+        const char *name = "bias_activation_grad_" #DT;                                               \
+        int64_t R, C;                                                                                 \
+        int st = sf_bag_check(c, SF_DTC_##DT, name, &R, &C);                                          \
+        if (st || C == 0) return st;                                                                  \
+        T *db = (T *)c->out[1].data;                                                                  \
+        if (R == 0) return sf_cu_check_api(c, name, cudaMemsetAsync(db, 0, (size_t)C * sizeof(T), sf_cu_stream(c))); \
+        sf_cu_ctx x = {c, name, sizeof(T) == 8, NULL, NULL, NULL, NULL};                              \
+        const int64_t nchunks = (R + SF_BAG_ROWS - 1) / SF_BAG_ROWS;                                  \
+        double *part = (double *)sf_cu_alloc(&x, nchunks * C * (int64_t)sizeof(double));              \
+        if (!part) return SF_ERR_INTERNAL;                                                            \
+        const dim3 grid((unsigned)((C + SF_BAG_COLS - 1) / SF_BAG_COLS),                              \
+                        (unsigned)(nchunks < SF_CU_MAX_BLOCKS ? nchunks : SF_CU_MAX_BLOCKS));         \
+        k_bag_##DT<<<grid, SF_BAG_THREADS, 0, sf_cu_stream(c)>>>(                                     \
+            (const T *)c->in[0].data, (const T *)c->in[1].data, (T *)c->out[0].data, part, R, C, nchunks, \
+            (int)c->iattr[SF_BIAS_ACT_GRAD_ACTIVATION], (T)c->fattr[SF_FATTR_ALPHA]);                 \
+        st = sf_cu_check(c, name);                                                                    \
+        if (!st) {                                                                                    \
+            k_bag_finish_##DT<<<sf_cu_blocks(C, SF_CU_THREADS), SF_CU_THREADS, 0, sf_cu_stream(c)>>>(   \
+                part, nchunks, C, db);                                                                \
+            st = sf_cu_check(c, name);                                                                \
+        }                                                                                             \
+        sf_cu_release(&x, part);                                                                      \
+        return st;                                                                                    \
+    }
+SF_FU_TYPES(SF_CU_FUSED)
+
 /* ---- the family's table ------------------------------------------------------------ */
 
 #define SF_CU_CONV_ENTRY(NAME, KIND, DW)                                                                   \
@@ -504,5 +656,5 @@ SF_CV_KERNELS(SF_CU_CONV)
 static const sf_kernel_entry sf_cu_linalg_table[] = {
     {"sf_cuda_matmul_float32", sf_cuda_matmul_float32}, {"sf_cuda_matmul_float64", sf_cuda_matmul_float64},
     {"sf_cuda_matmul_int32", sf_cuda_matmul_int32},     {"sf_cuda_matmul_int64", sf_cuda_matmul_int64},
-    SF_CV_KERNELS(SF_CU_CONV_ENTRY)};
+    SF_CV_KERNELS(SF_CU_CONV_ENTRY) SF_FU_TYPES(SF_FU_ENTRY)};
 SF_CU_ENTRIES(linalg, sf_cu_linalg_table)

@@ -6,10 +6,10 @@
  * seed2, counter], read by every thread and advanced afterwards by a one-thread
  * kernel on the same stream. Uniform and integer values equal the CPU's bit
  * for bit; normals go through the device's log, sin and cos (within a few ulp
- * of the CPU's). The candidate samplers (sequential draws) have no CUDA
- * version. */
+ * of the CPU's). The candidate samplers draw in sequence on one thread (their
+ * draws depend on the set of those before); see sf_cuda_random.h. */
 #include "sf_cuda_random.h"
 
 #define E_RANDOM(KIND, DT, T, EPB, BPU, PUBLIC) {"sf_cuda_" #PUBLIC, sf_cuda_##PUBLIC},
-static const sf_kernel_entry sf_cu_random_table[] = {SF_CU_RANDOM(E_RANDOM)};
+static const sf_kernel_entry sf_cu_random_table[] = {SF_CU_RANDOM(E_RANDOM) SF_SAMPLER_ENTRIES};
 SF_CU_ENTRIES(random, sf_cu_random_table)

@@ -18,6 +18,7 @@
 typedef cublasStatus_t sf_cublas_status;
 typedef cublasHandle_t sf_cublas_handle;
 typedef cublasOperation_t sf_cublas_op;
+typedef cublasPointerMode_t sf_cublas_pointer_mode;
 typedef cudnnStatus_t sf_cudnn_status;
 typedef cudnnHandle_t sf_cudnn_handle;
 typedef cudnnTensorDescriptor_t sf_cudnn_tensor;
@@ -37,6 +38,7 @@ typedef cudnnConvolutionBwdFilterAlgoPerf_t sf_cudnn_bwd_filter_perf;
 typedef int sf_cublas_status;
 typedef struct sf_cublas_context *sf_cublas_handle;
 typedef int sf_cublas_op;
+typedef int sf_cublas_pointer_mode;
 typedef int sf_cudnn_status;
 typedef struct sf_cudnn_context *sf_cudnn_handle;
 typedef struct sf_cudnn_tensor_struct *sf_cudnn_tensor;
@@ -69,6 +71,8 @@ struct sf_cudnn_algo_perf {
 #define SF_CUBLAS_STATUS_SUCCESS 0
 #define SF_CUBLAS_OP_N 0
 #define SF_CUBLAS_OP_T 1
+#define SF_CUBLAS_POINTER_MODE_HOST 0
+#define SF_CUBLAS_POINTER_MODE_DEVICE 1
 #define SF_CUDNN_STATUS_SUCCESS 0
 #define SF_CUDNN_DATA_FLOAT 0
 #define SF_CUDNN_DATA_DOUBLE 1
@@ -79,6 +83,7 @@ struct sf_cudnn_algo_perf {
 #define SF_CUBLAS_FUNCS(X)                                                                              \
     X(sf_cublas_status, cublasCreate_v2, (sf_cublas_handle *))                                           \
     X(sf_cublas_status, cublasSetStream_v2, (sf_cublas_handle, cudaStream_t))                            \
+    X(sf_cublas_status, cublasSetPointerMode_v2, (sf_cublas_handle, sf_cublas_pointer_mode))             \
     X(sf_cublas_status, cublasSgemm_v2,                                                                  \
       (sf_cublas_handle, sf_cublas_op, sf_cublas_op, int, int, int, const float *, const float *, int,   \
        const float *, int, const float *, float *, int))                                                 \

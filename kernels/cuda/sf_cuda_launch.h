@@ -11,6 +11,7 @@
  *   SF_LAUNCH_TO(st, c, name, K, n, args...)
  *                        the same, the launch's status into st (no return: a lock to release)
  *   SF_LAUNCH1(c, name, K, args...)  one thread (a scalar update)
+ *   SF_LAUNCH1_TO(st, c, name, K, args...)  the same, the status into st
  *   SF_TO_HOST(c, name, dst, src, bytes)
  *                        copies device memory to the host (and waits); in C memcpy
  *   SF_CU_ERROR_SLOT(F)  a family's error slot (sf_cuda.cuh); in C a static variable
@@ -43,6 +44,11 @@
         const int sf_st_ = sf_cu_check((c), (name));                                           \
         if (sf_st_) return sf_st_;                                                             \
     } while (0)
+#define SF_LAUNCH1_TO(st, c, name, K, ...)                                                     \
+    do {                                                                                       \
+        K<<<1, 1, 0, sf_cu_stream(c)>>>(__VA_ARGS__);                                          \
+        (st) = sf_cu_check((c), (name));                                                       \
+    } while (0)
 #define SF_TO_HOST(c, name, dst, src, bytes)                                                   \
     do {                                                                                       \
         int sf_st_ = sf_cu_check_api((c), (name), cudaMemcpyAsync((dst), (src), (bytes),       \
@@ -64,6 +70,7 @@
 #define SF_LAUNCH(c, name, K, n, ...) K(__VA_ARGS__)
 #define SF_LAUNCH_TO(st, c, name, K, n, ...) (K(__VA_ARGS__), (st) = SF_OK)
 #define SF_LAUNCH1(c, name, K, ...) K(__VA_ARGS__)
+#define SF_LAUNCH1_TO(st, c, name, K, ...) (K(__VA_ARGS__), (st) = SF_OK)
 #define SF_TO_HOST(c, name, dst, src, bytes) memcpy((dst), (src), (bytes))
 #define SF_PUBLIC int
 #define SF_ATOMIC_OR(p, v) (*(p) |= (unsigned long long)(v))

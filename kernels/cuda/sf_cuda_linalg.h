@@ -11,6 +11,7 @@
 
 #include "sf_cuda_bodies.h"
 #include "sf_cuda_ew.h"
+#include "sf_cuda_pool.h" /* sf_nhwc_check4; the fused conv's pooling */
 
 /* cuBLAS's operations (cublasOperation_t) */
 #define SF_GM_OP_N 0
@@ -286,26 +287,6 @@ typedef struct sf_cv_plan {
     int64_t ph, pw; /* cuDNN's (symmetric) padding */
 } sf_cv_plan;
 
-static inline int sf_cv_check4(sf_call *c, const sf_tensor *t, int32_t code, const char *name, const char *what)
-{
-    if (t->dtype != code) {
-        snprintf(c->msg, SF_MSG_LEN, "%s: %s has dtype code %d, expected %d", name, what, (int)t->dtype, (int)code);
-        return SF_ERR_INVALID_ARGUMENT;
-    }
-    if (t->ndim != 4) {
-        snprintf(c->msg, SF_MSG_LEN, "%s: %s must be 4-D, got %d dims", name, what, (int)t->ndim);
-        return SF_ERR_INVALID_ARGUMENT;
-    }
-    for (int d = 3, s = 1; d >= 0; d--) {
-        if (t->shape[d] != 1 && t->strides[d] != s) {
-            snprintf(c->msg, SF_MSG_LEN, "%s: %s must be contiguous", name, what);
-            return SF_ERR_INVALID_ARGUMENT;
-        }
-        s *= (int)t->shape[d];
-    }
-    return SF_OK;
-}
-
 /* Checks a conv call (conv.c's conditions and messages) and plans it. */
 static inline int sf_cv_plan_make(sf_call *c, sf_cv_plan *p, int kind, int depthwise, int32_t code,
                                   const char *name)
@@ -328,9 +309,9 @@ static inline int sf_cv_plan_make(sf_call *c, sf_cv_plan *p, int kind, int depth
     const int r0 = kind == SF_CV_INPUT_GRAD ? 1 : 0, r1 = kind == SF_CV_FORWARD ? 1 : 2;
     const int r2 = kind == SF_CV_FORWARD ? 2 : kind == SF_CV_INPUT_GRAD ? 0 : 1;
     int st;
-    if ((st = sf_cv_check4(c, &c->in[0], code, name, role[r0]))) return st;
-    if ((st = sf_cv_check4(c, &c->in[1], code, name, role[r1]))) return st;
-    if ((st = sf_cv_check4(c, &c->out[0], code, name, role[r2]))) return st;
+    if ((st = sf_nhwc_check4(c, &c->in[0], code, name, role[r0]))) return st;
+    if ((st = sf_nhwc_check4(c, &c->in[1], code, name, role[r1]))) return st;
+    if ((st = sf_nhwc_check4(c, &c->out[0], code, name, role[r2]))) return st;
     p->N = img->shape[0], p->H = img->shape[1], p->W = img->shape[2], p->C = img->shape[3];
     p->KH = filt->shape[0], p->KW = filt->shape[1];
     p->OH = res->shape[1], p->OW = res->shape[2];

@@ -19,7 +19,9 @@ typedef struct sf_pool_geo {
     int64_t N, H, W, C, OH, OW, KH, KW, sh, sw, pt, pl;
 } sf_pool_geo;
 
-static inline int sf_pool_check4(sf_call *c, const sf_tensor *t, int32_t code, const char *name, const char *what)
+/* A contiguous 4-D tensor of dtype code, or conv.c's message (the convs' and the
+ * pools' one check: sf_cuda_linalg.h's plans call it too). */
+static inline int sf_nhwc_check4(sf_call *c, const sf_tensor *t, int32_t code, const char *name, const char *what)
 {
     if (t->dtype != code) {
         snprintf(c->msg, SF_MSG_LEN, "%s: %s has dtype code %d, expected %d", name, what, (int)t->dtype, (int)code);
@@ -45,8 +47,8 @@ static inline int sf_pool_plan(sf_call *c, sf_pool_geo *g, const sf_tensor *img,
                                const sf_tensor *other, const char *other_what, int32_t code, const char *name)
 {
     int st;
-    if ((st = sf_pool_check4(c, img, code, name, "input"))) return st;
-    if ((st = sf_pool_check4(c, pooled, code, name, "pooled"))) return st;
+    if ((st = sf_nhwc_check4(c, img, code, name, "input"))) return st;
+    if ((st = sf_nhwc_check4(c, pooled, code, name, "pooled"))) return st;
     g->N = img->shape[0], g->H = img->shape[1], g->W = img->shape[2], g->C = img->shape[3];
     g->OH = pooled->shape[1], g->OW = pooled->shape[2];
     g->KH = c->iattr[SF_POOL_KSIZE_H], g->KW = c->iattr[SF_POOL_KSIZE_W];
@@ -61,7 +63,7 @@ static inline int sf_pool_plan(sf_call *c, sf_pool_geo *g, const sf_tensor *img,
         return SF_ERR_INVALID_ARGUMENT;
     }
     if (other) {
-        if ((st = sf_pool_check4(c, other, code, name, other_what))) return st;
+        if ((st = sf_nhwc_check4(c, other, code, name, other_what))) return st;
         for (int d = 0; d < 4; d++)
             if (other->shape[d] != img->shape[d]) {
                 snprintf(c->msg, SF_MSG_LEN,
@@ -89,6 +91,14 @@ SF_HD static inline void sf_pool_window(const sf_pool_geo *g, int64_t oh, int64_
     if (*w1 > g->W) *w1 = g->W;
 }
 
+/* the pixels window (oh, ow) holds (padding never counted) */
+SF_HD static inline int64_t sf_pool_count(const sf_pool_geo *g, int64_t oh, int64_t ow)
+{
+    int64_t h0, h1, w0, w1;
+    sf_pool_window(g, oh, ow, &h0, &h1, &w0, &w1);
+    return (h1 - h0) * (w1 - w0);
+}
+
 /* the pooled outputs whose windows hold image row ih: [*o0, *o1] (empty when o0 > o1) */
 SF_HD static inline void sf_pool_covering(int64_t i, int64_t pad, int64_t k, int64_t s, int64_t n, int64_t *o0,
                                           int64_t *o1)
@@ -100,9 +110,53 @@ SF_HD static inline void sf_pool_covering(int64_t i, int64_t pad, int64_t k, int
     *o1 = b;
 }
 
+/* The two loops every kernel runs, written once. SF_POOL_EACH_PIXEL: BODY for each pixel
+ * of the clipped window (oh, ow) in row-major order, `off` its offset in an image's
+ * channel plane (ih * W + iw) * C. SF_POOL_EACH_WINDOW:
+ * BODY for each pooled (oh, ow) whose window holds image pixel (ih, iw), in row-major
+ * order (the C kernels' order of adding them). */
+#define SF_POOL_EACH_PIXEL(g, oh, ow, off, BODY)                                                       \
+    do {                                                                                               \
+        int64_t h0_, h1_, w0_, w1_;                                                                    \
+        sf_pool_window(&(g), (oh), (ow), &h0_, &h1_, &w0_, &w1_);                                      \
+        for (int64_t ih_ = h0_; ih_ < h1_; ih_++)                                                      \
+            for (int64_t iw_ = w0_; iw_ < w1_; iw_++) {                                                \
+                const int64_t off = (ih_ * (g).W + iw_) * (g).C;                                       \
+                BODY                                                                                   \
+            }                                                                                          \
+    } while (0)
+#define SF_POOL_EACH_WINDOW(g, ih, iw, oh, ow, BODY)                                                   \
+    do {                                                                                               \
+        int64_t oh0_, oh1_, ow0_, ow1_;                                                                \
+        sf_pool_covering((ih), (g).pt, (g).KH, (g).sh, (g).OH, &oh0_, &oh1_);                          \
+        sf_pool_covering((iw), (g).pl, (g).KW, (g).sw, (g).OW, &ow0_, &ow1_);                          \
+        for (int64_t oh = oh0_; oh <= oh1_; oh++)                                                      \
+            for (int64_t ow = ow0_; ow <= ow1_; ow++) {                                                \
+                BODY                                                                                   \
+            }                                                                                          \
+    } while (0)
+
+/* element e of a pooled [N, OH, OW, C] (ch, ow, oh, b), or of an image [N, H, W, C] */
+#define SF_POOL_UNRAVEL(e, C_, W_, H_, ch, w, h, b)                                                    \
+    const int64_t ch = (e) % (C_), w = (e) / (C_) % (W_), h = (e) / (C_) / (W_) % (H_),                \
+                  b = (e) / (C_) / (W_) / (H_)
+
 #define SF_POOL_TYPES(X) X(float32, float, -FLT_MAX) X(float64, double, -DBL_MAX)
 
-#define SF_POOL_BODY(DT, T, LOWEST)                                                                    \
+/* The window scans: `at` the offset (from the image's channel plane) of the window's
+ * first maximum, as the C kernels find it: strictly greater values replace the running
+ * one, NaN never does; at < 0 takes the first value equal to the start (a window whose
+ * maximum is the start value itself). */
+#define SF_POOL_MAX_SCAN(T, g, img, oh, ow, m, at)                                                        \
+    SF_POOL_EACH_PIXEL(g, oh, ow, off_, {                                                        \
+        const T v_ = (img)[off_];                                                                          \
+        if (v_ > (m) || ((at) < 0 && v_ == (m))) {                                                     \
+            (m) = v_;                                                                                  \
+            (at) = off_;                                                                               \
+        }                                                                                              \
+    })
+
+#define SF_POOL_KERNELS(DT, T, LOWEST)                                                                 \
     /* the image offset (of channel 0's plane, + ch) of window (oh, ow)'s first maximum for           \
      * max_pool_grad: the window's first pixel to start, strictly greater values replace it */        \
     SF_HD static inline int64_t sf_pool_first_max_##DT(const sf_pool_geo *g, const T *img, int64_t oh,  \
@@ -110,66 +164,48 @@ SF_HD static inline void sf_pool_covering(int64_t i, int64_t pad, int64_t k, int
     {                                                                                                  \
         int64_t h0, h1, w0, w1;                                                                        \
         sf_pool_window(g, oh, ow, &h0, &h1, &w0, &w1);                                                 \
-        int64_t at = (h0 * g->W + w0) * g->C + ch;                                                     \
-        T m = img[at];                                                                                 \
-        for (int64_t ih = h0; ih < h1; ih++)                                                           \
-            for (int64_t iw = w0; iw < w1; iw++) {                                                     \
-                const int64_t off = (ih * g->W + iw) * g->C + ch;                                      \
-                if (img[off] > m) {                                                                    \
-                    m = img[off];                                                                      \
-                    at = off;                                                                          \
-                }                                                                                      \
-            }                                                                                          \
-        return at;                                                                                     \
+        int64_t at = (h0 * g->W + w0) * g->C;                                                          \
+        T m = img[at + ch];                                                                            \
+        SF_POOL_MAX_SCAN(T, *g, img + ch, oh, ow, m, at);                                                 \
+        return at + ch;                                                                                \
+    }                                                                                                  \
+    /* a pooled element: the max of its window from LOWEST (NaN ignored; TensorFlow's start) */       \
+    SF_HD static inline T sf_pool_max_##DT(const sf_pool_geo *g, const T *x, int64_t e)                \
+    {                                                                                                  \
+        SF_POOL_UNRAVEL(e, g->C, g->OW, g->OH, ch, ow, oh, b);                                         \
+        const T *img = x + b * g->H * g->W * g->C + ch;                                                \
+        T m = (T)(LOWEST);                                                                             \
+        int64_t at = -1;                                                                               \
+        SF_POOL_MAX_SCAN(T, *g, img, oh, ow, m, at);                                                      \
+        return m;                                                                                      \
     }                                                                                                  \
     SF_KERNEL k_max_pool_##DT(sf_pool_geo g, const T *x, T *y, int64_t n)                              \
     {                                                                                                  \
-        SF_GRID_LOOP(e, n) {                                                                           \
-            const int64_t ch = e % g.C, r = e / g.C, ow = r % g.OW, r2 = r / g.OW, oh = r2 % g.OH,     \
-                          b = r2 / g.OH;                                                               \
-            int64_t h0, h1, w0, w1;                                                                    \
-            sf_pool_window(&g, oh, ow, &h0, &h1, &w0, &w1);                                            \
-            const T *img = x + b * g.H * g.W * g.C + ch;                                               \
-            T o = (T)(LOWEST);                                                                         \
-            for (int64_t ih = h0; ih < h1; ih++)                                                       \
-                for (int64_t iw = w0; iw < w1; iw++) {                                                 \
-                    const T v = img[(ih * g.W + iw) * g.C];                                            \
-                    o = v > o ? v : o;                                                                 \
-                }                                                                                      \
-            y[e] = o;                                                                                  \
-        }                                                                                              \
+        SF_GRID_LOOP(e, n) y[e] = sf_pool_max_##DT(&g, x, e);                                          \
     }                                                                                                  \
     SF_KERNEL k_avg_pool_##DT(sf_pool_geo g, const T *x, T *y, int64_t n)                              \
     {                                                                                                  \
         SF_GRID_LOOP(e, n) {                                                                           \
-            const int64_t ch = e % g.C, r = e / g.C, ow = r % g.OW, r2 = r / g.OW, oh = r2 % g.OH,     \
-                          b = r2 / g.OH;                                                               \
-            int64_t h0, h1, w0, w1;                                                                    \
-            sf_pool_window(&g, oh, ow, &h0, &h1, &w0, &w1);                                            \
+            SF_POOL_UNRAVEL(e, g.C, g.OW, g.OH, ch, ow, oh, b);                                        \
             const T *img = x + b * g.H * g.W * g.C + ch;                                               \
             T o = 0;                                                                                   \
-            for (int64_t ih = h0; ih < h1; ih++)                                                       \
-                for (int64_t iw = w0; iw < w1; iw++) o += img[(ih * g.W + iw) * g.C];                  \
-            const int64_t cnt = (h1 - h0) * (w1 - w0);                                                 \
-            y[e] = o * (cnt > 0 ? (T)1 / (T)cnt : (T)0);                                               \
+            SF_POOL_EACH_PIXEL(g, oh, ow, off, { o += img[off]; });                                    \
+            const int64_t count = sf_pool_count(&g, oh, ow);                                           \
+            y[e] = o * (count > 0 ? (T)1 / (T)count : (T)0);                                           \
         }                                                                                              \
     }                                                                                                  \
     /* dx at image element e: the grads of the windows whose first max it is */                      \
     SF_KERNEL k_max_pool_grad_##DT(sf_pool_geo g, const T *x, const T *gy, T *dx, int64_t n)           \
     {                                                                                                  \
         SF_GRID_LOOP(e, n) {                                                                           \
-            const int64_t ch = e % g.C, r = e / g.C, iw = r % g.W, r2 = r / g.W, ih = r2 % g.H,        \
-                          b = r2 / g.H;                                                                \
+            SF_POOL_UNRAVEL(e, g.C, g.W, g.H, ch, iw, ih, b);                                          \
             const T *img = x + b * g.H * g.W * g.C;                                                    \
             const int64_t self = (ih * g.W + iw) * g.C + ch;                                           \
-            int64_t oh0, oh1, ow0, ow1;                                                                \
-            sf_pool_covering(ih, g.pt, g.KH, g.sh, g.OH, &oh0, &oh1);                                  \
-            sf_pool_covering(iw, g.pl, g.KW, g.sw, g.OW, &ow0, &ow1);                                  \
             T d = 0;                                                                                   \
-            for (int64_t oh = oh0; oh <= oh1; oh++)                                                    \
-                for (int64_t ow = ow0; ow <= ow1; ow++)                                                \
-                    if (sf_pool_first_max_##DT(&g, img, oh, ow, ch) == self)                           \
-                        d += gy[((b * g.OH + oh) * g.OW + ow) * g.C + ch];                             \
+            SF_POOL_EACH_WINDOW(g, ih, iw, oh, ow, {                                                   \
+                if (sf_pool_first_max_##DT(&g, img, oh, ow, ch) == self)                               \
+                    d += gy[((b * g.OH + oh) * g.OW + ow) * g.C + ch];                                 \
+            });                                                                                        \
             dx[e] = d;                                                                                 \
         }                                                                                              \
     }                                                                                                  \
@@ -178,48 +214,31 @@ SF_HD static inline void sf_pool_covering(int64_t i, int64_t pad, int64_t k, int
     SF_KERNEL k_max_pool_grad_grad_##DT(sf_pool_geo g, const T *x, const T *gg, T *y, int64_t n)       \
     {                                                                                                  \
         SF_GRID_LOOP(e, n) {                                                                           \
-            const int64_t ch = e % g.C, r = e / g.C, ow = r % g.OW, r2 = r / g.OW, oh = r2 % g.OH,     \
-                          b = r2 / g.OH;                                                               \
-            int64_t h0, h1, w0, w1;                                                                    \
-            sf_pool_window(&g, oh, ow, &h0, &h1, &w0, &w1);                                            \
+            SF_POOL_UNRAVEL(e, g.C, g.OW, g.OH, ch, ow, oh, b);                                        \
             const int64_t base = b * g.H * g.W * g.C + ch;                                             \
             T m = (T)(LOWEST);                                                                         \
-            for (int64_t ih = h0; ih < h1; ih++)                                                       \
-                for (int64_t iw = w0; iw < w1; iw++) {                                                 \
-                    const T v = x[base + (ih * g.W + iw) * g.C];                                       \
-                    if (v > m) m = v;                                                                  \
-                }                                                                                      \
-            T o = 0;                                                                                   \
-            int found = 0;                                                                             \
-            for (int64_t ih = h0; ih < h1 && !found; ih++)                                             \
-                for (int64_t iw = w0; iw < w1 && !found; iw++) {                                       \
-                    const int64_t off = base + (ih * g.W + iw) * g.C;                                  \
-                    if (x[off] == m) {                                                                 \
-                        o = gg[off];                                                                   \
-                        found = 1;                                                                     \
-                    }                                                                                  \
-                }                                                                                      \
-            y[e] = o;                                                                                  \
+            int64_t at = -1;                                                                           \
+            SF_POOL_MAX_SCAN(T, g, x + base, oh, ow, m, at);                                              \
+            y[e] = at < 0 ? (T)0 : gg[base + at];                                                      \
         }                                                                                              \
     }                                                                                                  \
     SF_KERNEL k_avg_pool_grad_##DT(sf_pool_geo g, const T *gy, T *dx, int64_t n)                       \
     {                                                                                                  \
         SF_GRID_LOOP(e, n) {                                                                           \
-            const int64_t ch = e % g.C, r = e / g.C, iw = r % g.W, r2 = r / g.W, ih = r2 % g.H,        \
-                          b = r2 / g.H;                                                                \
-            int64_t oh0, oh1, ow0, ow1;                                                                \
-            sf_pool_covering(ih, g.pt, g.KH, g.sh, g.OH, &oh0, &oh1);                                  \
-            sf_pool_covering(iw, g.pl, g.KW, g.sw, g.OW, &ow0, &ow1);                                  \
+            SF_POOL_UNRAVEL(e, g.C, g.W, g.H, ch, iw, ih, b);                                          \
             T d = 0;                                                                                   \
-            for (int64_t oh = oh0; oh <= oh1; oh++)                                                    \
-                for (int64_t ow = ow0; ow <= ow1; ow++) {                                              \
-                    int64_t h0, h1, w0, w1;                                                            \
-                    sf_pool_window(&g, oh, ow, &h0, &h1, &w0, &w1);                                    \
-                    d += gy[((b * g.OH + oh) * g.OW + ow) * g.C + ch] * ((T)1 / (T)((h1 - h0) * (w1 - w0))); \
-                }                                                                                      \
+            SF_POOL_EACH_WINDOW(g, ih, iw, oh, ow, {                                                   \
+                const int64_t cnt = sf_pool_count(&g, oh, ow);                                         \
+                d += gy[((b * g.OH + oh) * g.OW + ow) * g.C + ch] * ((T)1 / (T)cnt);                   \
+            });                                                                                        \
             dx[e] = d;                                                                                 \
         }                                                                                              \
-    }                                                                                                  \
+    }
+SF_POOL_TYPES(SF_POOL_KERNELS)
+
+/* the launchers (pool.cu's exported kernels); a family that only launches the kernels
+ * (linalg.cu's fused conv) defines SF_POOL_NO_LAUNCHERS */
+#define SF_POOL_LAUNCHERS(DT, T, LOWEST)                                                               \
     SF_PUBLIC sf_cuda_max_pool_##DT(sf_call *c)                                                        \
     {                                                                                                  \
         const char *name = "sf_cuda_max_pool_" #DT;                                                            \
@@ -297,7 +316,9 @@ SF_HD static inline void sf_pool_covering(int64_t i, int64_t pad, int64_t k, int
         SF_LAUNCH(c, name, k_avg_pool_grad_##DT, n, g, (const T *)c->in[0].data, (T *)c->out[0].data, n); \
         return SF_OK;                                                                                  \
     }
-SF_POOL_TYPES(SF_POOL_BODY)
+#ifndef SF_POOL_NO_LAUNCHERS
+SF_POOL_TYPES(SF_POOL_LAUNCHERS)
+#endif
 
 #define SF_POOL_ENTRY(DT, T, LOWEST)                                                                   \
     {"sf_cuda_max_pool_" #DT, sf_cuda_max_pool_##DT}, {"sf_cuda_avg_pool_" #DT, sf_cuda_avg_pool_##DT}, \

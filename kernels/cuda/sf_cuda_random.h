@@ -105,5 +105,195 @@ SF_KERNEL k_advance(int64_t *state, int64_t st, uint64_t blocks)
     }
 SF_CU_RANDOM(X_RANDOM)
 
+/* ---- candidate samplers ---------------------------------------------------------------
+ * random.c's sampler_kernel: draw t is element t of the float64 uniform stream, drawn in
+ * sequence until num_sampled values are picked (distinct ones when unique), then the
+ * expected counts. The draws depend on the draws before them (unique: on the set), so
+ * one thread makes them, with the set in out[3], as the C kernel does; a first kernel
+ * checks true_classes (the first bad index into the error slot) and the sampler skips
+ * its work when it found one, so the stream does not move on a bad input. The slot
+ * comes back in one wait: a bad index, SF_SAMPLER_GAVE_UP, or nothing.
+ * The candidates equal the C kernel's bit for bit (the uniform sampler's integer
+ * arithmetic; the log-uniform one's exp() within an ulp of the host's, which moves a
+ * value only when exp lands within an ulp of an integer); the expected counts come
+ * from the device's log, expm1f and log1pf (within a few ulp of the host's). */
+
+SF_CU_ERROR_SLOT(random)
+
+#define SF_SAMPLER_MAX_TRIES 2147483647LL /* TF's kint32max */
+#define SF_SAMPLER_NONE 0xffffffffffffffffull
+#define SF_SAMPLER_GAVE_UP 0x4000000000000000ull
+
+SF_HD static inline int64_t sf_sampler_draw(int log_uniform, int64_t range, double log_range, const uint32_t w[4],
+                                            int half)
+{
+    const uint64_t x = sf_bits64(w[2 * half], w[2 * half + 1]);
+    if (log_uniform) {
+        const int64_t v = (int64_t)exp(sf_u01_f64(x) * log_range) - 1;
+        return v % range;
+    }
+    return (int64_t)sf_mulhi64(x, (uint64_t)range);
+}
+
+SF_HD static inline float sf_sampler_prob(int log_uniform, int64_t range, double log_range, int64_t v)
+{
+    if (log_uniform) return (float)(log((v + 2.0) / (v + 1.0)) / log_range);
+    return (float)(1.0 / (double)range);
+}
+
+SF_HD static inline float sf_sampler_expected(float p, int64_t batch, int64_t tries)
+{
+    if (tries == batch) return p * (float)batch;
+    return -expm1f((float)tries * log1pf(-p));
+}
+
+SF_KERNEL k_sampler_check(const int64_t *tv, int64_t ts, int64_t n, int64_t range, unsigned long long *err)
+{
+    SF_GRID_LOOP(i, n) {
+        const int64_t v = tv[i * ts];
+        if (v < 0 || v >= range) SF_ATOMIC_MIN(err, (unsigned long long)i);
+    }
+}
+
+/* open addressing over cap (a power of two) slots, -1 empty: 1 when v was added */
+SF_HD static inline int sf_sampler_insert(int64_t *slots, int64_t cap, int64_t v)
+{
+    uint64_t h = ((uint64_t)v * 0x9E3779B97F4A7C15ull) & (uint64_t)(cap - 1);
+    while (slots[h] != -1) {
+        if (slots[h] == v) return 0;
+        h = (h + 1) & (uint64_t)(cap - 1);
+    }
+    slots[h] = v;
+    return 1;
+}
+
+typedef struct sf_sampler_args {
+    int log_uniform, unique;
+    int64_t range, batch, n, cap;
+    double log_range;
+    int64_t so, ts, ses, tes; /* strides: candidates, true classes, their counts */
+} sf_sampler_args;
+
+SF_KERNEL k_sampler(sf_sampler_args a, int64_t *state, int64_t sst, const int64_t *tv, int64_t *out, float *te,
+                    float *se, int64_t *slots, unsigned long long *err)
+{
+    if (*err != SF_SAMPLER_NONE) return; /* a bad true class: nothing drawn */
+    const sf_ph_key k = sf_ph_key_of(state, sst);
+    int64_t tries = 0;
+    uint32_t w[4] = {0, 0, 0, 0};
+    if (a.unique) {
+        for (int64_t i = 0; i < a.cap; i++) slots[i] = -1;
+        int64_t picked = 0;
+        while (picked < a.batch) {
+            if (tries >= SF_SAMPLER_MAX_TRIES) {
+                *err = SF_SAMPLER_GAVE_UP;
+                return;
+            }
+            if ((tries & 1) == 0) sf_philox(&k, (uint64_t)(tries >> 1), w);
+            const int64_t v = sf_sampler_draw(a.log_uniform, a.range, a.log_range, w, (int)(tries & 1));
+            tries++;
+            if (sf_sampler_insert(slots, a.cap, v)) out[picked++ * a.so] = v;
+        }
+    } else {
+        for (; tries < a.batch; tries++) {
+            if ((tries & 1) == 0) sf_philox(&k, (uint64_t)(tries >> 1), w);
+            out[tries * a.so] = sf_sampler_draw(a.log_uniform, a.range, a.log_range, w, (int)(tries & 1));
+        }
+    }
+    for (int64_t i = 0; i < a.batch; i++)
+        se[i * a.ses] = sf_sampler_expected(sf_sampler_prob(a.log_uniform, a.range, a.log_range, out[i * a.so]),
+                                            a.batch, tries);
+    for (int64_t i = 0; i < a.n; i++)
+        te[i * a.tes] = sf_sampler_expected(sf_sampler_prob(a.log_uniform, a.range, a.log_range, tv[i * a.ts]),
+                                            a.batch, tries);
+    state[2 * sst] = (int64_t)(k.ctr + (uint64_t)((tries + 1) / 2));
+}
+
+static int sf_cu_sampler(sf_call *c, const char *name, int log_uniform)
+{
+    if (c->n_in != 2 || c->n_out != 4) {
+        snprintf(c->msg, SF_MSG_LEN, "%s takes 2 inputs and 4 outputs, got %d and %d", name, (int)c->n_in,
+                 (int)c->n_out);
+        return SF_ERR_INVALID_ARGUMENT;
+    }
+    const sf_tensor *s = &c->in[0], *tc = &c->in[1], *cand = &c->out[0], *tec = &c->out[1], *sec = &c->out[2],
+                    *set = &c->out[3];
+    if (s->dtype != SF_INT64 || s->ndim != 1 || s->shape[0] != 3) {
+        snprintf(c->msg, SF_MSG_LEN, "%s: in[0] must be the int64 state [seed, seed2, counter] of shape [3]", name);
+        return SF_ERR_INVALID_ARGUMENT;
+    }
+    if (tc->dtype != SF_INT64 || cand->dtype != SF_INT64 || set->dtype != SF_INT64 || tec->dtype != SF_FLOAT32 ||
+        sec->dtype != SF_FLOAT32) {
+        snprintf(c->msg, SF_MSG_LEN, "%s: true_classes, the candidates and the set are int64, the counts float32",
+                 name);
+        return SF_ERR_INVALID_ARGUMENT;
+    }
+    if (tc->ndim != 1 || cand->ndim != 1 || tec->ndim != 1 || sec->ndim != 1 || set->ndim != 1 ||
+        tec->shape[0] != tc->shape[0] || sec->shape[0] != cand->shape[0]) {
+        snprintf(c->msg, SF_MSG_LEN, "%s: true_classes [n] -> candidates [S], counts [n] and [S], set [cap]", name);
+        return SF_ERR_INVALID_ARGUMENT;
+    }
+    sf_sampler_args a;
+    a.log_uniform = log_uniform;
+    a.n = tc->shape[0], a.batch = cand->shape[0], a.cap = set->shape[0];
+    a.range = c->iattr[SF_SAMPLER_RANGE_MAX];
+    a.unique = c->iattr[SF_SAMPLER_UNIQUE] != 0;
+    if (a.range < 1) {
+        snprintf(c->msg, SF_MSG_LEN, "%s: range_max must be >= 1, got %lld", name, (long long)a.range);
+        return SF_ERR_INVALID_ARGUMENT;
+    }
+    if (a.unique && a.batch > a.range) {
+        snprintf(c->msg, SF_MSG_LEN, "Sampler's range is too small.");
+        return SF_ERR_INVALID_ARGUMENT;
+    }
+    if (a.unique && (a.cap < 2 * a.batch || (a.cap & (a.cap - 1)) != 0)) {
+        snprintf(c->msg, SF_MSG_LEN, "%s: the set needs a power-of-two size >= %lld", name, (long long)(2 * a.batch));
+        return SF_ERR_INVALID_ARGUMENT;
+    }
+    if (a.unique && set->strides[0] != 1 && a.cap > 1) {
+        snprintf(c->msg, SF_MSG_LEN, "%s: the set must be contiguous", name);
+        return SF_ERR_INVALID_ARGUMENT;
+    }
+    a.log_range = log1p((double)a.range);
+    a.so = cand->strides[0], a.ts = tc->strides[0], a.ses = sec->strides[0], a.tes = tec->strides[0];
+    unsigned long long *err = NULL, got = SF_SAMPLER_NONE;
+    int st = sf_cu_err_begin_random(c, name, SF_SAMPLER_NONE, &err);
+    if (st) return st;
+    if (a.n > 0)
+        SF_LAUNCH_TO(st, c, name, k_sampler_check, a.n, (const int64_t *)tc->data, a.ts, a.n, a.range, err);
+    if (!st)
+        SF_LAUNCH1_TO(st, c, name, k_sampler, a, (int64_t *)s->data, s->strides[0], (const int64_t *)tc->data,
+                     (int64_t *)cand->data, (float *)tec->data, (float *)sec->data, (int64_t *)set->data, err);
+    const int st2 = sf_cu_err_end_random(c, name, &got); /* releases the slot */
+    if (st) return st;
+    if (st2) return st2;
+    if (got == SF_SAMPLER_GAVE_UP) {
+        snprintf(c->msg, SF_MSG_LEN, "%s: no %lld distinct values after %lld draws", name, (long long)a.batch,
+                 (long long)SF_SAMPLER_MAX_TRIES);
+        return SF_ERR_INTERNAL;
+    }
+    if (got != SF_SAMPLER_NONE) {
+        int64_t v = 0;
+        SF_TO_HOST(c, name, &v, (const int64_t *)tc->data + (int64_t)got * a.ts, sizeof v);
+        snprintf(c->msg, SF_MSG_LEN, "`true_candidate` out of range [0, %lld), received %lld", (long long)a.range,
+                 (long long)v);
+        return SF_ERR_INVALID_ARGUMENT;
+    }
+    return SF_OK;
+}
+
+SF_PUBLIC sf_cuda_log_uniform_candidate_sampler_int64(sf_call *c)
+{
+    return sf_cu_sampler(c, "log_uniform_candidate_sampler", 1);
+}
+
+SF_PUBLIC sf_cuda_uniform_candidate_sampler_int64(sf_call *c)
+{
+    return sf_cu_sampler(c, "uniform_candidate_sampler", 0);
+}
+
+#define SF_SAMPLER_ENTRIES                                                                             \
+    {"sf_cuda_log_uniform_candidate_sampler_int64", sf_cuda_log_uniform_candidate_sampler_int64},      \
+        {"sf_cuda_uniform_candidate_sampler_int64", sf_cuda_uniform_candidate_sampler_int64},
 
 #endif

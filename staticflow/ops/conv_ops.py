@@ -382,6 +382,12 @@ def igemm_scratch_size(be, g: Geometry, img_nhwc, o: int, itemsize: int, kind: s
     return (n if kind == "filter" else slots) * max(hp * wp * c, 1) or 1
 
 
+def _has(ctx, base: str) -> bool:
+    """Whether the lowering's device has kernel `base` (the direct and implicit-GEMM variants
+    are the C library's own: a GPU runs the plain kernels, on cuDNN)."""
+    return ctx.backend.has_kernel(ctx.kernel(base, ctx.out_dtypes[0]))
+
+
 def _conv_lower_common(ctx, base, img_nhwc, filt_shape, ins, out_view, finish):
     n, h, w, c = img_nhwc
     g = Geometry(ctx.attrs, (h, w), filt_shape[:2])
@@ -390,7 +396,7 @@ def _conv_lower_common(ctx, base, img_nhwc, filt_shape, ins, out_view, finish):
         dt = ctx.out_dtypes[0]
         kind = base.rsplit("_", 1)[-1] if "backprop" in base else "forward"
         size = igemm_scratch_size(ctx.backend, g, img_nhwc, filt_shape[3], dt.size, kind)
-        if size is not None:
+        if size is not None and _has(ctx, base + "_igemm"):
             scratch = ctx.scratch_buffer((size,), dt)
             ctx.call(ctx.kernel(base + "_igemm", dt), ins + [scratch], [out_view], g.conv_iattr(0))
             finish()
@@ -419,7 +425,8 @@ def _conv_lower(base):
         img = _to_nhwc_dims(ctx.in_shapes[0], fmt)
         kh, kw, c, o = ctx.in_shapes[1]
         g = Geometry(ctx.attrs, img[1:3], (kh, kw))
-        ch = _direct_chunk(ctx.backend, g, c, o, ctx.out_dtypes[0].size) if base == "conv2d" else None
+        direct = base == "conv2d" and _has(ctx, "conv2d_direct")
+        ch = _direct_chunk(ctx.backend, g, c, o, ctx.out_dtypes[0].size) if direct else None
         if ch is not None:
             _direct_conv(ctx, g, img, ctx.inp(1), o, x, y, ch)
             finish()
@@ -468,7 +475,7 @@ def _flipped_direct(ctx, img, dy: View, dx: View) -> bool:
     apply (then the caller lowers it through im2col)."""
     kh, kw, c, o = ctx.in_shapes[1]
     found = flipped_geometry(ctx.backend, ctx.attrs, img, ctx.in_shapes[1], ctx.out_dtypes[0].size)
-    if found is None:
+    if found is None or not _has(ctx, "conv2d_direct"):
         return False
     fg, ch = found
     w = ctx.inp(1)
@@ -494,7 +501,7 @@ def _backprop_filter_lower(base):
         kh, kw, c, o = ctx.out_shapes[0]
         g = Geometry(ctx.attrs, img[1:3], (kh, kw))
         dt = ctx.out_dtypes[0]
-        direct = base == "conv2d_backprop_filter"
+        direct = base == "conv2d_backprop_filter" and _has(ctx, "conv2d_backprop_filter_direct")
         ch = _direct_chunk(ctx.backend, g, c, o, dt.size, "filter") if direct else None
         if ch is not None:
             per = sum(_direct_sizes(g, c, o, ch, _lanes(ctx.backend, dt.size))[1:])

@@ -266,8 +266,11 @@ def _fconv_lower(pooled: bool):
         outs = [y, ctx.out(1)] if pooled else [y]
         tail = [ctx.inp(2)] if bias else []
         fattr = abi.pack({abi.SF_FATTR_ALPHA: float(ctx.attrs["leakyrelu_alpha"])})
+        # the direct and implicit-GEMM variants are the C library's own (a GPU runs
+        # fused_conv2d: cuDNN and the epilogue kernel)
+        has = ctx.backend.has_kernel
         ch = conv_ops._direct_chunk(ctx.backend, g, c, o, dt.size)
-        if ch is not None:
+        if ch is not None and has(ctx.kernel("fused_conv2d_direct", dt)):
             wt, xe, _, _ = conv_ops._direct_sizes(g, c, o, ch, conv_ops._lanes(ctx.backend, dt.size))
             slots = max(1, min(n, conv_ops._threads(ctx.backend)))
             scratch = ctx.scratch_buffer((wt + slots * xe,), dt)
@@ -280,7 +283,7 @@ def _fconv_lower(pooled: bool):
             )
             return
         size = conv_ops.igemm_scratch_size(ctx.backend, g, (n, h, w, c), o, dt.size, "forward")
-        if size is not None:
+        if size is not None and has(ctx.kernel("fused_conv2d_igemm", dt)):
             scratch = ctx.scratch_buffer((size,), dt)
             ctx.call(
                 ctx.kernel("fused_conv2d_igemm", dt),

@@ -13,6 +13,7 @@
 #include "sf_cuda_bodies.h"
 #include "sf_cuda_ew.h"
 #include "sf_cuda_linalg.h"
+#include "sf_cuda_fused.h"
 #include "sf_cuda_random.h"
 #include "sf_cuda_training.h"
 #include "sf_cuda_gather.h"
@@ -464,6 +465,124 @@ static int sf_emu_conv(sf_call *c, const char *name, int kind, int dw, int32_t c
     }
 SF_CV_KERNELS(X_CONV)
 
+/* ---- the fused kernels: sf_cuda_fused.h's checks, plans and kernels, with cuBLAS's
+ * GEMM (alpha, beta) and the conv plan's steps as above --------------------------------- */
+
+static int sf_emu_fu_zero(void *ctx, void *ptr, int64_t bytes)
+{
+    (void)ctx;
+    memset(ptr, 0, (size_t)bytes);
+    return SF_OK;
+}
+
+/* cublas<t>gemm: Z = alpha op(X) op(Y) + beta Z, column-major */
+#define SF_EMU_FU_GEMM(T)                                                                            \
+    static void sf_emu_fu_gemm_##T(const sf_fu_gemm *g, const T *x, const T *y, T *z, T alpha, T beta) \
+    {                                                                                                \
+        for (int64_t j = 0; j < g->n; j++)                                                           \
+            for (int64_t i = 0; i < g->m; i++) {                                                     \
+                T s = 0;                                                                             \
+                for (int64_t q = 0; q < g->k; q++) {                                                 \
+                    const T xv = g->opx == SF_GM_OP_N ? x[i + q * g->ldx] : x[q + i * g->ldx];       \
+                    const T yv = g->opy == SF_GM_OP_N ? y[q + j * g->ldy] : y[j + q * g->ldy];       \
+                    s += xv * yv;                                                                    \
+                }                                                                                    \
+                T *zv = z + i + j * g->ldz;                                                          \
+                *zv = alpha * s + (beta != 0 ? beta * *zv : (T)0);                                   \
+            }                                                                                        \
+    }
+SF_EMU_FU_GEMM(float)
+SF_EMU_FU_GEMM(double)
+
+static int sf_emu_fu_gemm(void *ctx, const sf_fu_gemm *g, const void *x, const void *y, void *z, const void *coef)
+{
+    if (((sf_emu_ctx *)ctx)->esize == 4) {
+        const float *k = (const float *)coef;
+        sf_emu_fu_gemm_float(g, (const float *)x, (const float *)y, (float *)z, k ? k[0] : 1, k ? k[1] : 0);
+    } else {
+        const double *k = (const double *)coef;
+        sf_emu_fu_gemm_double(g, (const double *)x, (const double *)y, (double *)z, k ? k[0] : 1, k ? k[1] : 0);
+    }
+    return SF_OK;
+}
+
+static int sf_emu_fu_conv(void *ctx, const sf_cv_plan *p)
+{
+    static const sf_cv_ops ops = {sf_emu_alloc, sf_emu_release, sf_emu_cv_zero, sf_emu_cv_filter, sf_emu_cv_pad,
+                                  sf_emu_cv_conv};
+    return sf_cv_run(((sf_emu_ctx *)ctx)->c, p, &ops, ctx, ((sf_emu_ctx *)ctx)->esize);
+}
+
+static const sf_fu_ops sf_emu_fu_ops = {sf_emu_alloc, sf_emu_release, sf_emu_fu_zero, sf_emu_fu_gemm,
+                                        sf_emu_fu_conv};
+
+/* bias_activation_grad: linalg.cu's k_bag block by block (its threads as loops, the
+ * shuffle tree as sf_bag_tree8 over the shared partials), then k_bag_finish */
+#define X_FUSED(DT, T, S)                                                                            \
+    int sf_emu_fused_matmul_##DT(sf_call *c)                                                         \
+    {                                                                                                \
+        sf_emu_ctx x = {c, sizeof(T)};                                                               \
+        return sf_fu_fused_matmul_##DT(c, &sf_emu_fu_ops, &x);                                       \
+    }                                                                                                \
+    int sf_emu_gemm_apply_gradient_descent_##DT(sf_call *c)                                          \
+    {                                                                                                \
+        sf_emu_ctx x = {c, sizeof(T)};                                                               \
+        return sf_fu_gemm_apply_##DT(c, &sf_emu_fu_ops, &x);                                         \
+    }                                                                                                \
+    int sf_emu_fused_conv2d_##DT(sf_call *c)                                                         \
+    {                                                                                                \
+        sf_emu_ctx x = {c, sizeof(T)};                                                               \
+        return sf_fu_fused_conv2d_##DT(c, &sf_emu_fu_ops, &x);                                       \
+    }                                                                                                \
+    int sf_emu_bias_activation_grad_##DT(sf_call *c)                                                 \
+    {                                                                                                \
+        const char *name = "bias_activation_grad_" #DT;                                              \
+        int64_t R, C;                                                                                \
+        int st = sf_bag_check(c, SF_DTC_##DT, name, &R, &C);                                         \
+        if (st || C == 0) return st;                                                                 \
+        T *db = (T *)c->out[1].data;                                                                 \
+        if (R == 0) {                                                                                \
+            memset(db, 0, (size_t)C * sizeof(T));                                                    \
+            return SF_OK;                                                                            \
+        }                                                                                            \
+        const T *g = (const T *)c->in[0].data, *f = (const T *)c->in[1].data;                        \
+        T *bp = (T *)c->out[0].data;                                                                 \
+        const int act = (int)c->iattr[SF_BIAS_ACT_GRAD_ACTIVATION];                                  \
+        const T alpha = (T)c->fattr[SF_FATTR_ALPHA];                                                 \
+        const int64_t nchunks = (R + SF_BAG_ROWS - 1) / SF_BAG_ROWS;                                 \
+        const int64_t ntiles = (C + SF_BAG_COLS - 1) / SF_BAG_COLS;                                  \
+        double *part = (double *)malloc((size_t)(nchunks * C) * sizeof(double));                     \
+        if (!part) {                                                                                 \
+            snprintf(c->msg, SF_MSG_LEN, "out of memory");                                           \
+            return SF_ERR_INTERNAL;                                                                  \
+        }                                                                                            \
+        for (int64_t bx = 0; bx < ntiles; bx++)                                                      \
+            for (int64_t q = 0; q < nchunks; q++) {                                                  \
+                double sm[SF_BAG_GROUPS][SF_BAG_COLS];                                               \
+                const int64_t r0 = q * SF_BAG_ROWS, r1 = r0 + SF_BAG_ROWS < R ? r0 + SF_BAG_ROWS : R; \
+                for (int grp = 0; grp < SF_BAG_GROUPS; grp++)                                        \
+                    for (int lane = 0; lane < SF_BAG_COLS; lane++) {                                 \
+                        const int64_t j = bx * SF_BAG_COLS + lane;                                   \
+                        double acc = 0;                                                              \
+                        if (j < C)                                                                   \
+                            for (int64_t r = r0 + grp; r < r1; r += SF_BAG_GROUPS) {                 \
+                                const int64_t e = r * C + j;                                         \
+                                const T v = sf_fu_act_grad_##DT(g[e], f[e], act, alpha);             \
+                                bp[e] = v;                                                           \
+                                acc += (double)v;                                                    \
+                            }                                                                        \
+                        sm[grp][lane] = acc;                                                         \
+                    }                                                                                \
+                for (int col = 0; col < SF_BAG_COLS; col++)                                          \
+                    if (bx * SF_BAG_COLS + col < C)                                                  \
+                        part[q * C + bx * SF_BAG_COLS + col] = sf_bag_tree8(&sm[0][col], SF_BAG_COLS); \
+            }                                                                                        \
+        k_bag_finish_##DT(part, nchunks, C, db);                                                     \
+        free(part);                                                                                  \
+        return SF_OK;                                                                                \
+    }
+SF_FU_TYPES(X_FUSED)
+
 /* ---- the table, under the CUDA kernels' names ------------------------------- */
 
 #define E_U(OP, DT, T, EXPR) {"sf_cuda_" #OP "_" #DT, sf_emu_##OP##_##DT},
@@ -486,6 +605,11 @@ SF_CV_KERNELS(X_CONV)
 #define E_CONV(NAME, KIND, DW) \
     {"sf_cuda_" #NAME "_float32", sf_emu_##NAME##_float32}, {"sf_cuda_" #NAME "_float64", sf_emu_##NAME##_float64},
 #define E_MATMUL(DT) {"sf_cuda_matmul_" #DT, sf_emu_matmul_##DT},
+#define E_FUSED(DT, T, S)                                                                            \
+    {"sf_cuda_fused_matmul_" #DT, sf_emu_fused_matmul_##DT},                                          \
+        {"sf_cuda_gemm_apply_gradient_descent_" #DT, sf_emu_gemm_apply_gradient_descent_##DT},        \
+        {"sf_cuda_fused_conv2d_" #DT, sf_emu_fused_conv2d_##DT},                                      \
+        {"sf_cuda_bias_activation_grad_" #DT, sf_emu_bias_activation_grad_##DT},
 
 static const sf_kernel_entry sf_emu_table[] = {
     SF_CU_FLOAT_TYPES(E_FLOAT) SF_CU_INT_TYPES(E_INT) SF_CU_SMALL_INT_TYPES(E_SMALL) SF_CU_UINT_TYPES(E_UINT)
@@ -495,7 +619,7 @@ static const sf_kernel_entry sf_emu_table[] = {
     SF_POOL_TYPES(SF_POOL_ENTRY) SF_TOPK_TYPES(SF_TOPK_ENTRY) SF_IN_TOPK_ENTRIES
     SF_SEGMENT_TYPES(SF_SEGMENT_ENTRY)
     E_MATMUL(float32) E_MATMUL(float64)
-    E_MATMUL(int32) E_MATMUL(int64)};
+    E_MATMUL(int32) E_MATMUL(int64) SF_FU_TYPES(E_FUSED) SF_SAMPLER_ENTRIES};
 
 const sf_kernel_entry *sf_emu_kernel_table(int64_t *count)
 {

@@ -87,6 +87,10 @@ def cases(name: str) -> list[Case]:
         return _apply_cases(name, rng)
     if rest.startswith(("random_", "truncated_normal_")):
         return _random_cases(name, rng)
+    if "candidate_sampler" in rest:
+        return _sampler_cases(name, rng)
+    if rest.startswith(("fused_", "gemm_apply_", "bias_activation_grad_")):
+        return _fused_cases(name, rng)
     if rest.startswith("matmul_"):
         return _matmul_cases(name, rng)
     if "conv2d" in rest:
@@ -433,6 +437,86 @@ def _conv_cases(name: str, rng) -> list[Case]:
     return out
 
 
+def _sampler_cases(name: str, rng) -> list[Case]:
+    """Unique draws with many retries (a small range: the expected counts' expm1 branch) and
+    with few, draws with repeats, true classes at the range's ends, a strided candidates
+    output; the state (written) must advance alike."""
+    out = []
+    for rng_max, batch, unique in ((10, 8, 1), (1000, 64, 1), (1000, 64, 0), (2**40, 33, 1), (1, 5, 0)):
+        state = np.array([5, 9, 2**32 - 7], dtype=np.int64)
+        true = np.array([0, rng_max - 1, rng_max // 2, 0], dtype=np.int64)
+        cap = 1 << max(1, int(2 * batch - 1).bit_length())
+        cand = np.zeros(2 * batch, np.int64)[::2] if batch == 64 and not unique else np.zeros(batch, np.int64)
+        outs = [cand, np.zeros(4, np.float32), np.zeros(batch, np.float32), np.full(cap, 3, np.int64)]
+        out.append(Case([state, true], outs, iattr=(rng_max, unique), written=(0,),
+                        label=f"range {rng_max} S {batch} unique {unique}"))
+    return out
+
+
+_ACT_CODES = range(8)  # SF_ACT_NONE .. SF_ACT_TANH
+_GRAD_ACT_CODES = (1, 3, 4, 5)  # RELU, ELU, SELU, LEAKY_RELU
+
+
+def _fused_cases(name: str, rng) -> list[Case]:
+    op, dt = _split(name)
+    out = []
+    if op == "fused_matmul":
+        for act in _ACT_CODES:
+            for ta, tb, bias in ((0, 0, 1), (1, 0, 0), (0, 1, 1), (1, 1, 1)):
+                a = values(rng, dt, (7, 5) if ta else (5, 7))
+                b = values(rng, dt, (3, 7) if tb else (7, 3))
+                ins = [a, b] + ([values(rng, dt, (3,))] if bias else [])
+                out.append(Case(ins, [np.zeros((5, 3), dt)], iattr=(ta, tb, act, bias), fattr=(0.2,),
+                                label=f"act {act} ta {ta} tb {tb} bias {bias}"))
+        out.append(Case([values(rng, dt, (1, 40)), values(rng, dt, (40, 70)), values(rng, dt, (70,))],
+                        [np.zeros((1, 70), dt)], iattr=(0, 0, 1, 1), label="one row"))
+        out.append(Case([values(rng, dt, (4, 0)), values(rng, dt, (0, 6)), values(rng, dt, (6,))],
+                        [np.full((4, 6), 7).astype(dt)], iattr=(0, 0, 6, 1), label="K = 0"))
+        out.append(Case([values(rng, dt, (130, 33)), values(rng, dt, (33, 65)), values(rng, dt, (65,))],
+                        [np.zeros((130, 65), dt)], iattr=(0, 0, 5, 1), fattr=(0.3,), label="large"))
+    elif op == "gemm_apply_gradient_descent":
+        for ta, tb in ((0, 0), (1, 0), (0, 1), (1, 1)):
+            a = values(rng, dt, (9, 6) if ta else (6, 9))
+            b = values(rng, dt, (4, 9) if tb else (9, 4))
+            out.append(Case([values(rng, dt, (6, 4)), np.array(0.05, dt), a, b], [], iattr=(ta, tb),
+                            written=(0,), label=f"ta {ta} tb {tb}"))
+        out.append(Case([values(rng, dt, (3, 2)), np.array(0.5, dt), values(rng, dt, (3, 0)),
+                         values(rng, dt, (0, 2))], [], written=(0,), label="K = 0"))
+    elif op == "bias_activation_grad":
+        for act in _GRAD_ACT_CODES:
+            for r, c in ((600, 19), (5, 40), (300, 70), (0, 4), (1, 1)):
+                g = values(rng, dt, (r, c))
+                f = rng.uniform(-0.9, 2.0, (r, c)).astype(dt)  # activations' outputs: ELU's > -1
+                f[rng.random((r, c)) < 0.1] = 0.0
+                k = 256 // c if c < 256 else 1
+                scratch = np.zeros(2 * (c + k * c), np.float64)
+                out.append(Case([g, f, scratch], [np.zeros((r, c), dt), np.full(c, 7).astype(dt)],
+                                iattr=(act,), fattr=(0.3,), label=f"act {act} [{r}, {c}]"))
+    else:  # fused_conv2d: conv2d's geometries, every activation, bias or not, pooled or not
+        geos = [(7, 6, 3, 3, 1, 1, (1, 1), (1, 1)), (8, 7, 2, 3, 2, 1, (0, 1), (1, 1)),
+                (9, 9, 3, 2, 2, 2, (2, 2), (0, 1)), (5, 5, 1, 1, 1, 1, (0, 0), (0, 0))]
+        N, C, depth = 2, 3, 4
+        for i, (H, W, KH, KW, s, d, (pt, pb), (pl, pr)) in enumerate(geos):
+            for act in _ACT_CODES:
+                bias, pooled = (act + i) % 2, (act + i) % 3 != 0
+                OH, OW = _conv_out(H, KH, s, d, pt, pb), _conv_out(W, KW, s, d, pl, pr)
+                x, f = values(rng, dt, (N, H, W, C)), values(rng, dt, (KH, KW, C, depth))
+                per_image = OH * OW * KH * KW * C + H * (W + 64) * C
+                ins = [x, f, np.zeros(N * per_image + KH * KW * C * depth, dt)]
+                ins += [values(rng, dt, (depth,))] if bias else []
+                outs = [np.zeros((N, OH, OW, depth), dt)]
+                pool = (0,) * 6
+                if pooled:
+                    pk, ps, ppad = (2, 2, 0) if act % 2 else (3, 2, 1)
+                    POH, POW = _conv_out(OH, pk, ps, 1, ppad, ppad), _conv_out(OW, pk, ps, 1, ppad, ppad)
+                    outs.append(np.zeros((N, POH, POW, depth), dt))
+                    pool = (pk, pk, ps, ps, ppad, ppad)
+                iattr = (s, s, d, d, pt, pl, 0, act, bias, *pool)
+                out.append(Case(ins, outs, iattr=iattr, fattr=(0.2,),
+                                label=f"{H}x{W} k {KH}x{KW} s {s} act {act} bias {bias} pool {pool}"))
+    return out
+
+
 def tolerance(name: str, a: np.ndarray) -> tuple[float, float]:
     """(rtol, atol) for comparing with the C kernel: exact for integers, bools and
     moves; a few ulps for floats (the C kernels run vectorized libm and fused
@@ -441,7 +525,8 @@ def tolerance(name: str, a: np.ndarray) -> tuple[float, float]:
     exact = ("copy_", "select_", "gather_", "one_hot_", "cast_", "random_uniform")
     if a.dtype.kind != "f" or rest.startswith(exact):
         return 0.0, 0.0
-    if rest.startswith("matmul_") or "conv2d" in rest:  # sums of products, in another order
+    if rest.startswith(("matmul_", "fused_", "gemm_apply_", "bias_activation_grad_")) or "conv2d" in rest:
+        # sums of products, in another order
         return (1e-4, 1e-4) if a.dtype == np.float32 else (1e-11, 1e-11)
     if a.dtype == np.float32:
         return 2e-5, 2e-6

@@ -18,13 +18,16 @@ SF_CUDNN_FUNCS(SF_CHECK_DECL)
 
 static_assert(SF_CUBLAS_STATUS_SUCCESS == CUBLAS_STATUS_SUCCESS, "cublasStatus_t");
 static_assert(SF_CUBLAS_OP_N == CUBLAS_OP_N && SF_CUBLAS_OP_T == CUBLAS_OP_T, "cublasOperation_t");
+static_assert(SF_CUBLAS_POINTER_MODE_HOST == CUBLAS_POINTER_MODE_HOST &&
+                  SF_CUBLAS_POINTER_MODE_DEVICE == CUBLAS_POINTER_MODE_DEVICE, "cublasPointerMode_t");
 static_assert(SF_CUDNN_STATUS_SUCCESS == CUDNN_STATUS_SUCCESS, "cudnnStatus_t");
 static_assert(SF_CUDNN_DATA_FLOAT == CUDNN_DATA_FLOAT && SF_CUDNN_DATA_DOUBLE == CUDNN_DATA_DOUBLE, "cudnnDataType_t");
 static_assert(SF_CUDNN_TENSOR_NCHW == CUDNN_TENSOR_NCHW, "cudnnTensorFormat_t");
 static_assert(SF_CUDNN_CROSS_CORRELATION == CUDNN_CROSS_CORRELATION, "cudnnConvolutionMode_t");
 static_assert(SF_CUDNN_FMA_MATH == CUDNN_FMA_MATH, "cudnnMathType_t");
 // the opaque stand-ins have the ABI of the real types
-static_assert(sizeof(cublasOperation_t) == sizeof(int) && sizeof(cublasStatus_t) == sizeof(int), "enum size");
+static_assert(sizeof(cublasOperation_t) == sizeof(int) && sizeof(cublasStatus_t) == sizeof(int) &&
+                  sizeof(cublasPointerMode_t) == sizeof(int), "enum size");
 static_assert(sizeof(cudnnDataType_t) == sizeof(int) && sizeof(cudnnStatus_t) == sizeof(int), "enum size");
 static_assert(sizeof(cudnnConvolutionFwdAlgo_t) == sizeof(int) && sizeof(cudnnMathType_t) == sizeof(int), "enum size");
 

@@ -14,6 +14,7 @@ from staticflow.ops import registry
 
 from .cases import cases, check_matmul_layouts, check_numerics_errors, run_and_compare
 
+_FUSED = ("sf_cuda_fused_", "sf_cuda_gemm_apply_", "sf_cuda_bias_activation_grad_")
 FAMILIES = {
     "elementwise": lambda n: not n.startswith(("sf_cuda_cast_", "sf_cuda_copy_", "sf_cuda_select_",
                                                "sf_cuda_addn_",
@@ -22,8 +23,9 @@ FAMILIES = {
                                                "sf_cuda_matmul_", "sf_cuda_argmax_", "sf_cuda_argmin_",
                                                "sf_cuda_check_numerics_", "sf_cuda_max_pool",
                                                "sf_cuda_avg_pool", "sf_cuda_top_k_", "sf_cuda_in_top_k_",
-                                               "sf_cuda_unsorted_segment_sum_"))
-    and "softmax" not in n and "conv2d" not in n,
+                                               "sf_cuda_unsorted_segment_sum_", "sf_cuda_fused_",
+                                               "sf_cuda_gemm_apply_", "sf_cuda_bias_activation_grad_"))
+    and "softmax" not in n and "conv2d" not in n and "candidate_sampler" not in n,
     "cast": lambda n: n.startswith("sf_cuda_cast_"),
     "copy_select_addn": lambda n: n.startswith(("sf_cuda_copy_", "sf_cuda_select_", "sf_cuda_addn_")),
     "reduce": lambda n: n.startswith("sf_cuda_reduce_"),
@@ -31,7 +33,9 @@ FAMILIES = {
     "training": lambda n: n.startswith("sf_cuda_apply_"),
     "random": lambda n: n.startswith(("sf_cuda_random_", "sf_cuda_truncated_")),
     "array": lambda n: n.startswith(("sf_cuda_gather_", "sf_cuda_one_hot_")),
-    "linalg": lambda n: n.startswith("sf_cuda_matmul_") or "conv2d" in n,
+    "linalg": lambda n: n.startswith("sf_cuda_matmul_") or ("conv2d" in n and not n.startswith(_FUSED)),
+    "fused": lambda n: n.startswith(_FUSED),
+    "sampler": lambda n: "candidate_sampler" in n,
     "pool": lambda n: n.startswith(("sf_cuda_max_pool", "sf_cuda_avg_pool")),
     "topk": lambda n: n.startswith(("sf_cuda_top_k_", "sf_cuda_in_top_k_")),
     "segment": lambda n: n.startswith("sf_cuda_unsorted_segment_sum_"),
@@ -218,3 +222,85 @@ def test_random_streams_equal_the_cpu_bits_and_advance_the_state(emu):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(s1, s2)
         assert s1[2] > 10
+
+
+# ---- the fused kernels and the samplers -------------------------------------------------
+
+
+def fused_and_sampler_errors(both) -> None:
+    """Bad inputs of the fused kernels and the samplers: `both(name, ins, outs, iattr)` runs
+    the CUDA kernel and the C kernel and returns their messages, which must be equal."""
+    f32 = np.float32
+    got, want = both("fused_matmul_float32", [np.zeros((2, 3), f32), np.zeros((3, 4), f32)],
+                     [np.zeros((2, 4), f32)], (0, 0, 9, 0))
+    assert got == want == "fused_matmul_float32: unknown activation code 9"
+    got, want = both("fused_matmul_float32", [np.zeros((2, 3), f32), np.zeros((3, 4), f32), np.zeros(3, f32)],
+                     [np.zeros((2, 4), f32)], (0, 0, 1, 1))
+    assert got == want == "fused_matmul_float32: the bias must be 4 contiguous float32 values"
+    got, want = both("gemm_apply_gradient_descent_float64",
+                     [np.zeros((2, 4)), np.array(0.1), np.zeros((2, 3)), np.zeros((4, 4))], [], (0, 0))
+    assert got == want and "does not give [2, 4]" in got
+    got, want = both("bias_activation_grad_float32",
+                     [np.zeros((3, 2), f32), np.zeros((3, 2), f32), np.zeros(600)],
+                     [np.zeros((3, 2), f32), np.zeros(2, f32)], (6,))
+    assert got == want == "bias_activation_grad_float32: no fused gradient for activation code 6"
+    x, w = np.zeros((1, 4, 4, 2), f32), np.zeros((3, 3, 2, 3), f32)
+    got, want = both("fused_conv2d_float32", [x, w, np.zeros(4000, f32), np.zeros(2, f32)],
+                     [np.zeros((1, 2, 2, 3), f32)], (1, 1, 1, 1, 0, 0, 0, 1, 1))
+    assert got == want == "fused_conv2d_float32: the bias (last input) must be 3 values"
+    for kind in ("uniform", "log_uniform"):
+        got, want = both(f"{kind}_candidate_sampler_int64", [np.array([1, 2, 3]), np.array([0, 4, 9, -1])],
+                         [np.zeros(3, np.int64), np.zeros(4, f32), np.zeros(3, f32), np.zeros(8, np.int64)],
+                         (9, 1))
+        assert got == want == "`true_candidate` out of range [0, 9), received 9"
+
+
+def test_fused_and_sampler_errors_match_the_c_kernels(emu):
+    def both(name, ins, outs, iattr):
+        msgs = []
+        for call, prefix in ((emu.call, "sf_cuda_"), (cpu.call_kernel, "sf_cpu_")):
+            with pytest.raises(cpu.KernelError) as e:
+                call(prefix + name, [a.copy() for a in ins], [o.copy() for o in outs], iattr)
+            msgs.append(str(e.value))
+        return msgs
+
+    fused_and_sampler_errors(both)
+
+
+def test_sampler_on_a_bad_true_class_leaves_the_state(emu):
+    state = np.array([1, 2, 3], np.int64)
+    outs = [np.zeros(2, np.int64), np.zeros(2, np.float32), np.zeros(2, np.float32), np.zeros(4, np.int64)]
+    with pytest.raises(cpu.KernelError, match="true_candidate"):
+        emu.call("sf_cuda_uniform_candidate_sampler_int64", [state, np.array([0, 5])], outs, iattr=(5, 0))
+    np.testing.assert_array_equal(state, [1, 2, 3])
+
+
+def test_bias_gradient_is_block_partials_in_the_documented_order(emu):
+    """Column j of a [R, C] gradient: per 256-row chunk, thread group t (0..7) sums rows t,
+    t + 8, ... of the chunk in float64; the 8 sums meet in the shuffle tree
+    ((p0 + p4) + (p2 + p6)) + ((p1 + p5) + (p3 + p7)); the chunks add in order."""
+    rng = np.random.default_rng(3)
+    R, C = 700, 3
+    # magnitudes from 1e-8 to 1e8: each order of additions rounds differently
+    g = rng.standard_normal((R, C)) * 10.0 ** rng.uniform(-8, 8, (R, C))
+    f = np.ones((R, C))  # relu passes every gradient
+    bp, db = np.zeros((R, C)), np.zeros(C)
+    emu.call("sf_cuda_bias_activation_grad_float64", [g, f, np.zeros(600)], [bp, db], iattr=(1,))
+    np.testing.assert_array_equal(bp, g)
+    differs = False
+    for j in range(C):
+        total = 0.0
+        for r0 in range(0, R, 256):
+            p = []
+            for t in range(8):
+                s = 0.0
+                for v in g[r0 + t:min(r0 + 256, R):8, j].tolist():
+                    s += v
+                p.append(s)
+            total += ((p[0] + p[4]) + (p[2] + p[6])) + ((p[1] + p[5]) + (p[3] + p[7]))
+        assert db[j] == total
+        plain = 0.0
+        for v in g[:, j].tolist():
+            plain += v
+        differs = differs or plain != total
+    assert differs, "the input must tell orders apart"

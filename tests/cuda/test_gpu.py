@@ -10,7 +10,7 @@ import pytest
 from staticflow.backends import cpu, cuda
 
 from .cases import check_matmul_layouts, check_numerics_errors
-from .test_bodies import FAMILIES, run_family
+from .test_bodies import FAMILIES, fused_and_sampler_errors, run_family
 
 pytestmark = pytest.mark.skipif(not cuda.available(), reason=f"no GPU: {cuda.unavailable_reason()}")
 
@@ -69,3 +69,42 @@ def test_gpu_large_reduction_and_elementwise():
     y = np.zeros_like(x)
     cuda.call_kernel("sf_cuda_mul_float32", [x, x], [y])
     np.testing.assert_array_equal(y, x * x)
+
+
+def test_gpu_fused_and_sampler_errors_are_the_c_kernels_messages():
+    def both(name, ins, outs, iattr):
+        msgs = []
+        for call, prefix, err in ((cuda.call_kernel, "sf_cuda_", cuda.KernelError),
+                                  (cpu.call_kernel, "sf_cpu_", cpu.KernelError)):
+            with pytest.raises(err) as e:
+                call(prefix + name, [a.copy() for a in ins], [o.copy() for o in outs], iattr)
+            msgs.append(str(e.value))
+        return msgs
+
+    fused_and_sampler_errors(both)
+    # a bad true class moves no state, and the device still runs the sampler afterwards
+    state = np.array([1, 2, 3], np.int64)
+    outs = [np.zeros(4, np.int64), np.zeros(2, np.float32), np.zeros(4, np.float32), np.zeros(8, np.int64)]
+    name = "log_uniform_candidate_sampler_int64"
+    with pytest.raises(cuda.KernelError, match="true_candidate"):
+        cuda.call_kernel("sf_cuda_" + name, [state, np.array([0, 50])], outs, (50, 1))
+    np.testing.assert_array_equal(state, [1, 2, 3])
+    ref_state, ref = state.copy(), [o.copy() for o in outs]
+    cuda.call_kernel("sf_cuda_" + name, [state, np.array([0, 49])], outs, (50, 1))
+    cpu.call_kernel("sf_cpu_" + name, [ref_state, np.array([0, 49])], ref, (50, 1))
+    np.testing.assert_array_equal(outs[0], ref[0])
+    np.testing.assert_array_equal(state, ref_state)
+
+
+def test_gpu_bias_gradient_over_many_row_chunks():
+    """More 256-row chunks than a grid has blocks in y (65535: the blocks' chunk loop) and a
+    wide matrix."""
+    rng = np.random.default_rng(4)
+    for r, c in ((65535 * 256 + 77, 2), (3000, 1000)):
+        g = rng.standard_normal((r, c)).astype(np.float32)
+        f = rng.standard_normal((r, c)).astype(np.float32)
+        got = [np.zeros((r, c), np.float32), np.zeros(c, np.float32)]
+        cuda.call_kernel("sf_cuda_bias_activation_grad_float32", [g, f, np.zeros(2 * (c + 256))], got, (1,))
+        bp = g * (f > 0)
+        np.testing.assert_array_equal(got[0], bp)
+        np.testing.assert_allclose(got[1], bp.astype(np.float64).sum(0), rtol=1e-5, atol=1e-3)
