@@ -57,3 +57,37 @@ def test_an_mlp_step_on_the_gpu_equals_the_cpu():
             return [s.run([loss, step], {x: xs})[0] for _ in range(5)]
 
     np.testing.assert_allclose(losses("/gpu:0"), losses("/cpu:0"), rtol=1e-4)
+
+
+@built
+def test_the_gpu_copies_through_the_library_transfer_kernels_and_reports_failures():
+    """UPLOAD / DOWNLOAD are the library's C kernels (sf_cuda_upload / sf_cuda_download: no
+    Python per copy); without a GPU, streams, events and pinned memory fail with CUDA's
+    message instead of aborting."""
+    from staticflow.backends import cpu
+    from staticflow.backends.cuda_device import CudaDevice
+
+    dev = CudaDevice()
+    ffi, lib = cuda.library()
+    up = dev.kernel(backend.UPLOAD)
+    assert int(cpu.ffi.cast("intptr_t", up)) == int(ffi.cast("intptr_t", lib.sf_cuda_upload))
+    down = dev.kernel(backend.DOWNLOAD)
+    assert int(cpu.ffi.cast("intptr_t", down)) == int(ffi.cast("intptr_t", lib.sf_cuda_download))
+    a = np.zeros((4, 6), np.float32)
+    call = cpu.ffi.new("sf_call *")
+    ins, outs = cpu.ffi.new("sf_tensor[1]"), cpu.ffi.new("sf_tensor[1]")
+    cpu.array_record(ins[0], a[:, ::2])
+    cpu.array_record(outs[0], np.zeros((4, 3), np.float32))
+    call.n_in = call.n_out = 1
+    setattr(call, "in", ins)
+    call.out = outs
+    assert up(call) == cpu.lib.SF_ERR_INVALID_ARGUMENT
+    assert cpu.ffi.string(call.msg).decode().startswith("upload: the two sides must be C-contiguous")
+    if cuda.available():
+        return
+    with pytest.raises(RuntimeError, match="cudaStreamCreate on the GPU: "):
+        dev.new_stream()
+    with pytest.raises(RuntimeError, match="cudaEventCreate on the GPU: "):
+        dev.new_event()
+    with pytest.raises(MemoryError, match="cudaMallocHost on the GPU: "):
+        dev.allocate_host(1 << 20)
