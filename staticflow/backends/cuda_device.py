@@ -18,7 +18,10 @@ driver sees a GPU. Without one nothing registers and staticflow runs on the CPU 
   wait for it;
 - streams: one per session (`new_stream`: cudaStreamCreateWithFlags, non-blocking), every
   kernel and copy of its plans on it; a plan's run waits for it once (`synchronize`:
-  cudaStreamSynchronize) before its fetches are handed out;
+  cudaStreamSynchronize) before its fetches are handed out. A closed session's stream is
+  kept for the next session (`free_stream`), not destroyed: the matmul and conv kernels
+  keep a cuBLAS and a cuDNN handle per stream (a bounded table), so the process makes as
+  many streams as it has sessions open at once, not one per session ever made;
 - events (traced runs only): cudaEventRecord around each device step, cudaEventElapsedTime
   after the run's synchronize;
 - the executor: the host's (sf_run_plan): a CUDA kernel entry is a host function that
@@ -27,6 +30,8 @@ driver sees a GPU. Without one nothing registers and staticflow runs on the CPU 
 """
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 
@@ -51,6 +56,8 @@ class CudaDevice(cpu.HostExecutor):
         self._table = cuda.kernel_table()
         self._transfers: dict[str, object] = {}
         self._msg = self._ffi.new("char[]", 256)
+        self._idle_streams: list[int] = []  # streams of closed sessions, for the next ones
+        self._streams_lock = threading.Lock()
         n = self._lib.sf_cuda_device_count(self._msg, 256)
         self._count = max(int(n), 0)
 
@@ -127,12 +134,20 @@ class CudaDevice(cpu.HostExecutor):
             self._check(self._lib.sf_cuda_stream_synchronize(s, self._msg, 256), "copy from the device")
 
     def new_stream(self):
+        with self._streams_lock:
+            if self._idle_streams:
+                return cpu.ffi.cast("void *", self._idle_streams.pop())
         st = self._ffi.new("void **")
         self._check(self._lib.sf_cuda_stream_create(st, self._msg, 256), "cudaStreamCreate")
         return cpu.ffi.cast("void *", int(self._ffi.cast("intptr_t", st[0])))
 
     def free_stream(self, stream) -> None:
-        self._lib.sf_cuda_stream_destroy(self._ptr(stream), self._msg, 256)
+        """Keep a closed session's stream for the next session (see the module doc); its
+        queued work completes before the next session's, in the stream's order."""
+        address = int(self._ffi.cast("intptr_t", self._ptr(stream)))
+        if address:
+            with self._streams_lock:
+                self._idle_streams.append(address)
 
     def synchronize(self, stream=None) -> None:
         if stream is None:
