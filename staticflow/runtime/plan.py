@@ -1602,8 +1602,9 @@ def runner(plan: Plan, variables, order: list, mode: str = "c"):
     each feed goes, how each fetch is handed out, the kernel calls' C arguments, the status
     buffer) is decided here once; the variables the plan reads are checked until they are
     initialized (nothing makes a variable uninitialized again) and those it writes marked
-    once. Plans with host calls, fed arrays read in place, fetched buffers of their own, or
-    run by the Python walk, run through `execute` itself."""
+    once. Plans with host calls, fed arrays read in place, fetched buffers of their own, device
+    steps (whose streams each run waits for), or run by the Python walk, run through
+    `execute` itself."""
     lock = plan.lock
     direct = _direct_call(plan, mode)
     if direct is None or plan.fetch_slots or any(s.in_place for s in plan.feeds) or plan.device_arenas:
