@@ -6,9 +6,10 @@
         f.write(sf.profiler.Timeline(md.step_stats).generate_chrome_trace_format())
 
 The file opens in Perfetto (ui.perfetto.dev) and chrome://tracing: one process per device,
-one lane per thread that ran ops, one box per op (its type as the title; its name, inputs and
-the user's source line as arguments), and arrows from each op to the ops that read its
-outputs. A fused kernel's box is drawn once per user op it stands for, with the same span.
+one lane per thread that ran ops and per device stream (its steps' device time), one box
+per op (its type as the title; its name, inputs and the user's source line as arguments),
+and arrows from each op to the ops that read its outputs. A fused kernel's box is drawn
+once per user op it stands for, with the same span.
 """
 
 from __future__ import annotations
@@ -62,7 +63,10 @@ class Timeline:
                 tid = int(ns.thread_id)
                 if tid not in tids:
                     tids[tid] = len(tids)
-                    events.append(_meta("thread_name", pid, tid, {"name": f"thread {tids[tid]}"}))
+                    lane = f"thread {tids[tid]}"
+                    if "/stream:" in dev.device:  # a device stream's lane (its kernels' device time)
+                        lane = "stream " + dev.device.rsplit("/stream:", 1)[1]
+                    events.append(_meta("thread_name", pid, tid, {"name": lane}))
                 op_type, inputs, rest = _parse_label(ns.timeline_label)
                 start, dur = int(ns.all_start_micros), int(ns.all_end_rel_micros)
                 args = {"name": ns.node_name, "op": op_type}

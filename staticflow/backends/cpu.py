@@ -285,6 +285,29 @@ class CPUBackend(HostExecutor):
     def synchronize(self, stream=None) -> None:
         pass
 
+    def free_stream(self, stream) -> None:
+        pass
+
+    def allocate_host(self, nbytes: int) -> int:
+        return self.allocate(nbytes)  # host memory is what the CPU has
+
+    def free_host(self, ptr: int) -> None:
+        self.free(ptr)
+
+    def new_event(self):
+        return [0]  # the time it was recorded (the CPU's work is done when its call returns)
+
+    def record_event(self, event, stream=None) -> None:
+        import time
+
+        event[0] = time.perf_counter_ns()
+
+    def elapsed_ms(self, start, end) -> float:
+        return (end[0] - start[0]) / 1e6
+
+    def free_event(self, event) -> None:
+        pass
+
     def kernel(self, symbol: str):
         return kernel(symbol)
 

@@ -38,6 +38,25 @@ int sf_cuda_synchronize(char *msg, int64_t msg_len);
 int sf_cuda_add_library_dir(const char *dir);
 """
 
+# Streams, events, pinned host memory, stream-ordered copies and the transfer kernels
+# (kernels/cuda/sf_cuda_runtime.h; tests/cuda/test_runtime.py compiles these declarations
+# against that header and cuda_runtime.h).
+RUNTIME_CDEF = """
+int sf_cuda_stream_create(void **stream, char *msg, int64_t msg_len);
+int sf_cuda_stream_destroy(void *stream, char *msg, int64_t msg_len);
+int sf_cuda_stream_synchronize(void *stream, char *msg, int64_t msg_len);
+int sf_cuda_event_create(void **event, char *msg, int64_t msg_len);
+int sf_cuda_event_record(void *event, void *stream, char *msg, int64_t msg_len);
+int sf_cuda_event_elapsed(float *ms, void *start, void *end, char *msg, int64_t msg_len);
+int sf_cuda_event_destroy(void *event, char *msg, int64_t msg_len);
+int sf_cuda_host_alloc(void **ptr, int64_t nbytes, char *msg, int64_t msg_len);
+int sf_cuda_host_free(void *ptr, char *msg, int64_t msg_len);
+int sf_cuda_memcpy_async(void *dst, const void *src, int64_t nbytes, int kind, void *stream, char *msg,
+                         int64_t msg_len);
+int sf_cuda_upload(sf_call *call);
+int sf_cuda_download(sf_call *call);
+"""
+
 _H2D, _D2H = 1, 2
 
 
@@ -66,7 +85,7 @@ def _cdef_text() -> str:
     declarations."""
     from staticflow.backends._build_cpu import cdef_of
 
-    return cdef_of(_header().read_text()) + _CUDA_CDEF
+    return cdef_of(_header().read_text()) + _CUDA_CDEF + RUNTIME_CDEF
 
 
 _lock = threading.Lock()

@@ -9,19 +9,29 @@ driver sees a GPU. Without one nothing registers and staticflow runs on the CPU 
   keeps the op on the CPU (soft placement) or refuses the plan;
 - memory: cudaMalloc'd blocks (a plan's arena and constants in one, variables and random
   states one each), freed with their owner;
-- copies: `copy_in`/`copy_out` and the transfer kernels (UPLOAD/DOWNLOAD, which copy nodes
-  call through the ABI) go through the library's cudaMemcpy entry, which orders them after
-  the kernels queued before them and returns once the copy is done;
+- copies: the transfer kernels (UPLOAD/DOWNLOAD, which copy nodes call through the ABI)
+  are the library's `sf_cuda_upload`/`sf_cuda_download`, C kernels like the others: a
+  cudaMemcpyAsync on call->stream, asynchronous where the host side is pinned memory (a
+  plan's staging of its fed and fetched tensors, `allocate_host`: cudaMallocHost) and, as
+  CUDA defines it for pageable memory, done with the host side when the call returns
+  otherwise; `copy_in`/`copy_out` (variables, constants, savers) copy on the stream and
+  wait for it;
+- streams: one per session (`new_stream`: cudaStreamCreateWithFlags, non-blocking), every
+  kernel and copy of its plans on it; a plan's run waits for it once (`synchronize`:
+  cudaStreamSynchronize) before its fetches are handed out. A closed session's stream is
+  kept for the next session (`free_stream`), not destroyed: the matmul and conv kernels
+  keep a cuBLAS and a cuDNN handle per stream (a bounded table), so the process makes as
+  many streams as it has sessions open at once, not one per session ever made;
+- events (traced runs only): cudaEventRecord around each device step, cudaEventElapsedTime
+  after the run's synchronize;
 - the executor: the host's (sf_run_plan): a CUDA kernel entry is a host function that
   launches on call->stream, so one walk of a plan's calls queues the device's kernels in
   order between the copies.
-
-What the library does not expose yet (kernels/cuda/table.cu): stream creation, events,
-asynchronous copies and pinned host memory. Until it does, every call runs on the default
-stream (`new_stream` gives NULL) and copies are synchronous from pageable memory.
 """
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 
@@ -29,7 +39,6 @@ from staticflow.backends import cpu, cuda
 from staticflow.framework import backend
 
 _H2D, _D2H = 1, 2
-_SF_ERR_INTERNAL = 13
 
 
 class CudaDevice(cpu.HostExecutor):
@@ -47,6 +56,8 @@ class CudaDevice(cpu.HostExecutor):
         self._table = cuda.kernel_table()
         self._transfers: dict[str, object] = {}
         self._msg = self._ffi.new("char[]", 256)
+        self._idle_streams: list[int] = []  # streams of closed sessions, for the next ones
+        self._streams_lock = threading.Lock()
         n = self._lib.sf_cuda_device_count(self._msg, 256)
         self._count = max(int(n), 0)
 
@@ -74,38 +85,18 @@ class CudaDevice(cpu.HostExecutor):
         return {name: self.kernel(name) for name in self._table}
 
     def _transfer(self, upload: bool):
-        kind = _H2D if upload else _D2H
-        lib, ffi = self._lib, self._ffi
-
-        def run(call):
-            src, dst = getattr(call, "in")[0], call.out[0]
-            n = 1
-            for i in range(src.ndim):
-                n *= src.shape[i]
-            nbytes = n * np.dtype(cpu_dtype(src.dtype)).itemsize
-            if nbytes == 0:
-                return 0
-            buf = ffi.new("char[]", 256)
-            rc = lib.sf_cuda_memcpy(
-                ffi.cast("void *", int(cpu.ffi.cast("intptr_t", dst.data))),
-                ffi.cast("void *", int(cpu.ffi.cast("intptr_t", src.data))),
-                nbytes, kind, buf, 256,
-            )
-            if rc != 0:
-                text = ffi.string(buf)[: cpu.ffi.sizeof(call.msg) - 1]
-                cpu.ffi.memmove(call.msg, text + b"\0", len(text) + 1)
-                return _SF_ERR_INTERNAL
-            return 0
-
-        return cpu.ffi.callback("sf_kernel", run)
+        fn = self._lib.sf_cuda_upload if upload else self._lib.sf_cuda_download
+        return cpu.ffi.cast("sf_kernel", int(self._ffi.cast("intptr_t", fn)))
 
     # --- memory -------------------------------------------------------------------------------
     def device_count(self) -> int:
         return self._count
 
     def _check(self, rc: int, what: str) -> None:
+        """A failed entry as an error: MemoryError for an allocation, RuntimeError otherwise."""
         if rc != 0:
-            raise MemoryError(f"{what} on the GPU: {self._ffi.string(self._msg).decode(errors='replace')}")
+            exc = MemoryError if what in ("cudaMalloc", "cudaMallocHost") else RuntimeError
+            raise exc(f"{what} on the GPU: {self._ffi.string(self._msg).decode(errors='replace')}")
 
     def allocate(self, nbytes: int) -> int:
         ptr = self._ffi.new("void **")
@@ -115,26 +106,80 @@ class CudaDevice(cpu.HostExecutor):
     def free(self, ptr: int) -> None:
         self._lib.sf_cuda_free(self._ffi.cast("void *", ptr), self._msg, 256)
 
+    def _ptr(self, stream):
+        """A stream as the library takes it (streams travel as addresses; None: the default)."""
+        if stream is None:
+            return self._ffi.NULL
+        if not isinstance(stream, int):
+            stream = int(cpu.ffi.cast("intptr_t", stream))
+        return self._ffi.cast("void *", stream)
+
     def copy_in(self, dst: int, src, stream=None) -> None:
         src = np.ascontiguousarray(src)
         if src.nbytes:
-            rc = self._lib.sf_cuda_memcpy(
-                self._ffi.cast("void *", dst), self._ffi.from_buffer(src), src.nbytes, _H2D, self._msg, 256
+            s = self._ptr(stream)
+            rc = self._lib.sf_cuda_memcpy_async(
+                self._ffi.cast("void *", dst), self._ffi.from_buffer(src), src.nbytes, _H2D, s, self._msg, 256
             )
             self._check(rc, "copy to the device")
+            self._check(self._lib.sf_cuda_stream_synchronize(s, self._msg, 256), "copy to the device")
 
     def copy_out(self, dst, src: int, stream=None) -> None:
         if dst.nbytes:
-            rc = self._lib.sf_cuda_memcpy(
-                self._ffi.from_buffer(dst), self._ffi.cast("void *", src), dst.nbytes, _D2H, self._msg, 256
+            s = self._ptr(stream)
+            rc = self._lib.sf_cuda_memcpy_async(
+                self._ffi.from_buffer(dst), self._ffi.cast("void *", src), dst.nbytes, _D2H, s, self._msg, 256
             )
             self._check(rc, "copy from the device")
+            self._check(self._lib.sf_cuda_stream_synchronize(s, self._msg, 256), "copy from the device")
 
     def new_stream(self):
-        return None  # the default stream (the library has no stream entry yet)
+        with self._streams_lock:
+            if self._idle_streams:
+                return cpu.ffi.cast("void *", self._idle_streams.pop())
+        st = self._ffi.new("void **")
+        self._check(self._lib.sf_cuda_stream_create(st, self._msg, 256), "cudaStreamCreate")
+        return cpu.ffi.cast("void *", int(self._ffi.cast("intptr_t", st[0])))
+
+    def free_stream(self, stream) -> None:
+        """Keep a closed session's stream for the next session (see the module doc); its
+        queued work completes before the next session's, in the stream's order."""
+        address = int(self._ffi.cast("intptr_t", self._ptr(stream)))
+        if address:
+            with self._streams_lock:
+                self._idle_streams.append(address)
 
     def synchronize(self, stream=None) -> None:
-        self._check(self._lib.sf_cuda_synchronize(self._msg, 256), "synchronize")
+        if stream is None:
+            self._check(self._lib.sf_cuda_synchronize(self._msg, 256), "synchronize")
+        else:
+            rc = self._lib.sf_cuda_stream_synchronize(self._ptr(stream), self._msg, 256)
+            self._check(rc, "synchronize")
+
+    def allocate_host(self, nbytes: int) -> int:
+        ptr = self._ffi.new("void **")
+        self._check(self._lib.sf_cuda_host_alloc(ptr, max(int(nbytes), 1), self._msg, 256), "cudaMallocHost")
+        return int(self._ffi.cast("intptr_t", ptr[0]))
+
+    def free_host(self, ptr: int) -> None:
+        self._lib.sf_cuda_host_free(self._ffi.cast("void *", ptr), self._msg, 256)
+
+    def new_event(self):
+        ev = self._ffi.new("void **")
+        self._check(self._lib.sf_cuda_event_create(ev, self._msg, 256), "cudaEventCreate")
+        return ev[0]
+
+    def record_event(self, event, stream=None) -> None:
+        rc = self._lib.sf_cuda_event_record(event, self._ptr(stream), self._msg, 256)
+        self._check(rc, "cudaEventRecord")
+
+    def elapsed_ms(self, start, end) -> float:
+        ms = self._ffi.new("float *")
+        self._check(self._lib.sf_cuda_event_elapsed(ms, start, end, self._msg, 256), "cudaEventElapsedTime")
+        return float(ms[0])
+
+    def free_event(self, event) -> None:
+        self._lib.sf_cuda_event_destroy(event, self._msg, 256)
 
     def can_generate(self) -> bool:
         """Whether NVRTC, the driver and the launcher can make fused kernels here."""
@@ -146,18 +191,6 @@ class CudaDevice(cpu.HostExecutor):
         from staticflow.backends import cuda_fused
 
         return cuda_fused.lower(ctx, group, device=0)
-
-
-_DTYPES: dict = {}
-
-
-def cpu_dtype(code: int):
-    """The NumPy dtype of an ABI dtype code."""
-    if not _DTYPES:
-        from staticflow.framework import dtypes
-
-        _DTYPES.update({d.as_datatype_enum: d.np for d in dtypes.FIXED_SIZE})
-    return _DTYPES[code]
 
 
 def probe() -> None:

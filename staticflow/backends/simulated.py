@@ -16,7 +16,15 @@ kernels as its kernel library:
   downloads and their bytes, and check that one side is host memory and the other the
   device's;
 - every launch and transfer is appended to `log` with the stream it ran on, so tests can
-  check the order the copies impose on the kernels.
+  check the order the copies impose on the kernels;
+- streams and events as on a GPU: a transfer whose host side is pinned staging memory
+  (`allocate_host`, separately allocated and counted) is asynchronous: it is queued on its
+  stream and done only when a later launch, event or copy on that stream, or a
+  `synchronize` of it, comes (so a plan that handed out a fetch before synchronizing would
+  hand out the staging buffer's garbage); transfers from pageable memory are done at once.
+  Events read the device's own clock, which advances by the time each launch and transfer
+  takes (plus 1 us, so that no step takes no time). `counters` counts pinned allocations,
+  asynchronous copies, synchronizes, events and streams.
 
 `kernels` restricts the library to the CPU kernels a predicate accepts (to test soft
 placement: an op without a "GPU" kernel); the default is every CPU kernel.
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -53,6 +62,13 @@ class Counters:
     allocations: int = 0
     frees: int = 0
     launches: int = 0
+    pinned_allocations: int = 0  # allocate_host
+    pinned_frees: int = 0
+    async_copies: int = 0  # transfers from or to pinned memory, queued on their stream
+    synchronizes: int = 0
+    events: int = 0  # events recorded
+    streams: int = 0  # streams made
+    streams_freed: int = 0
 
 
 @dataclass
@@ -76,6 +92,11 @@ class SimulatedDevice(cpu.HostExecutor):
         self._starts: list[int] = []  # sorted start addresses
         self._wrapped: dict[str, object] = {}  # symbol -> the checking callback (kept alive)
         self._streams = itertools.count(1)
+        self._pinned: dict[int, np.ndarray] = {}  # start address -> pinned host storage
+        self._pending: dict[int, list] = {}  # stream id -> queued copies, in order
+        self._clock_ns = 0  # the device's clock (events read it)
+        self._events: dict[int, int | None] = {}  # event id -> clock when recorded
+        self._event_ids = itertools.count(1)
 
     # --- memory -------------------------------------------------------------------------
     def allocate(self, nbytes: int) -> int:
@@ -106,7 +127,43 @@ class SimulatedDevice(cpu.HostExecutor):
     def bytes_allocated(self) -> int:
         return sum(b.nbytes - _ALIGN for b in self._blocks.values())
 
+    def allocate_host(self, nbytes: int) -> int:
+        raw = np.empty(max(int(nbytes), 1) + _ALIGN, np.uint8)
+        ptr = raw.ctypes.data + (-raw.ctypes.data) % _ALIGN
+        raw[:] = 0xA5  # garbage, as fresh memory holds
+        self._pinned[ptr] = raw
+        self.counters.pinned_allocations += 1
+        return ptr
+
+    def free_host(self, ptr: int) -> None:
+        if self._pinned.pop(ptr, None) is not None:
+            self.counters.pinned_frees += 1
+
+    def is_pinned(self, lo: int, hi: int) -> bool:
+        """Whether bytes [lo, hi) lie inside one pinned host allocation of this device."""
+        for start, raw in self._pinned.items():
+            if start <= lo and hi <= raw.ctypes.data + raw.nbytes:
+                return True
+        return False
+
+    @property
+    def pinned_bytes(self) -> int:
+        return sum(b.nbytes - _ALIGN for b in self._pinned.values())
+
+    def _flush(self, sid: int) -> None:
+        """Do the copies queued on stream `sid`, in order (its later work waits for them)."""
+        queue = self._pending.pop(sid, None)
+        for copy in queue or ():
+            copy()
+
+    def _timed(self, fn):
+        t0 = time.perf_counter_ns()
+        out = fn()
+        self._clock_ns += time.perf_counter_ns() - t0 + 1000
+        return out
+
     def copy_in(self, dst: int, src, stream=None) -> None:
+        self._flush(self._stream_id(stream))
         src = np.ascontiguousarray(src)
         if src.nbytes and not self.owns(dst, dst + src.nbytes):
             raise ValueError("copy_in: the destination is not memory of the simulated device")
@@ -117,6 +174,7 @@ class SimulatedDevice(cpu.HostExecutor):
             ffi.memmove(ffi.cast("void *", dst), ffi.from_buffer(src), src.nbytes)
 
     def copy_out(self, dst, src: int, stream=None) -> None:
+        self._flush(self._stream_id(stream))
         if dst.nbytes and not self.owns(src, src + dst.nbytes):
             raise ValueError("copy_out: the source is not memory of the simulated device")
         self.counters.downloads += 1
@@ -126,10 +184,37 @@ class SimulatedDevice(cpu.HostExecutor):
             ffi.memmove(ffi.from_buffer(dst), ffi.cast("void *", src), dst.nbytes)
 
     def new_stream(self):
+        self.counters.streams += 1
         return ffi.cast("void *", next(self._streams))
 
+    def free_stream(self, stream) -> None:
+        self._flush(self._stream_id(stream))
+        self.counters.streams_freed += 1
+
     def synchronize(self, stream=None) -> None:
-        pass  # the simulated kernels are done when they return
+        """Wait for `stream` (every stream when None): its queued copies are done."""
+        self.counters.synchronizes += 1
+        for sid in [self._stream_id(stream)] if stream is not None else list(self._pending):
+            self._flush(sid)
+
+    def new_event(self):
+        e = next(self._event_ids)
+        self._events[e] = None
+        return e
+
+    def record_event(self, event, stream=None) -> None:
+        self._flush(self._stream_id(stream))
+        self._events[event] = self._clock_ns
+        self.counters.events += 1
+
+    def elapsed_ms(self, start, end) -> float:
+        t0, t1 = self._events[start], self._events[end]
+        if t0 is None or t1 is None:
+            raise ValueError("elapsed_ms: an event was not recorded")
+        return (t1 - t0) / 1e6
+
+    def free_event(self, event) -> None:
+        self._events.pop(event, None)
 
     @staticmethod
     def _stream_id(stream) -> int:
@@ -200,9 +285,11 @@ class SimulatedDevice(cpu.HostExecutor):
             if bad is not None:
                 where = f"the simulated {self.device_type}"
                 return self._fail(call, f"{symbol} on {where} was given a host pointer as its {bad}")
+            sid = self._stream_id(call.stream)
+            self._flush(sid)
             self.counters.launches += 1
-            self.log.append((self._stream_id(call.stream), "launch", symbol))
-            return fn(call)
+            self.log.append((sid, "launch", symbol))
+            return self._timed(lambda: fn(call))
 
         return ffi.callback("sf_kernel", run)
 
@@ -224,9 +311,19 @@ class SimulatedDevice(cpu.HostExecutor):
             else:
                 self.counters.downloads += 1
                 self.counters.download_bytes += n
-            self.log.append((self._stream_id(call.stream), "upload" if upload else "download", name))
-            if n:
-                ffi.memmove(ffi.cast("void *", dlo), ffi.cast("void *", slo), n)
+            sid = self._stream_id(call.stream)
+            self.log.append((sid, "upload" if upload else "download", name))
+
+            def copy():
+                if n:
+                    self._timed(lambda: ffi.memmove(ffi.cast("void *", dlo), ffi.cast("void *", slo), n))
+
+            if n and self.is_pinned(host_lo, host_hi):  # asynchronous: queued on the stream
+                self.counters.async_copies += 1
+                self._pending.setdefault(sid, []).append(copy)
+            else:  # from or to pageable memory: done when the call returns
+                self._flush(sid)
+                copy()
             return 0
 
         return ffi.callback("sf_kernel", run)

@@ -12,7 +12,11 @@ Devices: a backend also owns its device's memory and its stream of work. Plans a
 it for their arena (`allocate`, one allocation per plan), variables and random
 states live in memory it allocated, and the copies between host and device go
 through it (`copy_in`, `copy_out`, and the `UPLOAD`/`DOWNLOAD` transfer kernels
-that the copy nodes of a plan call through the ABI, on the session's `stream`).
+that the copy nodes of a plan call through the ABI, on the session's `stream`). The
+transfer kernels are asynchronous where their host side is memory of `allocate_host` (a
+plan's pinned staging of its fed and fetched tensors): a plan with device steps waits for
+each device's stream once per run (`synchronize`), before its fetches are handed out.
+Traced runs time each device step with a pair of events on the stream (`new_event`).
 `host_memory` says whether the device's pointers are host addresses NumPy may
 view: the CPU's are, so CPU plans keep their NumPy-backed arenas and pay nothing
 for devices; every other device is reached only through this interface.
@@ -123,6 +127,29 @@ class Backend(Protocol):
 
     def synchronize(self, stream=None) -> None:
         """Wait until the work queued on `stream` is done."""
+
+    def free_stream(self, stream) -> None:
+        """Give back a stream `new_stream` made (its queued work still completes)."""
+
+    def allocate_host(self, nbytes: int) -> int:
+        """Host memory of at least `nbytes` that the device copies to and from
+        asynchronously (pinned, page-locked memory on a GPU): the staging buffers of a
+        plan's fed and fetched tensors. Freed by `free_host`."""
+
+    def free_host(self, ptr: int) -> None:
+        """Give back memory `allocate_host` returned."""
+
+    def new_event(self):
+        """A timing event (for traced runs only): recorded on a stream by `record_event`."""
+
+    def record_event(self, event, stream=None) -> None:
+        """Mark `event` when the work queued on `stream` so far is done (the device's clock)."""
+
+    def elapsed_ms(self, start, end) -> float:
+        """Device milliseconds between two recorded events (both done: after `synchronize`)."""
+
+    def free_event(self, event) -> None:
+        """Give back an event `new_event` made."""
 
 
 _backends: dict[str, Backend] = {}

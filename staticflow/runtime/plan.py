@@ -41,7 +41,7 @@ class Buffer:
     """A storage unit: an arena slot, a constant, a variable's storage, a feed slot, or a
     fetched tensor's storage of its own (FetchSlot)."""
 
-    kind: str  # "arena" | "const" | "var" | "state" | "feed" | "fetch" | "object"
+    kind: str  # "arena" | "const" | "var" | "state" | "feed" | "fetch" | "staging" | "object"
     nbytes: int
     array: np.ndarray | None = None  # const / var / object storage
     objects: bool = False  # holds Python objects (strings): host calls only, never a kernel
@@ -53,6 +53,10 @@ class Buffer:
     # no NumPy view of it exists: `ptr` is its address there for var and state buffers)
     device: str = ""
     ptr: int = 0
+    # host memory the copies of a device go through asynchronously (a fed tensor an upload
+    # reads, a "staging" buffer a download writes for the fetches): that device's full name,
+    # whose backend allocates the buffer's pinned storage (allocate_host), once per plan
+    pinned: str = ""
 
 
 @dataclass
@@ -226,6 +230,7 @@ class DeviceArena:
     const_bytes: int = 0
     ptr: int = 0
     stream: object = None  # the session's stream on this device: every call's sf_call.stream
+    stream_index: int = 0  # that stream's number (the trace's ".../stream:N" lane)
 
     @property
     def nbytes(self) -> int:
@@ -925,6 +930,7 @@ def plan_ir(
 
     _read_in_place(steps, snapshots, write_steps)
     if own_fetches:  # (a function's plan: its caller copies its results out of the arena)
+        _pin_transfers(steps, fetch_locs)
         _own_fetch_buffers(fetch_locs, steps)
     # what the intermediates would take without planning: every tensor its own buffer
     unplanned = sum(_round(b.nbytes) for b in p.buffers if b.kind == "arena")
@@ -953,6 +959,7 @@ def plan_ir(
         da.const_bytes = sum(_round(b.nbytes) for b in p.buffers if b.device == dev and b.kind == "const")
         p.check_alloc(da.nbytes, f"the plan's memory on {dev}", _largest_arena_op(steps, p))
         da.stream = variables.stream(dev) if hasattr(variables, "stream") else None
+        da.stream_index = variables.stream_index(dev) if hasattr(variables, "stream_index") else 0
         plan.device_arenas[dev] = da
     plan.stats.intermediate_bytes = unplanned
     p.check_alloc(
@@ -1178,6 +1185,41 @@ def _own_fetch_buffers(fetch_locs: list, steps: list[Step]) -> None:
             b.kind = "fetch"
 
 
+def _pin_transfers(steps: list[Step], fetch_locs: list) -> None:
+    """Give the host side of a plan's per-run copies pinned staging memory of their device
+    (Buffer.pinned), so that they run asynchronously on the session's stream: each fed
+    tensor an upload reads (always copied into its staging, never read in place), and each
+    host buffer a download writes that only fetches read (kind "staging", out of the
+    arena). A downloaded buffer a later step reads stays in the arena: a copy into pageable
+    memory is done when its call returns, before that step runs. The run waits for each
+    device's stream once, before its fetches are handed out (execute)."""
+    read = {id(loc.buf) for s in steps for c in s.calls for loc, _ in c[1]}
+    fetched = {id(loc.buf) for loc in fetch_locs if not isinstance(loc, tuple)}
+    for s in steps:
+        transfer = getattr(s.node.opdef, "transfer", None) if s.node is not None else None
+        mem = _memory(s.node.device) if transfer else ""
+        if not mem or len(s.calls) != 1:
+            continue  # not a copy of a device, or an empty tensor's (no call)
+        _kc, ins, outs = s.calls[0]
+        if transfer == "upload":
+            b = ins[0][0].buf
+            if b.kind == "feed" and not b.objects:
+                b.pinned = mem
+        elif transfer == "download":
+            b = outs[0][0].buf
+            if b.kind == "arena" and not b.device and id(b) in fetched and id(b) not in read:
+                b.kind, b.pinned = "staging", mem
+
+
+def _pinned_bytes(plan: Plan, device: str, nbytes: int) -> np.ndarray:
+    """A uint8 array over pinned host memory of `device`'s backend, freed with the plan."""
+    be = backend.for_device(device)
+    ptr = be.allocate_host(max(nbytes, 1))
+    weakref.finalize(plan, be.free_host, ptr)
+    ffi = plan.backend.ffi
+    return np.frombuffer(ffi.buffer(ffi.cast("char *", ptr), max(nbytes, 1)), np.uint8)[:nbytes]
+
+
 def _resolve(v: View, locs: dict):
     kind, i = v.src
     return locs[kind][i], v
@@ -1329,7 +1371,9 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
                 da.backend.copy_in(b.ptr, b.array, da.stream)
                 at += _round(b.nbytes)
     for b in buffers:
-        if b.kind == "feed" and not b.objects:
+        if b.pinned:  # the staging of a device's copies: pinned, allocated once per plan
+            b.array = _pinned_bytes(plan, b.pinned, b.nbytes)
+        elif b.kind == "feed" and not b.objects:
             b.array = _aligned_bytes(b.nbytes)
     sites: dict = {}  # feed Buffer -> [(record index, byte offset)] of the records that read it
     pinned: set = set()  # feed Buffers that are always copied in (FeedSlot.pinned)
@@ -1423,7 +1467,7 @@ def _materialize(plan: Plan, buffers: list[Buffer]) -> None:
 
     pinned |= {loc.buf for loc in plan.fetches if not isinstance(loc, tuple)}
     pinned |= {loc.buf for _, _, h in plan.segments if h is not None for loc, _ in h[1][1]}
-    pinned |= {b for b in buffers if b.kind == "feed" and b.objects}
+    pinned |= {b for b in buffers if b.kind == "feed" and (b.objects or b.pinned)}
     plan.feeds = [
         FeedSlot(t, arena_view(loc), sites.get(loc.buf, []), loc.buf in pinned) for t, loc in plan.feeds
     ]
@@ -1514,7 +1558,7 @@ def execute(plan: Plan, feeds: dict, variables, mode: str = "c", trace: list | N
         else:
             np.copyto(slot.staging, value, casting="unsafe")
     fresh = [_fetch_storage(s) for s in plan.fetch_slots]
-    if not repointed and not fresh:
+    if not repointed and not fresh and not plan.device_arenas:
         _run_segments(plan, mode, trace)
     else:
         try:
@@ -1522,6 +1566,8 @@ def execute(plan: Plan, feeds: dict, variables, mode: str = "c", trace: list | N
                 _point_sites(plan, s.sites, a.__array_interface__["data"][0])
             _run_segments(plan, mode, trace)
         finally:
+            if plan.device_arenas:  # once per run, before anything is handed out
+                _synchronize(plan, trace)
             # records never keep pointers into the caller's arrays, fed or handed out
             for slot in repointed:
                 _point(plan, slot, slot.staging.__array_interface__["data"][0])
@@ -1556,11 +1602,12 @@ def runner(plan: Plan, variables, order: list, mode: str = "c"):
     each feed goes, how each fetch is handed out, the kernel calls' C arguments, the status
     buffer) is decided here once; the variables the plan reads are checked until they are
     initialized (nothing makes a variable uninitialized again) and those it writes marked
-    once. Plans with host calls, fed arrays read in place, fetched buffers of their own, or
-    run by the Python walk, run through `execute` itself."""
+    once. Plans with host calls, fed arrays read in place, fetched buffers of their own, device
+    steps (whose streams each run waits for), or run by the Python walk, run through
+    `execute` itself."""
     lock = plan.lock
     direct = _direct_call(plan, mode)
-    if direct is None or plan.fetch_slots or any(s.in_place for s in plan.feeds):
+    if direct is None or plan.fetch_slots or any(s.in_place for s in plan.feeds) or plan.device_arenas:
         # the general path, in the plan's lock (a plan owns its arena: one run at a time)
         def run_general(values):
             feeds = dict(zip(order, values))
@@ -1753,12 +1800,102 @@ def _point_sites(plan: Plan, sites: list, address: int) -> None:
         records[r].data = cast("void *", address + offset)
 
 
+class Trace(list):
+    """What a traced run records: (step index, start ns, end ns, thread index) per kernel or
+    host call (the host's view: when each call ran), and `device_spans`, (device, stream
+    index, step index, start ns, end ns) per device step, the device's own time of its calls
+    (events on its stream), on the same clock (perf_counter_ns)."""
+
+    def __init__(self):
+        super().__init__()
+        self.device_spans: list = []
+        self.events: list = []  # _StepEvents of runs whose streams were not waited for yet
+
+
+class _StepEvents:
+    """The device timing of a traced run: an anchor event on each device's stream as the run
+    starts (its host time taken then: the stream is idle, every run having waited for it),
+    then an event pair around each device step's calls; `resolve` reads them once the
+    stream was waited for and turns them into the trace's device spans."""
+
+    def __init__(self, plan: Plan, trace: Trace):
+        self.plan, self.trace = plan, trace
+        steps = plan.call_steps
+        n = len(steps)
+        self.first = [k == 0 or steps[k - 1] != steps[k] for k in range(n)]
+        self.last = [k == n - 1 or steps[k + 1] != steps[k] for k in range(n)]
+        nodes = [plan.steps[s].node for s in steps]
+        self.mem = [_memory(node.device) if node is not None else "" for node in nodes]
+        self.anchors: dict = {}  # device -> (event, host ns)
+        self.spans: list = []  # (device, step, start event, end event)
+        self.open = None
+        for dev, da in plan.device_arenas.items():
+            ev = da.backend.new_event()
+            da.backend.record_event(ev, da.stream)
+            self.anchors[dev] = (ev, time.perf_counter_ns())
+
+    def _record(self, dev: str):
+        da = self.plan.device_arenas[dev]
+        ev = da.backend.new_event()
+        da.backend.record_event(ev, da.stream)
+        return ev
+
+    def before(self, k: int) -> None:
+        if self.first[k] and self.mem[k]:
+            self.open = (self.mem[k], self.plan.call_steps[k], self._record(self.mem[k]))
+
+    def after(self, k: int) -> None:
+        if self.last[k] and self.open is not None:
+            dev, step, start = self.open
+            self.spans.append((dev, step, start, self._record(dev)))
+            self.open = None
+
+    def resolve(self, ok: bool = True) -> None:
+        """The device spans (when the run got that far), then every event freed."""
+        das = self.plan.device_arenas
+        if ok:
+            for dev, step, e0, e1 in self.spans:
+                be = das[dev].backend
+                anchor, h0 = self.anchors[dev]
+                t0 = h0 + round(be.elapsed_ms(anchor, e0) * 1e6)
+                t1 = t0 + round(be.elapsed_ms(e0, e1) * 1e6)
+                self.trace.device_spans.append((dev, das[dev].stream_index, step, t0, t1))
+        for dev, (ev, _h0) in self.anchors.items():
+            das[dev].backend.free_event(ev)
+        for dev, _step, e0, e1 in self.spans:
+            das[dev].backend.free_event(e0)
+            das[dev].backend.free_event(e1)
+        if self.open is not None:
+            das[self.open[0]].backend.free_event(self.open[2])
+        self.spans, self.anchors, self.open = [], {}, None
+
+
+def _synchronize(plan: Plan, trace: list | None) -> None:
+    """Wait once for each device's stream of the plan: the run's copies into pinned staging
+    are done (and a traced run's events recorded, which are read then)."""
+    done = False
+    try:
+        for da in plan.device_arenas.values():
+            da.backend.synchronize(da.stream)
+        done = True
+    finally:
+        pending = getattr(trace, "events", None)
+        while pending:
+            pending.pop(0).resolve(ok=done)
+
+
 def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
     be = plan.backend
     status = be.ffi.new("int *")
     clock = time.perf_counter_ns
     threads = max(plan.inter_op_threads, 1) if mode == "c" else 1
-    scheduled = mode == "c" and hasattr(be, "run_schedule") and (threads > 1 or trace is not None)
+    # a traced plan with device steps: the Python walk, with events around its device steps
+    events = _StepEvents(plan, trace) if isinstance(trace, Trace) and plan.device_arenas else None
+    if events is not None:
+        trace.events.append(events)
+    scheduled = (
+        events is None and mode == "c" and hasattr(be, "run_schedule") and (threads > 1 or trace is not None)
+    )
     if scheduled and threads > 1 and plan.schedule is None:
         plan.schedule = schedule.build(plan)
     for seg, (start, stop, host) in enumerate(plan.segments):
@@ -1770,10 +1907,14 @@ def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
                 raise _fail(plan, start + failed, status[0])
         else:  # the Python walk over the same records, timing each call when traced
             for k in range(start, stop):
+                if events is not None:
+                    events.before(k)
                 t0 = clock()
                 code = plan.c_fns[k](plan.c_calls + k)
                 if trace is not None:
                     trace.append((plan.call_steps[k], t0, clock(), 0))
+                if events is not None:
+                    events.after(k)
                 if code:
                     raise _fail(plan, k, code)
         if host is not None:

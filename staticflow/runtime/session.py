@@ -17,6 +17,7 @@ returns a function over one _Signature.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import operator
 import os
@@ -40,6 +41,10 @@ from staticflow.runtime.resources import ResourceStore
 DEFAULT_PLAN_CACHE_SIZE = 64
 
 
+# streams of every session in the process get distinct numbers (traces name their lanes by them)
+_stream_numbers = itertools.count(1)
+
+
 class VariableStore:
     """Persistent storage of a session's variables (stable addresses for plans).
 
@@ -58,6 +63,8 @@ class VariableStore:
         self._on_device: dict[str, tuple] = {}
         self._device_states: dict[str, tuple] = {}
         self._streams: dict[str, int] = {}  # device -> the session's stream there (an address)
+        self._stream_index: dict[str, int] = {}  # device -> its stream's number (trace lanes)
+        self._stream_free: dict[str, weakref.finalize] = {}  # device -> frees its stream
         # variable name -> the device it lives on: placement keeps variables where they are
         # (the session's pass options hold this dict); a plan that must place one elsewhere
         # moves it, and `on_move` (the session's) drops the plans that point at the old storage
@@ -140,7 +147,22 @@ class VariableStore:
             be = backend.for_device(device)
             st = be.new_stream()
             s = self._streams[device] = int(be.ffi.cast("intptr_t", st)) if st is not None else 0
+            self._stream_index[device] = next(_stream_numbers)
+            self._stream_free[device] = weakref.finalize(self, be.free_stream, s)
         return s
+
+    def stream_index(self, device: str) -> int:
+        """The number of the session's stream on `device` (traces name it ".../stream:N")."""
+        self.stream(device)
+        return self._stream_index[device]
+
+    def free_streams(self) -> None:
+        """Give back the session's streams (it is closed: no run comes)."""
+        for free in self._stream_free.values():
+            free()
+        self._streams.clear()
+        self._stream_index.clear()
+        self._stream_free.clear()
 
     def device_of(self, name: str) -> str:
         """The device a variable lives on ("" the host)."""
@@ -531,7 +553,8 @@ class Session:
         feeds = self._convert_feeds(feed_dict)
         tensors = [x for x in mapper.leaves if isinstance(x, fops.Tensor)]
         targets = [x for x in mapper.leaves if isinstance(x, fops.Operation)]
-        trace = [] if options is not None and options.trace_level and run_metadata is not None else None
+        traced = options is not None and options.trace_level and run_metadata is not None
+        trace = plan_mod.Trace() if traced else None
         p, values = self._execute(tensors, targets, feeds, trace)
         if trace is not None:
             _fill_step_stats(run_metadata, p, trace)
@@ -915,6 +938,7 @@ class Session:
         self._signatures.clear()
         for sig in list(self._signature_set):  # make_callable's functions keep theirs
             sig.forget(None)
+        self._variables.free_streams()
 
     def __enter__(self):
         self._default_ctx = self.as_default()
@@ -1084,6 +1108,17 @@ def _fill_step_stats(run_metadata, plan, trace) -> None:
                     live_bytes=live,
                     allocator_bytes_in_use=in_use,
                 )
+    # the device's own time of each device step, one lane per device stream (TensorFlow's
+    # ".../device:GPU:0/stream:N" device stats)
+    lanes: dict = {}
+    for device, index, step, t0, t1 in getattr(trace, "device_spans", ()):
+        lane = lanes.get((device, index))
+        if lane is None:
+            lane = lanes[(device, index)] = md.step_stats.dev_stats.add(device=f"{device}/stream:{index}")
+        node = plan.steps[step].node
+        group = node.origin if node is not None and node.origin else (plan.steps[step].op,)
+        fused = f" [{node.type}: {', '.join(o.name for o in group)}]" if len(group) > 1 else ""
+        _add_node_stats(lane, group[0], t0 + epoch, t1 + epoch, fused, 0)
     if isinstance(run_metadata, config_pb2.RunMetadata):
         run_metadata.step_stats.CopyFrom(md.step_stats)
     else:  # TensorFlow's RunMetadata: the same wire format
