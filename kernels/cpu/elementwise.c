@@ -334,25 +334,8 @@ static int ew_run(sf_call *call, const ew_desc *d)
     M(int8, int8_t, KI) M(int16, int16_t, KI) M(uint16, uint16_t, KI) M(uint32, uint32_t, KI) \
     M(uint64, uint64_t, KI)
 
-/* conversion by (source kind, destination kind) */
-#define CVT_KFKF(S, D, T, x) ((T)(x))
-#define CVT_KFKI(S, D, T, x) sat_##S##_##D(x)
-#define CVT_KFKB(S, D, T, x) ((uint8_t)((x) != 0))
-#define CVT_KIKF(S, D, T, x) ((T)(x))
-#define CVT_KIKI(S, D, T, x) ((T)(x)) /* wraps, like NumPy's astype */
-#define CVT_KIKB(S, D, T, x) ((uint8_t)((x) != 0))
-#define CVT_KBKF(S, D, T, x) ((T)((x) != 0))
-#define CVT_KBKI(S, D, T, x) ((T)((x) != 0))
-#define CVT_KBKB(S, D, T, x) ((uint8_t)((x) != 0))
-/* 16-bit floats (KH) go through float32, as TensorFlow's Eigen::half(x) and
- * Eigen::bfloat16(x) do: float64 and integers are first converted to float32 */
-#define CVT_KHKF(S, D, T, x) ((T)SF_HLD_##S(x))
-#define CVT_KHKI(S, D, T, x) sat_float32_##D(SF_HLD_##S(x))
-#define CVT_KHKB(S, D, T, x) ((uint8_t)(SF_HLD_##S(x) != 0))
-#define CVT_KHKH(S, D, T, x) SF_HST_##D(SF_HLD_##S(x))
-#define CVT_KFKH(S, D, T, x) SF_HST_##D((float)(x))
-#define CVT_KIKH(S, D, T, x) SF_HST_##D((float)(x))
-#define CVT_KBKH(S, D, T, x) SF_HST_##D((x) != 0 ? 1.0f : 0.0f)
+/* conversions by (source kind, destination kind): sf_scalar.h's SF_CVT_<SK><DK>,
+ * shared with the CUDA casts */
 
 /* X(DT, T, UT) */
 #define ADDN_TYPES(X)                                                                                   \
@@ -452,8 +435,8 @@ static int ew_run(sf_call *call, const ew_desc *d)
         DTT *o = (DTT *)o_;                                                     \
         const ST *a = (const ST *)a_;                                           \
         (void)b_; (void)sb; (void)c_; (void)sc;                                 \
-        if (so == 1 && sa == 1) UNARY_LOOP(ST, DTT, CVT_##SK##DK(SDT, DDT, DTT, x), 1, 1); \
-        else UNARY_LOOP(ST, DTT, CVT_##SK##DK(SDT, DDT, DTT, x), so, sa);           \
+        if (so == 1 && sa == 1) UNARY_LOOP(ST, DTT, SF_CVT_##SK##DK(SDT, DDT, DTT, x), 1, 1); \
+        else UNARY_LOOP(ST, DTT, SF_CVT_##SK##DK(SDT, DDT, DTT, x), so, sa);        \
         return 0;                                                               \
     }                                                                           \
     EW_PUBLIC(cast_##SDT##_##DDT, 1, DTC_##SDT, 0, 0, DTC_##DDT)

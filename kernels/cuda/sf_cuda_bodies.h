@@ -289,25 +289,8 @@ SF_HD static inline int64_t sf_row_off(const int64_t *shape, const int64_t *st, 
 #define SF_EW_BOOL_LISTS(XU, XB) UNARY_BOOL_OPS(XU) BINARY_BOOL_OPS(XB)
 
 /* ---- cast: every pair of the covered dtypes; K the kind (KF float, KI integer,
- * KB bool, KH 16-bit float), conversions as elementwise.c's ---------------- */
-#define SF_CVT_KFKF(S, D, T, x) ((T)(x))
-#define SF_CVT_KFKI(S, D, T, x) sat_##S##_##D(x)
-#define SF_CVT_KFKB(S, D, T, x) ((uint8_t)((x) != 0))
-#define SF_CVT_KIKF(S, D, T, x) ((T)(x))
-#define SF_CVT_KIKI(S, D, T, x) ((T)(x))
-#define SF_CVT_KIKB(S, D, T, x) ((uint8_t)((x) != 0))
-#define SF_CVT_KBKF(S, D, T, x) ((T)((x) != 0))
-#define SF_CVT_KBKI(S, D, T, x) ((T)((x) != 0))
-#define SF_CVT_KBKB(S, D, T, x) ((uint8_t)((x) != 0))
-/* 16-bit floats go through float32, as TensorFlow's Eigen::half(x) does */
-#define SF_CVT_KHKF(S, D, T, x) ((T)SF_HLD_##S(x))
-#define SF_CVT_KHKI(S, D, T, x) sat_float32_##D(SF_HLD_##S(x))
-#define SF_CVT_KHKB(S, D, T, x) ((uint8_t)(SF_HLD_##S(x) != 0))
-#define SF_CVT_KHKH(S, D, T, x) SF_HST_##D(SF_HLD_##S(x))
-#define SF_CVT_KFKH(S, D, T, x) SF_HST_##D((float)(x))
-#define SF_CVT_KIKH(S, D, T, x) SF_HST_##D((float)(x))
-#define SF_CVT_KBKH(S, D, T, x) SF_HST_##D((x) != 0 ? 1.0f : 0.0f)
-
+ * KB bool, KH 16-bit float), the conversions sf_scalar.h's SF_CVT_<SK><DK>, as
+ * elementwise.c's casts ------------------------------------------------------ */
 /* X(SDT, ST, SK, DDT, DTT, DK) */
 #define SF_CAST_DSTS(X, SDT, ST, SK)                                                     \
     X(SDT, ST, SK, float32, float, KF) X(SDT, ST, SK, float64, double, KF)               \
