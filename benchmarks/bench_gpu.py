@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 import staticflow as sf
-from staticflow.backends import cuda, cuda_fused, nvrtc
+from staticflow.backends import cuda, cuda_fused
 from staticflow.backends import fused_codegen as fc
 
 
@@ -41,10 +41,7 @@ def best(fn, reps: int, inner: int) -> float:
 
 
 def sync() -> None:
-    ffi, lib = cuda.library()
-    buf = ffi.new("char[]", 256)
-    if lib.sf_cuda_synchronize(buf, 256) != 0:
-        raise RuntimeError(ffi.string(buf).decode())
+    cuda.synchronize()
 
 
 class Dev:
@@ -77,20 +74,7 @@ class Dev:
 
 def call_record(ins, outs, iattr=()):
     ffi, _lib = cuda.library()
-    tin = ffi.new("sf_tensor[]", max(len(ins), 1))
-    tout = ffi.new("sf_tensor[]", max(len(outs), 1))
-    for i, d in enumerate(ins):
-        d.record(tin[i])
-    for i, d in enumerate(outs):
-        d.record(tout[i])
-    c = ffi.new("sf_call *")
-    c.n_in, c.n_out = len(ins), len(outs)
-    setattr(c, "in", tin)
-    c.out = tout
-    c.stream = ffi.NULL
-    for i, v in enumerate(iattr):
-        c.iattr[i] = v
-    return c, (tin, tout)
+    return cuda.new_call(ffi, ins, outs, lambda rec, d: d.record(rec), iattr)
 
 
 def spec_of(build):
@@ -278,7 +262,7 @@ def main(argv) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true", help="small sizes, few repetitions")
     args = p.parse_args(argv)
-    why = cuda.unavailable_reason() or nvrtc.unavailable_reason()
+    why = cuda.skip_reason(nvrtc=True)
     if why:
         print(f"GPU benchmarks: not run ({why})")
         return 0

@@ -76,19 +76,8 @@
 #define DTC_float16 SF_FLOAT16
 #define DTC_bfloat16 SF_BFLOAT16
 
-/* 16-bit floats: storage type, load to float32, round a float32 back */
-#define HLD_float16(v) sf_half_to_float(v)
-#define HLD_bfloat16(v) sf_bfloat16_to_float(v)
-#define HST_float16(v) sf_float_to_half(v)
-#define HST_bfloat16(v) sf_float_to_bfloat16(v)
-/* how a half kernel stores a result of output dtype ODT: rounded (its own
- * type) or as is (bool); and the output's storage type */
-#define HOUT_float16(v) sf_float_to_half(v)
-#define HOUT_bfloat16(v) sf_float_to_bfloat16(v)
-#define HOUT_bool(v) ((uint8_t)(v))
-#define HOUTT_float16 uint16_t
-#define HOUTT_bfloat16 uint16_t
-#define HOUTT_bool uint8_t
+/* 16-bit floats: SF_HLD_<dt> loads as float32, SF_HST_<dt> rounds back,
+ * SF_HOUT_<odt> stores a result (sf_half.h) */
 
 static int64_t dt_size(int32_t code) { return sf_dtype_size(code); }
 
@@ -345,25 +334,8 @@ static int ew_run(sf_call *call, const ew_desc *d)
     M(int8, int8_t, KI) M(int16, int16_t, KI) M(uint16, uint16_t, KI) M(uint32, uint32_t, KI) \
     M(uint64, uint64_t, KI)
 
-/* conversion by (source kind, destination kind) */
-#define CVT_KFKF(S, D, T, x) ((T)(x))
-#define CVT_KFKI(S, D, T, x) sat_##S##_##D(x)
-#define CVT_KFKB(S, D, T, x) ((uint8_t)((x) != 0))
-#define CVT_KIKF(S, D, T, x) ((T)(x))
-#define CVT_KIKI(S, D, T, x) ((T)(x)) /* wraps, like NumPy's astype */
-#define CVT_KIKB(S, D, T, x) ((uint8_t)((x) != 0))
-#define CVT_KBKF(S, D, T, x) ((T)((x) != 0))
-#define CVT_KBKI(S, D, T, x) ((T)((x) != 0))
-#define CVT_KBKB(S, D, T, x) ((uint8_t)((x) != 0))
-/* 16-bit floats (KH) go through float32, as TensorFlow's Eigen::half(x) and
- * Eigen::bfloat16(x) do: float64 and integers are first converted to float32 */
-#define CVT_KHKF(S, D, T, x) ((T)HLD_##S(x))
-#define CVT_KHKI(S, D, T, x) sat_float32_##D(HLD_##S(x))
-#define CVT_KHKB(S, D, T, x) ((uint8_t)(HLD_##S(x) != 0))
-#define CVT_KHKH(S, D, T, x) HST_##D(HLD_##S(x))
-#define CVT_KFKH(S, D, T, x) HST_##D((float)(x))
-#define CVT_KIKH(S, D, T, x) HST_##D((float)(x))
-#define CVT_KBKH(S, D, T, x) HST_##D((x) != 0 ? 1.0f : 0.0f)
+/* conversions by (source kind, destination kind): sf_scalar.h's SF_CVT_<SK><DK>,
+ * shared with the CUDA casts */
 
 /* X(DT, T, UT) */
 #define ADDN_TYPES(X)                                                                                   \
@@ -463,20 +435,20 @@ static int ew_run(sf_call *call, const ew_desc *d)
         DTT *o = (DTT *)o_;                                                     \
         const ST *a = (const ST *)a_;                                           \
         (void)b_; (void)sb; (void)c_; (void)sc;                                 \
-        if (so == 1 && sa == 1) UNARY_LOOP(ST, DTT, CVT_##SK##DK(SDT, DDT, DTT, x), 1, 1); \
-        else UNARY_LOOP(ST, DTT, CVT_##SK##DK(SDT, DDT, DTT, x), so, sa);           \
+        if (so == 1 && sa == 1) UNARY_LOOP(ST, DTT, SF_CVT_##SK##DK(SDT, DDT, DTT, x), 1, 1); \
+        else UNARY_LOOP(ST, DTT, SF_CVT_##SK##DK(SDT, DDT, DTT, x), so, sa);        \
         return 0;                                                               \
     }                                                                           \
     EW_PUBLIC(cast_##SDT##_##DDT, 1, DTC_##SDT, 0, 0, DTC_##DDT)
 
 /* 16-bit floats: x (and y) are loaded as float32, EXPR runs in float32 and
- * its value is rounded to the output type (HOUT_<odt>: bool stores as is). */
+ * its value is rounded to the output type (SF_HOUT_<odt>: bool stores as is). */
 #define UNARY_LOOP_H(DT, EXPR, SO, SA)                  \
     do {                                                \
         SF_IVDEP                                        \
         for (int64_t i = 0; i < n; i++) {               \
-            const float x = HLD_##DT(a[i * (SA)]);      \
-            o[i * (SO)] = HST_##DT(EXPR);               \
+            const float x = SF_HLD_##DT(a[i * (SA)]);   \
+            o[i * (SO)] = SF_HST_##DT(EXPR);            \
         }                                               \
     } while (0)
 
@@ -499,16 +471,16 @@ static int ew_run(sf_call *call, const ew_desc *d)
     do {                                                \
         SF_IVDEP                                        \
         for (int64_t i = 0; i < n; i++) {               \
-            const float x = HLD_##DT(a[i * (SA)]);      \
-            const float y = HLD_##DT(b[i * (SB)]);      \
-            o[i * (SO)] = HOUT_##ODT(EXPR);             \
+            const float x = SF_HLD_##DT(a[i * (SA)]);   \
+            const float y = SF_HLD_##DT(b[i * (SB)]);   \
+            o[i * (SO)] = SF_HOUT_##ODT(EXPR);          \
         }                                               \
     } while (0)
 
 #define DEF_BINARY_H_(OP, DT, TI, ODT, TO, EXPR, PRO)                           \
     static int row_##OP##_##DT(EW_ROW_ARGS)                                     \
     {                                                                           \
-        HOUTT_##ODT *o = (HOUTT_##ODT *)o_;                                     \
+        SF_HOUTT_##ODT *o = (SF_HOUTT_##ODT *)o_;                               \
         const uint16_t *a = (const uint16_t *)a_, *b = (const uint16_t *)b_;    \
         (void)c_; (void)sc;                                                     \
         PRO;                                                                    \
@@ -648,13 +620,13 @@ ADDN_TYPES(DEF_ADDN)
             const int64_t s = flat ? 1 : sf_inner_stride(in);                   \
             const uint16_t *p = (const uint16_t *)in->data + (flat ? 0 : sf_row_offset(in, out, row)) + c0 * s; \
             if (k == 0)                                                         \
-                for (int64_t i = 0; i < n; i++) acc[i] = HLD_##DT(p[i * s]);    \
+                for (int64_t i = 0; i < n; i++) acc[i] = SF_HLD_##DT(p[i * s]); \
             else                                                                \
-                for (int64_t i = 0; i < n; i++) acc[i] = HLD_##DT(HST_##DT(acc[i] + HLD_##DT(p[i * s]))); \
+                for (int64_t i = 0; i < n; i++) acc[i] = SF_HLD_##DT(SF_HST_##DT(acc[i] + SF_HLD_##DT(p[i * s]))); \
         }                                                                       \
         const int64_t so = flat ? 1 : sf_inner_stride(out);                     \
         uint16_t *o = (uint16_t *)out->data + (flat ? 0 : sf_row_offset(out, out, row)) + c0 * so; \
-        for (int64_t i = 0; i < n; i++) o[i * so] = HST_##DT(acc[i]);           \
+        for (int64_t i = 0; i < n; i++) o[i * so] = SF_HST_##DT(acc[i]);        \
     }                                                                           \
     int sf_cpu_addn_##DT(sf_call *call) { return addn_run(call, "sf_cpu_addn_" #DT, DTC_##DT, addn_block_##DT); }
 

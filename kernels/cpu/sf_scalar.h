@@ -152,4 +152,28 @@ DEF_UINT_HELPERS(uint64, uint64_t)
 DEF_SATS(float32, float)
 DEF_SATS(float64, double)
 
+/* cast's conversions by (source kind, destination kind): KF float, KI integer, KB
+ * bool, KH 16-bit float (SF_HLD_/SF_HST_ of sf_half.h, included before use). S and
+ * D name the dtypes, T is the destination's C type. float to int truncates and
+ * saturates (NaN -> 0); int to int wraps, like NumPy's astype; to bool is x != 0;
+ * 16-bit floats go through float32, as TensorFlow's Eigen::half(x) and
+ * Eigen::bfloat16(x) do (float64 and integers are first converted to float32).
+ * elementwise.c's casts and the CUDA casts expand the same macros. */
+#define SF_CVT_KFKF(S, D, T, x) ((T)(x))
+#define SF_CVT_KFKI(S, D, T, x) sat_##S##_##D(x)
+#define SF_CVT_KFKB(S, D, T, x) ((uint8_t)((x) != 0))
+#define SF_CVT_KIKF(S, D, T, x) ((T)(x))
+#define SF_CVT_KIKI(S, D, T, x) ((T)(x))
+#define SF_CVT_KIKB(S, D, T, x) ((uint8_t)((x) != 0))
+#define SF_CVT_KBKF(S, D, T, x) ((T)((x) != 0))
+#define SF_CVT_KBKI(S, D, T, x) ((T)((x) != 0))
+#define SF_CVT_KBKB(S, D, T, x) ((uint8_t)((x) != 0))
+#define SF_CVT_KHKF(S, D, T, x) ((T)SF_HLD_##S(x))
+#define SF_CVT_KHKI(S, D, T, x) sat_float32_##D(SF_HLD_##S(x))
+#define SF_CVT_KHKB(S, D, T, x) ((uint8_t)(SF_HLD_##S(x) != 0))
+#define SF_CVT_KHKH(S, D, T, x) SF_HST_##D(SF_HLD_##S(x))
+#define SF_CVT_KFKH(S, D, T, x) SF_HST_##D((float)(x))
+#define SF_CVT_KIKH(S, D, T, x) SF_HST_##D((float)(x))
+#define SF_CVT_KBKH(S, D, T, x) SF_HST_##D((x) != 0 ? 1.0f : 0.0f)
+
 #endif

@@ -19,47 +19,22 @@
 
 #include "sf_internal.h"
 
-/* a ranks before b (values x[a], x[b]) */
-#define TK_GT_FLOAT(x, y) ((x) > (y) || (isnan(x) && !isnan(y)))
-#define TK_EQ_FLOAT(x, y) ((x) == (y) || (isnan(x) && isnan(y)))
-#define TK_GT_INT(x, y) ((x) > (y))
-#define TK_EQ_INT(x, y) ((x) == (y))
+/* the order, the checks and in_top_k's row test: sf_topk.h, shared with the
+ * CUDA kernels */
+#include "sf_topk.h"
 
-#define TOPK_DTYPES(X)                        \
-    X(float32, SF_FLOAT32, float, FLOAT)      \
-    X(float64, SF_FLOAT64, double, FLOAT)     \
-    X(int32, SF_INT32, int32_t, INT)          \
-    X(int64, SF_INT64, int64_t, INT)
+/* dtype codes by name */
+#define TK_CODE_float32 SF_FLOAT32
+#define TK_CODE_float64 SF_FLOAT64
+#define TK_CODE_int32 SF_INT32
+#define TK_CODE_int64 SF_INT64
 
-static int topk_check(sf_call *c, int32_t code, const char *name)
-{
-    if (c->n_in != 1 || c->n_out != 2)
-        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s takes 1 input and 2 outputs, got %d and %d", name,
-                       (int)c->n_in, (int)c->n_out);
-    const sf_tensor *x = &c->in[0], *v = &c->out[0], *i = &c->out[1];
-    if (x->dtype != code || v->dtype != code || i->dtype != SF_INT32)
-        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: input and values %s, indices int32; got %s, %s, %s",
-                       name, sf_dtype_name(code), sf_dtype_name(x->dtype), sf_dtype_name(v->dtype),
-                       sf_dtype_name(i->dtype));
-    if (x->ndim != 2 || v->ndim != 2 || i->ndim != 2 || v->shape[0] != x->shape[0] ||
-        i->shape[0] != x->shape[0] || i->shape[1] != v->shape[1])
-        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: input [rows, n] -> values and indices [rows, k]", name);
-    if (v->shape[1] > x->shape[1] || v->shape[1] < 0)
-        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "input must have last dimension >= k = %lld but is %lld",
-                       (long long)v->shape[1], (long long)x->shape[1]);
-    if (x->shape[1] > INT32_MAX)
-        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: rows of more than 2^31 - 1 values", name);
-    if (sf_numel(v) != 0 && (!sf_is_contiguous(v) || !sf_is_contiguous(i)))
-        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: the outputs must be contiguous", name);
-    return SF_OK;
-}
-
-#define DEF_TOPK(DT, CODE, T, KIND)                                                            \
+#define DEF_TOPK(DT, T, KIND)                                                                  \
     /* a ranks before b */                                                                     \
     static inline int tk_before_##DT(const T *x, int64_t s, int32_t a, int32_t b)              \
     {                                                                                          \
         const T xa = x[a * s], xb = x[b * s];                                                  \
-        return TK_GT_##KIND(xa, xb) || (TK_EQ_##KIND(xa, xb) && a < b);                        \
+        return SF_TK_BEFORE(KIND, xa, a, xb, b);                                               \
     }                                                                                          \
     /* heap h[0..m): every parent ranks after its children (root: the worst) */                \
     static void tk_sift_down_##DT(const T *x, int64_t s, int32_t *h, int64_t m, int64_t p)     \
@@ -106,7 +81,7 @@ static int topk_check(sf_call *c, int32_t code, const char *name)
     }                                                                                          \
     int sf_cpu_top_k_##DT(sf_call *c)                                                          \
     {                                                                                          \
-        int st = topk_check(c, CODE, "top_k_" #DT);                                            \
+        int st = sf_topk_check(c, TK_CODE_##DT, "top_k_" #DT, sf_dtype_name);                  \
         if (st) return st;                                                                     \
         const sf_tensor *x = &c->in[0];                                                        \
         const int64_t rows = x->shape[0], n = x->shape[1], k = c->out[0].shape[1];             \
@@ -121,7 +96,7 @@ static int topk_check(sf_call *c, int32_t code, const char *name)
         return SF_OK;                                                                          \
     }
 
-TOPK_DTYPES(DEF_TOPK)
+SF_TOPK_TYPES(DEF_TOPK)
 
 #define DEF_IN_TOPK(IDX, ICODE, IT)                                                            \
     int sf_cpu_in_top_k_float32_##IDX(sf_call *c)                                              \
@@ -147,22 +122,8 @@ TOPK_DTYPES(DEF_TOPK)
         const int sf_ch_ = sf_chunk(nc);                                                       \
         _Pragma("omp parallel for schedule(dynamic, sf_ch_) if(big)")                                   \
         for (int64_t r = 0; r < b; r++) {                                                      \
-            const float *row = pd + r * p->strides[0];                                         \
-            const int64_t s = p->strides[1], target = (int64_t)td[r * t->strides[0]];          \
-            int ok = target >= 0 && target < nc && isfinite(row[target * s]);                  \
-            int64_t more = 0;                                                                  \
-            if (ok) {                                                                          \
-                const float tp = row[target * s];                                              \
-                for (int64_t j = 0; j < nc; j++) {                                             \
-                    const float v = row[j * s];                                                \
-                    if (!isfinite(v)) {                                                        \
-                        ok = 0;                                                                \
-                        break;                                                                 \
-                    }                                                                          \
-                    more += v > tp;                                                            \
-                }                                                                              \
-            }                                                                                  \
-            od[r * o->strides[0]] = (uint8_t)(ok && more < k);                                 \
+            od[r * o->strides[0]] = sf_in_top_k_row(pd + r * p->strides[0], p->strides[1], nc, \
+                                                    (int64_t)td[r * t->strides[0]], k);        \
         }                                                                                      \
         return SF_OK;                                                                          \
     }
@@ -170,10 +131,10 @@ TOPK_DTYPES(DEF_TOPK)
 DEF_IN_TOPK(int32, SF_INT32, int32_t)
 DEF_IN_TOPK(int64, SF_INT64, int64_t)
 
-#define TOPK_ENTRY(DT, CODE, T, KIND) {"sf_cpu_top_k_" #DT, sf_cpu_top_k_##DT},
+#define TOPK_ENTRY(DT, T, KIND) {"sf_cpu_top_k_" #DT, sf_cpu_top_k_##DT},
 
 static const sf_kernel_entry topk_entries[] = {
-    TOPK_DTYPES(TOPK_ENTRY)
+    SF_TOPK_TYPES(TOPK_ENTRY)
     {"sf_cpu_in_top_k_float32_int32", sf_cpu_in_top_k_float32_int32},
     {"sf_cpu_in_top_k_float32_int64", sf_cpu_in_top_k_float32_int64},
 };

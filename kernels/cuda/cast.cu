@@ -1,6 +1,7 @@
 /* Cast CUDA kernels: sf_cuda_cast_<src>_<dst> for every pair of the covered
- * dtypes (16-bit floats not yet), elementwise.c's conversions (float to int
- * truncates and saturates, NaN -> 0; int to int wraps; to bool is x != 0),
+ * dtypes, elementwise.c's conversions (float to int truncates and saturates,
+ * NaN -> 0; int to int wraps; to bool is x != 0; float16 and bfloat16 go through
+ * float32, rounding to nearest even, sf_half.h),
  * through the elementwise launch over strided views. */
 #include "sf_cuda_ew.cuh"
 

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sf_half.h"
 #include "sf_philox.h"
 
 /* C linkage for the ABI's declarations under nvcc (the .cu files define them) */
@@ -209,9 +210,44 @@ SF_HD static inline int64_t sf_row_off(const int64_t *shape, const int64_t *st, 
 #define SF_EW_B(OP, DT, TI, ODT, TO, EXPR) SF_EW_DEF_BINARY_(OP##_##DT, TI, TO, EXPR, SF_EW_NOPRO)
 #define SF_EW_BA(OP, DT, TI, ODT, TO, EXPR) SF_EW_DEF_BINARY_(OP##_##DT, TI, TO, EXPR, SF_EW_ALPHA(TI))
 
-/* The dtypes the CUDA elementwise kernels cover (16-bit floats not yet):
- * M(DT, T, S-or-UT), by class as in staticflow/ops/scalar_table.py */
+/* 16-bit floats (sf_half.h): x (and y) load as float32, EXPR runs in float32 and
+ * its value is rounded to the output dtype ODT (bool stores as is), as
+ * elementwise.c's half kernels do; T is float, the compute type */
+#define SF_EW_DEF_UNARY_H_(NAME, DT, EXPR, PRO)                                         \
+    SF_HD static inline int sf_ew_elem_##NAME(const sf_ew_plan *p, int64_t i, double alpha_) \
+    {                                                                                    \
+        int64_t off[SF_EW_MAXT];                                                         \
+        sf_ew_offsets(p, i, off);                                                        \
+        const float x = SF_HLD_##DT(((const uint16_t *)p->data[1])[off[1]]);             \
+        int bad = 0;                                                                     \
+        PRO;                                                                             \
+        (void)alpha_;                                                                    \
+        ((uint16_t *)p->data[0])[off[0]] = SF_HST_##DT(EXPR);                            \
+        return bad;                                                                      \
+    }
+#define SF_EW_DEF_BINARY_H_(NAME, DT, ODT, EXPR, PRO)                                   \
+    SF_HD static inline int sf_ew_elem_##NAME(const sf_ew_plan *p, int64_t i, double alpha_) \
+    {                                                                                    \
+        int64_t off[SF_EW_MAXT];                                                         \
+        sf_ew_offsets(p, i, off);                                                        \
+        const float x = SF_HLD_##DT(((const uint16_t *)p->data[1])[off[1]]);             \
+        const float y = SF_HLD_##DT(((const uint16_t *)p->data[2])[off[2]]);             \
+        int bad = 0;                                                                     \
+        PRO;                                                                             \
+        (void)alpha_;                                                                    \
+        ((SF_HOUTT_##ODT *)p->data[0])[off[0]] = SF_HOUT_##ODT(EXPR);                    \
+        return bad;                                                                      \
+    }
+#define SF_EW_UH(OP, DT, T, EXPR) SF_EW_DEF_UNARY_H_(OP##_##DT, DT, EXPR, SF_EW_NOPRO)
+#define SF_EW_UAH(OP, DT, T, EXPR) SF_EW_DEF_UNARY_H_(OP##_##DT, DT, EXPR, SF_EW_ALPHA(float))
+#define SF_EW_BH(OP, DT, TI, ODT, TO, EXPR) SF_EW_DEF_BINARY_H_(OP##_##DT, DT, ODT, EXPR, SF_EW_NOPRO)
+#define SF_EW_BAH(OP, DT, TI, ODT, TO, EXPR) SF_EW_DEF_BINARY_H_(OP##_##DT, DT, ODT, EXPR, SF_EW_ALPHA(float))
+
+/* The dtypes the CUDA elementwise kernels cover: M(DT, T, S-or-UT), by class as
+ * in staticflow/ops/scalar_table.py (16-bit floats: T float, the compute type,
+ * stored as uint16_t; their op lists are the float ones, SF_EW_FLOAT_LISTS) */
 #define SF_CU_FLOAT_TYPES(M) M(float32, float, f) M(float64, double, )
+#define SF_CU_HALF_TYPES(M) M(float16, float, f) M(bfloat16, float, f)
 #define SF_CU_INT_TYPES(M) M(int32, int32_t, uint32_t) M(int64, int64_t, uint64_t)
 #define SF_CU_SMALL_INT_TYPES(M) M(int8, int8_t, uint32_t) M(int16, int16_t, uint32_t)
 #define SF_CU_UINT_TYPES(M) \
@@ -220,7 +256,8 @@ SF_HD static inline int64_t sf_row_off(const int64_t *shape, const int64_t *st, 
 #define SF_CU_NUMERIC(M)                                                                               \
     M(float32, float) M(float64, double) M(int32, int32_t) M(int64, int64_t) M(int8, int8_t)          \
     M(int16, int16_t) M(uint8, uint8_t) M(uint16, uint16_t) M(uint32, uint32_t) M(uint64, uint64_t)
-#define SF_CU_ALL(M) SF_CU_NUMERIC(M) M(bool, uint8_t)
+/* every dtype a copy or select moves: M(DT, storage type) */
+#define SF_CU_ALL(M) SF_CU_NUMERIC(M) M(bool, uint8_t) M(float16, uint16_t) M(bfloat16, uint16_t)
 
 /* dtype codes by name */
 #define SF_DTC_float32 SF_FLOAT32
@@ -234,6 +271,8 @@ SF_HD static inline int64_t sf_row_off(const int64_t *shape, const int64_t *st, 
 #define SF_DTC_uint32 SF_UINT32
 #define SF_DTC_uint64 SF_UINT64
 #define SF_DTC_bool SF_BOOL
+#define SF_DTC_float16 SF_FLOAT16
+#define SF_DTC_bfloat16 SF_BFLOAT16
 
 /* Every elementwise op of the table for the covered dtypes, as X_U(op, DT, T,
  * EXPR) / X_UA / X_B(op, DT, TI, ODT, TO, EXPR) / X_BA. */
@@ -250,17 +289,8 @@ SF_HD static inline int64_t sf_row_off(const int64_t *shape, const int64_t *st, 
 #define SF_EW_BOOL_LISTS(XU, XB) UNARY_BOOL_OPS(XU) BINARY_BOOL_OPS(XB)
 
 /* ---- cast: every pair of the covered dtypes; K the kind (KF float, KI integer,
- * KB bool), conversions as elementwise.c's --------------------------------- */
-#define SF_CVT_KFKF(S, D, T, x) ((T)(x))
-#define SF_CVT_KFKI(S, D, T, x) sat_##S##_##D(x)
-#define SF_CVT_KFKB(S, D, T, x) ((uint8_t)((x) != 0))
-#define SF_CVT_KIKF(S, D, T, x) ((T)(x))
-#define SF_CVT_KIKI(S, D, T, x) ((T)(x))
-#define SF_CVT_KIKB(S, D, T, x) ((uint8_t)((x) != 0))
-#define SF_CVT_KBKF(S, D, T, x) ((T)((x) != 0))
-#define SF_CVT_KBKI(S, D, T, x) ((T)((x) != 0))
-#define SF_CVT_KBKB(S, D, T, x) ((uint8_t)((x) != 0))
-
+ * KB bool, KH 16-bit float), the conversions sf_scalar.h's SF_CVT_<SK><DK>, as
+ * elementwise.c's casts ------------------------------------------------------ */
 /* X(SDT, ST, SK, DDT, DTT, DK) */
 #define SF_CAST_DSTS(X, SDT, ST, SK)                                                     \
     X(SDT, ST, SK, float32, float, KF) X(SDT, ST, SK, float64, double, KF)               \
@@ -268,12 +298,14 @@ SF_HD static inline int64_t sf_row_off(const int64_t *shape, const int64_t *st, 
     X(SDT, ST, SK, bool, uint8_t, KB) X(SDT, ST, SK, uint8, uint8_t, KI)                 \
     X(SDT, ST, SK, int8, int8_t, KI) X(SDT, ST, SK, int16, int16_t, KI)                  \
     X(SDT, ST, SK, uint16, uint16_t, KI) X(SDT, ST, SK, uint32, uint32_t, KI)            \
-    X(SDT, ST, SK, uint64, uint64_t, KI)
+    X(SDT, ST, SK, uint64, uint64_t, KI) X(SDT, ST, SK, float16, uint16_t, KH)           \
+    X(SDT, ST, SK, bfloat16, uint16_t, KH)
 #define SF_CAST_SRCS(M, X)                                                               \
     M(X, float32, float, KF) M(X, float64, double, KF) M(X, int32, int32_t, KI)          \
     M(X, int64, int64_t, KI) M(X, bool, uint8_t, KB) M(X, uint8, uint8_t, KI)            \
     M(X, int8, int8_t, KI) M(X, int16, int16_t, KI) M(X, uint16, uint16_t, KI)           \
-    M(X, uint32, uint32_t, KI) M(X, uint64, uint64_t, KI)
+    M(X, uint32, uint32_t, KI) M(X, uint64, uint64_t, KI) M(X, float16, uint16_t, KH)    \
+    M(X, bfloat16, uint16_t, KH)
 #define SF_CAST_SRC_(X, SDT, ST, SK) SF_CAST_DSTS(X, SDT, ST, SK)
 /* X(SDT, ST, SK, DDT, DTT, DK) over every pair */
 #define SF_CAST_PAIRS(X) SF_CAST_SRCS(SF_CAST_SRC_, X)
@@ -351,6 +383,23 @@ SF_TILE_BODIES(8, uint64_t)
         ((T *)p->data[0])[off[0]] = (T)s;                                                    \
         return 0;                                                                            \
     }
+/* 16-bit floats: each addition rounds to the type, in input order (elementwise.c's
+ * rule, TensorFlow's AddN on Eigen::half); a later pass's first operand, out, holds
+ * the rounded sum so far, so passes change nothing */
+#define SF_EW_ADDN_H(DT)                                                                     \
+    SF_HD static inline int sf_ew_elem_addn_##DT(const sf_ew_plan *p, int64_t i, double alpha_) \
+    {                                                                                        \
+        int64_t off[SF_EW_MAXT];                                                             \
+        (void)alpha_;                                                                        \
+        sf_ew_offsets(p, i, off);                                                            \
+        float s = SF_HLD_##DT(((const uint16_t *)p->data[1])[off[1]]);                       \
+        for (int t = 2; t < p->nt; t++)                                                      \
+            s = SF_HLD_##DT(SF_HST_##DT(s + SF_HLD_##DT(((const uint16_t *)p->data[t])[off[t]]))); \
+        ((uint16_t *)p->data[0])[off[0]] = SF_HST_##DT(s);                                   \
+        return 0;                                                                            \
+    }
+/* X(DT) */
+#define SF_ADDN_HALF_TYPES(X) X(float16) X(bfloat16)
 /* X(DT, T, UT) */
 #define SF_ADDN_TYPES(X)                                                                     \
     X(float32, float, float) X(float64, double, double) X(int32, int32_t, uint32_t)          \
@@ -898,6 +947,6 @@ SF_GATHER_KINDS(SF_ONE_HOT_ELEM)
 /* The storage size of each dtype a gather or copy moves: M(DT, ES) */
 #define SF_CU_SIZES(M)                                                                           \
     M(float32, 4) M(float64, 8) M(int32, 4) M(int64, 8) M(int8, 1) M(int16, 2) M(uint8, 1)        \
-    M(uint16, 2) M(uint32, 4) M(uint64, 8) M(bool, 1)
+    M(uint16, 2) M(uint32, 4) M(uint64, 8) M(bool, 1) M(float16, 2) M(bfloat16, 2)
 
 #endif

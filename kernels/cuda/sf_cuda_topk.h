@@ -12,51 +12,9 @@
 #include "sf_cuda_launch.h"
 #include "sf_cuda_ew.h"
 
-#define SF_TK_GT_FLOAT(x, y) ((x) > (y) || ((x) != (x) && (y) == (y)))
-#define SF_TK_EQ_FLOAT(x, y) ((x) == (y) || ((x) != (x) && (y) != (y)))
-#define SF_TK_GT_INT(x, y) ((x) > (y))
-#define SF_TK_EQ_INT(x, y) ((x) == (y))
-
-/* X(DT, T, KIND) */
-#define SF_TOPK_TYPES(X) X(float32, float, FLOAT) X(float64, double, FLOAT) X(int32, int32_t, INT) X(int64, int64_t, INT)
-
-static inline int sf_topk_check(sf_call *c, int32_t code, const char *name)
-{
-    if (c->n_in != 1 || c->n_out != 2) {
-        snprintf(c->msg, SF_MSG_LEN, "%s takes 1 input and 2 outputs, got %d and %d", name, (int)c->n_in,
-                 (int)c->n_out);
-        return SF_ERR_INVALID_ARGUMENT;
-    }
-    const sf_tensor *x = &c->in[0], *v = &c->out[0], *i = &c->out[1];
-    if (x->dtype != code || v->dtype != code || i->dtype != SF_INT32) {
-        snprintf(c->msg, SF_MSG_LEN, "%s: input and values %s, indices int32; got %s, %s, %s", name,
-                 sf_cu_dtype_name(code), sf_cu_dtype_name(x->dtype), sf_cu_dtype_name(v->dtype),
-                 sf_cu_dtype_name(i->dtype));
-        return SF_ERR_INVALID_ARGUMENT;
-    }
-    if (x->ndim != 2 || v->ndim != 2 || i->ndim != 2 || v->shape[0] != x->shape[0] || i->shape[0] != x->shape[0] ||
-        i->shape[1] != v->shape[1]) {
-        snprintf(c->msg, SF_MSG_LEN, "%s: input [rows, n] -> values and indices [rows, k]", name);
-        return SF_ERR_INVALID_ARGUMENT;
-    }
-    if (v->shape[1] > x->shape[1] || v->shape[1] < 0) {
-        snprintf(c->msg, SF_MSG_LEN, "input must have last dimension >= k = %lld but is %lld",
-                 (long long)v->shape[1], (long long)x->shape[1]);
-        return SF_ERR_INVALID_ARGUMENT;
-    }
-    if (x->shape[1] > INT32_MAX) {
-        snprintf(c->msg, SF_MSG_LEN, "%s: rows of more than 2^31 - 1 values", name);
-        return SF_ERR_INVALID_ARGUMENT;
-    }
-    const int64_t k = v->shape[1];
-    const int contiguous = (v->shape[0] <= 1 || v->strides[0] == k) && (k <= 1 || v->strides[1] == 1) &&
-                           (i->shape[0] <= 1 || i->strides[0] == k) && (k <= 1 || i->strides[1] == 1);
-    if (v->shape[0] * k != 0 && !contiguous) {
-        snprintf(c->msg, SF_MSG_LEN, "%s: the outputs must be contiguous", name);
-        return SF_ERR_INVALID_ARGUMENT;
-    }
-    return SF_OK;
-}
+/* the order, the checks and in_top_k's row test: kernels/cpu/sf_topk.h, shared
+ * with topk.c */
+#include "sf_topk.h"
 
 #define SF_TOPK_BODY(DT, T, KIND)                                                                   \
     SF_KERNEL k_top_k_##DT(const T *x, int64_t s0, int64_t s1, int64_t n, int64_t k, T *val, int32_t *idx, \
@@ -69,7 +27,7 @@ static inline int sf_topk_check(sf_call *c, int32_t code, const char *name)
             int64_t rank = 0;                                                                       \
             for (int64_t i = 0; i < n && rank < k; i++) {                                           \
                 const T xi = row[i * s1];                                                           \
-                rank += SF_TK_GT_##KIND(xi, xj) || (SF_TK_EQ_##KIND(xi, xj) && i < j);              \
+                rank += SF_TK_BEFORE(KIND, xi, i, xj, j);                                           \
             }                                                                                       \
             if (rank < k) {                                                                         \
                 val[r * k + rank] = xj;                                                             \
@@ -80,7 +38,7 @@ static inline int sf_topk_check(sf_call *c, int32_t code, const char *name)
     SF_PUBLIC sf_cuda_top_k_##DT(sf_call *c)                                                        \
     {                                                                                               \
         const char *name = "sf_cuda_top_k_" #DT;                                                    \
-        int st = sf_topk_check(c, SF_DTC_##DT, name);                                               \
+        int st = sf_topk_check(c, SF_DTC_##DT, name, sf_cu_dtype_name);                             \
         if (st) return st;                                                                          \
         const sf_tensor *x = &c->in[0];                                                             \
         const int64_t rows = x->shape[0], n = x->shape[1], k = c->out[0].shape[1], total = rows * n; \
@@ -96,22 +54,7 @@ SF_TOPK_TYPES(SF_TOPK_BODY)
                                const IT *kp, uint8_t *o, int64_t os, int64_t b, int64_t nc)         \
     {                                                                                               \
         SF_GRID_LOOP(r, b) {                                                                        \
-            const float *row = p + r * ps0;                                                         \
-            const int64_t target = (int64_t)t[r * ts], k = (int64_t)*kp;                            \
-            int ok = target >= 0 && target < nc && isfinite(row[target * ps1]);                     \
-            int64_t more = 0;                                                                       \
-            if (ok) {                                                                               \
-                const float tp = row[target * ps1];                                                 \
-                for (int64_t j = 0; j < nc; j++) {                                                  \
-                    const float v = row[j * ps1];                                                   \
-                    if (!isfinite(v)) {                                                             \
-                        ok = 0;                                                                     \
-                        break;                                                                      \
-                    }                                                                               \
-                    more += v > tp;                                                                 \
-                }                                                                                   \
-            }                                                                                       \
-            o[r * os] = (uint8_t)(ok && more < k);                                                  \
+            o[r * os] = sf_in_top_k_row(p + r * ps0, ps1, nc, (int64_t)t[r * ts], (int64_t)*kp);      \
         }                                                                                           \
     }                                                                                               \
     SF_PUBLIC sf_cuda_in_top_k_float32_##IDX(sf_call *c)                                            \

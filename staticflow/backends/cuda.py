@@ -225,19 +225,68 @@ class _Upload:
         self.lib.sf_cuda_free(self.dev, self.buf, 256)
 
 
+def _dtype_code(dtype: np.dtype) -> int:
+    code = _DTYPE_CODES.get(dtype)
+    if code is None and dtype.name == "bfloat16":  # ml_dtypes' type, known once such an array exists
+        code = _DTYPE_CODES[dtype] = _dtypes.bfloat16.as_datatype_enum
+    if code is None:
+        raise KeyError(dtype)
+    return code
+
+
 def _record(rec, up: _Upload) -> None:
     a = up.a
     if a.ndim > 8:
         raise ValueError(f"kernels take at most 8 dims, got shape {a.shape}")
     rec.data = up.data
-    code = _DTYPE_CODES.get(a.dtype)
-    if code is None:
-        raise KeyError(a.dtype)
-    rec.dtype = code
+    rec.dtype = _dtype_code(a.dtype)
     rec.ndim = a.ndim
     for i, (n, s) in enumerate(zip(a.shape, a.strides)):
         rec.shape[i] = n
         rec.strides[i] = s // a.itemsize
+
+
+def new_call(ffi, inputs: Sequence, outputs: Sequence, record, iattr: Sequence[int] = (),
+             fattr: Sequence[float] = ()):
+    """An sf_call over `inputs` and `outputs`, each described by `record(rec, x)` (device
+    uploads, device buffers, or host arrays for a CPU build of the kernels); stream NULL.
+    Returns (call, keep): `keep` holds the record arrays, alive as long as the call is used.
+    The one call builder of the CUDA tests, tools and benchmarks."""
+    ins = ffi.new("sf_tensor[]", max(len(inputs), 1))
+    outs = ffi.new("sf_tensor[]", max(len(outputs), 1))
+    for i, a in enumerate(inputs):
+        record(ins[i], a)
+    for i, a in enumerate(outputs):
+        record(outs[i], a)
+    call = ffi.new("sf_call *")
+    call.n_in, call.n_out = len(inputs), len(outputs)
+    setattr(call, "in", ins)
+    call.out = outs
+    if hasattr(call, "stream"):
+        call.stream = ffi.NULL
+    for i, v in enumerate(iattr):
+        call.iattr[i] = int(v)
+    for i, v in enumerate(fattr):
+        call.fattr[i] = float(v)
+    return call, (ins, outs)
+
+
+def synchronize(what: str = "the device") -> None:
+    """Wait for the device's work so far; a failure raises CudaUnavailable naming `what`."""
+    ffi, lib = library()
+    buf = ffi.new("char[]", 256)
+    _check(ffi, lib.sf_cuda_synchronize(buf, 256), buf, f"{what} failed on the device")
+
+
+def skip_reason(nvrtc: bool = False) -> str | None:
+    """Why GPU kernels (and, with `nvrtc`, kernels generated at plan time) cannot run here,
+    or None: the reason the GPU tests and benchmarks skip with."""
+    why = unavailable_reason()
+    if why is None and nvrtc:
+        from staticflow.backends import nvrtc as _nvrtc
+
+        why = _nvrtc.unavailable_reason()
+    return why
 
 
 def call_kernel(
@@ -251,34 +300,27 @@ def call_kernel(
     copied to the device and described as the same view there; after the kernel,
     outputs and the inputs it may write (state, optimizer slots) are copied back.
     A failing kernel raises KernelError with its message. For tests and tools."""
-    ffi, lib = library()
     fn = kernel_table().get(name)
     if fn is None:
         raise KeyError(f"the CUDA kernel library has no kernel {name!r}")
+    call_function(fn, name, inputs, outputs, iattr, fattr)
+
+
+def call_function(fn, name: str, inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray],
+                  iattr: Sequence[int] = (), fattr: Sequence[float] = ()) -> None:
+    """`call_kernel` for a kernel given by its function (an `sf_kernel` pointer: a table
+    entry, or the launcher of a kernel generated at plan time); `name` is for messages."""
+    ffi, _lib = library()
     ups: list[_Upload] = []
     try:
-        ins = ffi.new("sf_tensor[]", max(len(inputs), 1))
-        outs = ffi.new("sf_tensor[]", max(len(outputs), 1))
-        for i, a in enumerate(inputs):
-            ups.append(_Upload(a))
-            _record(ins[i], ups[-1])
         for i, a in enumerate(outputs):
             if not a.flags.writeable:
                 raise ValueError(f"output {i} of {name} is read-only")
+        for a in [*inputs, *outputs]:
             ups.append(_Upload(a))
-            _record(outs[i], ups[-1])
-        call = ffi.new("sf_call *")
-        call.n_in, call.n_out = len(inputs), len(outputs)
-        setattr(call, "in", ins)
-        call.out = outs
-        call.stream = ffi.NULL
-        for i, v in enumerate(iattr):
-            call.iattr[i] = int(v)
-        for i, v in enumerate(fattr):
-            call.fattr[i] = float(v)
+        call, _keep = new_call(ffi, ups[: len(inputs)], ups[len(inputs):], _record, iattr, fattr)
         status = fn(call)
-        buf = ffi.new("char[]", 256)
-        _check(ffi, lib.sf_cuda_synchronize(buf, 256), buf, f"{name} failed on the device")
+        synchronize(name)
         if status != 0:
             raise KernelError(status, _msg(ffi, call.msg), name)
         for up in ups:

@@ -55,11 +55,19 @@ static int sf_emu_ew_go(sf_call *c, const char *name, sf_emu_elem f, const sf_ew
     SF_EW_B(OP, DT, TI, ODT, TO, EXPR) SF_EMU_EW_PUBLIC(OP##_##DT, 2, SF_DTC_##DT, SF_DTC_##DT, 0, SF_DTC_##ODT)
 #define X_BA(OP, DT, TI, ODT, TO, EXPR) \
     SF_EW_BA(OP, DT, TI, ODT, TO, EXPR) SF_EMU_EW_PUBLIC(OP##_##DT, 2, SF_DTC_##DT, SF_DTC_##DT, 0, SF_DTC_##ODT)
+#define X_UH(OP, DT, T, EXPR) SF_EW_UH(OP, DT, T, EXPR) SF_EMU_EW_PUBLIC(OP##_##DT, 1, SF_DTC_##DT, 0, 0, SF_DTC_##DT)
+#define X_UAH(OP, DT, T, EXPR) SF_EW_UAH(OP, DT, T, EXPR) SF_EMU_EW_PUBLIC(OP##_##DT, 1, SF_DTC_##DT, 0, 0, SF_DTC_##DT)
+#define X_BH(OP, DT, TI, ODT, TO, EXPR) \
+    SF_EW_BH(OP, DT, TI, ODT, TO, EXPR) SF_EMU_EW_PUBLIC(OP##_##DT, 2, SF_DTC_##DT, SF_DTC_##DT, 0, SF_DTC_##ODT)
+#define X_BAH(OP, DT, TI, ODT, TO, EXPR) \
+    SF_EW_BAH(OP, DT, TI, ODT, TO, EXPR) SF_EMU_EW_PUBLIC(OP##_##DT, 2, SF_DTC_##DT, SF_DTC_##DT, 0, SF_DTC_##ODT)
 #define X_FLOAT(DT, T, S) SF_EW_FLOAT_LISTS(DT, T, S, X_U, X_UA, X_B, X_BA)
+#define X_HALF(DT, T, S) SF_EW_FLOAT_LISTS(DT, T, S, X_UH, X_UAH, X_BH, X_BAH)
 #define X_INT(DT, T, UT) SF_EW_INT_LISTS(DT, T, UT, X_U, X_B)
 #define X_SMALL(DT, T, UT) SF_EW_SMALL_INT_LISTS(DT, T, UT, X_U, X_B)
 #define X_UINT(DT, T, UT) SF_EW_UINT_LISTS(DT, T, UT, X_U, X_B)
 SF_CU_FLOAT_TYPES(X_FLOAT)
+SF_CU_HALF_TYPES(X_HALF)
 SF_CU_INT_TYPES(X_INT)
 SF_CU_SMALL_INT_TYPES(X_SMALL)
 SF_CU_UINT_TYPES(X_UINT)
@@ -125,6 +133,18 @@ SF_CU_ALL(X_SELECT)
         return sf_ew_addn_run(c, "sf_cuda_addn_" #DT, SF_DTC_##DT, sf_emu_addn_go_##DT);        \
     }
 SF_ADDN_TYPES(X_ADDN)
+
+#define X_ADDN_H(DT)                                                                            \
+    SF_EW_ADDN_H(DT)                                                                            \
+    static int sf_emu_addn_go_##DT(sf_call *c, const char *name, const sf_ew_plan *p, int64_t n) \
+    {                                                                                           \
+        return sf_emu_ew_go(c, name, sf_ew_elem_addn_##DT, p, n);                               \
+    }                                                                                           \
+    int sf_emu_addn_##DT(sf_call *c)                                                            \
+    {                                                                                           \
+        return sf_ew_addn_run(c, "sf_cuda_addn_" #DT, SF_DTC_##DT, sf_emu_addn_go_##DT);        \
+    }
+SF_ADDN_HALF_TYPES(X_ADDN_H)
 
 /* ---- reductions: row mode through the block tree, column mode per output --- */
 
@@ -594,6 +614,7 @@ SF_FU_TYPES(X_FUSED)
 #define E_CAST(SDT, ST, SK, DDT, DTT, DK) {"sf_cuda_cast_" #SDT "_" #DDT, sf_emu_cast_##SDT##_##DDT},
 #define E_COPY(DT, T) {"sf_cuda_copy_" #DT, sf_emu_copy_##DT}, {"sf_cuda_select_" #DT, sf_emu_select_##DT},
 #define E_ADDN(DT, T, UT) {"sf_cuda_addn_" #DT, sf_emu_addn_##DT},
+#define E_ADDN_H(DT) {"sf_cuda_addn_" #DT, sf_emu_addn_##DT},
 #define E_RED(OP, DT, T, ACC, INIT, FIN) {"sf_cuda_reduce_" #OP "_" #DT, sf_emu_reduce_##OP##_##DT},
 #define E_NN(DT)                                                                       \
     {"sf_cuda_softmax_" #DT, sf_emu_softmax_##DT},                                     \
@@ -612,8 +633,8 @@ SF_FU_TYPES(X_FUSED)
         {"sf_cuda_bias_activation_grad_" #DT, sf_emu_bias_activation_grad_##DT},
 
 static const sf_kernel_entry sf_emu_table[] = {
-    SF_CU_FLOAT_TYPES(E_FLOAT) SF_CU_INT_TYPES(E_INT) SF_CU_SMALL_INT_TYPES(E_SMALL) SF_CU_UINT_TYPES(E_UINT)
-    SF_EW_BOOL_LISTS(E_U, E_B) SF_CAST_PAIRS(E_CAST) SF_CU_ALL(E_COPY) SF_ADDN_TYPES(E_ADDN)
+    SF_CU_FLOAT_TYPES(E_FLOAT) SF_CU_HALF_TYPES(E_FLOAT) SF_CU_INT_TYPES(E_INT) SF_CU_SMALL_INT_TYPES(E_SMALL) SF_CU_UINT_TYPES(E_UINT)
+    SF_EW_BOOL_LISTS(E_U, E_B) SF_CAST_PAIRS(E_CAST) SF_CU_ALL(E_COPY) SF_ADDN_TYPES(E_ADDN) SF_ADDN_HALF_TYPES(E_ADDN_H)
     SF_RED_KERNELS(E_RED) E_NN(float32) E_NN(float64) SF_TR_OPS(SF_TR_ENTRY_F32) SF_TR_OPS(SF_TR_ENTRY_F64)
     SF_EMU_RANDOM(E_RANDOM) SF_CU_SIZES(SF_GATHER_ENTRY) SF_CV_KERNELS(E_CONV) SF_ARG_KERNELS(SF_ARG_ENTRY) SF_DEBUG_TYPES(SF_DEBUG_ENTRY)
     SF_POOL_TYPES(SF_POOL_ENTRY) SF_TOPK_TYPES(SF_TOPK_ENTRY) SF_IN_TOPK_ENTRIES

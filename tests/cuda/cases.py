@@ -14,13 +14,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import ml_dtypes  # noqa: F401  (registers NumPy's "bfloat16")
 import numpy as np
 
 from staticflow.ops import scalar_table
 
 DTYPES = ["float32", "float64", "int32", "int64", "int8", "int16", "uint8", "uint16", "uint32", "uint64",
-          "bool"]
+          "bool", "float16", "bfloat16"]
 FLOATS = ("float32", "float64")
+HALF = ("float16", "bfloat16")  # stored in 16 bits, computed in float32
 
 
 @dataclasses.dataclass
@@ -42,7 +44,7 @@ def values(rng, dtype: str, shape, positive: bool = False) -> np.ndarray:
     dt = np.dtype(dtype)
     if dtype == "bool":
         return rng.random(shape) < 0.5
-    if dt.kind == "f":
+    if dt.kind == "f" or dtype in HALF:
         v = rng.standard_normal(shape) * 3
         return (np.abs(v) + 0.1 if positive else v).astype(dt)
     info = np.iinfo(dt)
@@ -77,6 +79,12 @@ def cases(name: str) -> list[Case]:
         x = values(rng, src, (4, 6))
         if src in FLOATS:
             x.flat[:6] = [np.nan, np.inf, -np.inf, 3e9, -3e9, -0.7]
+        if src in HALF:
+            x.flat[:6] = [np.nan, np.inf, -np.inf, -0.7, 3e4, -1e-6 if src == "float16" else -3e38]
+        if dst in HALF and src in FLOATS:
+            # past float16's largest (65504), its subnormals, float16's and bfloat16's ties
+            x.flat[6:14] = [65519.0, 65520.0, 3e-6, -1e-8, 1.0 + 2.0**-11, 1.0 + 3 * 2.0**-11,
+                            1.0 + 2.0**-8, 1.0 + 3 * 2.0**-8]
         out = _view_out(dst, (6, 4))
         return [Case([x.T], [out])]
     if rest.startswith("reduce_"):
@@ -159,7 +167,7 @@ def _elementwise_cases(op: str, dt: str, rng) -> list[Case]:
         raise KeyError(f"{op}_{dt} is not in the scalar table")
     odt = entry[1]
     fattr = (0.2,)
-    positive = dt not in FLOATS and op in ("floordiv", "mod", "pow")
+    positive = dt not in FLOATS + HALF and op in ("floordiv", "mod", "pow")
     if unary:
         base = values(rng, dt, (6, 10))
         x = base[::-1, ::2]  # negative and step strides
@@ -523,7 +531,7 @@ def tolerance(name: str, a: np.ndarray) -> tuple[float, float]:
     multiply-adds, and sum in another order)."""
     rest = name[len("sf_cuda_"):]
     exact = ("copy_", "select_", "gather_", "one_hot_", "cast_", "random_uniform")
-    if a.dtype.kind != "f" or rest.startswith(exact):
+    if a.dtype.kind != "f" or a.dtype.itemsize == 2 or rest.startswith(exact):
         return 0.0, 0.0
     if rest.startswith(("matmul_", "fused_", "gemm_apply_", "bias_activation_grad_")) or "conv2d" in rest:
         # sums of products, in another order
@@ -567,7 +575,10 @@ def run_and_compare(name: str, case: Case, call: Callable, reference: Callable) 
     pairs += [(ins_a[i][1], ins_b[i][1], f"input {i}") for i in case.written]
     for a, b, what in pairs:
         rtol, atol = tolerance(name, a)
-        if rtol == 0 and atol == 0:
+        if a.dtype.itemsize == 2 and a.dtype.kind in "fV":  # 16-bit floats: bit for bit, NaNs too
+            np.testing.assert_array_equal(a.view(np.uint16), b.view(np.uint16),
+                                          err_msg=f"{name} {case.label}: {what}")
+        elif rtol == 0 and atol == 0:
             np.testing.assert_array_equal(a, b, err_msg=f"{name} {case.label}: {what}")
         else:
             np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, equal_nan=True,

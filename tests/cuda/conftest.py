@@ -44,24 +44,10 @@ class Emu:
 
     def call(self, name, inputs, outputs, iattr=(), fattr=()) -> None:
         """As cpu.call_kernel, through the emulation of CUDA kernel `name`."""
-        ffi = self.ffi
-        ins = ffi.new("sf_tensor[]", max(len(inputs), 1))
-        outs = ffi.new("sf_tensor[]", max(len(outputs), 1))
-        for i, a in enumerate(inputs):
-            self.record(ins[i], a)
-        for i, a in enumerate(outputs):
-            self.record(outs[i], a)
-        call = ffi.new("sf_call *")
-        call.n_in, call.n_out = len(inputs), len(outputs)
-        setattr(call, "in", ins)
-        call.out = outs
-        for i, v in enumerate(iattr):
-            call.iattr[i] = int(v)
-        for i, v in enumerate(fattr):
-            call.fattr[i] = float(v)
+        call, _keep = cuda.new_call(self.ffi, inputs, outputs, self.record, iattr, fattr)
         status = self.table[name](call)
         if status != 0:
-            raise cpu.KernelError(status, ffi.string(call.msg).decode(errors="replace"), name)
+            raise cpu.KernelError(status, self.ffi.string(call.msg).decode(errors="replace"), name)
 
 
 @pytest.fixture(scope="session")

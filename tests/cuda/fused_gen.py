@@ -10,7 +10,7 @@ import pathlib
 import numpy as np
 
 import staticflow as sf
-from staticflow.backends import cpu, cuda_fused, jit
+from staticflow.backends import cpu, cuda, cuda_fused, jit
 from staticflow.backends import fused_codegen as fc
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -78,20 +78,8 @@ def run(fetches, feed, fusion: bool = True):
 def call_at(addr: int, inputs, outputs, iattr=()) -> None:
     """Call the generated kernel at `addr` (CPU memory) on NumPy arrays."""
     ffi = cpu.ffi
-    fn = ffi.cast("sf_kernel", addr)
-    ins = ffi.new("sf_tensor[]", max(len(inputs), 1))
-    outs = ffi.new("sf_tensor[]", max(len(outputs), 1))
-    for i, a in enumerate(inputs):
-        cpu.array_record(ins[i], a)
-    for i, a in enumerate(outputs):
-        cpu.array_record(outs[i], a)
-    call = ffi.new("sf_call *")
-    call.n_in, call.n_out = len(inputs), len(outputs)
-    setattr(call, "in", ins)
-    call.out = outs
-    for i, v in enumerate(iattr):
-        call.iattr[i] = int(v)
-    status = fn(call)
+    call, _keep = cuda.new_call(ffi, inputs, outputs, cpu.array_record, iattr)
+    status = ffi.cast("sf_kernel", addr)(call)
     if status != 0:
         raise cpu.KernelError(status, ffi.string(call.msg).decode(errors="replace"), "fused")
 

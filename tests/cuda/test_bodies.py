@@ -304,3 +304,12 @@ def test_bias_gradient_is_block_partials_in_the_documented_order(emu):
             plain += v
         differs = differs or plain != total
     assert differs, "the input must tell orders apart"
+
+
+def test_every_16_bit_float_kernel_of_the_c_library_has_its_cuda_kernel(emu):
+    """float16 and bfloat16: the C library's kernels (elementwise, cast, addn, select, copy,
+    gather, one_hot) all have CUDA versions, so placement puts half-typed nodes on the GPU."""
+    half = {n for n in cpu.kernel_table() if n.endswith(("float16", "bfloat16")) or "float16_" in n}
+    assert len(half) > 150, "the C library's 16-bit float kernels"
+    missing = sorted(n for n in half if "sf_cuda_" + n[len("sf_cpu_"):] not in emu.table)
+    assert not missing, f"16-bit float C kernels without a CUDA kernel: {missing}"

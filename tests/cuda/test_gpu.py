@@ -12,7 +12,7 @@ from staticflow.backends import cpu, cuda
 from .cases import check_matmul_layouts, check_numerics_errors
 from .test_bodies import FAMILIES, fused_and_sampler_errors, run_family
 
-pytestmark = pytest.mark.skipif(not cuda.available(), reason=f"no GPU: {cuda.unavailable_reason()}")
+pytestmark = pytest.mark.skipif(cuda.skip_reason() is not None, reason=f"no GPU: {cuda.skip_reason()}")
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))

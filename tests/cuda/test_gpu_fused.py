@@ -18,12 +18,8 @@ from staticflow.backends import fused_codegen as fc
 
 from .fused_gen import EmuLoader, arrays_for, call_at, gpu_lowering, run
 
-
-def _why_not() -> str | None:
-    return cuda.unavailable_reason() or nvrtc.unavailable_reason()
-
-
-pytestmark = pytest.mark.skipif(_why_not() is not None, reason=f"no GPU fused kernels: {_why_not()}")
+pytestmark = pytest.mark.skipif(cuda.skip_reason(nvrtc=True) is not None,
+                                reason=f"no GPU fused kernels: {cuda.skip_reason(nvrtc=True)}")
 
 
 @pytest.fixture(autouse=True)
@@ -34,34 +30,8 @@ def _graph():
 
 def gpu_call(addr: int, inputs, outputs, iattr=()) -> None:
     """Call the launcher at `addr` on NumPy arrays copied to the device; outputs copied back."""
-    ffi, lib = cuda.library()
-    ups = []
-    try:
-        ins = ffi.new("sf_tensor[]", max(len(inputs), 1))
-        outs = ffi.new("sf_tensor[]", max(len(outputs), 1))
-        for i, a in enumerate(inputs):
-            ups.append(cuda._Upload(a))
-            cuda._record(ins[i], ups[-1])
-        for i, a in enumerate(outputs):
-            ups.append(cuda._Upload(a))
-            cuda._record(outs[i], ups[-1])
-        call = ffi.new("sf_call *")
-        call.n_in, call.n_out = len(inputs), len(outputs)
-        setattr(call, "in", ins)
-        call.out = outs
-        call.stream = ffi.NULL
-        for i, v in enumerate(iattr):
-            call.iattr[i] = int(v)
-        status = ffi.cast("sf_kernel", addr)(call)
-        buf = ffi.new("char[]", 256)
-        assert lib.sf_cuda_synchronize(buf, 256) == 0, ffi.string(buf)
-        if status != 0:
-            raise cpu.KernelError(status, ffi.string(call.msg).decode(errors="replace"), "fused")
-        for up in ups[len(inputs):]:
-            up.download()
-    finally:
-        for up in ups:
-            up.free()
+    ffi, _lib = cuda.library()
+    cuda.call_function(ffi.cast("sf_kernel", addr), "fused", inputs, outputs, iattr)
 
 
 _GPU = cuda_fused.GpuLoader()
@@ -85,7 +55,7 @@ def _both(spec, shape, seed=0):
                 _sym, addr, iattr = _GPU.kernel(spec)
                 gpu_call(addr, i, o, iattr)
             res.append(o)
-        except cpu.KernelError as e:
+        except (cpu.KernelError, cuda.KernelError) as e:
             res.append(str(e))
     return res
 
@@ -145,7 +115,7 @@ def test_errors_come_back_as_statuses_and_the_device_still_runs():
     spec = loader.specs[0]
     _sym, addr, iattr = _GPU.kernel(spec)
     x = np.arange(6, dtype=np.int32)
-    with pytest.raises(cpu.KernelError, match="fused member 1: integer division by zero"):
+    with pytest.raises(cuda.KernelError, match="fused member 1: integer division by zero"):
         gpu_call(addr, [x, np.full(6, 2, np.int32), np.ones(6, np.int32), np.zeros(1, np.int64)],
                  [np.zeros(6, np.int32)], iattr)
     out = np.zeros(6, np.int32)

@@ -185,3 +185,39 @@ def test_visible_device_list_bounds_the_gpus_a_session_uses(make_sim_gpu):
             s.run(y)
     with sf.Session(graph=g) as s:
         assert s.run(y) == pytest.approx([1.0])
+
+
+def test_16_bit_float_graphs_run_on_a_gpu_with_the_cuda_librarys_kernels(make_sim_gpu):
+    """A simulated GPU with exactly the kernels the CUDA library exports: float16 and
+    bfloat16 nodes (elementwise, addn, casts, transposes, gathers, a reduction through
+    float32) are placed on it with soft placement off, none falls back to the CPU."""
+    from staticflow.backends import cuda
+
+    try:
+        table = cuda.kernel_table()
+    except cuda.CudaUnavailable as e:
+        pytest.skip(str(e))
+    have = {"sf_cpu_" + n[len("sf_cuda_"):] for n in table}
+    make_sim_gpu(kernels=lambda sym: sym in have)
+    g = sf.Graph()
+    with g.as_default(), sf.device("/gpu:0"):
+        x = sf.placeholder(sf.float16, [3, 4], name="x")
+        b = sf.cast(x, sf.bfloat16, name="to_bf16")
+        z = sf.add(sf.multiply(b, b, name="square"), sf.constant(1.0, sf.bfloat16), name="plus_one")
+        s = sf.add_n([z, z, b], name="sum3")
+        t = sf.transpose(s, name="flip")
+        picked = sf.gather(t, [2, 0], name="pick")
+        total = sf.reduce_sum(sf.cast(picked, sf.float16, name="to_f16"), axis=1, name="total")
+    xv = (np.arange(12, dtype=np.float32).reshape(3, 4) / 7).astype(np.float16)
+    with sf.Session(graph=g, config=sf.ConfigProto(allow_soft_placement=False)) as s_:
+        got = s_.run(total, {x: xv})
+        where = _devices(s_, total, {x: xv})
+    for name in ("to_bf16", "square", "plus_one", "sum3", "flip", "pick", "to_f16", "total"):
+        assert where[name] == GPU, (name, where)
+    bv = xv.astype(np.float32).astype(sf.bfloat16.np)
+    zv = ((bv * bv).astype(np.float32) + 1).astype(sf.bfloat16.np)
+    sv = (zv.astype(np.float32) + zv.astype(np.float32)).astype(sf.bfloat16.np)
+    sv = (sv.astype(np.float32) + bv.astype(np.float32)).astype(sf.bfloat16.np)
+    picked_f16 = sv.T[[2, 0]].astype(np.float32).astype(np.float16)
+    want = picked_f16.astype(np.float32).sum(axis=1).astype(np.float16)
+    np.testing.assert_array_equal(got, want)
