@@ -17,15 +17,12 @@ FUSED = {"_FusedMatMul", "_FusedConv2D", "_FusedConv2DMaxPool", "_FusedBiasActiv
 
 
 def _cuda_has(table, without=()):
-    """The CUDA library's kernels as a predicate on C kernel symbols. The optimizer ops also
-    declare 16-bit float casts (their half-precision variants), which the CUDA library does
-    not have yet; they are allowed here so that what is checked is the fused nodes."""
+    """The CUDA library's kernels as a predicate on C kernel symbols, less those whose names
+    contain a string in `without`."""
 
     def has(sym: str) -> bool:
         if not sym.startswith("sf_cpu_") or any(w in sym for w in without):
             return False
-        if sym.startswith("sf_cpu_cast_") and "float16" in sym:
-            return True
         return "sf_cuda_" + sym[len("sf_cpu_"):] in table
 
     return has
