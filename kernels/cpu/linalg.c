@@ -208,17 +208,37 @@ void sf_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, cons
  * hardware prefetchers follow), into a block of y that stays in L1. Walking a
  * column block down K instead jumps a whole row per step, and the prefetchers,
  * which stop at page boundaries, lose it: that order ran at half the speed.
- * Thread p always takes the same columns (a static split), so on a machine
- * whose per-core caches hold a thread's share of W it stays there between runs.
- * Each output element is one thread's sum over k in order, y = fma(x[k],
- * W[k, j], y), whatever the split and the thread count, so results do not
- * depend on either. The plain and fused matmuls share it, so a fused plan gives
- * the unfused plan's values. */
+ * The threads split W where it is contiguous. A W with short rows (a dense
+ * layer of 512 units: 2 KiB a row) is cut along K into blocks of whole rows,
+ * each summed in k order, y = fma(x[k], W[k, j], y), into a partial y of its
+ * own; the partials then add in block order. Splitting such a W by columns
+ * instead gives each thread half of every row, and the prefetchers, fetching
+ * ahead past the half, bring each core most of the other's lines too: two
+ * threads ran 1.4x one, where the K split runs 2x. A W with long rows is
+ * split by columns, thread p always the same ones, each element one sum in k
+ * order. The blocks are set by the sizes alone, so results do not depend on
+ * the thread count; the plain and fused matmuls share this code, so a fused
+ * plan gives the unfused plan's values. */
 
 /* Columns of y per block: 4 KiB of float32, well inside L1 beside W's lines. */
 #define SF_GEMV_COLS 1024
 /* Elements of W below which the product runs on the calling thread. */
 #define SF_GEMV_PARALLEL_MIN (1 << 16)
+/* Bytes of the partial sums of a K-split product (on the caller's stack). */
+#define SF_GEMV_PARTIAL_BYTES (64 * 1024)
+
+/* K-blocks of a product y = x W with W [K, N] row-major: at least 128 rows each, at most
+ * SF_GEMM_MAX_PARTS, their partial y within SF_GEMV_PARTIAL_BYTES; 1 (no split) for a W
+ * whose rows are long enough (over 8 KiB) that a block of columns per thread is itself a
+ * long contiguous read. Set by the sizes alone, so the sums do not depend on the threads. */
+static int sf_gemv_kparts(int64_t N, int64_t K, int64_t elem)
+{
+    if (N * elem > 8192) return 1;
+    int64_t p = K / 128;
+    if (p > SF_GEMM_MAX_PARTS) p = SF_GEMM_MAX_PARTS;
+    if (p > SF_GEMV_PARTIAL_BYTES / (N * elem)) p = SF_GEMV_PARTIAL_BYTES / (N * elem);
+    return p < 1 ? 1 : (int)p;
+}
 
 #define SF_DEFINE_GEMV(NAME, T)                                                                  \
     /* y[j] = sum_k x[k * incx] op(B)[k, j] for j in [j0, j1) */                                \
@@ -296,10 +316,39 @@ void sf_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, cons
     void sf_gemv_##NAME(int tb, int64_t N, int64_t K, const T *x, int64_t incx, const T *B,     \
                         int64_t ldb, T *y, const T *bias, int act, T alpha)                     \
     {                                                                                           \
-        /* one block of columns per thread (64 columns or more each), the same block on     \
-         * every call */                                                                        \
+        const int big = (double)N * (double)K >= SF_GEMV_PARALLEL_MIN;                          \
+        const int kparts = big && !tb ? sf_gemv_kparts(N, K, (int64_t)sizeof(T)) : 1;          \
+        /* a narrow W [K, N]: K in blocks, each a contiguous run of W's rows summed into its \
+         * own partial y; the partials then add in block order, column blocks per thread */   \
+        if (kparts > 1) {                                                                       \
+            T part[SF_GEMV_PARTIAL_BYTES / sizeof(T)];                                          \
+            const int team = SF_GEMM_TEAM(kparts);                                              \
+            _Pragma("omp parallel num_threads(team) if(team > 1)")                              \
+            {                                                                                   \
+                _Pragma("omp for schedule(static)")                                             \
+                for (int p = 0; p < kparts; p++) {                                              \
+                    const int64_t k0 = K * p / kparts, k1 = K * (p + 1) / kparts;               \
+                    sf_gemv_cols_##NAME(0, k1 - k0, x + k0 * incx, incx, B + k0 * ldb, ldb,     \
+                                        part + p * N, 0, N);                                    \
+                }                                                                               \
+                const int q = omp_get_thread_num(), nq = omp_get_num_threads();                 \
+                const int64_t j0 = N * q / nq / 16 * 16;                                        \
+                const int64_t j1 = q + 1 == nq ? N : N * (q + 1) / nq / 16 * 16;                \
+                for (int64_t j = j0; j < j1; j++) {                                             \
+                    T sum = part[j];                                                            \
+                    for (int p = 1; p < kparts; p++) sum += part[p * N + j];                    \
+                    y[j] = sum;                                                                 \
+                }                                                                               \
+                if (j1 > j0 && (bias || act != SF_ACT_NONE))                                    \
+                    sf_epilogue_##NAME(y + j0, 1, j1 - j0, j1 - j0, bias ? bias + j0 : NULL,    \
+                                       act, alpha);                                             \
+            }                                                                                   \
+            return;                                                                             \
+        }                                                                                       \
+        /* otherwise one block of columns per thread (64 columns or more each), the same    \
+         * block on every call */                                                               \
         int parts = (int)(N / 64 < SF_GEMM_MAX_PARTS ? N / 64 : SF_GEMM_MAX_PARTS);             \
-        if ((double)N * (double)K < SF_GEMV_PARALLEL_MIN || parts < 1) parts = 1;               \
+        if (!big || parts < 1) parts = 1;                                                       \
         const int team = SF_GEMM_TEAM(parts);                                                   \
         _Pragma("omp parallel num_threads(team) if(team > 1)")                                  \
         {                                                                                       \
