@@ -13,7 +13,7 @@
  *     changes nothing in its arithmetic, so any thread count gives the same
  *     bits, and a thread that another process holds up delays one chunk.
  * A chunk packs its panels of A and B per K-block into its thread's buffer,
- * sized from the L2 cache read at run time (sysconf): a quarter of the L2 per
+ * sized from the L2 cache read at run time (sysconf): half the L2 per
  * operand. When every chunk reads all of one operand (the grid is one row or
  * one column of chunks), that operand's panels are packed once, by the first
  * chunk that needs each, and shared (sf_shared_panel). The epilogue (bias,
@@ -349,10 +349,11 @@ int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, c
      * operand, below): the threads never wait for each other before the end. Along C's
      * longer side, chunks of at most an eighth of it (room for two threads to even out
      * when another process holds one up); one K-block of a chunk's panels of each operand
-     * within a quarter of the L2. */
+     * within half the L2 (a quarter each ran the 4096-wide products 8-10% slower: every
+     * operand is packed once per chunk across it, so smaller chunks pack more often). */
     const int64_t np_a = (M + SF_MR - 1) / SF_MR, np_b = (N + SF_NR - 1) / SF_NR;
-    const int64_t l2q = sf_l2_bytes() / 4 / (j.kb * (int64_t)sizeof(float));
-    int64_t cap_a = l2q / SF_MR, cap_b = l2q / SF_NR;
+    const int64_t l2h = sf_l2_bytes() / 2 / (j.kb * (int64_t)sizeof(float));
+    int64_t cap_a = l2h / SF_MR, cap_b = l2h / SF_NR;
     if (N >= M) {
         if (cap_b > (np_b + 7) / 8) cap_b = (np_b + 7) / 8;
     } else if (cap_a > (np_a + 7) / 8) {
