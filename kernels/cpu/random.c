@@ -55,6 +55,7 @@
 
 #include "sf_internal.h"
 #include "sf_philox.h"
+#include "sf_sampler.h"
 
 #include "sf_vector_math.h" /* libmvec variants of the Box-Muller log, sin, cos */
 
@@ -387,61 +388,7 @@ DEF_INT_KERNEL(int64, SF_INT64, i64, 2, int64_t)
 
 /* ---- candidate samplers -------------------------------------------------- */
 
-/* TensorFlow's RangeSampler::SampleBatchGetExpectedCount (range_sampler.cc):
- * draws of the sampler's distribution over [0, range_max) until num_sampled
- * values are picked (distinct ones when unique), then each value's expected
- * count in num_sampled picks made with num_tries draws. Draw t is element t
- * of the float64 uniform stream (block t / 2, words (0, 1) or (2, 3)):
- *   log-uniform  v = (int64)exp(u * log1p(range_max)) - 1, mod range_max,
- *                P(v) = log((v + 2) / (v + 1)) / log1p(range_max)
- *   uniform      v = floor(x * range_max / 2^64) of the draw's 64 bits x,
- *                P(v) = 1 / range_max
- * Expected counts are float32, as TensorFlow computes them:
- *   p * num_sampled when num_tries == num_sampled, else
- *   -expm1(num_tries * log1p(-p)). */
-
-#define SAMPLER_MAX_TRIES 2147483647LL /* TF's kint32max */
-
-typedef struct sampler {
-    int log_uniform;
-    int64_t range;
-    double log_range; /* log1p(range) */
-} sampler;
-
-static int64_t sampler_draw(const sampler *s, const uint32_t w[4], int half)
-{
-    const uint64_t x = sf_bits64(w[2 * half], w[2 * half + 1]);
-    if (s->log_uniform) {
-        const int64_t v = (int64_t)exp(sf_u01_f64(x) * s->log_range) - 1;
-        return v % s->range;
-    }
-    return (int64_t)sf_mulhi64(x, (uint64_t)s->range);
-}
-
-static float sampler_prob(const sampler *s, int64_t v)
-{
-    if (s->log_uniform) return (float)(log((v + 2.0) / (v + 1.0)) / s->log_range);
-    return (float)(1.0 / (double)s->range);
-}
-
-static float expected_count(float p, int64_t batch, int64_t tries)
-{
-    if (tries == batch) return p * (float)batch;
-    return -expm1f((float)tries * log1pf(-p));
-}
-
-/* Open-addressing set of non-negative int64 over cap (a power of two) slots,
- * -1 marking an empty slot. Returns 1 when v was added, 0 when present. */
-static int set_insert(int64_t *slots, int64_t cap, int64_t v)
-{
-    uint64_t h = ((uint64_t)v * 0x9E3779B97F4A7C15ull) & (uint64_t)(cap - 1);
-    while (slots[h] != -1) {
-        if (slots[h] == v) return 0;
-        h = (h + 1) & (uint64_t)(cap - 1);
-    }
-    slots[h] = v;
-    return 1;
-}
+/* The draws and expected counts are sf_sampler.h's, shared with the CUDA kernels. */
 
 static int sampler_kernel(sf_call *c, const char *name, int log_uniform)
 {
@@ -478,36 +425,16 @@ static int sampler_kernel(sf_call *c, const char *name, int log_uniform)
             return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "`true_candidate` out of range [0, %lld), received %lld",
                            (long long)range, (long long)v);
     }
-    const sampler s = {log_uniform, range, log1p((double)range)};
+    const sf_sampler s = {log_uniform, unique, range, batch, cap, log1p((double)range)};
     int64_t *out = (int64_t *)cand->data, *slots = (int64_t *)set->data;
-    const int64_t so = cand->strides[0];
-    int64_t tries = 0;
-    uint32_t w[4] = {0, 0, 0, 0};
-    if (unique) {
-        if (set->strides[0] != 1 && cap > 1)
-            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: the set must be contiguous", name);
-        for (int64_t i = 0; i < cap; i++) slots[i] = -1;
-        int64_t picked = 0;
-        while (picked < batch) {
-            if (tries >= SAMPLER_MAX_TRIES)
-                return sf_fail(c, SF_ERR_INTERNAL, "%s: no %lld distinct values after %lld draws", name,
-                               (long long)batch, (long long)tries);
-            if ((tries & 1) == 0) sf_philox(&k, (uint64_t)(tries >> 1), w);
-            const int64_t v = sampler_draw(&s, w, (int)(tries & 1));
-            tries++;
-            if (set_insert(slots, cap, v)) out[picked++ * so] = v;
-        }
-    } else {
-        for (; tries < batch; tries++) {
-            if ((tries & 1) == 0) sf_philox(&k, (uint64_t)(tries >> 1), w);
-            out[tries * so] = sampler_draw(&s, w, (int)(tries & 1));
-        }
-    }
-    float *se = (float *)sec->data, *te = (float *)tec->data;
-    for (int64_t i = 0; i < batch; i++)
-        se[i * sec->strides[0]] = expected_count(sampler_prob(&s, out[i * so]), batch, tries);
-    for (int64_t i = 0; i < n; i++)
-        te[i * tec->strides[0]] = expected_count(sampler_prob(&s, tv[i * tc->strides[0]]), batch, tries);
+    if (unique && set->strides[0] != 1 && cap > 1)
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: the set must be contiguous", name);
+    const int64_t tries = sf_sampler_pick(&s, &k, out, cand->strides[0], slots);
+    if (tries < 0)
+        return sf_fail(c, SF_ERR_INTERNAL, "%s: no %lld distinct values after %lld draws", name, (long long)batch,
+                       (long long)SF_SAMPLER_MAX_TRIES);
+    sf_sampler_counts(&s, tries, out, cand->strides[0], (float *)sec->data, sec->strides[0], tv, tc->strides[0], n,
+                      (float *)tec->data, tec->strides[0]);
     state_advance(c, &k, (uint64_t)((tries + 1) / 2));
     return SF_OK;
 }

@@ -13,13 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#ifndef SF_HD
-#ifdef __CUDACC__
-#define SF_HD __host__ __device__
-#else
-#define SF_HD
-#endif
-#endif
+#include "sf_hd.h"
 
 SF_HD static inline uint32_t sf_f32_bits(float f)
 {

@@ -8,13 +8,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#ifndef SF_HD
-#ifdef __CUDACC__
-#define SF_HD __host__ __device__
-#else
-#define SF_HD
-#endif
-#endif
+#include "sf_hd.h"
 
 #define SF_PH_M0 0xD2511F53u
 #define SF_PH_M1 0xCD9E8D57u

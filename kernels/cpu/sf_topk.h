@@ -14,13 +14,7 @@
 
 #include "staticflow.h"
 
-#ifndef SF_HD
-#ifdef __CUDACC__
-#define SF_HD __host__ __device__
-#else
-#define SF_HD
-#endif
-#endif
+#include "sf_hd.h"
 
 /* x ranks above y, x ties y (x != x: NaN, without isnan's overloads) */
 #define SF_TK_GT_FLOAT(x, y) ((x) > (y) || ((x) != (x) && (y) == (y)))

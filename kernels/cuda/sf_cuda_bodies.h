@@ -13,11 +13,7 @@
 #ifndef SF_CUDA_BODIES_H
 #define SF_CUDA_BODIES_H
 
-#ifdef __CUDACC__
-#define SF_HD __host__ __device__
-#else
-#define SF_HD
-#endif
+#include "sf_hd.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -5,6 +5,7 @@
 
 #include "sf_cuda_launch.h"
 #include "sf_cuda_ew.h"
+#include "sf_sampler.h"
 
 SF_KERNEL k_advance(int64_t *state, int64_t st, uint64_t blocks)
 {
@@ -120,32 +121,8 @@ SF_CU_RANDOM(X_RANDOM)
 
 SF_CU_ERROR_SLOT(random)
 
-#define SF_SAMPLER_MAX_TRIES 2147483647LL /* TF's kint32max */
 #define SF_SAMPLER_NONE 0xffffffffffffffffull
 #define SF_SAMPLER_GAVE_UP 0x4000000000000000ull
-
-SF_HD static inline int64_t sf_sampler_draw(int log_uniform, int64_t range, double log_range, const uint32_t w[4],
-                                            int half)
-{
-    const uint64_t x = sf_bits64(w[2 * half], w[2 * half + 1]);
-    if (log_uniform) {
-        const int64_t v = (int64_t)exp(sf_u01_f64(x) * log_range) - 1;
-        return v % range;
-    }
-    return (int64_t)sf_mulhi64(x, (uint64_t)range);
-}
-
-SF_HD static inline float sf_sampler_prob(int log_uniform, int64_t range, double log_range, int64_t v)
-{
-    if (log_uniform) return (float)(log((v + 2.0) / (v + 1.0)) / log_range);
-    return (float)(1.0 / (double)range);
-}
-
-SF_HD static inline float sf_sampler_expected(float p, int64_t batch, int64_t tries)
-{
-    if (tries == batch) return p * (float)batch;
-    return -expm1f((float)tries * log1pf(-p));
-}
 
 SF_KERNEL k_sampler_check(const int64_t *tv, int64_t ts, int64_t n, int64_t range, unsigned long long *err)
 {
@@ -155,22 +132,9 @@ SF_KERNEL k_sampler_check(const int64_t *tv, int64_t ts, int64_t n, int64_t rang
     }
 }
 
-/* open addressing over cap (a power of two) slots, -1 empty: 1 when v was added */
-SF_HD static inline int sf_sampler_insert(int64_t *slots, int64_t cap, int64_t v)
-{
-    uint64_t h = ((uint64_t)v * 0x9E3779B97F4A7C15ull) & (uint64_t)(cap - 1);
-    while (slots[h] != -1) {
-        if (slots[h] == v) return 0;
-        h = (h + 1) & (uint64_t)(cap - 1);
-    }
-    slots[h] = v;
-    return 1;
-}
-
 typedef struct sf_sampler_args {
-    int log_uniform, unique;
-    int64_t range, batch, n, cap;
-    double log_range;
+    sf_sampler s;
+    int64_t n;
     int64_t so, ts, ses, tes; /* strides: candidates, true classes, their counts */
 } sf_sampler_args;
 
@@ -179,33 +143,12 @@ SF_KERNEL k_sampler(sf_sampler_args a, int64_t *state, int64_t sst, const int64_
 {
     if (*err != SF_SAMPLER_NONE) return; /* a bad true class: nothing drawn */
     const sf_ph_key k = sf_ph_key_of(state, sst);
-    int64_t tries = 0;
-    uint32_t w[4] = {0, 0, 0, 0};
-    if (a.unique) {
-        for (int64_t i = 0; i < a.cap; i++) slots[i] = -1;
-        int64_t picked = 0;
-        while (picked < a.batch) {
-            if (tries >= SF_SAMPLER_MAX_TRIES) {
-                *err = SF_SAMPLER_GAVE_UP;
-                return;
-            }
-            if ((tries & 1) == 0) sf_philox(&k, (uint64_t)(tries >> 1), w);
-            const int64_t v = sf_sampler_draw(a.log_uniform, a.range, a.log_range, w, (int)(tries & 1));
-            tries++;
-            if (sf_sampler_insert(slots, a.cap, v)) out[picked++ * a.so] = v;
-        }
-    } else {
-        for (; tries < a.batch; tries++) {
-            if ((tries & 1) == 0) sf_philox(&k, (uint64_t)(tries >> 1), w);
-            out[tries * a.so] = sf_sampler_draw(a.log_uniform, a.range, a.log_range, w, (int)(tries & 1));
-        }
+    const int64_t tries = sf_sampler_pick(&a.s, &k, out, a.so, slots);
+    if (tries < 0) {
+        *err = SF_SAMPLER_GAVE_UP;
+        return;
     }
-    for (int64_t i = 0; i < a.batch; i++)
-        se[i * a.ses] = sf_sampler_expected(sf_sampler_prob(a.log_uniform, a.range, a.log_range, out[i * a.so]),
-                                            a.batch, tries);
-    for (int64_t i = 0; i < a.n; i++)
-        te[i * a.tes] = sf_sampler_expected(sf_sampler_prob(a.log_uniform, a.range, a.log_range, tv[i * a.ts]),
-                                            a.batch, tries);
+    sf_sampler_counts(&a.s, tries, out, a.so, se, a.ses, tv, a.ts, a.n, te, a.tes);
     state[2 * sst] = (int64_t)(k.ctr + (uint64_t)((tries + 1) / 2));
 }
 
@@ -234,33 +177,34 @@ static int sf_cu_sampler(sf_call *c, const char *name, int log_uniform)
         return SF_ERR_INVALID_ARGUMENT;
     }
     sf_sampler_args a;
-    a.log_uniform = log_uniform;
-    a.n = tc->shape[0], a.batch = cand->shape[0], a.cap = set->shape[0];
-    a.range = c->iattr[SF_SAMPLER_RANGE_MAX];
-    a.unique = c->iattr[SF_SAMPLER_UNIQUE] != 0;
-    if (a.range < 1) {
-        snprintf(c->msg, SF_MSG_LEN, "%s: range_max must be >= 1, got %lld", name, (long long)a.range);
+    a.s.log_uniform = log_uniform;
+    a.n = tc->shape[0], a.s.batch = cand->shape[0], a.s.cap = set->shape[0];
+    a.s.range = c->iattr[SF_SAMPLER_RANGE_MAX];
+    a.s.unique = c->iattr[SF_SAMPLER_UNIQUE] != 0;
+    if (a.s.range < 1) {
+        snprintf(c->msg, SF_MSG_LEN, "%s: range_max must be >= 1, got %lld", name, (long long)a.s.range);
         return SF_ERR_INVALID_ARGUMENT;
     }
-    if (a.unique && a.batch > a.range) {
+    if (a.s.unique && a.s.batch > a.s.range) {
         snprintf(c->msg, SF_MSG_LEN, "Sampler's range is too small.");
         return SF_ERR_INVALID_ARGUMENT;
     }
-    if (a.unique && (a.cap < 2 * a.batch || (a.cap & (a.cap - 1)) != 0)) {
-        snprintf(c->msg, SF_MSG_LEN, "%s: the set needs a power-of-two size >= %lld", name, (long long)(2 * a.batch));
+    if (a.s.unique && (a.s.cap < 2 * a.s.batch || (a.s.cap & (a.s.cap - 1)) != 0)) {
+        snprintf(c->msg, SF_MSG_LEN, "%s: the set needs a power-of-two size >= %lld", name,
+                 (long long)(2 * a.s.batch));
         return SF_ERR_INVALID_ARGUMENT;
     }
-    if (a.unique && set->strides[0] != 1 && a.cap > 1) {
+    if (a.s.unique && set->strides[0] != 1 && a.s.cap > 1) {
         snprintf(c->msg, SF_MSG_LEN, "%s: the set must be contiguous", name);
         return SF_ERR_INVALID_ARGUMENT;
     }
-    a.log_range = log1p((double)a.range);
+    a.s.log_range = log1p((double)a.s.range);
     a.so = cand->strides[0], a.ts = tc->strides[0], a.ses = sec->strides[0], a.tes = tec->strides[0];
     unsigned long long *err = NULL, got = SF_SAMPLER_NONE;
     int st = sf_cu_err_begin_random(c, name, SF_SAMPLER_NONE, &err);
     if (st) return st;
     if (a.n > 0)
-        SF_LAUNCH_TO(st, c, name, k_sampler_check, a.n, (const int64_t *)tc->data, a.ts, a.n, a.range, err);
+        SF_LAUNCH_TO(st, c, name, k_sampler_check, a.n, (const int64_t *)tc->data, a.ts, a.n, a.s.range, err);
     if (!st)
         SF_LAUNCH1_TO(st, c, name, k_sampler, a, (int64_t *)s->data, s->strides[0], (const int64_t *)tc->data,
                      (int64_t *)cand->data, (float *)tec->data, (float *)sec->data, (int64_t *)set->data, err);
@@ -268,14 +212,14 @@ static int sf_cu_sampler(sf_call *c, const char *name, int log_uniform)
     if (st) return st;
     if (st2) return st2;
     if (got == SF_SAMPLER_GAVE_UP) {
-        snprintf(c->msg, SF_MSG_LEN, "%s: no %lld distinct values after %lld draws", name, (long long)a.batch,
+        snprintf(c->msg, SF_MSG_LEN, "%s: no %lld distinct values after %lld draws", name, (long long)a.s.batch,
                  (long long)SF_SAMPLER_MAX_TRIES);
         return SF_ERR_INTERNAL;
     }
     if (got != SF_SAMPLER_NONE) {
         int64_t v = 0;
         SF_TO_HOST(c, name, &v, (const int64_t *)tc->data + (int64_t)got * a.ts, sizeof v);
-        snprintf(c->msg, SF_MSG_LEN, "`true_candidate` out of range [0, %lld), received %lld", (long long)a.range,
+        snprintf(c->msg, SF_MSG_LEN, "`true_candidate` out of range [0, %lld), received %lld", (long long)a.s.range,
                  (long long)v);
         return SF_ERR_INVALID_ARGUMENT;
     }
