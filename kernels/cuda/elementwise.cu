@@ -68,9 +68,9 @@ SF_EW_BOOL_LISTS(X_U, X_B)
     SF_CU_EW_PUBLIC(select_##DT, 3, SF_BOOL, SF_DTC_##DT, SF_DTC_##DT, SF_DTC_##DT, 0)
 SF_CU_ALL(X_SELECT)
 
-/* addn: sf_ew_addn_run's passes (sf_cuda_ew.h) */
-#define X_ADDN(DT, T, UT)                                                                       \
-    SF_EW_ADDN(DT, T, UT)                                                                       \
+/* addn: sf_ew_addn_run's passes (sf_cuda_ew.h); the 16-bit floats' bodies round after
+ * each addition (SF_EW_ADDN_H), the launch is the same */
+#define SF_CU_ADDN(DT)                                                                          \
     SF_CU_EW_KERNEL(addn_##DT)                                                                  \
     static int sf_cu_addn_go_##DT(sf_call *c, const char *name, const sf_ew_plan *p, int64_t n) \
     {                                                                                           \
@@ -80,19 +80,9 @@ SF_CU_ALL(X_SELECT)
     {                                                                                           \
         return sf_ew_addn_run(c, "sf_cuda_addn_" #DT, SF_DTC_##DT, sf_cu_addn_go_##DT);         \
     }
+#define X_ADDN(DT, T, UT) SF_EW_ADDN(DT, T, UT) SF_CU_ADDN(DT)
 SF_ADDN_TYPES(X_ADDN)
-
-#define X_ADDN_H(DT)                                                                            \
-    SF_EW_ADDN_H(DT)                                                                            \
-    SF_CU_EW_KERNEL(addn_##DT)                                                                  \
-    static int sf_cu_addn_go_##DT(sf_call *c, const char *name, const sf_ew_plan *p, int64_t n) \
-    {                                                                                           \
-        return sf_cu_ew_go(c, name, k_addn_##DT, p, n, 0);                                      \
-    }                                                                                           \
-    extern "C" int sf_cuda_addn_##DT(sf_call *c)                                                \
-    {                                                                                           \
-        return sf_ew_addn_run(c, "sf_cuda_addn_" #DT, SF_DTC_##DT, sf_cu_addn_go_##DT);         \
-    }
+#define X_ADDN_H(DT) SF_EW_ADDN_H(DT) SF_CU_ADDN(DT)
 SF_ADDN_HALF_TYPES(X_ADDN_H)
 
 /* the table */

@@ -122,8 +122,7 @@ SF_CU_ALL(X_COPY)
     SF_EW_SELECT(DT, T) SF_EMU_EW_PUBLIC(select_##DT, 3, SF_BOOL, SF_DTC_##DT, SF_DTC_##DT, SF_DTC_##DT)
 SF_CU_ALL(X_SELECT)
 
-#define X_ADDN(DT, T, UT)                                                                       \
-    SF_EW_ADDN(DT, T, UT)                                                                       \
+#define SF_EMU_ADDN(DT)                                                                         \
     static int sf_emu_addn_go_##DT(sf_call *c, const char *name, const sf_ew_plan *p, int64_t n) \
     {                                                                                           \
         return sf_emu_ew_go(c, name, sf_ew_elem_addn_##DT, p, n);                               \
@@ -132,18 +131,9 @@ SF_CU_ALL(X_SELECT)
     {                                                                                           \
         return sf_ew_addn_run(c, "sf_cuda_addn_" #DT, SF_DTC_##DT, sf_emu_addn_go_##DT);        \
     }
+#define X_ADDN(DT, T, UT) SF_EW_ADDN(DT, T, UT) SF_EMU_ADDN(DT)
 SF_ADDN_TYPES(X_ADDN)
-
-#define X_ADDN_H(DT)                                                                            \
-    SF_EW_ADDN_H(DT)                                                                            \
-    static int sf_emu_addn_go_##DT(sf_call *c, const char *name, const sf_ew_plan *p, int64_t n) \
-    {                                                                                           \
-        return sf_emu_ew_go(c, name, sf_ew_elem_addn_##DT, p, n);                               \
-    }                                                                                           \
-    int sf_emu_addn_##DT(sf_call *c)                                                            \
-    {                                                                                           \
-        return sf_ew_addn_run(c, "sf_cuda_addn_" #DT, SF_DTC_##DT, sf_emu_addn_go_##DT);        \
-    }
+#define X_ADDN_H(DT) SF_EW_ADDN_H(DT) SF_EMU_ADDN(DT)
 SF_ADDN_HALF_TYPES(X_ADDN_H)
 
 /* ---- reductions: row mode through the block tree, column mode per output --- */
