@@ -133,7 +133,7 @@ static int sf_own_float32(int ta, int tb, int64_t M, int64_t N, int64_t K, const
                           int64_t lda, const float *B, int64_t ldb, float *C, const float *bias,
                           int act, float alpha)
 {
-    return sf_sgemm_own_wins(ta, M, N, K) &&
+    return sf_sgemm_own_wins(ta, tb, M, N, K) &&
            sf_sgemm_own(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N, bias, act, alpha);
 }
 

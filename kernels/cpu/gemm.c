@@ -190,19 +190,22 @@ static void sf_pack_b(float *restrict dst, int tb, const float *restrict B, int6
 }
 
 /* ---- microkernel ---------------------------------------------------------
- * acc = sum over k < kc of a(r, k) x b[k] (SF_NR) for the SF_MR rows r, then for
- * the valid rows (mr) and columns (mask0, mask1):
+ * acc = sum over k < kc of a(r, k) x b[k * bs] (SF_NR floats) for the SF_MR rows
+ * r, then for the valid rows (mr) and columns (mask0, mask1):
  *   first K-block:  C = alpha acc + beta C   (C not read when beta == 0)
  *   later blocks:   C = alpha acc + C
  * a(r, k) = a[r * rs + k * ks]: a packed panel (rs 1, ks SF_MR, rows past M zero)
  * or A's own rows read in place (rs lda, ks 1; rows past mr read row 0 again, and
  * their sums are never stored). The operand is only ever broadcast, one float at a
  * time, so reading it in place costs no more than reading a packed copy, and saves
- * the copy: 5-20% on the products of this library's models (bits unchanged). */
+ * the copy: 5-20% on the products of this library's models (bits unchanged).
+ * b is a packed panel (bs SF_NR, columns past N zero) or B's own rows (bs ldb; with
+ * bmask, loads masked to the valid columns: masked loads run slower, so only a tile at
+ * the edge takes them). */
 static inline __attribute__((always_inline)) void
 sf_ukernel(int64_t kc, const float *restrict a, int64_t rs, int64_t ks, const float *restrict b,
-           float *restrict C, int64_t ldc, float alpha, float beta, int first, int64_t mr,
-           __mmask16 mask0, __mmask16 mask1)
+           int64_t bs, int bmask, float *restrict C, int64_t ldc, float alpha, float beta,
+           int first, int64_t mr, __mmask16 mask0, __mmask16 mask1)
 {
     __m512 c0[SF_MR], c1[SF_MR];
     int64_t o[SF_MR];
@@ -212,8 +215,9 @@ sf_ukernel(int64_t kc, const float *restrict a, int64_t rs, int64_t ks, const fl
         o[r] = (ks == 1 && r >= mr ? 0 : r) * rs;
     }
     for (int64_t k = 0; k < kc; k++) {
-        const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-        _mm_prefetch((const char *)(b + 8 * SF_NR), _MM_HINT_T0);
+        const __m512 b0 = bmask ? _mm512_maskz_loadu_ps(mask0, b) : _mm512_loadu_ps(b);
+        const __m512 b1 = bmask ? _mm512_maskz_loadu_ps(mask1, b + 16) : _mm512_loadu_ps(b + 16);
+        _mm_prefetch((const char *)(b + 8 * bs), _MM_HINT_T0);
         if (ks != 1) _mm_prefetch((const char *)(a + 8 * ks), _MM_HINT_T0);
 #pragma GCC unroll 16
         for (int r = 0; r < SF_MR; r++) {
@@ -222,7 +226,7 @@ sf_ukernel(int64_t kc, const float *restrict a, int64_t rs, int64_t ks, const fl
             c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
         }
         a += ks;
-        b += SF_NR;
+        b += bs;
     }
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(first ? beta : 1.0f);
     const int read = !first || beta != 0.0f;
@@ -258,10 +262,16 @@ typedef struct {
      * t), with flags[slot] 0 (not packed), 1 (being packed) or 2 (packed). A chunk that
      * finds a panel being packed packs its own copy instead of waiting for it. */
     int side;
+    /* B stored [K, N] read in place (b_rows) rather than packed: for a short C with short
+     * rows of B, where a packed panel would serve only a few row blocks */
+    int b_rows;
     int64_t nkb;
     float *shared;
     int *flags;
 } sf_gemm_job;
+
+/* C's rows, at most, for B stored [K, N] to be read in place (sf_sgemm_own) */
+#define SF_B_ROWS_MAX_M 128
 
 /* Panels on the shared side, at most (the chunk's table of their addresses) */
 #define SF_SHARED_MAX 64
@@ -292,9 +302,9 @@ static const float *sf_shared_panel(const sf_gemm_job *j, int64_t p, int64_t t, 
 }
 
 /* One chunk of C: A panels [pa0, pa1) (rows), B panels [pb0, pb1) (columns). Per
- * K-block, the chunk packs its panels of B (and of a transposed A) into `buf` (kb deep),
- * then every micro-tile of the chunk gets that K-block; a row block's epilogue follows
- * its last K-block. */
+ * K-block, the chunk packs its panels of B (unless read in place) and of a transposed A
+ * into `buf` (kb deep), then every micro-tile of the chunk gets that K-block; a row
+ * block's epilogue follows its last K-block. */
 static void sf_chunk_run(const sf_gemm_job *j, int64_t pa0, int64_t pa1, int64_t pb0, int64_t pb1,
                          float *buf)
 {
@@ -312,7 +322,7 @@ static void sf_chunk_run(const sf_gemm_job *j, int64_t pa0, int64_t pa1, int64_t
         } else if (j->ta) {
             sf_pack_a_rows(ap, j->A, j->lda, M, k0, kc, pa0, pa1);
         }
-        for (int64_t p = pb0; p < pb1; p++) {
+        for (int64_t p = pb0; p < pb1 && !j->b_rows; p++) {
             float *mine = bp + (p - pb0) * kc * SF_NR;
             if (j->side == 2)
                 sp[p - pb0] = sf_shared_panel(j, p, t, k0, kc, mine);
@@ -323,15 +333,25 @@ static void sf_chunk_run(const sf_gemm_job *j, int64_t pa0, int64_t pa1, int64_t
             const float *a = j->side == 1 ? sp[(i - r0) / SF_MR] : ap + (i - r0) / SF_MR * kc * SF_MR;
             const int64_t mr = r1 - i < SF_MR ? r1 - i : SF_MR;
             for (int64_t jj = c0; jj < c1; jj += SF_NR) {
-                const float *b = j->side == 2 ? sp[(jj - c0) / SF_NR] : bp + (jj - c0) / SF_NR * kc * SF_NR;
                 const int64_t nr = c1 - jj;
                 float *c = j->C + i * j->ldc + jj;
-                if (j->ta)
-                    sf_ukernel(kc, a, 1, SF_MR, b, c, j->ldc, j->alpha, j->beta, first, mr,
-                               sf_mask(nr), sf_mask(nr - 16));
-                else
-                    sf_ukernel(kc, j->A + i * j->lda + k0, j->lda, 1, b, c, j->ldc, j->alpha,
-                               j->beta, first, mr, sf_mask(nr), sf_mask(nr - 16));
+                const __mmask16 m0 = sf_mask(nr), m1 = sf_mask(nr - 16);
+                const float *b = j->side == 2 ? sp[(jj - c0) / SF_NR] : bp + (jj - c0) / SF_NR * kc * SF_NR;
+                if (j->ta) {
+                    sf_ukernel(kc, a, 1, SF_MR, b, SF_NR, 0, c, j->ldc, j->alpha, j->beta, first,
+                               mr, m0, m1);
+                } else if (!j->b_rows) {
+                    sf_ukernel(kc, j->A + i * j->lda + k0, j->lda, 1, b, SF_NR, 0, c, j->ldc,
+                               j->alpha, j->beta, first, mr, m0, m1);
+                } else {
+                    b = j->B + k0 * j->ldb + jj;
+                    if (nr >= SF_NR)
+                        sf_ukernel(kc, j->A + i * j->lda + k0, j->lda, 1, b, j->ldb, 0, c, j->ldc,
+                                   j->alpha, j->beta, first, mr, m0, m1);
+                    else
+                        sf_ukernel(kc, j->A + i * j->lda + k0, j->lda, 1, b, j->ldb, 1, c, j->ldc,
+                                   j->alpha, j->beta, first, mr, m0, m1);
+                }
             }
             if (last && (j->bias || j->act != SF_ACT_NONE))
                 sf_epilogue_float32(j->C + i * j->ldc + c0, mr, c1 - c0, j->ldc,
@@ -353,9 +373,14 @@ int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, c
 {
     if (M <= 0 || N <= 0 || K <= 0) return 0;
     sf_gemm_job j = {ta, tb, M, N, K, lda, ldb, ldc, sf_kc(K), A, B, bias,
-                     alpha, beta, act_alpha, C, act, 0, 0, NULL, NULL};
-    /* C in a grid of chunks, each packing its own panels of A and B (but for a shared
-     * operand, below): the threads never wait for each other before the end. Along C's
+                     alpha, beta, act_alpha, C, act, 0, 0, 0, NULL, NULL};
+    /* B read in place when C has at most SF_B_ROWS_MAX_M rows and B's rows fit half a
+     * page (2 KiB): the eight K steps a prefetch looks ahead then stay within a few pages.
+     * Same run, two cores: 64x3136x512 200 -> 218 GFLOPS, 128x512x512 212 -> 221; with
+     * 4 KiB rows (N 1024 and up) in place was 20-25% slower. */
+    j.b_rows = !ta && !tb && M <= SF_B_ROWS_MAX_M && ldb <= 512;
+    /* C in a grid of chunks, each packing its own panels (but for a shared operand,
+     * below): the threads never wait for each other before the end. Along C's
      * longer side, chunks of at most an eighth of it (room for two threads to even out
      * when another process holds one up); one K-block of a chunk's panels of each operand
      * within half the L2 (a quarter each ran the 4096-wide products 8-10% slower: every
@@ -374,12 +399,12 @@ int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, c
     int team = omp_in_parallel() ? 1 : omp_get_max_threads();
     if (work < (double)SF_GEMM_PARALLEL_MIN || nchunks < 2) team = 1;
     if (team > nchunks) team = (int)nchunks;
-    const int64_t need = ((ta ? per_a * SF_MR : 0) + per_b * SF_NR) * j.kb;
+    const int64_t need = ((ta ? per_a * SF_MR : 0) + (j.b_rows ? 0 : per_b * SF_NR)) * j.kb;
     /* one operand read whole by every chunk, with a team to share its packing (A is
      * packed only when transposed) */
     j.nkb = (K + j.kb - 1) / j.kb;
     if (team > 1 && ta && na == 1 && np_a <= SF_SHARED_MAX) j.side = 1;
-    else if (team > 1 && nb == 1 && np_b <= SF_SHARED_MAX) j.side = 2;
+    else if (team > 1 && !j.b_rows && nb == 1 && np_b <= SF_SHARED_MAX) j.side = 2;
     if (j.side) {
         const int64_t slots = (j.side == 1 ? np_a : np_b) * j.nkb;
         const int64_t floats = slots * j.kb * (j.side == 1 ? SF_MR : SF_NR);
@@ -397,7 +422,7 @@ int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, c
     {
         /* no barrier before the chunks: a thread that another process holds up neither
          * delays the start nor holds a chunk until it runs */
-        float *buf = sf_grow(&sf_pack_buf, &sf_pack_cap, need);
+        float *buf = need ? sf_grow(&sf_pack_buf, &sf_pack_cap, need) : NULL;
         /* chunks row-block-major when C is tall (a thread's next chunk reuses its rows'
          * cache lines), column-block-major when it is wide */
 #pragma omp for schedule(dynamic, 1)
@@ -407,7 +432,7 @@ int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, c
             if (a0 >= np_a || b0 >= np_b) continue;
             const int64_t a1 = a0 + per_a < np_a ? a0 + per_a : np_a;
             const int64_t b1 = b0 + per_b < np_b ? b0 + per_b : np_b;
-            if (buf) {
+            if (buf || !need) {
                 sf_chunk_run(&j, a0, a1, b0, b1, buf);
             } else { /* no memory for the panels: BLAS on the chunk's block */
                 const int64_t r0 = a0 * SF_MR, r1 = a1 * SF_MR < M ? a1 * SF_MR : M;
@@ -427,14 +452,19 @@ int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, c
     return 1;
 }
 
-int sf_sgemm_own_wins(int ta, int64_t M, int64_t N, int64_t K)
+int sf_sgemm_own_wins(int ta, int tb, int64_t M, int64_t N, int64_t K)
 {
     /* small or skinny products: BLAS's lower fixed cost (and tighter edge tiles) wins;
      * with the threshold lowered (sf_set_parallel_min, for tests) every size takes the
      * own path */
     const double madds = (double)M * (double)N * (double)K;
     if (sf_gemm_own_min_madds < SF_GEMM_OWN_MIN_DEFAULT) return madds >= (double)sf_gemm_own_min_madds;
-    if (madds < (double)sf_gemm_own_min_madds || M < 32 || N < 32 || K < 16) return 0;
+    if (M < 32 || N < 32) return 0;
+    /* but a short K against a transposed B (a dense layer's input gradient from a narrow
+     * next layer: 128x10 times 10x512) is 2-2.5x faster here at any size: BLAS threads
+     * it poorly (two cores, 128x512x10 16 vs 35 us, 64x512x10 7.7 vs 19) */
+    if (K < 16) return !ta && tb;
+    if (madds < (double)sf_gemm_own_min_madds) return 0;
     /* a long product into a narrow C (a conv's filter gradient, 800 x 64 x 3136): BLAS's
      * packing of the tall operand is the faster there (64 vs 77 GFLOPS on one core) */
     return !(ta && N <= 64 && K > 2 * M);
@@ -442,9 +472,9 @@ int sf_sgemm_own_wins(int ta, int64_t M, int64_t N, int64_t K)
 
 #else /* no AVX-512: BLAS does every product */
 
-int sf_sgemm_own_wins(int ta, int64_t M, int64_t N, int64_t K)
+int sf_sgemm_own_wins(int ta, int tb, int64_t M, int64_t N, int64_t K)
 {
-    (void)ta, (void)M, (void)N, (void)K;
+    (void)ta, (void)tb, (void)M, (void)N, (void)K;
     return 0;
 }
 

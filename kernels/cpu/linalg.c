@@ -193,7 +193,7 @@ SF_DEFINE_GEMM(sf_dgemm, double, scipy_cblas_dgemm)
 void sf_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
               int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
 {
-    if (sf_sgemm_own_wins(ta, M, N, K) &&
+    if (sf_sgemm_own_wins(ta, tb, M, N, K) &&
         sf_sgemm_own(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, SF_ACT_NONE, 0.0f))
         return;
     sf_sgemm_blas(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

@@ -41,7 +41,7 @@ void sf_dgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, double alpha, con
 int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                  int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
                  const float *bias, int act, float act_alpha);
-int sf_sgemm_own_wins(int ta, int64_t M, int64_t N, int64_t K);
+int sf_sgemm_own_wins(int ta, int tb, int64_t M, int64_t N, int64_t K);
 /* In place over rows [0, rows) of y (row length n, row stride ld): y += bias
  * (when bias is not NULL), then the activation `act` (SF_ACT_*, alpha for
  * leaky_relu): the epilogue of the fused kernels (fused.c, conv.c). */
