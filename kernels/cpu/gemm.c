@@ -367,6 +367,18 @@ static int64_t sf_pieces(int64_t n, int64_t cap)
     return (n + cap - 1) / cap;
 }
 
+/* A cap of at least cap / 2 whose pieces are a whole number per thread, where one is:
+ * 13 chunks on two threads leave one running the last alone (1024x4096x4096 on two
+ * cores: 16 chunks of 8 panels ran 3-5% faster than 13 of 10). The chunks' shapes
+ * change no arithmetic, so the bits stay those of any other thread count. */
+static int64_t sf_even_cap(int64_t n, int64_t cap, int team)
+{
+    if (team < 2) return cap;
+    for (int64_t c = cap; c >= 1 && 2 * c >= cap; c--)
+        if (sf_pieces(n, c) % team == 0) return c;
+    return cap;
+}
+
 int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                  int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
                  const float *bias, int act, float act_alpha)
@@ -388,15 +400,17 @@ int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, c
     const int64_t np_a = (M + SF_MR - 1) / SF_MR, np_b = (N + SF_NR - 1) / SF_NR;
     const int64_t l2h = sf_l2_bytes() / 2 / (j.kb * (int64_t)sizeof(float));
     int64_t cap_a = l2h / SF_MR, cap_b = l2h / SF_NR;
+    int team = omp_in_parallel() ? 1 : omp_get_max_threads();
     if (N >= M) {
         if (cap_b > (np_b + 7) / 8) cap_b = (np_b + 7) / 8;
-    } else if (cap_a > (np_a + 7) / 8) {
-        cap_a = (np_a + 7) / 8;
+        cap_b = sf_even_cap(np_b, cap_b, team);
+    } else {
+        if (cap_a > (np_a + 7) / 8) cap_a = (np_a + 7) / 8;
+        cap_a = sf_even_cap(np_a, cap_a, team);
     }
     const int64_t na = sf_pieces(np_a, cap_a), nb = sf_pieces(np_b, cap_b), nchunks = na * nb;
     const int64_t per_a = (np_a + na - 1) / na, per_b = (np_b + nb - 1) / nb;
     const double work = (double)M * (double)N * (double)K;
-    int team = omp_in_parallel() ? 1 : omp_get_max_threads();
     if (work < (double)SF_GEMM_PARALLEL_MIN || nchunks < 2) team = 1;
     if (team > nchunks) team = (int)nchunks;
     const int64_t need = ((ta ? per_a * SF_MR : 0) + (j.b_rows ? 0 : per_b * SF_NR)) * j.kb;
