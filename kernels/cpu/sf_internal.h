@@ -140,18 +140,6 @@ static inline const char *sf_dtype_name(int32_t code)
     }
 }
 
-/* Bytes per element of a dtype (0 for an unknown code). */
-static inline int64_t sf_dtype_size(int32_t code)
-{
-    switch (code) {
-    case SF_FLOAT64: case SF_INT64: case SF_UINT64: return 8;
-    case SF_FLOAT32: case SF_INT32: case SF_UINT32: return 4;
-    case SF_FLOAT16: case SF_BFLOAT16: case SF_INT16: case SF_UINT16: return 2;
-    case SF_UINT8: case SF_INT8: case SF_BOOL: return 1;
-    default: return 0;
-    }
-}
-
 /* ---- 16-bit floats: sf_half_to_float, sf_float_to_half and the bfloat16 pair
  * (shared with the CUDA kernels) */
 #include "sf_half.h"

@@ -76,21 +76,10 @@ extern "C" int sf_cuda_memcpy_async(void *dst, const void *src, int64_t nbytes, 
                     msg_len);
 }
 
-static int64_t sf_cu_itemsize(int32_t code)
-{
-    switch (code) {
-    case SF_FLOAT64: case SF_INT64: case SF_UINT64: return 8;
-    case SF_FLOAT32: case SF_INT32: case SF_UINT32: return 4;
-    case SF_FLOAT16: case SF_BFLOAT16: case SF_INT16: case SF_UINT16: return 2;
-    case SF_UINT8: case SF_INT8: case SF_BOOL: return 1;
-    default: return 0;
-    }
-}
-
 /* Bytes of a C-contiguous view; -1 when it is not one (or of an unknown dtype). */
 static int64_t sf_cu_contiguous_bytes(const sf_tensor *t)
 {
-    int64_t n = sf_cu_itemsize(t->dtype), expect = 1;
+    int64_t n = sf_dtype_size(t->dtype), expect = 1;
     if (n == 0) return -1;
     for (int d = 0; d < t->ndim; d++)
         if (t->shape[d] == 0) return 0; /* empty: any strides */

@@ -38,6 +38,21 @@ enum {
     SF_UINT64 = 23
 };
 
+#ifndef SF_CDEF
+/* Bytes of one element of a dtype code; 0 for a code not listed. (The C and CUDA kernels
+ * share it: the one place each dtype's size is written down.) */
+static inline int64_t sf_dtype_size(int32_t code)
+{
+    switch (code) {
+    case SF_FLOAT64: case SF_INT64: case SF_UINT64: return 8;
+    case SF_FLOAT32: case SF_INT32: case SF_UINT32: return 4;
+    case SF_FLOAT16: case SF_BFLOAT16: case SF_INT16: case SF_UINT16: return 2;
+    case SF_UINT8: case SF_INT8: case SF_BOOL: return 1;
+    default: return 0;
+    }
+}
+#endif
+
 /* status codes (mirror staticflow.errors: 3 = InvalidArgument, 11 = OutOfRange, 13 = Internal) */
 enum {
     SF_OK = 0,
