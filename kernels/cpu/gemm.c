@@ -15,8 +15,9 @@
  * A chunk packs its panels of B per K-block into its thread's buffer, sized
  * from the L2 cache read at run time (sysconf): half the L2 per operand. A is
  * broadcast one float at a time, so A stored [M, K] is read in place; a
- * transposed A is packed like B (its rows then lie a whole row of A apart). When every chunk reads all of one operand (the grid is one row or
- * one column of chunks), that operand's panels are packed once, by the first
+ * transposed A is packed like B (its rows then lie a whole row of A apart).
+ * When every chunk reads all of one operand (the grid is one row or one
+ * column of chunks), that operand's panels are packed once, by the first
  * chunk that needs each, and shared (sf_shared_panel). The epilogue (bias,
  * activation) runs on each SF_MR-row block of a chunk right after its last
  * K-block, while that block is in cache.
@@ -121,22 +122,11 @@ static inline void sf_tr16(const float *src, int64_t ld, int64_t nrows, int64_t 
     for (int c = 0; c < ncols; c++) _mm512_mask_storeu_ps(dst + c * dld, store, r[c]);
 }
 
-/* One panel of op(A) for A stored [K, M] (ta): row k of the panel is contiguous. (A
- * stored [M, K] is never packed: the microkernel reads its rows in place.) */
-static void sf_pack_a(float *restrict dst, const float *restrict A, int64_t lda, int64_t M,
-                      int64_t k0, int64_t K, int64_t r0)
-{
-    A += k0 * lda;
-    const int64_t m = M - r0 < SF_MR ? M - r0 : SF_MR;
-    const __mmask16 lm = (__mmask16)((1u << m) - 1), sm = (__mmask16)((1u << SF_MR) - 1);
-    for (int64_t k = 0; k < K; k++)
-        _mm512_mask_storeu_ps(dst + k * SF_MR, sm, _mm512_maskz_loadu_ps(lm, A + k * lda + r0));
-}
-
 /* Panels [p0, p1) of op(A) for A stored [K, M] (ta), packed together: row k of A
  * holds row k of every panel side by side, so reading it whole, one row after
  * another, is the order the prefetchers follow; packing one panel at a time reads
- * SF_MR floats a row, a page (or more) apart. Same values as sf_pack_a per panel. */
+ * SF_MR floats a row, a page (or more) apart. (A stored [M, K] is never packed: the
+ * microkernel reads its rows in place.) */
 static void sf_pack_a_rows(float *restrict dst, const float *restrict A, int64_t lda, int64_t M,
                            int64_t k0, int64_t K, int64_t p0, int64_t p1)
 {
@@ -294,7 +284,7 @@ static const float *sf_shared_panel(const sf_gemm_job *j, int64_t p, int64_t t, 
         flag = NULL;
     }
     if (j->side == 1)
-        sf_pack_a(dst, j->A, j->lda, j->M, k0, kc, p * SF_MR);
+        sf_pack_a_rows(dst, j->A, j->lda, j->M, k0, kc, p, p + 1);
     else
         sf_pack_b(dst, j->tb, j->B, j->ldb, j->N, k0, kc, p * SF_NR);
     if (flag) __atomic_store_n(flag, 2, __ATOMIC_RELEASE);
@@ -311,7 +301,8 @@ static void sf_chunk_run(const sf_gemm_job *j, int64_t pa0, int64_t pa1, int64_t
     const int64_t M = j->M, N = j->N, K = j->K;
     const int64_t r0 = pa0 * SF_MR, r1 = pa1 * SF_MR < M ? pa1 * SF_MR : M;
     const int64_t c0 = pb0 * SF_NR, c1 = pb1 * SF_NR < N ? pb1 * SF_NR : N;
-    float *ap = buf, *bp = buf + (j->ta ? (pa1 - pa0) * j->kb * SF_MR : 0);
+    /* the chunk's packed panels: a transposed A's, then B's (buf is NULL when neither is) */
+    float *ap = buf, *bp = j->ta ? buf + (pa1 - pa0) * j->kb * SF_MR : buf;
     const float *sp[SF_SHARED_MAX]; /* the shared side's panels for this K-block */
     for (int64_t k0 = 0, t = 0; k0 < K; k0 += j->kb, t++) {
         const int64_t kc = K - k0 < j->kb ? K - k0 : j->kb;
@@ -330,28 +321,33 @@ static void sf_chunk_run(const sf_gemm_job *j, int64_t pa0, int64_t pa1, int64_t
                 sf_pack_b(mine, j->tb, j->B, j->ldb, N, k0, kc, p * SF_NR);
         }
         for (int64_t i = r0; i < r1; i += SF_MR) {
-            const float *a = j->side == 1 ? sp[(i - r0) / SF_MR] : ap + (i - r0) / SF_MR * kc * SF_MR;
             const int64_t mr = r1 - i < SF_MR ? r1 - i : SF_MR;
+            /* A's panel (packed when transposed) or its rows in place; the kernel is
+             * inlined once per operand form, with that form's strides as constants */
+            const float *a = !j->ta ? j->A + i * j->lda + k0
+                             : j->side == 1 ? sp[(i - r0) / SF_MR]
+                                            : ap + (i - r0) / SF_MR * kc * SF_MR;
             for (int64_t jj = c0; jj < c1; jj += SF_NR) {
                 const int64_t nr = c1 - jj;
                 float *c = j->C + i * j->ldc + jj;
                 const __mmask16 m0 = sf_mask(nr), m1 = sf_mask(nr - 16);
+                if (j->b_rows) { /* never with a transposed A */
+                    const float *b = j->B + k0 * j->ldb + jj;
+                    if (nr >= SF_NR)
+                        sf_ukernel(kc, a, j->lda, 1, b, j->ldb, 0, c, j->ldc, j->alpha, j->beta,
+                                   first, mr, m0, m1);
+                    else
+                        sf_ukernel(kc, a, j->lda, 1, b, j->ldb, 1, c, j->ldc, j->alpha, j->beta,
+                                   first, mr, m0, m1);
+                    continue;
+                }
                 const float *b = j->side == 2 ? sp[(jj - c0) / SF_NR] : bp + (jj - c0) / SF_NR * kc * SF_NR;
-                if (j->ta) {
+                if (j->ta)
                     sf_ukernel(kc, a, 1, SF_MR, b, SF_NR, 0, c, j->ldc, j->alpha, j->beta, first,
                                mr, m0, m1);
-                } else if (!j->b_rows) {
-                    sf_ukernel(kc, j->A + i * j->lda + k0, j->lda, 1, b, SF_NR, 0, c, j->ldc,
-                               j->alpha, j->beta, first, mr, m0, m1);
-                } else {
-                    b = j->B + k0 * j->ldb + jj;
-                    if (nr >= SF_NR)
-                        sf_ukernel(kc, j->A + i * j->lda + k0, j->lda, 1, b, j->ldb, 0, c, j->ldc,
-                                   j->alpha, j->beta, first, mr, m0, m1);
-                    else
-                        sf_ukernel(kc, j->A + i * j->lda + k0, j->lda, 1, b, j->ldb, 1, c, j->ldc,
-                                   j->alpha, j->beta, first, mr, m0, m1);
-                }
+                else
+                    sf_ukernel(kc, a, j->lda, 1, b, SF_NR, 0, c, j->ldc, j->alpha, j->beta, first,
+                               mr, m0, m1);
             }
             if (last && (j->bias || j->act != SF_ACT_NONE))
                 sf_epilogue_float32(j->C + i * j->ldc + c0, mr, c1 - c0, j->ldc,
@@ -369,8 +365,9 @@ static int64_t sf_pieces(int64_t n, int64_t cap)
 
 /* A cap of at least cap / 2 whose pieces are a whole number per thread, where one is:
  * 13 chunks on two threads leave one running the last alone (1024x4096x4096 on two
- * cores: 16 chunks of 8 panels ran 3-5% faster than 13 of 10). The chunks' shapes
- * change no arithmetic, so the bits stay those of any other thread count. */
+ * cores: 16 chunks of 8 panels ran 1-5% faster than 13 of 10, the low end within this
+ * VM's run-to-run noise). The chunks' shapes change no arithmetic, so the bits stay
+ * those of any other thread count. */
 static int64_t sf_even_cap(int64_t n, int64_t cap, int team)
 {
     if (team < 2) return cap;

@@ -39,8 +39,8 @@ enum {
 };
 
 #ifndef SF_CDEF
-/* Bytes of one element of a dtype code; 0 for a code not listed. (The C and CUDA kernels
- * share it: the one place each dtype's size is written down.) */
+/* Bytes of one element of a dtype code; 0 for a code not listed. (Shared by the C and
+ * CUDA kernels, so that they write each dtype's size down once.) */
 static inline int64_t sf_dtype_size(int32_t code)
 {
     switch (code) {
