@@ -51,7 +51,7 @@
         case SF_ACT_SELU: SF_EPI_LOOP(T, selu_##NAME(x)) break;                                    \
         case SF_ACT_LEAKY_RELU: SF_EPI_LOOP(T, x > 0 ? x : alpha * x) break;                       \
         case SF_ACT_SIGMOID: SF_EPI_LOOP(T, sigmoid_##NAME(x)) break;                           \
-        case SF_ACT_TANH: SF_EPI_LOOP(T, tanh##S(x)) break;                                        \
+        case SF_ACT_TANH: SF_EPI_LOOP(T, tanh_##NAME(x)) break;                                        \
         default:                                                                                \
             if (bias) SF_EPI_LOOP(T, x)                                                            \
             break;                                                                              \

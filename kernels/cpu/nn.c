@@ -20,58 +20,18 @@
  * vectorized; views of any strides work, unit inner strides take the fast
  * path. backprop must not overlap logits or labels.
  *
- * float32 exponentials use a vectorizable Cody-Waite + polynomial exp (about
- * 1 ulp on the range softmax needs, x <= 0; terms below FLT_MIN flush to 0)
- * and the row sums accumulate in double; float64 uses libm's exp.
+ * float32 exponentials use sf_scalar.h's vectorizable exp (within 1.2 ulp,
+ * denormal terms included) and the row sums accumulate in double; float64
+ * uses libm's exp.
  */
 #include <math.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "sf_internal.h"
+#include "sf_vector_math.h"
+#include "sf_scalar.h" /* sf_expf */
 
 #define SF_LANES 8
-
-static inline int32_t sf_fbits(float f)
-{
-    int32_t i;
-    memcpy(&i, &f, sizeof i);
-    return i;
-}
-
-static inline float sf_bitsf(int32_t i)
-{
-    float f;
-    memcpy(&f, &i, sizeof f);
-    return f;
-}
-
-/* exp(x) for float32 x <= 0 (all softmax needs: x - rowmax), without libm
- * calls so that the loops over it vectorize: Cody-Waite reduction by ln 2
- * and Cephes' degree-6 polynomial (about 1 ulp). Results below
- * exp(-87.34) ~ FLT_MIN flush to 0 (exp(-inf) = 0); NaN propagates. The
- * selects are bit masks: GCC turns ?: on floats into branches here, which
- * stops vectorization (no -ffast-math needed this way). */
-static inline float sf_expf(float x)
-{
-    const float lo = -87.3365447504019f;
-    const int32_t in_range = -(int32_t)(x >= lo); /* all ones, else 0 (NaN too) */
-    const int32_t is_nan = -(int32_t)(x != x);
-    const float xc = sf_bitsf((sf_fbits(x) & in_range) | (sf_fbits(lo) & ~in_range));
-    const int32_t ni = (int32_t)(xc * 1.44269504088896341f - 0.5f); /* round, xc <= 0 */
-    const float n = (float)ni;
-    float r = xc - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500E-4f;
-    p = p * r + 1.3981999507E-3f;
-    p = p * r + 8.3334519073E-3f;
-    p = p * r + 4.1665795894E-2f;
-    p = p * r + 1.6666665459E-1f;
-    p = p * r + 5.0000001201E-1f;
-    const float y = p * r * r + r + 1.0f;
-    const float v = y * sf_bitsf((ni + 127) << 23);
-    return sf_bitsf((sf_fbits(v) & in_range) | (sf_fbits(x) & is_nan));
-}
 
 static inline double sf_expd(double x)
 {

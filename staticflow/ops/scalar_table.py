@@ -64,7 +64,7 @@ LISTS: dict[str, tuple[int, str, list[tuple]]] = {
     "UNARY_FLOAT_OPS": (1, "X, DT, T, S", [
         ("neg", "-x"),
         ("reciprocal", "({T})1 / x"),
-        ("exp", "exp{S}(x)"),
+        ("exp", "exp_{DT}(x)"),
         ("expm1", "expm1{S}(x)"),
         ("log", "log{S}(x)"),
         ("log1p", "log1p{S}(x)"),
@@ -81,7 +81,7 @@ LISTS: dict[str, tuple[int, str, list[tuple]]] = {
         ("erf", "erf{S}(x)"),
         ("relu", "x < 0 ? ({T})0 : x"),  # NaN stays NaN
         ("sigmoid", "sigmoid_{DT}(x)"),
-        ("tanh", "tanh{S}(x)"),
+        ("tanh", "tanh_{DT}(x)"),
         ("softplus", "softplus_{DT}(x)"),
         ("elu", "elu_{DT}(x)"),
         ("selu", "selu_{DT}(x)"),

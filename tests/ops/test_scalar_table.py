@@ -44,14 +44,16 @@ def test_the_generated_header_holds_every_list_with_c_token_pasting():
     h = scalar_table.c_header()
     for name in scalar_table.LISTS:
         assert f"#define {name}(" in h
-    assert "X(exp, DT, T, exp##S(x))" in h
+    assert "X(log, DT, T, log##S(x))" in h
+    assert "X(exp, DT, T, exp_##DT(x))" in h
     assert "X(sign, DT, T, sign_##DT(x))" in h
     assert not re.search(r"\{[A-Z]+\}", h)  # every placeholder rewritten
 
 
 def test_lookup_fills_in_the_dtype():
-    assert scalar_table.lookup("exp", "float32", 1) == ("expf(x)", "float32")
-    assert scalar_table.lookup("exp", "float64", 1) == ("exp(x)", "float64")
+    assert scalar_table.lookup("log", "float32", 1) == ("logf(x)", "float32")
+    assert scalar_table.lookup("log", "float64", 1) == ("log(x)", "float64")
+    assert scalar_table.lookup("exp", "float32", 1) == ("exp_float32(x)", "float32")
     assert scalar_table.lookup("less", "int8", 2) == ("x < y", "bool")
     assert scalar_table.lookup("neg", "uint8", 1) is None  # TensorFlow has no Neg for unsigned
     assert scalar_table.lookup("add", "int32", 2)[0] == "(int32_t)((uint32_t)x + (uint32_t)y)"
