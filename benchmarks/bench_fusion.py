@@ -80,10 +80,11 @@ def _sf_session(kind, n, fused: bool):
 
 
 def _kernel_seconds(sess, x, y, x0) -> float:
-    """The fused kernel's own time: the longest step of a traced run."""
+    """The fused kernel's own time: the longest step of a traced run, best of 20 (a single
+    traced run moves more than the untraced ones, which best_of repeats in rounds)."""
     md = sf.RunMetadata()
     best = float("inf")
-    for _ in range(5):
+    for _ in range(20):
         sess.run(y, {x: x0}, options=sf.RunOptions(trace_level=sf.RunOptions.FULL_TRACE), run_metadata=md)
         best = min(best, max(s.op_end_rel_nanos for s in md.step_stats.dev_stats[0].node_stats) * 1e-9)
     return best
