@@ -322,18 +322,36 @@ static int sf_job_over(const sf_job *j)
     return j->running == 0 && (j->finished == j->n || j->failed >= 0 || j->heap_n == 0);
 }
 
+/* Calls touching fewer bytes than this (inputs and outputs) are too small to want a
+ * thread of their own (schedule.py's SCHEDULE_MIN_BYTES): no kernel splits them. */
+#define SF_SHARE_MIN_BYTES (1 << 15)
+
+static int sf_call_big(const sf_call *c)
+{
+    int64_t bytes = 0;
+    for (int32_t t = 0; t < c->n_in + c->n_out; t++) {
+        const sf_tensor *v = t < c->n_in ? &c->in[t] : &c->out[t - c->n_in];
+        int64_t e = sf_dtype_size(v->dtype);
+        for (int32_t d = 0; d < v->ndim && d < SF_MAX_DIMS; d++) e *= v->shape[d] > 0 ? v->shape[d] : 0;
+        bytes += e;
+        if (bytes >= SF_SHARE_MIN_BYTES) return 1;
+    }
+    return 0;
+}
+
 /* The OpenMP threads a call that starts now gets: the run's count less what the
- * running calls hold, split evenly with the ready calls that idle threads can start
- * at once, and at least one. A call that runs alone (the forward convolution of a
- * network) gets every thread; two independent ones (its two gradients) share them,
- * rather than each taking the count and oversubscribing the cores. Called with
- * sf_pool_mu held, after the call was counted in `running`. */
+ * running calls hold, split evenly with the ready calls worth a thread that idle
+ * threads can start at once, and at least one. A call that runs alone (the forward
+ * convolution of a network) gets every thread, small ready calls beside it (a cast of
+ * the labels) taking none of them; two independent large ones (its two gradients)
+ * share them, rather than each taking the count and oversubscribing the cores. Called
+ * with sf_pool_mu held, after the call was counted in `running`. */
 static int sf_share(const sf_job *j)
 {
     int free_threads = j->omp_threads - j->omp_in_use;
-    int64_t others = j->heap_n;
     const int idle = j->threads - j->running;
-    if (others > idle) others = idle;
+    int64_t others = 0;
+    for (int64_t h = 0; h < j->heap_n && others < idle; h++) others += sf_call_big(&j->calls[j->heap[h]]);
     int share = (int)(free_threads / (others + 1));
     return share < 1 ? 1 : share;
 }

@@ -111,7 +111,8 @@ int64_t sf_run_plan(sf_kernel *fns, sf_call *calls, int64_t n, int *status);
  * Ready calls start lowest index first. The calls running at once share the
  * OpenMP thread count sf_run_plan would give the run (below): a call that
  * starts gets what the running ones do not hold, split evenly with the ready
- * calls idle threads can start with it, and at least one thread.
+ * calls of 32 KiB or more that idle threads can start with it, and at least one
+ * thread.
  * threads <= 1, or a pool busy with another run, is sf_run_plan's loop in
  * order. trace: NULL, or 3 * n int64s
  * that receive each call's start and end (CLOCK_MONOTONIC ns) and the index of

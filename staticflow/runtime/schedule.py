@@ -28,7 +28,9 @@ from staticflow.compiler.ir import FEED
 from staticflow.ops.lowering import HostCall
 
 # a call touching fewer bytes than this (inputs and outputs) is too small to be worth a
-# thread of its own: handing it over costs about 0.1-0.2 us more than calling it in order
+# thread of its own: handing it over costs about 0.1-0.2 us more than calling it in order.
+# The executor's SF_SHARE_MIN_BYTES is the same bound: such a ready call takes no share of
+# the OpenMP threads from a large call starting beside it.
 SCHEDULE_MIN_BYTES = 1 << 15
 
 
