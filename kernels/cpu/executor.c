@@ -196,19 +196,22 @@ static void sf_policy_record(int slot, const void *key, int64_t n, int top, int 
 {
     pthread_mutex_lock(&sf_policy_mu);
     sf_policy *p = &sf_policies[slot];
-    if (p->key == key && p->n == n && p->top == top && rung < p->rungs) {
+    /* the first two runs settle (first-run set-up): they time no rung */
+    if (p->key == key && p->n == n && p->top == top && rung < p->rungs && p->runs > 2) {
         int64_t *e = &p->est[rung];
-        if (rung == p->rung && *e && p->runs > 2 && ns > *e + *e / 2) {
+        if (rung == p->rung && *e && ns > *e + *e / 2) {
             /* a sudden slowdown (another process took a core?): probe soon */
             p->interval = SF_PROBE_MIN;
             if (p->next_probe > p->runs + 1) p->next_probe = p->runs + 1;
         }
-        *e = *e ? (3 * *e + ns) / 4 : ns;
-        if (p->runs > 2 && rung != p->rung) {
-            /* a probe: move when the neighbour was clearly faster (its mean, or this run
-             * alone by far) */
+        /* the choice keeps a running mean; a probe's own time replaces the rung's last
+         * one, which may be from long ago (averaged with it, a slow start held the wide
+         * LeNet's inter-op step at the wrong rung for some 70 runs) */
+        *e = *e && rung == p->rung ? (3 * *e + ns) / 4 : ns;
+        if (rung != p->rung) {
+            /* a probe: move when it was clearly faster than the choice's mean */
             const int64_t cur = p->est[p->rung];
-            if (cur && (*e < cur - cur / 8 || ns < cur / 2)) {
+            if (cur && ns < cur - cur / 8) {
                 p->rung = rung;
                 p->interval = SF_PROBE_MIN;
             } else if (p->interval < SF_PROBE_MAX) {
