@@ -124,15 +124,22 @@ def torch_step(threads: int) -> tuple[float, Callable] | None:
     x = torch.from_numpy(batch())
 
     def step():
+        # PyTorch and staticflow share the process's OpenMP runtime: the count set here
+        # would otherwise stay the staticflow rows' count too (one thread after the
+        # "pytorch 1 thr" row)
+        before = torch.get_num_threads()
         torch.set_num_threads(threads)
-        opt.zero_grad(set_to_none=True)
-        h = x
-        for i in range(0, len(params), 2):
-            h = torch.sigmoid(torch.addmm(params[i + 1], h, params[i]))
-        loss = torch.mean((h - x) ** 2)
-        loss.backward()
-        opt.step()
-        return loss.detach()
+        try:
+            opt.zero_grad(set_to_none=True)
+            h = x
+            for i in range(0, len(params), 2):
+                h = torch.sigmoid(torch.addmm(params[i + 1], h, params[i]))
+            loss = torch.mean((h - x) ** 2)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+        finally:
+            torch.set_num_threads(before)
 
     first = float(step())
     return first, step
