@@ -334,9 +334,7 @@ static int sf_call_big(const sf_call *c)
     int64_t bytes = 0;
     for (int32_t t = 0; t < c->n_in + c->n_out; t++) {
         const sf_tensor *v = t < c->n_in ? &c->in[t] : &c->out[t - c->n_in];
-        int64_t e = sf_dtype_size(v->dtype);
-        for (int32_t d = 0; d < v->ndim && d < SF_MAX_DIMS; d++) e *= v->shape[d] > 0 ? v->shape[d] : 0;
-        bytes += e;
+        bytes += sf_dtype_size(v->dtype) * sf_numel(v);
         if (bytes >= SF_SHARE_MIN_BYTES) return 1;
     }
     return 0;

@@ -29,18 +29,13 @@
 
 #include "sf_internal.h"
 #include "sf_vector_math.h"
-#include "sf_scalar.h" /* sf_expf */
+#include "sf_scalar.h" /* exp_float32, exp_float64 */
 
 #define SF_LANES 8
 
-static inline double sf_expd(double x)
-{
-    return exp(x);
-}
-
 #define SF_NN_DTYPES(X)                              \
-    X(float32, SF_FLOAT32, float, sf_expf)     \
-    X(float64, SF_FLOAT64, double, sf_expd)
+    X(float32, SF_FLOAT32, float, exp_float32) \
+    X(float64, SF_FLOAT64, double, exp_float64)
 
 static int sf_nn_check(sf_call *c, int32_t code, const char *name)
 {

@@ -41,16 +41,24 @@ static inline float sf_expm1_reduced(float r)
     return p * (r * r) + r;
 }
 
-/* Cody-Waite: x = n ln2 + r, ln2 split so that n * hi is exact; e^x = 2^n e^r, the
- * scale applied as two factors so that results down to the smallest denormal come out
- * right. Inputs are clamped where e^x is already 0 or inf in float32. */
+/* Cody-Waite: x = n ln2 + r with |r| <= ln(2) / 2, ln2 split so that n * hi is exact.
+ * Returns x / ln2 + SF_EXP_SHIFTER, whose low mantissa bits hold n; r in *r. */
+static inline float sf_exp_reduce(float x, float *r)
+{
+    const float t = x * 1.44269504088896341f + SF_EXP_SHIFTER;
+    const float n = t - SF_EXP_SHIFTER;
+    *r = (x - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;
+    return t;
+}
+
+/* e^x = 2^n e^r, the scale applied as two factors so that results down to the smallest
+ * denormal come out right. Inputs are clamped where e^x is already 0 or inf in float32. */
 static inline float sf_expf(float x)
 {
     x = x < -104.0f ? -104.0f : x; /* NaN stays NaN through both */
     x = x > 89.0f ? 89.0f : x;
-    const float t = x * 1.44269504088896341f + SF_EXP_SHIFTER;
-    const float n = t - SF_EXP_SHIFTER;
-    const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;
+    float r;
+    const float t = sf_exp_reduce(x, &r);
     const float p = sf_expm1_reduced(r) + 1.0f;
     const int32_t ni = (int32_t)(sf_bits_of_f32(t) - sf_bits_of_f32(SF_EXP_SHIFTER));
     const int32_t n1 = ni / 2, n2 = ni - n1;
@@ -63,9 +71,8 @@ static inline float sf_tanhf(float x)
 {
     float a = fabsf(x) * 2.0f;
     a = a > 18.0f ? 18.0f : a; /* NaN stays NaN */
-    const float t = a * 1.44269504088896341f + SF_EXP_SHIFTER;
-    const float n = t - SF_EXP_SHIFTER;
-    const float r = (a - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;
+    float r;
+    const float t = sf_exp_reduce(a, &r);
     const float s = sf_f32_of_bits((sf_bits_of_f32(t) << 23) + (127u << 23)); /* 2^n, 0 <= n <= 26 */
     const float m = s * sf_expm1_reduced(r) + (s - 1.0f);
     return copysignf(m / (m + 2.0f), x);
