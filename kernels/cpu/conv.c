@@ -1376,6 +1376,553 @@ static int64_t sf_ig_blocks(int64_t n, int64_t most)
 
 SF_DC_VECTOR_DTYPES(SF_DEFINE_IGEMM)
 
+/* ---- Winograd convolution of 5x5 layers ---------------------------------
+ *
+ * A stride-1, undilated 5x5 conv as Lavin and Gray's F(2x2, 5x5) ("Fast
+ * Algorithms for Convolutional Neural Networks", 2016): each 2x2 block of
+ * output pixels is y = A^T [(G f G^T) . (B^T d B)] A over the 6x6 block d of
+ * the image under it, for every pair of channels. The products become 36
+ * GEMMs (one per position xi of the 6x6 transform) of tiles x C by C x O:
+ * 36 multiplications per 4 outputs instead of 100, 2.8 times fewer. The
+ * transforms use the points 0, 1, -1, 2, -2 and infinity, whose matrices hold
+ * only small integers (B, A) or are applied once per call (G):
+ *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0;
+ *          0 2 -1 -2 1 0; 0 4 0 -5 0 1],
+ *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 1], G as sf_wg_G below.
+ * The input gradient is the forward conv of dy with the filter flipped and
+ * its channel axes swapped (as for the implicit-GEMM kernels). The forward
+ * map is linear in the filter, so its adjoint gives the filter gradient with
+ * the same matrices: dw = G^T [sum over tiles (A dy A^T) . (B^T d B)] G, one
+ * GEMM of C x tiles by tiles x O per position.
+ *
+ * A forward block is up to SF_WG_TB tiles of one image: its transformed image
+ * [36][tiles][C] and products [36][tiles][O] stay in L1/L2 between the three
+ * stages. The filter gradient sums blocks of SF_WG_TBF tiles into one partial
+ * sum per block of images; there are at most SF_WG_PARTS blocks, fixed by the
+ * batch, and they are added in order, so the result does not depend on the
+ * thread count.
+ *
+ * The transforms mix the values of a tile, so one non-finite input would
+ * spread to outputs whose window never saw it (Inf - Inf is NaN). An image
+ * whose result holds a non-finite value is therefore computed again by the
+ * implicit-GEMM kernel, whose non-finite results are the im2col reference's;
+ * a non-finite filter gradient reruns that kernel for the whole call.
+ *
+ * Scratch (in[2], elements), Ci and Co the channels read and written (the
+ * forward's C and O; O and C for the input gradient), Hp x Wp the padded
+ * image of the implicit-GEMM fallback (sf_ig):
+ *   forward          36*Ci*Co + slots * (36*TB*(Ci + Co) + Hp*Wp*Ci);
+ *   input gradient   36*Ci*Co + 25*Ci*Co (the flipped filter) + the same slots;
+ *   filter gradient  max(parts * 36*C*O + slots * 36*TBF*(C + O), N*Hp*Wp*C).
+ * Both channel counts must be multiples of the vector lanes. */
+
+#define SF_WG_TB 7
+#define SF_WG_TBF 49
+#define SF_WG_PARTS 8
+
+/* G of F(2, 5) at the points 0, 1, -1, 2, -2 and infinity (6 x 5) */
+static const double sf_wg_G[6][5] = {
+    {1.0 / 4, 0, 0, 0, 0},
+    {-1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6},
+    {-1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6},
+    {1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 3, 2.0 / 3},
+    {1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3},
+    {0, 0, 0, 0, 1},
+};
+
+typedef struct {
+    int64_t H, W, C;   /* the image read (unpadded) */
+    int64_t OH, OW, O; /* the output */
+    int64_t top, left; /* where the image sits in the padded frame */
+    int64_t TH, TW;    /* tiles: ceil(OH / 2) x ceil(OW / 2) */
+} sf_wg;
+
+static void sf_wg_of(sf_wg *g, int64_t H, int64_t W, int64_t C, int64_t OH, int64_t OW, int64_t O,
+                     int64_t top, int64_t left)
+{
+    g->H = H, g->W = W, g->C = C, g->OH = OH, g->OW = OW, g->O = O, g->top = top, g->left = left;
+    g->TH = (OH + 1) / 2, g->TW = (OW + 1) / 2;
+}
+
+/* the slot of one thread: transformed image, products, the fallback's padded image */
+static int64_t sf_wg_slot(const sf_wg *g, int64_t pimg)
+{
+    return 36 * SF_WG_TB * (g->C + g->O) + pimg;
+}
+
+/* n tiles in blocks of at most `most`, as even as can be: block b is [n*b/nb, n*(b+1)/nb) */
+
+#define SF_WG_GEMM(NAME, T, V, OV, R)                                                               \
+    /* forward: m[xi][t][o0 + v-th vector] = sum over c of vb[xi][t][c] u[xi][c][...], R tiles */  \
+    static void sf_wg_mm_##NAME##_##OV##_##R(const T *restrict vb, const T *restrict u,            \
+                                             T *restrict m, int64_t C, int64_t O, int64_t vs,       \
+                                             int64_t ms, int64_t o0)                                \
+    {                                                                                               \
+        enum { L = SF_SIMD_BYTES / sizeof(T) };                                                     \
+        for (int64_t xi = 0; xi < 36; xi++) {                                                       \
+            const T *vx = vb + xi * vs, *ux = u + xi * C * O + o0;                                  \
+            V acc[R][OV];                                                                           \
+            _Pragma("GCC unroll 8") for (int t = 0; t < R; t++)                                    \
+                _Pragma("GCC unroll 4") for (int v = 0; v < OV; v++) acc[t][v] = (V){0};            \
+            for (int64_t c = 0; c < C; c++) {                                                       \
+                V f[OV];                                                                            \
+                _Pragma("GCC unroll 4") for (int v = 0; v < OV; v++) f[v] = *(const V *)(ux + c * O + v * L); \
+                _Pragma("GCC unroll 8") for (int t = 0; t < R; t++) {                              \
+                    const T b = vx[t * C + c];                                                      \
+                    _Pragma("GCC unroll 4") for (int v = 0; v < OV; v++) acc[t][v] += b * f[v];    \
+                }                                                                                   \
+            }                                                                                       \
+            T *mx = m + xi * ms + o0;                                                               \
+            _Pragma("GCC unroll 8") for (int t = 0; t < R; t++)                                    \
+                _Pragma("GCC unroll 4") for (int v = 0; v < OV; v++) *(V *)(mx + t * O + v * L) = acc[t][v]; \
+        }                                                                                           \
+    }                                                                                               \
+    /* filter gradient: acc[xi][c0 + i][o0 + v-th vector] += sum over nt tiles of                  \
+     * vb[xi][t][c0 + i] zb[xi][t][...], R channels */                                              \
+    static void sf_wg_dw_##NAME##_##OV##_##R(const T *restrict vb, const T *restrict zb,           \
+                                             T *restrict acc_, int64_t nt, int64_t C, int64_t O,    \
+                                             int64_t vs, int64_t zs, int64_t c0, int64_t o0)        \
+    {                                                                                               \
+        enum { L = SF_SIMD_BYTES / sizeof(T) };                                                     \
+        for (int64_t xi = 0; xi < 36; xi++) {                                                       \
+            const T *vx = vb + xi * vs + c0, *zx = zb + xi * zs + o0;                               \
+            T *d = acc_ + (xi * C + c0) * O + o0;                                                   \
+            V acc[R][OV];                                                                           \
+            _Pragma("GCC unroll 8") for (int i = 0; i < R; i++)                                    \
+                _Pragma("GCC unroll 4") for (int v = 0; v < OV; v++) acc[i][v] = *(const V *)(d + i * O + v * L); \
+            for (int64_t t = 0; t < nt; t++) {                                                      \
+                V e[OV];                                                                            \
+                _Pragma("GCC unroll 4") for (int v = 0; v < OV; v++) e[v] = *(const V *)(zx + t * O + v * L); \
+                _Pragma("GCC unroll 8") for (int i = 0; i < R; i++) {                              \
+                    const T b = vx[t * C + i];                                                      \
+                    _Pragma("GCC unroll 4") for (int v = 0; v < OV; v++) acc[i][v] += b * e[v];    \
+                }                                                                                   \
+            }                                                                                       \
+            _Pragma("GCC unroll 8") for (int i = 0; i < R; i++)                                    \
+                _Pragma("GCC unroll 4") for (int v = 0; v < OV; v++) *(V *)(d + i * O + v * L) = acc[i][v]; \
+        }                                                                                           \
+    }
+
+#define SF_WG_R7(X, N, T, V, OV) X(N, T, V, OV, 1) X(N, T, V, OV, 2) X(N, T, V, OV, 3) X(N, T, V, OV, 4) \
+    X(N, T, V, OV, 5) X(N, T, V, OV, 6) X(N, T, V, OV, 7)
+#define SF_WG_VARIANTS(X, N, T, V) SF_WG_R7(X, N, T, V, 1) SF_WG_R7(X, N, T, V, 2) \
+    SF_WG_R7(X, N, T, V, 3) SF_WG_R7(X, N, T, V, 4)
+#define SF_WG_CASE_MM(N, T, V, OV, R) case OV * 100 + R: return sf_wg_mm_##N##_##OV##_##R;
+#define SF_WG_CASE_DW(N, T, V, OV, R) case OV * 100 + R: return sf_wg_dw_##N##_##OV##_##R;
+
+#define SF_DEFINE_WINOGRAD(NAME, CODE, T, V)                                                        \
+    SF_WG_VARIANTS(SF_WG_GEMM, NAME, T, V)                                                          \
+    typedef void (*sf_wg_mm_fn_##NAME)(const T *, const T *, T *, int64_t, int64_t, int64_t, int64_t, \
+                                       int64_t);                                                    \
+    typedef void (*sf_wg_dw_fn_##NAME)(const T *, const T *, T *, int64_t, int64_t, int64_t, int64_t, \
+                                       int64_t, int64_t, int64_t);                                  \
+    static sf_wg_mm_fn_##NAME sf_wg_mm_pick_##NAME(int64_t ov, int64_t rows)                        \
+    {                                                                                               \
+        switch (ov * 100 + rows) { SF_WG_VARIANTS(SF_WG_CASE_MM, NAME, T, V) }                      \
+        return NULL;                                                                                \
+    }                                                                                               \
+    static sf_wg_dw_fn_##NAME sf_wg_dw_pick_##NAME(int64_t ov, int64_t rows)                        \
+    {                                                                                               \
+        switch (ov * 100 + rows) { SF_WG_VARIANTS(SF_WG_CASE_DW, NAME, T, V) }                      \
+        return NULL;                                                                                \
+    }                                                                                               \
+                                                                                                    \
+    /* u[xi][a][b] = (G f G^T)[xi] for na x nb pairs, f the 5x5 taps of pair (a, b) at           \
+     * w + a*sa + b*sb + kh*sh + kw*sw (strides in elements, of any sign) */                       \
+    static void sf_wg_filter_##NAME(const T *w, int64_t sh, int64_t sw, int64_t sa, int64_t sb,    \
+                                    int64_t na, int64_t nb, T *u, int par)                          \
+    {                                                                                               \
+        _Pragma("omp parallel for schedule(static) if(par)")                                       \
+        for (int64_t a = 0; a < na; a++)                                                            \
+            for (int64_t b = 0; b < nb; b++) {                                                      \
+                const T *f = w + a * sa + b * sb;                                                   \
+                double r[6][5];                                                                     \
+                for (int i = 0; i < 6; i++)                                                         \
+                    for (int l = 0; l < 5; l++) {                                                   \
+                        double s = 0;                                                               \
+                        for (int k = 0; k < 5; k++)                                                 \
+                            if (sf_wg_G[i][k] != 0) s += sf_wg_G[i][k] * (double)f[k * sh + l * sw]; \
+                        r[i][l] = s;                                                                \
+                    }                                                                               \
+                for (int i = 0; i < 6; i++)                                                         \
+                    for (int j = 0; j < 6; j++) {                                                   \
+                        double s = 0;                                                               \
+                        for (int l = 0; l < 5; l++)                                                 \
+                            if (sf_wg_G[j][l] != 0) s += r[i][l] * sf_wg_G[j][l];                  \
+                        u[((i * 6 + j) * na + a) * nb + b] = (T)s;                                  \
+                    }                                                                               \
+            }                                                                                       \
+    }                                                                                               \
+                                                                                                    \
+    /* one 1-D input transform, B^T d, of six vectors */                                           \
+    static inline void sf_wg_bt_##NAME(V d0, V d1, V d2, V d3, V d4, V d5, V *t)                    \
+    {                                                                                               \
+        const V four = (V){0} + (T)4, five = (V){0} + (T)5, two = (V){0} + (T)2;                   \
+        t[0] = four * d0 - five * d2 + d4;                                                          \
+        t[1] = d3 + d4 - four * (d1 + d2);                                                          \
+        t[2] = d4 - d3 + four * (d1 - d2);                                                          \
+        t[3] = d4 - d2 + two * (d3 - d1);                                                           \
+        t[4] = d4 - d2 + two * (d1 - d3);                                                           \
+        t[5] = four * d1 - five * d3 + d5;                                                          \
+    }                                                                                               \
+                                                                                                    \
+    /* vb[xi][t][c] = (B^T d B)[xi] of tiles [t0, t0 + nt) of image x [H, W, C] (vs: per xi) */    \
+    static void sf_wg_in_##NAME(const sf_wg *g, const T *restrict x, int64_t t0, int64_t nt,        \
+                                T *restrict vb, int64_t vs)                                         \
+    {                                                                                               \
+        enum { L = SF_SIMD_BYTES / sizeof(T) };                                                     \
+        const int64_t C = g->C;                                                                     \
+        for (int64_t t = 0; t < nt; t++) {                                                          \
+            const int64_t ty = (t0 + t) / g->TW, tx = (t0 + t) % g->TW;                             \
+            const int64_t r0 = 2 * ty - g->top, q0 = 2 * tx - g->left;                              \
+            const int inside = r0 >= 0 && q0 >= 0 && r0 + 6 <= g->H && q0 + 6 <= g->W;             \
+            for (int64_t cv = 0; cv < C; cv += L) {                                                 \
+                V w[6][6];                                                                          \
+                for (int a = 0; a < 6; a++) {                                                       \
+                    V d[6];                                                                         \
+                    const int64_t r = r0 + a;                                                       \
+                    const T *row = x + (r * g->W + q0) * C + cv;                                    \
+                    if (inside) {                                                                   \
+                        _Pragma("GCC unroll 6") for (int b = 0; b < 6; b++) d[b] = *(const V *)(row + b * C); \
+                    } else {                                                                        \
+                        _Pragma("GCC unroll 6") for (int b = 0; b < 6; b++) {                      \
+                            const int64_t q = q0 + b;                                               \
+                            d[b] = r >= 0 && r < g->H && q >= 0 && q < g->W ? *(const V *)(row + b * C) \
+                                                                            : (V){0};               \
+                        }                                                                           \
+                    }                                                                               \
+                    sf_wg_bt_##NAME(d[0], d[1], d[2], d[3], d[4], d[5], w[a]);                      \
+                }                                                                                   \
+                T *out = vb + t * C + cv;                                                           \
+                _Pragma("GCC unroll 6") for (int j = 0; j < 6; j++) {                              \
+                    V v[6];                                                                         \
+                    sf_wg_bt_##NAME(w[0][j], w[1][j], w[2][j], w[3][j], w[4][j], w[5][j], v);       \
+                    _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) *(V *)(out + (i * 6 + j) * vs) = v[i]; \
+                }                                                                                   \
+            }                                                                                       \
+        }                                                                                           \
+    }                                                                                               \
+                                                                                                    \
+    /* y's 2x2 blocks of tiles [t0, t0 + nt) from mb[xi][t][o] (A^T m A); returns whether one   \
+     * of the values written is not finite */                                                     \
+    static int sf_wg_out_##NAME(const sf_wg *g, const T *restrict mb, int64_t ms, int64_t t0,      \
+                                int64_t nt, T *restrict y)                                          \
+    {                                                                                               \
+        enum { L = SF_SIMD_BYTES / sizeof(T) };                                                     \
+        const int64_t O = g->O;                                                                     \
+        const V two = (V){0} + (T)2;                                                                \
+        V chk = (V){0};                                                                             \
+        for (int64_t t = 0; t < nt; t++) {                                                          \
+            const int64_t ty = (t0 + t) / g->TW, tx = (t0 + t) % g->TW;                             \
+            const int64_t oh = 2 * ty, ow = 2 * tx;                                                 \
+            for (int64_t ov = 0; ov < O; ov += L) {                                                 \
+                const T *m = mb + t * O + ov;                                                       \
+                V r0[6], r1[6];                                                                     \
+                _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) {                              \
+                    const T *mi = m + i * 6 * ms;                                                   \
+                    const V m0 = *(const V *)mi, m1 = *(const V *)(mi + ms), m2 = *(const V *)(mi + 2 * ms); \
+                    const V m3 = *(const V *)(mi + 3 * ms), m4 = *(const V *)(mi + 4 * ms);         \
+                    const V m5 = *(const V *)(mi + 5 * ms);                                         \
+                    r0[i] = m0 + m1 + m2 + m3 + m4;                                                 \
+                    r1[i] = m1 - m2 + two * (m3 - m4) + m5;                                         \
+                }                                                                                   \
+                const V y00 = r0[0] + r0[1] + r0[2] + r0[3] + r0[4];                                \
+                const V y01 = r1[0] + r1[1] + r1[2] + r1[3] + r1[4];                                \
+                const V y10 = r0[1] - r0[2] + two * (r0[3] - r0[4]) + r0[5];                        \
+                const V y11 = r1[1] - r1[2] + two * (r1[3] - r1[4]) + r1[5];                        \
+                T *o = y + (oh * g->OW + ow) * O + ov;                                              \
+                *(V *)o = y00;                                                                      \
+                chk += y00 * 0;                                                                     \
+                if (ow + 1 < g->OW) *(V *)(o + O) = y01, chk += y01 * 0;                            \
+                if (oh + 1 < g->OH) {                                                               \
+                    *(V *)(o + g->OW * O) = y10, chk += y10 * 0;                                    \
+                    if (ow + 1 < g->OW) *(V *)(o + (g->OW + 1) * O) = y11, chk += y11 * 0;          \
+                }                                                                                   \
+            }                                                                                       \
+        }                                                                                           \
+        int bad = 0;                                                                                \
+        for (int l = 0; l < L; l++) bad |= chk[l] != chk[l];                                        \
+        return bad;                                                                                 \
+    }                                                                                               \
+                                                                                                    \
+    /* the tiles [t0, t0 + nt) of one image: transform, 36 products, transform back */            \
+    static int sf_wg_block_##NAME(const sf_wg *g, const T *x, const T *u, T *y, T *slot, int64_t t0, \
+                                  int64_t nt)                                                       \
+    {                                                                                               \
+        enum { L = SF_SIMD_BYTES / sizeof(T) };                                                     \
+        const int64_t vs = SF_WG_TB * g->C, ms = SF_WG_TB * g->O;                                   \
+        T *vb = slot, *mb = slot + 36 * vs;                                                         \
+        sf_wg_in_##NAME(g, x, t0, nt, vb, vs);                                                      \
+        const int64_t nv = g->O / L;                                                                \
+        for (int64_t v0 = 0; v0 < nv; v0 += 4)                                                      \
+            sf_wg_mm_pick_##NAME(nv - v0 < 4 ? nv - v0 : 4, nt)(vb, u, mb, g->C, g->O, vs, ms, v0 * L); \
+        return sf_wg_out_##NAME(g, mb, ms, t0, nt, y);                                              \
+    }                                                                                               \
+                                                                                                    \
+    /* y [N, OH, OW, O] = the conv of images src [N, H, W, C] (u: the transformed filter); an    \
+     * image with a non-finite result runs again on the implicit-GEMM kernel (ig, filter w);      \
+     * then the epilogue per image */                                                               \
+    static void sf_wg_conv_##NAME(const sf_wg *g, const sf_ig *ig, int64_t N, const T *src,         \
+                                  const T *u, const T *w, T *y, T *scratch, int64_t slots,          \
+                                  const sf_conv_epi *e)                                             \
+    {                                                                                               \
+        const int64_t pimg = ig->Hp * ig->Wp * g->C, slot = sf_wg_slot(g, pimg);                    \
+        const int64_t simg = g->H * g->W * g->C, P = g->OH * g->OW, nt = g->TH * g->TW;             \
+        const int64_t nb = sf_ig_blocks(nt, SF_WG_TB);                                              \
+        const double work = (double)N * P * g->O * 25 * g->C;                                       \
+        const int64_t th = omp_get_max_threads();                                                   \
+        const int par = th > 1 && work >= SF_PARALLEL_MIN && !omp_in_parallel();                    \
+        const int nth = par ? (int)(th < slots ? th : slots) : 1;                                   \
+        if (nth > 1 && N < nth) { /* few images: one at a time, its blocks over the threads */      \
+            for (int64_t n = 0; n < N; n++) {                                                       \
+                const T *xn = src + n * simg;                                                       \
+                T *yn = y + n * P * g->O;                                                           \
+                int bad = 0;                                                                        \
+                _Pragma("omp parallel for num_threads(nth) schedule(static) reduction(|:bad)")     \
+                for (int64_t b = 0; b < nb; b++) {                                                  \
+                    T *s = scratch + omp_get_thread_num() * slot;                                   \
+                    bad |= sf_wg_block_##NAME(g, xn, u, yn, s, nt * b / nb, nt * (b + 1) / nb - nt * b / nb); \
+                }                                                                                   \
+                if (bad) {                                                                          \
+                    T *xp = scratch + slot - pimg;                                                  \
+                    sf_ig_pad_##NAME(xn, g->H, g->W, g->C, xp, ig->Hp, ig->Wp, g->top, g->left);    \
+                    _Pragma("omp parallel for num_threads(nth) schedule(static)")                  \
+                    for (int64_t oh = 0; oh < g->OH; oh++) sf_ig_row_##NAME(ig, xp, w, yn, oh);     \
+                }                                                                                   \
+            }                                                                                       \
+            if (e) sf_conv_finish_##NAME(e, y, 0, N, P, g->O, 1);                                   \
+            return;                                                                                 \
+        }                                                                                           \
+        _Pragma("omp parallel num_threads(nth) if(nth > 1)")                                       \
+        {                                                                                           \
+            T *s = scratch + omp_get_thread_num() * slot;                                           \
+            _Pragma("omp for schedule(dynamic, 1)")                                                \
+            for (int64_t n = 0; n < N; n++) {                                                       \
+                const T *xn = src + n * simg;                                                       \
+                T *yn = y + n * P * g->O;                                                           \
+                int bad = 0;                                                                        \
+                for (int64_t b = 0; b < nb; b++)                                                    \
+                    bad |= sf_wg_block_##NAME(g, xn, u, yn, s, nt * b / nb, nt * (b + 1) / nb - nt * b / nb); \
+                if (bad) {                                                                          \
+                    T *xp = s + slot - pimg;                                                        \
+                    sf_ig_pad_##NAME(xn, g->H, g->W, g->C, xp, ig->Hp, ig->Wp, g->top, g->left);    \
+                    for (int64_t oh = 0; oh < g->OH; oh++) sf_ig_row_##NAME(ig, xp, w, yn, oh);     \
+                }                                                                                   \
+                if (e) sf_conv_finish_##NAME(e, y, n, 1, P, g->O, 0);                               \
+            }                                                                                       \
+        }                                                                                           \
+    }                                                                                               \
+                                                                                                    \
+    /* a stride-1, undilated 5x5 conv whose channel counts fill vectors */                         \
+    static int sf_wg_check_##NAME(sf_call *c, const sf_geo *g, const char *name)                    \
+    {                                                                                               \
+        int st = sf_ig_check_##NAME(c, g, g->O, name);                                              \
+        if (st || (st = sf_ig_check_##NAME(c, g, g->C, name))) return st;                           \
+        if (g->KH != 5 || g->KW != 5 || g->sh != 1 || g->sw != 1 || g->dh != 1 || g->dw != 1)     \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT,                                              \
+                           "%s: needs a 5x5 filter, strides 1 and dilations 1", name);             \
+        return SF_OK;                                                                               \
+    }                                                                                               \
+                                                                                                    \
+    static int sf_wg_scratch_fail_##NAME(sf_call *c, int64_t need, const char *name)                \
+    {                                                                                               \
+        return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: the scratch must hold %lld elements", name, \
+                       (long long)need);                                                            \
+    }                                                                                               \
+                                                                                                    \
+    static int sf_conv2d_winograd_run_##NAME(sf_call *c, int fused, const char *name)               \
+    {                                                                                               \
+        sf_geo g;                                                                                   \
+        int st = sf_conv_check_##NAME(c, &g, name, 0, 1, -1, 0);                                    \
+        if (st || (st = sf_wg_check_##NAME(c, &g, name))) return st;                                \
+        sf_conv_epi e;                                                                              \
+        memset(&e, 0, sizeof e);                                                                    \
+        if (fused && (st = sf_conv_epi_of(c, &e, &c->out[0], CODE, name))) return st;               \
+        sf_ig ig;                                                                                   \
+        sf_ig_of_##NAME(&ig, &g);                                                                   \
+        sf_wg wg;                                                                                   \
+        sf_wg_of(&wg, g.H, g.W, g.C, g.OH, g.OW, g.O, g.pt, g.pl);                                  \
+        const int64_t U = 36 * g.C * g.O, slot = sf_wg_slot(&wg, ig.Hp * ig.Wp * g.C);              \
+        const int64_t slots = (sf_numel(&c->in[2]) - U) / slot;                                     \
+        if (slots < 1) return sf_wg_scratch_fail_##NAME(c, U + slot, name);                         \
+        if (g.N * g.OH * g.OW * g.O == 0) return SF_OK;                                             \
+        const T *w = (const T *)c->in[1].data;                                                      \
+        T *u = (T *)c->in[2].data;                                                                  \
+        const int par = omp_get_max_threads() > 1 && !omp_in_parallel() && g.C * g.O >= 256;       \
+        sf_wg_filter_##NAME(w, 5 * g.C * g.O, g.C * g.O, g.O, 1, g.C, g.O, u, par);                  \
+        sf_wg_conv_##NAME(&wg, &ig, g.N, (const T *)c->in[0].data, u, w, (T *)c->out[0].data, u + U, \
+                          slots, fused ? &e : NULL);                                                \
+        return SF_OK;                                                                               \
+    }                                                                                               \
+                                                                                                    \
+    int sf_cpu_conv2d_winograd_##NAME(sf_call *c)                                                   \
+    {                                                                                               \
+        return sf_conv2d_winograd_run_##NAME(c, 0, "conv2d_winograd_" #NAME);                       \
+    }                                                                                               \
+                                                                                                    \
+    int sf_cpu_fused_conv2d_winograd_##NAME(sf_call *c)                                             \
+    {                                                                                               \
+        return sf_conv2d_winograd_run_##NAME(c, 1, "fused_conv2d_winograd_" #NAME);                 \
+    }                                                                                               \
+                                                                                                    \
+    /* in[0] filter, in[1] dy, in[2] scratch -> out[0] dx */                                       \
+    int sf_cpu_conv2d_backprop_input_winograd_##NAME(sf_call *c)                                    \
+    {                                                                                               \
+        const char *name = "conv2d_backprop_input_winograd_" #NAME;                                \
+        sf_geo g;                                                                                   \
+        int st = sf_conv_check_##NAME(c, &g, name, -1, 0, 1, 1);                                    \
+        if (st || (st = sf_wg_check_##NAME(c, &g, name))) return st;                                \
+        const int64_t top = 4 - g.pt, left = 4 - g.pl;                                              \
+        if (top < 0 || left < 0)                                                                    \
+            return sf_fail(c, SF_ERR_INVALID_ARGUMENT, "%s: needs padding of at most 4", name);     \
+        /* the flipped conv: input dy [OH, OW, O], filter wf [5, 5, O, C], output [H, W, C] */     \
+        sf_ig ig = {g.N, g.H + 4, g.W + 4, g.O, 5, 5, g.C, g.H, g.W, 1, 1, 1, 1};                   \
+        sf_wg wg;                                                                                   \
+        sf_wg_of(&wg, g.OH, g.OW, g.O, g.H, g.W, g.C, top, left);                                   \
+        const int64_t U = 36 * g.C * g.O, K = 25 * g.C * g.O;                                       \
+        const int64_t slot = sf_wg_slot(&wg, ig.Hp * ig.Wp * g.O);                                  \
+        const int64_t slots = (sf_numel(&c->in[2]) - U - K) / slot;                                 \
+        if (slots < 1) return sf_wg_scratch_fail_##NAME(c, U + K + slot, name);                     \
+        if (g.N * g.H * g.W * g.C == 0) return SF_OK;                                               \
+        const T *w = (const T *)c->in[0].data;                                                      \
+        T *u = (T *)c->in[2].data, *wf = u + U;                                                     \
+        for (int64_t kh = 0; kh < 5; kh++)                                                          \
+            for (int64_t kw = 0; kw < 5; kw++) {                                                    \
+                const T *s = w + ((4 - kh) * 5 + (4 - kw)) * g.C * g.O;                             \
+                T *d = wf + (kh * 5 + kw) * g.O * g.C;                                              \
+                for (int64_t ci = 0; ci < g.C; ci++)                                                \
+                    for (int64_t o = 0; o < g.O; o++) d[o * g.C + ci] = s[ci * g.O + o];            \
+            }                                                                                       \
+        const int par = omp_get_max_threads() > 1 && !omp_in_parallel() && g.C * g.O >= 256;       \
+        sf_wg_filter_##NAME(wf, 5 * g.C * g.O, g.C * g.O, g.C, 1, g.O, g.C, u, par);                 \
+        sf_wg_conv_##NAME(&wg, &ig, g.N, (const T *)c->in[1].data, u, wf, (T *)c->out[0].data,      \
+                          wf + K, slots, NULL);                                                     \
+        return SF_OK;                                                                               \
+    }                                                                                               \
+                                                                                                    \
+    /* zb[xi][t][o] = (A e A^T)[xi] of dy's 2x2 blocks for tiles [t0, t0 + nt) (zeros outside) */  \
+    static void sf_wg_dy_##NAME(const sf_wg *g, const T *restrict dy, int64_t t0, int64_t nt,       \
+                                T *restrict zb, int64_t zs)                                         \
+    {                                                                                               \
+        enum { L = SF_SIMD_BYTES / sizeof(T) };                                                     \
+        const int64_t O = g->O;                                                                     \
+        const V two = (V){0} + (T)2;                                                                \
+        for (int64_t t = 0; t < nt; t++) {                                                          \
+            const int64_t ty = (t0 + t) / g->TW, tx = (t0 + t) % g->TW;                             \
+            const int64_t oh = 2 * ty, ow = 2 * tx;                                                 \
+            const int right = ow + 1 < g->OW, down = oh + 1 < g->OH;                                \
+            for (int64_t ov = 0; ov < O; ov += L) {                                                 \
+                const T *e = dy + (oh * g->OW + ow) * O + ov;                                       \
+                const V e00 = *(const V *)e, e01 = right ? *(const V *)(e + O) : (V){0};            \
+                const V e10 = down ? *(const V *)(e + g->OW * O) : (V){0};                          \
+                const V e11 = down && right ? *(const V *)(e + (g->OW + 1) * O) : (V){0};           \
+                /* rows: w_a = A e_a, then columns */                                               \
+                const V w0[6] = {e00, e00 + e01, e00 - e01, e00 + two * e01, e00 - two * e01, e01}; \
+                const V w1[6] = {e10, e10 + e11, e10 - e11, e10 + two * e11, e10 - two * e11, e11}; \
+                T *z = zb + t * O + ov;                                                             \
+                _Pragma("GCC unroll 6") for (int j = 0; j < 6; j++) {                              \
+                    const V a = w0[j], b = w1[j];                                                   \
+                    *(V *)(z + j * zs) = a;                                                         \
+                    *(V *)(z + (6 + j) * zs) = a + b;                                               \
+                    *(V *)(z + (12 + j) * zs) = a - b;                                              \
+                    *(V *)(z + (18 + j) * zs) = a + two * b;                                        \
+                    *(V *)(z + (24 + j) * zs) = a - two * b;                                        \
+                    *(V *)(z + (30 + j) * zs) = b;                                                  \
+                }                                                                                   \
+            }                                                                                       \
+        }                                                                                           \
+    }                                                                                               \
+                                                                                                    \
+    /* in[0] x, in[1] dy, in[2] scratch -> out[0] dw */                                            \
+    int sf_cpu_conv2d_backprop_filter_winograd_##NAME(sf_call *c)                                   \
+    {                                                                                               \
+        enum { L = SF_SIMD_BYTES / sizeof(T) };                                                     \
+        const char *name = "conv2d_backprop_filter_winograd_" #NAME;                               \
+        sf_geo g;                                                                                   \
+        int st = sf_conv_check_##NAME(c, &g, name, 0, -1, 1, 0);                                    \
+        if (st || (st = sf_wg_check_##NAME(c, &g, name))) return st;                                \
+        sf_wg wg;                                                                                   \
+        sf_wg_of(&wg, g.H, g.W, g.C, g.OH, g.OW, g.O, g.pt, g.pl);                                  \
+        const int64_t M = 36 * g.C * g.O, K = 25 * g.C * g.O, P = g.OH * g.OW;                     \
+        const int64_t parts = g.N < SF_WG_PARTS ? g.N : SF_WG_PARTS;                                \
+        const int64_t slot = 36 * SF_WG_TBF * (g.C + g.O);                                          \
+        const int64_t have = sf_numel(&c->in[2]) - parts * M;                                       \
+        const int64_t slots = have >= slot ? have / slot : 0;                                       \
+        if (parts && slots < 1) return sf_wg_scratch_fail_##NAME(c, parts * M + slot, name);        \
+        T *dw = (T *)c->out[0].data;                                                                \
+        if (K == 0) return SF_OK;                                                                   \
+        if (g.N * P == 0) {                                                                         \
+            memset(dw, 0, (size_t)K * sizeof(T));                                                   \
+            return SF_OK;                                                                           \
+        }                                                                                           \
+        const T *x = (const T *)c->in[0].data, *dy = (const T *)c->in[1].data;                     \
+        T *acc = (T *)c->in[2].data, *slot0 = acc + parts * M;                                      \
+        const int64_t nt = wg.TH * wg.TW, nb = sf_ig_blocks(nt, SF_WG_TBF);                         \
+        const int64_t vs = SF_WG_TBF * g.C, zs = SF_WG_TBF * g.O, nv = g.O / L;                     \
+        const int64_t ncb = sf_ig_blocks(g.C, 7);                                                   \
+        const double work = (double)g.N * P * K;                                                    \
+        const int64_t th = omp_get_max_threads();                                                   \
+        const int par = th > 1 && work >= SF_PARALLEL_MIN && !omp_in_parallel();                    \
+        const int nth = par ? (int)(th < slots ? th : slots) : 1;                                   \
+        int bad = 0;                                                                                \
+        _Pragma("omp parallel num_threads(nth) if(nth > 1) reduction(|:bad)")                      \
+        {                                                                                           \
+            T *vb = slot0 + omp_get_thread_num() * slot, *zb = vb + 36 * vs;                        \
+            /* partial sums over fixed blocks of images, each one thread's, in image order */     \
+            _Pragma("omp for schedule(dynamic, 1)")                                                \
+            for (int64_t p = 0; p < parts; p++) {                                                   \
+                T *ap = acc + p * M;                                                                \
+                memset(ap, 0, (size_t)M * sizeof(T));                                               \
+                for (int64_t n = g.N * p / parts; n < g.N * (p + 1) / parts; n++) {                 \
+                    const T *xn = x + n * g.H * g.W * g.C, *dn = dy + n * P * g.O;                  \
+                    for (int64_t b = 0; b < nb; b++) {                                              \
+                        const int64_t t0 = nt * b / nb, cnt = nt * (b + 1) / nb - t0;               \
+                        sf_wg_in_##NAME(&wg, xn, t0, cnt, vb, vs);                                  \
+                        sf_wg_dy_##NAME(&wg, dn, t0, cnt, zb, zs);                                  \
+                        for (int64_t v0 = 0; v0 < nv; v0 += 4)                                      \
+                            for (int64_t cb = 0; cb < ncb; cb++) {                                  \
+                                const int64_t c0 = g.C * cb / ncb, c1 = g.C * (cb + 1) / ncb;       \
+                                sf_wg_dw_pick_##NAME(nv - v0 < 4 ? nv - v0 : 4, c1 - c0)(           \
+                                    vb, zb, ap, cnt, g.C, g.O, vs, zs, c0, v0 * L);                 \
+                            }                                                                       \
+                    }                                                                               \
+                }                                                                                   \
+            }                                                                                       \
+            /* dw = G^T (the parts' sum) G for each channel pair */                                 \
+            _Pragma("omp for schedule(static)")                                                    \
+            for (int64_t ci = 0; ci < g.C; ci++)                                                    \
+                for (int64_t o = 0; o < g.O; o++) {                                                 \
+                    double m[36], r[6][5];                                                          \
+                    for (int xi = 0; xi < 36; xi++) {                                               \
+                        double s = 0;                                                               \
+                        for (int64_t p = 0; p < parts; p++) s += acc[p * M + (xi * g.C + ci) * g.O + o]; \
+                        m[xi] = s;                                                                  \
+                    }                                                                               \
+                    for (int i = 0; i < 6; i++)                                                     \
+                        for (int l = 0; l < 5; l++) {                                               \
+                            double s = 0;                                                           \
+                            for (int j = 0; j < 6; j++)                                             \
+                                if (sf_wg_G[j][l] != 0) s += m[i * 6 + j] * sf_wg_G[j][l];          \
+                            r[i][l] = s;                                                            \
+                        }                                                                           \
+                    for (int k = 0; k < 5; k++)                                                     \
+                        for (int l = 0; l < 5; l++) {                                               \
+                            double s = 0;                                                           \
+                            for (int i = 0; i < 6; i++)                                             \
+                                if (sf_wg_G[i][k] != 0) s += sf_wg_G[i][k] * r[i][l];               \
+                            const T v = (T)s;                                                       \
+                            dw[((k * 5 + l) * g.C + ci) * g.O + o] = v;                             \
+                            bad |= v - v != 0; /* NaN and Inf */                                    \
+                        }                                                                           \
+                }                                                                                   \
+        }                                                                                           \
+        /* a non-finite gradient: the implicit-GEMM kernel's, whose NaN and Inf are im2col's */    \
+        if (bad) return sf_cpu_conv2d_backprop_filter_igemm_##NAME(c);                              \
+        return SF_OK;                                                                               \
+    }
+
+SF_DC_VECTOR_DTYPES(SF_DEFINE_WINOGRAD)
+
 /* ---- pooling ------------------------------------------------------------ */
 
 /* iattr = [kh, kw, sh, sw, pt, pl]; img [N, H, W, C], pooled [N, OH, OW, C]. */
@@ -1697,6 +2244,10 @@ SF_CONV_DTYPES(SF_DEFINE_POOL)
     {"sf_cpu_fused_conv2d_igemm_" #NAME, sf_cpu_fused_conv2d_igemm_##NAME},                     \
     {"sf_cpu_conv2d_backprop_input_igemm_" #NAME, sf_cpu_conv2d_backprop_input_igemm_##NAME},   \
     {"sf_cpu_conv2d_backprop_filter_igemm_" #NAME, sf_cpu_conv2d_backprop_filter_igemm_##NAME}, \
+    {"sf_cpu_conv2d_winograd_" #NAME, sf_cpu_conv2d_winograd_##NAME},                           \
+    {"sf_cpu_fused_conv2d_winograd_" #NAME, sf_cpu_fused_conv2d_winograd_##NAME},               \
+    {"sf_cpu_conv2d_backprop_input_winograd_" #NAME, sf_cpu_conv2d_backprop_input_winograd_##NAME}, \
+    {"sf_cpu_conv2d_backprop_filter_winograd_" #NAME, sf_cpu_conv2d_backprop_filter_winograd_##NAME}, \
     {"sf_cpu_max_pool_" #NAME, sf_cpu_max_pool_##NAME},                                         \
     {"sf_cpu_max_pool_grad_" #NAME, sf_cpu_max_pool_grad_##NAME},                               \
     {"sf_cpu_max_pool_grad_grad_" #NAME, sf_cpu_max_pool_grad_grad_##NAME},                     \

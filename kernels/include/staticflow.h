@@ -511,14 +511,27 @@ enum {
  *               slots * (H+(KH-1)*dh) * (W+(KW-1)*dw) * O) -> out[0] dx.
  *             sf_cpu_conv2d_backprop_filter_igemm_<dt>: in[0] input, in[1] dy,
  *               in[2] (N * Hp*Wp*C) -> out[0] dw.
+ *   winograd  F(2x2, 5x5) (see conv.c): a 5x5 filter, strides and dilations
+ *             1, C and O multiples of the vector lanes; iattr as conv (chunk
+ *             unused); in[2] scratch, with Hp x Wp the implicit-GEMM kernel's
+ *             padded image (its fallback for non-finite results), TB = 7,
+ *             TBF = 16, parts = min(N, 8).
+ *             sf_cpu_conv2d_winograd_<dt>: in[0] input, in[1] filter, in[2]
+ *               (36*C*O + slots * (36*TB*(C+O) + Hp*Wp*C)) -> out[0].
+ *             sf_cpu_conv2d_backprop_input_winograd_<dt>: padding at most 4;
+ *               in[0] filter, in[1] dy, in[2] (61*C*O + slots * (36*TB*(C+O)
+ *               + (H+4) * (W+4) * O)) -> out[0] dx.
+ *             sf_cpu_conv2d_backprop_filter_winograd_<dt>: in[0] input, in[1]
+ *               dy, in[2] (max(parts * 36*C*O + slots * 36*TBF*(C+O),
+ *               N * Hp*Wp*C)) -> out[0] dw.
  *   depthwise iattr as conv (the first six), no scratch; filter [KH, KW, C, M], out depth C*M
  *             (channel c*M + m): sf_cpu_depthwise_conv2d_<dt> (in[0] input,
  *             in[1] filter), sf_cpu_depthwise_conv2d_backprop_input_<dt>
  *             (in[0] filter, in[1] dy -> dx),
  *             sf_cpu_depthwise_conv2d_backprop_filter_<dt> (in[0] input,
  *             in[1] dy -> dw).
- *   fused     sf_cpu_fused_conv2d_<dt>, sf_cpu_fused_conv2d_direct_<dt> and
- *             sf_cpu_fused_conv2d_igemm_<dt>:
+ *   fused     sf_cpu_fused_conv2d_<dt>, sf_cpu_fused_conv2d_direct_<dt>,
+ *             sf_cpu_fused_conv2d_igemm_<dt> and sf_cpu_fused_conv2d_winograd_<dt>:
  *             the conv above (in[0] input, in[1] filter, in[2] its scratch,
  *             absent only for a pointwise conv of the im2col kernel), then,
  *             per chunk of images while they are in cache: + bias (the last

@@ -382,6 +382,36 @@ def igemm_scratch_size(be, g: Geometry, img_nhwc, o: int, itemsize: int, kind: s
     return (n if kind == "filter" else slots) * max(hp * wp * c, 1) or 1
 
 
+# The Winograd kernels (conv.c, "Winograd convolution of 5x5 layers") take the stride-1,
+# undilated 5x5 convs among those, with both channel counts filling vectors: F(2x2, 5x5)
+# does 36 multiplications per 2x2 output block where the implicit GEMM does 100. Their
+# tile sizes (SF_WG_TB, SF_WG_TBF, SF_WG_PARTS in conv.c) enter the scratch sizes below.
+# Tests set this to False to run those convs through the implicit-GEMM kernels.
+WINOGRAD = True
+_WG_TB, _WG_TBF, _WG_PARTS = 7, 49, 8
+
+
+def winograd_scratch_size(be, g: Geometry, img_nhwc, o: int, itemsize: int, kind: str) -> int | None:
+    """The scratch (elements) of the Winograd kernel for a conv pass (`kind` "forward",
+    "input" or "filter"), or None where that kernel does not take it."""
+    n, h, w, c = img_nhwc
+    lanes = _lanes(be, itemsize)
+    if not (WINOGRAD and IGEMM) or (g.kh, g.kw, g.sh, g.sw, g.dh, g.dw) != (5, 5, 1, 1, 1, 1):
+        return None
+    if c % lanes or o % lanes or min(c, o) < 1 or g.oh < 2 or g.ow < 2:
+        return None
+    slots = _threads(be)
+    hp, wp = _igemm_padded(g)
+    if kind == "forward":
+        return 36 * c * o + slots * (36 * _WG_TB * (c + o) + hp * wp * c)
+    if kind == "input":
+        if g.pt > 4 or g.pl > 4:
+            return None
+        return 61 * c * o + slots * (36 * _WG_TB * (c + o) + (h + 4) * (w + 4) * o)
+    parts = min(n, _WG_PARTS)
+    return max(parts * 36 * c * o + slots * 36 * _WG_TBF * (c + o), n * hp * wp * c, 1)
+
+
 def _has(ctx, base: str) -> bool:
     """Whether the lowering's device has kernel `base` (the direct and implicit-GEMM variants
     are the C library's own: a GPU runs the plain kernels, on cuDNN)."""
@@ -395,12 +425,13 @@ def _conv_lower_common(ctx, base, img_nhwc, filt_shape, ins, out_view, finish):
     if "depthwise" not in base:
         dt = ctx.out_dtypes[0]
         kind = base.rsplit("_", 1)[-1] if "backprop" in base else "forward"
-        size = igemm_scratch_size(ctx.backend, g, img_nhwc, filt_shape[3], dt.size, kind)
-        if size is not None and _has(ctx, base + "_igemm"):
-            scratch = ctx.scratch_buffer((size,), dt)
-            ctx.call(ctx.kernel(base + "_igemm", dt), ins + [scratch], [out_view], g.conv_iattr(0))
-            finish()
-            return
+        for variant, sizer in (("_winograd", winograd_scratch_size), ("_igemm", igemm_scratch_size)):
+            size = sizer(ctx.backend, g, img_nhwc, filt_shape[3], dt.size, kind)
+            if size is not None and _has(ctx, base + variant):
+                scratch = ctx.scratch_buffer((size,), dt)
+                ctx.call(ctx.kernel(base + variant, dt), ins + [scratch], [out_view], g.conv_iattr(0))
+                finish()
+                return
         col, chunk = _col_scratch(ctx, g, img_nhwc, filt_shape[3], ctx.out_dtypes[0], base)
     ctx.call(
         ctx.kernel(base, ctx.out_dtypes[0]),
@@ -721,6 +752,8 @@ _CONV_CONFIGS = [
     ((2, 5, 7, 3), (3, 2, 3, 4), {"strides": [1, 1, 1, 1], "padding": "VALID"}),
     ((1, 6, 5, 2), (3, 3, 2, 3), {"strides": [1, 2, 2, 1], "padding": "SAME"}),
     ((2, 7, 6, 1), (3, 3, 1, 2), {"strides": [1, 1, 1, 1], "padding": "SAME", "dilations": [1, 2, 2, 1]}),
+    # 5x5, stride 1, channels that fill vectors: the Winograd kernels
+    ((2, 6, 7, 16), (5, 5, 16, 16), {"strides": [1, 1, 1, 1], "padding": "SAME"}),
     ((2, 6, 5, 3), (2, 3, 3, 2), {"strides": [1, 1, 2, 1], "padding": "SAME", "data_format": "NCHW"}),
     (
         (1, 5, 5, 2),
@@ -747,7 +780,7 @@ def _conv_cases(kind, depthwise=False):
         for i, (xs, ws, attrs) in enumerate(_CONV_CONFIGS):
             if depthwise:
                 ws = (ws[0], ws[1], ws[2], 2 if i % 2 else 1)
-            for t in F if i < 3 else (D.float64,):
+            for t in F if i < 4 else (D.float64,):
                 g = Geometry(attrs, xs[1:3], ws[:2])
                 ys = (xs[0], g.oh, g.ow, xs[3] * ws[3] if depthwise else ws[3])
                 x = _rand(rng, _fmt_image(xs, attrs), t)
@@ -782,6 +815,9 @@ def _declare_convs(prefix, base, depthwise):
         kt += registry.kernels_for(["conv2d_direct", "conv2d_backprop_filter_direct"], F)
         kt += registry.kernels_for(
             ["conv2d_igemm", "conv2d_backprop_input_igemm", "conv2d_backprop_filter_igemm"], F
+        )
+        kt += registry.kernels_for(
+            ["conv2d_winograd", "conv2d_backprop_input_winograd", "conv2d_backprop_filter_winograd"], F
         )
     op(
         name=prefix,

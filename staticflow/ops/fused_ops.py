@@ -282,17 +282,16 @@ def _fconv_lower(pooled: bool):
                 fattr,
             )
             return
-        size = conv_ops.igemm_scratch_size(ctx.backend, g, (n, h, w, c), o, dt.size, "forward")
-        if size is not None and has(ctx.kernel("fused_conv2d_igemm", dt)):
-            scratch = ctx.scratch_buffer((size,), dt)
-            ctx.call(
-                ctx.kernel("fused_conv2d_igemm", dt),
-                [x, ctx.inp(1), scratch] + tail,
-                outs,
-                g.conv_iattr(0, after),
-                fattr,
-            )
-            return
+        for variant, sizer in (
+            ("fused_conv2d_winograd", conv_ops.winograd_scratch_size),
+            ("fused_conv2d_igemm", conv_ops.igemm_scratch_size),
+        ):
+            size = sizer(ctx.backend, g, (n, h, w, c), o, dt.size, "forward")
+            if size is not None and has(ctx.kernel(variant, dt)):
+                scratch = ctx.scratch_buffer((size,), dt)
+                ins = [x, ctx.inp(1), scratch] + tail
+                ctx.call(ctx.kernel(variant, dt), ins, outs, g.conv_iattr(0, after), fattr)
+                return
         col, chunk = conv_ops._col_scratch(ctx, g, (n, h, w, c), o, dt, "conv2d")
         ins = [x, ctx.inp(1)] + ([col] if col is not None else []) + tail
         ctx.call(ctx.kernel("fused_conv2d", dt), ins, outs, g.conv_iattr(chunk, after), fattr)
@@ -354,7 +353,9 @@ def _fconv_cases(pooled: bool):
     return cases
 
 
-_CONV_FUSED_KT = registry.kernels_for(["fused_conv2d", "fused_conv2d_direct", "fused_conv2d_igemm"], F)
+_CONV_FUSED_KT = registry.kernels_for(
+    ["fused_conv2d", "fused_conv2d_direct", "fused_conv2d_igemm", "fused_conv2d_winograd"], F
+)
 for _name, _pooled in (("_FusedConv2D", False), ("_FusedConv2DMaxPool", True)):
     _attrs = [
         Attr("T", "type", allowed=F),

@@ -90,7 +90,7 @@ def test_every_cuda_kernel_names_a_declared_op_kernel(emu):
 
 # C kernels without a CUDA version, as kernels/cuda/README.md lists them: 16-bit floats, and
 # the C library's alternative conv kernels (the lowering gives a GPU the plain ones)
-_NOT_YET = re.compile(r"float16|bfloat16|_direct_|_igemm_")
+_NOT_YET = re.compile(r"float16|bfloat16|_direct_|_igemm_|_winograd_")
 
 
 def test_every_c_kernel_has_a_cuda_kernel_but_the_listed_gaps(emu):

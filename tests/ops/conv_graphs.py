@@ -22,3 +22,17 @@ def conv_with_gradients(x, w, dy, dt, strides, padding, dilations=(1, 1)) -> tup
             plan = sess.plan([y, gx, gw], feeds)
             used = {c.symbol for step in plan.steps for c, _, _ in step.calls}
             return used, sess.run([y, gx, gw], feeds)
+
+
+def conv_bias_relu_pool(x, w, b) -> tuple[set, np.ndarray]:
+    """(the kernel symbols the plan calls, the result) of max_pool2x2(relu(conv2d(x, w, SAME)
+    + b)) in float32, x fed with an unknown batch: the pattern the fused conv kernels take."""
+    with sf.Graph().as_default():
+        xp = sf.placeholder(sf.float32, [None, *x.shape[1:]])
+        conv = sf.nn.conv2d(xp, w.astype(np.float32), 1, "SAME")
+        h = sf.nn.relu(sf.nn.bias_add(conv, b.astype(np.float32)))
+        p = sf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
+        with sf.Session() as sess:
+            feeds = {xp: x.astype(np.float32)}
+            plan = sess.plan(p, feeds)
+            return {c.symbol for step in plan.steps for c, _, _ in step.calls}, sess.run(p, feeds)

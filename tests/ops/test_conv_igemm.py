@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conv_graphs import conv_with_gradients
+from conv_graphs import conv_bias_relu_pool, conv_with_gradients
 
-import staticflow as sf
 from staticflow.backends.cpu import simd_bytes
 from staticflow.ops import conv_ops
 
@@ -119,15 +118,6 @@ def test_fused_bias_relu_pool_epilogue(n):
     y, _, _, _ = np_conv_and_grads(x, w, np.zeros, (1, 1), (1, 1), "SAME")
     r = np.maximum(y + b, 0.0)[:, :8, :6]
     want = r.reshape(n, 4, 2, 3, 2, 32).max(axis=(2, 4))
-    with sf.Graph().as_default():
-        xp = sf.placeholder(sf.float32, [None, 9, 7, 16])
-        conv = sf.nn.conv2d(xp, w.astype(np.float32), 1, "SAME")
-        h = sf.nn.relu(sf.nn.bias_add(conv, b.astype(np.float32)))
-        p = sf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
-        with sf.Session() as sess:
-            feeds = {xp: x.astype(np.float32)}
-            plan = sess.plan(p, feeds)
-            used = {c.symbol for step in plan.steps for c, _, _ in step.calls}
-            got = sess.run(p, feeds)
+    used, got = conv_bias_relu_pool(x, w, b)
     assert "sf_cpu_fused_conv2d_igemm_float32" in used, sorted(used)
     np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-3)
