@@ -106,8 +106,9 @@ static int64_t sf_run_calls(sf_kernel *fns, sf_call *calls, int64_t n, int *stat
  * plan (known by its calls array) keeps the time of its runs at each rung of a ladder of
  * counts (the caller's count, halved down to 1) and runs at the rung that has been
  * fastest, now and then trying the rungs beside it: at first every few runs, then less
- * often (up to every SF_PROBE_MAX runs) while the choice holds, and often again after it
- * changes or after a run much slower than the choice's mean (another process starting). Kernels cut their work by its size, not by the thread count, so the count
+ * often (up to every SF_PROBE_MAX runs, or SF_PROBE_COSTLY_MAX after probes many times slower
+ * than the choice) while the choice holds, and often again after it changes or after a run
+ * much slower than the choice's mean (another process starting: then fewer threads). Kernels cut their work by its size, not by the thread count, so the count
  * chosen never changes a result. */
 
 /* Plans are found by their calls array in a table of SF_POLICY_SLOTS entries, in sets
@@ -120,6 +121,8 @@ static int64_t sf_run_calls(sf_kernel *fns, sf_call *calls, int64_t n, int *stat
 #define SF_RUNGS 8
 #define SF_PROBE_MIN 4
 #define SF_PROBE_MAX 128
+#define SF_PROBE_SHARE 16
+#define SF_PROBE_COSTLY_MAX 1024
 
 typedef struct {
     const void *key;      /* the plan's calls array */
@@ -199,9 +202,13 @@ static void sf_policy_record(int slot, const void *key, int64_t n, int top, int 
     /* the first two runs settle (first-run set-up): they time no rung */
     if (p->key == key && p->n == n && p->top == top && rung < p->rungs && p->runs > 2) {
         int64_t *e = &p->est[rung];
-        if (rung == p->rung && *e && ns > *e + *e / 2) {
-            /* a sudden slowdown (another process took a core?): probe soon */
+        if (rung == p->rung && *e && ns > *e + *e / 2 && rung + 1 < p->rungs) {
+            /* a sudden slowdown (another process took a core?): probe fewer threads soon.
+             * More threads cannot help there, and on the lowest rung a probe of more
+             * threads while a core is taken costs a scheduler slice (30 ms against a 2 ms
+             * step), so a passing hiccup there probes nothing. */
             p->interval = SF_PROBE_MIN;
+            p->next_side = 1;
             if (p->next_probe > p->runs + 1) p->next_probe = p->runs + 1;
         }
         /* the choice keeps a running mean; a probe's own time replaces the rung's last
@@ -214,9 +221,16 @@ static void sf_policy_record(int slot, const void *key, int64_t n, int top, int 
             if (cur && ns < cur - cur / 8) {
                 p->rung = rung;
                 p->interval = SF_PROBE_MIN;
-            } else if (p->interval < SF_PROBE_MAX) {
-                p->interval *= 2;
+            } else {
+                /* a lost probe: back off, and far enough that probes like it take at most
+                 * 1/SF_PROBE_SHARE of the time (one that cost 15 runs' time waits 15 *
+                 * SF_PROBE_SHARE runs) */
+                int64_t iv = p->interval < SF_PROBE_MAX ? p->interval * 2 : SF_PROBE_MAX;
+                const int64_t cost = cur ? SF_PROBE_SHARE * (ns / cur) : 0;
+                if (cost > iv) iv = cost < SF_PROBE_COSTLY_MAX ? cost : SF_PROBE_COSTLY_MAX;
+                p->interval = iv;
             }
+            p->next_probe = p->runs + p->interval;
         }
     }
     pthread_mutex_unlock(&sf_policy_mu);
