@@ -131,6 +131,7 @@ typedef struct {
     int rungs;            /* counts top, top/2, ..., 1 */
     int rung;             /* the current choice */
     int next_side;        /* which neighbour the next probe tries */
+    int warming;          /* 1: this probe's first run (more threads) is running, untimed */
     int64_t est[SF_RUNGS]; /* a running mean of each rung's run time (ns), 0: never run */
     int64_t runs, next_probe, interval;
     uint64_t last; /* when it last ran (sf_policy_clock) */
@@ -184,12 +185,19 @@ static int sf_policy_pick(const void *key, int64_t n, int top, int *slot)
     }
     int rung = p->rung;
     p->runs++;
-    if (p->runs >= p->next_probe && p->rungs > 1) {
+    if (p->warming) {
+        /* the timed second run of a probe of more threads */
+        rung = p->rung - 1;
+    } else if (p->runs >= p->next_probe && p->rungs > 1) {
         int side = p->next_side;
         if (rung + side * 2 - 1 < 0 || rung + side * 2 - 1 >= p->rungs) side = !side;
         p->next_side = !side;
         rung = rung + side * 2 - 1;
         p->next_probe = p->runs + p->interval;
+        /* more threads than the choice: threads that have been idle are asleep, and the
+         * first run wakes them (tens of us, as long as a whole batch-1 run), so the probe
+         * is two runs and only the second is timed */
+        p->warming = rung < p->rung ? -1 : 0;
     }
     pthread_mutex_unlock(&sf_policy_mu);
     return rung;
@@ -201,6 +209,14 @@ static void sf_policy_record(int slot, const void *key, int64_t n, int top, int 
     sf_policy *p = &sf_policies[slot];
     /* the first two runs settle (first-run set-up): they time no rung */
     if (p->key == key && p->n == n && p->top == top && rung < p->rungs && p->runs > 2) {
+        if (p->warming && rung == p->rung - 1) {
+            /* a probe of more threads: its first run woke them (untimed), its second is timed */
+            p->warming = p->warming < 0 ? 1 : 0;
+            if (p->warming) {
+                pthread_mutex_unlock(&sf_policy_mu);
+                return;
+            }
+        }
         int64_t *e = &p->est[rung];
         if (rung == p->rung && *e && ns > *e + *e / 2 && rung + 1 < p->rungs) {
             /* a sudden slowdown (another process took a core?): probe fewer threads soon.
