@@ -209,6 +209,7 @@ static void sf_policy_record(int slot, const void *key, int64_t n, int top, int 
     sf_policy *p = &sf_policies[slot];
     /* the first two runs settle (first-run set-up): they time no rung */
     if (p->key == key && p->n == n && p->top == top && rung < p->rungs && p->runs > 2) {
+        int runs = 1; /* the probe's runs, when this run is one */
         if (p->warming && rung == p->rung - 1) {
             /* a probe of more threads: its first run woke them (untimed), its second is timed */
             p->warming = p->warming < 0 ? 1 : 0;
@@ -216,6 +217,7 @@ static void sf_policy_record(int slot, const void *key, int64_t n, int top, int 
                 pthread_mutex_unlock(&sf_policy_mu);
                 return;
             }
+            runs = 2;
         }
         int64_t *e = &p->est[rung];
         if (rung == p->rung && *e && ns > *e + *e / 2 && rung + 1 < p->rungs) {
@@ -239,10 +241,10 @@ static void sf_policy_record(int slot, const void *key, int64_t n, int top, int 
                 p->interval = SF_PROBE_MIN;
             } else {
                 /* a lost probe: back off, and far enough that probes like it take at most
-                 * 1/SF_PROBE_SHARE of the time (one that cost 15 runs' time waits 15 *
-                 * SF_PROBE_SHARE runs) */
+                 * 1/SF_PROBE_SHARE of the time (one that cost 15 runs' time, its untimed
+                 * first run included, waits 15 * SF_PROBE_SHARE runs) */
                 int64_t iv = p->interval < SF_PROBE_MAX ? p->interval * 2 : SF_PROBE_MAX;
-                const int64_t cost = cur ? SF_PROBE_SHARE * (ns / cur) : 0;
+                const int64_t cost = cur ? SF_PROBE_SHARE * runs * (ns / cur) : 0;
                 if (cost > iv) iv = cost < SF_PROBE_COSTLY_MAX ? cost : SF_PROBE_COSTLY_MAX;
                 p->interval = iv;
             }
@@ -250,6 +252,25 @@ static void sf_policy_record(int slot, const void *key, int64_t n, int top, int 
         }
     }
     pthread_mutex_unlock(&sf_policy_mu);
+}
+
+int64_t sf_policy_replay(int top, int64_t runs, const int64_t *ns, int32_t *rungs)
+{
+    static char key;             /* replays' plans: this address, with n of their own */
+    static int64_t replays;
+    if (top < 2 || runs < 0 || (runs && (!ns || !rungs))) return -1;
+    int nr = 1;
+    while (nr < SF_RUNGS && (top >> nr) >= 1) nr++;
+    pthread_mutex_lock(&sf_policy_mu);
+    const int64_t n = -1 - replays++;
+    pthread_mutex_unlock(&sf_policy_mu);
+    for (int64_t i = 0; i < runs; i++) {
+        int slot;
+        const int rung = sf_policy_pick(&key, n, top, &slot);
+        rungs[i] = rung;
+        sf_policy_record(slot, &key, n, top, rung, ns[i * nr + rung]);
+    }
+    return nr;
 }
 
 static int sf_run_threads(const void *key, int64_t n, int *slot, int *rung)

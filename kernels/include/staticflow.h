@@ -161,6 +161,11 @@ int64_t sf_run_while(const sf_segment *cond, const uint8_t *pred, const sf_segme
  * default) or always use the caller's (0): for measurements. */
 void sf_set_adaptive_threads(int on);
 
+/* The thread-count choice of a fresh plan replayed on given times, for tests: run i at
+ * rung r (top >> r threads) takes ns[i * rungs + r]; rungs_out[i] receives the rung run i
+ * took. Returns the rung count (top, top/2, ..., 1), or -1 for bad arguments. */
+int64_t sf_policy_replay(int top, int64_t runs, const int64_t *ns, int32_t *rungs_out);
+
 /* Processors OpenMP sees: the default thread count of the scheduled executor. */
 int sf_num_procs(void);
 

@@ -185,6 +185,19 @@ def set_adaptive_threads(on: bool) -> None:
     lib.sf_set_adaptive_threads(1 if on else 0)
 
 
+def policy_replay(top: int, ns: np.ndarray) -> np.ndarray:
+    """The rung (top >> rung threads) each run of a fresh plan takes when run i at rung r
+    takes ns[i, r] nanoseconds: the per-run thread choice on a synthetic machine, for
+    tests. ns has one column per rung (top, top/2, ..., 1)."""
+    ns = np.ascontiguousarray(ns, dtype=np.int64)
+    out = np.zeros(ns.shape[0], np.int32)
+    got = lib.sf_policy_replay(int(top), ns.shape[0], ffi.from_buffer("int64_t[]", ns),
+                               ffi.from_buffer("int32_t[]", out))
+    if got < 0 or got != ns.shape[1]:
+        raise ValueError(f"policy_replay: top {top} has {got} rungs; ns has {ns.shape[1]} columns")
+    return out
+
+
 def set_parallel_min(n: int) -> None:
     """The work below which kernels stay on one thread (elements, or a product's
     multiply-adds); n < 0 restores the defaults. Tests lower it so that small inputs take

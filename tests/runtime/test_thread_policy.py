@@ -104,3 +104,84 @@ def test_training_matches_numpy(parallel_everywhere):
     got = _train(steps=5)
     for a, b in zip(got, _numpy_train(5)):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+
+
+# ---- the choice itself, replayed on synthetic times (sf_policy_replay): the same pick and
+# record code on a fresh plan, run i at rung r taking ns[i, r], so no test here times anything
+
+MS = 1_000_000
+
+
+def _times(n: int, two: float, one: float) -> np.ndarray:
+    """n runs on a 2-core machine where two threads take `two` ms and one thread `one` ms."""
+    t = np.empty((n, 2), np.int64)
+    t[:, 0], t[:, 1] = int(two * MS), int(one * MS)
+    return t
+
+
+def _runs_of_two(rungs: np.ndarray) -> list[int]:
+    """Lengths of the stretches of consecutive runs at rung 0 (two threads)."""
+    out, n = [], 0
+    for r in rungs:
+        if r == 0:
+            n += 1
+        elif n:
+            out.append(n)
+            n = 0
+    return out + ([n] if n else [])
+
+
+def test_an_idle_machine_keeps_every_thread_and_probes_one_now_and_then():
+    rungs = cpu.policy_replay(2, _times(3000, two=1.1, one=2.0))
+    assert 0 < (rungs == 1).sum() <= 0.02 * len(rungs)
+    assert (rungs[:6] == 1).any()  # the first probe comes within a few runs
+
+
+def test_a_taken_core_moves_to_one_thread_and_costly_probes_stay_rare():
+    """Two threads cost a scheduler slice (31 ms) when another process holds a core: the
+    choice moves to one thread, and its probes of two threads back off by their cost, so
+    they take at most about a sixteenth of the time."""
+    t = _times(3000, two=31.0, one=2.1)
+    rungs = cpu.policy_replay(2, t)
+    assert (rungs[10:] == 1).mean() > 0.99
+    took = t[np.arange(len(rungs)), rungs][100:]
+    assert took[rungs[100:] == 0].sum() <= 0.08 * took.sum()
+
+
+def test_a_probe_of_more_threads_is_two_runs():
+    """The first run of a probe of two threads wakes them and is not timed: after the move to
+    one thread every stretch at two threads is two runs long."""
+    rungs = cpu.policy_replay(2, _times(3000, two=31.0, one=2.1))
+    first_one = int(np.argmax(rungs == 1))
+    stretches = _runs_of_two(rungs[first_one:])
+    assert stretches and all(n == 2 for n in stretches)
+
+
+def test_the_choice_returns_when_the_core_is_free_again():
+    t = np.concatenate([_times(500, two=31.0, one=2.1), _times(3000, two=1.1, one=2.0)])
+    rungs = cpu.policy_replay(2, t)
+    assert (rungs[400:500] == 1).mean() > 0.95
+    assert (rungs[500 + 1100:] == 0).mean() > 0.97  # within the longest back-off
+
+
+def test_a_slowdown_on_one_thread_probes_nothing_more():
+    """A passing slowdown at the one-thread rung cannot be helped by more threads: the same
+    runs with hiccups there probe two threads exactly as often as without them."""
+    calm = _times(3000, two=31.0, one=2.1)
+    bumpy = calm.copy()
+    bumpy[200::37, 1] = int(4.0 * MS)
+    assert (cpu.policy_replay(2, calm) == 0).sum() == (cpu.policy_replay(2, bumpy) == 0).sum()
+
+
+def test_a_slowdown_on_every_thread_probes_fewer_soon():
+    """At two threads, a run 1.5x slower than their mean asks for a probe of one thread at the
+    next run, whatever the back-off had grown to."""
+    t = _times(3000, two=1.1, one=2.0)
+    t[2000, 0] = int(5.0 * MS)
+    rungs = cpu.policy_replay(2, t)
+    assert rungs[2001] == 1
+
+
+def test_replay_refuses_a_table_of_the_wrong_width():
+    with pytest.raises(ValueError, match="rungs"):
+        cpu.policy_replay(4, _times(10, two=1.0, one=2.0))  # 4 threads: three rungs
