@@ -1450,7 +1450,12 @@ static int64_t sf_wg_slot(const sf_wg *g, int64_t pimg)
     return 36 * SF_WG_TB * (g->C + g->O) + pimg;
 }
 
-/* n tiles in blocks of at most `most`, as even as can be: block b is [n*b/nb, n*(b+1)/nb) */
+/* where block b of n tiles cut into nb blocks (sf_ig_blocks) starts: block b is
+ * [sf_wg_cut(n, nb, b), sf_wg_cut(n, nb, b + 1)), as even as whole tiles allow */
+static inline int64_t sf_wg_cut(int64_t n, int64_t nb, int64_t b)
+{
+    return n * b / nb;
+}
 
 #define SF_WG_GEMM(NAME, T, V, OV, R)                                                               \
     /* forward: m[xi][t][o0 + v-th vector] = sum over c of vb[xi][t][c] u[xi][c][...], R tiles */  \
@@ -1645,11 +1650,13 @@ static int64_t sf_wg_slot(const sf_wg *g, int64_t pimg)
         return bad;                                                                                 \
     }                                                                                               \
                                                                                                     \
-    /* the tiles [t0, t0 + nt) of one image: transform, 36 products, transform back */            \
-    static int sf_wg_block_##NAME(const sf_wg *g, const T *x, const T *u, T *y, T *slot, int64_t t0, \
-                                  int64_t nt)                                                       \
+    /* block b of nb of one image's tiles: transform, 36 products, transform back */              \
+    static int sf_wg_block_##NAME(const sf_wg *g, const T *x, const T *u, T *y, T *slot, int64_t b, \
+                                  int64_t nb)                                                       \
     {                                                                                               \
         enum { L = SF_SIMD_BYTES / sizeof(T) };                                                     \
+        const int64_t all = g->TH * g->TW, t0 = sf_wg_cut(all, nb, b);                              \
+        const int64_t nt = sf_wg_cut(all, nb, b + 1) - t0;                                          \
         const int64_t vs = SF_WG_TB * g->C, ms = SF_WG_TB * g->O;                                   \
         T *vb = slot, *mb = slot + 36 * vs;                                                         \
         sf_wg_in_##NAME(g, x, t0, nt, vb, vs);                                                      \
@@ -1681,7 +1688,7 @@ static int64_t sf_wg_slot(const sf_wg *g, int64_t pimg)
                 _Pragma("omp parallel for num_threads(nth) schedule(static) reduction(|:bad)")     \
                 for (int64_t b = 0; b < nb; b++) {                                                  \
                     T *s = scratch + omp_get_thread_num() * slot;                                   \
-                    bad |= sf_wg_block_##NAME(g, xn, u, yn, s, nt * b / nb, nt * (b + 1) / nb - nt * b / nb); \
+                    bad |= sf_wg_block_##NAME(g, xn, u, yn, s, b, nb);                                  \
                 }                                                                                   \
                 if (bad) {                                                                          \
                     T *xp = scratch + slot - pimg;                                                  \
@@ -1702,7 +1709,7 @@ static int64_t sf_wg_slot(const sf_wg *g, int64_t pimg)
                 T *yn = y + n * P * g->O;                                                           \
                 int bad = 0;                                                                        \
                 for (int64_t b = 0; b < nb; b++)                                                    \
-                    bad |= sf_wg_block_##NAME(g, xn, u, yn, s, nt * b / nb, nt * (b + 1) / nb - nt * b / nb); \
+                    bad |= sf_wg_block_##NAME(g, xn, u, yn, s, b, nb);                                  \
                 if (bad) {                                                                          \
                     T *xp = s + slot - pimg;                                                        \
                     sf_ig_pad_##NAME(xn, g->H, g->W, g->C, xp, ig->Hp, ig->Wp, g->top, g->left);    \
@@ -1876,7 +1883,7 @@ static int64_t sf_wg_slot(const sf_wg *g, int64_t pimg)
                 for (int64_t n = g.N * p / parts; n < g.N * (p + 1) / parts; n++) {                 \
                     const T *xn = x + n * g.H * g.W * g.C, *dn = dy + n * P * g.O;                  \
                     for (int64_t b = 0; b < nb; b++) {                                              \
-                        const int64_t t0 = nt * b / nb, cnt = nt * (b + 1) / nb - t0;               \
+                        const int64_t t0 = sf_wg_cut(nt, nb, b), cnt = sf_wg_cut(nt, nb, b + 1) - t0; \
                         sf_wg_in_##NAME(&wg, xn, t0, cnt, vb, vs);                                  \
                         sf_wg_dy_##NAME(&wg, dn, t0, cnt, zb, zs);                                  \
                         for (int64_t v0 = 0; v0 < nv; v0 += 4)                                      \
