@@ -109,15 +109,21 @@ def test_conv_and_gradients_match_numpy(xs, ws, st, dil, pad, path, monkeypatch)
             np.testing.assert_allclose(a, b, rtol=tol, atol=tol * 10)
 
 
-@pytest.mark.parametrize("n", [1, 5])
-def test_fused_bias_relu_pool_epilogue(n):
-    """conv + bias + relu + 2x2 max pool fuse into one implicit-GEMM kernel per image (or,
-    for one image, after its rows), with NumPy's values."""
-    rng = np.random.default_rng(8)
-    x, w, b = rng.standard_normal((n, 9, 7, 16)), rng.standard_normal((3, 3, 16, 32)), rng.standard_normal(32)
+def check_fused_epilogue(n: int, k: int, kernel: str, seed: int) -> None:
+    """conv (k x k, 16 -> 32 channels, SAME) + bias + relu + 2x2 max pool of n 9x7 images
+    runs as the fused kernel `kernel` (float32), with NumPy's values."""
+    rng = np.random.default_rng(seed)
+    x, w, b = rng.standard_normal((n, 9, 7, 16)), rng.standard_normal((k, k, 16, 32)), rng.standard_normal(32)
     y, _, _, _ = np_conv_and_grads(x, w, np.zeros, (1, 1), (1, 1), "SAME")
     r = np.maximum(y + b, 0.0)[:, :8, :6]
     want = r.reshape(n, 4, 2, 3, 2, 32).max(axis=(2, 4))
     used, got = conv_bias_relu_pool(x, w, b)
-    assert "sf_cpu_fused_conv2d_igemm_float32" in used, sorted(used)
+    assert f"sf_cpu_{kernel}_float32" in used, sorted(used)
     np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-3)
+
+
+@pytest.mark.parametrize("n", [1, 5])
+def test_fused_bias_relu_pool_epilogue(n):
+    """conv + bias + relu + 2x2 max pool fuse into one implicit-GEMM kernel per image (or,
+    for one image, after its rows), with NumPy's values."""
+    check_fused_epilogue(n, 3, "fused_conv2d_igemm", seed=8)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conv_graphs import conv_bias_relu_pool, conv_with_gradients
-from test_conv_igemm import np_conv_and_grads
+from conv_graphs import conv_with_gradients
+from test_conv_igemm import check_fused_epilogue, np_conv_and_grads
 
 from staticflow.backends.cpu import KernelError, call_kernel, simd_bytes
 from staticflow.ops import conv_ops
@@ -94,14 +94,7 @@ def test_non_finite_values_land_where_the_implicit_gemm_puts_them(where, monkeyp
 @pytest.mark.parametrize("n", [1, 5])
 def test_fused_bias_relu_pool_epilogue(n):
     """conv + bias + relu + 2x2 max pool fuse into the Winograd kernel, with NumPy's values."""
-    rng = np.random.default_rng(14)
-    x, w, b = rng.standard_normal((n, 9, 7, 16)), rng.standard_normal((5, 5, 16, 32)), rng.standard_normal(32)
-    y, _, _, _ = np_conv_and_grads(x, w, np.zeros, (1, 1), (1, 1), "SAME")
-    r = np.maximum(y + b, 0.0)[:, :8, :6]
-    want = r.reshape(n, 4, 2, 3, 2, 32).max(axis=(2, 4))
-    used, got = conv_bias_relu_pool(x, w, b)
-    assert "sf_cpu_fused_conv2d_winograd_float32" in used, sorted(used)
-    np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-3)
+    check_fused_epilogue(n, 5, "fused_conv2d_winograd", seed=14)
 
 
 def test_results_do_not_depend_on_the_thread_count():
