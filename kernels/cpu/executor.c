@@ -108,8 +108,9 @@ static int64_t sf_run_calls(sf_kernel *fns, sf_call *calls, int64_t n, int *stat
  * fastest, now and then trying the rungs beside it: at first every few runs, then less
  * often (up to every SF_PROBE_MAX runs, or SF_PROBE_COSTLY_MAX after probes many times slower
  * than the choice) while the choice holds, and often again after it changes or after a run
- * much slower than the choice's mean (another process starting: then fewer threads). Kernels cut their work by its size, not by the thread count, so the count
- * chosen never changes a result. */
+ * much slower than the choice's mean (another process starting: then fewer threads).
+ * Kernels cut their work by its size, not by the thread count, so the count chosen never
+ * changes a result. sf_policy_replay runs these rules on given times, for tests. */
 
 /* Plans are found by their calls array in a table of SF_POLICY_SLOTS entries, in sets
  * of SF_POLICY_WAYS (a new plan takes its set's least recently run entry): a training
@@ -131,7 +132,8 @@ typedef struct {
     int rungs;            /* counts top, top/2, ..., 1 */
     int rung;             /* the current choice */
     int next_side;        /* which neighbour the next probe tries */
-    int warming;          /* 1: this probe's first run (more threads) is running, untimed */
+    int warming;          /* a probe of more threads: -1 its first, untimed run is on; 1 its
+                           * timed second run is next; 0 none */
     int64_t est[SF_RUNGS]; /* a running mean of each rung's run time (ns), 0: never run */
     int64_t runs, next_probe, interval;
     uint64_t last; /* when it last ran (sf_policy_clock) */
