@@ -13,7 +13,7 @@
  *     changes nothing in its arithmetic, so any thread count gives the same
  *     bits, and a thread that another process holds up delays one chunk.
  * A chunk packs its panels of B per K-block into its thread's buffer, sized
- * from the L2 cache read at run time (sysconf): half the L2 per operand. A is
+ * from the L2 cache read at run time (sysconf): twice the L2 per operand. A is
  * broadcast one float at a time, so A stored [M, K] is read in place; a
  * transposed A is packed like B (its rows then lie a whole row of A apart).
  * When every chunk reads all of one operand (the grid is one row or one
@@ -392,16 +392,17 @@ int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, c
      * below): the threads never wait for each other before the end. Along C's
      * longer side, chunks of at most an eighth of it (room for two threads to even out
      * when another process holds one up); one K-block of a chunk's panels of each operand
-     * within half the L2 (a quarter each ran the 4096-wide products 8-10% slower: every
-     * operand is packed once per chunk across it, so smaller chunks pack more often). */
+     * up to twice the L2 (smaller chunks pack more often: every operand is packed once per
+     * chunk across it). */
     const int64_t np_a = (M + SF_MR - 1) / SF_MR, np_b = (N + SF_NR - 1) / SF_NR;
     const int64_t l2h = sf_l2_bytes() / 2 / (j.kb * (int64_t)sizeof(float));
     int64_t cap_a = l2h / SF_MR, cap_b = l2h / SF_NR;
-    /* A transposed is packed too, by every column of chunks: chunks four times as large
-     * pack B a quarter as often, which outweighs their spilling from L2 (4096x4096x1024, the
-     * 4096-wide MLP's weight gradient, two Zen 5 cores: 383-396 GFLOPS at one, 414-417 at
-     * twice, 423-428 at four times, OpenBLAS 462-477 in the same runs) */
-    if (ta) cap_a *= 4, cap_b *= 4;
+    /* Chunks four times those: every row of chunks packs B again (and with A transposed,
+     * every column packs A), which costs more than the panels' spilling from L2. Two Zen 5
+     * cores, against OpenBLAS in the same runs: 4096x4096x1024 with A transposed (the
+     * 4096-wide MLP's weight gradient) 0.83x at one, 0.90x at twice, 0.90x at four times;
+     * 1024x4096x4096 0.93x -> 1.00x and with B transposed 0.96x -> 0.99x at four times. */
+    cap_a *= 4, cap_b *= 4;
     int team = omp_in_parallel() ? 1 : omp_get_max_threads();
     if (N >= M) {
         if (cap_b > (np_b + 7) / 8) cap_b = (np_b + 7) / 8;
