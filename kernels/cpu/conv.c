@@ -1159,6 +1159,20 @@ static int64_t sf_ig_blocks(int64_t n, int64_t most)
 
 #define SF_DEFINE_IGEMM(NAME, CODE, T, V)                                                           \
     SF_DEFINE_IG_PAD(NAME, T)                                                                       \
+                                                                                                    \
+    /* wf [KH, KW, O, C] = w [KH, KW, C, O] flipped in space, its channel axes swapped: the        \
+     * filter of the forward conv that gives a stride-1 conv's input gradient */                   \
+    static void sf_flip_filter_##NAME(const T *restrict w, int64_t KH, int64_t KW, int64_t C,      \
+                                      int64_t O, T *restrict wf)                                    \
+    {                                                                                               \
+        for (int64_t kh = 0; kh < KH; kh++)                                                         \
+            for (int64_t kw = 0; kw < KW; kw++) {                                                   \
+                const T *s = w + ((KH - 1 - kh) * KW + (KW - 1 - kw)) * C * O;                      \
+                T *d = wf + (kh * KW + kw) * O * C;                                                 \
+                for (int64_t ci = 0; ci < C; ci++)                                                  \
+                    for (int64_t o = 0; o < O; o++) d[o * C + ci] = s[ci * O + o];                  \
+            }                                                                                       \
+    }                                                                                               \
     SF_IG_VARIANTS(SF_IG_FWD, NAME, T, V)                                                           \
     SF_IG_VARIANTS(SF_IG_DW, NAME, T, V)                                                            \
     typedef void (*sf_ig_fwd_fn_##NAME)(const sf_ig *, const T *, const T *, T *, int64_t, int64_t, \
@@ -1304,13 +1318,7 @@ static int64_t sf_ig_blocks(int64_t n, int64_t most)
                            name, (long long)(K + pimg));                                            \
         const T *w = (const T *)c->in[0].data;                                                      \
         T *wf = (T *)c->in[2].data;                                                                 \
-        for (int64_t kh = 0; kh < g.KH; kh++)                                                       \
-            for (int64_t kw = 0; kw < g.KW; kw++) {                                                 \
-                const T *s = w + ((g.KH - 1 - kh) * g.KW + (g.KW - 1 - kw)) * g.C * g.O;            \
-                T *d = wf + (kh * g.KW + kw) * g.O * g.C;                                           \
-                for (int64_t ci = 0; ci < g.C; ci++)                                                \
-                    for (int64_t o = 0; o < g.O; o++) d[o * g.C + ci] = s[ci * g.O + o];            \
-            }                                                                                       \
+        sf_flip_filter_##NAME(w, g.KH, g.KW, g.C, g.O, wf);                                         \
         sf_ig_conv_##NAME(&ig, (const T *)c->in[1].data, g.OH, g.OW, top, left, wf, dx, wf + K, slots, NULL); \
         return SF_OK;                                                                               \
     }                                                                                               \
@@ -1793,13 +1801,7 @@ static inline int64_t sf_wg_cut(int64_t n, int64_t nb, int64_t b)
         if (g.N * g.H * g.W * g.C == 0) return SF_OK;                                               \
         const T *w = (const T *)c->in[0].data;                                                      \
         T *u = (T *)c->in[2].data, *wf = u + U;                                                     \
-        for (int64_t kh = 0; kh < 5; kh++)                                                          \
-            for (int64_t kw = 0; kw < 5; kw++) {                                                    \
-                const T *s = w + ((4 - kh) * 5 + (4 - kw)) * g.C * g.O;                             \
-                T *d = wf + (kh * 5 + kw) * g.O * g.C;                                              \
-                for (int64_t ci = 0; ci < g.C; ci++)                                                \
-                    for (int64_t o = 0; o < g.O; o++) d[o * g.C + ci] = s[ci * g.O + o];            \
-            }                                                                                       \
+        sf_flip_filter_##NAME(w, 5, 5, g.C, g.O, wf);                                               \
         const int par = omp_get_max_threads() > 1 && !omp_in_parallel() && g.C * g.O >= 256;       \
         sf_wg_filter_##NAME(wf, 5 * g.C * g.O, g.C * g.O, g.C, 1, g.O, g.C, u, par);                 \
         sf_wg_conv_##NAME(&wg, &ig, g.N, (const T *)c->in[1].data, u, wf, (T *)c->out[0].data,      \

@@ -149,6 +149,14 @@ void sf_set_adaptive_threads(int on)
     __atomic_store_n(&sf_adaptive, on != 0, __ATOMIC_RELAXED);
 }
 
+/* The rungs of the ladder from `top` threads: top, top/2, ..., 1 (at most SF_RUNGS). */
+static int sf_rung_count(int top)
+{
+    int r = 1;
+    while (r < SF_RUNGS && (top >> r) >= 1) r++;
+    return r;
+}
+
 static int sf_rung_threads(int top, int rung)
 {
     int t = top >> rung;
@@ -179,9 +187,7 @@ static int sf_policy_pick(const void *key, int64_t n, int top, int *slot)
         p->key = key;
         p->n = n;
         p->top = top;
-        int r = 1;
-        while (r < SF_RUNGS && (top >> r) >= 1) r++;
-        p->rungs = r;
+        p->rungs = sf_rung_count(top);
         p->interval = SF_PROBE_MIN;
         p->next_probe = 2 + SF_PROBE_MIN; /* two runs to settle (first-run set-up), then probe */
     }
@@ -261,8 +267,7 @@ int64_t sf_policy_replay(int top, int64_t runs, const int64_t *ns, int32_t *rung
     static char key;             /* replays' plans: this address, with n of their own */
     static int64_t replays;
     if (top < 2 || runs < 0 || (runs && (!ns || !rungs))) return -1;
-    int nr = 1;
-    while (nr < SF_RUNGS && (top >> nr) >= 1) nr++;
+    const int nr = sf_rung_count(top);
     pthread_mutex_lock(&sf_policy_mu);
     const int64_t n = -1 - replays++;
     pthread_mutex_unlock(&sf_policy_mu);
