@@ -307,6 +307,8 @@ int64_t sf_run_plan(sf_kernel *fns, sf_call *calls, int64_t n, int *status)
 
 /* ---- scheduled plan runner ---------------------------------------------- */
 
+#define SF_MAX_WORKERS 256
+
 /* One run of sf_run_schedule. Everything in it but the read-only inputs is
  * guarded by sf_pool_mu. */
 typedef struct sf_job {
@@ -323,13 +325,14 @@ typedef struct sf_job {
     int running;      /* calls executing now */
     int threads;      /* workers 1..threads-1 take part, with the caller (0) */
     int omp_threads;  /* the caller's OpenMP thread count: what the running calls share */
-    int omp_in_use;   /* OpenMP threads the running calls hold */
+    const int64_t *cost; /* each call's estimated cost, or NULL (all alike) */
+    int64_t run_call[SF_MAX_WORKERS]; /* per thread: the call it runs, or -1 */
+    int run_share[SF_MAX_WORKERS];    /* and that call's OpenMP threads */
     int64_t failed;   /* lowest failing index, or -1 */
     int fail_status;
     int64_t *trace;
 } sf_job;
 
-#define SF_MAX_WORKERS 256
 /* Spins of an idle worker before it sleeps: kernels are often a few
  * microseconds, shorter than a wake-up through the condition variable. */
 #define SF_SPIN 20000
@@ -398,20 +401,37 @@ static int sf_call_big(const sf_call *c)
     return 0;
 }
 
-/* The OpenMP threads a call that starts now gets: the run's count less what the
- * running calls hold, split evenly with the ready calls worth a thread that idle
- * threads can start at once, and at least one. A call that runs alone (the forward
- * convolution of a network) gets every thread, small ready calls beside it (a cast of
- * the labels) taking none of them; two independent large ones (its two gradients)
- * share them, rather than each taking the count and oversubscribing the cores. Called
- * with sf_pool_mu held, after the call was counted in `running`. */
-static int sf_share(const sf_job *j)
+/* A call costing at most 1/SF_PEER_RATIO of another's is not its peer: it neither holds
+ * nor claims threads the other could use. */
+#define SF_PEER_RATIO 8
+
+static int sf_peer(const sf_job *j, int64_t other, int64_t i)
 {
-    int free_threads = j->omp_threads - j->omp_in_use;
+    return !j->cost || j->cost[other] >= j->cost[i] / SF_PEER_RATIO;
+}
+
+/* The OpenMP threads call i, starting now, gets: the run's count less what its running
+ * peers hold, split evenly with its ready peers worth a thread that idle threads can
+ * start at once, and at least one. A call that runs alone (the forward convolution of a
+ * network) gets every thread, small ready calls beside it (a cast of the labels) taking
+ * none of them; two independent large ones (its two gradients) share them, rather than
+ * each taking the count and oversubscribing the cores. A call far cheaper than i (by the
+ * plan's estimates: a 10-wide layer's weight gradient beside a 4096-wide product's input
+ * gradient) is no peer: the share is fixed for the call's whole run, and halving the
+ * long call for the short one's sake would leave a core idle for most of it. The cores
+ * are then oversubscribed by the short call's one thread while it lasts. Called with
+ * sf_pool_mu held, after the call was counted in `running`. */
+static int sf_share(const sf_job *j, int64_t i)
+{
+    int held = 0;
+    for (int w = 0; w < j->threads; w++)
+        if (j->run_call[w] >= 0 && j->run_call[w] != i && sf_peer(j, j->run_call[w], i))
+            held += j->run_share[w];
     const int idle = j->threads - j->running;
     int64_t others = 0;
-    for (int64_t h = 0; h < j->heap_n && others < idle; h++) others += sf_call_big(&j->calls[j->heap[h]]);
-    int share = (int)(free_threads / (others + 1));
+    for (int64_t h = 0; h < j->heap_n && others < idle; h++)
+        others += sf_call_big(&j->calls[j->heap[h]]) && sf_peer(j, j->heap[h], i);
+    int share = (int)((j->omp_threads - held) / (others + 1));
     return share < 1 ? 1 : share;
 }
 
@@ -423,8 +443,9 @@ static void sf_work(sf_job *j, int id)
         int64_t i = sf_heap_pop(j);
         j->running++;
         j->started++;
-        const int share = sf_share(j);
-        j->omp_in_use += share;
+        j->run_call[id] = i;
+        const int share = sf_share(j, i);
+        j->run_share[id] = share;
         if (j->heap_n > 0) pthread_cond_signal(&sf_pool_cv); /* more for another worker */
         pthread_mutex_unlock(&sf_pool_mu);
         /* kernels cut their work by its size, so any count gives the same bits */
@@ -432,13 +453,14 @@ static void sf_work(sf_job *j, int id)
         int64_t t0 = j->trace ? sf_now_ns() : 0;
         int st = j->fns[i](&j->calls[i]);
         if (j->trace) {
-            j->trace[3 * i] = t0;
-            j->trace[3 * i + 1] = sf_now_ns();
-            j->trace[3 * i + 2] = id;
+            j->trace[4 * i] = t0;
+            j->trace[4 * i + 1] = sf_now_ns();
+            j->trace[4 * i + 2] = id;
+            j->trace[4 * i + 3] = share;
         }
         pthread_mutex_lock(&sf_pool_mu);
         j->running--;
-        j->omp_in_use -= share;
+        j->run_call[id] = -1;
         j->finished++;
         if (st != SF_OK) {
             if (j->failed < 0 || i < j->failed) {
@@ -535,11 +557,13 @@ static int sf_grow_pool(int want)
 static int64_t sf_run_in_order(sf_kernel *fns, sf_call *calls, int64_t n, int64_t *trace, int *status)
 {
     if (!trace) return sf_run_plan(fns, calls, n, status);
+    const int share = omp_in_parallel() ? 1 : omp_get_max_threads();
     for (int64_t i = 0; i < n; i++) {
-        trace[3 * i] = sf_now_ns();
+        trace[4 * i] = sf_now_ns();
         int st = fns[i](&calls[i]);
-        trace[3 * i + 1] = sf_now_ns();
-        trace[3 * i + 2] = 0;
+        trace[4 * i + 1] = sf_now_ns();
+        trace[4 * i + 2] = 0;
+        trace[4 * i + 3] = share;
         if (st != SF_OK) {
             if (status) *status = st;
             return i;
@@ -550,8 +574,8 @@ static int64_t sf_run_in_order(sf_kernel *fns, sf_call *calls, int64_t n, int64_
 }
 
 int64_t sf_run_schedule(sf_kernel *fns, sf_call *calls, int64_t n, const int32_t *npred,
-                        const int64_t *succ_start, const int32_t *succ, int threads,
-                        int64_t *trace, int *status)
+                        const int64_t *succ_start, const int32_t *succ, const int64_t *cost,
+                        int threads, int64_t *trace, int *status)
 {
     if (threads <= 1 || n <= 1 || pthread_mutex_trylock(&sf_run_mu) != 0)
         return sf_run_in_order(fns, calls, n, trace, status);
@@ -574,6 +598,8 @@ int64_t sf_run_schedule(sf_kernel *fns, sf_call *calls, int64_t n, const int32_t
     j.heap = heap;
     j.failed = -1;
     j.trace = trace;
+    j.cost = cost;
+    for (int w = 0; w < SF_MAX_WORKERS; w++) j.run_call[w] = -1;
     /* every call gets the count chosen for this run (the caller's, or fewer when fewer
      * have been faster: sf_run_threads) */
     int slot, rung;

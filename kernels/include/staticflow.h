@@ -110,18 +110,21 @@ int64_t sf_run_plan(sf_kernel *fns, sf_call *calls, int64_t n, int *status);
  * at least one writing, so results are the sequential loop's, bit for bit.
  * Ready calls start lowest index first. The calls running at once share the
  * OpenMP thread count sf_run_plan would give the run (below): a call that
- * starts gets what the running ones do not hold, split evenly with the ready
- * calls of 32 KiB or more that idle threads can start with it, and at least one
- * thread.
+ * starts gets what its running peers do not hold, split evenly with the ready
+ * peers of 32 KiB or more that idle threads can start with it, and at least one
+ * thread. cost: NULL (every call a peer of every other), or n estimates of the
+ * calls' costs in any one unit; a call whose cost is at most 1/8 of another's
+ * is not that one's peer.
  * threads <= 1, or a pool busy with another run, is sf_run_plan's loop in
- * order. trace: NULL, or 3 * n int64s
- * that receive each call's start and end (CLOCK_MONOTONIC ns) and the index of
- * the thread that ran it (0: the caller). Returns as sf_run_plan: -1, or the
+ * order. trace: NULL, or 4 * n int64s
+ * that receive each call's start and end (CLOCK_MONOTONIC ns), the index of
+ * the thread that ran it (0: the caller) and the OpenMP threads it was given.
+ * Returns as sf_run_plan: -1, or the
  * lowest index of the calls that failed (no call starts after a failure; the
  * running ones finish). */
 int64_t sf_run_schedule(sf_kernel *fns, sf_call *calls, int64_t n, const int32_t *npred,
-                        const int64_t *succ_start, const int32_t *succ, int threads,
-                        int64_t *trace, int *status);
+                        const int64_t *succ_start, const int32_t *succ, const int64_t *cost,
+                        int threads, int64_t *trace, int *status);
 
 /* A while loop whose cond and body are each one segment of kernel calls (a
  * nested plan without host steps), run from C: no return to the interpreter

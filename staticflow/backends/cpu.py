@@ -233,9 +233,11 @@ class HostExecutor:
     def run_plan(self, fns, calls, n: int, status) -> int:
         return lib.sf_run_plan(fns, calls, n, status)
 
-    def run_schedule(self, fns, calls, n: int, npred, succ_start, succ, threads: int, trace, status) -> int:
+    def run_schedule(
+        self, fns, calls, n: int, npred, succ_start, succ, cost, threads: int, trace, status
+    ) -> int:
         threads = 1 if self.one_stream else threads
-        return lib.sf_run_schedule(fns, calls, n, npred, succ_start, succ, threads, trace, status)
+        return lib.sf_run_schedule(fns, calls, n, npred, succ_start, succ, cost, threads, trace, status)
 
     def run_while(self, cond, pred, body, limit: int, budget_ns: int, *out) -> int:
         """out: the iterations, stopped, which and status cells (see sf_run_while)."""

@@ -337,6 +337,12 @@ def _direct_sizes(g: Geometry, c: int, o: int, ch: int, lanes: int):
     return wt, xe, g.oh * nchunk * ch, wt
 
 
+def conv_work(g: Geometry, n: int, c: int, o: int) -> int:
+    """Multiply-adds of a convolution (or of either of its gradients) of n images of c
+    channels into o channels (a depthwise one: o is the channel multiplier)."""
+    return n * g.oh * g.ow * g.kh * g.kw * c * o
+
+
 def _direct_conv(ctx, g: Geometry, img_nhwc, filt: View, o: int, x: View, y: View, ch: int) -> None:
     """y = conv(x, filt) with the direct kernel; filt is [KH, KW, C, O]."""
     n, _, _, c = img_nhwc
@@ -344,7 +350,8 @@ def _direct_conv(ctx, g: Geometry, img_nhwc, filt: View, o: int, x: View, y: Vie
     wt, xe, _, _ = _direct_sizes(g, c, o, ch, _lanes(ctx.backend, dt.size))
     slots = max(1, min(n, _threads(ctx.backend)))
     scratch = ctx.scratch_buffer((wt + slots * xe,), dt)
-    ctx.call(ctx.kernel("conv2d_direct", dt), [x, filt, scratch], [y], g.conv_iattr(ch))
+    work = conv_work(g, n, c, o)
+    ctx.call(ctx.kernel("conv2d_direct", dt), [x, filt, scratch], [y], g.conv_iattr(ch), work=work)
 
 
 # The implicit-GEMM kernels (conv.c, "implicit-GEMM convolution of wide layers") take the
@@ -421,6 +428,7 @@ def _has(ctx, base: str) -> bool:
 def _conv_lower_common(ctx, base, img_nhwc, filt_shape, ins, out_view, finish):
     n, h, w, c = img_nhwc
     g = Geometry(ctx.attrs, (h, w), filt_shape[:2])
+    work = conv_work(g, n, c, filt_shape[3])
     col, chunk = (None, 0)
     if "depthwise" not in base:
         dt = ctx.out_dtypes[0]
@@ -429,7 +437,8 @@ def _conv_lower_common(ctx, base, img_nhwc, filt_shape, ins, out_view, finish):
             size = sizer(ctx.backend, g, img_nhwc, filt_shape[3], dt.size, kind)
             if size is not None and _has(ctx, base + variant):
                 scratch = ctx.scratch_buffer((size,), dt)
-                ctx.call(ctx.kernel(base + variant, dt), ins + [scratch], [out_view], g.conv_iattr(0))
+                kernel = ctx.kernel(base + variant, dt)
+                ctx.call(kernel, ins + [scratch], [out_view], g.conv_iattr(0), work=work)
                 finish()
                 return
         col, chunk = _col_scratch(ctx, g, img_nhwc, filt_shape[3], ctx.out_dtypes[0], base)
@@ -438,6 +447,7 @@ def _conv_lower_common(ctx, base, img_nhwc, filt_shape, ins, out_view, finish):
         ins + ([col] if col is not None else []),
         [out_view],
         g.conv_iattr(chunk),
+        work=work,
     )
     finish()
 
@@ -538,7 +548,7 @@ def _backprop_filter_lower(base):
             per = sum(_direct_sizes(g, c, o, ch, _lanes(ctx.backend, dt.size))[1:])
             scratch = ctx.scratch_buffer((max(1, min(img[0], _threads(ctx.backend))) * per,), dt)
             ctx.call(ctx.kernel("conv2d_backprop_filter_direct", dt), [x, dy, scratch], [ctx.out(0)],
-                     g.conv_iattr(ch))
+                     g.conv_iattr(ch), work=conv_work(g, img[0], c, o))
             return
         _conv_lower_common(ctx, base, img, ctx.out_shapes[0], [x, dy], ctx.out(0), lambda: None)
 

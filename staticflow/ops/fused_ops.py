@@ -122,10 +122,12 @@ def _fmm_lower(ctx):
         return
     bias, act = epilogue(ctx.attrs["fused_ops"])
     ins = [ctx.inp(0), ctx.inp(1)] + ([ctx.inp(2)] if bias else [])
+    a = ctx.inp(0)
     ctx.call(
         ctx.kernel("fused_matmul", out.dtype),
         ins,
         [out],
+        work=out.size * (a.shape[-2] if ctx.attrs["transpose_a"] else a.shape[-1]),
         iattr=abi.pack({
             abi.SF_MATMUL_TRANSPOSE_A: int(ctx.attrs["transpose_a"]),
             abi.SF_MATMUL_TRANSPOSE_B: int(ctx.attrs["transpose_b"]),
@@ -280,6 +282,7 @@ def _fconv_lower(pooled: bool):
                 outs,
                 g.conv_iattr(ch, after),
                 fattr,
+                work=conv_ops.conv_work(g, n, c, o),
             )
             return
         for variant, sizer in (
@@ -290,11 +293,13 @@ def _fconv_lower(pooled: bool):
             if size is not None and has(ctx.kernel(variant, dt)):
                 scratch = ctx.scratch_buffer((size,), dt)
                 ins = [x, ctx.inp(1), scratch] + tail
-                ctx.call(ctx.kernel(variant, dt), ins, outs, g.conv_iattr(0, after), fattr)
+                ctx.call(ctx.kernel(variant, dt), ins, outs, g.conv_iattr(0, after), fattr,
+                         work=conv_ops.conv_work(g, n, c, o))
                 return
         col, chunk = conv_ops._col_scratch(ctx, g, (n, h, w, c), o, dt, "conv2d")
         ins = [x, ctx.inp(1)] + ([col] if col is not None else []) + tail
-        ctx.call(ctx.kernel("fused_conv2d", dt), ins, outs, g.conv_iattr(chunk, after), fattr)
+        ctx.call(ctx.kernel("fused_conv2d", dt), ins, outs, g.conv_iattr(chunk, after), fattr,
+                 work=conv_ops.conv_work(g, n, c, o))
 
     return lower
 
@@ -523,10 +528,12 @@ def _mad_lower(ctx):
     if ctx.inp(0).size == 0:
         return
     ins = [ctx.inp(i) for i in range(4)]
+    a = ins[2]
     ctx.call(
         ctx.kernel("gemm_apply_gradient_descent", ctx.in_dtypes[0]),
         ins,
         [],
+        work=ins[0].size * (a.shape[-2] if ctx.attrs["transpose_a"] else a.shape[-1]),
         iattr=abi.pack({
             abi.SF_MATMUL_TRANSPOSE_A: int(ctx.attrs["transpose_a"]),
             abi.SF_MATMUL_TRANSPOSE_B: int(ctx.attrs["transpose_b"]),

@@ -176,6 +176,9 @@ class KernelCall:
     iattr: tuple = ()
     fattr: tuple = ()
     fn: int | None = None  # the address of a kernel generated at plan time (symbol is its name)
+    # multiply-adds the call does (a product, a convolution), 0 where its bytes are its cost:
+    # what the scheduled executor weighs calls by when they share threads (schedule.py)
+    work: int = 0
 
 
 @dataclass
@@ -319,7 +322,7 @@ class LowerContext:
             raise RuntimeError(f"op {self.opdef.name} lowers to {sym}, which it does not declare in kernels")
         return sym
 
-    def call(self, symbol: str, ins, outs, iattr=(), fattr=()) -> None:
+    def call(self, symbol: str, ins, outs, iattr=(), fattr=(), work: int = 0) -> None:
         if symbol not in self.opdef.kernels:
             raise RuntimeError(f"op {self.opdef.name} calls {symbol}, which it does not declare in kernels")
         ins, outs = list(ins), list(outs)
@@ -327,7 +330,7 @@ class LowerContext:
             self.check_view(v, f"input {k} of {symbol}")
         for k, v in enumerate(outs):
             self.check_view(v, f"output {k} of {symbol}")
-        self.calls.append(KernelCall(symbol, ins, outs, tuple(iattr), tuple(fattr)))
+        self.calls.append(KernelCall(symbol, ins, outs, tuple(iattr), tuple(fattr), work=int(work)))
 
     def call_generated(self, symbol: str, address: int, ins, outs, iattr=(), fattr=()) -> None:
         """A call of a kernel generated while planning (not in the library's table): the

@@ -703,6 +703,7 @@ def _matmul_lower(ctx):
             abi.SF_MATMUL_TRANSPOSE_A: int(ctx.attrs["transpose_a"]),
             abi.SF_MATMUL_TRANSPOSE_B: int(ctx.attrs["transpose_b"]),
         }),
+        work=o.size * a.shape[0 if ctx.attrs["transpose_a"] else 1],
     )
     if half:
         _from_float32(ctx, o, out)
@@ -798,7 +799,8 @@ def _bmm_lower(ctx):
         abi.SF_MATMUL_TRANSPOSE_A: int(ctx.attrs["adj_x"]),
         abi.SF_MATMUL_TRANSPOSE_B: int(ctx.attrs["adj_y"]),
     })
-    ctx.call(ctx.kernel("matmul", o.dtype), views, [o], iattr=adj)
+    k = views[0].shape[-2] if ctx.attrs["adj_x"] else views[0].shape[-1]
+    ctx.call(ctx.kernel("matmul", o.dtype), views, [o], iattr=adj, work=o.size * k)
     if half:
         _from_float32(ctx, o, out)
 

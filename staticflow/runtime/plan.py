@@ -1801,10 +1801,11 @@ def _point_sites(plan: Plan, sites: list, address: int) -> None:
 
 
 class Trace(list):
-    """What a traced run records: (step index, start ns, end ns, thread index) per kernel or
-    host call (the host's view: when each call ran), and `device_spans`, (device, stream
-    index, step index, start ns, end ns) per device step, the device's own time of its calls
-    (events on its stream), on the same clock (perf_counter_ns)."""
+    """What a traced run records: (step index, start ns, end ns, thread index, OpenMP threads
+    it was given) per kernel or host call (the host's view: when each call ran), and
+    `device_spans`, (device, stream index, step index, start ns, end ns) per device step,
+    the device's own time of its calls (events on its stream), on the same clock
+    (perf_counter_ns)."""
 
     def __init__(self):
         super().__init__()
@@ -1891,6 +1892,7 @@ def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
     threads = max(plan.inter_op_threads, 1) if mode == "c" else 1
     # a traced plan with device steps: the Python walk, with events around its device steps
     events = _StepEvents(plan, trace) if isinstance(trace, Trace) and plan.device_arenas else None
+    omp = be.num_threads() if trace is not None and hasattr(be, "num_threads") else 1
     if events is not None:
         trace.events.append(events)
     scheduled = (
@@ -1912,7 +1914,7 @@ def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
                 t0 = clock()
                 code = plan.c_fns[k](plan.c_calls + k)
                 if trace is not None:
-                    trace.append((plan.call_steps[k], t0, clock(), 0))
+                    trace.append((plan.call_steps[k], t0, clock(), 0, omp))
                 if events is not None:
                     events.after(k)
                 if code:
@@ -1922,7 +1924,7 @@ def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
             t0 = clock()
             _run_host(plan.steps[step].op, fn, ins, outs)
             if trace is not None:
-                trace.append((step, t0, clock(), 0))
+                trace.append((step, t0, clock(), 0, 1))
 
 
 def _run_scheduled(plan: Plan, seg: int, threads: int, trace: list | None, status) -> None:
@@ -1933,18 +1935,27 @@ def _run_scheduled(plan: Plan, seg: int, threads: int, trace: list | None, statu
     start, stop, _ = plan.segments[seg]
     n = stop - start
     null = be.ffi.NULL
-    sch = plan.schedule[seg] if threads > 1 else schedule.SegmentSchedule(null, null, null, 1)
+    sch = plan.schedule[seg] if threads > 1 else schedule.SegmentSchedule(null, null, null, 1, null)
     t = min(threads, sch.width)
-    spans = np.zeros((n, 3), np.int64) if trace is not None else None
+    spans = np.zeros((n, 4), np.int64) if trace is not None else None
     c_spans = be.ffi.cast("int64_t *", spans.ctypes.data) if spans is not None else null
     failed = be.run_schedule(
-        plan.c_fns + start, plan.c_calls + start, n, sch.npred, sch.succ_start, sch.succ, t, c_spans, status
+        plan.c_fns + start,
+        plan.c_calls + start,
+        n,
+        sch.npred,
+        sch.succ_start,
+        sch.succ,
+        sch.cost,
+        t,
+        c_spans,
+        status,
     )
     if spans is not None:
         steps = plan.call_steps
-        for i, (t0, t1, th) in enumerate(spans.tolist()):
+        for i, (t0, t1, th, share) in enumerate(spans.tolist()):
             if t1:  # calls after a failure never ran
-                trace.append((steps[start + i], t0, t1, th))
+                trace.append((steps[start + i], t0, t1, th, share))
     if failed >= 0:
         raise _fail(plan, start + failed, status[0])
 

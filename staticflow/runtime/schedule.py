@@ -33,6 +33,12 @@ from staticflow.ops.lowering import HostCall
 # the OpenMP threads from a large call starting beside it.
 SCHEDULE_MIN_BYTES = 1 << 15
 
+# multiply-adds that take about as long as moving a byte, in a call's estimated cost (its
+# bytes plus its work over this): a core does some 50 G multiply-adds a second in a product
+# and moves some 10-20 GB a second. Only ratios of costs matter: the executor gives a call
+# no share of the threads for a running or ready call of at most 1/8 of its cost.
+WORK_PER_BYTE = 4
+
 
 @dataclass
 class SegmentSchedule:
@@ -44,6 +50,7 @@ class SegmentSchedule:
     succ_start: object  # int64[n + 1]
     succ: object  # int32[edges]: successors, local indices
     width: int
+    cost: object = None  # int64[n]: each call's estimated cost (bytes + work / WORK_PER_BYTE)
     keep: tuple = ()  # the cffi arrays' owners
 
 
@@ -251,12 +258,14 @@ def build(plan) -> list:
     """The SegmentSchedule of each of the plan's segments (plan.segments' order)."""
     ffi = plan.backend.ffi
     deps_of = call_dependencies(plan)
-    big = [
-        sum(v.size * v.dtype.np.itemsize for _, v in (*ins, *outs)) >= SCHEDULE_MIN_BYTES
+    sizes = [
+        (sum(v.size * v.dtype.np.itemsize for _, v in (*ins, *outs)), kc.work)
         for s in plan.steps
         for kc, ins, outs in s.calls
         if not isinstance(kc, HostCall)
     ]
+    big = [b >= SCHEDULE_MIN_BYTES for b, _ in sizes]
+    costs = np.array([b + w // WORK_PER_BYTE for b, w in sizes] or [0], np.int64)
     out = []
     for start, stop, _host in plan.segments:
         n = stop - start
@@ -280,5 +289,7 @@ def build(plan) -> list:
         c_npred = ffi.cast("int32_t *", npred.ctypes.data)
         c_start = ffi.cast("int64_t *", succ_start.ctypes.data)
         c_succ = ffi.cast("int32_t *", succ.ctypes.data)
-        out.append(SegmentSchedule(c_npred, c_start, c_succ, width, (npred, succ_start, succ)))
+        cost = costs[start : max(stop, start + 1)].copy()
+        c_cost = ffi.cast("int64_t *", cost.ctypes.data)
+        out.append(SegmentSchedule(c_npred, c_start, c_succ, width, c_cost, (npred, succ_start, succ, cost)))
     return out

@@ -1070,14 +1070,14 @@ def _message(value, kind: str, arg: str):
 
 
 def _fill_step_stats(run_metadata, plan, trace) -> None:
-    """Per-op wall times of a traced run: trace holds (step index, start ns, end ns, thread)
-    per kernel or host call, in the plan's order; an op's entry spans its first call to its
+    """Per-op wall times of a traced run: trace holds (step index, start ns, end ns, thread,
+    OpenMP threads) per kernel or host call, in the plan's order; an op's entry spans its first call to its
     last, in the lane of the thread that ran its first call (thread 0: the calling thread,
     others the scheduled executor's workers)."""
     from staticflow.protobuf import config_pb2
 
     spans: dict[int, list[int]] = {}
-    for step, t0, t1, thread in trace:
+    for step, t0, t1, thread, _omp in trace:
         span = spans.setdefault(step, [t0, t1, thread])
         span[0], span[1] = min(span[0], t0), max(span[1], t1)
     caller = threading.get_ident() & 0x7FFFFFFF

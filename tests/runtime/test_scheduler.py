@@ -475,6 +475,75 @@ def test_calls_too_small_for_a_thread_of_their_own_run_in_order(monkeypatch):
         assert max(s.width for s in sess.plan(large, feeds).schedule) >= 2
 
 
+@pytest.fixture
+def two_fixed_threads():
+    """Two OpenMP threads, not chosen per run (the policy could pick one): restored after."""
+    from staticflow.backends import cpu
+
+    before = cpu.get_num_threads()
+    cpu.set_num_threads(2)
+    cpu.set_adaptive_threads(False)
+    yield
+    cpu.set_adaptive_threads(True)
+    cpu.set_num_threads(0)
+    assert cpu.get_num_threads() == before
+
+
+def _shares(sess, fetch, feeds, monkeypatch) -> dict[str, int]:
+    """One traced run of `fetch`: each step's OpenMP threads, by op name."""
+    traces = []
+
+    class Kept(plan_mod.Trace):
+        def __init__(self):
+            super().__init__()
+            traces.append(self)
+
+    monkeypatch.setattr(plan_mod, "Trace", Kept)
+    sess.run(fetch, feeds, options=sf.RunOptions(trace_level=sf.RunOptions.FULL_TRACE),
+             run_metadata=sf.RunMetadata())
+    (trace,) = traces
+    plan = sess.plan(fetch, feeds)
+    return {plan.steps[step].op.name: omp for step, _t0, _t1, _th, omp in trace}
+
+
+def test_costs_are_bytes_plus_multiply_adds():
+    sf.reset_default_graph()
+    x = sf.placeholder(sf.float32, [96, 64], name="x")
+    w = sf.placeholder(sf.float32, [32, 64], name="w")
+    y = sf.matmul(x, w, transpose_b=True, name="y")
+    z = sf.tanh(x, name="z")
+    feeds = {x: np.ones((96, 64), np.float32), w: np.ones((32, 64), np.float32)}
+    with sf.Session(config=_config(2)) as sess:
+        sess.run([y, z], feeds)
+        plan = sess.plan([y, z], feeds)
+    (seg,) = plan.schedule
+    costs = {plan.steps[plan.call_steps[k]].op.name: int(c) for k, c in enumerate(seg.keep[-1])}
+    nbytes = 4 * (96 * 64 + 32 * 64 + 96 * 32)
+    assert costs["y"] == nbytes + 96 * 32 * 64 // schedule.WORK_PER_BYTE
+    assert costs["z"] == 4 * 2 * 96 * 64
+
+
+def test_a_call_far_cheaper_than_a_product_takes_none_of_its_threads(two_fixed_threads, monkeypatch):
+    """A product ready beside a call of a few bytes' work each (a tanh over as many bytes)
+    gets both threads: its share holds for its whole run, which the tanh is a sliver of.
+    Two products ready at once are peers: the first to start takes one thread."""
+    sf.reset_default_graph()
+    x = sf.placeholder(sf.float32, [256, 256], name="x")
+    w = sf.placeholder(sf.float32, [256, 512], name="w")
+    w2 = sf.placeholder(sf.float32, [256, 512], name="w2")
+    big = sf.matmul(x, w, name="big")  # 1.25 MiB, 32 M multiply-adds
+    small = sf.tanh(x, name="small")  # 0.5 MiB: under an eighth of big's cost
+    other = sf.matmul(x, w2, name="other")
+    feeds = {x: np.full((256, 256), 0.01, np.float32), w: np.ones((256, 512), np.float32),
+             w2: np.ones((256, 512), np.float32)}
+    with sf.Session(config=_config(2, intra=2)) as sess:
+        for _ in range(5):
+            shares = _shares(sess, [big, small], feeds, monkeypatch)
+            assert shares["big"] == 2, shares
+        pair = _shares(sess, [big, other], feeds, monkeypatch)
+        assert min(pair["big"], pair["other"]) == 1, pair
+
+
 def test_one_thread_is_the_plans_order():
     x = sf.placeholder(sf.float32, [16, 16], name="x")
     y = sf.add_n([sf.tanh(x * float(i)) for i in range(5)])
