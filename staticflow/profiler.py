@@ -74,6 +74,8 @@ class Timeline:
                     args[f"input{i}"] = name
                 if rest:
                     args["where"] = rest
+                if ns.kernel_threads:
+                    args["kernel threads"] = int(ns.kernel_threads)
                 events.append(
                     {"ph": "X", "cat": "Op", "name": op_type, "pid": pid, "tid": tid, "ts": start, "dur": dur,
                      "args": args}

@@ -1071,15 +1071,16 @@ def _message(value, kind: str, arg: str):
 
 def _fill_step_stats(run_metadata, plan, trace) -> None:
     """Per-op wall times of a traced run: trace holds (step index, start ns, end ns, thread,
-    OpenMP threads) per kernel or host call, in the plan's order; an op's entry spans its first call to its
-    last, in the lane of the thread that ran its first call (thread 0: the calling thread,
-    others the scheduled executor's workers)."""
+    OpenMP threads) per kernel or host call, in the plan's order; an op's entry spans its
+    first call to its last, in the lane of the thread that ran its first call (thread 0: the
+    calling thread, others the scheduled executor's workers), its kernel_threads the most
+    OpenMP threads any of its calls had."""
     from staticflow.protobuf import config_pb2
 
     spans: dict[int, list[int]] = {}
-    for step, t0, t1, thread, _omp in trace:
-        span = spans.setdefault(step, [t0, t1, thread])
-        span[0], span[1] = min(span[0], t0), max(span[1], t1)
+    for step, t0, t1, thread, omp in trace:
+        span = spans.setdefault(step, [t0, t1, thread, omp])
+        span[0], span[1], span[3] = min(span[0], t0), max(span[1], t1), max(span[3], omp)
     caller = threading.get_ident() & 0x7FFFFFFF
     md = config_pb2.RunMetadata()
     dev = md.step_stats.dev_stats.add(device=plan.backend.device_name)
@@ -1090,7 +1091,7 @@ def _fill_step_stats(run_metadata, plan, trace) -> None:
     dev.memory_plan.in_place_outputs = st.in_place
     memory = plan_mod.step_memory(plan)
     epoch = time.time_ns() - time.perf_counter_ns()  # the trace's clock is perf_counter_ns
-    for step, (t0, t1, thread) in spans.items():
+    for step, (t0, t1, thread, omp) in spans.items():
         t1, t0 = t1 + epoch, t0 + epoch
         node = plan.steps[step].node
         group = node.origin if node is not None and node.origin else (plan.steps[step].op,)
@@ -1099,6 +1100,7 @@ def _fill_step_stats(run_metadata, plan, trace) -> None:
         fused = f" [{node.type}: {', '.join(o.name for o in group)}]" if len(group) > 1 else ""
         for k, op in enumerate(group):
             ns = _add_node_stats(dev, op, t0, t1, fused, caller + thread)
+            ns.kernel_threads = omp
             if k == 0:  # the step's arena bytes, once (TensorFlow's per-node allocator record)
                 total, live, peak, in_use = memory[step]
                 ns.memory.add(
