@@ -27,6 +27,7 @@ from staticflow.framework import dtypes
 from staticflow.framework.tensor_shape import TensorShape
 from staticflow.ops import abi, casegen, conv_ops, registry
 from staticflow.ops.conv_ops import Geometry
+from staticflow.ops.lowering import product_work
 from staticflow.ops.registry import Arg, Attr, Case, op
 
 D = dtypes
@@ -122,12 +123,11 @@ def _fmm_lower(ctx):
         return
     bias, act = epilogue(ctx.attrs["fused_ops"])
     ins = [ctx.inp(0), ctx.inp(1)] + ([ctx.inp(2)] if bias else [])
-    a = ctx.inp(0)
     ctx.call(
         ctx.kernel("fused_matmul", out.dtype),
         ins,
         [out],
-        work=out.size * (a.shape[-2] if ctx.attrs["transpose_a"] else a.shape[-1]),
+        work=product_work(out, ins[0], ctx.attrs["transpose_a"]),
         iattr=abi.pack({
             abi.SF_MATMUL_TRANSPOSE_A: int(ctx.attrs["transpose_a"]),
             abi.SF_MATMUL_TRANSPOSE_B: int(ctx.attrs["transpose_b"]),
@@ -252,6 +252,7 @@ def _fconv_lower(pooled: bool):
         kh, kw, _, o = ctx.in_shapes[1]
         dt = ctx.out_dtypes[0]
         g = Geometry(ctx.attrs, (h, w), (kh, kw))
+        work = conv_ops.conv_work(g, n, c, o)
         x, y = ctx.inp(0), ctx.out(0)
         after = {abi.SF_CONV_ACTIVATION: ACTIVATIONS.get(act, abi.SF_ACT_NONE)}
         after[abi.SF_CONV_HAS_BIAS] = int(bias)
@@ -282,7 +283,7 @@ def _fconv_lower(pooled: bool):
                 outs,
                 g.conv_iattr(ch, after),
                 fattr,
-                work=conv_ops.conv_work(g, n, c, o),
+                work=work,
             )
             return
         for variant, sizer in (
@@ -293,13 +294,11 @@ def _fconv_lower(pooled: bool):
             if size is not None and has(ctx.kernel(variant, dt)):
                 scratch = ctx.scratch_buffer((size,), dt)
                 ins = [x, ctx.inp(1), scratch] + tail
-                ctx.call(ctx.kernel(variant, dt), ins, outs, g.conv_iattr(0, after), fattr,
-                         work=conv_ops.conv_work(g, n, c, o))
+                ctx.call(ctx.kernel(variant, dt), ins, outs, g.conv_iattr(0, after), fattr, work=work)
                 return
         col, chunk = conv_ops._col_scratch(ctx, g, (n, h, w, c), o, dt, "conv2d")
         ins = [x, ctx.inp(1)] + ([col] if col is not None else []) + tail
-        ctx.call(ctx.kernel("fused_conv2d", dt), ins, outs, g.conv_iattr(chunk, after), fattr,
-                 work=conv_ops.conv_work(g, n, c, o))
+        ctx.call(ctx.kernel("fused_conv2d", dt), ins, outs, g.conv_iattr(chunk, after), fattr, work=work)
 
     return lower
 
@@ -527,13 +526,12 @@ def _mad_lower(ctx):
     ctx.alias(0, 0)
     if ctx.inp(0).size == 0:
         return
-    ins = [ctx.inp(i) for i in range(4)]
-    a = ins[2]
+    ins = [ctx.inp(i) for i in range(4)]  # var, lr, a, b
     ctx.call(
         ctx.kernel("gemm_apply_gradient_descent", ctx.in_dtypes[0]),
         ins,
         [],
-        work=ins[0].size * (a.shape[-2] if ctx.attrs["transpose_a"] else a.shape[-1]),
+        work=product_work(ins[0], ins[2], ctx.attrs["transpose_a"]),
         iattr=abi.pack({
             abi.SF_MATMUL_TRANSPOSE_A: int(ctx.attrs["transpose_a"]),
             abi.SF_MATMUL_TRANSPOSE_B: int(ctx.attrs["transpose_b"]),

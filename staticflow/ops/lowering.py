@@ -181,6 +181,12 @@ class KernelCall:
     work: int = 0
 
 
+def product_work(out, a, transpose_a) -> int:
+    """Multiply-adds of a (batched) matrix product into `out` whose left operand is `a`
+    (transposed when `transpose_a`): out's elements times the inner dimension (KernelCall.work)."""
+    return out.size * a.shape[-2 if transpose_a else -1]
+
+
 @dataclass
 class HostCall:
     """A Python callback between kernel calls: `fn(op, ins, outs)` gets its input views as

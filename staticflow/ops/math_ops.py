@@ -12,7 +12,7 @@ from staticflow.framework import ops as fops
 from staticflow.framework.tensor_shape import TensorShape, broadcast_shapes, unknown_shape
 from staticflow.ops import abi, builder, casegen, registry, rewrites
 from staticflow.ops import scalar as _scalar
-from staticflow.ops.lowering import coalesce, contiguous_strides, narrow_tiling
+from staticflow.ops.lowering import coalesce, contiguous_strides, narrow_tiling, product_work
 from staticflow.ops.registry import Arg, Attr, Case, op
 
 D = dtypes
@@ -703,7 +703,7 @@ def _matmul_lower(ctx):
             abi.SF_MATMUL_TRANSPOSE_A: int(ctx.attrs["transpose_a"]),
             abi.SF_MATMUL_TRANSPOSE_B: int(ctx.attrs["transpose_b"]),
         }),
-        work=o.size * a.shape[0 if ctx.attrs["transpose_a"] else 1],
+        work=product_work(o, a, ctx.attrs["transpose_a"]),
     )
     if half:
         _from_float32(ctx, o, out)
@@ -799,8 +799,8 @@ def _bmm_lower(ctx):
         abi.SF_MATMUL_TRANSPOSE_A: int(ctx.attrs["adj_x"]),
         abi.SF_MATMUL_TRANSPOSE_B: int(ctx.attrs["adj_y"]),
     })
-    k = views[0].shape[-2] if ctx.attrs["adj_x"] else views[0].shape[-1]
-    ctx.call(ctx.kernel("matmul", o.dtype), views, [o], iattr=adj, work=o.size * k)
+    work = product_work(o, views[0], ctx.attrs["adj_x"])
+    ctx.call(ctx.kernel("matmul", o.dtype), views, [o], iattr=adj, work=work)
     if half:
         _from_float32(ctx, o, out)
 

@@ -1802,9 +1802,9 @@ def _point_sites(plan: Plan, sites: list, address: int) -> None:
 
 class Trace(list):
     """What a traced run records: (step index, start ns, end ns, thread index, OpenMP threads
-    it was given) per kernel or host call (the host's view: when each call ran), and
-    `device_spans`, (device, stream index, step index, start ns, end ns) per device step,
-    the device's own time of its calls (events on its stream), on the same clock
+    it was given, 0 for a host call) per kernel or host call (the host's view: when each call
+    ran), and `device_spans`, (device, stream index, step index, start ns, end ns) per device
+    step, the device's own time of its calls (events on its stream), on the same clock
     (perf_counter_ns)."""
 
     def __init__(self):
@@ -1924,7 +1924,7 @@ def _run_segments(plan: Plan, mode: str, trace: list | None = None) -> None:
             t0 = clock()
             _run_host(plan.steps[step].op, fn, ins, outs)
             if trace is not None:
-                trace.append((step, t0, clock(), 0, 1))
+                trace.append((step, t0, clock(), 0, 0))  # no kernel: no kernel threads
 
 
 def _run_scheduled(plan: Plan, seg: int, threads: int, trace: list | None, status) -> None:
