@@ -209,12 +209,13 @@ sf_ukernel(int64_t kc, const float *restrict a, int64_t rs, int64_t ks, const fl
      * prefetcher follows, and a large C comes from L3 or memory at every K-block. For
      * writing (prefetchw): the tile is stored whether it is read or not. Two cores, the
      * 4096-wide MLP's three products alternated in one process: 2-6% faster, most when
-     * other tenants load the shared L3 and memory. */
+     * other tenants load the shared L3 and memory. A tile of at most 16 columns (a
+     * narrow layer's) fetches no second line: that line lies outside the tile. */
 #pragma GCC unroll 16
     for (int r = 0; r < SF_MR; r++) {
         if (r >= mr) break;
         _mm_prefetch((const char *)(C + r * ldc), _MM_HINT_ET0);
-        _mm_prefetch((const char *)(C + r * ldc + 16), _MM_HINT_ET0);
+        if (mask1) _mm_prefetch((const char *)(C + r * ldc + 16), _MM_HINT_ET0);
     }
     for (int64_t k = 0; k < kc; k++) {
         const __m512 b0 = bmask ? _mm512_maskz_loadu_ps(mask0, b) : _mm512_loadu_ps(b);
