@@ -1,5 +1,5 @@
 /* Own float32 GEMM for AVX-512 targets (the build's -march): packed panels, a
- * register-blocked 8x32 microkernel and the fused epilogues, with results that
+ * register-blocked 8x48 microkernel and the fused epilogues, with results that
  * do not depend on the thread count. Other targets (and float64) keep BLAS
  * (linalg.c); sf_sgemm_own below says 0 there and the callers take BLAS.
  *
@@ -18,7 +18,8 @@
  * transposed A is packed like B (its rows then lie a whole row of A apart).
  * When every chunk reads all of one operand (the grid is one row or one
  * column of chunks), that operand's panels are packed once, by the first
- * chunk that needs each, and shared (sf_shared_panel). The epilogue (bias,
+ * chunk that needs each, and shared (sf_shared_panel); a transposed A is
+ * given a grid of one row of chunks for that. The epilogue (bias,
  * activation) runs on each SF_MR-row block of a chunk right after its last
  * K-block, while that block is in cache.
  */
@@ -37,7 +38,15 @@
 #ifndef SF_MR
 #define SF_MR 8
 #endif
-#define SF_NR 32
+/* The tile's width in vectors: 8 x 48 holds 24 accumulators, so each broadcast of A
+ * feeds three FMAs. Ice Lake server, one core, a register-only loop: 8 x 32 (two per
+ * broadcast) ran at 82% of the FMA peak, 8 x 48 and 6 x 64 at 99% (the broadcasts'
+ * micro-ops were the limit); whole products 1.16x (A stored [M, K], B either way) and
+ * 1.38x (A transposed, with its shared packing) faster on two cores. */
+#ifndef SF_NV
+#define SF_NV 3
+#endif
+#define SF_NR (16 * SF_NV)
 #ifndef SF_KC
 #define SF_KC 384
 #endif
@@ -158,8 +167,9 @@ static void sf_pack_b(float *restrict dst, int tb, const float *restrict B, int6
         if (n == SF_NR) {
             for (int64_t k = 0; k < K; k++) {
                 const float *s = B + k * ldb + c0;
-                _mm512_store_ps(dst + k * SF_NR, _mm512_loadu_ps(s));
-                _mm512_store_ps(dst + k * SF_NR + 16, _mm512_loadu_ps(s + 16));
+#pragma GCC unroll 4
+                for (int v = 0; v < SF_NV; v++)
+                    _mm512_store_ps(dst + k * SF_NR + 16 * v, _mm512_loadu_ps(s + 16 * v));
             }
         } else {
             for (int64_t k = 0; k < K; k++) {
@@ -173,15 +183,18 @@ static void sf_pack_b(float *restrict dst, int tb, const float *restrict B, int6
     } else { /* B stored [N, K]: up to SF_NR rows transposed 16 x 16 at a time */
         for (int64_t k = 0; k < K; k += 16) {
             const int64_t w = K - k < 16 ? K - k : 16;
-            sf_tr16(B + c0 * ldb + k, ldb, n < 16 ? n : 16, w, dst + k * SF_NR, SF_NR, 0xFFFF);
-            sf_tr16(B + (c0 + 16) * ldb + k, ldb, n - 16, w, dst + k * SF_NR + 16, SF_NR, 0xFFFF);
+            for (int v = 0; v < SF_NV; v++) {
+                const int64_t rows = n - 16 * v < 16 ? n - 16 * v : 16;
+                sf_tr16(B + (c0 + 16 * v) * ldb + k, ldb, rows, w, dst + k * SF_NR + 16 * v,
+                        SF_NR, 0xFFFF);
+            }
         }
     }
 }
 
 /* ---- microkernel ---------------------------------------------------------
- * acc = sum over k < kc of a(r, k) x b[k * bs] (SF_NR floats) for the SF_MR rows
- * r, then for the valid rows (mr) and columns (mask0, mask1):
+ * acc = sum over k < kc of a(r, k) x b[k * bs] (16 nv floats, nv <= SF_NV: a constant
+ * at each call) for the SF_MR rows r, then for the valid rows (mr) and columns (nr):
  *   first K-block:  C = alpha acc + beta C   (C not read when beta == 0)
  *   later blocks:   C = alpha acc + C
  * a(r, k) = a[r * rs + k * ks]: a packed panel (rs 1, ks SF_MR, rows past M zero)
@@ -192,16 +205,25 @@ static void sf_pack_b(float *restrict dst, int tb, const float *restrict B, int6
  * b is a packed panel (bs SF_NR, columns past N zero) or B's own rows (bs ldb; with
  * bmask, loads masked to the valid columns: masked loads run slower, so only a tile at
  * the edge takes them). */
+static inline __mmask16 sf_mask(int64_t n)
+{
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+}
+
 static inline __attribute__((always_inline)) void
 sf_ukernel(int64_t kc, const float *restrict a, int64_t rs, int64_t ks, const float *restrict b,
            int64_t bs, int bmask, float *restrict C, int64_t ldc, float alpha, float beta,
-           int first, int64_t mr, __mmask16 mask0, __mmask16 mask1)
+           int first, int64_t mr, int64_t nr, const int nv)
 {
-    __m512 c0[SF_MR], c1[SF_MR];
+    __m512 acc[SF_MR][SF_NV];
+    __mmask16 mask[SF_NV];
     int64_t o[SF_MR];
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) mask[v] = sf_mask(nr - 16 * v);
 #pragma GCC unroll 16
     for (int r = 0; r < SF_MR; r++) {
-        c0[r] = c1[r] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) acc[r][v] = _mm512_setzero_ps();
         o[r] = (ks == 1 && r >= mr ? 0 : r) * rs;
     }
     /* C's tile, read or written after the K loop, is fetched now, the loop's length
@@ -209,24 +231,28 @@ sf_ukernel(int64_t kc, const float *restrict a, int64_t rs, int64_t ks, const fl
      * prefetcher follows, and a large C comes from L3 or memory at every K-block. For
      * writing (prefetchw): the tile is stored whether it is read or not. Two cores, the
      * 4096-wide MLP's three products alternated in one process: 2-6% faster, most when
-     * other tenants load the shared L3 and memory. A tile of at most 16 columns (a
-     * narrow layer's) fetches no second line: that line lies outside the tile. */
+     * other tenants load the shared L3 and memory. Only the lines of the tile's valid
+     * columns are fetched (a narrow layer's tile has one). */
 #pragma GCC unroll 16
     for (int r = 0; r < SF_MR; r++) {
         if (r >= mr) break;
-        _mm_prefetch((const char *)(C + r * ldc), _MM_HINT_ET0);
-        if (mask1) _mm_prefetch((const char *)(C + r * ldc + 16), _MM_HINT_ET0);
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            if (mask[v]) _mm_prefetch((const char *)(C + r * ldc + 16 * v), _MM_HINT_ET0);
     }
+#pragma GCC unroll 2 /* halves the loop's own micro-ops per FMA */
     for (int64_t k = 0; k < kc; k++) {
-        const __m512 b0 = bmask ? _mm512_maskz_loadu_ps(mask0, b) : _mm512_loadu_ps(b);
-        const __m512 b1 = bmask ? _mm512_maskz_loadu_ps(mask1, b + 16) : _mm512_loadu_ps(b + 16);
+        __m512 bv[SF_NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            bv[v] = bmask ? _mm512_maskz_loadu_ps(mask[v], b + 16 * v) : _mm512_loadu_ps(b + 16 * v);
         _mm_prefetch((const char *)(b + 8 * bs), _MM_HINT_T0);
         if (ks != 1) _mm_prefetch((const char *)(a + 8 * ks), _MM_HINT_T0);
 #pragma GCC unroll 16
         for (int r = 0; r < SF_MR; r++) {
             const __m512 av = _mm512_set1_ps(a[o[r]]);
-            c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
-            c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
         }
         a += ks;
         b += bs;
@@ -237,19 +263,28 @@ sf_ukernel(int64_t kc, const float *restrict a, int64_t rs, int64_t ks, const fl
     for (int r = 0; r < SF_MR; r++) {
         if (r >= mr) break;
         float *c = C + r * ldc;
-        __m512 y0 = _mm512_mul_ps(va, c0[r]), y1 = _mm512_mul_ps(va, c1[r]);
-        if (read) {
-            y0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask0, c), y0);
-            y1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask1, c + 16), y1);
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) {
+            __m512 y = _mm512_mul_ps(va, acc[r][v]);
+            if (read) y = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask[v], c + 16 * v), y);
+            _mm512_mask_storeu_ps(c + 16 * v, mask[v], y);
         }
-        _mm512_mask_storeu_ps(c, mask0, y0);
-        _mm512_mask_storeu_ps(c + 16, mask1, y1);
     }
 }
 
-static inline __mmask16 sf_mask(int64_t n)
+/* A tile of nr columns (nr <= SF_NR) with as few vectors as cover it: a panel at C's
+ * right edge (N not a multiple of SF_NR) does no multiply-adds on its zero columns */
+static inline __attribute__((always_inline)) void
+sf_tile(int64_t kc, const float *restrict a, int64_t rs, int64_t ks, const float *restrict b,
+        int64_t bs, int bmask, float *restrict C, int64_t ldc, float alpha, float beta, int first,
+        int64_t mr, int64_t nr)
 {
-    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+    if (nr > 16 * (SF_NV - 1))
+        sf_ukernel(kc, a, rs, ks, b, bs, bmask, C, ldc, alpha, beta, first, mr, nr, SF_NV);
+    else if (SF_NV > 2 && nr > 16)
+        sf_ukernel(kc, a, rs, ks, b, bs, bmask, C, ldc, alpha, beta, first, mr, nr, SF_NV - 1);
+    else
+        sf_ukernel(kc, a, rs, ks, b, bs, bmask, C, ldc, alpha, beta, first, mr, nr, 1);
 }
 
 /* The product's geometry and epilogue, as the chunks see it. */
@@ -276,8 +311,14 @@ typedef struct {
 /* C's rows, at most, for B stored [K, N] to be read in place (sf_sgemm_own) */
 #define SF_B_ROWS_MAX_M 128
 
-/* Panels on the shared side, at most (the chunk's table of their addresses) */
+/* B's panels on the shared side, at most (the chunk's table of their addresses) */
 #define SF_SHARED_MAX 64
+
+/* A transposed and packed whole, shared by a row of chunks: at most this many floats
+ * (32 MiB), beyond which each column of chunks packs its own. With the thresholds lowered
+ * (sf_set_parallel_min, for tests) none is shared, so that tests take both paths. */
+#define SF_SHARED_A_MAX \
+    (sf_gemm_own_min_madds < SF_GEMM_OWN_MIN_DEFAULT ? (int64_t)0 : (int64_t)1 << 23)
 
 /* The address of panel p's K-block t on the shared side: the shared copy when it is
  * packed or this call claims it, else `mine` (packed here). */
@@ -314,16 +355,14 @@ static void sf_chunk_run(const sf_gemm_job *j, int64_t pa0, int64_t pa1, int64_t
     const int64_t M = j->M, N = j->N, K = j->K;
     const int64_t r0 = pa0 * SF_MR, r1 = pa1 * SF_MR < M ? pa1 * SF_MR : M;
     const int64_t c0 = pb0 * SF_NR, c1 = pb1 * SF_NR < N ? pb1 * SF_NR : N;
-    /* the chunk's packed panels: a transposed A's, then B's (buf is NULL when neither is) */
-    float *ap = buf, *bp = j->ta ? buf + (pa1 - pa0) * j->kb * SF_MR : buf;
+    /* the chunk's packed panels: a transposed A's (one panel's room when A is shared), then
+     * B's (buf is NULL when neither is) */
+    float *ap = buf, *bp = !j->ta ? buf : buf + (j->side == 1 ? 1 : pa1 - pa0) * j->kb * SF_MR;
     const float *sp[SF_SHARED_MAX]; /* the shared side's panels for this K-block */
     for (int64_t k0 = 0, t = 0; k0 < K; k0 += j->kb, t++) {
         const int64_t kc = K - k0 < j->kb ? K - k0 : j->kb;
         const int first = k0 == 0, last = k0 + kc >= K;
-        if (j->side == 1) {
-            for (int64_t p = pa0; p < pa1; p++)
-                sp[p - pa0] = sf_shared_panel(j, p, t, k0, kc, ap + (p - pa0) * kc * SF_MR);
-        } else if (j->ta) {
+        if (j->ta && j->side != 1) {
             sf_pack_a_rows(ap, j->A, j->lda, M, k0, kc, pa0, pa1);
         }
         for (int64_t p = pb0; p < pb1 && !j->b_rows; p++) {
@@ -337,30 +376,29 @@ static void sf_chunk_run(const sf_gemm_job *j, int64_t pa0, int64_t pa1, int64_t
             const int64_t mr = r1 - i < SF_MR ? r1 - i : SF_MR;
             /* A's panel (packed when transposed) or its rows in place; the kernel is
              * inlined once per operand form, with that form's strides as constants */
-            const float *a = !j->ta ? j->A + i * j->lda + k0
-                             : j->side == 1 ? sp[(i - r0) / SF_MR]
+            const float *a = !j->ta         ? j->A + i * j->lda + k0
+                             : j->side == 1 ? sf_shared_panel(j, i / SF_MR, t, k0, kc, ap)
                                             : ap + (i - r0) / SF_MR * kc * SF_MR;
             for (int64_t jj = c0; jj < c1; jj += SF_NR) {
                 const int64_t nr = c1 - jj;
                 float *c = j->C + i * j->ldc + jj;
-                const __mmask16 m0 = sf_mask(nr), m1 = sf_mask(nr - 16);
                 if (j->b_rows) { /* never with a transposed A */
                     const float *b = j->B + k0 * j->ldb + jj;
                     if (nr >= SF_NR)
                         sf_ukernel(kc, a, j->lda, 1, b, j->ldb, 0, c, j->ldc, j->alpha, j->beta,
-                                   first, mr, m0, m1);
+                                   first, mr, nr, SF_NV);
                     else
-                        sf_ukernel(kc, a, j->lda, 1, b, j->ldb, 1, c, j->ldc, j->alpha, j->beta,
-                                   first, mr, m0, m1);
+                        sf_tile(kc, a, j->lda, 1, b, j->ldb, 1, c, j->ldc, j->alpha, j->beta,
+                                first, mr, nr);
                     continue;
                 }
                 const float *b = j->side == 2 ? sp[(jj - c0) / SF_NR] : bp + (jj - c0) / SF_NR * kc * SF_NR;
                 if (j->ta)
-                    sf_ukernel(kc, a, 1, SF_MR, b, SF_NR, 0, c, j->ldc, j->alpha, j->beta, first,
-                               mr, m0, m1);
+                    sf_tile(kc, a, 1, SF_MR, b, SF_NR, 0, c, j->ldc, j->alpha, j->beta, first, mr,
+                            nr);
                 else
-                    sf_ukernel(kc, a, j->lda, 1, b, SF_NR, 0, c, j->ldc, j->alpha, j->beta, first,
-                               mr, m0, m1);
+                    sf_tile(kc, a, j->lda, 1, b, SF_NR, 0, c, j->ldc, j->alpha, j->beta, first, mr,
+                            nr);
             }
             if (last && (j->bias || j->act != SF_ACT_NONE))
                 sf_epilogue_float32(j->C + i * j->ldc + c0, mr, c1 - c0, j->ldc,
@@ -417,9 +455,13 @@ int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, c
      * 1024x4096x4096 0.93x -> 1.00x and with B transposed 0.96x -> 0.99x at four times. */
     cap_a *= 4, cap_b *= 4;
     int team = omp_in_parallel() ? 1 : omp_get_max_threads();
+    j.nkb = (K + j.kb - 1) / j.kb;
     if (N >= M) {
         if (cap_b > (np_b + 7) / 8) cap_b = (np_b + 7) / 8;
         cap_b = sf_even_cap(np_b, cap_b, team);
+        /* A transposed: one row of chunks, so that A's panels are packed once and shared
+         * (side 1) rather than once per column of chunks; up to SF_SHARED_A_MAX floats */
+        if (ta && np_a * j.nkb * j.kb * SF_MR <= SF_SHARED_A_MAX) cap_a = np_a;
     } else {
         if (cap_a > (np_a + 7) / 8) cap_a = (np_a + 7) / 8;
         cap_a = sf_even_cap(np_a, cap_a, team);
@@ -429,12 +471,15 @@ int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, c
     const double work = (double)M * (double)N * (double)K;
     if (work < (double)SF_GEMM_PARALLEL_MIN || nchunks < 2) team = 1;
     if (team > nchunks) team = (int)nchunks;
-    const int64_t need = ((ta ? per_a * SF_MR : 0) + (j.b_rows ? 0 : per_b * SF_NR)) * j.kb;
-    /* one operand read whole by every chunk, with a team to share its packing (A is
-     * packed only when transposed) */
-    j.nkb = (K + j.kb - 1) / j.kb;
-    if (team > 1 && ta && na == 1 && np_a <= SF_SHARED_MAX) j.side = 1;
+    /* one operand read whole by every chunk, its packing shared: a transposed A's by the
+     * chunks in turn, one thread or several (A stored [M, K] is never packed), or B's by
+     * a team */
+    if (ta && na == 1 && nb > 1 && np_a * j.nkb * j.kb * SF_MR <= SF_SHARED_A_MAX) j.side = 1;
     else if (team > 1 && !j.b_rows && nb == 1 && np_b <= SF_SHARED_MAX) j.side = 2;
+    /* a chunk's own panels: a transposed A's (one panel's room when they are shared: it
+     * packs its own copy of a panel that another thread is packing), and B's */
+    const int64_t need_b = j.b_rows ? 0 : per_b * SF_NR * j.kb;
+    int64_t need = (ta ? (j.side == 1 ? 1 : per_a) * SF_MR * j.kb : 0) + need_b;
     if (j.side) {
         const int64_t slots = (j.side == 1 ? np_a : np_b) * j.nkb;
         const int64_t floats = slots * j.kb * (j.side == 1 ? SF_MR : SF_NR);
@@ -445,6 +490,7 @@ int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, c
             j.flags = (int *)(sh + floats + 16);
             memset(j.flags, 0, (size_t)slots * sizeof(int));
         } else {
+            if (j.side == 1) need = per_a * SF_MR * j.kb + need_b;
             j.side = 0;
         }
     }

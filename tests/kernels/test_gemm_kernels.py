@@ -1,5 +1,5 @@
 """The float32 product kernels (gemm.c's own GEMM on AVX-512 builds, BLAS elsewhere) against
-NumPy's float64 product: random and edge sizes (1, odd, not multiples of the 8 x 32
+NumPy's float64 product: random and edge sizes (1, odd, not multiples of the 8 x 48
 micro-tile, K over several K-blocks), transposes, strided and column-major operands, the
 fused epilogues and the fused SGD update; and the same bits for 1 to 4 threads.
 
