@@ -358,7 +358,7 @@ static void sf_chunk_run(const sf_gemm_job *j, int64_t pa0, int64_t pa1, int64_t
     /* the chunk's packed panels: a transposed A's (one panel's room when A is shared), then
      * B's (buf is NULL when neither is) */
     float *ap = buf, *bp = !j->ta ? buf : buf + (j->side == 1 ? 1 : pa1 - pa0) * j->kb * SF_MR;
-    const float *sp[SF_SHARED_MAX]; /* the shared side's panels for this K-block */
+    const float *sp[SF_SHARED_MAX]; /* B's shared panels for this K-block (side 2) */
     for (int64_t k0 = 0, t = 0; k0 < K; k0 += j->kb, t++) {
         const int64_t kc = K - k0 < j->kb ? K - k0 : j->kb;
         const int first = k0 == 0, last = k0 + kc >= K;
@@ -448,11 +448,12 @@ int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, c
     const int64_t np_a = (M + SF_MR - 1) / SF_MR, np_b = (N + SF_NR - 1) / SF_NR;
     const int64_t l2h = sf_l2_bytes() / 2 / (j.kb * (int64_t)sizeof(float));
     int64_t cap_a = l2h / SF_MR, cap_b = l2h / SF_NR;
-    /* Chunks four times those: every row of chunks packs B again (and with A transposed,
-     * every column packs A), which costs more than the panels' spilling from L2. Two Zen 5
-     * cores, against OpenBLAS in the same runs: 4096x4096x1024 with A transposed (the
-     * 4096-wide MLP's weight gradient) 0.83x at one, 0.90x at twice, 0.90x at four times;
-     * 1024x4096x4096 0.93x -> 1.00x and with B transposed 0.96x -> 0.99x at four times. */
+    /* Chunks four times those: every row of chunks packs B again (and with A transposed
+     * and too large to share, every column packs A), which costs more than the panels'
+     * spilling from L2. Two Zen 5 cores, against OpenBLAS in the same runs (before A's
+     * packing was shared): 4096x4096x1024 with A transposed (the 4096-wide MLP's weight
+     * gradient) 0.83x at one, 0.90x at twice, 0.90x at four times; 1024x4096x4096
+     * 0.93x -> 1.00x and with B transposed 0.96x -> 0.99x at four times. */
     cap_a *= 4, cap_b *= 4;
     int team = omp_in_parallel() ? 1 : omp_get_max_threads();
     j.nkb = (K + j.kb - 1) / j.kb;
