@@ -96,12 +96,18 @@ static int64_t sf_l2_bytes(void)
  * (k-major), rows past M zero. B panel: columns [c0, c0 + SF_NR) of op(B), as K
  * groups of SF_NR values, columns past N zero. */
 
+/* The lanes below n (all 16 from n >= 16, none from n <= 0) */
+static inline __mmask16 sf_mask(int64_t n)
+{
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+}
+
 /* dst[c * dld + r] = src[r * ld + c] for c < ncols, r < 16 (the lanes set in `store`),
  * rows r >= nrows read as zero: a 16 x 16 transpose in registers. */
 static inline void sf_tr16(const float *src, int64_t ld, int64_t nrows, int64_t ncols, float *dst,
                            int64_t dld, __mmask16 store)
 {
-    const __mmask16 cm = ncols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << ncols) - 1);
+    const __mmask16 cm = sf_mask(ncols);
     __m512 r[16], t[16];
     for (int i = 0; i < 16; i++)
         r[i] = i < nrows ? _mm512_maskz_loadu_ps(cm, src + i * ld) : _mm512_setzero_ps();
@@ -140,7 +146,7 @@ static void sf_pack_a_rows(float *restrict dst, const float *restrict A, int64_t
                            int64_t k0, int64_t K, int64_t p0, int64_t p1)
 {
     const int64_t r0 = p0 * SF_MR, r1 = p1 * SF_MR < M ? p1 * SF_MR : M;
-    const __mmask16 sm = (__mmask16)((1u << SF_MR) - 1);
+    const __mmask16 sm = sf_mask(SF_MR);
     for (int64_t k = 0; k < K; k++) {
         const float *row = A + (k0 + k) * lda;
         float *d = dst + k * SF_MR;
@@ -153,7 +159,7 @@ static void sf_pack_a_rows(float *restrict dst, const float *restrict A, int64_t
             }
         for (; r < r1; r += SF_MR, d += K * SF_MR) {
             const int64_t m = r1 - r < SF_MR ? r1 - r : SF_MR;
-            _mm512_mask_storeu_ps(d, sm, _mm512_maskz_loadu_ps((__mmask16)((1u << m) - 1), row + r));
+            _mm512_mask_storeu_ps(d, sm, _mm512_maskz_loadu_ps(sf_mask(m), row + r));
         }
     }
 }
@@ -205,11 +211,6 @@ static void sf_pack_b(float *restrict dst, int tb, const float *restrict B, int6
  * b is a packed panel (bs SF_NR, columns past N zero) or B's own rows (bs ldb; with
  * bmask, loads masked to the valid columns: masked loads run slower, so only a tile at
  * the edge takes them). */
-static inline __mmask16 sf_mask(int64_t n)
-{
-    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
-}
-
 static inline __attribute__((always_inline)) void
 sf_ukernel(int64_t kc, const float *restrict a, int64_t rs, int64_t ks, const float *restrict b,
            int64_t bs, int bmask, float *restrict C, int64_t ldc, float alpha, float beta,
@@ -457,12 +458,14 @@ int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, c
     cap_a *= 4, cap_b *= 4;
     int team = omp_in_parallel() ? 1 : omp_get_max_threads();
     j.nkb = (K + j.kb - 1) / j.kb;
+    /* A transposed and small enough to be packed whole and shared (side 1, below) */
+    const int share_a = ta && np_a * j.nkb * j.kb * SF_MR <= SF_SHARED_A_MAX;
     if (N >= M) {
         if (cap_b > (np_b + 7) / 8) cap_b = (np_b + 7) / 8;
         cap_b = sf_even_cap(np_b, cap_b, team);
-        /* A transposed: one row of chunks, so that A's panels are packed once and shared
-         * (side 1) rather than once per column of chunks; up to SF_SHARED_A_MAX floats */
-        if (ta && np_a * j.nkb * j.kb * SF_MR <= SF_SHARED_A_MAX) cap_a = np_a;
+        /* one row of chunks, so that a shared A's panels are packed once rather than once
+         * per column of chunks */
+        if (share_a) cap_a = np_a;
     } else {
         if (cap_a > (np_a + 7) / 8) cap_a = (np_a + 7) / 8;
         cap_a = sf_even_cap(np_a, cap_a, team);
@@ -475,12 +478,8 @@ int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, c
     /* one operand read whole by every chunk, its packing shared: a transposed A's by the
      * chunks in turn, one thread or several (A stored [M, K] is never packed), or B's by
      * a team */
-    if (ta && na == 1 && nb > 1 && np_a * j.nkb * j.kb * SF_MR <= SF_SHARED_A_MAX) j.side = 1;
+    if (share_a && na == 1 && nb > 1) j.side = 1;
     else if (team > 1 && !j.b_rows && nb == 1 && np_b <= SF_SHARED_MAX) j.side = 2;
-    /* a chunk's own panels: a transposed A's (one panel's room when they are shared: it
-     * packs its own copy of a panel that another thread is packing), and B's */
-    const int64_t need_b = j.b_rows ? 0 : per_b * SF_NR * j.kb;
-    int64_t need = (ta ? (j.side == 1 ? 1 : per_a) * SF_MR * j.kb : 0) + need_b;
     if (j.side) {
         const int64_t slots = (j.side == 1 ? np_a : np_b) * j.nkb;
         const int64_t floats = slots * j.kb * (j.side == 1 ? SF_MR : SF_NR);
@@ -491,10 +490,13 @@ int sf_sgemm_own(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, c
             j.flags = (int *)(sh + floats + 16);
             memset(j.flags, 0, (size_t)slots * sizeof(int));
         } else {
-            if (j.side == 1) need = per_a * SF_MR * j.kb + need_b;
             j.side = 0;
         }
     }
+    /* a chunk's own panels: a transposed A's (one panel's room when they are shared: it
+     * packs its own copy of a panel that another thread is packing), and B's */
+    const int64_t need =
+        ((ta ? (j.side == 1 ? 1 : per_a) * SF_MR : 0) + (j.b_rows ? 0 : per_b * SF_NR)) * j.kb;
 #pragma omp parallel num_threads(team) if (team > 1)
     {
         /* no barrier before the chunks: a thread that another process holds up neither
