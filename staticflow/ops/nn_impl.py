@@ -108,7 +108,9 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None
                 return x
         shape = noise_shape if noise_shape is not None else array_ops.shape(x)
         u = random_ops.random_uniform(shape, dtype=x.dtype, seed=seed)
-        mask = math_ops.floor(u + keep)  # 1 with probability keep
+        # 1 with probability keep. Not floor(u + keep): u reaches 1 - 2^-24, and with keep
+        # 1.0 fed, 1 + u rounds to 2.0, which doubled that element
+        mask = math_ops.cast(math_ops.greater_equal(u, 1 - keep), x.dtype)
         out = x / keep * mask
         # keep is a scalar and the mask broadcasts to x: x's shape, even where keep's static
         # shape (an unshaped placeholder) or the noise shape is unknown

@@ -87,6 +87,22 @@ def test_dropout_keeps_and_scales():
         sf.nn.dropout(sf.constant(x), 1.5)
 
 
+def test_dropout_with_fed_keep_prob_one_is_the_identity_at_the_largest_uniform():
+    # the uniform's largest value, 1 - 2^-24: floor(u + 1.0) rounded to 2 there and doubled
+    # the element; graph seed 1, op seed 6 draws it among 2^20 values
+    top = np.float32(1 - 2**-24)
+    with sf.Graph().as_default():
+        sf.set_random_seed(1)
+        x = sf.placeholder(sf.float32, [None])
+        keep_prob = sf.placeholder(sf.float32)
+        d = sf.nn.dropout(x, keep_prob, seed=6)
+        u = sf.random_uniform([1 << 20], seed=6)
+        xv = np.ones(1 << 20, np.float32)
+        with sf.Session() as sess:
+            assert (sess.run(u) == top).any()  # the case this test is about is drawn
+            np.testing.assert_array_equal(sess.run(d, {x: xv, keep_prob: 1.0}), xv)
+
+
 def test_dropout_noise_shape_and_layer_training_flag():
     x = np.ones((50, 8), np.float32)
     d = sf.nn.dropout(sf.constant(x), 0.5, noise_shape=[1, 8], seed=3)
